@@ -1,0 +1,131 @@
+#include "base/flags.h"
+
+#include <cstdio>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/strings.h"
+
+namespace ponder {
+
+void FlagParser::AddString(std::string name, std::string* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kString, out, std::move(help)});
+}
+void FlagParser::AddStringList(std::string name, std::vector<std::string>* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kStringList, out, std::move(help)});
+}
+void FlagParser::AddInt(std::string name, int64_t* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kInt, out, std::move(help)});
+}
+void FlagParser::AddDouble(std::string name, double* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kDouble, out, std::move(help)});
+}
+void FlagParser::AddBool(std::string name, bool* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kBool, out, std::move(help)});
+}
+
+FlagParser::Flag* FlagParser::Find(std::string_view name) {
+  for (Flag& flag : flags_) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+bool FlagParser::WasSet(std::string_view name) const {
+  for (const Flag& flag : flags_) {
+    if (flag.name == name) return flag.set;
+  }
+  return false;
+}
+
+absl::Status FlagParser::Assign(Flag& flag, std::string_view value) {
+  flag.set = true;
+  switch (flag.kind) {
+    case Kind::kString:
+      *static_cast<std::string*>(flag.out) = std::string(value);
+      return absl::OkStatus();
+    case Kind::kStringList:
+      static_cast<std::vector<std::string>*>(flag.out)->emplace_back(value);
+      return absl::OkStatus();
+    case Kind::kInt:
+      if (!absl::SimpleAtoi(AsAbsl(value), static_cast<int64_t*>(flag.out))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag.name, ": expected an integer, got '", AsAbsl(value), "'"));
+      }
+      return absl::OkStatus();
+    case Kind::kDouble:
+      if (!absl::SimpleAtod(AsAbsl(value), static_cast<double*>(flag.out))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag.name, ": expected a number, got '", AsAbsl(value), "'"));
+      }
+      return absl::OkStatus();
+    case Kind::kBool:
+      if (!absl::SimpleAtob(AsAbsl(value), static_cast<bool*>(flag.out))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag.name, ": expected true or false, got '", AsAbsl(value), "'"));
+      }
+      return absl::OkStatus();
+  }
+  return absl::InternalError("unknown flag kind");
+}
+
+absl::Status FlagParser::Parse(std::span<char* const> args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") return absl::CancelledError(Usage());
+    if (arg == "--") {
+      for (++i; i < args.size(); ++i) positional_.emplace_back(args[i]);
+      break;
+    }
+    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
+      positional_.emplace_back(arg);
+      continue;
+    }
+    std::string_view body = arg.substr(2);
+    std::string_view name = body;
+    std::optional<std::string_view> value;
+    if (size_t eq = body.find('='); eq != std::string_view::npos) {
+      name = body.substr(0, eq);
+      value = body.substr(eq + 1);
+    }
+    Flag* flag = Find(name);
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", AsAbsl(name), "\n", Usage()));
+    }
+    if (!value.has_value()) {
+      if (flag->kind == Kind::kBool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("--", AsAbsl(name), ": missing value"));
+      }
+    }
+    if (absl::Status status = Assign(*flag, *value); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+std::string FlagParser::Usage() const {
+  std::string out = absl::StrCat("usage: ", usage_, "\n");
+  for (const Flag& flag : flags_) {
+    absl::StrAppendFormat(&out, "  --%-18s %s\n", flag.name, flag.help);
+  }
+  return out;
+}
+
+int ExitCodeFor(std::string_view program, const absl::Status& status) {
+  if (status.ok()) return 0;
+  if (status.code() == absl::StatusCode::kCancelled) {
+    std::fputs(std::string(status.message()).c_str(), stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(),
+               std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+}  // namespace ponder

@@ -1,0 +1,61 @@
+// A small command-line flag parser for `ponder` subcommands: `--name value` or `--name=value`,
+// repeatable list flags, booleans (`--flag`, `--flag=false`), and positional arguments.
+// Errors name the flag and the rule that was broken.
+#ifndef PONDER_BASE_FLAGS_H_
+#define PONDER_BASE_FLAGS_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ponder {
+
+class FlagParser {
+ public:
+  // `usage` is the one-line synopsis printed by Usage(), e.g. "ponder tokenize --model PATH ...".
+  explicit FlagParser(std::string usage) : usage_(std::move(usage)) {}
+
+  // Each Add* binds --name to `out`; `out` keeps its value when the flag is absent.
+  void AddString(std::string name, std::string* out, std::string help);
+  void AddStringList(std::string name, std::vector<std::string>* out, std::string help);
+  void AddInt(std::string name, int64_t* out, std::string help);
+  void AddDouble(std::string name, double* out, std::string help);
+  void AddBool(std::string name, bool* out, std::string help);
+
+  // Parses `args` (not including the program and subcommand names). `--help` yields a
+  // kCancelled status whose message is Usage(), so callers print it and exit 0.
+  absl::Status Parse(std::span<char* const> args);
+
+  bool WasSet(std::string_view name) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  std::string Usage() const;
+
+ private:
+  enum class Kind { kString, kStringList, kInt, kDouble, kBool };
+  struct Flag {
+    std::string name;
+    Kind kind;
+    void* out;
+    std::string help;
+    bool set = false;
+  };
+  Flag* Find(std::string_view name);
+  absl::Status Assign(Flag& flag, std::string_view value);
+
+  std::string usage_;
+  std::vector<Flag> flags_;
+  std::vector<std::string> positional_;
+};
+
+// Prints `status` the way Ponder's command-line programs do and returns the exit code for it:
+// --help (kCancelled from Parse) prints its usage text to stdout and gives 0; otherwise the
+// message goes to stderr as "<program>: <message>", and the code is 2 for argument errors
+// (kInvalidArgument) and 1 for everything else.
+int ExitCodeFor(std::string_view program, const absl::Status& status);
+
+}  // namespace ponder
+
+#endif  // PONDER_BASE_FLAGS_H_
