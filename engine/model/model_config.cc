@@ -1,0 +1,280 @@
+#include "engine/model/model_config.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "engine/model/gguf.h"
+#include "nlohmann/json.hpp"
+
+namespace ponder::engine {
+
+std::string_view ArchitectureName(Architecture arch) {
+  switch (arch) {
+    case Architecture::kLlama:
+      return "llama";
+    case Architecture::kQwen2:
+      return "qwen2";
+    case Architecture::kQwen3:
+      return "qwen3";
+  }
+  return "?";
+}
+
+std::optional<Architecture> ParseArchitecture(std::string_view name) {
+  for (Architecture arch : {Architecture::kLlama, Architecture::kQwen2, Architecture::kQwen3}) {
+    if (ArchitectureName(arch) == name) return arch;
+  }
+  return std::nullopt;
+}
+
+absl::Status ModelConfig::Validate(std::string_view source) const {
+  auto error = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": ", what));
+  };
+  if (num_layers <= 0 || num_layers > 1024)
+    return error(absl::StrCat("bad layer count ", num_layers));
+  if (hidden_size <= 0 || hidden_size > (1 << 16))
+    return error(absl::StrCat("bad hidden size ", hidden_size));
+  if (intermediate_size <= 0 || intermediate_size > (1 << 18)) {
+    return error(absl::StrCat("bad intermediate size ", intermediate_size));
+  }
+  if (num_heads <= 0 || num_heads > 1024) return error(absl::StrCat("bad head count ", num_heads));
+  if (num_kv_heads <= 0 || num_heads % num_kv_heads != 0) {
+    return error(absl::StrCat("key/value head count ", num_kv_heads,
+                              " does not divide the head count ", num_heads));
+  }
+  if (head_dim <= 0 || head_dim % 2 != 0 || head_dim > 1024) {
+    return error(absl::StrCat("bad head dimension ", head_dim, " (must be even)"));
+  }
+  if (vocab_size <= 0) return error(absl::StrCat("bad vocabulary size ", vocab_size));
+  if (!(rms_norm_eps > 0) || !(rope_theta > 0))
+    return error("rms_norm_eps and rope_theta must be positive");
+  if (!rope_freq_factors.empty() && rope_freq_factors.size() != static_cast<size_t>(head_dim / 2)) {
+    return error(absl::StrCat("rope frequency factors have ", rope_freq_factors.size(),
+                              " entries, expected head_dim/2 = ", head_dim / 2));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<float> ModelConfig::RopeInverseFrequencies() const {
+  std::vector<float> inv_freq(head_dim / 2);
+  for (int i = 0; i < head_dim / 2; ++i) {
+    double freq = std::pow(static_cast<double>(rope_theta), -2.0 * i / head_dim);
+    if (!rope_freq_factors.empty()) freq /= rope_freq_factors[i];
+    inv_freq[i] = static_cast<float>(freq);
+  }
+  return inv_freq;
+}
+
+absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufFile& gguf) {
+  PONDER_ASSIGN_OR_RETURN(std::string arch, gguf.GetString("general.architecture"));
+  ModelConfig config;
+  if (arch == "llama") {
+    config.architecture = Architecture::kLlama;
+    config.rope_style = RopeStyle::kInterleaved;
+  } else if (arch == "qwen2") {
+    config.architecture = Architecture::kQwen2;
+    config.rope_style = RopeStyle::kNeox;
+  } else if (arch == "qwen3") {
+    config.architecture = Architecture::kQwen3;
+    config.rope_style = RopeStyle::kNeox;
+    config.qk_norm = true;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(gguf.name(), ": general.architecture '", arch,
+                                                   "' is not supported (llama, qwen2, qwen3)"));
+  }
+  auto get_int = [&](const std::string& key) -> absl::StatusOr<int> {
+    PONDER_ASSIGN_OR_RETURN(uint64_t v, gguf.GetUint(arch + "." + key));
+    if (v > (uint64_t{1} << 30)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(gguf.name(), ": ", arch, ".", key, " = ", v, " is out of range"));
+    }
+    return static_cast<int>(v);
+  };
+  PONDER_ASSIGN_OR_RETURN(config.num_layers, get_int("block_count"));
+  PONDER_ASSIGN_OR_RETURN(config.hidden_size, get_int("embedding_length"));
+  PONDER_ASSIGN_OR_RETURN(config.intermediate_size, get_int("feed_forward_length"));
+  PONDER_ASSIGN_OR_RETURN(config.num_heads, get_int("attention.head_count"));
+  config.num_kv_heads = config.num_heads;
+  if (gguf.Has(arch + ".attention.head_count_kv")) {
+    PONDER_ASSIGN_OR_RETURN(config.num_kv_heads, get_int("attention.head_count_kv"));
+  }
+  config.head_dim = config.num_heads > 0 ? config.hidden_size / config.num_heads : 0;
+  if (gguf.Has(arch + ".attention.key_length")) {
+    PONDER_ASSIGN_OR_RETURN(config.head_dim, get_int("attention.key_length"));
+  }
+  if (gguf.Has(arch + ".attention.value_length")) {
+    PONDER_ASSIGN_OR_RETURN(int value_length, get_int("attention.value_length"));
+    if (value_length != config.head_dim) {
+      return absl::InvalidArgumentError(absl::StrCat(gguf.name(), ": value head size ",
+                                                     value_length, " differs from key head size ",
+                                                     config.head_dim, "; not supported"));
+    }
+  }
+  if (gguf.Has(arch + ".rope.dimension_count")) {
+    PONDER_ASSIGN_OR_RETURN(int rope_dims, get_int("rope.dimension_count"));
+    if (rope_dims != config.head_dim) {
+      return absl::InvalidArgumentError(absl::StrCat(gguf.name(), ": partial rotary embeddings (",
+                                                     rope_dims, " of ", config.head_dim,
+                                                     " dimensions) are not supported"));
+    }
+  }
+  config.max_context = 4096;
+  if (gguf.Has(arch + ".context_length")) {
+    PONDER_ASSIGN_OR_RETURN(config.max_context, get_int("context_length"));
+  }
+  if (gguf.Has(arch + ".attention.layer_norm_rms_epsilon")) {
+    PONDER_ASSIGN_OR_RETURN(double eps, gguf.GetFloat(arch + ".attention.layer_norm_rms_epsilon"));
+    config.rms_norm_eps = static_cast<float>(eps);
+  }
+  if (gguf.Has(arch + ".rope.freq_base")) {
+    PONDER_ASSIGN_OR_RETURN(double theta, gguf.GetFloat(arch + ".rope.freq_base"));
+    config.rope_theta = static_cast<float>(theta);
+  }
+  if (gguf.Has(arch + ".rope.scaling.type")) {
+    PONDER_ASSIGN_OR_RETURN(std::string scaling, gguf.GetString(arch + ".rope.scaling.type"));
+    if (scaling != "none") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(gguf.name(), ": rope scaling type '", scaling, "' is not supported"));
+    }
+  }
+  if (gguf.Has(arch + ".vocab_size")) {
+    PONDER_ASSIGN_OR_RETURN(config.vocab_size, get_int("vocab_size"));
+  }
+  return config;
+}
+
+namespace {
+
+absl::StatusOr<int64_t> JsonInt(const nlohmann::json& json, const char* key,
+                                std::string_view source,
+                                std::optional<int64_t> fallback = std::nullopt) {
+  auto it = json.find(key);
+  if (it == json.end() || it->is_null()) {
+    if (fallback.has_value()) return *fallback;
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": missing \"", key, "\""));
+  }
+  if (!it->is_number_integer()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(source), ": \"", key, "\" is not an integer"));
+  }
+  int64_t v = it->get<int64_t>();
+  if (v < 0 || v > (int64_t{1} << 40)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(source), ": \"", key, "\" = ", v, " is out of range"));
+  }
+  return v;
+}
+
+absl::StatusOr<double> JsonFloat(const nlohmann::json& json, const char* key,
+                                 std::string_view source, double fallback) {
+  auto it = json.find(key);
+  if (it == json.end() || it->is_null()) return fallback;
+  if (!it->is_number()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(source), ": \"", key, "\" is not a number"));
+  }
+  return it->get<double>();
+}
+
+// Llama 3.1 rope scaling (transformers' _compute_llama3_parameters): wavelengths longer than
+// original_max / low_freq_factor are divided by `factor`, shorter than original_max /
+// high_freq_factor are kept, and the band between is interpolated smoothly. Expressed here as
+// per-frequency divisors, the form GGUF stores in `rope_freqs.weight`.
+std::vector<float> Llama3RopeFactors(int head_dim, double theta, double factor,
+                                     double low_freq_factor, double high_freq_factor,
+                                     double original_max) {
+  std::vector<float> factors(head_dim / 2);
+  double low_freq_wavelen = original_max / low_freq_factor;
+  double high_freq_wavelen = original_max / high_freq_factor;
+  for (int i = 0; i < head_dim / 2; ++i) {
+    double freq = std::pow(theta, -2.0 * i / head_dim);
+    double wavelen = 2 * M_PI / freq;
+    if (wavelen < high_freq_wavelen) {
+      factors[i] = 1.0f;
+    } else if (wavelen > low_freq_wavelen) {
+      factors[i] = static_cast<float>(factor);
+    } else {
+      double smooth =
+          (original_max / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+      factors[i] = static_cast<float>(1.0 / ((1 - smooth) / factor + smooth));
+    }
+  }
+  return factors;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& json,
+                                                       std::string_view source) {
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": not a JSON object"));
+  }
+  std::string model_type = json.value("model_type", std::string());
+  ModelConfig config;
+  config.rope_style = RopeStyle::kNeox;
+  if (model_type == "llama" || model_type == "mistral") {
+    config.architecture = Architecture::kLlama;
+  } else if (model_type == "qwen2") {
+    config.architecture = Architecture::kQwen2;
+    config.attention_bias = true;
+  } else if (model_type == "qwen3") {
+    config.architecture = Architecture::kQwen3;
+    config.qk_norm = true;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(source), ": model_type '", model_type,
+                     "' is not supported (llama, mistral, qwen2, qwen3)"));
+  }
+  PONDER_ASSIGN_OR_RETURN(int64_t layers, JsonInt(json, "num_hidden_layers", source));
+  PONDER_ASSIGN_OR_RETURN(int64_t hidden, JsonInt(json, "hidden_size", source));
+  PONDER_ASSIGN_OR_RETURN(int64_t inter, JsonInt(json, "intermediate_size", source));
+  PONDER_ASSIGN_OR_RETURN(int64_t heads, JsonInt(json, "num_attention_heads", source));
+  PONDER_ASSIGN_OR_RETURN(int64_t kv_heads, JsonInt(json, "num_key_value_heads", source, heads));
+  PONDER_ASSIGN_OR_RETURN(int64_t head_dim,
+                          JsonInt(json, "head_dim", source, heads > 0 ? hidden / heads : 0));
+  PONDER_ASSIGN_OR_RETURN(int64_t vocab, JsonInt(json, "vocab_size", source));
+  PONDER_ASSIGN_OR_RETURN(config.max_context,
+                          JsonInt(json, "max_position_embeddings", source, 4096));
+  PONDER_ASSIGN_OR_RETURN(double eps, JsonFloat(json, "rms_norm_eps", source, 1e-6));
+  PONDER_ASSIGN_OR_RETURN(double theta, JsonFloat(json, "rope_theta", source, 10000.0));
+  config.num_layers = static_cast<int>(layers);
+  config.hidden_size = static_cast<int>(hidden);
+  config.intermediate_size = static_cast<int>(inter);
+  config.num_heads = static_cast<int>(heads);
+  config.num_kv_heads = static_cast<int>(kv_heads);
+  config.head_dim = static_cast<int>(head_dim);
+  config.vocab_size = static_cast<int>(vocab);
+  config.rms_norm_eps = static_cast<float>(eps);
+  config.rope_theta = static_cast<float>(theta);
+  if (auto it = json.find("attention_bias"); it != json.end() && it->is_boolean()) {
+    config.attention_bias = it->get<bool>();
+  }
+  if (auto it = json.find("tie_word_embeddings"); it != json.end() && it->is_boolean()) {
+    config.tied_embeddings = it->get<bool>();
+  }
+  if (auto it = json.find("rope_scaling"); it != json.end() && !it->is_null()) {
+    const nlohmann::json& scaling = *it;
+    std::string type = scaling.value("rope_type", scaling.value("type", std::string()));
+    if (type != "llama3") {
+      return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": rope_scaling type '", type,
+                                                     "' is not supported (only llama3)"));
+    }
+    PONDER_ASSIGN_OR_RETURN(double factor, JsonFloat(scaling, "factor", source, 8.0));
+    PONDER_ASSIGN_OR_RETURN(double low, JsonFloat(scaling, "low_freq_factor", source, 1.0));
+    PONDER_ASSIGN_OR_RETURN(double high, JsonFloat(scaling, "high_freq_factor", source, 4.0));
+    PONDER_ASSIGN_OR_RETURN(int64_t original,
+                            JsonInt(scaling, "original_max_position_embeddings", source, 8192));
+    if (!(high > low) || !(factor > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(AsAbsl(source), ": invalid llama3 rope_scaling"));
+    }
+    config.rope_freq_factors =
+        Llama3RopeFactors(config.head_dim, theta, factor, low, high, static_cast<double>(original));
+  }
+  return config;
+}
+
+}  // namespace ponder::engine
