@@ -1,0 +1,109 @@
+// Chat templates: turning a conversation into the prompt text a chat model was trained on.
+//
+// Models ship their template as Jinja source (GGUF `tokenizer.chat_template`, tokenizer_config
+// `chat_template`). Ponder does not run Jinja: it recognises the family from markers in that
+// source and formats with a hand-written formatter that reproduces the reference template's
+// output for plain conversations (roles system/user/assistant, plus tool results where the
+// family has them; no tool definitions). Variants inside a family are read from the source too:
+// the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the dated system
+// header of Llama 3.1+, the spacing of Mistral's [INST] tags.
+//
+// The output is text that includes the template's own special tokens (and BOS where the template
+// writes `bos_token`), so it is to be encoded with EncodeOptions{.add_bos = false,
+// .parse_special = true} — as Hugging Face's apply_chat_template(tokenize=True) does.
+//
+// Families and the templates they reproduce (tests compare against renderings of the real
+// Jinja sources with @huggingface/jinja):
+//   kChatML     Qwen2, Qwen2.5 (incl. Math), Qwen3: <|im_start|>role\ncontent<|im_end|>\n
+//   kLlama3     Llama 3 and 3.1/3.2/3.3:
+//   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> kMistral
+//   [INST]user[/INST]assistant</s> (Mistral-Nemo/v3 style) or "[INST] user [/INST]"
+//               (Mistral-7B-Instruct v0.1/v0.2 style)
+//   kDeepSeekR1 DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
+//   kGemma      Gemma/Gemma 2: <start_of_turn>role\ncontent<end_of_turn>\n
+//   kRaw        the message contents joined by a blank line; no role markers (base models)
+#ifndef PONDER_ENGINE_TOKENIZER_CHAT_TEMPLATE_H_
+#define PONDER_ENGINE_TOKENIZER_CHAT_TEMPLATE_H_
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace ponder::engine {
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant" (and "tool" where the family has it)
+  std::string content;
+};
+
+struct ChatTemplateOptions {
+  // Llama 3.1+ system headers print "Today Date: ...". Hugging Face fills in the current date
+  // where the template calls strftime_now; Ponder uses this fixed date (the templates' own
+  // fallback) so the same conversation always gives the same prompt.
+  std::string date_string = "26 Jul 2024";
+  // Qwen3: false appends an empty reasoning block to the generation prompt, as the template's
+  // `enable_thinking=false` does.
+  bool enable_thinking = true;
+};
+
+class ChatTemplate {
+ public:
+  enum class Kind { kRaw, kChatML, kLlama3, kMistral, kDeepSeekR1, kGemma };
+
+  static std::string_view KindName(Kind kind);  // "raw", "chatml", "llama3", ...
+  static std::optional<Kind> ParseKind(std::string_view name);
+
+  // Recognises the family of the Jinja template `source`; an empty or unrecognised source gives
+  // kRaw with recognized() false. `bos_token` / `eos_token` are the texts the template's
+  // bos_token / eos_token variables hold (empty when the vocabulary has none).
+  static ChatTemplate FromJinja(std::string_view source, std::string bos_token,
+                                std::string eos_token);
+  // A formatter for `kind` with the family's plain settings (ChatML without a default system
+  // prompt, Llama 3 with the dated system header, Mistral without spaces), for forcing a kind.
+  static ChatTemplate ForKind(Kind kind, std::string bos_token, std::string eos_token);
+
+  ChatTemplate() = default;
+
+  Kind kind() const { return kind_; }
+  // False when FromJinja found no template or did not recognise it (the formatter is then kRaw).
+  bool recognized() const { return recognized_; }
+  // The system prompt ChatML writes when the conversation has none (Qwen2/2.5 templates).
+  const std::optional<std::string>& default_system_prompt() const { return default_system_prompt_; }
+
+  // Formats `messages`; with `add_generation_prompt`, ends with the header that opens the
+  // assistant's turn. Fails with kInvalidArgument, naming the message, where the reference
+  // template raises an exception (e.g. roles that do not alternate for Mistral and Gemma) or
+  // has no rendering for a role.
+  absl::StatusOr<std::string> Apply(std::span<const ChatMessage> messages,
+                                    bool add_generation_prompt,
+                                    const ChatTemplateOptions& options = {}) const;
+
+ private:
+  absl::StatusOr<std::string> ApplyChatMl(std::span<const ChatMessage> messages,
+                                          bool add_generation_prompt,
+                                          const ChatTemplateOptions& options) const;
+  absl::StatusOr<std::string> ApplyLlama3(std::span<const ChatMessage> messages,
+                                          bool add_generation_prompt,
+                                          const ChatTemplateOptions& options) const;
+  absl::StatusOr<std::string> ApplyMistral(std::span<const ChatMessage> messages) const;
+  absl::StatusOr<std::string> ApplyDeepSeekR1(std::span<const ChatMessage> messages,
+                                              bool add_generation_prompt) const;
+  absl::StatusOr<std::string> ApplyGemma(std::span<const ChatMessage> messages,
+                                         bool add_generation_prompt) const;
+
+  Kind kind_ = Kind::kRaw;
+  bool recognized_ = false;
+  std::string bos_token_;
+  std::string eos_token_;
+  std::optional<std::string> default_system_prompt_;  // kChatML
+  bool qwen3_reasoning_ = false;                      // kChatML: Qwen3's <think> handling
+  bool llama3_dated_system_header_ = true;            // kLlama3: 3.1+ (false: Llama 3.0)
+  bool mistral_spaced_ = false;                       // kMistral: "[INST] x [/INST]"
+};
+
+}  // namespace ponder::engine
+
+#endif  // PONDER_ENGINE_TOKENIZER_CHAT_TEMPLATE_H_

@@ -1,0 +1,158 @@
+// Chat templates against renderings of the real Jinja templates (golden/chat_templates.json,
+// made by golden/make_golden.mjs with @huggingface/jinja), plus the behaviours the golden file
+// does not show.
+#include "engine/tokenizer/chat_template.h"
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engine/tokenizer/tokenizer_test_util.h"
+
+namespace ponder::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::PathExists;
+using testing::ReadWholeFile;
+using testing::SharedPath;
+
+std::vector<ChatMessage> Messages(const nlohmann::json& list) {
+  std::vector<ChatMessage> messages;
+  for (const auto& message : list) {
+    messages.push_back({message["role"].get<std::string>(), message["content"].get<std::string>()});
+  }
+  return messages;
+}
+
+// The template source of a golden entry: inline, a .jinja file, or a tokenizer_config.json.
+std::optional<std::string> TemplateSource(const nlohmann::json& entry) {
+  if (entry.contains("source")) return entry["source"].get<std::string>();
+  const std::string path = SharedPath(entry["id"].get<std::string>());
+  if (!PathExists(path)) return std::nullopt;
+  const std::string text = ReadWholeFile(path);
+  if (path.ends_with(".json"))
+    return nlohmann::json::parse(text)["chat_template"].get<std::string>();
+  return text;
+}
+
+TEST(ChatTemplateGoldenTest, ReproducesTheReferenceRenderingsOfRealTemplates) {
+  const std::string golden_path =
+      std::string(PONDER_SOURCE_DIR) + "/tests/engine/tokenizer/golden/chat_templates.json";
+  const nlohmann::json golden = nlohmann::json::parse(ReadWholeFile(golden_path));
+  ASSERT_FALSE(golden["cases"].empty());
+  int checked = 0;
+  for (const auto& entry : golden["templates"]) {
+    const std::string id = entry["id"].get<std::string>();
+    SCOPED_TRACE(id);
+    const std::optional<std::string> source = TemplateSource(entry);
+    if (!source.has_value()) continue;  // ../shared absent: only inline templates are checked
+    const ChatTemplate chat_template = ChatTemplate::FromJinja(
+        *source, entry["bos"].get<std::string>(), entry["eos"].get<std::string>());
+    EXPECT_EQ(ChatTemplate::KindName(chat_template.kind()), entry["kind"].get<std::string>());
+    EXPECT_EQ(chat_template.recognized(), entry["recognized"].get<bool>());
+    for (const auto& test_case : golden["cases"]) {
+      if (test_case["template"] != id) continue;
+      SCOPED_TRACE(::testing::Message()
+                   << test_case["conversation"].get<std::string>()
+                   << " add_generation_prompt=" << test_case["add_generation_prompt"]
+                   << " enable_thinking=" << test_case["enable_thinking"]);
+      ChatTemplateOptions options;
+      options.enable_thinking = test_case["enable_thinking"].get<bool>();
+      const std::vector<ChatMessage> messages = Messages(test_case["messages"]);
+      absl::StatusOr<std::string> rendered =
+          chat_template.Apply(messages, test_case["add_generation_prompt"].get<bool>(), options);
+      if (test_case.contains("error")) {
+        EXPECT_FALSE(rendered.ok()) << "the reference template raises: " << test_case["error"];
+      } else {
+        ASSERT_TRUE(rendered.ok()) << rendered.status();
+        EXPECT_EQ(*rendered, test_case["rendered"].get<std::string>());
+      }
+      ++checked;
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no template sources found under " << PONDER_SHARED_DIR;
+  if (!PathExists(SharedPath("chat-templates"))) {
+    GTEST_SKIP() << "shared data absent (" << SharedPath("chat-templates")
+                 << "): only the inline template was checked";
+  }
+}
+
+TEST(ChatTemplateTest, FindsTheDefaultSystemPromptInTheTemplateSource) {
+  // The shape of Qwen2.5-Math's template: the default prompt inside one literal, with an
+  // escaped backslash.
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(
+      "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "
+      "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nPlease "
+      "reason step by step, and put your final answer within \\\\boxed{}.<|im_end|>\\n' }}"
+      "{%- endif %}",
+      "", "<|im_end|>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kChatML);
+  ASSERT_TRUE(chat_template.default_system_prompt().has_value());
+  EXPECT_EQ(*chat_template.default_system_prompt(),
+            "Please reason step by step, and put your final answer within \\boxed{}.");
+  const std::vector<ChatMessage> messages = {{"user", "1+1?"}};
+  EXPECT_EQ(*chat_template.Apply(messages, true),
+            "<|im_start|>system\nPlease reason step by step, and put your final answer within "
+            "\\boxed{}.<|im_end|>\n<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplateTest, MissingOrUnknownTemplateFallsBackToRawAndSaysSo) {
+  for (std::string_view source : {"", "{% for m in messages %}{{ m.content }}{% endfor %}",
+                                  "<s>[INST] <<SYS>>\n{{ system }}\n<</SYS>>"}) {
+    const ChatTemplate chat_template = ChatTemplate::FromJinja(source, "<s>", "</s>");
+    EXPECT_EQ(chat_template.kind(), ChatTemplate::Kind::kRaw) << source;
+    EXPECT_FALSE(chat_template.recognized()) << source;
+  }
+}
+
+TEST(ChatTemplateTest, RawModeJoinsContentsWithBlankLines) {
+  const ChatTemplate raw = ChatTemplate::ForKind(ChatTemplate::Kind::kRaw, "<s>", "</s>");
+  const std::vector<ChatMessage> messages = {{"system", "S"}, {"user", "Q"}, {"assistant", "A"}};
+  EXPECT_EQ(*raw.Apply(messages, true), "S\n\nQ\n\nA");
+}
+
+TEST(ChatTemplateTest, ForcedKindsFormatWithThePlainFamilySettings) {
+  const std::vector<ChatMessage> messages = {{"user", "Hi"}};
+  EXPECT_EQ(
+      *ChatTemplate::ForKind(ChatTemplate::Kind::kChatML, "", "<|im_end|>").Apply(messages, true),
+      "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(
+      *ChatTemplate::ForKind(ChatTemplate::Kind::kMistral, "<s>", "</s>").Apply(messages, true),
+      "<s>[INST]Hi[/INST]");
+  ChatTemplateOptions options;
+  options.date_string = "01 Jan 2025";
+  EXPECT_THAT(*ChatTemplate::ForKind(ChatTemplate::Kind::kLlama3, "<|begin_of_text|>", "<|eot_id|>")
+                   .Apply(messages, true, options),
+              HasSubstr("Today Date: 01 Jan 2025\n\n<|eot_id|>"));
+}
+
+TEST(ChatTemplateTest, KindNamesRoundTrip) {
+  for (ChatTemplate::Kind kind : {ChatTemplate::Kind::kRaw, ChatTemplate::Kind::kChatML,
+                                  ChatTemplate::Kind::kLlama3, ChatTemplate::Kind::kMistral,
+                                  ChatTemplate::Kind::kDeepSeekR1, ChatTemplate::Kind::kGemma}) {
+    EXPECT_EQ(ChatTemplate::ParseKind(ChatTemplate::KindName(kind)), kind);
+  }
+  EXPECT_EQ(ChatTemplate::ParseKind("jinja"), std::nullopt);
+}
+
+TEST(ChatTemplateTest, RolesATemplateCannotRenderAreErrorsNamingTheMessage) {
+  const std::vector<ChatMessage> messages = {{"user", "Hi"}, {"narrator", "Meanwhile"}};
+  const absl::StatusOr<std::string> rendered =
+      ChatTemplate::ForKind(ChatTemplate::Kind::kChatML, "", "").Apply(messages, false);
+  ASSERT_FALSE(rendered.ok());
+  EXPECT_EQ(rendered.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(rendered.status().message()), HasSubstr("message 1"));
+  EXPECT_THAT(std::string(rendered.status().message()), HasSubstr("narrator"));
+}
+
+TEST(ChatTemplateTest, TrimRemovesUnicodeWhitespaceLikeJinjaTrim) {
+  const ChatTemplate gemma = ChatTemplate::ForKind(ChatTemplate::Kind::kGemma, "<bos>", "<eos>");
+  const std::vector<ChatMessage> messages = {{"user", "\u3000\t x \u00a0\n"}};
+  EXPECT_EQ(*gemma.Apply(messages, false), "<bos><start_of_turn>user\nx<end_of_turn>\n");
+}
+
+}  // namespace
+}  // namespace ponder::engine

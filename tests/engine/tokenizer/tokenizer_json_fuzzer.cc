@@ -1,0 +1,16 @@
+// Fuzz target: tokenizer.json parsing (model, added tokens, normalizer, pre-tokenizer, regular
+// expressions), then every tokenizer operation on whatever loads.
+#include <cstdint>
+#include <string_view>
+
+#include "engine/tokenizer/tokenizer.h"
+#include "tests/engine/tokenizer/fuzz_exercise.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto tokenizer =
+      ponder::engine::Tokenizer::FromHuggingFaceJson(text, text.substr(0, 64), "fuzz.json");
+  if (!tokenizer.ok()) return 0;
+  ponder::engine::testing::ExerciseTokenizer(**tokenizer, text.substr(0, 512));
+  return 0;
+}

@@ -1,0 +1,259 @@
+// Loading tokenizers from small vocabularies built in the test: the tokenizer.json features
+// the shared vocabularies do not exercise, and clear errors for malformed files.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/model/gguf.h"
+#include "engine/model/gguf_writer.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/engine/tokenizer/tiny_vocabularies.h"
+
+namespace ponder::engine {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::TinyByteLevelTokenizerJson;
+using testing::TinySentencePieceGguf;
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(const nlohmann::json& json,
+                                                    const nlohmann::json& config = nullptr) {
+  return Tokenizer::FromHuggingFaceJson(json.dump(), config.is_null() ? "" : config.dump(),
+                                        "tiny/tokenizer.json");
+}
+
+absl::StatusOr<std::unique_ptr<Tokenizer>> FromGgufWriter(const GgufWriter& writer) {
+  static std::vector<std::vector<uint8_t>> keep_alive;  // GgufFile views the bytes
+  keep_alive.push_back(writer.Serialize());
+  absl::StatusOr<std::unique_ptr<GgufFile>> gguf = GgufFile::Parse(keep_alive.back(), "tiny.gguf");
+  if (!gguf.ok()) return gguf.status();
+  return Tokenizer::FromGguf(**gguf);
+}
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+TEST(TinyTokenizerTest, MergesByRankAndRoundTripsArbitraryBytes) {
+  auto tokenizer = FromJson(TinyByteLevelTokenizerJson());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_THAT((*tokenizer)->Encode("hello world"), ElementsAre(259, 264));
+  const std::string bytes("\x00\xFF\xC3(hello\x80", 10);
+  EXPECT_EQ((*tokenizer)->Encode(bytes).size(), 6u);  // 0, FF, C3, (, hello, 80
+  EXPECT_EQ((*tokenizer)->Decode((*tokenizer)->Encode(bytes)),
+            std::string(1, '\0') + "\uFFFD\uFFFD(hello\uFFFD")
+      << "ill-formed input bytes encode losslessly and decode as U+FFFD";
+}
+
+TEST(TinyTokenizerTest, AddedTokensSwallowWhitespaceAsConfigured) {
+  auto tokenizer = FromJson(TinyByteLevelTokenizerJson());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  // "<tag>" strips on both sides; "<|end|>" is special, so only matched with parse_special.
+  EXPECT_THAT((*tokenizer)->Encode("hello  <tag>\n hello"), ElementsAre(259, 301, 259));
+  EXPECT_THAT((*tokenizer)->Encode("hello<|end|>", {.parse_special = true}), ElementsAre(259, 300));
+  EXPECT_THAT((*tokenizer)->Encode("<|end|>", {.parse_special = false}),
+              ::testing::Not(::testing::Contains(300)));
+  EXPECT_TRUE((*tokenizer)->IsControl(300));
+  EXPECT_FALSE((*tokenizer)->IsControl(301));
+}
+
+TEST(TinyTokenizerTest, AppliesNormalizersAndPreTokenizerSequences) {
+  nlohmann::json json = TinyByteLevelTokenizerJson();
+  json["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFD"}}}}};
+  json["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Digits"}, {"individual_digits", true}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", false}}}}};
+  auto tokenizer = FromJson(json);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  // NFD splits "é" into "e" + U+0301; Digits isolates each digit; each piece gets a space.
+  EXPECT_THAT((*tokenizer)->Encode("é"), ElementsAre(' ', 'e', 0xCC, 0x81));
+  EXPECT_THAT((*tokenizer)->Encode("12"), ElementsAre(' ', '1', ' ', '2'));
+}
+
+TEST(TinyTokenizerTest, ReadsSpecialTokensAndBosSettingFromTheConfig) {
+  auto tokenizer =
+      FromJson(TinyByteLevelTokenizerJson(),
+               {{"bos_token", {{"content", "<|end|>"}}},
+                {"eos_token", "<|end|>"},
+                {"add_bos_token", true},
+                {"chat_template", {{{"name", "default"}, {"template", "<|im_start|>"}}}}});
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_EQ((*tokenizer)->bos_id(), 300);
+  EXPECT_EQ((*tokenizer)->eos_id(), 300);
+  EXPECT_TRUE((*tokenizer)->add_bos_by_default());
+  EXPECT_THAT((*tokenizer)->end_of_generation_ids(), ElementsAre(300));
+  EXPECT_EQ((*tokenizer)->chat_template().kind(), ChatTemplate::Kind::kChatML);
+}
+
+TEST(TinyTokenizerTest, SentencePieceMergesByScoreWithByteFallback) {
+  auto tokenizer = FromGgufWriter(TinySentencePieceGguf());
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  const int32_t first_piece = 3 + 256;  // "▁"
+  // "abc": "bc" outscores "ab", so ▁ a bc -> then "▁a" (score -5) merges: ▁a bc.
+  EXPECT_THAT((*tokenizer)->Encode("abc"), ElementsAre(first_piece + 4, first_piece + 7));
+  // "é" is not a piece: byte fallback <0xC3><0xA9>.
+  EXPECT_THAT((*tokenizer)->Encode("é"), ElementsAre(first_piece, 3 + 0xC3, 3 + 0xA9));
+  EXPECT_EQ((*tokenizer)->Decode((*tokenizer)->Encode("ab é")), " ab é");
+  EXPECT_TRUE((*tokenizer)->add_bos_by_default());
+  EXPECT_EQ((*tokenizer)->bos_id(), 1);
+}
+
+TEST(TokenizerJsonErrorsTest, NameTheFileAndTheProblem) {
+  auto expect_error = [](absl::StatusOr<std::unique_ptr<Tokenizer>> result,
+                         std::vector<std::string> parts) {
+    ASSERT_FALSE(result.ok()) << "expected an error mentioning " << parts[0];
+    for (const std::string& part : parts) {
+      EXPECT_THAT(Message(result.status()), HasSubstr(part));
+    }
+  };
+  expect_error(Tokenizer::FromHuggingFaceJson("{\"model\": ", "", "tiny/tokenizer.json"),
+               {"tiny/tokenizer.json", "not valid JSON"});
+  nlohmann::json json = TinyByteLevelTokenizerJson();
+  json.erase("model");
+  expect_error(FromJson(json), {"tiny/tokenizer.json", "model"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["type"] = "WordPiece";
+  expect_error(FromJson(json), {"model.type", "WordPiece"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["byte_fallback"] = true;
+  expect_error(FromJson(json), {"model.byte_fallback", "GGUF"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["merges"].push_back("hello zzz");
+  expect_error(FromJson(json), {"model.merges[9]", "zzz", "not in model.vocab"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["merges"][0] = "one two three";
+  expect_error(FromJson(json), {"model.merges[0]", "one two three"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["vocab"]["zz"] = "seven";
+  expect_error(FromJson(json), {"model.vocab[\"zz\"]", "not an integer"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["vocab"]["zz"] = 1000000000;  // would need a billion-entry table
+  expect_error(FromJson(json), {"model.vocab[\"zz\"]", "1000000000 is not a token id"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["model"]["vocab"]["zz"] = 5;
+  expect_error(FromJson(json), {"model.vocab", "id 5"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["pre_tokenizer"] = {{"type", "Metaspace"}};
+  expect_error(FromJson(json), {"pre_tokenizer", "Metaspace"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"}, {"pattern", {{"Regex", "(["}}}, {"behavior", "Isolated"}},
+        {{"type", "ByteLevel"}}}}};
+  expect_error(FromJson(json), {"pre_tokenizer.pretokenizers[0].pattern", "(["});
+
+  json = TinyByteLevelTokenizerJson();
+  json["pre_tokenizer"] = nullptr;
+  expect_error(FromJson(json), {"pre_tokenizer", "ByteLevel"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["normalizer"] = {{"type", "Lowercase"}};
+  expect_error(FromJson(json), {"normalizer", "Lowercase"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["added_tokens"][0].erase("content");
+  expect_error(FromJson(json), {"added_tokens[0]"});
+
+  expect_error(FromJson(TinyByteLevelTokenizerJson(), {{"bos_token", "<missing>"}}),
+               {"tokenizer_config.json", "bos_token", "<missing>"});
+}
+
+TEST(TokenizerFileErrorsTest, MissingFilesAndFoldersAreNotFound) {
+  auto missing = Tokenizer::Open("/nonexistent/ponder/model.gguf");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(missing.status()), HasSubstr("/nonexistent/ponder/model.gguf"));
+  auto folder = Tokenizer::FromHuggingFace(std::string(PONDER_SOURCE_DIR) + "/tests");
+  ASSERT_FALSE(folder.ok());
+  EXPECT_THAT(Message(folder.status()), HasSubstr("no tokenizer.json"));
+}
+
+TEST(GgufVocabularyErrorsTest, NameTheFileKeyAndProblem) {
+  auto expect_error = [](const GgufWriter& writer, std::vector<std::string> parts) {
+    auto result = FromGgufWriter(writer);
+    ASSERT_FALSE(result.ok()) << "expected an error mentioning " << parts[0];
+    EXPECT_THAT(Message(result.status()), HasSubstr("tiny.gguf"));
+    for (const std::string& part : parts) {
+      EXPECT_THAT(Message(result.status()), HasSubstr(part));
+    }
+  };
+  GgufWriter no_model;
+  no_model.SetString("general.architecture", "llama");
+  expect_error(no_model, {"tokenizer.ggml.model", "missing"});
+
+  GgufWriter bert = TinySentencePieceGguf();
+  bert.SetString("tokenizer.ggml.model", "bert");
+  expect_error(bert, {"'bert'", "not supported"});
+
+  GgufWriter no_tokens;
+  no_tokens.SetString("tokenizer.ggml.model", "llama");
+  expect_error(no_tokens, {"tokenizer.ggml.tokens", "missing"});
+
+  GgufWriter short_scores = TinySentencePieceGguf();
+  short_scores.SetFloat32Array("tokenizer.ggml.scores", std::vector<float>{0.0f, 1.0f});
+  expect_error(short_scores, {"tokenizer.ggml.scores", "has 2 entries"});
+
+  GgufWriter bad_byte = TinySentencePieceGguf();
+  std::vector<std::string> tokens = {"<unk>", "<0xZZ>"};
+  bad_byte.SetStringArray("tokenizer.ggml.tokens", tokens);
+  bad_byte.SetFloat32Array("tokenizer.ggml.scores", std::vector<float>{0, 0});
+  bad_byte.SetInt32Array("tokenizer.ggml.token_type", std::vector<int32_t>{2, 6});
+  expect_error(bad_byte, {"entry 1", "<0xZZ>"});
+
+  GgufWriter tokens_of_wrong_type;
+  tokens_of_wrong_type.SetString("tokenizer.ggml.model", "llama");
+  tokens_of_wrong_type.SetInt32Array("tokenizer.ggml.tokens", std::vector<int32_t>{1, 2});
+  expect_error(tokens_of_wrong_type, {"tokenizer.ggml.tokens"});
+
+  GgufWriter gpt2;
+  gpt2.SetString("tokenizer.ggml.model", "gpt2");
+  std::vector<std::string> gpt2_tokens = {"a", "b", "ab"};
+  gpt2.SetStringArray("tokenizer.ggml.tokens", gpt2_tokens);
+  expect_error(gpt2, {"tokenizer.ggml.merges", "missing"});
+  std::vector<std::string> merges = {"ab"};
+  gpt2.SetStringArray("tokenizer.ggml.merges", merges);
+  expect_error(gpt2, {"tokenizer.ggml.merges", "entry 0", "'ab'"});
+  merges = {"a b"};
+  gpt2.SetStringArray("tokenizer.ggml.merges", merges);
+  gpt2.SetString("tokenizer.ggml.pre", "no-such-pre");
+  expect_error(gpt2, {"tokenizer.ggml.pre", "no-such-pre"});
+  gpt2.SetString("tokenizer.ggml.pre", "gpt-2");
+  auto loaded = FromGgufWriter(gpt2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT((*loaded)->Encode("ab"), ElementsAre(2));
+}
+
+TEST(FuzzCorpusTest, SeedVocabulariesLoadAndTokenize) {
+  const std::string corpus = std::string(PONDER_SOURCE_DIR) + "/tests/engine/tokenizer/corpus";
+  auto json = Tokenizer::Open(corpus + "/json/tiny_tokenizer.json");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT((*json)->Encode("hello world"), ElementsAre(259, 264));
+  auto gpt2 = Tokenizer::Open(corpus + "/gguf/gpt2_vocab.gguf");
+  ASSERT_TRUE(gpt2.ok()) << gpt2.status();
+  EXPECT_THAT((*gpt2)->Encode("hello world"), ElementsAre(259, 264));
+  EXPECT_TRUE((*gpt2)->IsEndOfGeneration(265));  // <|endoftext|>
+  auto spm = Tokenizer::Open(corpus + "/gguf/spm_vocab.gguf");
+  ASSERT_TRUE(spm.ok()) << spm.status();
+  // Named like Phi-3, so its control tokens swallow the whitespace after them.
+  const int32_t user = *(*spm)->FindToken("<|user|>");
+  EXPECT_THAT((*spm)->Encode("<|user|>\n abc", {.parse_special = true}),
+              ElementsAre(user, 259 + 4, 259 + 7));
+  EXPECT_EQ((*spm)->chat_template().kind(), ChatTemplate::Kind::kChatML);
+}
+
+}  // namespace
+}  // namespace ponder::engine
