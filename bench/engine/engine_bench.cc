@@ -1,0 +1,327 @@
+// engine_bench: prefill and decode throughput of the engine's forward pass, side by side with
+// llama.cpp's llama-batched-bench on the same GGUF file in the same run.
+//
+//   engine_bench --model M.gguf [--threads N] [--npp 128] [--ntg 64] [--npl 1,4,16]
+//                [--llama-cpp-dir DIR]   (a llama.cpp build folder holding bin/llama-batched-bench)
+//   engine_bench --model M.gguf --workload tts [--threads N] [--prompt 512] [--samples 16]
+//                [--step-tokens 40] [--steps 10]
+//
+// The workload mirrors llama-batched-bench without -pps: `npl` sequences, each with its own
+// prompt of `npp` tokens, prefilled in micro-batches of at most 512 tokens, then `ntg` decode
+// steps in which every sequence gets one token. S_PP = npl*npp / T_PP, S_TG = npl*ntg / T_TG.
+// Like llama-batched-bench, this measures the model (forward passes), not sampling.
+//
+// The `tts` workload measures what test-time scaling costs through the whole engine
+// (LocalEngine: scheduler, prefix cache, forks), with prefix caching on and off:
+//  1. best-of-N: `samples` completions of one `prompt`-token prompt, as `samples` separate
+//     concurrent requests, and as one request with n = samples (forked);
+//  2. particle-filter shaped: `samples` sequences, each extended by one `step-tokens` step at a
+//     time for `steps` steps, every step re-submitted as a full prompt (prompt + all steps so
+//     far, as token ids), the samples of a step running concurrently.
+// It prints prompt tokens requested, computed and unique, and wall time.
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/flags.h"
+#include "base/status_macros.h"
+#include "engine/kv/kv_cache.h"
+#include "engine/local_engine.h"
+#include "engine/ops/ops.h"
+#include "engine/transformer/transformer.h"
+#include "engine/transformer/weights.h"
+#include "nlohmann/json.hpp"
+
+namespace ponder::engine {
+namespace {
+
+constexpr int kBlockSize = 16;
+constexpr int kMicroBatch = 512;
+
+struct Result {
+  int npl = 0;
+  double t_pp = 0, s_pp = 0, t_tg = 0, s_tg = 0;
+};
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+absl::StatusOr<Result> RunOurs(Transformer& transformer, int npp, int ntg, int npl) {
+  const ModelConfig& c = transformer.config();
+  const int blocks_per_seq = (npp + ntg + kBlockSize - 1) / kBlockSize;
+  KvCache cache(KvCacheShape{c.num_layers, c.num_kv_heads, c.head_dim, kBlockSize},
+                npl * blocks_per_seq);
+  std::vector<std::vector<int32_t>> tables(npl), prompts(npl);
+  for (int s = 0; s < npl; ++s) {
+    tables[s].resize(blocks_per_seq);
+    std::iota(tables[s].begin(), tables[s].end(), s * blocks_per_seq);
+    for (int i = 0; i < npp; ++i) prompts[s].push_back((i * 31 + s * 17 + 7) % c.vocab_size);
+  }
+  ForwardOutput out;
+  Result result;
+  result.npl = npl;
+  // Prefill: fill micro-batches of up to 512 tokens across sequences, last rows produce logits.
+  auto start = std::chrono::steady_clock::now();
+  int seq = 0, offset = 0;
+  while (seq < npl) {
+    std::vector<SequenceChunk> chunks;
+    std::vector<std::vector<int32_t>> rows;
+    rows.reserve(npl);
+    int budget = kMicroBatch;
+    while (seq < npl && budget > 0) {
+      int n = std::min(budget, npp - offset);
+      rows.emplace_back();
+      if (offset + n == npp) rows.back().push_back(n - 1);
+      chunks.push_back(
+          {std::span(prompts[seq]).subspan(offset, n), offset, tables[seq], rows.back()});
+      budget -= n;
+      offset += n;
+      if (offset == npp) {
+        ++seq;
+        offset = 0;
+      }
+    }
+    PONDER_RETURN_IF_ERROR(transformer.Forward(chunks, cache, {}, out));
+  }
+  result.t_pp = Seconds(start);
+  result.s_pp = npl * npp / result.t_pp;
+  // Decode: every sequence gets one token per step.
+  std::vector<int32_t> token = {42}, last_row = {0};
+  start = std::chrono::steady_clock::now();
+  for (int step = 0; step < ntg; ++step) {
+    std::vector<SequenceChunk> chunks;
+    for (int s = 0; s < npl; ++s) chunks.push_back({token, npp + step, tables[s], last_row});
+    PONDER_RETURN_IF_ERROR(transformer.Forward(chunks, cache, {}, out));
+  }
+  result.t_tg = Seconds(start);
+  result.s_tg = npl * ntg / result.t_tg;
+  return result;
+}
+
+// Runs llama-batched-bench with the same workload; returns one Result per npl, or an error
+// message (the comparison is then skipped with the reason printed).
+absl::StatusOr<std::vector<Result>> RunLlamaCpp(const std::string& dir, const std::string& model,
+                                                int threads, int npp, int ntg,
+                                                const std::string& npl) {
+  std::string binary = dir + "/bin/llama-batched-bench";
+  std::string command =
+      absl::StrCat(binary, " -m ", model, " -c ", 16 * (npp + ntg) + 16, " -b 2048 -ub ",
+                   kMicroBatch, " -npp ", npp, " -ntg ", ntg, " -npl ", npl, " -t ", threads,
+                   " -tb ", threads, " --output-format jsonl 2>/dev/null");
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return absl::UnavailableError("cannot run " + binary);
+  std::vector<Result> results;
+  std::array<char, 4096> line;
+  while (std::fgets(line.data(), line.size(), pipe) != nullptr) {
+    nlohmann::json json = nlohmann::json::parse(line.data(), nullptr, false);
+    if (json.is_discarded() || !json.contains("speed_tg")) continue;
+    results.push_back({json["pl"].get<int>(), json["t_pp"].get<double>(),
+                       json["speed_pp"].get<double>(), json["t_tg"].get<double>(),
+                       json["speed_tg"].get<double>()});
+  }
+  int rc = ::pclose(pipe);
+  if (rc != 0 || results.empty()) {
+    return absl::UnavailableError(absl::StrCat(command, " failed (exit ", rc, ")"));
+  }
+  return results;
+}
+
+struct TtsResult {
+  int64_t requested = 0, computed = 0, decoded = 0, unique = 0;
+  double seconds = 0;
+};
+
+// Runs `rounds` of concurrent requests built by make(round, i) through a fresh engine.
+absl::StatusOr<TtsResult> RunTts(
+    const std::string& model, int threads, bool prefix_caching, int samples, int rounds,
+    int64_t unique,
+    const std::function<GenerateRequest(int, int, const std::vector<std::vector<int32_t>>&)>&
+        make) {
+  LocalEngineOptions options;
+  options.model_path = model;
+  options.threads = threads;
+  options.prefix_caching = prefix_caching;
+  PONDER_ASSIGN_OR_RETURN(auto engine, LocalEngine::Create(options));
+  std::vector<std::vector<int32_t>> generated(samples);
+  auto start = std::chrono::steady_clock::now();
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<GenerateRequest> requests;
+    for (int i = 0; i < samples; ++i) requests.push_back(make(round, i, generated));
+    std::vector<absl::StatusOr<GenerateResult>> results(requests.size(), absl::UnknownError(""));
+    std::vector<std::thread> callers;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      callers.emplace_back([&, i] { results[i] = engine->Generate(requests[i]); });
+    }
+    for (auto& caller : callers) caller.join();
+    for (size_t i = 0; i < results.size(); ++i) {
+      PONDER_RETURN_IF_ERROR(results[i].status());
+      const std::vector<int32_t>& tokens = results[i]->completions[0].tokens;
+      generated[i].insert(generated[i].end(), tokens.begin(), tokens.end());
+    }
+  }
+  TtsResult result;
+  result.seconds = Seconds(start);
+  EngineStats stats = engine->Stats();
+  result.requested = stats.prompt_tokens_requested;
+  result.computed = stats.prompt_tokens_computed;
+  result.decoded = stats.tokens_decoded;
+  result.unique = unique;
+  return result;
+}
+
+absl::Status RunTtsWorkloads(const std::string& model, int threads, int prompt_length, int samples,
+                             int step_tokens, int steps) {
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < prompt_length; ++i) prompt.push_back((i * 31 + 7) % 256);
+  auto sample = [&](int, int i, const std::vector<std::vector<int32_t>>&) {
+    GenerateRequest r;
+    r.prompt_tokens = prompt;
+    r.max_tokens = step_tokens;
+    r.sampling.seed = 1000 + i;
+    r.ignore_eos = true;
+    return r;
+  };
+  auto forked = [&](int, int, const std::vector<std::vector<int32_t>>&) {
+    GenerateRequest r = sample(0, 0, {});
+    r.n = samples;
+    return r;
+  };
+  auto particle = [&](int round, int i, const std::vector<std::vector<int32_t>>& generated) {
+    GenerateRequest r;
+    r.prompt_tokens = prompt;
+    r.prompt_tokens.insert(r.prompt_tokens.end(), generated[i].begin(), generated[i].end());
+    r.max_tokens = step_tokens;
+    r.sampling.seed = 1000 + i * 100 + round;
+    r.ignore_eos = true;
+    return r;
+  };
+  std::printf(
+      "\n  test-time-scaling workloads (prompt %d tokens, %d samples, steps of %d tokens)\n",
+      prompt_length, samples, step_tokens);
+  std::printf(
+      "  (unique = distinct tokens the workload feeds the model: prompt + every sample's\n"
+      "   generated tokens; computed = prompt tokens prefilled + tokens decoded)\n");
+  std::printf("  %-42s %-5s %10s %10s %9s %9s %9s %8s\n", "workload", "cache", "prompt tok",
+              "prompt tok", "decoded", "unique", "computed/", "wall s");
+  std::printf("  %-42s %-5s %10s %10s %9s %9s %9s %8s\n", "", "", "requested", "computed", "", "",
+              "unique", "");
+  struct Workload {
+    const char* name;
+    int requests, rounds;
+    int64_t unique;
+    std::function<GenerateRequest(int, int, const std::vector<std::vector<int32_t>>&)> make;
+  };
+  const int64_t bon_unique = prompt_length + static_cast<int64_t>(samples) * step_tokens;
+  const int64_t pf_unique = prompt_length + static_cast<int64_t>(samples) * steps * step_tokens;
+  std::vector<Workload> workloads = {
+      {"best-of-N: N separate requests", samples, 1, bon_unique, sample},
+      {"best-of-N: one request, n = N (fork)", 1, 1, bon_unique, forked},
+      {"particle filter: N x steps re-submissions", samples, steps, pf_unique, particle},
+  };
+  for (const Workload& w : workloads) {
+    for (bool cache : {false, true}) {
+      PONDER_ASSIGN_OR_RETURN(
+          TtsResult r, RunTts(model, threads, cache, w.requests, w.rounds, w.unique, w.make));
+      std::printf("  %-42s %-5s %10lld %10lld %9lld %9lld %8.3fx %8.2f\n", w.name,
+                  cache ? "on" : "off", static_cast<long long>(r.requested),
+                  static_cast<long long>(r.computed), static_cast<long long>(r.decoded),
+                  static_cast<long long>(r.unique),
+                  static_cast<double>(r.computed + r.decoded) / r.unique, r.seconds);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Main(std::span<char* const> args) {
+  std::string model, llama_dir, npl_list = "1,4,16", workload = "throughput";
+  int64_t threads = 2, npp = 128, ntg = 64, prompt = 512, samples = 16, step_tokens = 40,
+          steps = 10;
+  FlagParser flags(
+      "engine_bench --model M.gguf [--threads N] [--npp P] [--ntg G] [--npl 1,4,16] "
+      "[--llama-cpp-dir DIR]");
+  flags.AddString("model", &model, "GGUF file or Hugging Face folder");
+  flags.AddInt("threads", &threads, "threads for both engines (default 2)");
+  flags.AddInt("npp", &npp, "prompt tokens per sequence (default 128)");
+  flags.AddInt("ntg", &ntg, "generated tokens per sequence (default 64)");
+  flags.AddString("npl", &npl_list, "comma-separated sequence counts (default 1,4,16)");
+  flags.AddString("llama-cpp-dir", &llama_dir, "llama.cpp build folder (bin/llama-batched-bench)");
+  flags.AddString("workload", &workload, "throughput (default) or tts");
+  flags.AddInt("prompt", &prompt, "tts: prompt tokens (default 512)");
+  flags.AddInt("samples", &samples, "tts: samples / particles (default 16)");
+  flags.AddInt("step-tokens", &step_tokens, "tts: tokens per step (default 40)");
+  flags.AddInt("steps", &steps, "tts: particle-filter steps (default 10)");
+  PONDER_RETURN_IF_ERROR(flags.Parse(args));
+  if (model.empty()) return absl::InvalidArgumentError("--model is required");
+  if (workload == "tts") {
+    return RunTtsWorkloads(model, static_cast<int>(threads), static_cast<int>(prompt),
+                           static_cast<int>(samples), static_cast<int>(step_tokens),
+                           static_cast<int>(steps));
+  }
+  if (workload != "throughput")
+    return absl::InvalidArgumentError("--workload must be throughput or tts");
+  std::vector<int> npls;
+  for (absl::string_view piece : absl::StrSplit(npl_list, ',')) {
+    int v;
+    if (!absl::SimpleAtoi(piece, &v) || v < 1) return absl::InvalidArgumentError("--npl: bad list");
+    npls.push_back(v);
+  }
+
+  PONDER_ASSIGN_OR_RETURN(auto weights, ModelWeights::Load(model));
+  ops::ThreadPool pool(static_cast<int>(threads));
+  Transformer transformer(*weights, pool);
+  std::printf("model %s: %s, %d layers, d %d, vocab %d, weights %s; %lld threads; SIMD target %s\n",
+              model.c_str(), std::string(ArchitectureName(weights->config().architecture)).c_str(),
+              weights->config().num_layers, weights->config().hidden_size,
+              weights->config().vocab_size, weights->DTypeSummary().c_str(),
+              static_cast<long long>(threads), std::string(ops::SimdTargetName()).c_str());
+  PONDER_RETURN_IF_ERROR(RunOurs(transformer, 8, 2, 1).status());  // warm-up (page in weights)
+
+  std::vector<Result> ours;
+  for (int npl : npls) {
+    PONDER_ASSIGN_OR_RETURN(
+        Result r, RunOurs(transformer, static_cast<int>(npp), static_cast<int>(ntg), npl));
+    ours.push_back(r);
+  }
+  absl::StatusOr<std::vector<Result>> theirs = absl::UnavailableError("no --llama-cpp-dir given");
+  if (!llama_dir.empty()) {
+    theirs = RunLlamaCpp(llama_dir, model, static_cast<int>(threads), static_cast<int>(npp),
+                         static_cast<int>(ntg), npl_list);
+  }
+  std::printf(
+      "\n  PP=%lld TG=%lld  |        ponder         |       llama.cpp       |  ponder / "
+      "llama.cpp\n",
+      static_cast<long long>(npp), static_cast<long long>(ntg));
+  std::printf("  batch | S_PP tok/s S_TG tok/s | S_PP tok/s S_TG tok/s |  prefill   decode\n");
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const Result& o = ours[i];
+    if (theirs.ok() && i < theirs->size()) {
+      const Result& t = (*theirs)[i];
+      std::printf("  %5d | %10.1f %10.2f | %10.1f %10.2f |  %6.2fx  %6.2fx\n", o.npl, o.s_pp,
+                  o.s_tg, t.s_pp, t.s_tg, o.s_pp / t.s_pp, o.s_tg / t.s_tg);
+    } else {
+      std::printf("  %5d | %10.1f %10.2f |          -          - |        -        -\n", o.npl,
+                  o.s_pp, o.s_tg);
+    }
+  }
+  if (!theirs.ok())
+    std::printf("\n  llama.cpp comparison skipped: %s\n",
+                std::string(theirs.status().message()).c_str());
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace ponder::engine
+
+int main(int argc, char** argv) {
+  return ponder::ExitCodeFor("engine_bench", ponder::engine::Main({argv + 1, static_cast<size_t>(argc - 1)}));
+}

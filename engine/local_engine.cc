@@ -1,0 +1,679 @@
+#include "engine/local_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "engine/kv/block_manager.h"
+#include "engine/kv/kv_cache.h"
+#include "engine/ops/ops.h"
+#include "engine/sampling/sampler.h"
+#include "engine/scheduler.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/transformer/transformer.h"
+#include "engine/transformer/weights.h"
+
+namespace ponder::engine {
+
+std::string_view FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kEos:
+      return "eos";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kCancelled:
+      return "cancelled";
+  }
+  return "?";
+}
+
+struct LocalEngine::SequenceState {
+  Sequence sequence;
+  RequestState* request = nullptr;
+  int index = 0;  // completion index: the sampling stream
+  Completion completion;
+  std::unique_ptr<StreamingDecoder> decoder;
+  bool finished = false;
+};
+
+struct LocalEngine::RequestState {
+  enum class Kind { kGenerate, kScore } kind = Kind::kGenerate;
+  const GenerateRequest* generate = nullptr;
+  const ScoreRequest* score = nullptr;
+  std::vector<int32_t> tokens;  // the prompt (generate) or prefix + continuation (score)
+  int64_t prefix_length = 0;    // score: the prefix
+  std::optional<absl::Time> deadline;
+  const CancellationToken* cancel = nullptr;
+  std::vector<std::unique_ptr<SequenceState>> sequences;
+  int unfinished = 0;
+  bool forked = false;
+  // Score: which positions need logits / the reward head, and the rows collected.
+  std::vector<char> need_logits, need_hidden;
+  std::vector<std::vector<float>> logits_at;
+
+  absl::Status status;
+  GenerateResult generate_result;
+  ScoreResult score_result;
+  absl::Notification done;
+};
+
+struct LocalEngine::State {
+  LocalEngineOptions options;
+  std::unique_ptr<ModelWeights> weights;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<ops::ThreadPool> pool;
+  std::unique_ptr<Transformer> transformer;
+  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<BlockManager> blocks;
+  std::unique_ptr<Scheduler> scheduler;
+
+  // Requests handed from callers to the engine thread.
+  absl::Mutex inbox_mutex;
+  std::vector<RequestState*> inbox ABSL_GUARDED_BY(inbox_mutex);
+  bool shutdown ABSL_GUARDED_BY(inbox_mutex) = false;
+
+  // Owned by the engine thread.
+  std::vector<RequestState*> active;
+  int64_t next_sequence_id = 0;
+  ForwardOutput output;
+
+  mutable absl::Mutex stats_mutex;
+  EngineStats stats ABSL_GUARDED_BY(stats_mutex);
+  double batch_tokens_total ABSL_GUARDED_BY(stats_mutex) = 0;
+  int64_t fork_cached_tokens ABSL_GUARDED_BY(stats_mutex) = 0;
+
+  std::thread thread;
+};
+
+namespace {
+
+bool Expired(const std::optional<absl::Time>& deadline, const CancellationToken* cancel) {
+  return (cancel != nullptr && cancel->cancelled()) ||
+         (deadline.has_value() && absl::Now() >= *deadline);
+}
+
+absl::Status ValidateGenerate(const GenerateRequest& r) {
+  if (r.prompt_tokens.empty() == r.prompt_text.empty()) {
+    return absl::InvalidArgumentError("exactly one of prompt_tokens and prompt_text must be set");
+  }
+  if (r.n < 1 || r.n > 1024)
+    return absl::InvalidArgumentError(absl::StrCat("n must be in [1, 1024], got ", r.n));
+  if (r.max_tokens < 0)
+    return absl::InvalidArgumentError(absl::StrCat("max_tokens must be >= 0, got ", r.max_tokens));
+  if (r.top_logprobs < 0 || r.top_logprobs > 20) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("top_logprobs must be in [0, 20], got ", r.top_logprobs));
+  }
+  for (const std::string& stop : r.stop) {
+    if (stop.empty()) return absl::InvalidArgumentError("stop strings must not be empty");
+  }
+  if (absl::Status status = r.sampling.Validate(); !status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling: ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateTokens(std::span<const int32_t> tokens, int vocab_size,
+                            std::string_view what) {
+  for (int32_t token : tokens) {
+    if (token < 0 || token >= vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          AsAbsl(what), " token ", token, " is outside the vocabulary [0, ", vocab_size, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+LocalEngine::LocalEngine(std::unique_ptr<State> state) : state_(std::move(state)) {
+  RefreshStats();
+  state_->thread = std::thread([this] { Loop(); });
+}
+
+LocalEngine::~LocalEngine() {
+  {
+    absl::MutexLock lock(&state_->inbox_mutex);
+    state_->shutdown = true;
+  }
+  state_->thread.join();
+}
+
+absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
+    const LocalEngineOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  if (options.block_size < 1 || options.block_size > 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_size must be in [1, 1024], got ", options.block_size));
+  }
+  if (options.max_batch_tokens < 1)
+    return absl::InvalidArgumentError("max_batch_tokens must be >= 1");
+  PONDER_ASSIGN_OR_RETURN(state->weights, ModelWeights::Load(options.model_path));
+  if (const GgufFile* gguf = state->weights->gguf(); gguf != nullptr) {
+    PONDER_ASSIGN_OR_RETURN(state->tokenizer, Tokenizer::FromGguf(*gguf));
+  } else {
+    PONDER_ASSIGN_OR_RETURN(state->tokenizer, Tokenizer::FromHuggingFace(options.model_path));
+  }
+  const ModelConfig& config = state->weights->config();
+  if (state->tokenizer->vocab_size() > config.vocab_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.model_path, ": the tokenizer has ", state->tokenizer->vocab_size(),
+                     " tokens but the model only ", config.vocab_size));
+  }
+  int threads =
+      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  state->pool = std::make_unique<ops::ThreadPool>(threads);
+  state->transformer = std::make_unique<Transformer>(*state->weights, *state->pool);
+
+  KvCacheShape shape{config.num_layers, config.num_kv_heads, config.head_dim, options.block_size};
+  int64_t budget = options.kv_budget_bytes;
+  if (budget <= 0) {
+    budget = std::min<int64_t>(int64_t{2} << 30, 8 * (config.max_context / options.block_size + 1) *
+                                                     static_cast<int64_t>(shape.bytes_per_block()));
+  }
+  int64_t blocks =
+      std::min<int64_t>(budget / static_cast<int64_t>(shape.bytes_per_block()), int64_t{1} << 30);
+  if (blocks < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a KV budget of ", budget, " bytes holds no block of ", shape.bytes_per_block(), " bytes"));
+  }
+  state->cache = std::make_unique<KvCache>(shape, static_cast<int>(blocks));
+  state->blocks = std::make_unique<BlockManager>(static_cast<int>(blocks), options.block_size,
+                                                 options.prefix_caching);
+  state->scheduler = std::make_unique<Scheduler>(*state->blocks, *state->cache,
+                                                 options.max_batch_tokens, config.max_context);
+  return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(state)));
+}
+
+absl::Status LocalEngine::Submit(RequestState& request) {
+  {
+    absl::MutexLock lock(&state_->inbox_mutex);
+    if (state_->shutdown) return absl::UnavailableError("the engine is shutting down");
+    state_->inbox.push_back(&request);
+  }
+  request.done.WaitForNotification();
+  return request.status;
+}
+
+absl::StatusOr<GenerateResult> LocalEngine::Generate(const GenerateRequest& request) {
+  PONDER_RETURN_IF_ERROR(ValidateGenerate(request));
+  State& s = *state_;
+  const ModelConfig& config = s.weights->config();
+  RequestState state;
+  state.kind = RequestState::Kind::kGenerate;
+  state.generate = &request;
+  state.deadline = request.deadline;
+  state.cancel = request.cancel;
+  state.tokens = request.prompt_tokens;
+  if (state.tokens.empty()) {
+    state.tokens =
+        s.tokenizer->Encode(request.prompt_text, {.add_bos = s.tokenizer->add_bos_by_default()});
+    if (state.tokens.empty())
+      return absl::InvalidArgumentError("prompt_text tokenizes to no tokens");
+  }
+  PONDER_RETURN_IF_ERROR(ValidateTokens(state.tokens, config.vocab_size, "prompt"));
+  const int64_t P = static_cast<int64_t>(state.tokens.size());
+  if (P >= config.max_context) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the prompt has ", P, " tokens; the context holds ", config.max_context));
+  }
+  if (request.max_tokens == 0) {  // nothing to generate: empty completions
+    GenerateResult result;
+    result.prompt_tokens = P;
+    for (int i = 0; i < request.n; ++i) result.completions.push_back({.index = i});
+    return result;
+  }
+  PONDER_RETURN_IF_ERROR(
+      s.scheduler->CheckFits(std::min<int64_t>(P + request.max_tokens, config.max_context)));
+  PONDER_RETURN_IF_ERROR(Submit(state));
+  return std::move(state.generate_result);
+}
+
+absl::StatusOr<ScoreResult> LocalEngine::Score(const ScoreRequest& request) {
+  State& s = *state_;
+  const ModelConfig& config = s.weights->config();
+  RequestState state;
+  state.kind = RequestState::Kind::kScore;
+  state.score = &request;
+  state.deadline = request.deadline;
+  state.cancel = request.cancel;
+  state.tokens = request.prefix_tokens;
+  state.tokens.insert(state.tokens.end(), request.continuation_tokens.begin(),
+                      request.continuation_tokens.end());
+  state.prefix_length = static_cast<int64_t>(request.prefix_tokens.size());
+  const int64_t P = state.prefix_length, T = static_cast<int64_t>(state.tokens.size());
+  if (T == 0) return absl::InvalidArgumentError("score request has no tokens");
+  if (!request.continuation_tokens.empty() && P == 0) {
+    return absl::InvalidArgumentError(
+        "the prefix must hold at least one token (e.g. BOS) to score a continuation");
+  }
+  if (T > config.max_context) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prefix + continuation has ", T, " tokens; the context holds ", config.max_context));
+  }
+  PONDER_RETURN_IF_ERROR(ValidateTokens(state.tokens, config.vocab_size, "score"));
+  if (!request.pair_positions.empty()) {
+    PONDER_RETURN_IF_ERROR(
+        ValidateTokens(std::vector<int32_t>{request.pair_token_a, request.pair_token_b},
+                       config.vocab_size, "pair"));
+  }
+  if (!request.reward_token_ids.empty() && !s.weights->reward_head().has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(s.options.model_path, " has no reward head"));
+  }
+  state.need_logits.assign(T, 0);
+  state.need_hidden.assign(T, 0);
+  for (int64_t i = P - 1; i >= 0 && i < T - 1; ++i) state.need_logits[i] = 1;
+  for (int64_t position : request.pair_positions) {
+    if (position < 0 || position >= T) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pair position ", position, " is outside [0, ", T, ")"));
+    }
+    state.need_logits[position] = 1;
+  }
+  for (int64_t i = 0; i < T; ++i) {
+    if (std::find(request.reward_token_ids.begin(), request.reward_token_ids.end(),
+                  state.tokens[i]) != request.reward_token_ids.end()) {
+      state.need_hidden[i] = 1;
+    }
+  }
+  state.logits_at.resize(T);
+  state.score_result.continuation_logprobs.resize(request.continuation_tokens.size());
+  state.score_result.pair_probabilities.resize(request.pair_positions.size());
+  PONDER_RETURN_IF_ERROR(s.scheduler->CheckFits(T));
+  PONDER_RETURN_IF_ERROR(Submit(state));
+  return std::move(state.score_result);
+}
+
+void LocalEngine::Loop() {
+  State& s = *state_;
+  while (true) {
+    std::vector<RequestState*> arrived;
+    {
+      absl::MutexLock lock(&s.inbox_mutex);
+      auto has_work = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.inbox_mutex) {
+        return s.shutdown || !s.inbox.empty() || !s.active.empty();
+      };
+      s.inbox_mutex.Await(absl::Condition(&has_work));
+      if (s.shutdown) {
+        for (RequestState* request : s.inbox)
+          FinishRequest(*request, absl::UnavailableError("the engine shut down"));
+        s.inbox.clear();
+        break;
+      }
+      arrived.swap(s.inbox);
+    }
+    for (RequestState* request : arrived) Admit(*request);
+    Step();
+  }
+  while (!s.active.empty())
+    FinishRequest(*s.active.back(), absl::UnavailableError("the engine shut down"));
+}
+
+void LocalEngine::Admit(RequestState& request) {
+  State& s = *state_;
+  auto leader = std::make_unique<SequenceState>();
+  leader->request = &request;
+  leader->sequence.id = s.next_sequence_id++;
+  leader->sequence.tokens = request.tokens;
+  leader->sequence.owner = leader.get();
+  if (request.kind == RequestState::Kind::kGenerate) {
+    leader->sequence.max_cached = std::numeric_limits<int64_t>::max();
+    leader->decoder = std::make_unique<StreamingDecoder>(*s.tokenizer);
+  } else {
+    // Positions whose outputs are read must be computed, so the cache may serve only the ones
+    // before the first of them.
+    int64_t first = static_cast<int64_t>(request.tokens.size()) - 1;
+    for (int64_t i = 0; i < first; ++i) {
+      if (request.need_logits[i] || request.need_hidden[i]) {
+        first = i;
+        break;
+      }
+    }
+    leader->sequence.max_cached = first;
+  }
+  s.scheduler->Add(&leader->sequence);
+  request.sequences.push_back(std::move(leader));
+  request.unfinished = 1;
+  s.active.push_back(&request);
+  absl::MutexLock lock(&s.stats_mutex);
+  ++s.stats.requests;
+}
+
+void LocalEngine::Step() {
+  State& s = *state_;
+  // Stop cancelled and expired requests before spending a step on them.
+  for (size_t i = 0; i < s.active.size();) {
+    RequestState* request = s.active[i];
+    if (Expired(request->deadline, request->cancel)) {
+      bool deadline = request->cancel == nullptr || !request->cancel->cancelled();
+      FinishRequest(
+          *request,
+          request->kind == RequestState::Kind::kGenerate
+              ? absl::OkStatus()  // partial completions, marked cancelled
+              : (deadline ? absl::DeadlineExceededError("score request passed its deadline")
+                          : absl::CancelledError("score request cancelled")));
+    } else {
+      ++i;
+    }
+  }
+  std::vector<ScheduledChunk> plan = s.scheduler->Schedule();
+  RefreshStats();
+  if (plan.empty()) return;
+
+  // Output rows: a generate sequence needs logits after its last pending token; a score
+  // sequence at every position it reads.
+  std::vector<SequenceChunk> chunks;
+  std::vector<std::vector<int32_t>> rows(plan.size());
+  ForwardOptions options{.logits = false, .hidden = false};
+  int64_t prefill_tokens = 0, step_tokens = 0;
+  for (size_t c = 0; c < plan.size(); ++c) {
+    const ScheduledChunk& chunk = plan[c];
+    Sequence& seq = *chunk.sequence;
+    const SequenceState& owner = *static_cast<SequenceState*>(seq.owner);
+    const RequestState& request = *owner.request;
+    const int64_t end = chunk.start + chunk.count;
+    if (request.kind == RequestState::Kind::kGenerate) {
+      if (end == static_cast<int64_t>(seq.tokens.size())) {
+        rows[c].push_back(static_cast<int32_t>(chunk.count - 1));
+        options.logits = true;
+      }
+      // Prompt tokens (and recomputed generated tokens) count as prefill; a decode is 1 token
+      // at the end of a sequence that has generated before.
+      if (chunk.count > 1 || owner.completion.tokens.empty()) prefill_tokens += chunk.count;
+    } else {
+      for (int64_t p = chunk.start; p < end; ++p) {
+        if (request.need_logits[p] || request.need_hidden[p])
+          rows[c].push_back(static_cast<int32_t>(p - chunk.start));
+        options.logits |= request.need_logits[p] != 0;
+        options.hidden |= request.need_hidden[p] != 0;
+      }
+      prefill_tokens += chunk.count;
+    }
+    step_tokens += chunk.count;
+    chunks.push_back({std::span(seq.tokens).subspan(chunk.start, chunk.count), chunk.start,
+                      seq.table.blocks, rows[c]});
+  }
+  absl::Time started = absl::Now();
+  absl::Status status = s.transformer->Forward(chunks, *s.cache, options, s.output);
+  double seconds = absl::ToDoubleSeconds(absl::Now() - started);
+  if (!status.ok()) {
+    // Inputs were validated on submission, so this is an engine bug; fail the requests in the
+    // step rather than the whole engine.
+    for (const ScheduledChunk& chunk : plan) {
+      RequestState* request = static_cast<SequenceState*>(chunk.sequence->owner)->request;
+      if (std::find(s.active.begin(), s.active.end(), request) != s.active.end())
+        FinishRequest(*request, status);
+    }
+    return;
+  }
+  s.scheduler->Complete(plan);
+  {
+    absl::MutexLock lock(&s.stats_mutex);
+    ++s.stats.steps;
+    s.stats.prompt_tokens_computed += prefill_tokens;
+    s.stats.tokens_decoded += step_tokens - prefill_tokens;
+    s.batch_tokens_total += static_cast<double>(step_tokens);
+    s.stats.mean_batch_tokens = s.batch_tokens_total / static_cast<double>(s.stats.steps);
+    s.stats.step_seconds_total += seconds;
+  }
+
+  const int64_t V = s.weights->config().vocab_size, H = s.weights->config().hidden_size;
+  int64_t row = 0;
+  for (size_t c = 0; c < plan.size(); ++c) {
+    SequenceState& owner = *static_cast<SequenceState*>(plan[c].sequence->owner);
+    for (int32_t r : rows[c]) {
+      const float* logits = options.logits ? s.output.logits.data() + row * V : nullptr;
+      const float* hidden = options.hidden ? s.output.hidden.data() + row * H : nullptr;
+      if (owner.request->kind == RequestState::Kind::kGenerate) {
+        ProcessGenerate(owner, std::span<const float>(logits, V));
+      } else {
+        ProcessScore(owner, plan[c].start + r, logits, hidden);
+      }
+      ++row;
+    }
+  }
+}
+
+void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> logits) {
+  State& s = *state_;
+  RequestState& request = *leader.request;
+  const GenerateRequest& g = *request.generate;
+  const int64_t P = static_cast<int64_t>(request.tokens.size());
+  const int64_t context = s.weights->config().max_context;
+  std::vector<SequenceState*> targets = {&leader};
+  if (!request.forked) {
+    // The prompt is computed: fork it into the other completions, which share its blocks.
+    request.forked = true;
+    for (int i = 1; i < g.n; ++i) {
+      auto child = std::make_unique<SequenceState>();
+      child->request = &request;
+      child->index = i;
+      child->sequence.id = s.next_sequence_id++;
+      child->sequence.tokens = leader.sequence.tokens;
+      child->sequence.computed = leader.sequence.computed;
+      child->sequence.max_cached = std::numeric_limits<int64_t>::max();
+      child->sequence.owner = child.get();
+      child->decoder = std::make_unique<StreamingDecoder>(*s.tokenizer);
+      s.blocks->Fork(leader.sequence.table, child->sequence.table);
+      s.scheduler->AddRunning(&child->sequence);
+      targets.push_back(child.get());
+      request.sequences.push_back(std::move(child));
+      ++request.unfinished;
+    }
+    absl::MutexLock lock(&s.stats_mutex);
+    s.stats.prompt_tokens_requested += P * g.n;
+    s.fork_cached_tokens += P * (g.n - 1);
+  }
+  for (SequenceState* target : targets) {
+    Completion& c = target->completion;
+    SampledToken sampled =
+        SampleToken(logits, g.sampling, target->index, c.tokens.size(), g.top_logprobs);
+    c.tokens.push_back(sampled.token);
+    c.logprobs.push_back(sampled.logprob);
+    c.cumulative_logprob += sampled.logprob;
+    if (g.top_logprobs > 0) c.top_logprobs.push_back(std::move(sampled.top_logprobs));
+    bool done = false;
+    if (!g.ignore_eos && s.tokenizer->IsEndOfGeneration(sampled.token)) {
+      c.finish_reason = FinishReason::kEos;
+      done = true;
+    } else {
+      const size_t before = c.text.size();
+      c.text += target->decoder->Push(sampled.token);
+      // Stop strings may span token boundaries: search the new text plus enough of the old.
+      size_t best = std::string::npos;
+      const std::string* matched = nullptr;
+      for (const std::string& stop : g.stop) {
+        size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
+        size_t at = c.text.find(stop, from);
+        if (at != std::string::npos && at < best) {
+          best = at;
+          matched = &stop;
+        }
+      }
+      if (matched != nullptr) {
+        c.text.resize(best + (g.include_stop_string ? matched->size() : 0));
+        c.finish_reason = FinishReason::kStop;
+        c.stop_string = *matched;
+        done = true;
+      } else if (static_cast<int>(c.tokens.size()) >= g.max_tokens ||
+                 P + static_cast<int64_t>(c.tokens.size()) >= context) {
+        c.finish_reason = FinishReason::kLength;
+        done = true;
+      }
+    }
+    if (done) {
+      FinishSequence(*target);
+    } else {
+      target->sequence.tokens.push_back(sampled.token);  // computed in the next step
+    }
+  }
+}
+
+void LocalEngine::ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
+                               const float* hidden) {
+  State& s = *state_;
+  RequestState& request = *sequence.request;
+  if (request.need_logits[position]) {
+    const int64_t V = s.weights->config().vocab_size;
+    request.logits_at[position].assign(logits, logits + V);
+  }
+  if (request.need_hidden[position]) {
+    // Reward head on the final hidden state: [Linear(H,H) -> ReLU ->] Linear(H,k) -> softmax.
+    const RewardHeadWeights& head = *s.weights->reward_head();
+    const int64_t H = s.weights->config().hidden_size;
+    std::vector<float> x(hidden, hidden + H);
+    if (head.hidden.has_value()) {
+      std::vector<float> y(H);
+      ops::MatMul(*head.hidden, x.data(), H, 1, y.data(), H, *s.pool);
+      for (int64_t j = 0; j < H; ++j) {
+        if (!head.hidden_bias.empty()) y[j] += head.hidden_bias[j];
+        y[j] = std::max(0.0f, y[j]);
+      }
+      x = std::move(y);
+    }
+    std::vector<float> labels(head.num_labels());
+    ops::MatMul(head.output, x.data(), H, 1, labels.data(), head.num_labels(), *s.pool);
+    for (size_t j = 0; j < labels.size() && !head.output_bias.empty(); ++j)
+      labels[j] += head.output_bias[j];
+    ops::Softmax(labels.data(), static_cast<int64_t>(labels.size()));
+    request.score_result.rewards.push_back({position, std::move(labels)});
+  }
+  if (sequence.sequence.computed < static_cast<int64_t>(request.tokens.size())) return;
+  // Every position is computed (this is the last row read): assemble the result.
+  const ScoreRequest& r = *request.score;
+  const int64_t P = request.prefix_length;
+  ScoreResult& result = request.score_result;
+  bool last_row = true;
+  for (int64_t p = position + 1; p < static_cast<int64_t>(request.tokens.size()); ++p) {
+    if (request.need_logits[p] || request.need_hidden[p]) last_row = false;
+  }
+  if (!last_row) return;
+  for (size_t i = 0; i < r.continuation_tokens.size(); ++i) {
+    result.continuation_logprobs[i] =
+        TokenLogprobOf(request.logits_at[P - 1 + i], r.continuation_tokens[i]);
+  }
+  for (size_t i = 0; i < r.pair_positions.size(); ++i) {
+    const std::vector<float>& at = request.logits_at[r.pair_positions[i]];
+    // P(a) / (P(a) + P(b)) = sigmoid(logit_a - logit_b).
+    double diff = static_cast<double>(at[r.pair_token_a]) - at[r.pair_token_b];
+    result.pair_probabilities[i] = static_cast<float>(1.0 / (1.0 + std::exp(-diff)));
+  }
+  {
+    absl::MutexLock lock(&s.stats_mutex);
+    s.stats.prompt_tokens_requested += static_cast<int64_t>(request.tokens.size());
+  }
+  FinishSequence(sequence);
+}
+
+void LocalEngine::RefreshStats() {
+  State& s = *state_;
+  absl::MutexLock lock(&s.stats_mutex);
+  BlockManagerStats blocks = s.blocks->Stats();
+  s.stats.kv_blocks_total = blocks.total;
+  s.stats.kv_blocks_used = blocks.used;
+  s.stats.kv_blocks_cached = blocks.cached;
+  s.stats.kv_blocks_free = blocks.free;
+  s.stats.evictions = blocks.evictions;
+  s.stats.preemptions = s.scheduler->stats().preemptions;
+  s.stats.prompt_tokens_cached = s.fork_cached_tokens + s.scheduler->stats().prompt_tokens_cached;
+}
+
+void LocalEngine::FinishSequence(SequenceState& sequence) {
+  if (sequence.finished) return;
+  sequence.finished = true;
+  state_->scheduler->Remove(&sequence.sequence);
+  RequestState& request = *sequence.request;
+  if (--request.unfinished == 0) FinishRequest(request, absl::OkStatus());
+}
+
+void LocalEngine::FinishRequest(RequestState& request, absl::Status status) {
+  State& s = *state_;
+  for (auto& sequence : request.sequences) {
+    if (!sequence->finished) {
+      sequence->finished = true;
+      s.scheduler->Remove(&sequence->sequence);
+      sequence->completion.finish_reason = FinishReason::kCancelled;
+    }
+  }
+  request.unfinished = 0;
+  s.active.erase(std::remove(s.active.begin(), s.active.end(), &request), s.active.end());
+  request.status = status;
+  if (status.ok() && request.kind == RequestState::Kind::kGenerate) {
+    GenerateResult& result = request.generate_result;
+    result.prompt_tokens = static_cast<int64_t>(request.tokens.size());
+    result.completions.resize(request.generate->n);
+    for (int i = 0; i < request.generate->n; ++i) result.completions[i].index = i;
+    for (auto& sequence : request.sequences) {
+      Completion& c = sequence->completion;
+      c.index = sequence->index;
+      if (c.finish_reason != FinishReason::kStop) c.text += sequence->decoder->Flush();
+      result.completions[sequence->index] = std::move(c);
+    }
+    if (!request.forked) {  // cancelled before the prompt was computed
+      for (Completion& c : result.completions) c.finish_reason = FinishReason::kCancelled;
+    }
+  }
+  RefreshStats();  // before the caller wakes, so its view of the engine includes this request
+  // Prefix-cache hits of this request's leader, for the caller.
+  if (!request.sequences.empty()) {
+    int64_t cached = std::max<int64_t>(0, request.sequences.front()->sequence.first_cached);
+    request.generate_result.cached_prompt_tokens = cached;
+    request.score_result.cached_tokens = cached;
+  }
+  request.done.Notify();
+}
+
+absl::StatusOr<std::vector<int32_t>> LocalEngine::Tokenize(std::string_view text,
+                                                           bool add_bos) const {
+  return state_->tokenizer->Encode(text, {.add_bos = add_bos, .parse_special = true});
+}
+
+std::string LocalEngine::Detokenize(const std::vector<int32_t>& tokens) const {
+  return state_->tokenizer->Decode(tokens);
+}
+
+absl::StatusOr<std::string> LocalEngine::ApplyChatTemplate(const std::vector<Message>& messages,
+                                                           bool add_generation_prompt) const {
+  std::vector<ChatMessage> chat;
+  chat.reserve(messages.size());
+  for (const Message& m : messages) chat.push_back({m.role, m.content});
+  return state_->tokenizer->chat_template().Apply(chat, add_generation_prompt);
+}
+
+std::optional<int32_t> LocalEngine::TokenId(std::string_view token_text) const {
+  return state_->tokenizer->FindToken(token_text);
+}
+
+bool LocalEngine::add_bos_by_default() const { return state_->tokenizer->add_bos_by_default(); }
+
+EngineStats LocalEngine::Stats() const {
+  State& s = *state_;
+  absl::MutexLock lock(&s.stats_mutex);
+  return s.stats;
+}
+
+ModelInfo LocalEngine::Info() const {
+  const State& s = *state_;
+  const ModelConfig& config = s.weights->config();
+  ModelInfo info;
+  info.path = s.options.model_path;
+  info.architecture = std::string(ArchitectureName(config.architecture));
+  info.dtype = s.weights->DTypeSummary();
+  info.context_length = config.max_context;
+  info.vocab_size = config.vocab_size;
+  info.kv_budget_bytes =
+      static_cast<int64_t>(s.cache->num_blocks()) * s.cache->shape().bytes_per_block();
+  info.has_reward_head = s.weights->reward_head().has_value();
+  return info;
+}
+
+}  // namespace ponder::engine

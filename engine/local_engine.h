@@ -1,0 +1,76 @@
+// LocalEngine: the Engine that runs a model in this process on the CPU kernels of engine/ops.
+//
+// It owns the weights (memory-mapped), the tokenizer, a thread pool, the paged KV cache with its
+// block manager (prefix caching, copy-on-write forks) and the continuous-batching scheduler.
+// One engine thread runs steps; callers of Generate/Score on any thread enqueue their request
+// and wait for its result. Every live sequence of every request shares each forward step:
+//  - a request's n completions prefill the prompt once and fork its blocks;
+//  - a prompt that starts with tokens an earlier request computed reuses their blocks;
+//  - long prompts are prefilled in chunks between decode steps;
+//  - when memory runs out, the newest sequence is preempted and later recomputed.
+// Cancellation and deadlines are checked every step; a stopped request frees its blocks at once.
+#ifndef PONDER_ENGINE_LOCAL_ENGINE_H_
+#define PONDER_ENGINE_LOCAL_ENGINE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/engine.h"
+
+namespace ponder::engine {
+
+struct LocalEngineOptions {
+  std::string model_path;  // a .gguf file or a Hugging Face folder
+  int threads = 0;         // 0: one per hardware thread
+  // KV cache memory; 0 picks enough for 8 sequences of the full context, capped at 2 GiB.
+  int64_t kv_budget_bytes = 0;
+  // Tokens per KV block. Prefix caching works in whole blocks, so a re-submitted sequence
+  // recomputes at most block_size - 1 tokens of its cached tail; small blocks keep that low.
+  int block_size = 8;
+  int max_batch_tokens = 512;  // tokens computed per step (decode tokens + prefill chunks)
+  bool prefix_caching = true;
+};
+
+class LocalEngine : public Engine {
+ public:
+  // Loads the model and tokenizer; errors name the file and what is wrong with it.
+  static absl::StatusOr<std::unique_ptr<LocalEngine>> Create(const LocalEngineOptions& options);
+  ~LocalEngine() override;
+
+  absl::StatusOr<GenerateResult> Generate(const GenerateRequest& request) override;
+  absl::StatusOr<ScoreResult> Score(const ScoreRequest& request) override;
+  absl::StatusOr<std::vector<int32_t>> Tokenize(std::string_view text, bool add_bos) const override;
+  std::string Detokenize(const std::vector<int32_t>& tokens) const override;
+  absl::StatusOr<std::string> ApplyChatTemplate(const std::vector<Message>& messages,
+                                                bool add_generation_prompt) const override;
+  std::optional<int32_t> TokenId(std::string_view token_text) const override;
+  EngineStats Stats() const override;
+  ModelInfo Info() const override;
+
+  // Whether the tokenizer adds BOS to a text prompt by default.
+  bool add_bos_by_default() const;
+
+ private:
+  struct State;
+  struct RequestState;
+  struct SequenceState;
+  explicit LocalEngine(std::unique_ptr<State> state);
+  absl::Status Submit(RequestState& request);
+  void Loop();
+  void Step();
+  void Admit(RequestState& request);
+  void ProcessGenerate(SequenceState& sequence, std::span<const float> logits);
+  void ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
+                    const float* hidden);
+  void FinishSequence(SequenceState& sequence);
+  void FinishRequest(RequestState& request, absl::Status status);
+  void RefreshStats();  // engine thread: copies scheduler and block counters into the stats
+
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ponder::engine
+
+#endif  // PONDER_ENGINE_LOCAL_ENGINE_H_

@@ -1,0 +1,55 @@
+// Token selection from a row of logits: greedy at temperature 0, otherwise temperature, top-k,
+// top-p (nucleus) and min-p filtering, then one draw from a counter-based RNG.
+//
+// Filter order follows vLLM and Hugging Face transformers: temperature scales the logits first,
+// then top-k, then top-p over the tempered distribution, then min-p (relative to the most likely
+// remaining token). Ties are broken by the lower token id, so results are deterministic.
+//
+// Returned log-probabilities are log-softmax of the *unmodified* logits (temperature 1, no
+// filtering), which is what strategies such as RPC and perplexity voting need.
+#ifndef PONDER_ENGINE_SAMPLING_SAMPLER_H_
+#define PONDER_ENGINE_SAMPLING_SAMPLER_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ponder::engine {
+
+struct SamplingParams {
+  double temperature = 1.0;  // 0 = greedy
+  int top_k = 0;             // 0 = off
+  double top_p = 1.0;        // 1 = off
+  double min_p = 0.0;        // 0 = off
+  uint64_t seed = 0;
+
+  // Errors name the parameter and its allowed range.
+  absl::Status Validate() const;
+  bool greedy() const { return temperature == 0.0; }
+};
+
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+
+struct SampledToken {
+  int32_t token = 0;
+  float logprob = 0.0f;                    // log-softmax of the raw logits at `token`
+  std::vector<TokenLogprob> top_logprobs;  // the `num_top_logprobs` most likely tokens
+};
+
+// `stream` distinguishes the completions of one request (completion index); `step` is the
+// index of the token being generated. The same (params, stream, step, logits) always gives the
+// same token.
+SampledToken SampleToken(std::span<const float> logits, const SamplingParams& params,
+                         uint64_t stream, uint64_t step, int num_top_logprobs);
+
+// log-softmax of `logits` at `token`.
+float TokenLogprobOf(std::span<const float> logits, int32_t token);
+
+}  // namespace ponder::engine
+
+#endif  // PONDER_ENGINE_SAMPLING_SAMPLER_H_

@@ -1,0 +1,332 @@
+// LocalEngine on real (small random) models: the serving core's promises.
+#include "engine/local_engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "engine/testing/random_model.h"
+#include "engine/transformer/reference_transformer.h"
+#include "engine/transformer/weights.h"
+
+namespace ponder::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string& ModelPath() {
+  static const std::string path = [] {
+    std::string p = ::testing::TempDir() + "/serving_model.gguf";
+    testing::RandomModelSpec spec;
+    spec.seed = 21;
+    EXPECT_TRUE(testing::WriteRandomGgufModel(spec, DType::kF16, p).ok());
+    return p;
+  }();
+  return path;
+}
+
+std::unique_ptr<LocalEngine> MakeEngine(int64_t kv_bytes = 0, bool prefix_caching = true,
+                                        int block_size = 8) {
+  LocalEngineOptions options;
+  options.model_path = ModelPath();
+  options.threads = 2;
+  options.kv_budget_bytes = kv_bytes;
+  options.prefix_caching = prefix_caching;
+  options.block_size = block_size;
+  auto engine = LocalEngine::Create(options);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return std::move(*engine);
+}
+
+std::vector<int32_t> Prompt(int n, int salt) {
+  std::vector<int32_t> tokens(n);
+  for (int i = 0; i < n; ++i) tokens[i] = (i * 13 + salt * 7 + 3) % 256;
+  return tokens;
+}
+
+GenerateRequest Request(std::vector<int32_t> prompt, int n, int max_tokens, uint64_t seed = 1) {
+  GenerateRequest r;
+  r.prompt_tokens = std::move(prompt);
+  r.n = n;
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0.9;
+  r.sampling.top_p = 0.95;
+  r.sampling.seed = seed;
+  r.ignore_eos = true;
+  return r;
+}
+
+void ExpectSameCompletions(const GenerateResult& a, const GenerateResult& b) {
+  ASSERT_EQ(a.completions.size(), b.completions.size());
+  for (size_t i = 0; i < a.completions.size(); ++i) {
+    EXPECT_EQ(a.completions[i].tokens, b.completions[i].tokens) << "completion " << i;
+    EXPECT_EQ(a.completions[i].logprobs, b.completions[i].logprobs) << "completion " << i;
+    EXPECT_EQ(a.completions[i].text, b.completions[i].text) << "completion " << i;
+  }
+}
+
+TEST(LocalEngineTest, ForkedAndCachedRunsEqualAColdRun) {
+  auto cold = MakeEngine(0, /*prefix_caching=*/false);
+  auto warm = MakeEngine(0, /*prefix_caching=*/true);
+  GenerateRequest request = Request(Prompt(45, 1), 4, 20);
+  auto expected = cold->Generate(request);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  // Warm the cache with a request that shares the first 40 prompt tokens, then run.
+  GenerateRequest other = Request(
+      std::vector<int32_t>(request.prompt_tokens.begin(), request.prompt_tokens.begin() + 40), 1,
+      5);
+  ASSERT_TRUE(warm->Generate(other).ok());
+  auto actual = warm->Generate(request);
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  EXPECT_EQ(actual->cached_prompt_tokens, 40);
+  ExpectSameCompletions(*expected, *actual);
+  // The n completions are distinct samples.
+  EXPECT_NE(actual->completions[0].tokens, actual->completions[1].tokens);
+  EngineStats stats = warm->Stats();
+  EXPECT_EQ(stats.prompt_tokens_requested, 40 + 4 * 45);
+  // Computed: 40 for the warm-up, then 5 new prompt tokens once (forks share them).
+  EXPECT_EQ(stats.prompt_tokens_computed, 40 + 5);
+}
+
+TEST(LocalEngineTest, GreedyMatchesTheReferenceForwardPass) {
+  auto engine = MakeEngine();
+  GenerateRequest request = Request(Prompt(12, 2), 1, 10);
+  request.sampling.temperature = 0;
+  auto result = engine->Generate(request);
+  ASSERT_TRUE(result.ok());
+  auto weights = ModelWeights::Load(ModelPath());
+  ASSERT_TRUE(weights.ok());
+  std::vector<int32_t> tokens = request.prompt_tokens;
+  for (size_t i = 0; i < result->completions[0].tokens.size(); ++i) {
+    std::vector<float> logits = ReferenceLogits(**weights, tokens).back();
+    int32_t argmax =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    EXPECT_EQ(result->completions[0].tokens[i], argmax) << "token " << i;
+    tokens.push_back(result->completions[0].tokens[i]);
+  }
+}
+
+TEST(LocalEngineTest, SeededSamplingIsReproducibleAndSeedsDiffer) {
+  auto engine = MakeEngine();
+  auto a = engine->Generate(Request(Prompt(10, 3), 2, 16, 5));
+  auto b = engine->Generate(Request(Prompt(10, 3), 2, 16, 5));
+  auto c = engine->Generate(Request(Prompt(10, 3), 2, 16, 6));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ExpectSameCompletions(*a, *b);
+  EXPECT_NE(a->completions[0].tokens, c->completions[0].tokens);
+}
+
+// A request's tokens and log-probs do not depend on what else is in the batch.
+TEST(LocalEngineTest, ResultsAreBatchInvariantUnderConcurrentLoad) {
+  auto engine = MakeEngine();
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 12; ++i)
+    requests.push_back(Request(Prompt(8 + 5 * i, i), 1 + i % 3, 12 + i, 100 + i));
+  std::vector<GenerateResult> alone;
+  for (const GenerateRequest& r : requests) {
+    auto result = engine->Generate(r);
+    ASSERT_TRUE(result.ok()) << result.status();
+    alone.push_back(*result);
+  }
+  auto together_engine = MakeEngine();
+  std::vector<absl::StatusOr<GenerateResult>> together(requests.size(), absl::UnknownError(""));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    threads.emplace_back([&, i] { together[i] = together_engine->Generate(requests[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(together[i].ok()) << together[i].status();
+    SCOPED_TRACE(i);
+    ExpectSameCompletions(alone[i], *together[i]);
+  }
+  EXPECT_GT(together_engine->Stats().mean_batch_tokens, 2.0);  // they did share steps
+}
+
+TEST(LocalEngineTest, SixtyFourConcurrentCallersGetCorrectResultsAndFreeEverything) {
+  auto engine = MakeEngine();
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 64; ++i)
+    requests.push_back(Request(Prompt(20 + i % 7, i % 5), 1 + i % 2, 6 + i % 5, i));
+  std::vector<GenerateResult> expected;
+  {
+    auto sequential = MakeEngine();
+    for (const GenerateRequest& r : requests) expected.push_back(*sequential->Generate(r));
+  }
+  std::vector<absl::StatusOr<GenerateResult>> results(requests.size(), absl::UnknownError(""));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = engine->Generate(requests[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    ExpectSameCompletions(expected[i], *results[i]);
+  }
+  EngineStats stats = engine->Stats();
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+  EXPECT_EQ(stats.kv_blocks_used + stats.kv_blocks_cached + stats.kv_blocks_free,
+            stats.kv_blocks_total);
+}
+
+// A tight KV budget forces eviction and preemption; nothing may change in the results.
+TEST(LocalEngineTest, TightBudgetPreemptsAndEvictsWithoutChangingResults) {
+  auto roomy = MakeEngine();
+  // Block: 8 tokens x 2 layers x 2 (K,V) x 2 heads x 16 dims x 4 bytes = 4 KiB. 24 blocks =
+  // 192 tokens: one sequence of 80 fits, three at once do not.
+  auto tight = MakeEngine(24 * 4096);
+  std::vector<GenerateRequest> requests;
+  for (int i = 0; i < 6; ++i) requests.push_back(Request(Prompt(40, i % 2), 2, 40, 7 + i));
+  std::vector<GenerateResult> expected;
+  for (const GenerateRequest& r : requests) expected.push_back(*roomy->Generate(r));
+  std::vector<absl::StatusOr<GenerateResult>> results(requests.size(), absl::UnknownError(""));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = tight->Generate(requests[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    ExpectSameCompletions(expected[i], *results[i]);
+  }
+  EngineStats stats = tight->Stats();
+  EXPECT_GT(stats.preemptions, 0);
+  EXPECT_GT(stats.evictions, 0);
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+}
+
+TEST(LocalEngineTest, ARequestThatCanNeverFitSaysHowMuchItNeeds) {
+  auto tight = MakeEngine(4 * 4096);  // 32 tokens
+  auto result = tight->Generate(Request(Prompt(20, 1), 1, 30));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("needs 7 KV blocks"));
+}
+
+TEST(LocalEngineTest, CancellationStopsWithinAStepAndFreesAllBlocks) {
+  auto engine = MakeEngine();
+  CancellationToken cancel;
+  GenerateRequest request = Request(Prompt(30, 1), 3, 900);
+  request.cancel = &cancel;
+  absl::StatusOr<GenerateResult> result = absl::UnknownError("");
+  std::thread caller([&] { result = engine->Generate(request); });
+  while (engine->Stats().tokens_decoded < 20) std::this_thread::yield();
+  cancel.Cancel();
+  caller.join();
+  ASSERT_TRUE(result.ok()) << result.status();
+  for (const Completion& c : result->completions) {
+    EXPECT_EQ(c.finish_reason, FinishReason::kCancelled);
+    EXPECT_LT(c.tokens.size(), 900u);
+  }
+  EXPECT_EQ(engine->Stats().kv_blocks_used, 0);
+}
+
+TEST(LocalEngineTest, DeadlineStopsTheRequest) {
+  auto engine = MakeEngine();
+  GenerateRequest request = Request(Prompt(10, 1), 1, 900);
+  request.deadline = absl::Now() + absl::Milliseconds(30);
+  auto result = engine->Generate(request);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->completions[0].finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ(engine->Stats().kv_blocks_used, 0);
+}
+
+TEST(LocalEngineTest, StopStringsMatchAcrossTokenBoundaries) {
+  auto engine = MakeEngine();
+  GenerateRequest request = Request(Prompt(10, 4), 1, 30, 3);
+  auto free_run = engine->Generate(request);
+  ASSERT_TRUE(free_run.ok());
+  const std::string& text = free_run->completions[0].text;
+  ASSERT_GE(text.size(), 6u);
+  // A stop string made of the end of one token's text and the start of later text.
+  std::string stop = text.substr(3, 3);
+  request.stop = {stop};
+  auto stopped = engine->Generate(request);
+  ASSERT_TRUE(stopped.ok());
+  EXPECT_EQ(stopped->completions[0].finish_reason, FinishReason::kStop);
+  EXPECT_EQ(stopped->completions[0].text, text.substr(0, text.find(stop)));
+  request.include_stop_string = true;
+  auto included = engine->Generate(request);
+  EXPECT_EQ(included->completions[0].text, text.substr(0, text.find(stop) + 3));
+}
+
+TEST(LocalEngineTest, ScoreGivesTheLogprobsGenerationReported) {
+  auto engine = MakeEngine();
+  GenerateRequest request = Request(Prompt(15, 5), 1, 12, 9);
+  auto generated = engine->Generate(request);
+  ASSERT_TRUE(generated.ok());
+  ScoreRequest score;
+  score.prefix_tokens = request.prompt_tokens;
+  score.continuation_tokens = generated->completions[0].tokens;
+  auto scored = engine->Score(score);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  EXPECT_EQ(scored->continuation_logprobs, generated->completions[0].logprobs);
+  EXPECT_GT(scored->cached_tokens, 0);  // the prompt's blocks came from the cache
+}
+
+TEST(LocalEngineTest, PairProbabilitiesComeFromTheNextTokenDistribution) {
+  auto engine = MakeEngine();
+  ScoreRequest score;
+  score.prefix_tokens = Prompt(9, 6);
+  score.continuation_tokens = {10, 11};
+  score.pair_positions = {8, 10};
+  score.pair_token_a = 43;  // '+'
+  score.pair_token_b = 45;  // '-'
+  auto scored = engine->Score(score);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  ASSERT_EQ(scored->pair_probabilities.size(), 2u);
+  auto weights = ModelWeights::Load(ModelPath());
+  std::vector<int32_t> all = score.prefix_tokens;
+  all.insert(all.end(), score.continuation_tokens.begin(), score.continuation_tokens.end());
+  auto logits = ReferenceLogits(**weights, all);
+  for (int i = 0; i < 2; ++i) {
+    const std::vector<float>& at = logits[score.pair_positions[i]];
+    double expected = 1.0 / (1.0 + std::exp(-(double(at[43]) - at[45])));
+    EXPECT_NEAR(scored->pair_probabilities[i], expected, 1e-3);
+  }
+}
+
+TEST(LocalEngineTest, RewardHeadIsReadAtEveryTaggedPosition) {
+  std::string folder = ::testing::TempDir() + "/serving_prm";
+  testing::RandomModelSpec spec;
+  spec.reward_labels = 2;
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  LocalEngineOptions options;
+  options.model_path = folder;
+  auto engine = LocalEngine::Create(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::optional<int32_t> tag = (*engine)->TokenId("<extra_0>");
+  ASSERT_TRUE(tag.has_value());
+  ScoreRequest score;
+  score.prefix_tokens = Prompt(10, 1);
+  score.continuation_tokens = {50, 51, *tag, 52, 53, 54, *tag};
+  score.reward_token_ids = {*tag};
+  auto scored = (*engine)->Score(score);
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  ASSERT_EQ(scored->rewards.size(), 2u);
+  EXPECT_EQ(scored->rewards[0].position, 12);
+  EXPECT_EQ(scored->rewards[1].position, 16);
+  for (const auto& reward : scored->rewards) {
+    ASSERT_EQ(reward.probabilities.size(), 2u);
+    EXPECT_NEAR(reward.probabilities[0] + reward.probabilities[1], 1.0, 1e-5);
+  }
+  // A policy model has no head: a clear error.
+  auto policy = MakeEngine();
+  EXPECT_EQ(policy->Score(score).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(LocalEngineTest, InvalidRequestsNameTheProblem) {
+  auto engine = MakeEngine();
+  GenerateRequest bad = Request({1, 2, 100000}, 1, 5);
+  EXPECT_THAT(std::string(engine->Generate(bad).status().message()), HasSubstr("token 100000"));
+  GenerateRequest zero_n = Request(Prompt(5, 1), 0, 5);
+  EXPECT_THAT(std::string(engine->Generate(zero_n).status().message()), HasSubstr("n must be"));
+  GenerateRequest bad_top_p = Request(Prompt(5, 1), 1, 5);
+  bad_top_p.sampling.top_p = 0;
+  EXPECT_THAT(std::string(engine->Generate(bad_top_p).status().message()), HasSubstr("top_p"));
+}
+
+}  // namespace
+}  // namespace ponder::engine

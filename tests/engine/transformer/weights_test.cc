@@ -1,0 +1,104 @@
+#include "engine/transformer/weights.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/model/gguf.h"
+#include "engine/testing/random_model.h"
+
+namespace ponder::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / name).string();
+}
+
+TEST(ModelWeightsTest, LoadsBothFormatsWithTheSameConfig) {
+  testing::RandomModelSpec spec;
+  spec.architecture = Architecture::kQwen2;
+  spec.tied_embeddings = true;
+  ASSERT_TRUE(testing::WriteRandomGgufModel(spec, DType::kQ8_0, TempPath("w.gguf")).ok());
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kBF16, TempPath("w_hf")).ok());
+  auto gguf = ModelWeights::Load(TempPath("w.gguf"));
+  auto hf = ModelWeights::Load(TempPath("w_hf"));
+  ASSERT_TRUE(gguf.ok()) << gguf.status();
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  for (const ModelWeights* w : {gguf->get(), hf->get()}) {
+    EXPECT_EQ(w->config().architecture, Architecture::kQwen2);
+    EXPECT_EQ(w->config().vocab_size, spec.vocab_size);
+    EXPECT_TRUE(w->config().attention_bias);
+    EXPECT_TRUE(w->config().tied_embeddings);
+    EXPECT_EQ(w->output().data, w->token_embedding().data);
+  }
+  EXPECT_EQ((*gguf)->DTypeSummary(), "q8_0");
+  EXPECT_EQ((*hf)->DTypeSummary(), "bf16");
+  EXPECT_NE((*gguf)->gguf(), nullptr);
+}
+
+TEST(ModelWeightsTest, ReadsTheRewardHead) {
+  testing::RandomModelSpec spec;
+  spec.reward_labels = 2;
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, TempPath("prm_hf")).ok());
+  auto hf = ModelWeights::Load(TempPath("prm_hf"));
+  ASSERT_TRUE(hf.ok()) << hf.status();
+  ASSERT_TRUE((*hf)->reward_head().has_value());
+  EXPECT_EQ((*hf)->reward_head()->num_labels(), 2);
+  EXPECT_TRUE((*hf)->reward_head()->hidden.has_value());
+}
+
+TEST(ModelWeightsTest, MissingTensorIsNamed) {
+  testing::RandomModelSpec spec;
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, TempPath("broken_hf")).ok());
+  // A config that promises one more layer than the file holds.
+  std::ifstream in(TempPath("broken_hf") + "/config.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  size_t at = text.find("\"num_hidden_layers\": 2");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 22, "\"num_hidden_layers\": 3");
+  std::ofstream(TempPath("broken_hf") + "/config.json") << text;
+  auto weights = ModelWeights::Load(TempPath("broken_hf"));
+  ASSERT_FALSE(weights.ok());
+  EXPECT_THAT(std::string(weights.status().message()),
+              HasSubstr("missing tensor 'model.layers.2.input_layernorm.weight'"));
+}
+
+TEST(ModelWeightsTest, TruncatedGgufIsAnErrorNamingTheTensor) {
+  testing::RandomModelSpec spec;
+  std::string path = TempPath("truncated.gguf");
+  ASSERT_TRUE(testing::WriteRandomGgufModel(spec, DType::kF16, path).ok());
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 100);
+  auto weights = ModelWeights::Load(path);
+  ASSERT_FALSE(weights.ok());
+  EXPECT_THAT(std::string(weights.status().message()), HasSubstr(path));
+  EXPECT_THAT(std::string(weights.status().message()), HasSubstr("tensor 'output.weight'"));
+  EXPECT_THAT(std::string(weights.status().message()), HasSubstr("truncated"));
+}
+
+TEST(ModelWeightsTest, WrongShapeIsNamed) {
+  testing::RandomModelSpec spec;
+  std::string path = TempPath("shape.gguf");
+  ASSERT_TRUE(testing::WriteRandomGgufModel(spec, DType::kF32, path).ok());
+  // Claim a larger feed-forward width than the tensors have.
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  std::string key = "llama.feed_forward_length";
+  size_t at = data.find(key);
+  ASSERT_NE(at, std::string::npos);
+  uint32_t wrong = 256;
+  std::memcpy(&data[at + key.size() + 4], &wrong, 4);  // after the value type
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+  auto weights = ModelWeights::Load(path);
+  ASSERT_FALSE(weights.ok());
+  EXPECT_THAT(std::string(weights.status().message()),
+              HasSubstr("tensor 'blk.0.ffn_gate.weight' has shape [128, 64], expected [256, 64]"));
+}
+
+}  // namespace
+}  // namespace ponder::engine
