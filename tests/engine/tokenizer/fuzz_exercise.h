@@ -17,7 +17,7 @@
 namespace ponder::engine::testing {
 
 inline bool IsValidUtf8Text(std::string_view text) {
-  // Re-encoding through the decoder must be the identity on valid UTF-8.
+  // A structural check (lead bytes and continuation bytes), independent of the library's own.
   for (size_t i = 0; i < text.size();) {
     const unsigned char c = static_cast<unsigned char>(text[i]);
     size_t length = c < 0x80           ? 1
