@@ -1,0 +1,281 @@
+// The verifiers over the sandbox: test code, MBPP-style test lists, input/output cases,
+// program-of-thought, request validation, and the sandbox-unavailable paths.
+#include "verifiers/code/code_verifier.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "tests/verifiers/code/sandbox_test_util.h"
+
+namespace ponder::verifiers {
+namespace {
+
+using ::ponder::verifiers::testing::Describe;
+using ::ponder::verifiers::testing::TestConfig;
+
+using CodeVerifierTest = ::ponder::verifiers::testing::SandboxFixture<61300, 4>;
+
+TEST(CodeRequestTest, HumanEvalRequestIsPromptPlusCompletionThenCheck) {
+  HumanEvalProblem problem;
+  problem.prompt = "def inc(x):\n    \"\"\"Adds one.\"\"\"\n";
+  problem.test = "def check(candidate):\n    assert candidate(1) == 2\n";
+  problem.entry_point = "inc";
+  CodeRunRequest request = HumanEvalRequest(problem, "    return x + 1\n");
+  EXPECT_EQ(request.kind, CodeTestKind::kTestCode);
+  EXPECT_EQ(request.program, problem.prompt + "    return x + 1\n");
+  EXPECT_EQ(request.test_code, problem.test + "\n\ncheck(inc)\n");
+}
+
+TEST(CodeRequestTest, MbppRequestKeepsEachAssertAsOneTest) {
+  MbppProblem problem;
+  problem.test_setup_code = "import math";
+  problem.test_list = {"assert f(1) == 1", "assert f(2) == 4"};
+  CodeRunRequest request = MbppRequest(problem, "def f(x): return x * x");
+  EXPECT_EQ(request.tests, problem.test_list);
+  EXPECT_EQ(request.test_setup, "import math");
+  EXPECT_TRUE(request.test_code.empty());
+}
+
+TEST_F(CodeVerifierTest, EachTopLevelAssertIsOneTest) {
+  CodeRunRequest request;
+  request.program = "def square(x):\n    return x * x if x != 3 else 10\n";
+  request.test_code =
+      "import math\nassert square(2) == 4\nassert square(3) == 9\n"
+      "value = square(4)\nassert value == 16\n";
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_passed, 2);
+  EXPECT_EQ(result.tests_total, 3);
+  EXPECT_EQ(result.detail, "test 1 failed: assert square(3) == 9 -> AssertionError");
+  EXPECT_GT(result.cost.wall_seconds, 0);
+  EXPECT_GT(result.cost.peak_rss_bytes, 0);
+}
+
+TEST_F(CodeVerifierTest, TestCodeWithoutTopLevelAssertsIsOneTest) {
+  CodeRunRequest request;
+  request.program = "def inc(x):\n    return x + 1\n";
+  request.test_code = "def check(f):\n    assert f(1) == 2\n    assert f(5) == 6\ncheck(inc)\n";
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
+  EXPECT_EQ(result.tests_total, 1);
+}
+
+TEST_F(CodeVerifierTest, FailingSetupFailsEveryTest) {
+  MbppProblem problem;
+  problem.test_setup_code = "import no_such_module";
+  problem.test_list = {"assert f(1) == 1", "assert f(2) == 2"};
+  CodeRunResult result = CodeVerifier(sandbox_.get()).VerifyMbpp(problem, "def f(x): return x");
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_passed, 0);
+  EXPECT_EQ(result.tests_total, 2);
+  EXPECT_NE(result.detail.find("ModuleNotFoundError"), std::string::npos) << result.detail;
+}
+
+TEST_F(CodeVerifierTest, ProgramThatDoesNotCompileFails) {
+  CodeRunRequest request;
+  request.program = "def f(x)\n    return x\n";
+  request.tests = {"assert f(1) == 1"};
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_NE(result.detail.find("SyntaxError"), std::string::npos);
+}
+
+TEST_F(CodeVerifierTest, TestsThatDoNotCompileAreAnError) {
+  CodeRunRequest request;
+  request.program = "def f(x):\n    return x\n";
+  request.test_code = "assert f(1) ==\n";
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kError) << Describe(result);
+  EXPECT_NE(result.detail.find("the test code does not compile"), std::string::npos);
+}
+
+TEST_F(CodeVerifierTest, ProgramOutputIsCapturedSeparatelyFromTheVerdict) {
+  CodeRunRequest request;
+  request.program = "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n";
+  request.test_code = "assert True\n";
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
+  EXPECT_EQ(result.stdout_text, "hello\n");
+  EXPECT_EQ(result.stderr_text, "oops\n");
+}
+
+TEST_F(CodeVerifierTest, InputOutputCasesAreJudgedOnTheHost) {
+  CodeVerifier verifier(sandbox_.get());
+  const char* program = "a, b = map(int, input().split())\nprint(a + b)\n";
+  CodeRunResult result =
+      verifier.VerifyIoCases(program, {{"1 2\n", "3\n"}, {"10 20", "30"}, {"2 2\n", "5\n"}});
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_passed, 2);
+  EXPECT_EQ(result.tests_total, 3);
+  EXPECT_EQ(result.detail, R"(case 2: expected "5\n", got "4\n")");
+  EXPECT_EQ(verifier.VerifyIoCases(program, {{"1 1", "2"}, {"-4 4", "0\n"}}).status,
+            CodeRunStatus::kPassed);
+}
+
+TEST_F(CodeVerifierTest, InputOutputCaseThatCrashesFailsThatCase) {
+  CodeRunResult result = CodeVerifier(sandbox_.get())
+                             .VerifyIoCases("x = int(input())\nprint(10 // x)\n",
+                                            {{"2", "5"}, {"0", "0"}, {"5", "2"}});
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_passed, 2);
+  EXPECT_NE(result.detail.find("case 1: it exited with status 1"), std::string::npos)
+      << result.detail;
+  EXPECT_NE(result.detail.find("ZeroDivisionError"), std::string::npos) << result.detail;
+}
+
+TEST_F(CodeVerifierTest, InputOutputCasesHandleLargeInputsUnreadInputsAndLingeringChildren) {
+  const std::string big(3 << 20, 'x');
+  CodeVerifier verifier(sandbox_.get());
+  EXPECT_EQ(verifier
+                .VerifyIoCases("import sys\nprint(len(sys.stdin.read()))",
+                               {{big, std::to_string(big.size())}})
+                .status,
+            CodeRunStatus::kPassed);
+  EXPECT_EQ(verifier.VerifyIoCases("print(1)", {{big, "1"}}).status, CodeRunStatus::kPassed);
+  // A child that keeps stdout open does not hold the case up.
+  CodeRunResult lingering = verifier.VerifyIoCases(
+      "import os, time\nif os.fork() == 0:\n    time.sleep(100)\nprint(5)", {{"", "5"}, {"", "5"}});
+  EXPECT_EQ(lingering.status, CodeRunStatus::kPassed) << Describe(lingering);
+  EXPECT_LT(lingering.cost.wall_seconds, 5);
+}
+
+TEST_F(CodeVerifierTest, InputOutputCaseOutputIsCapped) {
+  SandboxLimits limits;
+  limits.output_bytes = 4096;
+  CodeRunResult result =
+      CodeVerifier(sandbox_.get())
+          .VerifyIoCases("while True:\n    print('y' * 100)\n", {{"", "y"}}, limits);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_NE(result.detail.find("printed more than 4096 bytes"), std::string::npos);
+}
+
+TEST_F(CodeVerifierTest, ProgramOfThoughtComparesWithTheChainOfThought) {
+  CodeVerifier verifier(sandbox_.get());
+  const char* program = "apples = 3 * 4\neaten = 5\nprint('left:')\nprint(apples - eaten)\n";
+  EXPECT_EQ(verifier.VerifyProgramOfThought(program, "7").status, CodeRunStatus::kPassed);
+  EXPECT_EQ(verifier.VerifyProgramOfThought(program, "$7.0$").status, CodeRunStatus::kPassed);
+  CodeRunResult disagree = verifier.VerifyProgramOfThought(program, "8");
+  EXPECT_EQ(disagree.status, CodeRunStatus::kFailed) << Describe(disagree);
+  EXPECT_EQ(disagree.tests_total, 1);
+  CodeRunResult crash = verifier.VerifyProgramOfThought("print(1 / 0)", "7");
+  EXPECT_EQ(crash.status, CodeRunStatus::kFailed) << Describe(crash);
+  EXPECT_NE(crash.detail.find("ZeroDivisionError"), std::string::npos);
+}
+
+TEST_F(CodeVerifierTest, CostReportsTheLargestResidentSet) {
+  constexpr int64_t kMiB = int64_t{1} << 20;
+  CodeRunRequest small;
+  small.program = "x = 1";
+  small.test_code = "assert x == 1";
+  CodeRunResult baseline = sandbox_->Run(small);
+  ASSERT_EQ(baseline.status, CodeRunStatus::kPassed) << Describe(baseline);
+  EXPECT_GT(baseline.cost.peak_rss_bytes, 2 * kMiB);
+  EXPECT_LT(baseline.cost.peak_rss_bytes, 100 * kMiB);
+  // In the interpreter itself (sampled from outside) ...
+  CodeRunRequest big = small;
+  big.program = "block = b'x' * (200 << 20)\nx = 1";
+  CodeRunResult in_process = sandbox_->Run(big);
+  ASSERT_EQ(in_process.status, CodeRunStatus::kPassed) << Describe(in_process);
+  EXPECT_GE(in_process.cost.peak_rss_bytes, 200 * kMiB);
+  // ... and in a child it waited for (reported by the driver).
+  CodeRunResult in_child =
+      CodeVerifier(sandbox_.get())
+          .VerifyIoCases("block = b'x' * (150 << 20)\nprint(len(block) >> 20)", {{"", "150"}});
+  ASSERT_EQ(in_child.status, CodeRunStatus::kPassed) << Describe(in_child);
+  EXPECT_GE(in_child.cost.peak_rss_bytes, 150 * kMiB);
+  EXPECT_GT(in_child.cost.cpu_seconds, 0);
+}
+
+TEST_F(CodeVerifierTest, InvalidRequestsAreErrorsNamingTheProblem) {
+  CodeRunRequest request;
+  request.program = "x = 1";
+  request.test_code = "assert x == 1";
+  request.language = "ruby";
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kError);
+  EXPECT_NE(result.detail.find("unsupported language 'ruby'"), std::string::npos);
+  request.language = "python";
+  request.test_code = "  \n";
+  EXPECT_NE(sandbox_->Run(request).detail.find("no tests"), std::string::npos);
+  request.test_code = "assert x == 1";
+  request.limits.timeout_seconds = 0;
+  EXPECT_NE(sandbox_->Run(request).detail.find("timeout_seconds"), std::string::npos);
+}
+
+TEST(SandboxUnavailableTest, MissingBubblewrapIsUnavailableNeverAVerdict) {
+  SandboxConfig config = TestConfig(61310);
+  config.bwrap_path = "/nonexistent/bwrap";
+  CodeSandbox sandbox(config);
+  CodeRunRequest request;
+  request.program = "x = 1";
+  request.test_code = "assert x == 1";
+  CodeRunResult result = sandbox.Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kSandboxUnavailable);
+  EXPECT_FALSE(result.detail.empty());
+  EXPECT_EQ(sandbox.CheckAvailable().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(SandboxUnavailableTest, BubblewrapThatFailsBeforeTheNamespacesIsUnavailable) {
+  SandboxConfig config = TestConfig(61311);
+  config.bwrap_path = "/bin/false";  // exits 1 at once, as bubblewrap does on a setup error
+  CodeSandbox sandbox(config);
+  CodeRunRequest request;
+  request.program = "x = 1";
+  request.test_code = "assert x == 1";
+  EXPECT_EQ(sandbox.Run(request).status, CodeRunStatus::kSandboxUnavailable);
+}
+
+TEST(SandboxUnavailableTest, InterpreterMissingFromTheViewIsUnavailable) {
+  SandboxConfig config = TestConfig(61312);
+  {
+    CodeSandbox reference(config);
+    PONDER_REQUIRE_SANDBOX(reference);
+  }
+  config.read_only_paths = {};  // the interpreter's directories are not mounted
+  CodeSandbox sandbox(config);
+  CodeRunRequest request;
+  request.program = "x = 1";
+  request.test_code = "assert x == 1";
+  CodeRunResult result = sandbox.Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kSandboxUnavailable) << Describe(result);
+  EXPECT_NE(result.detail.find("execvp"), std::string::npos) << result.detail;
+}
+
+TEST(SandboxUnavailableTest, WithoutRootTheSandboxIsUnavailable) {
+  // Drop root in a child process and use the sandbox there.
+  pid_t child = fork();
+  if (child == 0) {
+    if (geteuid() == 0 &&
+        (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)) {
+      _exit(2);
+    }
+    CodeSandbox sandbox(TestConfig(61313));
+    CodeRunRequest request;
+    request.program = "x = 1";
+    request.test_code = "assert x == 1";
+    CodeRunResult result = sandbox.Run(request);
+    _exit(result.status == CodeRunStatus::kSandboxUnavailable &&
+                  result.detail.find("needs root") != std::string::npos
+              ? 0
+              : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(CodeRunStatusTest, NamesMatchTheCliVocabulary) {
+  EXPECT_EQ(CodeRunStatusName(CodeRunStatus::kPassed), "passed");
+  EXPECT_EQ(CodeRunStatusName(CodeRunStatus::kFailed), "failed");
+  EXPECT_EQ(CodeRunStatusName(CodeRunStatus::kTimeout), "timeout");
+  EXPECT_EQ(CodeRunStatusName(CodeRunStatus::kError), "error");
+  EXPECT_EQ(CodeRunStatusName(CodeRunStatus::kSandboxUnavailable), "sandbox_unavailable");
+}
+
+}  // namespace
+}  // namespace ponder::verifiers

