@@ -2,6 +2,11 @@
 // measured in the same run.
 //
 //   ops_bench [--threads 2] [--min_seconds 0.25] [--working_set_mb 256] [--quick]
+//             [--skip_matmul] [--clock wall|cpu]
+//
+// On a machine shared with other jobs, wall-clock figures measure the other jobs; --clock cpu
+// times the calling thread's CPU time instead (see g_cpu_clock). It cannot hide contention for
+// memory bandwidth, and a preempted worker shows as a smaller speed-up from threads.
 //
 // Sections:
 //  1. Ceilings: streaming read (a SIMD dot of a buffer with itself) and memcpy over a working
@@ -16,11 +21,11 @@
 //  5. The reference path (reference_ops.h) on 896x896, the slow baseline.
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,29 +48,30 @@ double Seconds(Clock::time_point start) {
 }
 
 // --clock=cpu: on a machine shared with other jobs, wall time counts the time the OS gives to
-// others. CPU time of this process divided by the threads working approximates the wall time
-// of an idle machine (spinning workers count as working, as they do on an idle machine).
+// others. The calling thread's CPU time does not, and it spans the whole call: the caller runs
+// chunks and then spins until every chunk is done (the pools of this mode spin for a second
+// before sleeping, so it never sleeps), and it takes over the chunks of a preempted worker.
 bool g_cpu_clock = false;
 
-double ProcessCpuSeconds() {
+double CallerCpuSeconds() {
   timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // Runs `fn` repeatedly for at least `min_seconds` (and at least 3 times) after one warm-up
 // call; returns the mean seconds per call, by the clock --clock selects.
 template <typename Fn>
-double TimePerCall(double min_seconds, int threads, Fn fn) {
+double TimePerCall(double min_seconds, Fn fn) {
   fn();
   int64_t calls = 0;
   const auto start = Clock::now();
-  const double cpu_start = ProcessCpuSeconds();
+  const double cpu_start = CallerCpuSeconds();
   double elapsed = 0.0;
   do {
     fn();
     ++calls;
-    elapsed = g_cpu_clock ? (ProcessCpuSeconds() - cpu_start) / threads : Seconds(start);
+    elapsed = g_cpu_clock ? CallerCpuSeconds() - cpu_start : Seconds(start);
   } while (elapsed < min_seconds || calls < 3);
   return elapsed / static_cast<double>(calls);
 }
@@ -165,12 +171,12 @@ void BenchCeilings(std::vector<ThreadPool*>& pools, size_t working_set, double m
   std::vector<float> a(static_cast<size_t>(n), 1.0f), b(static_cast<size_t>(n), 0.0f);
   for (ThreadPool* pool : pools) {
     volatile float sink = 0.0f;
-    const double read = TimePerCall(min_seconds, pool->size(), [&] {
+    const double read = TimePerCall(min_seconds, [&] {
       pool->ParallelFor(n, 4096, [&](int64_t begin, int64_t end) {
         sink = sink + Dot(a.data() + begin, a.data() + begin, end - begin);
       });
     });
-    const double copy = TimePerCall(min_seconds, pool->size(), [&] {
+    const double copy = TimePerCall(min_seconds, [&] {
       pool->ParallelFor(n, 4096, [&](int64_t begin, int64_t end) {
         std::memcpy(b.data() + begin, a.data() + begin, (end - begin) * sizeof(float));
       });
@@ -187,7 +193,7 @@ void BenchPool(int threads) {
     ThreadPool pool(threads, spin);
     volatile int64_t sink = 0;
     constexpr int kCallsPerRound = 1000;
-    const double seconds = TimePerCall(0.2, threads, [&] {
+    const double seconds = TimePerCall(0.2, [&] {
       for (int i = 0; i < kCallsPerRound; ++i) {
         pool.ParallelFor(threads, 1, [&](int64_t begin, int64_t) { sink = sink + begin; });
       }
@@ -218,7 +224,7 @@ void BenchMatMul(std::vector<ThreadPool*>& pools, size_t working_set, double min
         const auto x = RandomActivations(tokens * shape.cols, 1);
         std::vector<float> out(static_cast<size_t>(tokens * shape.rows));
         for (ThreadPool* pool : pools) {
-          const double seconds = TimePerCall(min_seconds, pool->size(), [&] {
+          const double seconds = TimePerCall(min_seconds, [&] {
             MatMul(copies.Next(), x.data(), shape.cols, tokens, out.data(), shape.rows, *pool);
           });
           const double flops = 2.0 * shape.rows * shape.cols * tokens;
@@ -262,7 +268,7 @@ void BenchDecodeStep(std::vector<ThreadPool*>& pools, double min_seconds) {
       const auto x = RandomActivations(batch * kFf, 3);
       std::vector<float> out(static_cast<size_t>(batch * kVocab));
       for (ThreadPool* pool : pools) {
-        const double seconds = TimePerCall(min_seconds, pool->size(), [&] {
+        const double seconds = TimePerCall(min_seconds, [&] {
           for (const WeightMatrix& w : matrices) {
             MatMul(w, x.data(), w.cols, batch, out.data(), w.rows, *pool);
           }
@@ -287,7 +293,7 @@ void BenchReference(double min_seconds) {
     const auto x = RandomActivations(896, 2);
     std::vector<float> out(896);
     const double seconds =
-        TimePerCall(min_seconds, 1, [&] { reference::MatMul(w, x.data(), 896, 1, out.data(), 896); });
+        TimePerCall(min_seconds, [&] { reference::MatMul(w, x.data(), 896, 1, out.data(), 896); });
     std::printf("%-6s %11.1f us/call %9.2f GB/s %9.2f GFLOP/s\n",
                 std::string(DTypeName(dtype)).c_str(), seconds * 1e6, bytes.size() / seconds / 1e9,
                 2.0 * 896 * 896 / seconds / 1e9);
@@ -301,7 +307,9 @@ int Run(std::span<char* const> args) {
   bool quick = false;
   bool skip_matmul = false;
   std::string clock = "wall";
-  FlagParser flags("ops_bench [--threads N] [--min_seconds S] [--working_set_mb M] [--quick]");
+  FlagParser flags(
+      "ops_bench [--threads N] [--min_seconds S] [--working_set_mb M] [--quick] [--skip_matmul] "
+      "[--clock wall|cpu]");
   flags.AddInt("threads", &threads, "largest thread count measured (every count from 1 up)");
   flags.AddDouble("min_seconds", &min_seconds, "minimum measuring time per figure");
   flags.AddInt("working_set_mb", &working_set_mb,
@@ -309,8 +317,8 @@ int Run(std::span<char* const> args) {
   flags.AddBool("quick", &quick, "fewer token counts and lm-head figures");
   flags.AddBool("skip_matmul", &skip_matmul, "skip the per-shape MatMul table");
   flags.AddString("clock", &clock,
-                  "wall, or cpu: process CPU time / threads working, for a machine shared with "
-                  "other jobs");
+                  "wall, or cpu: the calling thread's CPU time, for a machine shared with other "
+                  "jobs");
   if (absl::Status status = flags.Parse(args); !status.ok()) {
     std::fprintf(stderr, "%s\n", std::string(AsStd(status.message())).c_str());
     return status.code() == absl::StatusCode::kCancelled ? 0 : 2;
@@ -323,7 +331,8 @@ int Run(std::span<char* const> args) {
   std::vector<std::unique_ptr<ThreadPool>> owned;
   std::vector<ThreadPool*> pools;
   for (int t = 1; t <= threads; ++t) {
-    owned.push_back(std::make_unique<ThreadPool>(t));
+    owned.push_back(std::make_unique<ThreadPool>(
+        t, g_cpu_clock ? int64_t{1'000'000'000} : ThreadPool::kDefaultSpinNanoseconds));
     pools.push_back(owned.back().get());
   }
   const size_t working_set = static_cast<size_t>(working_set_mb) << 20;

@@ -7,10 +7,10 @@
 //  - Work is a grid of tiles of up to kTileRows weight rows x kTileTokens tokens. Every
 //    (token, row) pair of a tile owns two SIMD accumulators that take the column vectors in
 //    turn (vector step s goes to accumulator s % 2; the last step is zero-padded); the result is
-//    SumOfLanes(acc0 + acc1). A smaller tile at an edge, or a one-row decode tile, runs the very
-//    same operations on each of its pairs, so no value depends on the tile, the batch or the
-//    thread that computed it. (Two chains rather than one hide the FMA latency when a tile is a
-//    single pair, as in decode; tests/engine/ops checks the invariance bit for bit.)
+//    HorizontalSum(acc0 + acc1), a fixed tree. A smaller tile at an edge, or a one-row decode tile,
+//    runs the very same operations on each of its pairs, so no value depends on the tile, the batch
+//    or the thread that computed it. (Two chains rather than one hide the FMA latency when a tile
+//    is a single pair, as in decode; tests/engine/ops checks the invariance bit for bit.)
 //  - Float weights (F32/F16/BF16) are widened to float and multiplied with fused multiply-adds.
 //  - Quantized weights (Q8_0/Q4_0) meet activations quantized to int8 blocks (see
 //    quantized_activations.h). A "chunk" is the blocks one integer vector holds (two on AVX-512,
@@ -65,9 +65,10 @@ using VF = hn::Vec<DF>;
 
 // Tile shape: the 2 x kTileRows x kTileTokens accumulators, kTileRows weight vectors and an
 // activation vector must fit the register file (32 vector registers on AVX-512, 16 on AVX2);
-// 4 x 3 measured best on Zen 5 (ops_bench). A single token (decode) uses one-row tiles instead,
-// so that the weights stream from memory in one sequential run, which the hardware prefetchers
-// follow best (several rows at once measured up to 40% slower from DRAM).
+// 4 x 3 measured best on Zen 5 (against 2 x 4, 4 x 2, 6 x 2). A single token (decode) uses
+// one-row tiles instead, so that the weights stream from memory in one sequential run, which the
+// hardware prefetchers follow best: several rows at a time, even interleaved by the compiler,
+// measured up to 40% slower from DRAM on Zen 5. Multi-row tiles prefetch in software instead.
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 constexpr int kTileRows = 4;
 constexpr int kTileTokens = 3;
@@ -77,7 +78,8 @@ constexpr int kTileTokens = 2;
 #endif
 constexpr int64_t kTokenBlock = 64;
 // The loops over a tile's rows and tokens must be unrolled completely, so that the accumulators
-// live in registers; every such loop carries HWY_UNROLL.
+// live in registers (GCC at -O2 leaves them in memory otherwise, 2-3x slower); every such loop
+// carries HWY_UNROLL.
 constexpr size_t kMaxFloatLanes = HWY_MAX_BYTES / sizeof(float);
 
 int64_t TargetOfThisCode() { return HWY_TARGET; }

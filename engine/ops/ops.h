@@ -52,8 +52,9 @@ struct WeightMatrix {
 
 // The Linear layer, out = x · Wᵀ:
 //   out[t * out_stride + r] = sum_c x[t * x_stride + c] * W[r][c]   for t < num_tokens, r < rows.
-// x_stride >= w.cols and out_stride >= w.rows (in floats). Split over rows across the pool
-// (tokens are tiled inside each thread so each loaded weight block serves several tokens).
+// x_stride >= w.cols and out_stride >= w.rows (in floats); x and out must not overlap. Split
+// over rows across the pool (tokens are tiled inside each thread so that each loaded weight
+// block serves several tokens). Thread-safe: concurrent calls sharing a pool take turns in it.
 void MatMul(const WeightMatrix& w, const float* x, int64_t x_stride, int64_t num_tokens, float* out,
             int64_t out_stride, ThreadPool& pool);
 
@@ -76,7 +77,8 @@ float Dot(const float* a, const float* b, int64_t n);
 void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 void Scale(float* x, float a, int64_t n);                 // x *= a
 
-// In place: x = exp(x - max) / sum(exp(x - max)); sums in double.
+// In place: x = exp(x - max) / sum(exp(x - max)), the sum in double. -inf entries (masked)
+// get 0; if every entry is -inf the result is uniform rather than NaN.
 void Softmax(float* x, int64_t n);
 // log(sum_i exp(x_i)), computed as max + log(sum exp(x - max)) with the sum in double; the
 // log-softmax of x_i is x_i - LogSumExp(x, n). -inf entries contribute nothing; n must be > 0.
@@ -87,7 +89,7 @@ float LogSumExp(const float* x, int64_t n);
 // cosine and sine are computed in double.
 //   kNeox (HF rotate_half):              pairs (i, i + head_dim / 2)
 //   kInterleaved (GGUF llama, GPT-J):     pairs (2i, 2i + 1)
-// Each pair (a, b) becomes (a cos - b sin, b cos + a sin).
+// Each pair (a, b) becomes (a cos - b sin, b cos + a sin). head_dim is even and at most 1024.
 enum class RopeStyle { kNeox, kInterleaved };
 void ApplyRope(float* head, int64_t head_dim, int64_t pos, const float* inv_freq, RopeStyle style);
 // The same split in two, so a forward pass computes the table once per position and applies it
