@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,9 @@ struct ScoreRequest {
   // Reward-head read-outs: every position (in prefix+continuation) holding one of these token
   // ids gets the head's probabilities (softmax over its labels).
   std::vector<int32_t> reward_token_ids;
+  // ... and at these positions (indices into prefix+continuation), e.g. the last one for an
+  // outcome reward model.
+  std::vector<int64_t> reward_positions;
   // LM-head read-outs: at each position in `pair_positions` (indices into prefix+continuation),
   // P(token_a) / (P(token_a) + P(token_b)) of the next-token distribution.
   std::vector<int64_t> pair_positions;
@@ -96,6 +100,7 @@ struct ScoreResult {
   std::vector<float> continuation_logprobs;  // one per continuation token
   struct RewardReadout {
     int64_t position = 0;
+    std::vector<float> logits;         // the head's raw outputs
     std::vector<float> probabilities;  // softmax over the head's labels
   };
   std::vector<RewardReadout> rewards;
@@ -136,6 +141,13 @@ class Engine {
 
   virtual absl::StatusOr<GenerateResult> Generate(const GenerateRequest& request) = 0;
   virtual absl::StatusOr<ScoreResult> Score(const ScoreRequest& request) = 0;
+
+  // Many requests at once, so the engine can batch them; results in request order, each with
+  // its own status. The default runs them on concurrent threads.
+  virtual std::vector<absl::StatusOr<GenerateResult>> GenerateMany(
+      std::span<const GenerateRequest> requests);
+  virtual std::vector<absl::StatusOr<ScoreResult>> ScoreMany(
+      std::span<const ScoreRequest> requests);
 
   // Tokenization with the model's tokenizer.
   virtual absl::StatusOr<std::vector<int32_t>> Tokenize(std::string_view text,

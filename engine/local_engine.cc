@@ -21,20 +21,6 @@
 
 namespace ponder::engine {
 
-std::string_view FinishReasonName(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::kStop:
-      return "stop";
-    case FinishReason::kEos:
-      return "eos";
-    case FinishReason::kLength:
-      return "length";
-    case FinishReason::kCancelled:
-      return "cancelled";
-  }
-  return "?";
-}
-
 struct LocalEngine::SequenceState {
   Sequence sequence;
   RequestState* request = nullptr;
@@ -59,6 +45,7 @@ struct LocalEngine::RequestState {
   std::vector<char> need_logits, need_hidden;
   std::vector<std::vector<float>> logits_at;
 
+  bool trivial = false;  // answered without the engine thread (max_tokens = 0)
   absl::Status status;
   GenerateResult generate_result;
   ScoreResult score_result;
@@ -194,21 +181,10 @@ absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
   return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(state)));
 }
 
-absl::Status LocalEngine::Submit(RequestState& request) {
-  {
-    absl::MutexLock lock(&state_->inbox_mutex);
-    if (state_->shutdown) return absl::UnavailableError("the engine is shutting down");
-    state_->inbox.push_back(&request);
-  }
-  request.done.WaitForNotification();
-  return request.status;
-}
-
-absl::StatusOr<GenerateResult> LocalEngine::Generate(const GenerateRequest& request) {
+absl::Status LocalEngine::PrepareGenerate(const GenerateRequest& request, RequestState& state) {
   PONDER_RETURN_IF_ERROR(ValidateGenerate(request));
   State& s = *state_;
   const ModelConfig& config = s.weights->config();
-  RequestState state;
   state.kind = RequestState::Kind::kGenerate;
   state.generate = &request;
   state.deadline = request.deadline;
@@ -226,22 +202,18 @@ absl::StatusOr<GenerateResult> LocalEngine::Generate(const GenerateRequest& requ
     return absl::InvalidArgumentError(
         absl::StrCat("the prompt has ", P, " tokens; the context holds ", config.max_context));
   }
-  if (request.max_tokens == 0) {  // nothing to generate: empty completions
-    GenerateResult result;
-    result.prompt_tokens = P;
-    for (int i = 0; i < request.n; ++i) result.completions.push_back({.index = i});
-    return result;
+  if (request.max_tokens == 0) {  // nothing to generate: empty completions, no engine work
+    state.generate_result.prompt_tokens = P;
+    for (int i = 0; i < request.n; ++i) state.generate_result.completions.push_back({.index = i});
+    state.trivial = true;
+    return absl::OkStatus();
   }
-  PONDER_RETURN_IF_ERROR(
-      s.scheduler->CheckFits(std::min<int64_t>(P + request.max_tokens, config.max_context)));
-  PONDER_RETURN_IF_ERROR(Submit(state));
-  return std::move(state.generate_result);
+  return s.scheduler->CheckFits(std::min<int64_t>(P + request.max_tokens, config.max_context));
 }
 
-absl::StatusOr<ScoreResult> LocalEngine::Score(const ScoreRequest& request) {
+absl::Status LocalEngine::PrepareScore(const ScoreRequest& request, RequestState& state) {
   State& s = *state_;
   const ModelConfig& config = s.weights->config();
-  RequestState state;
   state.kind = RequestState::Kind::kScore;
   state.score = &request;
   state.deadline = request.deadline;
@@ -266,7 +238,8 @@ absl::StatusOr<ScoreResult> LocalEngine::Score(const ScoreRequest& request) {
         ValidateTokens(std::vector<int32_t>{request.pair_token_a, request.pair_token_b},
                        config.vocab_size, "pair"));
   }
-  if (!request.reward_token_ids.empty() && !s.weights->reward_head().has_value()) {
+  if ((!request.reward_token_ids.empty() || !request.reward_positions.empty()) &&
+      !s.weights->reward_head().has_value()) {
     return absl::FailedPreconditionError(absl::StrCat(s.options.model_path, " has no reward head"));
   }
   state.need_logits.assign(T, 0);
@@ -279,6 +252,13 @@ absl::StatusOr<ScoreResult> LocalEngine::Score(const ScoreRequest& request) {
     }
     state.need_logits[position] = 1;
   }
+  for (int64_t position : request.reward_positions) {
+    if (position < 0 || position >= T) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("reward position ", position, " is outside [0, ", T, ")"));
+    }
+    state.need_hidden[position] = 1;
+  }
   for (int64_t i = 0; i < T; ++i) {
     if (std::find(request.reward_token_ids.begin(), request.reward_token_ids.end(),
                   state.tokens[i]) != request.reward_token_ids.end()) {
@@ -288,9 +268,80 @@ absl::StatusOr<ScoreResult> LocalEngine::Score(const ScoreRequest& request) {
   state.logits_at.resize(T);
   state.score_result.continuation_logprobs.resize(request.continuation_tokens.size());
   state.score_result.pair_probabilities.resize(request.pair_positions.size());
-  PONDER_RETURN_IF_ERROR(s.scheduler->CheckFits(T));
-  PONDER_RETURN_IF_ERROR(Submit(state));
-  return std::move(state.score_result);
+  return s.scheduler->CheckFits(T);
+}
+
+void LocalEngine::SubmitAndWait(std::span<RequestState* const> requests) {
+  std::vector<RequestState*> queued;
+  {
+    absl::MutexLock lock(&state_->inbox_mutex);
+    for (RequestState* request : requests) {
+      if (request->trivial) continue;
+      if (state_->shutdown) {
+        request->status = absl::UnavailableError("the engine is shutting down");
+        continue;
+      }
+      state_->inbox.push_back(request);
+      queued.push_back(request);
+    }
+  }
+  for (RequestState* request : queued) request->done.WaitForNotification();
+}
+
+std::vector<absl::StatusOr<GenerateResult>> LocalEngine::GenerateMany(
+    std::span<const GenerateRequest> requests) {
+  std::vector<std::unique_ptr<RequestState>> states;
+  std::vector<RequestState*> ready;
+  std::vector<absl::Status> prepared;
+  for (const GenerateRequest& request : requests) {
+    states.push_back(std::make_unique<RequestState>());
+    prepared.push_back(PrepareGenerate(request, *states.back()));
+    if (prepared.back().ok()) ready.push_back(states.back().get());
+  }
+  SubmitAndWait(ready);
+  std::vector<absl::StatusOr<GenerateResult>> results;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (!prepared[i].ok()) {
+      results.push_back(prepared[i]);
+    } else if (!states[i]->status.ok()) {
+      results.push_back(states[i]->status);
+    } else {
+      results.push_back(std::move(states[i]->generate_result));
+    }
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<ScoreResult>> LocalEngine::ScoreMany(
+    std::span<const ScoreRequest> requests) {
+  std::vector<std::unique_ptr<RequestState>> states;
+  std::vector<RequestState*> ready;
+  std::vector<absl::Status> prepared;
+  for (const ScoreRequest& request : requests) {
+    states.push_back(std::make_unique<RequestState>());
+    prepared.push_back(PrepareScore(request, *states.back()));
+    if (prepared.back().ok()) ready.push_back(states.back().get());
+  }
+  SubmitAndWait(ready);
+  std::vector<absl::StatusOr<ScoreResult>> results;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (!prepared[i].ok()) {
+      results.push_back(prepared[i]);
+    } else if (!states[i]->status.ok()) {
+      results.push_back(states[i]->status);
+    } else {
+      results.push_back(std::move(states[i]->score_result));
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<GenerateResult> LocalEngine::Generate(const GenerateRequest& request) {
+  return std::move(GenerateMany({&request, 1})[0]);
+}
+
+absl::StatusOr<ScoreResult> LocalEngine::Score(const ScoreRequest& request) {
+  return std::move(ScoreMany({&request, 1})[0]);
 }
 
 void LocalEngine::Loop() {
@@ -544,8 +595,9 @@ void LocalEngine::ProcessScore(SequenceState& sequence, int64_t position, const 
     ops::MatMul(head.output, x.data(), H, 1, labels.data(), head.num_labels(), *s.pool);
     for (size_t j = 0; j < labels.size() && !head.output_bias.empty(); ++j)
       labels[j] += head.output_bias[j];
-    ops::Softmax(labels.data(), static_cast<int64_t>(labels.size()));
-    request.score_result.rewards.push_back({position, std::move(labels)});
+    std::vector<float> probabilities = labels;
+    ops::Softmax(probabilities.data(), static_cast<int64_t>(probabilities.size()));
+    request.score_result.rewards.push_back({position, std::move(labels), std::move(probabilities)});
   }
   if (sequence.sequence.computed < static_cast<int64_t>(request.tokens.size())) return;
   // Every position is computed (this is the last row read): assemble the result.

@@ -41,6 +41,10 @@ class LocalEngine : public Engine {
 
   absl::StatusOr<GenerateResult> Generate(const GenerateRequest& request) override;
   absl::StatusOr<ScoreResult> Score(const ScoreRequest& request) override;
+  std::vector<absl::StatusOr<GenerateResult>> GenerateMany(
+      std::span<const GenerateRequest> requests) override;
+  std::vector<absl::StatusOr<ScoreResult>> ScoreMany(
+      std::span<const ScoreRequest> requests) override;
   absl::StatusOr<std::vector<int32_t>> Tokenize(std::string_view text, bool add_bos) const override;
   std::string Detokenize(const std::vector<int32_t>& tokens) const override;
   absl::StatusOr<std::string> ApplyChatTemplate(const std::vector<Message>& messages,
@@ -57,7 +61,10 @@ class LocalEngine : public Engine {
   struct RequestState;
   struct SequenceState;
   explicit LocalEngine(std::unique_ptr<State> state);
-  absl::Status Submit(RequestState& request);
+  absl::Status PrepareGenerate(const GenerateRequest& request, RequestState& state);
+  absl::Status PrepareScore(const ScoreRequest& request, RequestState& state);
+  // Hands the prepared requests to the engine thread together and waits for all of them.
+  void SubmitAndWait(std::span<RequestState* const> requests);
   void Loop();
   void Step();
   void Admit(RequestState& request);

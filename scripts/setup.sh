@@ -14,9 +14,11 @@ packages=(
   libgtest-dev libgmock-dev
   libpcre2-dev libhwy-dev nlohmann-json3-dev libnlopt-dev
   bubblewrap libseccomp-dev python3 libicu-dev
+  python3-grpcio python3-protobuf
+  libcurl4-openssl-dev
 )
 if [[ "${1:-}" == "--tools" ]]; then
-  packages+=(python3-torch python3-numpy libopenblas0)
+  packages+=(python3-torch python3-numpy python3-scipy libopenblas0)
 fi
 
 missing=()

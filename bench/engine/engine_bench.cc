@@ -323,5 +323,6 @@ absl::Status Main(std::span<char* const> args) {
 }  // namespace ponder::engine
 
 int main(int argc, char** argv) {
-  return ponder::ExitCodeFor("engine_bench", ponder::engine::Main({argv + 1, static_cast<size_t>(argc - 1)}));
+  return ponder::ExitCodeFor("engine_bench",
+                             ponder::engine::Main({argv + 1, static_cast<size_t>(argc - 1)}));
 }

@@ -2,7 +2,8 @@
 
 #include <cstring>
 
-#include "engine/model/safetensors_writer.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace ponder::engine {
 namespace {
@@ -20,6 +21,8 @@ void AppendString(std::vector<uint8_t>& out, std::string_view s) {
   Append<uint64_t>(out, s.size());
   out.insert(out.end(), s.begin(), s.end());
 }
+
+uint64_t PaddedSize(uint64_t size) { return (size + kAlignment - 1) / kAlignment * kAlignment; }
 
 }  // namespace
 
@@ -85,10 +88,18 @@ void GgufWriter::SetInt32Array(std::string_view key, std::span<const int32_t> va
 
 void GgufWriter::AddTensor(std::string_view name, DType dtype, std::vector<uint64_t> dims,
                            std::span<const uint8_t> data) {
-  tensors_.push_back({std::string(name), dtype, std::move(dims), {data.begin(), data.end()}});
+  tensors_.push_back(
+      {std::string(name), dtype, std::move(dims), {data.begin(), data.end()}, false, data.size()});
 }
 
-std::vector<uint8_t> GgufWriter::Serialize() const {
+void GgufWriter::DeclareTensor(std::string_view name, DType dtype, std::vector<uint64_t> dims) {
+  uint64_t elements = 1;
+  for (uint64_t d : dims) elements *= d;
+  const uint64_t bytes = DTypeBytes(dtype, elements);
+  tensors_.push_back({std::string(name), dtype, std::move(dims), {}, true, bytes});
+}
+
+std::vector<uint8_t> GgufWriter::SerializeHeader(std::vector<uint64_t>* offsets) const {
   std::vector<uint8_t> out;
   Append<uint32_t>(out, 0x46554747);  // "GGUF"
   Append<uint32_t>(out, 3);
@@ -103,28 +114,47 @@ std::vector<uint8_t> GgufWriter::Serialize() const {
     out.insert(out.end(), entry.payload.begin(), entry.payload.end());
   }
   uint64_t offset = 0;
-  std::vector<uint64_t> offsets;
   for (const Tensor& tensor : tensors_) {
     AppendString(out, tensor.name);
     Append<uint32_t>(out, static_cast<uint32_t>(tensor.dims.size()));
     for (uint64_t d : tensor.dims) Append<uint64_t>(out, d);
     Append<uint32_t>(out, DTypeToGgml(tensor.dtype));
     Append<uint64_t>(out, offset);
-    offsets.push_back(offset);
-    offset += (tensor.data.size() + kAlignment - 1) / kAlignment * kAlignment;
+    offsets->push_back(offset);
+    offset += PaddedSize(tensor.byte_size);
   }
-  out.resize((out.size() + kAlignment - 1) / kAlignment * kAlignment, 0);
-  size_t data_start = out.size();
-  out.resize(data_start + offset, 0);
+  out.resize(PaddedSize(out.size()), 0);
+  return out;
+}
+
+std::vector<uint8_t> GgufWriter::Serialize() const {
+  std::vector<uint64_t> offsets;
+  std::vector<uint8_t> out = SerializeHeader(&offsets);
+  const size_t data_start = out.size();
   for (size_t t = 0; t < tensors_.size(); ++t) {
-    std::memcpy(out.data() + data_start + offsets[t], tensors_[t].data.data(),
-                tensors_[t].data.size());
+    out.resize(data_start + offsets[t], 0);
+    out.insert(out.end(), tensors_[t].data.begin(), tensors_[t].data.end());
   }
+  out.resize(PaddedSize(out.size()), 0);
   return out;
 }
 
 absl::Status GgufWriter::WriteFile(const std::string& path) const {
-  return WriteFileAtomically(path, Serialize());
+  return WriteFile(
+      path, [&](size_t index, ByteSink) { return NoProducerError(path, tensors_[index].name); });
+}
+
+absl::Status GgufWriter::WriteFile(const std::string& path, TensorProducer produce) const {
+  std::vector<uint64_t> offsets;
+  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFileWriter> out, AtomicFileWriter::Create(path));
+  PONDER_RETURN_IF_ERROR(out->Write(SerializeHeader(&offsets)));
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    const Tensor& tensor = tensors_[t];
+    PONDER_RETURN_IF_ERROR(WriteTensorData(*out, tensor.declared ? nullptr : &tensor.data, produce,
+                                           t, tensor.name, tensor.byte_size));
+    PONDER_RETURN_IF_ERROR(out->WriteZeros(PaddedSize(tensor.byte_size) - tensor.byte_size));
+  }
+  return out->Commit();
 }
 
 }  // namespace ponder::engine

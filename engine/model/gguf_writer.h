@@ -1,5 +1,9 @@
 // Writes GGUF v3 files: metadata in insertion order, then tensors, aligned to 32 bytes.
-// Used by `ponder convert`, and by tests to build small random models.
+// Used by `ponder convert` (engine/convert/), and by tests to build small files.
+//
+// Tensors are either added with their bytes (AddTensor: small files) or declared by layout and
+// streamed while the file is written (DeclareTensor + WriteFile with a producer), so that a
+// converter holds a piece of one tensor in memory, never the model.
 #ifndef PONDER_ENGINE_MODEL_GGUF_WRITER_H_
 #define PONDER_ENGINE_MODEL_GGUF_WRITER_H_
 
@@ -10,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/model/atomic_file.h"
 #include "engine/model/dtype.h"
 #include "engine/model/gguf.h"
 
@@ -32,10 +37,18 @@ class GgufWriter {
   void AddTensor(std::string_view name, DType dtype, std::vector<uint64_t> dims,
                  std::span<const uint8_t> data);
 
+  // Declares a tensor whose DTypeBytes(dtype, product of dims) bytes the producer passed to
+  // WriteFile delivers.
+  void DeclareTensor(std::string_view name, DType dtype, std::vector<uint64_t> dims);
+
+  // The whole file in memory; every tensor must have been added with its bytes.
   std::vector<uint8_t> Serialize() const;
-  // Writes to `path` through a temporary file renamed into place, so a failed write never
-  // leaves a half-written model behind.
+  // Writes to `path` through a temporary file renamed into place (engine/model/atomic_file.h),
+  // so a failed write never leaves a half-written model behind. Declared tensors are an error.
   absl::Status WriteFile(const std::string& path) const;
+  // The same, asking `produce` for the bytes of each declared tensor, in tensor order. A
+  // producer error, or a byte count other than the declared one, aborts the write.
+  absl::Status WriteFile(const std::string& path, TensorProducer produce) const;
 
  private:
   struct Entry {
@@ -48,10 +61,16 @@ class GgufWriter {
     std::string name;
     DType dtype;
     std::vector<uint64_t> dims;
-    std::vector<uint8_t> data;
+    std::vector<uint8_t> data;  // empty for a declared tensor
+    bool declared = false;
+    uint64_t byte_size = 0;
   };
   void Set(std::string_view key, GgufValueType type, GgufValueType element_type,
            std::vector<uint8_t> payload);
+
+  // Metadata and tensor infos, padded to the alignment; `offsets` receives each tensor's offset
+  // in the data section.
+  std::vector<uint8_t> SerializeHeader(std::vector<uint64_t>* offsets) const;
 
   std::vector<Entry> entries_;
   std::vector<Tensor> tensors_;

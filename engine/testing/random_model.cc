@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "engine/model/gguf_writer.h"
+#include "engine/convert/convert.h"
 #include "engine/model/quantize.h"
 #include "engine/model/safetensors_writer.h"
 #include "nlohmann/json.hpp"
@@ -184,8 +184,11 @@ nlohmann::json TokenizerJson(const TrainedVocabulary& vocab) {
                      {"add_prefix_space", false},
                      {"trim_offsets", false},
                      {"use_regex", false}};
+  // Appended to the underlying list: ordered_json's operator[] searches linearly, quadratic
+  // for the 150k-token vocabularies of large test shapes. The tokens are distinct.
   nlohmann::ordered_json model_vocab = nlohmann::ordered_json::object();
-  for (size_t i = 0; i < first_special; ++i) model_vocab[vocab.tokens[i]] = i;
+  auto& entries = model_vocab.get_ref<nlohmann::ordered_json::object_t&>();
+  for (size_t i = 0; i < first_special; ++i) entries.emplace_back(vocab.tokens[i], i);
   json["model"] = {{"type", "BPE"},
                    {"dropout", nullptr},
                    {"unk_token", nullptr},
@@ -203,11 +206,9 @@ nlohmann::json TokenizerJson(const TrainedVocabulary& vocab) {
 // Weights.
 
 struct NamedTensor {
-  std::string gguf_name;
-  std::string hf_name;
+  std::string name;            // Hugging Face name
   std::vector<int64_t> shape;  // PyTorch order
   std::vector<float> values;
-  bool is_matrix;
 };
 
 std::vector<NamedTensor> MakeTensors(const RandomModelSpec& spec) {
@@ -215,69 +216,95 @@ std::vector<NamedTensor> MakeTensors(const RandomModelSpec& spec) {
   std::vector<NamedTensor> tensors;
   const int64_t H = spec.hidden_size, Q = spec.num_heads * spec.head_dim,
                 KV = spec.num_kv_heads * spec.head_dim, I = spec.intermediate_size;
-  auto matrix = [&](std::string gguf, std::string hf, int64_t rows, int64_t cols, double stddev) {
-    NamedTensor t{
-        std::move(gguf), std::move(hf), {rows, cols}, std::vector<float>(rows * cols), true};
+  auto matrix = [&](std::string name, int64_t rows, int64_t cols, double stddev) {
+    NamedTensor t{std::move(name), {rows, cols}, std::vector<float>(rows * cols)};
     for (float& v : t.values) v = random.Normal(stddev);
     tensors.push_back(std::move(t));
   };
-  auto vector = [&](std::string gguf, std::string hf, int64_t size, double mean, double stddev) {
-    NamedTensor t{std::move(gguf), std::move(hf), {size}, std::vector<float>(size), false};
+  auto vector = [&](std::string name, int64_t size, double mean, double stddev) {
+    NamedTensor t{std::move(name), {size}, std::vector<float>(size)};
     for (float& v : t.values) v = static_cast<float>(mean) + random.Normal(stddev);
     tensors.push_back(std::move(t));
   };
   // Scales keep activations O(1) through the layers and give peaked next-token distributions,
   // so greedy decoding has clear winners (no near-ties that rounding could flip).
-  matrix("token_embd.weight", "model.embed_tokens.weight", spec.vocab_size, H, 1.0);
+  matrix("model.embed_tokens.weight", spec.vocab_size, H, 1.0);
   for (int l = 0; l < spec.num_layers; ++l) {
-    std::string g = absl::StrCat("blk.", l, "."), h = absl::StrCat("model.layers.", l, ".");
-    vector(g + "attn_norm.weight", h + "input_layernorm.weight", H, 1.0, 0.1);
-    matrix(g + "attn_q.weight", h + "self_attn.q_proj.weight", Q, H, 1.0 / std::sqrt(H));
-    matrix(g + "attn_k.weight", h + "self_attn.k_proj.weight", KV, H, 1.0 / std::sqrt(H));
-    matrix(g + "attn_v.weight", h + "self_attn.v_proj.weight", KV, H, 1.0 / std::sqrt(H));
+    const std::string h = absl::StrCat("model.layers.", l, ".");
+    vector(h + "input_layernorm.weight", H, 1.0, 0.1);
+    matrix(h + "self_attn.q_proj.weight", Q, H, 1.0 / std::sqrt(H));
+    matrix(h + "self_attn.k_proj.weight", KV, H, 1.0 / std::sqrt(H));
+    matrix(h + "self_attn.v_proj.weight", KV, H, 1.0 / std::sqrt(H));
     if (spec.architecture == Architecture::kQwen2) {
-      vector(g + "attn_q.bias", h + "self_attn.q_proj.bias", Q, 0.0, 0.1);
-      vector(g + "attn_k.bias", h + "self_attn.k_proj.bias", KV, 0.0, 0.1);
-      vector(g + "attn_v.bias", h + "self_attn.v_proj.bias", KV, 0.0, 0.1);
+      vector(h + "self_attn.q_proj.bias", Q, 0.0, 0.1);
+      vector(h + "self_attn.k_proj.bias", KV, 0.0, 0.1);
+      vector(h + "self_attn.v_proj.bias", KV, 0.0, 0.1);
     }
     if (spec.architecture == Architecture::kQwen3) {
-      vector(g + "attn_q_norm.weight", h + "self_attn.q_norm.weight", spec.head_dim, 1.0, 0.1);
-      vector(g + "attn_k_norm.weight", h + "self_attn.k_norm.weight", spec.head_dim, 1.0, 0.1);
+      vector(h + "self_attn.q_norm.weight", spec.head_dim, 1.0, 0.1);
+      vector(h + "self_attn.k_norm.weight", spec.head_dim, 1.0, 0.1);
     }
-    matrix(g + "attn_output.weight", h + "self_attn.o_proj.weight", H, Q, 0.5 / std::sqrt(Q));
-    vector(g + "ffn_norm.weight", h + "post_attention_layernorm.weight", H, 1.0, 0.1);
-    matrix(g + "ffn_gate.weight", h + "mlp.gate_proj.weight", I, H, 1.0 / std::sqrt(H));
-    matrix(g + "ffn_up.weight", h + "mlp.up_proj.weight", I, H, 1.0 / std::sqrt(H));
-    matrix(g + "ffn_down.weight", h + "mlp.down_proj.weight", H, I, 0.5 / std::sqrt(I));
+    matrix(h + "self_attn.o_proj.weight", H, Q, 0.5 / std::sqrt(Q));
+    vector(h + "post_attention_layernorm.weight", H, 1.0, 0.1);
+    matrix(h + "mlp.gate_proj.weight", I, H, 1.0 / std::sqrt(H));
+    matrix(h + "mlp.up_proj.weight", I, H, 1.0 / std::sqrt(H));
+    matrix(h + "mlp.down_proj.weight", H, I, 0.5 / std::sqrt(I));
   }
-  vector("output_norm.weight", "model.norm.weight", H, 1.0, 0.1);
-  if (!spec.tied_embeddings) {
-    matrix("output.weight", "lm_head.weight", spec.vocab_size, H, 3.0 / std::sqrt(H));
-  }
+  vector("model.norm.weight", H, 1.0, 0.1);
+  if (!spec.tied_embeddings) matrix("lm_head.weight", spec.vocab_size, H, 3.0 / std::sqrt(H));
   if (spec.reward_labels > 0) {
-    matrix("cls.hidden.weight", "score.0.weight", H, H, 1.0 / std::sqrt(H));
-    vector("cls.hidden.bias", "score.0.bias", H, 0.0, 0.1);
-    matrix("cls.output.weight", "score.2.weight", spec.reward_labels, H, 1.0 / std::sqrt(H));
-    vector("cls.output.bias", "score.2.bias", spec.reward_labels, 0.0, 0.1);
+    matrix("score.0.weight", H, H, 1.0 / std::sqrt(H));
+    vector("score.0.bias", H, 0.0, 0.1);
+    matrix("score.2.weight", spec.reward_labels, H, 1.0 / std::sqrt(H));
+    vector("score.2.bias", spec.reward_labels, 0.0, 0.1);
   }
   return tensors;
 }
 
-// llama.cpp's converter (convert_hf_to_gguf.py, LlamaModel.permute) reorders the rows of each
-// head from [first half | second half] to interleaved pairs, for its adjacent-pair RoPE.
-std::vector<float> PermuteForInterleavedRope(const std::vector<float>& values, int64_t rows,
-                                             int64_t cols, int heads) {
-  std::vector<float> out(values.size());
-  const int64_t head_dim = rows / heads, half = head_dim / 2;
-  for (int h = 0; h < heads; ++h) {
-    for (int64_t i = 0; i < half; ++i) {
-      for (int j = 0; j < 2; ++j) {
-        int64_t to = h * head_dim + 2 * i + j, from = h * head_dim + j * half + i;
-        std::copy_n(values.begin() + from * cols, cols, out.begin() + to * cols);
-      }
-    }
-  }
-  return out;
+ModelConfig ConfigOf(const RandomModelSpec& spec) {
+  ModelConfig config;
+  config.architecture = spec.architecture;
+  config.num_layers = spec.num_layers;
+  config.hidden_size = spec.hidden_size;
+  config.intermediate_size = spec.intermediate_size;
+  config.num_heads = spec.num_heads;
+  config.num_kv_heads = spec.num_kv_heads;
+  config.head_dim = spec.head_dim;
+  config.vocab_size = spec.vocab_size;
+  config.max_context = spec.max_context;
+  config.rms_norm_eps = 1e-6f;
+  config.rope_theta = spec.rope_theta;
+  config.attention_bias = spec.architecture == Architecture::kQwen2;
+  config.qk_norm = spec.architecture == Architecture::kQwen3;
+  config.tied_embeddings = spec.tied_embeddings;
+  return config;
+}
+
+// The files of the Hugging Face folder other than the weights.
+struct TextFiles {
+  std::string config;
+  std::string tokenizer;
+  std::string tokenizer_config;
+};
+
+TextFiles MakeTextFiles(const RandomModelSpec& spec, DType dtype) {
+  TextFiles files;
+  // config.json names BOS (<|endoftext|>) and EOS (<|im_end|>) by id, as Qwen's does.
+  nlohmann::ordered_json config = nlohmann::ordered_json::parse(
+      HuggingFaceConfigJson(ConfigOf(spec), dtype, spec.reward_labels > 0));
+  const int first_special =
+      spec.vocab_size - static_cast<int>(std::size(kRandomModelSpecialTokens));
+  config["bos_token_id"] = first_special;
+  config["eos_token_id"] = first_special + 2;
+  files.config = config.dump(2);
+  files.tokenizer = TokenizerJson(TrainTokenizer(spec.vocab_size)).dump(2);
+  const nlohmann::ordered_json tokenizer_config = {{"add_bos_token", false},
+                                                   {"bos_token", nullptr},
+                                                   {"eos_token", "<|im_end|>"},
+                                                   {"pad_token", "<|endoftext|>"},
+                                                   {"chat_template", kChatMlTemplate}};
+  files.tokenizer_config = tokenizer_config.dump(2);
+  return files;
 }
 
 absl::Status WriteText(const std::filesystem::path& path, const std::string& text) {
@@ -298,98 +325,42 @@ absl::Status WriteRandomHuggingFaceModel(const RandomModelSpec& spec, DType dtyp
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(folder, ": ", ec.message()));
-
-  nlohmann::ordered_json config = {
-      {"architectures",
-       {spec.reward_labels > 0 ? "Qwen2ForProcessRewardModel" : "LlamaForCausalLM"}},
-      {"model_type", ArchitectureName(spec.architecture)},
-      {"hidden_size", spec.hidden_size},
-      {"intermediate_size", spec.intermediate_size},
-      {"num_hidden_layers", spec.num_layers},
-      {"num_attention_heads", spec.num_heads},
-      {"num_key_value_heads", spec.num_kv_heads},
-      {"head_dim", spec.head_dim},
-      {"vocab_size", spec.vocab_size},
-      {"max_position_embeddings", spec.max_context},
-      {"rms_norm_eps", 1e-6},
-      {"rope_theta", spec.rope_theta},
-      {"tie_word_embeddings", spec.tied_embeddings},
-      {"torch_dtype", dtype == DType::kF32   ? "float32"
-                      : dtype == DType::kF16 ? "float16"
-                                             : "bfloat16"},
-  };
-  if (spec.architecture == Architecture::kLlama) config["attention_bias"] = false;
-  PONDER_RETURN_IF_ERROR(WriteText(fs::path(folder) / "config.json", config.dump(2)));
-
+  const TextFiles files = MakeTextFiles(spec, dtype);
+  PONDER_RETURN_IF_ERROR(WriteText(fs::path(folder) / "config.json", files.config));
   SafetensorsWriter writer;
   writer.SetMetadata("format", "pt");
   for (const NamedTensor& t : MakeTensors(spec)) {
-    writer.AddTensor(t.hf_name, dtype, t.shape, EncodeAs(dtype, t.values));
+    writer.AddTensor(t.name, dtype, t.shape, EncodeAs(dtype, t.values));
   }
   PONDER_RETURN_IF_ERROR(writer.WriteFile((fs::path(folder) / "model.safetensors").string()));
-
-  TrainedVocabulary vocab = TrainTokenizer(spec.vocab_size);
-  PONDER_RETURN_IF_ERROR(
-      WriteText(fs::path(folder) / "tokenizer.json", TokenizerJson(vocab).dump(2)));
-  nlohmann::ordered_json tokenizer_config = {{"add_bos_token", false},
-                                             {"bos_token", nullptr},
-                                             {"eos_token", "<|im_end|>"},
-                                             {"pad_token", "<|endoftext|>"},
-                                             {"chat_template", kChatMlTemplate}};
-  return WriteText(fs::path(folder) / "tokenizer_config.json", tokenizer_config.dump(2));
+  PONDER_RETURN_IF_ERROR(WriteText(fs::path(folder) / "tokenizer.json", files.tokenizer));
+  return WriteText(fs::path(folder) / "tokenizer_config.json", files.tokenizer_config);
 }
 
+// The GGUF file is what `ponder convert` makes of the f32 Hugging Face folder, through the
+// converter's own core, with the tensors handed over in memory.
 absl::Status WriteRandomGgufModel(const RandomModelSpec& spec, DType dtype,
                                   const std::string& path) {
-  const std::string arch(ArchitectureName(spec.architecture));
-  GgufWriter writer;
-  writer.SetString("general.architecture", arch);
-  writer.SetString("general.name", "ponder-random-test-model");
-  writer.SetUint32("general.alignment", 32);
-  writer.SetUint32(arch + ".block_count", spec.num_layers);
-  writer.SetUint32(arch + ".context_length", static_cast<uint32_t>(spec.max_context));
-  writer.SetUint32(arch + ".embedding_length", spec.hidden_size);
-  writer.SetUint32(arch + ".feed_forward_length", spec.intermediate_size);
-  writer.SetUint32(arch + ".attention.head_count", spec.num_heads);
-  writer.SetUint32(arch + ".attention.head_count_kv", spec.num_kv_heads);
-  writer.SetUint32(arch + ".attention.key_length", spec.head_dim);
-  writer.SetUint32(arch + ".attention.value_length", spec.head_dim);
-  writer.SetUint32(arch + ".rope.dimension_count", spec.head_dim);
-  writer.SetFloat32(arch + ".rope.freq_base", spec.rope_theta);
-  writer.SetFloat32(arch + ".attention.layer_norm_rms_epsilon", 1e-6f);
-  writer.SetUint32(arch + ".vocab_size", spec.vocab_size);
-
-  TrainedVocabulary vocab = TrainTokenizer(spec.vocab_size);
-  const int32_t first_special =
-      static_cast<int32_t>(vocab.tokens.size() - std::size(kRandomModelSpecialTokens));
-  std::vector<int32_t> token_types(vocab.tokens.size(), 1);                         // 1 = normal
-  for (size_t i = first_special; i < vocab.tokens.size(); ++i) token_types[i] = 3;  // control
-  writer.SetString("tokenizer.ggml.model", "gpt2");
-  writer.SetString("tokenizer.ggml.pre", "qwen2");
-  writer.SetStringArray("tokenizer.ggml.tokens", vocab.tokens);
-  writer.SetInt32Array("tokenizer.ggml.token_type", token_types);
-  writer.SetStringArray("tokenizer.ggml.merges", vocab.merges);
-  writer.SetUint32("tokenizer.ggml.bos_token_id", first_special);      // <|endoftext|>
-  writer.SetUint32("tokenizer.ggml.eos_token_id", first_special + 2);  // <|im_end|>
-  writer.SetUint32("tokenizer.ggml.padding_token_id", first_special);
-  writer.SetBool("tokenizer.ggml.add_bos_token", false);
-  writer.SetString("tokenizer.chat_template", kChatMlTemplate);
-
-  for (const NamedTensor& t : MakeTensors(spec)) {
-    std::vector<float> values = t.values;
-    if (spec.architecture == Architecture::kLlama) {
-      if (t.gguf_name.ends_with("attn_q.weight")) {
-        values = PermuteForInterleavedRope(values, t.shape[0], t.shape[1], spec.num_heads);
-      } else if (t.gguf_name.ends_with("attn_k.weight")) {
-        values = PermuteForInterleavedRope(values, t.shape[0], t.shape[1], spec.num_kv_heads);
-      }
-    }
-    DType stored = t.is_matrix ? dtype : DType::kF32;
-    if (t.is_matrix && t.shape[1] % DTypeBlockValues(dtype) != 0) stored = DType::kF32;
-    std::vector<uint64_t> dims(t.shape.rbegin(), t.shape.rend());
-    writer.AddTensor(t.gguf_name, stored, std::move(dims), EncodeAs(stored, values));
+  const TextFiles files = MakeTextFiles(spec, DType::kF32);
+  const std::vector<NamedTensor> tensors = MakeTensors(spec);
+  HuggingFaceModelParts parts;
+  parts.source = "random model";
+  PONDER_ASSIGN_OR_RETURN(
+      parts.config, ModelConfigFromHuggingFace(nlohmann::json::parse(files.config), "config.json"));
+  for (const NamedTensor& t : tensors) {
+    parts.tensors.push_back(
+        {t.name,
+         DType::kF32,
+         t.shape,
+         {reinterpret_cast<const uint8_t*>(t.values.data()), t.values.size() * sizeof(float)}});
   }
-  return writer.WriteFile(path);
+  PONDER_ASSIGN_OR_RETURN(parts.vocabulary,
+                          GgufVocabularyFromHuggingFaceJson(files.tokenizer, files.tokenizer_config,
+                                                            files.config, "tokenizer.json"));
+  ConvertOptions options;
+  options.dtype = dtype;
+  options.name = "ponder-random-test-model";
+  return WriteGgufFromHuggingFace(parts, path, options).status();
 }
 
 }  // namespace ponder::engine::testing

@@ -1,10 +1,12 @@
 // Small random models for tests and benchmarks, written in both formats the engine reads.
 //
 // The same spec and seed give the same weights (as f32, before encoding) in the Hugging Face
-// folder and in the GGUF file, so the two must produce the same logits. The GGUF `llama` file
-// stores Q and K permuted exactly as llama.cpp's converter does (see RopeStyle), which is what
-// makes that test meaningful. Each model carries a small byte-level BPE tokenizer (trained
-// deterministically on a built-in text) and a ChatML chat template.
+// folder and in the GGUF file, so the two must produce the same logits. The GGUF file is written
+// by the converter's core (engine/convert/convert.h) from the f32 folder's contents, so it is
+// exactly what `ponder convert` makes of that folder: Q and K permuted for a `llama` file as
+// llama.cpp's converter does (see RopeStyle), the same metadata and tokenizer keys. Each model
+// carries a small byte-level BPE tokenizer (trained deterministically on a built-in text) and a
+// ChatML chat template.
 #ifndef PONDER_ENGINE_TESTING_RANDOM_MODEL_H_
 #define PONDER_ENGINE_TESTING_RANDOM_MODEL_H_
 
@@ -45,7 +47,9 @@ absl::Status WriteRandomHuggingFaceModel(const RandomModelSpec& spec, DType dtyp
                                          const std::string& folder);
 
 // A GGUF file with matrices in `dtype` (any DType; norms and biases stay f32, as llama.cpp's
-// converter writes them) and tokenizer metadata (`gpt2` model, `qwen2` pre-tokenizer).
+// converter writes them; see convert.h for the fallbacks of quantized types) and tokenizer
+// metadata (`gpt2` model, `qwen2` pre-tokenizer). config.json names BOS and EOS by id, so the
+// GGUF file has both; the folder's tokenizer_config.json has EOS only, as Qwen's.
 absl::Status WriteRandomGgufModel(const RandomModelSpec& spec, DType dtype,
                                   const std::string& path);
 

@@ -79,6 +79,8 @@ absl::Status Transformer::Forward(std::span<const SequenceChunk> chunks, KvCache
   attention_.resize(T * Q);
   gate_.resize(T * I);
   up_.resize(T * I);
+  cos_.resize(c.head_dim / 2);
+  sin_.resize(c.head_dim / 2);
 
   // Embedding lookup.
   int64_t t = 0;
@@ -112,15 +114,17 @@ absl::Status Transformer::Forward(std::span<const SequenceChunk> chunks, KvCache
         ops::Axpy(1.0f, layer.bk.data(), k, KV);
         ops::Axpy(1.0f, layer.bv.data(), v, KV);
       }
+      // The rotation angles depend only on the position: computed once for all heads.
+      ops::RopeCosSin(c.head_dim, positions_[i], inv_freq.data(), cos_.data(), sin_.data());
       for (int h = 0; h < c.num_heads; ++h) {
         float* head = q + h * c.head_dim;
         if (c.qk_norm) ops::RmsNorm(head, layer.q_norm.data(), c.head_dim, c.rms_norm_eps, head);
-        ops::ApplyRope(head, c.head_dim, positions_[i], inv_freq.data(), rope_style);
+        ops::ApplyRopeCosSin(head, c.head_dim, cos_.data(), sin_.data(), rope_style);
       }
       for (int h = 0; h < c.num_kv_heads; ++h) {
         float* head = k + h * c.head_dim;
         if (c.qk_norm) ops::RmsNorm(head, layer.k_norm.data(), c.head_dim, c.rms_norm_eps, head);
-        ops::ApplyRope(head, c.head_dim, positions_[i], inv_freq.data(), rope_style);
+        ops::ApplyRopeCosSin(head, c.head_dim, cos_.data(), sin_.data(), rope_style);
       }
       // Store this token's key and value in its slot.
       int64_t pos = positions_[i];

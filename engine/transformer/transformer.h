@@ -71,6 +71,7 @@ class Transformer {
   std::vector<int64_t> positions_;           // [T]
   std::vector<const SequenceChunk*> owner_;  // [T] the chunk each token belongs to
   std::vector<float> x_, h_, q_, k_, v_, attention_, gate_, up_;
+  std::vector<float> cos_, sin_;  // RoPE table of the current token
 };
 
 }  // namespace ponder::engine

@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "engine/model/gguf.h"
 #include "engine/model/safetensors.h"
+#include "engine/model/tensor_names.h"
 #include "nlohmann/json.hpp"
 
 namespace ponder::engine {
@@ -58,58 +59,17 @@ class GgufSource : public ModelWeights::Source {
   const GgufFile& file_;
 };
 
-// GGUF tensor names (llama.cpp's LLM_TENSOR_NAMES) to Hugging Face parameter names.
-std::string HuggingFaceName(const std::string& gguf_name) {
-  static const std::pair<const char*, const char*> kTop[] = {
-      {"token_embd.weight", "model.embed_tokens.weight"},
-      {"output_norm.weight", "model.norm.weight"},
-      {"output.weight", "lm_head.weight"},
-      {"cls.weight", "score.weight"},
-      {"cls.bias", "score.bias"},
-      {"cls.hidden.weight", "score.0.weight"},
-      {"cls.hidden.bias", "score.0.bias"},
-      {"cls.output.weight", "score.2.weight"},
-      {"cls.output.bias", "score.2.bias"},
-  };
-  for (const auto& [g, h] : kTop) {
-    if (gguf_name == g) return h;
-  }
-  static const std::pair<const char*, const char*> kLayer[] = {
-      {"attn_norm.weight", "input_layernorm.weight"},
-      {"attn_q.weight", "self_attn.q_proj.weight"},
-      {"attn_k.weight", "self_attn.k_proj.weight"},
-      {"attn_v.weight", "self_attn.v_proj.weight"},
-      {"attn_output.weight", "self_attn.o_proj.weight"},
-      {"attn_q.bias", "self_attn.q_proj.bias"},
-      {"attn_k.bias", "self_attn.k_proj.bias"},
-      {"attn_v.bias", "self_attn.v_proj.bias"},
-      {"attn_q_norm.weight", "self_attn.q_norm.weight"},
-      {"attn_k_norm.weight", "self_attn.k_norm.weight"},
-      {"ffn_norm.weight", "post_attention_layernorm.weight"},
-      {"ffn_gate.weight", "mlp.gate_proj.weight"},
-      {"ffn_up.weight", "mlp.up_proj.weight"},
-      {"ffn_down.weight", "mlp.down_proj.weight"},
-  };
-  if (gguf_name.rfind("blk.", 0) == 0) {
-    size_t dot = gguf_name.find('.', 4);
-    std::string layer = gguf_name.substr(4, dot - 4);
-    std::string rest = gguf_name.substr(dot + 1);
-    for (const auto& [g, h] : kLayer) {
-      if (rest == g) return absl::StrCat("model.layers.", layer, ".", h);
-    }
-  }
-  return gguf_name;
-}
-
 class HuggingFaceSource : public ModelWeights::Source {
  public:
   explicit HuggingFaceSource(const SafetensorsCheckpoint& checkpoint) : checkpoint_(checkpoint) {}
   std::optional<TensorRef> Find(const std::string& gguf_name) const override {
-    const SafetensorsTensor* t = checkpoint_.Find(HuggingFaceName(gguf_name));
+    const SafetensorsTensor* t = checkpoint_.Find(HuggingFaceTensorName(gguf_name));
     if (t == nullptr) return std::nullopt;
     return TensorRef{t->name, t->dtype, t->shape, t->data};
   }
-  std::string NativeName(const std::string& name) const override { return HuggingFaceName(name); }
+  std::string NativeName(const std::string& name) const override {
+    return HuggingFaceTensorName(name);
+  }
   std::string file() const override { return checkpoint_.folder(); }
 
  private:

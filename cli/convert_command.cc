@@ -1,0 +1,94 @@
+// `ponder convert`: a Hugging Face model folder to a GGUF file (that llama.cpp loads too), or a
+// GGUF file back to a Hugging Face folder; the direction follows from the input. See
+// engine/convert/convert.h for what is converted and how.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "base/flags.h"
+#include "base/status_macros.h"
+#include "cli/command.h"
+#include "engine/convert/convert.h"
+
+namespace ponder::cli {
+namespace {
+
+bool IsGgufFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, sizeof(magic)) && std::string_view(magic, 4) == "GGUF";
+}
+
+absl::Status Convert(std::span<char* const> args) {
+  std::string input, output, dtype_name = "auto", name, pre_tokenizer;
+  FlagParser flags(
+      "ponder convert --input (HF_FOLDER | MODEL.gguf) --output (OUT.gguf | OUT_FOLDER) "
+      "[--dtype auto|f32|f16|bf16|q8_0|q4_0] [--name NAME] [--pre-tokenizer TYPE]");
+  flags.AddString("input", &input,
+                  "a Hugging Face model folder (converted to GGUF) or a GGUF file (converted to a "
+                  "Hugging Face folder)");
+  flags.AddString("output", &output, "the GGUF file or the folder to write");
+  flags.AddString("dtype", &dtype_name,
+                  "type of the weight matrices: auto (keep the source's float type), f32, f16, "
+                  "bf16, and for GGUF output q8_0 or q4_0");
+  flags.AddString("name", &name, "GGUF general.name (default: the input folder's name)");
+  flags.AddString("pre-tokenizer", &pre_tokenizer,
+                  "llama.cpp pre-tokenizer type (tokenizer.ggml.pre) to write when the "
+                  "tokenizer.json's is not recognised");
+  PONDER_RETURN_IF_ERROR(flags.Parse(args));
+  if (!flags.positional().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument '", flags.positional()[0], "'\n", flags.Usage()));
+  }
+  if (input.empty() || output.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--input and --output are required\n", flags.Usage()));
+  }
+  engine::ConvertOptions options;
+  options.name = name;
+  options.pre_tokenizer = pre_tokenizer;
+  if (dtype_name != "auto") {
+    options.dtype = engine::ParseDType(dtype_name);
+    if (!options.dtype.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dtype: '", dtype_name, "' is not one of auto, f32, f16, bf16, q8_0, q4_0"));
+    }
+  }
+
+  std::error_code ec;
+  absl::StatusOr<engine::ConvertReport> report;
+  if (std::filesystem::is_directory(input, ec)) {
+    report = engine::ConvertHuggingFaceToGguf(input, output, options);
+  } else if (IsGgufFile(input)) {
+    report = engine::ConvertGgufToHuggingFace(input, output, options);
+  } else if (!std::filesystem::exists(input, ec)) {
+    return absl::NotFoundError(absl::StrCat(input, ": no such file or folder"));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(input, ": neither a folder nor a GGUF file (it does not start with GGUF)"));
+  }
+  if (!report.ok()) return report.status();
+  std::printf("wrote %s: %lld tensors, %s, matrices %s", report->output.c_str(),
+              static_cast<long long>(report->tensors),
+              absl::StrFormat("%.1f MiB", report->bytes / 1048576.0).c_str(),
+              std::string(engine::DTypeName(report->dtype)).c_str());
+  if (!report->other_dtype_tensors.empty()) {
+    std::printf(" (kept f16: %s)", absl::StrJoin(report->other_dtype_tensors, ", ").c_str());
+  }
+  std::printf("\n");
+  for (const std::string& note : report->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  return absl::OkStatus();
+}
+
+int RunConvert(std::span<char* const> args) { return ReportStatus("convert", Convert(args)); }
+
+}  // namespace
+
+PONDER_REGISTER_COMMAND("convert", "convert a Hugging Face folder to GGUF, or GGUF to a folder",
+                        RunConvert);
+
+}  // namespace ponder::cli
