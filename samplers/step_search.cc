@@ -1,0 +1,212 @@
+// Step-level search guided by a process verifier: beam search and DVTS, as search-and-learn
+// defines them (huggingface/search-and-learn, src/sal/search/beam_search.py and
+// diverse_verifier_tree_search.py).
+#include <algorithm>
+#include <numeric>
+
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "samplers/partial.h"
+#include "samplers/strategies.h"
+
+namespace ponder::samplers::internal {
+namespace {
+
+// Indices of the `keep` highest scores (ties to the earlier index), in index order.
+std::vector<int> TopIndices(const std::vector<double>& scores, int keep) {
+  std::vector<int> order(scores.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[a] > scores[b]; });
+  order.resize(std::min<size_t>(keep, order.size()));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+int ArgMax(const std::vector<double>& scores) {
+  int best = 0;
+  for (size_t i = 1; i < scores.size(); ++i) {
+    if (scores[i] > scores[best]) best = static_cast<int>(i);
+  }
+  return best;
+}
+
+// Beam search. Each iteration keeps N active beams: the survivors of the last iteration are
+// repeated in order until there are N ((active * repeats)[:N] in sal), each extended by one step
+// and scored by the verifier (aggregation default "last", sal's agg_strategy); beams that
+// finished are set aside with their scores, and of the rest the N / M best survive. The last
+// iteration (max_steps) generates to the end. The answer is the finished beam with the best
+// score; sal keeps the first N finished beams (sort_completed = False).
+class BeamSearch : public Strategy {
+ public:
+  explicit BeamSearch(const v1::BeamSearch& config)
+      : width_(config.beam_width() > 0 ? config.beam_width() : 4) {}
+
+  absl::StatusOr<v1::SolveResult> Solve(const ProblemInput& problem,
+                                        const SolveContext& context) override {
+    absl::Time started = absl::Now();
+    const Settings settings = ResolveSettings(context.config, v1::AGGREGATION_LAST);
+    const int n = context.budget.n();
+    const int keep = std::max(1, n / width_);
+    v1::SolveResult result;
+    UsageMeter usage;
+    uint64_t requests = 0;
+    std::vector<Partial> active = {Partial{}};
+    std::vector<Partial> completed;
+    std::vector<double> completed_scores;
+    for (int iteration = 0; iteration < settings.max_steps && !active.empty(); ++iteration) {
+      // (active * repeats)[:N]: the k-th survivor gets ceil or floor of N / |active| copies.
+      std::vector<Extension> extensions;
+      for (size_t i = 0; i < active.size(); ++i) {
+        int copies = static_cast<int>(n / active.size()) +
+                     (static_cast<int>(i) < static_cast<int>(n % active.size()) ? 1 : 0);
+        if (copies > 0) extensions.push_back({&active[i], copies});
+      }
+      const int first_node = result.trace_size();
+      const bool final_step = iteration == settings.max_steps - 1 ||
+                              (context.budget.max_generated_tokens() > 0 &&
+                               usage.generated_tokens() >= context.budget.max_generated_tokens());
+      PONDER_ASSIGN_OR_RETURN(std::vector<Partial> beams,
+                              ExtendByOneStep(problem, context, settings, extensions, final_step,
+                                              iteration, requests, usage, result));
+      PONDER_ASSIGN_OR_RETURN(std::vector<double> scores,
+                              ScorePartials(problem, context, settings, beams, usage, result));
+      std::vector<Partial> open;
+      std::vector<double> open_scores;
+      std::vector<int> open_nodes;
+      for (size_t i = 0; i < beams.size(); ++i) {
+        if (beams[i].finished) {
+          completed.push_back(beams[i]);
+          completed_scores.push_back(scores[i]);
+        } else {
+          open_nodes.push_back(beams[i].node);
+          open.push_back(std::move(beams[i]));
+          open_scores.push_back(scores[i]);
+        }
+      }
+      active.clear();
+      for (int i : TopIndices(open_scores, keep)) {
+        result.mutable_trace(open_nodes[i])->set_kept(true);
+        active.push_back(std::move(open[i]));
+      }
+      EmitTrace(context, result, first_node);
+    }
+    // The first N finished beams (sal: completed_beams[:config.n]); if none finished (every
+    // beam still open when the budget ran out) the open survivors stand in.
+    if (completed.empty()) {
+      completed = active;
+      for (const Partial& p : active)
+        completed_scores.push_back(p.node >= 0 ? result.trace(p.node).reward() : 0.0);
+    }
+    if (static_cast<int>(completed.size()) > n) {
+      completed.resize(n);
+      completed_scores.resize(n);
+    }
+    for (size_t i = 0; i < completed.size(); ++i) {
+      v1::Candidate c =
+          PartialToCandidate(static_cast<int>(i), completed[i], problem.answer_format);
+      c.set_score(completed_scores[i]);
+      *result.add_candidates() = std::move(c);
+    }
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    AssignAnswerClasses(candidates, problem.answer_format);
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    SelectCandidate(result, candidates.empty() ? -1 : ArgMax(completed_scores));
+    usage.Fill(MeanCandidateTokens(result), absl::ToDoubleSeconds(absl::Now() - started),
+               *result.mutable_usage());
+    return result;
+  }
+
+ private:
+  int width_;
+};
+
+// DVTS: N / M independent subtrees. Each iteration, every open subtree samples M next steps
+// from its current partial solution, all are scored, and the subtree moves to the best one; a
+// subtree closes when its chosen step is empty or ended the generation, or when its solution
+// holds the answer marker ("boxed{" in sal). The result holds, for every subtree, the M
+// candidates of its last expansion (previous text + each next step) with their scores; the
+// answer is the best of all N.
+class Dvts : public Strategy {
+ public:
+  explicit Dvts(const v1::Dvts& config)
+      : width_(config.beam_width() > 0 ? config.beam_width() : 4) {}
+
+  absl::StatusOr<v1::SolveResult> Solve(const ProblemInput& problem,
+                                        const SolveContext& context) override {
+    absl::Time started = absl::Now();
+    const Settings settings = ResolveSettings(context.config, v1::AGGREGATION_LAST);
+    const int subtrees = std::max(1, context.budget.n() / width_);
+    v1::SolveResult result;
+    UsageMeter usage;
+    uint64_t requests = 0;
+    struct Subtree {
+      Partial current;
+      std::vector<Partial> last_expansion;
+      std::vector<double> last_scores;
+      bool closed = false;
+    };
+    std::vector<Subtree> trees(subtrees);
+    for (int iteration = 0; iteration < settings.max_steps; ++iteration) {
+      std::vector<int> open;
+      std::vector<Extension> extensions;
+      for (int t = 0; t < subtrees; ++t) {
+        if (trees[t].closed) continue;
+        open.push_back(t);
+        extensions.push_back({&trees[t].current, width_});
+      }
+      if (open.empty()) break;
+      const int first_node = result.trace_size();
+      const bool final_step = iteration == settings.max_steps - 1 ||
+                              (context.budget.max_generated_tokens() > 0 &&
+                               usage.generated_tokens() >= context.budget.max_generated_tokens());
+      PONDER_ASSIGN_OR_RETURN(std::vector<Partial> children,
+                              ExtendByOneStep(problem, context, settings, extensions, final_step,
+                                              iteration, requests, usage, result));
+      PONDER_ASSIGN_OR_RETURN(std::vector<double> scores,
+                              ScorePartials(problem, context, settings, children, usage, result));
+      for (size_t k = 0; k < open.size(); ++k) {
+        Subtree& tree = trees[open[k]];
+        tree.last_expansion.assign(children.begin() + k * width_,
+                                   children.begin() + (k + 1) * width_);
+        tree.last_scores.assign(scores.begin() + k * width_, scores.begin() + (k + 1) * width_);
+        int best = ArgMax(tree.last_scores);
+        const Partial& chosen = tree.last_expansion[best];
+        result.mutable_trace(chosen.node)->set_kept(true);
+        tree.current = chosen;
+        tree.closed = chosen.finished;
+      }
+      EmitTrace(context, result, first_node);
+    }
+    std::vector<double> all_scores;
+    for (const Subtree& tree : trees) {
+      for (size_t i = 0; i < tree.last_expansion.size(); ++i) {
+        v1::Candidate c = PartialToCandidate(result.candidates_size(), tree.last_expansion[i],
+                                             problem.answer_format);
+        c.set_score(tree.last_scores[i]);
+        all_scores.push_back(tree.last_scores[i]);
+        *result.add_candidates() = std::move(c);
+      }
+    }
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    AssignAnswerClasses(candidates, problem.answer_format);
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    SelectCandidate(result, all_scores.empty() ? -1 : ArgMax(all_scores));
+    usage.Fill(MeanCandidateTokens(result), absl::ToDoubleSeconds(absl::Now() - started),
+               *result.mutable_usage());
+    return result;
+  }
+
+ private:
+  int width_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> MakeBeamSearch(const v1::BeamSearch& config) {
+  return std::make_unique<BeamSearch>(config);
+}
+std::unique_ptr<Strategy> MakeDvts(const v1::Dvts& config) {
+  return std::make_unique<Dvts>(config);
+}
+
+}  // namespace ponder::samplers::internal

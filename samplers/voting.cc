@@ -1,0 +1,289 @@
+// Strategies that sample complete solutions and then choose: best-of-N, weighted best-of-N,
+// self-consistency (and its adaptive variant), perplexity, RPC.
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/status_macros.h"
+#include "samplers/common.h"
+#include "samplers/strategies.h"
+#include "samplers/weibull_mixture.h"
+
+namespace ponder::samplers::internal {
+namespace {
+
+// Samples `n` complete solutions of the prompt as one request (the engine prefills the prompt
+// once and forks it) and appends them to `result` as candidates.
+absl::Status SampleInto(const ProblemInput& problem, const SolveContext& context,
+                        const Settings& settings, int n, uint64_t& requests, UsageMeter& usage,
+                        v1::SolveResult& result) {
+  engine::GenerateRequest request;
+  request.prompt_tokens = problem.prompt_tokens;
+  request.n = n;
+  request.max_tokens = settings.max_tokens;
+  request.sampling = settings.sampling;
+  std::vector<engine::GenerateRequest> batch = {request};
+  PONDER_ASSIGN_OR_RETURN(std::vector<engine::GenerateResult> generated,
+                          GenerateAll(std::move(batch), context, requests, usage));
+  for (const engine::Completion& c : generated[0].completions) {
+    *result.add_candidates() = MakeCandidate(result.candidates_size(), c.text, c.logprobs,
+                                             c.finish_reason, problem.answer_format);
+  }
+  return absl::OkStatus();
+}
+
+void ReportRound(const SolveContext& context, const v1::SolveResult& result, int round) {
+  if (!context.on_step) return;
+  v1::TraceStep event;
+  event.set_iteration(round);
+  event.set_node(-1);
+  event.set_parent(-1);
+  event.set_num_tokens(static_cast<int>(result.usage().generated_tokens()));
+  event.set_text(absl::StrCat(result.candidates_size(), " samples"));
+  context.on_step(event);
+}
+
+// The class with the largest total of `weight(candidate)` over its members; ties go to the
+// class that occurs first, as search-and-learn's find_answer_with_largest_sum and
+// find_majority_answer do (Python's max / first maximal group). -1 when no candidate has an
+// answer. Candidates without an answer cast no vote (search-and-learn would group the empty
+// answers as one more class).
+template <typename Weight>
+int HeaviestClass(const v1::SolveResult& result, int num_classes, Weight weight,
+                  std::vector<double>* totals_out = nullptr) {
+  std::vector<double> totals(num_classes, 0.0);
+  for (const v1::Candidate& c : result.candidates()) {
+    if (c.answer_class() >= 0) totals[c.answer_class()] += weight(c);
+  }
+  int best = -1;
+  for (int k = 0; k < num_classes; ++k) {
+    if (best < 0 || totals[k] > totals[best]) best = k;
+  }
+  if (totals_out != nullptr) *totals_out = totals;
+  return best;
+}
+
+int FirstOfClass(const v1::SolveResult& result, int answer_class) {
+  for (const v1::Candidate& c : result.candidates()) {
+    if (c.answer_class() == answer_class) return c.index();
+  }
+  return -1;
+}
+
+class SamplingStrategy : public Strategy {
+ public:
+  absl::StatusOr<v1::SolveResult> Solve(const ProblemInput& problem,
+                                        const SolveContext& context) final {
+    absl::Time started = absl::Now();
+    Settings settings = ResolveSettings(context.config, v1::AGGREGATION_LAST);
+    v1::SolveResult result;
+    result.set_selected_candidate(-1);
+    UsageMeter usage;
+    uint64_t requests = 0;
+    PONDER_RETURN_IF_ERROR(Run(problem, context, settings, usage, requests, result));
+    usage.Fill(MeanCandidateTokens(result), absl::ToDoubleSeconds(absl::Now() - started),
+               *result.mutable_usage());
+    return result;
+  }
+
+ protected:
+  virtual absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                           const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                           v1::SolveResult& result) = 0;
+};
+
+// Best-of-N: N samples, the one with the highest aggregated verifier score (search-and-learn
+// best_of_n: pred = completions[argmax(agg_scores)]; ties to the first).
+class BestOfN : public SamplingStrategy {
+  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                   v1::SolveResult& result) override {
+    PONDER_RETURN_IF_ERROR(
+        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    ReportRound(context, result, 0);
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, candidates, usage));
+    AssignAnswerClasses(candidates, problem.answer_format);
+    int best = 0;
+    for (size_t i = 1; i < candidates.size(); ++i) {
+      if (candidates[i].score() > candidates[best].score()) best = static_cast<int>(i);
+    }
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    SelectCandidate(result, best);
+    return absl::OkStatus();
+  }
+};
+
+// Weighted best-of-N: scores summed per answer class; the heaviest class wins
+// (search-and-learn compute_weighted_pred / find_answer_with_largest_sum).
+class WeightedBestOfN : public SamplingStrategy {
+  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                   v1::SolveResult& result) override {
+    PONDER_RETURN_IF_ERROR(
+        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    ReportRound(context, result, 0);
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, candidates, usage));
+    int classes = AssignAnswerClasses(candidates, problem.answer_format);
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    int best = HeaviestClass(result, classes, [](const v1::Candidate& c) { return c.score(); });
+    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+    return absl::OkStatus();
+  }
+};
+
+// Self-consistency (Wang et al. 2023): the majority answer class.
+class SelfConsistency : public SamplingStrategy {
+  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                   v1::SolveResult& result) override {
+    PONDER_RETURN_IF_ERROR(
+        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    ReportRound(context, result, 0);
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    int classes = AssignAnswerClasses(candidates, problem.answer_format);
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    int best = HeaviestClass(result, classes, [](const v1::Candidate&) { return 1.0; });
+    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+    return absl::OkStatus();
+  }
+};
+
+// Adaptive self-consistency: samples in rounds and stops as soon as the leading answer holds
+// `stop_share` of all samples drawn (after at least `min_samples`), or the budget is spent.
+class AdaptiveSelfConsistency : public SamplingStrategy {
+ public:
+  explicit AdaptiveSelfConsistency(const v1::AdaptiveSelfConsistency& config) : config_(config) {}
+
+ private:
+  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                   v1::SolveResult& result) override {
+    const double share = config_.has_stop_share() ? config_.stop_share() : 0.75;
+    const int round_size = config_.round_size() > 0 ? config_.round_size() : 4;
+    const int min_samples = std::max(config_.min_samples(), round_size);
+    const int budget = context.budget.n();
+    int best = -1, rounds = 0;
+    std::vector<v1::Candidate> candidates;
+    while (result.candidates_size() < budget) {
+      int n = std::min(round_size, budget - result.candidates_size());
+      PONDER_RETURN_IF_ERROR(SampleInto(problem, context, settings, n, requests, usage, result));
+      ReportRound(context, result, rounds++);
+      candidates.assign(result.candidates().begin(), result.candidates().end());
+      int classes = AssignAnswerClasses(candidates, problem.answer_format);
+      result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+      std::vector<double> votes;
+      best = HeaviestClass(
+          result, classes, [](const v1::Candidate&) { return 1.0; }, &votes);
+      if (best >= 0 && result.candidates_size() >= min_samples &&
+          votes[best] >= share * result.candidates_size()) {
+        break;
+      }
+      if (context.budget.max_generated_tokens() > 0 &&
+          usage.generated_tokens() >= context.budget.max_generated_tokens()) {
+        break;
+      }
+    }
+    (*result.mutable_diagnostics())["rounds"] = rounds;
+    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+    return absl::OkStatus();
+  }
+  v1::AdaptiveSelfConsistency config_;
+};
+
+// RPC's PPL baseline (compute_perp.py, prep_evaluator): the single path with the highest mean
+// token log-probability; ties to the first.
+class Perplexity : public SamplingStrategy {
+  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                   v1::SolveResult& result) override {
+    PONDER_RETURN_IF_ERROR(
+        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    ReportRound(context, result, 0);
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    AssignAnswerClasses(candidates, problem.answer_format);
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    int best = 0;
+    for (int i = 1; i < result.candidates_size(); ++i) {
+      if (result.candidates(i).mean_logprob() > result.candidates(best).mean_logprob()) best = i;
+    }
+    SelectCandidate(result, best);
+    return absl::OkStatus();
+  }
+};
+
+// RPC (WNJXYK/RPC, compute_rpc.py, wpc_evaluator). Path probability p = exp(mean token
+// log-prob). Reasoning pruning: the Weibull-mixture rule of weibull_mixture.h. Perplexity
+// consistency: a class's score is the sum of p over its *distinct* completion texts (the
+// reference keys each class's probabilities by completion text and sums the set), pruned paths
+// add nothing; the highest-scoring class wins (ties to the class that occurs first). With
+// prune = false this is perplexity consistency alone.
+class Rpc : public SamplingStrategy {
+ public:
+  explicit Rpc(const v1::Rpc& config) : prune_(config.has_prune() ? config.prune() : true) {}
+
+ private:
+  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
+                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
+                   v1::SolveResult& result) override {
+    PONDER_RETURN_IF_ERROR(
+        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    ReportRound(context, result, 0);
+    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+    int classes = AssignAnswerClasses(candidates, problem.answer_format);
+    std::vector<double> p;
+    for (const v1::Candidate& c : candidates) p.push_back(std::exp(c.mean_logprob()));
+    std::vector<bool> pruned(p.size(), false);
+    auto& diagnostics = *result.mutable_diagnostics();
+    if (prune_) {
+      absl::StatusOr<WeibullMixture> fit = FitWeibullMixture(p);
+      if (fit.ok()) {
+        pruned = PrunePaths(*fit, p);
+        diagnostics["weibull_w"] = fit->w;
+        diagnostics["weibull_k1"] = fit->k1;
+        diagnostics["weibull_lambda1"] = fit->lambda1;
+        diagnostics["weibull_k2"] = fit->k2;
+        diagnostics["weibull_lambda2"] = fit->lambda2;
+      } else {
+        diagnostics["weibull_fit_failed"] = 1;  // no pruning: perplexity consistency alone
+      }
+    }
+    // Class score: sum of p over distinct completion texts that were not pruned.
+    std::vector<double> totals(classes, 0.0);
+    std::vector<std::set<std::string>> seen(classes);
+    int num_pruned = 0;
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      candidates[i].set_pruned(pruned[i]);
+      candidates[i].set_score(p[i]);
+      num_pruned += pruned[i] ? 1 : 0;
+      int k = candidates[i].answer_class();
+      if (k < 0 || pruned[i]) continue;
+      if (seen[k].insert(candidates[i].text()).second) totals[k] += p[i];
+    }
+    diagnostics["pruned"] = num_pruned;
+    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+    int best = -1;
+    for (int k = 0; k < classes; ++k) {
+      if (best < 0 || totals[k] > totals[best]) best = k;
+    }
+    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+    return absl::OkStatus();
+  }
+  bool prune_;
+};
+
+}  // namespace
+
+std::unique_ptr<Strategy> MakeBestOfN() { return std::make_unique<BestOfN>(); }
+std::unique_ptr<Strategy> MakeWeightedBestOfN() { return std::make_unique<WeightedBestOfN>(); }
+std::unique_ptr<Strategy> MakeSelfConsistency() { return std::make_unique<SelfConsistency>(); }
+std::unique_ptr<Strategy> MakeAdaptiveSelfConsistency(const v1::AdaptiveSelfConsistency& config) {
+  return std::make_unique<AdaptiveSelfConsistency>(config);
+}
+std::unique_ptr<Strategy> MakePerplexity() { return std::make_unique<Perplexity>(); }
+std::unique_ptr<Strategy> MakeRpc(const v1::Rpc& config) { return std::make_unique<Rpc>(config); }
+
+}  // namespace ponder::samplers::internal

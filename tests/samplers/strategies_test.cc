@@ -1,0 +1,301 @@
+// Strategy logic on hand-computed cases, with a scripted policy and a scripted verifier.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "samplers/strategy.h"
+#include "samplers/weibull_mixture.h"
+#include "tests/samplers/scripted_engine.h"
+
+namespace ponder::samplers {
+namespace {
+
+using testing::ScriptedEngine;
+
+// Scores a solution by the number after "q=" in its last step (0.5 when absent).
+class ScriptedVerifier : public verifiers::Verifier {
+ public:
+  int calls = 0;
+  absl::StatusOr<verifiers::VerifyResult> Score(std::string_view,
+                                                std::span<const verifiers::Solution> solutions,
+                                                const verifiers::VerifyOptions& options) override {
+    ++calls;
+    verifiers::VerifyResult result;
+    for (const verifiers::Solution& s : solutions) {
+      verifiers::VerifierScores scores;
+      for (const std::string& step : s.steps) {
+        size_t at = step.rfind("q=");
+        scores.step_scores.push_back(at == std::string::npos ? 0.5
+                                                             : std::atof(step.c_str() + at + 2));
+      }
+      if (scores.step_scores.empty()) scores.step_scores.push_back(0.5);
+      scores.aggregate = verifiers::Aggregate(
+          scores.step_scores, options.aggregation == v1::AGGREGATION_MODEL ? v1::AGGREGATION_LAST
+                                                                           : options.aggregation);
+      result.scores.push_back(std::move(scores));
+    }
+    return result;
+  }
+  std::string name() const override { return "scripted"; }
+};
+
+// Completions drawn in order from a list: the i-th completion of the whole solve gets texts[i].
+ScriptedEngine::Script FromList(std::vector<std::string> texts) {
+  auto next = std::make_shared<size_t>(0);
+  return
+      [texts, next](const std::string&, uint64_t, int) { return texts[(*next)++ % texts.size()]; };
+}
+
+struct Fixture {
+  ScriptedEngine engine;
+  ScriptedVerifier verifier;
+  ProblemInput problem{"What?", {'Q', ':'}, verifiers::AnswerFormat::kGsm8k};
+
+  explicit Fixture(ScriptedEngine::Script script) : engine(std::move(script)) {}
+
+  absl::StatusOr<v1::SolveResult> Solve(const std::string& strategy_json_kind, int n,
+                                        uint64_t seed = 1,
+                                        std::function<void(v1::StrategyConfig&)> edit = nullptr) {
+    SolveContext context;
+    context.policy = &engine;
+    context.verifier = &verifier;
+    context.budget.set_n(n);
+    context.seed = seed;
+    v1::StrategyConfig& config = context.config;
+    if (strategy_json_kind == "sc") config.mutable_self_consistency();
+    if (strategy_json_kind == "bon") config.mutable_best_of_n();
+    if (strategy_json_kind == "wbon") config.mutable_weighted_best_of_n();
+    if (strategy_json_kind == "ppl") config.mutable_perplexity();
+    if (strategy_json_kind == "rpc") config.mutable_rpc();
+    if (strategy_json_kind == "asc") config.mutable_adaptive_self_consistency();
+    if (strategy_json_kind == "beam") config.mutable_beam_search()->set_beam_width(2);
+    if (strategy_json_kind == "dvts") config.mutable_dvts()->set_beam_width(2);
+    if (strategy_json_kind == "pf") config.mutable_particle_filter();
+    config.mutable_verifier()
+        ->mutable_arithmetic();  // a verifier must be configured; the scripted one scores
+    if (edit) edit(config);
+    absl::Status valid = ValidateStrategy(config, context.budget);
+    if (!valid.ok()) return valid;
+    auto strategy = MakeStrategy(config);
+    if (!strategy.ok()) return strategy.status();
+    return (*strategy)->Solve(problem, context);
+  }
+};
+
+TEST(SelfConsistencyTest, MajorityClassWinsAndAnswerlessSamplesDoNotVote) {
+  Fixture f(FromList(
+      {"so #### 5", "the answer is 5.0<eos>", "x #### 3", "no idea", "no idea", "no idea"}));
+  auto result = f.Solve("sc", 6);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->candidates_size(), 6);
+  EXPECT_EQ(result->answer(), "5");
+  // 5 and 5.0 are one class; both selected; the no-answer samples have class -1.
+  EXPECT_TRUE(result->candidates(0).selected());
+  EXPECT_TRUE(result->candidates(1).selected());
+  EXPECT_EQ(result->candidates(0).answer_class(), result->candidates(1).answer_class());
+  EXPECT_EQ(result->candidates(3).answer_class(), -1);
+  EXPECT_EQ(f.engine.calls, 1);  // one request, n = 6
+}
+
+TEST(SelfConsistencyTest, TieGoesToTheClassThatOccursFirst) {
+  Fixture f(FromList({"#### 7", "#### 2", "#### 2", "#### 7"}));
+  auto result = f.Solve("sc", 4);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->answer(), "7");
+}
+
+TEST(BestOfNTest, HighestVerifierScoreWins) {
+  Fixture f(FromList({"q=0.2 #### 1", "q=0.9 #### 2", "q=0.9 #### 3", "q=0.5 #### 4"}));
+  auto result = f.Solve("bon", 4);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->answer(), "2");  // the first of the two 0.9s
+  EXPECT_EQ(result->selected_candidate(), 1);
+  EXPECT_DOUBLE_EQ(result->candidates(3).score(), 0.5);
+}
+
+TEST(WeightedBestOfNTest, HeaviestClassWinsOverTheSingleBest) {
+  Fixture f(FromList({"q=0.9 #### 3", "q=0.5 #### 5", "q=0.5 #### 5.00"}));
+  auto result = f.Solve("wbon", 3);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->answer(), "5");  // 0.5 + 0.5 > 0.9
+  EXPECT_FALSE(result->candidates(0).selected());
+  EXPECT_TRUE(result->candidates(2).selected());
+}
+
+TEST(PerplexityTest, HighestMeanLogprobWins) {
+  Fixture f(FromList({"#### 1", "#### 2", "#### 3"}));
+  f.engine.mean_logprob = {{"#### 1", -0.5}, {"#### 2", -0.05}, {"#### 3", -0.2}};
+  auto result = f.Solve("ppl", 3);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->answer(), "2");
+}
+
+// RPC on a hand-made case. Answer A: three identical completions with p = exp(-0.1); answer B:
+// two distinct completions with p = exp(-0.5). Self-consistency picks A (3 votes). Perplexity
+// consistency counts A's identical texts once (0.905) against B's two (2 x 0.607 = 1.213): B.
+// With reasoning pruning, B's paths lie below the mean; they are pruned exactly when the fitted
+// mixture puts them in the low component.
+TEST(RpcTest, CountsDistinctCompletionsOnceAndPrunesLowPaths) {
+  std::vector<std::string> texts = {"A path #### 10", "A path #### 10", "A path #### 10",
+                                    "B one #### 20", "B two #### 20"};
+  auto make = [&] {
+    auto f = std::make_unique<Fixture>(FromList(texts));
+    f->engine.mean_logprob = {
+        {"A path #### 10", -0.1}, {"B one #### 20", -0.5}, {"B two #### 20", -0.5}};
+    return f;
+  };
+  auto sc = make()->Solve("sc", 5);
+  ASSERT_TRUE(sc.ok());
+  EXPECT_EQ(sc->answer(), "10");
+  auto pc =
+      make()->Solve("rpc", 5, 1, [](v1::StrategyConfig& c) { c.mutable_rpc()->set_prune(false); });
+  ASSERT_TRUE(pc.ok());
+  EXPECT_EQ(pc->answer(), "20");
+  auto rpc = make()->Solve("rpc", 5);
+  ASSERT_TRUE(rpc.ok());
+  std::vector<double> p = {std::exp(-0.1), std::exp(-0.1), std::exp(-0.1), std::exp(-0.5),
+                           std::exp(-0.5)};
+  auto fit = FitWeibullMixture(p);
+  ASSERT_TRUE(fit.ok());
+  std::vector<bool> pruned = PrunePaths(*fit, p);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(rpc->candidates(i).pruned(), pruned[i]) << i;
+  double a = std::exp(-0.1), b = pruned[3] ? 0.0 : 2 * std::exp(-0.5);
+  EXPECT_EQ(rpc->answer(), b > a ? "20" : "10");
+  EXPECT_EQ(rpc->diagnostics().at("pruned"),
+            static_cast<double>(std::count(pruned.begin(), pruned.end(), true)));
+}
+
+TEST(AdaptiveSelfConsistencyTest, StopsOnceTheLeaderHoldsItsShare) {
+  Fixture unanimous(FromList({"#### 4"}));
+  auto result = unanimous.Solve("asc", 16);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->candidates_size(), 4);  // one round of 4, all agree
+  EXPECT_EQ(result->diagnostics().at("rounds"), 1);
+  Fixture split(FromList({"#### 1", "#### 2"}));
+  result = split.Solve("asc", 16);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->candidates_size(), 16);  // never reaches 75%: the whole budget
+}
+
+// Beam search with N = 4, M = 2: the first step of each beam carries its score; the 2 best
+// survive, each is expanded twice, and the finished beam with the best score is the answer.
+TEST(BeamSearchTest, KeepsTheBestNOverMBeamsAndReturnsTheBestFinishedOne) {
+  std::map<std::string, int> counter;
+  auto script = [&counter](const std::string& context, uint64_t, int index) -> std::string {
+    int step = static_cast<int>(std::count(context.begin(), context.end(), '\n')) / 2;
+    if (step == 0) {
+      static const char* first[] = {"a q=0.3\n\n", "b q=0.8\n\n", "c q=0.6\n\n", "d q=0.1\n\n"};
+      return first[counter["first"]++ % 4];
+    }
+    // Second step ends the solution with an answer; its score depends on the branch.
+    char branch = context[context.find("Q:") + 2];
+    return branch == 'b' ? "#### 8 q=0.7<eos>" : "#### 6 q=0.9<eos>";
+  };
+  Fixture f(script);
+  auto result = f.Solve("beam", 4);
+  ASSERT_TRUE(result.ok()) << result.status();
+  // Iteration 0: 4 nodes, b (0.8) and c (0.6) kept.
+  std::vector<std::string> kept;
+  for (const auto& node : result->trace()) {
+    if (node.iteration() == 0 && node.kept()) kept.push_back(node.text().substr(0, 1));
+  }
+  EXPECT_THAT(kept, ::testing::ElementsAre("b", "c"));
+  // Iteration 1: each survivor expanded twice, all finish; c's continuation scores 0.9.
+  EXPECT_EQ(result->candidates_size(), 4);
+  EXPECT_EQ(result->answer(), "6");
+}
+
+TEST(DvtsTest, EachSubtreeFollowsItsBestExpansion) {
+  int calls = 0;
+  auto script = [&calls](const std::string& context, uint64_t, int index) -> std::string {
+    ++calls;
+    if (context.find("\n\n") == std::string::npos)
+      return index == 0 ? "low q=0.2\n\n" : "high q=0.7\n\n";
+    return context.find("high") != std::string::npos ? "#### 1 q=0.9<eos>" : "#### 2 q=0.95<eos>";
+  };
+  Fixture f(script);
+  auto result = f.Solve("dvts", 4);  // 2 subtrees of width 2
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->candidates_size(), 4);
+  for (const auto& c : result->candidates()) EXPECT_NE(c.text().find("high"), std::string::npos);
+  EXPECT_EQ(result->answer(), "1");
+}
+
+// Particle filtering with a step that is right (reward 0.99) or wrong (0.01): resampling in
+// proportion to the odds (99 : 1/99) leaves only right particles, and the answer is theirs.
+TEST(ParticleFilterTest, ResamplingConcentratesOnHighRewardParticles) {
+  auto script = [](const std::string& context, uint64_t seed, int index) -> std::string {
+    if (context.find("\n\n") == std::string::npos)
+      return (seed + index) % 2 ? "right q=0.99\n\n" : "wrong q=0.01\n\n";
+    return context.find("right") != std::string::npos ? "#### 42 q=0.99<eos>"
+                                                      : "#### 13 q=0.01<eos>";
+  };
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    Fixture f(script);
+    auto result = f.Solve("pf", 8, seed);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->answer(), "42") << "seed " << seed;
+    int right = 0;
+    for (const auto& c : result->candidates()) right += c.answer() == "42";
+    EXPECT_GE(right, 7) << "seed " << seed;  // P(a wrong particle survives) < 8 * 1e-4
+  }
+}
+
+TEST(ParticleFilterTest, SameSeedSameResultOtherSeedOtherDraws) {
+  auto script = [](const std::string& context, uint64_t seed, int index) -> std::string {
+    int steps = static_cast<int>(std::count(context.begin(), context.end(), '\n')) / 2;
+    if (steps >= 3) return "#### " + std::to_string(seed % 7) + "<eos>";
+    return "s q=0." + std::to_string(1 + (seed + index) % 9) + "\n\n";
+  };
+  Fixture a(script), b(script), c(script);
+  auto ra = a.Solve("pf", 8, 3), rb = b.Solve("pf", 8, 3), rc = c.Solve("pf", 8, 4);
+  ASSERT_TRUE(ra.ok() && rb.ok() && rc.ok());
+  EXPECT_EQ(ra->SerializeAsString().size(), rb->SerializeAsString().size());
+  ra->mutable_usage()->clear_wall_seconds();
+  rb->mutable_usage()->clear_wall_seconds();
+  EXPECT_EQ(ra->SerializeAsString(), rb->SerializeAsString());
+  rc->mutable_usage()->clear_wall_seconds();
+  EXPECT_NE(ra->SerializeAsString(), rc->SerializeAsString());
+}
+
+TEST(StrategyTest, CancellationStopsTheSolve) {
+  Fixture f(FromList({"#### 1"}));
+  engine::CancellationToken cancel;
+  cancel.Cancel();
+  SolveContext context;
+  context.policy = &f.engine;
+  context.budget.set_n(4);
+  context.cancel = &cancel;
+  context.config.mutable_self_consistency();
+  auto strategy = MakeStrategy(context.config);
+  ASSERT_TRUE(strategy.ok());
+  EXPECT_EQ((*strategy)->Solve(f.problem, context).status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST(StrategyTest, ValidationNamesTheField) {
+  v1::StrategyConfig config;
+  v1::Budget budget;
+  budget.set_n(4);
+  EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+              ::testing::HasSubstr("strategy"));
+  config.mutable_beam_search()->set_beam_width(8);
+  config.mutable_verifier()->mutable_arithmetic();
+  EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+              ::testing::HasSubstr("beam_search.beam_width"));
+  config.mutable_particle_filter()->set_gibbs_iterations(3);
+  EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+              ::testing::HasSubstr("particle_filter.gibbs_iterations"));
+  config.mutable_best_of_n();
+  config.clear_verifier();
+  EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+              ::testing::HasSubstr("verifier"));
+  budget.set_n(0);
+  config.mutable_self_consistency();
+  EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+              ::testing::HasSubstr("budget.n"));
+}
+
+}  // namespace
+}  // namespace ponder::samplers

@@ -1,0 +1,353 @@
+#include "verifiers/reward_model_verifier.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace ponder::verifiers {
+namespace {
+
+// Steps for one read-out: one per step, or the whole solution as one step (AGGREGATION_MODEL).
+std::vector<std::string> StepsFor(const Solution& solution, v1::Aggregation aggregation) {
+  if (aggregation == v1::AGGREGATION_MODEL) return {absl::StrJoin(solution.steps, "\n\n")};
+  return solution.steps;
+}
+
+absl::Status CheckStopped(const VerifyOptions& options) {
+  if (options.cancel != nullptr && options.cancel->cancelled())
+    return absl::CancelledError("verification cancelled");
+  if (options.deadline.has_value() && absl::Now() >= *options.deadline) {
+    return absl::DeadlineExceededError("verification passed its deadline");
+  }
+  return absl::OkStatus();
+}
+
+// Sends one score request per solution and turns each result into step scores.
+template <typename Build, typename Read>
+absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, std::span<const Solution> solutions,
+                                      const VerifyOptions& options, Build build, Read read) {
+  PONDER_RETURN_IF_ERROR(CheckStopped(options));
+  std::vector<engine::ScoreRequest> requests;
+  for (const Solution& solution : solutions) {
+    PONDER_ASSIGN_OR_RETURN(engine::ScoreRequest request, build(solution));
+    request.cancel = options.cancel;
+    request.deadline = options.deadline;
+    requests.push_back(std::move(request));
+  }
+  std::vector<absl::StatusOr<engine::ScoreResult>> results = model.ScoreMany(requests);
+  VerifyResult out;
+  for (size_t i = 0; i < results.size(); ++i) {
+    PONDER_RETURN_IF_ERROR(results[i].status());
+    VerifierScores scores;
+    PONDER_ASSIGN_OR_RETURN(scores.step_scores, read(*results[i], requests[i]));
+    scores.aggregate = Aggregate(scores.step_scores, options.aggregation);
+    out.tokens_processed +=
+        static_cast<int64_t>(requests[i].prefix_tokens.size()) - results[i]->cached_tokens;
+    out.scores.push_back(std::move(scores));
+  }
+  return out;
+}
+
+std::vector<double> PairScores(const engine::ScoreResult& result) {
+  return std::vector<double>(result.pair_probabilities.begin(), result.pair_probabilities.end());
+}
+
+absl::StatusOr<int32_t> RequireToken(engine::Engine& model, std::string_view text,
+                                     std::string_view purpose) {
+  std::optional<int32_t> id = model.TokenId(text);
+  if (id.has_value()) return *id;
+  PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> ids, model.Tokenize(text, false));
+  if (ids.size() == 1) return ids[0];
+  return absl::InvalidArgumentError(absl::StrCat("the model ", model.Info().path,
+                                                 " has no single token for ", AsAbsl(purpose), " '",
+                                                 AsAbsl(text), "'"));
+}
+
+// Qwen2.5-Math-PRM (model card, "Quick Start"): system prompt, the question as the user turn,
+// the steps joined by "<extra_0>" (and one after the last) as the assistant turn, rendered with
+// add_generation_prompt=False; the step reward is the positive-class probability (label 1 of
+// the two-way head, softmax) at every "<extra_0>".
+class QwenMathPrm : public Verifier {
+ public:
+  QwenMathPrm(engine::Engine& model, int32_t tag, std::string tag_text, std::string system)
+      : model_(model), tag_(tag), tag_text_(std::move(tag_text)), system_(std::move(system)) {}
+
+  absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
+                                     const VerifyOptions& options) override {
+    return ScoreAll(
+        model_, solutions, options,
+        [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
+          std::vector<std::string> steps = StepsFor(solution, options.aggregation);
+          std::string assistant = absl::StrJoin(steps, tag_text_) + tag_text_;
+          PONDER_ASSIGN_OR_RETURN(
+              std::string text,
+              model_.ApplyChatTemplate(
+                  {{"system", system_}, {"user", std::string(problem)}, {"assistant", assistant}},
+                  /*add_generation_prompt=*/false));
+          engine::ScoreRequest request;
+          PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, false));
+          request.reward_token_ids = {tag_};
+          return request;
+        },
+        [&](const engine::ScoreResult& result,
+            const engine::ScoreRequest&) -> absl::StatusOr<std::vector<double>> {
+          std::vector<double> scores;
+          for (const auto& reward : result.rewards) {
+            if (reward.probabilities.size() < 2) {
+              return absl::FailedPreconditionError("the PRM's head has fewer than two labels");
+            }
+            scores.push_back(reward.probabilities[1]);
+          }
+          return scores;
+        });
+  }
+  std::string name() const override {
+    return absl::StrCat("prm:qwen-math(", model_.Info().path, ")");
+  }
+
+ private:
+  engine::Engine& model_;
+  int32_t tag_;
+  std::string tag_text_, system_;
+};
+
+// RLHFlow PRMs (RLHFlow/RLHF-Reward-Modeling, math-rm/prm_evaluate.py): the conversation has one
+// user turn per step (the first one "question + ' ' + step") each answered by an assistant "+";
+// the step's score is softmax over the logits of "+" and "-" where the model predicts that "+"
+// (the position before it, "-3" from the end for the last step), i.e. P(+) / (P(+) + P(-)).
+class RlhflowPrm : public Verifier {
+ public:
+  RlhflowPrm(engine::Engine& model, int32_t plus, int32_t minus)
+      : model_(model), plus_(plus), minus_(minus) {}
+
+  absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
+                                     const VerifyOptions& options) override {
+    return ScoreAll(
+        model_, solutions, options,
+        [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
+          std::vector<std::string> steps = StepsFor(solution, options.aggregation);
+          std::vector<engine::Engine::Message> conversation;
+          engine::ScoreRequest request;
+          for (size_t k = 0; k < steps.size(); ++k) {
+            conversation.push_back(
+                {"user", k == 0 ? absl::StrCat(AsAbsl(problem), " ", steps[0]) : steps[k]});
+            // The "+" of this turn sits right after the rendered prefix that opens the turn.
+            PONDER_ASSIGN_OR_RETURN(std::string opened,
+                                    model_.ApplyChatTemplate(conversation, true));
+            PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> prefix, model_.Tokenize(opened, false));
+            request.pair_positions.push_back(static_cast<int64_t>(prefix.size()) - 1);
+            conversation.push_back({"assistant", "+"});
+          }
+          PONDER_ASSIGN_OR_RETURN(std::string text, model_.ApplyChatTemplate(conversation, false));
+          PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, false));
+          for (int64_t position : request.pair_positions) {
+            if (position + 1 >= static_cast<int64_t>(request.prefix_tokens.size()) ||
+                request.prefix_tokens[position + 1] != plus_) {
+              return absl::FailedPreconditionError(
+                  "the chat template does not tokenize an assistant '+' turn as the '+' token");
+            }
+          }
+          request.pair_token_a = plus_;
+          request.pair_token_b = minus_;
+          return request;
+        },
+        [](const engine::ScoreResult& result, const engine::ScoreRequest&)
+            -> absl::StatusOr<std::vector<double>> { return PairScores(result); });
+  }
+  std::string name() const override {
+    return absl::StrCat("prm:rlhflow(", model_.Info().path, ")");
+  }
+
+ private:
+  engine::Engine& model_;
+  int32_t plus_, minus_;
+};
+
+// Math-Shepherd (peiyi9979/math-shepherd-mistral-7b-prm, model card): the input is
+// "question + ' ' + steps", each step followed by " ки" and the steps joined by "\n"; the step
+// score is softmax over the "+" and "-" logits at each "ки" token, taking "+".
+class MathShepherdPrm : public Verifier {
+ public:
+  MathShepherdPrm(engine::Engine& model, int32_t tag, std::string tag_text, int32_t plus,
+                  int32_t minus)
+      : model_(model), tag_(tag), tag_text_(std::move(tag_text)), plus_(plus), minus_(minus) {}
+
+  absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
+                                     const VerifyOptions& options) override {
+    return ScoreAll(
+        model_, solutions, options,
+        [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
+          std::vector<std::string> steps = StepsFor(solution, options.aggregation);
+          std::string text = absl::StrCat(AsAbsl(problem), " ");
+          for (size_t k = 0; k < steps.size(); ++k) {
+            absl::StrAppend(&text, k == 0 ? "" : "\n", steps[k], " ", tag_text_);
+          }
+          engine::ScoreRequest request;
+          PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, true));
+          for (size_t i = 0; i < request.prefix_tokens.size(); ++i) {
+            if (request.prefix_tokens[i] == tag_)
+              request.pair_positions.push_back(static_cast<int64_t>(i));
+          }
+          request.pair_token_a = plus_;
+          request.pair_token_b = minus_;
+          return request;
+        },
+        [](const engine::ScoreResult& result, const engine::ScoreRequest&)
+            -> absl::StatusOr<std::vector<double>> { return PairScores(result); });
+  }
+  std::string name() const override {
+    return absl::StrCat("prm:math-shepherd(", model_.Info().path, ")");
+  }
+
+ private:
+  engine::Engine& model_;
+  int32_t tag_;
+  std::string tag_text_;
+  int32_t plus_, minus_;
+};
+
+// An outcome reward model: the question as the user turn, the solution as the assistant turn;
+// the head is read at the last token. A two-label head gives the probability of label 1; a
+// one-label head (a scalar reward) is squashed with the logistic function.
+class OutcomeRewardModel : public Verifier {
+ public:
+  explicit OutcomeRewardModel(engine::Engine& model) : model_(model) {}
+
+  absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
+                                     const VerifyOptions& options) override {
+    VerifyOptions whole = options;
+    whole.aggregation = v1::AGGREGATION_MODEL;  // one score for the whole solution
+    return ScoreAll(
+        model_, solutions, whole,
+        [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
+          PONDER_ASSIGN_OR_RETURN(
+              std::string text,
+              model_.ApplyChatTemplate({{"user", std::string(problem)},
+                                        {"assistant", absl::StrJoin(solution.steps, "\n\n")}},
+                                       false));
+          engine::ScoreRequest request;
+          PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, false));
+          request.reward_positions = {static_cast<int64_t>(request.prefix_tokens.size()) - 1};
+          return request;
+        },
+        [](const engine::ScoreResult& result,
+           const engine::ScoreRequest&) -> absl::StatusOr<std::vector<double>> {
+          if (result.rewards.empty()) return absl::InternalError("no read-out at the last token");
+          const auto& reward = result.rewards.back();
+          if (reward.logits.size() == 1)
+            return std::vector<double>{1.0 / (1.0 + std::exp(-reward.logits[0]))};
+          return std::vector<double>{reward.probabilities[1]};
+        });
+  }
+  std::string name() const override { return absl::StrCat("orm(", model_.Info().path, ")"); }
+
+ private:
+  engine::Engine& model_;
+};
+
+constexpr char kDefaultSelfEvaluationPrompt[] =
+    "Here is a math problem and a proposed solution.\n\nProblem: {problem}\n\nProposed "
+    "solution:\n{solution}\n\n"
+    "Is the proposed solution correct? Answer with a single word, True or False.";
+
+// The policy judges a solution: the verification prompt as a user turn, then P(positive) /
+// (P(positive) + P(negative)) for the first token of the reply (Kadavath et al. 2022's P(True)).
+class SelfEvaluation : public Verifier {
+ public:
+  SelfEvaluation(engine::Engine& policy, std::string prompt, int32_t positive, int32_t negative)
+      : policy_(policy), prompt_(std::move(prompt)), positive_(positive), negative_(negative) {}
+
+  absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
+                                     const VerifyOptions& options) override {
+    VerifyOptions whole = options;
+    whole.aggregation = v1::AGGREGATION_MODEL;
+    return ScoreAll(
+        policy_, solutions, whole,
+        [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
+          std::string question = prompt_;
+          Replace(question, "{problem}", problem);
+          Replace(question, "{solution}", absl::StrJoin(solution.steps, "\n\n"));
+          PONDER_ASSIGN_OR_RETURN(std::string text,
+                                  policy_.ApplyChatTemplate({{"user", question}}, true));
+          engine::ScoreRequest request;
+          PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, policy_.Tokenize(text, false));
+          request.pair_positions = {static_cast<int64_t>(request.prefix_tokens.size()) - 1};
+          request.pair_token_a = positive_;
+          request.pair_token_b = negative_;
+          return request;
+        },
+        [](const engine::ScoreResult& result, const engine::ScoreRequest&)
+            -> absl::StatusOr<std::vector<double>> { return PairScores(result); });
+  }
+  std::string name() const override { return "self-evaluation"; }
+
+ private:
+  static void Replace(std::string& text, std::string_view placeholder, std::string_view value) {
+    size_t at = text.find(placeholder);
+    if (at != std::string::npos) text.replace(at, placeholder.size(), value);
+  }
+  engine::Engine& policy_;
+  std::string prompt_;
+  int32_t positive_, negative_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Verifier>> MakeProcessRewardModelVerifier(
+    const v1::ProcessRewardModel& config, engine::Engine* model) {
+  switch (config.format()) {
+    case v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM: {
+      std::string tag = config.has_step_tag() ? config.step_tag() : "<extra_0>";
+      PONDER_ASSIGN_OR_RETURN(int32_t id, RequireToken(*model, tag, "the step tag"));
+      std::string system =
+          config.has_system_prompt()
+              ? config.system_prompt()
+              : "Please reason step by step, and put your final answer within \\boxed{}.";
+      return std::make_unique<QwenMathPrm>(*model, id, tag, system);
+    }
+    case v1::ProcessRewardModel::FORMAT_RLHFLOW: {
+      PONDER_ASSIGN_OR_RETURN(int32_t plus, RequireToken(*model, "+", "the good-step label"));
+      PONDER_ASSIGN_OR_RETURN(int32_t minus, RequireToken(*model, "-", "the bad-step label"));
+      return std::make_unique<RlhflowPrm>(*model, plus, minus);
+    }
+    case v1::ProcessRewardModel::FORMAT_MATH_SHEPHERD: {
+      std::string tag = config.has_step_tag() ? config.step_tag() : "ки";
+      PONDER_ASSIGN_OR_RETURN(int32_t id, RequireToken(*model, tag, "the step tag"));
+      PONDER_ASSIGN_OR_RETURN(int32_t plus, RequireToken(*model, "+", "the good-step label"));
+      PONDER_ASSIGN_OR_RETURN(int32_t minus, RequireToken(*model, "-", "the bad-step label"));
+      return std::make_unique<MathShepherdPrm>(*model, id, tag, plus, minus);
+    }
+    default:
+      return absl::InvalidArgumentError(
+          "verifier.prm.format: choose QWEN_MATH_PRM, RLHFLOW or MATH_SHEPHERD");
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Verifier>> MakeOutcomeRewardModelVerifier(
+    const v1::OutcomeRewardModel&, engine::Engine* model) {
+  if (!model->Info().has_reward_head) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("verifier.orm.model: ", model->Info().path, " has no reward head"));
+  }
+  return std::make_unique<OutcomeRewardModel>(*model);
+}
+
+absl::StatusOr<std::unique_ptr<Verifier>> MakeSelfEvaluationVerifier(
+    const v1::SelfEvaluation& config, engine::Engine* policy) {
+  std::string positive = config.has_positive() ? config.positive() : "True";
+  std::string negative = config.has_negative() ? config.negative() : "False";
+  PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> positive_ids, policy->Tokenize(positive, false));
+  PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> negative_ids, policy->Tokenize(negative, false));
+  if (positive_ids.empty() || negative_ids.empty() || positive_ids[0] == negative_ids[0]) {
+    return absl::InvalidArgumentError(
+        "verifier.self_evaluation: the two options must start with different tokens");
+  }
+  return std::make_unique<SelfEvaluation>(
+      *policy, config.has_prompt() ? config.prompt() : kDefaultSelfEvaluationPrompt,
+      positive_ids[0], negative_ids[0]);
+}
+
+}  // namespace ponder::verifiers

@@ -1,0 +1,83 @@
+// Verifiers score candidate solutions without knowing the reference answer; strategies use
+// them to choose (best-of-N), to prune (beam search, DVTS) and to weight (particle filtering).
+//
+// A Verifier scores many (partial) solutions of one problem at once, so that implementations
+// backed by a model can hand all of them to the engine together (continuous batching). Each
+// solution gets a score in [0, 1] per step and an aggregate (see Aggregate). Grading against a
+// reference answer is a different job: verifiers/grading/grader.h.
+#ifndef PONDER_VERIFIERS_VERIFIER_H_
+#define PONDER_VERIFIERS_VERIFIER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/engine.h"
+#include "ponder/v1/strategy.pb.h"
+
+namespace ponder::verifiers {
+
+// A solution as a sequence of steps (the step delimiter removed). `complete` is true when the
+// solution has ended (answer given, or the model stopped).
+struct Solution {
+  std::vector<std::string> steps;
+  bool complete = false;
+};
+
+struct VerifierScores {
+  std::vector<double> step_scores;  // one per step, in [0, 1]; one for AGGREGATION_MODEL
+  double aggregate = 0;             // in [0, 1]
+};
+
+struct VerifyOptions {
+  v1::Aggregation aggregation = v1::AGGREGATION_LAST;
+  const engine::CancellationToken* cancel = nullptr;
+  std::optional<absl::Time> deadline;
+};
+
+struct VerifyResult {
+  std::vector<VerifierScores> scores;  // one per solution, in order
+  int64_t tokens_processed = 0;        // tokens the verifier's model computed (0 for rules)
+};
+
+class Verifier {
+ public:
+  virtual ~Verifier() = default;
+  // Scores every solution of `problem`. Errors: cancellation, deadline, engine failures.
+  virtual absl::StatusOr<VerifyResult> Score(std::string_view problem,
+                                             std::span<const Solution> solutions,
+                                             const VerifyOptions& options) = 0;
+  // A short description for traces and reports ("prm:qwen-math(prm.gguf)", "arithmetic").
+  virtual std::string name() const = 0;
+};
+
+// last / min / prod / mean of step scores; AGGREGATION_MODEL expects the single score the
+// verifier gave the whole solution. An empty list aggregates to 0.
+double Aggregate(std::span<const double> step_scores, v1::Aggregation aggregation);
+
+// The models a verifier configuration may name: the policy (self-evaluation) and reward models
+// by name (ponderd --prm NAME=PATH; in-process, the path itself).
+class VerifierModels {
+ public:
+  virtual ~VerifierModels() = default;
+  virtual engine::Engine* policy() = 0;
+  // Errors name the model that is not available.
+  virtual absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) = 0;
+};
+
+// Builds the verifier a configuration describes; errors are InvalidArgument naming the field.
+absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,
+                                                       VerifierModels& models);
+
+// Cuts a solution text into steps at `delimiter` (empty steps dropped).
+Solution SplitSteps(std::string_view text, std::string_view delimiter, bool complete);
+
+}  // namespace ponder::verifiers
+
+#endif  // PONDER_VERIFIERS_VERIFIER_H_
