@@ -1,0 +1,148 @@
+#include "datasets/row_parsers.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "datasets/records.h"
+
+namespace ponder::datasets::internal {
+namespace {
+
+constexpr std::string_view kMbppIdPrefix = "MBPP/";
+
+absl::Status RequireObject(const nlohmann::json& row) {
+  if (!row.is_object()) return absl::InvalidArgumentError("expected a JSON object");
+  return absl::OkStatus();
+}
+
+std::string PositionalId(const RowContext& context) {
+  return absl::StrCat(AsAbsl(context.split), "/", context.index);
+}
+
+// "Level 3" -> 3, 3 -> 3, "Level ?" or anything else -> 0 (MATH has a few problems with an
+// unknown level).
+int ParseLevel(const nlohmann::json& row) {
+  auto it = row.find("level");
+  if (it == row.end()) return 0;
+  if (it->is_number_integer()) return static_cast<int>(it->get<int64_t>());
+  if (!it->is_string()) return 0;
+  std::string_view text = it->get_ref<const std::string&>();
+  if (absl::StartsWith(AsAbsl(text), "Level ")) text.remove_prefix(6);
+  int level = 0;
+  if (!absl::SimpleAtoi(AsAbsl(text), &level)) return 0;
+  return level;
+}
+
+}  // namespace
+
+absl::StatusOr<Problem> ParseGsm8kRow(const nlohmann::json& row, const RowContext& context) {
+  PONDER_RETURN_IF_ERROR(RequireObject(row));
+  Problem problem;
+  problem.dataset = std::string(context.dataset);
+  problem.id = PositionalId(context);
+  PONDER_ASSIGN_OR_RETURN(problem.question, StringField(row, "question"));
+  PONDER_ASSIGN_OR_RETURN(problem.solution, StringField(row, "answer"));
+  std::optional<std::string> gold = verifiers::Gsm8kGoldAnswer(problem.solution);
+  if (!gold || gold->empty()) {
+    return absl::InvalidArgumentError("field \"answer\" has no final \"#### N\" line");
+  }
+  problem.reference_answer = std::move(*gold);
+  problem.answer_format = verifiers::AnswerFormat::kGsm8k;
+  return problem;
+}
+
+absl::StatusOr<Problem> ParseMathRow(const nlohmann::json& row, const RowContext& context) {
+  PONDER_RETURN_IF_ERROR(RequireObject(row));
+  Problem problem;
+  problem.dataset = std::string(context.dataset);
+  PONDER_ASSIGN_OR_RETURN(problem.question, StringField(row, "problem"));
+  if (row.contains("solution")) {
+    PONDER_ASSIGN_OR_RETURN(problem.solution, StringField(row, "solution"));
+  }
+  if (row.contains("answer")) {
+    PONDER_ASSIGN_OR_RETURN(problem.reference_answer, StringField(row, "answer"));
+  } else if (std::optional<std::string> boxed = verifiers::MathGoldAnswer(problem.solution)) {
+    problem.reference_answer = std::move(*boxed);
+  } else if (!row.contains("solution")) {
+    return absl::InvalidArgumentError(
+        "missing field \"answer\" (and no \"solution\" to take it from)");
+  } else {
+    return absl::InvalidArgumentError(
+        "the solution has no \\boxed{} answer and there is no \"answer\" field");
+  }
+  if (problem.reference_answer.find_first_not_of(" \t\n") == std::string::npos) {
+    return absl::InvalidArgumentError("the answer is empty");
+  }
+  problem.answer_format = verifiers::AnswerFormat::kMath;
+  problem.level = ParseLevel(row);
+  for (const char* field : {"type", "subject"}) {
+    auto it = row.find(field);
+    if (it != row.end() && it->is_string()) {
+      problem.subject = it->get<std::string>();
+      break;
+    }
+  }
+  auto unique_id = row.find("unique_id");
+  if (unique_id != row.end() && unique_id->is_string() &&
+      !unique_id->get_ref<const std::string&>().empty()) {
+    problem.id = unique_id->get<std::string>();
+  } else if (!context.id_hint.empty()) {
+    problem.id = std::string(context.id_hint);
+  } else {
+    problem.id = PositionalId(context);
+  }
+  return problem;
+}
+
+absl::StatusOr<Problem> ParseHumanEvalRow(const nlohmann::json& row, const RowContext& context) {
+  PONDER_RETURN_IF_ERROR(RequireObject(row));
+  Problem problem;
+  problem.dataset = std::string(context.dataset);
+  CodeTask code;
+  PONDER_ASSIGN_OR_RETURN(problem.id, StringField(row, "task_id"));
+  PONDER_ASSIGN_OR_RETURN(code.prompt, StringField(row, "prompt"));
+  PONDER_ASSIGN_OR_RETURN(code.canonical_solution, StringField(row, "canonical_solution"));
+  PONDER_ASSIGN_OR_RETURN(code.test, StringField(row, "test"));
+  PONDER_ASSIGN_OR_RETURN(code.entry_point, StringField(row, "entry_point"));
+  problem.question = code.prompt;
+  problem.solution = code.prompt + code.canonical_solution;
+  problem.code = std::move(code);
+  return problem;
+}
+
+absl::StatusOr<Problem> ParseMbppRow(const nlohmann::json& row, const RowContext& context) {
+  PONDER_RETURN_IF_ERROR(RequireObject(row));
+  Problem problem;
+  problem.dataset = std::string(context.dataset);
+  CodeTask code;
+  PONDER_ASSIGN_OR_RETURN(int64_t task_id, IntegerField(row, "task_id"));
+  problem.id = absl::StrCat(AsAbsl(kMbppIdPrefix), task_id);
+  // mbpp.jsonl calls the task "text"; sanitized-mbpp.json calls its (reworded) task "prompt".
+  bool sanitized = !row.contains("text") && row.contains("prompt");
+  PONDER_ASSIGN_OR_RETURN(code.prompt, StringField(row, sanitized ? "prompt" : "text"));
+  PONDER_ASSIGN_OR_RETURN(code.canonical_solution, StringField(row, "code"));
+  PONDER_ASSIGN_OR_RETURN(code.test_list, StringListField(row, "test_list"));
+  if (code.test_list.empty()) return absl::InvalidArgumentError("field \"test_list\" is empty");
+  if (row.contains("test_setup_code")) {
+    PONDER_ASSIGN_OR_RETURN(code.test_setup_code, StringField(row, "test_setup_code"));
+  }
+  PONDER_ASSIGN_OR_RETURN(code.test_imports, StringListField(row, "test_imports"));
+  problem.question = code.prompt;
+  problem.solution = code.canonical_solution;
+  problem.code = std::move(code);
+  return problem;
+}
+
+int64_t MbppTaskId(const Problem& problem) {
+  std::string_view id = problem.id;
+  if (!absl::StartsWith(AsAbsl(id), AsAbsl(kMbppIdPrefix))) return -1;
+  int64_t task_id = -1;
+  if (!absl::SimpleAtoi(AsAbsl(id.substr(kMbppIdPrefix.size())), &task_id)) return -1;
+  return task_id;
+}
+
+}  // namespace ponder::datasets::internal

@@ -1,0 +1,168 @@
+// `ponder datasets` end to end: runs the built binary.
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/datasets/local_http_server.h"
+#include "tests/datasets/test_files.h"
+
+namespace ponder::datasets {
+namespace {
+
+using ::ponder::datasets::testing::ClosedLocalPort;
+using ::ponder::datasets::testing::LocalHttpServer;
+using ::ponder::datasets::testing::ReadFile;
+using ::ponder::datasets::testing::SharedDatasets;
+using ::ponder::datasets::testing::SharedFileExists;
+using ::ponder::datasets::testing::TempFolder;
+using ::ponder::datasets::testing::WriteFile;
+using ::testing::HasSubstr;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  std::vector<std::string> lines() const {
+    std::vector<std::string> result;
+    std::istringstream stream(out);
+    for (std::string line; std::getline(stream, line);) result.push_back(line);
+    return result;
+  }
+};
+
+// Runs `ponder datasets <arguments>` with PONDER_DATA_DIR and XDG_CACHE_HOME pointing at an
+// empty folder, so the user's own cache never leaks into a test.
+RunResult Datasets(const std::string& arguments) {
+  static TempFolder* home = new TempFolder;
+  std::string stderr_path = *home / "stderr.txt";
+  std::string command = "env -u PONDER_DATA_DIR XDG_CACHE_HOME=" + *home / "cache" + " " +
+                        std::string(PONDER_BINARY_DIR) + "/bin/ponder datasets " + arguments +
+                        " 2>" + stderr_path;
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.err = ReadFile(stderr_path);
+  return result;
+}
+
+TEST(DatasetsCommand, ExportsTheBuiltInTaskAsJsonLines) {
+  RunResult run = Datasets("export arith --split train --count 5 --seed 3 --difficulty 4");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<std::string> lines = run.lines();
+  ASSERT_EQ(lines.size(), 5u);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    nlohmann::json record = nlohmann::json::parse(lines[i]);
+    EXPECT_EQ(record["id"], "train/d4/" + std::to_string(3 + i));
+    EXPECT_EQ(record["difficulty"], 4);
+    EXPECT_THAT(record["problem"].get<std::string>(), HasSubstr("How many"));
+    EXPECT_THAT(
+        record["solution"].get<std::string>(),
+        ::testing::EndsWith("The answer is \\boxed{" + record["answer"].get<std::string>() + "}."));
+  }
+  // Deterministic, and the test split differs.
+  EXPECT_EQ(Datasets("export arith --split train --count 5 --seed 3 --difficulty 4").out, run.out);
+  EXPECT_NE(Datasets("export arith --split test --count 5 --seed 3 --difficulty 4").out, run.out);
+}
+
+TEST(DatasetsCommand, ExportWritesToAFileAndDefaultsTo500TestProblems) {
+  TempFolder folder;
+  RunResult run = Datasets("export arith --out " + folder / "arith.jsonl");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("wrote 500 problems"));
+  std::string text = ReadFile(folder / "arith.jsonl");
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 500);
+  EXPECT_EQ(nlohmann::json::parse(text.substr(0, text.find('\n')))["id"], "test/0");
+}
+
+TEST(DatasetsCommand, BadArgumentsAreUsageErrors) {
+  RunResult run = Datasets("export arith --difficulty 9");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("difficulty 9 is out of range"));
+  EXPECT_EQ(Datasets("export arith --split dev").exit_code, 2);
+  EXPECT_EQ(Datasets("frobnicate").exit_code, 2);
+  EXPECT_EQ(Datasets("").exit_code, 2);
+  EXPECT_EQ(Datasets("show").exit_code, 2);
+  EXPECT_EQ(Datasets("--help").exit_code, 0);
+}
+
+TEST(DatasetsCommand, ShowReportsSkippedLinesByFileAndLine) {
+  TempFolder data;
+  WriteFile(data / "gsm8k/test.jsonl",
+            "{\"question\": \"Q?\", \"answer\": \"#### 4\"}\nnot json\n{\"question\": \"x\"}\n");
+  RunResult run = Datasets("show gsm8k --data-dir " + data.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr(data / "gsm8k/test.jsonl:2: not valid JSON"));
+  EXPECT_THAT(run.err, HasSubstr(data / "gsm8k/test.jsonl:3: missing field \"answer\""));
+  EXPECT_THAT(run.err, HasSubstr("skipped 2 malformed records"));
+  EXPECT_THAT(run.out, HasSubstr("[test/0]\nQ?\nanswer: 4"));
+}
+
+TEST(DatasetsCommand, ShowPrintsAPromptForAModelFamily) {
+  RunResult run = Datasets("show arith --count 1 --prompt --family qwen-math --few-shot 1");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("[system]\nPlease reason step by step"));
+  EXPECT_THAT(run.out, HasSubstr("[assistant]\n"));
+  EXPECT_THAT(run.out, HasSubstr("--- prompt: raw text"));
+  EXPECT_EQ(Datasets("show arith --prompt --family gpt").exit_code, 2);
+}
+
+TEST(DatasetsCommand, AMissingDatasetNamesDataDir) {
+  TempFolder data;
+  RunResult run = Datasets("show math500 --data-dir " + data.path());
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.out, HasSubstr("missing (tried math500/test.jsonl"));
+  EXPECT_THAT(run.err, HasSubstr("--data-dir"));
+}
+
+TEST(DatasetsCommand, ListShowsWhatIsPresent) {
+  TempFolder data;
+  WriteFile(data / "gsm8k/test.jsonl", "{}\n");
+  RunResult run = Datasets("list --data-dir " + data.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("data dir: " + data.path() + " (--data-dir)"));
+  EXPECT_THAT(run.out, ::testing::ContainsRegex("gsm8k +test,train +number +partly"));
+  EXPECT_THAT(run.out, ::testing::ContainsRegex("math500 +test +latex +no"));
+  EXPECT_THAT(run.out, ::testing::ContainsRegex("arith +test,train +number +generated"));
+}
+
+TEST(DatasetsCommand, FetchWithoutNetworkFailsNamingDataDir) {
+  TempFolder cache;
+  RunResult run = Datasets("fetch gsm8k --cache-dir " + cache / "c" +
+                           " --mirror http://127.0.0.1:" + std::to_string(ClosedLocalPort()));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("cannot download"));
+  EXPECT_THAT(run.err, HasSubstr("--data-dir"));
+}
+
+TEST(DatasetsCommand, FetchDownloadsFromAMirrorAndTheDatasetThenLoads) {
+  if (!SharedFileExists("math500/test.jsonl")) GTEST_SKIP() << "no shared MATH-500";
+  LocalHttpServer server;
+  server.Serve("/math500/test.jsonl", ReadFile(SharedDatasets() + "/math500/test.jsonl"));
+  TempFolder cache;
+  RunResult run =
+      Datasets("fetch math500 --cache-dir " + cache.path() + " --mirror " + server.url());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("downloaded " + cache / "math500/test.jsonl"));
+  EXPECT_THAT(run.out, HasSubstr("use it with --data-dir " + cache.path()));
+  RunResult show = Datasets("show math500 --count 0 --data-dir " + cache.path());
+  EXPECT_THAT(show.out, HasSubstr(cache / "math500/test.jsonl"));
+  RunResult again =
+      Datasets("fetch math500 --cache-dir " + cache.path() + " --mirror " + server.url());
+  EXPECT_THAT(again.out, HasSubstr("present"));
+  EXPECT_EQ(server.requests(), 1);
+}
+
+}  // namespace
+}  // namespace ponder::datasets
