@@ -1,0 +1,210 @@
+// strategy_bench: what the step-level strategies cost the engine, and what they cost themselves.
+//
+//   strategy_bench [--model M.gguf] [--n 16] [--threads 2] [--prompt 256] [--steps 6]
+//                  [--step-tokens 24] [--overhead-n 64]
+//
+// 1. Tokens computed by the engine (prompt tokens prefilled + tokens decoded) for particle
+//    filtering, beam search and DVTS against best-of-N at the same N, per unique token (prompt +
+//    generated: the strategies end solutions at different lengths), each run once with the
+//    engine's prefix cache on and once with it off (the naive path: every re-submitted partial
+//    solution prefilled again). Step-level strategies re-submit the prompt plus every partial
+//    solution at each step; with the cache they should compute about what best-of-N computes
+//    (goal: within 1.1x).
+// 2. The strategies' own CPU time at N = `overhead-n`: CPU time of the solving thread (strategy
+//    logic, verifier, tokenization, request building; the engine runs on its own threads)
+//    against the engine's forward-step time, per step (goal: under 1%).
+//
+// Without --model a random Qwen2-shaped model is written to a temporary folder. Random models
+// write noise, so steps end at --step-tokens rather than at "\n\n"; the verifier is the
+// arithmetic step checker (neutral on noise), which keeps every particle alive.
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/flags.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "engine/local_engine.h"
+#include "engine/testing/random_model.h"
+#include "samplers/strategy.h"
+#include "verifiers/verifier.h"
+
+namespace ponder::samplers {
+namespace {
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Settings {
+  std::string model;
+  int64_t n = 16, threads = 2, prompt = 256, steps = 6, step_tokens = 24, overhead_n = 64;
+};
+
+class PolicyOnly : public verifiers::VerifierModels {
+ public:
+  explicit PolicyOnly(engine::Engine* policy) : policy_(policy) {}
+  engine::Engine* policy() override { return policy_; }
+  absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) override {
+    return absl::NotFoundError(absl::StrCat("strategy_bench loads no reward model ", AsAbsl(name)));
+  }
+
+ private:
+  engine::Engine* policy_;
+};
+
+v1::StrategyConfig Config(const std::string& kind, const Settings& s) {
+  v1::StrategyConfig config;
+  if (kind == "best-of-N") config.mutable_best_of_n();
+  if (kind == "beam search (M=4)") config.mutable_beam_search()->set_beam_width(4);
+  if (kind == "DVTS (M=4)") config.mutable_dvts()->set_beam_width(4);
+  if (kind == "particle filter") config.mutable_particle_filter();
+  config.mutable_verifier()->mutable_arithmetic();
+  config.mutable_sampling()->set_temperature(1.0);
+  config.mutable_sampling()->set_max_tokens(static_cast<int32_t>(s.steps * s.step_tokens));
+  config.mutable_steps()->set_max_steps(static_cast<int32_t>(s.steps));
+  config.mutable_steps()->set_max_step_tokens(static_cast<int32_t>(s.step_tokens));
+  return config;
+}
+
+struct Measurement {
+  int64_t prompt_computed = 0, decoded = 0, generated = 0, engine_steps = 0;
+  double wall_seconds = 0, engine_step_seconds = 0, solver_cpu_seconds = 0;
+  int64_t prompt = 0;
+  int64_t computed() const { return prompt_computed + decoded; }
+  // The distinct tokens of the problem: the prompt and every generated token (the last token of
+  // a solution is sampled but never fed back, so a perfect cache computes slightly fewer).
+  int64_t unique() const { return prompt + generated; }
+};
+
+absl::StatusOr<Measurement> Measure(const std::string& model_path, const Settings& s,
+                                    bool prefix_caching, const std::string& kind, int64_t n,
+                                    const std::vector<int32_t>& prompt) {
+  engine::LocalEngineOptions options;
+  options.model_path = model_path;
+  options.threads = static_cast<int>(s.threads);
+  options.prefix_caching = prefix_caching;
+  options.max_batch_tokens = 1024;
+  PONDER_ASSIGN_OR_RETURN(auto policy, engine::LocalEngine::Create(options));
+  v1::StrategyConfig config = Config(kind, s);
+  PolicyOnly models(policy.get());
+  PONDER_ASSIGN_OR_RETURN(auto verifier, verifiers::MakeVerifier(config.verifier(), models));
+  PONDER_ASSIGN_OR_RETURN(auto strategy, MakeStrategy(config));
+  SolveContext context;
+  context.policy = policy.get();
+  context.verifier = verifier.get();
+  context.config = config;
+  context.budget.set_n(static_cast<int32_t>(n));
+  context.seed = 17;
+  PONDER_RETURN_IF_ERROR(ValidateStrategy(config, context.budget));
+  ProblemInput problem{"A benchmark problem.", prompt, verifiers::AnswerFormat::kMath};
+
+  const double cpu_start = ThreadCpuSeconds();
+  const auto wall_start = std::chrono::steady_clock::now();
+  PONDER_ASSIGN_OR_RETURN(v1::SolveResult result, strategy->Solve(problem, context));
+  Measurement m;
+  m.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  m.solver_cpu_seconds = ThreadCpuSeconds() - cpu_start;
+  engine::EngineStats stats = policy->Stats();
+  m.prompt_computed = stats.prompt_tokens_computed;
+  m.decoded = stats.tokens_decoded;
+  m.engine_steps = stats.steps;
+  m.engine_step_seconds = stats.step_seconds_total;
+  m.generated = result.usage().generated_tokens();
+  m.prompt = static_cast<int64_t>(prompt.size());
+  return m;
+}
+
+absl::Status Main(std::span<char* const> args) {
+  Settings s;
+  FlagParser flags(
+      "strategy_bench [--model M] [--n 16] [--threads 2] [--prompt 256] [--steps 6] "
+      "[--step-tokens 24] [--overhead-n 64]");
+  flags.AddString("model", &s.model, "GGUF file or Hugging Face folder (default: random model)");
+  flags.AddInt("n", &s.n, "budget N for the token comparison (default 16)");
+  flags.AddInt("threads", &s.threads, "engine threads (default 2)");
+  flags.AddInt("prompt", &s.prompt, "prompt tokens (default 256)");
+  flags.AddInt("steps", &s.steps, "steps per solution (default 6)");
+  flags.AddInt("step-tokens", &s.step_tokens, "tokens per step (default 24)");
+  flags.AddInt("overhead-n", &s.overhead_n, "N for the CPU-overhead measurement (default 64)");
+  PONDER_RETURN_IF_ERROR(flags.Parse(args));
+
+  std::string model = s.model;
+  if (model.empty()) {
+    model = (std::filesystem::temp_directory_path() / "strategy_bench_model").string();
+    engine::testing::RandomModelSpec spec;
+    spec.architecture = engine::Architecture::kQwen2;
+    spec.num_layers = 4;
+    spec.hidden_size = 256;
+    spec.intermediate_size = 768;
+    spec.num_heads = 8;
+    spec.num_kv_heads = 2;
+    spec.head_dim = 32;
+    spec.vocab_size = 512;
+    spec.max_context = 4096;
+    PONDER_RETURN_IF_ERROR(
+        engine::testing::WriteRandomHuggingFaceModel(spec, engine::DType::kF16, model));
+    std::printf("model: random Qwen2-shaped (4 layers, hidden 256, f16) in %s\n", model.c_str());
+  } else {
+    std::printf("model: %s\n", model.c_str());
+  }
+  std::vector<int32_t> prompt;
+  for (int64_t i = 0; i < s.prompt; ++i)
+    prompt.push_back(static_cast<int32_t>((i * 37 + 11) % 250));
+
+  std::printf(
+      "\n1. engine tokens computed (prompt prefilled + decoded), N = %lld, prompt %lld tokens,\n"
+      "   %lld steps of %lld tokens; baseline: the same strategy with the prefix cache off\n\n",
+      static_cast<long long>(s.n), static_cast<long long>(s.prompt),
+      static_cast<long long>(s.steps), static_cast<long long>(s.step_tokens));
+  std::printf("  %-20s %10s %10s %12s %10s %10s %12s %8s\n", "strategy", "generated", "computed",
+              "computed /", "computed /", "computed", "computed /", "wall s");
+  std::printf("  %-20s %10s %10s %12s %10s %10s %12s %8s\n", "", "tokens", "cache on", "unique",
+              "BoN's", "cache off", "unique", "cache on");
+  const char* kinds[] = {"best-of-N", "beam search (M=4)", "DVTS (M=4)", "particle filter"};
+  double bon_ratio = 0;  // best-of-N's computed / unique
+  for (const char* kind : kinds) {
+    PONDER_ASSIGN_OR_RETURN(Measurement on, Measure(model, s, true, kind, s.n, prompt));
+    PONDER_ASSIGN_OR_RETURN(Measurement off, Measure(model, s, false, kind, s.n, prompt));
+    // Strategies end solutions at different lengths (end-of-sequence, pruning), so they are
+    // compared per unique token (prompt + generated).
+    const double ratio = static_cast<double>(on.computed()) / static_cast<double>(on.unique());
+    if (bon_ratio == 0) bon_ratio = ratio;
+    std::printf("  %-20s %10lld %10lld %12.3f %9.3fx %10lld %12.3f %8.2f\n", kind,
+                static_cast<long long>(on.generated), static_cast<long long>(on.computed()), ratio,
+                ratio / bon_ratio, static_cast<long long>(off.computed()),
+                static_cast<double>(off.computed()) / static_cast<double>(off.unique()),
+                on.wall_seconds);
+  }
+
+  std::printf(
+      "\n2. strategy CPU time (solving thread: strategy + verifier + tokenization) against the\n"
+      "   engine's forward-step time, N = %lld, prefix cache on\n\n",
+      static_cast<long long>(s.overhead_n));
+  std::printf("  %-20s %12s %14s %14s %12s\n", "strategy", "engine steps", "engine step s",
+              "strategy cpu s", "strategy %");
+  for (const char* kind : kinds) {
+    PONDER_ASSIGN_OR_RETURN(Measurement m, Measure(model, s, true, kind, s.overhead_n, prompt));
+    std::printf("  %-20s %12lld %14.3f %14.4f %11.3f%%\n", kind,
+                static_cast<long long>(m.engine_steps), m.engine_step_seconds, m.solver_cpu_seconds,
+                100.0 * m.solver_cpu_seconds / m.engine_step_seconds);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace ponder::samplers
+
+int main(int argc, char** argv) {
+  return ponder::ExitCodeFor("strategy_bench",
+                             ponder::samplers::Main({argv + 1, static_cast<size_t>(argc - 1)}));
+}
