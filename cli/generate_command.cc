@@ -48,7 +48,7 @@ nlohmann::json StatsJson(const engine::EngineStats& s) {
 }
 
 absl::Status Generate(std::span<char* const> args) {
-  std::string model, prompt, prompt_tokens;
+  std::string model, prompt, prompt_tokens, device = "auto";
   std::vector<std::string> stops;
   int64_t n = 1, max_tokens = 128, top_k = 0, seed = 0, threads = 0, top_logprobs = 0, kv_mb = 0;
   double temperature = 1.0, top_p = 1.0, min_p = 0.0;
@@ -73,6 +73,7 @@ absl::Status Generate(std::span<char* const> args) {
   flags.AddBool("ignore-eos", &ignore_eos, "do not stop at end-of-generation tokens");
   flags.AddInt("top-logprobs", &top_logprobs, "alternatives per token in the output (0-20)");
   flags.AddInt("threads", &threads, "worker threads (default: all cores)");
+  flags.AddString("device", &device, "cpu, cuda or auto (default: cuda when a GPU is present)");
   flags.AddInt("kv-budget-mb", &kv_mb, "KV cache memory in MiB (default: automatic)");
   flags.AddBool("stats", &stats, "print the engine statistics as a final JSON line");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
@@ -85,6 +86,7 @@ absl::Status Generate(std::span<char* const> args) {
   engine::LocalEngineOptions options;
   options.model_path = model;
   options.threads = static_cast<int>(threads);
+  PONDER_ASSIGN_OR_RETURN(options.device, engine::ParseDevice(device));
   options.kv_budget_bytes = kv_mb << 20;
   PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(options));
 

@@ -15,6 +15,7 @@ namespace {
 
 absl::Status Score(std::span<char* const> args) {
   std::string model, prefix, continuation, reward_token;
+  std::string device = "auto";
   int64_t threads = 0;
   bool no_bos = false;
   FlagParser flags(
@@ -28,6 +29,7 @@ absl::Status Score(std::span<char* const> args) {
       "read the model's reward head at every position holding this token (e.g. <extra_0>)");
   flags.AddBool("no-bos", &no_bos, "do not add BOS to the prefix");
   flags.AddInt("threads", &threads, "worker threads (default: all cores)");
+  flags.AddString("device", &device, "cpu, cuda or auto (default: cuda when a GPU is present)");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
   if (prefix.empty() && continuation.empty()) {
@@ -36,6 +38,7 @@ absl::Status Score(std::span<char* const> args) {
   engine::LocalEngineOptions options;
   options.model_path = model;
   options.threads = static_cast<int>(threads);
+  PONDER_ASSIGN_OR_RETURN(options.device, engine::ParseDevice(device));
   PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(options));
   engine::ScoreRequest request;
   PONDER_ASSIGN_OR_RETURN(request.prefix_tokens,

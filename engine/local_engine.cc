@@ -11,12 +11,10 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "engine/kv/block_manager.h"
-#include "engine/kv/kv_cache.h"
 #include "engine/ops/ops.h"
 #include "engine/sampling/sampler.h"
 #include "engine/scheduler.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "engine/transformer/transformer.h"
 #include "engine/transformer/weights.h"
 
 namespace ponder::engine {
@@ -57,8 +55,7 @@ struct LocalEngine::State {
   std::unique_ptr<ModelWeights> weights;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<ops::ThreadPool> pool;
-  std::unique_ptr<Transformer> transformer;
-  std::unique_ptr<KvCache> cache;
+  std::unique_ptr<ForwardBackend> backend;
   std::unique_ptr<BlockManager> blocks;
   std::unique_ptr<Scheduler> scheduler;
 
@@ -159,24 +156,16 @@ absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
   int threads =
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   state->pool = std::make_unique<ops::ThreadPool>(threads);
-  state->transformer = std::make_unique<Transformer>(*state->weights, *state->pool);
-
-  KvCacheShape shape{config.num_layers, config.num_kv_heads, config.head_dim, options.block_size};
-  int64_t budget = options.kv_budget_bytes;
-  if (budget <= 0) {
-    budget = std::min<int64_t>(int64_t{2} << 30, 8 * (config.max_context / options.block_size + 1) *
-                                                     static_cast<int64_t>(shape.bytes_per_block()));
-  }
-  int64_t blocks =
-      std::min<int64_t>(budget / static_cast<int64_t>(shape.bytes_per_block()), int64_t{1} << 30);
-  if (blocks < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a KV budget of ", budget, " bytes holds no block of ", shape.bytes_per_block(), " bytes"));
-  }
-  state->cache = std::make_unique<KvCache>(shape, static_cast<int>(blocks));
-  state->blocks = std::make_unique<BlockManager>(static_cast<int>(blocks), options.block_size,
-                                                 options.prefix_caching);
-  state->scheduler = std::make_unique<Scheduler>(*state->blocks, *state->cache,
+  PONDER_ASSIGN_OR_RETURN(state->backend,
+                          CreateForwardBackend(*state->weights, *state->pool,
+                                               {.device = options.device,
+                                                .block_size = options.block_size,
+                                                .kv_budget_bytes = options.kv_budget_bytes,
+                                                .max_batch_tokens = options.max_batch_tokens}));
+  const int blocks = state->backend->kv().num_blocks();
+  state->blocks =
+      std::make_unique<BlockManager>(blocks, options.block_size, options.prefix_caching);
+  state->scheduler = std::make_unique<Scheduler>(*state->blocks, state->backend->kv(),
                                                  options.max_batch_tokens, config.max_context);
   return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(state)));
 }
@@ -288,52 +277,52 @@ void LocalEngine::SubmitAndWait(std::span<RequestState* const> requests) {
   for (RequestState* request : queued) request->done.WaitForNotification();
 }
 
-std::vector<absl::StatusOr<GenerateResult>> LocalEngine::GenerateMany(
-    std::span<const GenerateRequest> requests) {
-  std::vector<std::unique_ptr<RequestState>> states;
-  std::vector<RequestState*> ready;
+// GenerateMany and ScoreMany: prepares every request (a request that fails validation gets its
+// error and is not submitted), submits the rest together so they share engine steps, and
+// collects each one's result in request order.
+namespace {
+template <typename Request, typename Result, typename State, typename Prepare, typename Submit>
+std::vector<absl::StatusOr<Result>> RunRequests(std::span<const Request> requests, Prepare prepare,
+                                                Submit submit, Result State::*result_member) {
+  std::vector<std::unique_ptr<State>> states;
+  std::vector<State*> ready;
   std::vector<absl::Status> prepared;
-  for (const GenerateRequest& request : requests) {
-    states.push_back(std::make_unique<RequestState>());
-    prepared.push_back(PrepareGenerate(request, *states.back()));
+  for (const Request& request : requests) {
+    states.push_back(std::make_unique<State>());
+    prepared.push_back(prepare(request, *states.back()));
     if (prepared.back().ok()) ready.push_back(states.back().get());
   }
-  SubmitAndWait(ready);
-  std::vector<absl::StatusOr<GenerateResult>> results;
+  submit(ready);
+  std::vector<absl::StatusOr<Result>> results;
   for (size_t i = 0; i < requests.size(); ++i) {
     if (!prepared[i].ok()) {
       results.push_back(prepared[i]);
     } else if (!states[i]->status.ok()) {
       results.push_back(states[i]->status);
     } else {
-      results.push_back(std::move(states[i]->generate_result));
+      results.push_back(std::move(states[i].get()->*result_member));
     }
   }
   return results;
 }
+}  // namespace
+
+std::vector<absl::StatusOr<GenerateResult>> LocalEngine::GenerateMany(
+    std::span<const GenerateRequest> requests) {
+  return RunRequests<GenerateRequest, GenerateResult>(
+      requests,
+      [this](const GenerateRequest& r, RequestState& state) { return PrepareGenerate(r, state); },
+      [this](std::vector<RequestState*>& ready) { SubmitAndWait(ready); },
+      &RequestState::generate_result);
+}
 
 std::vector<absl::StatusOr<ScoreResult>> LocalEngine::ScoreMany(
     std::span<const ScoreRequest> requests) {
-  std::vector<std::unique_ptr<RequestState>> states;
-  std::vector<RequestState*> ready;
-  std::vector<absl::Status> prepared;
-  for (const ScoreRequest& request : requests) {
-    states.push_back(std::make_unique<RequestState>());
-    prepared.push_back(PrepareScore(request, *states.back()));
-    if (prepared.back().ok()) ready.push_back(states.back().get());
-  }
-  SubmitAndWait(ready);
-  std::vector<absl::StatusOr<ScoreResult>> results;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    if (!prepared[i].ok()) {
-      results.push_back(prepared[i]);
-    } else if (!states[i]->status.ok()) {
-      results.push_back(states[i]->status);
-    } else {
-      results.push_back(std::move(states[i]->score_result));
-    }
-  }
-  return results;
+  return RunRequests<ScoreRequest, ScoreResult>(
+      requests,
+      [this](const ScoreRequest& r, RequestState& state) { return PrepareScore(r, state); },
+      [this](std::vector<RequestState*>& ready) { SubmitAndWait(ready); },
+      &RequestState::score_result);
 }
 
 absl::StatusOr<GenerateResult> LocalEngine::Generate(const GenerateRequest& request) {
@@ -453,8 +442,22 @@ void LocalEngine::Step() {
     chunks.push_back({std::span(seq.tokens).subspan(chunk.start, chunk.count), chunk.start,
                       seq.table.blocks, rows[c]});
   }
+  // When every row read is a greedy generate row without alternatives, the backend picks the
+  // tokens itself (on a GPU the logits then never leave the device).
+  bool all_greedy = options.logits && !options.hidden;
+  for (size_t c = 0; c < plan.size() && all_greedy; ++c) {
+    const RequestState& request =
+        *static_cast<const SequenceState*>(plan[c].sequence->owner)->request;
+    if (rows[c].empty()) continue;
+    all_greedy = request.kind == RequestState::Kind::kGenerate &&
+                 request.generate->sampling.greedy() && request.generate->top_logprobs == 0;
+  }
+  if (all_greedy) {
+    options.logits = false;
+    options.greedy = true;
+  }
   absl::Time started = absl::Now();
-  absl::Status status = s.transformer->Forward(chunks, *s.cache, options, s.output);
+  absl::Status status = s.backend->Forward(chunks, options, s.output);
   double seconds = absl::ToDoubleSeconds(absl::Now() - started);
   if (!status.ok()) {
     // Inputs were validated on submission, so this is an engine bug; fail the requests in the
@@ -485,7 +488,12 @@ void LocalEngine::Step() {
       const float* logits = options.logits ? s.output.logits.data() + row * V : nullptr;
       const float* hidden = options.hidden ? s.output.hidden.data() + row * H : nullptr;
       if (owner.request->kind == RequestState::Kind::kGenerate) {
-        ProcessGenerate(owner, std::span<const float>(logits, V));
+        if (options.greedy) {
+          const SampledToken greedy{s.output.greedy_tokens[row], s.output.greedy_logprobs[row], {}};
+          ProcessGenerate(owner, {}, &greedy);
+        } else {
+          ProcessGenerate(owner, std::span<const float>(logits, V), nullptr);
+        }
       } else {
         ProcessScore(owner, plan[c].start + r, logits, hidden);
       }
@@ -494,7 +502,8 @@ void LocalEngine::Step() {
   }
 }
 
-void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> logits) {
+void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> logits,
+                                  const SampledToken* greedy) {
   State& s = *state_;
   RequestState& request = *leader.request;
   const GenerateRequest& g = *request.generate;
@@ -526,8 +535,9 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
   }
   for (SequenceState* target : targets) {
     Completion& c = target->completion;
-    SampledToken sampled =
-        SampleToken(logits, g.sampling, target->index, c.tokens.size(), g.top_logprobs);
+    SampledToken sampled = greedy != nullptr ? *greedy
+                                             : SampleToken(logits, g.sampling, target->index,
+                                                           c.tokens.size(), g.top_logprobs);
     c.tokens.push_back(sampled.token);
     c.logprobs.push_back(sampled.logprob);
     c.cumulative_logprob += sampled.logprob;
@@ -707,6 +717,8 @@ std::optional<int32_t> LocalEngine::TokenId(std::string_view token_text) const {
 
 bool LocalEngine::add_bos_by_default() const { return state_->tokenizer->add_bos_by_default(); }
 
+std::string LocalEngine::device_description() const { return state_->backend->description(); }
+
 EngineStats LocalEngine::Stats() const {
   State& s = *state_;
   absl::MutexLock lock(&s.stats_mutex);
@@ -722,8 +734,8 @@ ModelInfo LocalEngine::Info() const {
   info.dtype = s.weights->DTypeSummary();
   info.context_length = config.max_context;
   info.vocab_size = config.vocab_size;
-  info.kv_budget_bytes =
-      static_cast<int64_t>(s.cache->num_blocks()) * s.cache->shape().bytes_per_block();
+  const KvBlockStore& kv = s.backend->kv();
+  info.kv_budget_bytes = static_cast<int64_t>(kv.num_blocks()) * kv.shape().bytes_per_block();
   info.has_reward_head = s.weights->reward_head().has_value();
   return info;
 }

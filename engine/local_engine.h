@@ -1,4 +1,5 @@
-// LocalEngine: the Engine that runs a model in this process on the CPU kernels of engine/ops.
+// LocalEngine: the Engine that runs a model in this process, on the CPU kernels of engine/ops or
+// on a CUDA GPU (engine/backend.h; LocalEngineOptions::device chooses, at run time).
 //
 // It owns the weights (memory-mapped), the tokenizer, a thread pool, the paged KV cache with its
 // block manager (prefix caching, copy-on-write forks) and the continuous-batching scheduler.
@@ -17,14 +18,18 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/backend.h"
 #include "engine/engine.h"
 
 namespace ponder::engine {
 
 struct LocalEngineOptions {
   std::string model_path;  // a .gguf file or a Hugging Face folder
-  int threads = 0;         // 0: one per hardware thread
-  // KV cache memory; 0 picks enough for 8 sequences of the full context, capped at 2 GiB.
+  // kAuto: CUDA when this build has it and a GPU is present, else the CPU.
+  Device device = Device::kAuto;
+  int threads = 0;  // CPU worker threads; 0: one per hardware thread
+  // KV cache memory; 0 picks the backend's default: on the CPU enough for 8 sequences of the
+  // full context, capped at 2 GiB; on a GPU the free device memory minus a margin.
   int64_t kv_budget_bytes = 0;
   // Tokens per KV block. Prefix caching works in whole blocks, so a re-submitted sequence
   // recomputes at most block_size - 1 tokens of its cached tail; small blocks keep that low.
@@ -55,6 +60,8 @@ class LocalEngine : public Engine {
 
   // Whether the tokenizer adds BOS to a text prompt by default.
   bool add_bos_by_default() const;
+  // The device the forward pass runs on, e.g. "cuda:0 NVIDIA H100 80GB HBM3, bf16".
+  std::string device_description() const;
 
  private:
   struct State;
@@ -68,7 +75,9 @@ class LocalEngine : public Engine {
   void Loop();
   void Step();
   void Admit(RequestState& request);
-  void ProcessGenerate(SequenceState& sequence, std::span<const float> logits);
+  // `greedy`, when not null, is the token the backend already picked (all greedy step).
+  void ProcessGenerate(SequenceState& sequence, std::span<const float> logits,
+                       const SampledToken* greedy);
   void ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
                     const float* hidden);
   void FinishSequence(SequenceState& sequence);

@@ -6,7 +6,7 @@
 
 namespace ponder::engine {
 
-Scheduler::Scheduler(BlockManager& blocks, KvCache& cache, int max_batch_tokens,
+Scheduler::Scheduler(BlockManager& blocks, KvBlockStore& cache, int max_batch_tokens,
                      int64_t max_context)
     : blocks_(blocks),
       cache_(cache),

@@ -54,7 +54,7 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(BlockManager& blocks, KvCache& cache, int max_batch_tokens, int64_t max_context);
+  Scheduler(BlockManager& blocks, KvBlockStore& cache, int max_batch_tokens, int64_t max_context);
 
   // Checks that `sequence` (with `max_length` tokens at most) can ever fit in the cache.
   absl::Status CheckFits(int64_t max_length) const;
@@ -79,7 +79,7 @@ class Scheduler {
   void Preempt(Sequence* sequence);
 
   BlockManager& blocks_;
-  KvCache& cache_;
+  KvBlockStore& cache_;
   const int max_batch_tokens_;
   const int64_t max_context_;
   std::deque<Sequence*> waiting_;   // FCFS; preempted sequences go back to the front

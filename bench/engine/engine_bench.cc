@@ -1,15 +1,24 @@
 // engine_bench: prefill and decode throughput of the engine's forward pass, side by side with
-// llama.cpp's llama-batched-bench on the same GGUF file in the same run.
+// llama.cpp's llama-batched-bench (CPU) or Hugging Face transformers' generate (GPU) on the same
+// model file in the same run.
 //
-//   engine_bench --model M.gguf [--threads N] [--npp 128] [--ntg 64] [--npl 1,4,16]
+//   engine_bench --model M.gguf [--device cpu|cuda|auto] [--threads N] [--npp 128] [--ntg 64]
+//                [--npl 1,4,16] [--ubatch 512]
 //                [--llama-cpp-dir DIR]   (a llama.cpp build folder holding bin/llama-batched-bench)
+//                [--hf-python PYTHON]    (runs bench/engine/hf_generate_bench.py on the same
+//                                         Hugging Face folder: transformers' generate, greedy)
+//
+// On CUDA it also prints the memory roofline at batch 1: the bytes a decode step must read
+// (every weight matrix once, 16-bit, plus the keys and values of the context) over the step time,
+// against a device-to-device copy measured in the same run.
 //   engine_bench --model M.gguf --workload tts [--threads N] [--prompt 512] [--samples 16]
 //                [--step-tokens 40] [--steps 10]
 //
 // The workload mirrors llama-batched-bench without -pps: `npl` sequences, each with its own
-// prompt of `npp` tokens, prefilled in micro-batches of at most 512 tokens, then `ntg` decode
-// steps in which every sequence gets one token. S_PP = npl*npp / T_PP, S_TG = npl*ntg / T_TG.
-// Like llama-batched-bench, this measures the model (forward passes), not sampling.
+// prompt of `npp` tokens, prefilled in micro-batches of at most `ubatch` tokens, then `ntg`
+// decode steps in which every sequence gets one token. S_PP = npl*npp / T_PP,
+// S_TG = npl*ntg / T_TG. Decode steps pick the greedy token in the backend (on a GPU the
+// logits stay on the device, as in transformers' generate) and feed it back.
 //
 // The `tts` workload measures what test-time scaling costs through the whole engine
 // (LocalEngine: scheduler, prefix cache, forks), with prefix caching on and off:
@@ -34,6 +43,7 @@
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
 #include "base/status_macros.h"
+#include "engine/backend.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/local_engine.h"
 #include "engine/ops/ops.h"
@@ -41,11 +51,14 @@
 #include "engine/transformer/weights.h"
 #include "nlohmann/json.hpp"
 
+#if PONDER_HAVE_CUDA
+#include "engine/cuda/cuda_backend.h"
+#endif
+
 namespace ponder::engine {
 namespace {
 
 constexpr int kBlockSize = 16;
-constexpr int kMicroBatch = 512;
 
 struct Result {
   int npl = 0;
@@ -56,11 +69,14 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-absl::StatusOr<Result> RunOurs(Transformer& transformer, int npp, int ntg, int npl) {
-  const ModelConfig& c = transformer.config();
+absl::StatusOr<Result> RunOurs(ForwardBackend& backend, const ModelConfig& c, int npp, int ntg,
+                               int npl, int ubatch) {
   const int blocks_per_seq = (npp + ntg + kBlockSize - 1) / kBlockSize;
-  KvCache cache(KvCacheShape{c.num_layers, c.num_kv_heads, c.head_dim, kBlockSize},
-                npl * blocks_per_seq);
+  if (npl * blocks_per_seq > backend.kv().num_blocks()) {
+    return absl::ResourceExhaustedError(absl::StrCat("the KV cache holds ",
+                                                     backend.kv().num_blocks(), " blocks; ",
+                                                     npl * blocks_per_seq, " needed"));
+  }
   std::vector<std::vector<int32_t>> tables(npl), prompts(npl);
   for (int s = 0; s < npl; ++s) {
     tables[s].resize(blocks_per_seq);
@@ -70,14 +86,15 @@ absl::StatusOr<Result> RunOurs(Transformer& transformer, int npp, int ntg, int n
   ForwardOutput out;
   Result result;
   result.npl = npl;
-  // Prefill: fill micro-batches of up to 512 tokens across sequences, last rows produce logits.
+  // Prefill: fill micro-batches of up to `ubatch` tokens across sequences, last rows produce
+  // logits.
   auto start = std::chrono::steady_clock::now();
   int seq = 0, offset = 0;
   while (seq < npl) {
     std::vector<SequenceChunk> chunks;
     std::vector<std::vector<int32_t>> rows;
     rows.reserve(npl);
-    int budget = kMicroBatch;
+    int budget = ubatch;
     while (seq < npl && budget > 0) {
       int n = std::min(budget, npp - offset);
       rows.emplace_back();
@@ -91,17 +108,20 @@ absl::StatusOr<Result> RunOurs(Transformer& transformer, int npp, int ntg, int n
         offset = 0;
       }
     }
-    PONDER_RETURN_IF_ERROR(transformer.Forward(chunks, cache, {}, out));
+    PONDER_RETURN_IF_ERROR(backend.Forward(chunks, {}, out));
   }
   result.t_pp = Seconds(start);
   result.s_pp = npl * npp / result.t_pp;
-  // Decode: every sequence gets one token per step.
-  std::vector<int32_t> token = {42}, last_row = {0};
+  // Decode: every sequence gets one token per step, its greedy choice of the previous step.
+  std::vector<int32_t> tokens(npl, 42), last_row = {0};
   start = std::chrono::steady_clock::now();
   for (int step = 0; step < ntg; ++step) {
     std::vector<SequenceChunk> chunks;
-    for (int s = 0; s < npl; ++s) chunks.push_back({token, npp + step, tables[s], last_row});
-    PONDER_RETURN_IF_ERROR(transformer.Forward(chunks, cache, {}, out));
+    for (int s = 0; s < npl; ++s) {
+      chunks.push_back({std::span(tokens).subspan(s, 1), npp + step, tables[s], last_row});
+    }
+    PONDER_RETURN_IF_ERROR(backend.Forward(chunks, {.logits = false, .greedy = true}, out));
+    tokens = out.greedy_tokens;
   }
   result.t_tg = Seconds(start);
   result.s_tg = npl * ntg / result.t_tg;
@@ -110,16 +130,32 @@ absl::StatusOr<Result> RunOurs(Transformer& transformer, int npp, int ntg, int n
 
 // Runs llama-batched-bench with the same workload; returns one Result per npl, or an error
 // message (the comparison is then skipped with the reason printed).
+absl::StatusOr<std::vector<Result>> RunJsonLines(const std::string& command);
+
 absl::StatusOr<std::vector<Result>> RunLlamaCpp(const std::string& dir, const std::string& model,
-                                                int threads, int npp, int ntg,
+                                                int threads, int npp, int ntg, int ubatch,
                                                 const std::string& npl) {
   std::string binary = dir + "/bin/llama-batched-bench";
-  std::string command =
-      absl::StrCat(binary, " -m ", model, " -c ", 16 * (npp + ntg) + 16, " -b 2048 -ub ",
-                   kMicroBatch, " -npp ", npp, " -ntg ", ntg, " -npl ", npl, " -t ", threads,
-                   " -tb ", threads, " --output-format jsonl 2>/dev/null");
+  return RunJsonLines(absl::StrCat(binary, " -m ", model, " -c ", 16 * (npp + ntg) + 16,
+                                   " -b 2048 -ub ", ubatch, " -npp ", npp, " -ntg ", ntg, " -npl ",
+                                   npl, " -t ", threads, " -tb ", threads,
+                                   " --output-format jsonl 2>/dev/null"));
+}
+
+// Hugging Face transformers' generate (greedy) on the same folder, in the same JSON lines.
+absl::StatusOr<std::vector<Result>> RunTransformers(const std::string& python,
+                                                    const std::string& script,
+                                                    const std::string& model, int npp, int ntg,
+                                                    const std::string& npl) {
+  return RunJsonLines(absl::StrCat(python, " ", script, " --model ", model, " --npp ", npp,
+                                   " --ntg ", ntg, " --npl ", npl));
+}
+
+// Runs `command`, reading llama-batched-bench's JSON lines (pl, t_pp, speed_pp, t_tg, speed_tg).
+absl::StatusOr<std::vector<Result>> RunJsonLines(const std::string& command) {
+  std::fflush(stdout);
   std::FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return absl::UnavailableError("cannot run " + binary);
+  if (pipe == nullptr) return absl::UnavailableError("cannot run " + command);
   std::vector<Result> results;
   std::array<char, 4096> line;
   while (std::fgets(line.data(), line.size(), pipe) != nullptr) {
@@ -244,8 +280,9 @@ absl::Status RunTtsWorkloads(const std::string& model, int threads, int prompt_l
 
 absl::Status Main(std::span<char* const> args) {
   std::string model, llama_dir, npl_list = "1,4,16", workload = "throughput";
+  std::string device_name = "auto", hf_python, hf_script = "bench/engine/hf_generate_bench.py";
   int64_t threads = 2, npp = 128, ntg = 64, prompt = 512, samples = 16, step_tokens = 40,
-          steps = 10;
+          steps = 10, ubatch = 512;
   FlagParser flags(
       "engine_bench --model M.gguf [--threads N] [--npp P] [--ntg G] [--npl 1,4,16] "
       "[--llama-cpp-dir DIR]");
@@ -255,6 +292,11 @@ absl::Status Main(std::span<char* const> args) {
   flags.AddInt("ntg", &ntg, "generated tokens per sequence (default 64)");
   flags.AddString("npl", &npl_list, "comma-separated sequence counts (default 1,4,16)");
   flags.AddString("llama-cpp-dir", &llama_dir, "llama.cpp build folder (bin/llama-batched-bench)");
+  flags.AddString("device", &device_name, "cpu, cuda or auto (default: cuda when present)");
+  flags.AddInt("ubatch", &ubatch, "prefill micro-batch in tokens (default 512)");
+  flags.AddString("hf-python", &hf_python, "python with torch + transformers: compare with HF");
+  flags.AddString("hf-script", &hf_script,
+                  "the HF side (default bench/engine/hf_generate_bench.py)");
   flags.AddString("workload", &workload, "throughput (default) or tts");
   flags.AddInt("prompt", &prompt, "tts: prompt tokens (default 512)");
   flags.AddInt("samples", &samples, "tts: samples / particles (default 16)");
@@ -276,31 +318,80 @@ absl::Status Main(std::span<char* const> args) {
     npls.push_back(v);
   }
 
+  PONDER_ASSIGN_OR_RETURN(Device device, ParseDevice(device_name));
   PONDER_ASSIGN_OR_RETURN(auto weights, ModelWeights::Load(model));
+  const ModelConfig& c = weights->config();
   ops::ThreadPool pool(static_cast<int>(threads));
-  Transformer transformer(*weights, pool);
-  std::printf("model %s: %s, %d layers, d %d, vocab %d, weights %s; %lld threads; SIMD target %s\n",
-              model.c_str(), std::string(ArchitectureName(weights->config().architecture)).c_str(),
-              weights->config().num_layers, weights->config().hidden_size,
-              weights->config().vocab_size, weights->DTypeSummary().c_str(),
-              static_cast<long long>(threads), std::string(ops::SimdTargetName()).c_str());
-  PONDER_RETURN_IF_ERROR(RunOurs(transformer, 8, 2, 1).status());  // warm-up (page in weights)
-
+  const int max_npl = *std::max_element(npls.begin(), npls.end());
+  const KvCacheShape f32_shape{c.num_layers, c.num_kv_heads, c.head_dim, kBlockSize};
+  const int64_t blocks_needed =
+      static_cast<int64_t>(max_npl) * ((npp + ntg + kBlockSize - 1) / kBlockSize) + 1;
   std::vector<Result> ours;
-  for (int npl : npls) {
+  std::string description;
+  double copy_bandwidth = 0;
+  {
     PONDER_ASSIGN_OR_RETURN(
-        Result r, RunOurs(transformer, static_cast<int>(npp), static_cast<int>(ntg), npl));
-    ours.push_back(r);
-  }
+        std::unique_ptr<ForwardBackend> backend,
+        CreateForwardBackend(
+            *weights, pool,
+            {.device = device,
+             .block_size = kBlockSize,
+             .kv_budget_bytes = blocks_needed * static_cast<int64_t>(f32_shape.bytes_per_block()),
+             .max_batch_tokens = static_cast<int>(ubatch)}));
+    description = backend->description();
+    std::printf("model %s: %s, %d layers, d %d, vocab %d, weights %s; device %s\n", model.c_str(),
+                std::string(ArchitectureName(c.architecture)).c_str(), c.num_layers, c.hidden_size,
+                c.vocab_size, weights->DTypeSummary().c_str(), description.c_str());
+    PONDER_RETURN_IF_ERROR(RunOurs(*backend, c, 8, 2, 1, 512).status());  // warm-up
+    for (int npl : npls) {
+      if (backend->device() == Device::kCuda) {
+        // Untimed first: cuBLAS and the CUDA runtime load kernels on the first use of each
+        // shape (transformers' side is warmed up the same way).
+        PONDER_RETURN_IF_ERROR(
+            RunOurs(*backend, c, static_cast<int>(npp), 2, npl, static_cast<int>(ubatch)).status());
+      }
+      PONDER_ASSIGN_OR_RETURN(
+          Result r, RunOurs(*backend, c, static_cast<int>(npp), static_cast<int>(ntg), npl,
+                            static_cast<int>(ubatch)));
+      ours.push_back(r);
+    }
+#if PONDER_HAVE_CUDA
+    if (backend->device() == Device::kCuda) {
+      PONDER_ASSIGN_OR_RETURN(copy_bandwidth, cuda::MeasureCopyBandwidth(size_t{1} << 31));
+    }
+#endif
+  }  // the backend's device memory is free again before the comparison runs
   absl::StatusOr<std::vector<Result>> theirs = absl::UnavailableError("no --llama-cpp-dir given");
-  if (!llama_dir.empty()) {
+  const char* their_name = "llama.cpp";
+  if (!hf_python.empty()) {
+    their_name = "transformers";
+    theirs = RunTransformers(hf_python, hf_script, model, static_cast<int>(npp),
+                             static_cast<int>(ntg), npl_list);
+  } else if (!llama_dir.empty()) {
     theirs = RunLlamaCpp(llama_dir, model, static_cast<int>(threads), static_cast<int>(npp),
-                         static_cast<int>(ntg), npl_list);
+                         static_cast<int>(ntg), static_cast<int>(ubatch), npl_list);
   }
-  std::printf(
-      "\n  PP=%lld TG=%lld  |        ponder         |       llama.cpp       |  ponder / "
-      "llama.cpp\n",
-      static_cast<long long>(npp), static_cast<long long>(ntg));
+  if (copy_bandwidth > 0) {
+    // Bytes a batch-1 decode step must read: every matrix once (16-bit; the embedding only one
+    // row, so it is left out unless tied to the output), plus K and V of the mean context.
+    const double H = c.hidden_size, Q = c.q_size(), KV = c.kv_size(), I = c.intermediate_size;
+    const double layer_values = H * (Q + 2 * KV) + Q * H + 3 * I * H;
+    const double weight_bytes = 2 * (c.num_layers * layer_values + double(c.vocab_size) * H);
+    const double context = static_cast<double>(npp) + static_cast<double>(ntg) / 2;
+    const double kv_bytes = 2.0 * c.num_layers * context * 2 * KV;
+    for (const Result& r : ours) {
+      if (r.npl != 1) continue;
+      const double step = r.t_tg / static_cast<double>(ntg);
+      const double achieved = (weight_bytes + kv_bytes) / step;
+      std::printf(
+          "\n  roofline at batch 1: %.1f MB weights + %.2f MB KV per step in %.3f ms = %.0f GB/s;"
+          "\n  device-to-device copy (read + write) %.0f GB/s: %.1f%% of the roofline\n",
+          weight_bytes / 1e6, kv_bytes / 1e6, step * 1e3, achieved / 1e9, copy_bandwidth / 1e9,
+          100.0 * achieved / copy_bandwidth);
+    }
+  }
+  std::printf("\n  PP=%lld TG=%lld  |        ponder         | %21s |  ponder / %s\n",
+              static_cast<long long>(npp), static_cast<long long>(ntg), their_name, their_name);
   std::printf("  batch | S_PP tok/s S_TG tok/s | S_PP tok/s S_TG tok/s |  prefill   decode\n");
   for (size_t i = 0; i < ours.size(); ++i) {
     const Result& o = ours[i];
@@ -314,7 +405,7 @@ absl::Status Main(std::span<char* const> args) {
     }
   }
   if (!theirs.ok())
-    std::printf("\n  llama.cpp comparison skipped: %s\n",
+    std::printf("\n  %s comparison skipped: %s\n", their_name,
                 std::string(theirs.status().message()).c_str());
   return absl::OkStatus();
 }

@@ -89,7 +89,7 @@ void BlockManager::AddRef(int32_t block) {
 }
 
 int64_t BlockManager::MatchPrefix(std::span<const int32_t> tokens, int64_t max_tokens,
-                                  BlockTable& table, KvCache& cache) {
+                                  BlockTable& table, KvBlockStore& cache) {
   assert(table.blocks.empty());
   if (!prefix_caching_) return 0;
   max_tokens = std::min<int64_t>(max_tokens, static_cast<int64_t>(tokens.size()));
@@ -159,7 +159,8 @@ int64_t BlockManager::CopiesNeeded(const BlockTable& table, int64_t begin, int64
   return copies;
 }
 
-bool BlockManager::PrepareWrite(BlockTable& table, int64_t begin, int64_t end, KvCache& cache) {
+bool BlockManager::PrepareWrite(BlockTable& table, int64_t begin, int64_t end,
+                                KvBlockStore& cache) {
   if (begin >= end) return true;
   if (CopiesNeeded(table, begin, end) > available()) return false;
   for (int64_t b = begin / block_size_;

@@ -61,7 +61,7 @@ class BlockManager {
   // `tokens`, at most `max_tokens` tokens, and returns its length: whole blocks are shared; a
   // cached partial block that continues the prefix is copied into a fresh block (in `cache`).
   int64_t MatchPrefix(std::span<const int32_t> tokens, int64_t max_tokens, BlockTable& table,
-                      KvCache& cache);
+                      KvBlockStore& cache);
 
   // Grows `table` to hold `num_tokens` tokens. All or nothing: returns false, allocating
   // nothing, when there are not enough blocks.
@@ -72,7 +72,7 @@ class BlockManager {
   // Makes the blocks holding positions [begin, end) private to `table` before they are written:
   // a block shared with another sequence is copied into a fresh block. Returns false (changing
   // nothing) when no block is available for a copy.
-  bool PrepareWrite(BlockTable& table, int64_t begin, int64_t end, KvCache& cache);
+  bool PrepareWrite(BlockTable& table, int64_t begin, int64_t end, KvBlockStore& cache);
   // Whether PrepareWrite for [begin, end) would need to copy (i.e. allocate) a block.
   int64_t CopiesNeeded(const BlockTable& table, int64_t begin, int64_t end) const;
 

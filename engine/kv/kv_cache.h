@@ -2,8 +2,12 @@
 //
 // A sequence's cache is a block table: the block holding positions [i*B, (i+1)*B) is
 // block_table[i]. Blocks are owned and shared by the BlockManager (engine/kv/block_manager.h);
-// this class only holds the memory. Per block and layer the layout is
-//   K: [block_size][num_kv_heads][head_dim] f32, then V: the same.
+// the storage only holds the memory. KvBlockStore is what the block manager and the scheduler
+// see of it, so the blocks may live in host memory (KvCache, below) or in device memory (the
+// CUDA backend, engine/cuda/cuda_backend.h) with the same block ids. Per block and layer the
+// layout is
+//   K: [block_size][num_kv_heads][head_dim] values, then V: the same
+// (f32 in KvCache; the backend's compute type, 16-bit, on a GPU).
 #ifndef PONDER_ENGINE_KV_KV_CACHE_H_
 #define PONDER_ENGINE_KV_KV_CACHE_H_
 
@@ -19,6 +23,7 @@ struct KvCacheShape {
   int num_kv_heads = 0;
   int head_dim = 0;
   int block_size = 16;
+  int bytes_per_value = 4;  // 4 (f32) in host memory; 2 for the GPU's 16-bit cache
 
   // Floats of K (or V) per block per layer.
   size_t floats_per_block_layer() const {
@@ -26,16 +31,28 @@ struct KvCacheShape {
   }
   // Bytes one block takes across all layers, K and V.
   size_t bytes_per_block() const {
-    return 2 * floats_per_block_layer() * num_layers * sizeof(float);
+    return 2 * floats_per_block_layer() * num_layers * static_cast<size_t>(bytes_per_value);
   }
 };
 
-class KvCache {
+// What the block manager and the scheduler need of the storage: its shape, its size, and a
+// block copy for copy-on-write.
+class KvBlockStore {
+ public:
+  virtual ~KvBlockStore() = default;
+  virtual const KvCacheShape& shape() const = 0;
+  virtual int num_blocks() const = 0;
+  // Copies every layer of block `from` into block `to` (copy-on-write of a shared block).
+  virtual void CopyBlock(int from, int to) = 0;
+};
+
+// Blocks in host memory, as f32 (shape.bytes_per_value must be 4).
+class KvCache final : public KvBlockStore {
  public:
   KvCache(const KvCacheShape& shape, int num_blocks);
 
-  const KvCacheShape& shape() const { return shape_; }
-  int num_blocks() const { return num_blocks_; }
+  const KvCacheShape& shape() const override { return shape_; }
+  int num_blocks() const override { return num_blocks_; }
 
   float* keys(int block, int layer) { return base(block, layer); }
   float* values(int block, int layer) {
@@ -47,8 +64,7 @@ class KvCache {
   const float* values(int block, int layer) const {
     return const_cast<KvCache*>(this)->values(block, layer);
   }
-  // Copies every layer of block `from` into block `to` (copy-on-write of a shared block).
-  void CopyBlock(int from, int to);
+  void CopyBlock(int from, int to) override;
 
  private:
   float* base(int block, int layer) {

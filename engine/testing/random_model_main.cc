@@ -2,7 +2,8 @@
 // Hugging Face folder. Used by benchmarks and by the scripts that make golden files.
 //
 //   random_model --out PATH [--format gguf|hf] [--dtype f32|f16|bf16|q8_0|q4_0]
-//                [--arch llama|qwen2|qwen3] [--shape tiny|qwen2.5-0.5b] [--layers N] [--seed S]
+//                [--arch llama|qwen2|qwen3] [--shape tiny|qwen2.5-0.5b|qwen2.5-1.5b] [--layers N]
+//                [--seed S]
 #include <cstdio>
 #include <string>
 
@@ -26,7 +27,8 @@ absl::Status Run(std::span<char* const> args) {
   flags.AddString("arch", &arch, "llama, qwen2, qwen3");
   flags.AddString(
       "shape", &shape,
-      "tiny (2 layers, d 64) or qwen2.5-0.5b (24 layers, d 896, ff 4864, vocab 151936)");
+      "tiny (2 layers, d 64), qwen2.5-0.5b (24 layers, d 896, ff 4864, vocab 151936) or "
+      "qwen2.5-1.5b (28 layers, d 1536, ff 8960, 12/2 heads of 128, vocab 151936, tied)");
   flags.AddInt("layers", &layers, "override the layer count");
   flags.AddInt("vocab", &vocab, "override the vocabulary size");
   flags.AddInt("context", &context, "override the context length");
@@ -54,8 +56,19 @@ absl::Status Run(std::span<char* const> args) {
     spec.vocab_size = 151936;
     spec.max_context = 4096;
     spec.rope_theta = 1000000.0f;
+  } else if (shape == "qwen2.5-1.5b") {
+    spec.num_layers = 28;
+    spec.hidden_size = 1536;
+    spec.intermediate_size = 8960;
+    spec.num_heads = 12;
+    spec.num_kv_heads = 2;
+    spec.head_dim = 128;
+    spec.vocab_size = 151936;
+    spec.max_context = 32768;
+    spec.rope_theta = 1000000.0f;
+    tied = true;  // as Qwen2.5-1.5B
   } else if (shape != "tiny") {
-    return absl::InvalidArgumentError("--shape must be tiny or qwen2.5-0.5b");
+    return absl::InvalidArgumentError("--shape must be tiny, qwen2.5-0.5b or qwen2.5-1.5b");
   }
   if (layers > 0) spec.num_layers = static_cast<int>(layers);
   if (vocab > 0) spec.vocab_size = static_cast<int>(vocab);

@@ -10,9 +10,8 @@ namespace ponder::engine {
 Transformer::Transformer(const ModelWeights& weights, ops::ThreadPool& pool)
     : weights_(weights), pool_(pool) {}
 
-absl::Status Transformer::Validate(std::span<const SequenceChunk> chunks,
-                                   const KvCache& cache) const {
-  const ModelConfig& c = config();
+absl::Status ValidateChunks(const ModelConfig& c, const KvBlockStore& cache,
+                            std::span<const SequenceChunk> chunks) {
   const KvCacheShape& shape = cache.shape();
   if (shape.num_layers != c.num_layers || shape.num_kv_heads != c.num_kv_heads ||
       shape.head_dim != c.head_dim) {
@@ -59,7 +58,7 @@ absl::Status Transformer::Validate(std::span<const SequenceChunk> chunks,
 
 absl::Status Transformer::Forward(std::span<const SequenceChunk> chunks, KvCache& cache,
                                   const ForwardOptions& options, ForwardOutput& output) {
-  if (absl::Status status = Validate(chunks, cache); !status.ok()) return status;
+  if (absl::Status status = ValidateChunks(config(), cache, chunks); !status.ok()) return status;
   const ModelConfig& c = config();
   const int64_t H = c.hidden_size, Q = c.q_size(), KV = c.kv_size(), I = c.intermediate_size;
 

@@ -40,12 +40,26 @@ struct ForwardOutput {
   int64_t num_rows = 0;       // total output rows, chunk by chunk in order
   std::vector<float> logits;  // [num_rows][vocab] when requested
   std::vector<float> hidden;  // [num_rows][hidden], after the final norm, when requested
+  // With ForwardOptions::greedy (backends only, engine/backend.h): per row, the most likely
+  // token (the lowest id among equal maxima) and its log-softmax, as SampleToken computes them
+  // at temperature 0.
+  std::vector<int32_t> greedy_tokens;
+  std::vector<float> greedy_logprobs;
 };
 
 struct ForwardOptions {
   bool logits = true;
   bool hidden = false;
+  // Backends only (Transformer::Forward ignores it): fill greedy_tokens / greedy_logprobs. With
+  // logits = false a GPU backend then leaves the logits on the device.
+  bool greedy = false;
 };
+
+// Checks `chunks` against the model and the KV storage: token ids in the vocabulary, positions
+// inside the context, block tables covering every position with valid block ids, output rows in
+// increasing order. Every backend runs this before computing anything.
+absl::Status ValidateChunks(const ModelConfig& config, const KvBlockStore& kv,
+                            std::span<const SequenceChunk> chunks);
 
 class Transformer {
  public:
@@ -60,7 +74,6 @@ class Transformer {
                        const ForwardOptions& options, ForwardOutput& output);
 
  private:
-  absl::Status Validate(std::span<const SequenceChunk> chunks, const KvCache& cache) const;
   void Attention(int layer, KvCache& cache);
 
   const ModelWeights& weights_;

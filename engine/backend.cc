@@ -1,0 +1,125 @@
+#include "engine/backend.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/strings.h"
+#include "engine/ops/ops.h"
+#include "engine/sampling/sampler.h"
+
+#if PONDER_HAVE_CUDA
+#include "engine/cuda/cuda_backend.h"
+#endif
+
+namespace ponder::engine {
+namespace {
+
+// The CPU path: the Highway kernels of engine/ops through Transformer, blocks in host memory.
+class CpuBackend final : public ForwardBackend {
+ public:
+  CpuBackend(const ModelWeights& weights, ops::ThreadPool& pool, const KvCacheShape& shape,
+             int num_blocks)
+      : transformer_(weights, pool), cache_(shape, num_blocks), threads_(pool.size()) {}
+
+  Device device() const override { return Device::kCpu; }
+  std::string description() const override {
+    return absl::StrCat("cpu (", AsAbsl(ops::SimdTargetName()), ", ", threads_, " threads)");
+  }
+  KvBlockStore& kv() override { return cache_; }
+  absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
+                       ForwardOutput& output) override {
+    ForwardOptions inner = options;
+    inner.logits = options.logits || options.greedy;
+    if (absl::Status status = transformer_.Forward(chunks, cache_, inner, output); !status.ok()) {
+      return status;
+    }
+    output.greedy_tokens.clear();
+    output.greedy_logprobs.clear();
+    if (options.greedy) {
+      // Exactly what the engine's sampler picks at temperature 0.
+      const int64_t vocab = transformer_.config().vocab_size;
+      const SamplingParams greedy{.temperature = 0.0};
+      for (int64_t r = 0; r < output.num_rows; ++r) {
+        SampledToken token = SampleToken(
+            std::span<const float>(output.logits.data() + r * vocab, vocab), greedy, 0, 0, 0);
+        output.greedy_tokens.push_back(token.token);
+        output.greedy_logprobs.push_back(token.logprob);
+      }
+      if (!options.logits) output.logits.clear();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  Transformer transformer_;
+  KvCache cache_;
+  int threads_;
+};
+
+}  // namespace
+
+std::string_view DeviceName(Device device) {
+  switch (device) {
+    case Device::kAuto:
+      return "auto";
+    case Device::kCpu:
+      return "cpu";
+    case Device::kCuda:
+      return "cuda";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Device> ParseDevice(std::string_view name) {
+  if (name == "auto") return Device::kAuto;
+  if (name == "cpu") return Device::kCpu;
+  if (name == "cuda") return Device::kCuda;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown device \"", AsAbsl(name), "\"; expected auto, cpu or cuda"));
+}
+
+absl::Status CudaDeviceStatus() {
+#if PONDER_HAVE_CUDA
+  return cuda::DeviceStatus();
+#else
+  return absl::FailedPreconditionError(
+      "this build has no CUDA backend (configure with -DPONDER_CUDA=ON)");
+#endif
+}
+
+Device ResolveDevice(Device device) {
+  if (device != Device::kAuto) return device;
+  return CudaDeviceStatus().ok() ? Device::kCuda : Device::kCpu;
+}
+
+absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateForwardBackend(
+    const ModelWeights& weights, ops::ThreadPool& pool, const BackendOptions& options) {
+  const ModelConfig& config = weights.config();
+  if (options.block_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_size must be >= 1, got ", options.block_size));
+  }
+  const Device device = ResolveDevice(options.device);
+  if (device == Device::kCuda) {
+#if PONDER_HAVE_CUDA
+    return cuda::CreateCudaBackend(weights, options);
+#else
+    return CudaDeviceStatus();
+#endif
+  }
+  KvCacheShape shape{config.num_layers, config.num_kv_heads, config.head_dim, options.block_size};
+  int64_t budget = options.kv_budget_bytes;
+  if (budget <= 0) {
+    budget = std::min<int64_t>(int64_t{2} << 30, 8 * (config.max_context / options.block_size + 1) *
+                                                     static_cast<int64_t>(shape.bytes_per_block()));
+  }
+  const int64_t blocks =
+      std::min<int64_t>(budget / static_cast<int64_t>(shape.bytes_per_block()), int64_t{1} << 30);
+  if (blocks < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a KV budget of ", budget, " bytes holds no block of ", shape.bytes_per_block(), " bytes"));
+  }
+  return std::make_unique<CpuBackend>(weights, pool, shape, static_cast<int>(blocks));
+}
+
+}  // namespace ponder::engine

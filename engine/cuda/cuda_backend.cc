@@ -1,0 +1,506 @@
+#include "engine/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstring>
+#include <initializer_list>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "engine/cuda/cuda_util.h"
+#include "engine/cuda/kernels.h"
+#include "engine/model/dtype.h"
+#include "engine/ops/ops.h"
+
+namespace ponder::engine::cuda {
+namespace {
+
+constexpr size_t kValueBytes = 2;  // 16-bit storage: weights, KV cache, matrix-product inputs
+
+// A [rows][cols] 16-bit matrix in device memory (row-major, as in the model file).
+struct DeviceMatrix {
+  const void* data = nullptr;  // into `buffer`, or another matrix's buffer (tied embeddings)
+  int64_t rows = 0;
+  int64_t cols = 0;
+  DeviceBuffer buffer;
+};
+
+struct DeviceLayer {
+  DeviceMatrix qkv;      // [Q + 2 KV][hidden]: wq, wk, wv stacked
+  DeviceMatrix wo;       // [hidden][Q]
+  DeviceMatrix gate_up;  // [2 intermediate][hidden]: w_gate, w_up stacked
+  DeviceMatrix down;     // [hidden][intermediate]
+  DeviceBuffer attention_norm, ffn_norm, qkv_bias, q_norm, k_norm;  // f32 vectors
+};
+
+StorageType ChooseStorage(const ModelWeights& weights) {
+  for (const LayerWeights& layer : weights.layers()) {
+    for (const ops::WeightMatrix* w :
+         {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.w_gate, &layer.w_up, &layer.w_down}) {
+      if (w->dtype != DType::kF16) return StorageType::kBF16;
+    }
+  }
+  return StorageType::kF16;
+}
+
+cudaDataType_t CudaType(StorageType type) {
+  return type == StorageType::kBF16 ? CUDA_R_16BF : CUDA_R_16F;
+}
+
+// Copies rows of `w` into device memory at `dst` as 16-bit `type`: stored bytes as they are when
+// the dtype matches, otherwise dequantized (exact) and rounded to nearest even.
+absl::Status UploadRows(const ops::WeightMatrix& w, StorageType type, void* dst) {
+  const bool same = (type == StorageType::kBF16 && w.dtype == DType::kBF16) ||
+                    (type == StorageType::kF16 && w.dtype == DType::kF16);
+  if (same) {
+    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, w.data, static_cast<size_t>(w.rows) * w.row_bytes(),
+                                           cudaMemcpyHostToDevice));
+    return absl::OkStatus();
+  }
+  // Converted in slices of about 16 MiB so the host copy stays small.
+  const int64_t rows_per_slice =
+      std::max<int64_t>(1, (int64_t{8} << 20) / std::max<int64_t>(1, w.cols));
+  std::vector<float> row(w.cols);
+  std::vector<uint16_t> slice;
+  for (int64_t begin = 0; begin < w.rows; begin += rows_per_slice) {
+    const int64_t end = std::min(w.rows, begin + rows_per_slice);
+    slice.resize(static_cast<size_t>(end - begin) * w.cols);
+    for (int64_t r = begin; r < end; ++r) {
+      ops::DequantizeRow(w, r, row.data());
+      uint16_t* out = slice.data() + (r - begin) * w.cols;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        out[c] = type == StorageType::kBF16 ? FloatToBFloat16(row[c]) : FloatToHalf(row[c]);
+      }
+    }
+    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpy(static_cast<char*>(dst) + begin * w.cols * kValueBytes,
+                                           slice.data(), slice.size() * kValueBytes,
+                                           cudaMemcpyHostToDevice));
+  }
+  return absl::OkStatus();
+}
+
+// Uploads the matrices `parts` stacked by rows (all with the same number of columns).
+absl::StatusOr<DeviceMatrix> UploadStacked(std::initializer_list<const ops::WeightMatrix*> parts,
+                                           StorageType type, std::string_view what) {
+  DeviceMatrix m;
+  m.cols = (*parts.begin())->cols;
+  for (const ops::WeightMatrix* w : parts) m.rows += w->rows;
+  PONDER_ASSIGN_OR_RETURN(
+      m.buffer, DeviceBuffer::Allocate(static_cast<size_t>(m.rows * m.cols) * kValueBytes, what));
+  int64_t row = 0;
+  for (const ops::WeightMatrix* w : parts) {
+    PONDER_RETURN_IF_ERROR(UploadRows(*w, type, m.buffer.as<char>() + row * m.cols * kValueBytes));
+    row += w->rows;
+  }
+  m.data = m.buffer.data();
+  return m;
+}
+
+absl::StatusOr<DeviceBuffer> UploadFloats(std::initializer_list<const std::vector<float>*> parts,
+                                          std::string_view what) {
+  std::vector<float> all;
+  for (const std::vector<float>* part : parts) all.insert(all.end(), part->begin(), part->end());
+  PONDER_ASSIGN_OR_RETURN(DeviceBuffer buffer,
+                          DeviceBuffer::Allocate(all.size() * sizeof(float), what));
+  if (!all.empty()) {
+    PONDER_CUDA_RETURN_IF_ERROR(
+        cudaMemcpy(buffer.data(), all.data(), all.size() * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  return buffer;
+}
+
+// KV blocks in device memory. CopyBlock is enqueued on the backend's stream, so it is ordered
+// before the next forward step; an error is kept and returned by that step.
+class DeviceKvCache final : public KvBlockStore {
+ public:
+  DeviceKvCache(const KvCacheShape& shape, int num_blocks, DeviceBuffer data, cudaStream_t stream)
+      : shape_(shape), num_blocks_(num_blocks), data_(std::move(data)), stream_(stream) {}
+
+  const KvCacheShape& shape() const override { return shape_; }
+  int num_blocks() const override { return num_blocks_; }
+  void CopyBlock(int from, int to) override {
+    const size_t bytes = shape_.bytes_per_block();  // a block's layers are contiguous
+    absl::Status status =
+        CudaStatus(cudaMemcpyAsync(data_.as<char>() + to * bytes, data_.as<char>() + from * bytes,
+                                   bytes, cudaMemcpyDeviceToDevice, stream_),
+                   "cudaMemcpyAsync(copy-on-write of a KV block)");
+    if (!status.ok() && error_.ok()) error_ = status;
+  }
+
+  void* data() const { return data_.data(); }
+  absl::Status TakeError() { return std::exchange(error_, absl::OkStatus()); }
+
+ private:
+  KvCacheShape shape_;
+  int num_blocks_;
+  DeviceBuffer data_;
+  cudaStream_t stream_;
+  absl::Status error_;
+};
+
+class CudaBackend final : public ForwardBackend {
+ public:
+  explicit CudaBackend(const ModelWeights& weights) : weights_(weights) {}
+  ~CudaBackend() override {
+    kv_.reset();
+    if (blas_ != nullptr) cublasDestroy(blas_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  absl::Status Initialize(const BackendOptions& options);
+
+  Device device() const override { return Device::kCuda; }
+  std::string description() const override { return description_; }
+  KvBlockStore& kv() override { return *kv_; }
+  absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
+                       ForwardOutput& output) override;
+
+ private:
+  absl::Status Reserve(int64_t tokens, int64_t rows);
+  // out[t][r] = beta * out[t][r] + sum_c x[t][c] * w[r][c], for t < tokens (out row stride:
+  // w.rows). cuBLAS is column-major: this is outᵀ = W · xᵀ with W read transposed.
+  absl::Status MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out, float beta);
+
+  const ModelWeights& weights_;
+  StorageType storage_ = StorageType::kBF16;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  std::string description_;
+
+  DeviceMatrix embedding_, output_;
+  DeviceBuffer output_norm_, inv_freq_;
+  std::vector<DeviceLayer> layers_;
+  std::unique_ptr<DeviceKvCache> kv_;
+
+  // Step buffers, grown as needed.
+  int64_t token_capacity_ = 0, row_capacity_ = 0;
+  DeviceBuffer x_;       // [T][H] f32 residual stream
+  DeviceBuffer wide_;    // [T][max(Q + 2 KV, 2 I)] f32: qkv, then gate_up
+  DeviceBuffer narrow_;  // [T][max(H, Q, I)] 16-bit: inputs of the matrix products
+  DeviceBuffer rows16_;  // [R][H] 16-bit: final-norm rows
+  DeviceBuffer hidden_;  // [R][H] f32
+  DeviceBuffer logits_;  // [R][V] f32
+  DeviceBuffer greedy_;  // [R] int32 tokens, then [R] f32 log-probs
+  PinnedBuffer host_greedy_;
+  DeviceBuffer metadata_;  // int32: tokens, positions, table offsets, output rows, tables
+  PinnedBuffer host_metadata_;
+};
+
+absl::Status CudaBackend::Initialize(const BackendOptions& options) {
+  const ModelConfig& c = weights_.config();
+  if (c.head_dim > 256 || c.head_dim % 2 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(weights_.path(), ": head_dim ", c.head_dim,
+                                                   " is not supported on CUDA (even, <= 256)"));
+  }
+  PONDER_CUDA_RETURN_IF_ERROR(cudaSetDevice(0));
+  cudaDeviceProp properties;
+  PONDER_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&properties, 0));
+  if (properties.major < 8) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cuda:0 ", properties.name, " has compute capability ", properties.major, ".",
+                     properties.minor, "; the CUDA backend needs 8.0 or newer (BF16)"));
+  }
+  PONDER_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  PONDER_CUBLAS_RETURN_IF_ERROR(cublasCreate(&blas_));
+  PONDER_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas_, stream_));
+
+  storage_ = ChooseStorage(weights_);
+  PONDER_ASSIGN_OR_RETURN(
+      embedding_, UploadStacked({&weights_.token_embedding()}, storage_, "token embedding"));
+  if (weights_.output().data == weights_.token_embedding().data) {
+    output_.data = embedding_.data;  // tied: one copy
+    output_.rows = embedding_.rows;
+    output_.cols = embedding_.cols;
+  } else {
+    PONDER_ASSIGN_OR_RETURN(output_,
+                            UploadStacked({&weights_.output()}, storage_, "output projection"));
+  }
+  PONDER_ASSIGN_OR_RETURN(output_norm_, UploadFloats({&weights_.output_norm()}, "output norm"));
+  PONDER_ASSIGN_OR_RETURN(inv_freq_,
+                          UploadFloats({&weights_.rope_inverse_frequencies()}, "rope frequencies"));
+  layers_.resize(c.num_layers);
+  for (int l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& w = weights_.layers()[l];
+    DeviceLayer& d = layers_[l];
+    const std::string what = absl::StrCat("layer ", l, " weights");
+    PONDER_ASSIGN_OR_RETURN(d.qkv, UploadStacked({&w.wq, &w.wk, &w.wv}, storage_, what));
+    PONDER_ASSIGN_OR_RETURN(d.wo, UploadStacked({&w.wo}, storage_, what));
+    PONDER_ASSIGN_OR_RETURN(d.gate_up, UploadStacked({&w.w_gate, &w.w_up}, storage_, what));
+    PONDER_ASSIGN_OR_RETURN(d.down, UploadStacked({&w.w_down}, storage_, what));
+    PONDER_ASSIGN_OR_RETURN(d.attention_norm, UploadFloats({&w.attention_norm}, what));
+    PONDER_ASSIGN_OR_RETURN(d.ffn_norm, UploadFloats({&w.ffn_norm}, what));
+    if (c.attention_bias) {
+      PONDER_ASSIGN_OR_RETURN(d.qkv_bias, UploadFloats({&w.bq, &w.bk, &w.bv}, what));
+    }
+    if (c.qk_norm) {
+      PONDER_ASSIGN_OR_RETURN(d.q_norm, UploadFloats({&w.q_norm}, what));
+      PONDER_ASSIGN_OR_RETURN(d.k_norm, UploadFloats({&w.k_norm}, what));
+    }
+  }
+  // Step buffers for the largest step the engine plans, before measuring what is left.
+  PONDER_RETURN_IF_ERROR(Reserve(options.max_batch_tokens, options.max_batch_tokens));
+
+  KvCacheShape shape{c.num_layers, c.num_kv_heads, c.head_dim, options.block_size,
+                     static_cast<int>(kValueBytes)};
+  const int64_t block_bytes = static_cast<int64_t>(shape.bytes_per_block());
+  size_t free_bytes = 0, total_bytes = 0;
+  PONDER_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+  const int64_t margin =
+      std::max<int64_t>(int64_t{1} << 30, static_cast<int64_t>(total_bytes / 20));
+  const int64_t available = static_cast<int64_t>(free_bytes) - margin;
+  int64_t budget = options.kv_budget_bytes;
+  if (budget > 0) {
+    if (budget > available) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("a KV budget of ", budget, " bytes does not fit on cuda:0: ", free_bytes,
+                       " bytes are free after the weights, and ", margin, " are kept as a margin"));
+    }
+  } else {
+    const int64_t useful = 64 * (c.max_context / options.block_size + 1) * block_bytes;
+    budget = std::min(available, useful);
+  }
+  const int64_t blocks = std::min<int64_t>(budget / block_bytes, int64_t{1} << 30);
+  if (blocks < 1) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no KV block of ", block_bytes, " bytes fits on cuda:0: ", free_bytes,
+                     " bytes are free after the weights, and ", margin, " are kept as a margin"));
+  }
+  PONDER_ASSIGN_OR_RETURN(
+      DeviceBuffer kv_data,
+      DeviceBuffer::Allocate(static_cast<size_t>(blocks * block_bytes), "KV cache"));
+  // Zeroed as the CPU cache is (calloc), so no step ever reads uninitialized memory.
+  PONDER_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(kv_data.data(), 0, kv_data.bytes(), stream_));
+  PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  kv_ =
+      std::make_unique<DeviceKvCache>(shape, static_cast<int>(blocks), std::move(kv_data), stream_);
+  description_ = absl::StrCat("cuda:0 ", properties.name, ", ",
+                              storage_ == StorageType::kBF16 ? "bf16" : "f16", ", ", blocks,
+                              " KV blocks (", blocks * block_bytes >> 20, " MiB)");
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows) {
+  const ModelConfig& c = weights_.config();
+  const int64_t H = c.hidden_size, Q = c.q_size(), KV = c.kv_size(), I = c.intermediate_size;
+  if (tokens > token_capacity_) {
+    PONDER_RETURN_IF_ERROR(x_.Reserve(tokens * H * sizeof(float), "step activations"));
+    PONDER_RETURN_IF_ERROR(
+        wide_.Reserve(tokens * std::max(Q + 2 * KV, 2 * I) * sizeof(float), "step activations"));
+    PONDER_RETURN_IF_ERROR(
+        narrow_.Reserve(tokens * std::max({H, Q, I}) * kValueBytes, "step activations"));
+    token_capacity_ = tokens;
+  }
+  if (rows > row_capacity_) {
+    PONDER_RETURN_IF_ERROR(rows16_.Reserve(rows * H * kValueBytes, "output rows"));
+    PONDER_RETURN_IF_ERROR(hidden_.Reserve(rows * H * sizeof(float), "output rows"));
+    PONDER_RETURN_IF_ERROR(logits_.Reserve(rows * c.vocab_size * sizeof(float), "logits"));
+    PONDER_RETURN_IF_ERROR(greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
+    PONDER_RETURN_IF_ERROR(host_greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
+    row_capacity_ = rows;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out,
+                                 float beta) {
+  if (tokens <= kSkinnyMaxTokens && w.cols % 8 == 0) {
+    // Decode: reading the weights once is the whole cost; cuBLAS' small-n kernels do worse.
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMatMul(storage_, w.data, static_cast<int>(w.rows),
+                                                   static_cast<int>(w.cols), x,
+                                                   static_cast<int>(tokens), out, beta, stream_));
+    return absl::OkStatus();
+  }
+  const float alpha = 1.0f;
+  const cudaDataType_t type = CudaType(storage_);
+  PONDER_CUBLAS_RETURN_IF_ERROR(
+      cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
+                   static_cast<int>(tokens), static_cast<int>(w.cols), &alpha, w.data, type,
+                   static_cast<int>(w.cols), x, type, static_cast<int>(w.cols), &beta, out,
+                   CUDA_R_32F, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
+                                  const ForwardOptions& options, ForwardOutput& output) {
+  PONDER_RETURN_IF_ERROR(kv_->TakeError());
+  const ModelConfig& c = weights_.config();
+  PONDER_RETURN_IF_ERROR(ValidateChunks(c, *kv_, chunks));
+  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const int block_size = kv_->shape().block_size;
+
+  // Step metadata, packed into one host-to-device copy:
+  //   tokens [T] | positions [T] | table offsets [T] | output rows [R] | block tables
+  int64_t T = 0, R = 0, table_entries = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    T += static_cast<int64_t>(chunk.tokens.size());
+    R += static_cast<int64_t>(chunk.output_rows.size());
+    const int64_t end = chunk.start_position + static_cast<int64_t>(chunk.tokens.size());
+    table_entries += (end + block_size - 1) / block_size;
+  }
+  output.num_rows = R;
+  if (T == 0) {
+    output.logits.clear();
+    output.hidden.clear();
+    output.greedy_tokens.clear();
+    output.greedy_logprobs.clear();
+    return absl::OkStatus();
+  }
+  const int64_t meta_count = 3 * T + R + table_entries;
+  PONDER_RETURN_IF_ERROR(host_metadata_.Reserve(meta_count * sizeof(int32_t), "step metadata"));
+  PONDER_RETURN_IF_ERROR(metadata_.Reserve(meta_count * sizeof(int32_t), "step metadata"));
+  PONDER_RETURN_IF_ERROR(Reserve(T, R));
+  int32_t* host = host_metadata_.as<int32_t>();
+  int32_t *tokens = host, *positions = host + T, *offsets = host + 2 * T, *rows = host + 3 * T;
+  int32_t* tables = rows + R;
+  int64_t t = 0, r = 0, table_at = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    for (int64_t i = 0; i < n; ++i, ++t) {
+      tokens[t] = chunk.tokens[i];
+      positions[t] = static_cast<int32_t>(chunk.start_position + i);
+      offsets[t] = static_cast<int32_t>(table_at);
+    }
+    for (int32_t row : chunk.output_rows) rows[r++] = static_cast<int32_t>(t - n + row);
+    const int64_t blocks = (chunk.start_position + n + block_size - 1) / block_size;
+    std::memcpy(tables + table_at, chunk.block_table.data(), blocks * sizeof(int32_t));
+    table_at += blocks;
+  }
+  PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(metadata_.data(), host, meta_count * sizeof(int32_t),
+                                              cudaMemcpyHostToDevice, stream_));
+  const int32_t* d_tokens = metadata_.as<int32_t>();
+  const int32_t *d_positions = d_tokens + T, *d_offsets = d_tokens + 2 * T;
+  const int32_t *d_rows = d_tokens + 3 * T, *d_tables = d_rows + R;
+
+  float* x = x_.as<float>();
+  float* wide = wide_.as<float>();
+  void* narrow = narrow_.data();
+  void* cache = kv_->data();
+  const AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers, block_size};
+  const int nt = static_cast<int>(T);
+
+  PONDER_CUDA_RETURN_IF_ERROR(LaunchEmbeddingGather(storage_, embedding_.data, static_cast<int>(H),
+                                                    d_tokens, nt, x, stream_));
+  for (int l = 0; l < c.num_layers; ++l) {
+    const DeviceLayer& layer = layers_[l];
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
+                                              layer.attention_norm.as<float>(), c.rms_norm_eps,
+                                              narrow, nullptr, stream_));
+    PONDER_RETURN_IF_ERROR(MatMul(layer.qkv, narrow, T, wide, 0.0f));
+    const QkvParams params{.bias = c.attention_bias ? layer.qkv_bias.as<float>() : nullptr,
+                           .q_norm = c.qk_norm ? layer.q_norm.as<float>() : nullptr,
+                           .k_norm = c.qk_norm ? layer.k_norm.as<float>() : nullptr,
+                           .eps = c.rms_norm_eps,
+                           .inv_freq = inv_freq_.as<float>(),
+                           .neox = c.rope_style == RopeStyle::kNeox};
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
+        storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, stream_));
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
+                                                     d_offsets, d_tables, cache, narrow, stream_));
+    PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
+                                              layer.ffn_norm.as<float>(), c.rms_norm_eps, narrow,
+                                              nullptr, stream_));
+    PONDER_RETURN_IF_ERROR(MatMul(layer.gate_up, narrow, T, wide, 0.0f));
+    PONDER_CUDA_RETURN_IF_ERROR(
+        LaunchSiluMul(storage_, wide, nt, static_cast<int>(I), narrow, stream_));
+    PONDER_RETURN_IF_ERROR(MatMul(layer.down, narrow, T, x, 1.0f));  // x += mlp
+  }
+
+  // Final norm of the requested rows, then the output projection.
+  if (R > 0) {
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(
+        storage_, x, static_cast<int>(H), d_rows, static_cast<int>(R), output_norm_.as<float>(),
+        c.rms_norm_eps, rows16_.data(), options.hidden ? hidden_.as<float>() : nullptr, stream_));
+  }
+  if ((options.logits || options.greedy) && R > 0) {
+    PONDER_RETURN_IF_ERROR(MatMul(output_, rows16_.data(), R, logits_.as<float>(), 0.0f));
+  }
+  if (options.greedy && R > 0) {
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchGreedyLogprob(logits_.as<float>(), static_cast<int>(R),
+                                                    static_cast<int>(V), greedy_.as<int32_t>(),
+                                                    greedy_.as<float>() + R, stream_));
+    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_greedy_.data(), greedy_.data(),
+                                                R * 2 * sizeof(float), cudaMemcpyDeviceToHost,
+                                                stream_));
+  }
+  // Rows the caller asked for, to the host (the logits of a greedy-only step stay here).
+  auto copy_back = [&](bool wanted, const DeviceBuffer& from, int64_t count,
+                       std::vector<float>& to) -> absl::Status {
+    if (!wanted || R == 0) {
+      to.clear();
+      return absl::OkStatus();
+    }
+    to.resize(count);
+    return CudaStatus(cudaMemcpyAsync(to.data(), from.data(), count * sizeof(float),
+                                      cudaMemcpyDeviceToHost, stream_),
+                      "cudaMemcpyAsync(outputs to the host)");
+  };
+  PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
+  PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
+  // Also keeps host_metadata_ untouched until its copy is done.
+  PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+  output.greedy_tokens.clear();
+  output.greedy_logprobs.clear();
+  if (options.greedy && R > 0) {
+    output.greedy_tokens.assign(host_greedy_.as<int32_t>(), host_greedy_.as<int32_t>() + R);
+    output.greedy_logprobs.assign(host_greedy_.as<float>() + R, host_greedy_.as<float>() + 2 * R);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DeviceStatus() {
+  static const absl::Status* const status = new absl::Status([]() -> absl::Status {
+    int count = 0;
+    cudaError_t error = cudaGetDeviceCount(&count);
+    if (error != cudaSuccess) {
+      (void)cudaGetLastError();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no usable CUDA device: cudaGetDeviceCount failed: ", cudaGetErrorName(error), " (",
+          cudaGetErrorString(error), ")"));
+    }
+    if (count == 0) return absl::FailedPreconditionError("no CUDA device is present");
+    return absl::OkStatus();
+  }());
+  return *status;
+}
+
+absl::StatusOr<double> MeasureCopyBandwidth(size_t bytes) {
+  PONDER_RETURN_IF_ERROR(DeviceStatus());
+  PONDER_ASSIGN_OR_RETURN(DeviceBuffer source, DeviceBuffer::Allocate(bytes, "copy source"));
+  PONDER_ASSIGN_OR_RETURN(DeviceBuffer target, DeviceBuffer::Allocate(bytes, "copy target"));
+  PONDER_CUDA_RETURN_IF_ERROR(cudaMemset(source.data(), 1, bytes));
+  PONDER_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(target.data(), source.data(), bytes, cudaMemcpyDeviceToDevice));
+  cudaEvent_t start, stop;
+  PONDER_CUDA_RETURN_IF_ERROR(cudaEventCreate(&start));
+  PONDER_CUDA_RETURN_IF_ERROR(cudaEventCreate(&stop));
+  constexpr int kCopies = 20;
+  PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(start));
+  for (int i = 0; i < kCopies; ++i) {
+    PONDER_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(target.data(), source.data(), bytes, cudaMemcpyDeviceToDevice));
+  }
+  PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(stop));
+  PONDER_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(stop));
+  float milliseconds = 0;
+  PONDER_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&milliseconds, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return 2.0 * static_cast<double>(bytes) * kCopies / (milliseconds * 1e-3);
+}
+
+absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,
+                                                                  const BackendOptions& options) {
+  PONDER_RETURN_IF_ERROR(DeviceStatus());
+  auto backend = std::make_unique<CudaBackend>(weights);
+  PONDER_RETURN_IF_ERROR(backend->Initialize(options));
+  return backend;
+}
+
+}  // namespace ponder::engine::cuda

@@ -1,0 +1,60 @@
+// The forward pass on an NVIDIA GPU: the CUDA implementation of ForwardBackend
+// (engine/backend.h), selected with Device::kCuda (`--device cuda`).
+//
+// Weights: matrices are uploaded once, in one 16-bit storage type: F16 when every layer matrix
+// of the file is F16, otherwise BF16 (F32, BF16, Q8_0 and Q4_0 matrices are converted at load:
+// the quantized ones are dequantized exactly, then rounded to BF16). Norm weights, biases and the
+// RoPE frequencies stay f32. Q, K and V are fused into one [Q + 2 KV, hidden] matrix and gate and
+// up into one [2 intermediate, hidden] matrix, so a layer is four matrix products (cuBLAS, f32
+// accumulation, f32 output; the residual adds are the products' beta = 1).
+//
+// KV cache: blocks in device memory, 16-bit (the storage type), same block ids and layout as
+// engine/kv/kv_cache.h. With BackendOptions::kv_budget_bytes = 0 the budget is the free device
+// memory after the weights and the step buffers, minus a margin of max(1 GiB, 5% of the device),
+// capped at 64 sequences of the full context; a budget that does not fit is RESOURCE_EXHAUSTED.
+//
+// Outputs: logits (and hidden states when asked) are copied back to the host into ForwardOutput,
+// as on the CPU; sampling stays on the CPU sampler (engine/sampling/sampler.h).
+//
+// Accuracy against the CPU path: 16-bit weights and activations at the inputs of matrix
+// products, f32 everywhere else. Measured on an H200 (tests/engine/cuda, random models whose
+// logits reach about 14): max |logit difference| 0.004 for F16 files, 0.03 for BF16, 0.05 for F32
+// (rounded to BF16), 0.13 for Q8_0; the tests allow 3% of the largest logit and 0.05 in a
+// returned log-prob. Greedy tokens agree except at near ties (the CPU rates the GPU's choice
+// within 0.05 of its own). Results are deterministic run to run on one GPU for a given batch
+// composition, but decode-sized steps (<= 8 tokens) and larger ones use different matrix-product
+// kernels, so unlike the CPU path a token's log-probs may differ by about 1e-4 with what else is
+// in the batch (the tokens chosen did not, in the serving tests run on the GPU).
+//
+// Performance (bench/engine/engine_bench --device cuda): decode steps of up to 8 tokens use an
+// own matrix-vector kernel (kernels.h LaunchSkinnyMatMul), larger steps cuBLAS. No CUDA graphs
+// yet: every step launches its kernels one by one.
+#ifndef PONDER_ENGINE_CUDA_CUDA_BACKEND_H_
+#define PONDER_ENGINE_CUDA_CUDA_BACKEND_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/backend.h"
+#include "engine/transformer/weights.h"
+
+namespace ponder::engine::cuda {
+
+// OK when a CUDA device is usable; otherwise FAILED_PRECONDITION with CUDA's reason (no driver,
+// no device). The answer is computed once and cached.
+absl::Status DeviceStatus();
+
+// Uploads `weights` to device 0 and allocates the KV cache. `weights` must outlive the backend
+// (the reward head and the tokenizer keep reading it on the host).
+absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,
+                                                                  const BackendOptions& options);
+
+// The device-to-device copy bandwidth of device 0, in bytes moved per second (each byte read
+// plus each byte written), over copies of `bytes`: the memory roofline the benchmarks compare
+// decode steps with.
+absl::StatusOr<double> MeasureCopyBandwidth(size_t bytes);
+
+}  // namespace ponder::engine::cuda
+
+#endif  // PONDER_ENGINE_CUDA_CUDA_BACKEND_H_

@@ -1,0 +1,96 @@
+// The CUDA kernels of the forward pass, other than the matrix products (cuBLAS does those).
+// Internal to engine/cuda; the per-kernel tests (tests/engine/cuda) call them directly.
+//
+// Every pointer is a device pointer. Each launcher enqueues its kernel on `stream` and returns
+// the launch error (cudaGetLastError), if any. Activations that feed a matrix product are 16-bit
+// (`type`: the model's storage type); the residual stream, q, and every reduction are f32.
+//
+// Layouts, for T tokens of a step:
+//   x        [T][hidden] f32                    the residual stream
+//   qkv      [T][Q + 2 KV] f32                  q, then k, then v (one fused product)
+//   cache    per block b and layer l, at ((b * num_layers + l) * 2) * block_size * KV values:
+//            K [block_size][num_kv_heads][head_dim], then V the same; 16-bit `type`
+//   block tables: token t belongs to a sequence whose table starts at
+//            block_tables[table_offsets[t]]; position p lives in block table[p / block_size],
+//            slot p % block_size (as on the CPU: engine/kv/kv_cache.h).
+#ifndef PONDER_ENGINE_CUDA_KERNELS_H_
+#define PONDER_ENGINE_CUDA_KERNELS_H_
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ponder::engine::cuda {
+
+// The 16-bit storage type of the weights, the KV cache and the inputs of matrix products.
+enum class StorageType { kBF16, kF16 };
+
+struct AttentionShape {
+  int num_heads = 0;
+  int num_kv_heads = 0;
+  int head_dim = 0;  // even, at most 256
+  int num_layers = 0;
+  int block_size = 0;
+};
+
+// x[t][:] = table[tokens[t]][:] as f32 (table: [vocab][hidden], 16-bit).
+cudaError_t LaunchEmbeddingGather(StorageType type, const void* table, int hidden,
+                                  const int32_t* tokens, int num_tokens, float* x,
+                                  cudaStream_t stream);
+
+// For r < num_rows, with i = rows ? rows[r] : r:
+//   y = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (as Hugging Face's LlamaRMSNorm)
+//   out16[r] = y (16-bit), and out32[r] = y when out32 is not null.
+cudaError_t LaunchRmsNorm(StorageType type, const float* x, int n, const int32_t* rows,
+                          int num_rows, const float* weight, float eps, void* out16, float* out32,
+                          cudaStream_t stream);
+
+// Per token t: adds `bias` ([Q + 2 KV], or null) to qkv[t]; per head, RMSNorm of q and k with
+// q_norm / k_norm ([head_dim], or null: Qwen3); RoPE at positions[t] with `inv_freq`
+// ([head_dim / 2]; angle = float(pos) * inv_freq[i], cos/sin in double, as engine/ops),
+// pairing (i, i + d/2) when `neox`, else (2i, 2i + 1). q is written back into qkv; k and v go to
+// the token's slot in `cache` for `layer`.
+struct QkvParams {
+  const float* bias = nullptr;
+  const float* q_norm = nullptr;
+  const float* k_norm = nullptr;
+  float eps = 1e-6f;
+  const float* inv_freq = nullptr;
+  bool neox = true;
+};
+cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
+                               const AttentionShape& shape, int layer, const QkvParams& params,
+                               const int32_t* positions, const int32_t* table_offsets,
+                               const int32_t* block_tables, void* cache, cudaStream_t stream);
+
+// Causal attention of each token over its sequence's cached positions [0, positions[t]]:
+//   out[t][h] = softmax(q[t][h] · K[0..pos][h / group] / sqrt(head_dim)) · V[0..pos][h / group]
+// q is read from qkv (row stride Q + 2 KV); out is [T][Q], 16-bit. One thread block per
+// (token, head); its warps split the positions and keep running (online) softmax statistics,
+// merged at the end (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax").
+cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
+                                 const AttentionShape& shape, int layer, const int32_t* positions,
+                                 const int32_t* table_offsets, const int32_t* block_tables,
+                                 const void* cache, void* out, cudaStream_t stream);
+
+// out[t][i] = silu(gate_up[t][i]) * gate_up[t][inter + i], silu(g) = g / (1 + exp(-g)); out is
+// [T][inter], 16-bit.
+cudaError_t LaunchSiluMul(StorageType type, const float* gate_up, int num_tokens, int inter,
+                          void* out, cudaStream_t stream);
+
+// out[t][r] = beta * out[t][r] + sum_c x[t][c] * w[r][c] for t < num_tokens <= kSkinnyMaxTokens
+// (out row stride: rows): the matrix product of decode steps, where it is a matrix-vector
+// product bound by reading w once. One warp per row, 16-byte loads; cols % 8 == 0. w and x are
+// 16-bit `type`; accumulation in f32, in a fixed order that does not depend on num_tokens.
+inline constexpr int kSkinnyMaxTokens = 8;
+cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
+                               int num_tokens, float* out, float beta, cudaStream_t stream);
+
+// Per row r of logits [rows][vocab]: token[r] = argmax (the lowest id among equal maxima, as
+// the CPU sampler) and logprob[r] = its log-softmax.
+cudaError_t LaunchGreedyLogprob(const float* logits, int rows, int vocab, int32_t* token,
+                                float* logprob, cudaStream_t stream);
+
+}  // namespace ponder::engine::cuda
+
+#endif  // PONDER_ENGINE_CUDA_KERNELS_H_

@@ -1,0 +1,92 @@
+// Backend selection (engine/backend.h), in every build: device names, what kAuto resolves to,
+// and a clear error when CUDA is asked for where it cannot run.
+#include "engine/backend.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/sampling/sampler.h"
+#include "engine/testing/random_model.h"
+
+namespace ponder::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DeviceTest, ParsesTheThreeNamesAndRejectsOthersByName) {
+  EXPECT_EQ(*ParseDevice("auto"), Device::kAuto);
+  EXPECT_EQ(*ParseDevice("cpu"), Device::kCpu);
+  EXPECT_EQ(*ParseDevice("cuda"), Device::kCuda);
+  for (Device d : {Device::kAuto, Device::kCpu, Device::kCuda})
+    EXPECT_EQ(*ParseDevice(DeviceName(d)), d);
+  absl::StatusOr<Device> bad = ParseDevice("gpu");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("\"gpu\""));
+}
+
+TEST(DeviceTest, AutoResolvesToCudaExactlyWhenCudaIsUsable) {
+  EXPECT_EQ(ResolveDevice(Device::kAuto), CudaDeviceStatus().ok() ? Device::kCuda : Device::kCpu);
+  EXPECT_EQ(ResolveDevice(Device::kCpu), Device::kCpu);
+}
+
+class BackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = ::testing::TempDir() + "/backend_model.gguf";
+    ASSERT_TRUE(testing::WriteRandomGgufModel(testing::RandomModelSpec{}, DType::kF32, path_).ok());
+    auto weights = ModelWeights::Load(path_);
+    ASSERT_TRUE(weights.ok()) << weights.status();
+    weights_ = std::move(*weights);
+  }
+  std::string path_;
+  std::unique_ptr<ModelWeights> weights_;
+  ops::ThreadPool pool_{1};
+};
+
+TEST_F(BackendTest, AskingForCudaWithoutAUsableDeviceIsAFailedPrecondition) {
+  if (CudaDeviceStatus().ok()) GTEST_SKIP() << "a CUDA device is present; nothing to refuse";
+  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
+  ASSERT_FALSE(backend.ok());
+  EXPECT_EQ(backend.status().code(), absl::StatusCode::kFailedPrecondition) << backend.status();
+  EXPECT_FALSE(backend.status().message().empty());
+}
+
+TEST_F(BackendTest, CpuBackendSizesItsCacheFromTheBudget) {
+  const int64_t block_bytes = 2 * 8 * 2 * 16 * 2 * 4;  // K+V, 8 tokens, 2 kv heads, d 16, 2 layers
+  auto backend = CreateForwardBackend(
+      *weights_, pool_,
+      {.device = Device::kCpu, .block_size = 8, .kv_budget_bytes = 10 * block_bytes + 5});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  EXPECT_EQ((*backend)->device(), Device::kCpu);
+  EXPECT_EQ((*backend)->kv().num_blocks(), 10);
+  EXPECT_THAT((*backend)->description(), HasSubstr("cpu"));
+  auto none = CreateForwardBackend(
+      *weights_, pool_, {.device = Device::kCpu, .block_size = 8, .kv_budget_bytes = 100});
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BackendTest, GreedyRowsAreWhatTheSamplerPicksAtTemperatureZero) {
+  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCpu, .block_size = 8});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  const int vocab = weights_->config().vocab_size;
+  std::vector<int32_t> tokens = {5, 77, 300, 12, 9}, table = {3}, rows = {1, 4};
+  SequenceChunk chunk{tokens, 0, table, rows};
+  ForwardOutput with_logits, greedy_only;
+  ASSERT_TRUE((*backend)->Forward({&chunk, 1}, {.logits = true}, with_logits).ok());
+  ASSERT_TRUE(
+      (*backend)->Forward({&chunk, 1}, {.logits = false, .greedy = true}, greedy_only).ok());
+  EXPECT_TRUE(greedy_only.logits.empty());
+  ASSERT_EQ(greedy_only.greedy_tokens.size(), rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    SampledToken expected =
+        SampleToken(std::span<const float>(with_logits.logits.data() + r * vocab, vocab),
+                    {.temperature = 0.0}, 0, 0, 0);
+    EXPECT_EQ(greedy_only.greedy_tokens[r], expected.token) << "row " << r;
+    EXPECT_EQ(greedy_only.greedy_logprobs[r], expected.logprob) << "row " << r;
+  }
+}
+
+}  // namespace
+}  // namespace ponder::engine

@@ -1,0 +1,304 @@
+// The CUDA backend end to end against the CPU backend on the random test models: logits at
+// every position through chunked prefill and decode, greedy generation, scoring, seeded
+// sampling, copy-on-write forks, and the errors. Skipped without a CUDA device.
+//
+// Tolerance: the GPU rounds weights (f32 files: to bf16) and the inputs of every matrix product
+// to 16 bits, so logits differ from the CPU path by up to about 1% of their range. We allow
+// kLogitTolerance * max(1, max |logit|) absolute, and the measured figure is printed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "base/strings.h"
+#include "engine/backend.h"
+#include "engine/local_engine.h"
+#include "engine/sampling/sampler.h"
+#include "engine/testing/random_model.h"
+#include "engine/transformer/weights.h"
+#include "tests/engine/cuda/cuda_test_util.h"
+
+namespace ponder::engine {
+namespace {
+
+constexpr double kLogitTolerance = 0.03;
+constexpr double kLogprobTolerance = 0.05;
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / name).string();
+}
+
+std::vector<int32_t> Tokens(int n, int vocab, int salt) {
+  std::vector<int32_t> tokens(n);
+  for (int i = 0; i < n; ++i) tokens[i] = (i * 37 + salt * 101 + 11) % vocab;
+  return tokens;
+}
+
+// Logits at every position of `tokens`, prefilled `prefill` tokens at a time, then one token
+// per step (decode), in blocks [first_block, first_block + 64).
+std::vector<std::vector<float>> AllLogits(ForwardBackend& backend, const ModelConfig& config,
+                                          const std::vector<int32_t>& tokens, int prefill,
+                                          int first_block) {
+  std::vector<int32_t> table(64);
+  std::iota(table.begin(), table.end(), first_block);
+  std::vector<std::vector<float>> logits;
+  size_t start = 0;
+  while (start < tokens.size()) {
+    const size_t n =
+        start < static_cast<size_t>(prefill) ? std::min<size_t>(prefill, tokens.size() - start) : 1;
+    std::vector<int32_t> rows(n);
+    std::iota(rows.begin(), rows.end(), 0);
+    SequenceChunk chunk{std::span(tokens).subspan(start, n), static_cast<int64_t>(start), table,
+                        rows};
+    ForwardOutput out;
+    absl::Status status = backend.Forward({&chunk, 1}, {}, out);
+    EXPECT_TRUE(status.ok()) << status;
+    if (!status.ok()) return logits;
+    for (size_t r = 0; r < n; ++r) {
+      logits.emplace_back(out.logits.begin() + r * config.vocab_size,
+                          out.logits.begin() + (r + 1) * config.vocab_size);
+    }
+    start += n;
+  }
+  return logits;
+}
+
+struct ModelCase {
+  Architecture architecture;
+  bool gguf;
+  DType dtype;
+};
+
+class CudaMatchesCpu : public ::testing::TestWithParam<ModelCase> {
+ protected:
+  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
+};
+
+TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
+  const ModelCase& c = GetParam();
+  testing::RandomModelSpec spec;
+  spec.architecture = c.architecture;
+  spec.seed = 11;
+  std::string path = TempPath(absl::StrCat("cuda_", AsAbsl(ArchitectureName(c.architecture)), "_",
+                                           AsAbsl(DTypeName(c.dtype)), c.gguf ? ".gguf" : ""));
+  ASSERT_TRUE((c.gguf ? testing::WriteRandomGgufModel(spec, c.dtype, path)
+                      : testing::WriteRandomHuggingFaceModel(spec, c.dtype, path))
+                  .ok());
+  auto weights = ModelWeights::Load(path);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  ops::ThreadPool pool(2);
+  BackendOptions options{.device = Device::kCpu, .block_size = 16, .kv_budget_bytes = 16 << 20};
+  auto cpu = CreateForwardBackend(**weights, pool, options);
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  options.device = Device::kCuda;
+  auto gpu = CreateForwardBackend(**weights, pool, options);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  EXPECT_EQ((*gpu)->device(), Device::kCuda);
+
+  const ModelConfig& config = (*weights)->config();
+  std::vector<int32_t> tokens = Tokens(70, spec.vocab_size, 1);
+  // Blocks 3.. on the GPU, 0.. on the CPU: block ids must not matter.
+  auto expected = AllLogits(**cpu, config, tokens, 40, 0);
+  auto actual = AllLogits(**gpu, config, tokens, 40, 3);
+  ASSERT_EQ(actual.size(), expected.size());
+  double worst = 0, range = 1;
+  int argmax_agree = 0;
+  for (size_t p = 0; p < expected.size(); ++p) {
+    for (size_t v = 0; v < expected[p].size(); ++v) {
+      worst = std::max(worst, std::fabs(double(actual[p][v]) - expected[p][v]));
+      range = std::max(range, std::fabs(double(expected[p][v])));
+    }
+    argmax_agree += std::max_element(actual[p].begin(), actual[p].end()) - actual[p].begin() ==
+                    std::max_element(expected[p].begin(), expected[p].end()) - expected[p].begin();
+  }
+  std::printf(
+      "[ cuda vs cpu ] %s: max |logit diff| %.4g (max |logit| %.3g), argmax agrees at "
+      "%d of %zu positions\n",
+      path.c_str(), worst, range, argmax_agree, expected.size());
+  EXPECT_LE(worst, kLogitTolerance * range);
+  EXPECT_GE(argmax_agree, static_cast<int>(expected.size()) * 9 / 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaMatchesCpu,
+                         ::testing::Values(ModelCase{Architecture::kLlama, true, DType::kF32},
+                                           ModelCase{Architecture::kLlama, true, DType::kF16},
+                                           ModelCase{Architecture::kLlama, false, DType::kBF16},
+                                           ModelCase{Architecture::kLlama, true, DType::kQ8_0},
+                                           ModelCase{Architecture::kQwen2, false, DType::kBF16},
+                                           ModelCase{Architecture::kQwen2, true, DType::kF16},
+                                           ModelCase{Architecture::kQwen3, false, DType::kF32}),
+                         [](const auto& info) {
+                           return absl::StrCat(AsAbsl(ArchitectureName(info.param.architecture)),
+                                               info.param.gguf ? "_gguf_" : "_hf_",
+                                               AsAbsl(DTypeName(info.param.dtype)));
+                         });
+
+// The engine on either device, on a Qwen2-shaped model (biases).
+class CudaEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PONDER_SKIP_WITHOUT_CUDA_DEVICE();
+    path_ = TempPath("cuda_engine_model");
+    testing::RandomModelSpec spec;
+    spec.architecture = Architecture::kQwen2;
+    spec.seed = 21;
+    spec.reward_labels = 2;
+    ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kBF16, path_).ok());
+  }
+  std::unique_ptr<LocalEngine> Engine(Device device, int64_t kv_bytes = 0) {
+    LocalEngineOptions options;
+    options.model_path = path_;
+    options.device = device;
+    options.threads = 2;
+    options.kv_budget_bytes = kv_bytes;
+    auto engine = LocalEngine::Create(options);
+    EXPECT_TRUE(engine.ok()) << engine.status();
+    return engine.ok() ? std::move(*engine) : nullptr;
+  }
+  std::string path_;
+};
+
+TEST_F(CudaEngineTest, AutoPicksCudaWhenADeviceIsPresent) {
+  auto engine = Engine(Device::kAuto);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->device_description().rfind("cuda:0", 0), 0u) << engine->device_description();
+}
+
+TEST_F(CudaEngineTest, GreedyGenerationMatchesTheCpuUpToNearTies) {
+  auto cpu = Engine(Device::kCpu), gpu = Engine(Device::kCuda);
+  ASSERT_NE(cpu, nullptr);
+  ASSERT_NE(gpu, nullptr);
+  for (int salt = 0; salt < 4; ++salt) {
+    GenerateRequest request;
+    request.prompt_tokens = Tokens(20 + 7 * salt, 384, salt);
+    request.max_tokens = 24;
+    request.sampling.temperature = 0;
+    request.ignore_eos = true;
+    auto a = cpu->Generate(request);
+    auto b = gpu->Generate(request);
+    ASSERT_TRUE(a.ok()) << a.status();
+    ASSERT_TRUE(b.ok()) << b.status();
+    const Completion &x = a->completions[0], &y = b->completions[0];
+    ASSERT_EQ(x.tokens.size(), y.tokens.size());
+    size_t same = 0;
+    while (same < x.tokens.size() && x.tokens[same] == y.tokens[same]) {
+      EXPECT_NEAR(x.logprobs[same], y.logprobs[same], kLogprobTolerance) << "token " << same;
+      ++same;
+    }
+    if (same < x.tokens.size()) {
+      // A divergence is acceptable only at a near tie: the CPU must rate the GPU's choice
+      // almost as highly as its own.
+      ScoreRequest score;
+      score.prefix_tokens = request.prompt_tokens;
+      score.prefix_tokens.insert(score.prefix_tokens.end(), x.tokens.begin(),
+                                 x.tokens.begin() + same);
+      score.continuation_tokens = {y.tokens[same]};
+      auto scored = cpu->Score(score);
+      ASSERT_TRUE(scored.ok()) << scored.status();
+      EXPECT_NEAR(scored->continuation_logprobs[0], x.logprobs[same], kLogprobTolerance)
+          << "prompt " << salt << " diverges at token " << same << " without a near tie";
+    }
+    std::printf("[ cuda vs cpu ] greedy prompt %d: %zu of %zu tokens identical\n", salt, same,
+                x.tokens.size());
+  }
+}
+
+TEST_F(CudaEngineTest, ScoresAndRewardHeadMatchTheCpu) {
+  auto cpu = Engine(Device::kCpu), gpu = Engine(Device::kCuda);
+  ASSERT_NE(cpu, nullptr);
+  ASSERT_NE(gpu, nullptr);
+  ScoreRequest request;
+  request.prefix_tokens = Tokens(30, 384, 5);
+  request.continuation_tokens = Tokens(12, 384, 6);
+  request.reward_positions = {41};
+  auto a = cpu->Score(request);
+  auto b = gpu->Score(request);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_EQ(a->continuation_logprobs.size(), b->continuation_logprobs.size());
+  for (size_t i = 0; i < a->continuation_logprobs.size(); ++i) {
+    EXPECT_NEAR(a->continuation_logprobs[i], b->continuation_logprobs[i], kLogprobTolerance) << i;
+  }
+  ASSERT_EQ(a->rewards.size(), 1u);
+  ASSERT_EQ(b->rewards.size(), 1u);
+  for (size_t k = 0; k < a->rewards[0].probabilities.size(); ++k) {
+    EXPECT_NEAR(a->rewards[0].probabilities[k], b->rewards[0].probabilities[k], 0.02) << k;
+  }
+}
+
+TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
+  auto gpu = Engine(Device::kCuda);
+  ASSERT_NE(gpu, nullptr);
+  GenerateRequest request;
+  request.prompt_tokens = Tokens(37, 384, 9);  // not a multiple of the block size: the fork
+  request.n = 4;                               // copies the shared partial block on write
+  request.max_tokens = 16;
+  request.sampling.temperature = 0.9;
+  request.sampling.top_p = 0.95;
+  request.sampling.seed = 1234;
+  request.ignore_eos = true;
+  auto first = gpu->Generate(request);
+  auto second = gpu->Generate(request);  // now also served from the prefix cache
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (int i = 0; i < request.n; ++i) {
+    EXPECT_EQ(first->completions[i].tokens, second->completions[i].tokens) << "completion " << i;
+  }
+  EXPECT_GT(second->cached_prompt_tokens, 0);
+  // Greedy completions of a forked request are identical: the copied blocks hold the prompt.
+  request.sampling.temperature = 0;
+  auto greedy = gpu->Generate(request);
+  ASSERT_TRUE(greedy.ok()) << greedy.status();
+  for (int i = 1; i < request.n; ++i) {
+    EXPECT_EQ(greedy->completions[i].tokens, greedy->completions[0].tokens) << "completion " << i;
+  }
+}
+
+TEST_F(CudaEngineTest, GreedyRowsAreTheArgmaxOfTheLogitsTheGpuComputes) {
+  auto weights = ModelWeights::Load(path_);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  ops::ThreadPool pool(1);
+  auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  const int vocab = (*weights)->config().vocab_size;
+  std::vector<int32_t> tokens = Tokens(30, vocab, 3), table = {4, 1, 7, 0}, rows = {0, 13, 29};
+  SequenceChunk chunk{tokens, 0, table, rows};
+  ForwardOutput out;
+  ASSERT_TRUE((*gpu)->Forward({&chunk, 1}, {.logits = true, .greedy = true}, out).ok());
+  ASSERT_EQ(out.greedy_tokens.size(), rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::span<const float> row(out.logits.data() + r * vocab, vocab);
+    SampledToken expected = SampleToken(row, {.temperature = 0.0}, 0, 0, 0);
+    EXPECT_EQ(out.greedy_tokens[r], expected.token) << "row " << r;
+    EXPECT_NEAR(out.greedy_logprobs[r], expected.logprob, 1e-4) << "row " << r;
+  }
+}
+
+TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
+  LocalEngineOptions options;
+  options.model_path = path_;
+  options.device = Device::kCuda;
+  options.kv_budget_bytes = int64_t{1} << 50;
+  auto engine = LocalEngine::Create(options);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kResourceExhausted) << engine.status();
+}
+
+TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {
+  auto weights = ModelWeights::Load(path_);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  ops::ThreadPool pool(1);
+  auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  std::vector<int32_t> tokens = {1, 100000}, table = {0}, rows = {1};
+  SequenceChunk chunk{tokens, 0, table, rows};
+  ForwardOutput out;
+  absl::Status status = (*gpu)->Forward({&chunk, 1}, {}, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+}
+
+}  // namespace
+}  // namespace ponder::engine

@@ -1,0 +1,365 @@
+// The CUDA kernels (engine/cuda/kernels.h) against the CPU kernels of engine/ops and plain
+// double-precision references, on random inputs. Skipped without a CUDA device.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "engine/cuda/kernels.h"
+#include "engine/model/dtype.h"
+#include "engine/ops/ops.h"
+#include "tests/engine/cuda/cuda_test_util.h"
+
+namespace ponder::engine::cuda {
+namespace {
+
+// One bit of rounding of a 16-bit value, relative: bf16 keeps 8 significant bits, f16 11.
+double Rounding(StorageType type) { return type == StorageType::kBF16 ? 1.0 / 256 : 1.0 / 2048; }
+
+uint16_t To16(StorageType type, float v) {
+  return type == StorageType::kBF16 ? FloatToBFloat16(v) : FloatToHalf(v);
+}
+float From16(StorageType type, uint16_t v) {
+  return type == StorageType::kBF16 ? BFloat16ToFloat(v) : HalfToFloat(v);
+}
+
+std::vector<float> RandomFloats(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+class CudaKernelTest : public ::testing::TestWithParam<StorageType> {
+ protected:
+  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
+  StorageType type() const { return GetParam(); }
+};
+
+TEST_P(CudaKernelTest, EmbeddingGatherCopiesTheRowsOfTheTokensExactly) {
+  std::mt19937 rng(1);
+  const int vocab = 50, hidden = 300;
+  std::vector<float> table = RandomFloats(vocab * hidden, rng);
+  std::vector<uint16_t> table16(table.size());
+  for (size_t i = 0; i < table.size(); ++i) table16[i] = To16(type(), table[i]);
+  const std::vector<int32_t> tokens = {7, 0, 49, 7};
+  DeviceBuffer d_table = ToDevice(table16), d_tokens = ToDevice(tokens);
+  DeviceBuffer d_x = ToDevice(std::vector<float>(tokens.size() * hidden, NAN));
+  ASSERT_EQ(LaunchEmbeddingGather(type(), d_table.data(), hidden, d_tokens.as<int32_t>(),
+                                  static_cast<int>(tokens.size()), d_x.as<float>(), nullptr),
+            cudaSuccess);
+  std::vector<float> x = ToHost<float>(d_x, tokens.size() * hidden);
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    for (int c = 0; c < hidden; ++c) {
+      ASSERT_EQ(x[t * hidden + c], From16(type(), table16[tokens[t] * hidden + c]))
+          << "token " << t << " column " << c;
+    }
+  }
+}
+
+TEST_P(CudaKernelTest, RmsNormMatchesTheCpuKernelOnSelectedRows) {
+  std::mt19937 rng(2);
+  const int n = 300, num_x = 5;
+  std::vector<float> x = RandomFloats(num_x * n, rng, 3.0f), weight = RandomFloats(n, rng);
+  const std::vector<int32_t> rows = {3, 0, 4};
+  DeviceBuffer d_x = ToDevice(x), d_weight = ToDevice(weight), d_rows = ToDevice(rows);
+  DeviceBuffer d_out16 = ToDevice(std::vector<uint16_t>(rows.size() * n, 0xffff));
+  DeviceBuffer d_out32 = ToDevice(std::vector<float>(rows.size() * n, NAN));
+  ASSERT_EQ(
+      LaunchRmsNorm(type(), d_x.as<float>(), n, d_rows.as<int32_t>(), static_cast<int>(rows.size()),
+                    d_weight.as<float>(), 1e-6f, d_out16.data(), d_out32.as<float>(), nullptr),
+      cudaSuccess);
+  std::vector<uint16_t> out16 = ToHost<uint16_t>(d_out16, rows.size() * n);
+  std::vector<float> out32 = ToHost<float>(d_out32, rows.size() * n);
+  std::vector<float> expected(n);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    ops::RmsNorm(&x[rows[r] * n], weight.data(), n, 1e-6f, expected.data());
+    for (int c = 0; c < n; ++c) {
+      const double e = expected[c];
+      ASSERT_NEAR(out32[r * n + c], e, 1e-5 * std::fabs(e) + 1e-6) << "row " << r << " col " << c;
+      ASSERT_NEAR(From16(type(), out16[r * n + c]), e, Rounding(type()) * std::fabs(e) + 1e-6)
+          << "row " << r << " col " << c;
+    }
+  }
+}
+
+TEST_P(CudaKernelTest, SiluMulMatchesTheCpuKernel) {
+  std::mt19937 rng(3);
+  const int tokens = 3, inter = 1000;
+  std::vector<float> gate_up = RandomFloats(tokens * 2 * inter, rng, 2.0f);
+  DeviceBuffer d_in = ToDevice(gate_up);
+  DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(tokens * inter, 0xffff));
+  ASSERT_EQ(LaunchSiluMul(type(), d_in.as<float>(), tokens, inter, d_out.data(), nullptr),
+            cudaSuccess);
+  std::vector<uint16_t> out = ToHost<uint16_t>(d_out, tokens * inter);
+  for (int t = 0; t < tokens; ++t) {
+    std::vector<float> gate(&gate_up[t * 2 * inter], &gate_up[t * 2 * inter + inter]);
+    ops::SiluMul(gate.data(), &gate_up[t * 2 * inter + inter], inter);
+    for (int i = 0; i < inter; ++i) {
+      ASSERT_NEAR(From16(type(), out[t * inter + i]), gate[i],
+                  Rounding(type()) * std::fabs(gate[i]) + 1e-6)
+          << "token " << t << " index " << i;
+    }
+  }
+}
+
+// Two sequences in scattered blocks: A holds positions 3..6 (blocks 5, 2), B positions 0..1
+// (block 7). The rest of the cache must stay untouched.
+struct StepLayout {
+  std::vector<int32_t> positions = {3, 4, 5, 6, 0, 1};
+  std::vector<int32_t> offsets = {0, 0, 0, 0, 2, 2};
+  std::vector<int32_t> tables = {5, 2, 7};
+  int num_blocks = 8;
+};
+
+struct RopeCase {
+  StorageType type;
+  int head_dim;
+  bool neox;
+  bool bias_and_norm;
+};
+
+class QkvRopeStoreTest : public ::testing::TestWithParam<RopeCase> {
+ protected:
+  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
+};
+
+TEST_P(QkvRopeStoreTest, RotatesQAndKAndStoresKeysAndValuesInTheirSlots) {
+  const RopeCase& p = GetParam();
+  std::mt19937 rng(4);
+  const AttentionShape shape{4, 2, p.head_dim, 2, 4};
+  const int layer = 1, D = p.head_dim, Q = 4 * D, KV = 2 * D, W = Q + 2 * KV;
+  StepLayout step;
+  const int T = static_cast<int>(step.positions.size());
+  std::vector<float> qkv = RandomFloats(T * W, rng), bias = RandomFloats(W, rng, 0.1f);
+  std::vector<float> q_norm = RandomFloats(D, rng), k_norm = RandomFloats(D, rng);
+  std::vector<float> inv_freq(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * i / D);
+  const size_t block_values = static_cast<size_t>(shape.block_size) * KV;
+  const size_t cache_values = step.num_blocks * shape.num_layers * 2 * block_values;
+  const uint16_t poison = 0x5555;  // finite in both types: about 1.4e13 as bf16, 85.3 as f16
+  std::vector<uint16_t> expected_cache(cache_values, poison);
+
+  DeviceBuffer d_qkv = ToDevice(qkv), d_bias = ToDevice(bias), d_qn = ToDevice(q_norm),
+               d_kn = ToDevice(k_norm), d_freq = ToDevice(inv_freq),
+               d_pos = ToDevice(step.positions), d_off = ToDevice(step.offsets),
+               d_tab = ToDevice(step.tables), d_cache = ToDevice(expected_cache);
+  QkvParams params{.bias = p.bias_and_norm ? d_bias.as<float>() : nullptr,
+                   .q_norm = p.bias_and_norm ? d_qn.as<float>() : nullptr,
+                   .k_norm = p.bias_and_norm ? d_kn.as<float>() : nullptr,
+                   .eps = 1e-6f,
+                   .inv_freq = d_freq.as<float>(),
+                   .neox = p.neox};
+  ASSERT_EQ(
+      LaunchQkvRopeStore(p.type, d_qkv.as<float>(), T, shape, layer, params, d_pos.as<int32_t>(),
+                         d_off.as<int32_t>(), d_tab.as<int32_t>(), d_cache.data(), nullptr),
+      cudaSuccess);
+  std::vector<float> got_qkv = ToHost<float>(d_qkv, T * W);
+  std::vector<uint16_t> got_cache = ToHost<uint16_t>(d_cache, cache_values);
+
+  const ops::RopeStyle style = p.neox ? ops::RopeStyle::kNeox : ops::RopeStyle::kInterleaved;
+  for (int t = 0; t < T; ++t) {
+    std::vector<float> row(&qkv[t * W], &qkv[(t + 1) * W]);
+    if (p.bias_and_norm) ops::Axpy(1.0f, bias.data(), row.data(), W);
+    for (int h = 0; h < 4 + 2; ++h) {
+      float* head = &row[h * D];
+      if (p.bias_and_norm)
+        ops::RmsNorm(head, h < 4 ? q_norm.data() : k_norm.data(), D, 1e-6f, head);
+      ops::ApplyRope(head, D, step.positions[t], inv_freq.data(), style);
+    }
+    for (int i = 0; i < Q; ++i) {
+      ASSERT_NEAR(got_qkv[t * W + i], row[i], 2e-5 * (std::fabs(row[i]) + 1))
+          << "q " << t << "," << i;
+    }
+    const int pos = step.positions[t];
+    const int block = step.tables[step.offsets[t] + pos / shape.block_size];
+    uint16_t* slot =
+        &expected_cache[(static_cast<size_t>(block) * shape.num_layers + layer) * 2 * block_values +
+                        (pos % shape.block_size) * KV];
+    for (int i = 0; i < KV; ++i) {
+      slot[i] = To16(p.type, row[Q + i]);
+      slot[block_values + i] = To16(p.type, row[Q + KV + i]);
+    }
+  }
+  for (size_t i = 0; i < cache_values; ++i) {
+    const float got = From16(p.type, got_cache[i]), want = From16(p.type, expected_cache[i]);
+    // Keys went through f32 rope on both sides: allow one rounding step of the 16-bit type.
+    ASSERT_NEAR(got, want, Rounding(p.type) * std::fabs(want) + 1e-6) << "cache value " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, QkvRopeStoreTest,
+                         ::testing::Values(RopeCase{StorageType::kBF16, 16, true, false},
+                                           RopeCase{StorageType::kBF16, 128, true, true},
+                                           RopeCase{StorageType::kF16, 64, false, false},
+                                           RopeCase{StorageType::kF16, 128, false, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.type == StorageType::kBF16 ? "bf16"
+                                                                                    : "f16") +
+                                  "_d" + std::to_string(info.param.head_dim) +
+                                  (info.param.neox ? "_neox" : "_interleaved") +
+                                  (info.param.bias_and_norm ? "_bias_norm" : "");
+                         });
+
+struct AttentionCase {
+  StorageType type;
+  int num_heads, num_kv_heads, head_dim;
+};
+
+class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {
+ protected:
+  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
+};
+
+TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
+  const AttentionCase& p = GetParam();
+  std::mt19937 rng(5);
+  const int block_size = 16, num_layers = 2, layer = 1, D = p.head_dim;
+  const int Q = p.num_heads * D, KV = p.num_kv_heads * D, W = Q + 2 * KV;
+  const AttentionShape shape{p.num_heads, p.num_kv_heads, D, num_layers, block_size};
+  // Two sequences: A has 300 cached positions, B has 40; tokens at a few positions of each.
+  const int blocks_a = 300 / block_size + 1, blocks_b = 40 / block_size + 1;
+  const int num_blocks = blocks_a + blocks_b + 3;
+  std::vector<int32_t> permutation(num_blocks);
+  std::iota(permutation.begin(), permutation.end(), 0);
+  std::shuffle(permutation.begin(), permutation.end(), rng);
+  std::vector<int32_t> tables(permutation.begin(), permutation.begin() + blocks_a + blocks_b);
+  const std::vector<int32_t> positions = {0, 1, 31, 32, 299, 0, 39};
+  const std::vector<int32_t> offsets = {0, 0, 0, 0, 0, blocks_a, blocks_a};
+  const int T = static_cast<int>(positions.size());
+  std::vector<float> qkv = RandomFloats(T * W, rng);
+  const size_t block_values = static_cast<size_t>(block_size) * KV;
+  std::vector<uint16_t> cache(num_blocks * num_layers * 2 * block_values);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (uint16_t& v : cache) v = To16(p.type, normal(rng));
+
+  DeviceBuffer d_qkv = ToDevice(qkv), d_pos = ToDevice(positions), d_off = ToDevice(offsets),
+               d_tab = ToDevice(tables), d_cache = ToDevice(cache);
+  DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(T * Q, 0xffff));
+  ASSERT_EQ(LaunchPagedAttention(p.type, d_qkv.as<float>(), T, shape, layer, d_pos.as<int32_t>(),
+                                 d_off.as<int32_t>(), d_tab.as<int32_t>(), d_cache.data(),
+                                 d_out.data(), nullptr),
+            cudaSuccess);
+  std::vector<uint16_t> out = ToHost<uint16_t>(d_out, T * Q);
+
+  const int group = p.num_heads / p.num_kv_heads;
+  for (int t = 0; t < T; ++t) {
+    for (int h = 0; h < p.num_heads; ++h) {
+      const int g = h / group, context = positions[t] + 1;
+      auto at = [&](int j, int which) {  // K (0) or V (1) of position j, kv head g
+        const int block = tables[offsets[t] + j / block_size];
+        return &cache[(static_cast<size_t>(block) * num_layers + layer) * 2 * block_values +
+                      which * block_values + (j % block_size) * KV + g * D];
+      };
+      std::vector<double> scores(context);
+      double max = -INFINITY;
+      for (int j = 0; j < context; ++j) {
+        double dot = 0;
+        for (int d = 0; d < D; ++d)
+          dot += double(qkv[t * W + h * D + d]) * From16(p.type, at(j, 0)[d]);
+        scores[j] = dot / std::sqrt(double(D));
+        max = std::max(max, scores[j]);
+      }
+      double sum = 0;
+      for (double& s : scores) sum += (s = std::exp(s - max));
+      for (int d = 0; d < D; ++d) {
+        double expected = 0;
+        for (int j = 0; j < context; ++j) expected += scores[j] / sum * From16(p.type, at(j, 1)[d]);
+        ASSERT_NEAR(From16(p.type, out[t * Q + h * D + d]), expected,
+                    Rounding(p.type) * std::fabs(expected) + 2e-3)
+            << "token " << t << " head " << h << " dim " << d;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest,
+                         ::testing::Values(AttentionCase{StorageType::kBF16, 4, 2, 16},
+                                           AttentionCase{StorageType::kBF16, 12, 2, 128},
+                                           AttentionCase{StorageType::kF16, 8, 8, 64},
+                                           AttentionCase{StorageType::kF16, 4, 1, 96},
+                                           AttentionCase{StorageType::kBF16, 4, 4, 256}),
+                         [](const auto& info) {
+                           return std::string(info.param.type == StorageType::kBF16 ? "bf16"
+                                                                                    : "f16") +
+                                  "_h" + std::to_string(info.param.num_heads) + "_kv" +
+                                  std::to_string(info.param.num_kv_heads) + "_d" +
+                                  std::to_string(info.param.head_dim);
+                         });
+
+INSTANTIATE_TEST_SUITE_P(StorageTypes, CudaKernelTest,
+                         ::testing::Values(StorageType::kBF16, StorageType::kF16),
+                         [](const auto& info) {
+                           return std::string(info.param == StorageType::kBF16 ? "bf16" : "f16");
+                         });
+
+class SkinnyMatMulTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
+};
+
+TEST_P(SkinnyMatMulTest, MatchesDoublePrecisionAndAddsIntoTheOutputWithBetaOne) {
+  const int tokens = GetParam(), rows = 333, cols = 8 * 197;  // 197 chunks: a ragged tail
+  for (StorageType type : {StorageType::kBF16, StorageType::kF16}) {
+    std::mt19937 rng(7 + tokens);
+    std::vector<float> w = RandomFloats(rows * cols, rng, 0.05f),
+                       x = RandomFloats(tokens * cols, rng);
+    std::vector<float> base = RandomFloats(tokens * rows, rng);
+    std::vector<uint16_t> w16(w.size()), x16(x.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = To16(type, w[i]);
+    for (size_t i = 0; i < x.size(); ++i) x16[i] = To16(type, x[i]);
+    DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x16);
+    for (float beta : {0.0f, 1.0f}) {
+      DeviceBuffer d_out = ToDevice(beta == 0.0f ? std::vector<float>(tokens * rows, NAN) : base);
+      ASSERT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens,
+                                   d_out.as<float>(), beta, nullptr),
+                cudaSuccess);
+      std::vector<float> out = ToHost<float>(d_out, tokens * rows);
+      for (int t = 0; t < tokens; ++t) {
+        for (int r = 0; r < rows; ++r) {
+          double expected = beta == 0.0f ? 0.0 : base[t * rows + r], magnitude = 0;
+          for (int c = 0; c < cols; ++c) {
+            const double term =
+                double(From16(type, w16[r * cols + c])) * From16(type, x16[t * cols + c]);
+            expected += term;
+            magnitude += std::fabs(term);
+          }
+          ASSERT_NEAR(out[t * rows + r], expected, 1e-5 * magnitude + 1e-6)
+              << "token " << t << " row " << r << " beta " << beta;
+        }
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokens, SkinnyMatMulTest, ::testing::Values(1, 2, 3, 5, 8));
+
+TEST(CudaGreedyTest, PicksTheLowestIdAmongEqualMaximaAndItsLogSoftmax) {
+  PONDER_SKIP_WITHOUT_CUDA_DEVICE();
+  std::mt19937 rng(6);
+  const int rows = 3, vocab = 151936;
+  std::vector<float> logits = RandomFloats(rows * vocab, rng, 3.0f);
+  logits[1 * vocab + 90000] = 40.0f;  // a tie: the lower id must win
+  logits[1 * vocab + 500] = 40.0f;
+  DeviceBuffer d_logits = ToDevice(logits);
+  DeviceBuffer d_token = ToDevice(std::vector<int32_t>(rows, -1));
+  DeviceBuffer d_logprob = ToDevice(std::vector<float>(rows, NAN));
+  ASSERT_EQ(LaunchGreedyLogprob(d_logits.as<float>(), rows, vocab, d_token.as<int32_t>(),
+                                d_logprob.as<float>(), nullptr),
+            cudaSuccess);
+  std::vector<int32_t> token = ToHost<int32_t>(d_token, rows);
+  std::vector<float> logprob = ToHost<float>(d_logprob, rows);
+  for (int r = 0; r < rows; ++r) {
+    const float* row = &logits[r * vocab];
+    const int32_t expected = static_cast<int32_t>(std::max_element(row, row + vocab) - row);
+    EXPECT_EQ(token[r], expected) << "row " << r;
+    EXPECT_NEAR(logprob[r], row[expected] - ops::LogSumExp(row, vocab), 1e-4) << "row " << r;
+  }
+  EXPECT_EQ(token[1], 500);
+}
+
+}  // namespace
+}  // namespace ponder::engine::cuda
