@@ -499,6 +499,12 @@ void LocalEngine::Step() {
       }
       ++row;
     }
+    // A score sequence is done once its last token is computed, whether or not the last chunk
+    // held a position it reads (a prompt prefilled in several chunks often does not).
+    if (owner.request->kind == RequestState::Kind::kScore &&
+        plan[c].start + plan[c].count == static_cast<int64_t>(owner.request->tokens.size())) {
+      FinishScore(owner);
+    }
   }
 }
 
@@ -609,16 +615,14 @@ void LocalEngine::ProcessScore(SequenceState& sequence, int64_t position, const 
     ops::Softmax(probabilities.data(), static_cast<int64_t>(probabilities.size()));
     request.score_result.rewards.push_back({position, std::move(labels), std::move(probabilities)});
   }
-  if (sequence.sequence.computed < static_cast<int64_t>(request.tokens.size())) return;
-  // Every position is computed (this is the last row read): assemble the result.
+}
+
+void LocalEngine::FinishScore(SequenceState& sequence) {
+  State& s = *state_;
+  RequestState& request = *sequence.request;
   const ScoreRequest& r = *request.score;
   const int64_t P = request.prefix_length;
   ScoreResult& result = request.score_result;
-  bool last_row = true;
-  for (int64_t p = position + 1; p < static_cast<int64_t>(request.tokens.size()); ++p) {
-    if (request.need_logits[p] || request.need_hidden[p]) last_row = false;
-  }
-  if (!last_row) return;
   for (size_t i = 0; i < r.continuation_tokens.size(); ++i) {
     result.continuation_logprobs[i] =
         TokenLogprobOf(request.logits_at[P - 1 + i], r.continuation_tokens[i]);

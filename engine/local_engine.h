@@ -80,6 +80,9 @@ class LocalEngine : public Engine {
                        const SampledToken* greedy);
   void ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
                     const float* hidden);
+  // Assembles a score request's result from the rows ProcessScore recorded and finishes it;
+  // called once every one of its tokens is computed.
+  void FinishScore(SequenceState& sequence);
   void FinishSequence(SequenceState& sequence);
   void FinishRequest(RequestState& request, absl::Status status);
   void RefreshStats();  // engine thread: copies scheduler and block counters into the stats

@@ -291,6 +291,36 @@ TEST(LocalEngineTest, PairProbabilitiesComeFromTheNextTokenDistribution) {
   }
 }
 
+// A score request whose prompt is prefilled in several chunks, the last of which holds no
+// position it reads, must still finish (and never be scheduled past its last token).
+TEST(LocalEngineTest, ScoreFinishesWhenItsLastChunkReadsNothing) {
+  LocalEngineOptions options;
+  options.model_path = ModelPath();
+  options.device = Device::kCpu;
+  options.threads = 2;
+  options.max_batch_tokens = 16;  // every request below spans several steps
+  auto engine = LocalEngine::Create(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::vector<ScoreRequest> requests(12);
+  for (int i = 0; i < 12; ++i) {
+    requests[i].prefix_tokens = Prompt(40 + i, i);
+    requests[i].pair_positions = {3};  // read early; the remaining tokens read nothing
+    requests[i].pair_token_a = 43;
+    requests[i].pair_token_b = 45;
+  }
+  std::vector<absl::StatusOr<ScoreResult>> results = (*engine)->ScoreMany(requests);
+  ASSERT_EQ(results.size(), requests.size());
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(results[i].ok()) << "request " << i << ": " << results[i].status();
+    ASSERT_EQ(results[i]->pair_probabilities.size(), 1u);
+    auto alone = MakeEngine()->Score(requests[i]);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_EQ(results[i]->pair_probabilities[0], alone->pair_probabilities[0]) << "request " << i;
+  }
+  EngineStats stats = (*engine)->Stats();
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+}
+
 TEST(LocalEngineTest, RewardHeadIsReadAtEveryTaggedPosition) {
   std::string folder = ::testing::TempDir() + "/serving_prm";
   testing::RandomModelSpec spec;
