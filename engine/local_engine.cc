@@ -484,10 +484,17 @@ void LocalEngine::Step() {
   int64_t row = 0;
   for (size_t c = 0; c < plan.size(); ++c) {
     SequenceState& owner = *static_cast<SequenceState*>(plan[c].sequence->owner);
+    // Decided before the rows are processed: a generate request may finish (and its caller
+    // free it) inside ProcessGenerate. A score sequence is done once its last token is
+    // computed, whether or not the last chunk held a position it reads (a prompt prefilled in
+    // several chunks often does not).
+    const bool is_score = owner.request->kind == RequestState::Kind::kScore;
+    const bool score_done = is_score && plan[c].start + plan[c].count ==
+                                            static_cast<int64_t>(owner.request->tokens.size());
     for (int32_t r : rows[c]) {
       const float* logits = options.logits ? s.output.logits.data() + row * V : nullptr;
       const float* hidden = options.hidden ? s.output.hidden.data() + row * H : nullptr;
-      if (owner.request->kind == RequestState::Kind::kGenerate) {
+      if (!is_score) {
         if (options.greedy) {
           const SampledToken greedy{s.output.greedy_tokens[row], s.output.greedy_logprobs[row], {}};
           ProcessGenerate(owner, {}, &greedy);
@@ -499,12 +506,7 @@ void LocalEngine::Step() {
       }
       ++row;
     }
-    // A score sequence is done once its last token is computed, whether or not the last chunk
-    // held a position it reads (a prompt prefilled in several chunks often does not).
-    if (owner.request->kind == RequestState::Kind::kScore &&
-        plan[c].start + plan[c].count == static_cast<int64_t>(owner.request->tokens.size())) {
-      FinishScore(owner);
-    }
+    if (score_done) FinishScore(owner);
   }
 }
 
