@@ -63,6 +63,23 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
 bool NeedsVerifier(const v1::StrategyConfig& config);
 absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const v1::StrategyConfig& config);
 
+// Efficient budgets. The sampling strategies that draw all N samples in one engine request and
+// then choose (best-of-N, weighted best-of-N, self-consistency, perplexity, RPC) give at budget
+// k exactly what choosing among the first k samples of a larger run with the same seed gives:
+// the engine's completion i depends only on the request's seed and i. A benchmark can then
+// sample once at its largest budget and evaluate the smaller ones on prefixes, as
+// search-and-learn does (recipes: n=256 subsampled to 1, 2, 4, ...).
+bool SupportsPrefixBudgets(const v1::StrategyConfig& config);
+// The result of `config` at budget k from the first k candidates of `full` (its result at a
+// larger budget): answer classes and selection redone on the prefix; the verifier scores and
+// log-probs are the candidates' own. Usage is what a budget-k run would have cost: generated
+// tokens of the k candidates, the prompt prefilled once, verifier tokens and wall time in
+// proportion to the generated tokens. InvalidArgument for other strategies or k outside
+// [1, candidates].
+absl::StatusOr<v1::SolveResult> SelectFromPrefix(const v1::StrategyConfig& config,
+                                                 const v1::SolveResult& full, int k,
+                                                 verifiers::AnswerFormat format);
+
 }  // namespace ponder::samplers
 
 #endif  // PONDER_SAMPLERS_STRATEGY_H_

@@ -72,6 +72,104 @@ int FirstOfClass(const v1::SolveResult& result, int answer_class) {
   return -1;
 }
 
+// The selection rules, apart from sampling and scoring, so that SelectFromPrefix can apply them
+// to the first k candidates of a larger run. Each takes candidates that are sampled (and scored,
+// for the verifier-based rules), assigns answer classes and selects.
+
+// Best-of-N: the highest aggregated verifier score (search-and-learn best_of_n: pred =
+// completions[argmax(agg_scores)]; ties to the first).
+void SelectBestScore(v1::SolveResult& result, verifiers::AnswerFormat format) {
+  std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+  AssignAnswerClasses(candidates, format);
+  int best = 0;
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    if (candidates[i].score() > candidates[best].score()) best = static_cast<int>(i);
+  }
+  result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+  SelectCandidate(result, best);
+}
+
+// Weighted best-of-N: scores summed per answer class; the heaviest class wins
+// (search-and-learn compute_weighted_pred / find_answer_with_largest_sum).
+void SelectHeaviestScoredClass(v1::SolveResult& result, verifiers::AnswerFormat format) {
+  std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+  int classes = AssignAnswerClasses(candidates, format);
+  result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+  int best = HeaviestClass(result, classes, [](const v1::Candidate& c) { return c.score(); });
+  SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+}
+
+// Self-consistency (Wang et al. 2023): the majority answer class.
+void SelectMajority(v1::SolveResult& result, verifiers::AnswerFormat format) {
+  std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+  int classes = AssignAnswerClasses(candidates, format);
+  result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+  int best = HeaviestClass(result, classes, [](const v1::Candidate&) { return 1.0; });
+  SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+}
+
+// RPC's PPL baseline (compute_perp.py, prep_evaluator): the single path with the highest mean
+// token log-probability; ties to the first.
+void SelectHighestMeanLogprob(v1::SolveResult& result, verifiers::AnswerFormat format) {
+  std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+  AssignAnswerClasses(candidates, format);
+  result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+  int best = 0;
+  for (int i = 1; i < result.candidates_size(); ++i) {
+    if (result.candidates(i).mean_logprob() > result.candidates(best).mean_logprob()) best = i;
+  }
+  SelectCandidate(result, best);
+}
+
+// RPC (WNJXYK/RPC, compute_rpc.py, wpc_evaluator). Path probability p = exp(mean token
+// log-prob). Reasoning pruning: the Weibull-mixture rule of weibull_mixture.h. Perplexity
+// consistency: a class's score is the sum of p over its *distinct* completion texts (the
+// reference keys each class's probabilities by completion text and sums the set), pruned paths
+// add nothing; the highest-scoring class wins (ties to the class that occurs first). With
+// prune = false this is perplexity consistency alone.
+void SelectRpc(v1::SolveResult& result, verifiers::AnswerFormat format, bool prune) {
+  std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+  int classes = AssignAnswerClasses(candidates, format);
+  std::vector<double> p;
+  for (const v1::Candidate& c : candidates) p.push_back(std::exp(c.mean_logprob()));
+  std::vector<bool> pruned(p.size(), false);
+  auto& diagnostics = *result.mutable_diagnostics();
+  if (prune) {
+    absl::StatusOr<WeibullMixture> fit = FitWeibullMixture(p);
+    if (fit.ok()) {
+      pruned = PrunePaths(*fit, p);
+      diagnostics["weibull_w"] = fit->w;
+      diagnostics["weibull_k1"] = fit->k1;
+      diagnostics["weibull_lambda1"] = fit->lambda1;
+      diagnostics["weibull_k2"] = fit->k2;
+      diagnostics["weibull_lambda2"] = fit->lambda2;
+    } else {
+      diagnostics["weibull_fit_failed"] = 1;  // no pruning: perplexity consistency alone
+    }
+  }
+  // Class score: sum of p over distinct completion texts that were not pruned.
+  std::vector<double> totals(classes, 0.0);
+  std::vector<std::set<std::string>> seen(classes);
+  int num_pruned = 0;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    candidates[i].set_pruned(pruned[i]);
+    candidates[i].set_score(p[i]);
+    num_pruned += pruned[i] ? 1 : 0;
+    int k = candidates[i].answer_class();
+    if (k < 0 || pruned[i]) continue;
+    if (seen[k].insert(candidates[i].text()).second) totals[k] += p[i];
+  }
+  diagnostics["pruned"] = num_pruned;
+  result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
+  int best = -1;
+  for (int k = 0; k < classes; ++k) {
+    if (best < 0 || totals[k] > totals[best]) best = k;
+  }
+  SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+}
+
+bool RpcPrunes(const v1::Rpc& config) { return config.has_prune() ? config.prune() : true; }
+
 class SamplingStrategy : public Strategy {
  public:
   absl::StatusOr<v1::SolveResult> Solve(const ProblemInput& problem,
@@ -94,62 +192,30 @@ class SamplingStrategy : public Strategy {
                            v1::SolveResult& result) = 0;
 };
 
-// Best-of-N: N samples, the one with the highest aggregated verifier score (search-and-learn
-// best_of_n: pred = completions[argmax(agg_scores)]; ties to the first).
-class BestOfN : public SamplingStrategy {
+// Samples budget.n complete solutions, scores them with the verifier when `scored`, and selects
+// with `select`: best-of-N, weighted best-of-N, self-consistency and perplexity.
+class SampleThenSelect : public SamplingStrategy {
+ public:
+  SampleThenSelect(bool scored, void (*select)(v1::SolveResult&, verifiers::AnswerFormat))
+      : scored_(scored), select_(select) {}
+
+ private:
   absl::Status Run(const ProblemInput& problem, const SolveContext& context,
                    const Settings& settings, UsageMeter& usage, uint64_t& requests,
                    v1::SolveResult& result) override {
     PONDER_RETURN_IF_ERROR(
         SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
     ReportRound(context, result, 0);
-    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
-    PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, candidates, usage));
-    AssignAnswerClasses(candidates, problem.answer_format);
-    int best = 0;
-    for (size_t i = 1; i < candidates.size(); ++i) {
-      if (candidates[i].score() > candidates[best].score()) best = static_cast<int>(i);
+    if (scored_) {
+      std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
+      PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, candidates, usage));
+      result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
     }
-    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
-    SelectCandidate(result, best);
+    select_(result, problem.answer_format);
     return absl::OkStatus();
   }
-};
-
-// Weighted best-of-N: scores summed per answer class; the heaviest class wins
-// (search-and-learn compute_weighted_pred / find_answer_with_largest_sum).
-class WeightedBestOfN : public SamplingStrategy {
-  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
-                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
-                   v1::SolveResult& result) override {
-    PONDER_RETURN_IF_ERROR(
-        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
-    ReportRound(context, result, 0);
-    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
-    PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, candidates, usage));
-    int classes = AssignAnswerClasses(candidates, problem.answer_format);
-    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
-    int best = HeaviestClass(result, classes, [](const v1::Candidate& c) { return c.score(); });
-    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
-    return absl::OkStatus();
-  }
-};
-
-// Self-consistency (Wang et al. 2023): the majority answer class.
-class SelfConsistency : public SamplingStrategy {
-  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
-                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
-                   v1::SolveResult& result) override {
-    PONDER_RETURN_IF_ERROR(
-        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
-    ReportRound(context, result, 0);
-    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
-    int classes = AssignAnswerClasses(candidates, problem.answer_format);
-    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
-    int best = HeaviestClass(result, classes, [](const v1::Candidate&) { return 1.0; });
-    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
-    return absl::OkStatus();
-  }
+  bool scored_;
+  void (*select_)(v1::SolveResult&, verifiers::AnswerFormat);
 };
 
 // Adaptive self-consistency: samples in rounds and stops as soon as the leading answer holds
@@ -194,36 +260,10 @@ class AdaptiveSelfConsistency : public SamplingStrategy {
   v1::AdaptiveSelfConsistency config_;
 };
 
-// RPC's PPL baseline (compute_perp.py, prep_evaluator): the single path with the highest mean
-// token log-probability; ties to the first.
-class Perplexity : public SamplingStrategy {
-  absl::Status Run(const ProblemInput& problem, const SolveContext& context,
-                   const Settings& settings, UsageMeter& usage, uint64_t& requests,
-                   v1::SolveResult& result) override {
-    PONDER_RETURN_IF_ERROR(
-        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
-    ReportRound(context, result, 0);
-    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
-    AssignAnswerClasses(candidates, problem.answer_format);
-    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
-    int best = 0;
-    for (int i = 1; i < result.candidates_size(); ++i) {
-      if (result.candidates(i).mean_logprob() > result.candidates(best).mean_logprob()) best = i;
-    }
-    SelectCandidate(result, best);
-    return absl::OkStatus();
-  }
-};
-
-// RPC (WNJXYK/RPC, compute_rpc.py, wpc_evaluator). Path probability p = exp(mean token
-// log-prob). Reasoning pruning: the Weibull-mixture rule of weibull_mixture.h. Perplexity
-// consistency: a class's score is the sum of p over its *distinct* completion texts (the
-// reference keys each class's probabilities by completion text and sums the set), pruned paths
-// add nothing; the highest-scoring class wins (ties to the class that occurs first). With
-// prune = false this is perplexity consistency alone.
+// RPC: N samples, then SelectRpc.
 class Rpc : public SamplingStrategy {
  public:
-  explicit Rpc(const v1::Rpc& config) : prune_(config.has_prune() ? config.prune() : true) {}
+  explicit Rpc(const v1::Rpc& config) : prune_(RpcPrunes(config)) {}
 
  private:
   absl::Status Run(const ProblemInput& problem, const SolveContext& context,
@@ -232,44 +272,7 @@ class Rpc : public SamplingStrategy {
     PONDER_RETURN_IF_ERROR(
         SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
     ReportRound(context, result, 0);
-    std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
-    int classes = AssignAnswerClasses(candidates, problem.answer_format);
-    std::vector<double> p;
-    for (const v1::Candidate& c : candidates) p.push_back(std::exp(c.mean_logprob()));
-    std::vector<bool> pruned(p.size(), false);
-    auto& diagnostics = *result.mutable_diagnostics();
-    if (prune_) {
-      absl::StatusOr<WeibullMixture> fit = FitWeibullMixture(p);
-      if (fit.ok()) {
-        pruned = PrunePaths(*fit, p);
-        diagnostics["weibull_w"] = fit->w;
-        diagnostics["weibull_k1"] = fit->k1;
-        diagnostics["weibull_lambda1"] = fit->lambda1;
-        diagnostics["weibull_k2"] = fit->k2;
-        diagnostics["weibull_lambda2"] = fit->lambda2;
-      } else {
-        diagnostics["weibull_fit_failed"] = 1;  // no pruning: perplexity consistency alone
-      }
-    }
-    // Class score: sum of p over distinct completion texts that were not pruned.
-    std::vector<double> totals(classes, 0.0);
-    std::vector<std::set<std::string>> seen(classes);
-    int num_pruned = 0;
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      candidates[i].set_pruned(pruned[i]);
-      candidates[i].set_score(p[i]);
-      num_pruned += pruned[i] ? 1 : 0;
-      int k = candidates[i].answer_class();
-      if (k < 0 || pruned[i]) continue;
-      if (seen[k].insert(candidates[i].text()).second) totals[k] += p[i];
-    }
-    diagnostics["pruned"] = num_pruned;
-    result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
-    int best = -1;
-    for (int k = 0; k < classes; ++k) {
-      if (best < 0 || totals[k] > totals[best]) best = k;
-    }
-    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+    SelectRpc(result, problem.answer_format, prune_);
     return absl::OkStatus();
   }
   bool prune_;
@@ -277,13 +280,98 @@ class Rpc : public SamplingStrategy {
 
 }  // namespace
 
-std::unique_ptr<Strategy> MakeBestOfN() { return std::make_unique<BestOfN>(); }
-std::unique_ptr<Strategy> MakeWeightedBestOfN() { return std::make_unique<WeightedBestOfN>(); }
-std::unique_ptr<Strategy> MakeSelfConsistency() { return std::make_unique<SelfConsistency>(); }
+std::unique_ptr<Strategy> MakeBestOfN() {
+  return std::make_unique<SampleThenSelect>(/*scored=*/true, SelectBestScore);
+}
+std::unique_ptr<Strategy> MakeWeightedBestOfN() {
+  return std::make_unique<SampleThenSelect>(/*scored=*/true, SelectHeaviestScoredClass);
+}
+std::unique_ptr<Strategy> MakeSelfConsistency() {
+  return std::make_unique<SampleThenSelect>(/*scored=*/false, SelectMajority);
+}
 std::unique_ptr<Strategy> MakeAdaptiveSelfConsistency(const v1::AdaptiveSelfConsistency& config) {
   return std::make_unique<AdaptiveSelfConsistency>(config);
 }
-std::unique_ptr<Strategy> MakePerplexity() { return std::make_unique<Perplexity>(); }
+std::unique_ptr<Strategy> MakePerplexity() {
+  return std::make_unique<SampleThenSelect>(/*scored=*/false, SelectHighestMeanLogprob);
+}
 std::unique_ptr<Strategy> MakeRpc(const v1::Rpc& config) { return std::make_unique<Rpc>(config); }
 
 }  // namespace ponder::samplers::internal
+
+namespace ponder::samplers {
+
+bool SupportsPrefixBudgets(const v1::StrategyConfig& config) {
+  switch (config.kind_case()) {
+    case v1::StrategyConfig::kBestOfN:
+    case v1::StrategyConfig::kWeightedBestOfN:
+    case v1::StrategyConfig::kSelfConsistency:
+    case v1::StrategyConfig::kPerplexity:
+    case v1::StrategyConfig::kRpc:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::StatusOr<v1::SolveResult> SelectFromPrefix(const v1::StrategyConfig& config,
+                                                 const v1::SolveResult& full, int k,
+                                                 verifiers::AnswerFormat format) {
+  if (!SupportsPrefixBudgets(config)) {
+    return absl::InvalidArgumentError(
+        "strategy: only best_of_n, weighted_best_of_n, self_consistency, perplexity and rpc "
+        "select from a prefix of their samples");
+  }
+  if (k < 1 || k > full.candidates_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefix of ", k, " candidates: the result has ", full.candidates_size()));
+  }
+  v1::SolveResult prefix;
+  prefix.set_selected_candidate(-1);
+  int64_t prefix_tokens = 0, all_tokens = 0;
+  for (int i = 0; i < full.candidates_size(); ++i) {
+    all_tokens += full.candidates(i).num_tokens();
+    if (i >= k) continue;
+    v1::Candidate& c = *prefix.add_candidates();
+    c = full.candidates(i);
+    c.set_selected(false);
+    c.set_pruned(false);
+    c.set_answer_class(-1);
+    prefix_tokens += c.num_tokens();
+  }
+  switch (config.kind_case()) {
+    case v1::StrategyConfig::kBestOfN:
+      internal::SelectBestScore(prefix, format);
+      break;
+    case v1::StrategyConfig::kWeightedBestOfN:
+      internal::SelectHeaviestScoredClass(prefix, format);
+      break;
+    case v1::StrategyConfig::kSelfConsistency:
+      internal::SelectMajority(prefix, format);
+      break;
+    case v1::StrategyConfig::kPerplexity:
+      internal::SelectHighestMeanLogprob(prefix, format);
+      break;
+    default:
+      internal::SelectRpc(prefix, format, internal::RpcPrunes(config.rpc()));
+      break;
+  }
+  // Usage: what a run at budget k would have cost. Its k samples are one engine request whose
+  // prompt is prefilled once, like the full run's; the costs that grow with the samples'
+  // length (verifier tokens, time) are attributed by the share of generated tokens.
+  const v1::Usage& all = full.usage();
+  const double share = all_tokens > 0 ? static_cast<double>(prefix_tokens) / all_tokens
+                                      : static_cast<double>(k) / full.candidates_size();
+  v1::Usage& usage = *prefix.mutable_usage();
+  usage.set_prompt_tokens_requested(all.prompt_tokens_requested() / full.candidates_size() * k);
+  usage.set_prompt_tokens_computed(all.prompt_tokens_computed());
+  usage.set_generated_tokens(prefix_tokens);
+  const double mean_tokens = internal::MeanCandidateTokens(prefix);
+  usage.set_full_generation_equivalents(mean_tokens > 0 ? prefix_tokens / mean_tokens : 0);
+  usage.set_engine_calls(all.engine_calls());
+  usage.set_verifier_tokens(static_cast<int64_t>(std::llround(all.verifier_tokens() * share)));
+  usage.set_wall_seconds(all.wall_seconds() * share);
+  return prefix;
+}
+
+}  // namespace ponder::samplers

@@ -3,7 +3,8 @@
 # Idempotent: packages already present are skipped. Must run as root (or with sudo available).
 #
 #   scripts/setup.sh           build + test + run dependencies
-#   scripts/setup.sh --tools   also the Python tools (model training, golden-file scripts)
+#   scripts/setup.sh --tools   also the Python tools (model training, golden-file scripts) and
+#                              chromium (the headless-browser check of `ponder report`)
 set -euo pipefail
 
 packages=(
@@ -18,7 +19,7 @@ packages=(
   libcurl4-openssl-dev
 )
 if [[ "${1:-}" == "--tools" ]]; then
-  packages+=(python3-torch python3-numpy python3-scipy libopenblas0)
+  packages+=(python3-torch python3-numpy python3-scipy libopenblas0 chromium)
 fi
 
 missing=()

@@ -1,0 +1,171 @@
+// ponderd: the Ponder service. Serves ponder.v1.Ponder, grpc.health.v1.Health and server
+// reflection; records experiments in a SQLite database; stops gracefully on SIGINT/SIGTERM
+// (running experiments are interrupted and resume when ponderd starts again on the database).
+//
+//   ponderd --model PATH --db FILE [--prm NAME=PATH]... [--listen 127.0.0.1:50051]
+//           [--auth-token-file FILE] [limits...]
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/flags.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "engine/local_engine.h"
+#include "orchestrator/auth.h"
+#include "orchestrator/builtin_datasets.h"
+#include "orchestrator/model_registry.h"
+#include "orchestrator/problem_source.h"
+#include "orchestrator/server.h"
+#include "orchestrator/store/experiment_store.h"
+
+namespace {
+
+using ponder::orchestrator::ServiceLimits;
+
+struct Flags {
+  std::string model, db, listen = "127.0.0.1:50051", auth_token_file, data_dir;
+  std::vector<std::string> prms;
+  int64_t threads = 0, kv_budget_mb = 0;
+  int64_t max_concurrent_solves, max_queued_solves, max_budget_n, max_tokens, max_problem_bytes,
+      max_request_bytes, max_running_experiments, max_experiment_parallelism,
+      experiment_parallelism;
+  double shutdown_grace_seconds = 5;
+  bool resume = true;
+};
+
+absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
+  const ServiceLimits defaults;
+  f.max_concurrent_solves = defaults.max_concurrent_solves;
+  f.max_queued_solves = defaults.max_queued_solves;
+  f.max_budget_n = defaults.max_budget_n;
+  f.max_tokens = defaults.max_tokens;
+  f.max_problem_bytes = defaults.max_problem_bytes;
+  f.max_request_bytes = defaults.max_request_bytes;
+  f.max_running_experiments = defaults.max_running_experiments;
+  f.max_experiment_parallelism = defaults.max_experiment_parallelism;
+  f.experiment_parallelism = defaults.default_experiment_parallelism;
+  ponder::FlagParser flags(
+      "ponderd --model PATH --db FILE [--prm NAME=PATH]... [--listen 127.0.0.1:50051] "
+      "[--auth-token-file FILE] [flags]");
+  flags.AddString("model", &f.model, "policy model: a .gguf file or a Hugging Face folder");
+  flags.AddStringList("prm", &f.prms, "reward model NAME=PATH (or PATH; repeatable)");
+  flags.AddString("db", &f.db, "experiment database (SQLite; created if missing)");
+  flags.AddString("listen", &f.listen,
+                  "address to serve on (default 127.0.0.1:50051; port 0 picks a free one)");
+  flags.AddString("auth-token-file", &f.auth_token_file,
+                  "file holding the bearer token every call must carry; required to listen "
+                  "beyond loopback");
+  flags.AddString("data-dir", &f.data_dir,
+                  "where named datasets live (default: PONDER_DATA_DIR, then the fetch cache)");
+  flags.AddInt("threads", &f.threads, "engine worker threads (default: all cores)");
+  flags.AddInt("kv-budget-mb", &f.kv_budget_mb, "KV cache memory per model (default: automatic)");
+  flags.AddInt("max-concurrent-solves", &f.max_concurrent_solves, "solves at once (default 8)");
+  flags.AddInt("max-queued-solves", &f.max_queued_solves,
+               "solves waiting before RESOURCE_EXHAUSTED (default 64)");
+  flags.AddInt("max-budget-n", &f.max_budget_n, "largest budget.n accepted (default 64)");
+  flags.AddInt("max-tokens", &f.max_tokens, "largest sampling.max_tokens (default 4096)");
+  flags.AddInt("max-problem-bytes", &f.max_problem_bytes, "largest problem text (default 65536)");
+  flags.AddInt("max-request-bytes", &f.max_request_bytes, "largest request (default 4 MiB)");
+  flags.AddInt("max-running-experiments", &f.max_running_experiments,
+               "experiments running at once (default 4)");
+  flags.AddInt("max-experiment-parallelism", &f.max_experiment_parallelism,
+               "largest spec.parallelism (default 16)");
+  flags.AddInt("experiment-parallelism", &f.experiment_parallelism,
+               "runs at once when a spec leaves parallelism 0 (default 4)");
+  flags.AddBool("resume", &f.resume,
+                "resume interrupted experiments at start-up (default true; --resume=false)");
+  flags.AddDouble("shutdown-grace-seconds", &f.shutdown_grace_seconds,
+                  "time calls in flight get to finish on SIGINT/SIGTERM (default 5)");
+  PONDER_RETURN_IF_ERROR(flags.Parse(args));
+  if (f.model.empty()) return absl::InvalidArgumentError("--model is required");
+  if (f.db.empty()) return absl::InvalidArgumentError("--db is required");
+  auto positive = [](int64_t value, std::string_view flag) {
+    return value > 0 ? absl::OkStatus()
+                     : absl::InvalidArgumentError(
+                           absl::StrCat("--", ponder::AsAbsl(flag), " must be > 0, got ", value));
+  };
+  PONDER_RETURN_IF_ERROR(positive(f.max_concurrent_solves, "max-concurrent-solves"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_queued_solves + 1, "max-queued-solves + 1"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_budget_n, "max-budget-n"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_tokens, "max-tokens"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_problem_bytes, "max-problem-bytes"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_request_bytes, "max-request-bytes"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_running_experiments, "max-running-experiments"));
+  PONDER_RETURN_IF_ERROR(positive(f.max_experiment_parallelism, "max-experiment-parallelism"));
+  PONDER_RETURN_IF_ERROR(positive(f.experiment_parallelism, "experiment-parallelism"));
+  return absl::OkStatus();
+}
+
+// The address clients use: the listen address with the port actually bound.
+std::string BoundAddress(const std::string& listen, int port) {
+  const size_t colon = listen.rfind(':');
+  return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
+}
+
+absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
+  Flags f;
+  PONDER_RETURN_IF_ERROR(ParseFlags(args, f));
+  ponder::orchestrator::ServerOptions options;
+  options.listen_address = f.listen;
+  if (!f.auth_token_file.empty()) {
+    PONDER_ASSIGN_OR_RETURN(options.auth_token,
+                            ponder::orchestrator::ReadAuthToken(f.auth_token_file));
+  }
+  ServiceLimits& limits = options.limits;
+  limits.max_concurrent_solves = static_cast<int>(f.max_concurrent_solves);
+  limits.max_queued_solves = static_cast<int>(f.max_queued_solves);
+  limits.max_budget_n = static_cast<int>(f.max_budget_n);
+  limits.max_tokens = static_cast<int>(f.max_tokens);
+  limits.max_problem_bytes = f.max_problem_bytes;
+  limits.max_request_bytes = f.max_request_bytes;
+  limits.max_running_experiments = static_cast<int>(f.max_running_experiments);
+  limits.max_experiment_parallelism = static_cast<int>(f.max_experiment_parallelism);
+  limits.default_experiment_parallelism = static_cast<int>(f.experiment_parallelism);
+  options.resume_interrupted = f.resume;
+  options.model = f.model;
+
+  ponder::engine::LocalEngineOptions engine_options;
+  engine_options.threads = static_cast<int>(f.threads);
+  engine_options.kv_budget_bytes = f.kv_budget_mb << 20;
+  PONDER_ASSIGN_OR_RETURN(
+      auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
+  PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));
+  // Experiments may name a dataset (spec.dataset) instead of listing problems.
+  ponder::orchestrator::DatasetRegistry datasets;
+  ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir);
+
+  PONDER_ASSIGN_OR_RETURN(auto server, ponder::orchestrator::PonderServer::Start(
+                                           options, models->registry(), *store, datasets));
+  std::printf("ponderd: listening on %s (model %s, database %s)\n",
+              BoundAddress(f.listen, server->port()).c_str(), f.model.c_str(), f.db.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "ponderd: %s: interrupting experiments and shutting down\n",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  server->Shutdown(absl::Seconds(f.shutdown_grace_seconds));
+  std::fprintf(stderr, "ponderd: stopped\n");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals before any thread exists: every thread inherits the mask, and the
+  // main thread takes them with sigwait, outside any signal handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const absl::Status status =
+      Serve(std::span<char* const>(argv + 1, static_cast<size_t>(argc - 1)), stop_signals);
+  return ponder::ExitCodeFor("ponderd", status);
+}

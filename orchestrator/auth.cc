@@ -1,0 +1,63 @@
+#include "orchestrator/auth.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/mapped_file.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+constexpr std::string_view kBearer = "Bearer ";
+
+// The host part of "host:port", "[v6]:port" or "host".
+std::string_view HostOf(std::string_view address) {
+  if (absl::StartsWith(AsAbsl(address), "[")) {
+    size_t close = address.find(']');
+    return close == std::string_view::npos ? address : address.substr(1, close - 1);
+  }
+  size_t colon = address.rfind(':');
+  return colon == std::string_view::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
+  PONDER_ASSIGN_OR_RETURN(std::string contents, ReadFileToString(path));
+  std::string token(absl::StripAsciiWhitespace(contents));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("auth token file '", path, "' is empty"));
+  }
+  return token;
+}
+
+bool IsLoopbackAddress(std::string_view address) {
+  if (absl::StartsWith(AsAbsl(address), "unix:") ||
+      absl::StartsWith(AsAbsl(address), "unix-abstract:")) {
+    return true;
+  }
+  if (absl::StartsWith(AsAbsl(address), "ipv4:") || absl::StartsWith(AsAbsl(address), "ipv6:")) {
+    address.remove_prefix(5);
+  }
+  const std::string_view host = HostOf(address);
+  return host == "localhost" || host == "::1" || absl::StartsWith(AsAbsl(host), "127.");
+}
+
+bool AuthorizationMatches(std::string_view header, std::string_view token) {
+  const std::string expected = BearerHeader(token);
+  // Compare every byte whatever the lengths, so the time taken says nothing about the token.
+  unsigned char difference = header.size() == expected.size() ? 0 : 1;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const unsigned char got = i < header.size() ? static_cast<unsigned char>(header[i]) : 0;
+    difference |= got ^ static_cast<unsigned char>(expected[i]);
+  }
+  return difference == 0 && !token.empty();
+}
+
+std::string BearerHeader(std::string_view token) {
+  return absl::StrCat(AsAbsl(kBearer), AsAbsl(token));
+}
+
+}  // namespace ponder::orchestrator

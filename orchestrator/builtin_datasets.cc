@@ -1,0 +1,47 @@
+// CMake defines PONDER_HAVE_DATASETS when the target ponder_datasets exists.
+#include "orchestrator/builtin_datasets.h"
+
+#ifdef PONDER_HAVE_DATASETS
+#include "datasets/dataset.h"
+#endif
+
+namespace ponder::orchestrator {
+
+int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir) {
+#ifdef PONDER_HAVE_DATASETS
+  int registered = 0;
+  for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
+    if (info.is_code) continue;  // graded by running tests, which the solve pipeline does not do
+    const std::string name = info.name;
+    registry.Register(
+        name,
+        [name, data_dir](const std::string& split) -> absl::StatusOr<std::vector<v1::Problem>> {
+          datasets::DatasetOptions options;
+          options.data_dir = datasets::ResolveDataDir(data_dir).path;
+          options.split = split;
+          absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset(name, options);
+          if (!loaded.ok()) return loaded.status();
+          std::vector<v1::Problem> problems;
+          problems.reserve(loaded->problems.size());
+          for (const datasets::Problem& row : loaded->problems) {
+            v1::Problem& problem = problems.emplace_back();
+            problem.set_id(row.id);
+            problem.set_text(row.question);
+            if (!row.reference_answer.empty()) problem.set_reference_answer(row.reference_answer);
+            problem.set_answer_format(row.answer_format == verifiers::AnswerFormat::kGsm8k
+                                          ? v1::ANSWER_FORMAT_GSM8K
+                                          : v1::ANSWER_FORMAT_MATH);
+          }
+          return problems;
+        });
+    ++registered;
+  }
+  return registered;
+#else
+  (void)registry;
+  (void)data_dir;
+  return 0;
+#endif
+}
+
+}  // namespace ponder::orchestrator

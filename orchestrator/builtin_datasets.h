@@ -1,0 +1,19 @@
+// The datasets of datasets/ (library ponder_datasets) as problem sources for experiments.
+#ifndef PONDER_ORCHESTRATOR_BUILTIN_DATASETS_H_
+#define PONDER_ORCHESTRATOR_BUILTIN_DATASETS_H_
+
+#include <string>
+
+#include "orchestrator/problem_source.h"
+
+namespace ponder::orchestrator {
+
+// Registers every dataset graded by its answer (gsm8k, math, math500, arith: not the code
+// datasets) with `registry`, read from `data_dir` ("": datasets::ResolveDataDir's default:
+// PONDER_DATA_DIR, then the fetch cache). Returns how many were registered: 0 in a build
+// without ponder_datasets.
+int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir);
+
+}  // namespace ponder::orchestrator
+
+#endif  // PONDER_ORCHESTRATOR_BUILTIN_DATASETS_H_

@@ -1,0 +1,470 @@
+#include "orchestrator/experiment_runner.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace ponder::orchestrator {
+
+// One running experiment. Owned by the runner's maps; its thread runs ExperimentRunner::Run.
+struct ExperimentRunner::Active {
+  int64_t id = 0;
+  v1::ExperimentSpec spec;  // seeds never empty (an empty list means the single seed 0)
+  std::vector<v1::Problem> problems;
+  // The grid minus the recorded runs, in grid order, as units of work: one run, or the budgets
+  // of one problem, strategy and seed that share their samples (SharesSamples).
+  std::vector<std::vector<RunKey>> pending;
+  engine::CancellationToken cancel;
+  std::atomic<StopReason> stop{StopReason::kNone};
+  absl::Mutex mu;
+  size_t next ABSL_GUARDED_BY(mu) = 0;            // index into `pending`
+  absl::Status record_error ABSL_GUARDED_BY(mu);  // the first run the store refused
+  std::thread thread;
+};
+
+namespace {
+
+// How long Cancel waits for an experiment's in-flight runs to end before returning it.
+constexpr absl::Duration kCancelWait = absl::Seconds(10);
+
+std::vector<RunKey> Grid(const v1::ExperimentSpec& spec, size_t problems) {
+  std::vector<RunKey> grid;
+  for (int32_t p = 0; p < static_cast<int32_t>(problems); ++p) {
+    for (int32_t s = 0; s < spec.strategies_size(); ++s) {
+      for (int32_t b = 0; b < spec.budgets_size(); ++b) {
+        for (int32_t d = 0; d < spec.seeds_size(); ++d) grid.push_back({p, s, b, d});
+      }
+    }
+  }
+  return grid;
+}
+
+// Adds `prefix` to an InvalidArgument message that names a field relative to it.
+absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
+  if (!absl::IsInvalidArgument(status)) return status;
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(prefix), status.message()));
+}
+
+}  // namespace
+
+ExperimentRunner::ExperimentRunner(ExperimentStore& store, const SolvePipeline& pipeline,
+                                   ProblemSource& datasets, ExperimentRunnerOptions options)
+    : store_(store),
+      pipeline_(pipeline),
+      datasets_(datasets),
+      options_(std::move(options)),
+      writer_(store,
+              [this](const std::vector<RunWriter::Outcome>& outcomes) { OnBatch(outcomes); }) {}
+
+ExperimentRunner::~ExperimentRunner() { Shutdown(); }
+
+int ExperimentRunner::RunningCount() { return static_cast<int>(active_.size()); }
+
+void ExperimentRunner::ReapFinished() {
+  // A finished thread holds no runner lock: at most it is notifying subscribers.
+  for (auto& active : finished_) active->thread.join();
+  finished_.clear();
+}
+
+absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec& spec) {
+  PONDER_RETURN_IF_ERROR(ValidateExperimentSpec(spec, options_.limits, pipeline_.strategies()));
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the server is shutting down");
+    if (RunningCount() >= options_.limits.max_running_experiments) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(RunningCount(),
+                       " experiments are running, the server's limit "
+                       "(--max-running-experiments); retry when one has stopped"));
+    }
+  }
+  std::vector<v1::Problem> problems;
+  if (spec.problems_size() > 0) {
+    problems.assign(spec.problems().begin(), spec.problems().end());
+    for (size_t i = 0; i < problems.size(); ++i) {
+      if (problems[i].id().empty()) problems[i].set_id(absl::StrCat(i));
+    }
+  } else {
+    absl::StatusOr<std::vector<v1::Problem>> loaded = datasets_.Load(spec.dataset());
+    if (!loaded.ok()) return Prefixed("spec.", loaded.status());
+    problems = *std::move(loaded);
+    if (problems.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.dataset: the slice ", DescribeSlice(spec.dataset()), " has no problems"));
+    }
+  }
+  const int64_t runs = static_cast<int64_t>(problems.size()) * spec.strategies_size() *
+                       spec.budgets_size() * std::max(1, spec.seeds_size());
+  if (runs > options_.limits.max_experiment_runs) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec: ", runs,
+                     " runs (problems x strategies x budgets x seeds), more than "
+                     "the server's limit of ",
+                     options_.limits.max_experiment_runs));
+  }
+  for (int i = 0; i < spec.strategies_size(); ++i) {
+    PONDER_RETURN_IF_ERROR(
+        ValidateRewardModelNames(spec.strategies(i).config().verifier(), pipeline_.models(),
+                                 absl::StrCat("spec.strategies[", i, "].config.verifier")));
+    PONDER_RETURN_IF_ERROR(Prefixed(absl::StrCat("spec.strategies[", i, "].config: "),
+                                    pipeline_.CheckBuildable(spec.strategies(i).config())));
+  }
+
+  NewExperiment record;
+  record.spec = spec;
+  record.problems = problems;
+  record.model = options_.model;
+  record.dataset = spec.problems_size() > 0 ? "inline" : DescribeSlice(spec.dataset());
+  record.code_version = options_.code_version;
+  record.runs_planned = runs;
+  record.create_time = absl::Now();
+
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return absl::UnavailableError("the server is shutting down");
+  if (RunningCount() >= options_.limits.max_running_experiments) {
+    return absl::ResourceExhaustedError(
+        "the server's limit of running experiments was reached while this one was prepared; "
+        "retry when one has stopped");
+  }
+  PONDER_ASSIGN_OR_RETURN(int64_t id, store_.CreateExperiment(record));
+  return Launch(id, spec, std::move(problems), /*resumed=*/false);
+}
+
+absl::StatusOr<v1::Experiment> ExperimentRunner::Launch(int64_t experiment_id,
+                                                        v1::ExperimentSpec spec,
+                                                        std::vector<v1::Problem> problems,
+                                                        bool resumed) {
+  ReapFinished();
+  auto active = std::make_unique<Active>();
+  active->id = experiment_id;
+  if (spec.seeds_size() == 0) spec.add_seeds(0);
+  spec.clear_problems();
+  PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
+  // Runs sharing samples form one unit, placed where its first run is in the grid. A resumed
+  // experiment shares among its missing budgets only: their largest is sampled again, and the
+  // engine's determinism makes its samples the ones the recorded runs saw.
+  std::map<std::tuple<int32_t, int32_t, int32_t>, size_t> shared_unit;
+  for (const RunKey& key : Grid(spec, problems.size())) {
+    if (std::binary_search(recorded.begin(), recorded.end(), key)) continue;
+    if (!SharesSamples(spec, key.strategy_index)) {
+      active->pending.push_back({key});
+      continue;
+    }
+    auto [it, inserted] = shared_unit.try_emplace(
+        std::make_tuple(key.problem_index, key.strategy_index, key.seed_index),
+        active->pending.size());
+    if (inserted) active->pending.emplace_back();
+    active->pending[it->second].push_back(key);
+  }
+  active->spec = std::move(spec);
+  active->problems = std::move(problems);
+  if (resumed) {
+    PONDER_RETURN_IF_ERROR(store_.SetStatus(experiment_id, v1::EXPERIMENT_STATUS_RUNNING, "",
+                                            std::nullopt, /*resumed=*/true));
+  }
+  Active& started = *active;
+  active_[experiment_id] = std::move(active);
+  started.thread = std::thread([this, &started] { Run(started); });
+  return store_.GetExperiment(experiment_id, /*with_cells=*/true);
+}
+
+void ExperimentRunner::Run(Active& active) {
+  SolveRuns(active);
+  writer_.Flush();  // every run this experiment finished is recorded (or refused) now
+
+  v1::ExperimentStatus status = v1::EXPERIMENT_STATUS_COMPLETED;
+  std::string error;
+  {
+    absl::MutexLock lock(&active.mu);
+    if (!active.record_error.ok()) {
+      status = v1::EXPERIMENT_STATUS_FAILED;
+      error = std::string(active.record_error.message());
+    }
+  }
+  if (status == v1::EXPERIMENT_STATUS_COMPLETED) {
+    switch (active.stop.load()) {
+      case StopReason::kCancel:
+        status = v1::EXPERIMENT_STATUS_CANCELLED;
+        break;
+      case StopReason::kShutdown:
+        status = v1::EXPERIMENT_STATUS_INTERRUPTED;
+        break;
+      case StopReason::kNone:
+        break;
+    }
+  }
+  if (status == v1::EXPERIMENT_STATUS_COMPLETED) {
+    // Belt and braces: COMPLETED promises the whole grid is recorded.
+    absl::StatusOr<std::vector<RunKey>> recorded = store_.RecordedRunKeys(active.id);
+    const size_t planned = active.problems.size() * active.spec.strategies_size() *
+                           active.spec.budgets_size() * active.spec.seeds_size();
+    if (!recorded.ok() || recorded->size() != planned) {
+      status = v1::EXPERIMENT_STATUS_FAILED;
+      error = recorded.ok() ? absl::StrCat(planned - recorded->size(), " runs are not recorded")
+                            : std::string(recorded.status().message());
+    }
+  }
+  absl::Status stored = store_.SetStatus(active.id, status, error, absl::Now());
+  if (!stored.ok()) {
+    std::fprintf(stderr, "ponderd: experiment %lld: cannot record its status: %s\n",
+                 static_cast<long long>(active.id), stored.ToString().c_str());
+  }
+  // Subscribers hear of the end before the experiment stops counting as running, so whoever
+  // waits for it to stop (WaitUntilStopped, Shutdown) has also seen the last notification.
+  Notify(active.id);
+  absl::MutexLock lock(&mu_);
+  // Move ourselves to finished_; Launch, Shutdown or the destructor joins this thread.
+  const int64_t id = active.id;
+  finished_.push_back(std::move(active_[id]));
+  active_.erase(id);
+}
+
+void ExperimentRunner::SolveRuns(Active& active) {
+  int parallelism = active.spec.parallelism() > 0 ? active.spec.parallelism()
+                                                  : options_.limits.default_experiment_parallelism;
+  parallelism = std::max(1, std::min<int>(parallelism, static_cast<int>(active.pending.size())));
+  std::vector<std::thread> workers;
+  for (int w = 0; w < parallelism; ++w) {
+    workers.emplace_back([this, &active] {
+      while (active.stop.load() == StopReason::kNone && !active.cancel.cancelled()) {
+        std::vector<RunKey> unit;
+        {
+          absl::MutexLock lock(&active.mu);
+          if (active.next >= active.pending.size()) return;
+          unit = active.pending[active.next++];
+        }
+        bool discard = false;
+        if (unit.size() == 1) {
+          RunRecord record = SolveOne(active, unit[0], &discard);
+          if (!discard) writer_.Enqueue(std::move(record));
+          continue;
+        }
+        std::vector<RunRecord> records = SolveSharingSamples(active, unit, &discard);
+        if (discard) continue;
+        for (RunRecord& record : records) writer_.Enqueue(std::move(record));
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+}
+
+RunRecord ExperimentRunner::SolveOne(Active& active, const RunKey& key, bool* discard) {
+  const v1::NamedStrategy& strategy = active.spec.strategies(key.strategy_index);
+  v1::SolveRequest request;
+  *request.mutable_problem() = active.problems[key.problem_index];
+  *request.mutable_strategy() = strategy.config();
+  *request.mutable_budget() = active.spec.budgets(key.budget_index);
+  request.set_seed(active.spec.seeds(key.seed_index));
+  *request.mutable_prompt() = active.spec.prompt();
+
+  SolveControl control;
+  control.cancel = &active.cancel;
+  absl::StatusOr<v1::SolveResponse> response = pipeline_.Solve(request, control);
+  // A run cut short by a stop is not a result: it is done again when the experiment resumes.
+  *discard = active.cancel.cancelled();
+
+  RunRecord record;
+  record.experiment_id = active.id;
+  record.key = key;
+  record.strategy = strategy.name();
+  record.budget = request.budget();
+  record.seed = request.seed();
+  record.finish_time = absl::Now();
+  if (response.ok()) {
+    record.result = std::move(*response->mutable_result());
+    if (response->has_correct()) record.correct = response->correct();
+    record.candidate_correct.assign(response->candidate_correct().begin(),
+                                    response->candidate_correct().end());
+  } else {
+    record.status = response.status();
+  }
+  return record;
+}
+
+bool ExperimentRunner::SharesSamples(const v1::ExperimentSpec& spec, int strategy_index) const {
+  if (spec.independent_budgets() || spec.budgets_size() < 2) return false;
+  // A token cap could end a smaller budget's run differently; such specs sample per budget.
+  for (const v1::Budget& budget : spec.budgets()) {
+    if (budget.max_generated_tokens() != 0) return false;
+  }
+  return pipeline_.strategies().SupportsPrefixBudgets(spec.strategies(strategy_index).config());
+}
+
+std::vector<RunRecord> ExperimentRunner::SolveSharingSamples(Active& active,
+                                                             const std::vector<RunKey>& keys,
+                                                             bool* discard) {
+  const v1::ExperimentSpec& spec = active.spec;
+  auto budget_n = [&](const RunKey& key) { return spec.budgets(key.budget_index).n(); };
+  const RunKey largest = *std::max_element(
+      keys.begin(), keys.end(),
+      [&](const RunKey& a, const RunKey& b) { return budget_n(a) < budget_n(b); });
+  RunRecord full = SolveOne(active, largest, discard);
+  if (*discard) return {};
+  std::vector<RunRecord> records;
+  const v1::Problem& problem = active.problems[largest.problem_index];
+  const verifiers::AnswerFormat format = problem.answer_format() == v1::ANSWER_FORMAT_GSM8K
+                                             ? verifiers::AnswerFormat::kGsm8k
+                                             : verifiers::AnswerFormat::kMath;
+  for (const RunKey& key : keys) {
+    if (key == largest) continue;
+    RunRecord record;
+    record.experiment_id = active.id;
+    record.key = key;
+    record.strategy = full.strategy;
+    record.budget = spec.budgets(key.budget_index);
+    record.seed = full.seed;
+    record.finish_time = full.finish_time;
+    record.status = full.status;  // the samples failed: so does every budget that shares them
+    if (full.status.ok()) {
+      absl::StatusOr<v1::SolveResult> prefix = pipeline_.strategies().SelectFromPrefix(
+          spec.strategies(key.strategy_index).config(), full.result, budget_n(key), format);
+      if (prefix.ok()) {
+        record.result = *std::move(prefix);
+        (*record.result.mutable_diagnostics())["prefix_of_budget_n"] = budget_n(largest);
+        // The chosen answer is a candidate's, so its grade is that candidate's.
+        if (full.correct.has_value()) {
+          record.candidate_correct.assign(full.candidate_correct.begin(),
+                                          full.candidate_correct.begin() + budget_n(key));
+          const int selected = record.result.selected_candidate();
+          record.correct = record.result.has_answer() && selected >= 0 &&
+                           record.candidate_correct[static_cast<size_t>(selected)];
+        }
+      } else {
+        record.status = prefix.status();
+      }
+    }
+    records.push_back(std::move(record));
+  }
+  records.push_back(std::move(full));
+  return records;
+}
+
+void ExperimentRunner::OnBatch(const std::vector<RunWriter::Outcome>& outcomes) {
+  std::set<int64_t> experiments;
+  for (const RunWriter::Outcome& outcome : outcomes) {
+    experiments.insert(outcome.experiment_id);
+    if (outcome.status.ok()) continue;
+    absl::MutexLock lock(&mu_);
+    auto it = active_.find(outcome.experiment_id);
+    if (it == active_.end()) continue;
+    Active& active = *it->second;
+    absl::MutexLock active_lock(&active.mu);
+    if (active.record_error.ok()) active.record_error = outcome.status;
+    active.cancel.Cancel();  // the experiment fails; stop spending compute on it
+  }
+  for (int64_t id : experiments) Notify(id);
+}
+
+absl::StatusOr<v1::Experiment> ExperimentRunner::Cancel(int64_t experiment_id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = active_.find(experiment_id);
+    if (it != active_.end()) {
+      it->second->stop.store(StopReason::kCancel);
+      it->second->cancel.Cancel();
+      auto stopped = [this, experiment_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return active_.count(experiment_id) == 0;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&stopped), kCancelWait);
+    }
+  }
+  return store_.GetExperiment(experiment_id, /*with_cells=*/true);
+}
+
+absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return absl::UnavailableError("the server is shutting down");
+  if (active_.count(experiment_id) > 0) {
+    return absl::FailedPreconditionError(absl::StrCat("experiment ", experiment_id, " is running"));
+  }
+  PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
+                          store_.GetExperiment(experiment_id, /*with_cells=*/false));
+  if (experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", experiment_id, " is completed; nothing to resume"));
+  }
+  if (RunningCount() >= options_.limits.max_running_experiments) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(RunningCount(),
+                     " experiments are running, the server's limit "
+                     "(--max-running-experiments); retry when one has stopped"));
+  }
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, store_.LoadProblems(experiment_id));
+  return Launch(experiment_id, experiment.spec(), std::move(problems), /*resumed=*/true);
+}
+
+absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
+  // Experiments still marked running belong to a server that died (kill -9, crash, power).
+  PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> orphans,
+                          store_.ExperimentsWithStatus(v1::EXPERIMENT_STATUS_RUNNING));
+  for (int64_t id : orphans) {
+    PONDER_RETURN_IF_ERROR(
+        store_.SetStatus(id, v1::EXPERIMENT_STATUS_INTERRUPTED, "", absl::Now()));
+  }
+  if (!resume) return absl::OkStatus();
+  PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> interrupted,
+                          store_.ExperimentsWithStatus(v1::EXPERIMENT_STATUS_INTERRUPTED));
+  for (int64_t id : interrupted) {
+    absl::StatusOr<v1::Experiment> resumed = Resume(id);
+    if (absl::IsResourceExhausted(resumed.status())) break;  // the rest stay interrupted
+    if (!resumed.ok()) return resumed.status();
+  }
+  return absl::OkStatus();
+}
+
+void ExperimentRunner::Shutdown() {
+  std::vector<std::unique_ptr<Active>> finished;
+  {
+    absl::MutexLock lock(&mu_);
+    shut_down_ = true;
+    for (auto& [id, active] : active_) {
+      active->stop.store(StopReason::kShutdown);
+      active->cancel.Cancel();
+    }
+    auto all_stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return active_.empty(); };
+    mu_.Await(absl::Condition(&all_stopped));
+    finished.swap(finished_);
+  }
+  for (auto& active : finished) active->thread.join();
+}
+
+bool ExperimentRunner::IsRunning(int64_t experiment_id) {
+  absl::MutexLock lock(&mu_);
+  return active_.count(experiment_id) > 0;
+}
+
+void ExperimentRunner::WaitUntilStopped(int64_t experiment_id) {
+  absl::MutexLock lock(&mu_);
+  auto stopped = [this, experiment_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return active_.count(experiment_id) == 0;
+  };
+  mu_.Await(absl::Condition(&stopped));
+}
+
+int64_t ExperimentRunner::Subscribe(int64_t experiment_id, std::function<void()> on_change) {
+  absl::MutexLock lock(&subscribers_mu_);
+  const int64_t subscription = next_subscription_++;
+  subscribers_[subscription] = {experiment_id, std::move(on_change)};
+  return subscription;
+}
+
+void ExperimentRunner::Unsubscribe(int64_t subscription) {
+  absl::MutexLock lock(&subscribers_mu_);
+  subscribers_.erase(subscription);
+}
+
+void ExperimentRunner::Notify(int64_t experiment_id) {
+  // Calls happen under the lock, so Unsubscribe cannot return while one is in progress.
+  absl::MutexLock lock(&subscribers_mu_);
+  for (auto& [subscription, subscriber] : subscribers_) {
+    if (subscriber.experiment_id == experiment_id) subscriber.on_change();
+  }
+}
+
+}  // namespace ponder::orchestrator

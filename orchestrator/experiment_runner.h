@@ -1,0 +1,133 @@
+// ExperimentRunner: runs experiments in the background — every problem × strategy × budget ×
+// seed of a spec, each exactly once — and records them in the ExperimentStore.
+//
+// Checkpointing is the store itself: a run is recorded (atomically, with its candidates and
+// steps) when it finishes, and nothing else about progress is kept. Stopping an experiment —
+// cancel, shutdown, crash, kill -9 — loses at most the runs in flight, which were not recorded;
+// resuming computes the grid minus the recorded runs and does exactly those. Runs that end
+// because of the stop are discarded, never recorded half-done. A run whose strategy fails on
+// its own is recorded as failed (with the error) and not retried.
+//
+// Efficient budgets (ExperimentSpec.independent_budgets false, the default): the budgets of one
+// problem, strategy and seed are one unit of work when the strategy chooses among independent
+// samples (StrategyFactory::SupportsPrefixBudgets); the largest budget is solved and the others
+// are its choice among the first n candidates, recorded as runs of their own with diagnostics
+// "prefix_of_budget_n". Each run is still recorded exactly once.
+//
+// Statuses: RUNNING while active; COMPLETED when every run is recorded; CANCELLED after Cancel;
+// INTERRUPTED after Shutdown (and for experiments found RUNNING at start-up: the server died);
+// FAILED when recording runs fails. All but COMPLETED can be resumed.
+#ifndef PONDER_ORCHESTRATOR_EXPERIMENT_RUNNER_H_
+#define PONDER_ORCHESTRATOR_EXPERIMENT_RUNNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "orchestrator/problem_source.h"
+#include "orchestrator/solve_pipeline.h"
+#include "orchestrator/store/experiment_store.h"
+#include "orchestrator/store/run_writer.h"
+#include "orchestrator/validation.h"
+
+namespace ponder::orchestrator {
+
+struct ExperimentRunnerOptions {
+  std::string model;         // recorded with each new experiment
+  std::string code_version;  // likewise
+  ServiceLimits limits;
+};
+
+class ExperimentRunner {
+ public:
+  // Everything must outlive the runner.
+  ExperimentRunner(ExperimentStore& store, const SolvePipeline& pipeline, ProblemSource& datasets,
+                   ExperimentRunnerOptions options);
+  // Shutdown().
+  ~ExperimentRunner();
+
+  // Validates the spec, loads its problems, records the experiment and starts it. Errors:
+  // InvalidArgument (the spec, or a strategy the loaded models cannot build), ResourceExhausted
+  // when max_running_experiments are running, store failures.
+  absl::StatusOr<v1::Experiment> Start(const v1::ExperimentSpec& spec);
+  // Stops a running experiment (status CANCELLED once its in-flight runs have ended) and
+  // returns it. A stopped experiment is returned unchanged. NotFound for an unknown id.
+  absl::StatusOr<v1::Experiment> Cancel(int64_t experiment_id);
+  // Continues a stopped experiment with exactly its unrecorded runs. FailedPrecondition when it
+  // is running or completed.
+  absl::StatusOr<v1::Experiment> Resume(int64_t experiment_id);
+  // Start-up: marks experiments left RUNNING by a dead server INTERRUPTED and, when `resume`,
+  // resumes the interrupted ones (as many as max_running_experiments allows, oldest first).
+  absl::Status RecoverInterrupted(bool resume);
+  // Stops every running experiment (status INTERRUPTED, their recorded runs flushed) and waits
+  // for them. Later Start/Resume calls fail with Unavailable.
+  void Shutdown();
+
+  bool IsRunning(int64_t experiment_id);
+  // Blocks until the experiment is not running (tests, `ponder` in-process use).
+  void WaitUntilStopped(int64_t experiment_id);
+
+  // `on_change` is called (on a runner thread, never concurrently for one subscription) after
+  // runs of the experiment are recorded and once it has stopped (its final status stored),
+  // before IsRunning turns false. Unsubscribe returns once no call is in progress, so the
+  // subscriber may then be destroyed. on_change must not (un)subscribe.
+  int64_t Subscribe(int64_t experiment_id, std::function<void()> on_change);
+  void Unsubscribe(int64_t subscription);
+
+ private:
+  struct Active;
+  enum class StopReason { kNone, kCancel, kShutdown };
+
+  absl::StatusOr<v1::Experiment> Launch(int64_t experiment_id, v1::ExperimentSpec spec,
+                                        std::vector<v1::Problem> problems, bool resumed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run(Active& active);
+  void SolveRuns(Active& active);
+  RunRecord SolveOne(Active& active, const RunKey& key, bool* discard);
+  // Efficient budgets (ExperimentSpec.independent_budgets): whether the runs of this strategy
+  // at the spec's budgets share one set of samples.
+  bool SharesSamples(const v1::ExperimentSpec& spec, int strategy_index) const;
+  // Runs `keys` (one problem, strategy and seed; several budgets): solves the largest budget and
+  // reads the others off the first n of its candidates (StrategyFactory::SelectFromPrefix).
+  std::vector<RunRecord> SolveSharingSamples(Active& active, const std::vector<RunKey>& keys,
+                                             bool* discard);
+  void OnBatch(const std::vector<RunWriter::Outcome>& outcomes);
+  void Notify(int64_t experiment_id);
+  int RunningCount() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Joins the threads of experiments that have stopped and frees them.
+  void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  ExperimentStore& store_;
+  const SolvePipeline& pipeline_;
+  ProblemSource& datasets_;
+  const ExperimentRunnerOptions options_;
+
+  absl::Mutex mu_;
+  std::map<int64_t, std::unique_ptr<Active>> active_ ABSL_GUARDED_BY(mu_);
+  // Stopped experiments whose threads may still be finishing (notifying subscribers).
+  std::vector<std::unique_ptr<Active>> finished_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex subscribers_mu_;
+  struct Subscriber {
+    int64_t experiment_id;
+    std::function<void()> on_change;
+  };
+  std::map<int64_t, Subscriber> subscribers_ ABSL_GUARDED_BY(subscribers_mu_);
+  int64_t next_subscription_ ABSL_GUARDED_BY(subscribers_mu_) = 1;
+
+  // Declared last: destroyed (flushed) first, while everything it calls back into still exists.
+  RunWriter writer_;
+};
+
+}  // namespace ponder::orchestrator
+
+#endif  // PONDER_ORCHESTRATOR_EXPERIMENT_RUNNER_H_

@@ -1,0 +1,63 @@
+#include "orchestrator/model_registry.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace ponder::orchestrator {
+
+void ModelRegistry::AddRewardModel(std::string name, engine::Engine& engine) {
+  reward_models_[std::move(name)] = &engine;
+}
+
+absl::StatusOr<engine::Engine*> ModelRegistry::RewardModel(std::string_view name) {
+  auto it = reward_models_.find(name);
+  if (it != reward_models_.end()) return it->second;
+  std::vector<std::string> loaded;
+  for (const auto& [loaded_name, unused] : reward_models_) loaded.push_back(loaded_name);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "reward model '", AsAbsl(name),
+      "' is not loaded (loaded: ", loaded.empty() ? "none" : absl::StrJoin(loaded, ", "),
+      "; start the server with --prm ", AsAbsl(name), "=PATH)"));
+}
+
+absl::StatusOr<std::unique_ptr<LoadedModels>> LoadedModels::Load(
+    const std::string& policy_path, const std::vector<std::string>& prm_flags,
+    const engine::LocalEngineOptions& options) {
+  engine::LocalEngineOptions model_options = options;
+  model_options.model_path = policy_path;
+  PONDER_ASSIGN_OR_RETURN(auto policy, engine::LocalEngine::Create(model_options));
+  std::unique_ptr<LoadedModels> models(new LoadedModels(std::move(policy)));
+  for (const std::string& flag : prm_flags) {
+    PONDER_ASSIGN_OR_RETURN(auto named, ParseNamedModel(flag));
+    model_options.model_path = named.second;
+    PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(model_options));
+    models->registry_.AddRewardModel(named.first, *engine);
+    models->reward_models_.push_back(std::move(engine));
+  }
+  return models;
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseNamedModel(std::string_view flag_value) {
+  std::string name, path;
+  if (size_t equals = flag_value.find('='); equals != std::string_view::npos) {
+    name = std::string(flag_value.substr(0, equals));
+    path = std::string(flag_value.substr(equals + 1));
+  } else {
+    path = std::string(flag_value);
+    std::filesystem::path p(path);
+    if (!p.has_filename()) p = p.parent_path();  // a folder given with a trailing slash
+    // "prm.gguf" -> "prm"; a folder keeps its whole name ("Qwen2.5-Math-PRM-7B").
+    name = p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
+  }
+  if (name.empty() || path.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--prm: '", AsAbsl(flag_value), "' needs a model path and a name (NAME=PATH or PATH)"));
+  }
+  return std::make_pair(std::move(name), std::move(path));
+}
+
+}  // namespace ponder::orchestrator

@@ -1,0 +1,61 @@
+#include "orchestrator/problem_source.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+std::string SplitOf(const v1::DatasetSlice& slice) {
+  return slice.split().empty() ? "test" : slice.split();
+}
+
+}  // namespace
+
+void DatasetRegistry::Register(std::string name, Loader loader) {
+  absl::MutexLock lock(&mu_);
+  loaders_[std::move(name)] = std::move(loader);
+}
+
+std::vector<std::string> DatasetRegistry::names() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, loader] : loaders_) names.push_back(name);
+  return names;
+}
+
+absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::DatasetSlice& slice) {
+  Loader loader;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = loaders_.find(slice.name());
+    if (it == loaders_.end()) {
+      std::vector<std::string> known;
+      for (const auto& [name, unused] : loaders_) known.push_back(name);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dataset.name: unknown dataset '", slice.name(), "' (this server knows: ",
+          known.empty() ? "none; give the problems inline" : absl::StrJoin(known, ", "), ")"));
+    }
+    loader = it->second;
+  }
+  absl::StatusOr<std::vector<v1::Problem>> rows = loader(SplitOf(slice));
+  if (!rows.ok()) return rows.status();
+  const int64_t size = static_cast<int64_t>(rows->size());
+  if (slice.offset() > size || (slice.offset() == size && size > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("dataset.offset: ", slice.offset(),
+                                                   " is past the end of ", slice.name(), ":",
+                                                   SplitOf(slice), " (", size, " rows)"));
+  }
+  const int64_t end =
+      slice.limit() == 0 ? size : std::min<int64_t>(size, int64_t{slice.offset()} + slice.limit());
+  return std::vector<v1::Problem>(rows->begin() + slice.offset(), rows->begin() + end);
+}
+
+std::string DescribeSlice(const v1::DatasetSlice& slice) {
+  return absl::StrCat(
+      slice.name(), ":", SplitOf(slice), "[", slice.offset(), ":",
+      slice.limit() == 0 ? std::string() : absl::StrCat(int64_t{slice.offset()} + slice.limit()),
+      "]");
+}
+
+}  // namespace ponder::orchestrator

@@ -1,0 +1,25 @@
+// Protobuf messages to and from JSON (protobuf's JSON mapping), the one text form of Ponder's
+// configurations: `{"selfConsistency": {}, "sampling": {"temperature": 0.7}}`.
+#ifndef PONDER_ORCHESTRATOR_PROTO_JSON_H_
+#define PONDER_ORCHESTRATOR_PROTO_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+
+namespace ponder::orchestrator {
+
+// Compact JSON with the proto field names in lowerCamelCase (the mapping's default).
+std::string ToJson(const google::protobuf::Message& message);
+
+// Parses `json` into `message` (cleared first). Unknown fields are errors. InvalidArgument
+// naming `what` (e.g. "--strategy") and the parser's complaint.
+absl::Status FromJson(std::string_view json, google::protobuf::Message& message,
+                      std::string_view what);
+
+}  // namespace ponder::orchestrator
+
+#endif  // PONDER_ORCHESTRATOR_PROTO_JSON_H_

@@ -1,0 +1,203 @@
+#include "orchestrator/results/results_db.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace ponder::results {
+namespace {
+
+using orchestrator::sqlite::Statement;
+
+template <typename T>
+bool AnyOf(const std::vector<T>& allowed, const T& value) {
+  return allowed.empty() || std::find(allowed.begin(), allowed.end(), value) != allowed.end();
+}
+
+// Runs with their candidates summarised. ?1: the experiment, ?2: the verifier's accept
+// threshold. A NULL `correct` (not graded) drops out of count(correct) and the sums.
+constexpr std::string_view kRunsSql = R"sql(
+SELECT r.id, p.problem_index, p.source_id, r.strategy, r.budget_n, r.seed, r.status, r.error,
+       r.answer, r.correct, r.prompt_tokens_requested, r.prompt_tokens_computed,
+       r.generated_tokens, r.verifier_tokens, r.wall_seconds,
+       coalesce(json_extract(r.diagnostics_json, '$.prefix_of_budget_n'), 0),
+       coalesce(c.n, 0), coalesce(c.graded, 0), coalesce(c.correct, 0), c.selected_score,
+       coalesce(c.wrong_scored, 0), coalesce(c.wrong_accepted, 0)
+FROM runs r
+JOIN problems p ON p.id = r.problem_id
+LEFT JOIN (
+  SELECT run_id, count(*) AS n, count(correct) AS graded, sum(correct) AS correct,
+         max(CASE WHEN selected = 1 THEN score END) AS selected_score,
+         sum(correct = 0 AND score IS NOT NULL) AS wrong_scored,
+         sum(correct = 0 AND score > ?2) AS wrong_accepted
+  FROM candidates
+  WHERE run_id IN (SELECT id FROM runs WHERE experiment_id = ?1)
+  GROUP BY run_id) c ON c.run_id = r.id
+WHERE r.experiment_id = ?1
+ORDER BY r.id
+)sql";
+
+constexpr std::string_view kCandidatesSql = R"sql(
+SELECT c.run_id, c.candidate_index, c.answer, c.answer_class, c.correct, c.num_tokens,
+       c.mean_logprob, c.score, c.selected, c.pruned, c.finish_reason
+FROM candidates c
+WHERE c.run_id IN (SELECT id FROM runs WHERE experiment_id = ?1)
+ORDER BY c.run_id, c.candidate_index
+)sql";
+
+std::optional<double> OptionalDouble(const Statement& row, int column) {
+  if (row.ColumnIsNull(column)) return std::nullopt;
+  return row.ColumnDouble(column);
+}
+
+}  // namespace
+
+bool RunFilter::Matches(const RunRow& run) const {
+  return AnyOf(strategies, run.strategy) && AnyOf(budgets, run.budget_n) &&
+         AnyOf(problem_ids, run.problem_id) && AnyOf(seeds, run.seed) &&
+         (run_id == 0 || run.run_id == run_id);
+}
+
+absl::StatusOr<std::unique_ptr<ResultsDb>> ResultsDb::Open(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::NotFoundError(absl::StrCat("no experiment database at '", path,
+                                            "' (--db): run `ponder bench --db ", path,
+                                            " ...` or point --db at a ponderd database"));
+  }
+  PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::Open(path));
+  PONDER_ASSIGN_OR_RETURN(orchestrator::sqlite::Database db,
+                          orchestrator::sqlite::Database::Open(path));
+  return std::unique_ptr<ResultsDb>(new ResultsDb(path, std::move(store), std::move(db)));
+}
+
+absl::StatusOr<std::vector<v1::Experiment>> ResultsDb::Experiments() {
+  std::vector<v1::Experiment> all;
+  int64_t before = 0;
+  while (true) {
+    PONDER_ASSIGN_OR_RETURN(std::vector<v1::Experiment> page,
+                            store_->ListExperiments(before, 1000));
+    if (page.empty()) break;
+    before = page.back().id();
+    for (v1::Experiment& e : page) all.push_back(std::move(e));
+  }
+  return all;
+}
+
+absl::StatusOr<v1::Experiment> ResultsDb::Experiment(int64_t experiment_id) {
+  return store_->GetExperiment(experiment_id, /*with_cells=*/true);
+}
+
+absl::StatusOr<int64_t> ResultsDb::LatestExperimentId() {
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Experiment> newest, store_->ListExperiments(0, 1));
+  if (newest.empty()) {
+    return absl::NotFoundError(absl::StrCat("the database '", path_, "' has no experiments"));
+  }
+  return newest.front().id();
+}
+
+absl::StatusOr<std::vector<RunRow>> ResultsDb::Runs(int64_t experiment_id,
+                                                    const RunFilter& filter) {
+  PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, Experiment(experiment_id));
+  const std::map<std::string, bool> uses_verifier = StrategiesUsingVerifier(experiment.spec());
+  PONDER_ASSIGN_OR_RETURN(Statement query, db_.Prepare(kRunsSql));
+  query.BindInt(1, experiment_id);
+  query.BindDouble(2, kVerifierAcceptThreshold);
+  std::vector<RunRow> runs;
+  while (true) {
+    PONDER_ASSIGN_OR_RETURN(bool row, query.Step());
+    if (!row) break;
+    RunRow run;
+    run.experiment_id = experiment_id;
+    run.run_id = query.ColumnInt(0);
+    run.problem_index = static_cast<int32_t>(query.ColumnInt(1));
+    run.problem_id = query.ColumnText(2);
+    run.strategy = query.ColumnText(3);
+    run.budget_n = static_cast<int32_t>(query.ColumnInt(4));
+    run.seed = static_cast<uint64_t>(query.ColumnInt(5));
+    run.succeeded = query.ColumnText(6) == "succeeded";
+    run.error = query.ColumnText(7);
+    run.answer = query.ColumnOptionalText(8);
+    run.correct = query.ColumnOptionalBool(9);
+    run.prompt_tokens_requested = query.ColumnInt(10);
+    run.prompt_tokens_computed = query.ColumnInt(11);
+    run.generated_tokens = query.ColumnInt(12);
+    run.verifier_tokens = query.ColumnInt(13);
+    run.wall_seconds = query.ColumnDouble(14);
+    run.prefix_of_budget_n = static_cast<int32_t>(query.ColumnInt(15));
+    run.candidates = static_cast<int32_t>(query.ColumnInt(16));
+    run.candidates_graded = static_cast<int32_t>(query.ColumnInt(17));
+    run.candidates_correct = static_cast<int32_t>(query.ColumnInt(18));
+    run.selected_score = OptionalDouble(query, 19);
+    run.wrong_candidates_scored = static_cast<int32_t>(query.ColumnInt(20));
+    run.wrong_candidates_accepted = static_cast<int32_t>(query.ColumnInt(21));
+    auto it = uses_verifier.find(run.strategy);
+    run.uses_verifier = it != uses_verifier.end() && it->second;
+    if (filter.Matches(run)) runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+absl::StatusOr<std::vector<CandidateRow>> ResultsDb::Candidates(int64_t experiment_id,
+                                                                const RunFilter& filter,
+                                                                int64_t limit) {
+  PONDER_ASSIGN_OR_RETURN(std::vector<RunRow> runs, Runs(experiment_id, filter));
+  std::map<int64_t, const RunRow*> by_id;
+  for (const RunRow& run : runs) by_id[run.run_id] = &run;
+  PONDER_ASSIGN_OR_RETURN(Statement query, db_.Prepare(kCandidatesSql));
+  query.BindInt(1, experiment_id);
+  std::vector<CandidateRow> candidates;
+  while (limit <= 0 || static_cast<int64_t>(candidates.size()) < limit) {
+    PONDER_ASSIGN_OR_RETURN(bool row, query.Step());
+    if (!row) break;
+    auto run = by_id.find(query.ColumnInt(0));
+    if (run == by_id.end()) continue;
+    CandidateRow c;
+    c.run_id = run->first;
+    c.experiment_id = experiment_id;
+    c.problem_id = run->second->problem_id;
+    c.strategy = run->second->strategy;
+    c.budget_n = run->second->budget_n;
+    c.seed = run->second->seed;
+    c.candidate_index = static_cast<int32_t>(query.ColumnInt(1));
+    c.answer = query.ColumnOptionalText(2);
+    c.answer_class = static_cast<int32_t>(query.ColumnInt(3));
+    c.correct = query.ColumnOptionalBool(4);
+    c.num_tokens = static_cast<int32_t>(query.ColumnInt(5));
+    c.mean_logprob = query.ColumnDouble(6);
+    c.score = OptionalDouble(query, 7);
+    c.selected = query.ColumnInt(8) != 0;
+    c.pruned = query.ColumnInt(9) != 0;
+    c.finish_reason = query.ColumnText(10);
+    candidates.push_back(std::move(c));
+  }
+  return candidates;
+}
+
+std::map<std::string, bool> StrategiesUsingVerifier(const v1::ExperimentSpec& spec) {
+  std::map<std::string, bool> uses;
+  for (const v1::NamedStrategy& s : spec.strategies()) {
+    uses[s.name()] = s.config().verifier().kind_case() != v1::VerifierConfig::KIND_NOT_SET;
+  }
+  return uses;
+}
+
+absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t experiment_id,
+                                                         const RunFilter& filter) {
+  PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, db.Experiment(experiment_id));
+  PONDER_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db.Runs(experiment_id, filter));
+  // Cells follow the spec's strategy order (ComputeCells orders by first appearance).
+  std::map<std::string, int> order;
+  for (const v1::NamedStrategy& s : experiment.spec().strategies()) {
+    order.try_emplace(s.name(), static_cast<int>(order.size()));
+  }
+  std::vector<RunSample> samples(runs.begin(), runs.end());
+  std::stable_sort(samples.begin(), samples.end(), [&](const RunSample& a, const RunSample& b) {
+    return order[a.strategy] < order[b.strategy];
+  });
+  return ComputeCells(samples);
+}
+
+}  // namespace ponder::results

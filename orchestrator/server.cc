@@ -1,0 +1,95 @@
+#include "orchestrator/server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "orchestrator/auth.h"
+#include "orchestrator/experiment_runner.h"
+#include "orchestrator/service.h"
+#include "orchestrator/solve_executor.h"
+#include "orchestrator/solve_pipeline.h"
+#include "orchestrator/version.h"
+
+namespace ponder::orchestrator {
+
+// Destroyed in reverse order: the gRPC server first (no more calls), then the service, the
+// runner (experiments stopped, runs flushed), the executor (queued solves drained), the pipeline.
+struct PonderServer::Parts {
+  std::unique_ptr<SolvePipeline> pipeline;
+  std::unique_ptr<SolveExecutor> executor;
+  std::unique_ptr<ExperimentRunner> runner;
+  std::unique_ptr<PonderService> service;
+  std::unique_ptr<grpc::Server> server;
+};
+
+absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
+    const ServerOptions& options, ModelRegistry& models, ExperimentStore& store,
+    ProblemSource& datasets, const StrategyFactory& strategies) {
+  if (options.auth_token.empty() && !IsLoopbackAddress(options.listen_address)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("refusing to listen on '", options.listen_address,
+                     "' without an auth token: it is reachable from other machines; give "
+                     "--auth-token-file FILE, or listen on 127.0.0.1"));
+  }
+  auto parts = std::make_unique<Parts>();
+  parts->pipeline = std::make_unique<SolvePipeline>(models, strategies);
+  parts->executor = std::make_unique<SolveExecutor>(options.limits.max_concurrent_solves,
+                                                    options.limits.max_queued_solves);
+  ExperimentRunnerOptions runner_options;
+  runner_options.model = options.model.empty() ? models.policy()->Info().path : options.model;
+  runner_options.code_version = std::string(CodeVersion());
+  runner_options.limits = options.limits;
+  parts->runner =
+      std::make_unique<ExperimentRunner>(store, *parts->pipeline, datasets, runner_options);
+
+  ServiceDependencies dependencies;
+  dependencies.models = &models;
+  dependencies.pipeline = parts->pipeline.get();
+  dependencies.runner = parts->runner.get();
+  dependencies.store = &store;
+  dependencies.executor = parts->executor.get();
+  dependencies.limits = options.limits;
+  dependencies.auth_token = options.auth_token;
+  dependencies.code_version = std::string(CodeVersion());
+  parts->service = std::make_unique<PonderService>(std::move(dependencies));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(parts->service.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.limits.max_request_bytes));
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on '", options.listen_address,
+                     "' (address in use, or not an address of this machine?)"));
+  }
+  // Experiments resume only once the service can report on them.
+  PONDER_RETURN_IF_ERROR(parts->runner->RecoverInterrupted(options.resume_interrupted));
+  return std::unique_ptr<PonderServer>(new PonderServer(std::move(parts), port));
+}
+
+PonderServer::PonderServer(std::unique_ptr<Parts> parts, int port)
+    : parts_(std::move(parts)), port_(port) {}
+
+PonderServer::~PonderServer() { Shutdown(absl::Seconds(5)); }
+
+void PonderServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // Experiments first: their watchers receive the INTERRUPTED state before the server closes.
+  parts_->runner->Shutdown();
+  parts_->server->GetHealthCheckService()->Shutdown();
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->server->Wait();
+}
+
+}  // namespace ponder::orchestrator

@@ -1,0 +1,521 @@
+#include "orchestrator/service.h"
+
+#include <chrono>
+#include <deque>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/strings.h"
+#include "orchestrator/auth.h"
+#include "orchestrator/grpc_status.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+// SolveStream events queued for a slow reader before the solver waits for it.
+constexpr size_t kMaxQueuedEvents = 256;
+// ListResults pages stop growing past this many bytes (clients' default receive limit is 4 MiB).
+constexpr size_t kMaxPageBytes = 3 << 20;
+constexpr int32_t kDefaultExperimentPage = 50;
+constexpr int32_t kDefaultResultPage = 100;
+
+// The call's deadline and cancellation, for the solve that answers it.
+SolveControl ControlFor(const grpc::CallbackServerContext* context,
+                        const engine::CancellationToken& cancel) {
+  SolveControl control;
+  control.cancel = &cancel;
+  const auto deadline = context->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    control.deadline = absl::FromChrono(deadline);
+  }
+  return control;
+}
+
+absl::StatusOr<int64_t> ParsePageToken(const std::string& token) {
+  if (token.empty()) return 0;
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(token, &value) || value <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token: '", token, "' is not a token this server issued"));
+  }
+  return value;
+}
+
+void FillModelInfo(std::string name, const engine::Engine& engine, v1::ModelInfo& info) {
+  const engine::ModelInfo model = engine.Info();
+  info.set_name(std::move(name));
+  info.set_path(model.path);
+  info.set_architecture(model.architecture);
+  info.set_dtype(model.dtype);
+  info.set_context_length(model.context_length);
+  info.set_vocab_size(model.vocab_size);
+  info.set_kv_budget_bytes(model.kv_budget_bytes);
+  info.set_has_reward_head(model.has_reward_head);
+  const engine::EngineStats s = engine.Stats();
+  v1::EngineStats& stats = *info.mutable_stats();
+  stats.set_requests(s.requests);
+  stats.set_prompt_tokens_requested(s.prompt_tokens_requested);
+  stats.set_prompt_tokens_computed(s.prompt_tokens_computed);
+  stats.set_prompt_tokens_cached(s.prompt_tokens_cached);
+  stats.set_tokens_decoded(s.tokens_decoded);
+  stats.set_steps(s.steps);
+  stats.set_mean_batch_tokens(s.mean_batch_tokens);
+  stats.set_kv_blocks_total(s.kv_blocks_total);
+  stats.set_kv_blocks_used(s.kv_blocks_used);
+  stats.set_kv_blocks_cached(s.kv_blocks_cached);
+  stats.set_kv_blocks_free(s.kv_blocks_free);
+  stats.set_evictions(s.evictions);
+  stats.set_preemptions(s.preemptions);
+  stats.set_step_seconds_total(s.step_seconds_total);
+}
+
+}  // namespace
+
+// Unary Solve: the work runs on the executor; OnCancel (client gone, deadline passed, server
+// shutting down) reaches the engine through the token.
+class PonderService::SolveCall : public grpc::ServerUnaryReactor {
+ public:
+  void OnCancel() override { cancel.Cancel(); }
+  void OnDone() override { delete this; }
+
+  engine::CancellationToken cancel;
+};
+
+// SolveStream: the solver thread pushes events; gRPC writes them one at a time. The queue is
+// bounded: a solver ahead of its reader waits (back-pressure), and a cancelled stream drops
+// everything and stops the solve.
+class PonderService::SolveStreamCall : public grpc::ServerWriteReactor<v1::SolveEvent> {
+ public:
+  // Solver thread. False when the stream is gone.
+  bool Push(v1::SolveEvent event) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return broken_ || queue_.size() < kMaxQueuedEvents;
+      };
+      mu_.Await(absl::Condition(&room));
+      if (broken_) return false;
+      queue_.push_back(std::move(event));
+      if (writing_) return true;
+      writing_ = true;
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    StartWrite(&current_);
+    return true;
+  }
+
+  // Solver thread, its last call: finishes once the queued events are written.
+  void Complete(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      completed_ = true;
+      status_ = broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled")
+                        : std::move(status);
+      if (writing_) return;  // OnWriteDone finishes
+    }
+    Finish(status_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool write_next = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) Break();
+      if (!broken_ && !queue_.empty()) {
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+        write_next = true;
+      } else {
+        writing_ = false;
+        if (!completed_) return;  // Complete() finishes
+        if (broken_ && status_.ok()) {
+          status_ = grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled");
+        }
+      }
+    }
+    if (write_next) {
+      StartWrite(&current_);
+    } else {
+      Finish(status_);
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    Break();
+  }
+  void OnDone() override { delete this; }
+
+  engine::CancellationToken cancel;
+
+ private:
+  void Break() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    broken_ = true;
+    queue_.clear();
+    cancel.Cancel();
+  }
+
+  absl::Mutex mu_;
+  std::deque<v1::SolveEvent> queue_ ABSL_GUARDED_BY(mu_);
+  v1::SolveEvent current_;  // being written; touched only by whoever set writing_
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool completed_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status status_;
+};
+
+// WatchExperiment: writes the experiment's state now and whenever the runner reports a change.
+// States are not queued: a slow reader gets the newest one when its last write completes. The
+// stream ends after writing a state in which the experiment is no longer running.
+class PonderService::WatchCall : public grpc::ServerWriteReactor<v1::Experiment> {
+ public:
+  WatchCall(PonderService& service, int64_t experiment_id)
+      : service_(service), experiment_id_(experiment_id) {}
+
+  void Start() {
+    const int64_t subscription =
+        service_.deps_.runner->Subscribe(experiment_id_, [this] { Changed(); });
+    {
+      absl::MutexLock lock(&mu_);
+      subscription_ = subscription;
+      started_ = true;
+    }
+    Changed();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool cancelled = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) cancelled_ = true;
+      cancelled = cancelled_;
+      if (!cancelled_ && !last_ && !dirty_) {
+        writing_ = false;
+        return;
+      }
+      if (cancelled_ || last_) {
+        writing_ = false;
+        finished_ = true;
+      }
+      dirty_ = false;
+    }
+    if (cancelled || last_) {
+      Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
+    } else {
+      WriteState();  // writing_ stays set
+    }
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      if (writing_ || finished_) return;  // OnWriteDone finishes
+      finished_ = true;
+    }
+    Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    int64_t subscription;
+    {
+      absl::MutexLock lock(&mu_);
+      subscription = subscription_;
+    }
+    if (subscription != 0) service_.deps_.runner->Unsubscribe(subscription);
+    service_.watchers_.fetch_sub(1);
+    delete this;
+  }
+
+ private:
+  void Changed() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_ || finished_ || cancelled_) return;
+      if (writing_) {
+        dirty_ = true;
+        return;
+      }
+      writing_ = true;
+    }
+    WriteState();
+  }
+
+  // Runs with writing_ set, so no other thread touches state_ or last_.
+  void WriteState() {
+    absl::StatusOr<v1::Experiment> state =
+        service_.deps_.store->GetExperiment(experiment_id_, /*with_cells=*/true);
+    if (!state.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        writing_ = false;
+        finished_ = true;
+      }
+      Finish(ToGrpcStatus(state.status()));
+      return;
+    }
+    // The runner records the final status before it lets go of the experiment, so a stored
+    // RUNNING with no runner behind it is an experiment this server is not running.
+    last_ = state->status() != v1::EXPERIMENT_STATUS_RUNNING ||
+            !service_.deps_.runner->IsRunning(experiment_id_);
+    state_ = *std::move(state);
+    StartWrite(&state_);
+  }
+
+  PonderService& service_;
+  const int64_t experiment_id_;
+  absl::Mutex mu_;
+  int64_t subscription_ ABSL_GUARDED_BY(mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_ = false;
+  v1::Experiment state_;
+};
+
+PonderService::PonderService(ServiceDependencies dependencies) : deps_(std::move(dependencies)) {}
+
+grpc::Status PonderService::Authorize(grpc::CallbackServerContext* context) const {
+  if (deps_.auth_token.empty()) return grpc::Status::OK;
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this server needs the metadata 'authorization: Bearer <token>'");
+  }
+  if (!AuthorizationMatches(std::string_view(it->second.data(), it->second.size()),
+                            deps_.auth_token)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "the bearer token is not valid");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status PonderService::Overloaded(grpc::CallbackServerContext* context,
+                                       std::string_view what) {
+  const int64_t retry_ms = absl::ToInt64Milliseconds(deps_.executor->RetryHint());
+  context->AddTrailingMetadata("retry-after-ms", absl::StrCat(retry_ms));
+  return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                      absl::StrCat("the server is at capacity (", AsAbsl(what),
+                                   "); retry in about ", retry_ms, " ms"));
+}
+
+template <typename Handler>
+grpc::ServerUnaryReactor* PonderService::Unary(grpc::CallbackServerContext* context,
+                                               Handler handle) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status status = Authorize(context);
+  if (status.ok()) status = handle();
+  reactor->Finish(status);
+  return reactor;
+}
+
+template <typename Fetch>
+grpc::ServerUnaryReactor* PonderService::ExperimentUnary(grpc::CallbackServerContext* context,
+                                                         int64_t experiment_id,
+                                                         v1::Experiment* response, Fetch fetch) {
+  return Unary(context, [&] {
+    absl::Status status = ValidateExperimentId(experiment_id);
+    if (!status.ok()) return ToGrpcStatus(status);
+    absl::StatusOr<v1::Experiment> experiment = fetch(experiment_id);
+    if (experiment.ok()) *response = *std::move(experiment);
+    return ToGrpcStatus(experiment.status());
+  });
+}
+
+grpc::Status PonderService::AdmitSolve(grpc::CallbackServerContext* context,
+                                       const v1::SolveRequest& request) const {
+  grpc::Status status = Authorize(context);
+  if (!status.ok()) return status;
+  absl::Status valid = ValidateSolveRequest(request, deps_.limits, deps_.pipeline->strategies());
+  if (valid.ok()) {
+    valid =
+        ValidateRewardModelNames(request.strategy().verifier(), *deps_.models, "strategy.verifier");
+  }
+  return ToGrpcStatus(valid);
+}
+
+grpc::Status PonderService::SolvesOverloaded(grpc::CallbackServerContext* context) {
+  return Overloaded(context,
+                    absl::StrCat(deps_.limits.max_concurrent_solves, " solves running and ",
+                                 deps_.limits.max_queued_solves, " queued"));
+}
+
+grpc::ServerUnaryReactor* PonderService::Solve(grpc::CallbackServerContext* context,
+                                               const v1::SolveRequest* request,
+                                               v1::SolveResponse* response) {
+  auto* call = new SolveCall;
+  if (grpc::Status status = AdmitSolve(context, *request); !status.ok()) {
+    call->Finish(status);
+    return call;
+  }
+  SolveControl control = ControlFor(context, call->cancel);
+  const bool queued = deps_.executor->TrySubmit([this, call, request, response, control] {
+    absl::StatusOr<v1::SolveResponse> result = deps_.pipeline->Solve(*request, control);
+    if (result.ok()) *response = *std::move(result);
+    call->Finish(ToGrpcStatus(result.status()));
+  });
+  if (!queued) {
+    call->Finish(SolvesOverloaded(context));
+  }
+  return call;
+}
+
+grpc::ServerWriteReactor<v1::SolveEvent>* PonderService::SolveStream(
+    grpc::CallbackServerContext* context, const v1::SolveRequest* request) {
+  auto* call = new SolveStreamCall;
+  if (grpc::Status status = AdmitSolve(context, *request); !status.ok()) {
+    call->Finish(status);
+    return call;
+  }
+  SolveControl control = ControlFor(context, call->cancel);
+  control.on_step = [call](const v1::TraceStep& step) {
+    v1::SolveEvent event;
+    *event.mutable_step() = step;
+    call->Push(std::move(event));
+  };
+  const bool queued = deps_.executor->TrySubmit([this, call, request, control] {
+    absl::StatusOr<v1::SolveResponse> result = deps_.pipeline->Solve(*request, control);
+    if (result.ok()) {
+      v1::SolveEvent event;
+      *event.mutable_result() = *std::move(result);
+      call->Push(std::move(event));
+    }
+    call->Complete(ToGrpcStatus(result.status()));
+  });
+  if (!queued) {
+    call->Finish(SolvesOverloaded(context));
+  }
+  return call;
+}
+
+grpc::ServerUnaryReactor* PonderService::StartExperiment(grpc::CallbackServerContext* context,
+                                                         const v1::StartExperimentRequest* request,
+                                                         v1::Experiment* response) {
+  return Unary(context, [&] {
+    absl::StatusOr<v1::Experiment> experiment = deps_.runner->Start(request->spec());
+    if (experiment.ok()) *response = *std::move(experiment);
+    if (absl::IsResourceExhausted(experiment.status())) {
+      context->AddTrailingMetadata("retry-after-ms", "10000");
+    }
+    return ToGrpcStatus(experiment.status());
+  });
+}
+
+grpc::ServerWriteReactor<v1::Experiment>* PonderService::WatchExperiment(
+    grpc::CallbackServerContext* context, const v1::WatchExperimentRequest* request) {
+  grpc::Status status = Authorize(context);
+  if (status.ok()) status = ToGrpcStatus(ValidateExperimentId(request->experiment_id()));
+  if (status.ok() && watchers_.fetch_add(1) >= deps_.limits.max_watchers) {
+    watchers_.fetch_sub(1);
+    status = Overloaded(context, absl::StrCat(deps_.limits.max_watchers, " watchers"));
+  }
+  if (!status.ok()) {
+    // A reactor that only reports the error; it never counted as a watcher.
+    class Refusal : public grpc::ServerWriteReactor<v1::Experiment> {
+     public:
+      explicit Refusal(grpc::Status status) { Finish(std::move(status)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal(status);
+  }
+  auto* call = new WatchCall(*this, request->experiment_id());
+  call->Start();
+  return call;
+}
+
+grpc::ServerUnaryReactor* PonderService::CancelExperiment(
+    grpc::CallbackServerContext* context, const v1::CancelExperimentRequest* request,
+    v1::Experiment* response) {
+  return ExperimentUnary(context, request->experiment_id(), response,
+                         [this](int64_t id) { return deps_.runner->Cancel(id); });
+}
+
+grpc::ServerUnaryReactor* PonderService::ResumeExperiment(
+    grpc::CallbackServerContext* context, const v1::ResumeExperimentRequest* request,
+    v1::Experiment* response) {
+  return ExperimentUnary(context, request->experiment_id(), response,
+                         [this](int64_t id) { return deps_.runner->Resume(id); });
+}
+
+grpc::ServerUnaryReactor* PonderService::GetExperiment(grpc::CallbackServerContext* context,
+                                                       const v1::GetExperimentRequest* request,
+                                                       v1::Experiment* response) {
+  return ExperimentUnary(context, request->experiment_id(), response, [this](int64_t id) {
+    return deps_.store->GetExperiment(id, /*with_cells=*/true);
+  });
+}
+
+grpc::ServerUnaryReactor* PonderService::ListExperiments(grpc::CallbackServerContext* context,
+                                                         const v1::ListExperimentsRequest* request,
+                                                         v1::ListExperimentsResponse* response) {
+  return Unary(context, [&] {
+    absl::Status status = ValidatePageSize(request->page_size());
+    if (!status.ok()) return ToGrpcStatus(status);
+    absl::StatusOr<int64_t> before = ParsePageToken(request->page_token());
+    if (!before.ok()) return ToGrpcStatus(before.status());
+    const int32_t page = request->page_size() > 0 ? request->page_size() : kDefaultExperimentPage;
+    absl::StatusOr<std::vector<v1::Experiment>> experiments =
+        deps_.store->ListExperiments(*before, page + 1);
+    if (!experiments.ok()) return ToGrpcStatus(experiments.status());
+    for (int32_t i = 0; i < page && i < static_cast<int32_t>(experiments->size()); ++i) {
+      *response->add_experiments() = std::move((*experiments)[i]);
+    }
+    if (static_cast<int32_t>(experiments->size()) > page) {
+      response->set_next_page_token(absl::StrCat(response->experiments(page - 1).id()));
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* PonderService::ListResults(grpc::CallbackServerContext* context,
+                                                     const v1::ListResultsRequest* request,
+                                                     v1::ListResultsResponse* response) {
+  return Unary(context, [&] {
+    absl::Status status = ValidateExperimentId(request->experiment_id());
+    if (status.ok()) status = ValidatePageSize(request->page_size());
+    if (!status.ok()) return ToGrpcStatus(status);
+    absl::StatusOr<int64_t> after = ParsePageToken(request->page_token());
+    if (!after.ok()) return ToGrpcStatus(after.status());
+    // NOT_FOUND for an unknown experiment rather than an empty page.
+    absl::StatusOr<v1::Experiment> experiment =
+        deps_.store->GetExperiment(request->experiment_id(), /*with_cells=*/false);
+    if (!experiment.ok()) return ToGrpcStatus(experiment.status());
+    const int32_t page = request->page_size() > 0 ? request->page_size() : kDefaultResultPage;
+    absl::StatusOr<std::vector<v1::RunResult>> runs = deps_.store->ListRuns(
+        request->experiment_id(), *after, page + 1, request->include_details());
+    if (!runs.ok()) return ToGrpcStatus(runs.status());
+    size_t bytes = 0;
+    for (size_t i = 0; i < runs->size(); ++i) {
+      const bool full = static_cast<int32_t>(i) == page ||
+                        (i > 0 && bytes + (*runs)[i].ByteSizeLong() > kMaxPageBytes);
+      if (full) {
+        response->set_next_page_token(absl::StrCat(response->results().rbegin()->run_id()));
+        break;
+      }
+      bytes += (*runs)[i].ByteSizeLong();
+      *response->add_results() = std::move((*runs)[i]);
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::ServerUnaryReactor* PonderService::GetEngineInfo(grpc::CallbackServerContext* context,
+                                                       const v1::GetEngineInfoRequest* request,
+                                                       v1::EngineInfo* response) {
+  return Unary(context, [&] {
+    FillModelInfo("policy", *deps_.models->policy(), *response->mutable_policy());
+    for (const auto& [name, engine] : deps_.models->reward_models()) {
+      FillModelInfo(name, *engine, *response->add_reward_models());
+    }
+    *response->mutable_limits() = LimitsProto(deps_.limits);
+    response->set_code_version(deps_.code_version);
+    response->set_auth_required(!deps_.auth_token.empty());
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace ponder::orchestrator

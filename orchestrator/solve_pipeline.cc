@@ -1,0 +1,115 @@
+#include "orchestrator/solve_pipeline.h"
+
+#include "absl/strings/str_replace.h"
+#include "base/status_macros.h"
+#include "verifiers/grading/grader.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+verifiers::AnswerFormat FormatOf(const v1::Problem& problem) {
+  return problem.answer_format() == v1::ANSWER_FORMAT_GSM8K ? verifiers::AnswerFormat::kGsm8k
+                                                            : verifiers::AnswerFormat::kMath;
+}
+
+// Grades the chosen answer and every candidate's against the reference. A missing answer is
+// wrong (grader.h: "no answer" is never correct).
+void GradeResponse(const v1::Problem& problem, v1::SolveResponse& response) {
+  if (!problem.has_reference_answer()) return;
+  const verifiers::AnswerFormat format = FormatOf(problem);
+  auto grade = [&](bool has_answer, const std::string& answer) {
+    return has_answer &&
+           verifiers::Grade(answer, problem.reference_answer(), format, /*extract=*/false).correct;
+  };
+  const v1::SolveResult& result = response.result();
+  response.set_correct(grade(result.has_answer(), result.answer()));
+  for (const v1::Candidate& candidate : result.candidates()) {
+    response.add_candidate_correct(grade(candidate.has_answer(), candidate.answer()));
+  }
+}
+
+}  // namespace
+
+const char kDefaultSystemPrompt[] =
+    "Please reason step by step, and put your final answer within \\boxed{}.";
+
+absl::Status StopRequested(const SolveControl& control) {
+  if (control.cancel != nullptr && control.cancel->cancelled()) {
+    return absl::CancelledError("the solve was cancelled");
+  }
+  if (control.deadline.has_value() && absl::Now() >= *control.deadline) {
+    return absl::DeadlineExceededError("the solve passed its deadline");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SolvePipeline::RenderPrompt(const v1::Problem& problem,
+                                                        const v1::PromptConfig& prompt) const {
+  std::vector<engine::Engine::Message> messages;
+  const std::string system =
+      prompt.has_system_prompt() ? prompt.system_prompt() : std::string(kDefaultSystemPrompt);
+  if (!system.empty()) messages.push_back({"system", system});
+  const std::string user =
+      prompt.has_user_template()
+          ? absl::StrReplaceAll(prompt.user_template(), {{"{problem}", problem.text()}})
+          : problem.text();
+  messages.push_back({"user", user});
+  return models_.policy()->ApplyChatTemplate(messages, /*add_generation_prompt=*/true);
+}
+
+absl::Status SolvePipeline::CheckBuildable(const v1::StrategyConfig& config) const {
+  PONDER_ASSIGN_OR_RETURN(auto strategy, strategies_.MakeStrategy(config));
+  if (strategies_.NeedsVerifier(config)) {
+    PONDER_ASSIGN_OR_RETURN(auto verifier, strategies_.MakeVerifier(config.verifier(), models_));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& request,
+                                                       const SolveControl& control) const {
+  const absl::Time start = absl::Now();
+  PONDER_RETURN_IF_ERROR(StopRequested(control));
+  engine::Engine& policy = *models_.policy();
+  PONDER_ASSIGN_OR_RETURN(std::string prompt, RenderPrompt(request.problem(), request.prompt()));
+
+  samplers::ProblemInput input;
+  input.problem = request.problem().text();
+  // The chat template writes its own special tokens, BOS included where the family has one.
+  PONDER_ASSIGN_OR_RETURN(input.prompt_tokens, policy.Tokenize(prompt, /*add_bos=*/false));
+  input.answer_format = FormatOf(request.problem());
+
+  PONDER_ASSIGN_OR_RETURN(std::unique_ptr<samplers::Strategy> strategy,
+                          strategies_.MakeStrategy(request.strategy()));
+  std::unique_ptr<verifiers::Verifier> verifier;
+  if (strategies_.NeedsVerifier(request.strategy())) {
+    PONDER_ASSIGN_OR_RETURN(verifier,
+                            strategies_.MakeVerifier(request.strategy().verifier(), models_));
+  }
+  samplers::SolveContext context;
+  context.policy = &policy;
+  context.verifier = verifier.get();
+  context.config = request.strategy();
+  context.budget = request.budget();
+  context.seed = request.seed();
+  context.cancel = control.cancel;
+  context.deadline = control.deadline;
+  context.on_step = control.on_step;
+
+  absl::StatusOr<v1::SolveResult> result = strategy->Solve(input, context);
+  // The engine ends a cancelled or expired generation with partial completions and OK; a
+  // strategy may then return a result built from them. It is not the answer to the request.
+  PONDER_RETURN_IF_ERROR(StopRequested(control));
+  if (!result.ok()) return result.status();
+
+  v1::SolveResponse response;
+  *response.mutable_result() = *std::move(result);
+  response.set_prompt_tokens(static_cast<int32_t>(input.prompt_tokens.size()));
+  if (response.result().usage().wall_seconds() == 0) {
+    response.mutable_result()->mutable_usage()->set_wall_seconds(
+        absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  GradeResponse(request.problem(), response);
+  return response;
+}
+
+}  // namespace ponder::orchestrator

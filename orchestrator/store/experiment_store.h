@@ -1,0 +1,128 @@
+// ExperimentStore: the SQLite database of experiments, their problems, runs, candidates and
+// strategy traces (schema: orchestrator/store/schema.cc, documented in docs/store.md).
+//
+// Promises:
+//  - A run is recorded atomically with its candidates and steps, and at most once: the runs
+//    table is keyed by the run's place in the experiment's grid (problem, strategy, budget,
+//    seed), so recording it again fails instead of duplicating it. RecordedRunKeys tells a
+//    resumed experiment exactly which runs are missing.
+//  - InsertRuns writes a batch in one transaction with prepared statements (group commit).
+//  - Thread-safe: one connection behind a mutex. Other processes (the sqlite3 shell) may read
+//    the file at any time; write-ahead logging keeps them from blocking the server.
+#ifndef PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_
+#define PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_
+
+#include <compare>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "orchestrator/store/sqlite.h"
+#include "ponder/v1/service.pb.h"
+
+namespace ponder::orchestrator {
+
+// A run's place in its experiment's grid: indices into the problems, spec.strategies,
+// spec.budgets and spec.seeds.
+struct RunKey {
+  int32_t problem_index = 0;
+  int32_t strategy_index = 0;
+  int32_t budget_index = 0;
+  int32_t seed_index = 0;
+  auto operator<=>(const RunKey&) const = default;
+};
+
+struct RunRecord {
+  int64_t experiment_id = 0;
+  RunKey key;
+  std::string strategy;  // the NamedStrategy's name
+  v1::Budget budget;
+  uint64_t seed = 0;
+  // Not OK: the run failed with this error; recorded with status 'failed'.
+  absl::Status status;
+  v1::SolveResult result;
+  std::optional<bool> correct;          // nullopt: not graded
+  std::vector<bool> candidate_correct;  // per candidate when graded; empty otherwise
+  absl::Time finish_time;
+};
+
+struct NewExperiment {
+  // Stored as config_json without its inline problems, which go to the problems table.
+  v1::ExperimentSpec spec;
+  std::vector<v1::Problem> problems;  // the experiment's problems, in order
+  std::string model;
+  std::string dataset;  // a description, e.g. "gsm8k:test[0:100]" or "inline"
+  std::string code_version;
+  int64_t runs_planned = 0;
+  absl::Time create_time;
+};
+
+class ExperimentStore {
+ public:
+  // Opens or creates the database and migrates it to the current schema.
+  static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(const std::string& path);
+
+  // Records a new experiment (status RUNNING) and its problems in one transaction.
+  absl::StatusOr<int64_t> CreateExperiment(const NewExperiment& experiment);
+
+  // Sets the status and error; `finish_time` unset clears finished_at (running again).
+  // `resumed` also counts one more resume. NotFound for an unknown id.
+  absl::Status SetStatus(int64_t experiment_id, v1::ExperimentStatus status, std::string_view error,
+                         std::optional<absl::Time> finish_time, bool resumed = false);
+
+  // Records runs (each with its candidates and steps) in one transaction: all or none.
+  // FailedPrecondition when a run is already recorded or its experiment/problem is unknown.
+  absl::Status InsertRuns(std::span<const RunRecord> runs);
+
+  // The experiment with its counts; `with_cells` adds the per strategy × budget accuracies.
+  // spec.problems is left empty (the problems are in their own table: LoadProblems).
+  absl::StatusOr<v1::Experiment> GetExperiment(int64_t experiment_id, bool with_cells);
+  // Experiments with id < before_id (0: no bound), newest first, at most `limit`.
+  absl::StatusOr<std::vector<v1::Experiment>> ListExperiments(int64_t before_id, int limit);
+  // Ids of the experiments in `status`, oldest first.
+  absl::StatusOr<std::vector<int64_t>> ExperimentsWithStatus(v1::ExperimentStatus status);
+
+  absl::StatusOr<std::vector<v1::Problem>> LoadProblems(int64_t experiment_id);
+  // The grid places of every recorded run, sorted.
+  absl::StatusOr<std::vector<RunKey>> RecordedRunKeys(int64_t experiment_id);
+  // Runs with id > after_run_id in id order, at most `limit`; `details` adds candidates and
+  // trace steps to each result.
+  absl::StatusOr<std::vector<v1::RunResult>> ListRuns(int64_t experiment_id, int64_t after_run_id,
+                                                      int limit, bool details);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ExperimentStore(sqlite::Database db);
+  absl::Status PrepareStatements() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status InsertRun(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddCounts(v1::Experiment& experiment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddCells(v1::Experiment& experiment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddDetails(v1::RunResult& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  absl::Mutex mu_;
+  sqlite::Database db_ ABSL_GUARDED_BY(mu_);
+  sqlite::Statement insert_run_ ABSL_GUARDED_BY(mu_);
+  sqlite::Statement insert_candidate_ ABSL_GUARDED_BY(mu_);
+  sqlite::Statement insert_step_ ABSL_GUARDED_BY(mu_);
+};
+
+// ISO-8601 UTC with milliseconds, as stored ("2025-01-31T12:00:00.000Z").
+std::string FormatStoreTime(absl::Time time);
+absl::StatusOr<absl::Time> ParseStoreTime(std::string_view text);
+
+// The store's names of statuses and answer formats ('running', 'gsm8k', ...).
+std::string_view ExperimentStatusName(v1::ExperimentStatus status);
+std::string_view AnswerFormatName(v1::AnswerFormat format);
+
+}  // namespace ponder::orchestrator
+
+#endif  // PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_

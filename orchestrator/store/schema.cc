@@ -1,0 +1,142 @@
+#include "orchestrator/store/schema.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+// Version 1. Times are ISO-8601 UTC text ("2025-01-31T12:00:00.000Z"), which SQLite's date
+// functions read. Booleans are 0/1; NULL `correct` means "not graded" (no reference answer).
+// A run row and all its candidates and steps are written in one transaction, and the UNIQUE
+// key of `runs` is the run's place in the experiment's grid, so a run is recorded at most once.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE experiments (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT    NOT NULL,
+  config_json   TEXT    NOT NULL,
+  model         TEXT    NOT NULL,
+  dataset       TEXT    NOT NULL,
+  status        TEXT    NOT NULL
+                CHECK (status IN ('running', 'completed', 'failed', 'cancelled', 'interrupted')),
+  error         TEXT    NOT NULL DEFAULT '',
+  code_version  TEXT    NOT NULL,
+  runs_planned  INTEGER NOT NULL CHECK (runs_planned >= 0),
+  resume_count  INTEGER NOT NULL DEFAULT 0,
+  created_at    TEXT    NOT NULL,
+  finished_at   TEXT
+);
+CREATE INDEX experiments_by_status ON experiments (status);
+
+CREATE TABLE problems (
+  id               INTEGER PRIMARY KEY,
+  experiment_id    INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+  problem_index    INTEGER NOT NULL CHECK (problem_index >= 0),
+  source_id        TEXT    NOT NULL,
+  text             TEXT    NOT NULL,
+  reference_answer TEXT,
+  answer_format    TEXT    NOT NULL CHECK (answer_format IN ('math', 'gsm8k')),
+  UNIQUE (experiment_id, problem_index)
+);
+
+CREATE TABLE runs (
+  id                          INTEGER PRIMARY KEY,
+  experiment_id               INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+  problem_id                  INTEGER NOT NULL REFERENCES problems (id) ON DELETE CASCADE,
+  strategy_index              INTEGER NOT NULL,
+  strategy                    TEXT    NOT NULL,
+  budget_index                INTEGER NOT NULL,
+  budget_n                    INTEGER NOT NULL,
+  budget_max_generated_tokens INTEGER NOT NULL DEFAULT 0,
+  seed_index                  INTEGER NOT NULL,
+  seed                        INTEGER NOT NULL,
+  status                      TEXT    NOT NULL CHECK (status IN ('succeeded', 'failed')),
+  error                       TEXT    NOT NULL DEFAULT '',
+  answer                      TEXT,
+  correct                     INTEGER CHECK (correct IN (0, 1)),
+  prompt_tokens_requested     INTEGER NOT NULL DEFAULT 0,
+  prompt_tokens_computed      INTEGER NOT NULL DEFAULT 0,
+  generated_tokens            INTEGER NOT NULL DEFAULT 0,
+  verifier_tokens             INTEGER NOT NULL DEFAULT 0,
+  engine_calls                INTEGER NOT NULL DEFAULT 0,
+  full_generation_equivalents REAL    NOT NULL DEFAULT 0,
+  wall_seconds                REAL    NOT NULL DEFAULT 0,
+  diagnostics_json            TEXT    NOT NULL DEFAULT '{}',
+  finished_at                 TEXT    NOT NULL,
+  UNIQUE (experiment_id, problem_id, strategy_index, budget_index, seed_index)
+);
+CREATE INDEX runs_by_cell ON runs (experiment_id, strategy, budget_n);
+CREATE INDEX runs_by_problem ON runs (problem_id);
+
+CREATE TABLE candidates (
+  id                 INTEGER PRIMARY KEY,
+  run_id             INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  candidate_index    INTEGER NOT NULL,
+  text               TEXT    NOT NULL,
+  answer             TEXT,
+  answer_class       INTEGER NOT NULL,
+  correct            INTEGER CHECK (correct IN (0, 1)),
+  num_tokens         INTEGER NOT NULL,
+  cumulative_logprob REAL    NOT NULL,
+  mean_logprob       REAL    NOT NULL,
+  score              REAL,
+  step_scores_json   TEXT    NOT NULL DEFAULT '[]',
+  selected           INTEGER NOT NULL CHECK (selected IN (0, 1)),
+  pruned             INTEGER NOT NULL CHECK (pruned IN (0, 1)),
+  finish_reason      TEXT    NOT NULL,
+  UNIQUE (run_id, candidate_index)
+);
+
+CREATE TABLE steps (
+  id              INTEGER PRIMARY KEY,
+  run_id          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  step_index      INTEGER NOT NULL,
+  iteration       INTEGER NOT NULL,
+  node            INTEGER NOT NULL,
+  parent          INTEGER NOT NULL,
+  gibbs_iteration INTEGER NOT NULL,
+  text            TEXT    NOT NULL,
+  num_tokens      INTEGER NOT NULL,
+  reward          REAL,
+  weight          REAL,
+  finished        INTEGER NOT NULL CHECK (finished IN (0, 1)),
+  kept            INTEGER NOT NULL CHECK (kept IN (0, 1)),
+  copies          INTEGER NOT NULL,
+  UNIQUE (run_id, step_index)
+);
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+
+}  // namespace
+
+std::span<const Migration> ExperimentStoreMigrations() { return kMigrations; }
+
+absl::Status Migrate(sqlite::Database& db, std::span<const Migration> migrations) {
+  PONDER_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
+  const int64_t latest = migrations.empty() ? 0 : migrations.back().version;
+  if (version > latest) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database '", db.path(), "' has schema version ", version,
+                     ", newer than this program's ", latest, "; use a newer ponderd"));
+  }
+  for (const Migration& migration : migrations) {
+    if (migration.version <= version) continue;
+    PONDER_ASSIGN_OR_RETURN(sqlite::Transaction transaction, sqlite::Transaction::Begin(db));
+    absl::Status status = db.Execute(migration.sql);
+    if (status.ok()) {
+      // user_version is part of the database header, so it commits (or rolls back) with the
+      // migration's tables.
+      status = db.Execute(absl::StrCat("PRAGMA user_version = ", migration.version));
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("migrating to schema version ",
+                                                      migration.version, ": ", status.message()));
+    }
+    PONDER_RETURN_IF_ERROR(transaction.Commit());
+    version = migration.version;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ponder::orchestrator

@@ -1,0 +1,442 @@
+#include "orchestrator/validation.h"
+
+#include <cmath>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+constexpr size_t kMaxProblemIdBytes = 256;
+constexpr size_t kMaxReferenceBytes = 4096;
+constexpr size_t kMaxPromptBytes = 16 << 10;
+constexpr size_t kMaxNameBytes = 200;
+constexpr size_t kMaxStrategyNameBytes = 64;
+constexpr int kMaxStrategies = 64;
+constexpr int kMaxBudgets = 64;
+constexpr int kMaxSeeds = 64;
+constexpr int kMaxInlineProblems = 100'000;
+constexpr int kMaxSteps = 1000;
+constexpr int kMaxPageSize = 1000;
+
+std::string Path(std::string_view field, std::string_view sub) {
+  if (field.empty()) return std::string(sub);
+  return absl::StrCat(AsAbsl(field), ".", AsAbsl(sub));
+}
+
+absl::Status Invalid(std::string_view field, std::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
+}
+
+// Prefixes a message from a validator that names fields relative to `field`.
+absl::Status Within(std::string_view field, const absl::Status& status) {
+  if (status.ok() || field.empty()) return status;
+  return absl::Status(status.code(), absl::StrCat(AsAbsl(field), ".", status.message()));
+}
+
+std::string StrategyKinds() {
+  const google::protobuf::OneofDescriptor* kind =
+      v1::StrategyConfig::descriptor()->FindOneofByName("kind");
+  std::vector<std::string> names;
+  for (int i = 0; i < kind->field_count(); ++i) names.push_back(kind->field(i)->name());
+  return absl::StrJoin(names, ", ");
+}
+
+bool IsStrategyNameCharacter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-' || c == '.';
+}
+
+absl::Status ValidateSampling(const v1::SamplingConfig& sampling, const ServiceLimits& limits,
+                              std::string_view field) {
+  if (sampling.has_temperature() &&
+      !(std::isfinite(sampling.temperature()) && sampling.temperature() >= 0)) {
+    return Invalid(Path(field, "temperature"),
+                   absl::StrCat("must be >= 0 (0 = greedy), got ", sampling.temperature()));
+  }
+  if (sampling.has_top_p() && !(sampling.top_p() > 0 && sampling.top_p() <= 1)) {
+    return Invalid(Path(field, "top_p"), absl::StrCat("must be in (0, 1], got ", sampling.top_p()));
+  }
+  if (sampling.top_k() < 0) {
+    return Invalid(Path(field, "top_k"), absl::StrCat("must be >= 0, got ", sampling.top_k()));
+  }
+  if (!(sampling.min_p() >= 0 && sampling.min_p() <= 1)) {
+    return Invalid(Path(field, "min_p"), absl::StrCat("must be in [0, 1], got ", sampling.min_p()));
+  }
+  if (sampling.max_tokens() < 0 || sampling.max_tokens() > limits.max_tokens) {
+    return Invalid(Path(field, "max_tokens"),
+                   absl::StrCat("must be in [0, ", limits.max_tokens,
+                                "] (0 = the default; the upper bound is the server's "
+                                "--max-tokens), got ",
+                                sampling.max_tokens()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSteps(const v1::StepConfig& steps, const ServiceLimits& limits,
+                           std::string_view field) {
+  if (steps.has_delimiter() && steps.delimiter().empty()) {
+    return Invalid(Path(field, "delimiter"), "must not be empty when set");
+  }
+  if (steps.max_steps() < 0 || steps.max_steps() > kMaxSteps) {
+    return Invalid(Path(field, "max_steps"),
+                   absl::StrCat("must be in [0, ", kMaxSteps, "], got ", steps.max_steps()));
+  }
+  if (steps.max_step_tokens() < 0 || steps.max_step_tokens() > limits.max_tokens) {
+    return Invalid(
+        Path(field, "max_step_tokens"),
+        absl::StrCat("must be in [0, ", limits.max_tokens, "], got ", steps.max_step_tokens()));
+  }
+  return absl::OkStatus();
+}
+
+// Weighted verifiers may nest; deeper than this is a mistake, not a configuration.
+constexpr int kMaxVerifierDepth = 4;
+constexpr int kMaxWeightedParts = 16;
+
+absl::Status ValidateVerifier(const v1::VerifierConfig& verifier, std::string_view field,
+                              int depth) {
+  if (!v1::Aggregation_IsValid(verifier.aggregation())) {
+    return Invalid(Path(field, "aggregation"),
+                   absl::StrCat("unknown value ", verifier.aggregation(),
+                                " (use AGGREGATION_LAST, _MIN, _PROD, _MEAN or _MODEL)"));
+  }
+  auto bounded_text = [&](bool has, const std::string& text, std::string_view sub) -> absl::Status {
+    if (has && text.size() > kMaxPromptBytes) {
+      return Invalid(Path(field, sub),
+                     absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", text.size()));
+    }
+    return absl::OkStatus();
+  };
+  switch (verifier.kind_case()) {
+    case v1::VerifierConfig::kPrm: {
+      const v1::ProcessRewardModel& prm = verifier.prm();
+      if (prm.model().empty()) {
+        return Invalid(Path(field, "prm.model"),
+                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
+      }
+      if (!v1::ProcessRewardModel::Format_IsValid(prm.format())) {
+        return Invalid(Path(field, "prm.format"), absl::StrCat("unknown value ", prm.format()));
+      }
+      if (prm.has_step_tag() && prm.step_tag().empty()) {
+        return Invalid(Path(field, "prm.step_tag"), "must not be empty when set");
+      }
+      PONDER_RETURN_IF_ERROR(bounded_text(prm.has_step_tag(), prm.step_tag(), "prm.step_tag"));
+      return bounded_text(prm.has_system_prompt(), prm.system_prompt(), "prm.system_prompt");
+    }
+    case v1::VerifierConfig::kOrm:
+      if (verifier.orm().model().empty()) {
+        return Invalid(Path(field, "orm.model"),
+                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
+      }
+      return absl::OkStatus();
+    case v1::VerifierConfig::kSelfEvaluation: {
+      const v1::SelfEvaluation& self = verifier.self_evaluation();
+      PONDER_RETURN_IF_ERROR(
+          bounded_text(self.has_prompt(), self.prompt(), "self_evaluation.prompt"));
+      if (self.has_positive() && self.positive().empty()) {
+        return Invalid(Path(field, "self_evaluation.positive"), "must not be empty when set");
+      }
+      if (self.has_negative() && self.negative().empty()) {
+        return Invalid(Path(field, "self_evaluation.negative"), "must not be empty when set");
+      }
+      PONDER_RETURN_IF_ERROR(
+          bounded_text(self.has_positive(), self.positive(), "self_evaluation.positive"));
+      return bounded_text(self.has_negative(), self.negative(), "self_evaluation.negative");
+    }
+    case v1::VerifierConfig::kArithmetic: {
+      const v1::ArithmeticStepChecker& arithmetic = verifier.arithmetic();
+      if (arithmetic.has_neutral_score() &&
+          !(arithmetic.neutral_score() >= 0 && arithmetic.neutral_score() <= 1)) {
+        return Invalid(Path(field, "arithmetic.neutral_score"),
+                       absl::StrCat("must be in [0, 1], got ", arithmetic.neutral_score()));
+      }
+      if (arithmetic.has_tolerance() &&
+          !(std::isfinite(arithmetic.tolerance()) && arithmetic.tolerance() >= 0)) {
+        return Invalid(Path(field, "arithmetic.tolerance"),
+                       absl::StrCat("must be >= 0, got ", arithmetic.tolerance()));
+      }
+      return absl::OkStatus();
+    }
+    case v1::VerifierConfig::kWeighted: {
+      const v1::WeightedVerifiers& weighted = verifier.weighted();
+      if (weighted.parts_size() == 0 || weighted.parts_size() > kMaxWeightedParts) {
+        return Invalid(
+            Path(field, "weighted.parts"),
+            absl::StrCat("give 1 to ", kMaxWeightedParts, " parts, got ", weighted.parts_size()));
+      }
+      if (depth >= kMaxVerifierDepth) {
+        return Invalid(Path(field, "weighted"), absl::StrCat("weighted verifiers nest at most ",
+                                                             kMaxVerifierDepth, " deep"));
+      }
+      for (int i = 0; i < weighted.parts_size(); ++i) {
+        const v1::WeightedVerifiers::Part& part = weighted.parts(i);
+        const std::string part_field = Path(field, absl::StrCat("weighted.parts[", i, "]"));
+        if (!(std::isfinite(part.weight()) && part.weight() > 0)) {
+          return Invalid(Path(part_field, "weight"),
+                         absl::StrCat("must be > 0, got ", part.weight()));
+        }
+        if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
+          return Invalid(Path(part_field, "verifier"),
+                         "required: set one of prm, orm, self_evaluation, arithmetic, weighted");
+        }
+        PONDER_RETURN_IF_ERROR(
+            ValidateVerifier(part.verifier(), Path(part_field, "verifier"), depth + 1));
+      }
+      return absl::OkStatus();
+    }
+    case v1::VerifierConfig::KIND_NOT_SET:
+      return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+v1::ServerLimits LimitsProto(const ServiceLimits& limits) {
+  v1::ServerLimits proto;
+  proto.set_max_concurrent_solves(limits.max_concurrent_solves);
+  proto.set_max_queued_solves(limits.max_queued_solves);
+  proto.set_max_budget_n(limits.max_budget_n);
+  proto.set_max_tokens(limits.max_tokens);
+  proto.set_max_problem_bytes(limits.max_problem_bytes);
+  proto.set_max_request_bytes(limits.max_request_bytes);
+  proto.set_max_running_experiments(limits.max_running_experiments);
+  proto.set_max_experiment_parallelism(limits.max_experiment_parallelism);
+  proto.set_max_experiment_runs(limits.max_experiment_runs);
+  return proto;
+}
+
+absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& limits,
+                             std::string_view field) {
+  if (problem.text().empty()) return Invalid(Path(field, "text"), "must not be empty");
+  if (static_cast<int64_t>(problem.text().size()) > limits.max_problem_bytes) {
+    return Invalid(Path(field, "text"),
+                   absl::StrCat(problem.text().size(), " bytes, more than the server's limit of ",
+                                limits.max_problem_bytes, " (--max-problem-bytes)"));
+  }
+  if (problem.id().size() > kMaxProblemIdBytes) {
+    return Invalid(Path(field, "id"), absl::StrCat("at most ", kMaxProblemIdBytes, " bytes, got ",
+                                                   problem.id().size()));
+  }
+  if (problem.has_reference_answer() && problem.reference_answer().size() > kMaxReferenceBytes) {
+    return Invalid(Path(field, "reference_answer"),
+                   absl::StrCat("at most ", kMaxReferenceBytes, " bytes, got ",
+                                problem.reference_answer().size()));
+  }
+  if (!v1::AnswerFormat_IsValid(problem.answer_format())) {
+    return Invalid(Path(field, "answer_format"),
+                   absl::StrCat("unknown value ", problem.answer_format(),
+                                " (use ANSWER_FORMAT_MATH or ANSWER_FORMAT_GSM8K)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBudget(const v1::Budget& budget, const ServiceLimits& limits,
+                            std::string_view field) {
+  if (budget.n() < 1 || budget.n() > limits.max_budget_n) {
+    return Invalid(
+        Path(field, "n"),
+        absl::StrCat("must be in [1, ", limits.max_budget_n,
+                     "] (the upper bound is the server's --max-budget-n), got ", budget.n()));
+  }
+  if (budget.max_generated_tokens() < 0) {
+    return Invalid(Path(field, "max_generated_tokens"),
+                   absl::StrCat("must be >= 0 (0 = no cap), got ", budget.max_generated_tokens()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::Budget& budget,
+                                    const ServiceLimits& limits, const StrategyFactory& strategies,
+                                    std::string_view field) {
+  if (config.kind_case() == v1::StrategyConfig::KIND_NOT_SET) {
+    return Invalid(field.empty() ? "strategy" : field,
+                   absl::StrCat("no strategy set; set one of ", StrategyKinds()));
+  }
+  PONDER_RETURN_IF_ERROR(ValidateSampling(config.sampling(), limits, Path(field, "sampling")));
+  PONDER_RETURN_IF_ERROR(ValidateSteps(config.steps(), limits, Path(field, "steps")));
+  if (strategies.NeedsVerifier(config) &&
+      config.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
+    const google::protobuf::FieldDescriptor* kind =
+        v1::StrategyConfig::descriptor()->FindFieldByNumber(config.kind_case());
+    return Invalid(Path(field, "verifier"),
+                   absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
+                                " scores candidates and needs a verifier (prm, orm, "
+                                "self_evaluation, arithmetic or weighted)"));
+  }
+  PONDER_RETURN_IF_ERROR(ValidateVerifier(config.verifier(), Path(field, "verifier"), 0));
+  absl::Status status = strategies.Validate(config, budget);
+  if (absl::IsInvalidArgument(status)) return Within(field, status);
+  return status;
+}
+
+absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view field) {
+  if (prompt.has_system_prompt() && prompt.system_prompt().size() > kMaxPromptBytes) {
+    return Invalid(
+        Path(field, "system_prompt"),
+        absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.system_prompt().size()));
+  }
+  if (prompt.has_user_template()) {
+    if (prompt.user_template().size() > kMaxPromptBytes) {
+      return Invalid(
+          Path(field, "user_template"),
+          absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.user_template().size()));
+    }
+    if (!absl::StrContains(prompt.user_template(), "{problem}")) {
+      return Invalid(Path(field, "user_template"),
+                     "must contain \"{problem}\" (where the problem text goes)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSolveRequest(const v1::SolveRequest& request, const ServiceLimits& limits,
+                                  const StrategyFactory& strategies) {
+  if (!request.has_problem()) return Invalid("problem", "required");
+  PONDER_RETURN_IF_ERROR(ValidateProblem(request.problem(), limits, "problem"));
+  if (!request.has_budget()) return Invalid("budget", "required (budget.n >= 1)");
+  PONDER_RETURN_IF_ERROR(ValidateBudget(request.budget(), limits, "budget"));
+  PONDER_RETURN_IF_ERROR(ValidatePrompt(request.prompt(), "prompt"));
+  return ValidateStrategyConfig(request.strategy(), request.budget(), limits, strategies,
+                                "strategy");
+}
+
+absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const ServiceLimits& limits,
+                                    const StrategyFactory& strategies) {
+  if (spec.name().size() > kMaxNameBytes) {
+    return Invalid("spec.name",
+                   absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", spec.name().size()));
+  }
+  const bool has_dataset = !spec.dataset().name().empty();
+  if (has_dataset == (spec.problems_size() > 0)) {
+    return Invalid("spec.dataset", has_dataset
+                                       ? "give either a dataset or inline problems, not both"
+                                       : "give a dataset (spec.dataset.name) or inline "
+                                         "problems (spec.problems)");
+  }
+  if (has_dataset) {
+    if (spec.dataset().offset() < 0) {
+      return Invalid("spec.dataset.offset",
+                     absl::StrCat("must be >= 0, got ", spec.dataset().offset()));
+    }
+    if (spec.dataset().limit() < 0) {
+      return Invalid("spec.dataset.limit",
+                     absl::StrCat("must be >= 0 (0 = to the end), got ", spec.dataset().limit()));
+    }
+  }
+  if (spec.problems_size() > kMaxInlineProblems) {
+    return Invalid("spec.problems", absl::StrCat("at most ", kMaxInlineProblems, " inline, got ",
+                                                 spec.problems_size()));
+  }
+  std::set<std::string> problem_ids;
+  for (int i = 0; i < spec.problems_size(); ++i) {
+    const std::string field = absl::StrCat("spec.problems[", i, "]");
+    PONDER_RETURN_IF_ERROR(ValidateProblem(spec.problems(i), limits, field));
+    const std::string id = spec.problems(i).id().empty() ? absl::StrCat(i) : spec.problems(i).id();
+    if (!problem_ids.insert(id).second) {
+      return Invalid(Path(field, "id"), absl::StrCat("'", id, "' is not unique"));
+    }
+  }
+  if (spec.strategies_size() == 0 || spec.strategies_size() > kMaxStrategies) {
+    return Invalid("spec.strategies", absl::StrCat("give 1 to ", kMaxStrategies,
+                                                   " strategies, got ", spec.strategies_size()));
+  }
+  if (spec.budgets_size() == 0 || spec.budgets_size() > kMaxBudgets) {
+    return Invalid("spec.budgets",
+                   absl::StrCat("give 1 to ", kMaxBudgets, " budgets, got ", spec.budgets_size()));
+  }
+  for (int i = 0; i < spec.budgets_size(); ++i) {
+    PONDER_RETURN_IF_ERROR(
+        ValidateBudget(spec.budgets(i), limits, absl::StrCat("spec.budgets[", i, "]")));
+  }
+  std::set<std::string> strategy_names;
+  for (int i = 0; i < spec.strategies_size(); ++i) {
+    const v1::NamedStrategy& strategy = spec.strategies(i);
+    const std::string field = absl::StrCat("spec.strategies[", i, "]");
+    if (strategy.name().empty() || strategy.name().size() > kMaxStrategyNameBytes) {
+      return Invalid(Path(field, "name"),
+                     absl::StrCat("required, at most ", kMaxStrategyNameBytes, " bytes"));
+    }
+    for (char c : strategy.name()) {
+      if (!IsStrategyNameCharacter(c)) {
+        return Invalid(
+            Path(field, "name"),
+            absl::StrCat("'", strategy.name(), "': use only letters, digits, '_', '-' and '.'"));
+      }
+    }
+    if (!strategy_names.insert(strategy.name()).second) {
+      return Invalid(Path(field, "name"), absl::StrCat("'", strategy.name(), "' is not unique"));
+    }
+    // Strategy rules may depend on the budget (e.g. beam width must divide n): check each pair.
+    for (const v1::Budget& budget : spec.budgets()) {
+      PONDER_RETURN_IF_ERROR(ValidateStrategyConfig(strategy.config(), budget, limits, strategies,
+                                                    Path(field, "config")));
+    }
+  }
+  if (spec.seeds_size() > kMaxSeeds) {
+    return Invalid("spec.seeds",
+                   absl::StrCat("at most ", kMaxSeeds, " seeds, got ", spec.seeds_size()));
+  }
+  PONDER_RETURN_IF_ERROR(ValidatePrompt(spec.prompt(), "spec.prompt"));
+  if (spec.parallelism() < 0 || spec.parallelism() > limits.max_experiment_parallelism) {
+    return Invalid("spec.parallelism",
+                   absl::StrCat("must be in [0, ", limits.max_experiment_parallelism,
+                                "] (0 = the server's default; the upper bound is its "
+                                "--max-experiment-parallelism), got ",
+                                spec.parallelism()));
+  }
+  const int64_t runs = int64_t{spec.problems_size()} * spec.strategies_size() *
+                       spec.budgets_size() * std::max(1, spec.seeds_size());
+  if (runs > limits.max_experiment_runs) {
+    return Invalid("spec", absl::StrCat(runs,
+                                        " runs (problems x strategies x budgets x seeds), "
+                                        "more than the server's limit of ",
+                                        limits.max_experiment_runs));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRewardModelNames(const v1::VerifierConfig& verifier, ModelRegistry& models,
+                                      std::string_view field) {
+  auto loaded = [&](const std::string& name, std::string_view sub) {
+    absl::StatusOr<engine::Engine*> model = models.RewardModel(name);
+    return model.ok() ? absl::OkStatus()
+                      : Invalid(Path(field, sub), AsStd(model.status().message()));
+  };
+  switch (verifier.kind_case()) {
+    case v1::VerifierConfig::kPrm:
+      return loaded(verifier.prm().model(), "prm.model");
+    case v1::VerifierConfig::kOrm:
+      return loaded(verifier.orm().model(), "orm.model");
+    case v1::VerifierConfig::kWeighted:
+      for (int i = 0; i < verifier.weighted().parts_size(); ++i) {
+        PONDER_RETURN_IF_ERROR(ValidateRewardModelNames(
+            verifier.weighted().parts(i).verifier(), models,
+            Path(field, absl::StrCat("weighted.parts[", i, "].verifier"))));
+      }
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status ValidateExperimentId(int64_t id) {
+  if (id <= 0) return Invalid("experiment_id", absl::StrCat("must be > 0, got ", id));
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePageSize(int32_t page_size) {
+  if (page_size < 0 || page_size > kMaxPageSize) {
+    return Invalid("page_size", absl::StrCat("must be in [0, ", kMaxPageSize,
+                                             "] (0 = the default), got ", page_size));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ponder::orchestrator

@@ -1,0 +1,555 @@
+// End to end: the built `ponderd` on a free loopback port with a tiny random model and a
+// temporary database, driven over gRPC and through the `ponder` CLI, with the real strategies
+// of samplers/. Fault tests: kill -9 mid-experiment and resume; SIGTERM checkpoint and resume;
+// deadlines and cancellation reaching the engine; 50 concurrent clients.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "orchestrator/client.h"
+#include "orchestrator/proto_json.h"
+#include "orchestrator/store/sqlite.h"
+#include "tests/orchestrator/ponderd_process.h"
+#include "tests/orchestrator/test_util.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+using testing::BinaryPath;
+using testing::ChildProcess;
+using ::testing::HasSubstr;
+
+class PonderdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#ifndef PONDER_HAVE_SAMPLERS
+    GTEST_SKIP() << "this build has no strategies (library ponder_samplers): ponderd cannot solve";
+#endif
+    db_ = testing::TempPath("e2e.db");
+    stderr_ = testing::TempPath("ponderd.stderr");
+  }
+
+  // Starts ponderd on a free port; returns false (with a test failure) when it does not come up.
+  bool StartPonderd(ChildProcess& process, std::vector<std::string> extra = {},
+                    const std::string& model = testing::TinyModelPath()) {
+    std::vector<std::string> args = {"--model",  model,         "--db",      db_,
+                                     "--listen", "127.0.0.1:0", "--threads", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    EXPECT_TRUE(process.Start(BinaryPath("ponderd"), args, stderr_));
+    const std::string line = process.WaitForLine("listening on ");
+    EXPECT_FALSE(line.empty()) << "ponderd did not start; stderr:\n" << Stderr();
+    if (line.empty()) return false;
+    const size_t at = line.find("listening on ") + 13;
+    address_ = line.substr(at, line.find(' ', at) - at);
+    return true;
+  }
+
+  std::string Stderr() {
+    std::ifstream file(stderr_);
+    return std::string(std::istreambuf_iterator<char>(file), {});
+  }
+
+  std::unique_ptr<PonderClient> Client(absl::Duration timeout = absl::Seconds(60)) {
+    return std::move(*PonderClient::Connect({.address = address_, .timeout = timeout}));
+  }
+
+  static v1::StrategyConfig SelfConsistency(int max_tokens) {
+    v1::StrategyConfig config;
+    config.mutable_self_consistency();
+    config.mutable_sampling()->set_max_tokens(max_tokens);
+    return config;
+  }
+
+  static v1::ExperimentSpec Spec(int problems, int max_tokens) {
+    v1::ExperimentSpec spec;
+    spec.set_name("e2e");
+    for (int i = 0; i < problems; ++i) {
+      v1::Problem& p = *spec.add_problems();
+      p.set_id(absl::StrCat("q", i));
+      p.set_text(absl::StrCat("What is ", i, " plus ", i, "?"));
+      p.set_reference_answer(absl::StrCat(2 * i));
+      p.set_answer_format(v1::ANSWER_FORMAT_GSM8K);
+    }
+    v1::NamedStrategy& sc = *spec.add_strategies();
+    sc.set_name("sc");
+    *sc.mutable_config() = SelfConsistency(max_tokens);
+    spec.add_budgets()->set_n(2);
+    spec.add_budgets()->set_n(4);
+    spec.set_parallelism(2);
+    return spec;
+  }
+
+  int64_t StartExperiment(const v1::ExperimentSpec& spec) {
+    auto client = Client();
+    v1::StartExperimentRequest request;
+    *request.mutable_spec() = spec;
+    v1::Experiment experiment;
+    grpc::Status status =
+        client->stub().StartExperiment(client->NewContext().get(), request, &experiment);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return experiment.id();
+  }
+
+  // The database as the sqlite3 shell sees it.
+  int64_t Query(const std::string& sql) {
+    auto db = sqlite::Database::Open(db_);
+    EXPECT_TRUE(db.ok()) << db.status();
+    auto value = db->QueryInt(sql);
+    EXPECT_TRUE(value.ok()) << sql << ": " << value.status();
+    return value.ok() ? *value : -1;
+  }
+  std::string QueryText(const std::string& sql) {
+    auto db = sqlite::Database::Open(db_);
+    auto value = db->QueryText(sql);
+    EXPECT_TRUE(value.ok()) << sql << ": " << value.status();
+    return value.ok() ? *value : "";
+  }
+  // run id -> "problem/budget: answer" for every recorded run.
+  std::map<int64_t, std::string> Runs() {
+    auto db = sqlite::Database::Open(db_);
+    auto rows = db->Prepare(
+        "SELECT r.id, p.problem_index || '/' || r.budget_index || ': ' || "
+        "coalesce(r.answer, '-') || ' ' || r.generated_tokens FROM runs r "
+        "JOIN problems p ON p.id = r.problem_id");
+    std::map<int64_t, std::string> runs;
+    while (*rows->Step()) runs[rows->ColumnInt(0)] = rows->ColumnText(1);
+    return runs;
+  }
+
+  static bool Eventually(const std::function<bool()>& done,
+                         absl::Duration timeout = absl::Seconds(60)) {
+    const absl::Time give_up = absl::Now() + timeout;
+    while (!done()) {
+      if (absl::Now() > give_up) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
+  }
+
+  std::string db_, stderr_, address_;
+};
+
+TEST_F(PonderdTest, SolvesOverGrpcAndThroughTheCli) {
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  auto client = Client();
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("What is 2 + 2?");
+  request.mutable_problem()->set_reference_answer("4");
+  *request.mutable_strategy() = SelfConsistency(24);
+  request.mutable_budget()->set_n(4);
+  v1::SolveResponse response;
+  grpc::Status status = client->stub().Solve(client->NewContext().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.result().candidates_size(), 4);
+  EXPECT_GT(response.result().usage().generated_tokens(), 0);
+  EXPECT_TRUE(response.has_correct());  // graded (a random model is almost surely wrong)
+
+  ChildProcess cli;
+  ASSERT_TRUE(cli.Start(BinaryPath("ponder"),
+                        {"solve", "--server", address_, "--problem", "What is 2 + 2?", "--strategy",
+                         R"({"selfConsistency": {}, "sampling": {"maxTokens": 16}})", "--budget",
+                         "3", "--reference", "4", "--events"},
+                        testing::TempPath("cli.stderr")));
+  const std::string output = cli.ReadAll();
+  EXPECT_EQ(cli.Wait(), 0) << output;
+  EXPECT_THAT(output, HasSubstr("answer: "));
+  EXPECT_THAT(output, HasSubstr("correct: "));
+  EXPECT_THAT(output, HasSubstr("candidates: 3"));
+  EXPECT_THAT(output, HasSubstr("step {"));
+
+  ChildProcess bad;
+  ASSERT_TRUE(bad.Start(BinaryPath("ponder"),
+                        {"solve", "--server", address_, "--problem", "x", "--strategy",
+                         "self_consistency", "--budget", "1000"},
+                        testing::TempPath("bad.stderr")));
+  bad.ReadAll();
+  EXPECT_EQ(bad.Wait(), 2);  // INVALID_ARGUMENT is a usage error
+}
+
+TEST_F(PonderdTest, CliSolvesInProcessWithTheSamePipeline) {
+  ChildProcess cli;
+  ASSERT_TRUE(cli.Start(BinaryPath("ponder"),
+                        {"solve", "--model", testing::TinyModelPath(), "--problem",
+                         "What is 2 + 2?", "--strategy", "self-consistency", "--max-tokens", "16",
+                         "--budget", "2", "--seed", "3", "--threads", "2", "--json"},
+                        stderr_));
+  const std::string output = cli.ReadAll();
+  ASSERT_EQ(cli.Wait(), 0) << Stderr();
+  v1::SolveResponse in_process;
+  ASSERT_TRUE(FromJson(output, in_process, "ponder solve --json").ok()) << output;
+  EXPECT_EQ(in_process.result().candidates_size(), 2);
+
+  // The served solve of the same request gives the same candidates (same seed, same pipeline).
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  auto client = Client();
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("What is 2 + 2?");
+  *request.mutable_strategy() = SelfConsistency(16);
+  request.mutable_budget()->set_n(2);
+  request.set_seed(3);
+  v1::SolveResponse served;
+  ASSERT_TRUE(client->stub().Solve(client->NewContext().get(), request, &served).ok());
+  ASSERT_EQ(served.result().candidates_size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(served.result().candidates(i).text(), in_process.result().candidates(i).text());
+  }
+}
+
+TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  const std::string spec_path = testing::TempPath("spec.json");
+  std::ofstream(spec_path) << ToJson(Spec(2, 8));
+  ChildProcess start;
+  ASSERT_TRUE(
+      start.Start(BinaryPath("ponder"),
+                  {"experiments", "start", "--server", address_, "--spec", spec_path, "--watch"},
+                  testing::TempPath("start.stderr")));
+  const std::string started = start.ReadAll();
+  EXPECT_EQ(start.Wait(), 0) << started;
+  EXPECT_THAT(started, HasSubstr("started experiment 1 (4 runs)"));
+  EXPECT_THAT(started, HasSubstr("status: completed"));
+
+  // A long one, cancelled from the CLI.
+  const int64_t id = StartExperiment(Spec(40, 96));
+  ChildProcess cancel;
+  ASSERT_TRUE(cancel.Start(BinaryPath("ponder"),
+                           {"experiments", "cancel", absl::StrCat(id), "--server", address_},
+                           testing::TempPath("cancel.stderr")));
+  const std::string cancelled = cancel.ReadAll();
+  EXPECT_EQ(cancel.Wait(), 0) << cancelled;
+  EXPECT_THAT(cancelled, HasSubstr("status: cancelled"));
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "cancelled");
+  EXPECT_LT(Query(absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", id)), 80);
+
+  ChildProcess missing;
+  ASSERT_TRUE(missing.Start(BinaryPath("ponder"),
+                            {"experiments", "show", "999", "--server", address_},
+                            testing::TempPath("missing.stderr")));
+  missing.ReadAll();
+  EXPECT_EQ(missing.Wait(), 1);  // NOT_FOUND
+}
+
+TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
+#ifndef PONDER_HAVE_DATASETS
+  GTEST_SKIP() << "this build has no datasets library (ponder_datasets)";
+#endif
+  const std::string shared = std::string(PONDER_SHARED_DIR) + "/datasets";
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd, {"--data-dir", shared}));
+  // The built-in arithmetic task is generated: it needs no files.
+  v1::ExperimentSpec spec = Spec(0, 8);
+  spec.mutable_dataset()->set_name("arith");
+  spec.mutable_dataset()->set_offset(1);
+  spec.mutable_dataset()->set_limit(3);
+  const int64_t id = StartExperiment(spec);
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(Eventually([&] {
+    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
+  }));
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT dataset FROM experiments WHERE id = ", id)),
+            "arith:test[1:4]");
+  EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM problems WHERE experiment_id = ", id,
+                               " AND reference_answer IS NOT NULL")),
+            3);
+  EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", id,
+                               " AND correct IS NOT NULL")),
+            6);
+
+  auto client = Client();
+  v1::StartExperimentRequest unknown;
+  *unknown.mutable_spec() = spec;
+  unknown.mutable_spec()->mutable_dataset()->set_name("no-such-dataset");
+  v1::Experiment experiment;
+  grpc::Status status =
+      client->stub().StartExperiment(client->NewContext().get(), unknown, &experiment);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("spec.dataset.name: unknown dataset"));
+
+  if (!std::filesystem::exists(shared + "/gsm8k/test.jsonl")) {
+    GTEST_SKIP() << shared << "/gsm8k/test.jsonl is absent: the GSM8K part is skipped";
+  }
+  spec.mutable_dataset()->set_name("gsm8k");
+  const int64_t gsm8k = StartExperiment(spec);
+  ASSERT_TRUE(Eventually([&] {
+    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", gsm8k)) ==
+           "completed";
+  }));
+  // The second GSM8K test problem (offset 1): "A robe takes 2 bolts of blue fiber ..." = 3.
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT reference_answer FROM problems WHERE experiment_id = ",
+                                   gsm8k, " AND problem_index = 0")),
+            "3");
+  EXPECT_EQ(QueryText(absl::StrCat(
+                "SELECT answer_format FROM problems WHERE experiment_id = ", gsm8k, " LIMIT 1")),
+            "gsm8k");
+}
+
+TEST_F(PonderdTest, ExperimentIsRecordedInTheDatabase) {
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  v1::ExperimentSpec spec = Spec(3, 16);
+  v1::NamedStrategy& bon = *spec.add_strategies();
+  bon.set_name("bon-arith");
+  bon.mutable_config()->mutable_best_of_n();
+  bon.mutable_config()->mutable_verifier()->mutable_arithmetic();
+  bon.mutable_config()->mutable_sampling()->set_max_tokens(16);
+  const int64_t id = StartExperiment(spec);
+  ASSERT_GT(id, 0);
+
+  auto client = Client();
+  v1::WatchExperimentRequest watch;
+  watch.set_experiment_id(id);
+  auto context = client->NewContext();
+  auto reader = client->stub().WatchExperiment(context.get(), watch);
+  v1::Experiment state;
+  while (reader->Read(&state)) {
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(state.status(), v1::EXPERIMENT_STATUS_COMPLETED) << state.error();
+  EXPECT_EQ(state.runs_recorded(), 12);
+  EXPECT_EQ(state.runs_failed(), 0);
+
+  const std::string where = absl::StrCat(" WHERE experiment_id = ", id);
+  EXPECT_EQ(Query("SELECT count(*) FROM runs" + where), 12);
+  EXPECT_EQ(Query("SELECT count(*) FROM runs" + where + " AND correct IS NOT NULL"), 12);
+  // Every candidate is stored: budgets 2 and 4 for 3 problems and 2 strategies.
+  EXPECT_EQ(Query("SELECT count(*) FROM candidates"), 36);
+  EXPECT_EQ(Query("SELECT sum(generated_tokens) > 0 FROM runs"), 1);
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "completed");
+  EXPECT_FALSE(
+      QueryText(absl::StrCat("SELECT code_version FROM experiments WHERE id = ", id)).empty());
+  EXPECT_THAT(QueryText(absl::StrCat("SELECT config_json FROM experiments WHERE id = ", id)),
+              HasSubstr("\"bestOfN\""));
+
+  // `ponder experiments list|show` read it back.
+  ChildProcess list;
+  ASSERT_TRUE(list.Start(BinaryPath("ponder"), {"experiments", "list", "--server", address_},
+                         testing::TempPath("list.stderr")));
+  const std::string listed = list.ReadAll();
+  EXPECT_EQ(list.Wait(), 0);
+  EXPECT_THAT(listed, HasSubstr("completed"));
+  EXPECT_THAT(listed, HasSubstr("12/12"));
+  ChildProcess show;
+  ASSERT_TRUE(
+      show.Start(BinaryPath("ponder"),
+                 {"experiments", "show", absl::StrCat(id), "--server", address_, "--results"},
+                 testing::TempPath("show.stderr")));
+  const std::string shown = show.ReadAll();
+  EXPECT_EQ(show.Wait(), 0);
+  EXPECT_THAT(shown, HasSubstr("bon-arith"));
+  EXPECT_THAT(shown, HasSubstr("runs: 12 of 12 recorded"));
+}
+
+// The issue's fault test: kill -9 during an experiment, start again on the same database, and
+// find every run recorded exactly once, with the rows from before the kill untouched.
+TEST_F(PonderdTest, KillNineMidExperimentThenResumeLosesAndDuplicatesNothing) {
+  int64_t id = 0;
+  std::map<int64_t, std::string> before;
+  {
+    ChildProcess ponderd;
+    ASSERT_TRUE(StartPonderd(ponderd));
+    id = StartExperiment(Spec(40, 96));
+    ASSERT_GT(id, 0);
+    ASSERT_TRUE(Eventually([&] { return Query("SELECT count(*) FROM runs") >= 5; }));
+    ponderd.Signal(SIGKILL);
+    EXPECT_EQ(ponderd.Wait(), 128 + SIGKILL);
+    before = Runs();
+  }
+  ASSERT_LT(before.size(), 80u) << "the experiment finished before the kill";
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "running");
+
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));  // resumes the experiment it finds interrupted
+  ASSERT_TRUE(Eventually([&] {
+    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
+  })) << Stderr();
+  const std::map<int64_t, std::string> after = Runs();
+  EXPECT_EQ(after.size(), 80u);
+  EXPECT_EQ(Query("SELECT count(DISTINCT problem_id || '/' || budget_index) FROM runs"), 80);
+  for (const auto& [run_id, row] : before) {
+    ASSERT_TRUE(after.count(run_id)) << "run " << run_id << " was lost";
+    EXPECT_EQ(after.at(run_id), row) << "run " << run_id << " changed";
+  }
+  EXPECT_EQ(Query(absl::StrCat("SELECT resume_count FROM experiments WHERE id = ", id)), 1);
+  // Every run has all its candidates: the run and its candidates commit together.
+  EXPECT_EQ(Query("SELECT count(*) FROM runs r WHERE (SELECT count(*) FROM candidates c "
+                  "WHERE c.run_id = r.id) != r.budget_n"),
+            0);
+}
+
+TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {
+  int64_t id = 0;
+  {
+    ChildProcess ponderd;
+    ASSERT_TRUE(StartPonderd(ponderd));
+    id = StartExperiment(Spec(40, 96));
+    ASSERT_TRUE(Eventually([&] { return Query("SELECT count(*) FROM runs") >= 3; }));
+    ponderd.Signal(SIGTERM);
+    EXPECT_EQ(ponderd.Wait(absl::Seconds(20)), 0) << Stderr();
+  }
+  EXPECT_THAT(Stderr(), HasSubstr("SIGTERM"));
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)),
+            "interrupted");
+  const int64_t recorded = Query("SELECT count(*) FROM runs");
+  EXPECT_LT(recorded, 80);
+
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  ASSERT_TRUE(Eventually([&] {
+    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
+  }));
+  EXPECT_EQ(Query("SELECT count(*) FROM runs"), 80);
+  EXPECT_EQ(Query("SELECT count(DISTINCT problem_id || '/' || budget_index) FROM runs"), 80);
+
+  // SIGINT (Ctrl-C) stops it the same graceful way.
+  ponderd.Signal(SIGINT);
+  EXPECT_EQ(ponderd.Wait(absl::Seconds(20)), 0) << Stderr();
+  EXPECT_THAT(Stderr(), HasSubstr("SIGINT"));
+  EXPECT_THAT(Stderr(), HasSubstr("ponderd: stopped"));
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "completed");
+}
+
+// A random model with enough work per token and a long enough context that the solve in
+// DeadlineAndCancellationStopTheEngine (64 samples of up to 4000 tokens) takes seconds. On the
+// 2-layer tiny model the same request finishes in tens of milliseconds: its samples end at a
+// random end-of-sequence token after a few hundred tokens, so a deadline of a few hundred
+// milliseconds was never reached and the test saw OK.
+const std::string& SlowModelPath() {
+  static const std::string path = [] {
+    std::string p = testing::TempPath("slow.gguf");
+    engine::testing::RandomModelSpec spec;
+    spec.seed = 5;
+    spec.num_layers = 4;
+    spec.hidden_size = 128;
+    spec.intermediate_size = 512;
+    spec.num_heads = 4;
+    spec.num_kv_heads = 2;
+    spec.head_dim = 32;
+    spec.max_context = 4096;
+    absl::Status status = engine::testing::WriteRandomGgufModel(spec, engine::DType::kF32, p);
+    EXPECT_TRUE(status.ok()) << status;
+    return p;
+  }();
+  return path;
+}
+
+TEST_F(PonderdTest, DeadlineAndCancellationStopTheEngine) {
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd, {}, SlowModelPath()));
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("Think for a long time.");
+  *request.mutable_strategy() = SelfConsistency(4000);
+  request.mutable_budget()->set_n(64);
+  auto info_client = Client();
+  auto stats = [&] {
+    v1::EngineInfo info;
+    grpc::Status status =
+        info_client->stub().GetEngineInfo(info_client->NewContext().get(), {}, &info);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return info.policy().stats();
+  };
+  // The engine has stopped: no sequence holds KV blocks and the decoded count stays put.
+  auto expect_engine_stopped = [&](std::string_view after) {
+    v1::EngineStats now;
+    EXPECT_TRUE(Eventually(
+        [&] {
+          now = stats();
+          return now.kv_blocks_used() == 0;
+        },
+        absl::Seconds(3)))
+        << after << ": the engine still holds " << now.kv_blocks_used() << " KV blocks";
+    absl::SleepFor(absl::Milliseconds(300));
+    EXPECT_EQ(stats().tokens_decoded(), now.tokens_decoded()) << after << ": still decoding";
+    return now.tokens_decoded();
+  };
+
+  auto hurried = Client(absl::Milliseconds(300));
+  v1::SolveResponse response;
+  absl::Time start = absl::Now();
+  grpc::Status status = hurried->stub().Solve(hurried->NewContext().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message() << " after " << absl::Now() - start << " ("
+      << response.result().usage().generated_tokens() << " tokens generated)";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  const int64_t decoded_by_deadline = expect_engine_stopped("after the deadline");
+  // The deadline cut real work short: the engine had started decoding.
+  EXPECT_GT(decoded_by_deadline, 0);
+
+  auto client = Client();
+  auto context = client->NewContext();
+  std::thread canceller([&] {
+    // Cancel once the engine is decoding this request.
+    EXPECT_TRUE(Eventually([&] { return stats().tokens_decoded() > decoded_by_deadline; }));
+    context->TryCancel();
+  });
+  start = absl::Now();
+  status = client->stub().Solve(context.get(), request, &response);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
+      << status.error_message() << " after " << absl::Now() - start;
+  const int64_t decoded = expect_engine_stopped("after the cancellation");
+  EXPECT_GT(decoded, decoded_by_deadline);
+}
+
+TEST_F(PonderdTest, FiftyConcurrentClientsShareTheEngine) {
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  constexpr int kClients = 50;
+  std::vector<grpc::Status> statuses(kClients);
+  std::vector<int> candidates(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto client = Client();
+      v1::SolveRequest request;
+      request.mutable_problem()->set_text(absl::StrCat("Client ", i, ": what is 1 + ", i, "?"));
+      *request.mutable_strategy() = SelfConsistency(12);
+      request.mutable_budget()->set_n(2);
+      request.set_seed(static_cast<uint64_t>(i));
+      v1::SolveResponse response;
+      statuses[i] = client->stub().Solve(client->NewContext().get(), request, &response);
+      candidates[i] = response.result().candidates_size();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(candidates[i], 2) << i;
+  }
+  v1::EngineInfo info;
+  auto client = Client();
+  ASSERT_TRUE(client->stub().GetEngineInfo(client->NewContext().get(), {}, &info).ok());
+  // Requests were batched together: more than one token per forward step on average.
+  EXPECT_GT(info.policy().stats().mean_batch_tokens(), 1.0);
+}
+
+TEST_F(PonderdTest, NonLoopbackNeedsATokenAndThenChecksIt) {
+  ChildProcess refused;
+  ASSERT_TRUE(refused.Start(
+      BinaryPath("ponderd"),
+      {"--model", testing::TinyModelPath(), "--db", db_, "--listen", "0.0.0.0:0"}, stderr_));
+  refused.ReadAll();
+  EXPECT_EQ(refused.Wait(), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("--auth-token-file"));
+
+  const std::string token_file = testing::TempPath("token");
+  std::ofstream(token_file) << "e2e-token\n";
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd, {"--listen", "0.0.0.0:0", "--auth-token-file", token_file}));
+  address_ = "127.0.0.1" + address_.substr(address_.rfind(':'));
+  v1::EngineInfo info;
+  auto anonymous = Client();
+  EXPECT_EQ(anonymous->stub().GetEngineInfo(anonymous->NewContext().get(), {}, &info).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  auto client = std::move(*PonderClient::Connect({.address = address_, .auth_token = "e2e-token"}));
+  EXPECT_TRUE(client->stub().GetEngineInfo(client->NewContext().get(), {}, &info).ok());
+}
+
+}  // namespace
+}  // namespace ponder::orchestrator

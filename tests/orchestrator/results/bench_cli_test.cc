@@ -1,0 +1,697 @@
+// `ponder bench`, `ponder query` and `ponder report` end to end, as child processes: a
+// benchmark on the built-in task and on slices of the real GSM8K and MATH-500 files, resume
+// after an interruption, and the numbers in the database against what the CLI tables print
+// and what the report plots — also in a real headless browser (chromium), when installed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
+#include "orchestrator/store/experiment_store.h"
+#include "orchestrator/store/sqlite.h"
+#include "tests/orchestrator/ponderd_process.h"
+#include "tests/orchestrator/test_util.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+using testing::BinaryPath;
+using testing::ChildProcess;
+using ::testing::HasSubstr;
+using testing::TempPath;
+
+struct CommandResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+CommandResult RunBinary(const std::string& binary, const std::vector<std::string>& args,
+                        absl::Duration timeout = absl::Seconds(50)) {
+  ChildProcess child;
+  const std::string err_path = TempPath("stderr.txt");
+  CommandResult result;
+  if (!child.Start(binary, args, err_path)) return result;
+  result.out = child.ReadAll();
+  result.code = child.Wait(timeout);
+  result.err = ReadFile(err_path);
+  return result;
+}
+
+CommandResult Ponder(const std::vector<std::string>& args) {
+  return RunBinary(BinaryPath("ponder"), args);
+}
+
+// One row of SQL over the database, as text per column.
+std::vector<std::vector<std::string>> Sql(const std::string& db_path, const std::string& sql) {
+  auto db = sqlite::Database::Open(db_path);
+  EXPECT_TRUE(db.ok()) << db.status();
+  auto statement = db->Prepare(sql);
+  EXPECT_TRUE(statement.ok()) << statement.status();
+  std::vector<std::vector<std::string>> rows;
+  if (!statement.ok()) return rows;
+  while (true) {
+    auto row = statement->Step();
+    EXPECT_TRUE(row.ok()) << row.status();
+    if (!row.ok() || !*row) break;
+    std::vector<std::string>& out = rows.emplace_back();
+    for (int c = 0;; ++c) {
+      // Columns past the end read as NULL text; stop at the first out-of-range column.
+      if (c >= 16) break;
+      out.push_back(statement->ColumnIsNull(c) ? "" : statement->ColumnText(c));
+    }
+  }
+  return rows;
+}
+
+int64_t SqlInt(const std::string& db_path, const std::string& sql) {
+  auto db = sqlite::Database::Open(db_path);
+  EXPECT_TRUE(db.ok());
+  auto value = db->QueryInt(sql);
+  EXPECT_TRUE(value.ok()) << value.status() << " " << sql;
+  return value.ok() ? *value : -1;
+}
+
+// The cells of the database computed by SQL alone: (strategy, n) -> runs, graded, correct,
+// mean generated tokens.
+struct SqlCell {
+  int64_t runs = 0, graded = 0, correct = 0;
+  double tokens = 0;
+};
+std::map<std::pair<std::string, int>, SqlCell> SqlCells(const std::string& db_path) {
+  std::map<std::pair<std::string, int>, SqlCell> cells;
+  for (const auto& row :
+       Sql(db_path,
+           "SELECT strategy, budget_n, count(*), count(correct), coalesce(sum(correct), 0), "
+           "avg(generated_tokens) FROM runs GROUP BY strategy, budget_n")) {
+    SqlCell cell;
+    EXPECT_TRUE(absl::SimpleAtoi(row[2], &cell.runs));
+    EXPECT_TRUE(absl::SimpleAtoi(row[3], &cell.graded));
+    EXPECT_TRUE(absl::SimpleAtoi(row[4], &cell.correct));
+    EXPECT_TRUE(absl::SimpleAtod(row[5], &cell.tokens));
+    cells[{row[0], std::stoi(row[1])}] = cell;
+  }
+  return cells;
+}
+
+// The value of attribute `name` in the tag that starts at `at` ("" when absent). (No
+// std::regex: GCC 12 warns inside it under the sanitizers.)
+std::string Attribute(const std::string& html, size_t at, const std::string& name) {
+  const size_t tag_end = html.find('>', at);
+  const size_t found = html.find(" " + name + "=\"", at);
+  if (found == std::string::npos || found > tag_end) return "";
+  const size_t value = found + name.size() + 3;
+  return html.substr(value, html.find('"', value) - value);
+}
+
+// The points of one figure of report.html: (series, x) -> y.
+std::map<std::pair<std::string, double>, double> FigurePoints(const std::string& html,
+                                                              const std::string& figure) {
+  std::map<std::pair<std::string, double>, double> points;
+  const size_t start = html.find(absl::StrCat("<figure id=\"", figure, "\">"));
+  if (start == std::string::npos) return points;
+  const size_t end = html.find("</figure>", start);
+  for (size_t at = html.find("<circle class=\"point\"", start); at < end;
+       at = html.find("<circle class=\"point\"", at + 1)) {
+    points[{Attribute(html, at, "data-series"), std::stod(Attribute(html, at, "data-x"))}] =
+        std::stod(Attribute(html, at, "data-y"));
+  }
+  return points;
+}
+
+// The texts of <td data-column="column"> cells in document order.
+std::vector<std::string> HtmlColumn(const std::string& html, const std::string& column) {
+  std::vector<std::string> values;
+  const std::string cell = absl::StrCat("<td data-column=\"", column, "\"");
+  for (size_t at = html.find(cell); at != std::string::npos; at = html.find(cell, at + 1)) {
+    const size_t text = html.find('>', at) + 1;
+    values.push_back(html.substr(text, html.find('<', text) - text));
+  }
+  return values;
+}
+
+class BenchCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#ifndef PONDER_HAVE_SAMPLERS
+    GTEST_SKIP() << "this build has no strategies (library ponder_samplers)";
+#endif
+#ifndef PONDER_HAVE_DATASETS
+    GTEST_SKIP() << "this build has no datasets library (ponder_datasets)";
+#endif
+  }
+
+  std::vector<std::string> BenchArgs(const std::string& db, const std::string& dataset, int limit,
+                                     const std::string& budgets) {
+    return {"bench",
+            "--model",
+            testing::TinyModelPath(),
+            "--dataset",
+            dataset,
+            "--limit",
+            std::to_string(limit),
+            "--strategy",
+            "self_consistency",
+            "--strategy",
+            "bon={\"bestOfN\":{}}",
+            "--verifier",
+            "{\"arithmetic\":{}}",
+            "--budget",
+            budgets,
+            "--max-tokens",
+            "12",
+            "--temperature",
+            "1",
+            "--threads",
+            "2",
+            "--db",
+            db,
+            "--progress-interval",
+            "0"};
+  }
+};
+
+TEST_F(BenchCliTest, ArithBenchRecordsEveryRunAndQueryAndReportShowTheDatabasesNumbers) {
+  const std::string db = TempPath("arith.db");
+  std::vector<std::string> args = BenchArgs(db, "arith", 4, "1,2,4");
+  args.insert(args.end(), {"--seeds", "2"});
+  CommandResult bench = Ponder(args);
+  ASSERT_EQ(bench.code, 0) << bench.err << bench.out;
+  EXPECT_THAT(bench.out, HasSubstr("completed, 48 of 48 runs recorded"));
+  // Plain progress lines (stderr is not a terminal), the last one at 100%.
+  EXPECT_THAT(bench.err, HasSubstr("progress: 48/48 runs (100%)"));
+
+  // 4 problems x 2 strategies x 3 budgets x 2 seeds; n = 1 and 2 read off the n = 4 samples.
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'"), 48);
+  EXPECT_EQ(SqlInt(db,
+                   "SELECT count(*) FROM runs WHERE "
+                   "json_extract(diagnostics_json, '$.prefix_of_budget_n') = 4"),
+            32);
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct IS NULL"), 0);
+  EXPECT_EQ(Sql(db, "SELECT dataset FROM experiments")[0][0], "arith:test[0:4]");
+  const auto cells = SqlCells(db);
+  ASSERT_EQ(cells.size(), 6u);
+
+  // ponder query accuracy (JSON): every cell as SQL counts it.
+  CommandResult accuracy = Ponder({"query", "--db", db, "accuracy", "--format", "json"});
+  ASSERT_EQ(accuracy.code, 0) << accuracy.err;
+  const nlohmann::json rows = nlohmann::json::parse(accuracy.out);
+  ASSERT_EQ(rows.size(), 6u);
+  for (const auto& row : rows) {
+    const SqlCell& cell = cells.at({row["strategy"].get<std::string>(), row["n"].get<int>()});
+    EXPECT_EQ(row["runs"].get<int64_t>(), cell.runs);
+    EXPECT_EQ(row["graded"].get<int64_t>(), cell.graded);
+    EXPECT_EQ(row["correct"].get<int64_t>(), cell.correct);
+    EXPECT_DOUBLE_EQ(row["accuracy"].get<double>(),
+                     static_cast<double>(cell.correct) / static_cast<double>(cell.graded));
+  }
+  // ponder query cost (CSV): tokens per problem as SQL's average, to the printed decimal.
+  CommandResult cost = Ponder({"query", "--db", db, "cost", "--format", "csv"});
+  ASSERT_EQ(cost.code, 0) << cost.err;
+  std::vector<std::string> lines = absl::StrSplit(cost.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_THAT(lines[0], HasSubstr("tokens/problem"));
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> fields = absl::StrSplit(lines[i], ',');
+    const SqlCell& cell = cells.at({fields[1], std::stoi(fields[2])});
+    EXPECT_EQ(fields[5], absl::StrFormat("%.1f", cell.tokens)) << lines[i];
+    EXPECT_EQ(fields.back(), std::stoi(fields[2]) < 4 ? "8" : "0") << "prefix_runs";
+  }
+  // The aligned table names every strategy.
+  CommandResult table = Ponder({"query", "--db", db, "accuracy"});
+  EXPECT_THAT(table.out, HasSubstr("self_consistency"));
+  EXPECT_THAT(table.out, HasSubstr("ci95_low"));
+  CommandResult runs = Ponder({"query", "--db", db, "runs", "--format", "json"});
+  EXPECT_EQ(nlohmann::json::parse(runs.out).size(), 48u);
+  CommandResult candidates =
+      Ponder({"query", "--db", db, "candidates", "--strategy", "bon", "--budget", "4"});
+  ASSERT_EQ(candidates.code, 0) << candidates.err;
+  EXPECT_EQ(std::count(candidates.out.begin(), candidates.out.end(), '\n'), 2 + 4 * 2 * 4);
+
+  // ponder report: the plotted accuracies and the tables are the database's.
+  const std::string out = TempPath("report");
+  CommandResult report = Ponder({"report", "--db", db, "--out", out});
+  ASSERT_EQ(report.code, 0) << report.err;
+  const std::string html = ReadFile(out + "/report.html");
+  const auto points = FigurePoints(html, "accuracy-vs-budget");
+  ASSERT_EQ(points.size(), 6u);
+  for (const auto& [key, cell] : cells) {
+    const double accuracy = static_cast<double>(cell.correct) / static_cast<double>(cell.graded);
+    EXPECT_NEAR(points.at({key.first, key.second}), accuracy, 1e-9);
+  }
+  EXPECT_EQ(FigurePoints(html, "accuracy-vs-tokens").size(), 6u);
+  EXPECT_EQ(HtmlColumn(html, "accuracy").size(), 6u);
+  EXPECT_EQ(ReadFile(out + "/accuracy.csv"),
+            Ponder({"query", "--db", db, "accuracy", "--format", "csv"}).out);
+  // Self-contained: nothing is fetched (the SVG namespace is a name, not a download).
+  const std::string without_namespace =
+      absl::StrReplaceAll(html, {{"xmlns=\"http://www.w3.org/2000/svg\"", ""}});
+  EXPECT_THAT(without_namespace, ::testing::Not(HasSubstr("http")));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("<script")));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("<link")));
+  EXPECT_THAT(html, ::testing::Not(HasSubstr("url(")));
+}
+
+// A database written directly, with hand-chosen outcomes: the accuracies, intervals, pass@k and
+// false-positive rates `ponder query` and the report show are the hand-computed ones.
+std::string HandMadeDatabase() {
+  const std::string path = TempPath("hand.db");
+  auto store = ExperimentStore::Open(path);
+  EXPECT_TRUE(store.ok()) << store.status();
+  NewExperiment experiment;
+  experiment.spec.set_name("hand made");
+  v1::NamedStrategy& sc = *experiment.spec.add_strategies();
+  sc.set_name("sc");
+  sc.mutable_config()->mutable_self_consistency();
+  v1::NamedStrategy& bon = *experiment.spec.add_strategies();
+  bon.set_name("bon");
+  bon.mutable_config()->mutable_best_of_n();
+  bon.mutable_config()->mutable_verifier()->mutable_arithmetic();
+  experiment.spec.add_budgets()->set_n(1);
+  experiment.spec.add_budgets()->set_n(4);
+  for (int p = 0; p < 3; ++p) {
+    v1::Problem& problem = experiment.problems.emplace_back();
+    problem.set_id(absl::StrCat("p", p));
+    problem.set_text("q");
+    problem.set_reference_answer("1");
+  }
+  experiment.model = "hand";
+  experiment.dataset = "inline";
+  experiment.code_version = "test";
+  experiment.runs_planned = 12;
+  experiment.create_time = absl::Now();
+  auto id = store.ok() ? (*store)->CreateExperiment(experiment) : absl::StatusOr<int64_t>(0);
+  EXPECT_TRUE(id.ok()) << id.status();
+
+  // correct per (strategy, n, problem); candidates correct; selected candidate's score.
+  struct Outcome {
+    int strategy, budget, problem;
+    bool correct;
+    std::vector<bool> candidates_correct;
+    double selected_score;
+  };
+  const std::vector<Outcome> outcomes = {
+      {0, 0, 0, true, {true}, 0},
+      {0, 0, 1, false, {false}, 0},
+      {0, 0, 2, false, {false}, 0},
+      {0, 1, 0, true, {true, false, true, false}, 0},  // 2 of 4: pass@1 = 1/2
+      {0, 1, 1, false, {false, true, false, false}, 0},
+      {0, 1, 2, false, {false, false, false, false}, 0},
+      {1, 0, 0, true, {true}, 0.9},
+      {1, 0, 1, false, {false}, 0.3},
+      {1, 0, 2, false, {false}, 0.8},  // wrong, accepted by the verifier
+      {1, 1, 0, true, {true, true, false, false}, 0.9},
+      {1, 1, 1, false, {false, false, false, false}, 0.7},  // wrong, accepted
+      {1, 1, 2, true, {false, true, false, false}, 0.6},
+  };
+  std::vector<RunRecord> records;
+  for (const Outcome& o : outcomes) {
+    RunRecord r;
+    r.experiment_id = *id;
+    r.key = {o.problem, o.strategy, o.budget, 0};
+    r.strategy = o.strategy == 0 ? "sc" : "bon";
+    r.budget.set_n(o.budget == 0 ? 1 : 4);
+    r.correct = o.correct;
+    r.candidate_correct = o.candidates_correct;
+    r.finish_time = absl::Now();
+    r.result.set_answer(o.correct ? "1" : "2");
+    r.result.mutable_usage()->set_generated_tokens(100 * r.budget.n() + o.problem);
+    r.result.mutable_usage()->set_wall_seconds(0.25 * r.budget.n());
+    for (size_t i = 0; i < o.candidates_correct.size(); ++i) {
+      v1::Candidate& c = *r.result.add_candidates();
+      c.set_index(static_cast<int>(i));
+      c.set_text("x");
+      c.set_answer(o.candidates_correct[i] ? "1" : "2");
+      c.set_num_tokens(100);
+      // The selected candidate is one whose grade is the run's.
+      const bool selected =
+          o.candidates_correct[i] == o.correct &&
+          std::find(o.candidates_correct.begin(),
+                    o.candidates_correct.begin() + static_cast<long>(i),
+                    o.correct) == o.candidates_correct.begin() + static_cast<long>(i);
+      c.set_selected(selected);
+      if (o.strategy == 1) c.set_score(selected ? o.selected_score : 0.1);
+    }
+    records.push_back(std::move(r));
+  }
+  if (store.ok()) {
+    absl::Status inserted = (*store)->InsertRuns(records);
+    EXPECT_TRUE(inserted.ok()) << inserted;
+    EXPECT_TRUE((*store)->SetStatus(*id, v1::EXPERIMENT_STATUS_COMPLETED, "", absl::Now()).ok());
+  }
+  return path;
+}
+
+TEST(ResultsCliTest, QueryAndReportShowHandComputedMetrics) {
+  const std::string db = HandMadeDatabase();
+  CommandResult accuracy = Ponder({"query", "--db", db, "accuracy", "--format", "json"});
+  ASSERT_EQ(accuracy.code, 0) << accuracy.err;
+  const nlohmann::json rows = nlohmann::json::parse(accuracy.out);
+  ASSERT_EQ(rows.size(), 4u);
+  // Spec order: sc n=1, sc n=4, bon n=1, bon n=4.
+  EXPECT_EQ(rows[0]["strategy"], "sc");
+  EXPECT_EQ(rows[0]["n"], 1);
+  EXPECT_NEAR(rows[0]["accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  // Wilson 95% for 1 of 3: [0.0615, 0.7923].
+  EXPECT_NEAR(rows[0]["ci95_low"].get<double>(), 0.061492, 1e-4);
+  EXPECT_NEAR(rows[0]["ci95_high"].get<double>(), 0.792340, 1e-4);
+  // pass@1 from the n=4 candidates: (2/4 + 1/4 + 0) / 3 = 0.25.
+  EXPECT_NEAR(rows[0]["pass@n"].get<double>(), 0.25, 1e-12);
+  EXPECT_NEAR(rows[1]["accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(rows[1]["pass@n"].get<double>(), 2.0 / 3, 1e-12);  // pass@4 with n = 4
+  EXPECT_NEAR(rows[1]["oracle"].get<double>(), 2.0 / 3, 1e-12);
+  EXPECT_TRUE(rows[1]["fpr_selected"].is_null());  // self-consistency has no verifier
+  // Best-of-N n=1: 2 wrong choices, one scored 0.8 (accepted) -> 1/2. n=4: the one wrong
+  // choice scored 0.7 -> 1.
+  EXPECT_NEAR(rows[2]["fpr_selected"].get<double>(), 0.5, 1e-12);
+  EXPECT_NEAR(rows[3]["fpr_selected"].get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(rows[3]["accuracy"].get<double>(), 2.0 / 3, 1e-12);
+
+  CommandResult text = Ponder({"query", "--db", db, "accuracy"});
+  EXPECT_THAT(text.out, HasSubstr("0.6667"));
+  EXPECT_THAT(text.out, HasSubstr("0.0615"));
+  CommandResult compare = Ponder({"query", "--db", db, "compare", "--format", "csv"});
+  ASSERT_EQ(compare.code, 0) << compare.err;
+  EXPECT_EQ(compare.out,
+            "n,sc accuracy,sc tokens,bon accuracy,bon tokens\n"
+            "1,0.3333,101.0,0.3333,101.0\n"
+            "4,0.3333,401.0,0.6667,401.0\n");
+  CommandResult cost = Ponder({"query", "--db", db, "cost", "--strategy", "bon", "--budget", "4"});
+  EXPECT_THAT(cost.out, HasSubstr("401.0"));
+  EXPECT_THAT(cost.out, HasSubstr("3.00"));  // 3 runs x 1 s
+
+  const std::string out = TempPath("hand_report");
+  ASSERT_EQ(Ponder({"report", "--db", db, "--out", out}).code, 0);
+  const std::string html = ReadFile(out + "/report.html");
+  const auto points = FigurePoints(html, "accuracy-vs-budget");
+  EXPECT_NEAR(points.at({"sc", 1}), 1.0 / 3, 1e-9);
+  EXPECT_NEAR(points.at({"sc", 4}), 1.0 / 3, 1e-9);
+  EXPECT_NEAR(points.at({"bon", 4}), 2.0 / 3, 1e-9);
+  const auto by_tokens = FigurePoints(html, "accuracy-vs-tokens");
+  EXPECT_NEAR(by_tokens.at({"sc", 401}), 1.0 / 3, 1e-9);
+  const auto coverage = FigurePoints(html, "coverage");
+  EXPECT_NEAR(coverage.at({"sc", 1}), 0.25, 1e-9);
+  EXPECT_THAT(HtmlColumn(html, "accuracy"),
+              ::testing::ElementsAre("0.3333", "0.3333", "0.3333", "0.6667"));
+  EXPECT_THAT(html, HasSubstr("hand made"));
+}
+
+TEST(ResultsCliTest, ErrorsNameTheFlag) {
+  CommandResult missing = Ponder({"query", "--db", TempPath("absent.db"), "accuracy"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("no experiment database"));
+  EXPECT_FALSE(std::filesystem::exists(TempPath("absent.db")));
+  CommandResult table = Ponder({"query", "--db", HandMadeDatabase(), "nonsense"});
+  EXPECT_EQ(table.code, 2);
+  EXPECT_THAT(table.err, HasSubstr("unknown table 'nonsense'"));
+  CommandResult bench = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith"});
+  EXPECT_EQ(bench.code, 2);
+  EXPECT_THAT(bench.err, HasSubstr("--strategy is required"));
+  CommandResult budget = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith", "--strategy",
+                                 "self_consistency", "--budget", "1,x"});
+  EXPECT_EQ(budget.code, 2);
+  EXPECT_THAT(budget.err, HasSubstr("--budget: 'x'"));
+}
+
+// The real GSM8K and MATH-500 test files (../shared/datasets), a few problems each, with the
+// tiny random model: accuracy near 0 is expected; the point is that the files load, every run
+// is graded against the file's reference and recorded.
+TEST_F(BenchCliTest, RealGsm8kAndMath500Slices) {
+  const std::string data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
+  for (const auto& [dataset, file] :
+       {std::pair<std::string, std::string>{"gsm8k", "gsm8k/test.jsonl"},
+        {"math500", "math500/test.jsonl"}}) {
+    SCOPED_TRACE(dataset);
+    if (!std::filesystem::exists(data_dir + "/" + file)) {
+      GTEST_SKIP() << data_dir << "/" << file << " is absent: the real-dataset runs are skipped";
+    }
+    const std::string db = TempPath(dataset + ".db");
+    std::vector<std::string> args = BenchArgs(db, dataset, 3, "1,2");
+    args.insert(args.end(), {"--data-dir", data_dir});
+    CommandResult bench = Ponder(args);
+    ASSERT_EQ(bench.code, 0) << bench.err;
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct IS NOT NULL"), 12);
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM problems WHERE reference_answer <> ''"), 3);
+    EXPECT_EQ(Sql(db, "SELECT dataset FROM experiments")[0][0], dataset + ":test[0:3]");
+    const auto cells = SqlCells(db);
+    CommandResult accuracy = Ponder({"query", "--db", db, "accuracy", "--format", "json"});
+    for (const auto& row : nlohmann::json::parse(accuracy.out)) {
+      const SqlCell& cell = cells.at({row["strategy"].get<std::string>(), row["n"].get<int>()});
+      EXPECT_EQ(row["correct"].get<int64_t>(), cell.correct);
+      EXPECT_EQ(row["graded"].get<int64_t>(), 3);
+    }
+  }
+}
+
+TEST_F(BenchCliTest, InterruptedBenchResumesWithoutLosingOrDuplicatingRuns) {
+  const std::string db = TempPath("resume.db");
+  const std::string first_stderr = TempPath("first.txt");
+  std::vector<std::string> args = BenchArgs(db, "arith", 40, "1,2,4,8");
+  args.insert(args.end(), {"--parallel", "2", "--max-tokens", "24"});
+  {
+    ChildProcess child;
+    ASSERT_TRUE(child.Start(BinaryPath("ponder"), args, first_stderr));
+    // Interrupt once some runs are recorded.
+    const absl::Time give_up = absl::Now() + absl::Seconds(40);
+    while (absl::Now() < give_up) {
+      if (std::filesystem::exists(db)) {
+        auto opened = sqlite::Database::Open(db);
+        auto recorded = opened.ok() ? opened->QueryInt("SELECT count(*) FROM runs")
+                                    : absl::StatusOr<int64_t>(0);
+        if (recorded.ok() && *recorded > 0) break;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    child.Signal(SIGINT);
+    const int code = child.Wait(absl::Seconds(40));
+    // 1: cancelled part-way (the usual case); 0: it had already finished.
+    EXPECT_TRUE(code == 0 || code == 1) << code;
+    if (code == 1) {
+      const std::string err = ReadFile(first_stderr);
+      EXPECT_THAT(err, HasSubstr("stopping; the runs recorded so far are kept"));
+      EXPECT_THAT(err, HasSubstr("--resume"));
+      EXPECT_EQ(Sql(db, "SELECT status FROM experiments")[0][0], "cancelled");
+    }
+  }
+  const int64_t planned = 40 * 2 * 4;
+  const int64_t before = SqlInt(db, "SELECT count(*) FROM runs");
+  EXPECT_GT(before, 0);
+  args.push_back("--resume");
+  CommandResult resumed = Ponder(args);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  if (before < planned) {
+    EXPECT_THAT(resumed.err, HasSubstr("resuming experiment 1"));
+  }
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 1);
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs"), planned);
+  EXPECT_EQ(SqlInt(db,
+                   "SELECT count(DISTINCT problem_id || '/' || strategy || '/' || budget_n) "
+                   "FROM runs"),
+            planned);
+  EXPECT_EQ(Sql(db, "SELECT status FROM experiments")[0][0], "completed");
+  // Resuming a completed benchmark does nothing.
+  CommandResult again = Ponder(args);
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_THAT(again.err, HasSubstr("already completed"));
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs"), planned);
+}
+
+// With --server the server's runner does the work and records it in the server's database;
+// bench shows its progress and the accuracy table from the server's cells.
+TEST_F(BenchCliTest, BenchOnAServerStartsWatchesAndRecordsInTheServersDatabase) {
+#ifndef PONDER_HAVE_PONDERD
+  GTEST_SKIP() << "this build has no ponderd";
+#endif
+  const std::string server_db = TempPath("server.db");
+  ChildProcess ponderd;
+  ASSERT_TRUE(ponderd.Start(BinaryPath("ponderd"),
+                            {"--model", testing::TinyModelPath(), "--db", server_db, "--listen",
+                             "127.0.0.1:0", "--threads", "2"},
+                            TempPath("ponderd.stderr")));
+  const std::string line = ponderd.WaitForLine("listening on ");
+  ASSERT_FALSE(line.empty()) << "ponderd did not start";
+  const size_t at = line.find("listening on ") + 13;
+  const std::string address = line.substr(at, line.find(' ', at) - at);
+
+  std::vector<std::string> args = BenchArgs("", "arith", 3, "1,2");
+  // No --db, --model or --threads on the client: the server has its own.
+  std::vector<std::string> client_args;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--db" || args[i] == "--model" || args[i] == "--threads") {
+      ++i;
+      continue;
+    }
+    client_args.push_back(args[i]);
+  }
+  client_args.insert(client_args.end(), {"--server", address});
+  CommandResult bench = Ponder(client_args);
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  EXPECT_THAT(bench.out, HasSubstr("completed, 12 of 12 runs recorded"));
+  EXPECT_THAT(bench.out, HasSubstr("self_consistency"));
+  EXPECT_THAT(bench.err, HasSubstr("progress: 12/12 runs (100%)"));
+  ponderd.Signal(SIGTERM);
+  EXPECT_EQ(ponderd.Wait(), 0);
+  EXPECT_EQ(SqlInt(server_db, "SELECT count(*) FROM runs"), 12);
+  EXPECT_EQ(SqlInt(server_db,
+                   "SELECT count(*) FROM runs WHERE "
+                   "json_extract(diagnostics_json, '$.prefix_of_budget_n') = 2"),
+            6);
+  // The server's database answers `ponder query` like a local one.
+  CommandResult accuracy = Ponder({"query", "--db", server_db, "accuracy", "--format", "json"});
+  ASSERT_EQ(accuracy.code, 0) << accuracy.err;
+  EXPECT_EQ(nlohmann::json::parse(accuracy.out).size(), 4u);
+  // --db with --server is refused: the results are the server's.
+  client_args.insert(client_args.end(), {"--db", TempPath("client.db")});
+  CommandResult refused = Ponder(client_args);
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_THAT(refused.err, HasSubstr("server's own database"));
+}
+
+// --- The report in a real browser ---
+
+std::string FindChromium() {
+  for (const char* path :
+       {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"}) {
+    if (std::filesystem::exists(path)) return path;
+  }
+  return "";
+}
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;  // 3 bytes per pixel
+};
+
+uint32_t BigEndian(const std::string& data, size_t at) {
+  return (static_cast<uint32_t>(static_cast<uint8_t>(data[at])) << 24) |
+         (static_cast<uint32_t>(static_cast<uint8_t>(data[at + 1])) << 16) |
+         (static_cast<uint32_t>(static_cast<uint8_t>(data[at + 2])) << 8) |
+         static_cast<uint32_t>(static_cast<uint8_t>(data[at + 3]));
+}
+
+// Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what chromium writes): the chunks, zlib, and
+// the five scanline filters of the PNG specification, section 9.
+std::optional<Image> DecodePng(const std::string& data) {
+  if (data.size() < 33 || data.compare(1, 3, "PNG") != 0) return std::nullopt;
+  Image image;
+  int channels = 0;
+  std::string compressed;
+  for (size_t at = 8; at + 8 <= data.size();) {
+    const uint32_t length = BigEndian(data, at);
+    const std::string type = data.substr(at + 4, 4);
+    if (at + 12 + length > data.size()) return std::nullopt;
+    if (type == "IHDR") {
+      image.width = static_cast<int>(BigEndian(data, at + 8));
+      image.height = static_cast<int>(BigEndian(data, at + 12));
+      const int depth = static_cast<uint8_t>(data[at + 16]);
+      const int color = static_cast<uint8_t>(data[at + 17]);
+      const int interlace = static_cast<uint8_t>(data[at + 20]);
+      if (depth != 8 || interlace != 0 || (color != 2 && color != 6)) return std::nullopt;
+      channels = color == 6 ? 4 : 3;
+    } else if (type == "IDAT") {
+      compressed += data.substr(at + 8, length);
+    }
+    at += 12 + length;
+  }
+  if (channels == 0) return std::nullopt;
+  const size_t stride = static_cast<size_t>(image.width) * channels;
+  std::vector<uint8_t> raw((stride + 1) * static_cast<size_t>(image.height));
+  uLongf raw_size = raw.size();
+  if (uncompress(raw.data(), &raw_size, reinterpret_cast<const Bytef*>(compressed.data()),
+                 compressed.size()) != Z_OK ||
+      raw_size != raw.size()) {
+    return std::nullopt;
+  }
+  std::vector<uint8_t> previous(stride, 0), line(stride);
+  image.rgb.reserve(static_cast<size_t>(image.width) * image.height * 3);
+  for (int y = 0; y < image.height; ++y) {
+    const uint8_t* in = &raw[static_cast<size_t>(y) * (stride + 1)];
+    const int filter = in[0];
+    for (size_t i = 0; i < stride; ++i) {
+      const int a = i >= static_cast<size_t>(channels) ? line[i - channels] : 0;
+      const int b = previous[i];
+      const int c = i >= static_cast<size_t>(channels) ? previous[i - channels] : 0;
+      int predictor = 0;
+      switch (filter) {
+        case 1:
+          predictor = a;
+          break;
+        case 2:
+          predictor = b;
+          break;
+        case 3:
+          predictor = (a + b) / 2;
+          break;
+        case 4: {
+          const int p = a + b - c, pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+          predictor = pa <= pb && pa <= pc ? a : (pb <= pc ? b : c);
+          break;
+        }
+        default:
+          break;
+      }
+      line[i] = static_cast<uint8_t>(in[1 + i] + predictor);
+    }
+    for (int x = 0; x < image.width; ++x) {
+      for (int k = 0; k < 3; ++k) image.rgb.push_back(line[static_cast<size_t>(x) * channels + k]);
+    }
+    previous = line;
+  }
+  return image;
+}
+
+TEST(ReportBrowserTest, ChromiumRendersTheCurvesAndTables) {
+  const std::string chromium = FindChromium();
+  if (chromium.empty()) {
+    GTEST_SKIP() << "chromium is not installed (scripts/setup.sh --tools installs it): the "
+                    "report is not checked in a browser";
+  }
+  const std::string out = TempPath("browser_report");
+  ASSERT_EQ(Ponder({"report", "--db", HandMadeDatabase(), "--out", out}).code, 0);
+  const std::string png = out + "/screenshot.png";
+  // No network, no profile in $HOME, no GPU; --no-sandbox because tests may run as root.
+  CommandResult shot = RunBinary(
+      chromium,
+      {"--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+       "--disable-extensions", "--user-data-dir=" + TempPath("chromium_profile"),
+       "--window-size=1280,1400", "--screenshot=" + png, "file://" + out + "/report.html"},
+      absl::Seconds(50));
+  ASSERT_TRUE(std::filesystem::exists(png)) << shot.code << shot.err;
+  std::optional<Image> image = DecodePng(ReadFile(png));
+  ASSERT_TRUE(image.has_value()) << "not an 8-bit RGB(A) PNG: " << png;
+  EXPECT_EQ(image->width, 1280);
+  EXPECT_EQ(image->height, 1400);
+  // Drawn: a real share of non-white pixels, and the lines in the first two series colours
+  // (#1f77b4 for "sc", #ff7f0e for "bon").
+  int64_t ink = 0, blue = 0, orange = 0;
+  for (size_t i = 0; i + 2 < image->rgb.size(); i += 3) {
+    const int r = image->rgb[i], g = image->rgb[i + 1], b = image->rgb[i + 2];
+    if (r < 235 || g < 235 || b < 235) ++ink;
+    if (std::abs(r - 0x1f) < 24 && std::abs(g - 0x77) < 24 && std::abs(b - 0xb4) < 24) ++blue;
+    if (std::abs(r - 0xff) < 24 && std::abs(g - 0x7f) < 24 && std::abs(b - 0x0e) < 24) ++orange;
+  }
+  const double pixels = static_cast<double>(image->width) * image->height;
+  EXPECT_GT(ink / pixels, 0.02) << "the page looks blank: " << png;
+  EXPECT_GT(blue, 200) << "no 'sc' curve in " << png;
+  EXPECT_GT(orange, 200) << "no 'bon' curve in " << png;
+}
+
+}  // namespace
+}  // namespace ponder::orchestrator

@@ -1,0 +1,575 @@
+// The Ponder service over real gRPC on a loopback port, in this process, with the scripted
+// strategy (so timing, failures and cancellation are under the test's control): status codes,
+// validation, auth, overload, deadlines, cancellation, malformed and oversized requests, many
+// concurrent clients, health and reflection, experiments and graceful shutdown.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/security/credentials.h"
+#include "orchestrator/client.h"
+#include "orchestrator/server.h"
+#include "orchestrator/store/sqlite.h"
+#include "tests/orchestrator/fake_strategy.h"
+#include "tests/orchestrator/test_util.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+using testing::FakeStrategies;
+using testing::FakeStrategyScript;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// One call of `method` with raw request messages, through the generic (untyped) stub: what a
+// client that sends arbitrary bytes does. Returns the status and the raw responses.
+struct RawResult {
+  grpc::Status status;
+  std::vector<std::string> responses;
+};
+RawResult RawCall(const std::string& address, const std::string& method,
+                  const std::vector<std::string>& requests) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto call = stub.PrepareCall(&context, method, &queue);
+  void* tag;
+  bool ok;
+  auto step = [&] { EXPECT_TRUE(queue.Next(&tag, &ok)); };
+  call->StartCall(reinterpret_cast<void*>(1));
+  step();
+  for (const std::string& request : requests) {
+    grpc::Slice slice(request);
+    grpc::ByteBuffer buffer(&slice, 1);
+    call->Write(buffer, reinterpret_cast<void*>(2));
+    step();
+  }
+  call->WritesDone(reinterpret_cast<void*>(3));
+  step();
+  RawResult result;
+  while (true) {
+    grpc::ByteBuffer buffer;
+    call->Read(&buffer, reinterpret_cast<void*>(4));
+    step();
+    if (!ok) break;
+    std::vector<grpc::Slice> slices;
+    (void)buffer.Dump(&slices);
+    std::string bytes;
+    for (const grpc::Slice& s : slices)
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    result.responses.push_back(std::move(bytes));
+  }
+  call->Finish(&result.status, reinterpret_cast<void*>(5));
+  step();
+  return result;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  ServiceTest() : engine_(testing::TinyEngine()), models_(*engine_) {
+    db_path_ = testing::TempPath("service.db");
+    store_ = std::move(*ExperimentStore::Open(db_path_));
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.listen_address = "127.0.0.1:0";
+    auto server = PonderServer::Start(options, models_, *store_, datasets_, strategies_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    address_ = absl::StrCat("127.0.0.1:", server_->port());
+  }
+
+  std::unique_ptr<PonderClient> Client(std::string token = "",
+                                       absl::Duration timeout = absl::Seconds(30)) {
+    return std::move(
+        *PonderClient::Connect({.address = address_, .auth_token = token, .timeout = timeout}));
+  }
+
+  static v1::SolveRequest Request(int n = 2) {
+    v1::SolveRequest request;
+    request.mutable_problem()->set_text("What is 6 times 7?");
+    request.mutable_problem()->set_reference_answer("42");
+    request.mutable_strategy()->mutable_self_consistency();
+    request.mutable_budget()->set_n(n);
+    request.set_seed(1);
+    return request;
+  }
+
+  static v1::ExperimentSpec Spec(int problems) {
+    v1::ExperimentSpec spec;
+    spec.set_name("service");
+    for (int i = 0; i < problems; ++i) {
+      v1::Problem& p = *spec.add_problems();
+      p.set_text(absl::StrCat("problem ", i));
+      p.set_reference_answer(i % 2 == 0 ? "42" : "41");
+    }
+    v1::NamedStrategy& s = *spec.add_strategies();
+    s.set_name("sc");
+    s.mutable_config()->mutable_self_consistency();
+    spec.add_budgets()->set_n(1);
+    spec.add_budgets()->set_n(2);
+    spec.set_parallelism(2);
+    return spec;
+  }
+
+  // Waits until `done` holds or 20 s pass.
+  static bool Eventually(const std::function<bool()>& done) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!done()) {
+      if (absl::Now() > give_up) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
+  }
+
+  std::unique_ptr<engine::LocalEngine> engine_;
+  ModelRegistry models_;
+  DatasetRegistry datasets_;
+  FakeStrategies strategies_;
+  std::string db_path_;
+  std::unique_ptr<ExperimentStore> store_;
+  std::unique_ptr<PonderServer> server_;
+  std::string address_;
+};
+
+TEST_F(ServiceTest, SolveReturnsTheGradedResult) {
+  StartServer();
+  auto client = Client();
+  auto context = client->NewContext();
+  v1::SolveResponse response;
+  grpc::Status status = client->stub().Solve(context.get(), Request(3), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.result().answer(), "42");
+  EXPECT_TRUE(response.correct());
+  EXPECT_EQ(response.result().candidates_size(), 3);
+  EXPECT_EQ(response.candidate_correct_size(), 3);
+}
+
+TEST_F(ServiceTest, SolveStreamSendsEachStepThenTheResult) {
+  strategies_.script().steps = 4;
+  StartServer();
+  auto client = Client();
+  auto context = client->NewContext();
+  auto reader = client->stub().SolveStream(context.get(), Request());
+  std::vector<std::string> events;
+  v1::SolveEvent event;
+  while (reader->Read(&event)) {
+    events.push_back(event.has_step() ? absl::StrCat("step ", event.step().iteration())
+                                      : "result " + event.result().result().answer());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_THAT(events, ::testing::ElementsAre("step 0", "step 1", "step 2", "step 3", "result 42"));
+}
+
+TEST_F(ServiceTest, InvalidRequestsAreInvalidArgumentNamingTheField) {
+  StartServer();
+  auto client = Client();
+  v1::SolveRequest request = Request();
+  request.mutable_budget()->set_n(0);
+  v1::SolveResponse response;
+  grpc::Status status = client->stub().Solve(client->NewContext().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("budget.n:"));
+
+  auto context = client->NewContext();
+  request.mutable_strategy()->mutable_sampling()->set_top_p(2);
+  request.mutable_budget()->set_n(1);
+  auto reader = client->stub().SolveStream(context.get(), request);
+  v1::SolveEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("strategy.sampling.top_p:"));
+
+  // A reward model the server has not loaded is refused before any work starts.
+  request = Request();
+  request.mutable_strategy()->mutable_verifier()->mutable_prm()->set_model("no-such-prm");
+  status = client->stub().Solve(client->NewContext().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("strategy.verifier.prm.model: reward model"));
+  EXPECT_EQ(strategies_.solves_started(), 0);
+
+  v1::StartExperimentRequest start;
+  *start.mutable_spec() = Spec(1);
+  start.mutable_spec()->mutable_strategies(0)->set_name("");
+  v1::Experiment experiment;
+  status = client->stub().StartExperiment(client->NewContext().get(), start, &experiment);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("spec.strategies[0].name:"));
+
+  v1::GetExperimentRequest get;
+  status = client->stub().GetExperiment(client->NewContext().get(), get, &experiment);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  get.set_experiment_id(12345);
+  status = client->stub().GetExperiment(client->NewContext().get(), get, &experiment);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  v1::ListResultsRequest list;
+  list.set_experiment_id(1);
+  list.set_page_token("garbage");
+  v1::ListResultsResponse results;
+  status = client->stub().ListResults(client->NewContext().get(), list, &results);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("page_token:"));
+}
+
+TEST_F(ServiceTest, TokenIsCheckedOnEveryCall) {
+  StartServer({.auth_token = "s3cret"});
+  v1::SolveResponse response;
+  for (const std::string token : {"", "wrong"}) {
+    auto client = Client(token);
+    grpc::Status status = client->stub().Solve(client->NewContext().get(), Request(), &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+    v1::EngineInfo info;
+    status = client->stub().GetEngineInfo(client->NewContext().get(), {}, &info);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+    auto context = client->NewContext();
+    auto reader = client->stub().WatchExperiment(context.get(), {});
+    v1::Experiment experiment;
+    EXPECT_FALSE(reader->Read(&experiment));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+  }
+  auto client = Client("s3cret");
+  EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
+  v1::EngineInfo info;
+  ASSERT_TRUE(client->stub().GetEngineInfo(client->NewContext().get(), {}, &info).ok());
+  EXPECT_TRUE(info.auth_required());
+}
+
+TEST_F(ServiceTest, RefusesToListenBeyondLoopbackWithoutAToken) {
+  ServerOptions options;
+  options.listen_address = "0.0.0.0:0";
+  auto server = PonderServer::Start(options, models_, *store_, datasets_, strategies_);
+  EXPECT_TRUE(absl::IsInvalidArgument(server.status())) << server.status();
+  EXPECT_THAT(server.status().message(), HasSubstr("--auth-token-file"));
+  options.auth_token = "s3cret";
+  server = PonderServer::Start(options, models_, *store_, datasets_, strategies_);
+  EXPECT_TRUE(server.ok()) << server.status();
+}
+
+TEST_F(ServiceTest, OverloadIsResourceExhaustedWithARetryHint) {
+  strategies_.script().steps = 1;
+  strategies_.script().step_delay = absl::Milliseconds(400);
+  ServerOptions options;
+  options.limits.max_concurrent_solves = 1;
+  options.limits.max_queued_solves = 1;
+  StartServer(options);
+  std::vector<grpc::Status> statuses(4);
+  std::vector<std::string> hints(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto client = Client();
+      auto context = client->NewContext();
+      v1::SolveResponse response;
+      statuses[i] = client->stub().Solve(context.get(), Request(), &response);
+      auto trailer = context->GetServerTrailingMetadata().find("retry-after-ms");
+      if (trailer != context->GetServerTrailingMetadata().end()) {
+        hints[i] = std::string(trailer->second.data(), trailer->second.size());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int ok = 0, exhausted = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (statuses[i].ok()) ++ok;
+    if (statuses[i].error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++exhausted;
+      EXPECT_THAT(statuses[i].error_message(), HasSubstr("retry in about"));
+      int64_t ms = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(hints[i], &ms)) << "no retry-after-ms trailer";
+      EXPECT_GE(ms, 100);
+    }
+  }
+  EXPECT_EQ(ok + exhausted, 4);
+  EXPECT_GE(ok, 2);  // one running and one queued are always admitted
+  EXPECT_GE(exhausted, 1);
+  // Still serving.
+  strategies_.script().step_delay = absl::ZeroDuration();
+  auto client = Client();
+  v1::SolveResponse response;
+  EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
+}
+
+TEST_F(ServiceTest, DeadlineExceededStopsTheSolve) {
+  strategies_.script().steps = 50;
+  strategies_.script().step_delay = absl::Milliseconds(100);
+  StartServer();
+  auto client = Client("", absl::Milliseconds(300));
+  v1::SolveResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = client->stub().Solve(client->NewContext().get(), Request(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  // The server-side solve stopped too (it would otherwise run for 5 s).
+  EXPECT_TRUE(Eventually([&] { return strategies_.solves_stopped() == 1; }));
+}
+
+TEST_F(ServiceTest, ClientCancellationStopsTheSolve) {
+  strategies_.script().steps = 50;
+  strategies_.script().step_delay = absl::Milliseconds(100);
+  StartServer();
+  auto client = Client();
+  auto context = client->NewContext();
+  std::thread canceller([&] {
+    EXPECT_TRUE(Eventually([&] { return strategies_.solves_started() == 1; }));
+    context->TryCancel();
+  });
+  v1::SolveResponse response;
+  grpc::Status status = client->stub().Solve(context.get(), Request(), &response);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return strategies_.solves_stopped() == 1; }));
+}
+
+TEST_F(ServiceTest, StreamReaderThatGoesAwayStopsTheSolve) {
+  strategies_.script().steps = 50;
+  strategies_.script().step_delay = absl::Milliseconds(20);
+  StartServer();
+  {
+    auto client = Client();
+    auto context = client->NewContext();
+    auto reader = client->stub().SolveStream(context.get(), Request());
+    v1::SolveEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_TRUE(event.has_step());
+    context->TryCancel();
+    while (reader->Read(&event)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  EXPECT_TRUE(Eventually([&] { return strategies_.solves_stopped() == 1; }));
+  EXPECT_EQ(strategies_.solves_finished(), 0);
+}
+
+TEST_F(ServiceTest, MalformedRequestIsRejectedAndTheServerKeepsServing) {
+  StartServer();
+  RawResult garbage = RawCall(address_, "/ponder.v1.Ponder/Solve", {"\xff\xff\xff\xff garbage"});
+  EXPECT_FALSE(garbage.status.ok());
+  EXPECT_TRUE(garbage.responses.empty());
+  // A well-formed protobuf that is not a valid request: field 1 (problem) holding a varint.
+  RawResult wrong_type = RawCall(address_, "/ponder.v1.Ponder/Solve", {std::string("\x08\x01", 2)});
+  EXPECT_FALSE(wrong_type.status.ok());
+  RawResult unknown = RawCall(address_, "/ponder.v1.Ponder/NoSuchMethod", {""});
+  EXPECT_EQ(unknown.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  auto client = Client();
+  v1::SolveResponse response;
+  EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
+}
+
+TEST_F(ServiceTest, OversizedRequestsAreRejected) {
+  StartServer();
+  auto client = Client();
+  v1::SolveResponse response;
+  v1::SolveRequest huge = Request();
+  huge.mutable_problem()->set_text(std::string(5 << 20, 'x'));  // over the 4 MiB message limit
+  grpc::Status status = client->stub().Solve(client->NewContext().get(), huge, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  v1::SolveRequest long_problem = Request();
+  long_problem.mutable_problem()->set_text(std::string(100 << 10, 'x'));  // over 64 KiB
+  status = client->stub().Solve(client->NewContext().get(), long_problem, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("problem.text:"));
+  EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
+}
+
+TEST_F(ServiceTest, FiftyConcurrentClientsAllGetTheirAnswers) {
+  StartServer();
+  constexpr int kClients = 50;
+  std::vector<grpc::Status> statuses(kClients);
+  std::vector<v1::SolveResponse> responses(kClients);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto client = Client();  // each its own channel
+      v1::SolveRequest request = Request(1 + i % 3);
+      request.set_seed(static_cast<uint64_t>(i));
+      statuses[i] = client->stub().Solve(client->NewContext().get(), request, &responses[i]);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(responses[i].result().candidates_size(), 1 + i % 3) << i;
+  }
+  EXPECT_EQ(strategies_.solves_finished(), kClients);
+}
+
+TEST_F(ServiceTest, HealthAndReflectionAreServed) {
+  StartServer();
+  RawResult health = RawCall(address_, "/grpc.health.v1.Health/Check", {""});
+  ASSERT_TRUE(health.status.ok()) << health.status.error_message();
+  ASSERT_EQ(health.responses.size(), 1u);
+  EXPECT_EQ(health.responses[0], std::string("\x08\x01", 2));  // status: SERVING
+  // ServerReflectionRequest{list_services: "*"}.
+  RawResult reflection = RawCall(
+      address_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", {"\x3a\x01*"});
+  ASSERT_TRUE(reflection.status.ok()) << reflection.status.error_message();
+  ASSERT_EQ(reflection.responses.size(), 1u);
+  EXPECT_THAT(reflection.responses[0], HasSubstr("ponder.v1.Ponder"));
+  EXPECT_THAT(reflection.responses[0], HasSubstr("grpc.health.v1.Health"));
+}
+
+TEST_F(ServiceTest, EngineInfoDescribesTheModelAndLimits) {
+  StartServer();
+  auto client = Client();
+  v1::EngineInfo info;
+  ASSERT_TRUE(client->stub().GetEngineInfo(client->NewContext().get(), {}, &info).ok());
+  EXPECT_EQ(info.policy().name(), "policy");
+  EXPECT_EQ(info.policy().path(), testing::TinyModelPath());
+  EXPECT_EQ(info.policy().architecture(), engine_->Info().architecture);
+  EXPECT_GT(info.policy().context_length(), 0);
+  EXPECT_GT(info.policy().kv_budget_bytes(), 0);
+  EXPECT_EQ(info.limits().max_budget_n(), 64);
+  EXPECT_FALSE(info.code_version().empty());
+  EXPECT_FALSE(info.auth_required());
+}
+
+TEST_F(ServiceTest, ExperimentRunsAndIsReadBackPageByPage) {
+  StartServer();
+  auto client = Client();
+  v1::StartExperimentRequest start;
+  *start.mutable_spec() = Spec(5);
+  v1::Experiment experiment;
+  ASSERT_TRUE(client->stub().StartExperiment(client->NewContext().get(), start, &experiment).ok());
+  EXPECT_EQ(experiment.runs_planned(), 10);
+
+  v1::WatchExperimentRequest watch;
+  watch.set_experiment_id(experiment.id());
+  auto context = client->NewContext();
+  auto reader = client->stub().WatchExperiment(context.get(), watch);
+  v1::Experiment state;
+  int states = 0;
+  int64_t previous = -1;
+  while (reader->Read(&state)) {
+    ++states;
+    EXPECT_GE(state.runs_recorded(), previous);  // progress never goes back
+    previous = state.runs_recorded();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GE(states, 1);
+  EXPECT_EQ(state.status(), v1::EXPERIMENT_STATUS_COMPLETED);
+  EXPECT_EQ(state.runs_recorded(), 10);
+  ASSERT_EQ(state.cells_size(), 2);
+  EXPECT_EQ(state.cells(0).graded(), 5);
+  EXPECT_EQ(state.cells(0).correct(), 3);  // problems 0, 2 and 4 have the reference "42"
+
+  // Three pages of four, in recording order, with details.
+  v1::ListResultsRequest list;
+  list.set_experiment_id(experiment.id());
+  list.set_page_size(4);
+  list.set_include_details(true);
+  std::set<std::string> places;
+  int pages = 0;
+  do {
+    v1::ListResultsResponse page;
+    ASSERT_TRUE(client->stub().ListResults(client->NewContext().get(), list, &page).ok());
+    ++pages;
+    for (const v1::RunResult& run : page.results()) {
+      places.insert(absl::StrCat(run.problem_index(), "/", run.budget().n()));
+      EXPECT_EQ(run.result().candidates_size(), run.budget().n());
+      EXPECT_EQ(run.result().trace_size(), 2);
+    }
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(places.size(), 10u);
+
+  // The same rows are in the database for sqlite3 users.
+  auto db = sqlite::Database::Open(db_path_);
+  EXPECT_EQ(*db->QueryInt(
+                absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", experiment.id())),
+            10);
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM candidates"), 15);
+
+  v1::ListExperimentsRequest list_experiments;
+  v1::ListExperimentsResponse experiments;
+  ASSERT_TRUE(client->stub()
+                  .ListExperiments(client->NewContext().get(), list_experiments, &experiments)
+                  .ok());
+  ASSERT_EQ(experiments.experiments_size(), 1);
+  EXPECT_EQ(experiments.experiments(0).status(), v1::EXPERIMENT_STATUS_COMPLETED);
+  EXPECT_TRUE(experiments.next_page_token().empty());
+}
+
+TEST_F(ServiceTest, CancelledExperimentResumesOverGrpc) {
+  strategies_.script().steps = 1;
+  strategies_.script().step_delay = absl::Milliseconds(30);
+  StartServer();
+  auto client = Client();
+  v1::StartExperimentRequest start;
+  *start.mutable_spec() = Spec(10);
+  v1::Experiment experiment;
+  ASSERT_TRUE(client->stub().StartExperiment(client->NewContext().get(), start, &experiment).ok());
+  v1::CancelExperimentRequest cancel;
+  cancel.set_experiment_id(experiment.id());
+  ASSERT_TRUE(
+      client->stub().CancelExperiment(client->NewContext().get(), cancel, &experiment).ok());
+  EXPECT_EQ(experiment.status(), v1::EXPERIMENT_STATUS_CANCELLED);
+  EXPECT_LT(experiment.runs_recorded(), 20);
+
+  strategies_.script().step_delay = absl::ZeroDuration();
+  v1::ResumeExperimentRequest resume;
+  resume.set_experiment_id(experiment.id());
+  ASSERT_TRUE(
+      client->stub().ResumeExperiment(client->NewContext().get(), resume, &experiment).ok());
+  EXPECT_EQ(experiment.resume_count(), 1);
+  v1::GetExperimentRequest get;
+  get.set_experiment_id(experiment.id());
+  ASSERT_TRUE(Eventually([&] {
+    client->stub().GetExperiment(client->NewContext().get(), get, &experiment);
+    return experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED;
+  }));
+  EXPECT_EQ(experiment.runs_recorded(), 20);
+  grpc::Status again =
+      client->stub().ResumeExperiment(client->NewContext().get(), resume, &experiment);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(ServiceTest, ShutdownInterruptsExperimentsAndTheNextServerResumesThem) {
+  strategies_.script().steps = 1;
+  strategies_.script().step_delay = absl::Milliseconds(20);
+  StartServer();
+  auto client = Client();
+  v1::StartExperimentRequest start;
+  *start.mutable_spec() = Spec(15);
+  v1::Experiment experiment;
+  ASSERT_TRUE(client->stub().StartExperiment(client->NewContext().get(), start, &experiment).ok());
+  // A watcher sees the experiment interrupted, then its stream ends.
+  auto context = client->NewContext();
+  v1::WatchExperimentRequest watch;
+  watch.set_experiment_id(experiment.id());
+  auto reader = client->stub().WatchExperiment(context.get(), watch);
+  v1::Experiment state;
+  ASSERT_TRUE(reader->Read(&state));
+  ASSERT_TRUE(Eventually([&] { return store_->RecordedRunKeys(experiment.id())->size() >= 3; }));
+  server_->Shutdown(absl::Seconds(2));
+  while (reader->Read(&state)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(state.status(), v1::EXPERIMENT_STATUS_INTERRUPTED);
+  const size_t recorded = store_->RecordedRunKeys(experiment.id())->size();
+  EXPECT_LT(recorded, 30u);
+
+  strategies_.script().step_delay = absl::ZeroDuration();
+  server_.reset();
+  StartServer();  // resumes interrupted experiments
+  ASSERT_TRUE(Eventually([&] {
+    return store_->GetExperiment(experiment.id(), false)->status() ==
+           v1::EXPERIMENT_STATUS_COMPLETED;
+  }));
+  auto db = sqlite::Database::Open(db_path_);
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM runs"), 30);
+  EXPECT_EQ(*db->QueryInt("SELECT count(DISTINCT problem_id || '/' || budget_index) FROM runs"),
+            30);
+}
+
+}  // namespace
+}  // namespace ponder::orchestrator

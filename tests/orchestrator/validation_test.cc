@@ -1,0 +1,299 @@
+// Request validation: every rule rejects with INVALID_ARGUMENT naming the field; the auth and
+// address checks; strategy arguments of the CLI.
+#include "orchestrator/validation.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "orchestrator/auth.h"
+#include "orchestrator/client.h"
+#include "orchestrator/model_registry.h"
+#include "tests/orchestrator/fake_strategy.h"
+#include "tests/orchestrator/test_util.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+v1::SolveRequest ValidSolve() {
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("What is 1 + 1?");
+  request.mutable_strategy()->mutable_self_consistency();
+  request.mutable_budget()->set_n(4);
+  return request;
+}
+
+v1::ExperimentSpec ValidSpec() {
+  v1::ExperimentSpec spec;
+  spec.set_name("test");
+  spec.add_problems()->set_text("What is 1 + 1?");
+  v1::NamedStrategy& strategy = *spec.add_strategies();
+  strategy.set_name("sc");
+  strategy.mutable_config()->mutable_self_consistency();
+  spec.add_budgets()->set_n(2);
+  return spec;
+}
+
+struct Case {
+  std::string name;
+  std::function<void(v1::SolveRequest&)> mutate;
+  std::string field;  // the message starts with it
+};
+
+TEST(ValidationTest, ValidRequestsPass) {
+  testing::FakeStrategies strategies;
+  EXPECT_TRUE(ValidateSolveRequest(ValidSolve(), ServiceLimits(), strategies).ok());
+  EXPECT_TRUE(ValidateExperimentSpec(ValidSpec(), ServiceLimits(), strategies).ok());
+}
+
+TEST(ValidationTest, EachSolveRuleNamesItsField) {
+  testing::FakeStrategies strategies({.needs_verifier = true});
+  const std::vector<Case> cases = {
+      {"no problem", [](auto& r) { r.clear_problem(); }, "problem:"},
+      {"empty text", [](auto& r) { r.mutable_problem()->clear_text(); }, "problem.text:"},
+      {"huge text", [](auto& r) { r.mutable_problem()->set_text(std::string(70000, 'x')); },
+       "problem.text:"},
+      {"long id", [](auto& r) { r.mutable_problem()->set_id(std::string(300, 'i')); },
+       "problem.id:"},
+      {"bad format",
+       [](auto& r) { r.mutable_problem()->set_answer_format(static_cast<v1::AnswerFormat>(9)); },
+       "problem.answer_format:"},
+      {"no budget", [](auto& r) { r.clear_budget(); }, "budget:"},
+      {"zero n", [](auto& r) { r.mutable_budget()->set_n(0); }, "budget.n:"},
+      {"huge n", [](auto& r) { r.mutable_budget()->set_n(65); }, "budget.n:"},
+      {"negative cap", [](auto& r) { r.mutable_budget()->set_max_generated_tokens(-1); },
+       "budget.max_generated_tokens:"},
+      {"no strategy", [](auto& r) { r.mutable_strategy()->clear_kind(); }, "strategy:"},
+      {"negative temperature",
+       [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_temperature(-0.1); },
+       "strategy.sampling.temperature:"},
+      {"top_p zero", [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_top_p(0); },
+       "strategy.sampling.top_p:"},
+      {"top_k negative", [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_top_k(-1); },
+       "strategy.sampling.top_k:"},
+      {"min_p above one", [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_min_p(2); },
+       "strategy.sampling.min_p:"},
+      {"max_tokens too large",
+       [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_max_tokens(5000); },
+       "strategy.sampling.max_tokens:"},
+      {"empty delimiter", [](auto& r) { r.mutable_strategy()->mutable_steps()->set_delimiter(""); },
+       "strategy.steps.delimiter:"},
+      {"negative steps", [](auto& r) { r.mutable_strategy()->mutable_steps()->set_max_steps(-2); },
+       "strategy.steps.max_steps:"},
+      {"verifier missing", [](auto& r) { r.mutable_strategy()->mutable_best_of_n(); },
+       "strategy.verifier:"},
+      {"unknown aggregation",
+       [](auto& r) {
+         v1::VerifierConfig& verifier = *r.mutable_strategy()->mutable_verifier();
+         verifier.mutable_arithmetic();
+         verifier.set_aggregation(static_cast<v1::Aggregation>(99));
+       },
+       "strategy.verifier.aggregation:"},
+      {"prm without a model",
+       [](auto& r) { r.mutable_strategy()->mutable_verifier()->mutable_prm(); },
+       "strategy.verifier.prm.model:"},
+      {"orm without a model",
+       [](auto& r) { r.mutable_strategy()->mutable_verifier()->mutable_orm(); },
+       "strategy.verifier.orm.model:"},
+      {"neutral score above one",
+       [](auto& r) {
+         r.mutable_strategy()->mutable_verifier()->mutable_arithmetic()->set_neutral_score(1.5);
+       },
+       "strategy.verifier.arithmetic.neutral_score:"},
+      {"empty self-evaluation option",
+       [](auto& r) {
+         r.mutable_strategy()->mutable_verifier()->mutable_self_evaluation()->set_positive("");
+       },
+       "strategy.verifier.self_evaluation.positive:"},
+      {"weighted without parts",
+       [](auto& r) { r.mutable_strategy()->mutable_verifier()->mutable_weighted(); },
+       "strategy.verifier.weighted.parts:"},
+      {"weighted part without weight",
+       [](auto& r) {
+         r.mutable_strategy()
+             ->mutable_verifier()
+             ->mutable_weighted()
+             ->add_parts()
+             ->mutable_verifier()
+             ->mutable_arithmetic();
+       },
+       "strategy.verifier.weighted.parts[0].weight:"},
+      {"weighted part without verifier",
+       [](auto& r) {
+         r.mutable_strategy()->mutable_verifier()->mutable_weighted()->add_parts()->set_weight(1);
+       },
+       "strategy.verifier.weighted.parts[0].verifier:"},
+      {"nested part's own rule",
+       [](auto& r) {
+         auto* part = r.mutable_strategy()->mutable_verifier()->mutable_weighted()->add_parts();
+         part->set_weight(1);
+         part->mutable_verifier()->mutable_prm();
+       },
+       "strategy.verifier.weighted.parts[0].verifier.prm.model:"},
+      {"strategy's own rule",
+       [](auto& r) { r.mutable_strategy()->mutable_beam_search()->set_beam_width(-1); },
+       "strategy.beam_search.beam_width:"},
+      {"template without placeholder",
+       [](auto& r) { r.mutable_prompt()->set_user_template("Solve it."); },
+       "prompt.user_template:"},
+  };
+  for (const Case& c : cases) {
+    v1::SolveRequest request = ValidSolve();
+    c.mutate(request);
+    absl::Status status = ValidateSolveRequest(request, ServiceLimits(), strategies);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << c.name << ": " << status;
+    EXPECT_THAT(std::string(status.message()), StartsWith(c.field)) << c.name;
+  }
+}
+
+TEST(ValidationTest, EachExperimentRuleNamesItsField) {
+  testing::FakeStrategies strategies;
+  const std::vector<std::pair<std::function<void(v1::ExperimentSpec&)>, std::string>> cases = {
+      {[](auto& s) { s.clear_problems(); }, "spec.dataset:"},
+      {[](auto& s) { s.mutable_dataset()->set_name("gsm8k"); }, "spec.dataset:"},
+      {[](auto& s) {
+         s.clear_problems();
+         s.mutable_dataset()->set_name("gsm8k");
+         s.mutable_dataset()->set_offset(-1);
+       },
+       "spec.dataset.offset:"},
+      {[](auto& s) { s.mutable_problems(0)->clear_text(); }, "spec.problems[0].text:"},
+      {[](auto& s) {
+         s.mutable_problems(0)->set_id("a");
+         s.add_problems()->set_text("again");
+         s.mutable_problems(1)->set_id("a");
+       },
+       "spec.problems[1].id:"},
+      {[](auto& s) { s.clear_strategies(); }, "spec.strategies:"},
+      {[](auto& s) { s.mutable_strategies(0)->set_name("has space"); }, "spec.strategies[0].name:"},
+      {[](auto& s) { *s.add_strategies() = s.strategies(0); }, "spec.strategies[1].name:"},
+      {[](auto& s) { s.mutable_strategies(0)->mutable_config()->clear_kind(); },
+       "spec.strategies[0].config:"},
+      {[](auto& s) { s.mutable_strategies(0)->mutable_config()->mutable_sampling()->set_top_p(3); },
+       "spec.strategies[0].config.sampling.top_p:"},
+      {[](auto& s) { s.clear_budgets(); }, "spec.budgets:"},
+      {[](auto& s) { s.add_budgets()->set_n(0); }, "spec.budgets[1].n:"},
+      {[](auto& s) { s.set_parallelism(17); }, "spec.parallelism:"},
+      {[](auto& s) { s.set_name(std::string(201, 'n')); }, "spec.name:"},
+      {[](auto& s) {
+         for (int i = 0; i < 65; ++i) s.add_seeds(i);
+       },
+       "spec.seeds:"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    v1::ExperimentSpec spec = ValidSpec();
+    cases[i].first(spec);
+    absl::Status status = ValidateExperimentSpec(spec, ServiceLimits(), strategies);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << "case " << i << ": " << status;
+    EXPECT_THAT(std::string(status.message()), StartsWith(cases[i].second)) << "case " << i;
+  }
+}
+
+TEST(ValidationTest, RewardModelsMustBeLoaded) {
+  auto policy = testing::TinyEngine();
+  ASSERT_NE(policy, nullptr);
+  ModelRegistry models(*policy);
+  models.AddRewardModel("prm", *policy);
+  v1::VerifierConfig verifier;
+  verifier.mutable_prm()->set_model("prm");
+  EXPECT_TRUE(ValidateRewardModelNames(verifier, models, "strategy.verifier").ok());
+  verifier.mutable_orm()->set_model("missing");
+  absl::Status status = ValidateRewardModelNames(verifier, models, "strategy.verifier");
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), StartsWith("strategy.verifier.orm.model: "));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("'missing' is not loaded (loaded: prm"));
+  v1::WeightedVerifiers::Part& part = *verifier.mutable_weighted()->add_parts();
+  part.set_weight(1);
+  part.mutable_verifier()->mutable_prm()->set_model("other");
+  status = ValidateRewardModelNames(verifier, models, "v");
+  EXPECT_THAT(std::string(status.message()), StartsWith("v.weighted.parts[0].verifier.prm.model:"));
+}
+
+TEST(ValidationTest, ExperimentRunCountIsCapped) {
+  testing::FakeStrategies strategies;
+  ServiceLimits limits;
+  limits.max_experiment_runs = 10;
+  v1::ExperimentSpec spec = ValidSpec();
+  for (int i = 0; i < 11; ++i) spec.add_seeds(i);
+  absl::Status status = ValidateExperimentSpec(spec, limits, strategies);
+  EXPECT_TRUE(absl::IsInvalidArgument(status));
+  EXPECT_THAT(status.message(), HasSubstr("11 runs"));
+}
+
+TEST(ValidationTest, PageSizeAndIds) {
+  EXPECT_TRUE(ValidatePageSize(0).ok());
+  EXPECT_TRUE(ValidatePageSize(1000).ok());
+  EXPECT_THAT(std::string(ValidatePageSize(1001).message()), StartsWith("page_size:"));
+  EXPECT_THAT(std::string(ValidatePageSize(-1).message()), StartsWith("page_size:"));
+  EXPECT_THAT(std::string(ValidateExperimentId(0).message()), StartsWith("experiment_id:"));
+}
+
+TEST(AuthTest, LoopbackAddresses) {
+  for (const char* address : {"127.0.0.1:50051", "localhost:1", "[::1]:50051", "127.1.2.3:0",
+                              "unix:/tmp/ponder.sock", "ipv4:127.0.0.1:5"}) {
+    EXPECT_TRUE(IsLoopbackAddress(address)) << address;
+  }
+  for (const char* address :
+       {"0.0.0.0:50051", "[::]:50051", "10.0.0.2:1", "example.com:443", ":50051", "128.0.0.1:1"}) {
+    EXPECT_FALSE(IsLoopbackAddress(address)) << address;
+  }
+}
+
+TEST(AuthTest, BearerTokenMustMatchExactly) {
+  EXPECT_TRUE(AuthorizationMatches("Bearer s3cret", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Bearer s3cre", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Bearer s3cretX", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("bearer s3cret", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("s3cret", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Bearer ", ""));
+}
+
+TEST(AuthTest, TokenFileIsTrimmedAndMustNotBeEmpty) {
+  const std::string path = testing::TempPath("token");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("  abc123\n", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(*ReadAuthToken(path), "abc123");
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("\n", f);
+    std::fclose(f);
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(ReadAuthToken(path).status()));
+  EXPECT_FALSE(ReadAuthToken(path + ".missing").ok());
+}
+
+TEST(ClientTest, StrategyArgumentIsJsonOrAName) {
+  auto named = ParseStrategyArgument("self-consistency", "--strategy");
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_TRUE(named->has_self_consistency());
+  auto json =
+      ParseStrategyArgument(R"({"bestOfN": {}, "sampling": {"temperature": 0.5}})", "--strategy");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_TRUE(json->has_best_of_n());
+  EXPECT_EQ(json->sampling().temperature(), 0.5);
+  auto unknown = ParseStrategyArgument("magic", "--strategy");
+  EXPECT_TRUE(absl::IsInvalidArgument(unknown.status()));
+  EXPECT_THAT(unknown.status().message(), HasSubstr("particle_filter"));
+  auto bad_json = ParseStrategyArgument(R"({"noSuchField": 1})", "--strategy");
+  EXPECT_TRUE(absl::IsInvalidArgument(bad_json.status()));
+  EXPECT_THAT(std::string(bad_json.status().message()), StartsWith("--strategy"));
+}
+
+TEST(ModelRegistryTest, NamedModelFlags) {
+  EXPECT_EQ(*ParseNamedModel("prm=/m/qwen-prm.gguf"),
+            std::make_pair(std::string("prm"), std::string("/m/qwen-prm.gguf")));
+  EXPECT_EQ(ParseNamedModel("/m/qwen-prm.gguf")->first, "qwen-prm");
+  EXPECT_EQ(ParseNamedModel("/m/Qwen2.5-Math-PRM/")->first, "Qwen2.5-Math-PRM");
+  EXPECT_FALSE(ParseNamedModel("=path").ok());
+  EXPECT_FALSE(ParseNamedModel("name=").ok());
+}
+
+}  // namespace
+}  // namespace ponder::orchestrator
