@@ -1,28 +1,77 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing, builds, and runs the engine.
+# The README's first command: installs what is missing, builds, starts `ponderd` on the shipped
+# model (models/arith-policy.gguf, with its process reward model models/arith-prm.gguf), runs a
+# benchmark of held-out arithmetic problems over several strategies and budgets through the
+# service, prints the accuracy table and writes the HTML report.
 #
-# Ponder's trained default model (models/, issue 7) has not landed yet; until it does, this
-# demo generates with a small *random* test model written by the project's own writer, in both
-# formats the engine reads (GGUF and a Hugging Face folder) — the text it prints is therefore
-# noise, but every stage (loading, tokenizing, prefill, batched sampling, stop strings) is real.
+#   scripts/demo.sh [--limit 100] [--budgets 1,4,16]
+#
+# Everything it writes goes to out/demo/ (the experiment database demo.db, ponderd's log and
+# report/report.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+limit=100
+budgets=1,4,16
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --limit) limit="$2"; shift ;;
+    --budgets) budgets="$2"; shift ;;
+    *) echo "demo.sh: unknown argument $1 (use --limit N, --budgets 1,4,16)" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 scripts/setup.sh
 launcher=()
 if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 cmake -S . -B build -G Ninja "${launcher[@]}" >/dev/null
-cmake --build build -j "$(nproc)" --target ponder random_model
+cmake --build build -j "$(nproc)" --target ponder ponderd
 
-mkdir -p out/demo
-build/bin/random_model --out out/demo/random-llama-q8_0.gguf --arch llama --dtype q8_0
-build/bin/random_model --out out/demo/random-qwen3-hf --format hf --arch qwen3 --dtype bf16
+policy=models/arith-policy.gguf
+prm=models/arith-prm.gguf
+for f in "$policy" "$prm"; do
+  [[ -f "$f" ]] || { echo "demo.sh: $f is missing (tools/train/README.md regenerates it)" >&2; exit 1; }
+done
 
-echo "== tokenize (GGUF vocabulary)"
-build/bin/ponder tokenize --model out/demo/random-llama-q8_0.gguf --text "Janet has 16 eggs."
-echo "== generate: 4 seeded samples, stop at a blank line (GGUF, Q8_0)"
-build/bin/ponder generate --model out/demo/random-llama-q8_0.gguf --prompt "Step 1: 16 - 3 = 13." \
-  --n 4 --max-tokens 24 --temperature 0.8 --top-p 0.95 --seed 7 --stop $'\n\n' --stats
-echo "== generate: greedy, chat template (Hugging Face folder, BF16)"
-build/bin/ponder generate --model out/demo/random-qwen3-hf --prompt "What is 2 + 3?" --chat \
-  --max-tokens 16 --temperature 0
+out=out/demo
+rm -rf "$out"
+mkdir -p "$out"
+
+# The service, on a free loopback port; stopped (SIGTERM, a graceful shutdown) on exit.
+build/bin/ponderd --model "$policy" --prm "prm=$prm" --db "$out/demo.db" \
+  --listen 127.0.0.1:0 --experiment-parallelism 8 >"$out/ponderd.log" 2>&1 &
+ponderd_pid=$!
+trap 'kill -TERM $ponderd_pid 2>/dev/null; wait $ponderd_pid 2>/dev/null || true' EXIT
+address=""
+for _ in $(seq 1 300); do
+  address=$(sed -n 's/^ponderd: listening on \([^ ]*\).*/\1/p' "$out/ponderd.log")
+  [[ -n "$address" ]] && break
+  kill -0 $ponderd_pid 2>/dev/null || { cat "$out/ponderd.log" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$address" ]] || { echo "demo.sh: ponderd did not start; see $out/ponderd.log" >&2; exit 1; }
+echo "== ponderd serving $policy on $address"
+
+echo "== one held-out problem through the service (self-consistency, 8 samples)"
+build/bin/ponder solve --server "$address" --strategy self_consistency --budget 8 --reference 52 \
+  --problem "Noah has 44 crayons. Then Noah gives 19 crayons to Dan. Eli has 3 times as many crayons as Noah has now. Hugo has 23 fewer crayons than Eli. How many crayons does Hugo have?"
+
+echo "== benchmark: $limit held-out arithmetic problems"
+# Sampling strategies draw at temperature 0.8 (the best of those tried, tools/train/README.md).
+# Best-of-N ranks candidates by the arithmetic step checker's minimum over steps (a solution is
+# as good as its worst step); particle filtering is guided by the shipped PRM.
+sampling='"sampling":{"temperature":0.8}'
+build/bin/ponder bench --server "$address" --dataset arith --limit "$limit" --quiet \
+  --strategy 'greedy={"bestOfN":{},"sampling":{"temperature":0},"verifier":{"arithmetic":{}}}' \
+  --budget 1 --name "demo: greedy"
+build/bin/ponder bench --server "$address" --dataset arith --limit "$limit" \
+  --strategy "self-consistency={\"selfConsistency\":{},$sampling}" \
+  --strategy "best-of-n.checker={\"bestOfN\":{},$sampling,\"verifier\":{\"arithmetic\":{},\"aggregation\":\"AGGREGATION_MIN\"}}" \
+  --strategy "particle-filter.prm={\"particleFilter\":{},$sampling,\"verifier\":{\"prm\":{\"model\":\"prm\",\"format\":\"FORMAT_QWEN_MATH_PRM\"}}}" \
+  --budget "$budgets" --name "demo: scaling"
+
+echo "== accuracy by strategy and budget (from $out/demo.db)"
+build/bin/ponder query --db "$out/demo.db" accuracy --experiment 1,2
+build/bin/ponder report --db "$out/demo.db" --experiment 2 --out "$out/report"
+echo "== report: $out/report/report.html"
