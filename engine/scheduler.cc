@@ -59,6 +59,7 @@ void Scheduler::Preempt(Sequence* sequence) {
 std::vector<ScheduledChunk> Scheduler::Schedule() {
   std::vector<ScheduledChunk> plan;
   int64_t budget = max_batch_tokens_;
+  blocks_.BeginStep();
 
   // 1. Every running sequence decodes one token (its last, not yet computed).
   for (size_t i = 0; i < running_.size(); ++i) {

@@ -13,6 +13,8 @@ BlockManager::BlockManager(int num_blocks, int block_size, bool prefix_caching)
       lru_prev_(num_blocks, -1),
       lru_next_(num_blocks, -1),
       block_hash_(num_blocks, 0),
+      block_parent_(num_blocks, 0),
+      block_step_(num_blocks, 0),
       block_registered_(num_blocks, 0),
       block_fill_(num_blocks, 0),
       block_tokens_(static_cast<size_t>(num_blocks) * block_size, 0) {
@@ -72,14 +74,17 @@ int32_t BlockManager::Allocate() {
 }
 
 void BlockManager::Unregister(int32_t block) {
+  auto drop = [block](absl::flat_hash_map<uint64_t, std::vector<int32_t>>& index, uint64_t key) {
+    auto it = index.find(key);
+    if (it == index.end()) return;
+    std::erase(it->second, block);
+    if (it->second.empty()) index.erase(it);
+  };
   if (block_registered_[block] == 1) {
     cached_.erase(block_hash_[block]);
+    drop(full_children_, block_parent_[block]);
   } else if (block_registered_[block] == 2) {
-    auto it = partial_.find(block_hash_[block]);
-    if (it != partial_.end()) {
-      std::erase(it->second, block);
-      if (it->second.empty()) partial_.erase(it);
-    }
+    drop(partial_, block_hash_[block]);
   }
   block_registered_[block] = 0;
 }
@@ -111,21 +116,26 @@ int64_t BlockManager::MatchPrefix(std::span<const int32_t> tokens, int64_t max_t
     parent = hash;
     matched += block_size_;
   }
-  // Then the cached partial block after this prefix that shares the most leading tokens.
-  auto it = partial_.find(parent);
-  if (it == partial_.end() || matched >= max_tokens) return matched;
+  // Then the cached block after this prefix (partial, or full when the prompt ends inside it)
+  // that shares the most leading tokens.
+  if (matched >= max_tokens) return matched;
   int32_t best = -1;
   int64_t best_length = 0;
-  for (int32_t block : it->second) {
-    const int32_t* stored = block_tokens_.data() + static_cast<size_t>(block) * block_size_;
-    int64_t length = 0;
-    while (length < block_fill_[block] && matched + length < max_tokens &&
-           stored[length] == tokens[matched + length]) {
-      ++length;
-    }
-    if (length > best_length) {
-      best = block;
-      best_length = length;
+  for (const auto* index : {&partial_, &full_children_}) {
+    auto it = index->find(parent);
+    if (it == index->end()) continue;
+    for (int32_t block : it->second) {
+      if (index == &full_children_ && block_step_[block] == step_) continue;  // not computed yet
+      const int32_t* stored = block_tokens_.data() + static_cast<size_t>(block) * block_size_;
+      int64_t length = 0;
+      while (length < block_fill_[block] && matched + length < max_tokens &&
+             stored[length] == tokens[matched + length]) {
+        ++length;
+      }
+      if (length > best_length) {
+        best = block;
+        best_length = length;
+      }
     }
   }
   if (best < 0 || available() < 2) return matched;  // keep the source while allocating the copy
@@ -191,6 +201,10 @@ void BlockManager::CommitFullBlocks(BlockTable& table, std::span<const int32_t> 
     if (block_registered_[block] || cached_.contains(hash)) continue;  // already cached elsewhere
     cached_[hash] = block;
     block_hash_[block] = hash;
+    block_parent_[block] = parent;
+    block_step_[block] = step_;
+    block_fill_[block] = block_size_;
+    full_children_[parent].push_back(block);
     block_registered_[block] = 1;
     std::copy(block_tokens.begin(), block_tokens.end(),
               block_tokens_.begin() + static_cast<size_t>(block) * block_size_);

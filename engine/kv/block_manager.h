@@ -53,6 +53,10 @@ class BlockManager {
   int num_blocks() const { return static_cast<int>(refs_.size()); }
   // Blocks that can be handed out now: free ones plus evictable cached ones.
   int available() const { return num_free_ + num_cached_; }
+  // Marks the start of a scheduling step. Full blocks committed during a step are shared at
+  // once, but their contents exist only after that step's forward pass, so they are copied
+  // (partial reuse by MatchPrefix) only in later steps.
+  void BeginStep() { ++step_; }
   static int64_t BlocksFor(int64_t tokens, int block_size) {
     return (tokens + block_size - 1) / block_size;
   }
@@ -110,11 +114,18 @@ class BlockManager {
   // Prefix cache: chained hash -> block, and each registered block's hash and tokens.
   absl::flat_hash_map<uint64_t, int32_t> cached_;
   std::vector<uint64_t> block_hash_;    // full blocks: own chain hash; partial: the parent's
+  std::vector<uint64_t> block_parent_;  // full blocks: the chain hash before them
+  std::vector<int64_t> block_step_;     // full blocks: the step that committed them
   std::vector<char> block_registered_;  // 0: not cached, 1: full block, 2: partial block
   std::vector<int32_t> block_fill_;     // tokens held by a registered partial block
   std::vector<int32_t> block_tokens_;   // [num_blocks][block_size]
   // Partial blocks by the chain hash of the full blocks before them (0 for the first block).
   absl::flat_hash_map<uint64_t, std::vector<int32_t>> partial_;
+  // Full blocks by the same key, so that a prompt ending inside a cached full block reuses its
+  // head like a partial block's (16 separate requests of one prompt otherwise recompute the
+  // prompt's last block each).
+  absl::flat_hash_map<uint64_t, std::vector<int32_t>> full_children_;
+  int64_t step_ = 0;
   int64_t evictions_ = 0;
   int64_t copies_ = 0;
   int64_t partial_hits_ = 0;

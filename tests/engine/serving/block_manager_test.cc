@@ -66,8 +66,17 @@ TEST(BlockManagerTest, MatchRespectsTheLimit) {
   manager.CommitFullBlocks(first, tokens, 8);
   manager.Release(first);
   BlockTable second;
-  // The last token must be computed, so a limit of 7 allows one block only.
+  // The last token must be computed, so a limit of 7 shares one block only; within the step
+  // that committed the second block it cannot be copied either (not computed yet).
   EXPECT_EQ(manager.MatchPrefix(tokens, 7, second, cache), 4);
+  EXPECT_EQ(second.blocks.size(), 1u);
+  manager.Release(second);
+  // In a later step the head of the second (full, computed) block is copied: 4 + 3 tokens.
+  manager.BeginStep();
+  BlockTable third;
+  EXPECT_EQ(manager.MatchPrefix(tokens, 7, third, cache), 7);
+  ASSERT_EQ(third.blocks.size(), 2u);
+  EXPECT_NE(third.blocks[1], 1);  // a private copy, never the shared full block itself
 }
 
 TEST(BlockManagerTest, CachedBlocksAreEvictedLeastRecentlyReleasedTailFirst) {
