@@ -1,14 +1,10 @@
-// CMake defines PONDER_HAVE_DATASETS when the target ponder_datasets exists.
 #include "orchestrator/builtin_datasets.h"
 
-#ifdef PONDER_HAVE_DATASETS
 #include "datasets/dataset.h"
-#endif
 
 namespace ponder::orchestrator {
 
 int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir) {
-#ifdef PONDER_HAVE_DATASETS
   int registered = 0;
   for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
     if (info.is_code) continue;  // graded by running tests, which the solve pipeline does not do
@@ -37,11 +33,6 @@ int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_d
     ++registered;
   }
   return registered;
-#else
-  (void)registry;
-  (void)data_dir;
-  return 0;
-#endif
 }
 
 }  // namespace ponder::orchestrator

@@ -26,9 +26,6 @@ using ::testing::HasSubstr;
 class PonderdTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef PONDER_HAVE_SAMPLERS
-    GTEST_SKIP() << "this build has no strategies (library ponder_samplers): ponderd cannot solve";
-#endif
     db_ = testing::TempPath("e2e.db");
     stderr_ = testing::TempPath("ponderd.stderr");
   }
@@ -237,9 +234,6 @@ TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
 }
 
 TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
-#ifndef PONDER_HAVE_DATASETS
-  GTEST_SKIP() << "this build has no datasets library (ponder_datasets)";
-#endif
   const std::string shared = std::string(PONDER_SHARED_DIR) + "/datasets";
   ChildProcess ponderd;
   ASSERT_TRUE(StartPonderd(ponderd, {"--data-dir", shared}));

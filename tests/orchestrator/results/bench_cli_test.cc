@@ -149,14 +149,7 @@ std::vector<std::string> HtmlColumn(const std::string& html, const std::string& 
 
 class BenchCliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-#ifndef PONDER_HAVE_SAMPLERS
-    GTEST_SKIP() << "this build has no strategies (library ponder_samplers)";
-#endif
-#ifndef PONDER_HAVE_DATASETS
-    GTEST_SKIP() << "this build has no datasets library (ponder_datasets)";
-#endif
-  }
+  void SetUp() override {}
 
   std::vector<std::string> BenchArgs(const std::string& db, const std::string& dataset, int limit,
                                      const std::string& budgets) {
@@ -516,9 +509,6 @@ TEST_F(BenchCliTest, InterruptedBenchResumesWithoutLosingOrDuplicatingRuns) {
 // With --server the server's runner does the work and records it in the server's database;
 // bench shows its progress and the accuracy table from the server's cells.
 TEST_F(BenchCliTest, BenchOnAServerStartsWatchesAndRecordsInTheServersDatabase) {
-#ifndef PONDER_HAVE_PONDERD
-  GTEST_SKIP() << "this build has no ponderd";
-#endif
   const std::string server_db = TempPath("server.db");
   ChildProcess ponderd;
   ASSERT_TRUE(ponderd.Start(BinaryPath("ponderd"),
