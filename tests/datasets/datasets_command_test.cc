@@ -12,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/datasets/local_http_server.h"
 #include "tests/datasets/test_files.h"
+#include "tests/testing/run_command.h"
 
 namespace ponder::datasets {
 namespace {
@@ -41,20 +42,10 @@ struct RunResult {
 // empty folder, so the user's own cache never leaks into a test.
 RunResult Datasets(const std::string& arguments) {
   static TempFolder* home = new TempFolder;
-  std::string stderr_path = *home / "stderr.txt";
-  std::string command = "env -u PONDER_DATA_DIR XDG_CACHE_HOME=" + *home / "cache" + " " +
-                        std::string(PONDER_BINARY_DIR) + "/bin/ponder datasets " + arguments +
-                        " 2>" + stderr_path;
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.err = ReadFile(stderr_path);
-  return result;
+  ponder::testutil::CommandOutput run = ponder::testutil::RunCommand(
+      "env -u PONDER_DATA_DIR XDG_CACHE_HOME=" + *home / "cache" + " " +
+      std::string(PONDER_BINARY_DIR) + "/bin/ponder datasets " + arguments);
+  return {run.exit_code, run.out, run.err};
 }
 
 TEST(DatasetsCommand, ExportsTheBuiltInTaskAsJsonLines) {

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/engine/tokenizer/tiny_vocabularies.h"
 #include "tests/engine/tokenizer/tokenizer_test_util.h"
+#include "tests/testing/run_command.h"
 
 namespace ponder::engine {
 namespace {
@@ -39,15 +40,8 @@ CommandResult RunPonder(const std::vector<std::string>& args, bool merge_stderr 
   std::string command = Quote(std::string(PONDER_BINARY_DIR) + "/bin/ponder");
   for (const std::string& arg : args) command += " " + Quote(arg);
   command += merge_stderr ? " 2>&1" : " 2>/dev/null";
-  CommandResult run;
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;)
-    run.output.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  ponder::testutil::CommandOutput run = ponder::testutil::RunCommand(command);
+  return {run.exit_code, run.out};
 }
 
 class TokenizeCommandTest : public ::testing::Test {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "tests/testing/run_command.h"
 #include "tests/verifiers/code/sandbox_test_util.h"
 #include "verifiers/code/code_verifier.h"
 
@@ -22,25 +23,9 @@ struct CommandResult {
 };
 
 CommandResult RunPonder(const std::string& arguments) {
-  const std::string command =
-      std::string(PONDER_BINARY_DIR) + "/bin/ponder verify-code " + arguments + " 2>/dev/null";
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  size_t start = 0;
-  while (start < output.size()) {
-    size_t end = output.find('\n', start);
-    if (end == std::string::npos) end = output.size();
-    result.lines.push_back(output.substr(start, end - start));
-    start = end + 1;
-  }
-  return result;
+  ponder::testutil::CommandOutput run = ponder::testutil::RunCommand(
+      std::string(PONDER_BINARY_DIR) + "/bin/ponder verify-code " + arguments);
+  return {run.exit_code, run.lines()};
 }
 
 class VerifyCodeCliTest : public ::testing::Test {

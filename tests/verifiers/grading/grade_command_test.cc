@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/run_command.h"
 
 namespace {
 
@@ -28,23 +29,9 @@ std::string WriteFile(const std::string& name, const std::string& contents) {
 }
 
 RunResult RunPonder(const std::string& arguments) {
-  std::string stderr_path = testing::TempDir() + "grade_command_stderr.txt";
-  std::string command =
-      std::string(PONDER_BINARY_DIR) + "/bin/ponder " + arguments + " 2>" + stderr_path;
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::string out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) result.stdout_lines.push_back(line);
-  std::ifstream err(stderr_path);
-  result.stderr_text.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
-  return result;
+  ponder::testutil::CommandOutput run =
+      ponder::testutil::RunCommand(std::string(PONDER_BINARY_DIR) + "/bin/ponder " + arguments);
+  return {run.exit_code, run.lines(), run.err};
 }
 
 TEST(GradingCommand, GradesEachLineAndReportsABadLineByNumber) {
