@@ -26,11 +26,13 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "base/flags.h"
+#include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "cli/command.h"
 #include "engine/local_engine.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "nlohmann/json.hpp"
 #include "orchestrator/builtin_datasets.h"
 #include "orchestrator/client.h"
 #include "orchestrator/experiment_runner.h"
@@ -50,7 +52,7 @@ namespace {
 
 struct BenchFlags {
   orchestrator::ClientFlags client;
-  std::string model, dataset, data_dir, split, db, name, verifier, seeds = "1";
+  std::string model, dataset, problems_file, data_dir, split, db, name, verifier, seeds = "1";
   std::string system_prompt, user_template;
   std::vector<std::string> prms, strategies, budgets, subset;
   int64_t limit = 0, offset = 0, parallel = 0, threads = 0, kv_budget_mb = 0, max_tokens = 0;
@@ -138,10 +140,94 @@ absl::StatusOr<v1::NamedStrategy> ParseNamedStrategy(const std::string& text) {
   return named;
 }
 
-absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
-  if (f.dataset.empty()) {
+// One line of a --problems file: {"problem" (or "question"): text, "answer": string or number
+// (optional: ungraded without it), "id" (optional: the line number), "answer_format": "math" or
+// "gsm8k" (optional: gsm8k for a plain number, math otherwise)} — what `ponder datasets export`
+// writes, so any exported slice can be benchmarked as it is.
+absl::StatusOr<v1::Problem> ParseProblemLine(std::string_view line, int64_t number) {
+  const nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (row.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
+  if (!row.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  v1::Problem problem;
+  const char* text_key = row.contains("problem") ? "problem" : "question";
+  if (!row.contains(text_key) || !row[text_key].is_string() ||
+      row[text_key].get_ref<const std::string&>().empty()) {
+    return absl::InvalidArgumentError("needs a non-empty string \"problem\" (or \"question\")");
+  }
+  problem.set_text(row[text_key].get<std::string>());
+  if (row.contains("id")) {
+    if (!row["id"].is_string() && !row["id"].is_number_integer()) {
+      return absl::InvalidArgumentError("\"id\" must be a string or an integer");
+    }
+    problem.set_id(row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump());
+  } else {
+    problem.set_id(absl::StrCat("line ", number));
+  }
+  bool numeric = false;
+  if (row.contains("answer") && !row["answer"].is_null()) {
+    const nlohmann::json& answer = row["answer"];
+    if (!answer.is_string() && !answer.is_number()) {
+      return absl::InvalidArgumentError("\"answer\" must be a string or a number");
+    }
+    problem.set_reference_answer(answer.is_string() ? answer.get<std::string>() : answer.dump());
+    double unused;
+    numeric = absl::SimpleAtod(problem.reference_answer(), &unused);
+  }
+  std::string format = numeric ? "gsm8k" : "math";
+  if (row.contains("answer_format")) {
+    if (!row["answer_format"].is_string()) {
+      return absl::InvalidArgumentError("\"answer_format\" must be \"math\" or \"gsm8k\"");
+    }
+    format = row["answer_format"].get<std::string>();
+  }
+  if (format == "gsm8k") {
+    problem.set_answer_format(v1::ANSWER_FORMAT_GSM8K);
+  } else if (format == "math") {
+    problem.set_answer_format(v1::ANSWER_FORMAT_MATH);
+  } else {
     return absl::InvalidArgumentError(
-        "--dataset NAME is required (gsm8k, math, math500, arith; see `ponder datasets list`)");
+        absl::StrCat("\"answer_format\" must be \"math\" or \"gsm8k\", got \"", format, "\""));
+  }
+  return problem;
+}
+
+// --problems: the file's problems (after --offset/--limit) as the experiment's inline problems.
+// A line that does not parse stops the benchmark, naming the file and line: the set measured is
+// the set in the file, never silently a smaller one.
+absl::Status AddProblemsFile(const BenchFlags& f, v1::ExperimentSpec& spec) {
+  absl::StatusOr<std::string> text = ReadFileToString(f.problems_file);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--problems ", f.problems_file, ": ", text.status().message()));
+  }
+  int64_t number = 0, rows = 0;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    ++number;
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    const int64_t row = rows++;
+    if (row < f.offset || (f.limit > 0 && row >= f.offset + f.limit)) continue;
+    absl::StatusOr<v1::Problem> problem = ParseProblemLine(AsStd(line), number);
+    if (!problem.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(f.problems_file, ":", number, ": ", problem.status().message()));
+    }
+    *spec.add_problems() = *std::move(problem);
+  }
+  if (spec.problems().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--problems ", f.problems_file, ": no problems",
+                                                   rows > 0 ? " at --offset/--limit" : ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
+  if (f.dataset.empty() == f.problems_file.empty()) {
+    return absl::InvalidArgumentError(
+        "give one of --dataset NAME (gsm8k, math, math500, arith; see `ponder datasets list`) "
+        "and --problems FILE.jsonl");
+  }
+  if (!f.problems_file.empty() && !f.subset.empty()) {
+    return absl::InvalidArgumentError("--subset works with --dataset, not with --problems");
   }
   if (f.strategies.empty()) {
     return absl::InvalidArgumentError(
@@ -153,11 +239,17 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
     return absl::InvalidArgumentError("--limit and --offset must be >= 0");
   }
   v1::ExperimentSpec spec;
-  spec.set_name(f.name.empty() ? absl::StrCat("bench ", f.dataset) : f.name);
-  spec.mutable_dataset()->set_name(f.dataset);
-  spec.mutable_dataset()->set_split(f.split);
-  spec.mutable_dataset()->set_offset(static_cast<int32_t>(f.offset));
-  spec.mutable_dataset()->set_limit(static_cast<int32_t>(f.limit));
+  if (f.problems_file.empty()) {
+    spec.set_name(f.name.empty() ? absl::StrCat("bench ", f.dataset) : f.name);
+    spec.mutable_dataset()->set_name(f.dataset);
+    spec.mutable_dataset()->set_split(f.split);
+    spec.mutable_dataset()->set_offset(static_cast<int32_t>(f.offset));
+    spec.mutable_dataset()->set_limit(static_cast<int32_t>(f.limit));
+  } else {
+    // The file's name is part of the experiment's name, so --resume finds this file's experiment.
+    spec.set_name(f.name.empty() ? absl::StrCat("bench ", f.problems_file) : f.name);
+    PONDER_RETURN_IF_ERROR(AddProblemsFile(f, spec));
+  }
   v1::StrategyConfig verifier_holder;
   if (!f.verifier.empty()) {
     PONDER_RETURN_IF_ERROR(
@@ -520,17 +612,20 @@ absl::Status BenchOnServer(const BenchFlags& f, v1::ExperimentSpec spec) {
 absl::Status Bench(std::span<char* const> args) {
   BenchFlags f;
   FlagParser flags(
-      "ponder bench (--server ADDR | --model PATH [--prm NAME=PATH]) --dataset NAME "
+      "ponder bench (--server ADDR | --model PATH [--prm NAME=PATH]) (--dataset NAME | "
+      "--problems FILE) "
       "[--data-dir DIR] [--limit K] [--subset ID,...] --strategy [LABEL=]SPEC... "
       "--budget 1,2,4,8 [--seeds S] --db FILE [--name NAME] [--resume]");
   f.client.Register(flags);
   flags.AddString("model", &f.model, "run in this process with this policy model");
   flags.AddStringList("prm", &f.prms, "in-process: reward model NAME=PATH (repeatable)");
   flags.AddString("dataset", &f.dataset, "gsm8k, math, math500 or arith (the built-in task)");
+  flags.AddString("problems", &f.problems_file,
+                  "JSONL of problems instead of --dataset: problem, answer, [id], [answer_format]");
   flags.AddString("data-dir", &f.data_dir,
                   "where datasets live (default: PONDER_DATA_DIR, then the fetch cache)");
   flags.AddString("split", &f.split, "the dataset's split (default: test)");
-  flags.AddInt("offset", &f.offset, "first problem of the split (default 0)");
+  flags.AddInt("offset", &f.offset, "first problem of the split or file (default 0)");
   flags.AddInt("limit", &f.limit, "at most this many problems (default: all)");
   flags.AddStringList("subset", &f.subset, "only these problem ids (comma-separated; repeatable)");
   flags.AddStringList("strategy", &f.strategies,

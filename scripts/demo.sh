@@ -58,18 +58,9 @@ build/bin/ponder solve --server "$address" --strategy self_consistency --budget 
   --problem "Noah has 44 crayons. Then Noah gives 19 crayons to Dan. Eli has 3 times as many crayons as Noah has now. Hugo has 23 fewer crayons than Eli. How many crayons does Hugo have?"
 
 echo "== benchmark: $limit held-out arithmetic problems"
-# Sampling strategies draw at temperature 0.8 (the best of those tried, tools/train/README.md).
-# Best-of-N ranks candidates by the arithmetic step checker's minimum over steps (a solution is
-# as good as its worst step); particle filtering is guided by the shipped PRM.
-sampling='"sampling":{"temperature":0.8}'
-build/bin/ponder bench --server "$address" --dataset arith --limit "$limit" --quiet \
-  --strategy 'greedy={"bestOfN":{},"sampling":{"temperature":0},"verifier":{"arithmetic":{}}}' \
-  --budget 1 --name "demo: greedy"
-build/bin/ponder bench --server "$address" --dataset arith --limit "$limit" \
-  --strategy "self-consistency={\"selfConsistency\":{},$sampling}" \
-  --strategy "best-of-n.checker={\"bestOfN\":{},$sampling,\"verifier\":{\"arithmetic\":{},\"aggregation\":\"AGGREGATION_MIN\"}}" \
-  --strategy "particle-filter.prm={\"particleFilter\":{},$sampling,\"verifier\":{\"prm\":{\"model\":\"prm\",\"format\":\"FORMAT_QWEN_MATH_PRM\"}}}" \
-  --budget "$budgets" --name "demo: scaling"
+# Greedy decoding, then self-consistency, best-of-N ranked by the arithmetic step checker and
+# particle filtering guided by the shipped PRM at temperature 0.8 (tools/train/README.md).
+scripts/bench_arith.sh --server "$address" --limit "$limit" --budgets "$budgets" >/dev/null
 
 echo "== accuracy by strategy and budget (from $out/demo.db)"
 build/bin/ponder query --db "$out/demo.db" accuracy --experiment 1,2

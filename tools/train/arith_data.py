@@ -96,17 +96,36 @@ def split_step(step, a, op, b, c, ones_first=False):
     return [first, second]
 
 
-def split_additions(solution, rng, share, ones_first_share=0.0):
-    """The solution with some + and - steps done in two (tens, then ones): a second correct way
-    through the same problem whose arithmetic differs from the one-step way, so the samples of a
-    policy trained on both do not all repeat the same slip (see tools/train/README.md)."""
+def split_product(step, a, b, c):
+    """`a * b = c` (one operand of two digits or more, not a multiple of ten; the other of one
+    digit) done in three paragraphs: the tens times the digit, the ones times the digit, and their
+    sum; None when the step does not fit."""
+    long, digit = (a, b) if a >= b else (b, a)
+    tens, ones = long - long % 10, long % 10
+    if digit >= 10 or digit < 2 or tens == 0 or ones == 0:
+        return None
+    m = EQUATION.search(step)
+    first = f"First, {tens} * {digit} = {tens * digit}."
+    second = f"Then, {ones} * {digit} = {ones * digit}."
+    third = step[:m.start()] + f"{tens * digit} + {ones * digit} = {c}" + step[m.end():]
+    return [first, second, third]
+
+
+def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0):
+    """The solution with some + and - steps done in two (tens, then ones) and, with
+    `product_share`, some * steps done in three (split_product): other correct ways through the
+    same problem whose arithmetic differs from the one-step way, so the samples of a policy
+    trained on all of them do not all repeat the same slip (see tools/train/README.md)."""
     out = []
     for step in split_steps(solution):
         eq = equation_of(step)
         parts = None
-        if eq is not None and rng.random() < share:
+        draw = rng.random() if eq is not None else 1.0
+        if eq is not None and eq[1] in "+-" and draw < share:
             ones_first = ones_first_share > 0 and rng.random() < ones_first_share
             parts = split_step(step, *eq[:4], ones_first=ones_first)
+        elif eq is not None and eq[1] == "*" and draw < product_share:
+            parts = split_product(step, eq[0], eq[2], eq[3])
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 
@@ -119,7 +138,8 @@ def prefix_labels(steps, reference_steps, answer):
     """1 for each step while all steps so far are right, then 0.
 
     A step is right when its equation holds, its result is a value the reference chain reaches
-    (one of its results, or the halfway value of a + or - step done in two, see split_step),
+    (one of its results, the halfway value of a + or - step done in two, see split_step, or a
+    partial product of a * step done in three, see split_product),
     and, for a step that states a boxed answer, that answer is the reference answer and every
     reference result has been reached. Operand order does not matter, so a solution with
     swapped operands or split steps is labelled like the reference.
@@ -131,6 +151,10 @@ def prefix_labels(steps, reference_steps, answer):
         if op in "+-" and b >= 10 and b % 10:
             for part in (b - b % 10, b % 10):  # tens first or ones first
                 halfway.add(a + part if op == "+" else a - part)
+        if op == "*":
+            long, digit = (a, b) if a >= b else (b, a)
+            if digit < 10 and long >= 10 and long % 10:
+                halfway.update({(long - long % 10) * digit, long % 10 * digit})
     labels = []
     reached = set()
     ok = True

@@ -82,6 +82,9 @@ def parse_args(argv=None):
                    "tens then ones, in the policy's training solutions (another way to the answer)")
     p.add_argument("--split-ones-first", type=float, default=0.0,
                    help="share of the split steps that take the ones first (a third way)")
+    p.add_argument("--split-products", type=float, default=0.0,
+                   help="share of * steps (a two-digit operand, not a multiple of ten, times a digit) "
+                   "written as three steps: tens times the digit, ones times the digit, the sum")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -262,7 +265,8 @@ def optimizer_step(model, opt, lr, batch, pad, args, loss_fn):
 # Policy
 
 
-def policy_examples(records, tokenizer, rng, system_share, swap_share, split_share, ones_first_share):
+def policy_examples(records, tokenizer, rng, system_share, swap_share, split_share, ones_first_share,
+                    product_share):
     eos = "<|im_end|>"
     out = []
     for r in records:
@@ -271,8 +275,8 @@ def policy_examples(records, tokenizer, rng, system_share, swap_share, split_sha
         solution = r["solution"]
         if swap_share > 0:
             solution = arith_data.swap_operands(solution, rng, swap_share)
-        if split_share > 0:
-            solution = arith_data.split_additions(solution, rng, split_share, ones_first_share)
+        if split_share > 0 or product_share > 0:
+            solution = arith_data.split_additions(solution, rng, split_share, ones_first_share, product_share)
         target = tokenizer.encode(solution + eos)
         out.append((prompt + target, [IGNORE] * len(prompt) + target))
     return out
@@ -293,7 +297,7 @@ def stage_policy(args, log):
     records = arith_data.read_jsonl(os.path.join(args.work, "train.jsonl"))
     monitor = arith_data.read_jsonl(os.path.join(args.work, "monitor.jsonl"))
     examples = policy_examples(records, tokenizer, rng, args.system_prompt_share, args.swap_operands,
-                                args.split_steps, args.split_ones_first)
+                                args.split_steps, args.split_ones_first, args.split_products)
     model = llama.Llama(model_config(args, tokenizer)).to(args.device)
     opt = make_optimizer(model, args.policy_lr)
     pad = tokenizer.special_id("<|endoftext|>")
@@ -349,7 +353,7 @@ def policy_settings_key(args):
     """The settings a policy checkpoint depends on: a checkpoint is resumed only if they match."""
     names = ["seed", "train_count", "train_data_seed", "difficulty", "vocab_size", "tokenizer_texts", "hidden",
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
-             "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first", "bf16"]
+             "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first", "split_products", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 
@@ -398,7 +402,8 @@ def prm_examples(records, tokenizer, rng, args, policy_samples):
         if rng.random() < args.prm_clean_share:
             # The policy's ways of writing a correct solution (swapped operands, split steps).
             clean = arith_data.swap_operands(r["solution"], rng, args.swap_operands)
-            clean = arith_data.split_additions(clean, rng, args.split_steps, args.split_ones_first)
+            clean = arith_data.split_additions(clean, rng, args.split_steps, args.split_ones_first,
+                                               args.split_products)
             clean = arith_data.split_steps(clean)
             add(r["problem"], clean, [1] * len(clean), "clean")
             continue
@@ -526,11 +531,13 @@ def main(argv=None):
     t0 = time.time()
     for name in args.stages.split(","):
         print(f"== {name}", flush=True)
+        log.data["stages"][name] = {}  # a rerun stage replaces what an earlier run logged for it
         wall, cpu = time.time(), time.process_time()
         stages[name](args, log)
         # CPU seconds (all threads) beside the wall time: on a shared machine the wall time says
         # more about the other jobs than about the training.
-        log.stage(name, wall_seconds=round(time.time() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1))
+        log.stage(name, wall_seconds=round(time.time() - wall, 1), cpu_seconds=round(time.process_time() - cpu, 1),
+                  device=args.device)
     log.data["total_seconds_last_run"] = round(time.time() - t0, 1)
     log.save()
 

@@ -423,6 +423,63 @@ TEST(ResultsCliTest, ErrorsNameTheFlag) {
   EXPECT_THAT(budget.err, HasSubstr("--budget: 'x'"));
 }
 
+// --problems: a JSONL file (what `ponder datasets export` writes, or a user's own) benchmarked
+// as given — every line a problem with its id, reference and answer format — and a line that
+// does not parse stops the benchmark naming the file and line.
+TEST_F(BenchCliTest, ProblemsFileIsBenchmarkedAsGiven) {
+  const std::string path = TempPath("problems.jsonl");
+  {
+    std::ofstream out(path);
+    out << R"({"id":"test/0","problem":"Ann has 3 apples and gets 4 more. How many?","answer":"7"})"
+        << "\n\n"  // blank lines are skipped
+        << R"({"question":"What is 6 x 7?","answer":42})" << "\n"
+        << R"({"problem":"Simplify 2/4.","answer":"\\frac{1}{2}","id":9})" << "\n"
+        << R"({"problem":"Name a prime.","answer_format":"math"})" << "\n";
+  }
+  const std::string db = TempPath("problems.db");
+  std::vector<std::string> args = BenchArgs(db, "", 0, "1,2");
+  args.erase(args.begin() + 3, args.begin() + 7);  // no --dataset, no --limit
+  args.insert(args.end(), {"--problems", path});
+  CommandResult bench = Ponder(args);
+  ASSERT_EQ(bench.code, 0) << bench.err << bench.out;
+  EXPECT_THAT(bench.out, HasSubstr("completed, 16 of 16 runs recorded"));
+  const auto first_column = [](const std::string& db_path, const std::string& sql) {
+    std::vector<std::string> values;
+    for (const std::vector<std::string>& row : Sql(db_path, sql)) values.push_back(row.at(0));
+    return values;
+  };
+  EXPECT_THAT(first_column(db,
+                           "SELECT source_id || '|' || answer_format || '|' || "
+                           "coalesce(reference_answer, 'none') FROM problems ORDER BY problem_index"),
+              ::testing::ElementsAre("test/0|gsm8k|7", "line 3|gsm8k|42", "9|math|\\frac{1}{2}",
+                                     "line 5|math|none"));
+  EXPECT_EQ(Sql(db, "SELECT name FROM experiments")[0][0], "bench " + path);
+  // Graded where a reference is given, ungraded where not.
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct IS NULL"), 4);
+
+  // --offset/--limit pick rows of the file (blank lines do not count).
+  const std::string sliced_db = TempPath("sliced.db");
+  std::vector<std::string> sliced = BenchArgs(sliced_db, "", 0, "1");
+  sliced.erase(sliced.begin() + 3, sliced.begin() + 7);
+  sliced.insert(sliced.end(), {"--problems", path, "--offset", "1", "--limit", "2"});
+  CommandResult slice = Ponder(sliced);
+  ASSERT_EQ(slice.code, 0) << slice.err << slice.out;
+  EXPECT_THAT(first_column(sliced_db, "SELECT source_id FROM problems ORDER BY problem_index"),
+              ::testing::ElementsAre("line 3", "9"));
+
+  {
+    std::ofstream out(path, std::ios::app);
+    out << R"({"problem": 3, "answer": "1"})" << "\n";
+  }
+  CommandResult bad = Ponder(args);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_THAT(bad.err, HasSubstr(path + ":6: needs a non-empty string \"problem\""));
+  CommandResult both = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith", "--problems",
+                               path, "--strategy", "self_consistency", "--budget", "1"});
+  EXPECT_EQ(both.code, 2);
+  EXPECT_THAT(both.err, HasSubstr("give one of --dataset NAME"));
+}
+
 // The real GSM8K and MATH-500 test files (../shared/datasets), a few problems each, with the
 // tiny random model: accuracy near 0 is expected; the point is that the files load, every run
 // is graded against the file's reference and recorded.
