@@ -79,8 +79,9 @@ struct CellMetrics {
   // Unset when no such run has budget_n candidates or more. For step-level searches the
   // candidates are not independent draws: read it as an oracle rate there.
   std::optional<double> pass_at_k;
-  // Share of graded runs with at least one correct candidate (oracle selection).
-  double oracle = 0;
+  // Share of graded runs with at least one correct candidate (oracle selection); unset where
+  // the candidates are not known (a summary from the server's per-cell counts).
+  std::optional<double> oracle;
   // Means per run (= per problem and seed) over succeeded runs.
   double mean_generated_tokens = 0;
   double mean_prompt_tokens_requested = 0;

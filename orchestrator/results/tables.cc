@@ -60,7 +60,7 @@ Table AccuracyTable(int64_t experiment_id, const std::vector<CellMetrics>& cells
                Real("fpr_candidates", 4)});
   for (const CellMetrics& c : cells) {
     table.AddRow({experiment_id, c.strategy, c.budget_n, c.runs, c.graded, c.correct, c.accuracy,
-                  c.accuracy_ci.low, c.accuracy_ci.high, Optional(c.pass_at_k), c.oracle,
+                  c.accuracy_ci.low, c.accuracy_ci.high, Optional(c.pass_at_k), Optional(c.oracle),
                   Optional(c.selected_false_positive_rate),
                   Optional(c.candidate_false_positive_rate)});
   }

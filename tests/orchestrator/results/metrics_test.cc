@@ -110,7 +110,8 @@ TEST(ComputeCellsTest, AccuracyCoverageAndCostPerStrategyAndBudget) {
   // pass@1 from each problem's n=4 run: (3/4 + 1/4 + 0) / 3.
   ASSERT_TRUE(sc1.pass_at_k.has_value());
   EXPECT_NEAR(*sc1.pass_at_k, (0.75 + 0.25 + 0) / 3, 1e-12);
-  EXPECT_NEAR(sc1.oracle, 1.0 / 3, 1e-12);
+  ASSERT_TRUE(sc1.oracle.has_value());
+  EXPECT_NEAR(*sc1.oracle, 1.0 / 3, 1e-12);
   EXPECT_EQ(sc1.prefix_runs, 1);
   EXPECT_DOUBLE_EQ(sc1.mean_generated_tokens, 10);
   EXPECT_DOUBLE_EQ(sc1.total_wall_seconds, 1.5);
