@@ -26,13 +26,12 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "base/flags.h"
-#include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "datasets/dataset.h"
 #include "engine/local_engine.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "nlohmann/json.hpp"
 #include "orchestrator/builtin_datasets.h"
 #include "orchestrator/client.h"
 #include "orchestrator/experiment_runner.h"
@@ -140,78 +139,24 @@ absl::StatusOr<v1::NamedStrategy> ParseNamedStrategy(const std::string& text) {
   return named;
 }
 
-// One line of a --problems file: {"problem" (or "question"): text, "answer": string or number
-// (optional: ungraded without it), "id" (optional: the line number), "answer_format": "math" or
-// "gsm8k" (optional: gsm8k for a plain number, math otherwise)} — what `ponder datasets export`
-// writes, so any exported slice can be benchmarked as it is.
-absl::StatusOr<v1::Problem> ParseProblemLine(std::string_view line, int64_t number) {
-  const nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (row.is_discarded()) return absl::InvalidArgumentError("not valid JSON");
-  if (!row.is_object()) return absl::InvalidArgumentError("not a JSON object");
-  v1::Problem problem;
-  const char* text_key = row.contains("problem") ? "problem" : "question";
-  if (!row.contains(text_key) || !row[text_key].is_string() ||
-      row[text_key].get_ref<const std::string&>().empty()) {
-    return absl::InvalidArgumentError("needs a non-empty string \"problem\" (or \"question\")");
-  }
-  problem.set_text(row[text_key].get<std::string>());
-  if (row.contains("id")) {
-    if (!row["id"].is_string() && !row["id"].is_number_integer()) {
-      return absl::InvalidArgumentError("\"id\" must be a string or an integer");
-    }
-    problem.set_id(row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump());
-  } else {
-    problem.set_id(absl::StrCat("line ", number));
-  }
-  bool numeric = false;
-  if (row.contains("answer") && !row["answer"].is_null()) {
-    const nlohmann::json& answer = row["answer"];
-    if (!answer.is_string() && !answer.is_number()) {
-      return absl::InvalidArgumentError("\"answer\" must be a string or a number");
-    }
-    problem.set_reference_answer(answer.is_string() ? answer.get<std::string>() : answer.dump());
-    double unused;
-    numeric = absl::SimpleAtod(problem.reference_answer(), &unused);
-  }
-  std::string format = numeric ? "gsm8k" : "math";
-  if (row.contains("answer_format")) {
-    if (!row["answer_format"].is_string()) {
-      return absl::InvalidArgumentError("\"answer_format\" must be \"math\" or \"gsm8k\"");
-    }
-    format = row["answer_format"].get<std::string>();
-  }
-  if (format == "gsm8k") {
-    problem.set_answer_format(v1::ANSWER_FORMAT_GSM8K);
-  } else if (format == "math") {
-    problem.set_answer_format(v1::ANSWER_FORMAT_MATH);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"answer_format\" must be \"math\" or \"gsm8k\", got \"", format, "\""));
-  }
-  return problem;
-}
-
 // --problems: the file's problems (after --offset/--limit) as the experiment's inline problems.
 // A line that does not parse stops the benchmark, naming the file and line: the set measured is
 // the set in the file, never silently a smaller one.
 absl::Status AddProblemsFile(const BenchFlags& f, v1::ExperimentSpec& spec) {
-  absl::StatusOr<std::string> text = ReadFileToString(f.problems_file);
-  if (!text.ok()) {
+  absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadProblemsFile(f.problems_file);
+  if (!loaded.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--problems ", f.problems_file, ": ", text.status().message()));
+        absl::StrCat("--problems ", f.problems_file, ": ", loaded.status().message()));
   }
-  int64_t number = 0, rows = 0;
-  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-    ++number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    const int64_t row = rows++;
-    if (row < f.offset || (f.limit > 0 && row >= f.offset + f.limit)) continue;
-    absl::StatusOr<v1::Problem> problem = ParseProblemLine(AsStd(line), number);
-    if (!problem.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(f.problems_file, ":", number, ": ", problem.status().message()));
-    }
-    *spec.add_problems() = *std::move(problem);
+  if (loaded->skipped > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        loaded->warnings.front(),
+        loaded->skipped > 1 ? absl::StrCat(" (and ", loaded->skipped - 1, " more)") : ""));
+  }
+  const int64_t rows = static_cast<int64_t>(loaded->problems.size());
+  const int64_t end = f.limit > 0 ? std::min(rows, f.offset + f.limit) : rows;
+  for (int64_t i = f.offset; i < end; ++i) {
+    *spec.add_problems() = orchestrator::ProblemProto(loaded->problems[i]);
   }
   if (spec.problems().empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--problems ", f.problems_file, ": no problems",

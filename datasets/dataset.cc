@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "datasets/arith_task.h"
 #include "datasets/records.h"
@@ -269,7 +270,7 @@ absl::Status ReadRecords(const DatasetSpec& spec, const std::string& path, std::
   std::map<std::string, int64_t, std::less<>> first_line;  // id -> line it first appeared on
   auto visit = [&](const internal::JsonRecord& record) {
     absl::StatusOr<Problem> problem =
-        spec.parser(record.value, {spec.info.name, split, record.index, {}});
+        spec.parser(record.value, {spec.info.name, split, record.index, {}, record.line});
     if (!problem.ok()) {
       log.Skip(path, record.line, AsStd(problem.status().message()));
       return;
@@ -467,6 +468,17 @@ absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOp
       !status.ok()) {
     return status;
   }
+  return loaded;
+}
+
+absl::StatusOr<LoadedDataset> LoadProblemsFile(const std::string& path) {
+  DatasetSpec spec{.info = {.name = "problems file"}, .parser = internal::ParseProblemsFileRow};
+  LoadedDataset loaded;
+  internal::SkipLog log;
+  PONDER_RETURN_IF_ERROR(ReadRecords(spec, path, "", loaded.problems, log));
+  loaded.skipped = log.skipped;
+  loaded.warnings = std::move(log.warnings);
+  loaded.sources.push_back(path);
   return loaded;
 }
 

@@ -97,6 +97,13 @@ struct LoadedDataset {
 // unknown `ids`, DataLoss for a file that cannot be decoded as a whole.
 absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOptions& options);
 
+// A JSON Lines file of problems (`ponder bench --problems`, what `ponder datasets export`
+// writes): one object per line, see internal::ParseProblemsFileRow for the fields; gzip and a
+// byte order mark are read as for the datasets. A line that does not parse, or repeats an id, is
+// counted in `skipped` with a "<path>:<line>: <why>" warning; NotFound/PermissionDenied name the
+// path.
+absl::StatusOr<LoadedDataset> LoadProblemsFile(const std::string& path);
+
 // What is known about a dataset without reading it.
 struct DatasetInfo {
   std::string name;

@@ -39,6 +39,52 @@ int ParseLevel(const nlohmann::json& row) {
 
 }  // namespace
 
+absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const RowContext& context) {
+  if (!row.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  Problem problem;
+  problem.dataset = std::string(context.dataset);
+  const char* text_key = row.contains("problem") ? "problem" : "question";
+  if (!row.contains(text_key) || !row[text_key].is_string() ||
+      row[text_key].get_ref<const std::string&>().empty()) {
+    return absl::InvalidArgumentError("needs a non-empty string \"problem\" (or \"question\")");
+  }
+  problem.question = row[text_key].get<std::string>();
+  if (row.contains("id")) {
+    if (!row["id"].is_string() && !row["id"].is_number_integer()) {
+      return absl::InvalidArgumentError("\"id\" must be a string or an integer");
+    }
+    problem.id = row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump();
+  } else {
+    problem.id = absl::StrCat("line ", context.line);
+  }
+  bool numeric = false;
+  if (row.contains("answer") && !row["answer"].is_null()) {
+    const nlohmann::json& answer = row["answer"];
+    if (!answer.is_string() && !answer.is_number()) {
+      return absl::InvalidArgumentError("\"answer\" must be a string or a number");
+    }
+    problem.reference_answer = answer.is_string() ? answer.get<std::string>() : answer.dump();
+    double unused;
+    numeric = absl::SimpleAtod(problem.reference_answer, &unused);
+  }
+  std::string format = numeric ? "gsm8k" : "math";
+  if (row.contains("answer_format")) {
+    if (!row["answer_format"].is_string()) {
+      return absl::InvalidArgumentError("\"answer_format\" must be \"math\" or \"gsm8k\"");
+    }
+    format = row["answer_format"].get<std::string>();
+  }
+  if (format == "gsm8k") {
+    problem.answer_format = verifiers::AnswerFormat::kGsm8k;
+  } else if (format == "math") {
+    problem.answer_format = verifiers::AnswerFormat::kMath;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"answer_format\" must be \"math\" or \"gsm8k\", got \"", format, "\""));
+  }
+  return problem;
+}
+
 absl::StatusOr<Problem> ParseGsm8kRow(const nlohmann::json& row, const RowContext& context) {
   PONDER_RETURN_IF_ERROR(RequireObject(row));
   Problem problem;

@@ -17,6 +17,7 @@ struct RowContext {
   int64_t index = 0;  // position in the file, bad records included: ids do not shift
   // For MATH per-problem files: the id when the record has no unique_id ("test/algebra/1.json").
   std::string_view id_hint;
+  int64_t line = 0;  // 1-based line the record starts on (0: unknown)
 };
 
 // A parser returns the problem or an error saying which field is wrong; the caller prefixes
@@ -41,6 +42,11 @@ absl::StatusOr<Problem> ParseHumanEvalRow(const nlohmann::json& row, const RowCo
 // "test_setup_code", "test_list", ...} and sanitized-mbpp.json {"task_id", "prompt", "code",
 // "test_imports", "test_list"}. Id "MBPP/<task_id>".
 absl::StatusOr<Problem> ParseMbppRow(const nlohmann::json& row, const RowContext& context);
+
+// A problems file (LoadProblemsFile): {"problem" (or "question"), optional "answer" (string or
+// number), "id" (string or integer; default "line <line>"), "answer_format" ("math" or "gsm8k";
+// default gsm8k for a plain number, math otherwise)}.
+absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const RowContext& context);
 
 // The MBPP task id of a problem parsed by ParseMbppRow (from its id), or -1.
 int64_t MbppTaskId(const Problem& problem);

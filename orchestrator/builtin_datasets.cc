@@ -4,6 +4,17 @@
 
 namespace ponder::orchestrator {
 
+v1::Problem ProblemProto(const datasets::Problem& row) {
+  v1::Problem problem;
+  problem.set_id(row.id);
+  problem.set_text(row.question);
+  if (!row.reference_answer.empty()) problem.set_reference_answer(row.reference_answer);
+  problem.set_answer_format(row.answer_format == verifiers::AnswerFormat::kGsm8k
+                                ? v1::ANSWER_FORMAT_GSM8K
+                                : v1::ANSWER_FORMAT_MATH);
+  return problem;
+}
+
 int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir) {
   int registered = 0;
   for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
@@ -20,13 +31,7 @@ int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_d
           std::vector<v1::Problem> problems;
           problems.reserve(loaded->problems.size());
           for (const datasets::Problem& row : loaded->problems) {
-            v1::Problem& problem = problems.emplace_back();
-            problem.set_id(row.id);
-            problem.set_text(row.question);
-            if (!row.reference_answer.empty()) problem.set_reference_answer(row.reference_answer);
-            problem.set_answer_format(row.answer_format == verifiers::AnswerFormat::kGsm8k
-                                          ? v1::ANSWER_FORMAT_GSM8K
-                                          : v1::ANSWER_FORMAT_MATH);
+            problems.push_back(ProblemProto(row));
           }
           return problems;
         });

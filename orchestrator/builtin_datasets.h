@@ -4,9 +4,13 @@
 
 #include <string>
 
+#include "datasets/dataset.h"
 #include "orchestrator/problem_source.h"
 
 namespace ponder::orchestrator {
+
+// A problem of datasets/ as the service's message (id, text, reference when set, format).
+v1::Problem ProblemProto(const datasets::Problem& row);
 
 // Registers every dataset graded by its answer (gsm8k, math, math500, arith: not the code
 // datasets) with `registry`, read from `data_dir` ("": datasets::ResolveDataDir's default:
