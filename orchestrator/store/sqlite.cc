@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -13,6 +15,9 @@ namespace {
 
 // Statements quoted in error messages are cut to this many bytes.
 constexpr size_t kQuotedSqlBytes = 120;
+
+// How long a statement waits for another connection's lock before "database is locked".
+constexpr absl::Duration kBusyTimeout = absl::Seconds(5);
 
 std::string Quote(std::string_view sql) {
   std::string quoted(sql.substr(0, kQuotedSqlBytes));
@@ -158,16 +163,26 @@ absl::StatusOr<Database> Database::Open(const std::string& path) {
     return StatusFromCode(code, absl::StrCat("opening database '", path, "'"), handle);
   }
   sqlite3_extended_result_codes(handle, 1);
-  sqlite3_busy_timeout(handle, 5000);
+  sqlite3_busy_timeout(handle, static_cast<int>(absl::ToInt64Milliseconds(kBusyTimeout)));
   PONDER_RETURN_IF_ERROR(db.Execute("PRAGMA foreign_keys = ON"));
   if (path != ":memory:" && !path.empty()) {
     // Larger pages than SQLite's 4 KiB hold more kilobyte-sized candidate texts each, which
     // halves the write-ahead log frames per row (store_bench). Takes effect only on a new file.
     PONDER_RETURN_IF_ERROR(db.Execute("PRAGMA page_size = 16384"));
-    PONDER_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
-    if (mode != "wal") {
+    // Switching a new file to WAL needs it to itself. When another connection is switching it
+    // too, SQLite reports "database is locked" at once instead of calling the busy handler (one
+    // of the two must give way to avoid a deadlock), so that case is retried here for as long
+    // as the busy timeout would have waited.
+    absl::StatusOr<std::string> mode = db.QueryText("PRAGMA journal_mode = WAL");
+    for (const absl::Time give_up = absl::Now() + kBusyTimeout;
+         absl::IsUnavailable(mode.status()) && absl::Now() < give_up;) {
+      absl::SleepFor(absl::Milliseconds(5));
+      mode = db.QueryText("PRAGMA journal_mode = WAL");
+    }
+    PONDER_RETURN_IF_ERROR(mode.status());
+    if (*mode != "wal") {
       return absl::FailedPreconditionError(absl::StrCat(
-          "database '", path, "': cannot use write-ahead logging (journal mode stays '", mode,
+          "database '", path, "': cannot use write-ahead logging (journal mode stays '", *mode,
           "'); is it on a network file system?"));
     }
     // In WAL mode NORMAL syncs at checkpoints only: a commit survives a crash of the process
