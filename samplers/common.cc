@@ -160,12 +160,11 @@ int AssignAnswerClasses(std::vector<v1::Candidate>& candidates, verifiers::Answe
 }
 
 absl::Status ScoreCandidates(const ProblemInput& problem, const SolveContext& context,
-                             const Settings& settings, std::vector<v1::Candidate>& candidates,
-                             UsageMeter& usage) {
+                             const Settings& settings, v1::SolveResult& result, UsageMeter& usage) {
   if (context.verifier == nullptr)
     return absl::FailedPreconditionError("this strategy needs a verifier");
   std::vector<verifiers::Solution> solutions;
-  for (const v1::Candidate& c : candidates) {
+  for (const v1::Candidate& c : result.candidates()) {
     solutions.push_back(verifiers::SplitSteps(c.text(), settings.delimiter, true));
   }
   PONDER_ASSIGN_OR_RETURN(
@@ -173,12 +172,20 @@ absl::Status ScoreCandidates(const ProblemInput& problem, const SolveContext& co
       context.verifier->Score(problem.problem, solutions,
                               {settings.aggregation, context.cancel, context.deadline}));
   usage.AddVerifierTokens(scored.tokens_processed);
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    candidates[i].clear_step_scores();
-    for (double s : scored.scores[i].step_scores) candidates[i].add_step_scores(s);
-    candidates[i].set_score(scored.scores[i].aggregate);
+  for (int i = 0; i < result.candidates_size(); ++i) {
+    v1::Candidate& candidate = *result.mutable_candidates(i);
+    candidate.clear_step_scores();
+    for (double s : scored.scores[i].step_scores) candidate.add_step_scores(s);
+    candidate.set_score(scored.scores[i].aggregate);
   }
+  NoteOverContext(scored, result);
   return absl::OkStatus();
+}
+
+void NoteOverContext(const verifiers::VerifyResult& scored, v1::SolveResult& result) {
+  int over = 0;
+  for (const verifiers::VerifierScores& s : scored.scores) over += s.over_context ? 1 : 0;
+  if (over > 0) (*result.mutable_diagnostics())["verifier_over_context"] += over;
 }
 
 void SelectCandidate(v1::SolveResult& result, int index) {

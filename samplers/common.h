@@ -71,11 +71,15 @@ v1::Candidate MakeCandidate(int index, const std::string& text, const std::vecto
 // then pairwise (verifiers::ParsedAnswer), joining classes like RPC's union-find (compute_sc.py).
 int AssignAnswerClasses(std::vector<v1::Candidate>& candidates, verifiers::AnswerFormat format);
 
-// Scores every candidate's text with the verifier (steps cut at the delimiter): fills
-// step_scores and score.
+// Scores every candidate of `result` with the verifier (steps cut at the delimiter): fills
+// step_scores and score. Candidates too long for the verifier's model score 0 and are counted
+// in the diagnostic "verifier_over_context" (NoteOverContext).
 absl::Status ScoreCandidates(const ProblemInput& problem, const SolveContext& context,
-                             const Settings& settings, std::vector<v1::Candidate>& candidates,
-                             UsageMeter& usage);
+                             const Settings& settings, v1::SolveResult& result, UsageMeter& usage);
+
+// Adds the solutions of `scored` that did not fit the verifier's context to the diagnostic
+// "verifier_over_context" of `result`.
+void NoteOverContext(const verifiers::VerifyResult& scored, v1::SolveResult& result);
 
 // Sets `selected` on the members of `answer_class` (or on `index` when class is -1) and the
 // result's answer and selected_candidate.

@@ -81,6 +81,7 @@ absl::StatusOr<std::vector<double>> ScorePartials(const ProblemInput& problem,
       context.verifier->Score(problem.problem, solutions,
                               {settings.aggregation, context.cancel, context.deadline}));
   usage.AddVerifierTokens(scored.tokens_processed);
+  NoteOverContext(scored, result);
   std::vector<double> scores;
   for (size_t i = 0; i < partials.size(); ++i) {
     scores.push_back(scored.scores[i].aggregate);

@@ -46,7 +46,8 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     UsageMeter& usage, v1::SolveResult& result);
 
 // Scores partial solutions with the verifier; returns the aggregated score of each and stores
-// it as the reward of each one's trace node.
+// it as the reward of each one's trace node. Partials too long for the verifier's model score
+// 0 (NoteOverContext).
 absl::StatusOr<std::vector<double>> ScorePartials(const ProblemInput& problem,
                                                   const SolveContext& context,
                                                   const Settings& settings,

@@ -206,11 +206,7 @@ class SampleThenSelect : public SamplingStrategy {
     PONDER_RETURN_IF_ERROR(
         SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
     ReportRound(context, result, 0);
-    if (scored_) {
-      std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
-      PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, candidates, usage));
-      result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
-    }
+    if (scored_) PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, result, usage));
     select_(result, problem.answer_format);
     return absl::OkStatus();
   }

@@ -25,28 +25,39 @@ absl::Status CheckStopped(const VerifyOptions& options) {
   return absl::OkStatus();
 }
 
-// Sends one score request per solution and turns each result into step scores.
+// Sends one score request per solution and turns each result into step scores. A solution
+// whose input does not fit the model's context is not sent: it gets VerifierScores with
+// over_context set (aggregate 0).
 template <typename Build, typename Read>
 absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, std::span<const Solution> solutions,
                                       const VerifyOptions& options, Build build, Read read) {
   PONDER_RETURN_IF_ERROR(CheckStopped(options));
+  const int64_t context = model.Info().context_length;
   std::vector<engine::ScoreRequest> requests;
-  for (const Solution& solution : solutions) {
-    PONDER_ASSIGN_OR_RETURN(engine::ScoreRequest request, build(solution));
+  std::vector<size_t> sent;  // the solution of each request
+  VerifyResult out;
+  out.scores.resize(solutions.size());
+  for (size_t i = 0; i < solutions.size(); ++i) {
+    PONDER_ASSIGN_OR_RETURN(engine::ScoreRequest request, build(solutions[i]));
+    const int64_t tokens = static_cast<int64_t>(request.prefix_tokens.size() +
+                                                request.continuation_tokens.size());
+    if (context > 0 && tokens > context) {
+      out.scores[i].over_context = true;
+      continue;
+    }
     request.cancel = options.cancel;
     request.deadline = options.deadline;
     requests.push_back(std::move(request));
+    sent.push_back(i);
   }
   std::vector<absl::StatusOr<engine::ScoreResult>> results = model.ScoreMany(requests);
-  VerifyResult out;
-  for (size_t i = 0; i < results.size(); ++i) {
-    PONDER_RETURN_IF_ERROR(results[i].status());
-    VerifierScores scores;
-    PONDER_ASSIGN_OR_RETURN(scores.step_scores, read(*results[i], requests[i]));
+  for (size_t r = 0; r < results.size(); ++r) {
+    PONDER_RETURN_IF_ERROR(results[r].status());
+    VerifierScores& scores = out.scores[sent[r]];
+    PONDER_ASSIGN_OR_RETURN(scores.step_scores, read(*results[r], requests[r]));
     scores.aggregate = Aggregate(scores.step_scores, options.aggregation);
     out.tokens_processed +=
-        static_cast<int64_t>(requests[i].prefix_tokens.size()) - results[i]->cached_tokens;
-    out.scores.push_back(std::move(scores));
+        static_cast<int64_t>(requests[r].prefix_tokens.size()) - results[r]->cached_tokens;
   }
   return out;
 }

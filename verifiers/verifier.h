@@ -33,6 +33,10 @@ struct Solution {
 struct VerifierScores {
   std::vector<double> step_scores;  // one per step, in [0, 1]; one for AGGREGATION_MODEL
   double aggregate = 0;             // in [0, 1]
+  // Not scored because the verifier's input (the chat-formatted solution) is longer than its
+  // model's context: no step scores and aggregate 0, the lowest score. A rambling partial
+  // solution near the policy's context limit would otherwise fail the whole search.
+  bool over_context = false;
 };
 
 struct VerifyOptions {

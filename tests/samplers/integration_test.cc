@@ -8,6 +8,7 @@
 #include "engine/local_engine.h"
 #include "engine/testing/random_model.h"
 #include "samplers/strategy.h"
+#include "verifiers/reward_model_verifier.h"
 #include "verifiers/verifier.h"
 
 namespace ponder::samplers {
@@ -30,19 +31,25 @@ engine::LocalEngine& Policy() {
 class Models : public verifiers::VerifierModels {
  public:
   engine::Engine* policy() override { return &Policy(); }
-  absl::StatusOr<engine::Engine*> RewardModel(std::string_view) override {
-    static engine::LocalEngine* prm = [] {
-      std::string folder = ::testing::TempDir() + "/samplers_prm";
-      engine::testing::RandomModelSpec spec;
-      spec.reward_labels = 2;
-      EXPECT_TRUE(
-          engine::testing::WriteRandomHuggingFaceModel(spec, engine::DType::kF32, folder).ok());
-      engine::LocalEngineOptions options;
-      options.model_path = folder;
-      options.threads = 2;
-      return engine::LocalEngine::Create(options)->release();
-    }();
-    return prm;
+  // "prm": a random PRM; "short-prm": the same with a 256-token context.
+  absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) override {
+    static engine::LocalEngine* prm = RandomPrm("samplers_prm", 1024);
+    static engine::LocalEngine* short_prm = RandomPrm("samplers_short_prm", 256);
+    return name == "short-prm" ? short_prm : prm;
+  }
+
+ private:
+  static engine::LocalEngine* RandomPrm(const std::string& name, int64_t max_context) {
+    std::string folder = ::testing::TempDir() + "/" + name;
+    engine::testing::RandomModelSpec spec;
+    spec.reward_labels = 2;
+    spec.max_context = max_context;
+    EXPECT_TRUE(
+        engine::testing::WriteRandomHuggingFaceModel(spec, engine::DType::kF32, folder).ok());
+    engine::LocalEngineOptions options;
+    options.model_path = folder;
+    options.threads = 2;
+    return engine::LocalEngine::Create(options)->release();
   }
 };
 
@@ -123,6 +130,48 @@ TEST(StrategyIntegrationTest, ProcessRewardModelGuidesParticleFiltering) {
     EXPECT_GE(node.reward(), 0.0);
     EXPECT_LE(node.reward(), 1.0);
   }
+}
+
+// A solution whose PRM input is longer than the PRM's context scores 0 (and is counted); the
+// others are scored as usual. Before, one such solution failed the whole run.
+TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
+  Models models;
+  auto prm = models.RewardModel("short-prm");
+  ASSERT_TRUE(prm.ok());
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, *prm);
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  std::vector<verifiers::Solution> solutions = {
+      {.steps = {"2 + 2 = 4", "The answer is 4."}, .complete = true},
+      {.steps = {std::string(600, 'x'), "The answer is 4."}, .complete = true},
+      {.steps = {"2 + 2 = 5"}, .complete = false}};
+  auto scored = (*verifier)->Score("What is 2 + 2?", solutions, {});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  ASSERT_EQ(scored->scores.size(), 3u);
+  EXPECT_FALSE(scored->scores[0].over_context);
+  EXPECT_EQ(scored->scores[0].step_scores.size(), 2u);
+  EXPECT_GT(scored->scores[0].aggregate, 0.0);
+  EXPECT_TRUE(scored->scores[1].over_context);
+  EXPECT_TRUE(scored->scores[1].step_scores.empty());
+  EXPECT_EQ(scored->scores[1].aggregate, 0.0);
+  EXPECT_FALSE(scored->scores[2].over_context);
+  EXPECT_EQ(scored->scores[2].step_scores.size(), 1u);
+
+  // Through a search: particles that outgrow the PRM's context are weighted by reward 0.
+  v1::StrategyConfig pf = Config("pf");
+  pf.mutable_verifier()->mutable_prm()->set_model("short-prm");
+  pf.mutable_verifier()->mutable_prm()->set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  pf.mutable_steps()->set_max_step_tokens(64);
+  pf.mutable_steps()->set_delimiter("\n\n");  // rare in noise: long steps
+  pf.mutable_sampling()->set_max_tokens(200);
+  auto result = Solve(pf, 4, 3);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(result->diagnostics().contains("verifier_over_context"));
+  EXPECT_GT(result->diagnostics().at("verifier_over_context"), 0);
+  bool zero_reward = false;
+  for (const auto& node : result->trace()) zero_reward |= node.has_reward() && node.reward() == 0.0;
+  EXPECT_TRUE(zero_reward);
 }
 
 TEST(StrategyIntegrationTest, CancellationStopsALongSearch) {
