@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The shipped model's benchmark: greedy decoding (budget 1), then self-consistency, best-of-N
-# ranked by the arithmetic step checker and particle filtering guided by the shipped PRM at
-# several budgets, on held-out problems of the built-in arithmetic task; prints the accuracy
-# table. scripts/demo.sh runs it through ponderd; the README's 500-problem table runs it in
-# process. Needs build/bin/ponder.
+# and weighted best-of-N ranked by the arithmetic step checker and particle filtering guided by
+# the shipped PRM at several budgets, on held-out problems of the built-in arithmetic task;
+# prints the accuracy table. scripts/demo.sh runs it through ponderd; the README's 500-problem
+# table runs it in process. Needs build/bin/ponder.
 #
 #   scripts/bench_arith.sh --server ADDR [options]                     through a running ponderd
 #   scripts/bench_arith.sh --model POLICY --prm PRM --db FILE [options] in this process
@@ -45,6 +45,8 @@ strategies=(
   --strategy "self-consistency={\"selfConsistency\":{},$sampling}"
   # A solution is as good as its worst step: the checker's minimum over steps.
   --strategy "best-of-n.checker={\"bestOfN\":{},$sampling,\"verifier\":{\"arithmetic\":{},\"aggregation\":\"AGGREGATION_MIN\"}}"
+  # Weighted best-of-N: the same scores summed per answer; the heaviest answer wins.
+  --strategy "weighted-best-of-n.checker={\"weightedBestOfN\":{},$sampling,\"verifier\":{\"arithmetic\":{},\"aggregation\":\"AGGREGATION_MIN\"}}"
 )
 if [[ $with_prm == 1 ]]; then
   strategies+=(--strategy "particle-filter.prm={\"particleFilter\":{},$sampling,\"verifier\":{\"prm\":{\"model\":\"prm\",\"format\":\"FORMAT_QWEN_MATH_PRM\"}}}")

@@ -7,7 +7,6 @@ Nothing here generates problems; it only reads and rewrites the exporter's solut
 """
 
 import json
-import random
 import re
 
 SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."

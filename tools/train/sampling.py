@@ -1,4 +1,4 @@
-"""Batched sampling and reward scoring with the PyTorch model (training and evaluation only).
+"""Batched sampling with the PyTorch model (the policy stage's monitor figures).
 
 Sampling follows the engine's order of operations (engine/sampling/sampler.cc): temperature
 scaling, then top-p (the smallest set of most likely tokens whose mass reaches p), then a draw;
@@ -84,25 +84,3 @@ def sample_solutions(model, tokenizer, problems, n, max_new_tokens, temperature,
         for i, completions, flags in zip(chunk, outs, ends):
             results[i] = [(tokenizer.decode(c, skip_special=True), e) for c, e in zip(completions, flags)]
     return results
-
-
-@torch.no_grad()
-def prm_step_scores(prm, tokenizer, items, batch_size=32):
-    """P(label 1) at every step tag, for items [(problem, steps)] (QwenMathPrm's input)."""
-    tag = tokenizer.special_id(arith_data.STEP_TAG)
-    pad = tokenizer.special_id("<|endoftext|>")
-    encoded = [tokenizer.encode(arith_data.prm_text(p, s, bpe_tokenizer.chat_text)) for p, s in items]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    scores = [None] * len(encoded)
-    for k in range(0, len(order), batch_size):
-        chunk = order[k:k + batch_size]
-        width = max(len(encoded[i]) for i in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        for row, i in enumerate(chunk):
-            ids[row, :len(encoded[i])] = torch.tensor(encoded[i])
-        hidden = prm.hidden_states(ids.to(prm.inv_freq.device))
-        probs = torch.softmax(prm.reward_logits(hidden).float(), dim=-1)[..., 1].cpu()
-        for row, i in enumerate(chunk):
-            positions = [j for j, t in enumerate(encoded[i]) if t == tag]
-            scores[i] = [float(probs[row, j]) for j in positions]
-    return scores

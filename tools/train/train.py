@@ -24,6 +24,7 @@ import math
 import os
 import platform
 import random
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,6 +101,13 @@ def parse_args(argv=None):
                    help="training problems whose policy samples are labelled and added")
     p.add_argument("--prm-policy-samples", type=int, default=8)
     p.add_argument("--sample-temperature", type=float, default=1.0)
+    p.add_argument("--prm-corrupt-policy-ways", type=int, default=1,
+                   help="1: corrupted solutions are rewritten the policy's ways (swapped operands, "
+                   "split steps) like the clean ones and relabelled against the reference chain, so "
+                   "the way a solution is written tells the PRM nothing")
+    p.add_argument("--prm-held-out-policy", type=int, default=200,
+                   help="monitor problems whose policy samples (4 each) measure the PRM on the "
+                   "policy's own solutions")
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--checkpoint-every", type=int, default=50,
                    help="policy steps between checkpoints (WORK/policy_checkpoint.pt); an interrupted "
@@ -368,6 +376,39 @@ def load_policy(args, tokenizer):
 # Process reward model
 
 
+def engine_samples(args, policy, tokenizer, records, per_problem, temperature, seed, name):
+    """[(problem, reference solution, answer, [the policy's solutions])] for `records`, sampled
+    by Ponder's engine: `ponder bench` on the policy exported to WORK/policy.gguf runs
+    self-consistency at budget `per_problem` (every candidate is stored in WORK/NAME.db) with
+    the benchmark's chat prompt, at most 200 tokens each. About 20 times faster here than
+    sampling in PyTorch (sampling.py), and these are the samples a strategy sees."""
+    gguf = os.path.join(args.work, "policy.gguf")
+    export_model(args, policy.cpu(), tokenizer, os.path.join(args.work, "policy_hf"), gguf, "policy")
+    policy.to(args.device)
+    problems = os.path.join(args.work, name + ".jsonl")
+    with open(problems, "w") as out:
+        for i, r in enumerate(records):
+            out.write(json.dumps({"id": f"{name}/{i}", "problem": r["problem"], "answer": r["answer"]}) + "\n")
+    db = os.path.join(args.work, name + ".db")
+    if os.path.exists(db):
+        os.remove(db)
+    sampling_config = {"temperature": temperature, "maxTokens": 200}
+    strategy = "samples=" + json.dumps({"selfConsistency": {}, "sampling": sampling_config})
+    # `--seeds S,` is the one seed S (a bare number is a count of seeds from 0).
+    subprocess.run([args.ponder, "bench", "--model", gguf, "--problems", problems, "--strategy", strategy,
+                    "--budget", str(per_problem), "--seeds", f"{seed},", "--threads", str(args.threads),
+                    "--db", db, "--name", name, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    texts = [[] for _ in records]
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT p.problem_index, c.text FROM candidates c JOIN runs r ON r.id = c.run_id "
+                            "JOIN problems p ON p.id = r.problem_id "
+                            "ORDER BY p.problem_index, c.candidate_index").fetchall()
+    for index, text in rows:
+        texts[index].append(text)
+    assert all(len(t) == per_problem for t in texts), f"{db}: expected {per_problem} samples per problem"
+    return [(r["problem"], r["solution"], r["answer"], t) for r, t in zip(records, texts)]
+
+
 def prm_example(tokenizer, problem, steps, labels, joined):
     """(ids, labels at the step tags) for QwenMathPrm's input; `joined` scores the whole partial
     solution as one step (the 'model' aggregation) with the label of its last step."""
@@ -397,52 +438,141 @@ def prm_examples(records, tokenizer, rng, args, policy_samples):
             out.append(prm_example(tokenizer, problem, steps, labels, joined=False))
         kinds[kind] = kinds.get(kind, 0) + 1
 
+    def policy_ways(solution):
+        """The solution written the policy's ways: some operands swapped, some steps split."""
+        text = arith_data.swap_operands(solution, rng, args.swap_operands)
+        text = arith_data.split_additions(text, rng, args.split_steps, args.split_ones_first,
+                                          args.split_products)
+        return arith_data.split_steps(text)
+
     for r in records:
         steps = arith_data.split_steps(r["solution"])
         if rng.random() < args.prm_clean_share:
-            # The policy's ways of writing a correct solution (swapped operands, split steps).
-            clean = arith_data.swap_operands(r["solution"], rng, args.swap_operands)
-            clean = arith_data.split_additions(clean, rng, args.split_steps, args.split_ones_first,
-                                               args.split_products)
-            clean = arith_data.split_steps(clean)
+            clean = policy_ways(r["solution"])
             add(r["problem"], clean, [1] * len(clean), "clean")
             continue
         for _ in range(10):
             corrupted = arith_data.corrupt(r["problem"], steps, rng)
-            if corrupted is not None:
-                add(r["problem"], corrupted[0], corrupted[1], corrupted[2])
-                break
+            if corrupted is None:
+                continue
+            bad_steps, labels, kind = corrupted
+            if args.prm_corrupt_policy_ways:
+                # Written like the clean examples (a PRM trained on corrupted reference-style
+                # solutions and clean policy-style ones learns that the reference's way of
+                # writing a step is a sign of an error); the labels follow the steps.
+                bad_steps = policy_ways(arith_data.STEP_DELIMITER.join(bad_steps))
+                labels = arith_data.prefix_labels(bad_steps, steps, r["answer"])
+            add(r["problem"], bad_steps, labels, kind)
+            break
+    for problem, steps, labels in labelled_policy_samples(policy_samples):
+        add(problem, steps, labels, "policy_correct" if labels[-1] else "policy_wrong")
+    return out, kinds
+
+
+def labelled_policy_samples(policy_samples):
+    """(problem, steps, step labels) for each of the policy's samples (engine_samples)."""
     for problem, reference, answer, samples in policy_samples:
         ref_steps = arith_data.split_steps(reference)
         for text in samples:
             steps = arith_data.split_steps(text)[:12]  # unfinished, rambling samples: the first 12
             if not text.isascii() or not steps:
                 continue
-            labels = arith_data.prefix_labels(steps, ref_steps, answer)
-            add(problem, steps, labels, "policy_correct" if labels[-1] else "policy_wrong")
-    return out, kinds
+            yield problem, steps, arith_data.prefix_labels(steps, ref_steps, answer)
 
 
-def prm_metrics(model, examples, pad):
-    """Accuracy and AUC of P(correct) at the tags of held-out examples."""
-    probs, labels = [], []
+def prm_probabilities(model, examples, pad):
+    """(P(correct) at every labelled tag, its label) for each example."""
+    out = []
     with torch.no_grad():
         for k in range(0, len(examples), 64):
             chunk = examples[k:k + 64]
             ids, lab = pad_batch([e[0] for e in chunk], [e[1] for e in chunk], pad)
             p = torch.softmax(model.reward_logits(model.hidden_states(ids.to(model.inv_freq.device))), -1)[..., 1].cpu()
-            mask = lab != IGNORE
-            probs += p[mask].tolist()
-            labels += lab[mask].tolist()
+            for row in range(len(chunk)):
+                mask = lab[row] != IGNORE
+                out.append((p[row][mask].tolist(), lab[row][mask].tolist()))
+    return out
+
+
+def auc(probs, labels):
+    """Area under the ROC curve by ranks (Mann-Whitney U, ties counted half)."""
+    pos = sum(1 for l in labels if l == 1)
+    neg = len(labels) - pos
+    ranked = sorted(zip(probs, labels))
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        rank_sum += (i + j + 1) / 2 * sum(1 for _, l in ranked[i:j] if l == 1)  # mean rank of the tie
+        i = j
+    return (rank_sum - pos * (pos + 1) / 2) / max(1, pos * neg)
+
+
+def prm_metrics(model, examples, pad):
+    """Accuracy and AUC of P(correct) at the tags of held-out examples."""
+    probs, labels = [], []
+    for p, l in prm_probabilities(model, examples, pad):
+        probs += p
+        labels += l
     accuracy = sum((p > 0.5) == (l == 1) for p, l in zip(probs, labels)) / len(labels)
-    pos = [p for p, l in zip(probs, labels) if l == 1]
-    neg = [p for p, l in zip(probs, labels) if l == 0]
-    # AUC by ranks (Mann-Whitney U).
-    ranked = sorted([(p, 1) for p in pos] + [(p, 0) for p in neg])
-    rank_sum = sum(r + 1 for r, (_, l) in enumerate(ranked) if l == 1)
-    auc = (rank_sum - len(pos) * (len(pos) + 1) / 2) / max(1, len(pos) * len(neg))
-    return {"accuracy": round(accuracy, 4), "auc": round(auc, 4), "tags": len(labels),
-            "positive_share": round(len(pos) / len(labels), 3)}
+    pos = sum(1 for l in labels if l == 1)
+    return {"accuracy": round(accuracy, 4), "auc": round(auc(probs, labels), 4), "tags": len(labels),
+            "positive_share": round(pos / len(labels), 3)}
+
+
+def prm_policy_metrics(model, tokenizer, policy_samples, pad):
+    """The PRM on the policy's own samples of held-out problems: AUC at every step tag, AUC of
+    the last step's score against the final answer's correctness (what best-of-N with
+    AGGREGATION_LAST ranks by), and the accuracy of picking each problem's best-scored sample
+    against the mean accuracy of its samples."""
+    grouped = []
+    for problem, steps, labels in labelled_policy_samples(policy_samples):
+        if grouped and grouped[-1][0] == problem:
+            grouped[-1][1].append((steps, labels))
+        else:
+            grouped.append((problem, [(steps, labels)]))
+    examples = [prm_example(tokenizer, problem, steps, labels, joined=False)
+                for problem, samples in grouped for steps, labels in samples]
+    scored = iter(prm_probabilities(model, examples, pad))
+    tag_p, tag_l, last_p, last_l, picked, mean = [], [], [], [], 0, 0.0
+    for _, samples in grouped:
+        finals = []
+        for _ in samples:
+            p, l = next(scored)
+            tag_p += p
+            tag_l += l
+            finals.append((p[-1], l[-1]))
+        last_p += [p for p, _ in finals]
+        last_l += [l for _, l in finals]
+        picked += finals[max(range(len(finals)), key=lambda i: finals[i][0])][1]
+        mean += sum(l for _, l in finals) / len(finals)
+    return {"step_auc": round(auc(tag_p, tag_l), 4), "solution_auc": round(auc(last_p, last_l), 4),
+            "solutions": len(last_l), "correct_share": round(sum(last_l) / len(last_l), 3),
+            "best_of_samples_accuracy": round(picked / len(grouped), 4),
+            "sample_accuracy": round(mean / len(grouped), 4)}
+
+
+def prm_slip_pairs(model, tokenizer, records, pad, seed):
+    """Whether the PRM checks arithmetic: for each held-out problem, its reference solution and
+    the same with one result slipped (arith_data.corrupt's wrong_result, carried into the later
+    steps); the share of pairs where the correct step scores higher than the slipped one at the
+    slipped step's tag (0.5 = chance)."""
+    rng = random.Random(seed)
+    pairs = []
+    for r in records:
+        steps = arith_data.split_steps(r["solution"])
+        for _ in range(20):
+            corrupted = arith_data.corrupt(r["problem"], steps, rng)
+            if corrupted is not None and corrupted[2] == "wrong_result":
+                bad_steps, labels, _ = corrupted
+                pairs.append((prm_example(tokenizer, r["problem"], steps, [1] * len(steps), joined=False),
+                              prm_example(tokenizer, r["problem"], bad_steps, labels, joined=False),
+                              labels.index(0)))
+                break
+    scored = prm_probabilities(model, [e for good, bad, _ in pairs for e in (good, bad)], pad)
+    wins = sum(scored[2 * i][0][k] > scored[2 * i + 1][0][k] for i, (_, _, k) in enumerate(pairs))
+    return {"pairs": len(pairs), "correct_scored_higher": round(wins / max(1, len(pairs)), 4)}
 
 
 def stage_prm(args, log):
@@ -457,11 +587,12 @@ def stage_prm(args, log):
     policy_samples = []
     if args.prm_policy_problems > 0:
         chosen = rng.sample(records, args.prm_policy_problems)
-        results = sampling.sample_solutions(policy, tokenizer, [r["problem"] for r in chosen],
-                                            args.prm_policy_samples, 200, args.sample_temperature, 1.0,
-                                            args.seed + 2, with_system=True)
-        policy_samples = [(r["problem"], r["solution"], r["answer"], [t for t, _ in results[i]])
-                          for i, r in enumerate(chosen)]
+        policy_samples = engine_samples(args, policy, tokenizer, chosen, args.prm_policy_samples,
+                                        args.sample_temperature, args.seed + 2, "prm_policy_samples")
+    held_out_policy = []
+    if args.prm_held_out_policy > 0:
+        held_out_policy = engine_samples(args, policy, tokenizer, monitor[:args.prm_held_out_policy], 4, 0.8,
+                                         args.seed + 4, "prm_held_out_samples")
     sampled_seconds = round(time.time() - t0, 1)
     examples, kinds = prm_examples(records[-args.prm_problems:], tokenizer, rng, args, policy_samples)
     held_out, _ = prm_examples(monitor, tokenizer, random.Random(args.seed + 3), args, [])
@@ -486,6 +617,8 @@ def stage_prm(args, log):
             if (step + 1) % (args.log_every * 4) == 0 or step + 1 == args.prm_steps:
                 prm.eval()
                 point["held_out"] = prm_metrics(prm, held_out[:300], pad)
+                if held_out_policy:
+                    point["held_out_policy"] = prm_policy_metrics(prm, tokenizer, held_out_policy[:100], pad)
                 prm.train()
             curve.append(point)
             print("prm", point, flush=True)
@@ -493,11 +626,20 @@ def stage_prm(args, log):
     torch.save({k: v.cpu() for k, v in prm.state_dict().items()}, os.path.join(args.work, "prm.pt"))
     log.stage("prm", examples=len(examples), example_kinds=kinds, loss_curve=curve,
               policy_sampling_seconds=sampled_seconds, seconds=round(time.time() - t0, 1),
-              held_out=prm_metrics(prm, held_out, pad))
+              held_out=prm_metrics(prm, held_out, pad),
+              held_out_policy=prm_policy_metrics(prm, tokenizer, held_out_policy, pad) if held_out_policy else None,
+              held_out_slip_pairs=prm_slip_pairs(prm, tokenizer, monitor, pad, args.seed + 5))
 
 
 # ---------------------------------------------------------------------------------------------
 # Export
+
+
+def export_model(args, model, tokenizer, folder, gguf, name):
+    """`model` (on the CPU) as a Hugging Face folder in f16, then as GGUF via `ponder convert`."""
+    hf_folder.write_model_folder(folder, model, tokenizer, dtype=torch.float16)
+    subprocess.run([args.ponder, "convert", "--input", folder, "--output", gguf, "--dtype", "f16",
+                    "--name", name], check=True, stdout=subprocess.DEVNULL)
 
 
 def stage_export(args, log):
@@ -509,10 +651,8 @@ def stage_export(args, log):
     files = {}
     for name, model in (("arith-policy", policy), ("arith-prm", prm)):
         folder = os.path.join(args.models, name)
-        hf_folder.write_model_folder(folder, model, tokenizer, dtype=torch.float16)
         gguf = os.path.join(args.models, name + ".gguf")
-        subprocess.run([args.ponder, "convert", "--input", folder, "--output", gguf, "--dtype", "f16",
-                        "--name", name], check=True)
+        export_model(args, model, tokenizer, folder, gguf, name)
         files[name] = {
             "folder_bytes": sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)),
             "gguf_bytes": os.path.getsize(gguf),
