@@ -137,6 +137,8 @@ std::string Statement::ColumnText(int column) const {
                      static_cast<size_t>(sqlite3_column_bytes(statement_, column)));
 }
 
+int Statement::ColumnCount() const { return sqlite3_column_count(statement_); }
+
 bool Statement::ColumnIsNull(int column) const {
   return sqlite3_column_type(statement_, column) == SQLITE_NULL;
 }

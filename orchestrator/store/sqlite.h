@@ -46,6 +46,8 @@ class Statement {
   // Back to the start with every parameter unbound; keeps the compiled statement.
   void Reset();
 
+  // Columns of the statement's result rows.
+  int ColumnCount() const;
   int64_t ColumnInt(int column) const;
   double ColumnDouble(int column) const;
   std::string ColumnText(int column) const;

@@ -59,7 +59,7 @@ CommandResult Ponder(const std::vector<std::string>& args) {
   return RunBinary(BinaryPath("ponder"), args);
 }
 
-// One row of SQL over the database, as text per column.
+// The rows of a query over the database, as text per column (NULL reads as "").
 std::vector<std::vector<std::string>> Sql(const std::string& db_path, const std::string& sql) {
   auto db = sqlite::Database::Open(db_path);
   EXPECT_TRUE(db.ok()) << db.status();
@@ -72,13 +72,21 @@ std::vector<std::vector<std::string>> Sql(const std::string& db_path, const std:
     EXPECT_TRUE(row.ok()) << row.status();
     if (!row.ok() || !*row) break;
     std::vector<std::string>& out = rows.emplace_back();
-    for (int c = 0;; ++c) {
-      // Columns past the end read as NULL text; stop at the first out-of-range column.
-      if (c >= 16) break;
+    for (int c = 0; c < statement->ColumnCount(); ++c) {
       out.push_back(statement->ColumnIsNull(c) ? "" : statement->ColumnText(c));
     }
   }
   return rows;
+}
+
+// The first column of the query's first row; a failure (and "") when there is no row.
+std::string SqlText(const std::string& db_path, const std::string& sql) {
+  std::vector<std::vector<std::string>> rows = Sql(db_path, sql);
+  if (rows.empty() || rows[0].empty()) {
+    ADD_FAILURE() << "no row from " << sql;
+    return "";
+  }
+  return rows[0][0];
 }
 
 int64_t SqlInt(const std::string& db_path, const std::string& sql) {
@@ -198,7 +206,7 @@ TEST_F(BenchCliTest, ArithBenchRecordsEveryRunAndQueryAndReportShowTheDatabasesN
                    "json_extract(diagnostics_json, '$.prefix_of_budget_n') = 4"),
             32);
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct IS NULL"), 0);
-  EXPECT_EQ(Sql(db, "SELECT dataset FROM experiments")[0][0], "arith:test[0:4]");
+  EXPECT_EQ(SqlText(db, "SELECT dataset FROM experiments"), "arith:test[0:4]");
   const auto cells = SqlCells(db);
   ASSERT_EQ(cells.size(), 6u);
 
@@ -453,7 +461,7 @@ TEST_F(BenchCliTest, ProblemsFileIsBenchmarkedAsGiven) {
                            "coalesce(reference_answer, 'none') FROM problems ORDER BY problem_index"),
               ::testing::ElementsAre("test/0|gsm8k|7", "line 3|gsm8k|42", "9|math|\\frac{1}{2}",
                                      "line 5|math|none"));
-  EXPECT_EQ(Sql(db, "SELECT name FROM experiments")[0][0], "bench " + path);
+  EXPECT_EQ(SqlText(db, "SELECT name FROM experiments"), "bench " + path);
   // Graded where a reference is given, ungraded where not.
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct IS NULL"), 4);
 
@@ -499,7 +507,7 @@ TEST_F(BenchCliTest, RealGsm8kAndMath500Slices) {
     ASSERT_EQ(bench.code, 0) << bench.err;
     EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct IS NOT NULL"), 12);
     EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM problems WHERE reference_answer <> ''"), 3);
-    EXPECT_EQ(Sql(db, "SELECT dataset FROM experiments")[0][0], dataset + ":test[0:3]");
+    EXPECT_EQ(SqlText(db, "SELECT dataset FROM experiments"), dataset + ":test[0:3]");
     const auto cells = SqlCells(db);
     CommandResult accuracy = Ponder({"query", "--db", db, "accuracy", "--format", "json"});
     for (const auto& row : nlohmann::json::parse(accuracy.out)) {
@@ -537,7 +545,7 @@ TEST_F(BenchCliTest, InterruptedBenchResumesWithoutLosingOrDuplicatingRuns) {
       const std::string err = ReadFile(first_stderr);
       EXPECT_THAT(err, HasSubstr("stopping; the runs recorded so far are kept"));
       EXPECT_THAT(err, HasSubstr("--resume"));
-      EXPECT_EQ(Sql(db, "SELECT status FROM experiments")[0][0], "cancelled");
+      EXPECT_EQ(SqlText(db, "SELECT status FROM experiments"), "cancelled");
     }
   }
   const int64_t planned = 40 * 2 * 4;
@@ -555,7 +563,7 @@ TEST_F(BenchCliTest, InterruptedBenchResumesWithoutLosingOrDuplicatingRuns) {
                    "SELECT count(DISTINCT problem_id || '/' || strategy || '/' || budget_n) "
                    "FROM runs"),
             planned);
-  EXPECT_EQ(Sql(db, "SELECT status FROM experiments")[0][0], "completed");
+  EXPECT_EQ(SqlText(db, "SELECT status FROM experiments"), "completed");
   // Resuming a completed benchmark does nothing.
   CommandResult again = Ponder(args);
   EXPECT_EQ(again.code, 0) << again.err;
