@@ -578,7 +578,8 @@ absl::Status Bench(std::span<char* const> args) {
   flags.AddString("verifier", &f.verifier,
                   "VerifierConfig JSON for every strategy that needs one and sets none");
   flags.AddStringList("budget", &f.budgets, "budgets n, comma-separated (e.g. 1,2,4,8)");
-  flags.AddString("seeds", &f.seeds, "a count S (seeds 0..S-1, default 1) or a list 0,7,9");
+  flags.AddString("seeds", &f.seeds,
+                  "a count S (seeds 0..S-1, default 1) or a list 0,7,9 (7, = seed 7 alone)");
   flags.AddDouble("temperature", &f.temperature, "sampling temperature for every strategy");
   flags.AddInt("max-tokens", &f.max_tokens, "tokens per completion for every strategy");
   flags.AddString("system-prompt", &f.system_prompt,

@@ -518,6 +518,17 @@ TEST_F(BenchCliTest, RealGsm8kAndMath500Slices) {
   }
 }
 
+// "--seeds 7," is the one seed 7 ("--seeds 7" would be seeds 0 to 6).
+TEST_F(BenchCliTest, ATrailingCommaGivesOneSeed) {
+  const std::string db = TempPath("one_seed.db");
+  std::vector<std::string> args = BenchArgs(db, "arith", 1, "1");
+  args.insert(args.end(), {"--seeds", "7,"});
+  CommandResult bench = Ponder(args);
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  EXPECT_EQ(SqlText(db, "SELECT group_concat(DISTINCT seed) FROM runs"), "7");
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs"), 2);  // two strategies, one budget
+}
+
 TEST_F(BenchCliTest, InterruptedBenchResumesWithoutLosingOrDuplicatingRuns) {
   const std::string db = TempPath("resume.db");
   const std::string first_stderr = TempPath("first.txt");
