@@ -73,6 +73,7 @@ class WeightedVerifier : public Verifier {
       result.tokens_processed += scored.tokens_processed;
       for (size_t i = 0; i < solutions.size(); ++i) {
         result.scores[i].aggregate += part.weight / total_weight * scored.scores[i].aggregate;
+        result.scores[i].over_context |= scored.scores[i].over_context;
       }
     }
     for (VerifierScores& scores : result.scores) scores.step_scores = {scores.aggregate};

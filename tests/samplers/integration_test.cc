@@ -158,6 +158,22 @@ TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero
   EXPECT_FALSE(scored->scores[2].over_context);
   EXPECT_EQ(scored->scores[2].step_scores.size(), 1u);
 
+  // Inside a weighted verifier the flag is kept (the part scores 0, the others count).
+  v1::VerifierConfig weighted;
+  auto* prm_part = weighted.mutable_weighted()->add_parts();
+  *prm_part->mutable_verifier()->mutable_prm() = config;
+  prm_part->mutable_verifier()->mutable_prm()->set_model("short-prm");
+  prm_part->set_weight(1);
+  auto* checker_part = weighted.mutable_weighted()->add_parts();
+  checker_part->mutable_verifier()->mutable_arithmetic();
+  checker_part->set_weight(1);
+  auto combined = verifiers::MakeVerifier(weighted, models);
+  ASSERT_TRUE(combined.ok()) << combined.status();
+  auto combined_scores = (*combined)->Score("What is 2 + 2?", solutions, {});
+  ASSERT_TRUE(combined_scores.ok()) << combined_scores.status();
+  EXPECT_FALSE(combined_scores->scores[0].over_context);
+  EXPECT_TRUE(combined_scores->scores[1].over_context);
+
   // Through a search: particles that outgrow the PRM's context are weighted by reward 0.
   v1::StrategyConfig pf = Config("pf");
   pf.mutable_verifier()->mutable_prm()->set_model("short-prm");
