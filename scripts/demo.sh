@@ -58,8 +58,9 @@ build/bin/ponder solve --server "$address" --strategy self_consistency --budget 
   --problem "Noah has 44 crayons. Then Noah gives 19 crayons to Dan. Eli has 3 times as many crayons as Noah has now. Hugo has 23 fewer crayons than Eli. How many crayons does Hugo have?"
 
 echo "== benchmark: $limit held-out arithmetic problems"
-# Greedy decoding, then self-consistency, best-of-N ranked by the arithmetic step checker and
-# particle filtering guided by the shipped PRM at temperature 0.8 (tools/train/README.md).
+# Greedy decoding, then self-consistency, best-of-N and weighted best-of-N ranked by the
+# arithmetic step checker and particle filtering guided by the shipped PRM at temperature 0.8
+# (tools/train/README.md).
 scripts/bench_arith.sh --server "$address" --limit "$limit" --budgets "$budgets" >/dev/null
 
 echo "== accuracy by strategy and budget (from $out/demo.db)"

@@ -376,15 +376,12 @@ def load_policy(args, tokenizer):
 # Process reward model
 
 
-def engine_samples(args, policy, tokenizer, records, per_problem, temperature, seed, name):
+def engine_samples(args, gguf, records, per_problem, temperature, seed, name):
     """[(problem, reference solution, answer, [the policy's solutions])] for `records`, sampled
-    by Ponder's engine: `ponder bench` on the policy exported to WORK/policy.gguf runs
-    self-consistency at budget `per_problem` (every candidate is stored in WORK/NAME.db) with
-    the benchmark's chat prompt, at most 200 tokens each. About 20 times faster here than
-    sampling in PyTorch (sampling.py), and these are the samples a strategy sees."""
-    gguf = os.path.join(args.work, "policy.gguf")
-    export_model(args, policy.cpu(), tokenizer, os.path.join(args.work, "policy_hf"), gguf, "policy")
-    policy.to(args.device)
+    by Ponder's engine: `ponder bench` on the policy's GGUF file runs self-consistency at budget
+    `per_problem` (every candidate is stored in WORK/NAME.db) with the benchmark's chat prompt,
+    at most 200 tokens each. About 20 times faster here than sampling in PyTorch (sampling.py),
+    and these are the samples a strategy sees."""
     problems = os.path.join(args.work, name + ".jsonl")
     with open(problems, "w") as out:
         for i, r in enumerate(records):
@@ -584,15 +581,18 @@ def stage_prm(args, log):
     monitor = arith_data.read_jsonl(os.path.join(args.work, "monitor.jsonl"))
     policy = load_policy(args, tokenizer)
 
-    policy_samples = []
+    policy_samples, held_out_policy = [], []
+    if args.prm_policy_problems > 0 or args.prm_held_out_policy > 0:
+        gguf = os.path.join(args.work, "policy.gguf")
+        export_model(args, policy.cpu(), tokenizer, os.path.join(args.work, "policy_hf"), gguf, "policy")
+        policy.to(args.device)
     if args.prm_policy_problems > 0:
         chosen = rng.sample(records, args.prm_policy_problems)
-        policy_samples = engine_samples(args, policy, tokenizer, chosen, args.prm_policy_samples,
-                                        args.sample_temperature, args.seed + 2, "prm_policy_samples")
-    held_out_policy = []
+        policy_samples = engine_samples(args, gguf, chosen, args.prm_policy_samples, args.sample_temperature,
+                                        args.seed + 2, "prm_policy_samples")
     if args.prm_held_out_policy > 0:
-        held_out_policy = engine_samples(args, policy, tokenizer, monitor[:args.prm_held_out_policy], 4, 0.8,
-                                         args.seed + 4, "prm_held_out_samples")
+        held_out_policy = engine_samples(args, gguf, monitor[:args.prm_held_out_policy], 4, 0.8, args.seed + 4,
+                                         "prm_held_out_samples")
     sampled_seconds = round(time.time() - t0, 1)
     examples, kinds = prm_examples(records[-args.prm_problems:], tokenizer, rng, args, policy_samples)
     held_out, _ = prm_examples(monitor, tokenizer, random.Random(args.seed + 3), args, [])
