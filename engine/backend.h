@@ -50,6 +50,9 @@ struct BackendOptions {
   // step buffers, minus a margin (see engine/cuda/cuda_backend.h).
   int64_t kv_budget_bytes = 0;
   int max_batch_tokens = 512;  // the largest step the engine plans (GPU buffers are sized for it)
+  // CUDA: replay decode steps (one token per sequence) from a CUDA graph per step shape, so the
+  // GPU does not wait on the CPU launching kernels one by one. Off only to compare or debug.
+  bool cuda_graphs = true;
 };
 
 class ForwardBackend {

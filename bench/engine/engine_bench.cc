@@ -3,7 +3,7 @@
 // model file in the same run.
 //
 //   engine_bench --model M.gguf [--device cpu|cuda|auto] [--threads N] [--npp 128] [--ntg 64]
-//                [--npl 1,4,16] [--ubatch 512]
+//                [--npl 1,4,16] [--ubatch 512] [--no-cuda-graphs]
 //                [--llama-cpp-dir DIR]   (a llama.cpp build folder holding bin/llama-batched-bench)
 //                [--hf-python PYTHON]    (runs bench/engine/hf_generate_bench.py on the same
 //                                         Hugging Face folder: transformers' generate, greedy)
@@ -294,6 +294,9 @@ absl::Status Main(std::span<char* const> args) {
   flags.AddString("llama-cpp-dir", &llama_dir, "llama.cpp build folder (bin/llama-batched-bench)");
   flags.AddString("device", &device_name, "cpu, cuda or auto (default: cuda when present)");
   flags.AddInt("ubatch", &ubatch, "prefill micro-batch in tokens (default 512)");
+  bool no_cuda_graphs = false;
+  flags.AddBool("no-cuda-graphs", &no_cuda_graphs,
+                "CUDA: launch decode steps kernel by kernel, not from CUDA graphs");
   flags.AddString("hf-python", &hf_python, "python with torch + transformers: compare with HF");
   flags.AddString("hf-script", &hf_script,
                   "the HF side (default bench/engine/hf_generate_bench.py)");
@@ -337,7 +340,8 @@ absl::Status Main(std::span<char* const> args) {
             {.device = device,
              .block_size = kBlockSize,
              .kv_budget_bytes = blocks_needed * static_cast<int64_t>(f32_shape.bytes_per_block()),
-             .max_batch_tokens = static_cast<int>(ubatch)}));
+             .max_batch_tokens = static_cast<int>(ubatch),
+             .cuda_graphs = !no_cuda_graphs}));
     description = backend->description();
     std::printf("model %s: %s, %d layers, d %d, vocab %d, weights %s; device %s\n", model.c_str(),
                 std::string(ArchitectureName(c.architecture)).c_str(), c.num_layers, c.hidden_size,
@@ -358,6 +362,13 @@ absl::Status Main(std::span<char* const> args) {
 #if PONDER_HAVE_CUDA
     if (backend->device() == Device::kCuda) {
       PONDER_ASSIGN_OR_RETURN(copy_bandwidth, cuda::MeasureCopyBandwidth(size_t{1} << 31));
+      const cuda::CudaGraphStats graphs = cuda::GraphStats(*backend);
+      std::printf(
+          "CUDA graphs: %s; %lld captured, %lld steps launched from one, %lld captures "
+          "failed%s%s\n",
+          no_cuda_graphs ? "off" : "on", static_cast<long long>(graphs.captures),
+          static_cast<long long>(graphs.launches), static_cast<long long>(graphs.fallbacks),
+          graphs.first_fallback.empty() ? "" : ": ", graphs.first_fallback.c_str());
     }
 #endif
   }  // the backend's device memory is free again before the comparison runs

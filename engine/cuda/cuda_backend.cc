@@ -4,8 +4,14 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <map>
+#include <memory>
+#include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -146,6 +152,7 @@ class CudaBackend final : public ForwardBackend {
  public:
   explicit CudaBackend(const ModelWeights& weights) : weights_(weights) {}
   ~CudaBackend() override {
+    graphs_.clear();
     kv_.reset();
     if (blas_ != nullptr) cublasDestroy(blas_);
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
@@ -158,12 +165,45 @@ class CudaBackend final : public ForwardBackend {
   KvBlockStore& kv() override { return *kv_; }
   absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
                        ForwardOutput& output) override;
+  const CudaGraphStats& graph_stats() const { return graph_stats_; }
 
  private:
+  // What a step's kernels depend on besides the step metadata in device memory: its shape and
+  // outputs. Decode steps of one shape are replayed from one CUDA graph.
+  struct StepKey {
+    int64_t tokens = 0, rows = 0;
+    int64_t tiles = 0;          // prefill attention tiles (0: decode-shaped, none)
+    int64_t table_entries = 0;  // where the tiles start in the metadata; not part of the key
+    bool head = false, greedy = false, hidden = false;
+    bool operator<(const StepKey& other) const {  // graphs are kept for decode shapes only
+      return std::tie(tokens, rows, head, greedy, hidden) <
+             std::tie(other.tokens, other.rows, other.head, other.greedy, other.hidden);
+    }
+  };
+  // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
+  // when one of them has been reallocated since.
+  using BufferSignature = std::array<const void*, 10>;
+  struct StepGraph {
+    int uses = 0;             // the first use runs eagerly (kernels load), the second captures
+    bool eager_only = false;  // capture failed: always eager
+    BufferSignature signature{};
+    std::unique_ptr<CUgraphExec_st, void (*)(cudaGraphExec_t)> exec{nullptr, nullptr};
+  };
+
+  // Enqueues every kernel of a step (embedding to the greedy tokens copied to host_greedy_) on
+  // stream_, reading the metadata already copied to metadata_.
+  absl::Status EnqueueStep(const StepKey& key);
+  // EnqueueStep, from a CUDA graph where one is (or can be) captured for `key`.
+  absl::Status EnqueueStepGraphed(const StepKey& key);
+  BufferSignature Signature() const;
+  // How EnqueueStep's kernels after the first are launched (kernels.h Launch).
+  Launch Next() const { return {stream_, early_start_}; }
   absl::Status Reserve(int64_t tokens, int64_t rows);
   // out[t][r] = beta * out[t][r] + sum_c x[t][c] * w[r][c], for t < tokens (out row stride:
   // w.rows). cuBLAS is column-major: this is outᵀ = W · xᵀ with W read transposed.
   absl::Status MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out, float beta);
+  // out = x · Wᵀ as 16-bit `storage_` values (f32 accumulation), through cuBLAS.
+  absl::Status MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens, void* out);
 
   const ModelWeights& weights_;
   StorageType storage_ = StorageType::kBF16;
@@ -178,17 +218,29 @@ class CudaBackend final : public ForwardBackend {
 
   // Step buffers, grown as needed.
   int64_t token_capacity_ = 0, row_capacity_ = 0;
-  DeviceBuffer x_;       // [T][H] f32 residual stream
-  DeviceBuffer wide_;    // [T][max(Q + 2 KV, 2 I)] f32: qkv, then gate_up
-  DeviceBuffer narrow_;  // [T][max(H, Q, I)] 16-bit: inputs of the matrix products
-  DeviceBuffer rows16_;  // [R][H] 16-bit: final-norm rows
-  DeviceBuffer hidden_;  // [R][H] f32
-  DeviceBuffer logits_;  // [R][V] f32
-  DeviceBuffer greedy_;  // [R] int32 tokens, then [R] f32 log-probs
+  DeviceBuffer x_;               // [T][H] f32 residual stream
+  DeviceBuffer wide_;            // [T][max(Q + 2 KV, 2 I)] f32: qkv, then gate_up
+  DeviceBuffer narrow_;          // [T][max(H, Q, I)] 16-bit: inputs of the matrix products
+  DeviceBuffer rows16_;          // [R][H] 16-bit: final-norm rows
+  DeviceBuffer hidden_;          // [R][H] f32
+  DeviceBuffer logits_;          // [R][V] f32
+  DeviceBuffer greedy_;          // [R] int32 tokens, then [R] f32 log-probs
+  DeviceBuffer greedy_scratch_;  // LaunchGreedyLogprob's partial results
   PinnedBuffer host_greedy_;
   DeviceBuffer metadata_;  // int32: tokens, positions, table offsets, output rows, tables
   PinnedBuffer host_metadata_;
+  DeviceBuffer blas_workspace_;  // set explicitly, so cuBLAS calls can be captured in graphs
+
+  bool use_graphs_ = true;
+  bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
+  std::map<StepKey, StepGraph> graphs_;
+  CudaGraphStats graph_stats_;
 };
+
+// Graphs kept at most; decode shapes are few (one per batch size), so this is only a bound.
+constexpr size_t kMaxGraphs = 256;
+// Steps of at most this many tokens, each of a different sequence, run from graphs.
+constexpr int64_t kMaxGraphTokens = 1024;
 
 absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   const ModelConfig& c = weights_.config();
@@ -207,6 +259,17 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   PONDER_CUBLAS_RETURN_IF_ERROR(cublasCreate(&blas_));
   PONDER_CUBLAS_RETURN_IF_ERROR(cublasSetStream(blas_, stream_));
+  // cuBLAS' recommended workspace on Hopper; its own would be allocated inside a graph capture.
+  constexpr size_t kBlasWorkspace = size_t{32} << 20;
+  PONDER_ASSIGN_OR_RETURN(blas_workspace_,
+                          DeviceBuffer::Allocate(kBlasWorkspace, "cuBLAS workspace"));
+  PONDER_CUBLAS_RETURN_IF_ERROR(
+      cublasSetWorkspace(blas_, blas_workspace_.data(), blas_workspace_.bytes()));
+  use_graphs_ = options.cuda_graphs;
+  // PONDER_CUDA_EARLY_START=0 turns it off, to compare.
+  const char* early_start = std::getenv("PONDER_CUDA_EARLY_START");
+  early_start_ =
+      properties.major >= 9 && !(early_start != nullptr && std::string_view(early_start) == "0");
 
   storage_ = ChooseStorage(weights_);
   PONDER_ASSIGN_OR_RETURN(
@@ -299,6 +362,8 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows) {
     PONDER_RETURN_IF_ERROR(hidden_.Reserve(rows * H * sizeof(float), "output rows"));
     PONDER_RETURN_IF_ERROR(logits_.Reserve(rows * c.vocab_size * sizeof(float), "logits"));
     PONDER_RETURN_IF_ERROR(greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
+    PONDER_RETURN_IF_ERROR(greedy_scratch_.Reserve(
+        GreedyScratchBytes(static_cast<int>(rows), c.vocab_size), "greedy tokens"));
     PONDER_RETURN_IF_ERROR(host_greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
     row_capacity_ = rows;
   }
@@ -311,7 +376,7 @@ absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t t
     // Decode: reading the weights once is the whole cost; cuBLAS' small-n kernels do worse.
     PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMatMul(storage_, w.data, static_cast<int>(w.rows),
                                                    static_cast<int>(w.cols), x,
-                                                   static_cast<int>(tokens), out, beta, stream_));
+                                                   static_cast<int>(tokens), out, beta, Next()));
     return absl::OkStatus();
   }
   const float alpha = 1.0f;
@@ -324,23 +389,41 @@ absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t t
   return absl::OkStatus();
 }
 
+absl::Status CudaBackend::MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens,
+                                   void* out) {
+  const float alpha = 1.0f, beta = 0.0f;
+  const cudaDataType_t type = CudaType(storage_);
+  PONDER_CUBLAS_RETURN_IF_ERROR(
+      cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
+                   static_cast<int>(tokens), static_cast<int>(w.cols), &alpha, w.data, type,
+                   static_cast<int>(w.cols), x, type, static_cast<int>(w.cols), &beta, out, type,
+                   static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  return absl::OkStatus();
+}
+
 absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
                                   const ForwardOptions& options, ForwardOutput& output) {
   PONDER_RETURN_IF_ERROR(kv_->TakeError());
   const ModelConfig& c = weights_.config();
   PONDER_RETURN_IF_ERROR(ValidateChunks(c, *kv_, chunks));
-  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const int64_t H = c.hidden_size, V = c.vocab_size;
   const int block_size = kv_->shape().block_size;
 
   // Step metadata, packed into one host-to-device copy:
-  //   tokens [T] | positions [T] | table offsets [T] | output rows [R] | block tables
-  int64_t T = 0, R = 0, table_entries = 0;
+  //   tokens [T] | positions [T] | table offsets [T] | output rows [R] | block tables |
+  //   prefill attention tiles [2 tiles] (first token, count)
+  int64_t T = 0, R = 0, table_entries = 0, tiles = 0;
   for (const SequenceChunk& chunk : chunks) {
-    T += static_cast<int64_t>(chunk.tokens.size());
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    T += n;
     R += static_cast<int64_t>(chunk.output_rows.size());
-    const int64_t end = chunk.start_position + static_cast<int64_t>(chunk.tokens.size());
-    table_entries += (end + block_size - 1) / block_size;
+    table_entries += (chunk.start_position + n + block_size - 1) / block_size;
+    tiles += (n + kPrefillTileTokens - 1) / kPrefillTileTokens;
   }
+  // Decode steps (one token per sequence) have few shapes and run from graphs; other steps
+  // have many, are launched directly, and take the tiled prefill attention.
+  const bool one_token_each = T == static_cast<int64_t>(chunks.size());
+  if (one_token_each) tiles = 0;
   output.num_rows = R;
   if (T == 0) {
     output.logits.clear();
@@ -349,16 +432,27 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     output.greedy_logprobs.clear();
     return absl::OkStatus();
   }
-  const int64_t meta_count = 3 * T + R + table_entries;
-  PONDER_RETURN_IF_ERROR(host_metadata_.Reserve(meta_count * sizeof(int32_t), "step metadata"));
-  PONDER_RETURN_IF_ERROR(metadata_.Reserve(meta_count * sizeof(int32_t), "step metadata"));
+  const int64_t meta_count = 3 * T + R + table_entries + 2 * tiles;
+  const size_t meta_bytes = meta_count * sizeof(int32_t);
+  if (meta_bytes > metadata_.bytes()) {
+    // Twice the need: block tables grow a block at a time, and a moved buffer means the decode
+    // graphs are captured again.
+    PONDER_RETURN_IF_ERROR(host_metadata_.Reserve(2 * meta_bytes, "step metadata"));
+    PONDER_RETURN_IF_ERROR(metadata_.Reserve(2 * meta_bytes, "step metadata"));
+  }
   PONDER_RETURN_IF_ERROR(Reserve(T, R));
   int32_t* host = host_metadata_.as<int32_t>();
   int32_t *tokens = host, *positions = host + T, *offsets = host + 2 * T, *rows = host + 3 * T;
   int32_t* tables = rows + R;
-  int64_t t = 0, r = 0, table_at = 0;
+  int32_t* tile_list = tables + table_entries;
+  int64_t t = 0, r = 0, table_at = 0, tile_at = 0;
   for (const SequenceChunk& chunk : chunks) {
     const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    for (int64_t i = 0; tiles > 0 && i < n; i += kPrefillTileTokens, ++tile_at) {
+      tile_list[2 * tile_at] = static_cast<int32_t>(t + i);
+      tile_list[2 * tile_at + 1] =
+          static_cast<int32_t>(std::min<int64_t>(kPrefillTileTokens, n - i));
+    }
     for (int64_t i = 0; i < n; ++i, ++t) {
       tokens[t] = chunk.tokens[i];
       positions[t] = static_cast<int32_t>(chunk.start_position + i);
@@ -371,62 +465,17 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(metadata_.data(), host, meta_count * sizeof(int32_t),
                                               cudaMemcpyHostToDevice, stream_));
-  const int32_t* d_tokens = metadata_.as<int32_t>();
-  const int32_t *d_positions = d_tokens + T, *d_offsets = d_tokens + 2 * T;
-  const int32_t *d_rows = d_tokens + 3 * T, *d_tables = d_rows + R;
 
-  float* x = x_.as<float>();
-  float* wide = wide_.as<float>();
-  void* narrow = narrow_.data();
-  void* cache = kv_->data();
-  const AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers, block_size};
-  const int nt = static_cast<int>(T);
+  const StepKey key{.tokens = T,
+                    .rows = R,
+                    .tiles = tiles,
+                    .table_entries = table_entries,
+                    .head = (options.logits || options.greedy) && R > 0,
+                    .greedy = options.greedy && R > 0,
+                    .hidden = options.hidden && R > 0};
+  const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
+  PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
 
-  PONDER_CUDA_RETURN_IF_ERROR(LaunchEmbeddingGather(storage_, embedding_.data, static_cast<int>(H),
-                                                    d_tokens, nt, x, stream_));
-  for (int l = 0; l < c.num_layers; ++l) {
-    const DeviceLayer& layer = layers_[l];
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
-                                              layer.attention_norm.as<float>(), c.rms_norm_eps,
-                                              narrow, nullptr, stream_));
-    PONDER_RETURN_IF_ERROR(MatMul(layer.qkv, narrow, T, wide, 0.0f));
-    const QkvParams params{.bias = c.attention_bias ? layer.qkv_bias.as<float>() : nullptr,
-                           .q_norm = c.qk_norm ? layer.q_norm.as<float>() : nullptr,
-                           .k_norm = c.qk_norm ? layer.k_norm.as<float>() : nullptr,
-                           .eps = c.rms_norm_eps,
-                           .inv_freq = inv_freq_.as<float>(),
-                           .neox = c.rope_style == RopeStyle::kNeox};
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
-        storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, stream_));
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
-                                                     d_offsets, d_tables, cache, narrow, stream_));
-    PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
-                                              layer.ffn_norm.as<float>(), c.rms_norm_eps, narrow,
-                                              nullptr, stream_));
-    PONDER_RETURN_IF_ERROR(MatMul(layer.gate_up, narrow, T, wide, 0.0f));
-    PONDER_CUDA_RETURN_IF_ERROR(
-        LaunchSiluMul(storage_, wide, nt, static_cast<int>(I), narrow, stream_));
-    PONDER_RETURN_IF_ERROR(MatMul(layer.down, narrow, T, x, 1.0f));  // x += mlp
-  }
-
-  // Final norm of the requested rows, then the output projection.
-  if (R > 0) {
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(
-        storage_, x, static_cast<int>(H), d_rows, static_cast<int>(R), output_norm_.as<float>(),
-        c.rms_norm_eps, rows16_.data(), options.hidden ? hidden_.as<float>() : nullptr, stream_));
-  }
-  if ((options.logits || options.greedy) && R > 0) {
-    PONDER_RETURN_IF_ERROR(MatMul(output_, rows16_.data(), R, logits_.as<float>(), 0.0f));
-  }
-  if (options.greedy && R > 0) {
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchGreedyLogprob(logits_.as<float>(), static_cast<int>(R),
-                                                    static_cast<int>(V), greedy_.as<int32_t>(),
-                                                    greedy_.as<float>() + R, stream_));
-    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_greedy_.data(), greedy_.data(),
-                                                R * 2 * sizeof(float), cudaMemcpyDeviceToHost,
-                                                stream_));
-  }
   // Rows the caller asked for, to the host (the logits of a greedy-only step stay here).
   auto copy_back = [&](bool wanted, const DeviceBuffer& from, int64_t count,
                        std::vector<float>& to) -> absl::Status {
@@ -445,10 +494,148 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   output.greedy_tokens.clear();
   output.greedy_logprobs.clear();
-  if (options.greedy && R > 0) {
+  if (key.greedy) {
     output.greedy_tokens.assign(host_greedy_.as<int32_t>(), host_greedy_.as<int32_t>() + R);
     output.greedy_logprobs.assign(host_greedy_.as<float>() + R, host_greedy_.as<float>() + 2 * R);
   }
+  return absl::OkStatus();
+}
+
+absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
+  const ModelConfig& c = weights_.config();
+  const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const int64_t T = key.tokens, R = key.rows;
+  const int32_t* d_tokens = metadata_.as<int32_t>();
+  const int32_t *d_positions = d_tokens + T, *d_offsets = d_tokens + 2 * T;
+  const int32_t *d_rows = d_tokens + 3 * T, *d_tables = d_rows + R;
+
+  float* x = x_.as<float>();
+  float* wide = wide_.as<float>();
+  void* narrow = narrow_.data();
+  void* cache = kv_->data();
+  const AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers,
+                             kv_->shape().block_size};
+  const int nt = static_cast<int>(T);
+  // Decode-sized steps compute the gate and up products and SwiGLU in one pass, into `wide`
+  // (free again once attention has read q from it) as 16-bit values, and, where the normed rows
+  // fit in shared memory, the RMSNorms inside the products that read them.
+  const bool fused_mlp = T <= kSkinnyMaxTokens && H % 8 == 0;
+  const bool fused_norm =
+      fused_mlp && static_cast<size_t>(T * H) * kValueBytes <= kSkinnyMaxNormBytes;
+
+  PONDER_CUDA_RETURN_IF_ERROR(LaunchEmbeddingGather(storage_, embedding_.data, static_cast<int>(H),
+                                                    d_tokens, nt, x, stream_));
+  for (int l = 0; l < c.num_layers; ++l) {
+    const DeviceLayer& layer = layers_[l];
+    const SkinnyNorm attention_norm{x, layer.attention_norm.as<float>(), c.rms_norm_eps};
+    const SkinnyNorm ffn_norm{x, layer.ffn_norm.as<float>(), c.rms_norm_eps};
+    if (fused_norm) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMatMul(
+          storage_, layer.qkv.data, static_cast<int>(layer.qkv.rows), static_cast<int>(H), nullptr,
+          nt, wide, 0.0f, Next(), &attention_norm));
+    } else {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
+                                                attention_norm.weight, c.rms_norm_eps, narrow,
+                                                nullptr, Next()));
+      PONDER_RETURN_IF_ERROR(MatMul(layer.qkv, narrow, T, wide, 0.0f));
+    }
+    const QkvParams params{.bias = c.attention_bias ? layer.qkv_bias.as<float>() : nullptr,
+                           .q_norm = c.qk_norm ? layer.q_norm.as<float>() : nullptr,
+                           .k_norm = c.qk_norm ? layer.k_norm.as<float>() : nullptr,
+                           .eps = c.rms_norm_eps,
+                           .inv_freq = inv_freq_.as<float>(),
+                           .neox = c.rope_style == RopeStyle::kNeox};
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
+        storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
+    if (key.tiles > 0 && PrefillAttentionSupports(shape)) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
+          storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
+          d_positions, d_offsets, d_tables, cache, narrow, Next()));
+    } else {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
+                                                       d_offsets, d_tables, cache, narrow, Next()));
+    }
+    PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
+    if (!fused_norm) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
+                                                ffn_norm.weight, c.rms_norm_eps, narrow, nullptr,
+                                                Next()));
+    }
+    if (fused_mlp) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnySwiGlu(
+          storage_, layer.gate_up.data, static_cast<int>(I), static_cast<int>(H),
+          fused_norm ? nullptr : narrow, nt, wide, Next(), fused_norm ? &ffn_norm : nullptr));
+      PONDER_RETURN_IF_ERROR(MatMul(layer.down, wide, T, x, 1.0f));  // x += mlp
+    } else {
+      // 16-bit products (as the model's own dtype would give): the widest activation of a
+      // prefill step, written and read once each.
+      PONDER_RETURN_IF_ERROR(MatMul16(layer.gate_up, narrow, T, wide));
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSiluMul(storage_, wide, /*f32_input=*/false, nt,
+                                                static_cast<int>(I), narrow, Next()));
+      PONDER_RETURN_IF_ERROR(MatMul(layer.down, narrow, T, x, 1.0f));  // x += mlp
+    }
+  }
+
+  // Final norm of the requested rows, then the output projection.
+  if (R > 0) {
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(
+        storage_, x, static_cast<int>(H), d_rows, static_cast<int>(R), output_norm_.as<float>(),
+        c.rms_norm_eps, rows16_.data(), key.hidden ? hidden_.as<float>() : nullptr, Next()));
+  }
+  if (key.head) {
+    PONDER_RETURN_IF_ERROR(MatMul(output_, rows16_.data(), R, logits_.as<float>(), 0.0f));
+  }
+  if (key.greedy) {
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchGreedyLogprob(
+        logits_.as<float>(), static_cast<int>(R), static_cast<int>(V), greedy_.as<int32_t>(),
+        greedy_.as<float>() + R, greedy_scratch_.data(), Next()));
+    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_greedy_.data(), greedy_.data(),
+                                                R * 2 * sizeof(float), cudaMemcpyDeviceToHost,
+                                                stream_));
+  }
+  return absl::OkStatus();
+}
+
+CudaBackend::BufferSignature CudaBackend::Signature() const {
+  return {x_.data(),        wide_.data(),          narrow_.data(), rows16_.data(),
+          hidden_.data(),   logits_.data(),        greedy_.data(), host_greedy_.data(),
+          metadata_.data(), greedy_scratch_.data()};
+}
+
+absl::Status CudaBackend::EnqueueStepGraphed(const StepKey& key) {
+  if (graphs_.size() >= kMaxGraphs && !graphs_.contains(key)) graphs_.clear();
+  StepGraph& graph = graphs_[key];
+  if (graph.eager_only || graph.uses++ == 0) return EnqueueStep(key);
+  if (graph.exec == nullptr || graph.signature != Signature()) {
+    graph.exec.reset();
+    // Relaxed: nothing else runs on this thread meanwhile, and no call is refused for being
+    // "unsafe" during a capture.
+    PONDER_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+    const absl::Status enqueued = EnqueueStep(key);
+    cudaGraph_t captured = nullptr;
+    cudaError_t error = cudaStreamEndCapture(stream_, &captured);
+    cudaGraphExec_t exec = nullptr;
+    if (enqueued.ok() && error == cudaSuccess) error = cudaGraphInstantiate(&exec, captured, 0);
+    if (captured != nullptr) cudaGraphDestroy(captured);
+    if (!enqueued.ok() || error != cudaSuccess) {
+      // The step still runs, launched directly; an error that is not the capture's own shows
+      // again there.
+      (void)cudaGetLastError();
+      graph.eager_only = true;
+      ++graph_stats_.fallbacks;
+      if (graph_stats_.first_fallback.empty()) {
+        graph_stats_.first_fallback =
+            !enqueued.ok() ? std::string(enqueued.message())
+                           : absl::StrCat(cudaGetErrorName(error), ": ", cudaGetErrorString(error));
+      }
+      return EnqueueStep(key);
+    }
+    graph.exec = {exec, [](cudaGraphExec_t e) { cudaGraphExecDestroy(e); }};
+    graph.signature = Signature();
+    ++graph_stats_.captures;
+  }
+  PONDER_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(graph.exec.get(), stream_));
+  ++graph_stats_.launches;
   return absl::OkStatus();
 }
 
@@ -493,6 +680,11 @@ absl::StatusOr<double> MeasureCopyBandwidth(size_t bytes) {
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   return 2.0 * static_cast<double>(bytes) * kCopies / (milliseconds * 1e-3);
+}
+
+CudaGraphStats GraphStats(const ForwardBackend& backend) {
+  const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+  return cuda != nullptr ? cuda->graph_stats() : CudaGraphStats{};
 }
 
 absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,

@@ -5,8 +5,17 @@
 // of the file is F16, otherwise BF16 (F32, BF16, Q8_0 and Q4_0 matrices are converted at load:
 // the quantized ones are dequantized exactly, then rounded to BF16). Norm weights, biases and the
 // RoPE frequencies stay f32. Q, K and V are fused into one [Q + 2 KV, hidden] matrix and gate and
-// up into one [2 intermediate, hidden] matrix, so a layer is four matrix products (cuBLAS, f32
-// accumulation, f32 output; the residual adds are the products' beta = 1).
+// up into one [2 intermediate, hidden] matrix, so a layer is four matrix products.
+//
+// A step: steps of at most 8 tokens (decode) use the own matrix-vector kernels of kernels.h, with
+// the RMSNorms fused into the QKV and gate/up products and SwiGLU into the gate/up product; larger
+// steps use cuBLAS (f32 accumulation; f32 outputs where the residual is added as beta = 1, 16-bit
+// gate/up outputs) and the tiled prefill attention. Decode steps (one token per sequence) are
+// replayed from one CUDA graph per step shape (BackendOptions::cuda_graphs; GraphStats counts
+// them), and on compute capability 9.0+ every kernel after the first may start while its
+// predecessor ends (programmatic dependent launch, kernels.h Launch; PONDER_CUDA_EARLY_START=0
+// turns that off, to compare). Neither changes a result: the tests check the bits against kernels
+// launched one by one.
 //
 // KV cache: blocks in device memory, 16-bit (the storage type), same block ids and layout as
 // engine/kv/kv_cache.h. With BackendOptions::kv_budget_bytes = 0 the budget is the free device
@@ -14,25 +23,26 @@
 // capped at 64 sequences of the full context; a budget that does not fit is RESOURCE_EXHAUSTED.
 //
 // Outputs: logits (and hidden states when asked) are copied back to the host into ForwardOutput,
-// as on the CPU; sampling stays on the CPU sampler (engine/sampling/sampler.h).
+// as on the CPU; sampling stays on the CPU sampler (engine/sampling/sampler.h), except greedy
+// rows of all-greedy steps, chosen on the GPU (ForwardOptions::greedy).
 //
 // Accuracy against the CPU path: 16-bit weights and activations at the inputs of matrix
 // products, f32 everywhere else. Measured on an H200 (tests/engine/cuda, random models whose
-// logits reach about 14): max |logit difference| 0.004 for F16 files, 0.03 for BF16, 0.05 for F32
-// (rounded to BF16), 0.13 for Q8_0; the tests allow 3% of the largest logit and 0.05 in a
+// logits reach about 14): max |logit difference| 0.004 for F16 files, 0.035 for BF16, 0.05 for
+// F32 (rounded to BF16), 0.125 for Q8_0; the tests allow 3% of the largest logit and 0.05 in a
 // returned log-prob. Greedy tokens agree except at near ties (the CPU rates the GPU's choice
 // within 0.05 of its own). Results are deterministic run to run on one GPU for a given batch
-// composition, but decode-sized steps (<= 8 tokens) and larger ones use different matrix-product
-// kernels, so unlike the CPU path a token's log-probs may differ by about 1e-4 with what else is
-// in the batch (the tokens chosen did not, in the serving tests run on the GPU).
+// composition, and the decode kernels add in an order that does not depend on the batch; but
+// decode-sized steps (<= 8 tokens) and larger ones use different kernels, so unlike the CPU path
+// a token's log-probs may differ by about 1e-4 with what else is in the batch.
 //
-// Performance (bench/engine/engine_bench --device cuda): decode steps of up to 8 tokens use an
-// own matrix-vector kernel (kernels.h LaunchSkinnyMatMul), larger steps cuBLAS. No CUDA graphs
-// yet: every step launches its kernels one by one.
+// Performance: docs/cuda_backend.md (bench/engine/engine_bench --device cuda).
 #ifndef PONDER_ENGINE_CUDA_CUDA_BACKEND_H_
 #define PONDER_ENGINE_CUDA_CUDA_BACKEND_H_
 
+#include <cstdint>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -49,6 +59,18 @@ absl::Status DeviceStatus();
 // (the reward head and the tokenizer keep reading it on the host).
 absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,
                                                                   const BackendOptions& options);
+
+// How decode steps ran from CUDA graphs (BackendOptions::cuda_graphs): graphs captured, steps
+// launched from one, and captures that failed (those steps run with their kernels launched one
+// by one; the first failure's reason is kept).
+struct CudaGraphStats {
+  int64_t captures = 0;
+  int64_t launches = 0;
+  int64_t fallbacks = 0;
+  std::string first_fallback;
+};
+// `backend`'s counts; all zero for a backend that is not the CUDA one.
+CudaGraphStats GraphStats(const ForwardBackend& backend);
 
 // The device-to-device copy bandwidth of device 0, in bytes moved per second (each byte read
 // plus each byte written), over copies of `bytes`: the memory roofline the benchmarks compare

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <type_traits>
 
 #include "engine/cuda/kernels.h"
 
@@ -29,6 +30,42 @@ __device__ __forceinline__ float WarpSum(float v) {
   return v;
 }
 
+// Eight 16-bit values (16 bytes) as floats.
+template <typename T>
+__device__ __forceinline__ void Unpack8(const uint4& packed, float (&out)[8]) {
+  const T* v = reinterpret_cast<const T*>(&packed);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) out[i] = ToFloat(v[i]);
+}
+
+// The start of every kernel (see Launch): wait until the previous kernel on the stream has
+// finished and its writes are visible (at once when it was not launched early), then let the
+// next kernel be scheduled.
+__device__ __forceinline__ void AwaitPreviousKernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaGridDependencySynchronize();
+  cudaTriggerProgrammaticLaunchCompletion();
+#endif
+}
+
+// Enqueues kernel<<<grid, block, shared, launch.stream>>>(args...), allowed to start early when
+// launch.early_start.
+template <typename... Params, typename... Args>
+void Start(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, Launch launch,
+           Args... args) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = shared;
+  config.stream = launch.stream;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attribute;
+  config.numAttrs = launch.early_start ? 1 : 0;
+  (void)cudaLaunchKernelEx(&config, kernel, args...);  // an error is read by cudaGetLastError
+}
+
 // Sum over the thread block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
 __device__ float BlockSum(float v) {
   __shared__ float partial[32];
@@ -45,40 +82,72 @@ __device__ float BlockSum(float v) {
 
 template <typename T>
 __global__ void EmbeddingGatherKernel(const T* table, int hidden, const int32_t* tokens, float* x) {
+  AwaitPreviousKernel();
   const int t = blockIdx.x;
   const T* row = table + static_cast<size_t>(tokens[t]) * hidden;
   float* out = x + static_cast<size_t>(t) * hidden;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) out[i] = ToFloat(row[i]);
 }
 
+// One row by the whole block: out16 (and out32 when not null) = in / sqrt(mean(in^2) + eps) *
+// weight, as Hugging Face's LlamaRMSNorm. The one implementation of the norm, so the norm fused
+// into the decode products gives the bits RmsNormKernel gives.
+template <typename T>
+__device__ void NormRow(const float* in, int n, const float* weight, float eps, T* out16,
+                        float* out32) {
+  // The first kHeld values of each thread (all of a row of up to 2048 for 256 threads) are read
+  // once, with their weights, in one batch of loads.
+  constexpr int kHeld = 8;
+  float held[kHeld], held_weight[kHeld];
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    const int c = threadIdx.x + k * blockDim.x;
+    held[k] = c < n ? in[c] : 0.0f;
+    held_weight[k] = c < n ? weight[c] : 0.0f;
+  }
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    if (threadIdx.x + k * blockDim.x < n) sum += held[k] * held[k];
+  }
+  for (int c = threadIdx.x + kHeld * blockDim.x; c < n; c += blockDim.x) sum += in[c] * in[c];
+  sum = BlockSum(sum);
+  const float scale = rsqrtf(sum / static_cast<float>(n) + eps);
+  auto write = [&](int c, float value, float w) {
+    const float y = (value * scale) * w;
+    out16[c] = FromFloat<T>(y);
+    if (out32 != nullptr) out32[c] = y;
+  };
+#pragma unroll
+  for (int k = 0; k < kHeld; ++k) {
+    const int c = threadIdx.x + k * blockDim.x;
+    if (c < n) write(c, held[k], held_weight[k]);
+  }
+  for (int c = threadIdx.x + kHeld * blockDim.x; c < n; c += blockDim.x) write(c, in[c], weight[c]);
+}
+
 template <typename T>
 __global__ void RmsNormKernel(const float* x, int n, const int32_t* rows, const float* weight,
                               float eps, T* out16, float* out32) {
+  AwaitPreviousKernel();
   const int r = blockIdx.x;
   const int i = rows != nullptr ? rows[r] : r;
-  const float* in = x + static_cast<size_t>(i) * n;
-  float sum = 0.0f;
-  for (int c = threadIdx.x; c < n; c += blockDim.x) sum += in[c] * in[c];
-  sum = BlockSum(sum);
-  const float scale = rsqrtf(sum / static_cast<float>(n) + eps);
-  T* o16 = out16 + static_cast<size_t>(r) * n;
-  float* o32 = out32 != nullptr ? out32 + static_cast<size_t>(r) * n : nullptr;
-  for (int c = threadIdx.x; c < n; c += blockDim.x) {
-    const float y = (in[c] * scale) * weight[c];
-    o16[c] = FromFloat<T>(y);
-    if (o32 != nullptr) o32[c] = y;
-  }
+  NormRow<T>(x + static_cast<size_t>(i) * n, n, weight, eps, out16 + static_cast<size_t>(r) * n,
+             out32 != nullptr ? out32 + static_cast<size_t>(r) * n : nullptr);
 }
 
 constexpr int kMaxHeadDim = 256;
-constexpr int kQkvWarps = 4;
+constexpr int kQkvWarps = 8;
 
-// One thread block per token; each warp takes whole heads (q heads, then k, then v).
+// One thread block per token; each warp takes whole heads (q heads, then k, then v). The
+// rotation angles are the same for every head of the token: computed once, into shared memory.
 template <typename T>
 __global__ void QkvRopeStoreKernel(float* qkv, AttentionShape shape, int layer, QkvParams params,
                                    const int32_t* positions, const int32_t* table_offsets,
                                    const int32_t* block_tables, T* cache) {
   __shared__ float head_buffer[kQkvWarps][kMaxHeadDim];
+  __shared__ float cos_table[kMaxHeadDim / 2], sin_table[kMaxHeadDim / 2];
+  AwaitPreviousKernel();
   const int t = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim, half = D / 2;
@@ -92,6 +161,15 @@ __global__ void QkvRopeStoreKernel(float* qkv, AttentionShape shape, int layer, 
                 static_cast<size_t>(slot) * KV;
   T* value_slot = key_slot + kv_values;
   float* buffer = head_buffer[warp];
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    // As engine/ops RopeCosSin: a float32 angle, its cosine and sine in double.
+    const float angle = static_cast<float>(pos) * params.inv_freq[i];
+    double s, c;
+    sincos(static_cast<double>(angle), &s, &c);
+    cos_table[i] = static_cast<float>(c);
+    sin_table[i] = static_cast<float>(s);
+  }
+  __syncthreads();
 
   for (int head = warp; head < shape.num_heads + 2 * shape.num_kv_heads; head += kQkvWarps) {
     const int offset = head * D;  // into the row: q heads, then k heads, then v heads
@@ -117,10 +195,7 @@ __global__ void QkvRopeStoreKernel(float* qkv, AttentionShape shape, int layer, 
       __syncwarp();
     }
     for (int i = lane; i < half; i += 32) {
-      // As engine/ops RopeCosSin: a float32 angle, its cosine and sine in double.
-      const float angle = static_cast<float>(pos) * params.inv_freq[i];
-      const float c = static_cast<float>(cos(static_cast<double>(angle)));
-      const float s = static_cast<float>(sin(static_cast<double>(angle)));
+      const float c = cos_table[i], s = sin_table[i];
       const int ia = params.neox ? i : 2 * i, ib = params.neox ? i + half : 2 * i + 1;
       const float a = buffer[ia], b = buffer[ib];
       const float ra = a * c - b * s, rb = b * c + a * s;
@@ -162,6 +237,80 @@ __device__ __forceinline__ void LoadHead(const T* head, int lane, int head_dim, 
   }
 }
 
+// The query heads thread block (., y) takes when blocks take `per_block` heads of one KV head g
+// at a time: heads [first, first + count) of g's group.
+struct HeadChunk {
+  int g, first, count;
+};
+__device__ __forceinline__ HeadChunk HeadsOfBlock(const AttentionShape& shape, int per_block) {
+  const int group = shape.num_heads / shape.num_kv_heads;
+  const int blocks_per_group = (group + per_block - 1) / per_block;
+  const int g = blockIdx.y / blocks_per_group;
+  const int first = g * group + (blockIdx.y % blocks_per_group) * per_block;
+  return {g, first, min(per_block, (g + 1) * group - first)};
+}
+
+// Keys and values [first, first + kKeysPerStep) of KV head g at `layer` (zeros past `pos`), lane
+// `lane`'s part of each.
+template <typename T, int kPerLane>
+__device__ __forceinline__ void LoadKeyStep(const T* cache, const int32_t* table,
+                                            const AttentionShape& shape, int layer, int g,
+                                            int first, int pos, int lane, bool full,
+                                            float (&keys)[kKeysPerStep][kPerLane],
+                                            float (&values)[kKeysPerStep][kPerLane]) {
+  const int KV = shape.num_kv_heads * shape.head_dim;
+  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
+#pragma unroll
+  for (int k = 0; k < kKeysPerStep; ++k) {
+    const int j = first + k;
+    if (j <= pos) {
+      const T* key = cache +
+                     (static_cast<size_t>(table[j / shape.block_size]) * shape.num_layers + layer) *
+                         2 * kv_values +
+                     static_cast<size_t>(j % shape.block_size) * KV + g * shape.head_dim;
+      LoadHead<T, kPerLane>(key, lane, shape.head_dim, full, keys[k]);
+      LoadHead<T, kPerLane>(key + kv_values, lane, shape.head_dim, full, values[k]);
+    } else {
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) keys[k][i] = values[k][i] = 0.0f;
+    }
+  }
+}
+
+// One warp's online-softmax update of a query head with a step of keys and values (Milakov &
+// Gimelshein 2018): scores q . key (past `pos`: -inf), then the running maximum, sum and
+// value accumulator rescaled and extended.
+template <int kPerLane>
+__device__ __forceinline__ void AttendStep(const float (&q)[kPerLane],
+                                           const float (&keys)[kKeysPerStep][kPerLane],
+                                           const float (&values)[kKeysPerStep][kPerLane], int first,
+                                           int pos, float& running_max, float& running_sum,
+                                           float (&acc)[kPerLane]) {
+  float scores[kKeysPerStep], step_max = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < kKeysPerStep; ++k) {
+    float dot = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) dot += q[i] * keys[k][i];
+    dot = WarpSum(dot);
+    scores[k] = first + k <= pos ? dot : -INFINITY;
+    step_max = fmaxf(step_max, scores[k]);
+  }
+  const float new_max = fmaxf(running_max, step_max);  // finite: key `first` is valid
+  const float correction = expf(running_max - new_max);
+  running_sum *= correction;
+#pragma unroll
+  for (int i = 0; i < kPerLane; ++i) acc[i] *= correction;
+#pragma unroll
+  for (int k = 0; k < kKeysPerStep; ++k) {
+    const float p = expf(scores[k] - new_max);
+    running_sum += p;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) acc[i] += p * values[k][i];
+  }
+  running_max = new_max;
+}
+
 template <typename T, int kPerLane>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
     PagedAttentionKernel(const float* qkv, AttentionShape shape, int layer,
@@ -169,6 +318,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
                          const int32_t* block_tables, const T* cache, T* out) {
   __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
   __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
+  AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim;
@@ -178,7 +328,6 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const float scale = rsqrtf(static_cast<float>(D));
   const int pos = positions[t];
   const int32_t* table = block_tables + table_offsets[t];
-  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
 
   float q[kPerLane];
   const float* q_row = qkv + static_cast<size_t>(t) * (Q + 2 * KV) + h * D;
@@ -191,47 +340,11 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
 
+  // 4 keys in flight per warp (8 was slower on an H200: 7.5 us against 5.0 per layer).
   for (int first = warp * kKeysPerStep; first <= pos; first += kAttentionWarps * kKeysPerStep) {
-    float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane], scores[kKeysPerStep];
-#pragma unroll
-    for (int k = 0; k < kKeysPerStep; ++k) {
-      const int j = first + k;
-      if (j <= pos) {
-        const T* key =
-            cache +
-            (static_cast<size_t>(table[j / shape.block_size]) * shape.num_layers + layer) * 2 *
-                kv_values +
-            static_cast<size_t>(j % shape.block_size) * KV + g * D;
-        LoadHead<T, kPerLane>(key, lane, D, full, keys[k]);
-        LoadHead<T, kPerLane>(key + kv_values, lane, D, full, values[k]);
-      } else {
-#pragma unroll
-        for (int i = 0; i < kPerLane; ++i) keys[k][i] = values[k][i] = 0.0f;
-      }
-    }
-    float step_max = -INFINITY;
-#pragma unroll
-    for (int k = 0; k < kKeysPerStep; ++k) {
-      float dot = 0.0f;
-#pragma unroll
-      for (int i = 0; i < kPerLane; ++i) dot += q[i] * keys[k][i];
-      dot = WarpSum(dot);
-      scores[k] = first + k <= pos ? dot : -INFINITY;
-      step_max = fmaxf(step_max, scores[k]);
-    }
-    const float new_max = fmaxf(running_max, step_max);  // finite: key `first` is valid
-    const float correction = expf(running_max - new_max);
-    running_sum *= correction;
-#pragma unroll
-    for (int i = 0; i < kPerLane; ++i) acc[i] *= correction;
-#pragma unroll
-    for (int k = 0; k < kKeysPerStep; ++k) {
-      const float p = expf(scores[k] - new_max);
-      running_sum += p;
-#pragma unroll
-      for (int i = 0; i < kPerLane; ++i) acc[i] += p * values[k][i];
-    }
-    running_max = new_max;
+    float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
+    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, pos, lane, full, keys, values);
+    AttendStep<kPerLane>(q, keys, values, first, pos, running_max, running_sum, acc);
   }
 
   // Merge the warps' partial softmaxes.
@@ -257,32 +370,275 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   }
 }
 
-template <typename T>
-__global__ void SiluMulKernel(const float* gate_up, int num_tokens, int inter, T* out) {
-  const size_t total = static_cast<size_t>(num_tokens) * inter;
-  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total;
-       k += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const size_t t = k / inter, i = k % inter;
-    const float g = gate_up[t * 2 * inter + i], u = gate_up[t * 2 * inter + inter + i];
-    out[k] = FromFloat<T>(g / (1.0f + expf(-g)) * u);
+// As PagedAttentionKernel, for the `heads` (<= kHeads) query heads of one KV head that a block
+// takes: each key and value is read once for all of them (grouped-query attention shares them),
+// which pays for large decode batches (many blocks already); 4 keys in flight per warp.
+template <typename T, int kPerLane, int kHeads>
+__global__ void __launch_bounds__(kAttentionWarps * 32)
+    GroupedAttentionKernel(const float* qkv, AttentionShape shape, int layer, int heads_per_block,
+                           const int32_t* positions, const int32_t* table_offsets,
+                           const int32_t* block_tables, const T* cache, T* out) {
+  __shared__ float warp_max[kAttentionWarps][kHeads], warp_sum[kAttentionWarps][kHeads];
+  __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
+  AwaitPreviousKernel();
+  const int t = blockIdx.x;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int D = shape.head_dim;
+  const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
+  const auto [g, first_head, heads] = HeadsOfBlock(shape, heads_per_block);
+  const bool full = D == 32 * kPerLane;
+  const float scale = rsqrtf(static_cast<float>(D));
+  const int pos = positions[t];
+  const int32_t* table = block_tables + table_offsets[t];
+
+  float q[kHeads][kPerLane], acc[kHeads][kPerLane], running_max[kHeads], running_sum[kHeads];
+  const float* q_row = qkv + static_cast<size_t>(t) * (Q + 2 * KV) + first_head * D;
+#pragma unroll
+  for (int h = 0; h < kHeads; ++h) {
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int d = lane * kPerLane + i;
+      q[h][i] = h < heads && d < D ? q_row[h * D + d] * scale : 0.0f;
+      acc[h][i] = 0.0f;
+    }
+    running_max[h] = -INFINITY;
+    running_sum[h] = 0.0f;
+  }
+
+  for (int first = warp * kKeysPerStep; first <= pos; first += kAttentionWarps * kKeysPerStep) {
+    float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
+    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, pos, lane, full, keys, values);
+#pragma unroll
+    for (int h = 0; h < kHeads; ++h) {
+      if (h >= heads) break;  // the same for the whole block
+      AttendStep<kPerLane>(q[h], keys, values, first, pos, running_max[h], running_sum[h], acc[h]);
+    }
+  }
+
+  // Merge the warps' partial softmaxes, one head at a time.
+  if (lane == 0) {
+#pragma unroll
+    for (int h = 0; h < kHeads; ++h) {
+      warp_max[warp][h] = running_max[h];
+      warp_sum[warp][h] = running_sum[h];
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < kHeads; ++h) {
+    if (h >= heads) break;  // the same for the whole block
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) warp_acc[warp][lane * kPerLane + i] = acc[h][i];
+    __syncthreads();
+    float global_max = -INFINITY;
+    for (int w = 0; w < kAttentionWarps; ++w) global_max = fmaxf(global_max, warp_max[w][h]);
+    float denominator = 0.0f;
+    for (int w = 0; w < kAttentionWarps; ++w) {
+      denominator += warp_sum[w][h] * expf(warp_max[w][h] - global_max);  // idle warp: 0
+    }
+    T* out_head = out + static_cast<size_t>(t) * Q + (first_head + h) * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+      float numerator = 0.0f;
+      for (int w = 0; w < kAttentionWarps; ++w)
+        numerator += warp_acc[w][d] * expf(warp_max[w][h] - global_max);
+      out_head[d] = FromFloat<T>(numerator / denominator);
+    }
+    __syncthreads();  // warp_acc is written again for the next head
   }
 }
 
-__global__ void GreedyLogprobKernel(const float* logits, int vocab, int32_t* token,
-                                    float* logprob) {
-  __shared__ float best_value[32];
-  __shared__ int best_index[32];
-  const int r = blockIdx.x;
-  const float* row = logits + static_cast<size_t>(r) * vocab;
+constexpr int kTileKeys = 32;        // keys per shared-memory tile of PrefillAttentionKernel
+constexpr int kPrefillMaxDim = 128;  // head_dim it handles (wider heads: the grouped kernel)
+constexpr int kPrefillHeads = 4;     // query heads per block
+
+// Prefill attention: block (tile, head chunk) takes the (up to 8) consecutive tokens of one
+// sequence in tiles[tile], a warp each, and `heads` (<= kPrefillHeads) query heads of one KV
+// head. Keys and values come in tiles of 32 through shared memory, read once for the whole
+// block; per tile a lane scores one key for its warp's token, the warp keeps the running
+// (online) softmax statistics per head, and a lane accumulates kPerLane dimensions of the
+// output (Milakov & Gimelshein 2018; the tiling of FlashAttention, Dao et al. 2022).
+template <typename T, int kPerLane>
+__global__ void __launch_bounds__(kAttentionWarps * 32)
+    PrefillAttentionKernel(const float* qkv, AttentionShape shape, int layer, const int32_t* tiles,
+                           const int32_t* positions, const int32_t* table_offsets,
+                           const int32_t* block_tables, const T* cache, T* out) {
+  __shared__ __align__(16) float queries[kAttentionWarps][kPrefillHeads][kPrefillMaxDim];
+  // Rows padded by 16 bytes: a warp's 16-byte accesses to 32 rows are free of bank conflicts.
+  __shared__ __align__(16) T keys[kTileKeys][kPrefillMaxDim + 8];
+  __shared__ __align__(16) T values[kTileKeys][kPrefillMaxDim + 8];
+  __shared__ __align__(16) float probs[kAttentionWarps][kPrefillHeads][kTileKeys];
+  AwaitPreviousKernel();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  float value = -INFINITY;
-  int index = 0x7fffffff;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-    if (row[i] > value) {  // i increases, so the first maximum of this thread is kept
-      value = row[i];
-      index = i;
+  const int D = shape.head_dim;
+  const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
+  const auto [g, first_head, heads] = HeadsOfBlock(shape, kPrefillHeads);
+  const int first = tiles[2 * blockIdx.x], count = tiles[2 * blockIdx.x + 1];
+  const bool has_token = warp < count;
+  const int t = first + (has_token ? warp : 0);
+  const int pos = positions[t];
+  const int last_pos = positions[first + count - 1];  // the tile's tokens are consecutive
+  const int32_t* table = block_tables + table_offsets[first];
+  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
+  const float scale = rsqrtf(static_cast<float>(D));
+
+  const float* q_row = qkv + static_cast<size_t>(t) * (Q + 2 * KV) + first_head * D;
+  for (int h = 0; h < heads; ++h) {
+    for (int d = lane; d < D; d += 32) queries[warp][h][d] = q_row[h * D + d] * scale;
+  }
+  float running_max[kPrefillHeads], running_sum[kPrefillHeads], acc[kPrefillHeads][kPerLane];
+#pragma unroll
+  for (int h = 0; h < kPrefillHeads; ++h) {
+    running_max[h] = -INFINITY;
+    running_sum[h] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) acc[h][i] = 0.0f;
+  }
+
+  const int chunks_per_key = D / 8;  // 16-byte pieces of a head (D % 8 == 0)
+  for (int key0 = 0; key0 <= last_pos; key0 += kTileKeys) {
+    __syncthreads();  // the previous tile is consumed (and `queries` written, the first time)
+    for (int piece = threadIdx.x; piece < kTileKeys * chunks_per_key; piece += blockDim.x) {
+      const int k = piece % kTileKeys, d0 = (piece / kTileKeys) * 8, j = key0 + k;
+      uint4 key{}, value{};
+      if (j <= last_pos) {
+        const T* slot =
+            cache +
+            (static_cast<size_t>(table[j / shape.block_size]) * shape.num_layers + layer) * 2 *
+                kv_values +
+            static_cast<size_t>(j % shape.block_size) * KV + g * D + d0;
+        key = *reinterpret_cast<const uint4*>(slot);
+        value = *reinterpret_cast<const uint4*>(slot + kv_values);
+      }
+      *reinterpret_cast<uint4*>(&keys[k][d0]) = key;
+      *reinterpret_cast<uint4*>(&values[k][d0]) = value;
+    }
+    __syncthreads();
+    if (!has_token || key0 > pos) continue;  // no key of this tile is visible to the token
+    const int visible = min(kTileKeys, pos - key0 + 1);
+    // Lane k scores key key0 + k for every head: its key row read once, 8 values at a time.
+    float scores[kPrefillHeads];
+#pragma unroll
+    for (int h = 0; h < kPrefillHeads; ++h) scores[h] = 0.0f;
+    for (int d0 = 0; d0 < D; d0 += 8) {
+      float k8[8];
+      Unpack8<T>(*reinterpret_cast<const uint4*>(&keys[lane][d0]), k8);
+#pragma unroll
+      for (int h = 0; h < kPrefillHeads; ++h) {
+        if (h < heads) {
+          const float4 qa = *reinterpret_cast<const float4*>(&queries[warp][h][d0]);
+          const float4 qb = *reinterpret_cast<const float4*>(&queries[warp][h][d0 + 4]);
+          scores[h] += qa.x * k8[0] + qa.y * k8[1] + qa.z * k8[2] + qa.w * k8[3] + qb.x * k8[4] +
+                       qb.y * k8[5] + qb.z * k8[6] + qb.w * k8[7];
+        }
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < kPrefillHeads; ++h) {
+      if (h >= heads) break;
+      float score = scores[h];
+      if (lane >= visible) score = -INFINITY;
+      float tile_max = score;
+#pragma unroll
+      for (int offset = 16; offset > 0; offset >>= 1)
+        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
+      const float new_max = fmaxf(running_max[h], tile_max);  // finite: key key0 is visible
+      const float correction = expf(running_max[h] - new_max);
+      const float p = expf(score - new_max);  // 0 for the keys the token does not see
+      running_sum[h] = running_sum[h] * correction + WarpSum(p);
+#pragma unroll
+      for (int i = 0; i < kPerLane; ++i) acc[h][i] *= correction;
+      probs[warp][h][lane] = p;
+      running_max[h] = new_max;
+    }
+    __syncwarp();
+    // Lane l adds p_k * V[k][l * kPerLane + i] over the tile's keys for every head: each value
+    // row read once (a key the token does not see has p = 0 and a zero or finite value).
+#pragma unroll
+    for (int k0 = 0; k0 < kTileKeys; k0 += 4) {
+      float4 p4[kPrefillHeads];
+#pragma unroll
+      for (int h = 0; h < kPrefillHeads; ++h) {
+        p4[h] = h < heads ? *reinterpret_cast<const float4*>(&probs[warp][h][k0])
+                          : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      }
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        float v[kPerLane];
+        const T* row = &values[k0 + kk][lane * kPerLane];
+        if constexpr (kPerLane == 4) {
+          const uint2 packed = *reinterpret_cast<const uint2*>(row);
+          const T* four = reinterpret_cast<const T*>(&packed);
+#pragma unroll
+          for (int i = 0; i < 4; ++i) v[i] = ToFloat(four[i]);
+        } else {
+#pragma unroll
+          for (int i = 0; i < kPerLane; ++i) v[i] = ToFloat(row[i]);
+        }
+#pragma unroll
+        for (int h = 0; h < kPrefillHeads; ++h) {
+          const float pk = kk == 0 ? p4[h].x : kk == 1 ? p4[h].y : kk == 2 ? p4[h].z : p4[h].w;
+#pragma unroll
+          for (int i = 0; i < kPerLane; ++i) acc[h][i] += pk * v[i];
+        }
+      }
+    }
+    __syncwarp();  // `probs` is written again for the next tile
+  }
+  if (!has_token) return;
+#pragma unroll
+  for (int h = 0; h < kPrefillHeads; ++h) {
+    if (h >= heads) break;
+    T* out_head = out + static_cast<size_t>(t) * Q + (first_head + h) * D;
+#pragma unroll
+    for (int i = 0; i < kPerLane; ++i) {
+      const int d = lane * kPerLane + i;
+      if (d < D) out_head[d] = FromFloat<T>(acc[h][i] / running_sum[h]);
     }
   }
+}
+
+// In: float, or T (the 16-bit products of prefill steps). Token blockIdx.y (and every
+// gridDim.y-th after it); a thread takes 8 consecutive values, with 16-byte accesses where
+// inter allows.
+template <typename T, typename In>
+__global__ void SiluMulKernel(const In* gate_up, int num_tokens, int inter, T* out) {
+  AwaitPreviousKernel();
+  const int i = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
+  if (i >= inter) return;
+  for (int t = blockIdx.y; t < num_tokens; t += gridDim.y) {
+    const In* gate = gate_up + static_cast<size_t>(t) * 2 * inter;
+    const In* up = gate + inter;
+    T* o = out + static_cast<size_t>(t) * inter;
+    if constexpr (sizeof(In) == 2) {
+      if (inter % 8 == 0) {
+        float g[8], u[8];
+        Unpack8<In>(*reinterpret_cast<const uint4*>(gate + i), g);
+        Unpack8<In>(*reinterpret_cast<const uint4*>(up + i), u);
+        uint4 packed;
+        T* values = reinterpret_cast<T*>(&packed);
+#pragma unroll
+        for (int k = 0; k < 8; ++k) values[k] = FromFloat<T>(g[k] / (1.0f + expf(-g[k])) * u[k]);
+        *reinterpret_cast<uint4*>(o + i) = packed;
+        continue;
+      }
+    }
+    for (int k = i; k < min(i + 8, inter); ++k) {
+      const float g = static_cast<float>(gate[k]), u = static_cast<float>(up[k]);
+      o[k] = FromFloat<T>(g / (1.0f + expf(-g)) * u);
+    }
+  }
+}
+
+constexpr int kGreedySlice = 2048;  // logits per block of the first pass
+constexpr int kGreedyThreads = 256;
+
+struct GreedyPartial {
+  float max;  // of the slice
+  int index;  // the lowest id holding it
+  float sum;  // sum of exp(logit - max) over the slice
+};
+
+// The maximum of `value` over the warp and the lowest `index` holding it, in every lane.
+__device__ __forceinline__ void WarpArgMax(float& value, int& index) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) {
     const float other_value = __shfl_xor_sync(0xffffffffu, value, offset);
@@ -292,6 +648,26 @@ __global__ void GreedyLogprobKernel(const float* logits, int vocab, int32_t* tok
       index = other_index;
     }
   }
+}
+
+// First pass: block (r, s) reduces slice s of row r to a GreedyPartial.
+__global__ void GreedyPartialKernel(const float* logits, int vocab, GreedyPartial* partials) {
+  __shared__ float best_value[kGreedyThreads / 32];
+  __shared__ int best_index[kGreedyThreads / 32];
+  AwaitPreviousKernel();
+  const int r = blockIdx.x, slice = blockIdx.y;
+  const int begin = slice * kGreedySlice, end = min(vocab, begin + kGreedySlice);
+  const float* row = logits + static_cast<size_t>(r) * vocab;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float value = -INFINITY;
+  int index = 0x7fffffff;
+  for (int i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    if (row[i] > value) {  // i increases, so the first maximum of this thread is kept
+      value = row[i];
+      index = i;
+    }
+  }
+  WarpArgMax(value, index);
   if (lane == 0) {
     best_value[warp] = value;
     best_index[warp] = index;
@@ -299,85 +675,221 @@ __global__ void GreedyLogprobKernel(const float* logits, int vocab, int32_t* tok
   __syncthreads();
   value = best_value[0];
   index = best_index[0];
-  for (int w = 1; w < static_cast<int>(blockDim.x >> 5); ++w) {
+  for (int w = 1; w < kGreedyThreads / 32; ++w) {
     if (best_value[w] > value || (best_value[w] == value && best_index[w] < index)) {
       value = best_value[w];
       index = best_index[w];
     }
   }
   float sum = 0.0f;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) sum += expf(row[i] - value);
+  if (value != -INFINITY) {
+    for (int i = begin + threadIdx.x; i < end; i += blockDim.x) sum += expf(row[i] - value);
+  }
   sum = BlockSum(sum);
-  if (threadIdx.x == 0) {
+  if (threadIdx.x == 0) partials[static_cast<size_t>(r) * gridDim.y + slice] = {value, index, sum};
+}
+
+// Second pass: one warp per row merges the slices (log-sum-exp with rescaling).
+__global__ void GreedyCombineKernel(const GreedyPartial* partials, int slices, int32_t* token,
+                                    float* logprob) {
+  AwaitPreviousKernel();
+  const int r = blockIdx.x, lane = threadIdx.x;
+  const GreedyPartial* row = partials + static_cast<size_t>(r) * slices;
+  float value = -INFINITY;
+  int index = 0x7fffffff;
+  for (int s = lane; s < slices; s += 32) {
+    if (row[s].max > value || (row[s].max == value && row[s].index < index)) {
+      value = row[s].max;
+      index = row[s].index;
+    }
+  }
+  WarpArgMax(value, index);
+  float total = 0.0f;
+  for (int s = lane; s < slices; s += 32) total += row[s].sum * expf(row[s].max - value);
+  total = WarpSum(total);
+  if (lane == 0) {
     token[r] = index;
-    logprob[r] = -logf(sum);  // log-softmax at the maximum: max - (max + log sum exp(x - max))
+    logprob[r] = -logf(total);  // log-softmax at the maximum: max - (max + log sum exp(x - max))
   }
 }
 
 constexpr int kSkinnyWarps = 8;
 
-// Eight 16-bit values (16 bytes) as floats.
-template <typename T>
-__device__ __forceinline__ void Unpack8(const uint4& packed, float (&out)[8]) {
-  const T* v = reinterpret_cast<const T*>(&packed);
-#pragma unroll
-  for (int i = 0; i < 8; ++i) out[i] = ToFloat(v[i]);
+// Warps that share one output unit (split-K), from the matrix shape alone, so that the order
+// of every sum depends on the matrix and never on the number of tokens: enough warps to fill
+// the chip (a 1536 x 8960 down projection alone gives 1536), but at least 64 chunks of 8
+// values per warp. (A cost model of rounds x batches of loads, tried on an H200, was no faster.)
+int SkinnySplits(int units, int cols) {
+  constexpr int kTargetWarps = 4096;
+  const int chunks = cols / 8;
+  int splits = 1;
+  while (splits < kSkinnyWarps && units * splits < kTargetWarps && chunks / (2 * splits) >= 64) {
+    splits *= 2;
+  }
+  return splits;
 }
 
-template <typename T, int kMaxTokens>
-__global__ void __launch_bounds__(kSkinnyWarps * 32)
-    SkinnyMatMulKernel(const T* w, int rows, int cols, const T* x, int num_tokens, float* out,
-                       float beta) {
-  const int lane = threadIdx.x & 31;
-  const int r = blockIdx.x * kSkinnyWarps + (threadIdx.x >> 5);
-  if (r >= rows) return;
-  const uint4* w_row = reinterpret_cast<const uint4*>(w + static_cast<size_t>(r) * cols);
-  const int chunks = cols / 8;
-  float acc[kMaxTokens];
+struct SkinnyArgs {
+  const void* w;  // [units][cols], or [2 units][cols] when gated (gate rows, then up rows)
+  int units;
+  int cols;
+  int splits;     // warps per unit: 1, 2, 4 or 8
+  int groups;     // units / (kSkinnyWarps / splits), rounded up: a block takes one at a time
+  const void* x;  // [num_tokens][cols], 16-bit
+  bool stage_x;   // copy x to shared memory first (always with a norm)
+  int num_tokens;
+  float* out;  // plain: [num_tokens][units] f32, out = beta * out + w·x
+  float beta;
+  void* out16;  // gated: [num_tokens][units] 16-bit, silu(gate·x) * (up·x)
+  // With a norm, x is RMSNorm(norm_x) (f32 [num_tokens][cols]) with norm_weight, computed by
+  // every block into shared memory.
+  const float* norm_x;
+  const float* norm_weight;
+  float eps;
+};
+
+// A persistent matrix-vector kernel: block b takes groups b, b + gridDim.x, ... of
+// kSkinnyWarps / splits units, `splits` warps per unit, each warp every splits-th 512-byte stretch
+// of its row(s). Weights stream through two register buffers: the next batch (the rest of the
+// row, or the next group's first) is loaded while the current one is used, and the first batch
+// before waiting for the previous kernel. x is read once per block into shared memory where it
+// fits. The warps of a unit add their sums in a fixed order through shared memory.
+template <typename T, int kMaxTokens, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
+  extern __shared__ uint4 staged_x[];  // [num_tokens][cols] 16-bit, when staged
+  constexpr int kRows = kGated ? 2 : 1;
+  constexpr int kUnroll = (kMaxTokens <= 2 ? 8 : 4) / kRows;  // chunks per row per batch
+  __shared__ float partial[2][kSkinnyWarps][kRows][kMaxTokens];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int splits = args.splits, units_per_block = kSkinnyWarps / splits;
+  const int slot = warp / splits, part = warp % splits;
+  const int chunks = args.cols / 8, stride = 32 * splits, step = stride * kUnroll;
+  const int num_tokens = args.num_tokens;
+  const T* w = static_cast<const T*>(args.w);
+
+  // Batch [base, base + step) of the row(s) of group g's unit for this warp; zeros past the row
+  // or for a unit past the matrix.
+  auto load = [&](uint4(&buffer)[kUnroll][kRows], int g, int base) {
+    const int unit = g * units_per_block + slot;
+    const bool valid = g < args.groups && unit < args.units;
 #pragma unroll
-  for (int t = 0; t < kMaxTokens; ++t) acc[t] = 0.0f;
-  // Four chunks per lane in flight: the loads of w are independent of the arithmetic.
-  constexpr int kUnroll = 4;
-  int c = lane;
-  for (; c + 32 * (kUnroll - 1) < chunks; c += 32 * kUnroll) {
-    uint4 packed[kUnroll];
+    for (int r = 0; r < kRows; ++r) {
+      const uint4* row = reinterpret_cast<const uint4*>(
+          w + (static_cast<size_t>(r) * args.units + (valid ? unit : 0)) *
+                  static_cast<size_t>(args.cols));
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) packed[u] = __ldg(w_row + c + 32 * u);
+      for (int u = 0; u < kUnroll; ++u) {
+        const int c = base + lane + stride * u;
+        buffer[u][r] = valid && c < chunks ? __ldg(row + c) : uint4{};
+      }
+    }
+  };
+  uint4 current[kUnroll][kRows], next[kUnroll][kRows];
+  int group = blockIdx.x;
+  load(current, group, part * 32);  // weights do not depend on the previous kernel
+  AwaitPreviousKernel();
+
+  const bool staged = kNorm || args.stage_x;
+  if (staged) {
+    T* xs = reinterpret_cast<T*>(staged_x);
+    if constexpr (kNorm) {
+      for (int t = 0; t < num_tokens; ++t) {
+        NormRow<T>(args.norm_x + static_cast<size_t>(t) * args.cols, args.cols, args.norm_weight,
+                   args.eps, xs + static_cast<size_t>(t) * args.cols, nullptr);
+      }
+    } else {
+      const uint4* x = static_cast<const uint4*>(args.x);
+      for (int i = threadIdx.x; i < num_tokens * chunks; i += blockDim.x) staged_x[i] = x[i];
+    }
+    __syncthreads();
+  }
+  const uint4* x = staged ? staged_x : static_cast<const uint4*>(args.x);
+
+  float acc[kRows][kMaxTokens];
+  for (int round = 0; group < args.groups; group += gridDim.x, ++round) {
+    const int unit = group * units_per_block + slot;
+    const bool active = unit < args.units;
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      float wf[8];
-      Unpack8<T>(packed[u], wf);
+    for (int r = 0; r < kRows; ++r) {
 #pragma unroll
-      for (int t = 0; t < kMaxTokens; ++t) {
-        if (t < num_tokens) {
-          float xf[8];
-          Unpack8<T>(reinterpret_cast<const uint4*>(x + static_cast<size_t>(t) * cols)[c + 32 * u],
-                     xf);
+      for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = 0.0f;
+    }
+    // Every lane adds its chunks in increasing order, whatever the batch size or grid.
+    for (int base = part * 32; base < chunks; base += step) {
+      if (base + step < chunks) {
+        load(next, group, base + step);
+      } else {
+        load(next, group + gridDim.x, part * 32);
+      }
+      if (active) {
 #pragma unroll
-          for (int i = 0; i < 8; ++i) acc[t] += wf[i] * xf[i];
+        for (int u = 0; u < kUnroll; ++u) {
+          const int c = base + lane + stride * u;
+          if (c < chunks) {
+#pragma unroll
+            for (int t = 0; t < kMaxTokens; ++t) {
+              if (t < num_tokens) {
+                float xf[8];
+                Unpack8<T>(x[static_cast<size_t>(t) * chunks + c], xf);
+#pragma unroll
+                for (int r = 0; r < kRows; ++r) {
+                  float wf[8];
+                  Unpack8<T>(current[u][r], wf);
+#pragma unroll
+                  for (int i = 0; i < 8; ++i) acc[r][t] += wf[i] * xf[i];
+                }
+              }
+            }
+          }
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) current[u][r] = next[u][r];
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = WarpSum(acc[r][t]);
+    }
+    if (splits > 1) {  // the same for the whole block
+      // Two buffers by round parity: a warp may write round + 1's sums while part 0 of a unit
+      // still reads this round's.
+      float(&sums)[kSkinnyWarps][kRows][kMaxTokens] = partial[round & 1];
+      if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+          for (int t = 0; t < kMaxTokens; ++t) sums[warp][r][t] = acc[r][t];
+        }
+      }
+      __syncthreads();
+      if (part == 0 && lane == 0) {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+          for (int t = 0; t < kMaxTokens; ++t) {
+            float sum = sums[warp][r][t];
+            for (int p = 1; p < splits; ++p) sum += sums[warp + p][r][t];
+            acc[r][t] = sum;
+          }
         }
       }
     }
-  }
-  for (; c < chunks; c += 32) {
-    float wf[8];
-    Unpack8<T>(__ldg(w_row + c), wf);
+    if (part != 0 || lane != 0 || !active) continue;
 #pragma unroll
     for (int t = 0; t < kMaxTokens; ++t) {
-      if (t < num_tokens) {
-        float xf[8];
-        Unpack8<T>(reinterpret_cast<const uint4*>(x + static_cast<size_t>(t) * cols)[c], xf);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc[t] += wf[i] * xf[i];
+      if (t >= num_tokens) break;
+      const size_t at = static_cast<size_t>(t) * args.units + unit;
+      if constexpr (kGated) {
+        const float g = acc[0][t], up = acc[kRows - 1][t];
+        static_cast<T*>(args.out16)[at] = FromFloat<T>(g / (1.0f + expf(-g)) * up);  // as SiluMul
+      } else {
+        float* o = args.out + at;
+        *o = args.beta == 0.0f ? acc[0][t] : args.beta * *o + acc[0][t];
       }
-    }
-  }
-#pragma unroll
-  for (int t = 0; t < kMaxTokens; ++t) {
-    const float sum = WarpSum(acc[t]);
-    if (lane == 0 && t < num_tokens) {
-      float* o = out + static_cast<size_t>(t) * rows + r;
-      *o = beta == 0.0f ? sum : beta * *o + sum;
     }
   }
 }
@@ -392,114 +904,267 @@ cudaError_t Dispatch(StorageType type, F&& launch) {
   return cudaGetLastError();
 }
 
+// Thread blocks of `kernel` resident on the whole device at once (its registers, and the most
+// shared memory a block of it takes), or 0 when CUDA cannot say.
+int ResidentBlocks(void (*kernel)(SkinnyArgs)) {
+  int device = 0, processors = 0, per_processor = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
+                                                    kSkinnyMaxNormBytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return processors * per_processor;
+}
+
+// Launches kKernel on a grid of at most the resident blocks, with the groups spread evenly over
+// the rounds the grid needs (so no round runs nearly empty).
+template <auto kKernel>
+void StartSkinny(const SkinnyArgs& args, size_t shared_bytes, Launch launch) {
+  static const int resident = std::max(ResidentBlocks(kKernel), 1);  // per device: one device
+  const int rounds = (args.groups + resident - 1) / resident;
+  const int blocks = (args.groups + rounds - 1) / rounds;
+  Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, launch, args);
+}
+
+// The arguments every matrix-vector launch shares; the caller adds the outputs.
+SkinnyArgs SkinnyInputs(const void* w, int units, int cols, const void* x, int num_tokens) {
+  SkinnyArgs args{};
+  args.w = w;
+  args.units = units;
+  args.cols = cols;
+  args.x = x;
+  args.num_tokens = num_tokens;
+  return args;
+}
+
+template <bool kGated>
+cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* norm, Launch launch) {
+  if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols % 8 != 0 ||
+      args.units < 1) {
+    return cudaErrorInvalidValue;
+  }
+  const size_t x_bytes = static_cast<size_t>(args.num_tokens) * args.cols * 2;
+  if (norm != nullptr) {
+    if (x_bytes > kSkinnyMaxNormBytes) return cudaErrorInvalidValue;
+    args.norm_x = norm->x;
+    args.norm_weight = norm->weight;
+    args.eps = norm->eps;
+  }
+  args.stage_x = x_bytes <= kSkinnyMaxNormBytes;
+  const size_t shared_bytes = args.stage_x ? x_bytes : 0;
+  args.splits = SkinnySplits(args.units, args.cols);
+  const int units_per_block = kSkinnyWarps / args.splits;
+  args.groups = (args.units + units_per_block - 1) / units_per_block;
+  return Dispatch(type, [&](auto zero) {
+    using T = decltype(zero);
+    auto run = [&](auto tokens_constant) {
+      constexpr int kTokens = decltype(tokens_constant)::value;
+      if (norm != nullptr) {
+        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(args, shared_bytes, launch);
+      } else {
+        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(args, shared_bytes, launch);
+      }
+    };
+    if (args.num_tokens == 1) {
+      run(std::integral_constant<int, 1>{});
+    } else if (args.num_tokens <= 2) {
+      run(std::integral_constant<int, 2>{});
+    } else if (args.num_tokens <= 4) {
+      run(std::integral_constant<int, 4>{});
+    } else {
+      run(std::integral_constant<int, 8>{});
+    }
+  });
+}
+
 }  // namespace
 
 cudaError_t LaunchEmbeddingGather(StorageType type, const void* table, int hidden,
-                                  const int32_t* tokens, int num_tokens, float* x,
-                                  cudaStream_t stream) {
+                                  const int32_t* tokens, int num_tokens, float* x, Launch launch) {
   if (num_tokens == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    EmbeddingGatherKernel<T>
-        <<<num_tokens, 256, 0, stream>>>(static_cast<const T*>(table), hidden, tokens, x);
+    Start(EmbeddingGatherKernel<T>, num_tokens, 256, 0, launch, static_cast<const T*>(table),
+          hidden, tokens, x);
   });
 }
 
 cudaError_t LaunchRmsNorm(StorageType type, const float* x, int n, const int32_t* rows,
                           int num_rows, const float* weight, float eps, void* out16, float* out32,
-                          cudaStream_t stream) {
+                          Launch launch) {
   if (num_rows == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    RmsNormKernel<T>
-        <<<num_rows, 256, 0, stream>>>(x, n, rows, weight, eps, static_cast<T*>(out16), out32);
+    Start(RmsNormKernel<T>, num_rows, 256, 0, launch, x, n, rows, weight, eps,
+          static_cast<T*>(out16), out32);
   });
 }
 
 cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
                                const AttentionShape& shape, int layer, const QkvParams& params,
                                const int32_t* positions, const int32_t* table_offsets,
-                               const int32_t* block_tables, void* cache, cudaStream_t stream) {
+                               const int32_t* block_tables, void* cache, Launch launch) {
   if (shape.head_dim > kMaxHeadDim || shape.head_dim % 2 != 0) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    QkvRopeStoreKernel<T><<<num_tokens, kQkvWarps * 32, 0, stream>>>(
-        qkv, shape, layer, params, positions, table_offsets, block_tables, static_cast<T*>(cache));
+    Start(QkvRopeStoreKernel<T>, num_tokens, kQkvWarps * 32, 0, launch, qkv, shape, layer, params,
+          positions, table_offsets, block_tables, static_cast<T*>(cache));
   });
 }
 
 cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
-                                 const void* cache, void* out, cudaStream_t stream) {
+                                 const void* cache, void* out, Launch launch,
+                                 AttentionKernel kernel) {
   if (shape.head_dim > kMaxHeadDim || shape.num_kv_heads <= 0 ||
       shape.num_heads % shape.num_kv_heads != 0) {
     return cudaErrorInvalidValue;
   }
   if (num_tokens == 0) return cudaSuccess;
-  const dim3 grid(num_tokens, shape.num_heads);
+  const int per_lane = (shape.head_dim + 31) / 32;
+  const int group = shape.num_heads / shape.num_kv_heads;
+  if (kernel == AttentionKernel::kAuto) {
+    // Sharing keys pays once there are blocks enough for the chip without a block per head.
+    kernel = group > 1 && num_tokens * shape.num_kv_heads >= 256 ? AttentionKernel::kPerKvHead
+                                                                 : AttentionKernel::kPerHead;
+  }
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
     const T* kv = static_cast<const T*>(cache);
     T* o = static_cast<T*>(out);
-    const int per_lane = (shape.head_dim + 31) / 32;
+    if (kernel == AttentionKernel::kPerKvHead) {
+      // Heads per block: the group, at most 8 (4 for heads wider than 128: registers).
+      const int heads_per_block = std::min(group, per_lane > 4 ? 4 : 8);
+      const dim3 grid(num_tokens,
+                      shape.num_kv_heads * ((group + heads_per_block - 1) / heads_per_block));
+      auto run = [&](auto per_lane_constant, auto heads_constant) {
+        constexpr int kPerLane = decltype(per_lane_constant)::value;
+        constexpr int kHeads = decltype(heads_constant)::value;
+        Start(GroupedAttentionKernel<T, kPerLane, kHeads>, grid, kAttentionWarps * 32, 0, launch,
+              qkv, shape, layer, heads_per_block, positions, table_offsets, block_tables, kv, o);
+      };
+      auto with_heads = [&](auto per_lane_constant) {
+        if (heads_per_block <= 2) {
+          run(per_lane_constant, std::integral_constant<int, 2>{});
+        } else if (heads_per_block <= 4) {
+          run(per_lane_constant, std::integral_constant<int, 4>{});
+        } else if constexpr (decltype(per_lane_constant)::value <= 4) {
+          run(per_lane_constant, std::integral_constant<int, 8>{});
+        }
+      };
+      if (per_lane <= 1) {
+        with_heads(std::integral_constant<int, 1>{});
+      } else if (per_lane <= 2) {
+        with_heads(std::integral_constant<int, 2>{});
+      } else if (per_lane <= 4) {
+        with_heads(std::integral_constant<int, 4>{});
+      } else {
+        with_heads(std::integral_constant<int, 8>{});
+      }
+      return;
+    }
+    const dim3 grid(num_tokens, shape.num_heads);
     if (per_lane <= 1) {
-      PagedAttentionKernel<T, 1><<<grid, kAttentionWarps * 32, 0, stream>>>(
-          qkv, shape, layer, positions, table_offsets, block_tables, kv, o);
+      Start(PagedAttentionKernel<T, 1>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
+            positions, table_offsets, block_tables, kv, o);
     } else if (per_lane <= 2) {
-      PagedAttentionKernel<T, 2><<<grid, kAttentionWarps * 32, 0, stream>>>(
-          qkv, shape, layer, positions, table_offsets, block_tables, kv, o);
+      Start(PagedAttentionKernel<T, 2>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
+            positions, table_offsets, block_tables, kv, o);
     } else if (per_lane <= 4) {
-      PagedAttentionKernel<T, 4><<<grid, kAttentionWarps * 32, 0, stream>>>(
-          qkv, shape, layer, positions, table_offsets, block_tables, kv, o);
+      Start(PagedAttentionKernel<T, 4>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
+            positions, table_offsets, block_tables, kv, o);
     } else {
-      PagedAttentionKernel<T, 8><<<grid, kAttentionWarps * 32, 0, stream>>>(
-          qkv, shape, layer, positions, table_offsets, block_tables, kv, o);
+      Start(PagedAttentionKernel<T, 8>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
+            positions, table_offsets, block_tables, kv, o);
     }
   });
 }
 
-cudaError_t LaunchSiluMul(StorageType type, const float* gate_up, int num_tokens, int inter,
-                          void* out, cudaStream_t stream) {
-  if (num_tokens == 0) return cudaSuccess;
-  const size_t total = static_cast<size_t>(num_tokens) * inter;
-  const int blocks = static_cast<int>(std::min<size_t>((total + 255) / 256, 65535));
+cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,
+                                   int num_tiles, const AttentionShape& shape, int layer,
+                                   const int32_t* positions, const int32_t* table_offsets,
+                                   const int32_t* block_tables, const void* cache, void* out,
+                                   Launch launch) {
+  if (!PrefillAttentionSupports(shape)) return cudaErrorInvalidValue;
+  if (num_tiles == 0) return cudaSuccess;
+  const int group = shape.num_heads / shape.num_kv_heads;
+  const dim3 grid(num_tiles, shape.num_kv_heads * ((group + kPrefillHeads - 1) / kPrefillHeads));
+  const int per_lane = (shape.head_dim + 31) / 32;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    SiluMulKernel<T><<<blocks, 256, 0, stream>>>(gate_up, num_tokens, inter, static_cast<T*>(out));
+    auto run = [&](auto per_lane_constant) {
+      constexpr int kPerLane = decltype(per_lane_constant)::value;
+      Start(PrefillAttentionKernel<T, kPerLane>, grid, kAttentionWarps * 32, 0, launch, qkv, shape,
+            layer, tiles, positions, table_offsets, block_tables, static_cast<const T*>(cache),
+            static_cast<T*>(out));
+    };
+    if (per_lane <= 1) {
+      run(std::integral_constant<int, 1>{});
+    } else if (per_lane <= 2) {
+      run(std::integral_constant<int, 2>{});
+    } else {
+      run(std::integral_constant<int, 4>{});
+    }
+  });
+}
+
+bool PrefillAttentionSupports(const AttentionShape& shape) {
+  return shape.head_dim <= kPrefillMaxDim && shape.head_dim % 8 == 0 && shape.num_kv_heads > 0 &&
+         shape.num_heads % shape.num_kv_heads == 0;
+}
+
+cudaError_t LaunchSiluMul(StorageType type, const void* gate_up, bool f32_input, int num_tokens,
+                          int inter, void* out, Launch launch) {
+  if (num_tokens == 0) return cudaSuccess;
+  const dim3 grid((inter + 8 * 256 - 1) / (8 * 256), std::min(num_tokens, 65535));
+  return Dispatch(type, [&](auto zero) {
+    using T = decltype(zero);
+    if (f32_input) {
+      Start(SiluMulKernel<T, float>, grid, 256, 0, launch, static_cast<const float*>(gate_up),
+            num_tokens, inter, static_cast<T*>(out));
+    } else {
+      Start(SiluMulKernel<T, T>, grid, 256, 0, launch, static_cast<const T*>(gate_up), num_tokens,
+            inter, static_cast<T*>(out));
+    }
   });
 }
 
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
-                               int num_tokens, float* out, float beta, cudaStream_t stream) {
-  if (num_tokens < 1 || num_tokens > kSkinnyMaxTokens || cols % 8 != 0)
-    return cudaErrorInvalidValue;
-  const int blocks = (rows + kSkinnyWarps - 1) / kSkinnyWarps;
-  return Dispatch(type, [&](auto zero) {
-    using T = decltype(zero);
-    const T* wt = static_cast<const T*>(w);
-    const T* xt = static_cast<const T*>(x);
-    if (num_tokens == 1) {
-      SkinnyMatMulKernel<T, 1>
-          <<<blocks, kSkinnyWarps * 32, 0, stream>>>(wt, rows, cols, xt, num_tokens, out, beta);
-    } else if (num_tokens <= 2) {
-      SkinnyMatMulKernel<T, 2>
-          <<<blocks, kSkinnyWarps * 32, 0, stream>>>(wt, rows, cols, xt, num_tokens, out, beta);
-    } else if (num_tokens <= 4) {
-      SkinnyMatMulKernel<T, 4>
-          <<<blocks, kSkinnyWarps * 32, 0, stream>>>(wt, rows, cols, xt, num_tokens, out, beta);
-    } else {
-      SkinnyMatMulKernel<T, 8>
-          <<<blocks, kSkinnyWarps * 32, 0, stream>>>(wt, rows, cols, xt, num_tokens, out, beta);
-    }
-  });
+                               int num_tokens, float* out, float beta, Launch launch,
+                               const SkinnyNorm* norm) {
+  SkinnyArgs args = SkinnyInputs(w, rows, cols, x, num_tokens);
+  args.out = out;
+  args.beta = beta;
+  return LaunchSkinny<false>(type, args, norm, launch);
+}
+
+cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter, int cols,
+                               const void* x, int num_tokens, void* out, Launch launch,
+                               const SkinnyNorm* norm) {
+  SkinnyArgs args = SkinnyInputs(gate_up, inter, cols, x, num_tokens);
+  args.out16 = out;
+  return LaunchSkinny<true>(type, args, norm, launch);
+}
+
+size_t GreedyScratchBytes(int rows, int vocab) {
+  return static_cast<size_t>(rows) * ((vocab + kGreedySlice - 1) / kGreedySlice) *
+         sizeof(GreedyPartial);
 }
 
 cudaError_t LaunchGreedyLogprob(const float* logits, int rows, int vocab, int32_t* token,
-                                float* logprob, cudaStream_t stream) {
+                                float* logprob, void* scratch, Launch launch) {
   if (rows == 0) return cudaSuccess;
-  GreedyLogprobKernel<<<rows, 1024, 0, stream>>>(logits, vocab, token, logprob);
+  const int slices = (vocab + kGreedySlice - 1) / kGreedySlice;
+  auto* partials = static_cast<GreedyPartial*>(scratch);
+  Start(GreedyPartialKernel, dim3(rows, slices), kGreedyThreads, 0, launch, logits, vocab,
+        partials);
+  if (cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+  Start(GreedyCombineKernel, rows, 32, 0, launch, static_cast<const GreedyPartial*>(partials),
+        slices, token, logprob);
   return cudaGetLastError();
 }
 

@@ -18,6 +18,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace ponder::engine::cuda {
@@ -33,17 +34,29 @@ struct AttentionShape {
   int block_size = 0;
 };
 
+// Where a kernel is enqueued: `stream`, and with `early_start` (programmatic dependent launch,
+// compute capability 9.0 and newer) the kernel may be scheduled while the previous kernel on the
+// stream still runs. Every kernel here waits for its predecessor to finish (and its writes to be
+// visible) before it touches activations, and lets its successor start as soon as it runs; the
+// matrix-vector kernels fetch their first weights into L2 before they wait. Without early_start
+// the stream orders kernels as usual. Converts from a stream (the tests pass nullptr).
+struct Launch {
+  Launch(cudaStream_t stream, bool early_start = false)  // NOLINT: implicit from a stream
+      : stream(stream), early_start(early_start) {}
+  cudaStream_t stream;
+  bool early_start;
+};
+
 // x[t][:] = table[tokens[t]][:] as f32 (table: [vocab][hidden], 16-bit).
 cudaError_t LaunchEmbeddingGather(StorageType type, const void* table, int hidden,
-                                  const int32_t* tokens, int num_tokens, float* x,
-                                  cudaStream_t stream);
+                                  const int32_t* tokens, int num_tokens, float* x, Launch launch);
 
 // For r < num_rows, with i = rows ? rows[r] : r:
 //   y = x[i] / sqrt(mean(x[i]^2) + eps) * weight   (as Hugging Face's LlamaRMSNorm)
 //   out16[r] = y (16-bit), and out32[r] = y when out32 is not null.
 cudaError_t LaunchRmsNorm(StorageType type, const float* x, int n, const int32_t* rows,
                           int num_rows, const float* weight, float eps, void* out16, float* out32,
-                          cudaStream_t stream);
+                          Launch launch);
 
 // Per token t: adds `bias` ([Q + 2 KV], or null) to qkv[t]; per head, RMSNorm of q and k with
 // q_norm / k_norm ([head_dim], or null: Qwen3); RoPE at positions[t] with `inv_freq`
@@ -61,35 +74,78 @@ struct QkvParams {
 cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
                                const AttentionShape& shape, int layer, const QkvParams& params,
                                const int32_t* positions, const int32_t* table_offsets,
-                               const int32_t* block_tables, void* cache, cudaStream_t stream);
+                               const int32_t* block_tables, void* cache, Launch launch);
 
 // Causal attention of each token over its sequence's cached positions [0, positions[t]]:
 //   out[t][h] = softmax(q[t][h] · K[0..pos][h / group] / sqrt(head_dim)) · V[0..pos][h / group]
-// q is read from qkv (row stride Q + 2 KV); out is [T][Q], 16-bit. One thread block per
-// (token, head); its warps split the positions and keep running (online) softmax statistics,
-// merged at the end (Milakov & Gimelshein 2018, "Online normalizer calculation for softmax").
+// q is read from qkv (row stride Q + 2 KV); out is [T][Q], 16-bit. A thread block per (token,
+// head), or per (token, KV head) with the query heads that share it (up to 8; each key read
+// once for all of them); its warps split the positions and keep running (online) softmax
+// statistics, merged at the end (Milakov & Gimelshein 2018, "Online normalizer calculation for
+// softmax"). kAuto shares keys when there are blocks enough for the chip without (prefill).
+enum class AttentionKernel { kAuto, kPerHead, kPerKvHead };
 cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
-                                 const void* cache, void* out, cudaStream_t stream);
+                                 const void* cache, void* out, Launch launch,
+                                 AttentionKernel kernel = AttentionKernel::kAuto);
+
+// Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
+// num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one
+// sequence (consecutive positions), every token of the step in exactly one tile. Keys and values
+// are read once per tile rather than once per token. head_dim a multiple of 8, at most 128
+// (PrefillAttentionSupports; wider heads take LaunchPagedAttention).
+inline constexpr int kPrefillTileTokens = 8;
+bool PrefillAttentionSupports(const AttentionShape& shape);
+cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,
+                                   int num_tiles, const AttentionShape& shape, int layer,
+                                   const int32_t* positions, const int32_t* table_offsets,
+                                   const int32_t* block_tables, const void* cache, void* out,
+                                   Launch launch);
 
 // out[t][i] = silu(gate_up[t][i]) * gate_up[t][inter + i], silu(g) = g / (1 + exp(-g)); out is
-// [T][inter], 16-bit.
-cudaError_t LaunchSiluMul(StorageType type, const float* gate_up, int num_tokens, int inter,
-                          void* out, cudaStream_t stream);
+// [T][inter], 16-bit; gate_up is [T][2 inter], f32 when `f32_input`, else 16-bit `type`.
+cudaError_t LaunchSiluMul(StorageType type, const void* gate_up, bool f32_input, int num_tokens,
+                          int inter, void* out, Launch launch);
 
 // out[t][r] = beta * out[t][r] + sum_c x[t][c] * w[r][c] for t < num_tokens <= kSkinnyMaxTokens
 // (out row stride: rows): the matrix product of decode steps, where it is a matrix-vector
-// product bound by reading w once. One warp per row, 16-byte loads; cols % 8 == 0. w and x are
-// 16-bit `type`; accumulation in f32, in a fixed order that does not depend on num_tokens.
+// product bound by reading w once. A row is read by 1 to 8 warps (split-K, chosen from the
+// matrix shape so a short, wide matrix still fills the chip), 16-byte loads; cols % 8 == 0. w
+// and x are 16-bit `type`; accumulation in f32, in an order that depends on the matrix shape
+// only, never on num_tokens (a sequence's results do not depend on what it is batched with).
+//
+// With `norm`, x is not read: it is the RMSNorm of norm->x ([num_tokens][cols] f32) with
+// norm->weight, the bits LaunchRmsNorm would write, computed by each thread block into shared
+// memory (num_tokens * cols * 2 bytes, at most kSkinnyMaxNormBytes), which saves decode steps a
+// kernel and a round trip per norm.
 inline constexpr int kSkinnyMaxTokens = 8;
+// Below the 48 KiB a block may use without opting in, with room for the kernel's own arrays.
+inline constexpr size_t kSkinnyMaxNormBytes = 40 << 10;
+struct SkinnyNorm {
+  const float* x = nullptr;
+  const float* weight = nullptr;
+  float eps = 1e-6f;
+};
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
-                               int num_tokens, float* out, float beta, cudaStream_t stream);
+                               int num_tokens, float* out, float beta, Launch launch,
+                               const SkinnyNorm* norm = nullptr);
+
+// The gate and up products of a SwiGLU MLP and the activation in one pass, for decode steps:
+// with gate_up = [w_gate; w_up] ([2 inter][cols]), out[t][i] = silu(g) * u (16-bit, [T][inter]),
+// g = sum_c x[t][c] * w_gate[i][c] and u the same with w_up, each summed as LaunchSkinnyMatMul
+// sums a row of an [inter][cols] matrix, and silu(g) * u computed as LaunchSiluMul does. `norm`
+// as for LaunchSkinnyMatMul.
+cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter, int cols,
+                               const void* x, int num_tokens, void* out, Launch launch,
+                               const SkinnyNorm* norm = nullptr);
 
 // Per row r of logits [rows][vocab]: token[r] = argmax (the lowest id among equal maxima, as
-// the CPU sampler) and logprob[r] = its log-softmax.
+// the CPU sampler) and logprob[r] = its log-softmax. Two passes: slices of every row in parallel,
+// then one warp per row; `scratch` holds GreedyScratchBytes(rows, vocab) bytes between them.
+size_t GreedyScratchBytes(int rows, int vocab);
 cudaError_t LaunchGreedyLogprob(const float* logits, int rows, int vocab, int32_t* token,
-                                float* logprob, cudaStream_t stream);
+                                float* logprob, void* scratch, Launch launch);
 
 }  // namespace ponder::engine::cuda
 

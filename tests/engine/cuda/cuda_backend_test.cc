@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <numeric>
 
@@ -275,6 +276,67 @@ TEST_F(CudaEngineTest, GreedyRowsAreTheArgmaxOfTheLogitsTheGpuComputes) {
     EXPECT_EQ(out.greedy_tokens[r], expected.token) << "row " << r;
     EXPECT_NEAR(out.greedy_logprobs[r], expected.logprob, 1e-4) << "row " << r;
   }
+}
+
+// Graphs and early starts (kernels.h Launch) change when kernels run, never what they compute:
+// the same bits as kernels launched one by one, each after the previous one has finished.
+TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
+  auto weights = ModelWeights::Load(path_);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  ops::ThreadPool pool(1);
+  auto graphed = CreateForwardBackend(
+      **weights, pool, {.device = Device::kCuda, .block_size = 8, .cuda_graphs = true});
+  auto direct = CreateForwardBackend(
+      **weights, pool, {.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
+  ASSERT_EQ(setenv("PONDER_CUDA_EARLY_START", "0", 1), 0);
+  auto ordered = CreateForwardBackend(
+      **weights, pool, {.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
+  unsetenv("PONDER_CUDA_EARLY_START");
+  ASSERT_TRUE(graphed.ok()) << graphed.status();
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  ASSERT_TRUE(ordered.ok()) << ordered.status();
+  ForwardBackend* backends[] = {graphed->get(), direct->get(), ordered->get()};
+  const int vocab = (*weights)->config().vocab_size;
+  // Every output of `chunks` from each backend, checked equal to the last (ordered) one's.
+  auto run_all = [&](const std::vector<SequenceChunk>& chunks, const std::string& what) {
+    ForwardOutput reference;
+    EXPECT_TRUE(backends[2]->Forward(chunks, {.logits = true, .greedy = true}, reference).ok());
+    for (int b = 0; b < 2; ++b) {
+      ForwardOutput out;
+      EXPECT_TRUE(backends[b]->Forward(chunks, {.logits = true, .greedy = true}, out).ok());
+      EXPECT_EQ(out.logits, reference.logits) << what << ", backend " << b;
+      EXPECT_EQ(out.greedy_tokens, reference.greedy_tokens) << what << ", backend " << b;
+      EXPECT_EQ(out.greedy_logprobs, reference.greedy_logprobs) << what << ", backend " << b;
+    }
+    return reference.greedy_tokens;
+  };
+  // 3 sequences: the own matrix-vector kernels; 12: cuBLAS, captured inside the graph too.
+  for (int batch : {3, 12}) {
+    std::vector<std::vector<int32_t>> tables(batch), prompts(batch);
+    for (int s = 0; s < batch; ++s) {
+      tables[s].resize(8);
+      std::iota(tables[s].begin(), tables[s].end(), s * 8);
+      prompts[s] = Tokens(9, vocab, s + batch);
+    }
+    std::vector<int32_t> rows = {8}, last = {0};
+    std::vector<SequenceChunk> prefill;
+    for (int s = 0; s < batch; ++s) prefill.push_back({prompts[s], 0, tables[s], rows});
+    std::vector<int32_t> next = run_all(prefill, absl::StrCat("prefill of ", batch));
+    ASSERT_EQ(next.size(), static_cast<size_t>(batch));
+    for (int step = 0; step < 6; ++step) {  // step 0 runs directly, 1 captures, then replays
+      std::vector<SequenceChunk> chunks;
+      for (int s = 0; s < batch; ++s) {
+        chunks.push_back({std::span(next).subspan(s, 1), 9 + step, tables[s], last});
+      }
+      next = run_all(chunks, absl::StrCat("batch ", batch, " step ", step));
+      ASSERT_EQ(next.size(), static_cast<size_t>(batch));
+    }
+  }
+  const cuda::CudaGraphStats stats = cuda::GraphStats(**graphed);
+  EXPECT_EQ(stats.fallbacks, 0) << stats.first_fallback;
+  EXPECT_EQ(stats.captures, 2);
+  EXPECT_EQ(stats.launches, 2 * 5);
+  EXPECT_EQ(cuda::GraphStats(**direct).launches, 0);
 }
 
 TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/cuda/kernels.h"
 #include "engine/model/dtype.h"
 #include "engine/ops/ops.h"
@@ -86,22 +89,31 @@ TEST_P(CudaKernelTest, RmsNormMatchesTheCpuKernelOnSelectedRows) {
   }
 }
 
-TEST_P(CudaKernelTest, SiluMulMatchesTheCpuKernel) {
+TEST_P(CudaKernelTest, SiluMulMatchesTheCpuKernelOnF32And16BitInputs) {
   std::mt19937 rng(3);
   const int tokens = 3, inter = 1000;
   std::vector<float> gate_up = RandomFloats(tokens * 2 * inter, rng, 2.0f);
-  DeviceBuffer d_in = ToDevice(gate_up);
-  DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(tokens * inter, 0xffff));
-  ASSERT_EQ(LaunchSiluMul(type(), d_in.as<float>(), tokens, inter, d_out.data(), nullptr),
-            cudaSuccess);
-  std::vector<uint16_t> out = ToHost<uint16_t>(d_out, tokens * inter);
-  for (int t = 0; t < tokens; ++t) {
-    std::vector<float> gate(&gate_up[t * 2 * inter], &gate_up[t * 2 * inter + inter]);
-    ops::SiluMul(gate.data(), &gate_up[t * 2 * inter + inter], inter);
-    for (int i = 0; i < inter; ++i) {
-      ASSERT_NEAR(From16(type(), out[t * inter + i]), gate[i],
-                  Rounding(type()) * std::fabs(gate[i]) + 1e-6)
-          << "token " << t << " index " << i;
+  for (bool f32_input : {true, false}) {
+    SCOPED_TRACE(f32_input ? "f32 input" : "16-bit input");
+    std::vector<uint16_t> gate_up16(gate_up.size());
+    for (size_t i = 0; i < gate_up.size(); ++i) gate_up16[i] = To16(type(), gate_up[i]);
+    std::vector<float> input = gate_up;
+    if (!f32_input) {
+      for (size_t i = 0; i < input.size(); ++i) input[i] = From16(type(), gate_up16[i]);
+    }
+    DeviceBuffer d_in = f32_input ? ToDevice(gate_up) : ToDevice(gate_up16);
+    DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(tokens * inter, 0xffff));
+    ASSERT_EQ(LaunchSiluMul(type(), d_in.data(), f32_input, tokens, inter, d_out.data(), nullptr),
+              cudaSuccess);
+    std::vector<uint16_t> out = ToHost<uint16_t>(d_out, tokens * inter);
+    for (int t = 0; t < tokens; ++t) {
+      std::vector<float> gate(&input[t * 2 * inter], &input[t * 2 * inter + inter]);
+      ops::SiluMul(gate.data(), &input[t * 2 * inter + inter], inter);
+      for (int i = 0; i < inter; ++i) {
+        ASSERT_NEAR(From16(type(), out[t * inter + i]), gate[i],
+                    Rounding(type()) * std::fabs(gate[i]) + 1e-6)
+            << "token " << t << " index " << i;
+      }
     }
   }
 }
@@ -214,21 +226,27 @@ class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {
   void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
 };
 
-TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
-  const AttentionCase& p = GetParam();
+// Launches attention for tokens at `positions` of `sequences` (0: A, 300 positions cached;
+// 1: B, 40) on random q and a random cache in shuffled blocks.
+using AttentionLaunch = std::function<cudaError_t(
+    const AttentionShape& shape, const float* qkv, const int32_t* positions, const int32_t* offsets,
+    const int32_t* tables, const void* cache, void* out)>;
+
+// Runs `launch` and checks every head of every token against attention in double precision.
+void CheckAttention(const AttentionCase& p, const std::vector<int32_t>& positions,
+                    const std::vector<int32_t>& sequences, const AttentionLaunch& launch) {
   std::mt19937 rng(5);
   const int block_size = 16, num_layers = 2, layer = 1, D = p.head_dim;
   const int Q = p.num_heads * D, KV = p.num_kv_heads * D, W = Q + 2 * KV;
   const AttentionShape shape{p.num_heads, p.num_kv_heads, D, num_layers, block_size};
-  // Two sequences: A has 300 cached positions, B has 40; tokens at a few positions of each.
   const int blocks_a = 300 / block_size + 1, blocks_b = 40 / block_size + 1;
   const int num_blocks = blocks_a + blocks_b + 3;
   std::vector<int32_t> permutation(num_blocks);
   std::iota(permutation.begin(), permutation.end(), 0);
   std::shuffle(permutation.begin(), permutation.end(), rng);
   std::vector<int32_t> tables(permutation.begin(), permutation.begin() + blocks_a + blocks_b);
-  const std::vector<int32_t> positions = {0, 1, 31, 32, 299, 0, 39};
-  const std::vector<int32_t> offsets = {0, 0, 0, 0, 0, blocks_a, blocks_a};
+  std::vector<int32_t> offsets;
+  for (int32_t sequence : sequences) offsets.push_back(sequence == 0 ? 0 : blocks_a);
   const int T = static_cast<int>(positions.size());
   std::vector<float> qkv = RandomFloats(T * W, rng);
   const size_t block_values = static_cast<size_t>(block_size) * KV;
@@ -239,9 +257,8 @@ TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
   DeviceBuffer d_qkv = ToDevice(qkv), d_pos = ToDevice(positions), d_off = ToDevice(offsets),
                d_tab = ToDevice(tables), d_cache = ToDevice(cache);
   DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(T * Q, 0xffff));
-  ASSERT_EQ(LaunchPagedAttention(p.type, d_qkv.as<float>(), T, shape, layer, d_pos.as<int32_t>(),
-                                 d_off.as<int32_t>(), d_tab.as<int32_t>(), d_cache.data(),
-                                 d_out.data(), nullptr),
+  ASSERT_EQ(launch(shape, d_qkv.as<float>(), d_pos.as<int32_t>(), d_off.as<int32_t>(),
+                   d_tab.as<int32_t>(), d_cache.data(), d_out.data()),
             cudaSuccess);
   std::vector<uint16_t> out = ToHost<uint16_t>(d_out, T * Q);
 
@@ -276,12 +293,52 @@ TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
   }
 }
 
+TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
+  const AttentionCase& p = GetParam();
+  for (AttentionKernel kernel : {AttentionKernel::kPerHead, AttentionKernel::kPerKvHead}) {
+    SCOPED_TRACE(kernel == AttentionKernel::kPerHead ? "a block per head" : "a block per KV head");
+    CheckAttention(
+        p, {0, 1, 31, 32, 299, 0, 39}, {0, 0, 0, 0, 0, 1, 1},
+        [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
+            const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+          return LaunchPagedAttention(p.type, qkv, 7, shape, 1, positions, offsets, tables, cache,
+                                      out, nullptr, kernel);
+        });
+  }
+}
+
+// Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
+// (8, 3): every tile's keys are read together, each token sees only its own past.
+TEST_P(PagedAttentionTest, PrefillTilesMatchDoublePrecisionAttention) {
+  const AttentionCase& p = GetParam();
+  const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
+  if (!PrefillAttentionSupports(probe)) {
+    EXPECT_EQ(LaunchPrefillAttention(p.type, nullptr, nullptr, 1, probe, 1, nullptr, nullptr,
+                                     nullptr, nullptr, nullptr, nullptr),
+              cudaErrorInvalidValue);
+    return;
+  }
+  std::vector<int32_t> positions, sequences;
+  for (int i = 280; i < 300; ++i) positions.push_back(i), sequences.push_back(0);
+  for (int i = 0; i < 11; ++i) positions.push_back(i), sequences.push_back(1);
+  const std::vector<int32_t> tiles = {0, 8, 8, 8, 16, 4, 20, 8, 28, 3};
+  DeviceBuffer d_tiles = ToDevice(tiles);
+  CheckAttention(p, positions, sequences,
+                 [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
+                     const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+                   return LaunchPrefillAttention(p.type, qkv, d_tiles.as<int32_t>(), 5, shape, 1,
+                                                 positions, offsets, tables, cache, out, nullptr);
+                 });
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest,
                          ::testing::Values(AttentionCase{StorageType::kBF16, 4, 2, 16},
                                            AttentionCase{StorageType::kBF16, 12, 2, 128},
                                            AttentionCase{StorageType::kF16, 8, 8, 64},
                                            AttentionCase{StorageType::kF16, 4, 1, 96},
-                                           AttentionCase{StorageType::kBF16, 4, 4, 256}),
+                                           AttentionCase{StorageType::kBF16, 4, 4, 256},
+                                           AttentionCase{StorageType::kBF16, 32, 2, 64},
+                                           AttentionCase{StorageType::kF16, 12, 1, 256}),
                          [](const auto& info) {
                            return std::string(info.param.type == StorageType::kBF16 ? "bf16"
                                                                                     : "f16") +
@@ -296,21 +353,41 @@ INSTANTIATE_TEST_SUITE_P(StorageTypes, CudaKernelTest,
                            return std::string(info.param == StorageType::kBF16 ? "bf16" : "f16");
                          });
 
-class SkinnyMatMulTest : public ::testing::TestWithParam<int> {
+struct SkinnyShape {
+  int tokens, rows, cols;
+};
+
+class SkinnyMatMulTest : public ::testing::TestWithParam<SkinnyShape> {
  protected:
   void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
 };
 
+// The sums of a row, in double, with the magnitude of their terms (for the tolerance).
+std::pair<double, double> DotDouble(StorageType type, const uint16_t* w, const uint16_t* x,
+                                    int cols) {
+  double sum = 0, magnitude = 0;
+  for (int c = 0; c < cols; ++c) {
+    const double term = double(From16(type, w[c])) * From16(type, x[c]);
+    sum += term;
+    magnitude += std::fabs(term);
+  }
+  return {sum, magnitude};
+}
+
+std::vector<uint16_t> Random16(StorageType type, size_t n, std::mt19937& rng, float scale) {
+  std::vector<uint16_t> v(n);
+  std::normal_distribution<float> normal(0.0f, scale);
+  for (uint16_t& value : v) value = To16(type, normal(rng));
+  return v;
+}
+
 TEST_P(SkinnyMatMulTest, MatchesDoublePrecisionAndAddsIntoTheOutputWithBetaOne) {
-  const int tokens = GetParam(), rows = 333, cols = 8 * 197;  // 197 chunks: a ragged tail
+  const auto [tokens, rows, cols] = GetParam();
   for (StorageType type : {StorageType::kBF16, StorageType::kF16}) {
-    std::mt19937 rng(7 + tokens);
-    std::vector<float> w = RandomFloats(rows * cols, rng, 0.05f),
-                       x = RandomFloats(tokens * cols, rng);
+    std::mt19937 rng(7 + tokens + rows);
+    const std::vector<uint16_t> w16 = Random16(type, size_t(rows) * cols, rng, 0.05f),
+                                x16 = Random16(type, size_t(tokens) * cols, rng, 1.0f);
     std::vector<float> base = RandomFloats(tokens * rows, rng);
-    std::vector<uint16_t> w16(w.size()), x16(x.size());
-    for (size_t i = 0; i < w.size(); ++i) w16[i] = To16(type, w[i]);
-    for (size_t i = 0; i < x.size(); ++i) x16[i] = To16(type, x[i]);
     DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x16);
     for (float beta : {0.0f, 1.0f}) {
       DeviceBuffer d_out = ToDevice(beta == 0.0f ? std::vector<float>(tokens * rows, NAN) : base);
@@ -320,13 +397,9 @@ TEST_P(SkinnyMatMulTest, MatchesDoublePrecisionAndAddsIntoTheOutputWithBetaOne) 
       std::vector<float> out = ToHost<float>(d_out, tokens * rows);
       for (int t = 0; t < tokens; ++t) {
         for (int r = 0; r < rows; ++r) {
-          double expected = beta == 0.0f ? 0.0 : base[t * rows + r], magnitude = 0;
-          for (int c = 0; c < cols; ++c) {
-            const double term =
-                double(From16(type, w16[r * cols + c])) * From16(type, x16[t * cols + c]);
-            expected += term;
-            magnitude += std::fabs(term);
-          }
+          auto [sum, magnitude] =
+              DotDouble(type, &w16[size_t(r) * cols], &x16[size_t(t) * cols], cols);
+          const double expected = (beta == 0.0f ? 0.0 : base[t * rows + r]) + sum;
           ASSERT_NEAR(out[t * rows + r], expected, 1e-5 * magnitude + 1e-6)
               << "token " << t << " row " << r << " beta " << beta;
         }
@@ -335,7 +408,110 @@ TEST_P(SkinnyMatMulTest, MatchesDoublePrecisionAndAddsIntoTheOutputWithBetaOne) 
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tokens, SkinnyMatMulTest, ::testing::Values(1, 2, 3, 5, 8));
+// A token's results do not depend on the tokens batched with it: bit for bit the same alone.
+TEST_P(SkinnyMatMulTest, EachTokenGetsTheSameBitsAsAlone) {
+  const auto [tokens, rows, cols] = GetParam();
+  const StorageType type = StorageType::kBF16;
+  std::mt19937 rng(3 + tokens);
+  const std::vector<uint16_t> w16 = Random16(type, size_t(rows) * cols, rng, 0.05f),
+                              x16 = Random16(type, size_t(tokens) * cols, rng, 1.0f);
+  DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x16);
+  DeviceBuffer d_all = ToDevice(std::vector<float>(tokens * rows, NAN));
+  ASSERT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_all.as<float>(),
+                               0.0f, nullptr),
+            cudaSuccess);
+  const std::vector<float> all = ToHost<float>(d_all, tokens * rows);
+  for (int t = 0; t < tokens; ++t) {
+    DeviceBuffer d_one = ToDevice(std::vector<float>(rows, NAN));
+    ASSERT_EQ(
+        LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.as<uint16_t>() + size_t(t) * cols, 1,
+                           d_one.as<float>(), 0.0f, nullptr),
+        cudaSuccess);
+    const std::vector<float> one = ToHost<float>(d_one, rows);
+    for (int r = 0; r < rows; ++r) ASSERT_EQ(one[r], all[t * rows + r]) << "token " << t;
+  }
+}
+
+TEST_P(SkinnyMatMulTest, SwiGluIsTheActivationOfTheGateAndUpProducts) {
+  const auto [tokens, inter, cols] = GetParam();
+  for (StorageType type : {StorageType::kBF16, StorageType::kF16}) {
+    std::mt19937 rng(11 + tokens);
+    const std::vector<uint16_t> w16 = Random16(type, size_t(2) * inter * cols, rng, 0.05f),
+                                x16 = Random16(type, size_t(tokens) * cols, rng, 1.0f);
+    DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x16);
+    DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(size_t(tokens) * inter, 0x5555));
+    ASSERT_EQ(LaunchSkinnySwiGlu(type, d_w.data(), inter, cols, d_x.data(), tokens, d_out.data(),
+                                 nullptr),
+              cudaSuccess);
+    const std::vector<uint16_t> out = ToHost<uint16_t>(d_out, size_t(tokens) * inter);
+    for (int t = 0; t < tokens; ++t) {
+      for (int i = 0; i < inter; ++i) {
+        const uint16_t* x = &x16[size_t(t) * cols];
+        auto [g, g_magnitude] = DotDouble(type, &w16[size_t(i) * cols], x, cols);
+        auto [u, u_magnitude] = DotDouble(type, &w16[size_t(inter + i) * cols], x, cols);
+        const double silu = g / (1 + std::exp(-g)), expected = silu * u;
+        // The f32 sums' error, carried through silu(g) * u, then one rounding to 16 bits.
+        const double error = 1e-5 * (g_magnitude * std::fabs(u) + u_magnitude * std::fabs(silu)) +
+                             1e-6 + Rounding(type) * std::fabs(expected);
+        ASSERT_NEAR(From16(type, out[size_t(t) * inter + i]), expected, error)
+            << "token " << t << " unit " << i;
+      }
+    }
+  }
+}
+
+// The norm fused into the decode products gives exactly the norm kernel followed by the product.
+TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
+  const auto [tokens, rows, cols] = GetParam();
+  const StorageType type = StorageType::kBF16;
+  std::mt19937 rng(5 + tokens);
+  const std::vector<uint16_t> w16 = Random16(type, size_t(2) * rows * cols, rng, 0.05f);
+  const std::vector<float> x = RandomFloats(size_t(tokens) * cols, rng, 3.0f),
+                           weight = RandomFloats(cols, rng);
+  DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x), d_weight = ToDevice(weight);
+  const SkinnyNorm norm{d_x.as<float>(), d_weight.as<float>(), 1e-6f};
+  DeviceBuffer d_product = ToDevice(std::vector<float>(size_t(tokens) * rows, NAN));
+  DeviceBuffer d_swiglu = ToDevice(std::vector<uint16_t>(size_t(tokens) * rows, 0x5555));
+  if (size_t(tokens) * cols * 2 > kSkinnyMaxNormBytes) {  // too wide for shared memory: refused
+    EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, nullptr, tokens,
+                                 d_product.as<float>(), 0.0f, nullptr, &norm),
+              cudaErrorInvalidValue);
+    return;
+  }
+  DeviceBuffer d_normed = ToDevice(std::vector<uint16_t>(size_t(tokens) * cols));
+  ASSERT_EQ(LaunchRmsNorm(type, d_x.as<float>(), cols, nullptr, tokens, d_weight.as<float>(), 1e-6f,
+                          d_normed.data(), nullptr, nullptr),
+            cudaSuccess);
+  DeviceBuffer d_expected_product = ToDevice(std::vector<float>(size_t(tokens) * rows, NAN));
+  DeviceBuffer d_expected_swiglu = ToDevice(std::vector<uint16_t>(size_t(tokens) * rows, 0x5555));
+  ASSERT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_normed.data(), tokens,
+                               d_expected_product.as<float>(), 0.0f, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(LaunchSkinnySwiGlu(type, d_w.data(), rows, cols, d_normed.data(), tokens,
+                               d_expected_swiglu.data(), nullptr),
+            cudaSuccess);
+  ASSERT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, nullptr, tokens, d_product.as<float>(),
+                               0.0f, nullptr, &norm),
+            cudaSuccess);
+  ASSERT_EQ(LaunchSkinnySwiGlu(type, d_w.data(), rows, cols, nullptr, tokens, d_swiglu.data(),
+                               nullptr, &norm),
+            cudaSuccess);
+  const size_t n = size_t(tokens) * rows;
+  EXPECT_EQ(ToHost<float>(d_product, n), ToHost<float>(d_expected_product, n));
+  EXPECT_EQ(ToHost<uint16_t>(d_swiglu, n), ToHost<uint16_t>(d_expected_swiglu, n));
+}
+
+// 197 chunks of 8 columns: a ragged tail, two warps per row; 1100 chunks on 100 rows: eight
+// warps per row (split-K) and several batches of loads; 2048 rows of 1536: two.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SkinnyMatMulTest,
+    ::testing::Values(SkinnyShape{1, 333, 8 * 197}, SkinnyShape{2, 333, 8 * 197},
+                      SkinnyShape{3, 333, 8 * 197}, SkinnyShape{5, 100, 8 * 1100},
+                      SkinnyShape{8, 100, 8 * 1100}, SkinnyShape{1, 100, 8 * 1100},
+                      SkinnyShape{4, 2048, 1536}),
+    [](const auto& info) {
+      return absl::StrCat(info.param.tokens, "_tokens_", info.param.rows, "x", info.param.cols);
+    });
 
 TEST(CudaGreedyTest, PicksTheLowestIdAmongEqualMaximaAndItsLogSoftmax) {
   PONDER_SKIP_WITHOUT_CUDA_DEVICE();
@@ -347,8 +523,9 @@ TEST(CudaGreedyTest, PicksTheLowestIdAmongEqualMaximaAndItsLogSoftmax) {
   DeviceBuffer d_logits = ToDevice(logits);
   DeviceBuffer d_token = ToDevice(std::vector<int32_t>(rows, -1));
   DeviceBuffer d_logprob = ToDevice(std::vector<float>(rows, NAN));
+  DeviceBuffer d_scratch = ToDevice(std::vector<char>(GreedyScratchBytes(rows, vocab)));
   ASSERT_EQ(LaunchGreedyLogprob(d_logits.as<float>(), rows, vocab, d_token.as<int32_t>(),
-                                d_logprob.as<float>(), nullptr),
+                                d_logprob.as<float>(), d_scratch.data(), nullptr),
             cudaSuccess);
   std::vector<int32_t> token = ToHost<int32_t>(d_token, rows);
   std::vector<float> logprob = ToHost<float>(d_logprob, rows);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
+# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, the launch modes
+# side by side, and a kernel-by-kernel profile (Nsight Compute) of a decode and a prefill step.
+#
+#   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
+#                                            # writes build-cuda/carry/payload.tar.xz
+#   bench/engine/cuda_device_check.sh run    # there, from the repository root, with
+#                                            # build-cuda/carry/payload.tar.xz carried along
+#
+# The binaries link Debian's shared libraries, which the device image (Ubuntu) lacks: `pack`
+# bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
+# puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out);
+# PROFILE=0 skips the profile. About 100 s of device time on an H200, 30 s of it the profile.
+set -u
+cd "$(dirname "$0")/../.."
+CARRY=build-cuda/carry
+BINARIES=(tests/engine_cuda_test tests/engine_backend_test bin/engine_bench bin/random_model)
+
+pack() {
+  set -e
+  local stage=$CARRY/stage
+  rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/lib" "$stage/lib_fallback"
+  for binary in "${BINARIES[@]}"; do
+    strip -o "$stage/bin/$(basename "$binary")" "build-cuda/$binary"
+  done
+  ldd "$stage"/bin/* | awk '{print $3}' | grep -E 'absl|hwy|icu|pcre2' | sort -u |
+    xargs -I{} cp -L {} "$stage/lib/"
+  cp -L /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1 \
+    "$stage/lib_fallback/"
+  tar -cJf $CARRY/payload.tar.xz -C "$stage" .
+  rm -rf "$stage"
+  ls -la $CARRY/payload.tar.xz
+}
+
+run() {
+  local out=${OUT:-/tmp/out} p=/tmp/ponder_payload start
+  start=$(date +%s)
+  mkdir -p "$out"
+  step() { echo "[+$(($(date +%s) - start))s] $*"; }
+  rm -rf $p && mkdir -p $p && tar -xJf $CARRY/payload.tar.xz -C $p
+  local cublas
+  cublas=$(find /usr/local /opt /usr/lib -name 'libcublas.so.13' 2>/dev/null | head -1)
+  LD_LIBRARY_PATH=$p/lib:$(dirname "$cublas")
+  export LD_LIBRARY_PATH
+  if ! $p/bin/engine_backend_test --gtest_list_tests >/dev/null 2>&1; then
+    export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$p/lib_fallback  # the image's libstdc++ is older
+  fi
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  (env -u LD_LIBRARY_PATH python3 bench/engine/make_random_hf_model.py --out /tmp/m15 \
+    >"$out/model.log" 2>&1) &
+  local model=$!
+  step "GPU tests"
+  timeout 200 $p/bin/engine_cuda_test --gtest_brief=1 >"$out/cuda_test.log" 2>&1
+  echo "engine_cuda_test rc=$?"
+  grep -E '^\[  (FAILED|PASSED) |cuda vs cpu|Failure' "$out/cuda_test.log" | head -40
+  wait $model
+  tail -1 "$out/model.log"
+  local bench=("$p/bin/engine_bench" --model /tmp/m15 --device cuda --npp 128)
+  local table='roofline|copy|graphs|^ +[0-9]+ \|'
+  step "engine_bench: graphs and early starts (the defaults), transformers beside"
+  timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
+    --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
+    grep -v 'Loading weights' | tee "$out/bench.log"
+  step "graphs, no early starts"
+  PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 2>&1 |
+    grep -E "$table" | tee "$out/ab_graphs.log"
+  step "neither"
+  PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 \
+    --no-cuda-graphs 2>&1 | grep -E "$table" | tee "$out/ab_plain.log"
+  step "early starts, no graphs"
+  timeout 60 "${bench[@]}" --npl 1 --ntg 64 --ubatch 8192 --no-cuda-graphs 2>&1 |
+    grep -E "$table" | tee "$out/ab_early.log"
+  step "prefill in the engine's default micro-batches (512 tokens)"
+  timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
+    tee "$out/ubatch512.log"
+  if [ "${PROFILE:-1}" = 1 ]; then
+    step "Nsight Compute: a batch-1 decode step, a 64 x 128 prefill step"
+    PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 --npp 16 \
+      --ntg 4 --no-cuda-graphs >"$out/ncu_decode.csv" 2>&1
+    PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --csv "${bench[@]}" --npl 64 --npp 128 --ntg 1 \
+      --ubatch 8192 --no-cuda-graphs >"$out/ncu_prefill.csv" 2>&1
+  fi
+  step "done"
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  run) run ;;
+  *)
+    echo "usage: $0 pack|run" >&2
+    exit 2
+    ;;
+esac
