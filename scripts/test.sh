@@ -41,7 +41,8 @@ if [[ $build_dir == build && ${#ctest_args[@]} -eq 0 ]]; then
     cmake -S . -B build-cuda-ci -G Ninja -DPONDER_WERROR=ON -DPONDER_CUDA=ON \
       -DCMAKE_CUDA_COMPILER="$nvcc" "${launcher[@]}" "${cuda_launcher[@]}"
     cmake --build build-cuda-ci -j "$jobs" --target engine_cuda_test engine_backend_test engine_bench
-    ctest --test-dir build-cuda-ci --output-on-failure -j "$jobs" -R 'Cuda|Backend'
+    ctest --test-dir build-cuda-ci --output-on-failure -j "$jobs" \
+      -L '^(engine_cuda_test|engine_backend_test)$'
   else
     echo "test.sh: no CUDA Toolkit (nvcc) here; the CUDA backend was not compiled"
   fi
