@@ -29,6 +29,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "datasets/dataset.h"
 #include "engine/local_engine.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -54,7 +55,8 @@ struct BenchFlags {
   std::string model, dataset, problems_file, data_dir, split, db, name, verifier, seeds = "1";
   std::string system_prompt, user_template;
   std::vector<std::string> prms, strategies, budgets, subset;
-  int64_t limit = 0, offset = 0, parallel = 0, threads = 0, kv_budget_mb = 0, max_tokens = 0;
+  int64_t limit = 0, offset = 0, parallel = 0, max_tokens = 0;
+  EngineFlags engine;  // in-process
   double temperature = -1, progress_interval = 10;
   bool resume = false, independent_budgets = false, quiet = false, system_prompt_set = false;
 };
@@ -346,9 +348,7 @@ absl::Status FinalStatus(const v1::Experiment& e) {
 
 absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   if (f.db.empty()) return absl::InvalidArgumentError("--db FILE is required with --model");
-  engine::LocalEngineOptions engine_options;
-  engine_options.threads = static_cast<int>(f.threads);
-  engine_options.kv_budget_bytes = f.kv_budget_mb << 20;
+  PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions engine_options, f.engine.Options());
   PONDER_ASSIGN_OR_RETURN(auto models,
                           orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::Open(f.db));
@@ -592,8 +592,7 @@ absl::Status Bench(std::span<char* const> args) {
   flags.AddBool("independent-budgets", &f.independent_budgets,
                 "sample every budget on its own instead of reusing the largest budget's samples");
   flags.AddInt("parallel", &f.parallel, "runs solved at once (default 4)");
-  flags.AddInt("threads", &f.threads, "in-process: engine threads (default: all cores)");
-  flags.AddInt("kv-budget-mb", &f.kv_budget_mb, "in-process: KV cache memory (default: automatic)");
+  f.engine.Register(flags, "in-process: ");
   flags.AddBool("quiet", &f.quiet, "no progress display");
   flags.AddDouble("progress-interval", &f.progress_interval,
                   "seconds between progress lines when stderr is not a terminal (default 10)");

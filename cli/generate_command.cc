@@ -9,6 +9,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "engine/local_engine.h"
 #include "nlohmann/json.hpp"
 
@@ -48,15 +49,16 @@ nlohmann::json StatsJson(const engine::EngineStats& s) {
 }
 
 absl::Status Generate(std::span<char* const> args) {
-  std::string model, prompt, prompt_tokens, device = "auto";
+  std::string model, prompt, prompt_tokens;
   std::vector<std::string> stops;
-  int64_t n = 1, max_tokens = 128, top_k = 0, seed = 0, threads = 0, top_logprobs = 0, kv_mb = 0;
+  int64_t n = 1, max_tokens = 128, top_k = 0, seed = 0, top_logprobs = 0;
+  EngineFlags engine_flags;
   double temperature = 1.0, top_p = 1.0, min_p = 0.0;
   bool chat = false, include_stop = false, ignore_eos = false, stats = false;
   FlagParser flags(
       "ponder generate --model PATH (--prompt STR | --prompt-tokens 1,2,3) [--chat] [--n N] "
       "[--max-tokens K] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S] "
-      "[--stop STR]... [--threads N]");
+      "[--stop STR]... [--device D] [--threads N]");
   flags.AddString("model", &model, "GGUF file or Hugging Face model folder");
   flags.AddString("prompt", &prompt, "prompt text (raw unless --chat)");
   flags.AddString("prompt-tokens", &prompt_tokens, "prompt as comma-separated token ids");
@@ -72,9 +74,7 @@ absl::Status Generate(std::span<char* const> args) {
   flags.AddBool("include-stop", &include_stop, "keep the matched stop string in the text");
   flags.AddBool("ignore-eos", &ignore_eos, "do not stop at end-of-generation tokens");
   flags.AddInt("top-logprobs", &top_logprobs, "alternatives per token in the output (0-20)");
-  flags.AddInt("threads", &threads, "worker threads (default: all cores)");
-  flags.AddString("device", &device, "cpu, cuda or auto (default: cuda when a GPU is present)");
-  flags.AddInt("kv-budget-mb", &kv_mb, "KV cache memory in MiB (default: automatic)");
+  engine_flags.Register(flags);
   flags.AddBool("stats", &stats, "print the engine statistics as a final JSON line");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
@@ -83,11 +83,8 @@ absl::Status Generate(std::span<char* const> args) {
   }
   if (chat && prompt.empty()) return absl::InvalidArgumentError("--chat needs --prompt");
 
-  engine::LocalEngineOptions options;
+  PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions options, engine_flags.Options());
   options.model_path = model;
-  options.threads = static_cast<int>(threads);
-  PONDER_ASSIGN_OR_RETURN(options.device, engine::ParseDevice(device));
-  options.kv_budget_bytes = kv_mb << 20;
   PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(options));
 
   engine::GenerateRequest request;

@@ -16,6 +16,7 @@
 #include "base/flags.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "cli/engine_flags.h"
 #include "engine/local_engine.h"
 #include "orchestrator/auth.h"
 #include "orchestrator/builtin_datasets.h"
@@ -31,7 +32,7 @@ using ponder::orchestrator::ServiceLimits;
 struct Flags {
   std::string model, db, listen = "127.0.0.1:50051", auth_token_file, data_dir;
   std::vector<std::string> prms;
-  int64_t threads = 0, kv_budget_mb = 0;
+  ponder::cli::EngineFlags engine;
   int64_t max_concurrent_solves, max_queued_solves, max_budget_n, max_tokens, max_problem_bytes,
       max_request_bytes, max_running_experiments, max_experiment_parallelism,
       experiment_parallelism;
@@ -63,8 +64,7 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
                   "beyond loopback");
   flags.AddString("data-dir", &f.data_dir,
                   "where named datasets live (default: PONDER_DATA_DIR, then the fetch cache)");
-  flags.AddInt("threads", &f.threads, "engine worker threads (default: all cores)");
-  flags.AddInt("kv-budget-mb", &f.kv_budget_mb, "KV cache memory per model (default: automatic)");
+  f.engine.Register(flags);
   flags.AddInt("max-concurrent-solves", &f.max_concurrent_solves, "solves at once (default 8)");
   flags.AddInt("max-queued-solves", &f.max_queued_solves,
                "solves waiting before RESOURCE_EXHAUSTED (default 64)");
@@ -99,7 +99,7 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
   PONDER_RETURN_IF_ERROR(positive(f.max_running_experiments, "max-running-experiments"));
   PONDER_RETURN_IF_ERROR(positive(f.max_experiment_parallelism, "max-experiment-parallelism"));
   PONDER_RETURN_IF_ERROR(positive(f.experiment_parallelism, "experiment-parallelism"));
-  return absl::OkStatus();
+  return f.engine.Options().status();
 }
 
 // The address clients use: the listen address with the port actually bound.
@@ -130,9 +130,7 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
   options.resume_interrupted = f.resume;
   options.model = f.model;
 
-  ponder::engine::LocalEngineOptions engine_options;
-  engine_options.threads = static_cast<int>(f.threads);
-  engine_options.kv_budget_bytes = f.kv_budget_mb << 20;
+  PONDER_ASSIGN_OR_RETURN(ponder::engine::LocalEngineOptions engine_options, f.engine.Options());
   PONDER_ASSIGN_OR_RETURN(
       auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));

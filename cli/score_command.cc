@@ -7,6 +7,7 @@
 #include "base/flags.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "engine/local_engine.h"
 #include "nlohmann/json.hpp"
 
@@ -15,8 +16,7 @@ namespace {
 
 absl::Status Score(std::span<char* const> args) {
   std::string model, prefix, continuation, reward_token;
-  std::string device = "auto";
-  int64_t threads = 0;
+  EngineFlags engine_flags;
   bool no_bos = false;
   FlagParser flags(
       "ponder score --model PATH --prefix STR --continuation STR [--reward-token TEXT]");
@@ -28,17 +28,14 @@ absl::Status Score(std::span<char* const> args) {
       "reward-token", &reward_token,
       "read the model's reward head at every position holding this token (e.g. <extra_0>)");
   flags.AddBool("no-bos", &no_bos, "do not add BOS to the prefix");
-  flags.AddInt("threads", &threads, "worker threads (default: all cores)");
-  flags.AddString("device", &device, "cpu, cuda or auto (default: cuda when a GPU is present)");
+  engine_flags.Register(flags);
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
   if (prefix.empty() && continuation.empty()) {
     return absl::InvalidArgumentError("give --prefix and/or --continuation");
   }
-  engine::LocalEngineOptions options;
+  PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions options, engine_flags.Options());
   options.model_path = model;
-  options.threads = static_cast<int>(threads);
-  PONDER_ASSIGN_OR_RETURN(options.device, engine::ParseDevice(device));
   PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(options));
   engine::ScoreRequest request;
   PONDER_ASSIGN_OR_RETURN(request.prefix_tokens,

@@ -11,6 +11,7 @@
 #include "base/flags.h"
 #include "base/status_macros.h"
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "engine/local_engine.h"
 #include "orchestrator/client.h"
 #include "orchestrator/grpc_status.h"
@@ -29,7 +30,8 @@ struct SolveFlags {
   std::string model, problem, strategy, verifier, reference, format = "math";
   std::string system_prompt;
   std::vector<std::string> prms;
-  int64_t budget = 0, seed = 0, threads = 0, max_tokens = 0;
+  int64_t budget = 0, seed = 0, max_tokens = 0;
+  EngineFlags engine;  // in-process
   double temperature = -1;
   bool events = false, json = false;
 };
@@ -112,8 +114,7 @@ absl::StatusOr<v1::SolveResponse> SolveOnServer(const SolveFlags& f,
 
 absl::StatusOr<v1::SolveResponse> SolveInProcess(const SolveFlags& f,
                                                  const v1::SolveRequest& request) {
-  engine::LocalEngineOptions engine_options;
-  engine_options.threads = static_cast<int>(f.threads);
+  PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions engine_options, f.engine.Options());
   PONDER_ASSIGN_OR_RETURN(auto models,
                           orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   const orchestrator::StrategyFactory& strategies = orchestrator::BuiltinStrategies();
@@ -156,7 +157,7 @@ absl::Status Solve(std::span<char* const> args) {
   flags.AddString("system-prompt", &f.system_prompt, "system message (default: step by step)");
   flags.AddBool("events", &f.events, "print each strategy step as a 'step {json}' line");
   flags.AddBool("json", &f.json, "print the whole ponder.v1.SolveResponse as JSON");
-  flags.AddInt("threads", &f.threads, "in-process: engine threads (default: all cores)");
+  f.engine.Register(flags, "in-process: ");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (f.client.server.empty() == f.model.empty()) {
     return absl::InvalidArgumentError("give exactly one of --server and --model");

@@ -1,0 +1,49 @@
+#include "cli/engine_flags.h"
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace ponder::cli {
+
+void EngineFlags::Register(FlagParser& flags, std::string_view scope) {
+  const std::string prefix(scope);
+  flags.AddString("device", &device,
+                  prefix + "cpu, cuda or auto (default: cuda when a GPU is present)");
+  flags.AddInt("threads", &threads, prefix + "CPU worker threads (default: all cores)");
+  flags.AddInt("kv-budget-mb", &kv_budget_mb,
+               prefix + "KV cache memory in MiB (default: automatic)");
+  flags.AddInt("max-batch-tokens", &max_batch_tokens,
+               absl::StrCat(prefix,
+                            "tokens the engine computes per step, decode tokens and "
+                            "prefill chunks together (default ",
+                            engine::LocalEngineOptions().max_batch_tokens,
+                            "; on a GPU larger steps prefill faster: docs/cuda_backend.md)"));
+}
+
+absl::StatusOr<engine::LocalEngineOptions> EngineFlags::Options() const {
+  auto in_range = [](int64_t value, int64_t low, int64_t high,
+                     std::string_view flag) -> absl::Status {
+    if (value >= low && value <= high) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", AsAbsl(flag), " must be in [", low, ", ", high, "], got ", value));
+  };
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  PONDER_RETURN_IF_ERROR(in_range(threads, 0, kIntMax, "threads"));
+  PONDER_RETURN_IF_ERROR(in_range(kv_budget_mb, 0, int64_t{1} << 30, "kv-budget-mb"));
+  PONDER_RETURN_IF_ERROR(in_range(max_batch_tokens, 1, kIntMax, "max-batch-tokens"));
+  engine::LocalEngineOptions options;
+  absl::StatusOr<engine::Device> parsed = engine::ParseDevice(device);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--device: ", parsed.status().message()));
+  }
+  options.device = *parsed;
+  options.threads = static_cast<int>(threads);
+  options.kv_budget_bytes = kv_budget_mb << 20;
+  options.max_batch_tokens = static_cast<int>(max_batch_tokens);
+  return options;
+}
+
+}  // namespace ponder::cli
