@@ -204,6 +204,9 @@ class CudaBackend final : public ForwardBackend {
   absl::Status MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out, float beta);
   // out = x · Wᵀ as 16-bit `storage_` values (f32 accumulation), through cuBLAS.
   absl::Status MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens, void* out);
+  // The cuBLAS product both take: out (`out_type`) = beta * out + x · Wᵀ, f32 accumulation.
+  absl::Status Gemm(const DeviceMatrix& w, const void* x, int64_t tokens, void* out,
+                    cudaDataType_t out_type, float beta);
 
   const ModelWeights& weights_;
   StorageType storage_ = StorageType::kBF16;
@@ -379,25 +382,23 @@ absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t t
                                                    static_cast<int>(tokens), out, beta, Next()));
     return absl::OkStatus();
   }
+  return Gemm(w, x, tokens, out, CUDA_R_32F, beta);
+}
+
+absl::Status CudaBackend::MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens,
+                                   void* out) {
+  return Gemm(w, x, tokens, out, CudaType(storage_), 0.0f);
+}
+
+absl::Status CudaBackend::Gemm(const DeviceMatrix& w, const void* x, int64_t tokens, void* out,
+                               cudaDataType_t out_type, float beta) {
   const float alpha = 1.0f;
   const cudaDataType_t type = CudaType(storage_);
   PONDER_CUBLAS_RETURN_IF_ERROR(
       cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
                    static_cast<int>(tokens), static_cast<int>(w.cols), &alpha, w.data, type,
                    static_cast<int>(w.cols), x, type, static_cast<int>(w.cols), &beta, out,
-                   CUDA_R_32F, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-  return absl::OkStatus();
-}
-
-absl::Status CudaBackend::MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens,
-                                   void* out) {
-  const float alpha = 1.0f, beta = 0.0f;
-  const cudaDataType_t type = CudaType(storage_);
-  PONDER_CUBLAS_RETURN_IF_ERROR(
-      cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
-                   static_cast<int>(tokens), static_cast<int>(w.cols), &alpha, w.data, type,
-                   static_cast<int>(w.cols), x, type, static_cast<int>(w.cols), &beta, out, type,
-                   static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                   out_type, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   return absl::OkStatus();
 }
 

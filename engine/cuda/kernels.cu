@@ -30,6 +30,10 @@ __device__ __forceinline__ float WarpSum(float v) {
   return v;
 }
 
+// SwiGLU's activation: silu(g) * u, silu(g) = g / (1 + exp(-g)). The one definition, so the
+// fused decode product and SiluMulKernel give the same bits.
+__device__ __forceinline__ float SwiGlu(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 // Eight 16-bit values (16 bytes) as floats.
 template <typename T>
 __device__ __forceinline__ void Unpack8(const uint4& packed, float (&out)[8]) {
@@ -616,14 +620,14 @@ __global__ void SiluMulKernel(const In* gate_up, int num_tokens, int inter, T* o
         uint4 packed;
         T* values = reinterpret_cast<T*>(&packed);
 #pragma unroll
-        for (int k = 0; k < 8; ++k) values[k] = FromFloat<T>(g[k] / (1.0f + expf(-g[k])) * u[k]);
+        for (int k = 0; k < 8; ++k) values[k] = FromFloat<T>(SwiGlu(g[k], u[k]));
         *reinterpret_cast<uint4*>(o + i) = packed;
         continue;
       }
     }
     for (int k = i; k < min(i + 8, inter); ++k) {
       const float g = static_cast<float>(gate[k]), u = static_cast<float>(up[k]);
-      o[k] = FromFloat<T>(g / (1.0f + expf(-g)) * u);
+      o[k] = FromFloat<T>(SwiGlu(g, u));
     }
   }
 }
@@ -885,7 +889,7 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
       const size_t at = static_cast<size_t>(t) * args.units + unit;
       if constexpr (kGated) {
         const float g = acc[0][t], up = acc[kRows - 1][t];
-        static_cast<T*>(args.out16)[at] = FromFloat<T>(g / (1.0f + expf(-g)) * up);  // as SiluMul
+        static_cast<T*>(args.out16)[at] = FromFloat<T>(SwiGlu(g, up));
       } else {
         float* o = args.out + at;
         *o = args.beta == 0.0f ? acc[0][t] : args.beta * *o + acc[0][t];
