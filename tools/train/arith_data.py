@@ -78,10 +78,12 @@ def swap_operands(solution, rng, share):
     return EQUATION.sub(swap, solution)
 
 
-def split_step(step, a, op, b, c, ones_first=False):
+def split_step(step, a, op, b, c, ones_first=False, name_parts=False, restate=False):
     """`a op b = c` (op + or -, b of two digits or more, not a multiple of ten) done in two
     paragraphs: first the tens of b, then its ones (or the ones first); None when the step
-    does not fit."""
+    does not fit. With `name_parts` the first paragraph starts by naming b and its two parts
+    ("Split 39 into 30 and 9."), so the parts are written next to the number they come from;
+    `restate` as in last_paragraph."""
     tens, ones = b - b % 10, b % 10
     if op not in "+-" or tens == 0 or ones == 0:
         return None
@@ -89,28 +91,43 @@ def split_step(step, a, op, b, c, ones_first=False):
     middle = a + part if op == "+" else a - part
     if middle <= 0:
         return None
+    first = f"{split_sentence(b, part, rest) if name_parts else ''}First, {a} {op} {part} = {middle}."
+    return [first, last_paragraph(step, "Then", f"{middle} {op} {rest} = {c}", restate)]
+
+
+def split_sentence(number, first, second):
+    return f"Split {number} into {first} and {second}. "
+
+
+def last_paragraph(step, lead, equation, restate):
+    """The last paragraph of a split step: the step with `equation` (the split's last computation,
+    whose result is the step's) in place of its own; or, with `restate`, `equation` and then the
+    step as the reference writes it ("Then, 37 - 9 = 28. Tara has 67 - 39 = 28 stamps."), so the
+    arithmetic checker also recomputes the step with the problem's own operands and sees a split
+    that went wrong without a false equation."""
+    if restate:
+        return f"{lead}, {equation}. " + step
     m = EQUATION.search(step)
-    first = f"First, {a} {op} {part} = {middle}."
-    second = step[:m.start()] + f"{middle} {op} {rest} = {c}" + step[m.end():]
-    return [first, second]
+    return step[:m.start()] + equation + step[m.end():]
 
 
-def split_product(step, a, b, c):
+def split_product(step, a, b, c, name_parts=False, restate=False):
     """`a * b = c` (one operand of two digits or more, not a multiple of ten; the other of one
     digit) done in three paragraphs: the tens times the digit, the ones times the digit, and their
-    sum; None when the step does not fit."""
+    sum; None when the step does not fit. `name_parts` as in split_step, `restate` as in
+    last_paragraph."""
     long, digit = (a, b) if a >= b else (b, a)
     tens, ones = long - long % 10, long % 10
     if digit >= 10 or digit < 2 or tens == 0 or ones == 0:
         return None
-    m = EQUATION.search(step)
-    first = f"First, {tens} * {digit} = {tens * digit}."
+    named = split_sentence(long, tens, ones) if name_parts else ""
+    first = f"{named}First, {tens} * {digit} = {tens * digit}."
     second = f"Then, {ones} * {digit} = {ones * digit}."
-    third = step[:m.start()] + f"{tens * digit} + {ones * digit} = {c}" + step[m.end():]
-    return [first, second, third]
+    return [first, second, last_paragraph(step, "Now", f"{tens * digit} + {ones * digit} = {c}", restate)]
 
 
-def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0):
+def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0, name_parts=False,
+                    restate=False):
     """The solution with some + and - steps done in two (tens, then ones) and, with
     `product_share`, some * steps done in three (split_product): other correct ways through the
     same problem whose arithmetic differs from the one-step way, so the samples of a policy
@@ -122,9 +139,10 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
         draw = rng.random() if eq is not None else 1.0
         if eq is not None and eq[1] in "+-" and draw < share:
             ones_first = ones_first_share > 0 and rng.random() < ones_first_share
-            parts = split_step(step, *eq[:4], ones_first=ones_first)
+            parts = split_step(step, *eq[:4], ones_first=ones_first, name_parts=name_parts,
+                               restate=restate)
         elif eq is not None and eq[1] == "*" and draw < product_share:
-            parts = split_product(step, eq[0], eq[2], eq[3])
+            parts = split_product(step, eq[0], eq[2], eq[3], name_parts=name_parts, restate=restate)
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 

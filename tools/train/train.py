@@ -72,7 +72,7 @@ def parse_args(argv=None):
     p.add_argument("--kv-heads", type=int, default=4)
     p.add_argument("--max-positions", type=int, default=1024)
     # policy
-    p.add_argument("--policy-steps", type=int, default=1500)
+    p.add_argument("--policy-steps", type=int, default=2000)
     p.add_argument("--policy-batch", type=int, default=32)
     p.add_argument("--policy-lr", type=float, default=1e-3)
     p.add_argument("--swap-operands", type=float, default=0.5,
@@ -81,11 +81,17 @@ def parse_args(argv=None):
     p.add_argument("--split-steps", type=float, default=0.5,
                    help="share of + and - steps (second operand of two digits) written as two steps, "
                    "tens then ones, in the policy's training solutions (another way to the answer)")
-    p.add_argument("--split-ones-first", type=float, default=0.0,
+    p.add_argument("--split-ones-first", type=float, default=0.5,
                    help="share of the split steps that take the ones first (a third way)")
-    p.add_argument("--split-products", type=float, default=0.0,
+    p.add_argument("--split-products", type=float, default=0.5,
                    help="share of * steps (a two-digit operand, not a multiple of ten, times a digit) "
                    "written as three steps: tens times the digit, ones times the digit, the sum")
+    p.add_argument("--name-split-parts", type=int, default=0,
+                   help="1: a split step first names the number it splits and its parts "
+                   "(\"Split 39 into 30 and 9.\"), so they are written next to where they come from")
+    p.add_argument("--restate-split", type=int, default=1,
+                   help="1: the last paragraph of a split step ends with the whole step as the "
+                   "reference writes it (\"Then, 37 - 9 = 28. Tara has 67 - 39 = 28 stamps.\")")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -273,25 +279,35 @@ def optimizer_step(model, opt, lr, batch, pad, args, loss_fn):
 # Policy
 
 
-def policy_examples(records, tokenizer, rng, system_share, swap_share, split_share, ones_first_share,
-                    product_share):
+def policy_ways(solution, rng, args):
+    """The solution written the policy's ways: some operands swapped, some steps split."""
+    if args.swap_operands > 0:
+        solution = arith_data.swap_operands(solution, rng, args.swap_operands)
+    if args.split_steps > 0 or args.split_products > 0:
+        solution = arith_data.split_additions(solution, rng, args.split_steps, args.split_ones_first,
+                                              args.split_products, bool(args.name_split_parts),
+                                              bool(args.restate_split))
+    return solution
+
+
+def policy_examples(records, tokenizer, rng, args):
     eos = "<|im_end|>"
     out = []
     for r in records:
-        messages = arith_data.policy_messages(r["problem"], rng.random() < system_share)
+        messages = arith_data.policy_messages(r["problem"], rng.random() < args.system_prompt_share)
         prompt = tokenizer.encode(bpe_tokenizer.chat_text(messages, True))
-        solution = r["solution"]
-        if swap_share > 0:
-            solution = arith_data.swap_operands(solution, rng, swap_share)
-        if split_share > 0 or product_share > 0:
-            solution = arith_data.split_additions(solution, rng, split_share, ones_first_share, product_share)
-        target = tokenizer.encode(solution + eos)
+        target = tokenizer.encode(policy_ways(r["solution"], rng, args) + eos)
         out.append((prompt + target, [IGNORE] * len(prompt) + target))
     return out
 
 
+# At most this many tokens in a sampled solution: the longest solutions written the policy's ways
+# (five steps, each split) are about 280 tokens.
+SAMPLE_TOKENS = 320
+
+
 def answer_accuracy(model, tokenizer, records, with_system, temperature=0.0, seed=0):
-    results = sampling.sample_solutions(model, tokenizer, [r["problem"] for r in records], 1, 200,
+    results = sampling.sample_solutions(model, tokenizer, [r["problem"] for r in records], 1, SAMPLE_TOKENS,
                                         temperature, 1.0, seed, with_system)
     correct = sum(arith_data.boxed_answer(results[i][0][0]) == str(r["answer"]) for i, r in enumerate(records))
     return correct / len(records)
@@ -304,8 +320,7 @@ def stage_policy(args, log):
     tokenizer = load_tokenizer(args)
     records = arith_data.read_jsonl(os.path.join(args.work, "train.jsonl"))
     monitor = arith_data.read_jsonl(os.path.join(args.work, "monitor.jsonl"))
-    examples = policy_examples(records, tokenizer, rng, args.system_prompt_share, args.swap_operands,
-                                args.split_steps, args.split_ones_first, args.split_products)
+    examples = policy_examples(records, tokenizer, rng, args)
     model = llama.Llama(model_config(args, tokenizer)).to(args.device)
     opt = make_optimizer(model, args.policy_lr)
     pad = tokenizer.special_id("<|endoftext|>")
@@ -361,7 +376,8 @@ def policy_settings_key(args):
     """The settings a policy checkpoint depends on: a checkpoint is resumed only if they match."""
     names = ["seed", "train_count", "train_data_seed", "difficulty", "vocab_size", "tokenizer_texts", "hidden",
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
-             "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first", "split_products", "bf16"]
+             "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first", "split_products",
+             "name_split_parts", "restate_split", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 
@@ -380,7 +396,7 @@ def engine_samples(args, gguf, records, per_problem, temperature, seed, name):
     """[(problem, reference solution, answer, [the policy's solutions])] for `records`, sampled
     by Ponder's engine: `ponder bench` on the policy's GGUF file runs self-consistency at budget
     `per_problem` (every candidate is stored in WORK/NAME.db) with the benchmark's chat prompt,
-    at most 200 tokens each. About 20 times faster here than sampling in PyTorch (sampling.py),
+    at most SAMPLE_TOKENS each. About 20 times faster here than sampling in PyTorch (sampling.py),
     and these are the samples a strategy sees."""
     problems = os.path.join(args.work, name + ".jsonl")
     with open(problems, "w") as out:
@@ -389,7 +405,7 @@ def engine_samples(args, gguf, records, per_problem, temperature, seed, name):
     db = os.path.join(args.work, name + ".db")
     if os.path.exists(db):
         os.remove(db)
-    sampling_config = {"temperature": temperature, "maxTokens": 200}
+    sampling_config = {"temperature": temperature, "maxTokens": SAMPLE_TOKENS}
     strategy = "samples=" + json.dumps({"selfConsistency": {}, "sampling": sampling_config})
     # `--seeds S,` is the one seed S (a bare number is a count of seeds from 0).
     subprocess.run([args.ponder, "bench", "--model", gguf, "--problems", problems, "--strategy", strategy,
@@ -435,17 +451,10 @@ def prm_examples(records, tokenizer, rng, args, policy_samples):
             out.append(prm_example(tokenizer, problem, steps, labels, joined=False))
         kinds[kind] = kinds.get(kind, 0) + 1
 
-    def policy_ways(solution):
-        """The solution written the policy's ways: some operands swapped, some steps split."""
-        text = arith_data.swap_operands(solution, rng, args.swap_operands)
-        text = arith_data.split_additions(text, rng, args.split_steps, args.split_ones_first,
-                                          args.split_products)
-        return arith_data.split_steps(text)
-
     for r in records:
         steps = arith_data.split_steps(r["solution"])
         if rng.random() < args.prm_clean_share:
-            clean = policy_ways(r["solution"])
+            clean = arith_data.split_steps(policy_ways(r["solution"], rng, args))
             add(r["problem"], clean, [1] * len(clean), "clean")
             continue
         for _ in range(10):
@@ -457,7 +466,7 @@ def prm_examples(records, tokenizer, rng, args, policy_samples):
                 # Written like the clean examples (a PRM trained on corrupted reference-style
                 # solutions and clean policy-style ones learns that the reference's way of
                 # writing a step is a sign of an error); the labels follow the steps.
-                bad_steps = policy_ways(arith_data.STEP_DELIMITER.join(bad_steps))
+                bad_steps = arith_data.split_steps(policy_ways(arith_data.STEP_DELIMITER.join(bad_steps), rng, args))
                 labels = arith_data.prefix_labels(bad_steps, steps, r["answer"])
             add(r["problem"], bad_steps, labels, kind)
             break
