@@ -376,8 +376,8 @@ def policy_settings_key(args):
     """The settings a policy checkpoint depends on: a checkpoint is resumed only if they match."""
     names = ["seed", "train_count", "train_data_seed", "difficulty", "vocab_size", "tokenizer_texts", "hidden",
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
-             "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first", "split_products",
-             "name_split_parts", "restate_split", "bf16"]
+             "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first",
+             "split_products", "name_split_parts", "restate_split", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 
@@ -451,10 +451,13 @@ def prm_examples(records, tokenizer, rng, args, policy_samples):
             out.append(prm_example(tokenizer, problem, steps, labels, joined=False))
         kinds[kind] = kinds.get(kind, 0) + 1
 
+    def steps_written_the_policy_ways(text):
+        return arith_data.split_steps(policy_ways(text, rng, args))
+
     for r in records:
         steps = arith_data.split_steps(r["solution"])
         if rng.random() < args.prm_clean_share:
-            clean = arith_data.split_steps(policy_ways(r["solution"], rng, args))
+            clean = steps_written_the_policy_ways(r["solution"])
             add(r["problem"], clean, [1] * len(clean), "clean")
             continue
         for _ in range(10):
@@ -466,7 +469,7 @@ def prm_examples(records, tokenizer, rng, args, policy_samples):
                 # Written like the clean examples (a PRM trained on corrupted reference-style
                 # solutions and clean policy-style ones learns that the reference's way of
                 # writing a step is a sign of an error); the labels follow the steps.
-                bad_steps = arith_data.split_steps(policy_ways(arith_data.STEP_DELIMITER.join(bad_steps), rng, args))
+                bad_steps = steps_written_the_policy_ways(arith_data.STEP_DELIMITER.join(bad_steps))
                 labels = arith_data.prefix_labels(bad_steps, steps, r["answer"])
             add(r["problem"], bad_steps, labels, kind)
             break
