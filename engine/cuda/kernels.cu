@@ -143,6 +143,64 @@ __global__ void RmsNormKernel(const float* x, int n, const int32_t* rows, const 
 constexpr int kMaxHeadDim = 256;
 constexpr int kQkvWarps = 8;
 
+// The rotation of position `pos`, the same for every head of a token: cos_table[i] and
+// sin_table[i] for i < half, written by the block's threads (the caller synchronises). As
+// engine/ops RopeCosSin: a float32 angle, its cosine and sine in double.
+__device__ __forceinline__ void RopeTables(int pos, const float* inv_freq, int half,
+                                           float* cos_table, float* sin_table) {
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    const float angle = static_cast<float>(pos) * inv_freq[i];
+    double s, c;
+    sincos(static_cast<double>(angle), &s, &c);
+    cos_table[i] = static_cast<float>(c);
+    sin_table[i] = static_cast<float>(s);
+  }
+}
+
+// One warp: the head at `offset` of a token's qkv row, plus its bias, into buffer[0, D); a q or
+// k head (`rotate`) then RMS-normed with `norm` (when not null) and rotated by the tables,
+// pairing (i, i + D/2) when params.neox, else (2i, 2i + 1).
+__device__ __forceinline__ void PrepareHead(const float* row, int offset, int D, bool rotate,
+                                            const float* norm, const QkvParams& params,
+                                            const float* cos_table, const float* sin_table,
+                                            float* buffer) {
+  const int lane = threadIdx.x & 31, half = D / 2;
+  float sum = 0.0f;
+  for (int d = lane; d < D; d += 32) {
+    float v = row[offset + d];
+    if (params.bias != nullptr) v += params.bias[offset + d];
+    buffer[d] = v;
+    sum += v * v;
+  }
+  __syncwarp();
+  if (!rotate) return;
+  sum = WarpSum(sum);
+  if (norm != nullptr) {
+    const float scale = rsqrtf(sum / static_cast<float>(D) + params.eps);
+    for (int d = lane; d < D; d += 32) buffer[d] = (buffer[d] * scale) * norm[d];
+    __syncwarp();
+  }
+  for (int i = lane; i < half; i += 32) {
+    const float c = cos_table[i], s = sin_table[i];
+    const int ia = params.neox ? i : 2 * i, ib = params.neox ? i + half : 2 * i + 1;
+    const float a = buffer[ia], b = buffer[ib];
+    buffer[ia] = a * c - b * s;
+    buffer[ib] = b * c + a * s;
+  }
+  __syncwarp();
+}
+
+// Where token t's key (and, kv_values further, its value) go in the cache for `layer`.
+template <typename T>
+__device__ __forceinline__ T* KeySlot(T* cache, const AttentionShape& shape, int layer,
+                                      const int32_t* table, int pos) {
+  const int KV = shape.num_kv_heads * shape.head_dim;
+  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
+  const int block = table[pos / shape.block_size];
+  return cache + (static_cast<size_t>(block) * shape.num_layers + layer) * 2 * kv_values +
+         static_cast<size_t>(pos % shape.block_size) * KV;
+}
+
 // One thread block per token; each warp takes whole heads (q heads, then k, then v). The
 // rotation angles are the same for every head of the token: computed once, into shared memory.
 template <typename T>
@@ -154,61 +212,29 @@ __global__ void QkvRopeStoreKernel(float* qkv, AttentionShape shape, int layer, 
   AwaitPreviousKernel();
   const int t = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int D = shape.head_dim, half = D / 2;
+  const int D = shape.head_dim;
   const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
   float* row = qkv + static_cast<size_t>(t) * (Q + 2 * KV);
   const int pos = positions[t];
-  const int block = block_tables[table_offsets[t] + pos / shape.block_size];
-  const int slot = pos % shape.block_size;
-  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
-  T* key_slot = cache + (static_cast<size_t>(block) * shape.num_layers + layer) * 2 * kv_values +
-                static_cast<size_t>(slot) * KV;
-  T* value_slot = key_slot + kv_values;
+  T* key_slot = KeySlot(cache, shape, layer, block_tables + table_offsets[t], pos);
+  T* value_slot = key_slot + static_cast<size_t>(shape.block_size) * KV;
   float* buffer = head_buffer[warp];
-  for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    // As engine/ops RopeCosSin: a float32 angle, its cosine and sine in double.
-    const float angle = static_cast<float>(pos) * params.inv_freq[i];
-    double s, c;
-    sincos(static_cast<double>(angle), &s, &c);
-    cos_table[i] = static_cast<float>(c);
-    sin_table[i] = static_cast<float>(s);
-  }
+  RopeTables(pos, params.inv_freq, D / 2, cos_table, sin_table);
   __syncthreads();
 
   for (int head = warp; head < shape.num_heads + 2 * shape.num_kv_heads; head += kQkvWarps) {
     const int offset = head * D;  // into the row: q heads, then k heads, then v heads
     const bool is_q = head < shape.num_heads;
     const bool is_v = offset >= Q + KV;
-    float sum = 0.0f;
+    PrepareHead(row, offset, D, !is_v, is_q ? params.q_norm : params.k_norm, params, cos_table,
+                sin_table, buffer);
     for (int d = lane; d < D; d += 32) {
-      float v = row[offset + d];
-      if (params.bias != nullptr) v += params.bias[offset + d];
-      buffer[d] = v;
-      sum += v * v;
-    }
-    if (is_v) {
-      for (int d = lane; d < D; d += 32) value_slot[offset - Q - KV + d] = FromFloat<T>(buffer[d]);
-      continue;
-    }
-    const float* norm = is_q ? params.q_norm : params.k_norm;
-    sum = WarpSum(sum);
-    __syncwarp();
-    if (norm != nullptr) {
-      const float scale = rsqrtf(sum / static_cast<float>(D) + params.eps);
-      for (int d = lane; d < D; d += 32) buffer[d] = (buffer[d] * scale) * norm[d];
-      __syncwarp();
-    }
-    for (int i = lane; i < half; i += 32) {
-      const float c = cos_table[i], s = sin_table[i];
-      const int ia = params.neox ? i : 2 * i, ib = params.neox ? i + half : 2 * i + 1;
-      const float a = buffer[ia], b = buffer[ib];
-      const float ra = a * c - b * s, rb = b * c + a * s;
       if (is_q) {
-        row[offset + ia] = ra;
-        row[offset + ib] = rb;
+        row[offset + d] = buffer[d];
+      } else if (is_v) {
+        value_slot[offset - Q - KV + d] = FromFloat<T>(buffer[d]);
       } else {
-        key_slot[offset - Q + ia] = FromFloat<T>(ra);
-        key_slot[offset - Q + ib] = FromFloat<T>(rb);
+        key_slot[offset - Q + d] = FromFloat<T>(buffer[d]);
       }
     }
     __syncwarp();  // the buffer is reused by this warp's next head
@@ -262,16 +288,13 @@ __device__ __forceinline__ void LoadKeyStep(const T* cache, const int32_t* table
                                             int first, int pos, int lane, bool full,
                                             float (&keys)[kKeysPerStep][kPerLane],
                                             float (&values)[kKeysPerStep][kPerLane]) {
-  const int KV = shape.num_kv_heads * shape.head_dim;
-  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
+  const size_t kv_values =
+      static_cast<size_t>(shape.block_size) * shape.num_kv_heads * shape.head_dim;
 #pragma unroll
   for (int k = 0; k < kKeysPerStep; ++k) {
     const int j = first + k;
     if (j <= pos) {
-      const T* key = cache +
-                     (static_cast<size_t>(table[j / shape.block_size]) * shape.num_layers + layer) *
-                         2 * kv_values +
-                     static_cast<size_t>(j % shape.block_size) * KV + g * shape.head_dim;
+      const T* key = KeySlot(cache, shape, layer, table, j) + g * shape.head_dim;
       LoadHead<T, kPerLane>(key, lane, shape.head_dim, full, keys[k]);
       LoadHead<T, kPerLane>(key + kv_values, lane, shape.head_dim, full, values[k]);
     } else {
