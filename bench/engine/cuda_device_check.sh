@@ -62,6 +62,13 @@ run() {
   timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
     --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
     grep -v 'Loading weights' | tee "$out/bench.log"
+  step "decode attention split over the positions (flash-decoding; off by default)"
+  PONDER_CUDA_SPLIT_ATTENTION=1 timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
+    2>&1 | grep -E "$table" | tee "$out/split_attention.log"
+  PONDER_CUDA_SPLIT_ATTENTION=1 timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_attention_1024.log"
+  timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 --ubatch 8192 2>&1 | grep -E "$table" |
+    tee "$out/attention_1024.log"
   step "graphs, no early starts"
   PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 2>&1 |
     grep -E "$table" | tee "$out/ab_graphs.log"

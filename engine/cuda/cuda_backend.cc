@@ -182,7 +182,7 @@ class CudaBackend final : public ForwardBackend {
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
   // when one of them has been reallocated since.
-  using BufferSignature = std::array<const void*, 10>;
+  using BufferSignature = std::array<const void*, 11>;
   struct StepGraph {
     int uses = 0;             // the first use runs eagerly (kernels load), the second captures
     bool eager_only = false;  // capture failed: always eager
@@ -233,9 +233,11 @@ class CudaBackend final : public ForwardBackend {
   DeviceBuffer metadata_;  // int32: tokens, positions, table offsets, output rows, tables
   PinnedBuffer host_metadata_;
   DeviceBuffer blas_workspace_;  // set explicitly, so cuBLAS calls can be captured in graphs
+  DeviceBuffer split_scratch_;   // LaunchSplitAttention's partial softmaxes, when split
 
   bool use_graphs_ = true;
-  bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
+  bool early_start_ = false;      // programmatic dependent launch (compute capability >= 9.0)
+  bool split_attention_ = false;  // decode attention split over the positions (flash-decoding)
   std::map<StepKey, StepGraph> graphs_;
   CudaGraphStats graph_stats_;
 };
@@ -273,6 +275,10 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   const char* early_start = std::getenv("PONDER_CUDA_EARLY_START");
   early_start_ =
       properties.major >= 9 && !(early_start != nullptr && std::string_view(early_start) == "0");
+  // PONDER_CUDA_SPLIT_ATTENTION=1 turns on flash-decoding for decode steps (kernels.h
+  // LaunchSplitAttention): off until it has been measured on a GPU.
+  const char* split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION");
+  split_attention_ = split != nullptr && std::string_view(split) == "1";
 
   storage_ = ChooseStorage(weights_);
   PONDER_ASSIGN_OR_RETURN(
@@ -348,6 +354,13 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                               " KV blocks (", blocks * block_bytes >> 20, " MiB)");
   return absl::OkStatus();
 }
+
+namespace {
+// The attention kernels' view of the model and its KV cache.
+AttentionShape AttentionShapeOf(const ModelConfig& c, const DeviceKvCache& kv) {
+  return {c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers, kv.shape().block_size};
+}
+}  // namespace
 
 absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows) {
   const ModelConfig& c = weights_.config();
@@ -442,6 +455,11 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     PONDER_RETURN_IF_ERROR(metadata_.Reserve(2 * meta_bytes, "step metadata"));
   }
   PONDER_RETURN_IF_ERROR(Reserve(T, R));
+  if (split_attention_ && one_token_each) {
+    PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
+        SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
+        "split attention"));
+  }
   int32_t* host = host_metadata_.as<int32_t>();
   int32_t *tokens = host, *positions = host + T, *offsets = host + 2 * T, *rows = host + 3 * T;
   int32_t* tables = rows + R;
@@ -514,8 +532,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
   float* wide = wide_.as<float>();
   void* narrow = narrow_.data();
   void* cache = kv_->data();
-  const AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers,
-                             kv_->shape().block_size};
+  const AttentionShape shape = AttentionShapeOf(c, *kv_);
   const int nt = static_cast<int>(T);
   // Decode-sized steps compute the gate and up products and SwiGLU in one pass, into `wide`
   // (free again once attention has read q from it) as 16-bit values, and, where the normed rows
@@ -552,6 +569,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
           d_positions, d_offsets, d_tables, cache, narrow, Next()));
+    } else if (key.tiles == 0 && split_attention_) {  // decode: one token per sequence
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
+                                                       d_offsets, d_tables, cache, narrow,
+                                                       split_scratch_.data(), Next()));
     } else {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
                                                        d_offsets, d_tables, cache, narrow, Next()));
@@ -598,9 +619,9 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
 }
 
 CudaBackend::BufferSignature CudaBackend::Signature() const {
-  return {x_.data(),        wide_.data(),          narrow_.data(), rows16_.data(),
-          hidden_.data(),   logits_.data(),        greedy_.data(), host_greedy_.data(),
-          metadata_.data(), greedy_scratch_.data()};
+  return {x_.data(),        wide_.data(),           narrow_.data(),       rows16_.data(),
+          hidden_.data(),   logits_.data(),         greedy_.data(),       host_greedy_.data(),
+          metadata_.data(), greedy_scratch_.data(), split_scratch_.data()};
 }
 
 absl::Status CudaBackend::EnqueueStepGraphed(const StepKey& key) {

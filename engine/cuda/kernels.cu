@@ -338,15 +338,21 @@ __device__ __forceinline__ void AttendStep(const float (&q)[kPerLane],
   running_max = new_max;
 }
 
-template <typename T, int kPerLane>
-__global__ void __launch_bounds__(kAttentionWarps * 32)
-    PagedAttentionKernel(const float* qkv, AttentionShape shape, int layer,
-                         const int32_t* positions, const int32_t* table_offsets,
-                         const int32_t* block_tables, const T* cache, T* out) {
+// Query head h of token t attending to positions [begin, last] of its sequence, where (begin,
+// last) = range(positions[t]), by the whole block: each warp takes steps of kKeysPerStep
+// positions (4 keys in flight per warp; 8 was slower on an H200: 7.5 us against 5.0 per layer)
+// and keeps running softmax statistics, and the warps' are merged. emit(d, numerator,
+// denominator, maximum) is then called for every d < head_dim, spread over the block's threads:
+// the head's output is numerator / denominator, the denominator a sum of exp(score - maximum).
+// The range must not be empty.
+template <typename T, int kPerLane, typename Range, typename Emit>
+__device__ __forceinline__ void AttendHead(const float* qkv, int t, int h,
+                                           const AttentionShape& shape, int layer,
+                                           const int32_t* positions, const int32_t* table_offsets,
+                                           const int32_t* block_tables, const T* cache,
+                                           Range&& range, Emit&& emit) {
   __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
   __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
-  AwaitPreviousKernel();
-  const int t = blockIdx.x, h = blockIdx.y;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim;
   const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
@@ -367,11 +373,12 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
 
-  // 4 keys in flight per warp (8 was slower on an H200: 7.5 us against 5.0 per layer).
-  for (int first = warp * kKeysPerStep; first <= pos; first += kAttentionWarps * kKeysPerStep) {
+  const auto [begin, last] = range(pos);
+  for (int first = begin + warp * kKeysPerStep; first <= last;
+       first += kAttentionWarps * kKeysPerStep) {
     float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
-    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, pos, lane, full, keys, values);
-    AttendStep<kPerLane>(q, keys, values, first, pos, running_max, running_sum, acc);
+    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, last, lane, full, keys, values);
+    AttendStep<kPerLane>(q, keys, values, first, last, running_max, running_sum, acc);
   }
 
   // Merge the warps' partial softmaxes.
@@ -388,11 +395,91 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   for (int w = 0; w < kAttentionWarps; ++w) {
     denominator += warp_sum[w] * expf(warp_max[w] - global_max);  // exp(-inf) = 0: idle warp
   }
-  T* out_head = out + static_cast<size_t>(t) * Q + h * D;
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float numerator = 0.0f;
     for (int w = 0; w < kAttentionWarps; ++w)
       numerator += warp_acc[w][d] * expf(warp_max[w] - global_max);
+    emit(d, numerator, denominator, global_max);
+  }
+}
+
+template <typename T, int kPerLane>
+__global__ void __launch_bounds__(kAttentionWarps * 32)
+    PagedAttentionKernel(const float* qkv, AttentionShape shape, int layer,
+                         const int32_t* positions, const int32_t* table_offsets,
+                         const int32_t* block_tables, const T* cache, T* out) {
+  AwaitPreviousKernel();
+  const int t = blockIdx.x, h = blockIdx.y;
+  T* out_head =
+      out + static_cast<size_t>(t) * shape.num_heads * shape.head_dim + h * shape.head_dim;
+  AttendHead<T, kPerLane>(
+      qkv, t, h, shape, layer, positions, table_offsets, block_tables, cache,
+      [](int pos) {
+        return int2{0, pos};
+      },
+      [&](int d, float numerator, float denominator, float) {
+        out_head[d] = FromFloat<T>(numerator / denominator);
+      });
+}
+
+// Flash-decoding's first pass: block (t, h, s) takes stretch s of token t's positions, of
+// AttentionSplits(pos + 1) stretches of equal length (the last may be shorter), and writes its
+// partial softmax to partials[t][h][s]: maximum, denominator, then head_dim numerators (f32).
+// Blocks past the token's stretches exit.
+template <typename T, int kPerLane>
+__global__ void __launch_bounds__(kAttentionWarps * 32)
+    SplitAttentionKernel(const float* qkv, AttentionShape shape, int layer,
+                         const int32_t* positions, const int32_t* table_offsets,
+                         const int32_t* block_tables, const T* cache, float* partials) {
+  AwaitPreviousKernel();
+  const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
+  const int n = positions[t] + 1, splits = AttentionSplits(n);
+  if (s >= splits) return;
+  const int D = shape.head_dim;
+  // No stretch is empty: with k = splits, n > kAttentionSplitKeys (k - 1) >= (k - 1)^2 (the
+  // static_assert), so the first k - 1 take (k - 1) ceil(n / k) <= (k - 1)(n + k - 1) / k < n.
+  static_assert(kAttentionMaxSplits - 1 <= kAttentionSplitKeys);
+  const int stretch = (n + splits - 1) / splits, begin = s * stretch;
+  const int end = min(n, begin + stretch);
+  float* partial =
+      partials +
+      ((static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits + s) * (D + 2);
+  AttendHead<T, kPerLane>(
+      qkv, t, h, shape, layer, positions, table_offsets, block_tables, cache,
+      [&](int) {
+        return int2{begin, end - 1};
+      },
+      [&](int d, float numerator, float denominator, float maximum) {
+        if (d == 0) {
+          partial[0] = maximum;
+          partial[1] = denominator;
+        }
+        partial[2 + d] = numerator;
+      });
+}
+
+// Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
+// the order of the stretches, into out[t][h] (16-bit).
+template <typename T>
+__global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* positions,
+                                          const float* partials, T* out) {
+  AwaitPreviousKernel();
+  const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
+  const int splits = AttentionSplits(positions[t] + 1);
+  const float* partial =
+      partials + (static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits * (D + 2);
+  float maximum = -INFINITY;
+  for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial[s * (D + 2)]);
+  float denominator = 0.0f;
+  for (int s = 0; s < splits; ++s) {
+    denominator += partial[s * (D + 2) + 1] * expf(partial[s * (D + 2)] - maximum);
+  }
+  T* out_head = out + static_cast<size_t>(t) * shape.num_heads * D + h * D;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float numerator = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      numerator += partial[s * (D + 2) + 2 + d] * expf(partial[s * (D + 2)] - maximum);
+    }
     out_head[d] = FromFloat<T>(numerator / denominator);
   }
 }
@@ -921,6 +1008,21 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
   }
 }
 
+// Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
+// per_lane: the attention kernels' values per lane of a head.
+template <typename F>
+void WithPerLane(int per_lane, F&& f) {
+  if (per_lane <= 1) {
+    f(std::integral_constant<int, 1>{});
+  } else if (per_lane <= 2) {
+    f(std::integral_constant<int, 2>{});
+  } else if (per_lane <= 4) {
+    f(std::integral_constant<int, 4>{});
+  } else {
+    f(std::integral_constant<int, 8>{});
+  }
+}
+
 template <typename F>
 cudaError_t Dispatch(StorageType type, F&& launch) {
   if (type == StorageType::kBF16) {
@@ -1083,31 +1185,43 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
           run(per_lane_constant, std::integral_constant<int, 8>{});
         }
       };
-      if (per_lane <= 1) {
-        with_heads(std::integral_constant<int, 1>{});
-      } else if (per_lane <= 2) {
-        with_heads(std::integral_constant<int, 2>{});
-      } else if (per_lane <= 4) {
-        with_heads(std::integral_constant<int, 4>{});
-      } else {
-        with_heads(std::integral_constant<int, 8>{});
-      }
+      WithPerLane(per_lane, with_heads);
       return;
     }
     const dim3 grid(num_tokens, shape.num_heads);
-    if (per_lane <= 1) {
-      Start(PagedAttentionKernel<T, 1>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
-            positions, table_offsets, block_tables, kv, o);
-    } else if (per_lane <= 2) {
-      Start(PagedAttentionKernel<T, 2>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
-            positions, table_offsets, block_tables, kv, o);
-    } else if (per_lane <= 4) {
-      Start(PagedAttentionKernel<T, 4>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
-            positions, table_offsets, block_tables, kv, o);
-    } else {
-      Start(PagedAttentionKernel<T, 8>, grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer,
-            positions, table_offsets, block_tables, kv, o);
-    }
+    WithPerLane(per_lane, [&](auto per_lane_constant) {
+      Start(PagedAttentionKernel<T, decltype(per_lane_constant)::value>, grid, kAttentionWarps * 32,
+            0, launch, qkv, shape, layer, positions, table_offsets, block_tables, kv, o);
+    });
+  });
+}
+
+size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape) {
+  return static_cast<size_t>(num_tokens) * shape.num_heads * kAttentionMaxSplits *
+         (shape.head_dim + 2) * sizeof(float);
+}
+
+cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
+                                 const AttentionShape& shape, int layer, const int32_t* positions,
+                                 const int32_t* table_offsets, const int32_t* block_tables,
+                                 const void* cache, void* out, void* scratch, Launch launch) {
+  if (shape.head_dim > kMaxHeadDim || shape.num_kv_heads <= 0 ||
+      shape.num_heads % shape.num_kv_heads != 0) {
+    return cudaErrorInvalidValue;
+  }
+  if (num_tokens == 0) return cudaSuccess;
+  auto* partials = static_cast<float*>(scratch);
+  return Dispatch(type, [&](auto zero) {
+    using T = decltype(zero);
+    WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
+      Start(SplitAttentionKernel<T, decltype(per_lane_constant)::value>,
+            dim3(num_tokens, shape.num_heads, kAttentionMaxSplits), kAttentionWarps * 32, 0, launch,
+            qkv, shape, layer, positions, table_offsets, block_tables, static_cast<const T*>(cache),
+            partials);
+    });
+    if (cudaPeekAtLastError() != cudaSuccess) return;
+    Start(SplitAttentionMergeKernel<T>, dim3(num_tokens, shape.num_heads), 128, 0, launch, shape,
+          positions, static_cast<const float*>(partials), static_cast<T*>(out));
   });
 }
 

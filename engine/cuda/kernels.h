@@ -90,6 +90,28 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
                                  const void* cache, void* out, Launch launch,
                                  AttentionKernel kernel = AttentionKernel::kAuto);
 
+// Decode attention split over the positions (flash-decoding: Dao, Haziza, Massa and Sizov 2023),
+// LaunchPagedAttention's output from two passes: thread block (t, h, s) takes stretch s of the
+// AttentionSplits(positions[t] + 1) stretches of token t's positions (at least
+// kAttentionSplitKeys each, at most kAttentionMaxSplits stretches) and writes its partial softmax
+// (maximum, denominator, weighted values) to `scratch` (SplitAttentionScratchBytes(num_tokens,
+// shape) bytes); then a block per (token, head) merges them in stretch order (Milakov &
+// Gimelshein 2018). A batch-1 step at a context of 160 thus runs 5 blocks per head where
+// LaunchPagedAttention runs one. The split depends on a sequence's length only, never on the
+// batch. Off by default in the backend (PONDER_CUDA_SPLIT_ATTENTION=1 turns it on for decode
+// steps) until it has been measured on a GPU.
+inline constexpr int kAttentionMaxSplits = 16;
+inline constexpr int kAttentionSplitKeys = 32;
+__host__ __device__ constexpr int AttentionSplits(int keys) {
+  const int splits = (keys + kAttentionSplitKeys - 1) / kAttentionSplitKeys;
+  return splits < kAttentionMaxSplits ? splits : kAttentionMaxSplits;
+}
+size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape);
+cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
+                                 const AttentionShape& shape, int layer, const int32_t* positions,
+                                 const int32_t* table_offsets, const int32_t* block_tables,
+                                 const void* cache, void* out, void* scratch, Launch launch);
+
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one
 // sequence (consecutive positions), every token of the step in exactly one tile. Keys and values

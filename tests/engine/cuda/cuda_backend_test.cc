@@ -94,33 +94,43 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   BackendOptions options{.device = Device::kCpu, .block_size = 16, .kv_budget_bytes = 16 << 20};
   auto cpu = CreateForwardBackend(**weights, pool, options);
   ASSERT_TRUE(cpu.ok()) << cpu.status();
-  options.device = Device::kCuda;
-  auto gpu = CreateForwardBackend(**weights, pool, options);
-  ASSERT_TRUE(gpu.ok()) << gpu.status();
-  EXPECT_EQ((*gpu)->device(), Device::kCuda);
-
   const ModelConfig& config = (*weights)->config();
   std::vector<int32_t> tokens = Tokens(70, spec.vocab_size, 1);
-  // Blocks 3.. on the GPU, 0.. on the CPU: block ids must not matter.
   auto expected = AllLogits(**cpu, config, tokens, 40, 0);
-  auto actual = AllLogits(**gpu, config, tokens, 40, 3);
-  ASSERT_EQ(actual.size(), expected.size());
-  double worst = 0, range = 1;
-  int argmax_agree = 0;
-  for (size_t p = 0; p < expected.size(); ++p) {
-    for (size_t v = 0; v < expected[p].size(); ++v) {
-      worst = std::max(worst, std::fabs(double(actual[p][v]) - expected[p][v]));
-      range = std::max(range, std::fabs(double(expected[p][v])));
+  // Decode attention in one pass per head, then split over the positions (flash-decoding: 2
+  // and 3 stretches at positions 40 to 69).
+  for (bool split : {false, true}) {
+    SCOPED_TRACE(split ? "split decode attention" : "decode attention");
+    if (split) {
+      ASSERT_EQ(setenv("PONDER_CUDA_SPLIT_ATTENTION", "1", 1), 0);
     }
-    argmax_agree += std::max_element(actual[p].begin(), actual[p].end()) - actual[p].begin() ==
-                    std::max_element(expected[p].begin(), expected[p].end()) - expected[p].begin();
+    options.device = Device::kCuda;
+    auto gpu = CreateForwardBackend(**weights, pool, options);
+    unsetenv("PONDER_CUDA_SPLIT_ATTENTION");
+    ASSERT_TRUE(gpu.ok()) << gpu.status();
+    EXPECT_EQ((*gpu)->device(), Device::kCuda);
+    // Blocks 3.. on the GPU, 0.. on the CPU: block ids must not matter.
+    auto actual = AllLogits(**gpu, config, tokens, 40, 3);
+    ASSERT_EQ(actual.size(), expected.size());
+    double worst = 0, range = 1;
+    int argmax_agree = 0;
+    for (size_t p = 0; p < expected.size(); ++p) {
+      for (size_t v = 0; v < expected[p].size(); ++v) {
+        worst = std::max(worst, std::fabs(double(actual[p][v]) - expected[p][v]));
+        range = std::max(range, std::fabs(double(expected[p][v])));
+      }
+      argmax_agree +=
+          std::max_element(actual[p].begin(), actual[p].end()) - actual[p].begin() ==
+          std::max_element(expected[p].begin(), expected[p].end()) - expected[p].begin();
+    }
+    std::printf(
+        "[ cuda vs cpu ] %s%s: max |logit diff| %.4g (max |logit| %.3g), argmax agrees at "
+        "%d of %zu positions\n",
+        path.c_str(), split ? " (split decode attention)" : "", worst, range, argmax_agree,
+        expected.size());
+    EXPECT_LE(worst, kLogitTolerance * range);
+    EXPECT_GE(argmax_agree, static_cast<int>(expected.size()) * 9 / 10);
   }
-  std::printf(
-      "[ cuda vs cpu ] %s: max |logit diff| %.4g (max |logit| %.3g), argmax agrees at "
-      "%d of %zu positions\n",
-      path.c_str(), worst, range, argmax_agree, expected.size());
-  EXPECT_LE(worst, kLogitTolerance * range);
-  EXPECT_GE(argmax_agree, static_cast<int>(expected.size()) * 9 / 10);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaMatchesCpu,

@@ -307,6 +307,26 @@ TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
   }
 }
 
+// Decode attention split over the positions: tokens whose 1 to 300 positions take 1 to 10
+// stretches, on a scratch buffer full of NaN (every partial read must have been written).
+TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
+  const AttentionCase& p = GetParam();
+  EXPECT_EQ(AttentionSplits(1), 1);
+  EXPECT_EQ(AttentionSplits(kAttentionSplitKeys), 1);
+  EXPECT_EQ(AttentionSplits(kAttentionSplitKeys + 1), 2);
+  EXPECT_EQ(AttentionSplits(1 << 20), kAttentionMaxSplits);
+  const std::vector<int32_t> positions = {0, 31, 32, 64, 160, 299, 0, 39};
+  const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
+  DeviceBuffer d_scratch = ToDevice(std::vector<float>(
+      SplitAttentionScratchBytes(static_cast<int>(positions.size()), probe) / sizeof(float), NAN));
+  CheckAttention(p, positions, {0, 0, 0, 0, 0, 0, 1, 1},
+                 [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
+                     const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+                   return LaunchSplitAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables,
+                                               cache, out, d_scratch.data(), nullptr);
+                 });
+}
+
 // Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
 // (8, 3): every tile's keys are read together, each token sees only its own past.
 TEST_P(PagedAttentionTest, PrefillTilesMatchDoublePrecisionAttention) {
