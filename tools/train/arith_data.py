@@ -101,13 +101,19 @@ def split_sentence(number, first, second):
 
 def last_paragraph(step, lead, equation, restate):
     """The last paragraph of a split step: the step with `equation` (the split's last computation,
-    whose result is the step's) in place of its own; or, with `restate`, `equation` and then the
+    whose result is the step's) in place of its own; or, with `restate` 1, `equation` and then the
     step as the reference writes it ("Then, 37 - 9 = 28. Tara has 67 - 39 = 28 stamps."), so the
     arithmetic checker also recomputes the step with the problem's own operands and sees a split
-    that went wrong without a false equation."""
+    that went wrong without a false equation; with `restate` 2, the same equations in another
+    order (below)."""
+    m = EQUATION.search(step)
+    if restate == 2:
+        # The step's own equation right after the split's, then the step with its result only
+        # ("Then, 37 - 9 = 28, so 67 - 39 = 28. Tara has 28 stamps."): the restated result is
+        # next to the split's, away from the words that precede a step computed in one go.
+        return f"{lead}, {equation}, so {m.group(0)}. " + step[:m.start()] + m.group(4) + step[m.end():]
     if restate:
         return f"{lead}, {equation}. " + step
-    m = EQUATION.search(step)
     return step[:m.start()] + equation + step[m.end():]
 
 

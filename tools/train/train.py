@@ -91,7 +91,9 @@ def parse_args(argv=None):
                    "(\"Split 39 into 30 and 9.\"), so they are written next to where they come from")
     p.add_argument("--restate-split", type=int, default=1,
                    help="1: the last paragraph of a split step ends with the whole step as the "
-                   "reference writes it (\"Then, 37 - 9 = 28. Tara has 67 - 39 = 28 stamps.\")")
+                   "reference writes it (\"Then, 37 - 9 = 28. Tara has 67 - 39 = 28 stamps.\"); "
+                   "2: the step's equation right after the split's, then the step with its result "
+                   "only (\"Then, 37 - 9 = 28, so 67 - 39 = 28. Tara has 28 stamps.\")")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -286,7 +288,7 @@ def policy_ways(solution, rng, args):
     if args.split_steps > 0 or args.split_products > 0:
         solution = arith_data.split_additions(solution, rng, args.split_steps, args.split_ones_first,
                                               args.split_products, bool(args.name_split_parts),
-                                              bool(args.restate_split))
+                                              args.restate_split)
     return solution
 
 
