@@ -338,32 +338,34 @@ __device__ __forceinline__ void AttendStep(const float (&q)[kPerLane],
   running_max = new_max;
 }
 
-// Query head h of token t attending to positions [begin, last] of its sequence, where (begin,
-// last) = range(positions[t]), by the whole block: each warp takes steps of kKeysPerStep
+// Query head h of token t in the qkv rows (row stride Q + 2 KV).
+__device__ __forceinline__ const float* QRow(const float* qkv, const AttentionShape& shape, int t,
+                                             int h) {
+  const int D = shape.head_dim;
+  const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
+  return qkv + static_cast<size_t>(t) * (Q + 2 * KV) + h * D;
+}
+
+// Query head h (q_row: its q in the token's qkv row) attending to positions [begin, last] of its
+// sequence (block table `table`), by the whole block: each warp takes steps of kKeysPerStep
 // positions (4 keys in flight per warp; 8 was slower on an H200: 7.5 us against 5.0 per layer)
 // and keeps running softmax statistics, and the warps' are merged. emit(d, numerator,
 // denominator, maximum) is then called for every d < head_dim, spread over the block's threads:
 // the head's output is numerator / denominator, the denominator a sum of exp(score - maximum).
-// The range must not be empty.
-template <typename T, int kPerLane, typename Range, typename Emit>
-__device__ __forceinline__ void AttendHead(const float* qkv, int t, int h,
-                                           const AttentionShape& shape, int layer,
-                                           const int32_t* positions, const int32_t* table_offsets,
-                                           const int32_t* block_tables, const T* cache,
-                                           Range&& range, Emit&& emit) {
+// begin <= last.
+template <typename T, int kPerLane, typename Emit>
+__device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, const int32_t* table,
+                                           const AttentionShape& shape, int layer, int h, int begin,
+                                           int last, Emit&& emit) {
   __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
   __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim;
-  const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
   const int g = h / (shape.num_heads / shape.num_kv_heads);
   const bool full = D == 32 * kPerLane;
   const float scale = rsqrtf(static_cast<float>(D));
-  const int pos = positions[t];
-  const int32_t* table = block_tables + table_offsets[t];
 
   float q[kPerLane];
-  const float* q_row = qkv + static_cast<size_t>(t) * (Q + 2 * KV) + h * D;
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) {
     const int d = lane * kPerLane + i;
@@ -373,7 +375,6 @@ __device__ __forceinline__ void AttendHead(const float* qkv, int t, int h,
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
 
-  const auto [begin, last] = range(pos);
   for (int first = begin + warp * kKeysPerStep; first <= last;
        first += kAttentionWarps * kKeysPerStep) {
     float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
@@ -409,17 +410,13 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
                          const int32_t* positions, const int32_t* table_offsets,
                          const int32_t* block_tables, const T* cache, T* out) {
   AwaitPreviousKernel();
-  const int t = blockIdx.x, h = blockIdx.y;
-  T* out_head =
-      out + static_cast<size_t>(t) * shape.num_heads * shape.head_dim + h * shape.head_dim;
-  AttendHead<T, kPerLane>(
-      qkv, t, h, shape, layer, positions, table_offsets, block_tables, cache,
-      [](int pos) {
-        return int2{0, pos};
-      },
-      [&](int d, float numerator, float denominator, float) {
-        out_head[d] = FromFloat<T>(numerator / denominator);
-      });
+  const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
+  T* out_head = out + (static_cast<size_t>(t) * shape.num_heads + h) * D;
+  AttendHead<T, kPerLane>(QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape,
+                          layer, h, 0, positions[t],
+                          [&](int d, float numerator, float denominator, float) {
+                            out_head[d] = FromFloat<T>(numerator / denominator);
+                          });
 }
 
 // Flash-decoding's first pass: block (t, h, s) takes stretch s of token t's positions, of
@@ -444,18 +441,15 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   float* partial =
       partials +
       ((static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits + s) * (D + 2);
-  AttendHead<T, kPerLane>(
-      qkv, t, h, shape, layer, positions, table_offsets, block_tables, cache,
-      [&](int) {
-        return int2{begin, end - 1};
-      },
-      [&](int d, float numerator, float denominator, float maximum) {
-        if (d == 0) {
-          partial[0] = maximum;
-          partial[1] = denominator;
-        }
-        partial[2 + d] = numerator;
-      });
+  AttendHead<T, kPerLane>(QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape,
+                          layer, h, begin, end - 1,
+                          [&](int d, float numerator, float denominator, float maximum) {
+                            if (d == 0) {
+                              partial[0] = maximum;
+                              partial[1] = denominator;
+                            }
+                            partial[2 + d] = numerator;
+                          });
 }
 
 // Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
@@ -498,7 +492,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const int t = blockIdx.x;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim;
-  const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
+  const int Q = shape.num_heads * D;
   const auto [g, first_head, heads] = HeadsOfBlock(shape, heads_per_block);
   const bool full = D == 32 * kPerLane;
   const float scale = rsqrtf(static_cast<float>(D));
@@ -506,7 +500,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const int32_t* table = block_tables + table_offsets[t];
 
   float q[kHeads][kPerLane], acc[kHeads][kPerLane], running_max[kHeads], running_sum[kHeads];
-  const float* q_row = qkv + static_cast<size_t>(t) * (Q + 2 * KV) + first_head * D;
+  const float* q_row = QRow(qkv, shape, t, first_head);
 #pragma unroll
   for (int h = 0; h < kHeads; ++h) {
 #pragma unroll
@@ -594,7 +588,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
   const float scale = rsqrtf(static_cast<float>(D));
 
-  const float* q_row = qkv + static_cast<size_t>(t) * (Q + 2 * KV) + first_head * D;
+  const float* q_row = QRow(qkv, shape, t, first_head);
   for (int h = 0; h < heads; ++h) {
     for (int d = lane; d < D; d += 32) queries[warp][h][d] = q_row[h * D + d] * scale;
   }
@@ -1023,6 +1017,12 @@ void WithPerLane(int per_lane, F&& f) {
   }
 }
 
+// Head shapes the decode attention kernels take: head_dim up to kMaxHeadDim, whole query groups.
+bool DecodeAttentionSupports(const AttentionShape& shape) {
+  return shape.head_dim <= kMaxHeadDim && shape.num_kv_heads > 0 &&
+         shape.num_heads % shape.num_kv_heads == 0;
+}
+
 template <typename F>
 cudaError_t Dispatch(StorageType type, F&& launch) {
   if (type == StorageType::kBF16) {
@@ -1149,10 +1149,7 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, Launch launch,
                                  AttentionKernel kernel) {
-  if (shape.head_dim > kMaxHeadDim || shape.num_kv_heads <= 0 ||
-      shape.num_heads % shape.num_kv_heads != 0) {
-    return cudaErrorInvalidValue;
-  }
+  if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   const int per_lane = (shape.head_dim + 31) / 32;
   const int group = shape.num_heads / shape.num_kv_heads;
@@ -1205,10 +1202,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch) {
-  if (shape.head_dim > kMaxHeadDim || shape.num_kv_heads <= 0 ||
-      shape.num_heads % shape.num_kv_heads != 0) {
-    return cudaErrorInvalidValue;
-  }
+  if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   auto* partials = static_cast<float*>(scratch);
   return Dispatch(type, [&](auto zero) {
