@@ -10,12 +10,12 @@
 #
 # options: --limit N (held-out problems, default 100) | --problems FILE.jsonl (instead of the
 #          test split, e.g. `ponder datasets export arith --split test --seed 900000`),
-#          --budgets 1,4,16, --temperature 0.8, --no-prm (no particle filtering)
+#          --budgets 1,4,16, --temperature 0.8, --min-p 0, --no-prm (no particle filtering)
 # The database gets two experiments: "greedy" and "scaling".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=() db="" limit=100 problems="" budgets=1,4,16 temperature=0.8 with_prm=1
+target=() db="" limit=100 problems="" budgets=1,4,16 temperature=0.8 min_p=0 with_prm=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --server) target=(--server "$2"); shift ;;
@@ -26,6 +26,7 @@ while [[ $# -gt 0 ]]; do
     --problems) problems="$2"; shift ;;
     --budgets) budgets="$2"; shift ;;
     --temperature) temperature="$2"; shift ;;
+    --min-p) min_p="$2"; shift ;;
     --no-prm) with_prm=0 ;;
     *) echo "bench_arith.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
@@ -40,7 +41,7 @@ if [[ -n "$problems" ]]; then
 else
   common+=(--dataset arith --limit "$limit")
 fi
-sampling="\"sampling\":{\"temperature\":$temperature}"
+sampling="\"sampling\":{\"temperature\":$temperature,\"minP\":$min_p}"
 strategies=(
   --strategy "self-consistency={\"selfConsistency\":{},$sampling}"
   # A solution is as good as its worst step: the checker's minimum over steps.
