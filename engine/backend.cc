@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "engine/ops/ops.h"
 #include "engine/sampling/sampler.h"
@@ -28,22 +29,22 @@ class CpuBackend final : public ForwardBackend {
   KvBlockStore& kv() override { return cache_; }
   absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
                        ForwardOutput& output) override {
+    PONDER_RETURN_IF_ERROR(ValidateDraws(chunks, options.draws));
     ForwardOptions inner = options;
-    inner.logits = options.logits || options.greedy;
+    inner.logits = options.logits || !options.draws.empty();
     if (absl::Status status = transformer_.Forward(chunks, cache_, inner, output); !status.ok()) {
       return status;
     }
-    output.greedy_tokens.clear();
-    output.greedy_logprobs.clear();
-    if (options.greedy) {
-      // Exactly what the engine's sampler picks at temperature 0.
+    output.drawn_tokens.clear();
+    output.drawn_logprobs.clear();
+    if (!options.draws.empty()) {
       const int64_t vocab = transformer_.config().vocab_size;
-      const SamplingParams greedy{.temperature = 0.0};
-      for (int64_t r = 0; r < output.num_rows; ++r) {
-        SampledToken token = SampleToken(
-            std::span<const float>(output.logits.data() + r * vocab, vocab), greedy, 0, 0, 0);
-        output.greedy_tokens.push_back(token.token);
-        output.greedy_logprobs.push_back(token.logprob);
+      for (const TokenDraw& draw : options.draws) {
+        SampledToken token =
+            SampleToken(std::span<const float>(output.logits.data() + draw.row * vocab, vocab),
+                        draw.sampling, draw.stream, draw.step, 0);
+        output.drawn_tokens.push_back(token.token);
+        output.drawn_logprobs.push_back(token.logprob);
       }
       if (!options.logits) output.logits.clear();
     }
@@ -57,6 +58,31 @@ class CpuBackend final : public ForwardBackend {
 };
 
 }  // namespace
+
+absl::Status ValidateDraws(std::span<const SequenceChunk> chunks,
+                           std::span<const TokenDraw> draws) {
+  int64_t rows = 0;
+  for (const SequenceChunk& chunk : chunks) rows += static_cast<int64_t>(chunk.output_rows.size());
+  for (size_t d = 0; d < draws.size(); ++d) {
+    if (draws[d].row < 0 || draws[d].row >= rows) {
+      return absl::InvalidArgumentError(absl::StrCat("draw ", d, " reads output row ", draws[d].row,
+                                                     " of a step with ", rows, " output rows"));
+    }
+    if (absl::Status status = draws[d].sampling.Validate(); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("draw ", d, ": ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<TokenDraw> GreedyDraws(int64_t rows) {
+  std::vector<TokenDraw> draws(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    draws[r].row = static_cast<int32_t>(r);
+    draws[r].sampling.temperature = 0.0;
+  }
+  return draws;
+}
 
 std::string_view DeviceName(Device device) {
   switch (device) {

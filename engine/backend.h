@@ -7,7 +7,11 @@
 //
 // Promises of every backend:
 //  - Forward validates token ids, positions and block tables exactly as Transformer::Forward
-//    does (InvalidArgument, nothing computed) and writes ForwardOutput in the same layout.
+//    does, and the draws with ValidateDraws (InvalidArgument, nothing computed), and writes
+//    ForwardOutput in the same layout.
+//  - Draws (ForwardOptions::draws) give the tokens SampleToken gives on the rows' logits: on
+//    the CPU exactly; elsewhere from the backend's own logits, by the same definition (see the
+//    backend's documentation for where they may differ).
 //  - Results agree with the CPU reference within the tolerance the backend documents; the CPU
 //    backend is bit-identical to Transformer (it is a Transformer).
 //  - Device failures come back as absl::Status naming the failing call; running out of device
@@ -20,6 +24,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,6 +59,13 @@ struct BackendOptions {
   // GPU does not wait on the CPU launching kernels one by one. Off only to compare or debug.
   bool cuda_graphs = true;
 };
+
+// OK when every draw reads an output row of `chunks` and has valid sampling parameters;
+// otherwise InvalidArgument naming the draw.
+absl::Status ValidateDraws(std::span<const SequenceChunk> chunks, std::span<const TokenDraw> draws);
+
+// One greedy draw per output row, in row order: what greedy decoding asks of a step.
+std::vector<TokenDraw> GreedyDraws(int64_t rows);
 
 class ForwardBackend {
  public:

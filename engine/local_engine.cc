@@ -68,6 +68,7 @@ struct LocalEngine::State {
   std::vector<RequestState*> active;
   int64_t next_sequence_id = 0;
   ForwardOutput output;
+  std::vector<TokenDraw> draws;  // the step's draws (ForwardOptions::draws)
 
   mutable absl::Mutex stats_mutex;
   EngineStats stats ABSL_GUARDED_BY(stats_mutex);
@@ -442,19 +443,37 @@ void LocalEngine::Step() {
     chunks.push_back({std::span(seq.tokens).subspan(chunk.start, chunk.count), chunk.start,
                       seq.table.blocks, rows[c]});
   }
-  // When every row read is a greedy generate row without alternatives, the backend picks the
-  // tokens itself (on a GPU the logits then never leave the device).
-  bool all_greedy = options.logits && !options.hidden;
-  for (size_t c = 0; c < plan.size() && all_greedy; ++c) {
+  // When every row read is a generate row without alternatives, the backend draws the tokens
+  // itself (on a GPU the logits then never leave the device): one draw per completion a row
+  // feeds, which is every completion of a request whose prompt it ends (they fork from it).
+  bool backend_draws = options.logits && !options.hidden;
+  for (size_t c = 0; c < plan.size() && backend_draws; ++c) {
     const RequestState& request =
         *static_cast<const SequenceState*>(plan[c].sequence->owner)->request;
     if (rows[c].empty()) continue;
-    all_greedy = request.kind == RequestState::Kind::kGenerate &&
-                 request.generate->sampling.greedy() && request.generate->top_logprobs == 0;
+    backend_draws =
+        request.kind == RequestState::Kind::kGenerate && request.generate->top_logprobs == 0;
   }
-  if (all_greedy) {
+  s.draws.clear();
+  if (backend_draws) {
+    int32_t row = 0;
+    for (size_t c = 0; c < plan.size(); ++c) {
+      if (rows[c].empty()) continue;
+      const SequenceState& owner = *static_cast<const SequenceState*>(plan[c].sequence->owner);
+      const RequestState& request = *owner.request;
+      const SamplingParams& sampling = request.generate->sampling;
+      // The streams and steps ProcessGenerate's targets have: the sequence itself, then the
+      // completions forked from it, which start at step 0.
+      s.draws.push_back(
+          {row, sampling, static_cast<uint64_t>(owner.index), owner.completion.tokens.size()});
+      if (!request.forked) {
+        for (int i = 1; i < request.generate->n; ++i)
+          s.draws.push_back({row, sampling, static_cast<uint64_t>(i), 0});
+      }
+      ++row;
+    }
     options.logits = false;
-    options.greedy = true;
+    options.draws = s.draws;
   }
   absl::Time started = absl::Now();
   absl::Status status = s.backend->Forward(chunks, options, s.output);
@@ -482,6 +501,7 @@ void LocalEngine::Step() {
 
   const int64_t V = s.weights->config().vocab_size, H = s.weights->config().hidden_size;
   int64_t row = 0;
+  size_t draw = 0;  // the first draw of the next generate row
   for (size_t c = 0; c < plan.size(); ++c) {
     SequenceState& owner = *static_cast<SequenceState*>(plan[c].sequence->owner);
     // Decided before the rows are processed: a generate request may finish (and its caller
@@ -495,11 +515,15 @@ void LocalEngine::Step() {
       const float* logits = options.logits ? s.output.logits.data() + row * V : nullptr;
       const float* hidden = options.hidden ? s.output.hidden.data() + row * H : nullptr;
       if (!is_score) {
-        if (options.greedy) {
-          const SampledToken greedy{s.output.greedy_tokens[row], s.output.greedy_logprobs[row], {}};
-          ProcessGenerate(owner, {}, &greedy);
+        if (backend_draws) {
+          const size_t count = owner.request->forked ? 1 : owner.request->generate->n;
+          std::vector<SampledToken> drawn(count);
+          for (size_t k = 0; k < count; ++k, ++draw) {
+            drawn[k] = {s.output.drawn_tokens[draw], s.output.drawn_logprobs[draw], {}};
+          }
+          ProcessGenerate(owner, {}, drawn);
         } else {
-          ProcessGenerate(owner, std::span<const float>(logits, V), nullptr);
+          ProcessGenerate(owner, std::span<const float>(logits, V), {});
         }
       } else {
         ProcessScore(owner, plan[c].start + r, logits, hidden);
@@ -511,7 +535,7 @@ void LocalEngine::Step() {
 }
 
 void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> logits,
-                                  const SampledToken* greedy) {
+                                  std::span<const SampledToken> drawn) {
   State& s = *state_;
   RequestState& request = *leader.request;
   const GenerateRequest& g = *request.generate;
@@ -541,11 +565,12 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
     s.stats.prompt_tokens_requested += P * g.n;
     s.fork_cached_tokens += P * (g.n - 1);
   }
-  for (SequenceState* target : targets) {
+  for (size_t k = 0; k < targets.size(); ++k) {
+    SequenceState* target = targets[k];
     Completion& c = target->completion;
-    SampledToken sampled = greedy != nullptr ? *greedy
-                                             : SampleToken(logits, g.sampling, target->index,
-                                                           c.tokens.size(), g.top_logprobs);
+    SampledToken sampled = !drawn.empty() ? drawn[k]
+                                          : SampleToken(logits, g.sampling, target->index,
+                                                        c.tokens.size(), g.top_logprobs);
     c.tokens.push_back(sampled.token);
     c.logprobs.push_back(sampled.logprob);
     c.cumulative_logprob += sampled.logprob;

@@ -75,9 +75,10 @@ class LocalEngine : public Engine {
   void Loop();
   void Step();
   void Admit(RequestState& request);
-  // `greedy`, when not null, is the token the backend already picked (all greedy step).
+  // `drawn`, when not empty, holds the tokens the backend drew (ForwardOptions::draws): one for
+  // the sequence, then one per completion forked from it.
   void ProcessGenerate(SequenceState& sequence, std::span<const float> logits,
-                       const SampledToken* greedy);
+                       std::span<const SampledToken> drawn);
   void ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
                     const float* hidden);
   // Assembles a score request's result from the rows ProcessScore recorded and finishes it;

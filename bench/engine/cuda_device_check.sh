@@ -69,6 +69,9 @@ run() {
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_attention_1024.log"
   timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 --ubatch 8192 2>&1 | grep -E "$table" |
     tee "$out/attention_1024.log"
+  step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
+  timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
+    2>&1 | grep -E "$table" | tee "$out/sampled.log"
   step "graphs, no early starts"
   PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 2>&1 |
     grep -E "$table" | tee "$out/ab_graphs.log"

@@ -3,7 +3,7 @@
 // model file in the same run.
 //
 //   engine_bench --model M.gguf [--device cpu|cuda|auto] [--threads N] [--npp 128] [--ntg 64]
-//                [--npl 1,4,16] [--ubatch 512] [--no-cuda-graphs]
+//                [--npl 1,4,16] [--ubatch 512] [--no-cuda-graphs] [--temperature T] [--top-p P]
 //                [--llama-cpp-dir DIR]   (a llama.cpp build folder holding bin/llama-batched-bench)
 //                [--hf-python PYTHON]    (runs bench/engine/hf_generate_bench.py on the same
 //                                         Hugging Face folder: transformers' generate, greedy)
@@ -18,7 +18,8 @@
 // prompt of `npp` tokens, prefilled in micro-batches of at most `ubatch` tokens, then `ntg`
 // decode steps in which every sequence gets one token. S_PP = npl*npp / T_PP,
 // S_TG = npl*ntg / T_TG. Decode steps pick the greedy token in the backend (on a GPU the
-// logits stay on the device, as in transformers' generate) and feed it back.
+// logits stay on the device, as in transformers' generate) and feed it back; with
+// --temperature (and --top-p) they draw it there instead (ForwardOptions::draws).
 //
 // The `tts` workload measures what test-time scaling costs through the whole engine
 // (LocalEngine: scheduler, prefix cache, forks), with prefix caching on and off:
@@ -70,7 +71,7 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 }
 
 absl::StatusOr<Result> RunOurs(ForwardBackend& backend, const ModelConfig& c, int npp, int ntg,
-                               int npl, int ubatch) {
+                               int npl, int ubatch, const SamplingParams& sampling) {
   const int blocks_per_seq = (npp + ntg + kBlockSize - 1) / kBlockSize;
   if (npl * blocks_per_seq > backend.kv().num_blocks()) {
     return absl::ResourceExhaustedError(absl::StrCat("the KV cache holds ",
@@ -114,14 +115,19 @@ absl::StatusOr<Result> RunOurs(ForwardBackend& backend, const ModelConfig& c, in
   result.s_pp = npl * npp / result.t_pp;
   // Decode: every sequence gets one token per step, its greedy choice of the previous step.
   std::vector<int32_t> tokens(npl, 42), last_row = {0};
+  std::vector<TokenDraw> draws = GreedyDraws(npl);
+  for (int s = 0; s < npl && !sampling.greedy(); ++s) {
+    draws[s] = {.row = s, .sampling = sampling, .stream = static_cast<uint64_t>(s)};
+  }
   start = std::chrono::steady_clock::now();
   for (int step = 0; step < ntg; ++step) {
     std::vector<SequenceChunk> chunks;
     for (int s = 0; s < npl; ++s) {
       chunks.push_back({std::span(tokens).subspan(s, 1), npp + step, tables[s], last_row});
     }
-    PONDER_RETURN_IF_ERROR(backend.Forward(chunks, {.logits = false, .greedy = true}, out));
-    tokens = out.greedy_tokens;
+    for (TokenDraw& draw : draws) draw.step = static_cast<uint64_t>(step);
+    PONDER_RETURN_IF_ERROR(backend.Forward(chunks, {.logits = false, .draws = draws}, out));
+    tokens = out.drawn_tokens;
   }
   result.t_tg = Seconds(start);
   result.s_tg = npl * ntg / result.t_tg;
@@ -305,7 +311,12 @@ absl::Status Main(std::span<char* const> args) {
   flags.AddInt("samples", &samples, "tts: samples / particles (default 16)");
   flags.AddInt("step-tokens", &step_tokens, "tts: tokens per step (default 40)");
   flags.AddInt("steps", &steps, "tts: particle-filter steps (default 10)");
+  SamplingParams sampling{.temperature = 0.0};
+  flags.AddDouble("temperature", &sampling.temperature,
+                  "decode steps draw at this temperature (default 0: greedy)");
+  flags.AddDouble("top-p", &sampling.top_p, "decode draws' top-p (default 1: off)");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
+  PONDER_RETURN_IF_ERROR(sampling.Validate());
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
   if (workload == "tts") {
     return RunTtsWorkloads(model, static_cast<int>(threads), static_cast<int>(prompt),
@@ -346,17 +357,18 @@ absl::Status Main(std::span<char* const> args) {
     std::printf("model %s: %s, %d layers, d %d, vocab %d, weights %s; device %s\n", model.c_str(),
                 std::string(ArchitectureName(c.architecture)).c_str(), c.num_layers, c.hidden_size,
                 c.vocab_size, weights->DTypeSummary().c_str(), description.c_str());
-    PONDER_RETURN_IF_ERROR(RunOurs(*backend, c, 8, 2, 1, 512).status());  // warm-up
+    PONDER_RETURN_IF_ERROR(RunOurs(*backend, c, 8, 2, 1, 512, sampling).status());  // warm-up
     for (int npl : npls) {
       if (backend->device() == Device::kCuda) {
         // Untimed first: cuBLAS and the CUDA runtime load kernels on the first use of each
         // shape (transformers' side is warmed up the same way).
         PONDER_RETURN_IF_ERROR(
-            RunOurs(*backend, c, static_cast<int>(npp), 2, npl, static_cast<int>(ubatch)).status());
+            RunOurs(*backend, c, static_cast<int>(npp), 2, npl, static_cast<int>(ubatch), sampling)
+                .status());
       }
       PONDER_ASSIGN_OR_RETURN(
           Result r, RunOurs(*backend, c, static_cast<int>(npp), static_cast<int>(ntg), npl,
-                            static_cast<int>(ubatch)));
+                            static_cast<int>(ubatch), sampling));
       ours.push_back(r);
     }
 #if PONDER_HAVE_CUDA

@@ -174,15 +174,18 @@ class CudaBackend final : public ForwardBackend {
     int64_t tokens = 0, rows = 0;
     int64_t tiles = 0;          // prefill attention tiles (0: decode-shaped, none)
     int64_t table_entries = 0;  // where the tiles start in the metadata; not part of the key
-    bool head = false, greedy = false, hidden = false;
+    int64_t draws = 0;          // tokens drawn (ForwardOptions::draws)
+    bool sample = false;  // by LaunchDrawTokens; false: the draws are the rows' argmaxes, in order
+    bool head = false, hidden = false;
     bool operator<(const StepKey& other) const {  // graphs are kept for decode shapes only
-      return std::tie(tokens, rows, head, greedy, hidden) <
-             std::tie(other.tokens, other.rows, other.head, other.greedy, other.hidden);
+      return std::tie(tokens, rows, draws, sample, head, hidden) <
+             std::tie(other.tokens, other.rows, other.draws, other.sample, other.head,
+                      other.hidden);
     }
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
   // when one of them has been reallocated since.
-  using BufferSignature = std::array<const void*, 11>;
+  using BufferSignature = std::array<const void*, 13>;
   struct StepGraph {
     int uses = 0;             // the first use runs eagerly (kernels load), the second captures
     bool eager_only = false;  // capture failed: always eager
@@ -190,15 +193,15 @@ class CudaBackend final : public ForwardBackend {
     std::unique_ptr<CUgraphExec_st, void (*)(cudaGraphExec_t)> exec{nullptr, nullptr};
   };
 
-  // Enqueues every kernel of a step (embedding to the greedy tokens copied to host_greedy_) on
-  // stream_, reading the metadata already copied to metadata_.
+  // Enqueues every kernel of a step (embedding to the drawn tokens copied to host_drawn_) on
+  // stream_, reading the metadata and draw parameters already copied to the device.
   absl::Status EnqueueStep(const StepKey& key);
   // EnqueueStep, from a CUDA graph where one is (or can be) captured for `key`.
   absl::Status EnqueueStepGraphed(const StepKey& key);
   BufferSignature Signature() const;
   // How EnqueueStep's kernels after the first are launched (kernels.h Launch).
   Launch Next() const { return {stream_, early_start_}; }
-  absl::Status Reserve(int64_t tokens, int64_t rows);
+  absl::Status Reserve(int64_t tokens, int64_t rows, int64_t draws);
   // out[t][r] = beta * out[t][r] + sum_c x[t][c] * w[r][c], for t < tokens (out row stride:
   // w.rows). cuBLAS is column-major: this is outᵀ = W · xᵀ with W read transposed.
   absl::Status MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out, float beta);
@@ -227,9 +230,13 @@ class CudaBackend final : public ForwardBackend {
   DeviceBuffer rows16_;          // [R][H] 16-bit: final-norm rows
   DeviceBuffer hidden_;          // [R][H] f32
   DeviceBuffer logits_;          // [R][V] f32
-  DeviceBuffer greedy_;          // [R] int32 tokens, then [R] f32 log-probs
+  DeviceBuffer greedy_;          // [R] int32 argmax tokens, then [R] f32 log-probs
   DeviceBuffer greedy_scratch_;  // LaunchGreedyLogprob's partial results
-  PinnedBuffer host_greedy_;
+  DeviceBuffer draw_params_;     // [D] DrawParams
+  PinnedBuffer host_draw_params_;
+  DeviceBuffer drawn_;  // [D] int32 tokens, then [D] f32 log-probs
+  PinnedBuffer host_drawn_;
+  int64_t draw_capacity_ = 0;
   DeviceBuffer metadata_;  // int32: tokens, positions, table offsets, output rows, tables
   PinnedBuffer host_metadata_;
   DeviceBuffer blas_workspace_;  // set explicitly, so cuBLAS calls can be captured in graphs
@@ -314,7 +321,8 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
     }
   }
   // Step buffers for the largest step the engine plans, before measuring what is left.
-  PONDER_RETURN_IF_ERROR(Reserve(options.max_batch_tokens, options.max_batch_tokens));
+  PONDER_RETURN_IF_ERROR(
+      Reserve(options.max_batch_tokens, options.max_batch_tokens, options.max_batch_tokens));
 
   KvCacheShape shape{c.num_layers, c.num_kv_heads, c.head_dim, options.block_size,
                      static_cast<int>(kValueBytes)};
@@ -362,7 +370,7 @@ AttentionShape AttentionShapeOf(const ModelConfig& c, const DeviceKvCache& kv) {
 }
 }  // namespace
 
-absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows) {
+absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
   const ModelConfig& c = weights_.config();
   const int64_t H = c.hidden_size, Q = c.q_size(), KV = c.kv_size(), I = c.intermediate_size;
   if (tokens > token_capacity_) {
@@ -380,8 +388,14 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows) {
     PONDER_RETURN_IF_ERROR(greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
     PONDER_RETURN_IF_ERROR(greedy_scratch_.Reserve(
         GreedyScratchBytes(static_cast<int>(rows), c.vocab_size), "greedy tokens"));
-    PONDER_RETURN_IF_ERROR(host_greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
     row_capacity_ = rows;
+  }
+  if (draws > draw_capacity_) {
+    PONDER_RETURN_IF_ERROR(draw_params_.Reserve(draws * sizeof(DrawParams), "token draws"));
+    PONDER_RETURN_IF_ERROR(host_draw_params_.Reserve(draws * sizeof(DrawParams), "token draws"));
+    PONDER_RETURN_IF_ERROR(drawn_.Reserve(draws * 2 * sizeof(float), "token draws"));
+    PONDER_RETURN_IF_ERROR(host_drawn_.Reserve(draws * 2 * sizeof(float), "token draws"));
+    draw_capacity_ = draws;
   }
   return absl::OkStatus();
 }
@@ -420,6 +434,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   PONDER_RETURN_IF_ERROR(kv_->TakeError());
   const ModelConfig& c = weights_.config();
   PONDER_RETURN_IF_ERROR(ValidateChunks(c, *kv_, chunks));
+  PONDER_RETURN_IF_ERROR(ValidateDraws(chunks, options.draws));
   const int64_t H = c.hidden_size, V = c.vocab_size;
   const int block_size = kv_->shape().block_size;
 
@@ -442,8 +457,8 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   if (T == 0) {
     output.logits.clear();
     output.hidden.clear();
-    output.greedy_tokens.clear();
-    output.greedy_logprobs.clear();
+    output.drawn_tokens.clear();
+    output.drawn_logprobs.clear();
     return absl::OkStatus();
   }
   const int64_t meta_count = 3 * T + R + table_entries + 2 * tiles;
@@ -454,7 +469,8 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     PONDER_RETURN_IF_ERROR(host_metadata_.Reserve(2 * meta_bytes, "step metadata"));
     PONDER_RETURN_IF_ERROR(metadata_.Reserve(2 * meta_bytes, "step metadata"));
   }
-  PONDER_RETURN_IF_ERROR(Reserve(T, R));
+  const int64_t D = static_cast<int64_t>(options.draws.size());
+  PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
   if (split_attention_ && one_token_each) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
@@ -484,18 +500,32 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(metadata_.data(), host, meta_count * sizeof(int32_t),
                                               cudaMemcpyHostToDevice, stream_));
+  // The draws: the rows' argmaxes when every draw is greedy and draw r reads row r (greedy
+  // decoding), else LaunchDrawTokens with each draw's parameters and Philox draw.
+  bool sample = D > 0 && D != R;
+  for (int64_t d = 0; d < D; ++d) {
+    const TokenDraw& draw = options.draws[d];
+    sample |= !draw.sampling.greedy() || draw.row != d;
+  }
+  if (sample) {
+    DrawParams* params = host_draw_params_.as<DrawParams>();
+    for (int64_t d = 0; d < D; ++d) params[d] = DrawParamsOf(options.draws[d]);
+    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(draw_params_.data(), params, D * sizeof(DrawParams),
+                                                cudaMemcpyHostToDevice, stream_));
+  }
 
   const StepKey key{.tokens = T,
                     .rows = R,
                     .tiles = tiles,
                     .table_entries = table_entries,
-                    .head = (options.logits || options.greedy) && R > 0,
-                    .greedy = options.greedy && R > 0,
+                    .draws = D,
+                    .sample = sample,
+                    .head = (options.logits || D > 0) && R > 0,
                     .hidden = options.hidden && R > 0};
   const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
   PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
 
-  // Rows the caller asked for, to the host (the logits of a greedy-only step stay here).
+  // Rows the caller asked for, to the host (the logits of a step that only draws stay here).
   auto copy_back = [&](bool wanted, const DeviceBuffer& from, int64_t count,
                        std::vector<float>& to) -> absl::Status {
     if (!wanted || R == 0) {
@@ -509,14 +539,10 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   };
   PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
   PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
-  // Also keeps host_metadata_ untouched until its copy is done.
+  // Also keeps host_metadata_ and host_draw_params_ untouched until their copies are done.
   PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-  output.greedy_tokens.clear();
-  output.greedy_logprobs.clear();
-  if (key.greedy) {
-    output.greedy_tokens.assign(host_greedy_.as<int32_t>(), host_greedy_.as<int32_t>() + R);
-    output.greedy_logprobs.assign(host_greedy_.as<float>() + R, host_greedy_.as<float>() + 2 * R);
-  }
+  output.drawn_tokens.assign(host_drawn_.as<int32_t>(), host_drawn_.as<int32_t>() + D);
+  output.drawn_logprobs.assign(host_drawn_.as<float>() + D, host_drawn_.as<float>() + 2 * D);
   return absl::OkStatus();
 }
 
@@ -607,21 +633,32 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
   if (key.head) {
     PONDER_RETURN_IF_ERROR(MatMul(output_, rows16_.data(), R, logits_.as<float>(), 0.0f));
   }
-  if (key.greedy) {
+  if (key.draws > 0) {
+    const int32_t* argmax = greedy_.as<int32_t>();
+    const float* argmax_logprob = greedy_.as<float>() + R;
     PONDER_CUDA_RETURN_IF_ERROR(LaunchGreedyLogprob(
         logits_.as<float>(), static_cast<int>(R), static_cast<int>(V), greedy_.as<int32_t>(),
         greedy_.as<float>() + R, greedy_scratch_.data(), Next()));
-    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(host_greedy_.data(), greedy_.data(),
-                                                R * 2 * sizeof(float), cudaMemcpyDeviceToHost,
-                                                stream_));
+    const int64_t D = key.draws;
+    if (key.sample) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchDrawTokens(logits_.as<float>(), static_cast<int>(V), argmax,
+                                                   argmax_logprob, draw_params_.as<DrawParams>(),
+                                                   static_cast<int>(D), drawn_.as<int32_t>(),
+                                                   drawn_.as<float>() + D, Next()));
+    }
+    // [D] tokens then [D] log-probs either way (without sampling D = R).
+    PONDER_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(host_drawn_.data(), key.sample ? drawn_.data() : greedy_.data(),
+                        D * 2 * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   }
   return absl::OkStatus();
 }
 
 CudaBackend::BufferSignature CudaBackend::Signature() const {
-  return {x_.data(),        wide_.data(),           narrow_.data(),       rows16_.data(),
-          hidden_.data(),   logits_.data(),         greedy_.data(),       host_greedy_.data(),
-          metadata_.data(), greedy_scratch_.data(), split_scratch_.data()};
+  return {x_.data(),         wide_.data(),          narrow_.data(),      rows16_.data(),
+          hidden_.data(),    logits_.data(),        greedy_.data(),      greedy_scratch_.data(),
+          metadata_.data(),  split_scratch_.data(), draw_params_.data(), drawn_.data(),
+          host_drawn_.data()};
 }
 
 absl::Status CudaBackend::EnqueueStepGraphed(const StepKey& key) {

@@ -23,8 +23,13 @@
 // capped at 64 sequences of the full context; a budget that does not fit is RESOURCE_EXHAUSTED.
 //
 // Outputs: logits (and hidden states when asked) are copied back to the host into ForwardOutput,
-// as on the CPU; sampling stays on the CPU sampler (engine/sampling/sampler.h), except greedy
-// rows of all-greedy steps, chosen on the GPU (ForwardOptions::greedy).
+// as on the CPU. Draws (ForwardOptions::draws) are made on the GPU, so a step that only draws
+// copies two numbers per draw to the host instead of its logits: greedy decoding takes the rows'
+// argmaxes; other draws run the CPU sampler's definition (temperature, top-k, top-p, min-p, the
+// inverse CDF in id order at the same Philox draw) in LaunchDrawTokens. Given the same logits
+// the token is the CPU sampler's except where u or top_p falls within about 1e-12 of a boundary
+// (its sums are exact integers in units of 2^-48) or where the GPU's expf differs from the
+// host's by an ulp at such a boundary; run to run it is the same.
 //
 // Accuracy against the CPU path: 16-bit weights and activations at the inputs of matrix
 // products, f32 everywhere else. Measured on an H200 (tests/engine/cuda, random models whose

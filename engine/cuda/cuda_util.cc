@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
+#include "engine/sampling/philox.h"
 
 namespace ponder::engine::cuda {
 
@@ -78,5 +79,16 @@ absl::Status CudaBuffer<kKind>::Reserve(size_t bytes, std::string_view what) {
 
 template class CudaBuffer<MemoryKind::kDevice>;
 template class CudaBuffer<MemoryKind::kPinnedHost>;
+
+DrawParams DrawParamsOf(const TokenDraw& draw) {
+  const SamplingParams& p = draw.sampling;
+  return {.row = draw.row,
+          .inv_temperature = p.greedy() ? 0.0f : static_cast<float>(1.0 / p.temperature),
+          .top_k = p.top_k,
+          .min_p = static_cast<float>(p.min_p),
+          .top_p = p.top_p,
+          // UniformDouble is bits * 2^-53: the bits, exactly.
+          .u_bits = static_cast<uint64_t>(UniformDouble(p.seed, draw.stream, draw.step) * 0x1p53)};
+}
 
 }  // namespace ponder::engine::cuda

@@ -12,6 +12,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/cuda/kernels.h"
+#include "engine/sampling/sampler.h"
 
 namespace ponder::engine::cuda {
 
@@ -74,6 +76,10 @@ class CudaBuffer {
 
 using DeviceBuffer = CudaBuffer<MemoryKind::kDevice>;
 using PinnedBuffer = CudaBuffer<MemoryKind::kPinnedHost>;
+
+// What LaunchDrawTokens needs of `draw`: its parameters as the CPU sampler reads them and its
+// Philox draw (UniformDouble(seed, stream, step) as its 53 bits).
+DrawParams DrawParamsOf(const TokenDraw& draw);
 
 }  // namespace ponder::engine::cuda
 

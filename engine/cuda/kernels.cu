@@ -24,7 +24,8 @@ __device__ __forceinline__ __half FromFloat<__half>(float v) {
   return __float2half_rn(v);
 }
 
-__device__ __forceinline__ float WarpSum(float v) {
+template <typename T>
+__device__ __forceinline__ T WarpSum(T v) {
 #pragma unroll
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
@@ -70,16 +71,18 @@ void Start(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, Laun
   (void)cudaLaunchKernelEx(&config, kernel, args...);  // an error is read by cudaGetLastError
 }
 
-// Sum over the thread block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
-__device__ float BlockSum(float v) {
-  __shared__ float partial[32];
+// Sum over the thread block (blockDim.x a multiple of 32, at most 1024), in an order fixed by
+// the block's shape (deterministic for floating point too); every thread gets it.
+template <typename T>
+__device__ T BlockSum(T v) {
+  __shared__ T partial[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   v = WarpSum(v);
   __syncthreads();  // `partial` may still be read by a previous call
   if (lane == 0) partial[warp] = v;
   __syncthreads();
   const int warps = blockDim.x >> 5;
-  float total = 0.0f;
+  T total = 0;
   for (int w = 0; w < warps; ++w) total += partial[w];
   return total;
 }
@@ -821,6 +824,233 @@ __global__ void GreedyCombineKernel(const GreedyPartial* partials, int slices, i
   }
 }
 
+// ---- Token draws (LaunchDrawTokens) ----
+
+constexpr int kDrawThreads = 1024;
+constexpr int kRadixBits = 8;
+constexpr int kRadixBins = 1 << kRadixBits;
+
+// A key whose unsigned order is the float's order (-inf lowest), for radix selection.
+__device__ __forceinline__ uint32_t OrderKey(float v) {
+  const uint32_t bits = __float_as_uint(v);
+  return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+}
+__device__ __forceinline__ float FromOrderKey(uint32_t key) {
+  return __uint_as_float((key & 0x80000000u) != 0 ? key & 0x7fffffffu : ~key);
+}
+
+// A probability in units of 2^-48 (kDrawMassOne), truncated.
+__device__ __forceinline__ uint64_t FixedMass(float p) {
+  return static_cast<uint64_t>(static_cast<double>(p) * kDrawMassOne);
+}
+
+// The sum of `v` over the threads before this one (exclusive prefix sum over the block).
+__device__ uint64_t BlockExclusiveSum(uint64_t v) {
+  __shared__ uint64_t warp_total[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  uint64_t inclusive = v;
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const uint64_t other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+    if (lane >= offset) inclusive += other;
+  }
+  __syncthreads();
+  if (lane == 31) warp_total[warp] = inclusive;
+  __syncthreads();
+  uint64_t before = inclusive - v;
+  for (int w = 0; w < warp; ++w) before += warp_total[w];
+  return before;
+}
+
+// The first id i of [0, vocab) at which weight(0) + ... + weight(i) exceeds `target`, or -1.
+// Each thread sums a contiguous stretch of ids; integer sums, so exact in any order.
+template <typename Weight>
+__device__ int FirstCrossing(int vocab, Weight weight, uint64_t target) {
+  __shared__ int found;
+  if (threadIdx.x == 0) found = -1;
+  const int per = (vocab + blockDim.x - 1) / blockDim.x;
+  const int begin = min(vocab, static_cast<int>(threadIdx.x) * per), end = min(vocab, begin + per);
+  uint64_t sum = 0;
+  for (int i = begin; i < end; ++i) sum += weight(i);
+  uint64_t run = BlockExclusiveSum(sum);      // synchronizes: `found` is initialized
+  if (run <= target && target < run + sum) {  // the one thread whose stretch crosses
+    for (int i = begin; i < end; ++i) {
+      run += weight(i);
+      if (run > target) {
+        found = i;
+        break;
+      }
+    }
+  }
+  __syncthreads();
+  const int result = found;
+  __syncthreads();  // before a later call resets `found`
+  return result;
+}
+
+// The boundary of a selection: over the ids where member(i) holds, in order of key(i) from the
+// highest, the key of the element at which the running sum of weight(i) first reaches `target`
+// and the weight of all the elements with a higher key (less than target). `reached` is false
+// when the whole sum stays below target. Four passes of 8 bits, from the top bits.
+struct RadixBoundary {
+  uint32_t key;
+  uint64_t above;
+  bool reached;
+};
+template <typename Member, typename Key, typename Weight>
+__device__ RadixBoundary RadixSelect(int vocab, Member member, Key key, Weight weight,
+                                     uint64_t target) {
+  __shared__ unsigned long long bins[kRadixBins];  // atomicAdd's 64-bit type
+  __shared__ RadixBoundary chosen;
+  uint32_t prefix = 0, mask = 0;
+  uint64_t above = 0;
+  for (int shift = 32 - kRadixBits; shift >= 0; shift -= kRadixBits) {
+    for (int b = threadIdx.x; b < kRadixBins; b += blockDim.x) bins[b] = 0;
+    __syncthreads();
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+      if (!member(i)) continue;
+      const uint32_t k = key(i);
+      if ((k & mask) == prefix) {
+        atomicAdd(&bins[(k >> shift) & (kRadixBins - 1)],
+                  static_cast<unsigned long long>(weight(i)));
+      }
+    }
+    __syncthreads();
+    if (threadIdx.x < 32) {
+      // Lane l holds the bins 255 - 8l down to 248 - 8l: lanes in order of decreasing keys.
+      constexpr int kPerLane = kRadixBins / 32;
+      const int lane = threadIdx.x, top = kRadixBins - 1 - kPerLane * lane;
+      uint64_t local = 0;
+      for (int j = 0; j < kPerLane; ++j) local += bins[top - j];
+      uint64_t inclusive = local;
+#pragma unroll
+      for (int offset = 1; offset < 32; offset <<= 1) {
+        const uint64_t other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+        if (lane >= offset) inclusive += other;
+      }
+      const unsigned reaching = __ballot_sync(0xffffffffu, above + inclusive >= target);
+      if (reaching == 0) {
+        if (lane == 0) chosen = {prefix, above, false};
+      } else if (lane == __ffs(reaching) - 1) {
+        uint64_t run = above + inclusive - local;
+        for (int j = 0; j < kPerLane; ++j) {
+          const uint32_t bin = top - j;
+          if (run + bins[bin] >= target) {
+            chosen = {prefix | bin << shift, run, true};
+            break;
+          }
+          run += bins[bin];
+        }
+      }
+    }
+    __syncthreads();
+    const RadixBoundary result = chosen;
+    __syncthreads();  // every thread has read `chosen` and `bins` before they are rewritten
+    if (!result.reached) return result;
+    prefix = result.key;
+    above = result.above;
+    mask |= static_cast<uint32_t>(kRadixBins - 1) << shift;
+  }
+  return {prefix, above, true};
+}
+
+// A block per draw (see DrawParams). The CPU sampler's steps, each over the whole row: tempered
+// logits x * inv_t; the top-k boundary (key, then the cut among equal keys by id); the softmax
+// over the top-k with its total in double; the top-p boundary by mass; min-p; the draw.
+__global__ void __launch_bounds__(kDrawThreads)
+    DrawTokensKernel(const float* logits, int vocab, const int32_t* argmax,
+                     const float* argmax_logprob, const DrawParams* draws, int32_t* token,
+                     float* logprob) {
+  AwaitPreviousKernel();
+  const DrawParams d = draws[blockIdx.x];
+  const float* x = logits + static_cast<size_t>(d.row) * vocab;
+  const int best = argmax[d.row];
+  const float best_logprob = argmax_logprob[d.row];
+  auto finish = [&](int chosen) {
+    if (threadIdx.x == 0) {
+      token[blockIdx.x] = chosen;
+      logprob[blockIdx.x] = best_logprob + (x[chosen] - x[best]);
+    }
+  };
+  if (d.inv_temperature == 0.0f) {
+    finish(best);
+    return;
+  }
+  // Tempered logits rounded to float before anything else (no fused multiply-add), as the CPU.
+  const float inv_t = d.inv_temperature;
+  auto tempered = [&](int i) { return __fmul_rn(x[i], inv_t); };
+  const float top = tempered(best);  // the tempered maximum (inv_t > 0 keeps the order)
+  auto tempered_key = [&](int i) { return OrderKey(tempered(i)); };
+  auto everything = [](int) { return true; };
+
+  // Top-k: the k highest tempered logits, lower ids first among equals.
+  uint32_t k_key = 0;
+  int k_cut = vocab;
+  if (d.top_k > 0 && d.top_k < vocab) {
+    const RadixBoundary b = RadixSelect(
+        vocab, everything, tempered_key, [](int) { return uint64_t{1}; }, d.top_k);
+    k_key = b.key;
+    k_cut = FirstCrossing(
+        vocab, [&](int i) { return uint64_t{tempered_key(i) == k_key}; }, d.top_k - b.above - 1);
+  }
+  auto in_top_k = [&](int i) {
+    const uint32_t k = tempered_key(i);
+    return k > k_key || (k == k_key && i <= k_cut);
+  };
+
+  // Softmax of the tempered logits over the top-k (CPU: float exp, summed in double).
+  double total = 0.0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    if (in_top_k(i)) total += static_cast<double>(expf(tempered(i) - top));
+  }
+  total = BlockSum(total);
+  auto probability = [&](int i) {
+    return static_cast<float>(static_cast<double>(expf(tempered(i) - top)) / total);
+  };
+
+  // Top-p: the smallest most-likely-first prefix whose mass reaches top_p (all of the top-k
+  // when their mass stays below it).
+  bool nucleus_all = true;
+  uint32_t p_key = 0;
+  int p_cut = vocab;
+  if (d.top_p < 1.0) {
+    const uint64_t target = static_cast<uint64_t>(ceil(d.top_p * kDrawMassOne));
+    const RadixBoundary b = RadixSelect(
+        vocab, in_top_k, [&](int i) { return OrderKey(probability(i)); },
+        [&](int i) { return FixedMass(probability(i)); }, target);
+    if (b.reached) {
+      nucleus_all = false;
+      p_key = b.key;
+      // Equal keys are equal probabilities: as many of them, by id, as reach the target.
+      const uint64_t each = FixedMass(FromOrderKey(p_key));
+      const uint64_t needed = each == 0 ? 1 : (target - b.above + each - 1) / each;
+      p_cut = FirstCrossing(
+          vocab, [&](int i) { return uint64_t{in_top_k(i) && OrderKey(probability(i)) == p_key}; },
+          needed - 1);
+    }
+  }
+  // Min-p, relative to the most likely token (always kept).
+  const float threshold = d.min_p * probability(best);
+  auto kept = [&](int i) {
+    if (!in_top_k(i)) return false;
+    const float p = probability(i);
+    if (!nucleus_all) {
+      const uint32_t k = OrderKey(p);
+      if (k < p_key || (k == p_key && i > p_cut)) return false;
+    }
+    return !(p < threshold);
+  };
+  auto kept_mass = [&](int i) { return kept(i) ? FixedMass(probability(i)) : uint64_t{0}; };
+
+  // The draw: the first id whose running mass exceeds floor(u * mass).
+  uint64_t mass = 0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) mass += kept_mass(i);
+  mass = BlockSum(mass);
+  const uint64_t target = __umul64hi(d.u_bits << 11, mass);  // u_bits * mass / 2^53
+  const int chosen = FirstCrossing(vocab, kept_mass, target);
+  finish(chosen >= 0 ? chosen : best);
+}
+
 constexpr int kSkinnyWarps = 8;
 
 // Warps that share one output unit (split-K), from the matrix shape alone, so that the order
@@ -1300,6 +1530,15 @@ cudaError_t LaunchGreedyLogprob(const float* logits, int rows, int vocab, int32_
   if (cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
   Start(GreedyCombineKernel, rows, 32, 0, launch, static_cast<const GreedyPartial*>(partials),
         slices, token, logprob);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
+                             const float* argmax_logprob, const DrawParams* draws, int num_draws,
+                             int32_t* token, float* logprob, Launch launch) {
+  if (num_draws == 0) return cudaSuccess;
+  Start(DrawTokensKernel, num_draws, kDrawThreads, 0, launch, logits, vocab, argmax, argmax_logprob,
+        draws, token, logprob);
   return cudaGetLastError();
 }
 

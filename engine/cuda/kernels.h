@@ -169,6 +169,32 @@ size_t GreedyScratchBytes(int rows, int vocab);
 cudaError_t LaunchGreedyLogprob(const float* logits, int rows, int vocab, int32_t* token,
                                 float* logprob, void* scratch, Launch launch);
 
+// One token to draw from a row of logits, as the CPU sampler draws it (SampleToken,
+// engine/sampling/sampler.h): temperature, then top-k, top-p over the tempered distribution and
+// min-p, lower ids first among equal values, then the inverse CDF over the remaining tokens in
+// id order at u = u_bits / 2^53 (the sampler's Philox draw, computed on the host).
+struct DrawParams {
+  int32_t row = 0;
+  float inv_temperature = 0.0f;  // float(1 / temperature); 0: greedy (the row's argmax)
+  int32_t top_k = 0;             // 0, or at least the vocabulary: off
+  float min_p = 0.0f;            // 0: off
+  double top_p = 1.0;            // 1: off
+  uint64_t u_bits = 0;
+};
+// Probabilities in the draw are summed as integers in units of 2^-48 (kDrawMassOne), so each sum
+// is exact and independent of the order of the threads: the token drawn is the same run to run.
+// It differs from the CPU's (double sums in id order) only where u or top_p falls within about
+// 1e-12 of a boundary between tokens.
+inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
+// For draw d of draws[0..num_draws): token[d] and logprob[d] (log-softmax of the raw logits at
+// the token). `argmax` and `argmax_logprob` ([rows]) are LaunchGreedyLogprob's outputs for
+// `logits`. A thread block per draw; the filters are radix selections over the row (four 8-bit
+// passes per filter) and the draw a prefix sum over it, so a row is read about 6 times without
+// filters and 20 times with top-k and top-p.
+cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
+                             const float* argmax_logprob, const DrawParams* draws, int num_draws,
+                             int32_t* token, float* logprob, Launch launch);
+
 }  // namespace ponder::engine::cuda
 
 #endif  // PONDER_ENGINE_CUDA_KERNELS_H_

@@ -94,6 +94,12 @@ SampledToken SampleToken(std::span<const float> logits, const SamplingParams& pa
     if (params.top_p < 1.0) {
       candidates.resize(NucleusSize(candidates, params.top_p));
     }
+    // The draw below walks the remaining tokens in id order, whatever order the filters left
+    // them in: the inverse CDF over ids, which a GPU computes with a prefix sum, no sort.
+    if (params.top_k > 0 || params.top_p < 1.0) {
+      std::sort(candidates.begin(), candidates.end(),
+                [](const Candidate& a, const Candidate& b) { return a.token < b.token; });
+    }
     if (params.min_p > 0.0) {
       float p_max = 0;
       for (const Candidate& c : candidates) p_max = std::max(p_max, c.value);

@@ -3,7 +3,10 @@
 //
 // Filter order follows vLLM and Hugging Face transformers: temperature scales the logits first,
 // then top-k, then top-p over the tempered distribution, then min-p (relative to the most likely
-// remaining token). Ties are broken by the lower token id, so results are deterministic.
+// remaining token). Ties are broken by the lower token id, so results are deterministic. The
+// token is then drawn by inverse CDF over the remaining tokens in id order: the first whose
+// cumulative probability exceeds u * (their total mass), u uniform in [0, 1) from Philox
+// (philox.h) keyed by (seed, stream, step).
 //
 // Returned log-probabilities are log-softmax of the *unmodified* logits (temperature 1, no
 // filtering), which is what strategies such as RPC and perplexity voting need.
@@ -39,6 +42,16 @@ struct SampledToken {
   int32_t token = 0;
   float logprob = 0.0f;                    // log-softmax of the raw logits at `token`
   std::vector<TokenLogprob> top_logprobs;  // the `num_top_logprobs` most likely tokens
+};
+
+// A token for a backend to draw from row `row` of a forward step's output
+// (ForwardOptions::draws): the token SampleToken(that row's logits, sampling, stream, step, 0)
+// returns, and its log-prob.
+struct TokenDraw {
+  int32_t row = 0;
+  SamplingParams sampling;
+  uint64_t stream = 0;
+  uint64_t step = 0;
 };
 
 // `stream` distinguishes the completions of one request (completion index); `step` is the

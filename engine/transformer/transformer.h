@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/ops/ops.h"
+#include "engine/sampling/sampler.h"
 #include "engine/transformer/weights.h"
 
 namespace ponder::engine {
@@ -40,19 +41,19 @@ struct ForwardOutput {
   int64_t num_rows = 0;       // total output rows, chunk by chunk in order
   std::vector<float> logits;  // [num_rows][vocab] when requested
   std::vector<float> hidden;  // [num_rows][hidden], after the final norm, when requested
-  // With ForwardOptions::greedy (backends only, engine/backend.h): per row, the most likely
-  // token (the lowest id among equal maxima) and its log-softmax, as SampleToken computes them
-  // at temperature 0.
-  std::vector<int32_t> greedy_tokens;
-  std::vector<float> greedy_logprobs;
+  // With ForwardOptions::draws (backends only, engine/backend.h): per draw, the token and its
+  // log-softmax, as SampleToken computes them from the draw's row.
+  std::vector<int32_t> drawn_tokens;
+  std::vector<float> drawn_logprobs;
 };
 
 struct ForwardOptions {
   bool logits = true;
   bool hidden = false;
-  // Backends only (Transformer::Forward ignores it): fill greedy_tokens / greedy_logprobs. With
-  // logits = false a GPU backend then leaves the logits on the device.
-  bool greedy = false;
+  // Backends only (Transformer::Forward ignores them): tokens to draw from the output rows, into
+  // drawn_tokens / drawn_logprobs. With logits = false a GPU backend then leaves the logits on
+  // the device.
+  std::span<const TokenDraw> draws;
 };
 
 // Checks `chunks` against the model and the KV storage: token ids in the vocabulary, positions

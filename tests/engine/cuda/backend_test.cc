@@ -67,25 +67,51 @@ TEST_F(BackendTest, CpuBackendSizesItsCacheFromTheBudget) {
   EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(BackendTest, GreedyRowsAreWhatTheSamplerPicksAtTemperatureZero) {
+TEST_F(BackendTest, DrawsAreWhatTheSamplerGivesOnTheRowsLogits) {
   auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCpu, .block_size = 8});
   ASSERT_TRUE(backend.ok()) << backend.status();
   const int vocab = weights_->config().vocab_size;
   std::vector<int32_t> tokens = {5, 77, 300, 12, 9}, table = {3}, rows = {1, 4};
   SequenceChunk chunk{tokens, 0, table, rows};
-  ForwardOutput with_logits, greedy_only;
+  ForwardOutput with_logits, drawn_only;
   ASSERT_TRUE((*backend)->Forward({&chunk, 1}, {.logits = true}, with_logits).ok());
-  ASSERT_TRUE(
-      (*backend)->Forward({&chunk, 1}, {.logits = false, .greedy = true}, greedy_only).ok());
-  EXPECT_TRUE(greedy_only.logits.empty());
-  ASSERT_EQ(greedy_only.greedy_tokens.size(), rows.size());
-  for (size_t r = 0; r < rows.size(); ++r) {
-    SampledToken expected =
-        SampleToken(std::span<const float>(with_logits.logits.data() + r * vocab, vocab),
-                    {.temperature = 0.0}, 0, 0, 0);
-    EXPECT_EQ(greedy_only.greedy_tokens[r], expected.token) << "row " << r;
-    EXPECT_EQ(greedy_only.greedy_logprobs[r], expected.logprob) << "row " << r;
+  // Greedy rows, then several draws from one row (the completions of a forked prompt).
+  std::vector<TokenDraw> draws = GreedyDraws(2);
+  for (uint64_t stream = 0; stream < 4; ++stream) {
+    draws.push_back({.row = 1,
+                     .sampling = {.temperature = 0.9, .top_k = 50, .top_p = 0.9, .seed = 3},
+                     .stream = stream,
+                     .step = 2});
   }
+  draws.push_back({.row = 0, .sampling = {.temperature = 1.0, .min_p = 0.1}, .step = 7});
+  ASSERT_TRUE((*backend)->Forward({&chunk, 1}, {.logits = false, .draws = draws}, drawn_only).ok());
+  EXPECT_TRUE(drawn_only.logits.empty());
+  ASSERT_EQ(drawn_only.drawn_tokens.size(), draws.size());
+  ASSERT_EQ(drawn_only.drawn_logprobs.size(), draws.size());
+  for (size_t d = 0; d < draws.size(); ++d) {
+    SampledToken expected =
+        SampleToken(std::span<const float>(with_logits.logits.data() + draws[d].row * vocab, vocab),
+                    draws[d].sampling, draws[d].stream, draws[d].step, 0);
+    EXPECT_EQ(drawn_only.drawn_tokens[d], expected.token) << "draw " << d;
+    EXPECT_EQ(drawn_only.drawn_logprobs[d], expected.logprob) << "draw " << d;
+  }
+}
+
+TEST_F(BackendTest, ADrawOfARowTheStepHasNotOrWithBadParametersIsInvalid) {
+  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCpu, .block_size = 8});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  std::vector<int32_t> tokens = {5, 77}, table = {3}, rows = {1};
+  SequenceChunk chunk{tokens, 0, table, rows};
+  ForwardOutput out;
+  const std::vector<TokenDraw> past_the_rows = {{.row = 1}};
+  absl::Status status = (*backend)->Forward({&chunk, 1}, {.draws = past_the_rows}, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("draw 0 reads output row 1 of a step with 1"));
+  const std::vector<TokenDraw> bad_top_p = {{.row = 0, .sampling = {.top_p = 0}}};
+  status = (*backend)->Forward({&chunk, 1}, {.draws = bad_top_p}, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("top_p"));
 }
 
 }  // namespace

@@ -268,24 +268,64 @@ TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
   }
 }
 
-TEST_F(CudaEngineTest, GreedyRowsAreTheArgmaxOfTheLogitsTheGpuComputes) {
+// Draws on the GPU against the CPU sampler on the logits the GPU returned: the same tokens, for
+// greedy rows (the argmax kernel) and for every filter with several draws per row
+// (LaunchDrawTokens), in prefill steps and replayed decode graphs.
+TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
   auto weights = ModelWeights::Load(path_);
   ASSERT_TRUE(weights.ok()) << weights.status();
   ops::ThreadPool pool(1);
   auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   const int vocab = (*weights)->config().vocab_size;
-  std::vector<int32_t> tokens = Tokens(30, vocab, 3), table = {4, 1, 7, 0}, rows = {0, 13, 29};
-  SequenceChunk chunk{tokens, 0, table, rows};
-  ForwardOutput out;
-  ASSERT_TRUE((*gpu)->Forward({&chunk, 1}, {.logits = true, .greedy = true}, out).ok());
-  ASSERT_EQ(out.greedy_tokens.size(), rows.size());
-  for (size_t r = 0; r < rows.size(); ++r) {
-    std::span<const float> row(out.logits.data() + r * vocab, vocab);
-    SampledToken expected = SampleToken(row, {.temperature = 0.0}, 0, 0, 0);
-    EXPECT_EQ(out.greedy_tokens[r], expected.token) << "row " << r;
-    EXPECT_NEAR(out.greedy_logprobs[r], expected.logprob, 1e-4) << "row " << r;
+  const std::vector<SamplingParams> settings = {
+      {.temperature = 0.0},
+      {.temperature = 1.0, .seed = 1},
+      {.temperature = 0.7, .top_k = 20, .seed = 2},
+      {.temperature = 1.2, .top_p = 0.9, .seed = 3},
+      {.temperature = 1.0, .min_p = 0.1, .seed = 4},
+      {.temperature = 0.8, .top_k = 40, .top_p = 0.95, .min_p = 0.02, .seed = 5},
+  };
+  std::vector<std::vector<int32_t>> tables(4), prompts(4);
+  std::vector<int32_t> last = {0}, all_rows(12);
+  std::iota(all_rows.begin(), all_rows.end(), 0);
+  for (int s = 0; s < 4; ++s) {
+    tables[s] = {4 * s, 4 * s + 1, 4 * s + 2, 4 * s + 3};
+    prompts[s] = Tokens(12, vocab, 20 + s);
   }
+  for (int step = 0; step < 4; ++step) {
+    // Step 0: the prompts, every position a row; then decode steps of one token per sequence.
+    std::vector<SequenceChunk> chunks;
+    for (int s = 0; s < 4; ++s) {
+      if (step == 0) {
+        chunks.push_back({prompts[s], 0, tables[s], all_rows});
+      } else {
+        chunks.push_back({std::span(prompts[s]).subspan(step - 1, 1), 11 + step, tables[s], last});
+      }
+    }
+    const int rows = step == 0 ? 48 : 4;
+    std::vector<TokenDraw> sampled;
+    for (int r = 0; r < rows; ++r) {
+      for (size_t k = 0; k < settings.size(); ++k) {
+        sampled.push_back({.row = r, .sampling = settings[k], .stream = k, .step = uint64_t(step)});
+      }
+    }
+    // The step twice (it writes the same keys and values again): greedy rows, then the draws.
+    for (const std::vector<TokenDraw>& draws : {GreedyDraws(rows), sampled}) {
+      ForwardOutput out;
+      ASSERT_TRUE((*gpu)->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
+      ASSERT_EQ(out.drawn_tokens.size(), draws.size());
+      for (size_t d = 0; d < draws.size(); ++d) {
+        std::span<const float> row(out.logits.data() + draws[d].row * vocab, vocab);
+        SampledToken expected =
+            SampleToken(row, draws[d].sampling, draws[d].stream, draws[d].step, 0);
+        EXPECT_EQ(out.drawn_tokens[d], expected.token) << "step " << step << " draw " << d;
+        EXPECT_NEAR(out.drawn_logprobs[d], expected.logprob, 1e-4)
+            << "step " << step << " draw " << d;
+      }
+    }
+  }
+  EXPECT_GT(cuda::GraphStats(**gpu).launches, 0);
 }
 
 // Graphs and early starts (kernels.h Launch) change when kernels run, never what they compute:
@@ -307,18 +347,28 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
   ASSERT_TRUE(ordered.ok()) << ordered.status();
   ForwardBackend* backends[] = {graphed->get(), direct->get(), ordered->get()};
   const int vocab = (*weights)->config().vocab_size;
-  // Every output of `chunks` from each backend, checked equal to the last (ordered) one's.
-  auto run_all = [&](const std::vector<SequenceChunk>& chunks, const std::string& what) {
+  // Every output of `chunks` from each backend, checked equal to the last (ordered) one's; the
+  // greedy tokens returned. With `sample`, each row also gets a sampled draw (LaunchDrawTokens).
+  auto run_all = [&](const std::vector<SequenceChunk>& chunks, bool sample,
+                     const std::string& what) {
+    std::vector<TokenDraw> draws = GreedyDraws(static_cast<int64_t>(chunks.size()));
+    for (size_t r = 0; sample && r < chunks.size(); ++r) {
+      draws.push_back({.row = static_cast<int32_t>(r),
+                       .sampling = {.temperature = 0.9, .top_k = 30, .top_p = 0.95, .seed = 8},
+                       .stream = r,
+                       .step = static_cast<uint64_t>(chunks[r].start_position)});
+    }
     ForwardOutput reference;
-    EXPECT_TRUE(backends[2]->Forward(chunks, {.logits = true, .greedy = true}, reference).ok());
+    EXPECT_TRUE(backends[2]->Forward(chunks, {.logits = true, .draws = draws}, reference).ok());
     for (int b = 0; b < 2; ++b) {
       ForwardOutput out;
-      EXPECT_TRUE(backends[b]->Forward(chunks, {.logits = true, .greedy = true}, out).ok());
+      EXPECT_TRUE(backends[b]->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
       EXPECT_EQ(out.logits, reference.logits) << what << ", backend " << b;
-      EXPECT_EQ(out.greedy_tokens, reference.greedy_tokens) << what << ", backend " << b;
-      EXPECT_EQ(out.greedy_logprobs, reference.greedy_logprobs) << what << ", backend " << b;
+      EXPECT_EQ(out.drawn_tokens, reference.drawn_tokens) << what << ", backend " << b;
+      EXPECT_EQ(out.drawn_logprobs, reference.drawn_logprobs) << what << ", backend " << b;
     }
-    return reference.greedy_tokens;
+    reference.drawn_tokens.resize(chunks.size());
+    return reference.drawn_tokens;
   };
   // 3 sequences: the own matrix-vector kernels; 12: cuBLAS, captured inside the graph too.
   for (int batch : {3, 12}) {
@@ -331,21 +381,23 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
     std::vector<int32_t> rows = {8}, last = {0};
     std::vector<SequenceChunk> prefill;
     for (int s = 0; s < batch; ++s) prefill.push_back({prompts[s], 0, tables[s], rows});
-    std::vector<int32_t> next = run_all(prefill, absl::StrCat("prefill of ", batch));
+    std::vector<int32_t> next = run_all(prefill, true, absl::StrCat("prefill of ", batch));
     ASSERT_EQ(next.size(), static_cast<size_t>(batch));
-    for (int step = 0; step < 6; ++step) {  // step 0 runs directly, 1 captures, then replays
+    // Two decode shapes, greedy only and with sampled draws, alternating: each runs directly
+    // first, is captured the second time and replayed the third.
+    for (int step = 0; step < 6; ++step) {
       std::vector<SequenceChunk> chunks;
       for (int s = 0; s < batch; ++s) {
         chunks.push_back({std::span(next).subspan(s, 1), 9 + step, tables[s], last});
       }
-      next = run_all(chunks, absl::StrCat("batch ", batch, " step ", step));
+      next = run_all(chunks, step % 2 == 1, absl::StrCat("batch ", batch, " step ", step));
       ASSERT_EQ(next.size(), static_cast<size_t>(batch));
     }
   }
   const cuda::CudaGraphStats stats = cuda::GraphStats(**graphed);
   EXPECT_EQ(stats.fallbacks, 0) << stats.first_fallback;
-  EXPECT_EQ(stats.captures, 2);
-  EXPECT_EQ(stats.launches, 2 * 5);
+  EXPECT_EQ(stats.captures, 2 * 2);
+  EXPECT_EQ(stats.launches, 2 * 2 * 2);
   EXPECT_EQ(cuda::GraphStats(**direct).launches, 0);
 }
 

@@ -14,6 +14,7 @@
 #include "engine/cuda/kernels.h"
 #include "engine/model/dtype.h"
 #include "engine/ops/ops.h"
+#include "engine/sampling/sampler.h"
 #include "tests/engine/cuda/cuda_test_util.h"
 
 namespace ponder::engine::cuda {
@@ -556,6 +557,70 @@ TEST(CudaGreedyTest, PicksTheLowestIdAmongEqualMaximaAndItsLogSoftmax) {
     EXPECT_NEAR(logprob[r], row[expected] - ops::LogSumExp(row, vocab), 1e-4) << "row " << r;
   }
   EXPECT_EQ(token[1], 500);
+}
+
+// LaunchDrawTokens against the CPU sampler on the same logits: every filter, several draws per
+// row, a vocabulary of Qwen2.5's size and a small one, and rows of exactly equal logits so the
+// top-k and top-p boundaries fall among ties.
+TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
+  PONDER_SKIP_WITHOUT_CUDA_DEVICE();
+  const std::vector<SamplingParams> settings = {
+      {.temperature = 0.0},
+      {.temperature = 1.0},
+      {.temperature = 0.6, .top_k = 1},
+      {.temperature = 0.7, .top_k = 50},
+      {.temperature = 1.3, .top_p = 0.9},
+      {.temperature = 1.0, .top_p = 0.2},
+      {.temperature = 1.0, .min_p = 0.1},
+      {.temperature = 0.8, .top_k = 40, .top_p = 0.95, .min_p = 0.05},
+      {.temperature = 2.0, .top_k = 1000, .top_p = 0.5},
+  };
+  for (int vocab : {151936, 300}) {
+    std::mt19937 rng(vocab);
+    const int rows = 4;
+    std::vector<float> logits = RandomFloats(rows * vocab, rng, 3.0f);
+    for (int i = 0; i < vocab; ++i) {  // row 1: quarter steps, so many logits are equal
+      logits[vocab + i] = std::round(logits[vocab + i] * 4.0f) / 4.0f;
+    }
+    logits[3 * vocab + 7] = 25.0f;  // row 3: one token holds almost all the mass
+    std::vector<DrawParams> draws;
+    std::vector<SampledToken> expected;
+    for (int r = 0; r < rows; ++r) {
+      std::span<const float> row(logits.data() + static_cast<size_t>(r) * vocab, vocab);
+      for (size_t k = 0; k < settings.size(); ++k) {
+        for (uint64_t step = 0; step < 6; ++step) {
+          SamplingParams params = settings[k];
+          params.seed = 100 + k;
+          const TokenDraw draw{.row = r, .sampling = params, .stream = uint64_t(r), .step = step};
+          draws.push_back(DrawParamsOf(draw));
+          expected.push_back(SampleToken(row, params, draw.stream, step, 0));
+        }
+      }
+    }
+    const int num_draws = static_cast<int>(draws.size());
+    DeviceBuffer d_logits = ToDevice(logits);
+    DeviceBuffer d_argmax = ToDevice(std::vector<int32_t>(rows, -1));
+    DeviceBuffer d_argmax_logprob = ToDevice(std::vector<float>(rows, NAN));
+    DeviceBuffer d_scratch = ToDevice(std::vector<char>(GreedyScratchBytes(rows, vocab)));
+    DeviceBuffer d_draws = ToDevice(draws);
+    DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
+    DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
+    ASSERT_EQ(LaunchGreedyLogprob(d_logits.as<float>(), rows, vocab, d_argmax.as<int32_t>(),
+                                  d_argmax_logprob.as<float>(), d_scratch.data(), nullptr),
+              cudaSuccess);
+    ASSERT_EQ(LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
+                               d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,
+                               d_token.as<int32_t>(), d_logprob.as<float>(), nullptr),
+              cudaSuccess);
+    std::vector<int32_t> token = ToHost<int32_t>(d_token, num_draws);
+    std::vector<float> logprob = ToHost<float>(d_logprob, num_draws);
+    for (int d = 0; d < num_draws; ++d) {
+      EXPECT_EQ(token[d], expected[d].token)
+          << "vocab " << vocab << " row " << draws[d].row << " setting " << d / 6 % settings.size()
+          << " step " << d % 6;
+      EXPECT_NEAR(logprob[d], expected[d].logprob, 1e-4) << "vocab " << vocab << " draw " << d;
+    }
+  }
 }
 
 }  // namespace
