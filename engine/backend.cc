@@ -20,18 +20,19 @@ class CpuBackend final : public ForwardBackend {
  public:
   CpuBackend(const ModelWeights& weights, ops::ThreadPool& pool, const KvCacheShape& shape,
              int num_blocks)
-      : transformer_(weights, pool), cache_(shape, num_blocks), threads_(pool.size()) {}
+      : transformer_(weights, pool), cache_(shape, num_blocks), pool_(pool) {}
 
   Device device() const override { return Device::kCpu; }
   std::string description() const override {
-    return absl::StrCat("cpu (", AsAbsl(ops::SimdTargetName()), ", ", threads_, " threads)");
+    return absl::StrCat("cpu (", AsAbsl(ops::SimdTargetName()), ", ", pool_.size(), " threads)");
   }
   KvBlockStore& kv() override { return cache_; }
   absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
                        ForwardOutput& output) override {
-    PONDER_RETURN_IF_ERROR(ValidateDraws(chunks, options.draws));
+    PONDER_RETURN_IF_ERROR(ValidateOutputRequests(transformer_.weights(), chunks, options));
     ForwardOptions inner = options;
     inner.logits = options.logits || !options.draws.empty();
+    inner.hidden = options.hidden || !options.reward_rows.empty();
     if (absl::Status status = transformer_.Forward(chunks, cache_, inner, output); !status.ok()) {
       return status;
     }
@@ -48,21 +49,34 @@ class CpuBackend final : public ForwardBackend {
       }
       if (!options.logits) output.logits.clear();
     }
+    output.reward_logits.clear();
+    if (!options.reward_rows.empty()) {
+      const RewardHeadWeights& head = *transformer_.weights().reward_head();
+      const int64_t H = transformer_.config().hidden_size;
+      output.reward_logits.resize(options.reward_rows.size() * head.num_labels());
+      for (size_t i = 0; i < options.reward_rows.size(); ++i) {
+        RewardHeadLogits(head, output.hidden.data() + options.reward_rows[i] * H, H, pool_,
+                         output.reward_logits.data() + i * head.num_labels());
+      }
+      if (!options.hidden) output.hidden.clear();
+    }
     return absl::OkStatus();
   }
 
  private:
   Transformer transformer_;
   KvCache cache_;
-  int threads_;
+  ops::ThreadPool& pool_;
 };
 
 }  // namespace
 
-absl::Status ValidateDraws(std::span<const SequenceChunk> chunks,
-                           std::span<const TokenDraw> draws) {
+absl::Status ValidateOutputRequests(const ModelWeights& weights,
+                                    std::span<const SequenceChunk> chunks,
+                                    const ForwardOptions& options) {
   int64_t rows = 0;
   for (const SequenceChunk& chunk : chunks) rows += static_cast<int64_t>(chunk.output_rows.size());
+  const std::span<const TokenDraw> draws = options.draws;
   for (size_t d = 0; d < draws.size(); ++d) {
     if (draws[d].row < 0 || draws[d].row >= rows) {
       return absl::InvalidArgumentError(absl::StrCat("draw ", d, " reads output row ", draws[d].row,
@@ -70,6 +84,17 @@ absl::Status ValidateDraws(std::span<const SequenceChunk> chunks,
     }
     if (absl::Status status = draws[d].sampling.Validate(); !status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("draw ", d, ": ", status.message()));
+    }
+  }
+  if (!options.reward_rows.empty() && !weights.reward_head().has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(weights.path(), " has no reward head to run at the reward rows"));
+  }
+  for (size_t i = 0; i < options.reward_rows.size(); ++i) {
+    const int32_t row = options.reward_rows[i];
+    if (row < 0 || row >= rows || (i > 0 && row <= options.reward_rows[i - 1])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "reward row ", i, " is ", row, "; rows must increase inside [0, ", rows, ")"));
     }
   }
   return absl::OkStatus();

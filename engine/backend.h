@@ -7,11 +7,12 @@
 //
 // Promises of every backend:
 //  - Forward validates token ids, positions and block tables exactly as Transformer::Forward
-//    does, and the draws with ValidateDraws (InvalidArgument, nothing computed), and writes
-//    ForwardOutput in the same layout.
+//    does, and the draws and reward rows with ValidateOutputRequests (nothing computed), and
+//    writes ForwardOutput in the same layout.
 //  - Draws (ForwardOptions::draws) give the tokens SampleToken gives on the rows' logits: on
 //    the CPU exactly; elsewhere from the backend's own logits, by the same definition (see the
-//    backend's documentation for where they may differ).
+//    backend's documentation for where they may differ); reward rows give RewardHeadLogits of
+//    the rows' final hidden states, within the backend's tolerance.
 //  - Results agree with the CPU reference within the tolerance the backend documents; the CPU
 //    backend is bit-identical to Transformer (it is a Transformer).
 //  - Device failures come back as absl::Status naming the failing call; running out of device
@@ -60,9 +61,13 @@ struct BackendOptions {
   bool cuda_graphs = true;
 };
 
-// OK when every draw reads an output row of `chunks` and has valid sampling parameters;
-// otherwise InvalidArgument naming the draw.
-absl::Status ValidateDraws(std::span<const SequenceChunk> chunks, std::span<const TokenDraw> draws);
+// OK when every draw of `options` reads an output row of `chunks` and has valid sampling
+// parameters, and the reward rows are output rows in increasing order: otherwise
+// InvalidArgument naming the draw or row. Reward rows of a model without a reward head are
+// FailedPrecondition.
+absl::Status ValidateOutputRequests(const ModelWeights& weights,
+                                    std::span<const SequenceChunk> chunks,
+                                    const ForwardOptions& options);
 
 // One greedy draw per output row, in row order: what greedy decoding asks of a step.
 std::vector<TokenDraw> GreedyDraws(int64_t rows);

@@ -40,7 +40,7 @@ struct LocalEngine::RequestState {
   int unfinished = 0;
   bool forked = false;
   // Score: which positions need logits / the reward head, and the rows collected.
-  std::vector<char> need_logits, need_hidden;
+  std::vector<char> need_logits, need_reward;
   std::vector<std::vector<float>> logits_at;
 
   bool trivial = false;  // answered without the engine thread (max_tokens = 0)
@@ -68,7 +68,8 @@ struct LocalEngine::State {
   std::vector<RequestState*> active;
   int64_t next_sequence_id = 0;
   ForwardOutput output;
-  std::vector<TokenDraw> draws;  // the step's draws (ForwardOptions::draws)
+  std::vector<TokenDraw> draws;      // the step's draws (ForwardOptions::draws)
+  std::vector<int32_t> reward_rows;  // and reward rows (ForwardOptions::reward_rows)
 
   mutable absl::Mutex stats_mutex;
   EngineStats stats ABSL_GUARDED_BY(stats_mutex);
@@ -233,7 +234,7 @@ absl::Status LocalEngine::PrepareScore(const ScoreRequest& request, RequestState
     return absl::FailedPreconditionError(absl::StrCat(s.options.model_path, " has no reward head"));
   }
   state.need_logits.assign(T, 0);
-  state.need_hidden.assign(T, 0);
+  state.need_reward.assign(T, 0);
   for (int64_t i = P - 1; i >= 0 && i < T - 1; ++i) state.need_logits[i] = 1;
   for (int64_t position : request.pair_positions) {
     if (position < 0 || position >= T) {
@@ -247,12 +248,12 @@ absl::Status LocalEngine::PrepareScore(const ScoreRequest& request, RequestState
       return absl::InvalidArgumentError(
           absl::StrCat("reward position ", position, " is outside [0, ", T, ")"));
     }
-    state.need_hidden[position] = 1;
+    state.need_reward[position] = 1;
   }
   for (int64_t i = 0; i < T; ++i) {
     if (std::find(request.reward_token_ids.begin(), request.reward_token_ids.end(),
                   state.tokens[i]) != request.reward_token_ids.end()) {
-      state.need_hidden[i] = 1;
+      state.need_reward[i] = 1;
     }
   }
   state.logits_at.resize(T);
@@ -374,7 +375,7 @@ void LocalEngine::Admit(RequestState& request) {
     // before the first of them.
     int64_t first = static_cast<int64_t>(request.tokens.size()) - 1;
     for (int64_t i = 0; i < first; ++i) {
-      if (request.need_logits[i] || request.need_hidden[i]) {
+      if (request.need_logits[i] || request.need_reward[i]) {
         first = i;
         break;
       }
@@ -411,10 +412,12 @@ void LocalEngine::Step() {
   if (plan.empty()) return;
 
   // Output rows: a generate sequence needs logits after its last pending token; a score
-  // sequence at every position it reads.
+  // sequence at every position it reads (logits, the reward head, or both).
   std::vector<SequenceChunk> chunks;
   std::vector<std::vector<int32_t>> rows(plan.size());
   ForwardOptions options{.logits = false, .hidden = false};
+  s.reward_rows.clear();
+  int32_t output_rows = 0;
   int64_t prefill_tokens = 0, step_tokens = 0;
   for (size_t c = 0; c < plan.size(); ++c) {
     const ScheduledChunk& chunk = plan[c];
@@ -425,6 +428,7 @@ void LocalEngine::Step() {
     if (request.kind == RequestState::Kind::kGenerate) {
       if (end == static_cast<int64_t>(seq.tokens.size())) {
         rows[c].push_back(static_cast<int32_t>(chunk.count - 1));
+        ++output_rows;
         options.logits = true;
       }
       // Prompt tokens (and recomputed generated tokens) count as prefill; a decode is 1 token
@@ -432,10 +436,11 @@ void LocalEngine::Step() {
       if (chunk.count > 1 || owner.completion.tokens.empty()) prefill_tokens += chunk.count;
     } else {
       for (int64_t p = chunk.start; p < end; ++p) {
-        if (request.need_logits[p] || request.need_hidden[p])
-          rows[c].push_back(static_cast<int32_t>(p - chunk.start));
+        if (!request.need_logits[p] && !request.need_reward[p]) continue;
+        rows[c].push_back(static_cast<int32_t>(p - chunk.start));
+        if (request.need_reward[p]) s.reward_rows.push_back(output_rows);
+        ++output_rows;
         options.logits |= request.need_logits[p] != 0;
-        options.hidden |= request.need_hidden[p] != 0;
       }
       prefill_tokens += chunk.count;
     }
@@ -446,7 +451,8 @@ void LocalEngine::Step() {
   // When every row read is a generate row without alternatives, the backend draws the tokens
   // itself (on a GPU the logits then never leave the device): one draw per completion a row
   // feeds, which is every completion of a request whose prompt it ends (they fork from it).
-  bool backend_draws = options.logits && !options.hidden;
+  options.reward_rows = s.reward_rows;
+  bool backend_draws = options.logits && s.reward_rows.empty();
   for (size_t c = 0; c < plan.size() && backend_draws; ++c) {
     const RequestState& request =
         *static_cast<const SequenceState*>(plan[c].sequence->owner)->request;
@@ -499,9 +505,12 @@ void LocalEngine::Step() {
     s.stats.step_seconds_total += seconds;
   }
 
-  const int64_t V = s.weights->config().vocab_size, H = s.weights->config().hidden_size;
+  const int64_t V = s.weights->config().vocab_size;
+  const int labels =
+      s.weights->reward_head().has_value() ? s.weights->reward_head()->num_labels() : 0;
   int64_t row = 0;
-  size_t draw = 0;  // the first draw of the next generate row
+  size_t draw = 0;    // the first draw of the next generate row
+  size_t reward = 0;  // the next reward row
   for (size_t c = 0; c < plan.size(); ++c) {
     SequenceState& owner = *static_cast<SequenceState*>(plan[c].sequence->owner);
     // Decided before the rows are processed: a generate request may finish (and its caller
@@ -513,7 +522,10 @@ void LocalEngine::Step() {
                                             static_cast<int64_t>(owner.request->tokens.size());
     for (int32_t r : rows[c]) {
       const float* logits = options.logits ? s.output.logits.data() + row * V : nullptr;
-      const float* hidden = options.hidden ? s.output.hidden.data() + row * H : nullptr;
+      const float* reward_logits = nullptr;
+      if (reward < s.reward_rows.size() && s.reward_rows[reward] == row) {
+        reward_logits = s.output.reward_logits.data() + reward++ * labels;
+      }
       if (!is_score) {
         if (backend_draws) {
           const size_t count = owner.request->forked ? 1 : owner.request->generate->n;
@@ -526,7 +538,7 @@ void LocalEngine::Step() {
           ProcessGenerate(owner, std::span<const float>(logits, V), {});
         }
       } else {
-        ProcessScore(owner, plan[c].start + r, logits, hidden);
+        ProcessScore(owner, plan[c].start + r, logits, reward_logits);
       }
       ++row;
     }
@@ -613,31 +625,16 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
 }
 
 void LocalEngine::ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
-                               const float* hidden) {
+                               const float* reward_logits) {
   State& s = *state_;
   RequestState& request = *sequence.request;
   if (request.need_logits[position]) {
     const int64_t V = s.weights->config().vocab_size;
     request.logits_at[position].assign(logits, logits + V);
   }
-  if (request.need_hidden[position]) {
-    // Reward head on the final hidden state: [Linear(H,H) -> ReLU ->] Linear(H,k) -> softmax.
-    const RewardHeadWeights& head = *s.weights->reward_head();
-    const int64_t H = s.weights->config().hidden_size;
-    std::vector<float> x(hidden, hidden + H);
-    if (head.hidden.has_value()) {
-      std::vector<float> y(H);
-      ops::MatMul(*head.hidden, x.data(), H, 1, y.data(), H, *s.pool);
-      for (int64_t j = 0; j < H; ++j) {
-        if (!head.hidden_bias.empty()) y[j] += head.hidden_bias[j];
-        y[j] = std::max(0.0f, y[j]);
-      }
-      x = std::move(y);
-    }
-    std::vector<float> labels(head.num_labels());
-    ops::MatMul(head.output, x.data(), H, 1, labels.data(), head.num_labels(), *s.pool);
-    for (size_t j = 0; j < labels.size() && !head.output_bias.empty(); ++j)
-      labels[j] += head.output_bias[j];
+  if (request.need_reward[position]) {
+    std::vector<float> labels(reward_logits,
+                              reward_logits + s.weights->reward_head()->num_labels());
     std::vector<float> probabilities = labels;
     ops::Softmax(probabilities.data(), static_cast<int64_t>(probabilities.size()));
     request.score_result.rewards.push_back({position, std::move(labels), std::move(probabilities)});

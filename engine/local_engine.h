@@ -79,8 +79,9 @@ class LocalEngine : public Engine {
   // the sequence, then one per completion forked from it.
   void ProcessGenerate(SequenceState& sequence, std::span<const float> logits,
                        std::span<const SampledToken> drawn);
+  // `reward_logits`: the reward head's label logits at `position`, when it reads them.
   void ProcessScore(SequenceState& sequence, int64_t position, const float* logits,
-                    const float* hidden);
+                    const float* reward_logits);
   // Assembles a score request's result from the rows ProcessScore recorded and finishes it;
   // called once every one of its tokens is computed.
   void FinishScore(SequenceState& sequence);

@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -119,6 +120,13 @@ absl::StatusOr<DeviceBuffer> UploadFloats(std::initializer_list<const std::vecto
   return buffer;
 }
 
+// `w` dequantized to f32, uploaded.
+absl::StatusOr<DeviceBuffer> UploadMatrixF32(const ops::WeightMatrix& w, std::string_view what) {
+  std::vector<float> all(static_cast<size_t>(w.rows * w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) ops::DequantizeRow(w, r, all.data() + r * w.cols);
+  return UploadFloats({&all}, what);
+}
+
 // KV blocks in device memory. CopyBlock is enqueued on the backend's stream, so it is ordered
 // before the next forward step; an error is kept and returned by that step.
 class DeviceKvCache final : public KvBlockStore {
@@ -177,15 +185,16 @@ class CudaBackend final : public ForwardBackend {
     int64_t draws = 0;          // tokens drawn (ForwardOptions::draws)
     bool sample = false;  // by LaunchDrawTokens; false: the draws are the rows' argmaxes, in order
     bool head = false, hidden = false;
+    bool rewards = false;  // the reward head on every row (the caller picks its rows)
     bool operator<(const StepKey& other) const {  // graphs are kept for decode shapes only
-      return std::tie(tokens, rows, draws, sample, head, hidden) <
-             std::tie(other.tokens, other.rows, other.draws, other.sample, other.head,
-                      other.hidden);
+      return std::tie(tokens, rows, draws, sample, head, hidden, rewards) <
+             std::tie(other.tokens, other.rows, other.draws, other.sample, other.head, other.hidden,
+                      other.rewards);
     }
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
   // when one of them has been reallocated since.
-  using BufferSignature = std::array<const void*, 13>;
+  using BufferSignature = std::array<const void*, 15>;
   struct StepGraph {
     int uses = 0;             // the first use runs eagerly (kernels load), the second captures
     bool eager_only = false;  // capture failed: always eager
@@ -210,6 +219,13 @@ class CudaBackend final : public ForwardBackend {
   // The cuBLAS product both take: out (`out_type`) = beta * out + x · Wᵀ, f32 accumulation.
   absl::Status Gemm(const DeviceMatrix& w, const void* x, int64_t tokens, void* out,
                     cudaDataType_t out_type, float beta);
+  // out = x · Wᵀ with W, x and out f32 ([rows][cols], [tokens][cols], [tokens][rows]).
+  absl::Status GemmF32(const DeviceBuffer& w, int64_t rows, int64_t cols, const float* x,
+                       int64_t tokens, float* out);
+  // The general product behind Gemm and GemmF32: W and x of `in_type`.
+  absl::Status GemmEx(const void* w, int64_t rows, int64_t cols, cudaDataType_t in_type,
+                      const void* x, int64_t tokens, void* out, cudaDataType_t out_type,
+                      float beta);
 
   const ModelWeights& weights_;
   StorageType storage_ = StorageType::kBF16;
@@ -219,6 +235,11 @@ class CudaBackend final : public ForwardBackend {
 
   DeviceMatrix embedding_, output_;
   DeviceBuffer output_norm_, inv_freq_;
+  // The reward head, when the model has one, in f32 as on the CPU (it is small): the hidden layer
+  // [H][H] and its bias (absent for a single-layer head), the output layer [labels][H]. Its
+  // output bias is added on the host.
+  DeviceBuffer head_hidden_, head_hidden_bias_, head_output_;
+  int head_labels_ = 0;
   std::vector<DeviceLayer> layers_;
   std::unique_ptr<DeviceKvCache> kv_;
 
@@ -230,6 +251,8 @@ class CudaBackend final : public ForwardBackend {
   DeviceBuffer rows16_;          // [R][H] 16-bit: final-norm rows
   DeviceBuffer hidden_;          // [R][H] f32
   DeviceBuffer logits_;          // [R][V] f32
+  DeviceBuffer reward_hidden_;   // [R][H] f32: the reward head's hidden layer
+  DeviceBuffer reward_logits_;   // [R][labels] f32, without the output bias
   DeviceBuffer greedy_;          // [R] int32 argmax tokens, then [R] f32 log-probs
   DeviceBuffer greedy_scratch_;  // LaunchGreedyLogprob's partial results
   DeviceBuffer draw_params_;     // [D] DrawParams
@@ -237,7 +260,8 @@ class CudaBackend final : public ForwardBackend {
   DeviceBuffer drawn_;  // [D] int32 tokens, then [D] f32 log-probs
   PinnedBuffer host_drawn_;
   int64_t draw_capacity_ = 0;
-  DeviceBuffer metadata_;  // int32: tokens, positions, table offsets, output rows, tables
+  std::vector<float> reward_rows_;  // every row's reward_logits_, on the host
+  DeviceBuffer metadata_;           // int32: tokens, positions, table offsets, output rows, tables
   PinnedBuffer host_metadata_;
   DeviceBuffer blas_workspace_;  // set explicitly, so cuBLAS calls can be captured in graphs
   DeviceBuffer split_scratch_;   // LaunchSplitAttention's partial softmaxes, when split
@@ -301,6 +325,17 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(output_norm_, UploadFloats({&weights_.output_norm()}, "output norm"));
   PONDER_ASSIGN_OR_RETURN(inv_freq_,
                           UploadFloats({&weights_.rope_inverse_frequencies()}, "rope frequencies"));
+  if (const std::optional<RewardHeadWeights>& head = weights_.reward_head(); head.has_value()) {
+    if (head->hidden.has_value()) {
+      PONDER_ASSIGN_OR_RETURN(head_hidden_, UploadMatrixF32(*head->hidden, "reward head"));
+      if (!head->hidden_bias.empty()) {
+        PONDER_ASSIGN_OR_RETURN(head_hidden_bias_,
+                                UploadFloats({&head->hidden_bias}, "reward head"));
+      }
+    }
+    PONDER_ASSIGN_OR_RETURN(head_output_, UploadMatrixF32(head->output, "reward head"));
+    head_labels_ = head->num_labels();
+  }
   layers_.resize(c.num_layers);
   for (int l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = weights_.layers()[l];
@@ -385,6 +420,11 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
     PONDER_RETURN_IF_ERROR(rows16_.Reserve(rows * H * kValueBytes, "output rows"));
     PONDER_RETURN_IF_ERROR(hidden_.Reserve(rows * H * sizeof(float), "output rows"));
     PONDER_RETURN_IF_ERROR(logits_.Reserve(rows * c.vocab_size * sizeof(float), "logits"));
+    if (head_labels_ > 0) {
+      PONDER_RETURN_IF_ERROR(reward_hidden_.Reserve(rows * H * sizeof(float), "reward head"));
+      PONDER_RETURN_IF_ERROR(
+          reward_logits_.Reserve(rows * head_labels_ * sizeof(float), "reward head"));
+    }
     PONDER_RETURN_IF_ERROR(greedy_.Reserve(rows * 2 * sizeof(float), "greedy tokens"));
     PONDER_RETURN_IF_ERROR(greedy_scratch_.Reserve(
         GreedyScratchBytes(static_cast<int>(rows), c.vocab_size), "greedy tokens"));
@@ -412,6 +452,11 @@ absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t t
   return Gemm(w, x, tokens, out, CUDA_R_32F, beta);
 }
 
+absl::Status CudaBackend::GemmF32(const DeviceBuffer& w, int64_t rows, int64_t cols, const float* x,
+                                  int64_t tokens, float* out) {
+  return GemmEx(w.data(), rows, cols, CUDA_R_32F, x, tokens, out, CUDA_R_32F, 0.0f);
+}
+
 absl::Status CudaBackend::MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens,
                                    void* out) {
   return Gemm(w, x, tokens, out, CudaType(storage_), 0.0f);
@@ -419,13 +464,18 @@ absl::Status CudaBackend::MatMul16(const DeviceMatrix& w, const void* x, int64_t
 
 absl::Status CudaBackend::Gemm(const DeviceMatrix& w, const void* x, int64_t tokens, void* out,
                                cudaDataType_t out_type, float beta) {
+  return GemmEx(w.data, w.rows, w.cols, CudaType(storage_), x, tokens, out, out_type, beta);
+}
+
+absl::Status CudaBackend::GemmEx(const void* w, int64_t rows, int64_t cols, cudaDataType_t in_type,
+                                 const void* x, int64_t tokens, void* out, cudaDataType_t out_type,
+                                 float beta) {
   const float alpha = 1.0f;
-  const cudaDataType_t type = CudaType(storage_);
   PONDER_CUBLAS_RETURN_IF_ERROR(
-      cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
-                   static_cast<int>(tokens), static_cast<int>(w.cols), &alpha, w.data, type,
-                   static_cast<int>(w.cols), x, type, static_cast<int>(w.cols), &beta, out,
-                   out_type, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows),
+                   static_cast<int>(tokens), static_cast<int>(cols), &alpha, w, in_type,
+                   static_cast<int>(cols), x, in_type, static_cast<int>(cols), &beta, out, out_type,
+                   static_cast<int>(rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   return absl::OkStatus();
 }
 
@@ -434,7 +484,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   PONDER_RETURN_IF_ERROR(kv_->TakeError());
   const ModelConfig& c = weights_.config();
   PONDER_RETURN_IF_ERROR(ValidateChunks(c, *kv_, chunks));
-  PONDER_RETURN_IF_ERROR(ValidateDraws(chunks, options.draws));
+  PONDER_RETURN_IF_ERROR(ValidateOutputRequests(weights_, chunks, options));
   const int64_t H = c.hidden_size, V = c.vocab_size;
   const int block_size = kv_->shape().block_size;
 
@@ -459,6 +509,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     output.hidden.clear();
     output.drawn_tokens.clear();
     output.drawn_logprobs.clear();
+    output.reward_logits.clear();
     return absl::OkStatus();
   }
   const int64_t meta_count = 3 * T + R + table_entries + 2 * tiles;
@@ -521,7 +572,8 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
                     .draws = D,
                     .sample = sample,
                     .head = (options.logits || D > 0) && R > 0,
-                    .hidden = options.hidden && R > 0};
+                    .hidden = options.hidden && R > 0,
+                    .rewards = !options.reward_rows.empty()};
   const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
   PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
 
@@ -539,10 +591,20 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   };
   PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
   PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
+  PONDER_RETURN_IF_ERROR(copy_back(key.rewards, reward_logits_, R * head_labels_, reward_rows_));
   // Also keeps host_metadata_ and host_draw_params_ untouched until their copies are done.
   PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
   output.drawn_tokens.assign(host_drawn_.as<int32_t>(), host_drawn_.as<int32_t>() + D);
   output.drawn_logprobs.assign(host_drawn_.as<float>() + D, host_drawn_.as<float>() + 2 * D);
+  // The reward rows' label logits, with the output bias (as RewardHeadLogits adds it).
+  output.reward_logits.clear();
+  for (int32_t row : options.reward_rows) {
+    for (int k = 0; k < head_labels_; ++k) {
+      const std::vector<float>& bias = weights_.reward_head()->output_bias;
+      output.reward_logits.push_back(reward_rows_[row * head_labels_ + k] +
+                                     (bias.empty() ? 0.0f : bias[k]));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -626,12 +688,25 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
 
   // Final norm of the requested rows, then the output projection.
   if (R > 0) {
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(
-        storage_, x, static_cast<int>(H), d_rows, static_cast<int>(R), output_norm_.as<float>(),
-        c.rms_norm_eps, rows16_.data(), key.hidden ? hidden_.as<float>() : nullptr, Next()));
+    PONDER_CUDA_RETURN_IF_ERROR(
+        LaunchRmsNorm(storage_, x, static_cast<int>(H), d_rows, static_cast<int>(R),
+                      output_norm_.as<float>(), c.rms_norm_eps, rows16_.data(),
+                      key.hidden || key.rewards ? hidden_.as<float>() : nullptr, Next()));
   }
   if (key.head) {
     PONDER_RETURN_IF_ERROR(MatMul(output_, rows16_.data(), R, logits_.as<float>(), 0.0f));
+  }
+  if (key.rewards) {  // in f32 through cuBLAS: [Linear(H,H) -> ReLU ->] Linear(H,k)
+    const float* in = hidden_.as<float>();
+    if (head_hidden_.data() != nullptr) {
+      PONDER_RETURN_IF_ERROR(GemmF32(head_hidden_, H, H, in, R, reward_hidden_.as<float>()));
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchBiasRelu(reward_hidden_.as<float>(),
+                                                 head_hidden_bias_.as<float>(), static_cast<int>(H),
+                                                 static_cast<int>(R), Next()));
+      in = reward_hidden_.as<float>();
+    }
+    PONDER_RETURN_IF_ERROR(
+        GemmF32(head_output_, head_labels_, H, in, R, reward_logits_.as<float>()));
   }
   if (key.draws > 0) {
     const int32_t* argmax = greedy_.as<int32_t>();
@@ -655,10 +730,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
 }
 
 CudaBackend::BufferSignature CudaBackend::Signature() const {
-  return {x_.data(),         wide_.data(),          narrow_.data(),      rows16_.data(),
-          hidden_.data(),    logits_.data(),        greedy_.data(),      greedy_scratch_.data(),
-          metadata_.data(),  split_scratch_.data(), draw_params_.data(), drawn_.data(),
-          host_drawn_.data()};
+  return {x_.data(),          wide_.data(),          narrow_.data(),       rows16_.data(),
+          hidden_.data(),     logits_.data(),        greedy_.data(),       greedy_scratch_.data(),
+          metadata_.data(),   split_scratch_.data(), draw_params_.data(),  drawn_.data(),
+          host_drawn_.data(), reward_hidden_.data(), reward_logits_.data()};
 }
 
 absl::Status CudaBackend::EnqueueStepGraphed(const StepKey& key) {

@@ -29,7 +29,9 @@
 // inverse CDF in id order at the same Philox draw) in LaunchDrawTokens. Given the same logits
 // the token is the CPU sampler's except where u or top_p falls within about 1e-12 of a boundary
 // (its sums are exact integers in units of 2^-48) or where the GPU's expf differs from the
-// host's by an ulp at such a boundary; run to run it is the same.
+// host's by an ulp at such a boundary; run to run it is the same. The reward head
+// (ForwardOptions::reward_rows) runs on the GPU in f32 (cuBLAS, weights uploaded in f32) on the
+// f32 final-norm rows, and only its label logits come back.
 //
 // Accuracy against the CPU path: 16-bit weights and activations at the inputs of matrix
 // products, f32 everywhere else. Measured on an H200 (tests/engine/cuda, random models whose
@@ -61,7 +63,7 @@ namespace ponder::engine::cuda {
 absl::Status DeviceStatus();
 
 // Uploads `weights` to device 0 and allocates the KV cache. `weights` must outlive the backend
-// (the reward head and the tokenizer keep reading it on the host).
+// (its configuration and the reward head's output bias are read from it on the host).
 absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,
                                                                   const BackendOptions& options);
 

@@ -739,6 +739,16 @@ __global__ void SiluMulKernel(const In* gate_up, int num_tokens, int inter, T* o
   }
 }
 
+__global__ void BiasReluKernel(float* x, const float* bias, int n) {
+  AwaitPreviousKernel();
+  float* row = x + static_cast<size_t>(blockIdx.x) * n;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float v = row[i];
+    if (bias != nullptr) v += bias[i];
+    row[i] = fmaxf(0.0f, v);
+  }
+}
+
 constexpr int kGreedySlice = 2048;  // logits per block of the first pass
 constexpr int kGreedyThreads = 256;
 
@@ -1530,6 +1540,12 @@ cudaError_t LaunchGreedyLogprob(const float* logits, int rows, int vocab, int32_
   if (cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
   Start(GreedyCombineKernel, rows, 32, 0, launch, static_cast<const GreedyPartial*>(partials),
         slices, token, logprob);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchBiasRelu(float* x, const float* bias, int n, int rows, Launch launch) {
+  if (rows == 0) return cudaSuccess;
+  Start(BiasReluKernel, rows, 256, 0, launch, x, bias, n);
   return cudaGetLastError();
 }
 

@@ -162,6 +162,10 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
                                const void* x, int num_tokens, void* out, Launch launch,
                                const SkinnyNorm* norm = nullptr);
 
+// x[r][i] = max(0, x[r][i] + bias[i]) for r < rows, i < n (bias may be null): the hidden layer
+// of a reward head, in f32.
+cudaError_t LaunchBiasRelu(float* x, const float* bias, int n, int rows, Launch launch);
+
 // Per row r of logits [rows][vocab]: token[r] = argmax (the lowest id among equal maxima, as
 // the CPU sampler) and logprob[r] = its log-softmax. Two passes: slices of every row in parallel,
 // then one warp per row; `scratch` holds GreedyScratchBytes(rows, vocab) bytes between them.

@@ -1,5 +1,6 @@
 #include "engine/transformer/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -9,6 +10,24 @@ namespace ponder::engine {
 
 Transformer::Transformer(const ModelWeights& weights, ops::ThreadPool& pool)
     : weights_(weights), pool_(pool) {}
+
+void RewardHeadLogits(const RewardHeadWeights& head, const float* hidden, int64_t hidden_size,
+                      ops::ThreadPool& pool, float* logits) {
+  std::vector<float> x(hidden, hidden + hidden_size);
+  if (head.hidden.has_value()) {
+    std::vector<float> y(hidden_size);
+    ops::MatMul(*head.hidden, x.data(), hidden_size, 1, y.data(), hidden_size, pool);
+    for (int64_t j = 0; j < hidden_size; ++j) {
+      if (!head.hidden_bias.empty()) y[j] += head.hidden_bias[j];
+      y[j] = std::max(0.0f, y[j]);
+    }
+    x = std::move(y);
+  }
+  ops::MatMul(head.output, x.data(), hidden_size, 1, logits, head.num_labels(), pool);
+  for (int j = 0; j < head.num_labels() && !head.output_bias.empty(); ++j) {
+    logits[j] += head.output_bias[j];
+  }
+}
 
 absl::Status ValidateChunks(const ModelConfig& c, const KvBlockStore& cache,
                             std::span<const SequenceChunk> chunks) {

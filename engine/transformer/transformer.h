@@ -45,6 +45,9 @@ struct ForwardOutput {
   // log-softmax, as SampleToken computes them from the draw's row.
   std::vector<int32_t> drawn_tokens;
   std::vector<float> drawn_logprobs;
+  // With ForwardOptions::reward_rows (backends only): per reward row, the reward head's label
+  // logits (RewardHeadLogits), [reward rows][num_labels].
+  std::vector<float> reward_logits;
 };
 
 struct ForwardOptions {
@@ -54,7 +57,17 @@ struct ForwardOptions {
   // drawn_tokens / drawn_logprobs. With logits = false a GPU backend then leaves the logits on
   // the device.
   std::span<const TokenDraw> draws;
+  // Backends only: output rows (increasing) at which to run the model's reward head on the
+  // final hidden state, into reward_logits. The hidden states need not be asked for.
+  std::span<const int32_t> reward_rows;
 };
+
+// The reward head of a process or outcome reward model on one final hidden state (after the final
+// norm, [hidden_size]), as Hugging Face's sequence-classification heads compute it:
+// [Linear(H,H) -> ReLU ->] Linear(H,k), biases included. Writes the k label logits (their softmax
+// is the label probabilities). The CPU reference of every backend.
+void RewardHeadLogits(const RewardHeadWeights& head, const float* hidden, int64_t hidden_size,
+                      ops::ThreadPool& pool, float* logits);
 
 // Checks `chunks` against the model and the KV storage: token ids in the vocabulary, positions
 // inside the context, block tables covering every position with valid block ids, output rows in

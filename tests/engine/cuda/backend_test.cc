@@ -114,5 +114,47 @@ TEST_F(BackendTest, ADrawOfARowTheStepHasNotOrWithBadParametersIsInvalid) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("top_p"));
 }
 
+TEST_F(BackendTest, RewardRowsAreTheRewardHeadOnTheRowsHiddenStates) {
+  const std::string path = ::testing::TempDir() + "/backend_prm.gguf";
+  ASSERT_TRUE(testing::WriteRandomGgufModel({.reward_labels = 2}, DType::kF32, path).ok());
+  auto prm = ModelWeights::Load(path);
+  ASSERT_TRUE(prm.ok()) << prm.status();
+  auto backend = CreateForwardBackend(**prm, pool_, {.device = Device::kCpu, .block_size = 8});
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  const int64_t H = (*prm)->config().hidden_size;
+  const RewardHeadWeights& head = *(*prm)->reward_head();
+  std::vector<int32_t> tokens = {5, 77, 300, 12, 9}, table = {3}, rows = {0, 2, 4};
+  SequenceChunk chunk{tokens, 0, table, rows};
+  ForwardOutput with_hidden, rewards_only;
+  ASSERT_TRUE(
+      (*backend)->Forward({&chunk, 1}, {.logits = false, .hidden = true}, with_hidden).ok());
+  const std::vector<int32_t> reward_rows = {1, 2};
+  ASSERT_TRUE(
+      (*backend)
+          ->Forward({&chunk, 1}, {.logits = false, .reward_rows = reward_rows}, rewards_only)
+          .ok());
+  EXPECT_TRUE(rewards_only.hidden.empty());
+  ASSERT_EQ(rewards_only.reward_logits.size(), 2u * head.num_labels());
+  for (size_t i = 0; i < reward_rows.size(); ++i) {
+    std::vector<float> expected(head.num_labels());
+    RewardHeadLogits(head, with_hidden.hidden.data() + reward_rows[i] * H, H, pool_,
+                     expected.data());
+    for (int k = 0; k < head.num_labels(); ++k) {
+      EXPECT_EQ(rewards_only.reward_logits[i * head.num_labels() + k], expected[k])
+          << i << " " << k;
+    }
+  }
+  // Rows out of order, and a model without a head.
+  const std::vector<int32_t> backwards = {2, 1};
+  absl::Status status = (*backend)->Forward({&chunk, 1}, {.reward_rows = backwards}, rewards_only);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("reward row 1 is 1"));
+  auto plain = CreateForwardBackend(*weights_, pool_, {.device = Device::kCpu, .block_size = 8});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  status = (*plain)->Forward({&chunk, 1}, {.reward_rows = reward_rows}, rewards_only);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("has no reward head"));
+}
+
 }  // namespace
 }  // namespace ponder::engine

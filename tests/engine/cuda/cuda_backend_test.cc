@@ -268,6 +268,45 @@ TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
   }
 }
 
+// The reward head on the GPU (f32, cuBLAS) against RewardHeadLogits on the hidden states the GPU
+// returned, at chosen rows of a prefill step and of a decode step (graphed from its second use).
+TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
+  auto weights = ModelWeights::Load(path_);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  ops::ThreadPool pool(1);
+  auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  const ModelConfig& c = (*weights)->config();
+  const RewardHeadWeights& head = *(*weights)->reward_head();
+  std::vector<int32_t> tokens = Tokens(30, c.vocab_size, 4), table = {2, 5, 0, 7, 9};
+  std::vector<int32_t> rows = {3, 9, 17, 29}, decode_row = {0};
+  const std::vector<int32_t> prefill_rewards = {0, 2, 3}, decode_rewards = {0};
+  for (int step = 0; step < 4; ++step) {
+    // Step 0: the 30 tokens; then the last token again at positions 30, 31, 32 (one token).
+    SequenceChunk chunk =
+        step == 0 ? SequenceChunk{tokens, 0, table, rows}
+                  : SequenceChunk{std::span(tokens).subspan(29, 1), 29 + step, table, decode_row};
+    const std::vector<int32_t>& reward_rows = step == 0 ? prefill_rewards : decode_rewards;
+    ForwardOutput out;
+    ASSERT_TRUE((*gpu)
+                    ->Forward({&chunk, 1},
+                              {.logits = false, .hidden = true, .reward_rows = reward_rows}, out)
+                    .ok());
+    ASSERT_EQ(out.reward_logits.size(), reward_rows.size() * head.num_labels());
+    for (size_t i = 0; i < reward_rows.size(); ++i) {
+      std::vector<float> expected(head.num_labels());
+      RewardHeadLogits(head, out.hidden.data() + reward_rows[i] * c.hidden_size, c.hidden_size,
+                       pool, expected.data());
+      for (int k = 0; k < head.num_labels(); ++k) {
+        const float got = out.reward_logits[i * head.num_labels() + k];
+        EXPECT_NEAR(got, expected[k], 1e-4 * std::max(1.0f, std::abs(expected[k])))
+            << "step " << step << " reward row " << i << " label " << k;
+      }
+    }
+  }
+  EXPECT_GT(cuda::GraphStats(**gpu).launches, 0);
+}
+
 // Draws on the GPU against the CPU sampler on the logits the GPU returned: the same tokens, for
 // greedy rows (the argmax kernel) and for every filter with several draws per row
 // (LaunchDrawTokens), in prefill steps and replayed decode graphs.
