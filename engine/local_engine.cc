@@ -39,6 +39,9 @@ struct LocalEngine::RequestState {
   std::vector<std::unique_ptr<SequenceState>> sequences;
   int unfinished = 0;
   bool forked = false;
+  // The completions a generate request's next token row feeds: all n until its prompt is
+  // forked (ProcessGenerate forks it), then each sequence its own.
+  int completions_fed() const { return forked ? 1 : generate->n; }
   // Score: which positions need logits / the reward head, and the rows collected.
   std::vector<char> need_logits, need_reward;
   std::vector<std::vector<float>> logits_at;
@@ -472,9 +475,8 @@ void LocalEngine::Step() {
       // completions forked from it, which start at step 0.
       s.draws.push_back(
           {row, sampling, static_cast<uint64_t>(owner.index), owner.completion.tokens.size()});
-      if (!request.forked) {
-        for (int i = 1; i < request.generate->n; ++i)
-          s.draws.push_back({row, sampling, static_cast<uint64_t>(i), 0});
+      for (int i = 1; i < request.completions_fed(); ++i) {
+        s.draws.push_back({row, sampling, static_cast<uint64_t>(i), 0});
       }
       ++row;
     }
@@ -528,9 +530,8 @@ void LocalEngine::Step() {
       }
       if (!is_score) {
         if (backend_draws) {
-          const size_t count = owner.request->forked ? 1 : owner.request->generate->n;
-          std::vector<SampledToken> drawn(count);
-          for (size_t k = 0; k < count; ++k, ++draw) {
+          std::vector<SampledToken> drawn(owner.request->completions_fed());
+          for (size_t k = 0; k < drawn.size(); ++k, ++draw) {
             drawn[k] = {s.output.drawn_tokens[draw], s.output.drawn_logprobs[draw], {}};
           }
           ProcessGenerate(owner, {}, drawn);

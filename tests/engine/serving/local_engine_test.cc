@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "engine/sampling/sampler.h"
 #include "engine/testing/random_model.h"
 #include "engine/transformer/reference_transformer.h"
 #include "engine/transformer/weights.h"
@@ -119,6 +120,34 @@ TEST(LocalEngineTest, SeededSamplingIsReproducibleAndSeedsDiffer) {
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   ExpectSameCompletions(*a, *b);
   EXPECT_NE(a->completions[0].tokens, c->completions[0].tokens);
+}
+
+// Completion i's token j is SampleToken(the logits after its text so far, sampling, i, j): the
+// streams and steps the engine gives its draws, the forks of the prompt included, whether the
+// backend draws (the usual case) or the engine does (top log-probs asked for).
+TEST(LocalEngineTest, SampledCompletionsAreTheSamplersDrawsOverTheReferenceLogits) {
+  auto engine = MakeEngine();
+  auto weights = ModelWeights::Load(ModelPath());
+  ASSERT_TRUE(weights.ok());
+  for (int top_logprobs : {0, 2}) {
+    GenerateRequest request = Request(Prompt(11, 4), 3, 6, 77);
+    request.sampling.top_k = 40;
+    request.top_logprobs = top_logprobs;
+    auto result = engine->Generate(request);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->completions.size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+      std::vector<int32_t> tokens = request.prompt_tokens;
+      const std::vector<int32_t>& drawn = result->completions[i].tokens;
+      ASSERT_EQ(drawn.size(), 6u);
+      for (size_t j = 0; j < drawn.size(); ++j) {
+        std::vector<float> logits = ReferenceLogits(**weights, tokens).back();
+        EXPECT_EQ(drawn[j], SampleToken(logits, request.sampling, i, j, 0).token)
+            << "top_logprobs " << top_logprobs << " completion " << i << " token " << j;
+        tokens.push_back(drawn[j]);
+      }
+    }
+  }
 }
 
 // A request's tokens and log-probs do not depend on what else is in the batch.
