@@ -69,6 +69,11 @@ run() {
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_attention_1024.log"
   timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 --ubatch 8192 2>&1 | grep -E "$table" |
     tee "$out/attention_1024.log"
+  step "split decode attention with the rope/store kernel folded in (off by default)"
+  PONDER_CUDA_SPLIT_ATTENTION=rope timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_rope.log"
+  PONDER_CUDA_SPLIT_ATTENTION=rope timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_rope_1024.log"
   step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
   timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
     2>&1 | grep -E "$table" | tee "$out/sampled.log"
@@ -85,10 +90,13 @@ run() {
   timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
     tee "$out/ubatch512.log"
   if [ "${PROFILE:-1}" = 1 ]; then
-    step "Nsight Compute: a batch-1 decode step, a 64 x 128 prefill step"
+    step "Nsight Compute: a batch-1 decode step (and one at a context of 128, split with rope), a 64 x 128 prefill step"
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 --npp 16 \
       --ntg 4 --no-cuda-graphs >"$out/ncu_decode.csv" 2>&1
+    PONDER_CUDA_SPLIT_ATTENTION=rope PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control \
+      none --cache-control none --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv \
+      "${bench[@]}" --npl 1 --npp 128 --ntg 4 --no-cuda-graphs >"$out/ncu_decode_rope.csv" 2>&1
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum --csv "${bench[@]}" --npl 64 --npp 128 --ntg 1 \
       --ubatch 8192 --no-cuda-graphs >"$out/ncu_prefill.csv" 2>&1

@@ -267,8 +267,12 @@ class CudaBackend final : public ForwardBackend {
   DeviceBuffer split_scratch_;   // LaunchSplitAttention's partial softmaxes, when split
 
   bool use_graphs_ = true;
-  bool early_start_ = false;      // programmatic dependent launch (compute capability >= 9.0)
-  bool split_attention_ = false;  // decode attention split over the positions (flash-decoding)
+  bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
+  // Decode attention (steps of one token per sequence): a block per head (LaunchPagedAttention),
+  // split over the positions (flash-decoding, LaunchSplitAttention), or split with the rope/store
+  // kernel folded in (LaunchSplitAttentionRope).
+  enum class DecodeAttention { kPerHead, kSplit, kSplitRope };
+  DecodeAttention decode_attention_ = DecodeAttention::kPerHead;
   std::map<StepKey, StepGraph> graphs_;
   CudaGraphStats graph_stats_;
 };
@@ -307,9 +311,14 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   early_start_ =
       properties.major >= 9 && !(early_start != nullptr && std::string_view(early_start) == "0");
   // PONDER_CUDA_SPLIT_ATTENTION=1 turns on flash-decoding for decode steps (kernels.h
-  // LaunchSplitAttention): off until it has been measured on a GPU.
-  const char* split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION");
-  split_attention_ = split != nullptr && std::string_view(split) == "1";
+  // LaunchSplitAttention), =rope the same with the rope/store kernel folded into its first pass
+  // (LaunchSplitAttentionRope): off until they have been measured on a GPU.
+  const std::string_view split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION") != nullptr
+                                     ? std::getenv("PONDER_CUDA_SPLIT_ATTENTION")
+                                     : "";
+  decode_attention_ = split == "1"      ? DecodeAttention::kSplit
+                      : split == "rope" ? DecodeAttention::kSplitRope
+                                        : DecodeAttention::kPerHead;
 
   storage_ = ChooseStorage(weights_);
   PONDER_ASSIGN_OR_RETURN(
@@ -522,7 +531,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   const int64_t D = static_cast<int64_t>(options.draws.size());
   PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
-  if (split_attention_ && one_token_each) {
+  if (decode_attention_ != DecodeAttention::kPerHead && one_token_each) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
         "split attention"));
@@ -651,19 +660,27 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                            .eps = c.rms_norm_eps,
                            .inv_freq = inv_freq_.as<float>(),
                            .neox = c.rope_style == RopeStyle::kNeox};
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
-        storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
-    if (key.tiles > 0 && PrefillAttentionSupports(shape)) {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
-          storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
-          d_positions, d_offsets, d_tables, cache, narrow, Next()));
-    } else if (key.tiles == 0 && split_attention_) {  // decode: one token per sequence
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
-                                                       d_offsets, d_tables, cache, narrow,
-                                                       split_scratch_.data(), Next()));
+    const bool decode = key.tiles == 0;  // one token per sequence
+    if (decode && decode_attention_ == DecodeAttention::kSplitRope) {
+      // Rope, store and attention's first pass in one kernel, then the merge.
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttentionRope(storage_, wide, nt, shape, l, params,
+                                                           d_positions, d_offsets, d_tables, cache,
+                                                           narrow, split_scratch_.data(), Next()));
     } else {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
-                                                       d_offsets, d_tables, cache, narrow, Next()));
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
+          storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
+      if (!decode && PrefillAttentionSupports(shape)) {
+        PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
+            storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
+            d_positions, d_offsets, d_tables, cache, narrow, Next()));
+      } else if (decode && decode_attention_ == DecodeAttention::kSplit) {
+        PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
+                                                         d_offsets, d_tables, cache, narrow,
+                                                         split_scratch_.data(), Next()));
+      } else {
+        PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
+            storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next()));
+      }
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {

@@ -112,6 +112,19 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch);
 
+// LaunchQkvRopeStore followed by LaunchSplitAttention, for decode steps (one token per
+// sequence), with the rope/store kernel folded into the split first pass: each block prepares
+// its query head itself, and the blocks of a token's last stretch its key and value, which the
+// group's first head stores in the cache (the same bits LaunchQkvRopeStore stores). q is not
+// written back into qkv. The token's own key is added to the softmax after the cached ones, so
+// the output may differ from the two kernels' in the last bits. Off by default in the backend
+// (PONDER_CUDA_SPLIT_ATTENTION=rope) until measured on a GPU.
+cudaError_t LaunchSplitAttentionRope(StorageType type, const float* qkv, int num_tokens,
+                                     const AttentionShape& shape, int layer,
+                                     const QkvParams& params, const int32_t* positions,
+                                     const int32_t* table_offsets, const int32_t* block_tables,
+                                     void* cache, void* out, void* scratch, Launch launch);
+
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one
 // sequence (consecutive positions), every token of the step in exactly one tile. Keys and values

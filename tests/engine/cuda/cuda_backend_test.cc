@@ -98,11 +98,11 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   std::vector<int32_t> tokens = Tokens(70, spec.vocab_size, 1);
   auto expected = AllLogits(**cpu, config, tokens, 40, 0);
   // Decode attention in one pass per head, then split over the positions (flash-decoding: 2
-  // and 3 stretches at positions 40 to 69).
-  for (bool split : {false, true}) {
-    SCOPED_TRACE(split ? "split decode attention" : "decode attention");
-    if (split) {
-      ASSERT_EQ(setenv("PONDER_CUDA_SPLIT_ATTENTION", "1", 1), 0);
+  // and 3 stretches at positions 40 to 69), then split with the rope/store kernel folded in.
+  for (std::string split : {"", "1", "rope"}) {
+    SCOPED_TRACE(split.empty() ? "decode attention" : "split decode attention " + split);
+    if (!split.empty()) {
+      ASSERT_EQ(setenv("PONDER_CUDA_SPLIT_ATTENTION", split.c_str(), 1), 0);
     }
     options.device = Device::kCuda;
     auto gpu = CreateForwardBackend(**weights, pool, options);
@@ -126,8 +126,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
     std::printf(
         "[ cuda vs cpu ] %s%s: max |logit diff| %.4g (max |logit| %.3g), argmax agrees at "
         "%d of %zu positions\n",
-        path.c_str(), split ? " (split decode attention)" : "", worst, range, argmax_agree,
-        expected.size());
+        path.c_str(), split.empty() ? "" : (" (PONDER_CUDA_SPLIT_ATTENTION=" + split + ")").c_str(),
+        worst, range, argmax_agree, expected.size());
     EXPECT_LE(worst, kLogitTolerance * range);
     EXPECT_GE(argmax_agree, static_cast<int>(expected.size()) * 9 / 10);
   }

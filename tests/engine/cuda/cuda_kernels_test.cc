@@ -204,6 +204,80 @@ TEST_P(QkvRopeStoreTest, RotatesQAndKAndStoresKeysAndValuesInTheirSlots) {
   }
 }
 
+// Decode steps with the rope/store kernel folded into split attention's first pass: the cache
+// gets the bits LaunchQkvRopeStore writes, and the output is the two kernels' up to the order in
+// which the token's own key is added (tokens at positions 0 to 299: 1 to 10 stretches).
+TEST_P(QkvRopeStoreTest, FoldedIntoSplitAttentionGivesTheTwoKernelsCacheAndOutput) {
+  const RopeCase& p = GetParam();
+  std::mt19937 rng(9);
+  const AttentionShape shape{4, 2, p.head_dim, 2, 16};
+  const int layer = 1, D = p.head_dim, Q = 4 * D, KV = 2 * D, W = Q + 2 * KV;
+  const std::vector<int32_t> positions = {0, 1, 40, 160, 299};
+  const int T = static_cast<int>(positions.size());
+  std::vector<int32_t> offsets, tables;
+  for (int32_t pos : positions) {
+    offsets.push_back(static_cast<int32_t>(tables.size()));
+    for (int b = 0; b <= pos / shape.block_size; ++b) tables.push_back(0);
+  }
+  const int num_blocks = static_cast<int>(tables.size()) + 2;
+  std::vector<int32_t> permutation(num_blocks);
+  std::iota(permutation.begin(), permutation.end(), 0);
+  std::shuffle(permutation.begin(), permutation.end(), rng);
+  std::copy(permutation.begin(), permutation.begin() + tables.size(), tables.begin());
+  std::vector<float> qkv = RandomFloats(T * W, rng), bias = RandomFloats(W, rng, 0.1f);
+  std::vector<float> q_norm = RandomFloats(D, rng), k_norm = RandomFloats(D, rng);
+  std::vector<float> inv_freq(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * i / D);
+  const size_t cache_values =
+      static_cast<size_t>(num_blocks) * shape.num_layers * 2 * shape.block_size * KV;
+  std::vector<uint16_t> cache(cache_values);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (uint16_t& v : cache) v = To16(p.type, normal(rng));
+
+  DeviceBuffer d_bias = ToDevice(bias), d_qn = ToDevice(q_norm), d_kn = ToDevice(k_norm),
+               d_freq = ToDevice(inv_freq), d_pos = ToDevice(positions), d_off = ToDevice(offsets),
+               d_tab = ToDevice(tables);
+  const QkvParams params{.bias = p.bias_and_norm ? d_bias.as<float>() : nullptr,
+                         .q_norm = p.bias_and_norm ? d_qn.as<float>() : nullptr,
+                         .k_norm = p.bias_and_norm ? d_kn.as<float>() : nullptr,
+                         .eps = 1e-6f,
+                         .inv_freq = d_freq.as<float>(),
+                         .neox = p.neox};
+  const std::vector<float> no_partials(SplitAttentionScratchBytes(T, shape) / sizeof(float), NAN);
+  // The two kernels, then the folded one, each on its own copy of qkv and the cache.
+  std::vector<uint16_t> out[2], cache_after[2];
+  for (int folded = 0; folded < 2; ++folded) {
+    DeviceBuffer d_qkv = ToDevice(qkv), d_cache = ToDevice(cache),
+                 d_scratch = ToDevice(no_partials),
+                 d_out = ToDevice(std::vector<uint16_t>(T * Q, 0xffff));
+    if (folded == 0) {
+      ASSERT_EQ(LaunchQkvRopeStore(p.type, d_qkv.as<float>(), T, shape, layer, params,
+                                   d_pos.as<int32_t>(), d_off.as<int32_t>(), d_tab.as<int32_t>(),
+                                   d_cache.data(), nullptr),
+                cudaSuccess);
+      ASSERT_EQ(LaunchSplitAttention(p.type, d_qkv.as<float>(), T, shape, layer,
+                                     d_pos.as<int32_t>(), d_off.as<int32_t>(), d_tab.as<int32_t>(),
+                                     d_cache.data(), d_out.data(), d_scratch.data(), nullptr),
+                cudaSuccess);
+    } else {
+      ASSERT_EQ(
+          LaunchSplitAttentionRope(p.type, d_qkv.as<float>(), T, shape, layer, params,
+                                   d_pos.as<int32_t>(), d_off.as<int32_t>(), d_tab.as<int32_t>(),
+                                   d_cache.data(), d_out.data(), d_scratch.data(), nullptr),
+          cudaSuccess);
+    }
+    out[folded] = ToHost<uint16_t>(d_out, T * Q);
+    cache_after[folded] = ToHost<uint16_t>(d_cache, cache_values);
+  }
+  EXPECT_NE(cache_after[0], cache) << "the keys and values were stored";
+  EXPECT_EQ(cache_after[1], cache_after[0]);
+  for (int i = 0; i < T * Q; ++i) {
+    const float two = From16(p.type, out[0][i]), one = From16(p.type, out[1][i]);
+    ASSERT_NEAR(one, two, 2 * Rounding(p.type) * std::fabs(two) + 1e-3)
+        << "token " << i / Q << " head " << i % Q / D << " dim " << i % D;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, QkvRopeStoreTest,
                          ::testing::Values(RopeCase{StorageType::kBF16, 16, true, false},
                                            RopeCase{StorageType::kBF16, 128, true, true},
