@@ -73,6 +73,7 @@ struct LocalEngine::State {
   ForwardOutput output;
   std::vector<TokenDraw> draws;      // the step's draws (ForwardOptions::draws)
   std::vector<int32_t> reward_rows;  // and reward rows (ForwardOptions::reward_rows)
+  std::vector<SampledToken> drawn;   // the drawn tokens, as ProcessGenerate takes them
 
   mutable absl::Mutex stats_mutex;
   EngineStats stats ABSL_GUARDED_BY(stats_mutex);
@@ -511,7 +512,11 @@ void LocalEngine::Step() {
   const int labels =
       s.weights->reward_head().has_value() ? s.weights->reward_head()->num_labels() : 0;
   int64_t row = 0;
-  size_t draw = 0;    // the first draw of the next generate row
+  size_t draw = 0;  // the first draw of the next generate row
+  s.drawn.resize(s.output.drawn_tokens.size());
+  for (size_t d = 0; d < s.drawn.size(); ++d) {
+    s.drawn[d] = {s.output.drawn_tokens[d], s.output.drawn_logprobs[d], {}};
+  }
   size_t reward = 0;  // the next reward row
   for (size_t c = 0; c < plan.size(); ++c) {
     SequenceState& owner = *static_cast<SequenceState*>(plan[c].sequence->owner);
@@ -530,11 +535,9 @@ void LocalEngine::Step() {
       }
       if (!is_score) {
         if (backend_draws) {
-          std::vector<SampledToken> drawn(owner.request->completions_fed());
-          for (size_t k = 0; k < drawn.size(); ++k, ++draw) {
-            drawn[k] = {s.output.drawn_tokens[draw], s.output.drawn_logprobs[draw], {}};
-          }
-          ProcessGenerate(owner, {}, drawn);
+          const size_t count = owner.request->completions_fed();
+          ProcessGenerate(owner, {}, std::span<const SampledToken>(s.drawn).subspan(draw, count));
+          draw += count;
         } else {
           ProcessGenerate(owner, std::span<const float>(logits, V), {});
         }

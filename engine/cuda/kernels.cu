@@ -1324,16 +1324,18 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
 }
 
 // Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
-// per_lane: the attention kernels' values per lane of a head.
-template <typename F>
+// per_lane: the attention kernels' values per lane of a head. Kernels for heads of at most
+// 4 x 32 values pass kMax = 4 (the caller has checked the shape), so no N = 8 is instantiated.
+template <int kMax = 8, typename F>
 void WithPerLane(int per_lane, F&& f) {
+  static_assert(kMax == 4 || kMax == 8);
   if (per_lane <= 1) {
     f(std::integral_constant<int, 1>{});
   } else if (per_lane <= 2) {
     f(std::integral_constant<int, 2>{});
-  } else if (per_lane <= 4) {
+  } else if (kMax == 4 || per_lane <= 4) {
     f(std::integral_constant<int, 4>{});
-  } else {
+  } else if constexpr (kMax == 8) {
     f(std::integral_constant<int, 8>{});
   }
 }
@@ -1580,22 +1582,14 @@ cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int
   if (num_tiles == 0) return cudaSuccess;
   const int group = shape.num_heads / shape.num_kv_heads;
   const dim3 grid(num_tiles, shape.num_kv_heads * ((group + kPrefillHeads - 1) / kPrefillHeads));
-  const int per_lane = (shape.head_dim + 31) / 32;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    auto run = [&](auto per_lane_constant) {
-      constexpr int kPerLane = decltype(per_lane_constant)::value;
-      Start(PrefillAttentionKernel<T, kPerLane>, grid, kAttentionWarps * 32, 0, launch, qkv, shape,
-            layer, tiles, positions, table_offsets, block_tables, static_cast<const T*>(cache),
-            static_cast<T*>(out));
-    };
-    if (per_lane <= 1) {
-      run(std::integral_constant<int, 1>{});
-    } else if (per_lane <= 2) {
-      run(std::integral_constant<int, 2>{});
-    } else {
-      run(std::integral_constant<int, 4>{});
-    }
+    // head_dim <= kPrefillMaxDim (128): at most 4 values per lane.
+    WithPerLane<4>((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
+      Start(PrefillAttentionKernel<T, decltype(per_lane_constant)::value>, grid,
+            kAttentionWarps * 32, 0, launch, qkv, shape, layer, tiles, positions, table_offsets,
+            block_tables, static_cast<const T*>(cache), static_cast<T*>(out));
+    });
   });
 }
 

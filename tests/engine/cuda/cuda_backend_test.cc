@@ -158,6 +158,16 @@ class CudaEngineTest : public ::testing::Test {
     spec.seed = 21;
     spec.reward_labels = 2;
     ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kBF16, path_).ok());
+    auto weights = ModelWeights::Load(path_);
+    ASSERT_TRUE(weights.ok()) << weights.status();
+    weights_ = std::move(*weights);
+  }
+  // A backend on the fixture's model (weights_ and pool_ outlive it); null after a failure.
+  std::unique_ptr<ForwardBackend> Backend(BackendOptions options = {.device = Device::kCuda,
+                                                                    .block_size = 8}) {
+    auto backend = CreateForwardBackend(*weights_, pool_, options);
+    EXPECT_TRUE(backend.ok()) << backend.status();
+    return backend.ok() ? std::move(*backend) : nullptr;
   }
   std::unique_ptr<LocalEngine> Engine(Device device, int64_t kv_bytes = 0) {
     LocalEngineOptions options;
@@ -170,6 +180,8 @@ class CudaEngineTest : public ::testing::Test {
     return engine.ok() ? std::move(*engine) : nullptr;
   }
   std::string path_;
+  std::unique_ptr<ModelWeights> weights_;
+  ops::ThreadPool pool_{1};
 };
 
 TEST_F(CudaEngineTest, AutoPicksCudaWhenADeviceIsPresent) {
@@ -271,13 +283,10 @@ TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
 // The reward head on the GPU (f32, cuBLAS) against RewardHeadLogits on the hidden states the GPU
 // returned, at chosen rows of a prefill step and of a decode step (graphed from its second use).
 TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
-  auto weights = ModelWeights::Load(path_);
-  ASSERT_TRUE(weights.ok()) << weights.status();
-  ops::ThreadPool pool(1);
-  auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
-  ASSERT_TRUE(gpu.ok()) << gpu.status();
-  const ModelConfig& c = (*weights)->config();
-  const RewardHeadWeights& head = *(*weights)->reward_head();
+  auto gpu = Backend();
+  ASSERT_NE(gpu, nullptr);
+  const ModelConfig& c = weights_->config();
+  const RewardHeadWeights& head = *weights_->reward_head();
   std::vector<int32_t> tokens = Tokens(30, c.vocab_size, 4), table = {2, 5, 0, 7, 9};
   std::vector<int32_t> rows = {3, 9, 17, 29}, decode_row = {0};
   const std::vector<int32_t> prefill_rewards = {0, 2, 3}, decode_rewards = {0};
@@ -288,15 +297,14 @@ TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
                   : SequenceChunk{std::span(tokens).subspan(29, 1), 29 + step, table, decode_row};
     const std::vector<int32_t>& reward_rows = step == 0 ? prefill_rewards : decode_rewards;
     ForwardOutput out;
-    ASSERT_TRUE((*gpu)
-                    ->Forward({&chunk, 1},
-                              {.logits = false, .hidden = true, .reward_rows = reward_rows}, out)
+    ASSERT_TRUE(gpu->Forward({&chunk, 1},
+                             {.logits = false, .hidden = true, .reward_rows = reward_rows}, out)
                     .ok());
     ASSERT_EQ(out.reward_logits.size(), reward_rows.size() * head.num_labels());
     for (size_t i = 0; i < reward_rows.size(); ++i) {
       std::vector<float> expected(head.num_labels());
       RewardHeadLogits(head, out.hidden.data() + reward_rows[i] * c.hidden_size, c.hidden_size,
-                       pool, expected.data());
+                       pool_, expected.data());
       for (int k = 0; k < head.num_labels(); ++k) {
         const float got = out.reward_logits[i * head.num_labels() + k];
         EXPECT_NEAR(got, expected[k], 1e-4 * std::max(1.0f, std::abs(expected[k])))
@@ -304,19 +312,16 @@ TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
       }
     }
   }
-  EXPECT_GT(cuda::GraphStats(**gpu).launches, 0);
+  EXPECT_GT(cuda::GraphStats(*gpu).launches, 0);
 }
 
 // Draws on the GPU against the CPU sampler on the logits the GPU returned: the same tokens, for
 // greedy rows (the argmax kernel) and for every filter with several draws per row
 // (LaunchDrawTokens), in prefill steps and replayed decode graphs.
 TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
-  auto weights = ModelWeights::Load(path_);
-  ASSERT_TRUE(weights.ok()) << weights.status();
-  ops::ThreadPool pool(1);
-  auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
-  ASSERT_TRUE(gpu.ok()) << gpu.status();
-  const int vocab = (*weights)->config().vocab_size;
+  auto gpu = Backend();
+  ASSERT_NE(gpu, nullptr);
+  const int vocab = weights_->config().vocab_size;
   const std::vector<SamplingParams> settings = {
       {.temperature = 0.0},
       {.temperature = 1.0, .seed = 1},
@@ -352,7 +357,7 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
     // The step twice (it writes the same keys and values again): greedy rows, then the draws.
     for (const std::vector<TokenDraw>& draws : {GreedyDraws(rows), sampled}) {
       ForwardOutput out;
-      ASSERT_TRUE((*gpu)->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
+      ASSERT_TRUE(gpu->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
       ASSERT_EQ(out.drawn_tokens.size(), draws.size());
       for (size_t d = 0; d < draws.size(); ++d) {
         std::span<const float> row(out.logits.data() + draws[d].row * vocab, vocab);
@@ -364,28 +369,20 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
       }
     }
   }
-  EXPECT_GT(cuda::GraphStats(**gpu).launches, 0);
+  EXPECT_GT(cuda::GraphStats(*gpu).launches, 0);
 }
 
 // Graphs and early starts (kernels.h Launch) change when kernels run, never what they compute:
 // the same bits as kernels launched one by one, each after the previous one has finished.
 TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
-  auto weights = ModelWeights::Load(path_);
-  ASSERT_TRUE(weights.ok()) << weights.status();
-  ops::ThreadPool pool(1);
-  auto graphed = CreateForwardBackend(
-      **weights, pool, {.device = Device::kCuda, .block_size = 8, .cuda_graphs = true});
-  auto direct = CreateForwardBackend(
-      **weights, pool, {.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
+  auto graphed = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = true});
+  auto direct = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
   ASSERT_EQ(setenv("PONDER_CUDA_EARLY_START", "0", 1), 0);
-  auto ordered = CreateForwardBackend(
-      **weights, pool, {.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
+  auto ordered = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
   unsetenv("PONDER_CUDA_EARLY_START");
-  ASSERT_TRUE(graphed.ok()) << graphed.status();
-  ASSERT_TRUE(direct.ok()) << direct.status();
-  ASSERT_TRUE(ordered.ok()) << ordered.status();
-  ForwardBackend* backends[] = {graphed->get(), direct->get(), ordered->get()};
-  const int vocab = (*weights)->config().vocab_size;
+  ASSERT_TRUE(graphed != nullptr && direct != nullptr && ordered != nullptr);
+  ForwardBackend* backends[] = {graphed.get(), direct.get(), ordered.get()};
+  const int vocab = weights_->config().vocab_size;
   // Every output of `chunks` from each backend, checked equal to the last (ordered) one's; the
   // greedy tokens returned. With `sample`, each row also gets a sampled draw (LaunchDrawTokens).
   auto run_all = [&](const std::vector<SequenceChunk>& chunks, bool sample,
@@ -433,11 +430,11 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
       ASSERT_EQ(next.size(), static_cast<size_t>(batch));
     }
   }
-  const cuda::CudaGraphStats stats = cuda::GraphStats(**graphed);
+  const cuda::CudaGraphStats stats = cuda::GraphStats(*graphed);
   EXPECT_EQ(stats.fallbacks, 0) << stats.first_fallback;
   EXPECT_EQ(stats.captures, 2 * 2);
   EXPECT_EQ(stats.launches, 2 * 2 * 2);
-  EXPECT_EQ(cuda::GraphStats(**direct).launches, 0);
+  EXPECT_EQ(cuda::GraphStats(*direct).launches, 0);
 }
 
 TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
@@ -451,15 +448,12 @@ TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
 }
 
 TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {
-  auto weights = ModelWeights::Load(path_);
-  ASSERT_TRUE(weights.ok()) << weights.status();
-  ops::ThreadPool pool(1);
-  auto gpu = CreateForwardBackend(**weights, pool, {.device = Device::kCuda, .block_size = 8});
-  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  auto gpu = Backend();
+  ASSERT_NE(gpu, nullptr);
   std::vector<int32_t> tokens = {1, 100000}, table = {0}, rows = {1};
   SequenceChunk chunk{tokens, 0, table, rows};
   ForwardOutput out;
-  absl::Status status = (*gpu)->Forward({&chunk, 1}, {}, out);
+  absl::Status status = gpu->Forward({&chunk, 1}, {}, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
 }
 
