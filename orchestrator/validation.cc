@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "engine/sampling/sampler.h"
 
 namespace ponder::orchestrator {
 namespace {
@@ -54,10 +55,9 @@ bool IsStrategyNameCharacter(char c) {
 
 absl::Status ValidateSampling(const v1::SamplingConfig& sampling, const ServiceLimits& limits,
                               std::string_view field) {
-  if (sampling.has_temperature() &&
-      !(std::isfinite(sampling.temperature()) && sampling.temperature() >= 0)) {
-    return Invalid(Path(field, "temperature"),
-                   absl::StrCat("must be >= 0 (0 = greedy), got ", sampling.temperature()));
+  if (sampling.has_temperature() && !engine::IsValidTemperature(sampling.temperature())) {
+    return Invalid(Path(field, "temperature"), absl::StrCat("must be ", engine::kTemperatureRange,
+                                                            ", got ", sampling.temperature()));
   }
   if (sampling.has_top_p() && !(sampling.top_p() > 0 && sampling.top_p() <= 1)) {
     return Invalid(Path(field, "top_p"), absl::StrCat("must be in (0, 1], got ", sampling.top_p()));

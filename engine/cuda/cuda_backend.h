@@ -27,11 +27,11 @@
 // copies two numbers per draw to the host instead of its logits: greedy decoding takes the rows'
 // argmaxes; other draws run the CPU sampler's definition (temperature, top-k, top-p, min-p, the
 // inverse CDF in id order at the same Philox draw) in LaunchDrawTokens. Given the same logits
-// the token is the CPU sampler's except where u or top_p falls within about 1e-12 of a boundary
-// (its sums are exact integers in units of 2^-48) or where the GPU's expf differs from the
-// host's by an ulp at such a boundary; run to run it is the same. The reward head
-// (ForwardOptions::reward_rows) runs on the GPU in f32 (cuBLAS, weights uploaded in f32) on the
-// f32 final-norm rows, and only its label logits come back.
+// the token is the CPU sampler's except where u or top_p falls next to a boundary between tokens
+// (within the truncation of its masses, integers in units of 2^-48, or within the GPU's expf,
+// up to 2 ulp from the host's: about 1e-7 of a probability); run to run it is the same. The
+// reward head (ForwardOptions::reward_rows) runs on the GPU in f32 (cuBLAS, weights uploaded in
+// f32) on the f32 final-norm rows, and only its label logits come back.
 //
 // Accuracy against the CPU path: 16-bit weights and activations at the inputs of matrix
 // products, f32 everywhere else. Measured on an H200 (tests/engine/cuda, random models whose

@@ -910,7 +910,7 @@ __global__ void GreedyCombineKernel(const GreedyPartial* partials, int slices, i
   for (int s = lane; s < slices; s += 32) total += row[s].sum * expf(row[s].max - value);
   total = WarpSum(total);
   if (lane == 0) {
-    token[r] = index;
+    token[r] = index == 0x7fffffff ? 0 : index;  // a row without a number above -inf: 0, as the CPU
     logprob[r] = -logf(total);  // log-softmax at the maximum: max - (max + log sum exp(x - max))
   }
 }
@@ -921,9 +921,10 @@ constexpr int kDrawThreads = 1024;
 constexpr int kRadixBits = 8;
 constexpr int kRadixBins = 1 << kRadixBits;
 
-// A key whose unsigned order is the float's order (-inf lowest), for radix selection.
+// A key whose unsigned order is the float's order (-inf lowest), for radix selection. -0 and +0
+// get one key, as they compare equal on the CPU (ties among them then go by id).
 __device__ __forceinline__ uint32_t OrderKey(float v) {
-  const uint32_t bits = __float_as_uint(v);
+  const uint32_t bits = v == 0.0f ? 0u : __float_as_uint(v);
   return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
 }
 __device__ __forceinline__ float FromOrderKey(uint32_t key) {

@@ -200,8 +200,10 @@ struct DrawParams {
 };
 // Probabilities in the draw are summed as integers in units of 2^-48 (kDrawMassOne), so each sum
 // is exact and independent of the order of the threads: the token drawn is the same run to run.
-// It differs from the CPU's (double sums in id order) only where u or top_p falls within about
-// 1e-12 of a boundary between tokens.
+// It can differ from the CPU's (double sums in id order) only where u or top_p falls next to a
+// boundary between tokens: within the masses' truncation (at most vocab * 2^-48 in all) or within
+// the rounding of the GPU's expf, which may differ from the host's by up to 2 ulp (about 1e-7 of a
+// probability).
 inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
 // For draw d of draws[0..num_draws): token[d] and logprob[d] (log-softmax of the raw logits at
 // the token). `argmax` and `argmax_logprob` ([rows]) are LaunchGreedyLogprob's outputs for

@@ -49,9 +49,15 @@ size_t NucleusSize(std::vector<Candidate>& candidates, double mass) {
 
 }  // namespace
 
+bool IsValidTemperature(double temperature) {
+  return temperature == 0.0 ||
+         (temperature > 0 && std::isnormal(static_cast<float>(1.0 / temperature)));
+}
+
 absl::Status SamplingParams::Validate() const {
-  if (!(temperature >= 0) || !std::isfinite(temperature)) {
-    return absl::InvalidArgumentError(absl::StrCat("temperature must be >= 0, got ", temperature));
+  if (!IsValidTemperature(temperature)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("temperature must be ", kTemperatureRange, ", got ", temperature));
   }
   if (top_k < 0) return absl::InvalidArgumentError(absl::StrCat("top_k must be >= 0, got ", top_k));
   if (!(top_p > 0 && top_p <= 1)) {

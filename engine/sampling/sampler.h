@@ -33,6 +33,13 @@ struct SamplingParams {
   bool greedy() const { return temperature == 0.0; }
 };
 
+// Whether `temperature` can be sampled at: 0 (greedy), or a finite positive value whose float
+// reciprocal, the factor the logits are tempered by (here and on the GPU), is a normal float
+// (about 3e-38 to 8e37); elsewhere the tempered logits would be 0, infinite or NaN.
+bool IsValidTemperature(double temperature);
+inline constexpr char kTemperatureRange[] =
+    "0 (greedy) or between about 3e-38 and 8e37 (its reciprocal a normal float)";
+
 struct TokenLogprob {
   int32_t token = 0;
   float logprob = 0.0f;

@@ -651,12 +651,15 @@ TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
   };
   for (int vocab : {151936, 300}) {
     std::mt19937 rng(vocab);
-    const int rows = 4;
+    const int rows = 5;
     std::vector<float> logits = RandomFloats(rows * vocab, rng, 3.0f);
     for (int i = 0; i < vocab; ++i) {  // row 1: quarter steps, so many logits are equal
       logits[vocab + i] = std::round(logits[vocab + i] * 4.0f) / 4.0f;
     }
-    logits[3 * vocab + 7] = 25.0f;  // row 3: one token holds almost all the mass
+    logits[3 * vocab + 7] = 25.0f;     // row 3: one token holds almost all the mass
+    for (int i = 0; i < vocab; ++i) {  // row 4: -0 and +0 (equal, so ties by id), and some -5
+      logits[4 * vocab + i] = i % 3 == 2 ? -5.0f : (i % 2 == 0 ? -0.0f : 0.0f);
+    }
     std::vector<DrawParams> draws;
     std::vector<SampledToken> expected;
     for (int r = 0; r < rows; ++r) {

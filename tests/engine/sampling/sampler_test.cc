@@ -2,16 +2,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "engine/sampling/philox.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace ponder::engine {
 namespace {
+
+using ::testing::HasSubstr;
 
 // The sampler's definition written out the slow way: softmax of the tempered logits, the k most
 // likely (lower id first among equals), the smallest most-likely-first prefix holding top_p,
@@ -142,6 +148,34 @@ TEST(SamplerTest, ADrawDependsOnSeedStreamAndStepOnly) {
     same_as_other_stream += a == SampleToken(logits, params, 1, step, 0).token;
   }
   EXPECT_LT(same_as_other_stream, 20);  // near-uniform over 1000 tokens: a few coincidences
+}
+
+TEST(SamplerTest, ValidateNamesTheSettingThatIsOutOfRange) {
+  EXPECT_TRUE(SamplingParams{.temperature = 0.0}.Validate().ok());
+  EXPECT_TRUE(SamplingParams{.temperature = 1e-20}.Validate().ok());
+  EXPECT_TRUE((SamplingParams{.temperature = 1e20, .top_k = 5, .min_p = 1.0}.Validate().ok()));
+  struct Case {
+    SamplingParams params;
+    std::string named;
+  };
+  const Case cases[] = {
+      {{.temperature = -0.5}, "temperature"},
+      {{.temperature = std::numeric_limits<double>::infinity()}, "temperature"},
+      {{.temperature = std::numeric_limits<double>::quiet_NaN()}, "temperature"},
+      // float(1 / temperature) is 0 or infinite: the tempered logits would not be a distribution.
+      {{.temperature = 1e300}, "temperature"},
+      {{.temperature = 1e-300}, "temperature"},
+      {{.temperature = 1.0, .top_k = -1}, "top_k"},
+      {{.temperature = 1.0, .top_p = 0.0}, "top_p"},
+      {{.temperature = 1.0, .top_p = 1.5}, "top_p"},
+      {{.temperature = 1.0, .min_p = -0.1}, "min_p"},
+      {{.temperature = 1.0, .min_p = 2.0}, "min_p"},
+  };
+  for (const Case& c : cases) {
+    const absl::Status status = c.params.Validate();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.named;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.named + " must be"));
+  }
 }
 
 }  // namespace
