@@ -1,6 +1,7 @@
 #include "engine/model/model_config.h"
 
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -49,8 +50,11 @@ absl::Status ModelConfig::Validate(std::string_view source) const {
     return error(absl::StrCat("bad head dimension ", head_dim, " (must be even)"));
   }
   if (vocab_size <= 0) return error(absl::StrCat("bad vocabulary size ", vocab_size));
-  if (!(rms_norm_eps > 0) || !(rope_theta > 0))
-    return error("rms_norm_eps and rope_theta must be positive");
+  if (!(rms_norm_eps > 0) || !(rope_theta > 0) || !std::isfinite(rms_norm_eps) ||
+      !std::isfinite(rope_theta)) {
+    return error(absl::StrCat("rms_norm_eps (", rms_norm_eps, ") and rope_theta (", rope_theta,
+                              ") must be positive and finite"));
+  }
   if (!rope_freq_factors.empty() && rope_freq_factors.size() != static_cast<size_t>(head_dim / 2)) {
     return error(absl::StrCat("rope frequency factors have ", rope_freq_factors.size(),
                               " entries, expected head_dim/2 = ", head_dim / 2));
@@ -161,11 +165,23 @@ absl::StatusOr<int64_t> JsonInt(const nlohmann::json& json, const char* key,
         absl::StrCat(AsAbsl(source), ": \"", key, "\" is not an integer"));
   }
   int64_t v = it->get<int64_t>();
-  if (v < 0 || v > (int64_t{1} << 40)) {
+  if (v < 0 || v > std::numeric_limits<int32_t>::max()) {
     return absl::InvalidArgumentError(
         absl::StrCat(AsAbsl(source), ": \"", key, "\" = ", v, " is out of range"));
   }
   return v;
+}
+
+// A string member; `fallback` when absent or null.
+absl::StatusOr<std::string> JsonString(const nlohmann::json& json, const char* key,
+                                       std::string_view source, std::string fallback = "") {
+  auto it = json.find(key);
+  if (it == json.end() || it->is_null()) return fallback;
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(AsAbsl(source), ": \"", key, "\" is not a string"));
+  }
+  return it->get<std::string>();
 }
 
 absl::StatusOr<double> JsonFloat(const nlohmann::json& json, const char* key,
@@ -212,7 +228,7 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
   if (!json.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": not a JSON object"));
   }
-  std::string model_type = json.value("model_type", std::string());
+  PONDER_ASSIGN_OR_RETURN(const std::string model_type, JsonString(json, "model_type", source));
   ModelConfig config;
   config.rope_style = RopeStyle::kNeox;
   if (model_type == "llama" || model_type == "mistral") {
@@ -227,6 +243,16 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
     return absl::InvalidArgumentError(
         absl::StrCat(AsAbsl(source), ": model_type '", model_type,
                      "' is not supported (llama, mistral, qwen2, qwen3)"));
+  }
+  // What the transformer computes and these files could say otherwise: refused, not ignored.
+  PONDER_ASSIGN_OR_RETURN(const std::string act, JsonString(json, "hidden_act", source, "silu"));
+  if (act != "silu") {
+    return absl::UnimplementedError(absl::StrCat(AsAbsl(source), ": hidden_act '", act,
+                                                 "' is not supported (the MLP is SwiGLU: silu)"));
+  }
+  if (auto it = json.find("mlp_bias"); it != json.end() && it->is_boolean() && it->get<bool>()) {
+    return absl::UnimplementedError(
+        absl::StrCat(AsAbsl(source), ": mlp_bias true is not supported (MLPs without biases)"));
   }
   PONDER_ASSIGN_OR_RETURN(int64_t layers, JsonInt(json, "num_hidden_layers", source));
   PONDER_ASSIGN_OR_RETURN(int64_t hidden, JsonInt(json, "hidden_size", source));
@@ -257,7 +283,13 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
   }
   if (auto it = json.find("rope_scaling"); it != json.end() && !it->is_null()) {
     const nlohmann::json& scaling = *it;
-    std::string type = scaling.value("rope_type", scaling.value("type", std::string()));
+    if (!scaling.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(AsAbsl(source), ": rope_scaling is not an object"));
+    }
+    PONDER_ASSIGN_OR_RETURN(const std::string legacy_type, JsonString(scaling, "type", source));
+    PONDER_ASSIGN_OR_RETURN(const std::string type,
+                            JsonString(scaling, "rope_type", source, legacy_type));
     if (type != "llama3") {
       return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": rope_scaling type '", type,
                                                      "' is not supported (only llama3)"));

@@ -2,6 +2,7 @@
 // read as Hugging Face tokenizers does for byte-level BPE models.
 #include <sys/stat.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -58,6 +59,43 @@ class FieldErrors {
   std::string file_;
 };
 
+// Sequences of normalizers, pre-tokenizers and post-processors nest at most this deep: real files
+// nest one or two levels, and the parsers below recurse once per level.
+constexpr int kMaxNesting = 16;
+
+// The member `key` of `object`, or null when it has none: a reference, so reading a member does
+// not copy its subtree.
+const Json& Member(const Json& object, const char* key) {
+  static const Json kAbsent;
+  if (!object.is_object()) return kAbsent;
+  auto it = object.find(key);
+  return it == object.end() ? kAbsent : *it;
+}
+
+// A string member, `fallback` when absent or null.
+absl::StatusOr<std::string> StringMember(const Json& object, const char* key, std::string fallback,
+                                         const FieldErrors& errors, std::string_view where) {
+  const Json& member = Member(object, key);
+  if (member.is_null()) return fallback;
+  if (!member.is_string())
+    return errors.Invalid(absl::StrCat(AsAbsl(where), ".", key), "is not a string");
+  return member.get<std::string>();
+}
+
+// The members of a Sequence (`key` holds an array; absent or null: none), for the nesting level
+// `depth` of `where`.
+absl::StatusOr<const Json*> SequenceMembers(const Json& node, const char* key, int depth,
+                                            const FieldErrors& errors, const std::string& where) {
+  static const Json kNone = Json::array();
+  if (depth >= kMaxNesting) {
+    return errors.Invalid(where, absl::StrCat("nests Sequences more than ", kMaxNesting, " deep"));
+  }
+  const Json& members = Member(node, key);
+  if (members.is_null()) return &kNone;
+  if (!members.is_array()) return errors.Invalid(absl::StrCat(where, ".", key), "is not an array");
+  return &members;
+}
+
 // A boolean member, `fallback` when absent or null.
 absl::StatusOr<bool> BoolMember(const Json& object, const char* key, bool fallback,
                                 const FieldErrors& errors, std::string_view where) {
@@ -83,7 +121,8 @@ absl::StatusOr<std::optional<std::string>> TokenMember(const Json& config, const
 
 absl::StatusOr<std::vector<NormalizationForm>> ParseNormalizer(const Json& normalizer,
                                                                const FieldErrors& errors,
-                                                               const std::string& where) {
+                                                               const std::string& where,
+                                                               int depth = 0) {
   std::vector<NormalizationForm> forms;
   if (normalizer.is_null()) return forms;
   if (!normalizer.is_object() || !normalizer.contains("type") || !normalizer["type"].is_string()) {
@@ -95,12 +134,13 @@ absl::StatusOr<std::vector<NormalizationForm>> ParseNormalizer(const Json& norma
   if (type == "NFKC") return std::vector<NormalizationForm>{NormalizationForm::kNfkc};
   if (type == "NFKD") return std::vector<NormalizationForm>{NormalizationForm::kNfkd};
   if (type == "Sequence") {
-    const Json& members = normalizer.value("normalizers", Json::array());
-    if (!members.is_array()) return errors.Invalid(where + ".normalizers", "is not an array");
-    for (size_t i = 0; i < members.size(); ++i) {
+    PONDER_ASSIGN_OR_RETURN(const Json* members,
+                            SequenceMembers(normalizer, "normalizers", depth, errors, where));
+    for (size_t i = 0; i < members->size(); ++i) {
       PONDER_ASSIGN_OR_RETURN(
           std::vector<NormalizationForm> inner,
-          ParseNormalizer(members[i], errors, absl::StrCat(where, ".normalizers[", i, "]")));
+          ParseNormalizer((*members)[i], errors, absl::StrCat(where, ".normalizers[", i, "]"),
+                          depth + 1));
       forms.insert(forms.end(), inner.begin(), inner.end());
     }
     return forms;
@@ -126,24 +166,24 @@ absl::StatusOr<SplitBehavior> ParseBehavior(const Json& value, const FieldErrors
 // is present (the input is then mapped to bytes, which is what Ponder's BPE works on).
 absl::Status ParsePreTokenizer(const Json& node, const FieldErrors& errors,
                                const std::string& where, PreTokenizer* pre_tokenizer,
-                               bool* byte_level) {
+                               bool* byte_level, int depth = 0) {
   if (node.is_null()) return absl::OkStatus();
   if (!node.is_object() || !node.contains("type") || !node["type"].is_string()) {
     return errors.Invalid(where, "is not an object with a \"type\"");
   }
   const std::string type = node["type"].get<std::string>();
   if (type == "Sequence") {
-    const Json& members = node.value("pretokenizers", Json::array());
-    if (!members.is_array()) return errors.Invalid(where + ".pretokenizers", "is not an array");
-    for (size_t i = 0; i < members.size(); ++i) {
-      PONDER_RETURN_IF_ERROR(ParsePreTokenizer(members[i], errors,
+    PONDER_ASSIGN_OR_RETURN(const Json* members,
+                            SequenceMembers(node, "pretokenizers", depth, errors, where));
+    for (size_t i = 0; i < members->size(); ++i) {
+      PONDER_RETURN_IF_ERROR(ParsePreTokenizer((*members)[i], errors,
                                                absl::StrCat(where, ".pretokenizers[", i, "]"),
-                                               pre_tokenizer, byte_level));
+                                               pre_tokenizer, byte_level, depth + 1));
     }
     return absl::OkStatus();
   }
   if (type == "Split") {
-    const Json& pattern = node.value("pattern", Json());
+    const Json& pattern = Member(node, "pattern");
     std::unique_ptr<UnicodeRegex> regex;
     if (pattern.is_object() && pattern.contains("Regex") && pattern["Regex"].is_string()) {
       absl::StatusOr<std::unique_ptr<UnicodeRegex>> compiled =
@@ -157,9 +197,8 @@ absl::Status ParsePreTokenizer(const Json& node, const FieldErrors& errors,
     } else {
       return errors.Invalid(where + ".pattern", "is not {\"Regex\": ...} or {\"String\": ...}");
     }
-    PONDER_ASSIGN_OR_RETURN(
-        const SplitBehavior behavior,
-        ParseBehavior(node.value("behavior", Json()), errors, where + ".behavior"));
+    PONDER_ASSIGN_OR_RETURN(const SplitBehavior behavior,
+                            ParseBehavior(Member(node, "behavior"), errors, where + ".behavior"));
     PONDER_ASSIGN_OR_RETURN(const bool invert, BoolMember(node, "invert", false, errors, where));
     pre_tokenizer->AddSplit(std::move(regex), behavior, invert);
     return absl::OkStatus();
@@ -193,23 +232,31 @@ absl::Status ParsePreTokenizer(const Json& node, const FieldErrors& errors,
 }
 
 // Whether the post-processor puts `bos` first (a TemplateProcessing whose "single" template
-// starts with that special token, possibly inside a Sequence).
-bool PostProcessorAddsBos(const Json& node, const std::string& bos) {
+// starts with that special token, possibly inside a Sequence). Other post-processors, and
+// templates of another shape, do not.
+absl::StatusOr<bool> PostProcessorAddsBos(const Json& node, const std::string& bos,
+                                          const FieldErrors& errors, const std::string& where,
+                                          int depth = 0) {
   if (!node.is_object()) return false;
-  const std::string type = node.value("type", std::string());
+  PONDER_ASSIGN_OR_RETURN(const std::string type,
+                          StringMember(node, "type", std::string(), errors, where));
   if (type == "Sequence") {
-    const Json& members = node.value("processors", Json::array());
-    if (!members.is_array()) return false;
-    for (const Json& member : members) {
-      if (PostProcessorAddsBos(member, bos)) return true;
+    PONDER_ASSIGN_OR_RETURN(const Json* members,
+                            SequenceMembers(node, "processors", depth, errors, where));
+    for (size_t i = 0; i < members->size(); ++i) {
+      PONDER_ASSIGN_OR_RETURN(
+          const bool adds,
+          PostProcessorAddsBos((*members)[i], bos, errors,
+                               absl::StrCat(where, ".processors[", i, "]"), depth + 1));
+      if (adds) return true;
     }
     return false;
   }
   if (type != "TemplateProcessing") return false;
-  const Json& single = node.value("single", Json::array());
-  if (!single.is_array() || single.empty() || !single[0].is_object()) return false;
-  const Json& first = single[0].value("SpecialToken", Json());
-  return first.is_object() && first.value("id", std::string()) == bos;
+  const Json& single = Member(node, "single");
+  if (!single.is_array() || single.empty()) return false;
+  const Json& first = Member(single[0], "SpecialToken");
+  return Member(first, "id").is_string() && Member(first, "id").get<std::string>() == bos;
 }
 
 absl::StatusOr<std::pair<std::string, std::string>> ParseMerge(const Json& merge,
@@ -247,7 +294,8 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
     return errors.Invalid("model", "is missing or not an object");
   }
   const Json& model = root["model"];
-  const std::string model_type = model.value("type", std::string("BPE"));
+  PONDER_ASSIGN_OR_RETURN(const std::string model_type,
+                          StringMember(model, "type", "BPE", errors, "model"));
   if (model_type != "BPE") {
     return errors.Unsupported("model.type",
                               absl::StrCat("'", model_type, "' is not supported (only BPE)"));
@@ -274,7 +322,8 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
     return errors.Invalid("model.merges", "is missing or not an array");
   }
 
-  const Json& added = root.value("added_tokens", Json::array());
+  static const Json kNoTokens = Json::array();
+  const Json& added = Member(root, "added_tokens").is_null() ? kNoTokens : root["added_tokens"];
   if (!added.is_array()) return errors.Invalid("added_tokens", "is not an array");
 
   // Ids: the model vocabulary, then the added tokens (which may reuse or extend it). BPE looks
@@ -353,13 +402,13 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
 
   // Normalizer and pre-tokenizer.
   PONDER_ASSIGN_OR_RETURN(const std::vector<NormalizationForm> forms,
-                          ParseNormalizer(root.value("normalizer", Json()), errors, "normalizer"));
+                          ParseNormalizer(Member(root, "normalizer"), errors, "normalizer"));
   if (!forms.empty()) {
     PONDER_ASSIGN_OR_RETURN(state->normalizer, UnicodeNormalizer::Create(forms));
   }
   bool byte_level = false;
-  PONDER_RETURN_IF_ERROR(ParsePreTokenizer(root.value("pre_tokenizer", Json()), errors,
-                                           "pre_tokenizer", &state->pre_tokenizer, &byte_level));
+  PONDER_RETURN_IF_ERROR(ParsePreTokenizer(Member(root, "pre_tokenizer"), errors, "pre_tokenizer",
+                                           &state->pre_tokenizer, &byte_level));
   if (!byte_level) {
     return errors.Unsupported("pre_tokenizer",
                               "has no ByteLevel step: only byte-level BPE tokenizer.json files "
@@ -444,9 +493,11 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
     // No explicit setting: a post-processor that inserts BOS, else llama.cpp's default for the
     // vocabulary (BOS for Llama 3's pre-tokenizer, llama-bpe).
     const std::vector<std::string> patterns = state->pre_tokenizer.Patterns();
+    PONDER_ASSIGN_OR_RETURN(
+        const bool post_processor_adds_bos,
+        PostProcessorAddsBos(Member(root, "post_processor"), *bos_text, errors, "post_processor"));
     state->add_bos_by_default =
-        PostProcessorAddsBos(root.value("post_processor", Json()), *bos_text) ||
-        (patterns.size() == 1 && patterns[0] == kLlama3Pattern);
+        post_processor_adds_bos || (patterns.size() == 1 && patterns[0] == kLlama3Pattern);
   }
   if (!state->bos_id.has_value()) state->add_bos_by_default = false;
 
@@ -455,12 +506,19 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
   if (!generation_config_json.empty()) {
     absl::StatusOr<Json> generation = ParseJson(generation_config_json, "generation_config.json");
     if (generation.ok() && generation->is_object() && generation->contains("eos_token_id")) {
-      const Json& eos = (*generation)["eos_token_id"];
-      if (eos.is_number_integer()) extra_end_ids.push_back(eos.get<int32_t>());
-      if (eos.is_array()) {
-        for (const Json& id : eos) {
-          if (id.is_number_integer()) extra_end_ids.push_back(id.get<int32_t>());
+      // Ids outside the vocabulary are left out (CollectEndOfGenerationTokens), as generation in
+      // transformers simply never meets them; read as 64 bits so that none wraps onto a token.
+      auto add = [&](const Json& id) {
+        if (!id.is_number_integer()) return;
+        const int64_t value = id.get<int64_t>();
+        if (value >= 0 && value <= std::numeric_limits<int32_t>::max()) {
+          extra_end_ids.push_back(static_cast<int32_t>(value));
         }
+      };
+      const Json& eos = (*generation)["eos_token_id"];
+      add(eos);
+      if (eos.is_array()) {
+        for (const Json& id : eos) add(id);
       }
     }
   }
@@ -476,7 +534,8 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
         if (!entry.is_object() || !entry.contains("template") || !entry["template"].is_string()) {
           continue;
         }
-        if (chat_template_source.empty() || entry.value("name", std::string()) == "default") {
+        const Json& name = Member(entry, "name");
+        if (chat_template_source.empty() || (name.is_string() && name == "default")) {
           chat_template_source = entry["template"].get<std::string>();
         }
       }

@@ -70,6 +70,48 @@ TEST(ModelConfigTest, RejectsUnknownArchitectureAndBadHeadCounts) {
   EXPECT_THAT(std::string(config.Validate("m").message()), HasSubstr("does not divide"));
 }
 
+// Found by fuzzing: members of the wrong JSON type aborted (nlohmann's value() throws), sizes of
+// 2^31 wrapped to negative numbers, and settings the transformer does not implement were ignored.
+TEST(ModelConfigTest, ConfigJsonErrorsNameTheMember) {
+  const nlohmann::json good = {{"model_type", "qwen2"},    {"hidden_size", 64},
+                               {"intermediate_size", 128}, {"num_hidden_layers", 2},
+                               {"num_attention_heads", 4}, {"vocab_size", 100},
+                               {"hidden_act", "silu"},     {"mlp_bias", false}};
+  ASSERT_TRUE(ModelConfigFromHuggingFace(good, "c.json").ok());
+  struct Case {
+    const char* key;
+    nlohmann::json value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"model_type", 5, "\"model_type\" is not a string"},
+      {"rope_scaling", 5, "rope_scaling is not an object"},
+      {"rope_scaling", "x", "rope_scaling is not an object"},
+      {"rope_scaling", nlohmann::json::array(), "rope_scaling is not an object"},
+      {"rope_scaling", {{"rope_type", 5}}, "\"rope_type\" is not a string"},
+      {"head_dim", int64_t{1} << 31, "\"head_dim\" = 2147483648 is out of range"},
+      {"vocab_size", int64_t{1} << 31, "\"vocab_size\" = 2147483648 is out of range"},
+      {"hidden_act", "gelu", "hidden_act 'gelu' is not supported"},
+      {"hidden_act", 5, "\"hidden_act\" is not a string"},
+      {"mlp_bias", true, "mlp_bias true is not supported"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json json = good;
+    json[c.key] = c.value;
+    const absl::Status status = ModelConfigFromHuggingFace(json, "c.json").status();
+    EXPECT_FALSE(status.ok()) << c.key << " = " << c.value.dump();
+    EXPECT_THAT(std::string(status.message()), HasSubstr("c.json")) << c.key;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.message)) << c.key;
+  }
+  // 1e308 is a double but not a float: rope_theta would be infinite.
+  nlohmann::json json = good;
+  json["rope_theta"] = 1e308;
+  absl::StatusOr<ModelConfig> config = ModelConfigFromHuggingFace(json, "c.json");
+  ASSERT_TRUE(config.ok());
+  EXPECT_THAT(std::string(config->Validate("c.json").message()),
+              HasSubstr("must be positive and finite"));
+}
+
 // transformers' _compute_llama3_parameters for Llama 3.1 (factor 8, low 1, high 4, original
 // 8192, theta 500000, head_dim 128): high frequencies are untouched, low ones divided by 8.
 TEST(ModelConfigTest, Llama3RopeScalingMatchesTransformers) {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/model/gguf.h"
 #include "engine/model/gguf_writer.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -35,6 +36,15 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> FromGgufWriter(const GgufWriter& writ
 }
 
 std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+// The load failed with a message that holds each of `parts`.
+void ExpectError(const absl::StatusOr<std::unique_ptr<Tokenizer>>& result,
+                 const std::vector<std::string>& parts) {
+  ASSERT_FALSE(result.ok()) << "expected an error mentioning " << parts[0];
+  for (const std::string& part : parts) {
+    EXPECT_THAT(Message(result.status()), HasSubstr(part));
+  }
+}
 
 TEST(TinyTokenizerTest, MergesByRankAndRoundTripsArbitraryBytes) {
   auto tokenizer = FromJson(TinyByteLevelTokenizerJson());
@@ -103,50 +113,43 @@ TEST(TinyTokenizerTest, SentencePieceMergesByScoreWithByteFallback) {
 }
 
 TEST(TokenizerJsonErrorsTest, NameTheFileAndTheProblem) {
-  auto expect_error = [](absl::StatusOr<std::unique_ptr<Tokenizer>> result,
-                         std::vector<std::string> parts) {
-    ASSERT_FALSE(result.ok()) << "expected an error mentioning " << parts[0];
-    for (const std::string& part : parts) {
-      EXPECT_THAT(Message(result.status()), HasSubstr(part));
-    }
-  };
-  expect_error(Tokenizer::FromHuggingFaceJson("{\"model\": ", "", "tiny/tokenizer.json"),
-               {"tiny/tokenizer.json", "not valid JSON"});
+  ExpectError(Tokenizer::FromHuggingFaceJson("{\"model\": ", "", "tiny/tokenizer.json"),
+              {"tiny/tokenizer.json", "not valid JSON"});
   nlohmann::json json = TinyByteLevelTokenizerJson();
   json.erase("model");
-  expect_error(FromJson(json), {"tiny/tokenizer.json", "model"});
+  ExpectError(FromJson(json), {"tiny/tokenizer.json", "model"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["type"] = "WordPiece";
-  expect_error(FromJson(json), {"model.type", "WordPiece"});
+  ExpectError(FromJson(json), {"model.type", "WordPiece"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["byte_fallback"] = true;
-  expect_error(FromJson(json), {"model.byte_fallback", "GGUF"});
+  ExpectError(FromJson(json), {"model.byte_fallback", "GGUF"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["merges"].push_back("hello zzz");
-  expect_error(FromJson(json), {"model.merges[9]", "zzz", "not in model.vocab"});
+  ExpectError(FromJson(json), {"model.merges[9]", "zzz", "not in model.vocab"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["merges"][0] = "one two three";
-  expect_error(FromJson(json), {"model.merges[0]", "one two three"});
+  ExpectError(FromJson(json), {"model.merges[0]", "one two three"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["vocab"]["zz"] = "seven";
-  expect_error(FromJson(json), {"model.vocab[\"zz\"]", "not an integer"});
+  ExpectError(FromJson(json), {"model.vocab[\"zz\"]", "not an integer"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["vocab"]["zz"] = 1000000000;  // would need a billion-entry table
-  expect_error(FromJson(json), {"model.vocab[\"zz\"]", "1000000000 is not a token id"});
+  ExpectError(FromJson(json), {"model.vocab[\"zz\"]", "1000000000 is not a token id"});
 
   json = TinyByteLevelTokenizerJson();
   json["model"]["vocab"]["zz"] = 5;
-  expect_error(FromJson(json), {"model.vocab", "id 5"});
+  ExpectError(FromJson(json), {"model.vocab", "id 5"});
 
   json = TinyByteLevelTokenizerJson();
   json["pre_tokenizer"] = {{"type", "Metaspace"}};
-  expect_error(FromJson(json), {"pre_tokenizer", "Metaspace"});
+  ExpectError(FromJson(json), {"pre_tokenizer", "Metaspace"});
 
   json = TinyByteLevelTokenizerJson();
   json["pre_tokenizer"] = {
@@ -154,22 +157,73 @@ TEST(TokenizerJsonErrorsTest, NameTheFileAndTheProblem) {
       {"pretokenizers",
        {{{"type", "Split"}, {"pattern", {{"Regex", "(["}}}, {"behavior", "Isolated"}},
         {{"type", "ByteLevel"}}}}};
-  expect_error(FromJson(json), {"pre_tokenizer.pretokenizers[0].pattern", "(["});
+  ExpectError(FromJson(json), {"pre_tokenizer.pretokenizers[0].pattern", "(["});
 
   json = TinyByteLevelTokenizerJson();
   json["pre_tokenizer"] = nullptr;
-  expect_error(FromJson(json), {"pre_tokenizer", "ByteLevel"});
+  ExpectError(FromJson(json), {"pre_tokenizer", "ByteLevel"});
 
   json = TinyByteLevelTokenizerJson();
   json["normalizer"] = {{"type", "Lowercase"}};
-  expect_error(FromJson(json), {"normalizer", "Lowercase"});
+  ExpectError(FromJson(json), {"normalizer", "Lowercase"});
 
   json = TinyByteLevelTokenizerJson();
   json["added_tokens"][0].erase("content");
-  expect_error(FromJson(json), {"added_tokens[0]"});
+  ExpectError(FromJson(json), {"added_tokens[0]"});
 
-  expect_error(FromJson(TinyByteLevelTokenizerJson(), {{"bos_token", "<missing>"}}),
-               {"tokenizer_config.json", "bos_token", "<missing>"});
+  ExpectError(FromJson(TinyByteLevelTokenizerJson(), {{"bos_token", "<missing>"}}),
+              {"tokenizer_config.json", "bos_token", "<missing>"});
+}
+
+// Found by fuzzing: members of the wrong JSON type, and deep nesting, are errors that name the
+// member, not aborts (nlohmann's value() throws on a type mismatch) or stack overflows.
+TEST(TokenizerJsonErrorsTest, MembersOfTheWrongTypeAndDeepNestingAreErrors) {
+  nlohmann::json json = TinyByteLevelTokenizerJson();
+  json["model"]["type"] = 5;
+  ExpectError(FromJson(json), {"tiny/tokenizer.json", "model.type", "not a string"});
+
+  json = TinyByteLevelTokenizerJson();
+  json["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", "ByteLevel"}};
+  ExpectError(FromJson(json), {"pre_tokenizer.pretokenizers", "not an array"});
+
+  // A post-processor is read for the BOS default when the config does not say add_bos_token.
+  const nlohmann::json bos_config = {{"bos_token", "<|end|>"}};
+  ASSERT_TRUE(FromJson(TinyByteLevelTokenizerJson(), bos_config).ok());
+  json = TinyByteLevelTokenizerJson();
+  json["post_processor"] = {{"type", 5}};
+  ExpectError(FromJson(json, bos_config), {"post_processor.type", "not a string"});
+  json["post_processor"] = {{"type", "Sequence"}, {"processors", {{{"type", 5}}}}};
+  ExpectError(FromJson(json, bos_config), {"post_processor.processors[0].type"});
+  json["post_processor"] = {{"type", "TemplateProcessing"},
+                            {"single", {{{"SpecialToken", {{"id", 5}}}}}}};
+  EXPECT_TRUE(FromJson(json, bos_config).ok());  // a template that does not start with BOS
+
+  // Named chat templates whose names are not strings: the first template serves.
+  const nlohmann::json named = {
+      {"chat_template",
+       {{{"template", "a"}, {"name", 5}}, {{"template", "b"}, {"name", nullptr}}}}};
+  EXPECT_TRUE(FromJson(TinyByteLevelTokenizerJson(), named).ok());
+
+  // Sequences nested 200000 deep (about 6 MB): refused at the 16th level, quickly.
+  for (const auto& [section, members] :
+       {std::pair{"pre_tokenizer", "pretokenizers"}, std::pair{"normalizer", "normalizers"},
+        std::pair{"post_processor", "processors"}}) {
+    const bool pre_tokenizer = std::string(section) == "pre_tokenizer";
+    std::string deep;
+    for (int i = 0; i < 200000; ++i)
+      absl::StrAppend(&deep, R"({"type":"Sequence",")", members, "\":[");
+    deep += pre_tokenizer ? R"({"type":"ByteLevel"})" : R"({"type":"NFC"})";
+    for (int i = 0; i < 200000; ++i) deep += "]}";
+    json = TinyByteLevelTokenizerJson();
+    json[section] = "@deep@";
+    std::string text = json.dump();
+    text.replace(text.find("\"@deep@\""), 8, deep);
+    absl::StatusOr<std::unique_ptr<Tokenizer>> result = Tokenizer::FromHuggingFaceJson(
+        text, pre_tokenizer ? "" : bos_config.dump(), "tiny/tokenizer.json");
+    ASSERT_FALSE(result.ok()) << section;
+    EXPECT_THAT(Message(result.status()), HasSubstr("more than 16 deep")) << section;
+    EXPECT_THAT(Message(result.status()), HasSubstr(section));
+  }
 }
 
 TEST(TokenizerFileErrorsTest, MissingFilesAndFoldersAreNotFound) {
