@@ -13,6 +13,7 @@
 #include <optional>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -185,11 +186,12 @@ class CudaBackend final : public ForwardBackend {
     int64_t draws = 0;          // tokens drawn (ForwardOptions::draws)
     bool sample = false;  // by LaunchDrawTokens; false: the draws are the rows' argmaxes, in order
     bool head = false, hidden = false;
-    bool rewards = false;  // the reward head on every row (the caller picks its rows)
+    bool rewards = false;    // the reward head on every row (the caller picks its rows)
+    bool fold_rope = false;  // decode attention by LaunchSplitAttentionRope (kSplitRope)
     bool operator<(const StepKey& other) const {  // graphs are kept for decode shapes only
-      return std::tie(tokens, rows, draws, sample, head, hidden, rewards) <
+      return std::tie(tokens, rows, draws, sample, head, hidden, rewards, fold_rope) <
              std::tie(other.tokens, other.rows, other.draws, other.sample, other.head, other.hidden,
-                      other.rewards);
+                      other.rewards, other.fold_rope);
     }
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
@@ -408,6 +410,29 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
 }
 
 namespace {
+// Whether a block one chunk writes this step is also in another chunk's block table: a sequence
+// planned in the same step as another that fills a block they share (engine/scheduler.cc), or
+// two chunks writing one block.
+bool WritesASharedBlock(std::span<const SequenceChunk> chunks, int block_size) {
+  std::unordered_map<int32_t, size_t> writer;  // block -> the chunk that writes it
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const SequenceChunk& chunk = chunks[i];
+    for (size_t k = 0; k < chunk.tokens.size(); ++k) {
+      const int32_t block = chunk.block_table[(chunk.start_position + k) / block_size];
+      if (!writer.emplace(block, i).second && writer[block] != i) return true;
+    }
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const SequenceChunk& chunk = chunks[i];
+    const int64_t end = chunk.start_position + static_cast<int64_t>(chunk.tokens.size());
+    for (int64_t b = 0; b < (end + block_size - 1) / block_size; ++b) {
+      auto it = writer.find(chunk.block_table[b]);
+      if (it != writer.end() && it->second != i) return true;
+    }
+  }
+  return false;
+}
+
 // The attention kernels' view of the model and its KV cache.
 AttentionShape AttentionShapeOf(const ModelConfig& c, const DeviceKvCache& kv) {
   return {c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers, kv.shape().block_size};
@@ -417,7 +442,10 @@ AttentionShape AttentionShapeOf(const ModelConfig& c, const DeviceKvCache& kv) {
 absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
   const ModelConfig& c = weights_.config();
   const int64_t H = c.hidden_size, Q = c.q_size(), KV = c.kv_size(), I = c.intermediate_size;
+  // A group's capacity is zero while it grows: a buffer that failed to grow has been freed, and
+  // the next step must not take the old capacity for granted (it grows again, or fails again).
   if (tokens > token_capacity_) {
+    token_capacity_ = 0;
     PONDER_RETURN_IF_ERROR(x_.Reserve(tokens * H * sizeof(float), "step activations"));
     PONDER_RETURN_IF_ERROR(
         wide_.Reserve(tokens * std::max(Q + 2 * KV, 2 * I) * sizeof(float), "step activations"));
@@ -426,6 +454,7 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
     token_capacity_ = tokens;
   }
   if (rows > row_capacity_) {
+    row_capacity_ = 0;
     PONDER_RETURN_IF_ERROR(rows16_.Reserve(rows * H * kValueBytes, "output rows"));
     PONDER_RETURN_IF_ERROR(hidden_.Reserve(rows * H * sizeof(float), "output rows"));
     PONDER_RETURN_IF_ERROR(logits_.Reserve(rows * c.vocab_size * sizeof(float), "logits"));
@@ -440,6 +469,7 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
     row_capacity_ = rows;
   }
   if (draws > draw_capacity_) {
+    draw_capacity_ = 0;
     PONDER_RETURN_IF_ERROR(draw_params_.Reserve(draws * sizeof(DrawParams), "token draws"));
     PONDER_RETURN_IF_ERROR(host_draw_params_.Reserve(draws * sizeof(DrawParams), "token draws"));
     PONDER_RETURN_IF_ERROR(drawn_.Reserve(draws * 2 * sizeof(float), "token draws"));
@@ -501,8 +531,10 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   //   tokens [T] | positions [T] | table offsets [T] | output rows [R] | block tables |
   //   prefill attention tiles [2 tiles] (first token, count)
   int64_t T = 0, R = 0, table_entries = 0, tiles = 0;
+  bool one_token_each = true;
   for (const SequenceChunk& chunk : chunks) {
     const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    one_token_each &= n == 1;
     T += n;
     R += static_cast<int64_t>(chunk.output_rows.size());
     table_entries += (chunk.start_position + n + block_size - 1) / block_size;
@@ -510,7 +542,6 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   // Decode steps (one token per sequence) have few shapes and run from graphs; other steps
   // have many, are launched directly, and take the tiled prefill attention.
-  const bool one_token_each = T == static_cast<int64_t>(chunks.size());
   if (one_token_each) tiles = 0;
   output.num_rows = R;
   if (T == 0) {
@@ -523,7 +554,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   const int64_t meta_count = 3 * T + R + table_entries + 2 * tiles;
   const size_t meta_bytes = meta_count * sizeof(int32_t);
-  if (meta_bytes > metadata_.bytes()) {
+  if (meta_bytes > std::min(host_metadata_.bytes(), metadata_.bytes())) {
     // Twice the need: block tables grow a block at a time, and a moved buffer means the decode
     // graphs are captured again.
     PONDER_RETURN_IF_ERROR(host_metadata_.Reserve(2 * meta_bytes, "step metadata"));
@@ -558,63 +589,75 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     std::memcpy(tables + table_at, chunk.block_table.data(), blocks * sizeof(int32_t));
     table_at += blocks;
   }
-  PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(metadata_.data(), host, meta_count * sizeof(int32_t),
-                                              cudaMemcpyHostToDevice, stream_));
-  // The draws: the rows' argmaxes when every draw is greedy and draw r reads row r (greedy
-  // decoding), else LaunchDrawTokens with each draw's parameters and Philox draw.
-  bool sample = D > 0 && D != R;
-  for (int64_t d = 0; d < D; ++d) {
-    const TokenDraw& draw = options.draws[d];
-    sample |= !draw.sampling.greedy() || draw.row != d;
-  }
-  if (sample) {
-    DrawParams* params = host_draw_params_.as<DrawParams>();
-    for (int64_t d = 0; d < D; ++d) params[d] = DrawParamsOf(options.draws[d]);
-    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(draw_params_.data(), params, D * sizeof(DrawParams),
-                                                cudaMemcpyHostToDevice, stream_));
-  }
-
-  const StepKey key{.tokens = T,
-                    .rows = R,
-                    .tiles = tiles,
-                    .table_entries = table_entries,
-                    .draws = D,
-                    .sample = sample,
-                    .head = (options.logits || D > 0) && R > 0,
-                    .hidden = options.hidden && R > 0,
-                    .rewards = !options.reward_rows.empty()};
-  const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
-  PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
-
-  // Rows the caller asked for, to the host (the logits of a step that only draws stay here).
-  auto copy_back = [&](bool wanted, const DeviceBuffer& from, int64_t count,
-                       std::vector<float>& to) -> absl::Status {
-    if (!wanted || R == 0) {
-      to.clear();
-      return absl::OkStatus();
+  // Rope/store folded into attention stores a token's key and value in the kernel in which other
+  // tokens read the cache: not for a step in which one sequence reads a block another fills.
+  const bool fold_rope = decode_attention_ == DecodeAttention::kSplitRope && one_token_each &&
+                         !WritesASharedBlock(chunks, block_size);
+  // From the first copy on, the stream has work that reads the pinned buffers: a step that fails
+  // after it waits for that work, as the next step rewrites them.
+  auto enqueue_and_collect = [&]() -> absl::Status {
+    PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+        metadata_.data(), host, meta_count * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    // The draws: the rows' argmaxes when every draw is greedy and draw r reads row r (greedy
+    // decoding), else LaunchDrawTokens with each draw's parameters and Philox draw.
+    bool sample = D > 0 && D != R;
+    for (int64_t d = 0; d < D; ++d) {
+      const TokenDraw& draw = options.draws[d];
+      sample |= !draw.sampling.greedy() || draw.row != d;
     }
-    to.resize(count);
-    return CudaStatus(cudaMemcpyAsync(to.data(), from.data(), count * sizeof(float),
-                                      cudaMemcpyDeviceToHost, stream_),
-                      "cudaMemcpyAsync(outputs to the host)");
+    if (sample) {
+      DrawParams* params = host_draw_params_.as<DrawParams>();
+      for (int64_t d = 0; d < D; ++d) params[d] = DrawParamsOf(options.draws[d]);
+      PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
+          draw_params_.data(), params, D * sizeof(DrawParams), cudaMemcpyHostToDevice, stream_));
+    }
+
+    const StepKey key{.tokens = T,
+                      .rows = R,
+                      .tiles = tiles,
+                      .table_entries = table_entries,
+                      .draws = D,
+                      .sample = sample,
+                      .head = (options.logits || D > 0) && R > 0,
+                      .hidden = options.hidden && R > 0,
+                      .rewards = !options.reward_rows.empty(),
+                      .fold_rope = fold_rope};
+    const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
+    PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
+
+    // Rows the caller asked for, to the host (the logits of a step that only draws stay here).
+    auto copy_back = [&](bool wanted, const DeviceBuffer& from, int64_t count,
+                         std::vector<float>& to) -> absl::Status {
+      if (!wanted || R == 0) {
+        to.clear();
+        return absl::OkStatus();
+      }
+      to.resize(count);
+      return CudaStatus(cudaMemcpyAsync(to.data(), from.data(), count * sizeof(float),
+                                        cudaMemcpyDeviceToHost, stream_),
+                        "cudaMemcpyAsync(outputs to the host)");
+    };
+    PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
+    PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
+    PONDER_RETURN_IF_ERROR(copy_back(key.rewards, reward_logits_, R * head_labels_, reward_rows_));
+    // Also keeps host_metadata_ and host_draw_params_ untouched until their copies are done.
+    PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    output.drawn_tokens.assign(host_drawn_.as<int32_t>(), host_drawn_.as<int32_t>() + D);
+    output.drawn_logprobs.assign(host_drawn_.as<float>() + D, host_drawn_.as<float>() + 2 * D);
+    // The reward rows' label logits, with the output bias (as RewardHeadLogits adds it).
+    output.reward_logits.clear();
+    for (int32_t row : options.reward_rows) {
+      for (int k = 0; k < head_labels_; ++k) {
+        const std::vector<float>& bias = weights_.reward_head()->output_bias;
+        output.reward_logits.push_back(reward_rows_[row * head_labels_ + k] +
+                                       (bias.empty() ? 0.0f : bias[k]));
+      }
+    }
+    return absl::OkStatus();
   };
-  PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
-  PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
-  PONDER_RETURN_IF_ERROR(copy_back(key.rewards, reward_logits_, R * head_labels_, reward_rows_));
-  // Also keeps host_metadata_ and host_draw_params_ untouched until their copies are done.
-  PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
-  output.drawn_tokens.assign(host_drawn_.as<int32_t>(), host_drawn_.as<int32_t>() + D);
-  output.drawn_logprobs.assign(host_drawn_.as<float>() + D, host_drawn_.as<float>() + 2 * D);
-  // The reward rows' label logits, with the output bias (as RewardHeadLogits adds it).
-  output.reward_logits.clear();
-  for (int32_t row : options.reward_rows) {
-    for (int k = 0; k < head_labels_; ++k) {
-      const std::vector<float>& bias = weights_.reward_head()->output_bias;
-      output.reward_logits.push_back(reward_rows_[row * head_labels_ + k] +
-                                     (bias.empty() ? 0.0f : bias[k]));
-    }
-  }
-  return absl::OkStatus();
+  absl::Status status = enqueue_and_collect();
+  if (!status.ok()) cudaStreamSynchronize(stream_);  // the step's own error is the one to report
+  return status;
 }
 
 absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
@@ -661,7 +704,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                            .inv_freq = inv_freq_.as<float>(),
                            .neox = c.rope_style == RopeStyle::kNeox};
     const bool decode = key.tiles == 0;  // one token per sequence
-    if (decode && decode_attention_ == DecodeAttention::kSplitRope) {
+    if (decode && key.fold_rope) {
       // Rope, store and attention's first pass in one kernel, then the merge.
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttentionRope(storage_, wide, nt, shape, l, params,
                                                            d_positions, d_offsets, d_tables, cache,
@@ -673,7 +716,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
         PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
             storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
             d_positions, d_offsets, d_tables, cache, narrow, Next()));
-      } else if (decode && decode_attention_ == DecodeAttention::kSplit) {
+      } else if (decode && decode_attention_ != DecodeAttention::kPerHead) {
         PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
                                                          d_offsets, d_tables, cache, narrow,
                                                          split_scratch_.data(), Next()));

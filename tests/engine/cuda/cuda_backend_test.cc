@@ -315,6 +315,37 @@ TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
   EXPECT_GT(cuda::GraphStats(*gpu).launches, 0);
 }
 
+// Split+rope decode attention stores a token's key and value in the kernel where other tokens read
+// the cache. In a step where sequence B reads the block sequence A fills (B is A's prompt plus a
+// token, planned together, engine/scheduler.cc) the backend must not use it: such a step takes
+// the rope/store kernel and then split attention, so it gives the bits of the split mode exactly.
+TEST_F(CudaEngineTest, SplitRopeStepsWhereOneSequenceReadsABlockAnotherFillsGiveTheSplitBits) {
+  std::vector<std::unique_ptr<ForwardBackend>> backends;
+  for (const char* mode : {"1", "rope"}) {
+    ASSERT_EQ(setenv("PONDER_CUDA_SPLIT_ATTENTION", mode, 1), 0);
+    backends.push_back(Backend());
+    unsetenv("PONDER_CUDA_SPLIT_ATTENTION");
+    ASSERT_NE(backends.back(), nullptr);
+  }
+  const ModelConfig& c = weights_->config();
+  const std::vector<int32_t> tokens = Tokens(25, c.vocab_size, 6);  // B's prompt; A's is 24
+  const std::vector<int32_t> table_a = {4, 1, 6}, table_b = {4, 1, 6, 2}, last = {0};
+  std::vector<std::vector<float>> logits;
+  for (auto& backend : backends) {
+    // A's first 23 tokens (block size 8: blocks 4, 1 and 7 slots of 6).
+    SequenceChunk prefill{std::span(tokens).first(23), 0, table_a, last};
+    ForwardOutput out;
+    ASSERT_TRUE(backend->Forward({&prefill, 1}, {.logits = true}, out).ok());
+    // A's 24th token fills block 6; B, which shares blocks 4, 1 and 6, decodes its 25th token.
+    const SequenceChunk step[] = {{std::span(tokens).subspan(23, 1), 23, table_a, last},
+                                  {std::span(tokens).subspan(24, 1), 24, table_b, last}};
+    ASSERT_TRUE(backend->Forward(step, {.logits = true}, out).ok());
+    logits.push_back(out.logits);
+  }
+  ASSERT_EQ(logits[0].size(), 2u * c.vocab_size);
+  EXPECT_EQ(logits[0], logits[1]);
+}
+
 // Draws on the GPU against the CPU sampler on the logits the GPU returned: the same tokens, for
 // greedy rows (the argmax kernel) and for every filter with several draws per row
 // (LaunchDrawTokens), in prefill steps and replayed decode graphs.
