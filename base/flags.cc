@@ -1,11 +1,17 @@
 #include "base/flags.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <optional>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 
 namespace ponder {
@@ -17,10 +23,16 @@ void FlagParser::AddStringList(std::string name, std::vector<std::string>* out, 
   flags_.push_back({std::move(name), Kind::kStringList, out, std::move(help)});
 }
 void FlagParser::AddInt(std::string name, int64_t* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kInt64, out, std::move(help)});
+}
+void FlagParser::AddInt(std::string name, int* out, std::string help) {
   flags_.push_back({std::move(name), Kind::kInt, out, std::move(help)});
 }
 void FlagParser::AddDouble(std::string name, double* out, std::string help) {
   flags_.push_back({std::move(name), Kind::kDouble, out, std::move(help)});
+}
+void FlagParser::AddDouble(std::string name, std::optional<double>* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kOptionalDouble, out, std::move(help)});
 }
 void FlagParser::AddBool(std::string name, bool* out, std::string help) {
   flags_.push_back({std::move(name), Kind::kBool, out, std::move(help)});
@@ -40,6 +52,41 @@ bool FlagParser::WasSet(std::string_view name) const {
   return false;
 }
 
+namespace {
+
+// `value` as an integer in [low, high]; the errors name the flag.
+absl::StatusOr<int64_t> ParseInteger(std::string_view flag, std::string_view value, int64_t low,
+                                     int64_t high) {
+  int64_t number = 0;
+  const bool parsed = absl::SimpleAtoi(AsAbsl(value), &number);
+  // SimpleAtoi also fails on a well-formed integer beyond int64_t.
+  absl::string_view digits = absl::StripAsciiWhitespace(AsAbsl(value));
+  if (!absl::ConsumePrefix(&digits, "-")) absl::ConsumePrefix(&digits, "+");
+  const bool integer = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
+    return absl::ascii_isdigit(c);
+  });
+  if (!parsed && !integer) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", AsAbsl(flag), ": expected an integer, got '", AsAbsl(value), "'"));
+  }
+  if (!parsed || number < low || number > high) {
+    return absl::InvalidArgumentError(absl::StrCat("--", AsAbsl(flag), ": ", AsAbsl(value),
+                                                   " is out of range [", low, ", ", high, "]"));
+  }
+  return number;
+}
+
+absl::StatusOr<double> ParseNumber(std::string_view flag, std::string_view value) {
+  double number = 0;
+  if (!absl::SimpleAtod(AsAbsl(value), &number)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", AsAbsl(flag), ": expected a number, got '", AsAbsl(value), "'"));
+  }
+  return number;
+}
+
+}  // namespace
+
 absl::Status FlagParser::Assign(Flag& flag, std::string_view value) {
   flag.set = true;
   switch (flag.kind) {
@@ -49,18 +96,28 @@ absl::Status FlagParser::Assign(Flag& flag, std::string_view value) {
     case Kind::kStringList:
       static_cast<std::vector<std::string>*>(flag.out)->emplace_back(value);
       return absl::OkStatus();
-    case Kind::kInt:
-      if (!absl::SimpleAtoi(AsAbsl(value), static_cast<int64_t*>(flag.out))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", flag.name, ": expected an integer, got '", AsAbsl(value), "'"));
-      }
+    case Kind::kInt64: {
+      PONDER_ASSIGN_OR_RETURN(*static_cast<int64_t*>(flag.out),
+                              ParseInteger(flag.name, value, std::numeric_limits<int64_t>::min(),
+                                           std::numeric_limits<int64_t>::max()));
       return absl::OkStatus();
-    case Kind::kDouble:
-      if (!absl::SimpleAtod(AsAbsl(value), static_cast<double*>(flag.out))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", flag.name, ": expected a number, got '", AsAbsl(value), "'"));
-      }
+    }
+    case Kind::kInt: {
+      PONDER_ASSIGN_OR_RETURN(const int64_t number,
+                              ParseInteger(flag.name, value, std::numeric_limits<int>::min(),
+                                           std::numeric_limits<int>::max()));
+      *static_cast<int*>(flag.out) = static_cast<int>(number);
       return absl::OkStatus();
+    }
+    case Kind::kDouble: {
+      PONDER_ASSIGN_OR_RETURN(*static_cast<double*>(flag.out), ParseNumber(flag.name, value));
+      return absl::OkStatus();
+    }
+    case Kind::kOptionalDouble: {
+      PONDER_ASSIGN_OR_RETURN(*static_cast<std::optional<double>*>(flag.out),
+                              ParseNumber(flag.name, value));
+      return absl::OkStatus();
+    }
     case Kind::kBool:
       if (!absl::SimpleAtob(AsAbsl(value), static_cast<bool*>(flag.out))) {
         return absl::InvalidArgumentError(

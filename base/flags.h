@@ -5,6 +5,7 @@
 #define PONDER_BASE_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,11 +19,16 @@ class FlagParser {
   // `usage` is the one-line synopsis printed by Usage(), e.g. "ponder tokenize --model PATH ...".
   explicit FlagParser(std::string usage) : usage_(std::move(usage)) {}
 
-  // Each Add* binds --name to `out`; `out` keeps its value when the flag is absent.
+  // Each Add* binds --name to `out`; `out` keeps its value when the flag is absent. An integer
+  // that does not fit `out`'s type is an error naming the flag, never a truncated value: bind a
+  // flag whose value ends up in an int (or int32 field) to an int.
   void AddString(std::string name, std::string* out, std::string help);
   void AddStringList(std::string name, std::vector<std::string>* out, std::string help);
   void AddInt(std::string name, int64_t* out, std::string help);
+  void AddInt(std::string name, int* out, std::string help);
   void AddDouble(std::string name, double* out, std::string help);
+  // Set only when the flag is given: "not given" cannot be mistaken for a value.
+  void AddDouble(std::string name, std::optional<double>* out, std::string help);
   void AddBool(std::string name, bool* out, std::string help);
 
   // Parses `args` (not including the program and subcommand names). `--help` yields a
@@ -34,7 +40,7 @@ class FlagParser {
   std::string Usage() const;
 
  private:
-  enum class Kind { kString, kStringList, kInt, kDouble, kBool };
+  enum class Kind { kString, kStringList, kInt64, kInt, kDouble, kOptionalDouble, kBool };
   struct Flag {
     std::string name;
     Kind kind;

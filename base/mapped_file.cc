@@ -7,12 +7,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace ponder {
 namespace {
@@ -20,7 +21,9 @@ namespace {
 absl::Status ErrnoError(const std::string& path, const char* call) {
   int err = errno;
   std::string message = absl::StrCat(path, ": ", call, " failed: ", std::strerror(err));
-  return err == ENOENT ? absl::NotFoundError(message) : absl::UnavailableError(message);
+  if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == EACCES) return absl::PermissionDeniedError(message);
+  return absl::UnavailableError(message);
 }
 
 }  // namespace
@@ -72,13 +75,27 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+absl::StatusOr<std::ifstream> OpenFileForReading(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is a directory, not a file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return ErrnoError(path, "open");
-  std::ostringstream out;
-  out << in.rdbuf();
+  return in;
+}
+
+absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
+  PONDER_ASSIGN_OR_RETURN(std::ifstream in, OpenFileForReading(path));
+  std::string contents;
+  char buffer[1 << 16];
+  // istream::read turns an exception from the stream buffer (a failed read) into badbit; the
+  // last, partial read sets failbit but still counts its characters.
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    contents.append(buffer, static_cast<size_t>(in.gcount()));
+  }
   if (in.bad()) return ErrnoError(path, "read");
-  return std::move(out).str();
+  return contents;
 }
 
 }  // namespace ponder

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <fstream>
 #include <span>
 #include <string>
 
@@ -37,7 +38,13 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// Reads a whole (small) file into a string; errors name the path.
+// Opens `path` for reading, as a stream for readers that go line by line. Errors name the
+// path: NotFound when it does not exist, PermissionDenied when it may not be read, and
+// InvalidArgument "<path> is a directory, not a file" (a directory opens like a file; only its
+// first read fails, and std::filebuf throws on that read).
+absl::StatusOr<std::ifstream> OpenFileForReading(const std::string& path);
+
+// Reads a whole (small) file into a string; errors as OpenFileForReading's, or a failed read.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
 }  // namespace ponder

@@ -7,6 +7,8 @@
 #ifndef PONDER_BASE_STRINGS_H_
 #define PONDER_BASE_STRINGS_H_
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "absl/strings/string_view.h"
@@ -15,6 +17,12 @@ namespace ponder {
 
 inline absl::string_view AsAbsl(std::string_view s) { return {s.data(), s.size()}; }
 inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}; }
+
+// `text` made safe to quote in a message or print in a table: control characters are written as
+// escapes (\n, \r, \t, \x00 ...; other bytes, UTF-8 included, stay as they are), and text longer
+// than `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile
+// value a client sent cannot hide the message it is quoted in.
+std::string Printable(std::string_view text, size_t max_bytes = std::string_view::npos);
 
 }  // namespace ponder
 

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@
 #include "orchestrator/solve_pipeline.h"
 #include "orchestrator/store/experiment_store.h"
 #include "orchestrator/version.h"
+#include "samplers/strategy.h"
 
 namespace ponder::cli {
 namespace {
@@ -55,9 +57,10 @@ struct BenchFlags {
   std::string model, dataset, problems_file, data_dir, split, db, name, verifier, seeds = "1";
   std::string system_prompt, user_template;
   std::vector<std::string> prms, strategies, budgets, subset;
-  int64_t limit = 0, offset = 0, parallel = 0, max_tokens = 0;
+  int limit = 0, offset = 0, parallel = 0, max_tokens = 0;
   EngineFlags engine;  // in-process
-  double temperature = -1, progress_interval = 10;
+  std::optional<double> temperature;
+  double progress_interval = 10;
   bool resume = false, independent_budgets = false, quiet = false, system_prompt_set = false;
 };
 
@@ -69,22 +72,26 @@ void OnStopSignal(int) {
   if (g_stop_requested.exchange(true)) _exit(130);
 }
 
-// "1,2,4" (also repeated flags) -> integers >= 1, no duplicates.
-absl::StatusOr<std::vector<int64_t>> ParsePositiveList(const std::vector<std::string>& values,
-                                                       std::string_view flag) {
-  std::vector<int64_t> out;
+// --budget "1,2,4" (also repeated flags) -> budgets in [1, samplers::kMaxBudgetN], no
+// duplicates.
+absl::StatusOr<std::vector<int>> ParseBudgets(const std::vector<std::string>& values) {
+  std::vector<int> out;
   for (const std::string& value : values) {
     for (absl::string_view part : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
       int64_t n = 0;
       if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(part), &n) || n < 1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--", AsAbsl(flag), ": '", part, "' is not a whole number >= 1 (e.g. 1,2,4,8)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--budget: '", part, "' is not a whole number >= 1 (e.g. 1,2,4,8)"));
+      }
+      if (n > samplers::kMaxBudgetN) {
+        return absl::InvalidArgumentError(absl::StrCat("--budget: ", n, " is more than ",
+                                                       samplers::kMaxBudgetN,
+                                                       ", the largest budget a strategy accepts"));
       }
       if (std::find(out.begin(), out.end(), n) != out.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", AsAbsl(flag), ": ", n, " is given twice"));
+        return absl::InvalidArgumentError(absl::StrCat("--budget: ", n, " is given twice"));
       }
-      out.push_back(n);
+      out.push_back(static_cast<int>(n));
     }
   }
   return out;
@@ -156,7 +163,7 @@ absl::Status AddProblemsFile(const BenchFlags& f, v1::ExperimentSpec& spec) {
         loaded->skipped > 1 ? absl::StrCat(" (and ", loaded->skipped - 1, " more)") : ""));
   }
   const int64_t rows = static_cast<int64_t>(loaded->problems.size());
-  const int64_t end = f.limit > 0 ? std::min(rows, f.offset + f.limit) : rows;
+  const int64_t end = f.limit > 0 ? std::min(rows, int64_t{f.offset} + f.limit) : rows;
   for (int64_t i = f.offset; i < end; ++i) {
     *spec.add_problems() = orchestrator::ProblemProto(loaded->problems[i]);
   }
@@ -190,13 +197,14 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
     spec.set_name(f.name.empty() ? absl::StrCat("bench ", f.dataset) : f.name);
     spec.mutable_dataset()->set_name(f.dataset);
     spec.mutable_dataset()->set_split(f.split);
-    spec.mutable_dataset()->set_offset(static_cast<int32_t>(f.offset));
-    spec.mutable_dataset()->set_limit(static_cast<int32_t>(f.limit));
+    spec.mutable_dataset()->set_offset(f.offset);
+    spec.mutable_dataset()->set_limit(f.limit);
   } else {
     // The file's name is part of the experiment's name, so --resume finds this file's experiment.
     spec.set_name(f.name.empty() ? absl::StrCat("bench ", f.problems_file) : f.name);
     PONDER_RETURN_IF_ERROR(AddProblemsFile(f, spec));
   }
+  PONDER_RETURN_IF_ERROR(CheckTemperatureFlag(f.temperature));
   v1::StrategyConfig verifier_holder;
   if (!f.verifier.empty()) {
     PONDER_RETURN_IF_ERROR(
@@ -216,21 +224,21 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
         config.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
       *config.mutable_verifier() = verifier_holder.verifier();
     }
-    if (f.temperature >= 0 && !config.sampling().has_temperature()) {
-      config.mutable_sampling()->set_temperature(f.temperature);
+    if (f.temperature.has_value() && !config.sampling().has_temperature()) {
+      config.mutable_sampling()->set_temperature(*f.temperature);
     }
     if (f.max_tokens > 0 && config.sampling().max_tokens() == 0) {
-      config.mutable_sampling()->set_max_tokens(static_cast<int32_t>(f.max_tokens));
+      config.mutable_sampling()->set_max_tokens(f.max_tokens);
     }
     *spec.add_strategies() = std::move(named);
   }
-  PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> budgets, ParsePositiveList(f.budgets, "budget"));
-  for (int64_t n : budgets) spec.add_budgets()->set_n(static_cast<int32_t>(n));
+  PONDER_ASSIGN_OR_RETURN(std::vector<int> budgets, ParseBudgets(f.budgets));
+  for (int n : budgets) spec.add_budgets()->set_n(n);
   PONDER_ASSIGN_OR_RETURN(std::vector<uint64_t> seeds, ParseSeeds(f.seeds));
   for (uint64_t s : seeds) spec.add_seeds(s);
   if (f.system_prompt_set) spec.mutable_prompt()->set_system_prompt(f.system_prompt);
   if (!f.user_template.empty()) spec.mutable_prompt()->set_user_template(f.user_template);
-  spec.set_parallelism(static_cast<int32_t>(f.parallel));
+  spec.set_parallelism(f.parallel);
   spec.set_independent_budgets(f.independent_budgets);
   return spec;
 }
@@ -362,7 +370,7 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   options.model = f.model;
   options.code_version = std::string(orchestrator::CodeVersion());
   // In this process the server's limits do not apply; only the request's own rules do.
-  options.limits.max_budget_n = 1 << 20;
+  options.limits.max_budget_n = samplers::kMaxBudgetN;
   options.limits.max_tokens = 1 << 20;
   options.limits.max_problem_bytes = int64_t{1} << 30;
   options.limits.max_experiment_parallelism = 1024;

@@ -81,7 +81,7 @@ struct LoadFlags {
   int64_t count = -1;
   int64_t offset = 0;
   int64_t seed = 0;
-  int64_t difficulty = 0;
+  int difficulty = 0;
 
   void Add(FlagParser& flags) {
     flags.AddString("split", &split, "the split (default: the dataset's first, usually test)");
@@ -98,7 +98,7 @@ struct LoadFlags {
     options.split = split;
     options.offset = offset;
     options.arith.seed = static_cast<uint64_t>(seed);
-    options.arith.difficulty = static_cast<int>(difficulty);
+    options.arith.difficulty = difficulty;
     if (count >= 0) {
       if (name == "arith" && count_is_size) {
         options.arith.count = count;
@@ -159,7 +159,7 @@ int RunShow(std::span<char* const> args) {
   load.count = 1;
   bool show_prompt = false;
   std::string family_name = "qwen-math";
-  int64_t few_shot = 0;
+  int few_shot = 0;
   std::string system;
   FlagParser flags("ponder datasets show NAME [flags]");
   load.Add(flags);
@@ -236,7 +236,7 @@ int RunShow(std::span<char* const> args) {
   if (show_prompt && !loaded->problems.empty()) {
     datasets::PromptOptions options;
     options.family = *family;
-    options.few_shot = static_cast<int>(few_shot);
+    options.few_shot = few_shot;
     if (flags.WasSet("system")) options.system_prompt = system;
     absl::StatusOr<datasets::Prompt> prompt = datasets::BuildPrompt(loaded->problems[0], options);
     if (!prompt.ok()) return ReportStatus(kCommand, prompt.status());

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "samplers/limits.h"
 
 namespace ponder::cli {
 
@@ -31,7 +32,7 @@ absl::StatusOr<engine::LocalEngineOptions> EngineFlags::Options() const {
         absl::StrCat("--", AsAbsl(flag), " must be in [", low, ", ", high, "], got ", value));
   };
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  PONDER_RETURN_IF_ERROR(in_range(threads, 0, kIntMax, "threads"));
+  PONDER_RETURN_IF_ERROR(in_range(threads, 0, engine::ops::ThreadPool::kMaxThreads, "threads"));
   PONDER_RETURN_IF_ERROR(in_range(kv_budget_mb, 0, int64_t{1} << 30, "kv-budget-mb"));
   PONDER_RETURN_IF_ERROR(in_range(max_batch_tokens, 1, kIntMax, "max-batch-tokens"));
   engine::LocalEngineOptions options;
@@ -44,6 +45,14 @@ absl::StatusOr<engine::LocalEngineOptions> EngineFlags::Options() const {
   options.kv_budget_bytes = kv_budget_mb << 20;
   options.max_batch_tokens = static_cast<int>(max_batch_tokens);
   return options;
+}
+
+absl::Status CheckTemperatureFlag(const std::optional<double>& temperature) {
+  if (!temperature.has_value() || samplers::IsStrategyTemperature(*temperature)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--temperature must be ", samplers::kStrategyTemperatureRange, ", got ", *temperature));
 }
 
 }  // namespace ponder::cli

@@ -5,6 +5,7 @@
 #define PONDER_CLI_ENGINE_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,11 @@ struct EngineFlags {
   // InvalidArgument naming its flag.
   absl::StatusOr<engine::LocalEngineOptions> Options() const;
 };
+
+// --temperature of the commands that run strategies (`solve`, `bench`): absent means each
+// strategy's own; a value given must be one a strategy accepts (samplers::IsStrategyTemperature),
+// else InvalidArgument naming the flag and the rule.
+absl::Status CheckTemperatureFlag(const std::optional<double>& temperature);
 
 }  // namespace ponder::cli
 

@@ -31,7 +31,7 @@ using orchestrator::ToJson;
 struct ExperimentsFlags {
   orchestrator::ClientFlags client;
   std::string spec;
-  int64_t page_size = 0;
+  int page_size = 0;
   bool results = false, details = false, json = false, watch = false;
 };
 
@@ -89,7 +89,7 @@ absl::StatusOr<int64_t> ExperimentIdArgument(const FlagParser& flags) {
 
 absl::Status List(PonderClient& client, const ExperimentsFlags& f) {
   v1::ListExperimentsRequest request;
-  request.set_page_size(static_cast<int32_t>(f.page_size));
+  request.set_page_size(f.page_size);
   std::printf("%-6s %-12s %17s %-7s %-20s %s\n", "id", "status", "recorded/planned", "failed",
               "created (UTC)", "name");
   do {

@@ -51,7 +51,8 @@ nlohmann::json StatsJson(const engine::EngineStats& s) {
 absl::Status Generate(std::span<char* const> args) {
   std::string model, prompt, prompt_tokens;
   std::vector<std::string> stops;
-  int64_t n = 1, max_tokens = 128, top_k = 0, seed = 0, top_logprobs = 0;
+  int n = 1, max_tokens = 128, top_k = 0, top_logprobs = 0;
+  int64_t seed = 0;
   EngineFlags engine_flags;
   double temperature = 1.0, top_p = 1.0, min_p = 0.0;
   bool chat = false, include_stop = false, ignore_eos = false, stats = false;
@@ -97,14 +98,13 @@ absl::Status Generate(std::span<char* const> args) {
   } else {
     request.prompt_text = prompt;
   }
-  request.n = static_cast<int>(n);
-  request.max_tokens = static_cast<int>(max_tokens);
-  request.sampling = {temperature, static_cast<int>(top_k), top_p, min_p,
-                      static_cast<uint64_t>(seed)};
+  request.n = n;
+  request.max_tokens = max_tokens;
+  request.sampling = {temperature, top_k, top_p, min_p, static_cast<uint64_t>(seed)};
   request.stop = stops;
   request.include_stop_string = include_stop;
   request.ignore_eos = ignore_eos;
-  request.top_logprobs = static_cast<int>(top_logprobs);
+  request.top_logprobs = top_logprobs;
   PONDER_ASSIGN_OR_RETURN(engine::GenerateResult result, engine->Generate(request));
   for (const engine::Completion& c : result.completions) {
     nlohmann::json line = {{"index", c.index},

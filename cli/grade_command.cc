@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/flags.h"
+#include "base/mapped_file.h"
 #include "base/strings.h"
 #include "cli/command.h"
 #include "nlohmann/json.hpp"
@@ -98,11 +99,13 @@ int RunGrade(std::span<char* const> args) {
   std::ifstream file;
   std::istream* input = &std::cin;
   if (input_path != "-") {
-    file.open(input_path);
-    if (!file) {
+    absl::StatusOr<std::ifstream> opened = OpenFileForReading(input_path);
+    if (!opened.ok()) {
       return ReportStatus("grade",
-                          absl::NotFoundError(absl::StrCat("cannot open --input ", input_path)));
+                          absl::Status(opened.status().code(),
+                                       absl::StrCat("--input: ", opened.status().message())));
     }
+    file = std::move(*opened);
     input = &file;
   }
 

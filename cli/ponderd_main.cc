@@ -24,6 +24,7 @@
 #include "orchestrator/problem_source.h"
 #include "orchestrator/server.h"
 #include "orchestrator/store/experiment_store.h"
+#include "samplers/strategy.h"
 
 namespace {
 
@@ -33,9 +34,9 @@ struct Flags {
   std::string model, db, listen = "127.0.0.1:50051", auth_token_file, data_dir;
   std::vector<std::string> prms;
   ponder::cli::EngineFlags engine;
-  int64_t max_concurrent_solves, max_queued_solves, max_budget_n, max_tokens, max_problem_bytes,
-      max_request_bytes, max_running_experiments, max_experiment_parallelism,
-      experiment_parallelism;
+  int max_concurrent_solves, max_queued_solves, max_budget_n, max_tokens, max_running_experiments,
+      max_experiment_parallelism, experiment_parallelism;
+  int64_t max_problem_bytes, max_request_bytes;
   double shutdown_grace_seconds = 5;
   bool resume = true;
 };
@@ -91,8 +92,12 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
                            absl::StrCat("--", ponder::AsAbsl(flag), " must be > 0, got ", value));
   };
   PONDER_RETURN_IF_ERROR(positive(f.max_concurrent_solves, "max-concurrent-solves"));
-  PONDER_RETURN_IF_ERROR(positive(f.max_queued_solves + 1, "max-queued-solves + 1"));
-  PONDER_RETURN_IF_ERROR(positive(f.max_budget_n, "max-budget-n"));
+  PONDER_RETURN_IF_ERROR(positive(int64_t{f.max_queued_solves} + 1, "max-queued-solves + 1"));
+  if (f.max_budget_n < 1 || f.max_budget_n > ponder::samplers::kMaxBudgetN) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-budget-n must be in [1, ", ponder::samplers::kMaxBudgetN, "], got ",
+                     f.max_budget_n, " (no strategy accepts a larger budget)"));
+  }
   PONDER_RETURN_IF_ERROR(positive(f.max_tokens, "max-tokens"));
   PONDER_RETURN_IF_ERROR(positive(f.max_problem_bytes, "max-problem-bytes"));
   PONDER_RETURN_IF_ERROR(positive(f.max_request_bytes, "max-request-bytes"));
@@ -118,15 +123,15 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
                             ponder::orchestrator::ReadAuthToken(f.auth_token_file));
   }
   ServiceLimits& limits = options.limits;
-  limits.max_concurrent_solves = static_cast<int>(f.max_concurrent_solves);
-  limits.max_queued_solves = static_cast<int>(f.max_queued_solves);
-  limits.max_budget_n = static_cast<int>(f.max_budget_n);
-  limits.max_tokens = static_cast<int>(f.max_tokens);
+  limits.max_concurrent_solves = f.max_concurrent_solves;
+  limits.max_queued_solves = f.max_queued_solves;
+  limits.max_budget_n = f.max_budget_n;
+  limits.max_tokens = f.max_tokens;
   limits.max_problem_bytes = f.max_problem_bytes;
   limits.max_request_bytes = f.max_request_bytes;
-  limits.max_running_experiments = static_cast<int>(f.max_running_experiments);
-  limits.max_experiment_parallelism = static_cast<int>(f.max_experiment_parallelism);
-  limits.default_experiment_parallelism = static_cast<int>(f.experiment_parallelism);
+  limits.max_running_experiments = f.max_running_experiments;
+  limits.max_experiment_parallelism = f.max_experiment_parallelism;
+  limits.default_experiment_parallelism = f.experiment_parallelism;
   options.resume_interrupted = f.resume;
   options.model = f.model;
 

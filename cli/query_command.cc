@@ -29,7 +29,8 @@ using results::Table;
 struct QueryFlags {
   std::string db, format = "table";
   std::vector<std::string> experiments, strategies, budgets, problems, seeds;
-  int64_t run = 0, limit = 0, answer_width = 24;
+  int64_t run = 0, limit = 0;
+  int answer_width = 24;
 };
 
 template <typename T>
@@ -99,7 +100,7 @@ absl::Status Query(std::span<char* const> args) {
     PONDER_ASSIGN_OR_RETURN(std::vector<v1::Experiment> experiments, db->Experiments());
     PONDER_ASSIGN_OR_RETURN(std::string text,
                             Render(results::ExperimentsTable(experiments), f.format));
-    std::printf("%s", text.c_str());
+    std::fwrite(text.data(), 1, text.size(), stdout);  // all of it, NULs too
     return absl::OkStatus();
   }
   if (ids.empty()) {
@@ -134,7 +135,7 @@ absl::Status Query(std::span<char* const> args) {
     } else if (what == "candidates") {
       PONDER_ASSIGN_OR_RETURN(std::vector<results::CandidateRow> candidates,
                               db->Candidates(id, filter, f.limit));
-      add(results::CandidatesTable(candidates, static_cast<int>(f.answer_width)));
+      add(results::CandidatesTable(candidates, f.answer_width));
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown table '", what, "' (experiments, accuracy, cost, runs, candidates, compare)"));
@@ -142,7 +143,7 @@ absl::Status Query(std::span<char* const> args) {
   }
   if (what == "compare") table = results::CompareTable(sets);
   PONDER_ASSIGN_OR_RETURN(std::string text, Render(*table, f.format));
-  std::printf("%s", text.c_str());
+  std::fwrite(text.data(), 1, text.size(), stdout);  // all of it, NULs too
   return absl::OkStatus();
 }
 

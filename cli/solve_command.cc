@@ -3,6 +3,7 @@
 // prints each strategy step as it happens.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "orchestrator/proto_json.h"
 #include "orchestrator/solve_pipeline.h"
 #include "orchestrator/validation.h"
+#include "samplers/strategy.h"
 
 namespace ponder::cli {
 namespace {
@@ -30,9 +32,10 @@ struct SolveFlags {
   std::string model, problem, strategy, verifier, reference, format = "math";
   std::string system_prompt;
   std::vector<std::string> prms;
-  int64_t budget = 0, seed = 0, max_tokens = 0;
+  int budget = 0, max_tokens = 0;
+  int64_t seed = 0;
   EngineFlags engine;  // in-process
-  double temperature = -1;
+  std::optional<double> temperature;
   bool events = false, json = false;
 };
 
@@ -78,14 +81,18 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
     PONDER_RETURN_IF_ERROR(orchestrator::FromJson(
         f.verifier, *request.mutable_strategy()->mutable_verifier(), "--verifier"));
   }
-  if (f.temperature >= 0)
-    request.mutable_strategy()->mutable_sampling()->set_temperature(f.temperature);
-  if (f.max_tokens > 0) {
-    request.mutable_strategy()->mutable_sampling()->set_max_tokens(
-        static_cast<int32_t>(f.max_tokens));
+  PONDER_RETURN_IF_ERROR(CheckTemperatureFlag(f.temperature));
+  if (f.temperature.has_value()) {
+    request.mutable_strategy()->mutable_sampling()->set_temperature(*f.temperature);
   }
-  if (f.budget < 1) return absl::InvalidArgumentError("--budget N (>= 1) is required");
-  request.mutable_budget()->set_n(static_cast<int32_t>(f.budget));
+  if (f.max_tokens > 0)
+    request.mutable_strategy()->mutable_sampling()->set_max_tokens(f.max_tokens);
+  if (f.budget == 0) return absl::InvalidArgumentError("--budget N (>= 1) is required");
+  if (f.budget < 1 || f.budget > samplers::kMaxBudgetN) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--budget must be in [1, ", samplers::kMaxBudgetN, "], got ", f.budget));
+  }
+  request.mutable_budget()->set_n(f.budget);
   request.set_seed(static_cast<uint64_t>(f.seed));
   if (!f.system_prompt.empty()) request.mutable_prompt()->set_system_prompt(f.system_prompt);
   return request;
@@ -120,7 +127,7 @@ absl::StatusOr<v1::SolveResponse> SolveInProcess(const SolveFlags& f,
   const orchestrator::StrategyFactory& strategies = orchestrator::BuiltinStrategies();
   // In this process the server's limits do not apply; only the request's own rules do.
   orchestrator::ServiceLimits limits;
-  limits.max_budget_n = 1 << 20;
+  limits.max_budget_n = samplers::kMaxBudgetN;
   limits.max_tokens = 1 << 20;
   limits.max_problem_bytes = int64_t{1} << 30;
   PONDER_RETURN_IF_ERROR(orchestrator::ValidateSolveRequest(request, limits, strategies));

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/flags.h"
+#include "base/mapped_file.h"
 #include "base/strings.h"
 #include "cli/command.h"
 #include "verifiers/code/code_verifier.h"
@@ -39,7 +40,7 @@ constexpr char kUsage[] =
 
 int RunVerifyCode(std::span<char* const> args) {
   std::string input_path;
-  int64_t parallel = 0;
+  int parallel = 0;
   FlagParser flags(kUsage);
   flags.AddString("input", &input_path, "JSONL file of programs and their tests");
   flags.AddInt("parallel", &parallel, "runs at once (default and maximum: one per core)");
@@ -50,14 +51,16 @@ int RunVerifyCode(std::span<char* const> args) {
     return ReportStatus("verify-code",
                         absl::InvalidArgumentError("--input FILE.jsonl is required"));
   }
-  std::ifstream input(input_path);
-  if (!input) {
-    return ReportStatus("verify-code",
-                        absl::NotFoundError(absl::StrCat("cannot open --input ", input_path)));
+  absl::StatusOr<std::ifstream> opened = OpenFileForReading(input_path);
+  if (!opened.ok()) {
+    return ReportStatus(
+        "verify-code",
+        absl::Status(opened.status().code(), absl::StrCat("--input: ", opened.status().message())));
   }
+  std::ifstream& input = *opened;
 
   verifiers::CodeSandbox sandbox;
-  verifiers::CodeVerifierPool pool(&sandbox, static_cast<int>(parallel));
+  verifiers::CodeVerifierPool pool(&sandbox, parallel);
   // Lines go through the pool in batches so that a large file needs bounded memory and results
   // appear as they are ready; within a batch they keep their order.
   const size_t batch_size = static_cast<size_t>(pool.parallelism()) * 16;

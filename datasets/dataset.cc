@@ -427,7 +427,7 @@ absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOp
   std::string split = options.split.empty() ? splits.front() : options.split;
   if (std::find(splits.begin(), splits.end(), split) == splits.end()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("dataset '", spec->info.name, "' has no split '", split,
+        absl::StrCat("dataset '", spec->info.name, "' has no split '", Printable(split, 64),
                      "' (splits: ", absl::StrJoin(splits, ", "), ")"));
   }
   LoadedDataset loaded;

@@ -101,7 +101,7 @@ absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOp
 // writes): one object per line, see internal::ParseProblemsFileRow for the fields; gzip and a
 // byte order mark are read as for the datasets. A line that does not parse, or repeats an id, is
 // counted in `skipped` with a "<path>:<line>: <why>" warning; NotFound/PermissionDenied name the
-// path.
+// path, and a directory is InvalidArgument "<path> is a directory, not a file".
 absl::StatusOr<LoadedDataset> LoadProblemsFile(const std::string& path);
 
 // What is known about a dataset without reading it.

@@ -3,14 +3,13 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/mapped_file.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 
 namespace ponder::datasets::internal {
@@ -92,15 +91,7 @@ absl::StatusOr<std::string> DecodeMaybeGzip(std::string_view bytes, std::string_
 }
 
 absl::StatusOr<std::string> ReadDatasetFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    int error = errno;
-    std::string message = absl::StrCat("cannot open ", path, ": ", std::strerror(error));
-    if (error == EACCES) return absl::PermissionDeniedError(message);
-    return absl::NotFoundError(message);
-  }
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  PONDER_ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(path));
   return DecodeMaybeGzip(bytes, path);
 }
 

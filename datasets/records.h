@@ -25,7 +25,9 @@ inline constexpr size_t kMaxDecodedBytes = size_t{1} << 30;
 // mark at the start is dropped. DataLoss naming `source` for a corrupt or truncated stream.
 absl::StatusOr<std::string> DecodeMaybeGzip(std::string_view bytes, std::string_view source);
 
-// Reads `path` whole and decodes it with DecodeMaybeGzip. NotFound/PermissionDenied name the path.
+// Reads `path` whole (base's ReadFileToString) and decodes it with DecodeMaybeGzip.
+// NotFound/PermissionDenied name the path; a directory is InvalidArgument "<path> is a
+// directory, not a file".
 absl::StatusOr<std::string> ReadDatasetFile(const std::string& path);
 
 // One JSON value from a file and where it starts.

@@ -1,5 +1,7 @@
 #include "engine/backend.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +29,7 @@ class CpuBackend final : public ForwardBackend {
     return absl::StrCat("cpu (", AsAbsl(ops::SimdTargetName()), ", ", pool_.size(), " threads)");
   }
   KvBlockStore& kv() override { return cache_; }
+  bool kv_allocated() const { return cache_.allocated(); }
   absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
                        ForwardOutput& output) override {
     PONDER_RETURN_IF_ERROR(ValidateOutputRequests(transformer_.weights(), chunks, options));
@@ -68,6 +71,13 @@ class CpuBackend final : public ForwardBackend {
   KvCache cache_;
   ops::ThreadPool& pool_;
 };
+
+// The machine's physical memory in bytes; 0 where it cannot be told.
+int64_t PhysicalMemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page_size > 0 ? int64_t{pages} * page_size : 0;
+}
 
 }  // namespace
 
@@ -160,6 +170,13 @@ absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateForwardBackend(
   }
   KvCacheShape shape{config.num_layers, config.num_kv_heads, config.head_dim, options.block_size};
   int64_t budget = options.kv_budget_bytes;
+  // A budget the machine cannot hold would be allocated lazily and then touched until the
+  // process is killed; refuse it while an error can still be reported.
+  if (const int64_t memory = PhysicalMemoryBytes(); memory > 0 && budget > memory) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a KV cache budget of ", budget >> 20, " MiB is more than this machine's physical memory (",
+        memory >> 20, " MiB); ask for less, or 0 for the default"));
+  }
   if (budget <= 0) {
     budget = std::min<int64_t>(int64_t{2} << 30, 8 * (config.max_context / options.block_size + 1) *
                                                      static_cast<int64_t>(shape.bytes_per_block()));
@@ -170,7 +187,13 @@ absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateForwardBackend(
     return absl::InvalidArgumentError(absl::StrCat(
         "a KV budget of ", budget, " bytes holds no block of ", shape.bytes_per_block(), " bytes"));
   }
-  return std::make_unique<CpuBackend>(weights, pool, shape, static_cast<int>(blocks));
+  auto backend = std::make_unique<CpuBackend>(weights, pool, shape, static_cast<int>(blocks));
+  if (!backend->kv_allocated()) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot allocate a KV cache of ", (blocks * shape.bytes_per_block()) >> 20,
+                     " MiB (", blocks, " blocks) in host memory; ask for a smaller KV budget"));
+  }
+  return backend;
 }
 
 }  // namespace ponder::engine

@@ -159,9 +159,11 @@ absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
         absl::StrCat(options.model_path, ": the tokenizer has ", state->tokenizer->vocab_size(),
                      " tokens but the model only ", config.vocab_size));
   }
-  int threads =
-      options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  state->pool = std::make_unique<ops::ThreadPool>(threads);
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1,
+                                       ops::ThreadPool::kMaxThreads);
+  PONDER_ASSIGN_OR_RETURN(state->pool, ops::ThreadPool::Create(threads));
   PONDER_ASSIGN_OR_RETURN(state->backend,
                           CreateForwardBackend(*state->weights, *state->pool,
                                                {.device = options.device,

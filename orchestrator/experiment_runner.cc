@@ -73,16 +73,13 @@ void ExperimentRunner::ReapFinished() {
 }
 
 absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec& spec) {
+  // The spec is validated in full (its dataset loaded, its verifiers built) before the server's
+  // capacity is looked at: an invalid spec is INVALID_ARGUMENT whatever is running, never a
+  // RESOURCE_EXHAUSTED that a client would retry.
   PONDER_RETURN_IF_ERROR(ValidateExperimentSpec(spec, options_.limits, pipeline_.strategies()));
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::UnavailableError("the server is shutting down");
-    if (RunningCount() >= options_.limits.max_running_experiments) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat(RunningCount(),
-                       " experiments are running, the server's limit "
-                       "(--max-running-experiments); retry when one has stopped"));
-    }
   }
   std::vector<v1::Problem> problems;
   if (spec.problems_size() > 0) {
@@ -129,8 +126,9 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
   if (shut_down_) return absl::UnavailableError("the server is shutting down");
   if (RunningCount() >= options_.limits.max_running_experiments) {
     return absl::ResourceExhaustedError(
-        "the server's limit of running experiments was reached while this one was prepared; "
-        "retry when one has stopped");
+        absl::StrCat(RunningCount(),
+                     " experiments are running, the server's limit "
+                     "(--max-running-experiments); retry when one has stopped"));
   }
   PONDER_ASSIGN_OR_RETURN(int64_t id, store_.CreateExperiment(record));
   return Launch(id, spec, std::move(problems), /*resumed=*/false);

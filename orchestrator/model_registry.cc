@@ -18,10 +18,11 @@ absl::StatusOr<engine::Engine*> ModelRegistry::RewardModel(std::string_view name
   if (it != reward_models_.end()) return it->second;
   std::vector<std::string> loaded;
   for (const auto& [loaded_name, unused] : reward_models_) loaded.push_back(loaded_name);
+  const std::string shown = Printable(name, 64);  // a client's string: cut, escaped
   return absl::InvalidArgumentError(absl::StrCat(
-      "reward model '", AsAbsl(name),
+      "reward model '", shown,
       "' is not loaded (loaded: ", loaded.empty() ? "none" : absl::StrJoin(loaded, ", "),
-      "; start the server with --prm ", AsAbsl(name), "=PATH)"));
+      "; start the server with --prm ", shown, "=PATH)"));
 }
 
 absl::StatusOr<std::unique_ptr<LoadedModels>> LoadedModels::Load(

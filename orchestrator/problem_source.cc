@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/strings.h"
 
 namespace ponder::orchestrator {
 namespace {
@@ -33,7 +34,7 @@ absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::Dataset
       std::vector<std::string> known;
       for (const auto& [name, unused] : loaders_) known.push_back(name);
       return absl::InvalidArgumentError(absl::StrCat(
-          "dataset.name: unknown dataset '", slice.name(), "' (this server knows: ",
+          "dataset.name: unknown dataset '", Printable(slice.name(), 64), "' (this server knows: ",
           known.empty() ? "none; give the problems inline" : absl::StrJoin(known, ", "), ")"));
     }
     loader = it->second;

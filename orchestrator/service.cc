@@ -37,7 +37,7 @@ absl::StatusOr<int64_t> ParsePageToken(const std::string& token) {
   int64_t value = 0;
   if (!absl::SimpleAtoi(token, &value) || value <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("page_token: '", token, "' is not a token this server issued"));
+        absl::StrCat("page_token: '", Printable(token, 64), "' is not a token this server issued"));
   }
   return value;
 }

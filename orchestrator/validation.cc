@@ -1,5 +1,6 @@
 #include "orchestrator/validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -8,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "engine/sampling/sampler.h"
+#include "samplers/strategy.h"
 
 namespace ponder::orchestrator {
 namespace {
@@ -17,6 +18,7 @@ constexpr size_t kMaxProblemIdBytes = 256;
 constexpr size_t kMaxReferenceBytes = 4096;
 constexpr size_t kMaxPromptBytes = 16 << 10;
 constexpr size_t kMaxNameBytes = 200;
+constexpr size_t kMaxProblemUses = 4;  // "{problem}" in a user template
 constexpr size_t kMaxStrategyNameBytes = 64;
 constexpr int kMaxStrategies = 64;
 constexpr int kMaxBudgets = 64;
@@ -48,6 +50,20 @@ std::string StrategyKinds() {
   return absl::StrJoin(names, ", ");
 }
 
+size_t CountOccurrences(std::string_view text, std::string_view part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string_view::npos;
+       at = text.find(part, at + part.size())) {
+    ++count;
+  }
+  return count;
+}
+
+bool HasControlCharacter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+}
+
 bool IsStrategyNameCharacter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == '.';
@@ -55,9 +71,10 @@ bool IsStrategyNameCharacter(char c) {
 
 absl::Status ValidateSampling(const v1::SamplingConfig& sampling, const ServiceLimits& limits,
                               std::string_view field) {
-  if (sampling.has_temperature() && !engine::IsValidTemperature(sampling.temperature())) {
-    return Invalid(Path(field, "temperature"), absl::StrCat("must be ", engine::kTemperatureRange,
-                                                            ", got ", sampling.temperature()));
+  if (sampling.has_temperature() && !samplers::IsStrategyTemperature(sampling.temperature())) {
+    return Invalid(Path(field, "temperature"),
+                   absl::StrCat("must be ", samplers::kStrategyTemperatureRange, ", got ",
+                                sampling.temperature()));
   }
   if (sampling.has_top_p() && !(sampling.top_p() > 0 && sampling.top_p() <= 1)) {
     return Invalid(Path(field, "top_p"), absl::StrCat("must be in (0, 1], got ", sampling.top_p()));
@@ -288,9 +305,17 @@ absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view fie
           Path(field, "user_template"),
           absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.user_template().size()));
     }
-    if (!absl::StrContains(prompt.user_template(), "{problem}")) {
+    const size_t uses = CountOccurrences(prompt.user_template(), "{problem}");
+    if (uses == 0) {
       return Invalid(Path(field, "user_template"),
                      "must contain \"{problem}\" (where the problem text goes)");
+    }
+    // Each use is replaced by the whole problem text: a 16 kB template of "{problem}"s and a
+    // 64 kB problem would make a prompt of a hundred megabytes to render and tokenize.
+    if (uses > kMaxProblemUses) {
+      return Invalid(Path(field, "user_template"),
+                     absl::StrCat("holds \"{problem}\" ", uses, " times; at most ", kMaxProblemUses,
+                                  " (each is replaced by the whole problem)"));
     }
   }
   return absl::OkStatus();
@@ -312,6 +337,10 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
   if (spec.name().size() > kMaxNameBytes) {
     return Invalid("spec.name",
                    absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", spec.name().size()));
+  }
+  if (HasControlCharacter(spec.name())) {
+    return Invalid("spec.name", absl::StrCat("'", Printable(spec.name()),
+                                             "' holds a control character (a NUL, a newline...)"));
   }
   const bool has_dataset = !spec.dataset().name().empty();
   if (has_dataset == (spec.problems_size() > 0)) {
@@ -351,9 +380,15 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
     return Invalid("spec.budgets",
                    absl::StrCat("give 1 to ", kMaxBudgets, " budgets, got ", spec.budgets_size()));
   }
+  std::set<int> budget_ns;
   for (int i = 0; i < spec.budgets_size(); ++i) {
-    PONDER_RETURN_IF_ERROR(
-        ValidateBudget(spec.budgets(i), limits, absl::StrCat("spec.budgets[", i, "]")));
+    const std::string field = absl::StrCat("spec.budgets[", i, "]");
+    PONDER_RETURN_IF_ERROR(ValidateBudget(spec.budgets(i), limits, field));
+    // Results are kept and summed per (strategy, n): a second budget of the same n would be
+    // counted into the first one's cells.
+    if (!budget_ns.insert(spec.budgets(i).n()).second) {
+      return Invalid(Path(field, "n"), absl::StrCat(spec.budgets(i).n(), " is given twice"));
+    }
   }
   std::set<std::string> strategy_names;
   for (int i = 0; i < spec.strategies_size(); ++i) {
@@ -382,6 +417,13 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
   if (spec.seeds_size() > kMaxSeeds) {
     return Invalid("spec.seeds",
                    absl::StrCat("at most ", kMaxSeeds, " seeds, got ", spec.seeds_size()));
+  }
+  std::set<uint64_t> seeds;
+  for (int i = 0; i < spec.seeds_size(); ++i) {
+    if (!seeds.insert(spec.seeds(i)).second) {  // the same runs again, counted twice
+      return Invalid(absl::StrCat("spec.seeds[", i, "]"),
+                     absl::StrCat(spec.seeds(i), " is given twice"));
+    }
   }
   PONDER_RETURN_IF_ERROR(ValidatePrompt(spec.prompt(), "spec.prompt"));
   if (spec.parallelism() < 0 || spec.parallelism() > limits.max_experiment_parallelism) {

@@ -26,6 +26,9 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
   }
   PONDER_ASSIGN_OR_RETURN(std::vector<engine::GenerateResult> generated,
                           GenerateAll(std::move(batch), context, requests, usage));
+  // A partial that fills the model's context is finished (the engine stopped it there, "length"):
+  // extending it would ask for a prompt the context cannot hold.
+  const int64_t context_length = context.policy->Info().context_length;
   std::vector<Partial> children;
   for (size_t g = 0; g < extensions.size(); ++g) {
     const Partial& parent = *extensions[g].parent;
@@ -50,7 +53,10 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
                        (!settings.answer_marker.empty() &&
                         step_text.find(settings.answer_marker) != std::string::npos) ||
                        child.num_steps() >= settings.max_steps ||
-                       static_cast<int>(child.tokens.size()) >= settings.max_tokens;
+                       static_cast<int>(child.tokens.size()) >= settings.max_tokens ||
+                       (context_length > 0 &&  // 0: an engine that does not say
+                        static_cast<int64_t>(problem.prompt_tokens.size() + child.tokens.size()) >=
+                            context_length);
       v1::TraceStep* node = result.add_trace();
       node->set_iteration(iteration);
       node->set_node(result.trace_size() - 1);

@@ -28,13 +28,14 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
         "set one of best_of_n, weighted_best_of_n, self_consistency, adaptive_self_consistency, "
         "rpc, perplexity, beam_search, dvts, particle_filter");
   }
-  if (budget.n() < 1 || budget.n() > 4096)
-    return invalid("budget.n", absl::StrCat("must be in [1, 4096], got ", budget.n()));
+  if (budget.n() < 1 || budget.n() > kMaxBudgetN)
+    return invalid("budget.n", absl::StrCat("must be in [1, ", kMaxBudgetN, "], got ", budget.n()));
   if (budget.max_generated_tokens() < 0)
     return invalid("budget.max_generated_tokens", "must be >= 0");
   const v1::SamplingConfig& s = config.sampling();
-  if (s.has_temperature() && !(s.temperature() >= 0 && s.temperature() <= 10)) {
-    return invalid("sampling.temperature", "must be in [0, 10]");
+  if (s.has_temperature() && !IsStrategyTemperature(s.temperature())) {
+    return invalid("sampling.temperature",
+                   absl::StrCat("must be ", kStrategyTemperatureRange, ", got ", s.temperature()));
   }
   if (s.has_top_p() && !(s.top_p() > 0 && s.top_p() <= 1))
     return invalid("sampling.top_p", "must be in (0, 1]");

@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "ponder/v1/result.pb.h"
 #include "ponder/v1/strategy.pb.h"
+#include "samplers/limits.h"
 #include "verifiers/grading/grader.h"
 #include "verifiers/verifier.h"
 

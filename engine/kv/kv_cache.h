@@ -53,6 +53,9 @@ class KvCache final : public KvBlockStore {
 
   const KvCacheShape& shape() const override { return shape_; }
   int num_blocks() const override { return num_blocks_; }
+  // False when the host could not give the storage (the allocation failed); such a cache must
+  // not be used. CreateForwardBackend turns it into RESOURCE_EXHAUSTED.
+  bool allocated() const { return data_ != nullptr || num_blocks_ == 0; }
 
   float* keys(int block, int layer) { return base(block, layer); }
   float* values(int block, int layer) {

@@ -7,6 +7,12 @@
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace ponder::engine::ops {
 namespace {
@@ -61,18 +67,52 @@ bool SpinUntil(int64_t spin_nanoseconds, Done done) {
 
 }  // namespace
 
-ThreadPool::ThreadPool(int num_threads, int64_t spin_nanoseconds)
-    : spin_nanoseconds_(std::max<int64_t>(0, spin_nanoseconds)) {
-  const int workers = std::max(1, num_threads) - 1;
-  workers_.reserve(workers);
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+absl::StatusOr<std::unique_ptr<ThreadPool>> ThreadPool::Create(int num_threads,
+                                                               int64_t spin_nanoseconds) {
+  if (num_threads > kMaxThreads) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a thread pool of ", num_threads, " threads: at most ", kMaxThreads));
+  }
+  // A pool of the calling thread alone, then its workers.
+  auto pool = std::unique_ptr<ThreadPool>(new ThreadPool(1, spin_nanoseconds));
+  if (absl::Status status = pool->StartWorkers(std::max(1, num_threads) - 1); !status.ok()) {
+    return status;
+  }
+  return pool;
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::ThreadPool(int num_threads, int64_t spin_nanoseconds)
+    : spin_nanoseconds_(std::max<int64_t>(0, spin_nanoseconds)) {
+  if (absl::Status status = StartWorkers(std::max(1, num_threads) - 1); !status.ok()) {
+    std::fprintf(stderr, "ThreadPool: %s\n", std::string(status.message()).c_str());
+    std::abort();
+  }
+}
+
+ThreadPool::~ThreadPool() { StopWorkers(); }
+
+absl::Status ThreadPool::StartWorkers(int workers) {
+  // std::thread reports a thread the system cannot start (EAGAIN: out of memory for its stack,
+  // or over a limit on processes) by throwing; that must not leave this part.
+  try {
+    workers_.reserve(workers);
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  } catch (const std::exception& error) {
+    const size_t started = workers_.size();
+    StopWorkers();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "could start only ", started, " of the ", workers, " worker threads of a pool of ",
+        workers + 1, " threads (", error.what(), "); ask for fewer threads"));
+  }
+  return absl::OkStatus();
+}
+
+void ThreadPool::StopWorkers() {
   stop_.store(true);
   epoch_.fetch_add(1);
   FutexWakeAll(&epoch_);
   for (std::thread& worker : workers_) worker.join();
+  workers_.clear();
 }
 
 void ThreadPool::ChunkBounds(int64_t n, int64_t grain, int64_t num_chunks, int64_t chunk,

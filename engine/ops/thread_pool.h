@@ -12,11 +12,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
 namespace ponder::engine::ops {
@@ -28,8 +31,21 @@ class ThreadPool {
   // between requests.
   static constexpr int64_t kDefaultSpinNanoseconds = 200'000;
 
+  // The most threads a pool may have: far more than the cores of the machines Ponder runs on
+  // (more threads than cores only slows the static partition down). A fixed number rather than
+  // a multiple of the core count, so that a command line valid on one machine is valid on every
+  // other; what a machine cannot start is Create's RESOURCE_EXHAUSTED.
+  static constexpr int kMaxThreads = 1024;
+
+  // A pool of `num_threads` as the constructor makes it, for callers that can return an error:
+  // InvalidArgument above kMaxThreads, and RESOURCE_EXHAUSTED naming the counts when the system
+  // cannot start the worker threads (those started are stopped again).
+  static absl::StatusOr<std::unique_ptr<ThreadPool>> Create(
+      int num_threads, int64_t spin_nanoseconds = kDefaultSpinNanoseconds);
+
   // `num_threads` counts the calling thread, so a pool of 1 starts no worker and runs everything
-  // inline. Values below 1 are treated as 1.
+  // inline. Values below 1 are treated as 1. Aborts, saying why, when the system cannot start
+  // the worker threads; Create reports that instead.
   explicit ThreadPool(int num_threads, int64_t spin_nanoseconds = kDefaultSpinNanoseconds);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -51,6 +67,10 @@ class ThreadPool {
                           int64_t* begin, int64_t* end);
 
  private:
+  // Starts `workers` worker threads; when the system cannot, stops the ones it started and
+  // returns RESOURCE_EXHAUSTED.
+  absl::Status StartWorkers(int workers);
+  void StopWorkers();
   void WorkerLoop();
   // Claims and runs chunks of the current job until none is left.
   void RunChunks();

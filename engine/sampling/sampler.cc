@@ -49,11 +49,6 @@ size_t NucleusSize(std::vector<Candidate>& candidates, double mass) {
 
 }  // namespace
 
-bool IsValidTemperature(double temperature) {
-  return temperature == 0.0 ||
-         (temperature > 0 && std::isnormal(static_cast<float>(1.0 / temperature)));
-}
-
 absl::Status SamplingParams::Validate() const {
   if (!IsValidTemperature(temperature)) {
     return absl::InvalidArgumentError(

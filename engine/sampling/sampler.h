@@ -13,6 +13,7 @@
 #ifndef PONDER_ENGINE_SAMPLING_SAMPLER_H_
 #define PONDER_ENGINE_SAMPLING_SAMPLER_H_
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -36,7 +37,10 @@ struct SamplingParams {
 // Whether `temperature` can be sampled at: 0 (greedy), or a finite positive value whose float
 // reciprocal, the factor the logits are tempered by (here and on the GPU), is a normal float
 // (about 3e-38 to 8e37); elsewhere the tempered logits would be 0, infinite or NaN.
-bool IsValidTemperature(double temperature);
+inline bool IsValidTemperature(double temperature) {
+  return temperature == 0.0 ||
+         (temperature > 0 && std::isnormal(static_cast<float>(1.0 / temperature)));
+}
 inline constexpr char kTemperatureRange[] =
     "0 (greedy) or between about 3e-38 and 8e37 (its reciprocal a normal float)";
 

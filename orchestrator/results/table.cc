@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/strings.h"
 
 namespace ponder::results {
 
@@ -32,7 +33,8 @@ std::string Table::ToText() const {
   for (const auto& row : rows_) {
     std::vector<std::string>& line = cells.emplace_back();
     for (size_t c = 0; c < columns_.size(); ++c) {
-      line.push_back(Format(row[c], static_cast<int>(c)));
+      // Control characters (a newline, a NUL in a name a client chose) would break the layout.
+      line.push_back(Printable(Format(row[c], static_cast<int>(c))));
       width[c] = std::max(width[c], line.back().size());
     }
   }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace ponder {
@@ -53,6 +55,50 @@ TEST(FlagParserTest, RejectsUnknownFlagAndBadNumberNamingTheFlag) {
   std::vector<char*> args2 = Args(unknown);
   status = other.Parse(args2);
   EXPECT_NE(status.message().find("--nope"), std::string::npos);
+}
+
+// `ponder solve --budget 2147483648` reached the request as -2147483648: an int64 flag was cast
+// to int32. A flag bound to an int refuses what an int cannot hold, naming the flag.
+TEST(FlagParserTest, IntegersOutsideTheirTypeAreErrorsNamingTheFlag) {
+  int budget = 0;
+  int64_t seed = 0;
+  FlagParser parser("test");
+  parser.AddInt("budget", &budget, "");
+  parser.AddInt("seed", &seed, "");
+  auto parse = [&](std::vector<std::string> storage) {
+    std::vector<char*> args = Args(storage);
+    return parser.Parse(args);
+  };
+  absl::Status wrapped = parse({"--budget", "2147483648"});
+  EXPECT_EQ(wrapped.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wrapped.message(), "--budget: 2147483648 is out of range [-2147483648, 2147483647]");
+  EXPECT_EQ(budget, 0);
+  EXPECT_FALSE(parse({"--budget=-2147483649"}).ok());
+  EXPECT_EQ(parse({"--budget", "2147483647", "--seed", "5000000000"}), absl::OkStatus());
+  EXPECT_EQ(budget, 2147483647);
+  EXPECT_EQ(seed, 5000000000);
+  absl::Status huge = parse({"--seed", "99999999999999999999"});
+  EXPECT_EQ(huge.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(huge.message().find("--seed: 99999999999999999999 is out of range"), std::string::npos)
+      << huge;
+  EXPECT_NE(parse({"--budget", "1.5"}).message().find("expected an integer"), std::string::npos);
+}
+
+TEST(FlagParserTest, AnOptionalNumberIsSetOnlyWhenGiven) {
+  std::optional<double> temperature;
+  FlagParser parser("test");
+  parser.AddDouble("temperature", &temperature, "");
+  std::vector<std::string> none;
+  std::vector<char*> no_args = Args(none);
+  ASSERT_TRUE(parser.Parse(no_args).ok());
+  EXPECT_FALSE(temperature.has_value());
+  std::vector<std::string> given = {"--temperature", "-1"};
+  std::vector<char*> args = Args(given);
+  ASSERT_TRUE(parser.Parse(args).ok());
+  EXPECT_EQ(temperature, -1.0);
+  std::vector<std::string> bad = {"--temperature", "warm"};
+  std::vector<char*> bad_args = Args(bad);
+  EXPECT_NE(parser.Parse(bad_args).message().find("--temperature"), std::string::npos);
 }
 
 TEST(FlagParserTest, MissingValueIsAnError) {

@@ -36,5 +36,29 @@ TEST(MappedFileTest, EmptyFileMapsToEmptySpan) {
   std::filesystem::remove(path);
 }
 
+// Opening a directory for reading succeeds; only the first read fails (EISDIR). That must be an
+// error naming the path, not an empty file (tokenize --file, --auth-token-file) or a crash.
+TEST(ReadFileToStringTest, ADirectoryIsAnErrorNamingThePath) {
+  const std::string dir = ::testing::TempDir() + "/read_file_to_string_dir";
+  std::filesystem::create_directories(dir);
+  absl::StatusOr<std::string> text = ReadFileToString(dir);
+  ASSERT_FALSE(text.ok()) << "read " << text->size() << " bytes from a directory";
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(text.status().message(), dir + " is a directory, not a file");
+}
+
+TEST(ReadFileToStringTest, ReadsAFileWholeAndAMissingOneIsNotFound) {
+  const std::string path = ::testing::TempDir() + "/read_file_to_string.bin";
+  const std::string contents = std::string("a\0b\n", 4) + std::string(100000, 'x');
+  { std::ofstream(path, std::ios::binary) << contents; }
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, contents);
+  std::filesystem::remove(path);
+  absl::StatusOr<std::string> missing = ReadFileToString(path);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(path), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ponder

@@ -3,16 +3,21 @@
 #include "cli/engine_flags.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/flags.h"
+#include "gmock/gmock.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/run_command.h"
 
 namespace ponder::cli {
 namespace {
+
+using ::testing::HasSubstr;
 
 absl::StatusOr<engine::LocalEngineOptions> Parse(std::vector<std::string> args) {
   EngineFlags engine_flags;
@@ -58,6 +63,49 @@ TEST(EngineFlagsTest, BadValuesNameTheirFlag) {
     EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(options.status().message().find(flag), std::string::npos) << options.status();
   }
+}
+
+// 100000 threads were accepted and aborted the process when the system could not start them.
+TEST(EngineFlagsTest, ThreadsAreAtMostTheThreadPoolsLimit) {
+  absl::StatusOr<engine::LocalEngineOptions> options = Parse({"--threads", "100000"});
+  ASSERT_FALSE(options.ok());
+  EXPECT_EQ(options.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(options.status().message(), HasSubstr("--threads must be in [0, 1024], got 100000"));
+  EXPECT_TRUE(Parse({"--threads", "1024"}).ok());
+}
+
+// Under a limit on address space (as a container's memory limit would set), what the engine
+// cannot have is an error naming it, not an abort or the OOM killer: worker threads whose stacks
+// do not fit, a KV budget beyond the machine's memory, a KV cache that cannot be allocated.
+TEST(EngineFlagsTest, GenerateReportsResourcesItCannotHaveInsteadOfAborting) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer cannot run under ulimit -v";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  GTEST_SKIP() << "AddressSanitizer cannot run under ulimit -v";
+#endif
+#endif
+  const std::string ponder = std::string(PONDER_BINARY_DIR) + "/bin/ponder";
+  const std::string model = std::string(PONDER_SOURCE_DIR) + "/models/arith-policy.gguf";
+  auto generate = [&](const std::string& limit_kib, const std::string& flags) {
+    return testutil::RunCommand("ulimit -v " + limit_kib + " && " + ponder + " generate --model " +
+                                model + " --prompt-tokens 5,6 --max-tokens 1 --temperature 0 " +
+                                "--device cpu " + flags);
+  };
+  testutil::CommandOutput threads = generate("2000000", "--threads 1024");
+  EXPECT_EQ(threads.exit_code, 1) << threads.err;
+  EXPECT_THAT(threads.err, HasSubstr("threads of a pool of 1024")) << threads.err;
+
+  testutil::CommandOutput beyond = generate("8000000", "--threads 1 --kv-budget-mb 99999999");
+  EXPECT_EQ(beyond.exit_code, 1) << beyond.err;
+  EXPECT_THAT(beyond.err, HasSubstr("a KV cache budget of 99999999 MiB is more than this "
+                                    "machine's physical memory"));
+
+  const int64_t memory_mib = (int64_t{sysconf(_SC_PHYS_PAGES)} * sysconf(_SC_PAGE_SIZE)) >> 20;
+  if (memory_mib < 8192) GTEST_SKIP() << "needs 8 GiB of memory, has " << memory_mib << " MiB";
+  testutil::CommandOutput unallocated = generate("2000000", "--threads 1 --kv-budget-mb 4096");
+  EXPECT_EQ(unallocated.exit_code, 1) << unallocated.err;
+  EXPECT_THAT(unallocated.err, HasSubstr("cannot allocate a KV cache of"));
 }
 
 // A 20-token prompt in steps of at most 4 tokens takes 5 steps; by default, one.

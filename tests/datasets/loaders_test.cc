@@ -287,6 +287,15 @@ TEST(LoadDataset, ReadsTheFileGivenAsPath) {
   EXPECT_EQ(loaded.problems[0].reference_answer, "7");
 }
 
+// `ponder bench --problems DIR` read a directory as a file and aborted.
+TEST(LoadProblemsFile, ADirectoryIsAnErrorNamingIt) {
+  TempFolder data;
+  absl::StatusOr<LoadedDataset> loaded = LoadProblemsFile(data.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(loaded.status().message(), HasSubstr(data.path() + " is a directory"));
+}
+
 TEST(LoadDataset, ArithIsGeneratedWithTheGsm8kAnswerFormat) {
   LoadedDataset loaded =
       LoadOrDie("arith", {.split = "train", .limit = 3, .arith = {.seed = 40, .difficulty = 3}});

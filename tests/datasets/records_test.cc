@@ -64,6 +64,14 @@ TEST(ReadDatasetFile, MissingFileIsNotFoundNamingThePath) {
   EXPECT_THAT(text.status().message(), HasSubstr("/nonexistent/ponder/test.jsonl"));
 }
 
+TEST(ReadDatasetFile, ADirectoryIsInvalidArgumentNamingThePath) {
+  ::ponder::datasets::testing::TempFolder folder;
+  absl::StatusOr<std::string> text = ReadDatasetFile(folder.path());
+  ASSERT_FALSE(text.ok());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(text.status().message(), HasSubstr(folder.path() + " is a directory"));
+}
+
 TEST(ForEachJsonLine, ReportsBadLinesByNumberAndSkipsBlankOnes) {
   SkipLog log;
   std::vector<std::pair<int64_t, int64_t>> seen;  // (line, index)

@@ -198,6 +198,46 @@ TEST_F(PonderdTest, CliSolvesInProcessWithTheSamePipeline) {
   }
 }
 
+// Values the fuzzer found. --budget 2147483648 wrapped to -2147483648 and was refused against
+// a bound (1048576) that the strategies' own (4096) made unreachable; an explicit --temperature
+// of -1 or nan was taken for "not given". Each is refused naming its flag.
+TEST_F(PonderdTest, CliRefusesOutOfRangeValuesNamingTheFlag) {
+  auto solve = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "solve",      "--model",          testing::TinyModelPath(), "--problem", "1 + 1?",
+        "--strategy", "self_consistency", "--max-tokens",           "4",         "--threads",
+        "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ChildProcess cli;
+    EXPECT_TRUE(cli.Start(BinaryPath("ponder"), args, stderr_));
+    cli.ReadAll();
+    const int code = cli.Wait();
+    return std::make_pair(code, Stderr());
+  };
+  auto [wrapped, wrapped_err] = solve({"--budget", "2147483648"});
+  EXPECT_EQ(wrapped, 2) << wrapped_err;
+  EXPECT_THAT(wrapped_err, HasSubstr("--budget: 2147483648 is out of range"));
+  auto [large, large_err] = solve({"--budget", "1000000"});
+  EXPECT_EQ(large, 2) << large_err;
+  EXPECT_THAT(large_err, HasSubstr("--budget must be in [1, 4096], got 1000000"));
+  for (const std::string temperature : {"-1", "nan"}) {
+    auto [code, err] = solve({"--budget", "1", "--temperature", temperature});
+    EXPECT_EQ(code, 2) << temperature << ": " << err;
+    EXPECT_THAT(err, HasSubstr("--temperature must be 0 (greedy) or in [about 3e-38, 10]"))
+        << temperature;
+  }
+  auto [greedy, greedy_err] = solve({"--budget", "1", "--temperature", "0"});
+  EXPECT_EQ(greedy, 0) << greedy_err;
+
+  // A server cannot promise budgets no strategy accepts.
+  ChildProcess ponderd;
+  ASSERT_TRUE(ponderd.Start(
+      BinaryPath("ponderd"),
+      {"--model", testing::TinyModelPath(), "--db", db_, "--max-budget-n", "5000"}, stderr_));
+  EXPECT_EQ(ponderd.Wait(), 2);  // -1: it started serving
+  EXPECT_THAT(Stderr(), HasSubstr("--max-budget-n must be in [1, 4096], got 5000"));
+}
+
 TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
   ChildProcess ponderd;
   ASSERT_TRUE(StartPonderd(ponderd));

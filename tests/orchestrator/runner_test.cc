@@ -357,6 +357,11 @@ TEST_F(RunnerTest, RunningExperimentsAreLimited) {
   ASSERT_TRUE(first.ok());
   auto second = runner->Start(Spec(1));
   EXPECT_TRUE(absl::IsResourceExhausted(second.status())) << second.status();
+  // An invalid spec is INVALID_ARGUMENT at capacity too (found by fuzzing the server: a client
+  // that honours RESOURCE_EXHAUSTED's retry-after would retry it forever).
+  v1::ExperimentSpec unknown_dataset = Spec(0);
+  unknown_dataset.mutable_dataset()->set_name("no-such-dataset");
+  EXPECT_TRUE(absl::IsInvalidArgument(runner->Start(unknown_dataset).status()));
   runner->Cancel(first->id()).IgnoreError();
 }
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 
 #include "orchestrator/auth.h"
@@ -143,6 +144,18 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
       {"template without placeholder",
        [](auto& r) { r.mutable_prompt()->set_user_template("Solve it."); },
        "prompt.user_template:"},
+      // Found by fuzzing the server: 1820 "{problem}"s and a 64 kB problem rendered a 119 MB
+      // prompt (1.7 GB of memory) before the context check refused it.
+      {"template that repeats the problem",
+       [](auto& r) {
+         std::string repeated;
+         for (int i = 0; i < 5; ++i) repeated += "{problem} ";
+         r.mutable_prompt()->set_user_template(repeated);
+       },
+       "prompt.user_template:"},
+      {"temperature above the strategies' range",
+       [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_temperature(100); },
+       "strategy.sampling.temperature: must be 0 (greedy) or in [about 3e-38, 10]"},
   };
   for (const Case& c : cases) {
     v1::SolveRequest request = ValidSolve();
@@ -182,6 +195,16 @@ TEST(ValidationTest, EachExperimentRuleNamesItsField) {
       {[](auto& s) { s.add_budgets()->set_n(0); }, "spec.budgets[1].n:"},
       {[](auto& s) { s.set_parallelism(17); }, "spec.parallelism:"},
       {[](auto& s) { s.set_name(std::string(201, 'n')); }, "spec.name:"},
+      // Found by fuzzing the server: a NUL in a name cut `ponder query experiments` short; the
+      // same seed or budget twice counted the same runs twice into one cell.
+      {[](auto& s) { s.set_name(std::string("a\0b", 3)); }, "spec.name: 'a\\x00b'"},
+      {[](auto& s) { s.set_name("two\nlines"); }, "spec.name:"},
+      {[](auto& s) {
+         s.add_seeds(1);
+         s.add_seeds(1);
+       },
+       "spec.seeds[1]: 1 is given twice"},
+      {[](auto& s) { s.add_budgets()->set_n(s.budgets(0).n()); }, "spec.budgets[1].n:"},
       {[](auto& s) {
          for (int i = 0; i < 65; ++i) s.add_seeds(i);
        },
@@ -270,6 +293,14 @@ TEST(AuthTest, TokenFileIsTrimmedAndMustNotBeEmpty) {
   }
   EXPECT_TRUE(absl::IsInvalidArgument(ReadAuthToken(path).status()));
   EXPECT_FALSE(ReadAuthToken(path + ".missing").ok());
+}
+
+TEST(AuthTest, ADirectoryIsNotAnEmptyTokenFile) {
+  const std::string dir = testing::TempPath("token_dir");
+  std::filesystem::create_directories(dir);
+  absl::StatusOr<std::string> token = ReadAuthToken(dir);
+  ASSERT_FALSE(token.ok());
+  EXPECT_THAT(token.status().message(), HasSubstr(dir + " is a directory"));
 }
 
 TEST(ClientTest, StrategyArgumentIsJsonOrAName) {

@@ -14,17 +14,20 @@
 namespace ponder::samplers {
 namespace {
 
+engine::LocalEngine* RandomPolicy(const std::string& name, int64_t max_context) {
+  std::string path = ::testing::TempDir() + "/" + name + ".gguf";
+  engine::testing::RandomModelSpec spec;
+  spec.seed = 5;
+  spec.max_context = max_context;
+  EXPECT_TRUE(engine::testing::WriteRandomGgufModel(spec, engine::DType::kF16, path).ok());
+  engine::LocalEngineOptions options;
+  options.model_path = path;
+  options.threads = 2;
+  return engine::LocalEngine::Create(options)->release();
+}
+
 engine::LocalEngine& Policy() {
-  static engine::LocalEngine* engine = [] {
-    std::string path = ::testing::TempDir() + "/samplers_policy.gguf";
-    engine::testing::RandomModelSpec spec;
-    spec.seed = 5;
-    EXPECT_TRUE(engine::testing::WriteRandomGgufModel(spec, engine::DType::kF16, path).ok());
-    engine::LocalEngineOptions options;
-    options.model_path = path;
-    options.threads = 2;
-    return engine::LocalEngine::Create(options)->release();
-  }();
+  static engine::LocalEngine* engine = RandomPolicy("samplers_policy", 1024);
   return *engine;
 }
 
@@ -74,10 +77,11 @@ v1::StrategyConfig Config(const std::string& kind) {
 }
 
 absl::StatusOr<v1::SolveResult> Solve(const v1::StrategyConfig& config, int n, uint64_t seed,
-                                      const engine::CancellationToken* cancel = nullptr) {
+                                      const engine::CancellationToken* cancel = nullptr,
+                                      engine::Engine* policy = &Policy()) {
   Models models;
   SolveContext context;
-  context.policy = &Policy();
+  context.policy = policy;
   context.config = config;
   context.budget.set_n(n);
   context.seed = seed;
@@ -188,6 +192,27 @@ TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero
   bool zero_reward = false;
   for (const auto& node : result->trace()) zero_reward |= node.has_reward() && node.reward() == 0.0;
   EXPECT_TRUE(zero_reward);
+}
+
+// Found by fuzzing the server: a step-level search whose partial solutions filled the policy's
+// context asked the engine to extend them, and the engine refused the over-long prompt, failing
+// the whole solve. A partial that fills the context is finished, as the engine stopped it.
+TEST(StrategyIntegrationTest, StepSearchesStopPartialsThatFillTheContext) {
+  static engine::LocalEngine* short_policy = RandomPolicy("samplers_short_policy", 40);
+  for (const char* kind : {"beam", "dvts", "pf"}) {
+    SCOPED_TRACE(kind);
+    v1::StrategyConfig config = Config(kind);
+    config.mutable_sampling()->set_max_tokens(200);
+    config.mutable_steps()->set_max_steps(100);
+    auto result = Solve(config, 4, 2, nullptr, short_policy);
+    ASSERT_TRUE(result.ok()) << result.status();
+    bool filled = false;
+    for (const auto& candidate : result->candidates()) {
+      EXPECT_LE(6 + candidate.num_tokens(), 40);  // the prompt is 6 tokens
+      filled |= 6 + candidate.num_tokens() == 40;
+    }
+    EXPECT_TRUE(filled);
+  }
 }
 
 TEST(StrategyIntegrationTest, CancellationStopsALongSearch) {

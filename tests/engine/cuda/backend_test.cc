@@ -4,9 +4,11 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "engine/sampling/sampler.h"
 #include "engine/testing/random_model.h"
 
@@ -65,6 +67,21 @@ TEST_F(BackendTest, CpuBackendSizesItsCacheFromTheBudget) {
   auto none = CreateForwardBackend(
       *weights_, pool_, {.device = Device::kCpu, .block_size = 8, .kv_budget_bytes = 100});
   EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A budget the machine cannot hold was allocated and touched until the process aborted or was
+// killed; it is refused up front, naming both sizes.
+TEST_F(BackendTest, CpuBackendRefusesABudgetBeyondPhysicalMemory) {
+  const int64_t memory = int64_t{sysconf(_SC_PHYS_PAGES)} * sysconf(_SC_PAGE_SIZE);
+  ASSERT_GT(memory, 0);
+  auto backend = CreateForwardBackend(
+      *weights_, pool_, {.device = Device::kCpu, .block_size = 8, .kv_budget_bytes = 2 * memory});
+  ASSERT_FALSE(backend.ok());
+  EXPECT_EQ(backend.status().code(), absl::StatusCode::kResourceExhausted) << backend.status();
+  EXPECT_THAT(backend.status().message(),
+              HasSubstr(absl::StrCat("a KV cache budget of ", (2 * memory) >> 20,
+                                     " MiB is more than this machine's physical memory (",
+                                     memory >> 20, " MiB)")));
 }
 
 TEST_F(BackendTest, DrawsAreWhatTheSamplerGivesOnTheRowsLogits) {

@@ -115,5 +115,22 @@ TEST(ThreadPoolTest, SleepingWorkersAndCallerAreWokenWithoutLosingJobs) {
   EXPECT_EQ(total, 2000 * 3);
 }
 
+TEST(ThreadPoolTest, CreateMakesThePoolAndRefusesMoreThanTheLimit) {
+  absl::StatusOr<std::unique_ptr<ThreadPool>> pool = ThreadPool::Create(3);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ((*pool)->size(), 3);
+  std::atomic<int64_t> sum{0};
+  (*pool)->ParallelFor(100, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) sum += i;
+  });
+  EXPECT_EQ(sum.load(), 4950);
+  absl::StatusOr<std::unique_ptr<ThreadPool>> too_many =
+      ThreadPool::Create(ThreadPool::kMaxThreads + 1);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("at most 1024"), std::string::npos)
+      << too_many.status();
+}
+
 }  // namespace
 }  // namespace ponder::engine::ops

@@ -431,6 +431,39 @@ TEST(ResultsCliTest, ErrorsNameTheFlag) {
   EXPECT_THAT(budget.err, HasSubstr("--budget: 'x'"));
 }
 
+// Values the fuzzer found: each is refused before any model is loaded, naming its flag.
+TEST(ResultsCliTest, OutOfRangeValuesAndADirectoryAreRefusedNamingTheFlag) {
+  const std::vector<std::string> common = {"bench",
+                                           "--model",
+                                           "m.gguf",
+                                           "--strategy",
+                                           "self_consistency",
+                                           "--db",
+                                           TempPath("refused.db")};
+  auto bench = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = common;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Ponder(args);
+  };
+  const std::string dir = TempPath("problems_dir");
+  std::filesystem::create_directories(dir);
+  CommandResult directory = bench({"--problems", dir, "--budget", "1"});
+  EXPECT_EQ(directory.code, 2) << directory.err;
+  EXPECT_THAT(directory.err, HasSubstr(dir + " is a directory"));
+  // 2^31 wrapped to -2^31 on its way into budget.n.
+  CommandResult wrapped = bench({"--dataset", "arith", "--budget", "1,2147483648"});
+  EXPECT_EQ(wrapped.code, 2) << wrapped.err;
+  EXPECT_THAT(wrapped.err, HasSubstr("--budget: 2147483648 is more than 4096"));
+  // An explicit temperature that cannot be sampled at is not "the strategy's default".
+  for (const std::string temperature : {"-1", "nan"}) {
+    CommandResult run =
+        bench({"--dataset", "arith", "--budget", "1", "--temperature", temperature});
+    EXPECT_EQ(run.code, 2) << temperature << ": " << run.err;
+    EXPECT_THAT(run.err, HasSubstr("--temperature must be 0 (greedy) or in [about 3e-38, 10]"))
+        << temperature;
+  }
+}
+
 // --problems: a JSONL file (what `ponder datasets export` writes, or a user's own) benchmarked
 // as given — every line a problem with its id, reference and answer format — and a line that
 // does not parse stops the benchmark naming the file and line.

@@ -28,6 +28,19 @@ TEST(TableTest, TextAlignsColumnsAndShowsMissingValuesAsDashes) {
             "bon               16         -  yes\n");
 }
 
+// Found by fuzzing the server: an experiment named "a\0b" cut `ponder query experiments` short
+// at its row, and a name with a newline broke the layout.
+TEST(TableTest, TextEscapesControlCharacters) {
+  Table table({{"name", 0, true}, {"n", 0, false}});
+  table.AddRow({std::string("a\0b", 3), 1});
+  table.AddRow({"two\nlines", 2});
+  EXPECT_EQ(table.ToText(),
+            "name        n\n"
+            "----------  -\n"
+            "a\\x00b      1\n"
+            "two\\nlines  2\n");
+}
+
 TEST(TableTest, CsvQuotesFieldsWithCommasAndQuotes) {
   EXPECT_EQ(Sample().ToCsv(),
             "strategy,n,accuracy,note\n"

@@ -101,6 +101,17 @@ TEST(VerifyCodeCliUsageTest, MissingOrUnreadableInputIsAnError) {
   EXPECT_EQ(RunPonder("--input /nonexistent/ponder.jsonl").exit_code, 1);
 }
 
+// Needs no sandbox: the input is refused before any program runs.
+TEST(VerifyCodeCliUsageTest, ADirectoryAsInputIsAnErrorNamingIt) {
+  const std::string dir = ::testing::TempDir() + "verify_code_input_dir";
+  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  ponder::testutil::CommandOutput run = ponder::testutil::RunCommand(
+      std::string(PONDER_BINARY_DIR) + "/bin/ponder verify-code --input " + dir);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find("--input: " + dir + " is a directory"), std::string::npos) << run.err;
+}
+
 TEST(CodeRunRequestFromJsonTest, ReadsBothKindsAndNamesBadFields) {
   absl::StatusOr<CodeRunRequest> tests = CodeRunRequestFromJson(
       R"({"language": "python", "program": "p", "tests": "assert 1", "timeout_s": 2.5})");

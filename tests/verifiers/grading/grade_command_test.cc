@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -84,6 +85,17 @@ TEST(GradingCommand, RejectsBadArguments) {
   RunResult absent = RunPonder("grade --dataset math --input /nonexistent/grade.jsonl");
   EXPECT_EQ(absent.exit_code, 1);
   EXPECT_THAT(absent.stderr_text, HasSubstr("/nonexistent/grade.jsonl"));
+}
+
+// A directory opens like a file and then reads as nothing: it must be an error, not an empty
+// (and successful) grading.
+TEST(GradingCommand, ADirectoryAsInputIsAnErrorNamingIt) {
+  const std::string dir = testing::TempDir() + "grade_input_dir";
+  ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
+  RunResult run = RunPonder("grade --dataset math --input " + dir);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.stdout_lines, ::testing::IsEmpty());
+  EXPECT_THAT(run.stderr_text, HasSubstr("--input: " + dir + " is a directory"));
 }
 
 }  // namespace

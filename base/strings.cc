@@ -1,0 +1,35 @@
+#include "base/strings.h"
+
+#include "absl/strings/str_format.h"
+
+namespace ponder {
+
+std::string Printable(std::string_view text, size_t max_bytes) {
+  bool cut = false;
+  if (text.size() > max_bytes) {
+    size_t end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    text = text.substr(0, end);
+    cut = true;
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    const unsigned char byte = static_cast<unsigned char>(ch);
+    if (ch == '\n') {
+      out += "\\n";
+    } else if (ch == '\r') {
+      out += "\\r";
+    } else if (ch == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7F) {
+      out += absl::StrFormat("\\x%02x", byte);
+    } else {
+      out += ch;
+    }
+  }
+  if (cut) out += "...";
+  return out;
+}
+
+}  // namespace ponder

@@ -1,0 +1,24 @@
+// The ranges every strategy accepts, for the layers that check a request before it reaches one
+// (the service's validation, the CLI's flags). Header-only: no protobuf.
+#ifndef PONDER_SAMPLERS_LIMITS_H_
+#define PONDER_SAMPLERS_LIMITS_H_
+
+#include "engine/sampling/sampler.h"
+
+namespace ponder::samplers {
+
+// The largest budget.n any strategy accepts; a server's --max-budget-n and the in-process
+// commands' limits are at most this.
+inline constexpr int kMaxBudgetN = 4096;
+
+// Sampling temperatures a strategy accepts: 0 (greedy), or up to kMaxTemperature where the
+// engine can sample at it (engine::IsValidTemperature). One rule, one wording.
+inline constexpr double kMaxTemperature = 10;
+inline bool IsStrategyTemperature(double temperature) {
+  return engine::IsValidTemperature(temperature) && temperature <= kMaxTemperature;
+}
+inline constexpr char kStrategyTemperatureRange[] = "0 (greedy) or in [about 3e-38, 10]";
+
+}  // namespace ponder::samplers
+
+#endif  // PONDER_SAMPLERS_LIMITS_H_
