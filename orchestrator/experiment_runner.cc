@@ -45,12 +45,6 @@ std::vector<RunKey> Grid(const v1::ExperimentSpec& spec, size_t problems) {
   return grid;
 }
 
-// Adds `prefix` to an InvalidArgument message that names a field relative to it.
-absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
-  if (!absl::IsInvalidArgument(status)) return status;
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(prefix), status.message()));
-}
-
 }  // namespace
 
 ExperimentRunner::ExperimentRunner(ExperimentStore& store, const SolvePipeline& pipeline,
@@ -109,7 +103,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
     PONDER_RETURN_IF_ERROR(
         ValidateRewardModelNames(spec.strategies(i).config().verifier(), pipeline_.models(),
                                  absl::StrCat("spec.strategies[", i, "].config.verifier")));
-    PONDER_RETURN_IF_ERROR(Prefixed(absl::StrCat("spec.strategies[", i, "].config: "),
+    PONDER_RETURN_IF_ERROR(Prefixed(absl::StrCat("spec.strategies[", i, "].config."),
                                     pipeline_.CheckBuildable(spec.strategies(i).config())));
   }
 

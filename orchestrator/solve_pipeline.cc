@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
+#include "orchestrator/validation.h"
 #include "verifiers/grading/grader.h"
 
 namespace ponder::orchestrator {
@@ -82,8 +83,10 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
                           strategies_.MakeStrategy(request.strategy()));
   std::unique_ptr<verifiers::Verifier> verifier;
   if (strategies_.NeedsVerifier(request.strategy())) {
-    PONDER_ASSIGN_OR_RETURN(verifier,
-                            strategies_.MakeVerifier(request.strategy().verifier(), models_));
+    absl::StatusOr<std::unique_ptr<verifiers::Verifier>> made =
+        strategies_.MakeVerifier(request.strategy().verifier(), models_);
+    if (!made.ok()) return Prefixed("strategy.", made.status());  // "verifier...." from here
+    verifier = *std::move(made);
   }
   samplers::SolveContext context;
   context.policy = &policy;

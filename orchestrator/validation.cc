@@ -140,6 +140,10 @@ absl::Status ValidateVerifier(const v1::VerifierConfig& verifier, std::string_vi
       if (!v1::ProcessRewardModel::Format_IsValid(prm.format())) {
         return Invalid(Path(field, "prm.format"), absl::StrCat("unknown value ", prm.format()));
       }
+      if (prm.format() == v1::ProcessRewardModel::FORMAT_UNSPECIFIED) {
+        return Invalid(Path(field, "prm.format"),
+                       "required: FORMAT_QWEN_MATH_PRM, FORMAT_RLHFLOW or FORMAT_MATH_SHEPHERD");
+      }
       if (prm.has_step_tag() && prm.step_tag().empty()) {
         return Invalid(Path(field, "prm.step_tag"), "must not be empty when set");
       }
@@ -291,6 +295,11 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
   absl::Status status = strategies.Validate(config, budget);
   if (absl::IsInvalidArgument(status)) return Within(field, status);
   return status;
+}
+
+absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
+  if (!absl::IsInvalidArgument(status)) return status;
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(prefix), status.message()));
 }
 
 absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view field) {

@@ -32,6 +32,10 @@ struct ServiceLimits {
 
 v1::ServerLimits LimitsProto(const ServiceLimits& limits);
 
+// `prefix` added to an InvalidArgument message that names a field relative to it (a verifier's
+// "verifier.prm.format: ..." as "strategy.verifier.prm.format: ..."); other errors unchanged.
+absl::Status Prefixed(std::string_view prefix, const absl::Status& status);
+
 absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& limits,
                              std::string_view field);
 absl::Status ValidateBudget(const v1::Budget& budget, const ServiceLimits& limits,

@@ -39,8 +39,8 @@ absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, std::span<const Sol
   out.scores.resize(solutions.size());
   for (size_t i = 0; i < solutions.size(); ++i) {
     PONDER_ASSIGN_OR_RETURN(engine::ScoreRequest request, build(solutions[i]));
-    const int64_t tokens = static_cast<int64_t>(request.prefix_tokens.size() +
-                                                request.continuation_tokens.size());
+    const int64_t tokens =
+        static_cast<int64_t>(request.prefix_tokens.size() + request.continuation_tokens.size());
     if (context > 0 && tokens > context) {
       out.scores[i].over_context = true;
       continue;
@@ -66,15 +66,17 @@ std::vector<double> PairScores(const engine::ScoreResult& result) {
   return std::vector<double>(result.pair_probabilities.begin(), result.pair_probabilities.end());
 }
 
+// The token `text` is, for `purpose`; else InvalidArgument naming `field`, the setting that
+// asked for it (the step tag, or the format whose labels these are).
 absl::StatusOr<int32_t> RequireToken(engine::Engine& model, std::string_view text,
-                                     std::string_view purpose) {
+                                     std::string_view field, std::string_view purpose) {
   std::optional<int32_t> id = model.TokenId(text);
   if (id.has_value()) return *id;
   PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> ids, model.Tokenize(text, false));
   if (ids.size() == 1) return ids[0];
-  return absl::InvalidArgumentError(absl::StrCat("the model ", model.Info().path,
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": the model ", model.Info().path,
                                                  " has no single token for ", AsAbsl(purpose), " '",
-                                                 AsAbsl(text), "'"));
+                                                 Printable(text, 64), "'"));
 }
 
 // Qwen2.5-Math-PRM (model card, "Quick Start"): system prompt, the question as the user turn,
@@ -312,7 +314,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeProcessRewardModelVerifier(
   switch (config.format()) {
     case v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM: {
       std::string tag = config.has_step_tag() ? config.step_tag() : "<extra_0>";
-      PONDER_ASSIGN_OR_RETURN(int32_t id, RequireToken(*model, tag, "the step tag"));
+      PONDER_ASSIGN_OR_RETURN(int32_t id,
+                              RequireToken(*model, tag, "verifier.prm.step_tag", "the step tag"));
       std::string system =
           config.has_system_prompt()
               ? config.system_prompt()
@@ -320,15 +323,20 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeProcessRewardModelVerifier(
       return std::make_unique<QwenMathPrm>(*model, id, tag, system);
     }
     case v1::ProcessRewardModel::FORMAT_RLHFLOW: {
-      PONDER_ASSIGN_OR_RETURN(int32_t plus, RequireToken(*model, "+", "the good-step label"));
-      PONDER_ASSIGN_OR_RETURN(int32_t minus, RequireToken(*model, "-", "the bad-step label"));
+      PONDER_ASSIGN_OR_RETURN(
+          int32_t plus, RequireToken(*model, "+", "verifier.prm.format", "the good-step label"));
+      PONDER_ASSIGN_OR_RETURN(
+          int32_t minus, RequireToken(*model, "-", "verifier.prm.format", "the bad-step label"));
       return std::make_unique<RlhflowPrm>(*model, plus, minus);
     }
     case v1::ProcessRewardModel::FORMAT_MATH_SHEPHERD: {
       std::string tag = config.has_step_tag() ? config.step_tag() : "ки";
-      PONDER_ASSIGN_OR_RETURN(int32_t id, RequireToken(*model, tag, "the step tag"));
-      PONDER_ASSIGN_OR_RETURN(int32_t plus, RequireToken(*model, "+", "the good-step label"));
-      PONDER_ASSIGN_OR_RETURN(int32_t minus, RequireToken(*model, "-", "the bad-step label"));
+      PONDER_ASSIGN_OR_RETURN(int32_t id,
+                              RequireToken(*model, tag, "verifier.prm.step_tag", "the step tag"));
+      PONDER_ASSIGN_OR_RETURN(
+          int32_t plus, RequireToken(*model, "+", "verifier.prm.format", "the good-step label"));
+      PONDER_ASSIGN_OR_RETURN(
+          int32_t minus, RequireToken(*model, "-", "verifier.prm.format", "the bad-step label"));
       return std::make_unique<MathShepherdPrm>(*model, id, tag, plus, minus);
     }
     default:

@@ -412,6 +412,8 @@ TEST_F(RunnerTest, StrategyTheModelsCannotBuildIsRefusedAtStart) {
   v1::StrategyConfig& config = *spec.mutable_strategies(1)->mutable_config();
   config.mutable_best_of_n();
   config.mutable_verifier()->mutable_prm()->set_model("missing-prm");
+  config.mutable_verifier()->mutable_prm()->set_format(
+      v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
   auto started = runner->Start(spec);
   EXPECT_TRUE(absl::IsInvalidArgument(started.status()));
   EXPECT_THAT(std::string(started.status().message()),

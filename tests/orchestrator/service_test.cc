@@ -191,6 +191,8 @@ TEST_F(ServiceTest, InvalidRequestsAreInvalidArgumentNamingTheField) {
   // A reward model the server has not loaded is refused before any work starts.
   request = Request();
   request.mutable_strategy()->mutable_verifier()->mutable_prm()->set_model("no-such-prm");
+  request.mutable_strategy()->mutable_verifier()->mutable_prm()->set_format(
+      v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
   status = client->stub().Solve(client->NewContext().get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), StartsWith("strategy.verifier.prm.model: reward model"));
