@@ -21,8 +21,9 @@ namespace {
 absl::Status ErrnoError(const std::string& path, const char* call) {
   int err = errno;
   std::string message = absl::StrCat(path, ": ", call, " failed: ", std::strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(message);
   if (err == EACCES) return absl::PermissionDeniedError(message);
+  if (err == ENAMETOOLONG || err == ELOOP) return absl::InvalidArgumentError(message);
   return absl::UnavailableError(message);
 }
 

@@ -22,7 +22,7 @@ std::string Printable(std::string_view text, size_t max_bytes) {
       out += "\\r";
     } else if (ch == '\t') {
       out += "\\t";
-    } else if (byte < 0x20 || byte == 0x7F) {
+    } else if (IsControlCharacter(ch)) {
       out += absl::StrFormat("\\x%02x", byte);
     } else {
       out += ch;

@@ -18,6 +18,11 @@ namespace ponder {
 inline absl::string_view AsAbsl(std::string_view s) { return {s.data(), s.size()}; }
 inline std::string_view AsStd(absl::string_view s) { return {s.data(), s.size()}; }
 
+// ASCII control characters (below 0x20, and DEL): what Printable escapes.
+inline bool IsControlCharacter(char c) {
+  return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7F;
+}
+
 // `text` made safe to quote in a message or print in a table: control characters are written as
 // escapes (\n, \r, \t, \x00 ...; other bytes, UTF-8 included, stay as they are), and text longer
 // than `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile

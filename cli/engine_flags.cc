@@ -32,7 +32,7 @@ absl::StatusOr<engine::LocalEngineOptions> EngineFlags::Options() const {
         absl::StrCat("--", AsAbsl(flag), " must be in [", low, ", ", high, "], got ", value));
   };
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  PONDER_RETURN_IF_ERROR(in_range(threads, 0, engine::ops::ThreadPool::kMaxThreads, "threads"));
+  PONDER_RETURN_IF_ERROR(in_range(threads, 0, engine::LocalEngineOptions::kMaxThreads, "threads"));
   PONDER_RETURN_IF_ERROR(in_range(kv_budget_mb, 0, int64_t{1} << 30, "kv-budget-mb"));
   PONDER_RETURN_IF_ERROR(in_range(max_batch_tokens, 1, kIntMax, "max-batch-tokens"));
   engine::LocalEngineOptions options;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -72,11 +73,17 @@ class CpuBackend final : public ForwardBackend {
   ops::ThreadPool& pool_;
 };
 
-// The machine's physical memory in bytes; 0 where it cannot be told.
-int64_t PhysicalMemoryBytes() {
+// The memory this process may use, in bytes: the machine's physical memory, or less where a
+// cgroup (v2: /sys/fs/cgroup/memory.max, as containers set it) limits it; 0 where it cannot be
+// told.
+int64_t UsableMemoryBytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page_size = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page_size > 0 ? int64_t{pages} * page_size : 0;
+  int64_t memory = pages > 0 && page_size > 0 ? int64_t{pages} * page_size : 0;
+  std::ifstream cgroup("/sys/fs/cgroup/memory.max");
+  int64_t limit = 0;
+  if (cgroup >> limit && limit > 0) memory = memory > 0 ? std::min(memory, limit) : limit;
+  return memory;  // "max" (no limit) does not parse as a number
 }
 
 }  // namespace
@@ -170,16 +177,17 @@ absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateForwardBackend(
   }
   KvCacheShape shape{config.num_layers, config.num_kv_heads, config.head_dim, options.block_size};
   int64_t budget = options.kv_budget_bytes;
-  // A budget the machine cannot hold would be allocated lazily and then touched until the
-  // process is killed; refuse it while an error can still be reported.
-  if (const int64_t memory = PhysicalMemoryBytes(); memory > 0 && budget > memory) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "a KV cache budget of ", budget >> 20, " MiB is more than this machine's physical memory (",
-        memory >> 20, " MiB); ask for less, or 0 for the default"));
-  }
   if (budget <= 0) {
     budget = std::min<int64_t>(int64_t{2} << 30, 8 * (config.max_context / options.block_size + 1) *
                                                      static_cast<int64_t>(shape.bytes_per_block()));
+  }
+  // A budget the machine cannot hold would be allocated lazily and then touched until the
+  // process is killed; refuse it while an error can still be reported.
+  if (const int64_t memory = UsableMemoryBytes(); memory > 0 && budget > memory) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a KV cache budget of ", budget >> 20,
+        " MiB is more than the memory this process may use (", memory >> 20, " MiB); ask for less",
+        options.kv_budget_bytes > 0 ? ", or 0 for the default" : ""));
   }
   const int64_t blocks =
       std::min<int64_t>(budget / static_cast<int64_t>(shape.bytes_per_block()), int64_t{1} << 30);

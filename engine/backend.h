@@ -53,8 +53,9 @@ struct BackendOptions {
   int block_size = 8;  // tokens per KV block
   // Bytes of KV storage; 0 picks the backend's default: on the CPU enough for 8 sequences of the
   // full context, capped at 2 GiB; on a GPU the free device memory after the weights and the
-  // step buffers, minus a margin (see engine/cuda/cuda_backend.h). On the CPU a budget above the
-  // machine's physical memory, or one that cannot be allocated, is RESOURCE_EXHAUSTED.
+  // step buffers, minus a margin (see engine/cuda/cuda_backend.h). On the CPU a budget (the
+  // default too) above the memory the process may use (physical memory, or a cgroup's limit), or
+  // one that cannot be allocated, is RESOURCE_EXHAUSTED.
   int64_t kv_budget_bytes = 0;
   int max_batch_tokens = 512;  // the largest step the engine plans (GPU buffers are sized for it)
   // CUDA: replay decode steps (one token per sequence) from a CUDA graph per step shape, so the

@@ -27,7 +27,9 @@ struct LocalEngineOptions {
   std::string model_path;  // a .gguf file or a Hugging Face folder
   // kAuto: CUDA when this build has it and a GPU is present, else the CPU.
   Device device = Device::kAuto;
-  int threads = 0;  // CPU worker threads; 0: one per hardware thread
+  // CPU worker threads, at most kMaxThreads; 0: one per hardware thread (up to kMaxThreads).
+  static constexpr int kMaxThreads = ops::ThreadPool::kMaxThreads;
+  int threads = 0;
   // KV cache memory; 0 picks the backend's default: on the CPU enough for 8 sequences of the
   // full context, capped at 2 GiB; on a GPU the free device memory minus a margin.
   int64_t kv_budget_bytes = 0;

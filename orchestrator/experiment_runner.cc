@@ -66,14 +66,33 @@ void ExperimentRunner::ReapFinished() {
   finished_.clear();
 }
 
+absl::Status ExperimentRunner::AtCapacity() {
+  return absl::ResourceExhaustedError(
+      absl::StrCat(RunningCount(),
+                   " experiments are running, the server's limit "
+                   "(--max-running-experiments); retry when one has stopped"));
+}
+
 absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec& spec) {
-  // The spec is validated in full (its dataset loaded, its verifiers built) before the server's
-  // capacity is looked at: an invalid spec is INVALID_ARGUMENT whatever is running, never a
-  // RESOURCE_EXHAUSTED that a client would retry.
+  // What can be checked without loading the dataset is checked before the server's capacity
+  // is looked at: an invalid spec is INVALID_ARGUMENT whatever is running, never a
+  // RESOURCE_EXHAUSTED that a client would retry; a valid one at capacity is refused before its
+  // dataset is loaded.
   PONDER_RETURN_IF_ERROR(ValidateExperimentSpec(spec, options_.limits, pipeline_.strategies()));
+  for (int i = 0; i < spec.strategies_size(); ++i) {
+    PONDER_RETURN_IF_ERROR(
+        ValidateRewardModelNames(spec.strategies(i).config().verifier(), pipeline_.models(),
+                                 absl::StrCat("spec.strategies[", i, "].config.verifier")));
+    PONDER_RETURN_IF_ERROR(Prefixed(absl::StrCat("spec.strategies[", i, "].config."),
+                                    pipeline_.CheckBuildable(spec.strategies(i).config())));
+  }
+  if (spec.problems_size() == 0) {
+    PONDER_RETURN_IF_ERROR(Prefixed("spec.", datasets_.CheckName(spec.dataset())));
+  }
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::UnavailableError("the server is shutting down");
+    if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
   }
   std::vector<v1::Problem> problems;
   if (spec.problems_size() > 0) {
@@ -99,13 +118,6 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
                      "the server's limit of ",
                      options_.limits.max_experiment_runs));
   }
-  for (int i = 0; i < spec.strategies_size(); ++i) {
-    PONDER_RETURN_IF_ERROR(
-        ValidateRewardModelNames(spec.strategies(i).config().verifier(), pipeline_.models(),
-                                 absl::StrCat("spec.strategies[", i, "].config.verifier")));
-    PONDER_RETURN_IF_ERROR(Prefixed(absl::StrCat("spec.strategies[", i, "].config."),
-                                    pipeline_.CheckBuildable(spec.strategies(i).config())));
-  }
 
   NewExperiment record;
   record.spec = spec;
@@ -118,12 +130,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
 
   absl::MutexLock lock(&mu_);
   if (shut_down_) return absl::UnavailableError("the server is shutting down");
-  if (RunningCount() >= options_.limits.max_running_experiments) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(RunningCount(),
-                     " experiments are running, the server's limit "
-                     "(--max-running-experiments); retry when one has stopped"));
-  }
+  if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
   PONDER_ASSIGN_OR_RETURN(int64_t id, store_.CreateExperiment(record));
   return Launch(id, spec, std::move(problems), /*resumed=*/false);
 }

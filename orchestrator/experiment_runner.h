@@ -102,6 +102,7 @@ class ExperimentRunner {
   void OnBatch(const std::vector<RunWriter::Outcome>& outcomes);
   void Notify(int64_t experiment_id);
   int RunningCount() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AtCapacity() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);  // RESOURCE_EXHAUSTED, the counts
   // Joins the threads of experiments that have stopped and frees them.
   void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -25,18 +25,25 @@ std::vector<std::string> DatasetRegistry::names() const {
   return names;
 }
 
+absl::Status DatasetRegistry::UnknownName(const v1::DatasetSlice& slice) const {
+  std::vector<std::string> known;
+  for (const auto& [name, unused] : loaders_) known.push_back(name);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "dataset.name: unknown dataset '", Printable(slice.name(), 64), "' (this server knows: ",
+      known.empty() ? "none; give the problems inline" : absl::StrJoin(known, ", "), ")"));
+}
+
+absl::Status DatasetRegistry::CheckName(const v1::DatasetSlice& slice) {
+  absl::MutexLock lock(&mu_);
+  return loaders_.contains(slice.name()) ? absl::OkStatus() : UnknownName(slice);
+}
+
 absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::DatasetSlice& slice) {
   Loader loader;
   {
     absl::MutexLock lock(&mu_);
     auto it = loaders_.find(slice.name());
-    if (it == loaders_.end()) {
-      std::vector<std::string> known;
-      for (const auto& [name, unused] : loaders_) known.push_back(name);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "dataset.name: unknown dataset '", Printable(slice.name(), 64), "' (this server knows: ",
-          known.empty() ? "none; give the problems inline" : absl::StrJoin(known, ", "), ")"));
-    }
+    if (it == loaders_.end()) return UnknownName(slice);
     loader = it->second;
   }
   absl::StatusOr<std::vector<v1::Problem>> rows = loader(SplitOf(slice));

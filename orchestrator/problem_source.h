@@ -25,6 +25,9 @@ class ProblemSource {
   // reference answer and answer format. InvalidArgument naming the `dataset.*` field for an
   // unknown dataset or split or a slice past the end.
   virtual absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice) = 0;
+  // Whether `slice` names a dataset this source has, without loading it: Load's error for an
+  // unknown one, else OK (the split and the bounds are checked by Load).
+  virtual absl::Status CheckName(const v1::DatasetSlice& slice) { return absl::OkStatus(); }
 };
 
 // Datasets by name. Each loader returns a whole split; the registry cuts the slice.
@@ -38,8 +41,11 @@ class DatasetRegistry : public ProblemSource {
   std::vector<std::string> names() const;
 
   absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice) override;
+  absl::Status CheckName(const v1::DatasetSlice& slice) override;
 
  private:
+  absl::Status UnknownName(const v1::DatasetSlice& slice) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable absl::Mutex mu_;
   std::map<std::string, Loader> loaders_ ABSL_GUARDED_BY(mu_);
 };

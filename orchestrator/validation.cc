@@ -60,8 +60,7 @@ size_t CountOccurrences(std::string_view text, std::string_view part) {
 }
 
 bool HasControlCharacter(std::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+  return std::any_of(text.begin(), text.end(), IsControlCharacter);
 }
 
 bool IsStrategyNameCharacter(char c) {
@@ -299,6 +298,12 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
 
 absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
   if (!absl::IsInvalidArgument(status)) return status;
+  // Only a message that starts with a field ("verifier.prm.format: ..."), not a sentence.
+  const std::string_view message = AsStd(status.message());
+  const size_t colon = message.find(": ");
+  if (colon == std::string_view::npos ||
+      message.substr(0, colon).find(' ') != std::string_view::npos)
+    return status;
   return absl::InvalidArgumentError(absl::StrCat(AsAbsl(prefix), status.message()));
 }
 

@@ -3,7 +3,7 @@
 #ifndef PONDER_SAMPLERS_LIMITS_H_
 #define PONDER_SAMPLERS_LIMITS_H_
 
-#include "engine/sampling/sampler.h"
+#include "engine/engine.h"  // SamplingParams, IsValidTemperature
 
 namespace ponder::samplers {
 
@@ -11,13 +11,13 @@ namespace ponder::samplers {
 // commands' limits are at most this.
 inline constexpr int kMaxBudgetN = 4096;
 
-// Sampling temperatures a strategy accepts: 0 (greedy), or up to kMaxTemperature where the
-// engine can sample at it (engine::IsValidTemperature). One rule, one wording.
+// Sampling temperatures a strategy accepts: 0 (greedy), or from the engine's least
+// (engine::kMinTemperature) up to kMaxTemperature. One rule, one wording.
 inline constexpr double kMaxTemperature = 10;
 inline bool IsStrategyTemperature(double temperature) {
   return engine::IsValidTemperature(temperature) && temperature <= kMaxTemperature;
 }
-inline constexpr char kStrategyTemperatureRange[] = "0 (greedy) or in [about 3e-38, 10]";
+inline constexpr char kStrategyTemperatureRange[] = "0 (greedy) or in [1e-6, 10]";
 
 }  // namespace ponder::samplers
 

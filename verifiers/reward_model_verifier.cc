@@ -341,7 +341,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeProcessRewardModelVerifier(
     }
     default:
       return absl::InvalidArgumentError(
-          "verifier.prm.format: choose QWEN_MATH_PRM, RLHFLOW or MATH_SHEPHERD");
+          "verifier.prm.format: required: FORMAT_QWEN_MATH_PRM, FORMAT_RLHFLOW or "
+          "FORMAT_MATH_SHEPHERD");
   }
 }
 

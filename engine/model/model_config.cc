@@ -250,9 +250,15 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
     return absl::UnimplementedError(absl::StrCat(AsAbsl(source), ": hidden_act '", act,
                                                  "' is not supported (the MLP is SwiGLU: silu)"));
   }
-  if (auto it = json.find("mlp_bias"); it != json.end() && it->is_boolean() && it->get<bool>()) {
-    return absl::UnimplementedError(
-        absl::StrCat(AsAbsl(source), ": mlp_bias true is not supported (MLPs without biases)"));
+  if (auto it = json.find("mlp_bias"); it != json.end() && !it->is_null()) {
+    if (!it->is_boolean()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(AsAbsl(source), ": \"mlp_bias\" is not a boolean"));
+    }
+    if (it->get<bool>()) {
+      return absl::UnimplementedError(
+          absl::StrCat(AsAbsl(source), ": mlp_bias true is not supported (MLPs without biases)"));
+    }
   }
   PONDER_ASSIGN_OR_RETURN(int64_t layers, JsonInt(json, "num_hidden_layers", source));
   PONDER_ASSIGN_OR_RETURN(int64_t hidden, JsonInt(json, "hidden_size", source));

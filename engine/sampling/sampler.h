@@ -13,7 +13,6 @@
 #ifndef PONDER_ENGINE_SAMPLING_SAMPLER_H_
 #define PONDER_ENGINE_SAMPLING_SAMPLER_H_
 
-#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -34,15 +33,15 @@ struct SamplingParams {
   bool greedy() const { return temperature == 0.0; }
 };
 
-// Whether `temperature` can be sampled at: 0 (greedy), or a finite positive value whose float
-// reciprocal, the factor the logits are tempered by (here and on the GPU), is a normal float
-// (about 3e-38 to 8e37); elsewhere the tempered logits would be 0, infinite or NaN.
+// Whether `temperature` can be sampled at: 0 (greedy), or in [1e-6, 1e6]. Logits are tempered
+// by multiplying with float(1 / temperature) before the maximum is subtracted (here and on the
+// GPU), so a smaller temperature makes large logits infinite (1e-37: a logit of 34 is) and the
+// probabilities NaN; a larger one brings the factor near the end of the float range.
+inline constexpr double kMinTemperature = 1e-6, kMaxTemperature = 1e6;
 inline bool IsValidTemperature(double temperature) {
-  return temperature == 0.0 ||
-         (temperature > 0 && std::isnormal(static_cast<float>(1.0 / temperature)));
+  return temperature == 0.0 || (temperature >= kMinTemperature && temperature <= kMaxTemperature);
 }
-inline constexpr char kTemperatureRange[] =
-    "0 (greedy) or between about 3e-38 and 8e37 (its reciprocal a normal float)";
+inline constexpr char kTemperatureRange[] = "0 (greedy) or in [1e-6, 1e6]";
 
 struct TokenLogprob {
   int32_t token = 0;

@@ -17,6 +17,7 @@
 namespace ponder::cli {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
 absl::StatusOr<engine::LocalEngineOptions> Parse(std::vector<std::string> args) {
@@ -74,9 +75,9 @@ TEST(EngineFlagsTest, ThreadsAreAtMostTheThreadPoolsLimit) {
   EXPECT_TRUE(Parse({"--threads", "1024"}).ok());
 }
 
-// Under a limit on address space (as a container's memory limit would set), what the engine
-// cannot have is an error naming it, not an abort or the OOM killer: worker threads whose stacks
-// do not fit, a KV budget beyond the machine's memory, a KV cache that cannot be allocated.
+// Under a limit on address space (ulimit -v), what the engine cannot have is an error naming
+// it, not an abort or the OOM killer: worker threads whose stacks (8 MiB each, ulimit -s) do not
+// fit, a KV budget beyond the memory the process may use, a KV cache that cannot be allocated.
 TEST(EngineFlagsTest, GenerateReportsResourcesItCannotHaveInsteadOfAborting) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer cannot run under ulimit -v";
@@ -88,9 +89,9 @@ TEST(EngineFlagsTest, GenerateReportsResourcesItCannotHaveInsteadOfAborting) {
   const std::string ponder = std::string(PONDER_BINARY_DIR) + "/bin/ponder";
   const std::string model = std::string(PONDER_SOURCE_DIR) + "/models/arith-policy.gguf";
   auto generate = [&](const std::string& limit_kib, const std::string& flags) {
-    return testutil::RunCommand("ulimit -v " + limit_kib + " && " + ponder + " generate --model " +
-                                model + " --prompt-tokens 5,6 --max-tokens 1 --temperature 0 " +
-                                "--device cpu " + flags);
+    return testutil::RunCommand(
+        "ulimit -s 8192 && ulimit -v " + limit_kib + " && " + ponder + " generate --model " +
+        model + " --prompt-tokens 5,6 --max-tokens 1 --temperature 0 " + "--device cpu " + flags);
   };
   testutil::CommandOutput threads = generate("2000000", "--threads 1024");
   EXPECT_EQ(threads.exit_code, 1) << threads.err;
@@ -98,14 +99,16 @@ TEST(EngineFlagsTest, GenerateReportsResourcesItCannotHaveInsteadOfAborting) {
 
   testutil::CommandOutput beyond = generate("8000000", "--threads 1 --kv-budget-mb 99999999");
   EXPECT_EQ(beyond.exit_code, 1) << beyond.err;
-  EXPECT_THAT(beyond.err, HasSubstr("a KV cache budget of 99999999 MiB is more than this "
-                                    "machine's physical memory"));
+  EXPECT_THAT(beyond.err, HasSubstr("a KV cache budget of 99999999 MiB is more than the "
+                                    "memory this process may use"));
 
   const int64_t memory_mib = (int64_t{sysconf(_SC_PHYS_PAGES)} * sysconf(_SC_PAGE_SIZE)) >> 20;
   if (memory_mib < 8192) GTEST_SKIP() << "needs 8 GiB of memory, has " << memory_mib << " MiB";
   testutil::CommandOutput unallocated = generate("2000000", "--threads 1 --kv-budget-mb 4096");
   EXPECT_EQ(unallocated.exit_code, 1) << unallocated.err;
-  EXPECT_THAT(unallocated.err, HasSubstr("cannot allocate a KV cache of"));
+  // Refused up front where a cgroup allows less than 4 GiB, else when the allocation fails.
+  EXPECT_THAT(unallocated.err, AnyOf(HasSubstr("cannot allocate a KV cache of"),
+                                     HasSubstr("more than the memory this process may use")));
 }
 
 // A 20-token prompt in steps of at most 4 tokens takes 5 steps; by default, one.

@@ -155,10 +155,10 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
          for (int i = 0; i < 5; ++i) repeated += "{problem} ";
          r.mutable_prompt()->set_user_template(repeated);
        },
-       "prompt.user_template:"},
+       "prompt.user_template: holds \"{problem}\" 5 times; at most 4"},
       {"temperature above the strategies' range",
        [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_temperature(100); },
-       "strategy.sampling.temperature: must be 0 (greedy) or in [about 3e-38, 10]"},
+       "strategy.sampling.temperature: must be 0 (greedy) or in [1e-6, 10]"},
   };
   for (const Case& c : cases) {
     v1::SolveRequest request = ValidSolve();
@@ -220,6 +220,18 @@ TEST(ValidationTest, EachExperimentRuleNamesItsField) {
     EXPECT_TRUE(absl::IsInvalidArgument(status)) << "case " << i << ": " << status;
     EXPECT_THAT(std::string(status.message()), StartsWith(cases[i].second)) << "case " << i;
   }
+}
+
+TEST(ValidationTest, PrefixedAddsThePathToMessagesThatStartWithAField) {
+  EXPECT_EQ(
+      Prefixed("strategy.", absl::InvalidArgumentError("verifier.prm.format: required")).message(),
+      "strategy.verifier.prm.format: required");
+  // A sentence is not a field; other codes are left alone.
+  EXPECT_EQ(
+      Prefixed("strategy.", absl::InvalidArgumentError("reward model 'x': not loaded")).message(),
+      "reward model 'x': not loaded");
+  EXPECT_EQ(Prefixed("strategy.", absl::NotFoundError("verifier.prm.model: gone")).message(),
+            "verifier.prm.model: gone");
 }
 
 TEST(ValidationTest, RewardModelsMustBeLoaded) {

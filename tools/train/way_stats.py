@@ -3,8 +3,8 @@
 Reads a `ponder bench` SQLite file written by scripts/bench_arith.sh (experiment 1 greedy,
 experiment 2 the sampled strategies) and, for greedy decoding and for the 16 samples of
 self-consistency, counts the steps that could be split (see arith_data.split_additions: a + or -
-step whose second operand has two digits and is not a multiple of ten, a * step of such a number
-by a digit) by the way the policy wrote them:
+step whose second operand is 10 or more and not a multiple of ten, a * step of such a number by
+a digit) by the way the policy wrote them:
 
 - one-shot: `a op b = c` in one paragraph; wrong when the equation does not hold;
 - split: a paragraph starting "First," and the paragraphs of the same step after it ("Then,",

@@ -94,6 +94,7 @@ TEST(ModelConfigTest, ConfigJsonErrorsNameTheMember) {
       {"hidden_act", "gelu", "hidden_act 'gelu' is not supported"},
       {"hidden_act", 5, "\"hidden_act\" is not a string"},
       {"mlp_bias", true, "mlp_bias true is not supported"},
+      {"mlp_bias", "yes", "\"mlp_bias\" is not a boolean"},
   };
   for (const Case& c : cases) {
     nlohmann::json json = good;
