@@ -47,6 +47,9 @@ struct LocalEngine::RequestState {
   std::vector<std::vector<float>> logits_at;
 
   bool trivial = false;  // answered without the engine thread (max_tokens = 0)
+  // Set while a step is processed (non-finite logits); the request fails with it at the start of
+  // the next step, or when it finishes, as other chunks of the same step may still be its own.
+  absl::Status failure;
   absl::Status status;
   GenerateResult generate_result;
   ScoreResult score_result;
@@ -401,7 +404,9 @@ void LocalEngine::Step() {
   // Stop cancelled and expired requests before spending a step on them.
   for (size_t i = 0; i < s.active.size();) {
     RequestState* request = s.active[i];
-    if (Expired(request->deadline, request->cancel)) {
+    if (!request->failure.ok()) {
+      FinishRequest(*request, request->failure);
+    } else if (Expired(request->deadline, request->cancel)) {
       bool deadline = request->cancel == nullptr || !request->cancel->cancelled();
       FinishRequest(
           *request,
@@ -589,6 +594,13 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
     SampledToken sampled = !drawn.empty() ? drawn[k]
                                           : SampleToken(logits, g.sampling, target->index,
                                                         c.tokens.size(), g.top_logprobs);
+    if (!std::isfinite(sampled.logprob) && request.failure.ok()) {
+      // NaN or infinite logits (broken weights): the draw means nothing.
+      request.failure = absl::DataLossError(absl::StrCat(
+          "the model's logits for completion ", target->index, " at generated token ",
+          c.tokens.size(), " are not finite (NaN or infinite): are its weights broken? (",
+          s.options.model_path, ")"));
+    }
     c.tokens.push_back(sampled.token);
     c.logprobs.push_back(sampled.logprob);
     c.cumulative_logprob += sampled.logprob;
@@ -693,6 +705,7 @@ void LocalEngine::FinishSequence(SequenceState& sequence) {
 
 void LocalEngine::FinishRequest(RequestState& request, absl::Status status) {
   State& s = *state_;
+  if (status.ok() && !request.failure.ok()) status = request.failure;
   for (auto& sequence : request.sequences) {
     if (!sequence->finished) {
       sequence->finished = true;

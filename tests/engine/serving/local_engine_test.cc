@@ -4,13 +4,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "engine/sampling/sampler.h"
 #include "engine/testing/random_model.h"
 #include "engine/transformer/reference_transformer.h"
 #include "engine/transformer/weights.h"
+#include "nlohmann/json.hpp"
 
 namespace ponder::engine {
 namespace {
@@ -348,6 +351,47 @@ TEST(LocalEngineTest, ScoreFinishesWhenItsLastChunkReadsNothing) {
   }
   EngineStats stats = (*engine)->Stats();
   EXPECT_EQ(stats.kv_blocks_used, 0);
+}
+
+// Found by fuzzing: a model whose weights hold NaN generated token 0 after token 0 with NaN
+// log-probs and no error. The request fails, saying where and why.
+TEST(LocalEngineTest, NonFiniteLogitsFailTheRequest) {
+  const std::string folder = ::testing::TempDir() + "/serving_nan_model";
+  testing::RandomModelSpec spec;
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  {  // The final norm's weights become NaN (F32 safetensors: the header gives their bytes).
+    const std::string path = folder + "/model.safetensors";
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    uint64_t header_size = 0;
+    file.read(reinterpret_cast<char*>(&header_size), 8);
+    std::string header(header_size, '\0');
+    file.read(header.data(), static_cast<std::streamsize>(header_size));
+    const nlohmann::json tensors = nlohmann::json::parse(header);
+    const auto& offsets = tensors.at("model.norm.weight").at("data_offsets");
+    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+    const std::vector<float> nan((end - begin) / sizeof(float), std::nanf(""));
+    file.seekp(static_cast<std::streamoff>(8 + header_size + begin));
+    file.write(reinterpret_cast<const char*>(nan.data()),
+               static_cast<std::streamsize>(end - begin));
+    ASSERT_TRUE(file.good());
+  }
+  LocalEngineOptions options;
+  options.model_path = folder;
+  auto engine = LocalEngine::Create(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  for (double temperature : {0.0, 1.0}) {
+    GenerateRequest request;
+    request.prompt_tokens = Prompt(6, 2);
+    request.n = 3;
+    request.max_tokens = 4;
+    request.sampling.temperature = temperature;
+    auto result = (*engine)->Generate(request);
+    ASSERT_FALSE(result.ok()) << "temperature " << temperature;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr("logits for completion 0 at generated token 0 are not finite"));
+  }
+  EXPECT_EQ((*engine)->Stats().kv_blocks_used, 0);  // the failed requests freed their blocks
 }
 
 TEST(LocalEngineTest, RewardHeadIsReadAtEveryTaggedPosition) {
