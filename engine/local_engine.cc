@@ -88,6 +88,14 @@ struct LocalEngine::State {
 
 namespace {
 
+// A request's outputs are NaN or infinite: the model's weights (or the reward head's) are broken.
+absl::Status NotFiniteError(const std::string& what, const std::string& model_path) {
+  return absl::DataLossError(absl::StrCat("the model's ", what,
+                                          " are not finite (NaN or infinite): are its weights "
+                                          "broken? (",
+                                          model_path, ")"));
+}
+
 bool Expired(const std::optional<absl::Time>& deadline, const CancellationToken* cancel) {
   return (cancel != nullptr && cancel->cancelled()) ||
          (deadline.has_value() && absl::Now() >= *deadline);
@@ -596,10 +604,9 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
                                                         c.tokens.size(), g.top_logprobs);
     if (!std::isfinite(sampled.logprob) && request.failure.ok()) {
       // NaN or infinite logits (broken weights): the draw means nothing.
-      request.failure = absl::DataLossError(absl::StrCat(
-          "the model's logits for completion ", target->index, " at generated token ",
-          c.tokens.size(), " are not finite (NaN or infinite): are its weights broken? (",
-          s.options.model_path, ")"));
+      request.failure = NotFiniteError(absl::StrCat("logits for completion ", target->index,
+                                                    " at generated token ", c.tokens.size()),
+                                       s.options.model_path);
     }
     c.tokens.push_back(sampled.token);
     c.logprobs.push_back(sampled.logprob);
@@ -675,11 +682,22 @@ void LocalEngine::FinishScore(SequenceState& sequence) {
     double diff = static_cast<double>(at[r.pair_token_a]) - at[r.pair_token_b];
     result.pair_probabilities[i] = static_cast<float>(1.0 / (1.0 + std::exp(-diff)));
   }
+  auto finite = [](float v) { return std::isfinite(v); };
+  bool all_finite =
+      std::all_of(result.continuation_logprobs.begin(), result.continuation_logprobs.end(),
+                  finite) &&
+      std::all_of(result.pair_probabilities.begin(), result.pair_probabilities.end(), finite);
+  for (const ScoreResult::RewardReadout& reward : result.rewards) {
+    all_finite &= std::all_of(reward.logits.begin(), reward.logits.end(), finite);
+  }
+  if (!all_finite && request.failure.ok()) {
+    request.failure = NotFiniteError("scores for this request", s.options.model_path);
+  }
   {
     absl::MutexLock lock(&s.stats_mutex);
     s.stats.prompt_tokens_requested += static_cast<int64_t>(request.tokens.size());
   }
-  FinishSequence(sequence);
+  FinishSequence(sequence);  // FinishRequest reports the failure
 }
 
 void LocalEngine::RefreshStats() {

@@ -391,6 +391,13 @@ TEST(LocalEngineTest, NonFiniteLogitsFailTheRequest) {
     EXPECT_THAT(std::string(result.status().message()),
                 HasSubstr("logits for completion 0 at generated token 0 are not finite"));
   }
+  ScoreRequest score;
+  score.prefix_tokens = Prompt(6, 2);
+  score.continuation_tokens = {50, 51};
+  auto scored = (*engine)->Score(score);
+  ASSERT_FALSE(scored.ok());
+  EXPECT_EQ(scored.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(scored.status().message()), HasSubstr("scores for this request"));
   EXPECT_EQ((*engine)->Stats().kv_blocks_used, 0);  // the failed requests freed their blocks
 }
 
