@@ -83,11 +83,11 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
     PONDER_RETURN_IF_ERROR(
         ValidateRewardModelNames(spec.strategies(i).config().verifier(), pipeline_.models(),
                                  absl::StrCat("spec.strategies[", i, "].config.verifier")));
-    PONDER_RETURN_IF_ERROR(Prefixed(absl::StrCat("spec.strategies[", i, "].config."),
-                                    pipeline_.CheckBuildable(spec.strategies(i).config())));
+    PONDER_RETURN_IF_ERROR(Within(absl::StrCat("spec.strategies[", i, "].config"),
+                                  pipeline_.CheckBuildable(spec.strategies(i).config())));
   }
   if (spec.problems_size() == 0) {
-    PONDER_RETURN_IF_ERROR(Prefixed("spec.", datasets_.CheckName(spec.dataset())));
+    PONDER_RETURN_IF_ERROR(Within("spec", datasets_.CheckName(spec.dataset())));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -102,7 +102,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
     }
   } else {
     absl::StatusOr<std::vector<v1::Problem>> loaded = datasets_.Load(spec.dataset());
-    if (!loaded.ok()) return Prefixed("spec.", loaded.status());
+    if (!loaded.ok()) return Within("spec", loaded.status());
     problems = *std::move(loaded);
     if (problems.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -85,7 +85,7 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
   if (strategies_.NeedsVerifier(request.strategy())) {
     absl::StatusOr<std::unique_ptr<verifiers::Verifier>> made =
         strategies_.MakeVerifier(request.strategy().verifier(), models_);
-    if (!made.ok()) return Prefixed("strategy.", made.status());  // "verifier...." from here
+    if (!made.ok()) return Within("strategy", made.status());  // "verifier...." from here
     verifier = *std::move(made);
   }
   samplers::SolveContext context;

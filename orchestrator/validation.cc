@@ -36,12 +36,6 @@ absl::Status Invalid(std::string_view field, std::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
 }
 
-// Prefixes a message from a validator that names fields relative to `field`.
-absl::Status Within(std::string_view field, const absl::Status& status) {
-  if (status.ok() || field.empty()) return status;
-  return absl::Status(status.code(), absl::StrCat(AsAbsl(field), ".", status.message()));
-}
-
 std::string StrategyKinds() {
   const google::protobuf::OneofDescriptor* kind =
       v1::StrategyConfig::descriptor()->FindOneofByName("kind");
@@ -291,20 +285,18 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
                                 "self_evaluation, arithmetic or weighted)"));
   }
   PONDER_RETURN_IF_ERROR(ValidateVerifier(config.verifier(), Path(field, "verifier"), 0));
-  absl::Status status = strategies.Validate(config, budget);
-  if (absl::IsInvalidArgument(status)) return Within(field, status);
-  return status;
+  return Within(field, strategies.Validate(config, budget));
 }
 
-absl::Status Prefixed(std::string_view prefix, const absl::Status& status) {
-  if (!absl::IsInvalidArgument(status)) return status;
+absl::Status Within(std::string_view field, const absl::Status& status) {
+  if (!absl::IsInvalidArgument(status) || field.empty()) return status;
   // Only a message that starts with a field ("verifier.prm.format: ..."), not a sentence.
   const std::string_view message = AsStd(status.message());
   const size_t colon = message.find(": ");
   if (colon == std::string_view::npos ||
       message.substr(0, colon).find(' ') != std::string_view::npos)
     return status;
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(prefix), status.message()));
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ".", status.message()));
 }
 
 absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view field) {

@@ -32,10 +32,11 @@ struct ServiceLimits {
 
 v1::ServerLimits LimitsProto(const ServiceLimits& limits);
 
-// `prefix` added to an InvalidArgument message that starts with a field relative to it (a
-// verifier's "verifier.prm.format: ..." as "strategy.verifier.prm.format: ..."); other errors,
-// and messages that do not start with a field, unchanged.
-absl::Status Prefixed(std::string_view prefix, const absl::Status& status);
+// An InvalidArgument message that starts with a field relative to `field` made to start from the
+// request's root (a verifier's "verifier.prm.format: ..." within "strategy" as
+// "strategy.verifier.prm.format: ..."); other errors, and messages that do not start with a
+// field, unchanged.
+absl::Status Within(std::string_view field, const absl::Status& status);
 
 absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& limits,
                              std::string_view field);

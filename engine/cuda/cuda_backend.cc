@@ -13,7 +13,6 @@
 #include <optional>
 #include <string_view>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -410,24 +409,20 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
 }
 
 namespace {
-// Whether a block one chunk writes this step is also in another chunk's block table: a sequence
-// planned in the same step as another that fills a block they share (engine/scheduler.cc), or
-// two chunks writing one block.
+// In a decode step (one token per chunk), whether the block a chunk writes is also in another
+// chunk's table: a sequence planned in the same step as another that fills a block they share
+// (engine/scheduler.cc), or two chunks writing one block. Block k of a table holds positions
+// [k * block_size, (k + 1) * block_size), so a block two sequences share (a prefix, a fork) sits
+// at the same index in both: comparing that entry of the other tables is enough, without a
+// container built in the decode loop.
 bool WritesASharedBlock(std::span<const SequenceChunk> chunks, int block_size) {
-  std::unordered_map<int32_t, size_t> writer;  // block -> the chunk that writes it
   for (size_t i = 0; i < chunks.size(); ++i) {
-    const SequenceChunk& chunk = chunks[i];
-    for (size_t k = 0; k < chunk.tokens.size(); ++k) {
-      const int32_t block = chunk.block_table[(chunk.start_position + k) / block_size];
-      if (!writer.emplace(block, i).second && writer[block] != i) return true;
-    }
-  }
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const SequenceChunk& chunk = chunks[i];
-    const int64_t end = chunk.start_position + static_cast<int64_t>(chunk.tokens.size());
-    for (int64_t b = 0; b < (end + block_size - 1) / block_size; ++b) {
-      auto it = writer.find(chunk.block_table[b]);
-      if (it != writer.end() && it->second != i) return true;
+    const size_t k = static_cast<size_t>(chunks[i].start_position / block_size);
+    const int32_t block = chunks[i].block_table[k];
+    for (size_t j = 0; j < chunks.size(); ++j) {
+      if (j != i && k < chunks[j].block_table.size() && chunks[j].block_table[k] == block) {
+        return true;
+      }
     }
   }
   return false;

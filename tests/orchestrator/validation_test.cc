@@ -222,15 +222,15 @@ TEST(ValidationTest, EachExperimentRuleNamesItsField) {
   }
 }
 
-TEST(ValidationTest, PrefixedAddsThePathToMessagesThatStartWithAField) {
+TEST(ValidationTest, WithinAddsThePathToMessagesThatStartWithAField) {
   EXPECT_EQ(
-      Prefixed("strategy.", absl::InvalidArgumentError("verifier.prm.format: required")).message(),
+      Within("strategy", absl::InvalidArgumentError("verifier.prm.format: required")).message(),
       "strategy.verifier.prm.format: required");
   // A sentence is not a field; other codes are left alone.
   EXPECT_EQ(
-      Prefixed("strategy.", absl::InvalidArgumentError("reward model 'x': not loaded")).message(),
+      Within("strategy", absl::InvalidArgumentError("reward model 'x': not loaded")).message(),
       "reward model 'x': not loaded");
-  EXPECT_EQ(Prefixed("strategy.", absl::NotFoundError("verifier.prm.model: gone")).message(),
+  EXPECT_EQ(Within("strategy", absl::NotFoundError("verifier.prm.model: gone")).message(),
             "verifier.prm.model: gone");
 }
 
