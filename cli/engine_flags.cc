@@ -13,9 +13,11 @@ void EngineFlags::Register(FlagParser& flags, std::string_view scope) {
   const std::string prefix(scope);
   flags.AddString("device", &device,
                   prefix + "cpu, cuda or auto (default: cuda when a GPU is present)");
-  flags.AddInt("threads", &threads, prefix + "CPU worker threads (default: all cores)");
-  flags.AddInt("kv-budget-mb", &kv_budget_mb,
-               prefix + "KV cache memory in MiB (default: automatic)");
+  flags.AddInt("threads", &threads,
+               prefix + "CPU worker threads, at most 1024 (default: all cores)");
+  flags.AddInt(
+      "kv-budget-mb", &kv_budget_mb,
+      prefix + "KV cache memory in MiB, at most what the process may use (default: automatic)");
   flags.AddInt("max-batch-tokens", &max_batch_tokens,
                absl::StrCat(prefix,
                             "tokens the engine computes per step, decode tokens and "
