@@ -46,12 +46,17 @@ bool IsLoopbackAddress(std::string_view address) {
 }
 
 bool AuthorizationMatches(std::string_view header, std::string_view token) {
-  const std::string expected = BearerHeader(token);
+  // The scheme's name is case-insensitive (RFC 7235, section 2.1); the token is not.
+  if (header.size() < kBearer.size() ||
+      !absl::EqualsIgnoreCase(AsAbsl(header.substr(0, kBearer.size())), AsAbsl(kBearer))) {
+    return false;
+  }
+  header.remove_prefix(kBearer.size());
   // Compare every byte whatever the lengths, so the time taken says nothing about the token.
-  unsigned char difference = header.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < expected.size(); ++i) {
+  unsigned char difference = header.size() == token.size() ? 0 : 1;
+  for (size_t i = 0; i < token.size(); ++i) {
     const unsigned char got = i < header.size() ? static_cast<unsigned char>(header[i]) : 0;
-    difference |= got ^ static_cast<unsigned char>(expected[i]);
+    difference |= got ^ static_cast<unsigned char>(token[i]);
   }
   return difference == 0 && !token.empty();
 }

@@ -18,8 +18,8 @@ absl::StatusOr<std::string> ReadAuthToken(const std::string& path);
 // unix socket. Anything else (0.0.0.0, [::], a host name, another address) is not.
 bool IsLoopbackAddress(std::string_view address);
 
-// Whether the `authorization` metadata value is "Bearer <token>", compared in time independent
-// of where the values differ.
+// Whether the `authorization` metadata value is "Bearer <token>" (the scheme's name in any case),
+// the token compared in time independent of where the values differ.
 bool AuthorizationMatches(std::string_view header, std::string_view token);
 
 // The metadata value a client sends: "Bearer <token>".

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <deque>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -70,33 +71,80 @@ void FillModelInfo(std::string name, const engine::Engine& engine, v1::ModelInfo
   stats.set_step_seconds_total(s.step_seconds_total);
 }
 
+// A request's bytes as `Message`. A call with no message at all (a client that half-closes
+// without writing one) is refused too: every method takes exactly one request.
+template <typename Message>
+grpc::Status Decode(const grpc::ByteBuffer& body, Message& message) {
+  if (!body.Valid()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("the call carries no ", message.GetTypeName()));
+  }
+  grpc::ByteBuffer bytes(body);  // a reference to the same slices: Deserialize consumes it
+  if (!grpc::SerializationTraits<Message>::Deserialize(&bytes, &message).ok()) {
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("the request is not a ", message.GetTypeName(), ": its ", body.Length(),
+                     " bytes do not parse as one (wrong wire types, a truncated field, or "
+                     "messages nested deeper than protobuf's limit of 100)"));
+  }
+  return grpc::Status::OK;
+}
+
+// A response's bytes, for gRPC to send.
+template <typename Message>
+grpc::Status Encode(const Message& message, grpc::ByteBuffer& bytes) {
+  bool own_buffer = false;
+  return grpc::SerializationTraits<Message>::Serialize(message, &bytes, &own_buffer);
+}
+
 }  // namespace
 
-// Unary Solve: the work runs on the executor; OnCancel (client gone, deadline passed, server
-// shutting down) reaches the engine through the token.
-class PonderService::SolveCall : public grpc::ServerUnaryReactor {
+// A unary call: owns its request and response; Reply writes the response's bytes where gRPC reads
+// them and finishes. OnCancel (client gone, deadline passed, server shutting down) reaches a
+// solve's engine through the token.
+template <typename Request, typename Response>
+class PonderService::UnaryCall final : public grpc::ServerUnaryReactor {
  public:
+  explicit UnaryCall(grpc::ByteBuffer* reply) : reply_(reply) {}
+
+  void Reply(grpc::Status status) {
+    if (status.ok()) status = Encode(response, *reply_);
+    Finish(status);
+  }
+
   void OnCancel() override { cancel.Cancel(); }
   void OnDone() override { delete this; }
 
+  Request request;
+  Response response;
   engine::CancellationToken cancel;
+
+ private:
+  grpc::ByteBuffer* const reply_;
 };
 
 // SolveStream: the solver thread pushes events; gRPC writes them one at a time. The queue is
 // bounded: a solver ahead of its reader waits (back-pressure), and a cancelled stream drops
 // everything and stops the solve.
-class PonderService::SolveStreamCall : public grpc::ServerWriteReactor<v1::SolveEvent> {
+class PonderService::SolveStreamCall : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  // Solver thread. False when the stream is gone.
-  bool Push(v1::SolveEvent event) {
+  // Solver thread (which also encodes the event). False when the stream is gone.
+  bool Push(const v1::SolveEvent& event) {
+    grpc::ByteBuffer bytes;
+    grpc::Status encoded = Encode(event, bytes);
     {
       absl::MutexLock lock(&mu_);
+      if (!encoded.ok()) {  // the stream cannot go on: stop the solve, finish with why
+        failure_ = std::move(encoded);
+        Break();
+        return false;
+      }
       auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return broken_ || queue_.size() < kMaxQueuedEvents;
       };
       mu_.Await(absl::Condition(&room));
       if (broken_) return false;
-      queue_.push_back(std::move(event));
+      queue_.push_back(std::move(bytes));
       if (writing_) return true;
       writing_ = true;
       current_ = std::move(queue_.front());
@@ -111,8 +159,9 @@ class PonderService::SolveStreamCall : public grpc::ServerWriteReactor<v1::Solve
     {
       absl::MutexLock lock(&mu_);
       completed_ = true;
-      status_ = broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled")
-                        : std::move(status);
+      status_ = !failure_.ok() ? failure_
+                : broken_ ? grpc::Status(grpc::StatusCode::CANCELLED, "the stream was cancelled")
+                          : std::move(status);
       if (writing_) return;  // OnWriteDone finishes
     }
     Finish(status_);
@@ -148,6 +197,7 @@ class PonderService::SolveStreamCall : public grpc::ServerWriteReactor<v1::Solve
   }
   void OnDone() override { delete this; }
 
+  v1::SolveRequest request;
   engine::CancellationToken cancel;
 
  private:
@@ -158,18 +208,19 @@ class PonderService::SolveStreamCall : public grpc::ServerWriteReactor<v1::Solve
   }
 
   absl::Mutex mu_;
-  std::deque<v1::SolveEvent> queue_ ABSL_GUARDED_BY(mu_);
-  v1::SolveEvent current_;  // being written; touched only by whoever set writing_
+  std::deque<grpc::ByteBuffer> queue_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer current_;  // being written; touched only by whoever set writing_
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool completed_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status failure_ ABSL_GUARDED_BY(mu_);  // an event that could not be encoded
   grpc::Status status_;
 };
 
 // WatchExperiment: writes the experiment's state now and whenever the runner reports a change.
 // States are not queued: a slow reader gets the newest one when its last write completes. The
 // stream ends after writing a state in which the experiment is no longer running.
-class PonderService::WatchCall : public grpc::ServerWriteReactor<v1::Experiment> {
+class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   WatchCall(PonderService& service, int64_t experiment_id)
       : service_(service), experiment_id_(experiment_id) {}
@@ -247,20 +298,24 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<v1::Experiment>
   void WriteState() {
     absl::StatusOr<v1::Experiment> state =
         service_.deps_.store->GetExperiment(experiment_id_, /*with_cells=*/true);
-    if (!state.ok()) {
+    grpc::Status status = ToGrpcStatus(state.status());
+    if (status.ok()) {
+      state_.Clear();
+      status = Encode(*state, state_);
+    }
+    if (!status.ok()) {
       {
         absl::MutexLock lock(&mu_);
         writing_ = false;
         finished_ = true;
       }
-      Finish(ToGrpcStatus(state.status()));
+      Finish(status);
       return;
     }
     // The runner records the final status before it lets go of the experiment, so a stored
     // RUNNING with no runner behind it is an experiment this server is not running.
     last_ = state->status() != v1::EXPERIMENT_STATUS_RUNNING ||
             !service_.deps_.runner->IsRunning(experiment_id_);
-    state_ = *std::move(state);
     StartWrite(&state_);
   }
 
@@ -274,7 +329,7 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<v1::Experiment>
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool last_ = false;
-  v1::Experiment state_;
+  grpc::ByteBuffer state_;  // the experiment being written
 };
 
 PonderService::PonderService(ServiceDependencies dependencies) : deps_(std::move(dependencies)) {}
@@ -303,32 +358,42 @@ grpc::Status PonderService::Overloaded(grpc::CallbackServerContext* context,
                                    "); retry in about ", retry_ms, " ms"));
 }
 
-template <typename Handler>
-grpc::ServerUnaryReactor* PonderService::Unary(grpc::CallbackServerContext* context,
-                                               Handler handle) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+template <typename Request>
+grpc::Status PonderService::Accept(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer& body, Request& request) const {
   grpc::Status status = Authorize(context);
-  if (status.ok()) status = handle();
-  reactor->Finish(status);
-  return reactor;
+  return status.ok() ? Decode(body, request) : status;
 }
 
-template <typename Fetch>
-grpc::ServerUnaryReactor* PonderService::ExperimentUnary(grpc::CallbackServerContext* context,
-                                                         int64_t experiment_id,
-                                                         v1::Experiment* response, Fetch fetch) {
-  return Unary(context, [&] {
-    absl::Status status = ValidateExperimentId(experiment_id);
-    if (!status.ok()) return ToGrpcStatus(status);
-    absl::StatusOr<v1::Experiment> experiment = fetch(experiment_id);
-    if (experiment.ok()) *response = *std::move(experiment);
-    return ToGrpcStatus(experiment.status());
-  });
+template <typename Request, typename Response, typename Handler>
+PonderService::Unary* PonderService::Respond(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer& body, grpc::ByteBuffer* reply,
+                                             Handler handle) {
+  auto* call = new UnaryCall<Request, Response>(reply);
+  grpc::Status status = Accept(context, body, call->request);
+  if (status.ok()) status = handle(std::as_const(call->request), call->response);
+  call->Reply(std::move(status));
+  return call;
+}
+
+template <typename Request, typename Fetch>
+PonderService::Unary* PonderService::RespondWithExperiment(grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer& body,
+                                                           grpc::ByteBuffer* reply, Fetch fetch) {
+  return Respond<Request, v1::Experiment>(
+      context, body, reply, [&](const Request& request, v1::Experiment& response) {
+        absl::Status status = ValidateExperimentId(request.experiment_id());
+        if (!status.ok()) return ToGrpcStatus(status);
+        absl::StatusOr<v1::Experiment> experiment = fetch(request.experiment_id());
+        if (experiment.ok()) response = *std::move(experiment);
+        return ToGrpcStatus(experiment.status());
+      });
 }
 
 grpc::Status PonderService::AdmitSolve(grpc::CallbackServerContext* context,
-                                       const v1::SolveRequest& request) const {
-  grpc::Status status = Authorize(context);
+                                       const grpc::ByteBuffer& body,
+                                       v1::SolveRequest& request) const {
+  grpc::Status status = Accept(context, body, request);
   if (!status.ok()) return status;
   absl::Status valid = ValidateSolveRequest(request, deps_.limits, deps_.pipeline->strategies());
   if (valid.ok()) {
@@ -344,30 +409,31 @@ grpc::Status PonderService::SolvesOverloaded(grpc::CallbackServerContext* contex
                                  deps_.limits.max_queued_solves, " queued"));
 }
 
-grpc::ServerUnaryReactor* PonderService::Solve(grpc::CallbackServerContext* context,
-                                               const v1::SolveRequest* request,
-                                               v1::SolveResponse* response) {
-  auto* call = new SolveCall;
-  if (grpc::Status status = AdmitSolve(context, *request); !status.ok()) {
-    call->Finish(status);
+// Solve: the work runs on the executor; the call's OnCancel reaches the engine through its token.
+PonderService::Unary* PonderService::Solve(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) {
+  auto* call = new UnaryCall<v1::SolveRequest, v1::SolveResponse>(response);
+  if (grpc::Status status = AdmitSolve(context, *request, call->request); !status.ok()) {
+    call->Reply(std::move(status));
     return call;
   }
   SolveControl control = ControlFor(context, call->cancel);
-  const bool queued = deps_.executor->TrySubmit([this, call, request, response, control] {
-    absl::StatusOr<v1::SolveResponse> result = deps_.pipeline->Solve(*request, control);
-    if (result.ok()) *response = *std::move(result);
-    call->Finish(ToGrpcStatus(result.status()));
+  const bool queued = deps_.executor->TrySubmit([this, call, control] {
+    absl::StatusOr<v1::SolveResponse> result = deps_.pipeline->Solve(call->request, control);
+    if (result.ok()) call->response = *std::move(result);
+    call->Reply(ToGrpcStatus(result.status()));
   });
   if (!queued) {
-    call->Finish(SolvesOverloaded(context));
+    call->Reply(SolvesOverloaded(context));
   }
   return call;
 }
 
-grpc::ServerWriteReactor<v1::SolveEvent>* PonderService::SolveStream(
-    grpc::CallbackServerContext* context, const v1::SolveRequest* request) {
+PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request) {
   auto* call = new SolveStreamCall;
-  if (grpc::Status status = AdmitSolve(context, *request); !status.ok()) {
+  if (grpc::Status status = AdmitSolve(context, *request, call->request); !status.ok()) {
     call->Finish(status);
     return call;
   }
@@ -375,14 +441,14 @@ grpc::ServerWriteReactor<v1::SolveEvent>* PonderService::SolveStream(
   control.on_step = [call](const v1::TraceStep& step) {
     v1::SolveEvent event;
     *event.mutable_step() = step;
-    call->Push(std::move(event));
+    call->Push(event);
   };
-  const bool queued = deps_.executor->TrySubmit([this, call, request, control] {
-    absl::StatusOr<v1::SolveResponse> result = deps_.pipeline->Solve(*request, control);
+  const bool queued = deps_.executor->TrySubmit([this, call, control] {
+    absl::StatusOr<v1::SolveResponse> result = deps_.pipeline->Solve(call->request, control);
     if (result.ok()) {
       v1::SolveEvent event;
       *event.mutable_result() = *std::move(result);
-      call->Push(std::move(event));
+      call->Push(event);
     }
     call->Complete(ToGrpcStatus(result.status()));
   });
@@ -392,130 +458,138 @@ grpc::ServerWriteReactor<v1::SolveEvent>* PonderService::SolveStream(
   return call;
 }
 
-grpc::ServerUnaryReactor* PonderService::StartExperiment(grpc::CallbackServerContext* context,
-                                                         const v1::StartExperimentRequest* request,
-                                                         v1::Experiment* response) {
-  return Unary(context, [&] {
-    absl::StatusOr<v1::Experiment> experiment = deps_.runner->Start(request->spec());
-    if (experiment.ok()) *response = *std::move(experiment);
-    if (absl::IsResourceExhausted(experiment.status())) {
-      context->AddTrailingMetadata("retry-after-ms", "10000");
-    }
-    return ToGrpcStatus(experiment.status());
-  });
+PonderService::Unary* PonderService::StartExperiment(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request,
+                                                     grpc::ByteBuffer* response) {
+  return Respond<v1::StartExperimentRequest, v1::Experiment>(
+      context, *request, response,
+      [&](const v1::StartExperimentRequest& start, v1::Experiment& experiment) {
+        absl::StatusOr<v1::Experiment> started = deps_.runner->Start(start.spec());
+        if (started.ok()) experiment = *std::move(started);
+        if (absl::IsResourceExhausted(started.status())) {
+          context->AddTrailingMetadata("retry-after-ms", "10000");
+        }
+        return ToGrpcStatus(started.status());
+      });
 }
 
-grpc::ServerWriteReactor<v1::Experiment>* PonderService::WatchExperiment(
-    grpc::CallbackServerContext* context, const v1::WatchExperimentRequest* request) {
-  grpc::Status status = Authorize(context);
-  if (status.ok()) status = ToGrpcStatus(ValidateExperimentId(request->experiment_id()));
+PonderService::Stream* PonderService::WatchExperiment(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request) {
+  v1::WatchExperimentRequest watch;
+  grpc::Status status = Accept(context, *request, watch);
+  if (status.ok()) status = ToGrpcStatus(ValidateExperimentId(watch.experiment_id()));
   if (status.ok() && watchers_.fetch_add(1) >= deps_.limits.max_watchers) {
     watchers_.fetch_sub(1);
     status = Overloaded(context, absl::StrCat(deps_.limits.max_watchers, " watchers"));
   }
   if (!status.ok()) {
     // A reactor that only reports the error; it never counted as a watcher.
-    class Refusal : public grpc::ServerWriteReactor<v1::Experiment> {
+    class Refusal : public Stream {
      public:
       explicit Refusal(grpc::Status status) { Finish(std::move(status)); }
       void OnDone() override { delete this; }
     };
     return new Refusal(status);
   }
-  auto* call = new WatchCall(*this, request->experiment_id());
+  auto* call = new WatchCall(*this, watch.experiment_id());
   call->Start();
   return call;
 }
 
-grpc::ServerUnaryReactor* PonderService::CancelExperiment(
-    grpc::CallbackServerContext* context, const v1::CancelExperimentRequest* request,
-    v1::Experiment* response) {
-  return ExperimentUnary(context, request->experiment_id(), response,
-                         [this](int64_t id) { return deps_.runner->Cancel(id); });
+PonderService::Unary* PonderService::CancelExperiment(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return RespondWithExperiment<v1::CancelExperimentRequest>(
+      context, *request, response, [this](int64_t id) { return deps_.runner->Cancel(id); });
 }
 
-grpc::ServerUnaryReactor* PonderService::ResumeExperiment(
-    grpc::CallbackServerContext* context, const v1::ResumeExperimentRequest* request,
-    v1::Experiment* response) {
-  return ExperimentUnary(context, request->experiment_id(), response,
-                         [this](int64_t id) { return deps_.runner->Resume(id); });
+PonderService::Unary* PonderService::ResumeExperiment(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request,
+                                                      grpc::ByteBuffer* response) {
+  return RespondWithExperiment<v1::ResumeExperimentRequest>(
+      context, *request, response, [this](int64_t id) { return deps_.runner->Resume(id); });
 }
 
-grpc::ServerUnaryReactor* PonderService::GetExperiment(grpc::CallbackServerContext* context,
-                                                       const v1::GetExperimentRequest* request,
-                                                       v1::Experiment* response) {
-  return ExperimentUnary(context, request->experiment_id(), response, [this](int64_t id) {
-    return deps_.store->GetExperiment(id, /*with_cells=*/true);
-  });
+PonderService::Unary* PonderService::GetExperiment(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request,
+                                                   grpc::ByteBuffer* response) {
+  return RespondWithExperiment<v1::GetExperimentRequest>(
+      context, *request, response,
+      [this](int64_t id) { return deps_.store->GetExperiment(id, /*with_cells=*/true); });
 }
 
-grpc::ServerUnaryReactor* PonderService::ListExperiments(grpc::CallbackServerContext* context,
-                                                         const v1::ListExperimentsRequest* request,
-                                                         v1::ListExperimentsResponse* response) {
-  return Unary(context, [&] {
-    absl::Status status = ValidatePageSize(request->page_size());
-    if (!status.ok()) return ToGrpcStatus(status);
-    absl::StatusOr<int64_t> before = ParsePageToken(request->page_token());
-    if (!before.ok()) return ToGrpcStatus(before.status());
-    const int32_t page = request->page_size() > 0 ? request->page_size() : kDefaultExperimentPage;
-    absl::StatusOr<std::vector<v1::Experiment>> experiments =
-        deps_.store->ListExperiments(*before, page + 1);
-    if (!experiments.ok()) return ToGrpcStatus(experiments.status());
-    for (int32_t i = 0; i < page && i < static_cast<int32_t>(experiments->size()); ++i) {
-      *response->add_experiments() = std::move((*experiments)[i]);
-    }
-    if (static_cast<int32_t>(experiments->size()) > page) {
-      response->set_next_page_token(absl::StrCat(response->experiments(page - 1).id()));
-    }
-    return grpc::Status::OK;
-  });
+PonderService::Unary* PonderService::ListExperiments(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* body,
+                                                     grpc::ByteBuffer* reply) {
+  return Respond<v1::ListExperimentsRequest, v1::ListExperimentsResponse>(
+      context, *body, reply,
+      [this](const v1::ListExperimentsRequest& request, v1::ListExperimentsResponse& response) {
+        absl::Status status = ValidatePageSize(request.page_size());
+        if (!status.ok()) return ToGrpcStatus(status);
+        absl::StatusOr<int64_t> before = ParsePageToken(request.page_token());
+        if (!before.ok()) return ToGrpcStatus(before.status());
+        const int32_t page = request.page_size() > 0 ? request.page_size() : kDefaultExperimentPage;
+        absl::StatusOr<std::vector<v1::Experiment>> experiments =
+            deps_.store->ListExperiments(*before, page + 1);
+        if (!experiments.ok()) return ToGrpcStatus(experiments.status());
+        for (int32_t i = 0; i < page && i < static_cast<int32_t>(experiments->size()); ++i) {
+          *response.add_experiments() = std::move((*experiments)[i]);
+        }
+        if (static_cast<int32_t>(experiments->size()) > page) {
+          response.set_next_page_token(absl::StrCat(response.experiments(page - 1).id()));
+        }
+        return grpc::Status::OK;
+      });
 }
 
-grpc::ServerUnaryReactor* PonderService::ListResults(grpc::CallbackServerContext* context,
-                                                     const v1::ListResultsRequest* request,
-                                                     v1::ListResultsResponse* response) {
-  return Unary(context, [&] {
-    absl::Status status = ValidateExperimentId(request->experiment_id());
-    if (status.ok()) status = ValidatePageSize(request->page_size());
-    if (!status.ok()) return ToGrpcStatus(status);
-    absl::StatusOr<int64_t> after = ParsePageToken(request->page_token());
-    if (!after.ok()) return ToGrpcStatus(after.status());
-    // NOT_FOUND for an unknown experiment rather than an empty page.
-    absl::StatusOr<v1::Experiment> experiment =
-        deps_.store->GetExperiment(request->experiment_id(), /*with_cells=*/false);
-    if (!experiment.ok()) return ToGrpcStatus(experiment.status());
-    const int32_t page = request->page_size() > 0 ? request->page_size() : kDefaultResultPage;
-    absl::StatusOr<std::vector<v1::RunResult>> runs = deps_.store->ListRuns(
-        request->experiment_id(), *after, page + 1, request->include_details());
-    if (!runs.ok()) return ToGrpcStatus(runs.status());
-    size_t bytes = 0;
-    for (size_t i = 0; i < runs->size(); ++i) {
-      const bool full = static_cast<int32_t>(i) == page ||
-                        (i > 0 && bytes + (*runs)[i].ByteSizeLong() > kMaxPageBytes);
-      if (full) {
-        response->set_next_page_token(absl::StrCat(response->results().rbegin()->run_id()));
-        break;
-      }
-      bytes += (*runs)[i].ByteSizeLong();
-      *response->add_results() = std::move((*runs)[i]);
-    }
-    return grpc::Status::OK;
-  });
+PonderService::Unary* PonderService::ListResults(grpc::CallbackServerContext* context,
+                                                 const grpc::ByteBuffer* body,
+                                                 grpc::ByteBuffer* reply) {
+  return Respond<v1::ListResultsRequest, v1::ListResultsResponse>(
+      context, *body, reply,
+      [this](const v1::ListResultsRequest& request, v1::ListResultsResponse& response) {
+        absl::Status status = ValidateExperimentId(request.experiment_id());
+        if (status.ok()) status = ValidatePageSize(request.page_size());
+        if (!status.ok()) return ToGrpcStatus(status);
+        absl::StatusOr<int64_t> after = ParsePageToken(request.page_token());
+        if (!after.ok()) return ToGrpcStatus(after.status());
+        // NOT_FOUND for an unknown experiment rather than an empty page.
+        absl::StatusOr<v1::Experiment> experiment =
+            deps_.store->GetExperiment(request.experiment_id(), /*with_cells=*/false);
+        if (!experiment.ok()) return ToGrpcStatus(experiment.status());
+        const int32_t page = request.page_size() > 0 ? request.page_size() : kDefaultResultPage;
+        absl::StatusOr<std::vector<v1::RunResult>> runs = deps_.store->ListRuns(
+            request.experiment_id(), *after, page + 1, request.include_details());
+        if (!runs.ok()) return ToGrpcStatus(runs.status());
+        size_t bytes = 0;
+        for (size_t i = 0; i < runs->size(); ++i) {
+          const bool full = static_cast<int32_t>(i) == page ||
+                            (i > 0 && bytes + (*runs)[i].ByteSizeLong() > kMaxPageBytes);
+          if (full) {
+            response.set_next_page_token(absl::StrCat(response.results().rbegin()->run_id()));
+            break;
+          }
+          bytes += (*runs)[i].ByteSizeLong();
+          *response.add_results() = std::move((*runs)[i]);
+        }
+        return grpc::Status::OK;
+      });
 }
 
-grpc::ServerUnaryReactor* PonderService::GetEngineInfo(grpc::CallbackServerContext* context,
-                                                       const v1::GetEngineInfoRequest* request,
-                                                       v1::EngineInfo* response) {
-  return Unary(context, [&] {
-    FillModelInfo("policy", *deps_.models->policy(), *response->mutable_policy());
-    for (const auto& [name, engine] : deps_.models->reward_models()) {
-      FillModelInfo(name, *engine, *response->add_reward_models());
-    }
-    *response->mutable_limits() = LimitsProto(deps_.limits);
-    response->set_code_version(deps_.code_version);
-    response->set_auth_required(!deps_.auth_token.empty());
-    return grpc::Status::OK;
-  });
+PonderService::Unary* PonderService::GetEngineInfo(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* body,
+                                                   grpc::ByteBuffer* reply) {
+  return Respond<v1::GetEngineInfoRequest, v1::EngineInfo>(
+      context, *body, reply, [this](const v1::GetEngineInfoRequest&, v1::EngineInfo& response) {
+        FillModelInfo("policy", *deps_.models->policy(), *response.mutable_policy());
+        for (const auto& [name, engine] : deps_.models->reward_models()) {
+          FillModelInfo(name, *engine, *response.add_reward_models());
+        }
+        *response.mutable_limits() = LimitsProto(deps_.limits);
+        response.set_code_version(deps_.code_version);
+        response.set_auth_required(!deps_.auth_token.empty());
+        return grpc::Status::OK;
+      });
 }
 
 }  // namespace ponder::orchestrator

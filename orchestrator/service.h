@@ -6,6 +6,12 @@
 // solve is stopped, NOT_FOUND for unknown experiments, FAILED_PRECONDITION for an operation the
 // experiment's state forbids, UNAVAILABLE while shutting down, UNIMPLEMENTED when this build
 // lacks the strategies.
+//
+// Every method is registered raw (bytes in, bytes out) and the service parses the request itself,
+// after checking the token: a body that does not parse is answered INVALID_ARGUMENT saying so.
+// gRPC's typed callback handlers parse before the handler runs and answer such a body
+// UNIMPLEMENTED with an empty message (grpcpp 1.51, server_callback_handlers.h), which tells a
+// client neither what went wrong nor that its credentials were not looked at.
 #ifndef PONDER_ORCHESTRATOR_SERVICE_H_
 #define PONDER_ORCHESTRATOR_SERVICE_H_
 
@@ -33,60 +39,74 @@ struct ServiceDependencies {
   std::string code_version;
 };
 
-class PonderService final : public v1::Ponder::CallbackService {
+// The generated service with every method raw, in the order service.proto declares them.
+using RawPonderService = v1::Ponder::WithRawCallbackMethod_Solve<
+    v1::Ponder::WithRawCallbackMethod_SolveStream<v1::Ponder::WithRawCallbackMethod_StartExperiment<
+        v1::Ponder::WithRawCallbackMethod_WatchExperiment<
+            v1::Ponder::WithRawCallbackMethod_CancelExperiment<
+                v1::Ponder::WithRawCallbackMethod_ResumeExperiment<
+                    v1::Ponder::WithRawCallbackMethod_GetExperiment<
+                        v1::Ponder::WithRawCallbackMethod_ListExperiments<
+                            v1::Ponder::WithRawCallbackMethod_ListResults<
+                                v1::Ponder::WithRawCallbackMethod_GetEngineInfo<
+                                    v1::Ponder::Service>>>>>>>>>>;
+
+class PonderService final : public RawPonderService {
  public:
   explicit PonderService(ServiceDependencies dependencies);
 
-  grpc::ServerUnaryReactor* Solve(grpc::CallbackServerContext* context,
-                                  const v1::SolveRequest* request,
-                                  v1::SolveResponse* response) override;
-  grpc::ServerWriteReactor<v1::SolveEvent>* SolveStream(grpc::CallbackServerContext* context,
-                                                        const v1::SolveRequest* request) override;
-  grpc::ServerUnaryReactor* StartExperiment(grpc::CallbackServerContext* context,
-                                            const v1::StartExperimentRequest* request,
-                                            v1::Experiment* response) override;
-  grpc::ServerWriteReactor<v1::Experiment>* WatchExperiment(
-      grpc::CallbackServerContext* context, const v1::WatchExperimentRequest* request) override;
-  grpc::ServerUnaryReactor* CancelExperiment(grpc::CallbackServerContext* context,
-                                             const v1::CancelExperimentRequest* request,
-                                             v1::Experiment* response) override;
-  grpc::ServerUnaryReactor* ResumeExperiment(grpc::CallbackServerContext* context,
-                                             const v1::ResumeExperimentRequest* request,
-                                             v1::Experiment* response) override;
-  grpc::ServerUnaryReactor* GetExperiment(grpc::CallbackServerContext* context,
-                                          const v1::GetExperimentRequest* request,
-                                          v1::Experiment* response) override;
-  grpc::ServerUnaryReactor* ListExperiments(grpc::CallbackServerContext* context,
-                                            const v1::ListExperimentsRequest* request,
-                                            v1::ListExperimentsResponse* response) override;
-  grpc::ServerUnaryReactor* ListResults(grpc::CallbackServerContext* context,
-                                        const v1::ListResultsRequest* request,
-                                        v1::ListResultsResponse* response) override;
-  grpc::ServerUnaryReactor* GetEngineInfo(grpc::CallbackServerContext* context,
-                                          const v1::GetEngineInfoRequest* request,
-                                          v1::EngineInfo* response) override;
+  // Each takes the request's bytes and answers with the response's (see the file comment).
+  using Unary = grpc::ServerUnaryReactor;
+  using Stream = grpc::ServerWriteReactor<grpc::ByteBuffer>;
+  Unary* Solve(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+               grpc::ByteBuffer* response) override;
+  Stream* SolveStream(grpc::CallbackServerContext* context,
+                      const grpc::ByteBuffer* request) override;
+  Unary* StartExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                         grpc::ByteBuffer* response) override;
+  Stream* WatchExperiment(grpc::CallbackServerContext* context,
+                          const grpc::ByteBuffer* request) override;
+  Unary* CancelExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                          grpc::ByteBuffer* response) override;
+  Unary* ResumeExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                          grpc::ByteBuffer* response) override;
+  Unary* GetExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                       grpc::ByteBuffer* response) override;
+  Unary* ListExperiments(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                         grpc::ByteBuffer* response) override;
+  Unary* ListResults(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                     grpc::ByteBuffer* response) override;
+  Unary* GetEngineInfo(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                       grpc::ByteBuffer* response) override;
 
  private:
-  class SolveCall;
+  template <typename Request, typename Response>
+  class UnaryCall;
   class SolveStreamCall;
   class WatchCall;
 
   // UNAUTHENTICATED unless the call carries the token (when one is configured).
   grpc::Status Authorize(grpc::CallbackServerContext* context) const;
+  // Authorize, then the request's bytes parsed into `request` (INVALID_ARGUMENT when they do not
+  // parse).
+  template <typename Request>
+  grpc::Status Accept(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
+                      Request& request) const;
   // RESOURCE_EXHAUSTED with the retry hint, in the message and the `retry-after-ms` trailer.
   grpc::Status Overloaded(grpc::CallbackServerContext* context, std::string_view what);
   grpc::Status SolvesOverloaded(grpc::CallbackServerContext* context);
-  // Authorize, then ValidateSolveRequest and ValidateRewardModelNames.
-  grpc::Status AdmitSolve(grpc::CallbackServerContext* context,
-                          const v1::SolveRequest& request) const;
-  // Checks the call, then finishes a default reactor with what `handle` returns.
-  template <typename Handler>
-  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context, Handler handle);
-  // Unary for calls that take an experiment id and answer with the experiment `fetch` returns.
-  template <typename Fetch>
-  grpc::ServerUnaryReactor* ExperimentUnary(grpc::CallbackServerContext* context,
-                                            int64_t experiment_id, v1::Experiment* response,
-                                            Fetch fetch);
+  // Accept, then ValidateSolveRequest and ValidateRewardModelNames.
+  grpc::Status AdmitSolve(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
+                          v1::SolveRequest& request) const;
+  // Accepts the call, then answers with the response `handle(request, response)` fills and the
+  // status it returns.
+  template <typename Request, typename Response, typename Handler>
+  Unary* Respond(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
+                 grpc::ByteBuffer* reply, Handler handle);
+  // Respond for calls that take an experiment id and answer with the experiment `fetch` returns.
+  template <typename Request, typename Fetch>
+  Unary* RespondWithExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
+                               grpc::ByteBuffer* reply, Fetch fetch);
 
   ServiceDependencies deps_;
   std::atomic<int> watchers_{0};

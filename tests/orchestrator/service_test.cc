@@ -27,17 +27,19 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 // One call of `method` with raw request messages, through the generic (untyped) stub: what a
-// client that sends arbitrary bytes does. Returns the status and the raw responses.
+// client that sends arbitrary bytes does, with the `authorization` header `authorization` when it
+// is not empty. Returns the status and the raw responses.
 struct RawResult {
   grpc::Status status;
   std::vector<std::string> responses;
 };
 RawResult RawCall(const std::string& address, const std::string& method,
-                  const std::vector<std::string>& requests) {
+                  const std::vector<std::string>& requests, const std::string& authorization = "") {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue queue;
   grpc::ClientContext context;
+  if (!authorization.empty()) context.AddMetadata("authorization", authorization);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   auto call = stub.PrepareCall(&context, method, &queue);
   void* tag;
@@ -245,6 +247,16 @@ TEST_F(ServiceTest, TokenIsCheckedOnEveryCall) {
     EXPECT_FALSE(reader->Read(&experiment));
     EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
   }
+  // The token is checked before the request is parsed: a caller without it learns nothing
+  // about its request.
+  RawResult garbage = RawCall(address_, "/ponder.v1.Ponder/Solve", {"\xff\xff"});
+  EXPECT_EQ(garbage.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  garbage = RawCall(address_, "/ponder.v1.Ponder/Solve", {"\xff\xff"}, "Bearer s3cret");
+  EXPECT_EQ(garbage.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The scheme's name is case-insensitive (RFC 7235, section 2.1).
+  RawResult lower_case =
+      RawCall(address_, "/ponder.v1.Ponder/GetEngineInfo", {""}, "bearer s3cret");
+  EXPECT_TRUE(lower_case.status.ok()) << lower_case.status.error_message();
   auto client = Client("s3cret");
   EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
   v1::EngineInfo info;
@@ -358,16 +370,45 @@ TEST_F(ServiceTest, StreamReaderThatGoesAwayStopsTheSolve) {
   EXPECT_EQ(strategies_.solves_finished(), 0);
 }
 
-TEST_F(ServiceTest, MalformedRequestIsRejectedAndTheServerKeepsServing) {
+TEST_F(ServiceTest, MalformedRequestIsInvalidArgumentSayingWhatAndTheServerKeepsServing) {
   StartServer();
-  RawResult garbage = RawCall(address_, "/ponder.v1.Ponder/Solve", {"\xff\xff\xff\xff garbage"});
-  EXPECT_FALSE(garbage.status.ok());
-  EXPECT_TRUE(garbage.responses.empty());
-  // A well-formed protobuf that is not a valid request: field 1 (problem) holding a varint.
+  // Bytes that are no protobuf at all, and a verifier nested past protobuf's depth limit of 100.
+  v1::SolveRequest deep = Request();
+  v1::VerifierConfig* verifier = deep.mutable_strategy()->mutable_verifier();
+  for (int i = 0; i < 40; ++i)
+    verifier = verifier->mutable_weighted()->add_parts()->mutable_verifier();
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"/ponder.v1.Ponder/Solve", "\xff\xff\xff\xff garbage"},
+      {"/ponder.v1.Ponder/Solve", deep.SerializeAsString()},
+      {"/ponder.v1.Ponder/SolveStream", "\xff\xff"},
+      {"/ponder.v1.Ponder/WatchExperiment", "\xff\xff"},
+      {"/ponder.v1.Ponder/ListResults", "\xff\xff"},
+  };
+  for (const auto& [method, body] : bodies) {
+    RawResult result = RawCall(address_, method, {body});
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_THAT(result.status.error_message(), HasSubstr("bytes do not parse as one")) << method;
+    EXPECT_THAT(result.status.error_message(), HasSubstr("the request is not a ponder.v1."));
+    EXPECT_TRUE(result.responses.empty());
+  }
+  // A field of the wrong wire type (field 1, problem, holding a varint) is an unknown field to
+  // protobuf: the request parses, without a problem.
   RawResult wrong_type = RawCall(address_, "/ponder.v1.Ponder/Solve", {std::string("\x08\x01", 2)});
-  EXPECT_FALSE(wrong_type.status.ok());
+  EXPECT_EQ(wrong_type.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(wrong_type.status.error_message(), "problem: required");
+  // A call that sends no request message at all.
+  RawResult none = RawCall(address_, "/ponder.v1.Ponder/GetEngineInfo", {});
+  EXPECT_EQ(none.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(none.status.error_message(), "the call carries no ponder.v1.GetEngineInfoRequest");
   RawResult unknown = RawCall(address_, "/ponder.v1.Ponder/NoSuchMethod", {""});
   EXPECT_EQ(unknown.status.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  // A well-formed request sent as raw bytes is answered with the response's bytes.
+  RawResult info = RawCall(address_, "/ponder.v1.Ponder/GetEngineInfo", {""});
+  ASSERT_TRUE(info.status.ok()) << info.status.error_message();
+  ASSERT_EQ(info.responses.size(), 1u);
+  v1::EngineInfo parsed;
+  ASSERT_TRUE(parsed.ParseFromString(info.responses[0]));
+  EXPECT_EQ(parsed.policy().name(), "policy");
   auto client = Client();
   v1::SolveResponse response;
   EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
