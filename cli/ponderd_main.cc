@@ -98,7 +98,11 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
         absl::StrCat("--max-budget-n must be in [1, ", ponder::samplers::kMaxBudgetN, "], got ",
                      f.max_budget_n, " (no strategy accepts a larger budget)"));
   }
-  PONDER_RETURN_IF_ERROR(positive(f.max_tokens, "max-tokens"));
+  if (f.max_tokens < 1 || f.max_tokens > ponder::samplers::kMaxTokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-tokens must be in [1, ", ponder::samplers::kMaxTokens, "], got ",
+                     f.max_tokens, " (no strategy accepts more tokens)"));
+  }
   PONDER_RETURN_IF_ERROR(positive(f.max_problem_bytes, "max-problem-bytes"));
   PONDER_RETURN_IF_ERROR(positive(f.max_request_bytes, "max-request-bytes"));
   PONDER_RETURN_IF_ERROR(positive(f.max_running_experiments, "max-running-experiments"));

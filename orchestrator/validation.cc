@@ -24,7 +24,6 @@ constexpr int kMaxStrategies = 64;
 constexpr int kMaxBudgets = 64;
 constexpr int kMaxSeeds = 64;
 constexpr int kMaxInlineProblems = 100'000;
-constexpr int kMaxSteps = 1000;
 constexpr int kMaxPageSize = 1000;
 
 std::string Path(std::string_view field, std::string_view sub) {
@@ -62,47 +61,16 @@ bool IsStrategyNameCharacter(char c) {
          c == '-' || c == '.';
 }
 
-absl::Status ValidateSampling(const v1::SamplingConfig& sampling, const ServiceLimits& limits,
-                              std::string_view field) {
-  if (sampling.has_temperature() && !samplers::IsStrategyTemperature(sampling.temperature())) {
-    return Invalid(Path(field, "temperature"),
-                   absl::StrCat("must be ", samplers::kStrategyTemperatureRange, ", got ",
-                                sampling.temperature()));
-  }
-  if (sampling.has_top_p() && !(sampling.top_p() > 0 && sampling.top_p() <= 1)) {
-    return Invalid(Path(field, "top_p"), absl::StrCat("must be in (0, 1], got ", sampling.top_p()));
-  }
-  if (sampling.top_k() < 0) {
-    return Invalid(Path(field, "top_k"), absl::StrCat("must be >= 0, got ", sampling.top_k()));
-  }
-  if (!(sampling.min_p() >= 0 && sampling.min_p() <= 1)) {
-    return Invalid(Path(field, "min_p"), absl::StrCat("must be in [0, 1], got ", sampling.min_p()));
-  }
-  if (sampling.max_tokens() < 0 || sampling.max_tokens() > limits.max_tokens) {
-    return Invalid(Path(field, "max_tokens"),
-                   absl::StrCat("must be in [0, ", limits.max_tokens,
-                                "] (0 = the default; the upper bound is the server's "
-                                "--max-tokens), got ",
-                                sampling.max_tokens()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateSteps(const v1::StepConfig& steps, const ServiceLimits& limits,
-                           std::string_view field) {
-  if (steps.has_delimiter() && steps.delimiter().empty()) {
-    return Invalid(Path(field, "delimiter"), "must not be empty when set");
-  }
-  if (steps.max_steps() < 0 || steps.max_steps() > kMaxSteps) {
-    return Invalid(Path(field, "max_steps"),
-                   absl::StrCat("must be in [0, ", kMaxSteps, "], got ", steps.max_steps()));
-  }
-  if (steps.max_step_tokens() < 0 || steps.max_step_tokens() > limits.max_tokens) {
-    return Invalid(
-        Path(field, "max_step_tokens"),
-        absl::StrCat("must be in [0, ", limits.max_tokens, "], got ", steps.max_step_tokens()));
-  }
-  return absl::OkStatus();
+// The server's --max-tokens, on top of the strategies' own rules for these fields.
+absl::Status ValidateTokenLimits(const v1::StrategyConfig& config, const ServiceLimits& limits,
+                                 std::string_view field) {
+  const auto check = [&](std::string_view sub, int32_t tokens) {
+    if (tokens <= limits.max_tokens) return absl::OkStatus();
+    return Invalid(Path(field, sub), absl::StrCat("must be at most ", limits.max_tokens,
+                                                  " (the server's --max-tokens), got ", tokens));
+  };
+  PONDER_RETURN_IF_ERROR(check("sampling.max_tokens", config.sampling().max_tokens()));
+  return check("steps.max_step_tokens", config.steps().max_step_tokens());
 }
 
 // Weighted verifiers may nest; deeper than this is a mistake, not a configuration.
@@ -273,8 +241,9 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
     return Invalid(field.empty() ? "strategy" : field,
                    absl::StrCat("no strategy set; set one of ", StrategyKinds()));
   }
-  PONDER_RETURN_IF_ERROR(ValidateSampling(config.sampling(), limits, Path(field, "sampling")));
-  PONDER_RETURN_IF_ERROR(ValidateSteps(config.steps(), limits, Path(field, "steps")));
+  PONDER_RETURN_IF_ERROR(Within(field, samplers::ValidateSampling(config.sampling())));
+  PONDER_RETURN_IF_ERROR(Within(field, samplers::ValidateSteps(config.steps())));
+  PONDER_RETURN_IF_ERROR(ValidateTokenLimits(config, limits, field));
   if (strategies.NeedsVerifier(config) &&
       config.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
     const google::protobuf::FieldDescriptor* kind =

@@ -11,6 +11,11 @@ namespace ponder::samplers {
 // commands' limits are at most this.
 inline constexpr int kMaxBudgetN = 4096;
 
+// The largest sampling.max_tokens and steps.max_step_tokens any strategy accepts (a server's
+// --max-tokens is at most this), and the most steps a step-level search may be given.
+inline constexpr int kMaxTokens = 1 << 20;
+inline constexpr int kMaxSteps = 1000;
+
 // Sampling temperatures a strategy accepts: 0 (greedy), or from the engine's least
 // (engine::kMinTemperature) up to kMaxTemperature. One rule, one wording.
 inline constexpr double kMaxTemperature = 10;

@@ -60,6 +60,11 @@ class Strategy {
 
 // Checks a configuration and budget; InvalidArgument naming the field and the rule.
 absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget& budget);
+// The rules of the fields every strategy shares, part of ValidateStrategy: InvalidArgument naming
+// the field from the config ("sampling.top_p: must be in (0, 1], got 1.5"). The service checks
+// them before its own limits.
+absl::Status ValidateSampling(const v1::SamplingConfig& sampling);
+absl::Status ValidateSteps(const v1::StepConfig& steps);
 // Whether the strategy needs a verifier (best-of-N, beam search, ...).
 bool NeedsVerifier(const v1::StrategyConfig& config);
 absl::StatusOr<std::unique_ptr<Strategy>> MakeStrategy(const v1::StrategyConfig& config);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "verifiers/arithmetic_step_checker.h"
@@ -91,6 +92,14 @@ class WeightedVerifier : public Verifier {
   std::vector<Part> parts_;
 };
 
+// A weighted part's build error under the part's path: "verifier.prm.step_tag: ..." becomes
+// "verifier.weighted.parts[1].verifier.prm.step_tag: ...". Messages that name no field stay.
+absl::Status WithinPart(int index, const absl::Status& status) {
+  if (!absl::StartsWith(status.message(), "verifier.")) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("verifier.weighted.parts[", index, "].", status.message()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,
@@ -134,12 +143,12 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig&
           return absl::InvalidArgumentError(
               absl::StrCat("verifier.weighted.parts[", i, "].weight must be > 0"));
         }
-        PONDER_ASSIGN_OR_RETURN(std::unique_ptr<Verifier> verifier,
-                                MakeVerifier(part.verifier(), models));
+        absl::StatusOr<std::unique_ptr<Verifier>> verifier = MakeVerifier(part.verifier(), models);
+        if (!verifier.ok()) return WithinPart(i, verifier.status());
         v1::Aggregation aggregation = part.verifier().aggregation() == v1::AGGREGATION_UNSPECIFIED
                                           ? v1::AGGREGATION_LAST
                                           : part.verifier().aggregation();
-        parts.push_back({std::move(verifier), part.weight(), aggregation});
+        parts.push_back({*std::move(verifier), part.weight(), aggregation});
       }
       return std::make_unique<WeightedVerifier>(std::move(parts));
     }

@@ -81,9 +81,18 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
        "strategy.sampling.top_k:"},
       {"min_p above one", [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_min_p(2); },
        "strategy.sampling.min_p:"},
-      {"max_tokens too large",
+      {"max_tokens above the server's limit",
        [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_max_tokens(5000); },
-       "strategy.sampling.max_tokens:"},
+       "strategy.sampling.max_tokens: must be at most 4096 (the server's --max-tokens), got 5000"},
+      {"max_tokens above every strategy's limit",
+       [](auto& r) { r.mutable_strategy()->mutable_sampling()->set_max_tokens(1 << 21); },
+       "strategy.sampling.max_tokens: must be in [0, 1048576]"},
+      {"max_step_tokens above the server's limit",
+       [](auto& r) { r.mutable_strategy()->mutable_steps()->set_max_step_tokens(4097); },
+       "strategy.steps.max_step_tokens: must be at most 4096"},
+      {"too many steps",
+       [](auto& r) { r.mutable_strategy()->mutable_steps()->set_max_steps(1001); },
+       "strategy.steps.max_steps: must be in [0, 1000], got 1001"},
       {"empty delimiter", [](auto& r) { r.mutable_strategy()->mutable_steps()->set_delimiter(""); },
        "strategy.steps.delimiter:"},
       {"negative steps", [](auto& r) { r.mutable_strategy()->mutable_steps()->set_max_steps(-2); },
@@ -166,6 +175,28 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
     absl::Status status = ValidateSolveRequest(request, ServiceLimits(), strategies);
     EXPECT_TRUE(absl::IsInvalidArgument(status)) << c.name << ": " << status;
     EXPECT_THAT(std::string(status.message()), StartsWith(c.field)) << c.name;
+  }
+}
+
+// The fields every strategy shares have one set of rules: the service reports the strategies'
+// own message under the request's path, whichever factory it was given.
+TEST(ValidationTest, SharedStrategyFieldsReadAsTheStrategiesSayThem) {
+  testing::FakeStrategies strategies;
+  const std::vector<std::function<void(v1::StrategyConfig&)>> mutations = {
+      [](auto& c) { c.mutable_sampling()->set_top_p(1.5); },
+      [](auto& c) { c.mutable_sampling()->set_min_p(-1); },
+      [](auto& c) { c.mutable_sampling()->set_top_k(-3); },
+      [](auto& c) { c.mutable_sampling()->set_temperature(11); },
+      [](auto& c) { c.mutable_steps()->set_delimiter(""); },
+      [](auto& c) { c.mutable_steps()->set_max_steps(-1); },
+  };
+  for (const auto& mutate : mutations) {
+    v1::SolveRequest request = ValidSolve();
+    mutate(*request.mutable_strategy());
+    const absl::Status own = samplers::ValidateStrategy(request.strategy(), request.budget());
+    const absl::Status served = ValidateSolveRequest(request, ServiceLimits(), strategies);
+    ASSERT_TRUE(absl::IsInvalidArgument(own)) << own;
+    EXPECT_EQ(std::string(served.message()), absl::StrCat("strategy.", own.message()));
   }
 }
 
@@ -288,7 +319,11 @@ TEST(AuthTest, BearerTokenMustMatchExactly) {
   EXPECT_TRUE(AuthorizationMatches("Bearer s3cret", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("Bearer s3cre", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("Bearer s3cretX", "s3cret"));
-  EXPECT_FALSE(AuthorizationMatches("bearer s3cret", "s3cret"));
+  EXPECT_TRUE(AuthorizationMatches("bearer s3cret", "s3cret"));
+  EXPECT_TRUE(AuthorizationMatches("BEARER s3cret", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Bearer S3CRET", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Basic  s3cret", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Bearers3cret", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("s3cret", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("Bearer ", ""));
 }

@@ -85,6 +85,21 @@ TEST(MakeVerifierTest, BuildsRuleVerifiersAndNamesBadFields) {
   auto scored = (*verifier)->Score("", {&plain, 1}, {});
   ASSERT_TRUE(scored.ok());
   EXPECT_DOUBLE_EQ(scored->scores[0].aggregate, 0.75);
+  // A part's error names the part, however deep.
+  weighted.mutable_weighted()
+      ->mutable_parts(1)
+      ->mutable_verifier()
+      ->mutable_arithmetic()
+      ->set_tolerance(-1);
+  EXPECT_EQ(std::string(MakeVerifier(weighted, models).status().message()),
+            "verifier.weighted.parts[1].verifier.arithmetic.tolerance must be >= 0");
+  v1::VerifierConfig outer;
+  part = outer.mutable_weighted()->add_parts();
+  part->set_weight(1);
+  *part->mutable_verifier() = weighted;
+  EXPECT_EQ(std::string(MakeVerifier(outer, models).status().message()),
+            "verifier.weighted.parts[0].verifier.weighted.parts[1].verifier.arithmetic.tolerance "
+            "must be >= 0");
 }
 
 }  // namespace
