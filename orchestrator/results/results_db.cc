@@ -67,9 +67,10 @@ absl::StatusOr<std::unique_ptr<ResultsDb>> ResultsDb::Open(const std::string& pa
                                             "' (--db): run `ponder bench --db ", path,
                                             " ...` or point --db at a ponderd database"));
   }
-  PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::Open(path));
+  PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::OpenForReading(path));
   PONDER_ASSIGN_OR_RETURN(orchestrator::sqlite::Database db,
-                          orchestrator::sqlite::Database::Open(path));
+                          orchestrator::sqlite::Database::Open(
+                              path, orchestrator::sqlite::Database::Access::kReadOnly));
   return std::unique_ptr<ResultsDb>(new ResultsDb(path, std::move(store), std::move(db)));
 }
 

@@ -63,7 +63,9 @@ struct RunFilter {
 
 class ResultsDb {
  public:
-  // NotFound naming the path when the file does not exist.
+  // Opens the file for reading only (ExperimentStore::OpenForReading): NotFound naming the path
+  // when the file does not exist or holds no experiments, FailedPrecondition when it is not an
+  // experiment database.
   static absl::StatusOr<std::unique_ptr<ResultsDb>> Open(const std::string& path);
 
   // Newest first.

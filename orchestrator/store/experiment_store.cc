@@ -1,5 +1,6 @@
 #include "orchestrator/store/experiment_store.h"
 
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -112,8 +113,35 @@ std::string_view AnswerFormatName(v1::AnswerFormat format) {
 ExperimentStore::ExperimentStore(sqlite::Database db) : path_(db.path()), db_(std::move(db)) {}
 
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std::string& path) {
+  // An existing file is looked at through a read-only connection first: opening it for writing
+  // switches it to write-ahead logging, which another program's database must not see.
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) {
+    PONDER_ASSIGN_OR_RETURN(sqlite::Database existing,
+                            sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
+    PONDER_RETURN_IF_ERROR(ExperimentSchemaVersion(existing).status());
+  }
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
   PONDER_RETURN_IF_ERROR(Migrate(db, ExperimentStoreMigrations()));
+  return FromDatabase(std::move(db));
+}
+
+absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading(
+    const std::string& path) {
+  PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
+                          sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
+  PONDER_ASSIGN_OR_RETURN(int64_t version, ExperimentSchemaVersion(db));
+  PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, ExperimentStoreMigrations()));
+  // Every version from 1 has the tables this program reads (migration 2 only marks the file).
+  if (version == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("the database '", path, "' has no experiments (it is empty)"));
+  }
+  return FromDatabase(std::move(db));
+}
+
+absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::FromDatabase(
+    sqlite::Database db) {
   std::unique_ptr<ExperimentStore> store(new ExperimentStore(std::move(db)));
   absl::MutexLock lock(&store->mu_);
   PONDER_RETURN_IF_ERROR(store->PrepareStatements());

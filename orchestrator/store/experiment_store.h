@@ -66,8 +66,12 @@ struct NewExperiment {
 
 class ExperimentStore {
  public:
-  // Opens or creates the database and migrates it to the current schema.
+  // Opens or creates the database and migrates it to the current schema. FailedPrecondition,
+  // with the file untouched, when it is not an experiment database (ExperimentSchemaVersion).
   static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(const std::string& path);
+  // Opens an existing experiment database for reading (`ponder query`, `ponder report`): nothing
+  // in the file changes, not even its schema version. NotFound for an empty database.
+  static absl::StatusOr<std::unique_ptr<ExperimentStore>> OpenForReading(const std::string& path);
 
   // Records a new experiment (status RUNNING) and its problems in one transaction.
   absl::StatusOr<int64_t> CreateExperiment(const NewExperiment& experiment);
@@ -101,6 +105,7 @@ class ExperimentStore {
 
  private:
   explicit ExperimentStore(sqlite::Database db);
+  static absl::StatusOr<std::unique_ptr<ExperimentStore>> FromDatabase(sqlite::Database db);
   absl::Status PrepareStatements() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertRun(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AddCounts(v1::Experiment& experiment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

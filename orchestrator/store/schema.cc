@@ -106,20 +106,53 @@ CREATE TABLE steps (
 );
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+// Marks the file as an experiment database (kExperimentDatabaseId) for the checks of
+// ExperimentSchemaVersion; the tables are unchanged.
+constexpr std::string_view kSchemaV2 = "PRAGMA application_id = 1349411954";
+static_assert(kExperimentDatabaseId == 1349411954);
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 
 }  // namespace
 
 std::span<const Migration> ExperimentStoreMigrations() { return kMigrations; }
 
+absl::StatusOr<int64_t> ExperimentSchemaVersion(sqlite::Database& db) {
+  PONDER_ASSIGN_OR_RETURN(int64_t id, db.QueryInt("PRAGMA application_id"));
+  PONDER_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
+  if (id == kExperimentDatabaseId) return version;
+  const std::string advice = "; give --db a new file or an experiment database";
+  if (id != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", db.path(), "' is another program's SQLite database (application_id ", id,
+                     ")", advice));
+  }
+  PONDER_ASSIGN_OR_RETURN(
+      int64_t tables,
+      db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                  "'sqlite\\_%' ESCAPE '\\'"));
+  PONDER_ASSIGN_OR_RETURN(int64_t experiments,
+                          db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                      "name = 'experiments'"));
+  if ((version == 0 && tables == 0) || (version >= 1 && experiments == 1)) return version;
+  return absl::FailedPreconditionError(
+      absl::StrCat("'", db.path(), "' is a SQLite database of another program (", tables,
+                   tables == 1 ? " table" : " tables", ", schema version ", version,
+                   ", no experiments table)", advice));
+}
+
+absl::Status CheckNotNewer(const sqlite::Database& db, int64_t version,
+                           std::span<const Migration> migrations) {
+  const int64_t latest = migrations.empty() ? 0 : migrations.back().version;
+  if (version <= latest) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("database '", db.path(), "' has schema version ", version,
+                   ", newer than this program's ", latest, "; use a newer ponderd"));
+}
+
 absl::Status Migrate(sqlite::Database& db, std::span<const Migration> migrations) {
   PONDER_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
-  const int64_t latest = migrations.empty() ? 0 : migrations.back().version;
-  if (version > latest) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("database '", db.path(), "' has schema version ", version,
-                     ", newer than this program's ", latest, "; use a newer ponderd"));
-  }
+  PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, migrations));
   for (const Migration& migration : migrations) {
     if (migration.version <= version) continue;
     PONDER_ASSIGN_OR_RETURN(sqlite::Transaction transaction, sqlite::Transaction::Begin(db));

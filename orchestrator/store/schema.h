@@ -22,6 +22,19 @@ struct Migration {
 // Every migration of the experiment store, oldest first.
 std::span<const Migration> ExperimentStoreMigrations();
 
+// The experiment database's `PRAGMA application_id` ("Pndr"), which migration 2 writes. Files made
+// before it (schema version 1) are known by their `experiments` table.
+inline constexpr int64_t kExperimentDatabaseId = 0x506E6472;
+
+// What an existing file is to the experiment store: its schema version (0 for a new, empty
+// database), or FailedPrecondition saying what it is when it is another program's SQLite
+// database, so that a wrong --db is refused before anything is written to it.
+absl::StatusOr<int64_t> ExperimentSchemaVersion(sqlite::Database& db);
+
+// FailedPrecondition when `version` is newer than the last of `migrations`.
+absl::Status CheckNotNewer(const sqlite::Database& db, int64_t version,
+                           std::span<const Migration> migrations);
+
 // Brings `db` to the last version in `migrations`. FailedPrecondition when the file's version
 // is newer than the last migration; a failing migration leaves the file at its previous version.
 absl::Status Migrate(sqlite::Database& db, std::span<const Migration> migrations);

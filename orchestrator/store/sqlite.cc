@@ -32,7 +32,12 @@ absl::Status StatusFromCode(int code, std::string_view context, sqlite3* db) {
                                      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code));
   switch (code & 0xff) {  // an extended result code's low byte is its primary code
     case SQLITE_CONSTRAINT:
+    case SQLITE_NOTADB:    // "file is not a database"
+    case SQLITE_READONLY:  // a write to a file opened for reading, or that the process may not
+                           // write
       return absl::FailedPreconditionError(message);
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(message);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(message);
@@ -155,19 +160,26 @@ std::optional<bool> Statement::ColumnOptionalBool(int column) const {
 
 // --- Database ---
 
-absl::StatusOr<Database> Database::Open(const std::string& path) {
+absl::StatusOr<Database> Database::Open(const std::string& path, Access access) {
   sqlite3* handle = nullptr;
-  int code =
-      sqlite3_open_v2(path.c_str(), &handle,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int mode = access == Access::kReadOnly ? SQLITE_OPEN_READONLY
+                                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int code = sqlite3_open_v2(path.c_str(), &handle, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(path, handle);  // owns the handle even when opening failed
   if (code != SQLITE_OK) {
     return StatusFromCode(code, absl::StrCat("opening database '", path, "'"), handle);
   }
   sqlite3_extended_result_codes(handle, 1);
   sqlite3_busy_timeout(handle, static_cast<int>(absl::ToInt64Milliseconds(kBusyTimeout)));
+  // SQLite reads the file's header lazily: read it now, so that a file that is no database is
+  // reported as such before anything could write to it.
+  if (absl::StatusOr<int64_t> read = db.QueryInt("SELECT count(*) FROM sqlite_master");
+      !read.ok()) {
+    return absl::Status(read.status().code(),
+                        absl::StrCat("opening database '", path, "': ", sqlite3_errmsg(handle)));
+  }
   PONDER_RETURN_IF_ERROR(db.Execute("PRAGMA foreign_keys = ON"));
-  if (path != ":memory:" && !path.empty()) {
+  if (path != ":memory:" && !path.empty() && access == Access::kReadWrite) {
     // Larger pages than SQLite's 4 KiB hold more kilobyte-sized candidate texts each, which
     // halves the write-ahead log frames per row (store_bench). Takes effect only on a new file.
     PONDER_RETURN_IF_ERROR(db.Execute("PRAGMA page_size = 16384"));

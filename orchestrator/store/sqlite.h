@@ -67,11 +67,15 @@ class Statement {
 
 class Database {
  public:
+  enum class Access { kReadWrite, kReadOnly };
+
   // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one)
   // with foreign keys on, a 5 s busy timeout and, for files, write-ahead logging with
   // synchronous=NORMAL: a commit survives the process being killed, and readers (the sqlite3
-  // shell) never block the writer. Errors name the path.
-  static absl::StatusOr<Database> Open(const std::string& path);
+  // shell) never block the writer. kReadOnly opens an existing file and changes nothing in it
+  // (not even its journal mode). Errors name the path; a file that is not a SQLite database is
+  // FailedPrecondition.
+  static absl::StatusOr<Database> Open(const std::string& path, Access access = Access::kReadWrite);
 
   Database() = default;
   Database(Database&& other) noexcept;

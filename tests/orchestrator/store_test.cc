@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "base/mapped_file.h"
 #include "orchestrator/store/experiment_store.h"
 #include "orchestrator/store/run_writer.h"
 #include "orchestrator/store/schema.h"
@@ -83,6 +85,32 @@ TEST(SqliteTest, OpenErrorNamesThePath) {
 // Opening a new file switches it to write-ahead logging, which needs the file to itself; two
 // processes opening it at once (a benchmark starting while `ponder query` or a script looks at
 // its database) made one fail with "database is locked" at once, without waiting.
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::string FileBytes(const std::string& path) {
+  absl::StatusOr<std::string> bytes = ReadFileToString(path);
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? *bytes : "";
+}
+
+TEST(SqliteTest, AFileThatIsNoDatabaseIsRefusedUntouched) {
+  const std::string path = TempPath("not_a.db");
+  std::string garbage(5000, '\0');
+  for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 131 + 7);
+  WriteFile(path, garbage);
+  for (auto access : {sqlite::Database::Access::kReadWrite, sqlite::Database::Access::kReadOnly}) {
+    absl::StatusOr<sqlite::Database> db = sqlite::Database::Open(path, access);
+    ASSERT_FALSE(db.ok());
+    EXPECT_TRUE(absl::IsFailedPrecondition(db.status())) << db.status();
+    EXPECT_THAT(std::string(db.status().message()), HasSubstr("not a database"));
+    EXPECT_THAT(std::string(db.status().message()), HasSubstr(path));
+  }
+  EXPECT_TRUE(FileBytes(path) == garbage) << path << " changed";
+  EXPECT_FALSE(std::filesystem::exists(path + "-wal"));
+}
+
 TEST(SqliteTest, ConcurrentOpensOfANewFileAllSucceed) {
   for (int round = 0; round < 20; ++round) {
     const std::string path = TempPath(absl::StrCat("concurrent_", round, ".db"));
@@ -113,6 +141,7 @@ TEST(SchemaTest, FreshDatabaseHasTheLatestSchemaWithWalAndForeignKeys) {
   ASSERT_TRUE(store.ok()) << store.status();
   sqlite::Database db = OpenDatabase(path);
   EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), ExperimentStoreMigrations().back().version);
+  EXPECT_EQ(*db.QueryInt("PRAGMA application_id"), kExperimentDatabaseId);
   EXPECT_EQ(*db.QueryText("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(*db.QueryInt("PRAGMA foreign_keys"), 1);
   for (const char* table : {"experiments", "problems", "runs", "candidates", "steps"}) {
@@ -160,12 +189,76 @@ TEST(SchemaTest, RefusesAFileNewerThanTheProgram) {
   const std::string path = TempPath("newer.db");
   {
     sqlite::Database db = OpenDatabase(path);
-    ASSERT_TRUE(db.Execute("PRAGMA user_version = 99").ok());
+    ASSERT_TRUE(db.Execute(absl::StrCat("PRAGMA application_id = ", kExperimentDatabaseId,
+                                        "; PRAGMA user_version = 99"))
+                    .ok());
   }
-  auto store = ExperimentStore::Open(path);
-  ASSERT_FALSE(store.ok());
-  EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
-  EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+  for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
+    auto store = open(path);
+    ASSERT_FALSE(store.ok());
+    EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
+    EXPECT_THAT(store.status().message(), HasSubstr("schema version 99"));
+  }
+}
+
+// A --db that names another program's database is refused, and nothing is written to it: no
+// tables, no schema version, no change of journal mode.
+TEST(SchemaTest, AnotherProgramsDatabaseIsRefusedUntouched) {
+  const std::string with_tables = TempPath("other_tables.db");
+  const std::string with_id = TempPath("other_id.db");
+  {
+    sqlite::Database db = *sqlite::Database::Open(with_tables);
+    ASSERT_TRUE(db.Execute("PRAGMA journal_mode = DELETE; CREATE TABLE t (x); "
+                           "INSERT INTO t VALUES (1); PRAGMA user_version = 3")
+                    .ok());
+    sqlite::Database other = *sqlite::Database::Open(with_id);
+    ASSERT_TRUE(other.Execute("PRAGMA journal_mode = DELETE; PRAGMA application_id = 7").ok());
+  }
+  for (const std::string& path : {with_tables, with_id}) {
+    const std::string before = FileBytes(path);
+    for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
+      auto store = open(path);
+      ASSERT_FALSE(store.ok()) << path;
+      EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
+      EXPECT_THAT(std::string(store.status().message()),
+                  HasSubstr("give --db a new file or an experiment database"));
+      EXPECT_TRUE(FileBytes(path) == before) << path << " changed";
+    }
+  }
+  EXPECT_THAT(std::string(ExperimentStore::Open(with_tables).status().message()),
+              HasSubstr("(1 table, schema version 3, no experiments table)"));
+  EXPECT_THAT(std::string(ExperimentStore::Open(with_id).status().message()),
+              HasSubstr("application_id 7"));
+}
+
+// Files written before the application id (schema version 1) are still experiment databases:
+// read as they are, and marked when opened for writing.
+TEST(SchemaTest, AVersionOneFileIsReadUnchangedAndMarkedWhenWritten) {
+  const std::string path = TempPath("v1.db");
+  {
+    sqlite::Database db = OpenDatabase(path);
+    ASSERT_TRUE(Migrate(db, ExperimentStoreMigrations().first(1)).ok());
+  }
+  {
+    auto reader = ExperimentStore::OpenForReading(path);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    EXPECT_TRUE((*reader)->ListExperiments(0, 10)->empty());
+  }
+  EXPECT_EQ(*OpenDatabase(path).QueryInt("PRAGMA user_version"), 1);
+  ASSERT_TRUE(ExperimentStore::Open(path).ok());
+  sqlite::Database db = OpenDatabase(path);
+  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(*db.QueryInt("PRAGMA application_id"), kExperimentDatabaseId);
+}
+
+TEST(SchemaTest, ReadingAnEmptyFileSaysSoAndLeavesItEmpty) {
+  const std::string path = TempPath("empty.db");
+  WriteFile(path, "");
+  auto reader = ExperimentStore::OpenForReading(path);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_TRUE(absl::IsNotFound(reader.status())) << reader.status();
+  EXPECT_THAT(std::string(reader.status().message()), HasSubstr("has no experiments"));
+  EXPECT_EQ(FileBytes(path), "");
 }
 
 // --- ExperimentStore ---
