@@ -400,6 +400,17 @@ absl::StatusOr<ConvertReport> ConvertHuggingFaceToGguf(const std::string& folder
     return absl::InvalidArgumentError(
         absl::StrCat(folder, ": not a folder (a Hugging Face model folder is expected)"));
   }
+  // The output must not replace what the conversion reads: `--output FOLDER/model.safetensors`
+  // would turn the checkpoint into a GGUF file.
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder, ec)) {
+    const std::string extension = entry.path().extension().string();
+    if ((extension == ".json" || extension == ".safetensors") &&
+        fs::equivalent(entry.path(), out_path, ec)) {
+      return absl::InvalidArgumentError(absl::StrCat(out_path, ": is the input folder's ",
+                                                     entry.path().filename().string(),
+                                                     "; write the GGUF file to another path"));
+    }
+  }
   const std::string config_path = (fs::path(folder) / "config.json").string();
   PONDER_ASSIGN_OR_RETURN(const std::string config_text, ReadFileToString(config_path));
   const nlohmann::json config_json =
@@ -478,6 +489,12 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
                      AsAbsl(DTypeName(report.dtype))));
   }
   std::error_code ec;
+  if (fs::exists(out_folder, ec) && !fs::is_directory(out_folder, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(out_folder,
+                     ": is a file; a GGUF file converts to a Hugging Face folder, "
+                     "so give --output a folder"));
+  }
   fs::create_directories(out_folder, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(out_folder, ": ", ec.message()));
 

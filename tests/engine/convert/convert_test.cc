@@ -590,5 +590,30 @@ TEST(ConvertErrorsTest, InputsThatAreNotModelsAreNamed) {
   EXPECT_THAT(ErrorOf(ConvertGgufToHuggingFace(not_gguf, TempPath("y"))), HasSubstr(not_gguf));
 }
 
+// An --output that names one of the input folder's files is refused and the file kept (before,
+// `--output FOLDER/model.safetensors` replaced the checkpoint with the GGUF file); a GGUF file
+// converts to a folder, so a file as its output is refused with why.
+TEST(ConvertErrorsTest, TheOutputNeverReplacesTheInput) {
+  RandomModelSpec spec;
+  const std::string folder = RandomFolder(spec, DType::kF32, "self_output");
+  for (const char* file : {"model.safetensors", "config.json", "tokenizer.json"}) {
+    const std::string path = (fs::path(folder) / file).string();
+    const std::string before = *ReadFileToString(path);
+    EXPECT_THAT(ErrorOf(ConvertHuggingFaceToGguf(folder, path)),
+                HasSubstr(absl::StrCat("is the input folder's ", file)));
+    // The same file through another spelling of its path.
+    const std::string dotted = (fs::path(folder) / "." / file).string();
+    EXPECT_THAT(ErrorOf(ConvertHuggingFaceToGguf(folder, dotted)), HasSubstr("input folder's"));
+    EXPECT_TRUE(*ReadFileToString(path) == before) << path << " changed";
+  }
+  // A GGUF file beside the checkpoint is an ordinary output, and converting again replaces it.
+  const std::string gguf = (fs::path(folder) / "model.gguf").string();
+  ASSERT_EQ(ErrorOf(ConvertHuggingFaceToGguf(folder, gguf)), "OK");
+  ASSERT_EQ(ErrorOf(ConvertHuggingFaceToGguf(folder, gguf)), "OK");
+  EXPECT_THAT(ErrorOf(ConvertGgufToHuggingFace(gguf, gguf)),
+              HasSubstr("is a file; a GGUF file converts to a Hugging Face folder"));
+  EXPECT_TRUE(ModelWeights::Load(gguf).ok());
+}
+
 }  // namespace
 }  // namespace ponder::engine
