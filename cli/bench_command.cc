@@ -45,6 +45,7 @@
 #include "orchestrator/results/results_db.h"
 #include "orchestrator/results/tables.h"
 #include "orchestrator/solve_pipeline.h"
+#include "orchestrator/store/database_lock.h"
 #include "orchestrator/store/experiment_store.h"
 #include "orchestrator/version.h"
 #include "samplers/strategy.h"
@@ -360,6 +361,9 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   PONDER_ASSIGN_OR_RETURN(auto models,
                           orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::Open(f.db));
+  PONDER_ASSIGN_OR_RETURN(
+      orchestrator::DatabaseLock lock,
+      orchestrator::DatabaseLock::Acquire(f.db, orchestrator::DatabaseLock::Mode::kBenchmark));
   orchestrator::DatasetRegistry datasets;
   orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir);
   PONDER_RETURN_IF_ERROR(ApplySubset(f, datasets, spec));

@@ -23,6 +23,7 @@
 #include "orchestrator/model_registry.h"
 #include "orchestrator/problem_source.h"
 #include "orchestrator/server.h"
+#include "orchestrator/store/database_lock.h"
 #include "orchestrator/store/experiment_store.h"
 #include "samplers/strategy.h"
 
@@ -140,9 +141,13 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
   options.model = f.model;
 
   PONDER_ASSIGN_OR_RETURN(ponder::engine::LocalEngineOptions engine_options, f.engine.Options());
+  // The database first: a second server on it is refused before any model is loaded.
+  PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));
+  PONDER_ASSIGN_OR_RETURN(ponder::orchestrator::DatabaseLock lock,
+                          ponder::orchestrator::DatabaseLock::Acquire(
+                              f.db, ponder::orchestrator::DatabaseLock::Mode::kServer));
   PONDER_ASSIGN_OR_RETURN(
       auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
-  PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));
   // Experiments may name a dataset (spec.dataset) instead of listing problems.
   ponder::orchestrator::DatasetRegistry datasets;
   ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir);

@@ -416,6 +416,57 @@ TEST_F(PonderdTest, KillNineMidExperimentThenResumeLosesAndDuplicatesNothing) {
             0);
 }
 
+// A second server on a database would take the first one's running experiments for orphans and
+// run them again beside it; a benchmark beside a server likewise. Both are refused, saying why,
+// and the database is free again once the server is gone (kill -9 included).
+TEST_F(PonderdTest, OneServerPerDatabaseAndNoBenchmarkBesideIt) {
+  ChildProcess first;
+  ASSERT_TRUE(StartPonderd(first));
+  const int64_t id = StartExperiment(Spec(40, 96));
+  ASSERT_TRUE(Eventually([&] { return Query("SELECT count(*) FROM runs") >= 1; }));
+
+  ChildProcess second;
+  ASSERT_TRUE(second.Start(BinaryPath("ponderd"),
+                           {"--model", testing::TinyModelPath(), "--db", db_, "--listen",
+                            "127.0.0.1:0", "--threads", "1"},
+                           stderr_));
+  second.ReadAll();
+  EXPECT_EQ(second.Wait(), 1);
+  EXPECT_THAT(Stderr(), HasSubstr("is in use by another process that runs experiments on it"));
+  EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "running");
+  EXPECT_EQ(Query(absl::StrCat("SELECT resume_count FROM experiments WHERE id = ", id)), 0);
+
+  const std::string problems = testing::TempPath("lock_problems.jsonl");
+  std::ofstream(problems) << "{\"problem\": \"1 + 1?\", \"answer\": \"2\"}\n";
+  const std::vector<std::string> bench = {"bench",
+                                          "--model",
+                                          testing::TinyModelPath(),
+                                          "--problems",
+                                          problems,
+                                          "--strategy",
+                                          "self_consistency",
+                                          "--budget",
+                                          "1",
+                                          "--db",
+                                          db_,
+                                          "--max-tokens",
+                                          "4",
+                                          "--threads",
+                                          "1"};
+  ChildProcess beside;
+  ASSERT_TRUE(beside.Start(BinaryPath("ponder"), bench, stderr_));
+  beside.ReadAll();
+  EXPECT_EQ(beside.Wait(), 1);
+  EXPECT_THAT(Stderr(), HasSubstr("is served by a running ponderd; run the benchmark through it"));
+
+  first.Signal(SIGKILL);
+  first.Wait();
+  ChildProcess after;
+  ASSERT_TRUE(after.Start(BinaryPath("ponder"), bench, stderr_));
+  after.ReadAll();
+  EXPECT_EQ(after.Wait(), 0) << Stderr();
+}
+
 TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {
   int64_t id = 0;
   {
