@@ -156,6 +156,11 @@ absl::Status Migrate(sqlite::Database& db, std::span<const Migration> migrations
   for (const Migration& migration : migrations) {
     if (migration.version <= version) continue;
     PONDER_ASSIGN_OR_RETURN(sqlite::Transaction transaction, sqlite::Transaction::Begin(db));
+    // Read again under the write lock: another process opening the same new file at the same
+    // time may have applied this migration since (a rollback of nothing, then).
+    PONDER_ASSIGN_OR_RETURN(version, db.QueryInt("PRAGMA user_version"));
+    PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, migrations));
+    if (migration.version <= version) continue;
     absl::Status status = db.Execute(migration.sql);
     if (status.ok()) {
       // user_version is part of the database header, so it commits (or rolls back) with the
