@@ -245,6 +245,11 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
 }
 
 // --subset: the named problems of the split, in dataset order, as inline problems.
+// A record the dataset's loader skipped, on stderr.
+void ReportSkipped(const std::string& line) {
+  std::fprintf(stderr, "ponder bench: %s\n", line.c_str());
+}
+
 absl::Status ApplySubset(const BenchFlags& f, orchestrator::ProblemSource& datasets,
                          v1::ExperimentSpec& spec) {
   std::vector<std::string> ids;
@@ -254,6 +259,10 @@ absl::Status ApplySubset(const BenchFlags& f, orchestrator::ProblemSource& datas
     }
   }
   if (ids.empty()) return absl::OkStatus();
+  if (f.offset != 0 || f.limit != 0) {
+    return absl::InvalidArgumentError(
+        "--subset picks problems by id; --offset and --limit do not combine with it");
+  }
   v1::DatasetSlice whole = spec.dataset();
   whole.set_offset(0);
   whole.set_limit(0);
@@ -365,7 +374,7 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
       orchestrator::DatabaseLock lock,
       orchestrator::DatabaseLock::Acquire(f.db, orchestrator::DatabaseLock::Mode::kBenchmark));
   orchestrator::DatasetRegistry datasets;
-  orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir);
+  orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, ReportSkipped);
   PONDER_RETURN_IF_ERROR(ApplySubset(f, datasets, spec));
 
   const orchestrator::StrategyFactory& strategies = orchestrator::BuiltinStrategies();
@@ -482,8 +491,12 @@ absl::Status BenchOnServer(const BenchFlags& f, v1::ExperimentSpec spec) {
   }
   if (!f.subset.empty()) {
     orchestrator::DatasetRegistry datasets;
-    orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir);
+    orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, ReportSkipped);
     PONDER_RETURN_IF_ERROR(ApplySubset(f, datasets, spec));
+  } else if (!f.data_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "--data-dir: with --server, datasets are the server's (ponderd --data-dir); here it "
+        "only serves --subset");
   }
   PONDER_ASSIGN_OR_RETURN(orchestrator::ClientOptions options, f.client.Options());
   PONDER_ASSIGN_OR_RETURN(auto client, orchestrator::PonderClient::Connect(options));

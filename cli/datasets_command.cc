@@ -61,16 +61,9 @@ int UsageError(std::string message) {
 
 // Prints the warnings of a load (at most 10) and the count, on stderr.
 void ReportSkipped(const datasets::LoadedDataset& loaded) {
-  if (loaded.skipped == 0) return;
-  constexpr size_t kShown = 10;
-  for (size_t i = 0; i < loaded.warnings.size() && i < kShown; ++i) {
-    absl::FPrintF(stderr, "ponder datasets: skipped %s\n", loaded.warnings[i]);
+  for (const std::string& line : datasets::SkippedLines(loaded)) {
+    absl::FPrintF(stderr, "ponder datasets: %s\n", line);
   }
-  if (loaded.warnings.size() > kShown) {
-    absl::FPrintF(stderr, "ponder datasets: ... and %d more\n", loaded.warnings.size() - kShown);
-  }
-  absl::FPrintF(stderr, "ponder datasets: skipped %d malformed record%s\n", loaded.skipped,
-                loaded.skipped == 1 ? "" : "s");
 }
 
 // Flags shared by show and export: which problems to load.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -90,13 +91,16 @@ absl::StatusOr<int64_t> ExperimentIdArgument(const FlagParser& flags) {
 absl::Status List(PonderClient& client, const ExperimentsFlags& f) {
   v1::ListExperimentsRequest request;
   request.set_page_size(f.page_size);
-  std::printf("%-6s %-12s %17s %-7s %-20s %s\n", "id", "status", "recorded/planned", "failed",
-              "created (UTC)", "name");
+  bool header = false;  // printed with the first page, so that a failed call prints no table
   do {
     auto context = client.NewContext();
     v1::ListExperimentsResponse response;
     PONDER_RETURN_IF_ERROR(
         FromGrpcStatus(client.stub().ListExperiments(context.get(), request, &response)));
+    if (!std::exchange(header, true)) {
+      std::printf("%-6s %-12s %17s %-7s %-20s %s\n", "id", "status", "recorded/planned", "failed",
+                  "created (UTC)", "name");
+    }
     for (const v1::Experiment& e : response.experiments()) PrintExperimentLine(e);
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty() && f.page_size == 0);
@@ -220,7 +224,17 @@ absl::Status Experiments(std::span<char* const> args) {
   if (action == "cancel") {
     return ChangeExperiment<v1::CancelExperimentRequest>(
         *client, id, [&](auto* context, const auto& request, auto* response) {
-          return stub.CancelExperiment(context, request, response);
+          grpc::Status status = stub.CancelExperiment(context, request, response);
+          // Cancelling a stopped experiment changes nothing (service.proto): say so.
+          const v1::ExperimentStatus state = response->status();
+          if (status.ok() &&
+              (state == v1::EXPERIMENT_STATUS_COMPLETED || state == v1::EXPERIMENT_STATUS_FAILED ||
+               state == v1::EXPERIMENT_STATUS_INTERRUPTED)) {
+            std::fprintf(stderr,
+                         "ponder experiments: experiment %lld was already %s; nothing to cancel\n",
+                         static_cast<long long>(id), StatusName(state).c_str());
+          }
+          return status;
         });
   }
   if (action == "resume") {

@@ -150,7 +150,9 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
       auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   // Experiments may name a dataset (spec.dataset) instead of listing problems.
   ponder::orchestrator::DatasetRegistry datasets;
-  ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir);
+  ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, [](const std::string& line) {
+    std::fprintf(stderr, "ponderd: %s\n", line.c_str());
+  });
 
   PONDER_ASSIGN_OR_RETURN(auto server, ponder::orchestrator::PonderServer::Start(
                                            options, models->registry(), *store, datasets));

@@ -413,6 +413,20 @@ absl::StatusOr<std::string> LocateDatasetSource(std::string_view name, std::stri
       ". Pass --data-dir DIR (or set PONDER_DATA_DIR) to the folder that holds it, ", remedy, "."));
 }
 
+std::vector<std::string> SkippedLines(const LoadedDataset& loaded, size_t shown) {
+  std::vector<std::string> lines;
+  if (loaded.skipped == 0) return lines;
+  for (size_t i = 0; i < loaded.warnings.size() && i < shown; ++i) {
+    lines.push_back(absl::StrCat("skipped ", loaded.warnings[i]));
+  }
+  if (loaded.warnings.size() > shown) {
+    lines.push_back(absl::StrCat("... and ", loaded.warnings.size() - shown, " more"));
+  }
+  lines.push_back(absl::StrCat("skipped ", loaded.skipped, " malformed record",
+                               loaded.skipped == 1 ? "" : "s"));
+  return lines;
+}
+
 absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOptions& options) {
   const DatasetSpec* spec = FindSpec(name);
   if (spec == nullptr) {

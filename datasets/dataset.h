@@ -92,6 +92,10 @@ struct LoadedDataset {
   std::vector<std::string> sources;   // the files or folders read
 };
 
+// What a load skipped, as lines for a log: the first `shown` warnings ("skipped <file>:<line>:
+// <why>"), how many more there were, and the count. Empty when nothing was skipped.
+std::vector<std::string> SkippedLines(const LoadedDataset& loaded, size_t shown = 10);
+
 // Loads `name` (see ListDatasets). Errors: InvalidArgument for an unknown name or split or a
 // negative offset/limit (the message lists the valid values), NotFound for missing files or
 // unknown `ids`, DataLoss for a file that cannot be decoded as a whole.

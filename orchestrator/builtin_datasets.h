@@ -2,6 +2,7 @@
 #ifndef PONDER_ORCHESTRATOR_BUILTIN_DATASETS_H_
 #define PONDER_ORCHESTRATOR_BUILTIN_DATASETS_H_
 
+#include <functional>
 #include <string>
 
 #include "datasets/dataset.h"
@@ -14,9 +15,12 @@ v1::Problem ProblemProto(const datasets::Problem& row);
 
 // Registers every dataset graded by its answer (gsm8k, math, math500, arith: not the code
 // datasets) with `registry`, read from `data_dir` ("": datasets::ResolveDataDir's default:
-// PONDER_DATA_DIR, then the fetch cache). Returns how many were registered: 0 in a build
-// without ponder_datasets.
-int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir);
+// PONDER_DATA_DIR, then the fetch cache). Records a loader skips (a line that does not parse)
+// are told to `report`, a line at a time ("gsm8k test: skipped <file>:<line>: <why>"), so that
+// an experiment on fewer problems than the file holds never goes unsaid. Returns how many were
+// registered: 0 in a build without ponder_datasets.
+int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir,
+                            std::function<void(const std::string& line)> report);
 
 }  // namespace ponder::orchestrator
 

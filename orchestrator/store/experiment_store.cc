@@ -1,5 +1,6 @@
 #include "orchestrator/store/experiment_store.h"
 
+#include <cmath>
 #include <filesystem>
 #include <utility>
 
@@ -81,7 +82,15 @@ absl::StatusOr<v1::Experiment> ReadExperimentRow(const sqlite::Statement& row) {
 
 std::string DiagnosticsJson(const v1::SolveResult& result) {
   nlohmann::json diagnostics = nlohmann::json::object();
-  for (const auto& [name, value] : result.diagnostics()) diagnostics[name] = value;
+  for (const auto& [name, value] : result.diagnostics()) {
+    // Counts (rounds, pruned paths, a prefix's budget) read as integers: 4, not 4.0.
+    constexpr double kExactIntegers = 9007199254740992.0;  // 2^53
+    if (std::trunc(value) == value && std::fabs(value) <= kExactIntegers) {
+      diagnostics[name] = static_cast<int64_t>(value);
+    } else {
+      diagnostics[name] = value;  // NaN and infinities become null, as JSON has no such numbers
+    }
+  }
   return diagnostics.dump();
 }
 

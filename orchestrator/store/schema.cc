@@ -147,7 +147,7 @@ absl::Status CheckNotNewer(const sqlite::Database& db, int64_t version,
   if (version <= latest) return absl::OkStatus();
   return absl::FailedPreconditionError(
       absl::StrCat("database '", db.path(), "' has schema version ", version,
-                   ", newer than this program's ", latest, "; use a newer ponderd"));
+                   ", newer than this program's ", latest, "; use a newer build of Ponder"));
 }
 
 absl::Status Migrate(sqlite::Database& db, std::span<const Migration> migrations) {

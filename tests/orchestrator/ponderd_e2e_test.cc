@@ -264,6 +264,17 @@ TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
   EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "cancelled");
   EXPECT_LT(Query(absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", id)), 80);
 
+  // Cancelling the completed one changes nothing, and says so.
+  ChildProcess again;
+  const std::string again_stderr = testing::TempPath("again.stderr");
+  ASSERT_TRUE(again.Start(BinaryPath("ponder"),
+                          {"experiments", "cancel", "1", "--server", address_}, again_stderr));
+  again.ReadAll();
+  EXPECT_EQ(again.Wait(), 0);
+  std::ifstream again_file(again_stderr);
+  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(again_file), {}),
+              HasSubstr("experiment 1 was already completed; nothing to cancel"));
+
   ChildProcess missing;
   ASSERT_TRUE(missing.Start(BinaryPath("ponder"),
                             {"experiments", "show", "999", "--server", address_},

@@ -349,6 +349,7 @@ RunRecord MakeRun(int64_t experiment, RunKey key, bool correct, int candidates =
   run.result.mutable_usage()->set_generated_tokens(33);
   run.result.mutable_usage()->set_wall_seconds(0.5);
   (*run.result.mutable_diagnostics())["rounds"] = 2;
+  (*run.result.mutable_diagnostics())["share"] = 0.75;
   run.correct = correct;
   run.finish_time = absl::FromUnixSeconds(1700000100);
   return run;
@@ -409,6 +410,10 @@ TEST_F(ExperimentStoreTest, RunRoundTripsWithCandidatesAndSteps) {
   EXPECT_TRUE(r.correct());
   EXPECT_EQ(r.usage().generated_tokens(), 33);
   EXPECT_EQ(r.result().diagnostics().at("rounds"), 2);
+  EXPECT_EQ(r.result().diagnostics().at("share"), 0.75);
+  // Counts are stored as integers, for sqlite3 users.
+  EXPECT_EQ(*OpenDatabase(path_).QueryText("SELECT diagnostics_json FROM runs"),
+            R"({"rounds":2,"share":0.75})");
   ASSERT_EQ(r.result().candidates_size(), 3);
   EXPECT_EQ(r.result().selected_candidate(), 1);
   const v1::Candidate& c = r.result().candidates(2);

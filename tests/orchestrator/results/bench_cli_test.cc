@@ -551,6 +551,43 @@ TEST_F(BenchCliTest, RealGsm8kAndMath500Slices) {
   }
 }
 
+// A dataset line that does not parse is skipped, as everywhere, and said on stderr (before, the
+// benchmark ran on fewer problems without a word). Flags that would be ignored are refused.
+TEST_F(BenchCliTest, SkippedRecordsAreToldAndIgnoredFlagsRefused) {
+  const std::string data_dir = TempPath("skipping_data");
+  std::filesystem::create_directories(data_dir + "/gsm8k");
+  {
+    std::ofstream out(data_dir + "/gsm8k/test.jsonl");
+    out << R"({"question": "What is 2 + 2?", "answer": "2 + 2 = 4\n#### 4"})"
+        << "\n"
+        << R"({"question": "broken)"
+        << "\n"
+        << R"({"question": "What is 3 + 3?", "answer": "3 + 3 = 6\n#### 6"})"
+        << "\n";
+  }
+  const std::string db = TempPath("skipping.db");
+  std::vector<std::string> args = BenchArgs(db, "gsm8k", 0, "1");
+  args.insert(args.end(), {"--data-dir", data_dir});
+  CommandResult bench = Ponder(args);
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  EXPECT_THAT(bench.err,
+              HasSubstr("ponder bench: gsm8k test: skipped " + data_dir + "/gsm8k/test.jsonl:2:"));
+  EXPECT_THAT(bench.err, HasSubstr("ponder bench: gsm8k test: skipped 1 malformed record\n"));
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM problems"), 2);
+
+  std::vector<std::string> subset = BenchArgs(TempPath("subset.db"), "gsm8k", 1, "1");
+  subset.insert(subset.end(), {"--data-dir", data_dir, "--subset", "test/0"});
+  CommandResult refused = Ponder(subset);
+  EXPECT_EQ(refused.code, 2) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("--subset picks problems by id; --offset and --limit do not"));
+
+  CommandResult server =
+      Ponder({"bench", "--server", "127.0.0.1:1", "--dataset", "gsm8k", "--data-dir", data_dir,
+              "--strategy", "self_consistency", "--budget", "1"});
+  EXPECT_EQ(server.code, 2) << server.err;
+  EXPECT_THAT(server.err, HasSubstr("--data-dir: with --server, datasets are the server's"));
+}
+
 // "--seeds 7," is the one seed 7 ("--seeds 7" would be seeds 0 to 6).
 TEST_F(BenchCliTest, ATrailingCommaGivesOneSeed) {
   const std::string db = TempPath("one_seed.db");
