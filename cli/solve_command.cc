@@ -48,8 +48,10 @@ void PrintSummary(const v1::SolveResponse& response) {
   int classes = 0;
   for (const v1::Candidate& c : result.candidates())
     classes = std::max(classes, c.answer_class() + 1);
-  std::printf("candidates: %d (selected: %d), answer classes: %d\n", result.candidates_size(),
-              result.selected_candidate(), classes);
+  int in_selection = 0;  // the chosen candidate, or every member of the chosen answer class
+  for (const v1::Candidate& c : result.candidates()) in_selection += c.selected() ? 1 : 0;
+  std::printf("candidates: %d, answer classes: %d, chosen: candidate %d (%d marked selected)\n",
+              result.candidates_size(), classes, result.selected_candidate(), in_selection);
   const v1::Usage& usage = result.usage();
   std::printf(
       "tokens: prompt %d, prompt requested %lld / computed %lld, generated %lld (%.2f full "
