@@ -118,22 +118,26 @@ constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
 std::span<const Migration> ExperimentStoreMigrations() { return kMigrations; }
 
 absl::StatusOr<int64_t> ExperimentSchemaVersion(sqlite::Database& db) {
-  PONDER_ASSIGN_OR_RETURN(int64_t id, db.QueryInt("PRAGMA application_id"));
-  PONDER_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("PRAGMA user_version"));
+  // One statement, so one snapshot: another process may be creating the schema meanwhile.
+  PONDER_ASSIGN_OR_RETURN(
+      sqlite::Statement facts,
+      db.Prepare("SELECT (SELECT application_id FROM pragma_application_id()), "
+                 "(SELECT user_version FROM pragma_user_version()), "
+                 "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                 "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'), "
+                 "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                 "name = 'experiments')"));
+  PONDER_ASSIGN_OR_RETURN(bool row, facts.Step());
+  if (!row) return absl::InternalError("reading the schema facts returned no row");
+  const int64_t id = facts.ColumnInt(0), version = facts.ColumnInt(1);
+  const int64_t tables = facts.ColumnInt(2), experiments = facts.ColumnInt(3);
   if (id == kExperimentDatabaseId) return version;
   const std::string advice = "; give --db a new file or an experiment database";
   if (id != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("'", db.path(), "' is another program's SQLite database (application_id ", id,
-                     ")", advice));
+        absl::StrCat("'", db.path(), "' is another program's SQLite database (application_id ",
+                     id, ")", advice));
   }
-  PONDER_ASSIGN_OR_RETURN(
-      int64_t tables,
-      db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
-                  "'sqlite\\_%' ESCAPE '\\'"));
-  PONDER_ASSIGN_OR_RETURN(int64_t experiments,
-                          db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                                      "name = 'experiments'"));
   if ((version == 0 && tables == 0) || (version >= 1 && experiments == 1)) return version;
   return absl::FailedPreconditionError(
       absl::StrCat("'", db.path(), "' is a SQLite database of another program (", tables,
