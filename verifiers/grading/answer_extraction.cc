@@ -26,9 +26,13 @@ size_t FindLastIgnoringCase(std::string_view text, std::string_view lower_needle
   return std::string_view::npos;
 }
 
-}  // namespace
-
-std::optional<std::string_view> LastBoxedContent(std::string_view text) {
+// Where the last `\boxed` (or, when there is none, `\fbox`) ends and its argument may start:
+// the position after the name and any spaces. nullopt when there is neither.
+struct BoxStart {
+  size_t name_end;  // just past "\boxed" / "\fbox"
+  size_t open;      // the first character after the spaces that follow the name
+};
+std::optional<BoxStart> LastBoxStart(std::string_view text) {
   size_t at = text.rfind("\\boxed");
   size_t name_length = 6;
   if (at == std::string_view::npos) {
@@ -38,23 +42,44 @@ std::optional<std::string_view> LastBoxedContent(std::string_view text) {
   }
   size_t open = at + name_length;
   while (open < text.size() && text[open] == ' ') ++open;
-  if (open >= text.size()) return std::nullopt;
-  if (text[open] != '{') {
-    if (open == at + name_length) return std::nullopt;  // `\boxedfoo`: not a box
-    std::string_view rest = RestOfLine(text.substr(open));
-    size_t dollar = rest.find('$');
-    if (dollar != std::string_view::npos) rest = rest.substr(0, dollar);
-    return TrimAsciiSpace(rest);
-  }
+  return BoxStart{at + name_length, open};
+}
+
+// The index of the `}` that closes the `{` at `open`, or npos.
+size_t ClosingBrace(std::string_view text, size_t open) {
   int depth = 0;
   for (size_t i = open; i < text.size(); ++i) {
     if (text[i] == '{') {
       ++depth;
     } else if (text[i] == '}' && --depth == 0) {
-      return text.substr(open + 1, i - open - 1);
+      return i;
     }
   }
-  return std::nullopt;
+  return std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<std::string_view> LastBoxedContent(std::string_view text) {
+  const std::optional<BoxStart> box = LastBoxStart(text);
+  if (!box.has_value() || box->open >= text.size()) return std::nullopt;
+  if (text[box->open] != '{') {
+    if (box->open == box->name_end) return std::nullopt;  // `\boxedfoo`: not a box
+    std::string_view rest = RestOfLine(text.substr(box->open));
+    size_t dollar = rest.find('$');
+    if (dollar != std::string_view::npos) rest = rest.substr(0, dollar);
+    return TrimAsciiSpace(rest);
+  }
+  const size_t close = ClosingBrace(text, box->open);
+  if (close == std::string_view::npos) return std::nullopt;
+  return text.substr(box->open + 1, close - box->open - 1);
+}
+
+bool EndsInsideLastBox(std::string_view text) {
+  const std::optional<BoxStart> box = LastBoxStart(text);
+  if (!box.has_value()) return false;
+  if (box->open >= text.size()) return true;  // cut right after the name
+  return text[box->open] == '{' && ClosingBrace(text, box->open) == std::string_view::npos;
 }
 
 std::optional<std::string_view> AfterLastHashMarker(std::string_view text) {

@@ -13,6 +13,10 @@ namespace ponder::verifiers::grading_internal {
 // next `$` or end of line. nullopt when there is none or the last one is not closed.
 std::optional<std::string_view> LastBoxedContent(std::string_view text);
 
+// Whether the text ends inside its last `\boxed{` (or `\fbox{`), or right after the name: a
+// response cut off while it wrote its answer.
+bool EndsInsideLastBox(std::string_view text);
+
 // The rest of the line after the last `####` (GSM8K's answer marker), trimmed.
 std::optional<std::string_view> AfterLastHashMarker(std::string_view text);
 

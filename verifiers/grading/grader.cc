@@ -60,6 +60,10 @@ std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat
     if (answer.empty()) return std::nullopt;
     return answer;
   }
+  // Cut off inside its last box (a length limit, a step delimiter inside the answer): no answer,
+  // as PRM800K's last_boxed_only_string gives None, rather than "\boxed{10" of "\boxed{104}"
+  // through "The answer is" or the last number.
+  if (grading_internal::EndsInsideLastBox(response)) return std::nullopt;
   if (format == AnswerFormat::kMath) {
     if (auto phrase = grading_internal::AfterLastAnswerPhrase(response))
       return std::string(*phrase);
