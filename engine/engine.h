@@ -37,13 +37,17 @@ class CancellationToken {
   std::atomic<bool> cancelled_{false};
 };
 
+// The most completions one GenerateRequest may ask for (best-of-N and self-consistency draw a
+// whole budget in one request).
+inline constexpr int kMaxCompletions = 4096;
+
 struct GenerateRequest {
   // The prompt, either as token ids or as text (tokenized as is: no chat template; the
   // tokenizer's BOS rule applies). Exactly one must be set.
   std::vector<int32_t> prompt_tokens;
   std::string prompt_text;
 
-  int n = 1;             // completions, each with its own random stream
+  int n = 1;             // completions, each with its own random stream; at most kMaxCompletions
   int max_tokens = 256;  // generated tokens per completion
   SamplingParams sampling;
   std::vector<std::string> stop;  // stop strings, matched on the decoded text

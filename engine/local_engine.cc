@@ -105,8 +105,10 @@ absl::Status ValidateGenerate(const GenerateRequest& r) {
   if (r.prompt_tokens.empty() == r.prompt_text.empty()) {
     return absl::InvalidArgumentError("exactly one of prompt_tokens and prompt_text must be set");
   }
-  if (r.n < 1 || r.n > 1024)
-    return absl::InvalidArgumentError(absl::StrCat("n must be in [1, 1024], got ", r.n));
+  if (r.n < 1 || r.n > kMaxCompletions) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("n must be in [1, ", kMaxCompletions, "], got ", r.n));
+  }
   if (r.max_tokens < 0)
     return absl::InvalidArgumentError(absl::StrCat("max_tokens must be >= 0, got ", r.max_tokens));
   if (r.top_logprobs < 0 || r.top_logprobs > 20) {

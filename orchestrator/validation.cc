@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "samplers/strategy.h"
+#include "verifiers/verifier.h"
 
 namespace ponder::orchestrator {
 namespace {
@@ -159,9 +160,10 @@ absl::Status ValidateVerifier(const v1::VerifierConfig& verifier, std::string_vi
       for (int i = 0; i < weighted.parts_size(); ++i) {
         const v1::WeightedVerifiers::Part& part = weighted.parts(i);
         const std::string part_field = Path(field, absl::StrCat("weighted.parts[", i, "]"));
-        if (!(std::isfinite(part.weight()) && part.weight() > 0)) {
+        if (!(part.weight() > 0 && part.weight() <= verifiers::kMaxVerifierWeight)) {
           return Invalid(Path(part_field, "weight"),
-                         absl::StrCat("must be > 0, got ", part.weight()));
+                         absl::StrCat("must be in (0, ", verifiers::kMaxVerifierWeight, "], got ",
+                                      part.weight()));
         }
         if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
           return Invalid(Path(part_field, "verifier"),

@@ -9,7 +9,7 @@ namespace ponder::samplers {
 
 // The largest budget.n any strategy accepts; a server's --max-budget-n and the in-process
 // commands' limits are at most this.
-inline constexpr int kMaxBudgetN = 4096;
+inline constexpr int kMaxBudgetN = engine::kMaxCompletions;  // drawn in one engine request
 
 // The largest sampling.max_tokens and steps.max_step_tokens any strategy accepts (a server's
 // --max-tokens is at most this), and the most steps a step-level search may be given.
@@ -23,6 +23,10 @@ inline bool IsStrategyTemperature(double temperature) {
   return engine::IsValidTemperature(temperature) && temperature <= kMaxTemperature;
 }
 inline constexpr char kStrategyTemperatureRange[] = "0 (greedy) or in [1e-6, 10]";
+
+// Particle filtering's weight temperature (softmax over logit(reward) / T).
+inline constexpr double kMinWeightTemperature = 1e-6;
+inline constexpr double kMaxWeightTemperature = 1e6;
 
 }  // namespace ponder::samplers
 

@@ -135,7 +135,10 @@ class Dvts : public Strategy {
                                         const SolveContext& context) override {
     absl::Time started = absl::Now();
     const Settings settings = ResolveSettings(context.config, v1::AGGREGATION_LAST);
-    const int subtrees = std::max(1, context.budget.n() / width_);
+    // The default width (4) shrinks to a smaller budget, so that a budget of n never expands
+    // more than n candidates a step (an explicit width above n is refused by validation).
+    const int width = std::min(width_, context.budget.n());
+    const int subtrees = std::max(1, context.budget.n() / width);
     v1::SolveResult result;
     UsageMeter usage;
     uint64_t requests = 0;
@@ -152,7 +155,7 @@ class Dvts : public Strategy {
       for (int t = 0; t < subtrees; ++t) {
         if (trees[t].closed) continue;
         open.push_back(t);
-        extensions.push_back({&trees[t].current, width_});
+        extensions.push_back({&trees[t].current, width});
       }
       if (open.empty()) break;
       const int first_node = result.trace_size();
@@ -166,9 +169,9 @@ class Dvts : public Strategy {
                               ScorePartials(problem, context, settings, children, usage, result));
       for (size_t k = 0; k < open.size(); ++k) {
         Subtree& tree = trees[open[k]];
-        tree.last_expansion.assign(children.begin() + k * width_,
-                                   children.begin() + (k + 1) * width_);
-        tree.last_scores.assign(scores.begin() + k * width_, scores.begin() + (k + 1) * width_);
+        tree.last_expansion.assign(children.begin() + k * width,
+                                   children.begin() + (k + 1) * width);
+        tree.last_scores.assign(scores.begin() + k * width, scores.begin() + (k + 1) * width);
         int best = ArgMax(tree.last_scores);
         const Partial& chosen = tree.last_expansion[best];
         result.mutable_trace(chosen.node)->set_kept(true);

@@ -105,8 +105,19 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
       break;
     case v1::StrategyConfig::kParticleFilter: {
       const auto& pf = config.particle_filter();
-      if (pf.has_temperature() && !(pf.temperature() > 0))
-        return Invalid("particle_filter.temperature", "must be > 0");
+      // Weights are softmax(logit(r) / T): a T whose reciprocal overflows makes them NaN.
+      if (pf.has_temperature() && !(pf.temperature() >= kMinWeightTemperature &&
+                                    pf.temperature() <= kMaxWeightTemperature)) {
+        return Invalid(
+            "particle_filter.temperature",
+            absl::StrCat("must be in [", kMinWeightTemperature, ", ", kMaxWeightTemperature,
+                         "] (default 1), got ", pf.temperature()));
+      }
+      if (!v1::ParticleFilter::Resampling_IsValid(pf.resampling())) {
+        return Invalid("particle_filter.resampling",
+                       absl::StrCat("unknown value ", pf.resampling(),
+                                    " (RESAMPLING_MULTINOMIAL or RESAMPLING_SYSTEMATIC)"));
+      }
       if (pf.gibbs_iterations() < 0)
         return Invalid("particle_filter.gibbs_iterations", "must be >= 1");
       int iterations = std::max(1, pf.gibbs_iterations());

@@ -139,9 +139,9 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig&
       std::vector<WeightedVerifier::Part> parts;
       for (int i = 0; i < config.weighted().parts_size(); ++i) {
         const auto& part = config.weighted().parts(i);
-        if (!(part.weight() > 0)) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("verifier.weighted.parts[", i, "].weight must be > 0"));
+        if (!(part.weight() > 0 && part.weight() <= kMaxVerifierWeight)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "verifier.weighted.parts[", i, "].weight must be in (0, ", kMaxVerifierWeight, "]"));
         }
         absl::StatusOr<std::unique_ptr<Verifier>> verifier = MakeVerifier(part.verifier(), models);
         if (!verifier.ok()) return WithinPart(i, verifier.status());

@@ -75,6 +75,10 @@ class VerifierModels {
   virtual absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) = 0;
 };
 
+// The largest weight of a weighted verifier's part: the sum of the parts' weights, by which each
+// score is divided, stays finite.
+inline constexpr double kMaxVerifierWeight = 1e6;
+
 // Builds the verifier a configuration describes; errors are InvalidArgument naming the field.
 absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,
                                                        VerifierModels& models);

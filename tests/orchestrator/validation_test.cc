@@ -138,6 +138,13 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
              ->mutable_arithmetic();
        },
        "strategy.verifier.weighted.parts[0].weight:"},
+      {"weighted part whose weight would overflow the sum",
+       [](auto& r) {
+         auto* part = r.mutable_strategy()->mutable_verifier()->mutable_weighted()->add_parts();
+         part->set_weight(1e308);
+         part->mutable_verifier()->mutable_arithmetic();
+       },
+       "strategy.verifier.weighted.parts[0].weight: must be in (0, 1e+06], got 1e+308"},
       {"weighted part without verifier",
        [](auto& r) {
          r.mutable_strategy()->mutable_verifier()->mutable_weighted()->add_parts()->set_weight(1);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "samplers/strategy.h"
@@ -223,6 +224,25 @@ TEST(DvtsTest, EachSubtreeFollowsItsBestExpansion) {
   EXPECT_EQ(result->answer(), "1");
 }
 
+// The default width (4) with a smaller budget: one subtree of n candidates a step, never more
+// (budget 1 drew 4 candidates a step).
+TEST(DvtsTest, TheDefaultWidthShrinksToASmallerBudget) {
+  auto script = [](const std::string& context, uint64_t, int index) -> std::string {
+    if (context.find("\n\n") == std::string::npos) return "step q=0.5\n\n";
+    return "#### 3 q=0.9<eos>";
+  };
+  for (int n : {1, 2, 3}) {
+    Fixture f(script);
+    auto result =
+        f.Solve("dvts", n, 1, [](v1::StrategyConfig& c) { c.mutable_dvts()->clear_beam_width(); });
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->candidates_size(), n) << n;
+    int first_step = 0;
+    for (const auto& node : result->trace()) first_step += node.iteration() == 0 ? 1 : 0;
+    EXPECT_EQ(first_step, n) << n;
+  }
+}
+
 // Particle filtering with a step that is right (reward 0.99) or wrong (0.01): resampling in
 // proportion to the odds (99 : 1/99) leaves only right particles, and the answer is theirs.
 TEST(ParticleFilterTest, ResamplingConcentratesOnHighRewardParticles) {
@@ -295,6 +315,30 @@ TEST(StrategyTest, ValidationNamesTheField) {
   config.mutable_self_consistency();
   EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
               ::testing::HasSubstr("budget.n"));
+}
+
+// Found by a stress test: a weight temperature whose reciprocal overflows made every particle
+// weight NaN, and an unknown resampling value ran as multinomial.
+TEST(StrategyTest, ParticleFilterWeightsNeedAUsableTemperatureAndAKnownResampling) {
+  v1::Budget budget;
+  budget.set_n(4);
+  v1::StrategyConfig config;
+  config.mutable_verifier()->mutable_arithmetic();
+  v1::ParticleFilter& pf = *config.mutable_particle_filter();
+  for (double t : {1e-320, 0.0, -1.0, 1e7, std::numeric_limits<double>::infinity(),
+                   std::numeric_limits<double>::quiet_NaN()}) {
+    pf.set_temperature(t);
+    EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+                ::testing::HasSubstr("particle_filter.temperature: must be in [1e-06, 1e+06]"))
+        << t;
+  }
+  for (double t : {1e-6, 1.0, 1e6}) {
+    pf.set_temperature(t);
+    EXPECT_TRUE(ValidateStrategy(config, budget).ok()) << t;
+  }
+  pf.set_resampling(static_cast<v1::ParticleFilter::Resampling>(7));
+  EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+              ::testing::HasSubstr("particle_filter.resampling: unknown value 7"));
 }
 
 }  // namespace

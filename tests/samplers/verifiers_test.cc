@@ -85,6 +85,11 @@ TEST(MakeVerifierTest, BuildsRuleVerifiersAndNamesBadFields) {
   auto scored = (*verifier)->Score("", {&plain, 1}, {});
   ASSERT_TRUE(scored.ok());
   EXPECT_DOUBLE_EQ(scored->scores[0].aggregate, 0.75);
+  // Weights whose sum overflows made every score 0: each is at most kMaxVerifierWeight.
+  v1::VerifierConfig heavy = weighted;
+  heavy.mutable_weighted()->mutable_parts(0)->set_weight(1e308);
+  EXPECT_EQ(std::string(MakeVerifier(heavy, models).status().message()),
+            "verifier.weighted.parts[0].weight must be in (0, 1e+06]");
   // A part's error names the part, however deep.
   weighted.mutable_weighted()
       ->mutable_parts(1)

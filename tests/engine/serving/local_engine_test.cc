@@ -436,6 +436,15 @@ TEST(LocalEngineTest, InvalidRequestsNameTheProblem) {
   EXPECT_THAT(std::string(engine->Generate(bad).status().message()), HasSubstr("token 100000"));
   GenerateRequest zero_n = Request(Prompt(5, 1), 0, 5);
   EXPECT_THAT(std::string(engine->Generate(zero_n).status().message()), HasSubstr("n must be"));
+  // A whole budget of the largest size strategies accept is one request (it was refused above
+  // 1024 while strategies accepted 4096).
+  GenerateRequest largest = Request(Prompt(5, 1), kMaxCompletions, 1);
+  absl::StatusOr<GenerateResult> drawn = engine->Generate(largest);
+  ASSERT_TRUE(drawn.ok()) << drawn.status();
+  EXPECT_EQ(drawn->completions.size(), static_cast<size_t>(kMaxCompletions));
+  GenerateRequest too_many = Request(Prompt(5, 1), kMaxCompletions + 1, 1);
+  EXPECT_THAT(std::string(engine->Generate(too_many).status().message()),
+              HasSubstr("n must be in [1, 4096], got 4097"));
   GenerateRequest bad_top_p = Request(Prompt(5, 1), 1, 5);
   bad_top_p.sampling.top_p = 0;
   EXPECT_THAT(std::string(engine->Generate(bad_top_p).status().message()), HasSubstr("top_p"));
