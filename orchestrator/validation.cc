@@ -19,7 +19,7 @@ constexpr size_t kMaxProblemIdBytes = 256;
 constexpr size_t kMaxReferenceBytes = 4096;
 constexpr size_t kMaxPromptBytes = 16 << 10;
 constexpr size_t kMaxNameBytes = 200;
-constexpr size_t kMaxProblemUses = 4;  // "{problem}" in a user template
+constexpr size_t kMaxPlaceholderUses = 4;  // "{problem}" or "{solution}" in a prompt template
 constexpr size_t kMaxStrategyNameBytes = 64;
 constexpr int kMaxStrategies = 64;
 constexpr int kMaxBudgets = 64;
@@ -51,6 +51,24 @@ size_t CountOccurrences(std::string_view text, std::string_view part) {
     ++count;
   }
   return count;
+}
+
+// A placeholder of a prompt template: present when `required`, and at most kMaxPlaceholderUses
+// times (each use is replaced by a whole problem or solution: a 16 kB template of "{problem}"s
+// and a 64 kB problem would make a prompt of a hundred megabytes to render and tokenize).
+absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholder, bool required,
+                              std::string_view field, std::string_view what) {
+  const size_t uses = CountOccurrences(text, placeholder);
+  if (uses == 0 && required) {
+    return Invalid(field, absl::StrCat("must contain \"", AsAbsl(placeholder), "\" (where ",
+                                       AsAbsl(what), " goes)"));
+  }
+  if (uses > kMaxPlaceholderUses) {
+    return Invalid(field,
+                   absl::StrCat("holds \"", AsAbsl(placeholder), "\" ", uses, " times; at most ",
+                                kMaxPlaceholderUses, " (each is replaced by ", AsAbsl(what), ")"));
+  }
+  return absl::OkStatus();
 }
 
 bool HasControlCharacter(std::string_view text) {
@@ -122,6 +140,14 @@ absl::Status ValidateVerifier(const v1::VerifierConfig& verifier, std::string_vi
       const v1::SelfEvaluation& self = verifier.self_evaluation();
       PONDER_RETURN_IF_ERROR(
           bounded_text(self.has_prompt(), self.prompt(), "self_evaluation.prompt"));
+      if (self.has_prompt()) {
+        // Without "{solution}" the policy would judge a prompt that does not hold the solution.
+        const std::string prompt_field = Path(field, "self_evaluation.prompt");
+        PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{solution}", /*required=*/true,
+                                                prompt_field, "the solution"));
+        PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{problem}", /*required=*/false,
+                                                prompt_field, "the problem text"));
+      }
       if (self.has_positive() && self.positive().empty()) {
         return Invalid(Path(field, "self_evaluation.positive"), "must not be empty when set");
       }
@@ -282,18 +308,9 @@ absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view fie
           Path(field, "user_template"),
           absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.user_template().size()));
     }
-    const size_t uses = CountOccurrences(prompt.user_template(), "{problem}");
-    if (uses == 0) {
-      return Invalid(Path(field, "user_template"),
-                     "must contain \"{problem}\" (where the problem text goes)");
-    }
-    // Each use is replaced by the whole problem text: a 16 kB template of "{problem}"s and a
-    // 64 kB problem would make a prompt of a hundred megabytes to render and tokenize.
-    if (uses > kMaxProblemUses) {
-      return Invalid(Path(field, "user_template"),
-                     absl::StrCat("holds \"{problem}\" ", uses, " times; at most ", kMaxProblemUses,
-                                  " (each is replaced by the whole problem)"));
-    }
+    PONDER_RETURN_IF_ERROR(CheckPlaceholder(prompt.user_template(), "{problem}",
+                                            /*required=*/true, Path(field, "user_template"),
+                                            "the problem text"));
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -280,9 +281,11 @@ class SelfEvaluation : public Verifier {
     return ScoreAll(
         policy_, solutions, whole,
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
-          std::string question = prompt_;
-          Replace(question, "{problem}", problem);
-          Replace(question, "{solution}", absl::StrJoin(solution.steps, "\n\n"));
+          // One pass over the template: every placeholder is replaced, and text that came in
+          // with the problem or the solution is never read as a placeholder.
+          const std::string steps = absl::StrJoin(solution.steps, "\n\n");
+          const std::string question = absl::StrReplaceAll(
+              prompt_, {{"{problem}", AsAbsl(problem)}, {"{solution}", steps}});
           PONDER_ASSIGN_OR_RETURN(std::string text,
                                   policy_.ApplyChatTemplate({{"user", question}}, true));
           engine::ScoreRequest request;
@@ -298,10 +301,6 @@ class SelfEvaluation : public Verifier {
   std::string name() const override { return "self-evaluation"; }
 
  private:
-  static void Replace(std::string& text, std::string_view placeholder, std::string_view value) {
-    size_t at = text.find(placeholder);
-    if (at != std::string::npos) text.replace(at, placeholder.size(), value);
-  }
   engine::Engine& policy_;
   std::string prompt_;
   int32_t positive_, negative_;

@@ -125,6 +125,18 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
          r.mutable_strategy()->mutable_verifier()->mutable_self_evaluation()->set_positive("");
        },
        "strategy.verifier.self_evaluation.positive:"},
+      {"self-evaluation prompt without the solution",
+       [](auto& r) {
+         r.mutable_strategy()->mutable_verifier()->mutable_self_evaluation()->set_prompt(
+             "Is {problem} hard?");
+       },
+       "strategy.verifier.self_evaluation.prompt: must contain \"{solution}\""},
+      {"self-evaluation prompt that repeats the problem",
+       [](auto& r) {
+         r.mutable_strategy()->mutable_verifier()->mutable_self_evaluation()->set_prompt(
+             "{solution} {problem}{problem}{problem}{problem}{problem}");
+       },
+       "strategy.verifier.self_evaluation.prompt: holds \"{problem}\" 5 times; at most 4"},
       {"weighted without parts",
        [](auto& r) { r.mutable_strategy()->mutable_verifier()->mutable_weighted(); },
        "strategy.verifier.weighted.parts:"},

@@ -138,6 +138,26 @@ TEST(StrategyIntegrationTest, ProcessRewardModelGuidesParticleFiltering) {
 
 // A solution whose PRM input is longer than the PRM's context scores 0 (and is counted); the
 // others are scored as usual. Before, one such solution failed the whole run.
+// The self-evaluation prompt is filled in one pass: every placeholder, and nothing that came in
+// with the problem (a problem holding "{solution}" had the solution put into it, and a second
+// "{problem}" reached the model as is).
+TEST(StrategyIntegrationTest, SelfEvaluationFillsEveryPlaceholderAndOnlyThePrompts) {
+  Models models;
+  v1::VerifierConfig config;
+  config.mutable_self_evaluation()->set_prompt("{problem} | {solution} | {problem}");
+  auto verifier = verifiers::MakeVerifier(config, models);
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  const std::string problem = "What is {solution} plus 2?";
+  std::vector<verifiers::Solution> solutions = {{.steps = {"2 + 2 = 4"}, .complete = true}};
+  auto scored = (*verifier)->Score(problem, solutions, {});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  auto text = Policy().ApplyChatTemplate({{"user", problem + " | 2 + 2 = 4 | " + problem}}, true);
+  ASSERT_TRUE(text.ok()) << text.status();
+  auto tokens = Policy().Tokenize(*text, false);
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_EQ(scored->tokens_processed, static_cast<int64_t>(tokens->size()));
+}
+
 TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
   Models models;
   auto prm = models.RewardModel("short-prm");
