@@ -1,5 +1,6 @@
 #include "verifiers/reward_model_verifier.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -80,6 +81,20 @@ absl::StatusOr<int32_t> RequireToken(engine::Engine& model, std::string_view tex
                                                  Printable(text, 64), "'"));
 }
 
+// Where the reward is read for `steps` steps each followed by the tag: the last `steps`
+// positions holding `tag`. The references read every position that holds the tag (Qwen's
+// `input_ids == step_sep_id`, Math-Shepherd's `input_id == step_tag_id`), which is the same
+// whenever the problem and the system prompt do not hold the tag; where they do (a problem
+// with "<extra_0>" in it), those positions are not steps and are not read.
+std::vector<int64_t> StepTagPositions(std::span<const int32_t> tokens, int32_t tag, size_t steps) {
+  std::vector<int64_t> positions;
+  for (size_t i = tokens.size(); i-- > 0 && positions.size() < steps;) {
+    if (tokens[i] == tag) positions.push_back(static_cast<int64_t>(i));
+  }
+  std::reverse(positions.begin(), positions.end());
+  return positions;
+}
+
 // Qwen2.5-Math-PRM (model card, "Quick Start"): system prompt, the question as the user turn,
 // the steps joined by "<extra_0>" (and one after the last) as the assistant turn, rendered with
 // add_generation_prompt=False; the step reward is the positive-class probability (label 1 of
@@ -103,7 +118,7 @@ class QwenMathPrm : public Verifier {
                   /*add_generation_prompt=*/false));
           engine::ScoreRequest request;
           PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, false));
-          request.reward_token_ids = {tag_};
+          request.reward_positions = StepTagPositions(request.prefix_tokens, tag_, steps.size());
           return request;
         },
         [&](const engine::ScoreResult& result,
@@ -201,10 +216,7 @@ class MathShepherdPrm : public Verifier {
           }
           engine::ScoreRequest request;
           PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, true));
-          for (size_t i = 0; i < request.prefix_tokens.size(); ++i) {
-            if (request.prefix_tokens[i] == tag_)
-              request.pair_positions.push_back(static_cast<int64_t>(i));
-          }
+          request.pair_positions = StepTagPositions(request.prefix_tokens, tag_, steps.size());
           request.pair_token_a = plus_;
           request.pair_token_b = minus_;
           return request;
@@ -284,8 +296,8 @@ class SelfEvaluation : public Verifier {
           // One pass over the template: every placeholder is replaced, and text that came in
           // with the problem or the solution is never read as a placeholder.
           const std::string steps = absl::StrJoin(solution.steps, "\n\n");
-          const std::string question = absl::StrReplaceAll(
-              prompt_, {{"{problem}", AsAbsl(problem)}, {"{solution}", steps}});
+          const std::string question =
+              absl::StrReplaceAll(prompt_, {{"{problem}", AsAbsl(problem)}, {"{solution}", steps}});
           PONDER_ASSIGN_OR_RETURN(std::string text,
                                   policy_.ApplyChatTemplate({{"user", question}}, true));
           engine::ScoreRequest request;

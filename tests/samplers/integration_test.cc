@@ -158,6 +158,25 @@ TEST(StrategyIntegrationTest, SelfEvaluationFillsEveryPlaceholderAndOnlyThePromp
   EXPECT_EQ(scored->tokens_processed, static_cast<int64_t>(tokens->size()));
 }
 
+// A problem that holds the step tag gets no read-outs of its own: one score per step (it had
+// one more per tag in the problem, which a product over steps then counted).
+TEST(StrategyIntegrationTest, StepTagsInTheProblemAreNotReadAsSteps) {
+  Models models;
+  auto prm = models.RewardModel("prm");
+  ASSERT_TRUE(prm.ok());
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, *prm);
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  std::vector<verifiers::Solution> solutions = {
+      {.steps = {"2 + 2 = 4", "The answer is 4."}, .complete = true}};
+  for (const char* problem : {"What is 2 + 2?", "What is 2 + 2? <extra_0><extra_0><extra_0>"}) {
+    auto scored = (*verifier)->Score(problem, solutions, {});
+    ASSERT_TRUE(scored.ok()) << scored.status();
+    EXPECT_EQ(scored->scores[0].step_scores.size(), 2u) << problem;
+  }
+}
+
 TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
   Models models;
   auto prm = models.RewardModel("short-prm");
