@@ -158,15 +158,20 @@ TEST(StrategyIntegrationTest, SelfEvaluationFillsEveryPlaceholderAndOnlyThePromp
   EXPECT_EQ(scored->tokens_processed, static_cast<int64_t>(tokens->size()));
 }
 
+// A Qwen2.5-Math-PRM-format verifier on the random reward model `name` of Models.
+absl::StatusOr<std::unique_ptr<verifiers::Verifier>> QwenPrm(std::string_view name) {
+  Models models;
+  absl::StatusOr<engine::Engine*> prm = models.RewardModel(name);
+  if (!prm.ok()) return prm.status();
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  return verifiers::MakeProcessRewardModelVerifier(config, *prm);
+}
+
 // A problem that holds the step tag gets no read-outs of its own: one score per step (it had
 // one more per tag in the problem, which a product over steps then counted).
 TEST(StrategyIntegrationTest, StepTagsInTheProblemAreNotReadAsSteps) {
-  Models models;
-  auto prm = models.RewardModel("prm");
-  ASSERT_TRUE(prm.ok());
-  v1::ProcessRewardModel config;
-  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
-  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, *prm);
+  auto verifier = QwenPrm("prm");
   ASSERT_TRUE(verifier.ok()) << verifier.status();
   std::vector<verifiers::Solution> solutions = {
       {.steps = {"2 + 2 = 4", "The answer is 4."}, .complete = true}};
@@ -178,12 +183,7 @@ TEST(StrategyIntegrationTest, StepTagsInTheProblemAreNotReadAsSteps) {
 }
 
 TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
-  Models models;
-  auto prm = models.RewardModel("short-prm");
-  ASSERT_TRUE(prm.ok());
-  v1::ProcessRewardModel config;
-  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
-  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, *prm);
+  auto verifier = QwenPrm("short-prm");
   ASSERT_TRUE(verifier.ok()) << verifier.status();
   std::vector<verifiers::Solution> solutions = {
       {.steps = {"2 + 2 = 4", "The answer is 4."}, .complete = true},
