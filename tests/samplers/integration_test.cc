@@ -204,12 +204,14 @@ TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero
   // Inside a weighted verifier the flag is kept (the part scores 0, the others count).
   v1::VerifierConfig weighted;
   auto* prm_part = weighted.mutable_weighted()->add_parts();
-  *prm_part->mutable_verifier()->mutable_prm() = config;
+  prm_part->mutable_verifier()->mutable_prm()->set_format(
+      v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
   prm_part->mutable_verifier()->mutable_prm()->set_model("short-prm");
   prm_part->set_weight(1);
   auto* checker_part = weighted.mutable_weighted()->add_parts();
   checker_part->mutable_verifier()->mutable_arithmetic();
   checker_part->set_weight(1);
+  Models models;
   auto combined = verifiers::MakeVerifier(weighted, models);
   ASSERT_TRUE(combined.ok()) << combined.status();
   auto combined_scores = (*combined)->Score("What is 2 + 2?", solutions, {});
