@@ -36,10 +36,20 @@ struct SolveFlags {
   int64_t seed = 0;
   EngineFlags engine;  // in-process
   std::optional<double> temperature;
-  bool events = false, json = false;
+  bool events = false, json = false, reference_set = false;
 };
 
-void PrintStep(const v1::TraceStep& step) { std::printf("step %s\n", ToJson(step).c_str()); }
+// A strategy step as it happens: "step {json}", or with --json a JSON line of its own
+// ({"step": {...}}, a ponder.v1.SolveEvent), so that the output is JSON Lines.
+void PrintStep(const v1::TraceStep& step, bool json) {
+  if (!json) {
+    std::printf("step %s\n", ToJson(step).c_str());
+    return;
+  }
+  v1::SolveEvent event;
+  *event.mutable_step() = step;
+  std::printf("%s\n", ToJson(event).c_str());
+}
 
 void PrintSummary(const v1::SolveResponse& response) {
   const v1::SolveResult& result = response.result();
@@ -68,7 +78,13 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   if (f.strategy.empty()) return absl::InvalidArgumentError("--strategy JSON|NAME is required");
   v1::SolveRequest request;
   request.mutable_problem()->set_text(f.problem);
-  if (!f.reference.empty()) request.mutable_problem()->set_reference_answer(f.reference);
+  if (f.reference_set) {
+    if (f.reference.empty()) {
+      return absl::InvalidArgumentError(
+          "--reference is empty; give the gold answer, or leave the flag out not to grade");
+    }
+    request.mutable_problem()->set_reference_answer(f.reference);
+  }
   if (f.format == "gsm8k") {
     request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_GSM8K);
   } else if (f.format == "math") {
@@ -114,7 +130,7 @@ absl::StatusOr<v1::SolveResponse> SolveOnServer(const SolveFlags& f,
   auto reader = client->stub().SolveStream(context.get(), request);
   v1::SolveEvent event;
   while (reader->Read(&event)) {
-    if (event.has_step()) PrintStep(event.step());
+    if (event.has_step()) PrintStep(event.step(), f.json);
     if (event.has_result()) response = event.result();
   }
   PONDER_RETURN_IF_ERROR(orchestrator::FromGrpcStatus(reader->Finish()));
@@ -140,7 +156,9 @@ absl::StatusOr<v1::SolveResponse> SolveInProcess(const SolveFlags& f,
   if (f.client.timeout_seconds > 0) {
     control.deadline = absl::Now() + absl::Seconds(f.client.timeout_seconds);
   }
-  if (f.events) control.on_step = PrintStep;
+  if (f.events) {
+    control.on_step = [json = f.json](const v1::TraceStep& step) { PrintStep(step, json); };
+  }
   return pipeline.Solve(request, control);
 }
 
@@ -164,10 +182,13 @@ absl::Status Solve(std::span<char* const> args) {
   flags.AddString("reference", &f.reference, "the gold answer: grade the result");
   flags.AddString("format", &f.format, "answer format: math (default) or gsm8k");
   flags.AddString("system-prompt", &f.system_prompt, "system message (default: step by step)");
-  flags.AddBool("events", &f.events, "print each strategy step as a 'step {json}' line");
-  flags.AddBool("json", &f.json, "print the whole ponder.v1.SolveResponse as JSON");
+  flags.AddBool("events", &f.events,
+                "print each strategy step as a 'step {json}' line (with --json: a JSON line)");
+  flags.AddBool("json", &f.json,
+                "print the whole ponder.v1.SolveResponse as one JSON line (after the events)");
   f.engine.Register(flags, "in-process: ");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
+  f.reference_set = flags.WasSet("reference");
   if (f.client.server.empty() == f.model.empty()) {
     return absl::InvalidArgumentError("give exactly one of --server and --model");
   }

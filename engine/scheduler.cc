@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace ponder::engine {
 
@@ -18,10 +19,12 @@ absl::Status Scheduler::CheckFits(int64_t max_length) const {
   if (needed > blocks_.num_blocks()) {
     int64_t bytes = needed * static_cast<int64_t>(cache_.shape().bytes_per_block());
     int64_t budget = static_cast<int64_t>(blocks_.num_blocks()) * cache_.shape().bytes_per_block();
-    return absl::ResourceExhaustedError(
-        absl::StrCat("a sequence of ", max_length, " tokens needs ", needed, " KV blocks (",
-                     bytes >> 20, " MiB); the KV budget holds ", blocks_.num_blocks(), " (",
-                     budget >> 20, " MiB): shorten the request or raise the KV budget"));
+    // In MiB with two decimals: a small budget is not "0 MiB".
+    const auto mib = [](int64_t b) { return absl::StrFormat("%.2f MiB", b / 1048576.0); };
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a sequence of ", max_length, " tokens needs ", needed, " KV blocks (", mib(bytes),
+        "); the KV budget holds ", blocks_.num_blocks(), " (", mib(budget),
+        "): shorten the request or raise the KV budget"));
   }
   return absl::OkStatus();
 }

@@ -22,7 +22,7 @@ absl::StatusOr<engine::Engine*> ModelRegistry::RewardModel(std::string_view name
   return absl::InvalidArgumentError(absl::StrCat(
       "reward model '", shown,
       "' is not loaded (loaded: ", loaded.empty() ? "none" : absl::StrJoin(loaded, ", "),
-      "; start the server with --prm ", shown, "=PATH)"));
+      "); name a loaded one, or load it with --prm ", shown, "=PATH"));
 }
 
 absl::StatusOr<std::unique_ptr<LoadedModels>> LoadedModels::Load(

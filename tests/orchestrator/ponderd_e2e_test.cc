@@ -10,6 +10,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "orchestrator/client.h"
 #include "orchestrator/proto_json.h"
 #include "orchestrator/store/sqlite.h"
@@ -159,6 +160,25 @@ TEST_F(PonderdTest, SolvesOverGrpcAndThroughTheCli) {
   EXPECT_THAT(output, HasSubstr("candidates: 3"));
   EXPECT_THAT(output, HasSubstr("step {"));
 
+  // --events with --json is JSON Lines: each step a ponder.v1.SolveEvent, then the response.
+  ChildProcess json;
+  ASSERT_TRUE(json.Start(BinaryPath("ponder"),
+                         {"solve", "--server", address_, "--problem", "What is 2 + 2?",
+                          "--strategy", R"({"selfConsistency": {}, "sampling": {"maxTokens": 16}})",
+                          "--budget", "3", "--events", "--json"},
+                         testing::TempPath("json.stderr")));
+  const std::vector<std::string> lines = absl::StrSplit(json.ReadAll(), '\n', absl::SkipEmpty());
+  EXPECT_EQ(json.Wait(), 0);
+  ASSERT_GE(lines.size(), 2u);
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    v1::SolveEvent event;
+    ASSERT_TRUE(FromJson(lines[i], event, "an event line").ok()) << lines[i];
+    EXPECT_TRUE(event.has_step()) << lines[i];
+  }
+  v1::SolveResponse last;
+  ASSERT_TRUE(FromJson(lines.back(), last, "the last line").ok()) << lines.back();
+  EXPECT_EQ(last.result().candidates_size(), 3);
+
   ChildProcess bad;
   ASSERT_TRUE(bad.Start(BinaryPath("ponder"),
                         {"solve", "--server", address_, "--problem", "x", "--strategy",
@@ -225,6 +245,9 @@ TEST_F(PonderdTest, CliRefusesOutOfRangeValuesNamingTheFlag) {
     EXPECT_EQ(code, 2) << temperature << ": " << err;
     EXPECT_THAT(err, HasSubstr("--temperature must be 0 (greedy) or in [1e-6, 10]")) << temperature;
   }
+  auto [no_reference, no_reference_err] = solve({"--budget", "1", "--reference", ""});
+  EXPECT_EQ(no_reference, 2) << no_reference_err;
+  EXPECT_THAT(no_reference_err, HasSubstr("--reference is empty"));
   auto [greedy, greedy_err] = solve({"--budget", "1", "--temperature", "0"});
   EXPECT_EQ(greedy, 0) << greedy_err;
 
