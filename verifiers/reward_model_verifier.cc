@@ -41,6 +41,11 @@ absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, std::span<const Sol
   out.scores.resize(solutions.size());
   for (size_t i = 0; i < solutions.size(); ++i) {
     PONDER_ASSIGN_OR_RETURN(engine::ScoreRequest request, build(solutions[i]));
+    if (options.last_step_only) {  // the read positions are in step order: keep the last
+      for (std::vector<int64_t>* reads : {&request.reward_positions, &request.pair_positions}) {
+        if (reads->size() > 1) reads->erase(reads->begin(), reads->end() - 1);
+      }
+    }
     const int64_t tokens =
         static_cast<int64_t>(request.prefix_tokens.size() + request.continuation_tokens.size());
     if (context > 0 && tokens > context) {

@@ -182,6 +182,37 @@ TEST(StrategyIntegrationTest, StepTagsInTheProblemAreNotReadAsSteps) {
   }
 }
 
+// A step-level search ranks partials by their last step and re-scores them every step. Read at
+// every step, a partial is recomputed from its first step on each time (the cache serves a score
+// request only up to its first read); read at the last step only, the cache serves the rest and
+// the score is the same.
+TEST(StrategyIntegrationTest, ReadingTheLastStepOnlyGivesItsScoreFromTheCache) {
+  auto verifier = QwenPrm("prm");
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  std::vector<verifiers::Solution> solutions = {
+      {.steps = {"First, 67 - 30 = 37.", "Then, 37 - 9 = 28.", "Tara has 28 stamps left.",
+                 "The answer is 28."},
+       .complete = true}};
+  const std::string problem = "Tara has 67 stamps. She gives away 39. How many are left?";
+  verifiers::VerifyOptions every_step;
+  auto all = (*verifier)->Score(problem, solutions, every_step);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->scores[0].step_scores.size(), 4u);
+  auto again = (*verifier)->Score(problem, solutions, every_step);
+  ASSERT_TRUE(again.ok()) << again.status();
+  verifiers::VerifyOptions last_only;
+  last_only.last_step_only = true;
+  auto last = (*verifier)->Score(problem, solutions, last_only);
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_EQ(last->scores[0].step_scores.size(), 1u);
+  EXPECT_NEAR(last->scores[0].aggregate, all->scores[0].step_scores.back(), 1e-6);
+  EXPECT_NEAR(last->scores[0].aggregate, all->scores[0].aggregate, 1e-6);
+  // Computed again: everything from the first step's tag with every read, only the last
+  // step's tag (the end of the last cached block on) with the last read.
+  EXPECT_LT(last->tokens_processed * 2, again->tokens_processed)
+      << last->tokens_processed << " vs " << again->tokens_processed;
+}
+
 TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
   auto verifier = QwenPrm("short-prm");
   ASSERT_TRUE(verifier.ok()) << verifier.status();
