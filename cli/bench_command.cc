@@ -367,12 +367,18 @@ absl::Status FinalStatus(const v1::Experiment& e) {
 absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   if (f.db.empty()) return absl::InvalidArgumentError("--db FILE is required with --model");
   PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions engine_options, f.engine.Options());
+  // The lock before anything else (database_lock.h). --resume may take over an experiment a dead
+  // benchmark left marked running, which must not be one a live benchmark is running.
+  PONDER_ASSIGN_OR_RETURN(
+      orchestrator::DatabaseLock lock,
+      orchestrator::DatabaseLock::Acquire(
+          f.db,
+          f.resume ? orchestrator::DatabaseLock::Mode::kExclusive
+                   : orchestrator::DatabaseLock::Mode::kShared,
+          f.resume ? "ponder bench --resume" : "ponder bench"));
   PONDER_ASSIGN_OR_RETURN(auto models,
                           orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::Open(f.db));
-  PONDER_ASSIGN_OR_RETURN(
-      orchestrator::DatabaseLock lock,
-      orchestrator::DatabaseLock::Acquire(f.db, orchestrator::DatabaseLock::Mode::kBenchmark));
   orchestrator::DatasetRegistry datasets;
   orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, ReportSkipped);
   PONDER_RETURN_IF_ERROR(ApplySubset(f, datasets, spec));
@@ -384,7 +390,7 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   options.code_version = std::string(orchestrator::CodeVersion());
   // In this process the server's limits do not apply; only the request's own rules do.
   options.limits.max_budget_n = samplers::kMaxBudgetN;
-  options.limits.max_tokens = 1 << 20;
+  options.limits.max_tokens = samplers::kMaxTokens;
   options.limits.max_problem_bytes = int64_t{1} << 30;
   options.limits.max_experiment_parallelism = 1024;
   orchestrator::ExperimentRunner runner(*store, pipeline, datasets, options);

@@ -141,11 +141,13 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
   options.model = f.model;
 
   PONDER_ASSIGN_OR_RETURN(ponder::engine::LocalEngineOptions engine_options, f.engine.Options());
-  // The database first: a second server on it is refused before any model is loaded.
+  // The database's lock first: a second server is refused before it opens the database or
+  // loads a model. Declared first, so that it is released after the store is closed.
+  PONDER_ASSIGN_OR_RETURN(
+      ponder::orchestrator::DatabaseLock lock,
+      ponder::orchestrator::DatabaseLock::Acquire(
+          f.db, ponder::orchestrator::DatabaseLock::Mode::kExclusive, "ponderd"));
   PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));
-  PONDER_ASSIGN_OR_RETURN(ponder::orchestrator::DatabaseLock lock,
-                          ponder::orchestrator::DatabaseLock::Acquire(
-                              f.db, ponder::orchestrator::DatabaseLock::Mode::kServer));
   PONDER_ASSIGN_OR_RETURN(
       auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   // Experiments may name a dataset (spec.dataset) instead of listing problems.

@@ -146,7 +146,7 @@ absl::StatusOr<v1::SolveResponse> SolveInProcess(const SolveFlags& f,
   // In this process the server's limits do not apply; only the request's own rules do.
   orchestrator::ServiceLimits limits;
   limits.max_budget_n = samplers::kMaxBudgetN;
-  limits.max_tokens = 1 << 20;
+  limits.max_tokens = samplers::kMaxTokens;
   limits.max_problem_bytes = int64_t{1} << 30;
   PONDER_RETURN_IF_ERROR(orchestrator::ValidateSolveRequest(request, limits, strategies));
   PONDER_RETURN_IF_ERROR(orchestrator::ValidateRewardModelNames(

@@ -9,35 +9,36 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/strings.h"
 
 namespace ponder::orchestrator {
 
-absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode mode) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode mode,
+                                                   std::string_view holder) {
+  const std::string lock_path = LockPath(path);
+  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("database '", path, "': cannot open it to lock it: ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("database '", path, "': cannot open its lock file '",
+                                               lock_path, "': ", std::strerror(errno)));
   }
   DatabaseLock lock(fd);
   int result;
   do {
-    result = flock(fd, (mode == Mode::kServer ? LOCK_EX : LOCK_SH) | LOCK_NB);
+    result = flock(fd, (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
   } while (result != 0 && errno == EINTR);
   if (result == 0) return lock;
   if (errno != EWOULDBLOCK) {
     return absl::UnavailableError(
-        absl::StrCat("database '", path, "': cannot lock it: ", std::strerror(errno)));
+        absl::StrCat("database '", path, "': cannot lock '", lock_path, "': ", std::strerror(errno)));
   }
-  if (mode == Mode::kServer) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "database '", path,
-        "' is in use by another process that runs experiments on it (a ponderd or a ponder "
-        "bench); one server per database, and no benchmark beside it"));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat("database '", path,
-                   "' is served by a running ponderd; run the benchmark through it (--server "
-                   "ADDRESS) or give another --db"));
+  return absl::FailedPreconditionError(absl::StrCat(
+      "database '", path, "' is in use by ",
+      mode == Mode::kExclusive
+          ? "another process that runs experiments on it (a ponderd or a ponder bench)"
+          : "a ponderd or a resuming ponder bench",
+      "; ", AsAbsl(holder),
+      " cannot run beside it (one server per database; benchmarks may share one, not with a "
+      "server)"));
 }
 
 DatabaseLock::DatabaseLock(DatabaseLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
@@ -51,7 +52,7 @@ DatabaseLock& DatabaseLock::operator=(DatabaseLock&& other) noexcept {
 }
 
 DatabaseLock::~DatabaseLock() {
-  if (fd_ >= 0) close(fd_);  // closing the last descriptor of the open file drops the lock
+  if (fd_ >= 0) close(fd_);  // the last descriptor of the open file: the lock goes with it
 }
 
 }  // namespace ponder::orchestrator

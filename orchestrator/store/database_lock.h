@@ -1,16 +1,19 @@
 // Which processes may run experiments on one database at the same time. A server takes the
-// database exclusively: at start it takes the experiments still marked running for orphans of a
+// database to itself: at start it takes the experiments still marked running for orphans of a
 // server that died and resumes them, which beside a live server would run an experiment twice
-// and let two processes record its status. `ponder bench` takes it shared: benchmarks may share
-// a database with each other, not with a server.
+// and let two processes record its status. So does `ponder bench --resume` (it takes over an
+// experiment a dead benchmark left running). Other benchmarks share it with each other.
 //
-// The lock is an advisory flock(2) on the database file itself, held for the life of the
-// DatabaseLock: the kernel drops it when the process dies (kill -9 too), and neither SQLite's
-// own locks (fcntl byte ranges) nor readers (`ponder query`, the sqlite3 shell) meet it.
+// The lock is an advisory flock(2) on a file beside the database, `<database>.lock` (created when
+// missing and left in place), held for the life of the DatabaseLock; the kernel drops it when
+// the process dies (kill -9 too). It is never the database file itself: closing a descriptor of
+// that file would drop the POSIX locks SQLite holds on it in this process. Take it before
+// opening the store, so that a refused process has written nothing.
 #ifndef PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 #define PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 
@@ -18,14 +21,15 @@ namespace ponder::orchestrator {
 
 class DatabaseLock {
  public:
-  enum class Mode {
-    kServer,     // exclusive
-    kBenchmark,  // shared with other benchmarks
-  };
+  enum class Mode { kShared, kExclusive };
 
-  // The lock on the existing file `path`, without waiting: FailedPrecondition saying who holds
-  // it when it is taken.
-  static absl::StatusOr<DatabaseLock> Acquire(const std::string& path, Mode mode);
+  // The lock of the database at `path`, without waiting: FailedPrecondition when another process
+  // holds it in a conflicting mode, saying that `holder` (e.g. "ponderd") cannot run beside it.
+  static absl::StatusOr<DatabaseLock> Acquire(const std::string& path, Mode mode,
+                                              std::string_view holder);
+
+  // The file that carries the lock of the database at `path`.
+  static std::string LockPath(const std::string& path) { return path + ".lock"; }
 
   DatabaseLock(DatabaseLock&& other) noexcept;
   DatabaseLock& operator=(DatabaseLock&& other) noexcept;

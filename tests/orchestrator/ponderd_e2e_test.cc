@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "orchestrator/client.h"
 #include "orchestrator/proto_json.h"
+#include "orchestrator/store/database_lock.h"
 #include "orchestrator/store/sqlite.h"
 #include "tests/orchestrator/ponderd_process.h"
 #include "tests/orchestrator/test_util.h"
@@ -491,7 +492,8 @@ TEST_F(PonderdTest, OneServerPerDatabaseAndNoBenchmarkBesideIt) {
   ASSERT_TRUE(beside.Start(BinaryPath("ponder"), bench, stderr_));
   beside.ReadAll();
   EXPECT_EQ(beside.Wait(), 1);
-  EXPECT_THAT(Stderr(), HasSubstr("is served by a running ponderd; run the benchmark through it"));
+  EXPECT_THAT(Stderr(), HasSubstr("is in use by a ponderd or a resuming ponder bench; ponder "
+                                  "bench cannot run beside it"));
 
   first.Signal(SIGKILL);
   first.Wait();
@@ -499,6 +501,24 @@ TEST_F(PonderdTest, OneServerPerDatabaseAndNoBenchmarkBesideIt) {
   ASSERT_TRUE(after.Start(BinaryPath("ponder"), bench, stderr_));
   after.ReadAll();
   EXPECT_EQ(after.Wait(), 0) << Stderr();
+
+  // While a benchmark holds the database (this test takes its lock as one would), another
+  // benchmark may run beside it, but not one that resumes: it could take over the live one's
+  // experiment.
+  auto running = DatabaseLock::Acquire(db_, DatabaseLock::Mode::kShared, "a test");
+  ASSERT_TRUE(running.ok()) << running.status();
+  ChildProcess beside_bench;
+  ASSERT_TRUE(beside_bench.Start(BinaryPath("ponder"), bench, stderr_));
+  beside_bench.ReadAll();
+  EXPECT_EQ(beside_bench.Wait(), 0) << Stderr();
+  std::vector<std::string> resume = bench;
+  resume.push_back("--resume");
+  ChildProcess resuming;
+  ASSERT_TRUE(resuming.Start(BinaryPath("ponder"), resume, stderr_));
+  resuming.ReadAll();
+  EXPECT_EQ(resuming.Wait(), 1);
+  EXPECT_THAT(Stderr(), HasSubstr("ponder bench --resume cannot run beside it"));
+  EXPECT_TRUE(std::filesystem::exists(DatabaseLock::LockPath(db_)));
 }
 
 TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {
