@@ -28,8 +28,8 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
   } while (result != 0 && errno == EINTR);
   if (result == 0) return lock;
   if (errno != EWOULDBLOCK) {
-    return absl::UnavailableError(
-        absl::StrCat("database '", path, "': cannot lock '", lock_path, "': ", std::strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("database '", path, "': cannot lock '", lock_path,
+                                               "': ", std::strerror(errno)));
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "database '", path, "' is in use by ",

@@ -121,27 +121,48 @@ std::string_view AnswerFormatName(v1::AnswerFormat format) {
 
 ExperimentStore::ExperimentStore(sqlite::Database db) : path_(db.path()), db_(std::move(db)) {}
 
+namespace {
+
+// Whether the existing file at `path` is an experiment database (or an empty one), looked at as
+// it is on disk: another program's file is refused before anything is written to it or created
+// beside it (a write-ahead log, a shared-memory file). The look takes no locks, so a file that
+// another process is writing at that moment may read as damaged: then it is looked at again
+// through an ordinary read-only connection.
+absl::Status InspectExisting(const std::string& path) {
+  absl::Status inspected = [&]() -> absl::Status {
+    PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
+                            sqlite::Database::Open(path, sqlite::Database::Access::kInspect));
+    return ExperimentSchemaVersion(db).status();
+  }();
+  if (inspected.ok() || absl::IsFailedPrecondition(inspected)) return inspected;
+  PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
+                          sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
+  return ExperimentSchemaVersion(db).status();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std::string& path) {
-  // An existing file is looked at through a read-only connection first: opening it for writing
-  // switches it to write-ahead logging, which another program's database must not see.
+  // An existing file is looked at first: opening it for writing switches it to write-ahead
+  // logging, which another program's database must not see.
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
-    PONDER_ASSIGN_OR_RETURN(sqlite::Database existing,
-                            sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
-    PONDER_RETURN_IF_ERROR(ExperimentSchemaVersion(existing).status());
+    PONDER_RETURN_IF_ERROR(InspectExisting(path));
   }
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
   PONDER_RETURN_IF_ERROR(Migrate(db, ExperimentStoreMigrations()));
+  PONDER_RETURN_IF_ERROR(MarkExperimentDatabase(db));
   return FromDatabase(std::move(db));
 }
 
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading(
     const std::string& path) {
+  PONDER_RETURN_IF_ERROR(InspectExisting(path));
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
                           sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
   PONDER_ASSIGN_OR_RETURN(int64_t version, ExperimentSchemaVersion(db));
   PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, ExperimentStoreMigrations()));
-  // Every version from 1 has the tables this program reads (migration 2 only marks the file).
+  // Version 1 is the only schema so far: every experiment database has the tables read here.
   if (version == 0) {
     return absl::NotFoundError(
         absl::StrCat("the database '", path, "' has no experiments (it is empty)"));

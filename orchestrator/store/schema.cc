@@ -106,12 +106,7 @@ CREATE TABLE steps (
 );
 )sql";
 
-// Marks the file as an experiment database (kExperimentDatabaseId) for the checks of
-// ExperimentSchemaVersion; the tables are unchanged.
-constexpr std::string_view kSchemaV2 = "PRAGMA application_id = 1349411954";
-static_assert(kExperimentDatabaseId == 1349411954);
-
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2}};
+constexpr Migration kMigrations[] = {{1, kSchemaV1}};
 
 }  // namespace
 
@@ -119,30 +114,35 @@ std::span<const Migration> ExperimentStoreMigrations() { return kMigrations; }
 
 absl::StatusOr<int64_t> ExperimentSchemaVersion(sqlite::Database& db) {
   // One statement, so one snapshot: another process may be creating the schema meanwhile.
-  PONDER_ASSIGN_OR_RETURN(
-      sqlite::Statement facts,
-      db.Prepare("SELECT (SELECT application_id FROM pragma_application_id()), "
-                 "(SELECT user_version FROM pragma_user_version()), "
-                 "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                 "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'), "
-                 "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
-                 "name = 'experiments')"));
+  PONDER_ASSIGN_OR_RETURN(sqlite::Statement facts,
+                          db.Prepare("SELECT (SELECT application_id FROM pragma_application_id()), "
+                                     "(SELECT user_version FROM pragma_user_version()), "
+                                     "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                     "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'), "
+                                     "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                     "name = 'experiments')"));
   PONDER_ASSIGN_OR_RETURN(bool row, facts.Step());
   if (!row) return absl::InternalError("reading the schema facts returned no row");
   const int64_t id = facts.ColumnInt(0), version = facts.ColumnInt(1);
   const int64_t tables = facts.ColumnInt(2), experiments = facts.ColumnInt(3);
   if (id == kExperimentDatabaseId) return version;
-  const std::string advice = "; give --db a new file or an experiment database";
+  const std::string advice = "; point --db at an experiment database (or a new file)";
   if (id != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("'", db.path(), "' is another program's SQLite database (application_id ",
-                     id, ")", advice));
+        absl::StrCat("'", db.path(), "' is another program's SQLite database (application_id ", id,
+                     ")", advice));
   }
   if ((version == 0 && tables == 0) || (version >= 1 && experiments == 1)) return version;
   return absl::FailedPreconditionError(
       absl::StrCat("'", db.path(), "' is a SQLite database of another program (", tables,
                    tables == 1 ? " table" : " tables", ", schema version ", version,
                    ", no experiments table)", advice));
+}
+
+absl::Status MarkExperimentDatabase(sqlite::Database& db) {
+  PONDER_ASSIGN_OR_RETURN(int64_t id, db.QueryInt("PRAGMA application_id"));
+  if (id == kExperimentDatabaseId) return absl::OkStatus();
+  return db.Execute(absl::StrCat("PRAGMA application_id = ", kExperimentDatabaseId));
 }
 
 absl::Status CheckNotNewer(const sqlite::Database& db, int64_t version,

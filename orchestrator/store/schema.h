@@ -22,9 +22,13 @@ struct Migration {
 // Every migration of the experiment store, oldest first.
 std::span<const Migration> ExperimentStoreMigrations();
 
-// The experiment database's `PRAGMA application_id` ("Pndr"), which migration 2 writes. Files made
-// before it (schema version 1) are known by their `experiments` table.
+// The experiment database's `PRAGMA application_id` ("Pndr"), written when a writer opens it
+// (MarkExperimentDatabase). It is not a schema version: builds that predate it read the file as
+// before, and files written before it are known by their `experiments` table.
 inline constexpr int64_t kExperimentDatabaseId = 0x506E6472;
+
+// Writes kExperimentDatabaseId into the file's header unless it is there.
+absl::Status MarkExperimentDatabase(sqlite::Database& db);
 
 // What an existing file is to the experiment store: its schema version (0 for a new, empty
 // database), or FailedPrecondition saying what it is when it is another program's SQLite

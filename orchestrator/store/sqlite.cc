@@ -4,7 +4,9 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
@@ -45,6 +47,23 @@ absl::Status StatusFromCode(int code, std::string_view context, sqlite3* db) {
       return absl::InternalError(message);
   }
 }
+
+namespace {
+
+// `path` in a file: URI: the characters a URI gives a meaning (and the escape itself) as %HH.
+std::string UriEscaped(std::string_view path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 // --- Statement ---
 
@@ -162,9 +181,22 @@ std::optional<bool> Statement::ColumnOptionalBool(int column) const {
 
 absl::StatusOr<Database> Database::Open(const std::string& path, Access access) {
   sqlite3* handle = nullptr;
-  const int mode = access == Access::kReadOnly ? SQLITE_OPEN_READONLY
-                                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int code = sqlite3_open_v2(path.c_str(), &handle, mode | SQLITE_OPEN_NOMUTEX, nullptr);
+  int mode = SQLITE_OPEN_NOMUTEX;
+  std::string name = path;
+  switch (access) {
+    case Access::kReadWrite:
+      mode |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+      break;
+    case Access::kReadOnly:
+      mode |= SQLITE_OPEN_READONLY;
+      break;
+    case Access::kInspect:
+      mode |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+      name = absl::StrCat("file:", absl::StartsWith(path, "/") ? "//" : "", UriEscaped(path),
+                          "?immutable=1");
+      break;
+  }
+  int code = sqlite3_open_v2(name.c_str(), &handle, mode, nullptr);
   Database db(path, handle);  // owns the handle even when opening failed
   if (code != SQLITE_OK) {
     return StatusFromCode(code, absl::StrCat("opening database '", path, "'"), handle);

@@ -67,7 +67,14 @@ class Statement {
 
 class Database {
  public:
-  enum class Access { kReadWrite, kReadOnly };
+  enum class Access {
+    kReadWrite,
+    kReadOnly,
+    // The file as it is on disk, to see what it is before deciding to open it: read-only, no
+    // locks, nothing created beside it (SQLite's immutable=1; a write-ahead log's content that is
+    // not checkpointed yet is not seen).
+    kInspect,
+  };
 
   // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one)
   // with foreign keys on, a 5 s busy timeout and, for files, write-ahead logging with

@@ -223,6 +223,9 @@ TEST(SchemaTest, RefusesAFileNewerThanTheProgram) {
 TEST(SchemaTest, AnotherProgramsDatabaseIsRefusedUntouched) {
   const std::string with_tables = TempPath("other_tables.db");
   const std::string with_id = TempPath("other_id.db");
+  // Another program's file in write-ahead-log mode, as SQLite leaves it when it is closed:
+  // nothing may appear beside it either.
+  const std::string in_wal = TempPath("other_wal.db");
   {
     sqlite::Database db = *sqlite::Database::Open(with_tables);
     ASSERT_TRUE(db.Execute("PRAGMA journal_mode = DELETE; CREATE TABLE t (x); "
@@ -230,16 +233,21 @@ TEST(SchemaTest, AnotherProgramsDatabaseIsRefusedUntouched) {
                     .ok());
     sqlite::Database other = *sqlite::Database::Open(with_id);
     ASSERT_TRUE(other.Execute("PRAGMA journal_mode = DELETE; PRAGMA application_id = 7").ok());
+    sqlite::Database wal = *sqlite::Database::Open(in_wal);
+    ASSERT_TRUE(wal.Execute("CREATE TABLE t (x); INSERT INTO t VALUES (1)").ok());
   }
-  for (const std::string& path : {with_tables, with_id}) {
+  ASSERT_FALSE(std::filesystem::exists(in_wal + "-wal"));
+  for (const std::string& path : {with_tables, with_id, in_wal}) {
     const std::string before = FileBytes(path);
     for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
       auto store = open(path);
       ASSERT_FALSE(store.ok()) << path;
       EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
       EXPECT_THAT(std::string(store.status().message()),
-                  HasSubstr("give --db a new file or an experiment database"));
+                  HasSubstr("point --db at an experiment database (or a new file)"));
       EXPECT_TRUE(FileBytes(path) == before) << path << " changed";
+      EXPECT_FALSE(std::filesystem::exists(path + "-wal")) << path;
+      EXPECT_FALSE(std::filesystem::exists(path + "-shm")) << path;
     }
   }
   EXPECT_THAT(std::string(ExperimentStore::Open(with_tables).status().message()),
@@ -248,9 +256,10 @@ TEST(SchemaTest, AnotherProgramsDatabaseIsRefusedUntouched) {
               HasSubstr("application_id 7"));
 }
 
-// Files written before the application id (schema version 1) are still experiment databases:
-// read as they are, and marked when opened for writing.
-TEST(SchemaTest, AVersionOneFileIsReadUnchangedAndMarkedWhenWritten) {
+// Files written before the application id are still experiment databases: read as they are,
+// and marked (without a new schema version, so that older builds still open them) when opened
+// for writing.
+TEST(SchemaTest, AnUnmarkedFileIsReadUnchangedAndMarkedWhenWritten) {
   const std::string path = TempPath("v1.db");
   {
     sqlite::Database db = OpenDatabase(path);
@@ -261,10 +270,10 @@ TEST(SchemaTest, AVersionOneFileIsReadUnchangedAndMarkedWhenWritten) {
     ASSERT_TRUE(reader.ok()) << reader.status();
     EXPECT_TRUE((*reader)->ListExperiments(0, 10)->empty());
   }
-  EXPECT_EQ(*OpenDatabase(path).QueryInt("PRAGMA user_version"), 1);
+  EXPECT_EQ(*OpenDatabase(path).QueryInt("PRAGMA application_id"), 0);
   ASSERT_TRUE(ExperimentStore::Open(path).ok());
   sqlite::Database db = OpenDatabase(path);
-  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 1);
   EXPECT_EQ(*db.QueryInt("PRAGMA application_id"), kExperimentDatabaseId);
 }
 
