@@ -86,17 +86,24 @@ absl::StatusOr<int32_t> RequireToken(engine::Engine& model, std::string_view tex
                                                  Printable(text, 64), "'"));
 }
 
-// Where the reward is read for `steps` steps each followed by the tag: the last `steps`
-// positions holding `tag`. The references read every position that holds the tag (Qwen's
-// `input_ids == step_sep_id`, Math-Shepherd's `input_id == step_tag_id`), which is the same
-// whenever the problem and the system prompt do not hold the tag; where they do (a problem
-// with "<extra_0>" in it), those positions are not steps and are not read.
-std::vector<int64_t> StepTagPositions(std::span<const int32_t> tokens, int32_t tag, size_t steps) {
+// Where a PRM's step scores are read: every position that holds `tag` in the solution, the part
+// of `text` from the character `solution_at` on (`tokens` is `text` tokenized). The references
+// read every position that holds the tag (Qwen's `input_ids == step_sep_id`, Math-Shepherd's
+// `input_id == step_tag_id`), which is the same whenever the prompt does not hold the tag; where
+// it does (a problem with "<extra_0>" in it), those positions are no steps and are not read.
+absl::StatusOr<std::vector<int64_t>> SolutionTagPositions(engine::Engine& model,
+                                                          std::string_view text, size_t solution_at,
+                                                          bool add_bos,
+                                                          std::span<const int32_t> tokens,
+                                                          int32_t tag) {
+  PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> prompt,
+                          model.Tokenize(text.substr(0, solution_at), add_bos));
+  // The prompt's last token may merge with the solution's first (" " and a word): start one
+  // early. It is never a tag: the solution's first tag follows its first step.
   std::vector<int64_t> positions;
-  for (size_t i = tokens.size(); i-- > 0 && positions.size() < steps;) {
+  for (size_t i = prompt.empty() ? 0 : prompt.size() - 1; i < tokens.size(); ++i) {
     if (tokens[i] == tag) positions.push_back(static_cast<int64_t>(i));
   }
-  std::reverse(positions.begin(), positions.end());
   return positions;
 }
 
@@ -123,7 +130,14 @@ class QwenMathPrm : public Verifier {
                   /*add_generation_prompt=*/false));
           engine::ScoreRequest request;
           PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, false));
-          request.reward_positions = StepTagPositions(request.prefix_tokens, tag_, steps.size());
+          // The assistant turn is the last place its text occurs (the template closes the turn
+          // after it). A template that rewrites the text (trims it) leaves the whole input to be
+          // read, as the reference reads it.
+          size_t solution_at = text.rfind(assistant);
+          if (solution_at == std::string::npos) solution_at = 0;
+          PONDER_ASSIGN_OR_RETURN(
+              request.reward_positions,
+              SolutionTagPositions(model_, text, solution_at, false, request.prefix_tokens, tag_));
           return request;
         },
         [&](const engine::ScoreResult& result,
@@ -216,12 +230,15 @@ class MathShepherdPrm : public Verifier {
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           std::vector<std::string> steps = StepsFor(solution, options.aggregation);
           std::string text = absl::StrCat(AsAbsl(problem), " ");
+          const size_t solution_at = text.size();
           for (size_t k = 0; k < steps.size(); ++k) {
             absl::StrAppend(&text, k == 0 ? "" : "\n", steps[k], " ", tag_text_);
           }
           engine::ScoreRequest request;
           PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, true));
-          request.pair_positions = StepTagPositions(request.prefix_tokens, tag_, steps.size());
+          PONDER_ASSIGN_OR_RETURN(
+              request.pair_positions,
+              SolutionTagPositions(model_, text, solution_at, true, request.prefix_tokens, tag_));
           request.pair_token_a = plus_;
           request.pair_token_b = minus_;
           return request;

@@ -169,17 +169,24 @@ absl::StatusOr<std::unique_ptr<verifiers::Verifier>> QwenPrm(std::string_view na
 }
 
 // A problem that holds the step tag gets no read-outs of its own: one score per step (it had
-// one more per tag in the problem, which a product over steps then counted).
+// one more per tag in the problem, which a product over steps then counted). A tag inside the
+// solution is read, as the reference reads every tag.
 TEST(StrategyIntegrationTest, StepTagsInTheProblemAreNotReadAsSteps) {
   auto verifier = QwenPrm("prm");
   ASSERT_TRUE(verifier.ok()) << verifier.status();
   std::vector<verifiers::Solution> solutions = {
       {.steps = {"2 + 2 = 4", "The answer is 4."}, .complete = true}};
-  for (const char* problem : {"What is 2 + 2?", "What is 2 + 2? <extra_0><extra_0><extra_0>"}) {
+  for (const char* problem :
+       {"What is 2 + 2?", "What is 2 + 2? <extra_0><extra_0><extra_0>", "<extra_0>"}) {
     auto scored = (*verifier)->Score(problem, solutions, {});
     ASSERT_TRUE(scored.ok()) << scored.status();
     EXPECT_EQ(scored->scores[0].step_scores.size(), 2u) << problem;
   }
+  std::vector<verifiers::Solution> tagged = {
+      {.steps = {"2 + 2 = 4 <extra_0> so", "The answer is 4."}, .complete = true}};
+  auto scored = (*verifier)->Score("What is 2 + 2? <extra_0>", tagged, {});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  EXPECT_EQ(scored->scores[0].step_scores.size(), 3u);
 }
 
 // A step-level search ranks partials by their last step and re-scores them every step. Read at
