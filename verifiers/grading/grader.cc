@@ -62,9 +62,10 @@ std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat
   }
   // Cut off inside its last box (a length limit, a step delimiter inside the answer): no answer,
   // as PRM800K's last_boxed_only_string gives None, rather than "\boxed{10" of "\boxed{104}"
-  // through "The answer is" or the last number.
-  if (grading_internal::EndsInsideLastBox(response)) return std::nullopt;
+  // through "The answer is" or the last number. GSM8K's "####" still decides where it is given.
+  const bool cut_off = grading_internal::EndsInsideLastBox(response);
   if (format == AnswerFormat::kMath) {
+    if (cut_off) return std::nullopt;
     if (auto phrase = grading_internal::AfterLastAnswerPhrase(response))
       return std::string(*phrase);
     if (auto marker = grading_internal::AfterLastHashMarker(response)) return std::string(*marker);
@@ -74,6 +75,7 @@ std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat
     if (auto number = grading_internal::FirstNumberIn(*marker)) return number;
     return std::string(*marker);
   }
+  if (cut_off) return std::nullopt;
   if (auto phrase = grading_internal::AfterLastAnswerPhrase(response)) {
     if (auto number = grading_internal::FirstNumberIn(*phrase)) return number;
   }

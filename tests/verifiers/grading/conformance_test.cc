@@ -314,6 +314,7 @@ const ExtractionCase kExtractionCases[] = {
     {kG, "She makes 9 * 2 = $18 every day.\n#### 18", "18", "18", true, "the #### marker"},
     {kG, R"(Tara has 67 - 39 = 28 stamps. The answer is \boxed{2)", std::nullopt, "28", false, "a cut-off box is no answer, not the last number"},
     {kG, R"(Tara has 28 stamps. The answer is \boxed)", std::nullopt, "28", false, "a box cut off after its name is no answer"},
+    {kG, "So \\boxed{18 is it.\n#### 18", "18", "18", true, "#### decides even after a cut-off box"},
     {kG, "#### 1,450,000", "1450000", "1450000", true, "separators removed from the extracted number"},
     {kG, "It drops by 3.\n#### -3", "-3", "-3", true, "a negative answer"},
     {kG, "The answer is 42.", "42", "42", true, "'The answer is'"},
