@@ -136,8 +136,6 @@ TEST(StrategyIntegrationTest, ProcessRewardModelGuidesParticleFiltering) {
   }
 }
 
-// A solution whose PRM input is longer than the PRM's context scores 0 (and is counted); the
-// others are scored as usual. Before, one such solution failed the whole run.
 // The self-evaluation prompt is filled in one pass: every placeholder, and nothing that came in
 // with the problem (a problem holding "{solution}" had the solution put into it, and a second
 // "{problem}" reached the model as is).
@@ -220,6 +218,8 @@ TEST(StrategyIntegrationTest, ReadingTheLastStepOnlyGivesItsScoreFromTheCache) {
       << last->tokens_processed << " vs " << again->tokens_processed;
 }
 
+// A solution whose PRM input is longer than the PRM's context scores 0 (and is counted); the
+// others are scored as usual. Before, one such solution failed the whole run.
 TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
   auto verifier = QwenPrm("short-prm");
   ASSERT_TRUE(verifier.ok()) << verifier.status();
