@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,7 +17,9 @@ namespace ponder::orchestrator {
 absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode mode,
                                                    std::string_view holder) {
   const std::string lock_path = LockPath(path);
-  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // flock needs no write access: whoever may read the file may take the lock (0666 less the
+  // umask for a new one, as for the database).
+  const int fd = open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
   if (fd < 0) {
     return absl::UnavailableError(absl::StrCat("database '", path, "': cannot open its lock file '",
                                                lock_path, "': ", std::strerror(errno)));
@@ -39,6 +42,15 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
       "; ", AsAbsl(holder),
       " cannot run beside it (one server per database; benchmarks may share one, not with a "
       "server)"));
+}
+
+std::string DatabaseLock::LockPath(const std::string& path) {
+  // The database's own name, through symbolic links, so that every spelling of it shares one
+  // lock (for a new file, its folder's).
+  std::error_code error;
+  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, error);
+  if (error) resolved = path;
+  return resolved.string() + ".lock";
 }
 
 DatabaseLock::DatabaseLock(DatabaseLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}

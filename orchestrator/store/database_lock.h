@@ -4,11 +4,12 @@
 // and let two processes record its status. So does `ponder bench --resume` (it takes over an
 // experiment a dead benchmark left running). Other benchmarks share it with each other.
 //
-// The lock is an advisory flock(2) on a file beside the database, `<database>.lock` (created when
-// missing and left in place), held for the life of the DatabaseLock; the kernel drops it when
-// the process dies (kill -9 too). It is never the database file itself: closing a descriptor of
-// that file would drop the POSIX locks SQLite holds on it in this process. Take it before
-// opening the store, so that a refused process has written nothing.
+// The lock is an advisory flock(2) on a file beside the database, `<database>.lock` (the path
+// through symbolic links; created when missing and left in place), held for the life of the
+// DatabaseLock; the kernel drops it when the process dies (kill -9 too). It is never the database
+// file itself: closing a descriptor of that file would drop the POSIX locks SQLite holds on it
+// in this process. Take it before opening the store, so that a refused process has written
+// nothing to the database (the lock file may have been created).
 #ifndef PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 #define PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 
@@ -29,7 +30,7 @@ class DatabaseLock {
                                               std::string_view holder);
 
   // The file that carries the lock of the database at `path`.
-  static std::string LockPath(const std::string& path) { return path + ".lock"; }
+  static std::string LockPath(const std::string& path);
 
   DatabaseLock(DatabaseLock&& other) noexcept;
   DatabaseLock& operator=(DatabaseLock&& other) noexcept;

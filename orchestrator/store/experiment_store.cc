@@ -124,19 +124,18 @@ ExperimentStore::ExperimentStore(sqlite::Database db) : path_(db.path()), db_(st
 namespace {
 
 // Whether the existing file at `path` is an experiment database (or an empty one), looked at as
-// it is on disk: another program's file is refused before anything is written to it or created
-// beside it (a write-ahead log, a shared-memory file). The look takes no locks, so a file that
-// another process is writing at that moment may read as damaged: then it is looked at again
-// through an ordinary read-only connection.
+// it is on disk, so that another program's file is refused before anything is written to it or
+// created beside it. A write-ahead log beside the file holds what that look would miss (another
+// program's tables not yet checkpointed, a writer's work in progress, pages a checkpoint is
+// writing): then it is read through an ordinary read-only connection (the log is there already).
 absl::Status InspectExisting(const std::string& path) {
-  absl::Status inspected = [&]() -> absl::Status {
-    PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
-                            sqlite::Database::Open(path, sqlite::Database::Access::kInspect));
-    return ExperimentSchemaVersion(db).status();
-  }();
-  if (inspected.ok() || absl::IsFailedPrecondition(inspected)) return inspected;
-  PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
-                          sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
+  std::error_code error;
+  const uintmax_t log_bytes = std::filesystem::file_size(path + "-wal", error);
+  const bool log = !error && log_bytes > 0;
+  PONDER_ASSIGN_OR_RETURN(
+      sqlite::Database db,
+      sqlite::Database::Open(path, log ? sqlite::Database::Access::kReadOnly
+                                       : sqlite::Database::Access::kInspect));
   return ExperimentSchemaVersion(db).status();
 }
 

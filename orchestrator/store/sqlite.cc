@@ -182,7 +182,9 @@ std::optional<bool> Statement::ColumnOptionalBool(int column) const {
 absl::StatusOr<Database> Database::Open(const std::string& path, Access access) {
   sqlite3* handle = nullptr;
   int mode = SQLITE_OPEN_NOMUTEX;
-  std::string name = path;
+  // SQLite may be built to read any name that starts with "file:" as a URI: a relative path of
+  // that spelling gets "./" so that it names the same file for every access below.
+  std::string name = absl::StartsWith(path, "file:") ? absl::StrCat("./", path) : path;
   switch (access) {
     case Access::kReadWrite:
       mode |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;

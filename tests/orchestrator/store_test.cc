@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "base/mapped_file.h"
+#include "orchestrator/store/database_lock.h"
 #include "orchestrator/store/experiment_store.h"
 #include "orchestrator/store/run_writer.h"
 #include "orchestrator/store/schema.h"
@@ -275,6 +277,54 @@ TEST(SchemaTest, AnUnmarkedFileIsReadUnchangedAndMarkedWhenWritten) {
   sqlite::Database db = OpenDatabase(path);
   EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 1);
   EXPECT_EQ(*db.QueryInt("PRAGMA application_id"), kExperimentDatabaseId);
+}
+
+// Another program's database whose tables are still in its write-ahead log (the program was
+// killed, or is running): the file alone looks empty; the log beside it is read too.
+TEST(SchemaTest, AnotherProgramsTablesInItsWriteAheadLogAreSeen) {
+  const std::string path = TempPath("other_live_wal.db");
+  sqlite::Database other = OpenDatabase(path);  // WAL; its table stays in the log while open
+  ASSERT_TRUE(other.Execute("CREATE TABLE accounts (x); INSERT INTO accounts VALUES (1)").ok());
+  ASSERT_GT(std::filesystem::file_size(path + "-wal"), 0u);
+  for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
+    auto store = open(path);
+    ASSERT_FALSE(store.ok());
+    EXPECT_THAT(std::string(store.status().message()), HasSubstr("(1 table, schema version 0"));
+  }
+  EXPECT_EQ(*other.QueryInt("SELECT count(*) FROM sqlite_master"), 1);
+}
+
+// SQLite may read a name that starts with "file:" as a URI: a relative --db of that spelling is
+// the file of that name for the look, the lock and the store alike.
+TEST(SchemaTest, ARelativePathThatStartsWithFileIsThatFile) {
+  const std::string name = absl::StrCat("file:store_test_", getpid(), ".db");
+  std::filesystem::remove(name);
+  {
+    auto store = ExperimentStore::Open(name);
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  EXPECT_TRUE(std::filesystem::exists(name));
+  {
+    auto reader = ExperimentStore::OpenForReading(name);
+    EXPECT_TRUE(reader.ok()) << reader.status();
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(name + suffix);
+}
+
+// Every spelling of a database shares its lock: a symbolic link to it is refused while the
+// database is held.
+TEST(DatabaseLockTest, ASymbolicLinkSharesTheLock) {
+  const std::string path = TempPath("locked.db");
+  const std::string alias = TempPath("alias.db");
+  ASSERT_TRUE(ExperimentStore::Open(path).ok());
+  std::filesystem::remove(alias);
+  std::filesystem::create_symlink(path, alias);
+  auto held = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "the first");
+  ASSERT_TRUE(held.ok()) << held.status();
+  auto second = DatabaseLock::Acquire(alias, DatabaseLock::Mode::kShared, "the second");
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("the second cannot run beside"));
+  EXPECT_EQ(DatabaseLock::LockPath(alias), DatabaseLock::LockPath(path));
 }
 
 TEST(SchemaTest, ReadingAnEmptyFileSaysSoAndLeavesItEmpty) {
