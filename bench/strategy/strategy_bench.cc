@@ -13,13 +13,20 @@
 // 2. The strategies' own CPU time at N = `overhead-n`: CPU time of the solving thread (strategy
 //    logic, verifier, tokenization, request building; the engine runs on its own threads)
 //    against the engine's forward-step time, per step (goal: under 1%).
+// 3. Tokens a process reward model computes to score one partial solution at each of its steps,
+//    as a step-level search re-scores it: reading the newest step only (what searches that rank
+//    by the last step read, VerifyOptions::last_step_only) against reading every step (the
+//    baseline: the engine's prefix cache then serves each request only up to its first step's
+//    tag). Same scores; a random PRM-shaped model (Qwen2.5-Math-PRM format).
 //
 // Without --model a random Qwen2-shaped model is written to a temporary folder. Random models
 // write noise, so steps end at --step-tokens rather than at "\n\n"; the verifier is the
 // arithmetic step checker (neutral on noise), which keeps every particle alive.
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -33,6 +40,7 @@
 #include "engine/local_engine.h"
 #include "engine/testing/random_model.h"
 #include "samplers/strategy.h"
+#include "verifiers/reward_model_verifier.h"
 #include "verifiers/verifier.h"
 
 namespace ponder::samplers {
@@ -124,6 +132,42 @@ absl::StatusOr<Measurement> Measure(const std::string& model_path, const Setting
   return m;
 }
 
+struct PrmMeasurement {
+  int64_t tokens = 0;          // the PRM's tokens computed over all the scorings
+  std::vector<double> scores;  // the aggregate (last step's score) at each step
+};
+
+// Scores the partials of one solution of `steps` steps, one more step each time, with a fresh
+// PRM engine (so both ways start from an empty cache).
+absl::StatusOr<PrmMeasurement> MeasurePrm(const std::string& prm_path, const Settings& s,
+                                          bool last_step_only) {
+  engine::LocalEngineOptions options;
+  options.model_path = prm_path;
+  options.threads = static_cast<int>(s.threads);
+  PONDER_ASSIGN_OR_RETURN(auto prm, engine::LocalEngine::Create(options));
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  PONDER_ASSIGN_OR_RETURN(auto verifier,
+                          verifiers::MakeProcessRewardModelVerifier(config, prm.get()));
+  std::vector<std::string> steps;
+  for (int64_t k = 0; k < s.steps; ++k) {
+    std::string step;
+    for (int64_t t = 0; t < s.step_tokens / 2; ++t) absl::StrAppend(&step, (k * 7 + t) % 10, " ");
+    steps.push_back(step);
+  }
+  PrmMeasurement m;
+  verifiers::VerifyOptions verify;
+  verify.last_step_only = last_step_only;
+  for (int64_t k = 1; k <= s.steps; ++k) {
+    verifiers::Solution partial{{steps.begin(), steps.begin() + k}, k == s.steps};
+    PONDER_ASSIGN_OR_RETURN(verifiers::VerifyResult scored,
+                            verifier->Score("A benchmark problem.", {&partial, 1}, verify));
+    m.tokens += scored.tokens_processed;
+    m.scores.push_back(scored.scores[0].aggregate);
+  }
+  return m;
+}
+
 absl::Status Main(std::span<char* const> args) {
   Settings s;
   FlagParser flags(
@@ -197,6 +241,42 @@ absl::Status Main(std::span<char* const> args) {
     std::printf("  %-20s %12lld %14.3f %14.4f %11.3f%%\n", kind,
                 static_cast<long long>(m.engine_steps), m.engine_step_seconds, m.solver_cpu_seconds,
                 100.0 * m.solver_cpu_seconds / m.engine_step_seconds);
+  }
+
+  const std::string prm_path =
+      (std::filesystem::temp_directory_path() / "strategy_bench_prm").string();
+  {
+    engine::testing::RandomModelSpec spec;
+    spec.architecture = engine::Architecture::kQwen2;
+    spec.num_layers = 4;
+    spec.hidden_size = 256;
+    spec.intermediate_size = 768;
+    spec.num_heads = 8;
+    spec.num_kv_heads = 2;
+    spec.head_dim = 32;
+    spec.max_context = 4096;
+    spec.reward_labels = 2;
+    PONDER_RETURN_IF_ERROR(
+        engine::testing::WriteRandomHuggingFaceModel(spec, engine::DType::kF16, prm_path));
+  }
+  std::printf(
+      "\n3. PRM tokens computed to score one partial solution at each of its steps (a random\n"
+      "   PRM-shaped model, 4 layers; steps of about %lld tokens); baseline: every step read\n\n",
+      static_cast<long long>(s.step_tokens));
+  std::printf("  %-8s %16s %16s %10s %16s\n", "steps", "newest step only", "every step", "ratio",
+              "max score diff");
+  for (int64_t steps : {s.steps, 4 * s.steps}) {
+    Settings chain = s;
+    chain.steps = steps;
+    PONDER_ASSIGN_OR_RETURN(PrmMeasurement last, MeasurePrm(prm_path, chain, true));
+    PONDER_ASSIGN_OR_RETURN(PrmMeasurement every, MeasurePrm(prm_path, chain, false));
+    double difference = 0;
+    for (size_t k = 0; k < last.scores.size(); ++k) {
+      difference = std::max(difference, std::abs(last.scores[k] - every.scores[k]));
+    }
+    std::printf("  %-8lld %16lld %16lld %9.2fx %16.2e\n", static_cast<long long>(steps),
+                static_cast<long long>(last.tokens), static_cast<long long>(every.tokens),
+                static_cast<double>(every.tokens) / static_cast<double>(last.tokens), difference);
   }
   return absl::OkStatus();
 }
