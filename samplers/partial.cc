@@ -84,13 +84,8 @@ absl::StatusOr<std::vector<double>> ScorePartials(const ProblemInput& problem,
     solutions.push_back(verifiers::SplitSteps(p.text, settings.delimiter, p.finished));
   PONDER_ASSIGN_OR_RETURN(
       verifiers::VerifyResult scored,
-      context.verifier->Score(
-          problem.problem, solutions,
-          {.aggregation = settings.aggregation,
-           .cancel = context.cancel,
-           .deadline = context.deadline,
-           // Partials are ranked by their aggregate: with LAST only the newest step counts.
-           .last_step_only = settings.aggregation == v1::AGGREGATION_LAST}));
+      context.verifier->Score(problem.problem, solutions,
+                              {settings.aggregation, context.cancel, context.deadline}));
   usage.AddVerifierTokens(scored.tokens_processed);
   NoteOverContext(scored, result);
   std::vector<double> scores;

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <span>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -27,31 +31,97 @@ absl::Status CheckStopped(const VerifyOptions& options) {
   return absl::OkStatus();
 }
 
+// Scores already read, by the tokens up to their position. A causal model's read-out at a
+// position depends on those tokens alone, so a step-level search, which scores every partial
+// again with one more step, needs each step read once; and it must not read the old steps again,
+// since the engine's prefix cache serves a score request only up to its first read position:
+// reading from the first step would recompute the whole partial at every step. One memo per
+// verifier, that is per solve.
+class ReadMemo {
+ public:
+  // For each of `positions` (ascending, into the request's tokens), a hash of the tokens up to
+  // and including it.
+  static std::vector<uint64_t> Keys(const engine::ScoreRequest& request,
+                                    std::span<const int64_t> positions) {
+    std::vector<uint64_t> keys;
+    keys.reserve(positions.size());
+    uint64_t hash = 0x9E3779B97F4A7C15ull;
+    size_t next = 0;
+    const size_t total = request.prefix_tokens.size() + request.continuation_tokens.size();
+    for (size_t i = 0; i < total && next < positions.size(); ++i) {
+      const int32_t token = i < request.prefix_tokens.size()
+                                ? request.prefix_tokens[i]
+                                : request.continuation_tokens[i - request.prefix_tokens.size()];
+      hash = Mix(hash ^ (static_cast<uint64_t>(static_cast<uint32_t>(token)) + (1ull << 32)));
+      while (next < positions.size() && positions[next] == static_cast<int64_t>(i)) {
+        keys.push_back(hash);
+        ++next;
+      }
+    }
+    return keys;
+  }
+
+  std::optional<double> Find(uint64_t key) const {
+    absl::MutexLock lock(&mu_);
+    auto it = scores_.find(key);
+    if (it == scores_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Add(uint64_t key, double score) {
+    absl::MutexLock lock(&mu_);
+    scores_[key] = score;
+  }
+
+ private:
+  static uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  }
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, double> scores_ ABSL_GUARDED_BY(mu_);
+};
+
 // Sends one score request per solution and turns each result into step scores. A solution
 // whose input does not fit the model's context is not sent: it gets VerifierScores with
-// over_context set (aggregate 0).
+// over_context set (aggregate 0). Read positions (reward_positions or pair_positions, one
+// score each, in order) already in `memo` are not read again; a request with none left is not
+// sent.
 template <typename Build, typename Read>
-absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, std::span<const Solution> solutions,
+absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, ReadMemo& memo,
+                                      std::span<const Solution> solutions,
                                       const VerifyOptions& options, Build build, Read read) {
   PONDER_RETURN_IF_ERROR(CheckStopped(options));
   const int64_t context = model.Info().context_length;
   std::vector<engine::ScoreRequest> requests;
   std::vector<size_t> sent;  // the solution of each request
+  struct Reads {
+    std::vector<uint64_t> keys;     // every read position's, in order
+    std::vector<uint64_t> missing;  // the keys of the positions sent to the model, in order
+  };
+  std::vector<Reads> reads(solutions.size());
   VerifyResult out;
   out.scores.resize(solutions.size());
   for (size_t i = 0; i < solutions.size(); ++i) {
     PONDER_ASSIGN_OR_RETURN(engine::ScoreRequest request, build(solutions[i]));
-    if (options.last_step_only) {  // the read positions are in step order: keep the last
-      for (std::vector<int64_t>* reads : {&request.reward_positions, &request.pair_positions}) {
-        if (reads->size() > 1) reads->erase(reads->begin(), reads->end() - 1);
-      }
-    }
+    std::vector<int64_t>& positions =
+        request.reward_positions.empty() ? request.pair_positions : request.reward_positions;
     const int64_t tokens =
         static_cast<int64_t>(request.prefix_tokens.size() + request.continuation_tokens.size());
     if (context > 0 && tokens > context) {
       out.scores[i].over_context = true;
       continue;
     }
+    reads[i].keys = ReadMemo::Keys(request, positions);
+    std::vector<int64_t> to_read;
+    for (size_t k = 0; k < positions.size(); ++k) {
+      if (memo.Find(reads[i].keys[k]).has_value()) continue;
+      to_read.push_back(positions[k]);
+      reads[i].missing.push_back(reads[i].keys[k]);
+    }
+    if (to_read.empty() && !positions.empty()) continue;  // every read is known
+    positions = std::move(to_read);
     request.cancel = options.cancel;
     request.deadline = options.deadline;
     requests.push_back(std::move(request));
@@ -60,11 +130,22 @@ absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, std::span<const Sol
   std::vector<absl::StatusOr<engine::ScoreResult>> results = model.ScoreMany(requests);
   for (size_t r = 0; r < results.size(); ++r) {
     PONDER_RETURN_IF_ERROR(results[r].status());
-    VerifierScores& scores = out.scores[sent[r]];
-    PONDER_ASSIGN_OR_RETURN(scores.step_scores, read(*results[r], requests[r]));
-    scores.aggregate = Aggregate(scores.step_scores, options.aggregation);
+    PONDER_ASSIGN_OR_RETURN(std::vector<double> read_now, read(*results[r], requests[r]));
+    const Reads& wanted = reads[sent[r]];
+    if (read_now.size() != wanted.missing.size()) {
+      return absl::InternalError(absl::StrCat("the model returned ", read_now.size(),
+                                              " read-outs for ", wanted.missing.size(),
+                                              " positions"));
+    }
+    for (size_t k = 0; k < read_now.size(); ++k) memo.Add(wanted.missing[k], read_now[k]);
     out.tokens_processed +=
         static_cast<int64_t>(requests[r].prefix_tokens.size()) - results[r]->cached_tokens;
+  }
+  for (size_t i = 0; i < solutions.size(); ++i) {
+    if (out.scores[i].over_context) continue;
+    VerifierScores& scores = out.scores[i];
+    for (uint64_t key : reads[i].keys) scores.step_scores.push_back(*memo.Find(key));
+    scores.aggregate = Aggregate(scores.step_scores, options.aggregation);
   }
   return out;
 }
@@ -119,7 +200,7 @@ class QwenMathPrm : public Verifier {
   absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
                                      const VerifyOptions& options) override {
     return ScoreAll(
-        model_, solutions, options,
+        model_, memo_, solutions, options,
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           std::vector<std::string> steps = StepsFor(solution, options.aggregation);
           std::string assistant = absl::StrJoin(steps, tag_text_) + tag_text_;
@@ -160,6 +241,7 @@ class QwenMathPrm : public Verifier {
   engine::Engine& model_;
   int32_t tag_;
   std::string tag_text_, system_;
+  ReadMemo memo_;
 };
 
 // RLHFlow PRMs (RLHFlow/RLHF-Reward-Modeling, math-rm/prm_evaluate.py): the conversation has one
@@ -174,7 +256,7 @@ class RlhflowPrm : public Verifier {
   absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
                                      const VerifyOptions& options) override {
     return ScoreAll(
-        model_, solutions, options,
+        model_, memo_, solutions, options,
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           std::vector<std::string> steps = StepsFor(solution, options.aggregation);
           std::vector<engine::Engine::Message> conversation;
@@ -212,6 +294,7 @@ class RlhflowPrm : public Verifier {
  private:
   engine::Engine& model_;
   int32_t plus_, minus_;
+  ReadMemo memo_;
 };
 
 // Math-Shepherd (peiyi9979/math-shepherd-mistral-7b-prm, model card): the input is
@@ -226,7 +309,7 @@ class MathShepherdPrm : public Verifier {
   absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
                                      const VerifyOptions& options) override {
     return ScoreAll(
-        model_, solutions, options,
+        model_, memo_, solutions, options,
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           std::vector<std::string> steps = StepsFor(solution, options.aggregation);
           std::string text = absl::StrCat(AsAbsl(problem), " ");
@@ -255,6 +338,7 @@ class MathShepherdPrm : public Verifier {
   int32_t tag_;
   std::string tag_text_;
   int32_t plus_, minus_;
+  ReadMemo memo_;
 };
 
 // An outcome reward model: the question as the user turn, the solution as the assistant turn;
@@ -269,7 +353,7 @@ class OutcomeRewardModel : public Verifier {
     VerifyOptions whole = options;
     whole.aggregation = v1::AGGREGATION_MODEL;  // one score for the whole solution
     return ScoreAll(
-        model_, solutions, whole,
+        model_, memo_, solutions, whole,
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           PONDER_ASSIGN_OR_RETURN(
               std::string text,
@@ -294,6 +378,7 @@ class OutcomeRewardModel : public Verifier {
 
  private:
   engine::Engine& model_;
+  ReadMemo memo_;
 };
 
 constexpr char kDefaultSelfEvaluationPrompt[] =
@@ -313,7 +398,7 @@ class SelfEvaluation : public Verifier {
     VerifyOptions whole = options;
     whole.aggregation = v1::AGGREGATION_MODEL;
     return ScoreAll(
-        policy_, solutions, whole,
+        policy_, memo_, solutions, whole,
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           // One pass over the template: every placeholder is replaced, and text that came in
           // with the problem or the solution is never read as a placeholder.
@@ -338,6 +423,7 @@ class SelfEvaluation : public Verifier {
   engine::Engine& policy_;
   std::string prompt_;
   int32_t positive_, negative_;
+  ReadMemo memo_;
 };
 
 }  // namespace

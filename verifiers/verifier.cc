@@ -69,9 +69,6 @@ class WeightedVerifier : public Verifier {
     for (const Part& part : parts_) {
       VerifyOptions part_options = options;
       part_options.aggregation = part.aggregation;
-      // The part's own aggregation decides which of its steps count.
-      part_options.last_step_only =
-          options.last_step_only && part.aggregation == v1::AGGREGATION_LAST;
       PONDER_ASSIGN_OR_RETURN(VerifyResult scored,
                               part.verifier->Score(problem, solutions, part_options));
       result.tokens_processed += scored.tokens_processed;

@@ -43,12 +43,6 @@ struct VerifyOptions {
   v1::Aggregation aggregation = v1::AGGREGATION_LAST;
   const engine::CancellationToken* cancel = nullptr;
   std::optional<absl::Time> deadline;
-  // Only the last step's score is wanted (a step-level search ranking partials by their last
-  // step): a model-based verifier reads that step alone, and step_scores holds just it. A search
-  // re-scores a partial at every step, and the engine's prefix cache serves a score request only
-  // up to its first read position, so reading every step would recompute the whole partial each
-  // time (quadratic in its steps).
-  bool last_step_only = false;
 };
 
 struct VerifyResult {

@@ -14,10 +14,10 @@
 //    logic, verifier, tokenization, request building; the engine runs on its own threads)
 //    against the engine's forward-step time, per step (goal: under 1%).
 // 3. Tokens a process reward model computes to score one partial solution at each of its steps,
-//    as a step-level search re-scores it: reading the newest step only (what searches that rank
-//    by the last step read, VerifyOptions::last_step_only) against reading every step (the
-//    baseline: the engine's prefix cache then serves each request only up to its first step's
-//    tag). Same scores; a random PRM-shaped model (Qwen2.5-Math-PRM format).
+//    as a step-level search re-scores it: with one verifier for the search, which keeps what it
+//    read and reads the new step alone, against a verifier that keeps nothing (the baseline:
+//    every step read from the first, and the engine's prefix cache serves a score request only
+//    up to its first read). Same scores; a random PRM-shaped model (Qwen2.5-Math-PRM format).
 //
 // Without --model a random Qwen2-shaped model is written to a temporary folder. Random models
 // write noise, so steps end at --step-tokens rather than at "\n\n"; the verifier is the
@@ -137,18 +137,21 @@ struct PrmMeasurement {
   std::vector<double> scores;  // the aggregate (last step's score) at each step
 };
 
+// How the partials are scored: as a search does (one verifier for the solve, which keeps what it
+// read), or the naive path (a verifier that keeps nothing: every step read from the first each
+// time).
+enum class PrmWay { kKept, kNaive };
+
 // Scores the partials of one solution of `steps` steps, one more step each time, with a fresh
-// PRM engine (so both ways start from an empty cache).
+// PRM engine (so every way starts from an empty cache).
 absl::StatusOr<PrmMeasurement> MeasurePrm(const std::string& prm_path, const Settings& s,
-                                          bool last_step_only) {
+                                          PrmWay way) {
   engine::LocalEngineOptions options;
   options.model_path = prm_path;
   options.threads = static_cast<int>(s.threads);
   PONDER_ASSIGN_OR_RETURN(auto prm, engine::LocalEngine::Create(options));
   v1::ProcessRewardModel config;
   config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
-  PONDER_ASSIGN_OR_RETURN(auto verifier,
-                          verifiers::MakeProcessRewardModelVerifier(config, prm.get()));
   std::vector<std::string> steps;
   for (int64_t k = 0; k < s.steps; ++k) {
     std::string step;
@@ -157,8 +160,12 @@ absl::StatusOr<PrmMeasurement> MeasurePrm(const std::string& prm_path, const Set
   }
   PrmMeasurement m;
   verifiers::VerifyOptions verify;
-  verify.last_step_only = last_step_only;
+  std::unique_ptr<verifiers::Verifier> verifier;
   for (int64_t k = 1; k <= s.steps; ++k) {
+    if (verifier == nullptr || way == PrmWay::kNaive) {
+      PONDER_ASSIGN_OR_RETURN(verifier,
+                              verifiers::MakeProcessRewardModelVerifier(config, prm.get()));
+    }
     verifiers::Solution partial{{steps.begin(), steps.begin() + k}, k == s.steps};
     PONDER_ASSIGN_OR_RETURN(verifiers::VerifyResult scored,
                             verifier->Score("A benchmark problem.", {&partial, 1}, verify));
@@ -261,22 +268,23 @@ absl::Status Main(std::span<char* const> args) {
   }
   std::printf(
       "\n3. PRM tokens computed to score one partial solution at each of its steps (a random\n"
-      "   PRM-shaped model, 4 layers; steps of about %lld tokens); baseline: every step read\n\n",
+      "   PRM-shaped model, 4 layers; steps of about %lld tokens); baseline: a verifier that\n"
+      "   keeps nothing (every step read from the first, each time)\n\n",
       static_cast<long long>(s.step_tokens));
-  std::printf("  %-8s %16s %16s %10s %16s\n", "steps", "newest step only", "every step", "ratio",
+  std::printf("  %-6s %12s %10s %10s %16s\n", "steps", "as a search", "baseline", "ratio",
               "max score diff");
   for (int64_t steps : {s.steps, 4 * s.steps}) {
     Settings chain = s;
     chain.steps = steps;
-    PONDER_ASSIGN_OR_RETURN(PrmMeasurement last, MeasurePrm(prm_path, chain, true));
-    PONDER_ASSIGN_OR_RETURN(PrmMeasurement every, MeasurePrm(prm_path, chain, false));
+    PONDER_ASSIGN_OR_RETURN(PrmMeasurement kept, MeasurePrm(prm_path, chain, PrmWay::kKept));
+    PONDER_ASSIGN_OR_RETURN(PrmMeasurement naive, MeasurePrm(prm_path, chain, PrmWay::kNaive));
     double difference = 0;
-    for (size_t k = 0; k < last.scores.size(); ++k) {
-      difference = std::max(difference, std::abs(last.scores[k] - every.scores[k]));
+    for (size_t k = 0; k < naive.scores.size(); ++k) {
+      difference = std::max(difference, std::abs(kept.scores[k] - naive.scores[k]));
     }
-    std::printf("  %-8lld %16lld %16lld %9.2fx %16.2e\n", static_cast<long long>(steps),
-                static_cast<long long>(last.tokens), static_cast<long long>(every.tokens),
-                static_cast<double>(every.tokens) / static_cast<double>(last.tokens), difference);
+    std::printf("  %-6lld %12lld %10lld %9.3fx %16.2e\n", static_cast<long long>(steps),
+                static_cast<long long>(kept.tokens), static_cast<long long>(naive.tokens),
+                static_cast<double>(kept.tokens) / static_cast<double>(naive.tokens), difference);
   }
   return absl::OkStatus();
 }

@@ -34,11 +34,14 @@ engine::LocalEngine& Policy() {
 class Models : public verifiers::VerifierModels {
  public:
   engine::Engine* policy() override { return &Policy(); }
-  // "prm": a random PRM; "short-prm": the same with a 256-token context.
+  // "prm": a random PRM; "short-prm": the same with a 256-token context; "other-prm": the same
+  // weights as "prm" in an engine of its own (its own prefix cache).
   absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) override {
     static engine::LocalEngine* prm = RandomPrm("samplers_prm", 1024);
     static engine::LocalEngine* short_prm = RandomPrm("samplers_short_prm", 256);
-    return name == "short-prm" ? short_prm : prm;
+    static engine::LocalEngine* other_prm = RandomPrm("samplers_other_prm", 1024);
+    if (name == "short-prm") return short_prm;
+    return name == "other-prm" ? other_prm : prm;
   }
 
  private:
@@ -187,35 +190,43 @@ TEST(StrategyIntegrationTest, StepTagsInTheProblemAreNotReadAsSteps) {
   EXPECT_EQ(scored->scores[0].step_scores.size(), 3u);
 }
 
-// A step-level search ranks partials by their last step and re-scores them every step. Read at
-// every step, a partial is recomputed from its first step on each time (the cache serves a score
-// request only up to its first read); read at the last step only, the cache serves the rest and
-// the score is the same.
-TEST(StrategyIntegrationTest, ReadingTheLastStepOnlyGivesItsScoreFromTheCache) {
-  auto verifier = QwenPrm("prm");
-  ASSERT_TRUE(verifier.ok()) << verifier.status();
-  std::vector<verifiers::Solution> solutions = {
-      {.steps = {"First, 67 - 30 = 37.", "Then, 37 - 9 = 28.", "Tara has 28 stamps left.",
-                 "The answer is 28."},
-       .complete = true}};
+// A step-level search scores every partial again with one more step. The verifier keeps what it
+// read (a causal model's read-out depends on the tokens up to it) and reads the new step alone;
+// a verifier that keeps nothing reads from the first step, and the engine's prefix cache serves
+// a score request only up to its first read, so the whole partial is computed every time. The
+// scores are the same either way.
+TEST(StrategyIntegrationTest, ScoringAGrowingPartialReadsEachStepOnce) {
+  // Two engines of the same weights, so that neither way warms the other's cache.
+  auto kept = QwenPrm("prm");  // one verifier for the whole search, as a solve has
+  ASSERT_TRUE(kept.ok());
+  std::vector<std::string> steps;
+  for (int k = 0; k < 12; ++k) steps.push_back(absl::StrCat(k, " + ", k, " = ", 2 * k, "."));
   const std::string problem = "Tara has 67 stamps. She gives away 39. How many are left?";
-  verifiers::VerifyOptions every_step;
-  auto all = (*verifier)->Score(problem, solutions, every_step);
-  ASSERT_TRUE(all.ok()) << all.status();
-  ASSERT_EQ(all->scores[0].step_scores.size(), 4u);
-  auto again = (*verifier)->Score(problem, solutions, every_step);
-  ASSERT_TRUE(again.ok()) << again.status();
-  verifiers::VerifyOptions last_only;
-  last_only.last_step_only = true;
-  auto last = (*verifier)->Score(problem, solutions, last_only);
-  ASSERT_TRUE(last.ok()) << last.status();
-  ASSERT_EQ(last->scores[0].step_scores.size(), 1u);
-  EXPECT_NEAR(last->scores[0].aggregate, all->scores[0].step_scores.back(), 1e-6);
-  EXPECT_NEAR(last->scores[0].aggregate, all->scores[0].aggregate, 1e-6);
-  // Computed again: everything from the first step's tag with every read, only the last
-  // step's tag (the end of the last cached block on) with the last read.
-  EXPECT_LT(last->tokens_processed * 2, again->tokens_processed)
-      << last->tokens_processed << " vs " << again->tokens_processed;
+  int64_t kept_tokens = 0, fresh_tokens = 0;
+  for (size_t k = 1; k <= steps.size(); ++k) {
+    std::vector<verifiers::Solution> partial = {
+        {.steps = {steps.begin(), steps.begin() + k}, .complete = k == steps.size()}};
+    auto scored = (*kept)->Score(problem, partial, {});
+    auto fresh_verifier = QwenPrm("other-prm");  // keeps nothing: reads every step
+    ASSERT_TRUE(fresh_verifier.ok());
+    auto fresh = (*fresh_verifier)->Score(problem, partial, {});
+    ASSERT_TRUE(scored.ok() && fresh.ok());
+    ASSERT_EQ(scored->scores[0].step_scores.size(), k);
+    ASSERT_EQ(fresh->scores[0].step_scores.size(), k);
+    for (size_t step = 0; step < k; ++step) {
+      EXPECT_NEAR(scored->scores[0].step_scores[step], fresh->scores[0].step_scores[step], 1e-6);
+    }
+    EXPECT_NEAR(scored->scores[0].aggregate, fresh->scores[0].aggregate, 1e-6);
+    kept_tokens += scored->tokens_processed;
+    fresh_tokens += fresh->tokens_processed;
+  }
+  EXPECT_LT(kept_tokens * 2, fresh_tokens) << kept_tokens << " vs " << fresh_tokens;
+  // Scoring a partial whose steps are all known sends nothing to the model.
+  std::vector<verifiers::Solution> whole = {{.steps = steps, .complete = true}};
+  auto again = (*kept)->Score(problem, whole, {});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->tokens_processed, 0);
+  EXPECT_EQ(again->scores[0].step_scores.size(), steps.size());
 }
 
 // A solution whose PRM input is longer than the PRM's context scores 0 (and is counted); the
