@@ -39,8 +39,9 @@ absl::Status CheckStopped(const VerifyOptions& options) {
 // verifier, that is per solve.
 class ReadMemo {
  public:
-  // For each of `positions` (ascending, into the request's tokens), a hash of the tokens up to
-  // and including it.
+  // For each of `positions` (strictly ascending, into the request's tokens), a hash of the
+  // tokens up to and including it and of its position; fewer keys when a position is out of
+  // order or out of range.
   static std::vector<uint64_t> Keys(const engine::ScoreRequest& request,
                                     std::span<const int64_t> positions) {
     std::vector<uint64_t> keys;
@@ -54,7 +55,7 @@ class ReadMemo {
                                 : request.continuation_tokens[i - request.prefix_tokens.size()];
       hash = Mix(hash ^ (static_cast<uint64_t>(static_cast<uint32_t>(token)) + (1ull << 32)));
       while (next < positions.size() && positions[next] == static_cast<int64_t>(i)) {
-        keys.push_back(hash);
+        keys.push_back(Mix(hash ^ static_cast<uint64_t>(i)));  // the length in the key too
         ++next;
       }
     }
@@ -114,6 +115,10 @@ absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, ReadMemo& memo,
       continue;
     }
     reads[i].keys = ReadMemo::Keys(request, positions);
+    if (reads[i].keys.size() != positions.size()) {  // unsorted, repeated or out of range
+      return absl::InternalError(absl::StrCat("read positions of a score request must ascend "
+                                              "inside its ", tokens, " tokens"));
+    }
     std::vector<int64_t> to_read;
     for (size_t k = 0; k < positions.size(); ++k) {
       if (memo.Find(reads[i].keys[k]).has_value()) continue;
