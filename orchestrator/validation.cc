@@ -19,7 +19,6 @@ constexpr size_t kMaxProblemIdBytes = 256;
 constexpr size_t kMaxReferenceBytes = 4096;
 constexpr size_t kMaxPromptBytes = 16 << 10;
 constexpr size_t kMaxNameBytes = 200;
-constexpr size_t kMaxPlaceholderUses = 4;  // "{problem}" or "{solution}" in a prompt template
 constexpr size_t kMaxStrategyNameBytes = 64;
 constexpr int kMaxStrategies = 64;
 constexpr int kMaxBudgets = 64;
@@ -44,33 +43,6 @@ std::string StrategyKinds() {
   return absl::StrJoin(names, ", ");
 }
 
-size_t CountOccurrences(std::string_view text, std::string_view part) {
-  size_t count = 0;
-  for (size_t at = text.find(part); at != std::string_view::npos;
-       at = text.find(part, at + part.size())) {
-    ++count;
-  }
-  return count;
-}
-
-// A placeholder of a prompt template: present when `required`, and at most kMaxPlaceholderUses
-// times (each use is replaced by a whole problem or solution: a 16 kB template of "{problem}"s
-// and a 64 kB problem would make a prompt of a hundred megabytes to render and tokenize).
-absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholder, bool required,
-                              std::string_view field, std::string_view what) {
-  const size_t uses = CountOccurrences(text, placeholder);
-  if (uses == 0 && required) {
-    return Invalid(field, absl::StrCat("must contain \"", AsAbsl(placeholder), "\" (where ",
-                                       AsAbsl(what), " goes)"));
-  }
-  if (uses > kMaxPlaceholderUses) {
-    return Invalid(field,
-                   absl::StrCat("holds \"", AsAbsl(placeholder), "\" ", uses, " times; at most ",
-                                kMaxPlaceholderUses, " (each is replaced by ", AsAbsl(what), ")"));
-  }
-  return absl::OkStatus();
-}
-
 bool HasControlCharacter(std::string_view text) {
   return std::any_of(text.begin(), text.end(), IsControlCharacter);
 }
@@ -90,120 +62,6 @@ absl::Status ValidateTokenLimits(const v1::StrategyConfig& config, const Service
   };
   PONDER_RETURN_IF_ERROR(check("sampling.max_tokens", config.sampling().max_tokens()));
   return check("steps.max_step_tokens", config.steps().max_step_tokens());
-}
-
-// Weighted verifiers may nest; deeper than this is a mistake, not a configuration.
-constexpr int kMaxVerifierDepth = 4;
-constexpr int kMaxWeightedParts = 16;
-
-absl::Status ValidateVerifier(const v1::VerifierConfig& verifier, std::string_view field,
-                              int depth) {
-  if (!v1::Aggregation_IsValid(verifier.aggregation())) {
-    return Invalid(Path(field, "aggregation"),
-                   absl::StrCat("unknown value ", verifier.aggregation(),
-                                " (use AGGREGATION_LAST, _MIN, _PROD, _MEAN or _MODEL)"));
-  }
-  auto bounded_text = [&](bool has, const std::string& text, std::string_view sub) -> absl::Status {
-    if (has && text.size() > kMaxPromptBytes) {
-      return Invalid(Path(field, sub),
-                     absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", text.size()));
-    }
-    return absl::OkStatus();
-  };
-  switch (verifier.kind_case()) {
-    case v1::VerifierConfig::kPrm: {
-      const v1::ProcessRewardModel& prm = verifier.prm();
-      if (prm.model().empty()) {
-        return Invalid(Path(field, "prm.model"),
-                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
-      }
-      if (!v1::ProcessRewardModel::Format_IsValid(prm.format())) {
-        return Invalid(Path(field, "prm.format"), absl::StrCat("unknown value ", prm.format()));
-      }
-      if (prm.format() == v1::ProcessRewardModel::FORMAT_UNSPECIFIED) {
-        return Invalid(Path(field, "prm.format"),
-                       "required: FORMAT_QWEN_MATH_PRM, FORMAT_RLHFLOW or FORMAT_MATH_SHEPHERD");
-      }
-      if (prm.has_step_tag() && prm.step_tag().empty()) {
-        return Invalid(Path(field, "prm.step_tag"), "must not be empty when set");
-      }
-      PONDER_RETURN_IF_ERROR(bounded_text(prm.has_step_tag(), prm.step_tag(), "prm.step_tag"));
-      return bounded_text(prm.has_system_prompt(), prm.system_prompt(), "prm.system_prompt");
-    }
-    case v1::VerifierConfig::kOrm:
-      if (verifier.orm().model().empty()) {
-        return Invalid(Path(field, "orm.model"),
-                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
-      }
-      return absl::OkStatus();
-    case v1::VerifierConfig::kSelfEvaluation: {
-      const v1::SelfEvaluation& self = verifier.self_evaluation();
-      PONDER_RETURN_IF_ERROR(
-          bounded_text(self.has_prompt(), self.prompt(), "self_evaluation.prompt"));
-      if (self.has_prompt()) {
-        // Without "{solution}" the policy would judge a prompt that does not hold the solution.
-        const std::string prompt_field = Path(field, "self_evaluation.prompt");
-        PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{solution}", /*required=*/true,
-                                                prompt_field, "the solution"));
-        PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{problem}", /*required=*/false,
-                                                prompt_field, "the problem text"));
-      }
-      if (self.has_positive() && self.positive().empty()) {
-        return Invalid(Path(field, "self_evaluation.positive"), "must not be empty when set");
-      }
-      if (self.has_negative() && self.negative().empty()) {
-        return Invalid(Path(field, "self_evaluation.negative"), "must not be empty when set");
-      }
-      PONDER_RETURN_IF_ERROR(
-          bounded_text(self.has_positive(), self.positive(), "self_evaluation.positive"));
-      return bounded_text(self.has_negative(), self.negative(), "self_evaluation.negative");
-    }
-    case v1::VerifierConfig::kArithmetic: {
-      const v1::ArithmeticStepChecker& arithmetic = verifier.arithmetic();
-      if (arithmetic.has_neutral_score() &&
-          !(arithmetic.neutral_score() >= 0 && arithmetic.neutral_score() <= 1)) {
-        return Invalid(Path(field, "arithmetic.neutral_score"),
-                       absl::StrCat("must be in [0, 1], got ", arithmetic.neutral_score()));
-      }
-      if (arithmetic.has_tolerance() &&
-          !(std::isfinite(arithmetic.tolerance()) && arithmetic.tolerance() >= 0)) {
-        return Invalid(Path(field, "arithmetic.tolerance"),
-                       absl::StrCat("must be >= 0, got ", arithmetic.tolerance()));
-      }
-      return absl::OkStatus();
-    }
-    case v1::VerifierConfig::kWeighted: {
-      const v1::WeightedVerifiers& weighted = verifier.weighted();
-      if (weighted.parts_size() == 0 || weighted.parts_size() > kMaxWeightedParts) {
-        return Invalid(
-            Path(field, "weighted.parts"),
-            absl::StrCat("give 1 to ", kMaxWeightedParts, " parts, got ", weighted.parts_size()));
-      }
-      if (depth >= kMaxVerifierDepth) {
-        return Invalid(Path(field, "weighted"), absl::StrCat("weighted verifiers nest at most ",
-                                                             kMaxVerifierDepth, " deep"));
-      }
-      for (int i = 0; i < weighted.parts_size(); ++i) {
-        const v1::WeightedVerifiers::Part& part = weighted.parts(i);
-        const std::string part_field = Path(field, absl::StrCat("weighted.parts[", i, "]"));
-        if (!(part.weight() > 0 && part.weight() <= verifiers::kMaxVerifierWeight)) {
-          return Invalid(Path(part_field, "weight"),
-                         absl::StrCat("must be in (0, ", verifiers::kMaxVerifierWeight, "], got ",
-                                      part.weight()));
-        }
-        if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
-          return Invalid(Path(part_field, "verifier"),
-                         "required: set one of prm, orm, self_evaluation, arithmetic, weighted");
-        }
-        PONDER_RETURN_IF_ERROR(
-            ValidateVerifier(part.verifier(), Path(part_field, "verifier"), depth + 1));
-      }
-      return absl::OkStatus();
-    }
-    case v1::VerifierConfig::KIND_NOT_SET:
-      return absl::OkStatus();
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -281,7 +139,8 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
                                 " scores candidates and needs a verifier (prm, orm, "
                                 "self_evaluation, arithmetic or weighted)"));
   }
-  PONDER_RETURN_IF_ERROR(ValidateVerifier(config.verifier(), Path(field, "verifier"), 0));
+  PONDER_RETURN_IF_ERROR(
+      verifiers::ValidateVerifierConfig(config.verifier(), Path(field, "verifier")));
   return Within(field, strategies.Validate(config, budget));
 }
 
@@ -308,9 +167,9 @@ absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view fie
           Path(field, "user_template"),
           absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.user_template().size()));
     }
-    PONDER_RETURN_IF_ERROR(CheckPlaceholder(prompt.user_template(), "{problem}",
-                                            /*required=*/true, Path(field, "user_template"),
-                                            "the problem text"));
+    PONDER_RETURN_IF_ERROR(verifiers::CheckPlaceholder(
+        prompt.user_template(), "{problem}",
+        /*required=*/true, Path(field, "user_template"), "the problem text"));
   }
   return absl::OkStatus();
 }

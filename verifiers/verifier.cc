@@ -1,11 +1,13 @@
 #include "verifiers/verifier.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 #include "verifiers/arithmetic_step_checker.h"
 #include "verifiers/reward_model_verifier.h"
 
@@ -92,6 +94,134 @@ class WeightedVerifier : public Verifier {
   std::vector<Part> parts_;
 };
 
+std::string Path(std::string_view field, std::string_view sub) {
+  if (field.empty()) return std::string(sub);
+  return absl::StrCat(AsAbsl(field), ".", AsAbsl(sub));
+}
+
+absl::Status Invalid(std::string_view field, std::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
+}
+
+size_t CountOccurrences(std::string_view text, std::string_view part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string_view::npos;
+       at = text.find(part, at + part.size())) {
+    ++count;
+  }
+  return count;
+}
+
+absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_view field,
+                                int depth) {
+  if (!v1::Aggregation_IsValid(verifier.aggregation())) {
+    return Invalid(Path(field, "aggregation"),
+                   absl::StrCat("unknown value ", verifier.aggregation(),
+                                " (use AGGREGATION_LAST, _MIN, _PROD, _MEAN or _MODEL)"));
+  }
+  auto bounded_text = [&](bool has, const std::string& text, std::string_view sub) -> absl::Status {
+    if (has && text.size() > kMaxVerifierTextBytes) {
+      return Invalid(Path(field, sub),
+                     absl::StrCat("at most ", kMaxVerifierTextBytes, " bytes, got ", text.size()));
+    }
+    return absl::OkStatus();
+  };
+  switch (verifier.kind_case()) {
+    case v1::VerifierConfig::kPrm: {
+      const v1::ProcessRewardModel& prm = verifier.prm();
+      if (prm.model().empty()) {
+        return Invalid(Path(field, "prm.model"),
+                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
+      }
+      if (!v1::ProcessRewardModel::Format_IsValid(prm.format())) {
+        return Invalid(Path(field, "prm.format"), absl::StrCat("unknown value ", prm.format()));
+      }
+      if (prm.format() == v1::ProcessRewardModel::FORMAT_UNSPECIFIED) {
+        return Invalid(Path(field, "prm.format"),
+                       "required: FORMAT_QWEN_MATH_PRM, FORMAT_RLHFLOW or FORMAT_MATH_SHEPHERD");
+      }
+      if (prm.has_step_tag() && prm.step_tag().empty()) {
+        return Invalid(Path(field, "prm.step_tag"), "must not be empty when set");
+      }
+      PONDER_RETURN_IF_ERROR(bounded_text(prm.has_step_tag(), prm.step_tag(), "prm.step_tag"));
+      return bounded_text(prm.has_system_prompt(), prm.system_prompt(), "prm.system_prompt");
+    }
+    case v1::VerifierConfig::kOrm:
+      if (verifier.orm().model().empty()) {
+        return Invalid(Path(field, "orm.model"),
+                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
+      }
+      return absl::OkStatus();
+    case v1::VerifierConfig::kSelfEvaluation: {
+      const v1::SelfEvaluation& self = verifier.self_evaluation();
+      PONDER_RETURN_IF_ERROR(
+          bounded_text(self.has_prompt(), self.prompt(), "self_evaluation.prompt"));
+      if (self.has_prompt()) {
+        // Without "{solution}" the policy would judge a prompt that does not hold the solution.
+        const std::string prompt_field = Path(field, "self_evaluation.prompt");
+        PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{solution}", /*required=*/true,
+                                                prompt_field, "the solution"));
+        PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{problem}", /*required=*/false,
+                                                prompt_field, "the problem text"));
+      }
+      if (self.has_positive() && self.positive().empty()) {
+        return Invalid(Path(field, "self_evaluation.positive"), "must not be empty when set");
+      }
+      if (self.has_negative() && self.negative().empty()) {
+        return Invalid(Path(field, "self_evaluation.negative"), "must not be empty when set");
+      }
+      PONDER_RETURN_IF_ERROR(
+          bounded_text(self.has_positive(), self.positive(), "self_evaluation.positive"));
+      return bounded_text(self.has_negative(), self.negative(), "self_evaluation.negative");
+    }
+    case v1::VerifierConfig::kArithmetic: {
+      const v1::ArithmeticStepChecker& arithmetic = verifier.arithmetic();
+      if (arithmetic.has_neutral_score() &&
+          !(arithmetic.neutral_score() >= 0 && arithmetic.neutral_score() <= 1)) {
+        return Invalid(Path(field, "arithmetic.neutral_score"),
+                       absl::StrCat("must be in [0, 1], got ", arithmetic.neutral_score()));
+      }
+      if (arithmetic.has_tolerance() &&
+          !(std::isfinite(arithmetic.tolerance()) && arithmetic.tolerance() >= 0)) {
+        return Invalid(Path(field, "arithmetic.tolerance"),
+                       absl::StrCat("must be >= 0, got ", arithmetic.tolerance()));
+      }
+      return absl::OkStatus();
+    }
+    case v1::VerifierConfig::kWeighted: {
+      const v1::WeightedVerifiers& weighted = verifier.weighted();
+      if (weighted.parts_size() == 0 || weighted.parts_size() > kMaxWeightedParts) {
+        return Invalid(
+            Path(field, "weighted.parts"),
+            absl::StrCat("give 1 to ", kMaxWeightedParts, " parts, got ", weighted.parts_size()));
+      }
+      if (depth >= kMaxVerifierDepth) {
+        return Invalid(Path(field, "weighted"), absl::StrCat("weighted verifiers nest at most ",
+                                                             kMaxVerifierDepth, " deep"));
+      }
+      for (int i = 0; i < weighted.parts_size(); ++i) {
+        const v1::WeightedVerifiers::Part& part = weighted.parts(i);
+        const std::string part_field = Path(field, absl::StrCat("weighted.parts[", i, "]"));
+        if (!(part.weight() > 0 && part.weight() <= kMaxVerifierWeight)) {
+          return Invalid(
+              Path(part_field, "weight"),
+              absl::StrCat("must be in (0, ", kMaxVerifierWeight, "], got ", part.weight()));
+        }
+        if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
+          return Invalid(Path(part_field, "verifier"),
+                         "required: set one of prm, orm, self_evaluation, arithmetic, weighted");
+        }
+        PONDER_RETURN_IF_ERROR(
+            ValidateVerifierAt(part.verifier(), Path(part_field, "verifier"), depth + 1));
+      }
+      return absl::OkStatus();
+    }
+    case v1::VerifierConfig::KIND_NOT_SET:
+      return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
 // A weighted part's build error under the part's path: "verifier.prm.step_tag: ..." becomes
 // "verifier.weighted.parts[1].verifier.prm.step_tag: ...". Messages that name no field stay.
 absl::Status WithinPart(int index, const absl::Status& status) {
@@ -102,18 +232,36 @@ absl::Status WithinPart(int index, const absl::Status& status) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,
-                                                       VerifierModels& models) {
+absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholder, bool required,
+                              std::string_view field, std::string_view what) {
+  const size_t uses = CountOccurrences(text, placeholder);
+  if (uses == 0 && required) {
+    return Invalid(field, absl::StrCat("must contain \"", AsAbsl(placeholder), "\" (where ",
+                                       AsAbsl(what), " goes)"));
+  }
+  if (uses > kMaxPlaceholderUses) {
+    return Invalid(field,
+                   absl::StrCat("holds \"", AsAbsl(placeholder), "\" ", uses, " times; at most ",
+                                kMaxPlaceholderUses, " (each is replaced by ", AsAbsl(what), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateVerifierConfig(const v1::VerifierConfig& config, std::string_view field) {
+  return ValidateVerifierAt(config, field, 0);
+}
+
+namespace {
+
+// MakeVerifier's building, on a configuration ValidateVerifierConfig accepted.
+absl::StatusOr<std::unique_ptr<Verifier>> Build(const v1::VerifierConfig& config,
+                                                VerifierModels& models) {
   switch (config.kind_case()) {
     case v1::VerifierConfig::kPrm: {
-      if (config.prm().model().empty())
-        return absl::InvalidArgumentError("verifier.prm.model is required");
       PONDER_ASSIGN_OR_RETURN(engine::Engine * model, models.RewardModel(config.prm().model()));
       return MakeProcessRewardModelVerifier(config.prm(), model);
     }
     case v1::VerifierConfig::kOrm: {
-      if (config.orm().model().empty())
-        return absl::InvalidArgumentError("verifier.orm.model is required");
       PONDER_ASSIGN_OR_RETURN(engine::Engine * model, models.RewardModel(config.orm().model()));
       return MakeOutcomeRewardModelVerifier(config.orm(), model);
     }
@@ -122,28 +270,16 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig&
         return absl::InvalidArgumentError("verifier.self_evaluation needs the policy model");
       return MakeSelfEvaluationVerifier(config.self_evaluation(), models.policy());
     case v1::VerifierConfig::kArithmetic: {
-      double neutral =
-          config.arithmetic().has_neutral_score() ? config.arithmetic().neutral_score() : 0.5;
-      double tolerance =
-          config.arithmetic().has_tolerance() ? config.arithmetic().tolerance() : 1e-6;
-      if (neutral < 0 || neutral > 1) {
-        return absl::InvalidArgumentError("verifier.arithmetic.neutral_score must be in [0, 1]");
-      }
-      if (!(tolerance >= 0))
-        return absl::InvalidArgumentError("verifier.arithmetic.tolerance must be >= 0");
-      return std::make_unique<ArithmeticStepChecker>(neutral, tolerance);
+      const v1::ArithmeticStepChecker& arithmetic = config.arithmetic();
+      return std::make_unique<ArithmeticStepChecker>(
+          arithmetic.has_neutral_score() ? arithmetic.neutral_score() : 0.5,
+          arithmetic.has_tolerance() ? arithmetic.tolerance() : 1e-6);
     }
     case v1::VerifierConfig::kWeighted: {
-      if (config.weighted().parts().empty())
-        return absl::InvalidArgumentError("verifier.weighted.parts is empty");
       std::vector<WeightedVerifier::Part> parts;
       for (int i = 0; i < config.weighted().parts_size(); ++i) {
         const auto& part = config.weighted().parts(i);
-        if (!(part.weight() > 0 && part.weight() <= kMaxVerifierWeight)) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "verifier.weighted.parts[", i, "].weight must be in (0, ", kMaxVerifierWeight, "]"));
-        }
-        absl::StatusOr<std::unique_ptr<Verifier>> verifier = MakeVerifier(part.verifier(), models);
+        absl::StatusOr<std::unique_ptr<Verifier>> verifier = Build(part.verifier(), models);
         if (!verifier.ok()) return WithinPart(i, verifier.status());
         v1::Aggregation aggregation = part.verifier().aggregation() == v1::AGGREGATION_UNSPECIFIED
                                           ? v1::AGGREGATION_LAST
@@ -157,6 +293,14 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig&
   }
   return absl::InvalidArgumentError(
       "verifier: set one of prm, orm, self_evaluation, arithmetic, weighted");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,
+                                                       VerifierModels& models) {
+  PONDER_RETURN_IF_ERROR(ValidateVerifierConfig(config));
+  return Build(config, models);
 }
 
 }  // namespace ponder::verifiers

@@ -78,6 +78,26 @@ class VerifierModels {
 // The largest weight of a weighted verifier's part: the sum of the parts' weights, by which each
 // score is divided, stays finite.
 inline constexpr double kMaxVerifierWeight = 1e6;
+// Weighted verifiers may nest; deeper than this is a mistake, not a configuration.
+inline constexpr int kMaxVerifierDepth = 4;
+inline constexpr int kMaxWeightedParts = 16;
+// The longest text a configuration may set: a prompt, a step tag, an option.
+inline constexpr size_t kMaxVerifierTextBytes = 16 << 10;
+// The most uses of one placeholder in a prompt template.
+inline constexpr size_t kMaxPlaceholderUses = 4;
+
+// The rules of a verifier configuration, its nested parts included: InvalidArgument naming the
+// field from `field` ("verifier.weighted.parts[0].weight: must be in (0, 1e+06], got 0").
+// MakeVerifier checks them first; the service checks them under the request's path.
+absl::Status ValidateVerifierConfig(const v1::VerifierConfig& config,
+                                    std::string_view field = "verifier");
+
+// A placeholder of a prompt template (`text`, the setting `field`): present when `required`, and
+// at most kMaxPlaceholderUses times (each use is replaced by a whole problem or solution, `what`:
+// a 16 kB template of "{problem}"s and a 64 kB problem would make a prompt of a hundred
+// megabytes to render and tokenize). InvalidArgument naming `field` otherwise.
+absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholder, bool required,
+                              std::string_view field, std::string_view what);
 
 // Builds the verifier a configuration describes; errors are InvalidArgument naming the field.
 absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,

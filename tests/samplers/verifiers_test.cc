@@ -70,6 +70,9 @@ TEST(MakeVerifierTest, BuildsRuleVerifiersAndNamesBadFields) {
   EXPECT_TRUE(MakeVerifier(config, models).ok());
   config.mutable_prm()->set_model("prm");
   EXPECT_THAT(std::string(MakeVerifier(config, models).status().message()),
+              ::testing::HasSubstr("verifier.prm.format: required"));
+  config.mutable_prm()->set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  EXPECT_THAT(std::string(MakeVerifier(config, models).status().message()),
               ::testing::HasSubstr("no reward model named prm"));
   // A weighted combination of two rule verifiers.
   v1::VerifierConfig weighted;
@@ -89,7 +92,15 @@ TEST(MakeVerifierTest, BuildsRuleVerifiersAndNamesBadFields) {
   v1::VerifierConfig heavy = weighted;
   heavy.mutable_weighted()->mutable_parts(0)->set_weight(1e308);
   EXPECT_EQ(std::string(MakeVerifier(heavy, models).status().message()),
-            "verifier.weighted.parts[0].weight must be in (0, 1e+06]");
+            "verifier.weighted.parts[0].weight: must be in (0, 1e+06], got 1e+308");
+  // A part's build error names the part, however deep: here the policy that self-evaluation
+  // needs and these models lack (the configuration's own rules name their field from the root).
+  v1::VerifierConfig judged;
+  auto* judge = judged.mutable_weighted()->add_parts();
+  judge->set_weight(1);
+  judge->mutable_verifier()->mutable_self_evaluation();
+  EXPECT_EQ(std::string(MakeVerifier(judged, models).status().message()),
+            "verifier.weighted.parts[0].verifier.self_evaluation needs the policy model");
   // A part's error names the part, however deep.
   weighted.mutable_weighted()
       ->mutable_parts(1)
@@ -97,14 +108,14 @@ TEST(MakeVerifierTest, BuildsRuleVerifiersAndNamesBadFields) {
       ->mutable_arithmetic()
       ->set_tolerance(-1);
   EXPECT_EQ(std::string(MakeVerifier(weighted, models).status().message()),
-            "verifier.weighted.parts[1].verifier.arithmetic.tolerance must be >= 0");
+            "verifier.weighted.parts[1].verifier.arithmetic.tolerance: must be >= 0, got -1");
   v1::VerifierConfig outer;
   part = outer.mutable_weighted()->add_parts();
   part->set_weight(1);
   *part->mutable_verifier() = weighted;
   EXPECT_EQ(std::string(MakeVerifier(outer, models).status().message()),
-            "verifier.weighted.parts[0].verifier.weighted.parts[1].verifier.arithmetic.tolerance "
-            "must be >= 0");
+            "verifier.weighted.parts[0].verifier.weighted.parts[1].verifier.arithmetic.tolerance: "
+            "must be >= 0, got -1");
 }
 
 }  // namespace
