@@ -46,12 +46,14 @@ bool IsLoopbackAddress(std::string_view address) {
 }
 
 bool AuthorizationMatches(std::string_view header, std::string_view token) {
-  // The scheme's name is case-insensitive (RFC 7235, section 2.1); the token is not.
+  // The scheme's name is case-insensitive and one or more spaces follow it (RFC 7235, section
+  // 2.1); the token is compared as is.
   if (header.size() < kBearer.size() ||
       !absl::EqualsIgnoreCase(AsAbsl(header.substr(0, kBearer.size())), AsAbsl(kBearer))) {
     return false;
   }
   header.remove_prefix(kBearer.size());
+  while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   // Compare every byte whatever the lengths, so the time taken says nothing about the token.
   unsigned char difference = header.size() == token.size() ? 0 : 1;
   for (size_t i = 0; i < token.size(); ++i) {

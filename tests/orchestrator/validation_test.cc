@@ -341,6 +341,8 @@ TEST(AuthTest, BearerTokenMustMatchExactly) {
   EXPECT_TRUE(AuthorizationMatches("bearer s3cret", "s3cret"));
   EXPECT_TRUE(AuthorizationMatches("BEARER s3cret", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("Bearer S3CRET", "s3cret"));
+  EXPECT_TRUE(AuthorizationMatches("Bearer   s3cret", "s3cret"));
+  EXPECT_FALSE(AuthorizationMatches("Bearer s3cret ", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("Basic  s3cret", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("Bearers3cret", "s3cret"));
   EXPECT_FALSE(AuthorizationMatches("s3cret", "s3cret"));
