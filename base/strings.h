@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
 namespace ponder {
@@ -28,6 +30,19 @@ inline bool IsControlCharacter(char c) {
 // than `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile
 // value a client sent cannot hide the message it is quoted in.
 std::string Printable(std::string_view text, size_t max_bytes = std::string_view::npos);
+
+// A configuration field's path: "strategy" + "sampling.top_p" is "strategy.sampling.top_p"; an
+// empty `field` is the root.
+inline std::string FieldPath(std::string_view field, std::string_view sub) {
+  if (field.empty()) return std::string(sub);
+  return absl::StrCat(AsAbsl(field), ".", AsAbsl(sub));
+}
+
+// The InvalidArgument of a field that broke a rule: "<field>: <rule>", the form every validator
+// writes (and Within in orchestrator/validation.h recognises).
+inline absl::Status InvalidField(std::string_view field, std::string_view rule) {
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
+}
 
 }  // namespace ponder
 

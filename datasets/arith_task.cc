@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/hash.h"
 #include "base/strings.h"
 
 namespace ponder::datasets {
@@ -17,12 +18,7 @@ namespace {
 // generators", OOPSLA 2014) with an unbiased bounded draw by rejection: every step is specified
 // here, so problems are identical across compilers and standard libraries.
 
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+uint64_t SplitMix64(uint64_t x) { return Mix64(x + kGoldenGamma); }
 
 uint64_t Mix(uint64_t a, uint64_t b) {
   return SplitMix64(a ^ SplitMix64(b + 0x632BE59BD9B4E019ULL));
@@ -33,7 +29,7 @@ class Rng {
   explicit Rng(uint64_t seed) : state_(seed) {}
 
   uint64_t Next() {
-    state_ += 0x9E3779B97F4A7C15ULL;
+    state_ += kGoldenGamma;
     return SplitMix64(state_);
   }
   // Uniform in [lo, hi].

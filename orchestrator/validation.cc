@@ -26,15 +26,6 @@ constexpr int kMaxSeeds = 64;
 constexpr int kMaxInlineProblems = 100'000;
 constexpr int kMaxPageSize = 1000;
 
-std::string Path(std::string_view field, std::string_view sub) {
-  if (field.empty()) return std::string(sub);
-  return absl::StrCat(AsAbsl(field), ".", AsAbsl(sub));
-}
-
-absl::Status Invalid(std::string_view field, std::string_view rule) {
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
-}
-
 std::string StrategyKinds() {
   const google::protobuf::OneofDescriptor* kind =
       v1::StrategyConfig::descriptor()->FindOneofByName("kind");
@@ -57,8 +48,9 @@ absl::Status ValidateTokenLimits(const v1::StrategyConfig& config, const Service
                                  std::string_view field) {
   const auto check = [&](std::string_view sub, int32_t tokens) {
     if (tokens <= limits.max_tokens) return absl::OkStatus();
-    return Invalid(Path(field, sub), absl::StrCat("must be at most ", limits.max_tokens,
-                                                  " (the server's --max-tokens), got ", tokens));
+    return InvalidField(FieldPath(field, sub),
+                        absl::StrCat("must be at most ", limits.max_tokens,
+                                     " (the server's --max-tokens), got ", tokens));
   };
   PONDER_RETURN_IF_ERROR(check("sampling.max_tokens", config.sampling().max_tokens()));
   return check("steps.max_step_tokens", config.steps().max_step_tokens());
@@ -82,25 +74,26 @@ v1::ServerLimits LimitsProto(const ServiceLimits& limits) {
 
 absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& limits,
                              std::string_view field) {
-  if (problem.text().empty()) return Invalid(Path(field, "text"), "must not be empty");
+  if (problem.text().empty()) return InvalidField(FieldPath(field, "text"), "must not be empty");
   if (static_cast<int64_t>(problem.text().size()) > limits.max_problem_bytes) {
-    return Invalid(Path(field, "text"),
-                   absl::StrCat(problem.text().size(), " bytes, more than the server's limit of ",
-                                limits.max_problem_bytes, " (--max-problem-bytes)"));
+    return InvalidField(
+        FieldPath(field, "text"),
+        absl::StrCat(problem.text().size(), " bytes, more than the server's limit of ",
+                     limits.max_problem_bytes, " (--max-problem-bytes)"));
   }
   if (problem.id().size() > kMaxProblemIdBytes) {
-    return Invalid(Path(field, "id"), absl::StrCat("at most ", kMaxProblemIdBytes, " bytes, got ",
-                                                   problem.id().size()));
+    return InvalidField(FieldPath(field, "id"), absl::StrCat("at most ", kMaxProblemIdBytes,
+                                                             " bytes, got ", problem.id().size()));
   }
   if (problem.has_reference_answer() && problem.reference_answer().size() > kMaxReferenceBytes) {
-    return Invalid(Path(field, "reference_answer"),
-                   absl::StrCat("at most ", kMaxReferenceBytes, " bytes, got ",
-                                problem.reference_answer().size()));
+    return InvalidField(FieldPath(field, "reference_answer"),
+                        absl::StrCat("at most ", kMaxReferenceBytes, " bytes, got ",
+                                     problem.reference_answer().size()));
   }
   if (!v1::AnswerFormat_IsValid(problem.answer_format())) {
-    return Invalid(Path(field, "answer_format"),
-                   absl::StrCat("unknown value ", problem.answer_format(),
-                                " (use ANSWER_FORMAT_MATH or ANSWER_FORMAT_GSM8K)"));
+    return InvalidField(FieldPath(field, "answer_format"),
+                        absl::StrCat("unknown value ", problem.answer_format(),
+                                     " (use ANSWER_FORMAT_MATH or ANSWER_FORMAT_GSM8K)"));
   }
   return absl::OkStatus();
 }
@@ -108,14 +101,15 @@ absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& li
 absl::Status ValidateBudget(const v1::Budget& budget, const ServiceLimits& limits,
                             std::string_view field) {
   if (budget.n() < 1 || budget.n() > limits.max_budget_n) {
-    return Invalid(
-        Path(field, "n"),
+    return InvalidField(
+        FieldPath(field, "n"),
         absl::StrCat("must be in [1, ", limits.max_budget_n,
                      "] (the upper bound is the server's --max-budget-n), got ", budget.n()));
   }
   if (budget.max_generated_tokens() < 0) {
-    return Invalid(Path(field, "max_generated_tokens"),
-                   absl::StrCat("must be >= 0 (0 = no cap), got ", budget.max_generated_tokens()));
+    return InvalidField(
+        FieldPath(field, "max_generated_tokens"),
+        absl::StrCat("must be >= 0 (0 = no cap), got ", budget.max_generated_tokens()));
   }
   return absl::OkStatus();
 }
@@ -124,8 +118,8 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
                                     const ServiceLimits& limits, const StrategyFactory& strategies,
                                     std::string_view field) {
   if (config.kind_case() == v1::StrategyConfig::KIND_NOT_SET) {
-    return Invalid(field.empty() ? "strategy" : field,
-                   absl::StrCat("no strategy set; set one of ", StrategyKinds()));
+    return InvalidField(field.empty() ? "strategy" : field,
+                        absl::StrCat("no strategy set; set one of ", StrategyKinds()));
   }
   PONDER_RETURN_IF_ERROR(Within(field, samplers::ValidateSampling(config.sampling())));
   PONDER_RETURN_IF_ERROR(Within(field, samplers::ValidateSteps(config.steps())));
@@ -134,13 +128,13 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
       config.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
     const google::protobuf::FieldDescriptor* kind =
         v1::StrategyConfig::descriptor()->FindFieldByNumber(config.kind_case());
-    return Invalid(Path(field, "verifier"),
-                   absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
-                                " scores candidates and needs a verifier (prm, orm, "
-                                "self_evaluation, arithmetic or weighted)"));
+    return InvalidField(FieldPath(field, "verifier"),
+                        absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
+                                     " scores candidates and needs a verifier (prm, orm, "
+                                     "self_evaluation, arithmetic or weighted)"));
   }
   PONDER_RETURN_IF_ERROR(
-      verifiers::ValidateVerifierConfig(config.verifier(), Path(field, "verifier")));
+      verifiers::ValidateVerifierConfig(config.verifier(), FieldPath(field, "verifier")));
   return Within(field, strategies.Validate(config, budget));
 }
 
@@ -157,28 +151,28 @@ absl::Status Within(std::string_view field, const absl::Status& status) {
 
 absl::Status ValidatePrompt(const v1::PromptConfig& prompt, std::string_view field) {
   if (prompt.has_system_prompt() && prompt.system_prompt().size() > kMaxPromptBytes) {
-    return Invalid(
-        Path(field, "system_prompt"),
+    return InvalidField(
+        FieldPath(field, "system_prompt"),
         absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.system_prompt().size()));
   }
   if (prompt.has_user_template()) {
     if (prompt.user_template().size() > kMaxPromptBytes) {
-      return Invalid(
-          Path(field, "user_template"),
+      return InvalidField(
+          FieldPath(field, "user_template"),
           absl::StrCat("at most ", kMaxPromptBytes, " bytes, got ", prompt.user_template().size()));
     }
     PONDER_RETURN_IF_ERROR(verifiers::CheckPlaceholder(
         prompt.user_template(), "{problem}",
-        /*required=*/true, Path(field, "user_template"), "the problem text"));
+        /*required=*/true, FieldPath(field, "user_template"), "the problem text"));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateSolveRequest(const v1::SolveRequest& request, const ServiceLimits& limits,
                                   const StrategyFactory& strategies) {
-  if (!request.has_problem()) return Invalid("problem", "required");
+  if (!request.has_problem()) return InvalidField("problem", "required");
   PONDER_RETURN_IF_ERROR(ValidateProblem(request.problem(), limits, "problem"));
-  if (!request.has_budget()) return Invalid("budget", "required (budget.n >= 1)");
+  if (!request.has_budget()) return InvalidField("budget", "required (budget.n >= 1)");
   PONDER_RETURN_IF_ERROR(ValidateBudget(request.budget(), limits, "budget"));
   PONDER_RETURN_IF_ERROR(ValidatePrompt(request.prompt(), "prompt"));
   return ValidateStrategyConfig(request.strategy(), request.budget(), limits, strategies,
@@ -188,33 +182,34 @@ absl::Status ValidateSolveRequest(const v1::SolveRequest& request, const Service
 absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const ServiceLimits& limits,
                                     const StrategyFactory& strategies) {
   if (spec.name().size() > kMaxNameBytes) {
-    return Invalid("spec.name",
-                   absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", spec.name().size()));
+    return InvalidField(
+        "spec.name", absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", spec.name().size()));
   }
   if (HasControlCharacter(spec.name())) {
-    return Invalid("spec.name", absl::StrCat("'", Printable(spec.name()),
-                                             "' holds a control character (a NUL, a newline...)"));
+    return InvalidField("spec.name",
+                        absl::StrCat("'", Printable(spec.name()),
+                                     "' holds a control character (a NUL, a newline...)"));
   }
   const bool has_dataset = !spec.dataset().name().empty();
   if (has_dataset == (spec.problems_size() > 0)) {
-    return Invalid("spec.dataset", has_dataset
-                                       ? "give either a dataset or inline problems, not both"
-                                       : "give a dataset (spec.dataset.name) or inline "
-                                         "problems (spec.problems)");
+    return InvalidField("spec.dataset", has_dataset
+                                            ? "give either a dataset or inline problems, not both"
+                                            : "give a dataset (spec.dataset.name) or inline "
+                                              "problems (spec.problems)");
   }
   if (has_dataset) {
     if (spec.dataset().offset() < 0) {
-      return Invalid("spec.dataset.offset",
-                     absl::StrCat("must be >= 0, got ", spec.dataset().offset()));
+      return InvalidField("spec.dataset.offset",
+                          absl::StrCat("must be >= 0, got ", spec.dataset().offset()));
     }
     if (spec.dataset().limit() < 0) {
-      return Invalid("spec.dataset.limit",
-                     absl::StrCat("must be >= 0 (0 = to the end), got ", spec.dataset().limit()));
+      return InvalidField("spec.dataset.limit", absl::StrCat("must be >= 0 (0 = to the end), got ",
+                                                             spec.dataset().limit()));
     }
   }
   if (spec.problems_size() > kMaxInlineProblems) {
-    return Invalid("spec.problems", absl::StrCat("at most ", kMaxInlineProblems, " inline, got ",
-                                                 spec.problems_size()));
+    return InvalidField("spec.problems", absl::StrCat("at most ", kMaxInlineProblems,
+                                                      " inline, got ", spec.problems_size()));
   }
   std::set<std::string> problem_ids;
   for (int i = 0; i < spec.problems_size(); ++i) {
@@ -222,16 +217,17 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
     PONDER_RETURN_IF_ERROR(ValidateProblem(spec.problems(i), limits, field));
     const std::string id = spec.problems(i).id().empty() ? absl::StrCat(i) : spec.problems(i).id();
     if (!problem_ids.insert(id).second) {
-      return Invalid(Path(field, "id"), absl::StrCat("'", id, "' is not unique"));
+      return InvalidField(FieldPath(field, "id"), absl::StrCat("'", id, "' is not unique"));
     }
   }
   if (spec.strategies_size() == 0 || spec.strategies_size() > kMaxStrategies) {
-    return Invalid("spec.strategies", absl::StrCat("give 1 to ", kMaxStrategies,
-                                                   " strategies, got ", spec.strategies_size()));
+    return InvalidField(
+        "spec.strategies",
+        absl::StrCat("give 1 to ", kMaxStrategies, " strategies, got ", spec.strategies_size()));
   }
   if (spec.budgets_size() == 0 || spec.budgets_size() > kMaxBudgets) {
-    return Invalid("spec.budgets",
-                   absl::StrCat("give 1 to ", kMaxBudgets, " budgets, got ", spec.budgets_size()));
+    return InvalidField("spec.budgets", absl::StrCat("give 1 to ", kMaxBudgets, " budgets, got ",
+                                                     spec.budgets_size()));
   }
   std::set<int> budget_ns;
   for (int i = 0; i < spec.budgets_size(); ++i) {
@@ -240,7 +236,8 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
     // Results are kept and summed per (strategy, n): a second budget of the same n would be
     // counted into the first one's cells.
     if (!budget_ns.insert(spec.budgets(i).n()).second) {
-      return Invalid(Path(field, "n"), absl::StrCat(spec.budgets(i).n(), " is given twice"));
+      return InvalidField(FieldPath(field, "n"),
+                          absl::StrCat(spec.budgets(i).n(), " is given twice"));
     }
   }
   std::set<std::string> strategy_names;
@@ -248,51 +245,52 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
     const v1::NamedStrategy& strategy = spec.strategies(i);
     const std::string field = absl::StrCat("spec.strategies[", i, "]");
     if (strategy.name().empty() || strategy.name().size() > kMaxStrategyNameBytes) {
-      return Invalid(Path(field, "name"),
-                     absl::StrCat("required, at most ", kMaxStrategyNameBytes, " bytes"));
+      return InvalidField(FieldPath(field, "name"),
+                          absl::StrCat("required, at most ", kMaxStrategyNameBytes, " bytes"));
     }
     for (char c : strategy.name()) {
       if (!IsStrategyNameCharacter(c)) {
-        return Invalid(
-            Path(field, "name"),
+        return InvalidField(
+            FieldPath(field, "name"),
             absl::StrCat("'", strategy.name(), "': use only letters, digits, '_', '-' and '.'"));
       }
     }
     if (!strategy_names.insert(strategy.name()).second) {
-      return Invalid(Path(field, "name"), absl::StrCat("'", strategy.name(), "' is not unique"));
+      return InvalidField(FieldPath(field, "name"),
+                          absl::StrCat("'", strategy.name(), "' is not unique"));
     }
     // Strategy rules may depend on the budget (e.g. beam width must divide n): check each pair.
     for (const v1::Budget& budget : spec.budgets()) {
       PONDER_RETURN_IF_ERROR(ValidateStrategyConfig(strategy.config(), budget, limits, strategies,
-                                                    Path(field, "config")));
+                                                    FieldPath(field, "config")));
     }
   }
   if (spec.seeds_size() > kMaxSeeds) {
-    return Invalid("spec.seeds",
-                   absl::StrCat("at most ", kMaxSeeds, " seeds, got ", spec.seeds_size()));
+    return InvalidField("spec.seeds",
+                        absl::StrCat("at most ", kMaxSeeds, " seeds, got ", spec.seeds_size()));
   }
   std::set<uint64_t> seeds;
   for (int i = 0; i < spec.seeds_size(); ++i) {
     if (!seeds.insert(spec.seeds(i)).second) {  // the same runs again, counted twice
-      return Invalid(absl::StrCat("spec.seeds[", i, "]"),
-                     absl::StrCat(spec.seeds(i), " is given twice"));
+      return InvalidField(absl::StrCat("spec.seeds[", i, "]"),
+                          absl::StrCat(spec.seeds(i), " is given twice"));
     }
   }
   PONDER_RETURN_IF_ERROR(ValidatePrompt(spec.prompt(), "spec.prompt"));
   if (spec.parallelism() < 0 || spec.parallelism() > limits.max_experiment_parallelism) {
-    return Invalid("spec.parallelism",
-                   absl::StrCat("must be in [0, ", limits.max_experiment_parallelism,
-                                "] (0 = the server's default; the upper bound is its "
-                                "--max-experiment-parallelism), got ",
-                                spec.parallelism()));
+    return InvalidField("spec.parallelism",
+                        absl::StrCat("must be in [0, ", limits.max_experiment_parallelism,
+                                     "] (0 = the server's default; the upper bound is its "
+                                     "--max-experiment-parallelism), got ",
+                                     spec.parallelism()));
   }
   const int64_t runs = int64_t{spec.problems_size()} * spec.strategies_size() *
                        spec.budgets_size() * std::max(1, spec.seeds_size());
   if (runs > limits.max_experiment_runs) {
-    return Invalid("spec", absl::StrCat(runs,
-                                        " runs (problems x strategies x budgets x seeds), "
-                                        "more than the server's limit of ",
-                                        limits.max_experiment_runs));
+    return InvalidField("spec", absl::StrCat(runs,
+                                             " runs (problems x strategies x budgets x seeds), "
+                                             "more than the server's limit of ",
+                                             limits.max_experiment_runs));
   }
   return absl::OkStatus();
 }
@@ -302,7 +300,7 @@ absl::Status ValidateRewardModelNames(const v1::VerifierConfig& verifier, ModelR
   auto loaded = [&](const std::string& name, std::string_view sub) {
     absl::StatusOr<engine::Engine*> model = models.RewardModel(name);
     return model.ok() ? absl::OkStatus()
-                      : Invalid(Path(field, sub), AsStd(model.status().message()));
+                      : InvalidField(FieldPath(field, sub), AsStd(model.status().message()));
   };
   switch (verifier.kind_case()) {
     case v1::VerifierConfig::kPrm:
@@ -313,7 +311,7 @@ absl::Status ValidateRewardModelNames(const v1::VerifierConfig& verifier, ModelR
       for (int i = 0; i < verifier.weighted().parts_size(); ++i) {
         PONDER_RETURN_IF_ERROR(ValidateRewardModelNames(
             verifier.weighted().parts(i).verifier(), models,
-            Path(field, absl::StrCat("weighted.parts[", i, "].verifier"))));
+            FieldPath(field, absl::StrCat("weighted.parts[", i, "].verifier"))));
       }
       return absl::OkStatus();
     default:
@@ -322,14 +320,14 @@ absl::Status ValidateRewardModelNames(const v1::VerifierConfig& verifier, ModelR
 }
 
 absl::Status ValidateExperimentId(int64_t id) {
-  if (id <= 0) return Invalid("experiment_id", absl::StrCat("must be > 0, got ", id));
+  if (id <= 0) return InvalidField("experiment_id", absl::StrCat("must be > 0, got ", id));
   return absl::OkStatus();
 }
 
 absl::Status ValidatePageSize(int32_t page_size) {
   if (page_size < 0 || page_size > kMaxPageSize) {
-    return Invalid("page_size", absl::StrCat("must be in [0, ", kMaxPageSize,
-                                             "] (0 = the default), got ", page_size));
+    return InvalidField("page_size", absl::StrCat("must be in [0, ", kMaxPageSize,
+                                                  "] (0 = the default), got ", page_size));
   }
   return absl::OkStatus();
 }

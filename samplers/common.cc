@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "base/hash.h"
 #include "base/status_macros.h"
 
 namespace ponder::samplers::internal {
@@ -28,17 +29,12 @@ Settings ResolveSettings(const v1::StrategyConfig& config, v1::Aggregation defau
   return s;
 }
 
-uint64_t Rng::Next() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+uint64_t Rng::Next() { return Mix64(state_ += kGoldenGamma); }
 
 double Rng::Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
 
 uint64_t RequestSeed(uint64_t strategy_seed, uint64_t index) {
-  Rng rng(strategy_seed * 0x9E3779B97F4A7C15ull + index);
+  Rng rng(strategy_seed * kGoldenGamma + index);
   return rng.Next();
 }
 

@@ -6,13 +6,6 @@
 #include "samplers/strategies.h"
 
 namespace ponder::samplers {
-namespace {
-
-absl::Status Invalid(std::string_view field, std::string_view rule) {
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
-}
-
-}  // namespace
 
 bool NeedsVerifier(const v1::StrategyConfig& config) {
   switch (config.kind_case()) {
@@ -29,19 +22,19 @@ bool NeedsVerifier(const v1::StrategyConfig& config) {
 
 absl::Status ValidateSampling(const v1::SamplingConfig& s) {
   if (s.has_temperature() && !IsStrategyTemperature(s.temperature())) {
-    return Invalid("sampling.temperature",
-                   absl::StrCat("must be ", kStrategyTemperatureRange, ", got ", s.temperature()));
+    return InvalidField("sampling.temperature", absl::StrCat("must be ", kStrategyTemperatureRange,
+                                                             ", got ", s.temperature()));
   }
   if (s.has_top_p() && !(s.top_p() > 0 && s.top_p() <= 1)) {
-    return Invalid("sampling.top_p", absl::StrCat("must be in (0, 1], got ", s.top_p()));
+    return InvalidField("sampling.top_p", absl::StrCat("must be in (0, 1], got ", s.top_p()));
   }
   if (s.top_k() < 0)
-    return Invalid("sampling.top_k", absl::StrCat("must be >= 0, got ", s.top_k()));
+    return InvalidField("sampling.top_k", absl::StrCat("must be >= 0, got ", s.top_k()));
   if (!(s.min_p() >= 0 && s.min_p() <= 1)) {
-    return Invalid("sampling.min_p", absl::StrCat("must be in [0, 1], got ", s.min_p()));
+    return InvalidField("sampling.min_p", absl::StrCat("must be in [0, 1], got ", s.min_p()));
   }
   if (s.max_tokens() < 0 || s.max_tokens() > kMaxTokens) {
-    return Invalid(
+    return InvalidField(
         "sampling.max_tokens",
         absl::StrCat("must be in [0, ", kMaxTokens, "] (0 = the default), got ", s.max_tokens()));
   }
@@ -50,57 +43,58 @@ absl::Status ValidateSampling(const v1::SamplingConfig& s) {
 
 absl::Status ValidateSteps(const v1::StepConfig& steps) {
   if (steps.has_delimiter() && steps.delimiter().empty()) {
-    return Invalid("steps.delimiter", "must not be empty when set");
+    return InvalidField("steps.delimiter", "must not be empty when set");
   }
   if (steps.max_steps() < 0 || steps.max_steps() > kMaxSteps) {
-    return Invalid("steps.max_steps",
-                   absl::StrCat("must be in [0, ", kMaxSteps, "], got ", steps.max_steps()));
+    return InvalidField("steps.max_steps",
+                        absl::StrCat("must be in [0, ", kMaxSteps, "], got ", steps.max_steps()));
   }
   if (steps.max_step_tokens() < 0 || steps.max_step_tokens() > kMaxTokens) {
-    return Invalid("steps.max_step_tokens",
-                   absl::StrCat("must be in [0, ", kMaxTokens, "], got ", steps.max_step_tokens()));
+    return InvalidField("steps.max_step_tokens", absl::StrCat("must be in [0, ", kMaxTokens,
+                                                              "], got ", steps.max_step_tokens()));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget& budget) {
   if (config.kind_case() == v1::StrategyConfig::KIND_NOT_SET) {
-    return Invalid(
+    return InvalidField(
         "strategy",
         "set one of best_of_n, weighted_best_of_n, self_consistency, adaptive_self_consistency, "
         "rpc, perplexity, beam_search, dvts, particle_filter");
   }
   if (budget.n() < 1 || budget.n() > kMaxBudgetN)
-    return Invalid("budget.n", absl::StrCat("must be in [1, ", kMaxBudgetN, "], got ", budget.n()));
+    return InvalidField("budget.n",
+                        absl::StrCat("must be in [1, ", kMaxBudgetN, "], got ", budget.n()));
   if (budget.max_generated_tokens() < 0)
-    return Invalid("budget.max_generated_tokens", "must be >= 0");
+    return InvalidField("budget.max_generated_tokens", "must be >= 0");
   PONDER_RETURN_IF_ERROR(ValidateSampling(config.sampling()));
   PONDER_RETURN_IF_ERROR(ValidateSteps(config.steps()));
   switch (config.kind_case()) {
     case v1::StrategyConfig::kAdaptiveSelfConsistency: {
       const auto& a = config.adaptive_self_consistency();
       if (a.has_stop_share() && !(a.stop_share() > 0 && a.stop_share() <= 1)) {
-        return Invalid("adaptive_self_consistency.stop_share", "must be in (0, 1]");
+        return InvalidField("adaptive_self_consistency.stop_share", "must be in (0, 1]");
       }
       if (a.round_size() < 0)
-        return Invalid("adaptive_self_consistency.round_size", "must be >= 0");
+        return InvalidField("adaptive_self_consistency.round_size", "must be >= 0");
       if (a.min_samples() < 0)
-        return Invalid("adaptive_self_consistency.min_samples", "must be >= 0");
+        return InvalidField("adaptive_self_consistency.min_samples", "must be >= 0");
       break;
     }
     case v1::StrategyConfig::kBeamSearch:
       if (config.beam_search().beam_width() < 0)
-        return Invalid("beam_search.beam_width", "must be >= 1");
+        return InvalidField("beam_search.beam_width", "must be >= 1");
       if (config.beam_search().beam_width() > budget.n()) {
-        return Invalid("beam_search.beam_width",
-                       absl::StrCat("must not exceed budget.n (", budget.n(), ")"));
+        return InvalidField("beam_search.beam_width",
+                            absl::StrCat("must not exceed budget.n (", budget.n(), ")"));
       }
       break;
     case v1::StrategyConfig::kDvts:
-      if (config.dvts().beam_width() < 0) return Invalid("dvts.beam_width", "must be >= 1");
+      if (config.dvts().beam_width() < 0) return InvalidField("dvts.beam_width", "must be >= 1");
       if (config.dvts().beam_width() > budget.n()) {
-        return Invalid("dvts.beam_width",
-                       absl::StrCat("must not exceed budget.n (", budget.n(), ")"));
+        return InvalidField("dvts.beam_width",
+                            absl::StrCat("must not exceed budget.n (", budget.n(), ")"));
       }
       break;
     case v1::StrategyConfig::kParticleFilter: {
@@ -108,33 +102,33 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
       // Weights are softmax(logit(r) / T): a T whose reciprocal overflows makes them NaN.
       if (pf.has_temperature() && !(pf.temperature() >= kMinWeightTemperature &&
                                     pf.temperature() <= kMaxWeightTemperature)) {
-        return Invalid(
+        return InvalidField(
             "particle_filter.temperature",
             absl::StrCat("must be in [", kMinWeightTemperature, ", ", kMaxWeightTemperature,
                          "] (default 1), got ", pf.temperature()));
       }
       if (!v1::ParticleFilter::Resampling_IsValid(pf.resampling())) {
-        return Invalid("particle_filter.resampling",
-                       absl::StrCat("unknown value ", pf.resampling(),
-                                    " (RESAMPLING_MULTINOMIAL or RESAMPLING_SYSTEMATIC)"));
+        return InvalidField("particle_filter.resampling",
+                            absl::StrCat("unknown value ", pf.resampling(),
+                                         " (RESAMPLING_MULTINOMIAL or RESAMPLING_SYSTEMATIC)"));
       }
       if (pf.gibbs_iterations() < 0)
-        return Invalid("particle_filter.gibbs_iterations", "must be >= 1");
+        return InvalidField("particle_filter.gibbs_iterations", "must be >= 1");
       int iterations = std::max(1, pf.gibbs_iterations());
       // its_hub: "budget must be divisible by num_iterations", and each run needs a free
       // particle besides the reference.
       if (budget.n() % iterations != 0 || (iterations > 1 && budget.n() / iterations < 2)) {
-        return Invalid(
+        return InvalidField(
             "particle_filter.gibbs_iterations",
             absl::StrCat("budget.n (", budget.n(),
                          ") must be a multiple of it with at least 2 particles per run"));
       }
       if (!(pf.entropic_ess_fraction() >= 0 && pf.entropic_ess_fraction() <= 1)) {
-        return Invalid("particle_filter.entropic_ess_fraction", "must be in [0, 1]");
+        return InvalidField("particle_filter.entropic_ess_fraction", "must be in [0, 1]");
       }
       if (pf.has_entropic_early_phase() &&
           !(pf.entropic_early_phase() >= 0 && pf.entropic_early_phase() <= 1)) {
-        return Invalid("particle_filter.entropic_early_phase", "must be in [0, 1]");
+        return InvalidField("particle_filter.entropic_early_phase", "must be in [0, 1]");
       }
       break;
     }
@@ -142,9 +136,10 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
       break;
   }
   if (NeedsVerifier(config) && config.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
-    return Invalid("verifier",
-                   "this strategy scores candidates: set a verifier (prm, orm, self_evaluation, "
-                   "arithmetic, weighted)");
+    return InvalidField(
+        "verifier",
+        "this strategy scores candidates: set a verifier (prm, orm, self_evaluation, "
+        "arithmetic, weighted)");
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
+#include "base/hash.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -46,16 +47,16 @@ class ReadMemo {
                                     std::span<const int64_t> positions) {
     std::vector<uint64_t> keys;
     keys.reserve(positions.size());
-    uint64_t hash = 0x9E3779B97F4A7C15ull;
+    uint64_t hash = kGoldenGamma;
     size_t next = 0;
     const size_t total = request.prefix_tokens.size() + request.continuation_tokens.size();
     for (size_t i = 0; i < total && next < positions.size(); ++i) {
       const int32_t token = i < request.prefix_tokens.size()
                                 ? request.prefix_tokens[i]
                                 : request.continuation_tokens[i - request.prefix_tokens.size()];
-      hash = Mix(hash ^ (static_cast<uint64_t>(static_cast<uint32_t>(token)) + (1ull << 32)));
+      hash = Mix64(hash ^ (static_cast<uint64_t>(static_cast<uint32_t>(token)) + (1ull << 32)));
       while (next < positions.size() && positions[next] == static_cast<int64_t>(i)) {
-        keys.push_back(Mix(hash ^ static_cast<uint64_t>(i)));  // the length in the key too
+        keys.push_back(Mix64(hash ^ static_cast<uint64_t>(i)));  // the length in the key too
         ++next;
       }
     }
@@ -74,12 +75,6 @@ class ReadMemo {
   }
 
  private:
-  static uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-  }
-
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, double> scores_ ABSL_GUARDED_BY(mu_);
 };
@@ -116,8 +111,10 @@ absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, ReadMemo& memo,
     }
     reads[i].keys = ReadMemo::Keys(request, positions);
     if (reads[i].keys.size() != positions.size()) {  // unsorted, repeated or out of range
-      return absl::InternalError(absl::StrCat("read positions of a score request must ascend "
-                                              "inside its ", tokens, " tokens"));
+      return absl::InternalError(
+          absl::StrCat("read positions of a score request must ascend "
+                       "inside its ",
+                       tokens, " tokens"));
     }
     std::vector<int64_t> to_read;
     for (size_t k = 0; k < positions.size(); ++k) {

@@ -94,15 +94,6 @@ class WeightedVerifier : public Verifier {
   std::vector<Part> parts_;
 };
 
-std::string Path(std::string_view field, std::string_view sub) {
-  if (field.empty()) return std::string(sub);
-  return absl::StrCat(AsAbsl(field), ".", AsAbsl(sub));
-}
-
-absl::Status Invalid(std::string_view field, std::string_view rule) {
-  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": ", AsAbsl(rule)));
-}
-
 size_t CountOccurrences(std::string_view text, std::string_view part) {
   size_t count = 0;
   for (size_t at = text.find(part); at != std::string_view::npos;
@@ -115,14 +106,14 @@ size_t CountOccurrences(std::string_view text, std::string_view part) {
 absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_view field,
                                 int depth) {
   if (!v1::Aggregation_IsValid(verifier.aggregation())) {
-    return Invalid(Path(field, "aggregation"),
-                   absl::StrCat("unknown value ", verifier.aggregation(),
-                                " (use AGGREGATION_LAST, _MIN, _PROD, _MEAN or _MODEL)"));
+    return InvalidField(FieldPath(field, "aggregation"),
+                        absl::StrCat("unknown value ", verifier.aggregation(),
+                                     " (use AGGREGATION_LAST, _MIN, _PROD, _MEAN or _MODEL)"));
   }
   auto bounded_text = [&](bool has, const std::string& text, std::string_view sub) -> absl::Status {
     if (has && text.size() > kMaxVerifierTextBytes) {
-      return Invalid(Path(field, sub),
-                     absl::StrCat("at most ", kMaxVerifierTextBytes, " bytes, got ", text.size()));
+      return InvalidField(FieldPath(field, sub), absl::StrCat("at most ", kMaxVerifierTextBytes,
+                                                              " bytes, got ", text.size()));
     }
     return absl::OkStatus();
   };
@@ -130,26 +121,30 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
     case v1::VerifierConfig::kPrm: {
       const v1::ProcessRewardModel& prm = verifier.prm();
       if (prm.model().empty()) {
-        return Invalid(Path(field, "prm.model"),
-                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
+        return InvalidField(
+            FieldPath(field, "prm.model"),
+            "required: the name of a reward model the server loaded (--prm NAME=PATH)");
       }
       if (!v1::ProcessRewardModel::Format_IsValid(prm.format())) {
-        return Invalid(Path(field, "prm.format"), absl::StrCat("unknown value ", prm.format()));
+        return InvalidField(FieldPath(field, "prm.format"),
+                            absl::StrCat("unknown value ", prm.format()));
       }
       if (prm.format() == v1::ProcessRewardModel::FORMAT_UNSPECIFIED) {
-        return Invalid(Path(field, "prm.format"),
-                       "required: FORMAT_QWEN_MATH_PRM, FORMAT_RLHFLOW or FORMAT_MATH_SHEPHERD");
+        return InvalidField(
+            FieldPath(field, "prm.format"),
+            "required: FORMAT_QWEN_MATH_PRM, FORMAT_RLHFLOW or FORMAT_MATH_SHEPHERD");
       }
       if (prm.has_step_tag() && prm.step_tag().empty()) {
-        return Invalid(Path(field, "prm.step_tag"), "must not be empty when set");
+        return InvalidField(FieldPath(field, "prm.step_tag"), "must not be empty when set");
       }
       PONDER_RETURN_IF_ERROR(bounded_text(prm.has_step_tag(), prm.step_tag(), "prm.step_tag"));
       return bounded_text(prm.has_system_prompt(), prm.system_prompt(), "prm.system_prompt");
     }
     case v1::VerifierConfig::kOrm:
       if (verifier.orm().model().empty()) {
-        return Invalid(Path(field, "orm.model"),
-                       "required: the name of a reward model the server loaded (--prm NAME=PATH)");
+        return InvalidField(
+            FieldPath(field, "orm.model"),
+            "required: the name of a reward model the server loaded (--prm NAME=PATH)");
       }
       return absl::OkStatus();
     case v1::VerifierConfig::kSelfEvaluation: {
@@ -158,17 +153,19 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
           bounded_text(self.has_prompt(), self.prompt(), "self_evaluation.prompt"));
       if (self.has_prompt()) {
         // Without "{solution}" the policy would judge a prompt that does not hold the solution.
-        const std::string prompt_field = Path(field, "self_evaluation.prompt");
+        const std::string prompt_field = FieldPath(field, "self_evaluation.prompt");
         PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{solution}", /*required=*/true,
                                                 prompt_field, "the solution"));
         PONDER_RETURN_IF_ERROR(CheckPlaceholder(self.prompt(), "{problem}", /*required=*/false,
                                                 prompt_field, "the problem text"));
       }
       if (self.has_positive() && self.positive().empty()) {
-        return Invalid(Path(field, "self_evaluation.positive"), "must not be empty when set");
+        return InvalidField(FieldPath(field, "self_evaluation.positive"),
+                            "must not be empty when set");
       }
       if (self.has_negative() && self.negative().empty()) {
-        return Invalid(Path(field, "self_evaluation.negative"), "must not be empty when set");
+        return InvalidField(FieldPath(field, "self_evaluation.negative"),
+                            "must not be empty when set");
       }
       PONDER_RETURN_IF_ERROR(
           bounded_text(self.has_positive(), self.positive(), "self_evaluation.positive"));
@@ -178,41 +175,43 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
       const v1::ArithmeticStepChecker& arithmetic = verifier.arithmetic();
       if (arithmetic.has_neutral_score() &&
           !(arithmetic.neutral_score() >= 0 && arithmetic.neutral_score() <= 1)) {
-        return Invalid(Path(field, "arithmetic.neutral_score"),
-                       absl::StrCat("must be in [0, 1], got ", arithmetic.neutral_score()));
+        return InvalidField(FieldPath(field, "arithmetic.neutral_score"),
+                            absl::StrCat("must be in [0, 1], got ", arithmetic.neutral_score()));
       }
       if (arithmetic.has_tolerance() &&
           !(std::isfinite(arithmetic.tolerance()) && arithmetic.tolerance() >= 0)) {
-        return Invalid(Path(field, "arithmetic.tolerance"),
-                       absl::StrCat("must be >= 0, got ", arithmetic.tolerance()));
+        return InvalidField(FieldPath(field, "arithmetic.tolerance"),
+                            absl::StrCat("must be >= 0, got ", arithmetic.tolerance()));
       }
       return absl::OkStatus();
     }
     case v1::VerifierConfig::kWeighted: {
       const v1::WeightedVerifiers& weighted = verifier.weighted();
       if (weighted.parts_size() == 0 || weighted.parts_size() > kMaxWeightedParts) {
-        return Invalid(
-            Path(field, "weighted.parts"),
+        return InvalidField(
+            FieldPath(field, "weighted.parts"),
             absl::StrCat("give 1 to ", kMaxWeightedParts, " parts, got ", weighted.parts_size()));
       }
       if (depth >= kMaxVerifierDepth) {
-        return Invalid(Path(field, "weighted"), absl::StrCat("weighted verifiers nest at most ",
-                                                             kMaxVerifierDepth, " deep"));
+        return InvalidField(
+            FieldPath(field, "weighted"),
+            absl::StrCat("weighted verifiers nest at most ", kMaxVerifierDepth, " deep"));
       }
       for (int i = 0; i < weighted.parts_size(); ++i) {
         const v1::WeightedVerifiers::Part& part = weighted.parts(i);
-        const std::string part_field = Path(field, absl::StrCat("weighted.parts[", i, "]"));
+        const std::string part_field = FieldPath(field, absl::StrCat("weighted.parts[", i, "]"));
         if (!(part.weight() > 0 && part.weight() <= kMaxVerifierWeight)) {
-          return Invalid(
-              Path(part_field, "weight"),
+          return InvalidField(
+              FieldPath(part_field, "weight"),
               absl::StrCat("must be in (0, ", kMaxVerifierWeight, "], got ", part.weight()));
         }
         if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
-          return Invalid(Path(part_field, "verifier"),
-                         "required: set one of prm, orm, self_evaluation, arithmetic, weighted");
+          return InvalidField(
+              FieldPath(part_field, "verifier"),
+              "required: set one of prm, orm, self_evaluation, arithmetic, weighted");
         }
         PONDER_RETURN_IF_ERROR(
-            ValidateVerifierAt(part.verifier(), Path(part_field, "verifier"), depth + 1));
+            ValidateVerifierAt(part.verifier(), FieldPath(part_field, "verifier"), depth + 1));
       }
       return absl::OkStatus();
     }
@@ -236,13 +235,13 @@ absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholde
                               std::string_view field, std::string_view what) {
   const size_t uses = CountOccurrences(text, placeholder);
   if (uses == 0 && required) {
-    return Invalid(field, absl::StrCat("must contain \"", AsAbsl(placeholder), "\" (where ",
-                                       AsAbsl(what), " goes)"));
+    return InvalidField(field, absl::StrCat("must contain \"", AsAbsl(placeholder), "\" (where ",
+                                            AsAbsl(what), " goes)"));
   }
   if (uses > kMaxPlaceholderUses) {
-    return Invalid(field,
-                   absl::StrCat("holds \"", AsAbsl(placeholder), "\" ", uses, " times; at most ",
-                                kMaxPlaceholderUses, " (each is replaced by ", AsAbsl(what), ")"));
+    return InvalidField(
+        field, absl::StrCat("holds \"", AsAbsl(placeholder), "\" ", uses, " times; at most ",
+                            kMaxPlaceholderUses, " (each is replaced by ", AsAbsl(what), ")"));
   }
   return absl::OkStatus();
 }

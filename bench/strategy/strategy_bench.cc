@@ -132,6 +132,19 @@ absl::StatusOr<Measurement> Measure(const std::string& model_path, const Setting
   return m;
 }
 
+// The random models' shape: Qwen2-like, 4 layers, hidden 256.
+engine::testing::RandomModelSpec BenchModelSpec() {
+  engine::testing::RandomModelSpec spec;
+  spec.architecture = engine::Architecture::kQwen2;
+  spec.num_layers = 4;
+  spec.hidden_size = 256;
+  spec.intermediate_size = 768;
+  spec.num_heads = 8;
+  spec.num_kv_heads = 2;
+  spec.head_dim = 32;
+  return spec;
+}
+
 struct PrmMeasurement {
   int64_t tokens = 0;          // the PRM's tokens computed over all the scorings
   std::vector<double> scores;  // the aggregate (last step's score) at each step
@@ -192,14 +205,7 @@ absl::Status Main(std::span<char* const> args) {
   std::string model = s.model;
   if (model.empty()) {
     model = (std::filesystem::temp_directory_path() / "strategy_bench_model").string();
-    engine::testing::RandomModelSpec spec;
-    spec.architecture = engine::Architecture::kQwen2;
-    spec.num_layers = 4;
-    spec.hidden_size = 256;
-    spec.intermediate_size = 768;
-    spec.num_heads = 8;
-    spec.num_kv_heads = 2;
-    spec.head_dim = 32;
+    engine::testing::RandomModelSpec spec = BenchModelSpec();
     spec.vocab_size = 512;
     spec.max_context = 4096;
     PONDER_RETURN_IF_ERROR(
@@ -253,14 +259,7 @@ absl::Status Main(std::span<char* const> args) {
   const std::string prm_path =
       (std::filesystem::temp_directory_path() / "strategy_bench_prm").string();
   {
-    engine::testing::RandomModelSpec spec;
-    spec.architecture = engine::Architecture::kQwen2;
-    spec.num_layers = 4;
-    spec.hidden_size = 256;
-    spec.intermediate_size = 768;
-    spec.num_heads = 8;
-    spec.num_kv_heads = 2;
-    spec.head_dim = 32;
+    engine::testing::RandomModelSpec spec = BenchModelSpec();
     spec.max_context = 4096;
     spec.reward_labels = 2;
     PONDER_RETURN_IF_ERROR(

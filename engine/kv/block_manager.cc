@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "base/hash.h"
+
 namespace ponder::engine {
 
 BlockManager::BlockManager(int num_blocks, int block_size, bool prefix_caching)
@@ -32,11 +34,7 @@ uint64_t BlockManager::HashBlock(uint64_t parent, std::span<const int32_t> token
     uint32_t t = static_cast<uint32_t>(token);
     for (int b = 0; b < 4; ++b) h = (h ^ ((t >> (8 * b)) & 0xff)) * 0x100000001B3ull;
   }
-  h ^= h >> 30;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 27;
-  h *= 0x94D049BB133111EBull;
-  return h ^ (h >> 31);
+  return Mix64(h);
 }
 
 void BlockManager::LruRemove(int32_t block) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/hash.h"
 #include "base/status_macros.h"
 #include "engine/convert/convert.h"
 #include "engine/model/quantize.h"
@@ -22,12 +23,7 @@ namespace {
 class Random {
  public:
   explicit Random(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t Next() { return Mix64(state_ += kGoldenGamma); }
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   float Normal(double stddev) {
     double u1 = Uniform(), u2 = Uniform();

@@ -123,12 +123,13 @@ ExperimentStore::ExperimentStore(sqlite::Database db) : path_(db.path()), db_(st
 
 namespace {
 
-// Whether the existing file at `path` is an experiment database (or an empty one), looked at as
+// The schema version of the existing file at `path` (0: an empty database), or the refusal of a
+// file that is not an experiment database (ExperimentSchemaVersion), looked at as
 // it is on disk, so that another program's file is refused before anything is written to it or
 // created beside it. A write-ahead log beside the file holds what that look would miss (another
 // program's tables not yet checkpointed, a writer's work in progress, pages a checkpoint is
 // writing): then it is read through an ordinary read-only connection (the log is there already).
-absl::Status InspectExisting(const std::string& path) {
+absl::StatusOr<int64_t> InspectExisting(const std::string& path) {
   std::error_code error;
   const uintmax_t log_bytes = std::filesystem::file_size(path + "-wal", error);
   const bool log = !error && log_bytes > 0;
@@ -136,7 +137,7 @@ absl::Status InspectExisting(const std::string& path) {
       sqlite::Database db,
       sqlite::Database::Open(path, log ? sqlite::Database::Access::kReadOnly
                                        : sqlite::Database::Access::kInspect));
-  return ExperimentSchemaVersion(db).status();
+  return ExperimentSchemaVersion(db);
 }
 
 }  // namespace
@@ -146,7 +147,7 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std
   // logging, which another program's database must not see.
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
-    PONDER_RETURN_IF_ERROR(InspectExisting(path));
+    PONDER_RETURN_IF_ERROR(InspectExisting(path).status());
   }
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
   PONDER_RETURN_IF_ERROR(Migrate(db, ExperimentStoreMigrations()));
@@ -156,10 +157,9 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std
 
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading(
     const std::string& path) {
-  PONDER_RETURN_IF_ERROR(InspectExisting(path));
+  PONDER_ASSIGN_OR_RETURN(int64_t version, InspectExisting(path));
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
                           sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
-  PONDER_ASSIGN_OR_RETURN(int64_t version, ExperimentSchemaVersion(db));
   PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, ExperimentStoreMigrations()));
   // Version 1 is the only schema so far: every experiment database has the tables read here.
   if (version == 0) {
