@@ -78,12 +78,19 @@ def swap_operands(solution, rng, share):
     return EQUATION.sub(swap, solution)
 
 
-def split_step(step, a, op, b, c, ones_first=False, name_parts=False, restate=False):
+# How the first paragraph of a split step begins: split_additions' `openers` uses the first
+# `openers` of these, one drawn per split step. Their first tokens differ from each other and from
+# the reference's paragraph openings (after `Split ...` with name_parts); see tools/train/README.md,
+# sweep 8, for why there is more than one.
+SPLIT_OPENERS = ("First, ", "In parts, ", "Using parts, ")
+
+
+def split_step(step, a, op, b, c, ones_first=False, name_parts=False, restate=False, opener="First, "):
     """`a op b = c` (op + or -, b of two digits or more, not a multiple of ten) done in two
     paragraphs: first the tens of b, then its ones (or the ones first); None when the step
     does not fit. With `name_parts` the first paragraph starts by naming b and its two parts
     ("Split 39 into 30 and 9."), so the parts are written next to the number they come from;
-    `restate` as in last_paragraph."""
+    `restate` as in last_paragraph; `opener` begins the first paragraph's computation."""
     tens, ones = b - b % 10, b % 10
     if op not in "+-" or tens == 0 or ones == 0:
         return None
@@ -91,7 +98,7 @@ def split_step(step, a, op, b, c, ones_first=False, name_parts=False, restate=Fa
     middle = a + part if op == "+" else a - part
     if middle <= 0:
         return None
-    first = f"{split_sentence(b, part, rest) if name_parts else ''}First, {a} {op} {part} = {middle}."
+    first = f"{split_sentence(b, part, rest) if name_parts else ''}{opener}{a} {op} {part} = {middle}."
     return [first, last_paragraph(step, "Then", f"{middle} {op} {rest} = {c}", restate)]
 
 
@@ -117,27 +124,29 @@ def last_paragraph(step, lead, equation, restate):
     return step[:m.start()] + equation + step[m.end():]
 
 
-def split_product(step, a, b, c, name_parts=False, restate=False):
+def split_product(step, a, b, c, name_parts=False, restate=False, opener="First, "):
     """`a * b = c` (one operand of two digits or more, not a multiple of ten; the other of one
     digit) done in three paragraphs: the tens times the digit, the ones times the digit, and their
-    sum; None when the step does not fit. `name_parts` as in split_step, `restate` as in
-    last_paragraph."""
+    sum; None when the step does not fit. `name_parts` and `opener` as in split_step, `restate` as
+    in last_paragraph."""
     long, digit = (a, b) if a >= b else (b, a)
     tens, ones = long - long % 10, long % 10
     if digit >= 10 or digit < 2 or tens == 0 or ones == 0:
         return None
     named = split_sentence(long, tens, ones) if name_parts else ""
-    first = f"{named}First, {tens} * {digit} = {tens * digit}."
+    first = f"{named}{opener}{tens} * {digit} = {tens * digit}."
     second = f"Then, {ones} * {digit} = {ones * digit}."
     return [first, second, last_paragraph(step, "Now", f"{tens * digit} + {ones * digit} = {c}", restate)]
 
 
 def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0, name_parts=False,
-                    restate=False):
+                    restate=False, openers=1):
     """The solution with some + and - steps done in two (tens, then ones) and, with
     `product_share`, some * steps done in three (split_product): other correct ways through the
     same problem whose arithmetic differs from the one-step way, so the samples of a policy
-    trained on all of them do not all repeat the same slip (see tools/train/README.md)."""
+    trained on all of them do not all repeat the same slip (see tools/train/README.md). Each
+    split's first paragraph begins with one of the first `openers` SPLIT_OPENERS, drawn evenly
+    (with 1, no draw: "First, ")."""
     out = []
     for step in split_steps(solution):
         eq = equation_of(step)
@@ -146,11 +155,18 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
         if eq is not None and eq[1] in "+-" and draw < share:
             ones_first = ones_first_share > 0 and rng.random() < ones_first_share
             parts = split_step(step, *eq[:4], ones_first=ones_first, name_parts=name_parts,
-                               restate=restate)
+                               restate=restate, opener=_opener(rng, openers))
         elif eq is not None and eq[1] == "*" and draw < product_share:
-            parts = split_product(step, eq[0], eq[2], eq[3], name_parts=name_parts, restate=restate)
+            parts = split_product(step, eq[0], eq[2], eq[3], name_parts=name_parts, restate=restate,
+                                  opener=_opener(rng, openers))
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
+
+
+def _opener(rng, openers):
+    if not 1 <= openers <= len(SPLIT_OPENERS):
+        raise ValueError(f"openers must be in [1, {len(SPLIT_OPENERS)}], got {openers}")
+    return SPLIT_OPENERS[rng.randrange(openers)] if openers > 1 else SPLIT_OPENERS[0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ step whose second operand is 10 or more and not a multiple of ten, a * step of s
 a digit) by the way the policy wrote them:
 
 - one-shot: `a op b = c` in one paragraph; wrong when the equation does not hold;
-- split: a paragraph starting "First," and the paragraphs of the same step after it ("Then,",
+- split: a paragraph starting "First," (or another of arith_data.SPLIT_OPENERS) and the paragraphs of the same step after it ("Then,",
   "Now,", or without `--restate-split` the step's own paragraph with the split's last equation);
   wrong when one of the split's own equations does not hold. The step restated at the end of the last paragraph
   (`--restate-split`) is left out: it repeats the operands and the split's result, so a slip
@@ -22,8 +22,9 @@ import argparse
 import collections
 import sqlite3
 
-from arith_data import EQUATION, STEP_DELIMITER, apply_op
+from arith_data import EQUATION, SPLIT_OPENERS, STEP_DELIMITER, apply_op
 
+SPLIT_STARTS = tuple(opener.rstrip() for opener in SPLIT_OPENERS)
 SPLIT_CONTINUATIONS = ("Then,", "Now,")
 
 
@@ -49,7 +50,7 @@ def ways(text):
     paragraphs = text.split(STEP_DELIMITER)
     i = 0
     while i < len(paragraphs):
-        if paragraphs[i].startswith("First,"):
+        if paragraphs[i].startswith(SPLIT_STARTS):
             j = i + 1
             while j < len(paragraphs) and paragraphs[j].startswith(SPLIT_CONTINUATIONS):
                 j += 1
