@@ -579,6 +579,14 @@ absl::Status BenchOnServer(const BenchFlags& f, v1::ExperimentSpec spec) {
     cell.correct = c.correct();
     cell.accuracy = c.accuracy();
     cell.accuracy_ci = results::WilsonInterval(c.correct(), c.graded());
+    if (c.has_pass_at_n()) cell.pass_at_k = c.pass_at_n();
+    if (c.has_oracle()) cell.oracle = c.oracle();
+    if (c.has_selected_false_positive_rate()) {
+      cell.selected_false_positive_rate = c.selected_false_positive_rate();
+    }
+    if (c.has_candidate_false_positive_rate()) {
+      cell.candidate_false_positive_rate = c.candidate_false_positive_rate();
+    }
     cells.push_back(cell);
   }
   std::printf("%s", results::AccuracyTable(experiment.id(), cells).ToText().c_str());

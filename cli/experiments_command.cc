@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
 #include "base/mapped_file.h"
@@ -69,12 +70,18 @@ void PrintExperiment(const v1::Experiment& e) {
               e.code_version().c_str(), TimeText(e.create_time()).c_str(),
               TimeText(e.finish_time()).c_str());
   if (e.cells_size() == 0) return;
-  std::printf("\n%-24s %6s %6s %6s %7s %8s %12s %8s\n", "strategy", "n", "runs", "graded",
-              "correct", "accuracy", "mean tokens", "mean s");
+  // pass@n and oracle come with a stopped experiment's cells ("-" while it runs).
+  auto rate = [](bool has, double value) {
+    return has ? absl::StrFormat("%.3f", value) : std::string("-");
+  };
+  std::printf("\n%-24s %6s %6s %6s %7s %8s %7s %7s %12s %8s\n", "strategy", "n", "runs", "graded",
+              "correct", "accuracy", "pass@n", "oracle", "mean tokens", "mean s");
   for (const v1::ExperimentCell& c : e.cells()) {
-    std::printf("%-24s %6d %6lld %6lld %7lld %8.3f %12.1f %8.3f\n", c.strategy().c_str(),
+    std::printf("%-24s %6d %6lld %6lld %7lld %8.3f %7s %7s %12.1f %8.3f\n", c.strategy().c_str(),
                 c.budget_n(), static_cast<long long>(c.runs()), static_cast<long long>(c.graded()),
-                static_cast<long long>(c.correct()), c.accuracy(), c.mean_generated_tokens(),
+                static_cast<long long>(c.correct()), c.accuracy(),
+                rate(c.has_pass_at_n(), c.pass_at_n()).c_str(),
+                rate(c.has_oracle(), c.oracle()).c_str(), c.mean_generated_tokens(),
                 c.mean_wall_seconds());
   }
 }

@@ -1,15 +1,18 @@
 #include "orchestrator/service.h"
 
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/auth.h"
 #include "orchestrator/grpc_status.h"
+#include "orchestrator/results/results_db.h"
 
 namespace ponder::orchestrator {
 namespace {
@@ -296,8 +299,7 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
 
   // Runs with writing_ set, so no other thread touches state_ or last_.
   void WriteState() {
-    absl::StatusOr<v1::Experiment> state =
-        service_.deps_.store->GetExperiment(experiment_id_, /*with_cells=*/true);
+    absl::StatusOr<v1::Experiment> state = service_.StoredExperiment(experiment_id_);
     grpc::Status status = ToGrpcStatus(state.status());
     if (status.ok()) {
       state_.Clear();
@@ -333,6 +335,22 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
 };
 
 PonderService::PonderService(ServiceDependencies dependencies) : deps_(std::move(dependencies)) {}
+
+absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experiment_id) const {
+  PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
+                          deps_.store->GetExperiment(experiment_id, /*with_cells=*/true));
+  if (experiment.status() == v1::EXPERIMENT_STATUS_RUNNING) return experiment;
+  // The counts above answer the call; a failure here only leaves the metrics out.
+  absl::Status metrics = [&]() -> absl::Status {
+    PONDER_ASSIGN_OR_RETURN(auto db, results::ResultsDb::Open(deps_.store->path()));
+    return results::AddCellMetrics(*db, experiment);
+  }();
+  if (!metrics.ok()) {
+    std::fprintf(stderr, "ponderd: experiment %lld: its cells go without pass@n and rates: %s\n",
+                 static_cast<long long>(experiment_id), std::string(metrics.message()).c_str());
+  }
+  return experiment;
+}
 
 grpc::Status PonderService::Authorize(grpc::CallbackServerContext* context) const {
   if (deps_.auth_token.empty()) return grpc::Status::OK;
@@ -514,8 +532,7 @@ PonderService::Unary* PonderService::GetExperiment(grpc::CallbackServerContext* 
                                                    const grpc::ByteBuffer* request,
                                                    grpc::ByteBuffer* response) {
   return RespondWithExperiment<v1::GetExperimentRequest>(
-      context, *request, response,
-      [this](int64_t id) { return deps_.store->GetExperiment(id, /*with_cells=*/true); });
+      context, *request, response, [this](int64_t id) { return StoredExperiment(id); });
 }
 
 PonderService::Unary* PonderService::ListExperiments(grpc::CallbackServerContext* context,

@@ -108,6 +108,11 @@ class PonderService final : public RawPonderService {
   Unary* RespondWithExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                                grpc::ByteBuffer* reply, Fetch fetch);
 
+  // The stored experiment with its cells; once it has stopped, with the cells' pass@n, oracle and
+  // false-positive rates (results::AddCellMetrics, through a read-only connection of its own, so
+  // the runner's writes wait for none of it).
+  absl::StatusOr<v1::Experiment> StoredExperiment(int64_t experiment_id) const;
+
   ServiceDependencies deps_;
   std::atomic<int> watchers_{0};
 };

@@ -201,4 +201,24 @@ absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t 
   return ComputeCells(samples);
 }
 
+absl::Status AddCellMetrics(ResultsDb& db, v1::Experiment& experiment) {
+  PONDER_ASSIGN_OR_RETURN(std::vector<CellMetrics> cells,
+                          ExperimentCells(db, experiment.id(), RunFilter{}));
+  for (v1::ExperimentCell& cell : *experiment.mutable_cells()) {
+    auto metrics = std::find_if(cells.begin(), cells.end(), [&](const CellMetrics& m) {
+      return m.strategy == cell.strategy() && m.budget_n == cell.budget_n();
+    });
+    if (metrics == cells.end()) continue;
+    if (metrics->pass_at_k) cell.set_pass_at_n(*metrics->pass_at_k);
+    if (metrics->oracle) cell.set_oracle(*metrics->oracle);
+    if (metrics->selected_false_positive_rate) {
+      cell.set_selected_false_positive_rate(*metrics->selected_false_positive_rate);
+    }
+    if (metrics->candidate_false_positive_rate) {
+      cell.set_candidate_false_positive_rate(*metrics->candidate_false_positive_rate);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace ponder::results

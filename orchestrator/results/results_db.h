@@ -100,6 +100,11 @@ std::map<std::string, bool> StrategiesUsingVerifier(const v1::ExperimentSpec& sp
 absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t experiment_id,
                                                          const RunFilter& filter);
 
+// Sets each of the experiment's cells' pass@n, oracle and false-positive rates from
+// ExperimentCells on `db` (the cells matched by strategy and budget; a cell the runs do not
+// reach is left as it is).
+absl::Status AddCellMetrics(ResultsDb& db, v1::Experiment& experiment);
+
 }  // namespace ponder::results
 
 #endif  // PONDER_ORCHESTRATOR_RESULTS_RESULTS_DB_H_

@@ -275,6 +275,9 @@ TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
   EXPECT_EQ(start.Wait(), 0) << started;
   EXPECT_THAT(started, HasSubstr("started experiment 1 (4 runs)"));
   EXPECT_THAT(started, HasSubstr("status: completed"));
+  // The completed experiment's cells come with pass@n and oracle ("-" only while running).
+  EXPECT_THAT(started, HasSubstr("pass@n  oracle"));
+  EXPECT_THAT(started, Not(HasSubstr("      -       -")));
 
   // A long one, cancelled from the CLI.
   const int64_t id = StartExperiment(Spec(40, 96));

@@ -510,6 +510,17 @@ TEST_F(ServiceTest, ExperimentRunsAndIsReadBackPageByPage) {
   ASSERT_EQ(state.cells_size(), 2);
   EXPECT_EQ(state.cells(0).graded(), 5);
   EXPECT_EQ(state.cells(0).correct(), 3);  // problems 0, 2 and 4 have the reference "42"
+  // The stopped experiment's cells carry what `ponder query accuracy` computes.
+  ASSERT_TRUE(state.cells(0).has_pass_at_n());
+  EXPECT_DOUBLE_EQ(state.cells(0).pass_at_n(), 0.6);
+  ASSERT_TRUE(state.cells(0).has_oracle());
+  EXPECT_DOUBLE_EQ(state.cells(0).oracle(), 0.6);
+  EXPECT_TRUE(state.cells(1).has_oracle());
+  v1::GetExperimentRequest get;
+  get.set_experiment_id(experiment.id());
+  v1::Experiment got;
+  ASSERT_TRUE(client->stub().GetExperiment(client->NewContext().get(), get, &got).ok());
+  EXPECT_EQ(got.cells(1).DebugString(), state.cells(1).DebugString());
 
   // Three pages of four, in recording order, with details.
   v1::ListResultsRequest list;

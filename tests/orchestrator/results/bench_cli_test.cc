@@ -682,6 +682,12 @@ TEST_F(BenchCliTest, BenchOnAServerStartsWatchesAndRecordsInTheServersDatabase) 
   EXPECT_THAT(bench.out, HasSubstr("completed, 12 of 12 runs recorded"));
   EXPECT_THAT(bench.out, HasSubstr("self_consistency"));
   EXPECT_THAT(bench.err, HasSubstr("progress: 12/12 runs (100%)"));
+  // The table the server's final state gives is `ponder query accuracy`'s, every column
+  // (pass@n, oracle and the verifier's rates come with the stopped experiment's cells).
+  CommandResult table = Ponder({"query", "--db", server_db, "accuracy"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("pass@n"));
+  EXPECT_THAT(bench.out, HasSubstr(table.out));
   ponderd.Signal(SIGTERM);
   EXPECT_EQ(ponderd.Wait(), 0);
   EXPECT_EQ(SqlInt(server_db, "SELECT count(*) FROM runs"), 12);
