@@ -80,7 +80,7 @@ struct CellMetrics {
   // candidates are not independent draws: read it as an oracle rate there.
   std::optional<double> pass_at_k;
   // Share of graded runs with at least one correct candidate (oracle selection); unset where
-  // the candidates are not known (a summary from the server's per-cell counts).
+  // the candidates are not known (a running experiment's cells as the server reports them).
   std::optional<double> oracle;
   // Means per run (= per problem and seed) over succeeded runs.
   double mean_generated_tokens = 0;
