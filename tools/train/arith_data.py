@@ -102,6 +102,15 @@ def split_step(step, a, op, b, c, ones_first=False, name_parts=False, restate=Fa
     return [first, last_paragraph(step, "Then", f"{middle} {op} {rest} = {c}", restate)]
 
 
+def equation_first(step):
+    """The step with its equation first and its sentence after, with the result only
+    ("67 - 39 = 28. Tara has 28 stamps." for "Tara has 67 - 39 = 28 stamps."): the same
+    computation written after other words, so a policy trained on both phrasings slips in
+    different places in each (see tools/train/README.md, sweep 9)."""
+    m = EQUATION.search(step)
+    return f"{m.group(0)}. " + step[:m.start()] + m.group(4) + step[m.end():]
+
+
 def split_sentence(number, first, second):
     return f"Split {number} into {first} and {second}. "
 
@@ -140,13 +149,14 @@ def split_product(step, a, b, c, name_parts=False, restate=False, opener="First,
 
 
 def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0, name_parts=False,
-                    restate=False, openers=1):
+                    restate=False, openers=1, equation_first_share=0.0):
     """The solution with some + and - steps done in two (tens, then ones) and, with
     `product_share`, some * steps done in three (split_product): other correct ways through the
     same problem whose arithmetic differs from the one-step way, so the samples of a policy
     trained on all of them do not all repeat the same slip (see tools/train/README.md). Each
     split's first paragraph begins with one of the first `openers` SPLIT_OPENERS, drawn evenly
-    (with 1, no draw: "First, ")."""
+    (with 1, no draw: "First, "). With `equation_first_share`, that share of the steps not split
+    is written equation first (equation_first)."""
     out = []
     for step in split_steps(solution):
         eq = equation_of(step)
@@ -159,6 +169,8 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
         elif eq is not None and eq[1] == "*" and draw < product_share:
             parts = split_product(step, eq[0], eq[2], eq[3], name_parts=name_parts, restate=restate,
                                   opener=_opener(rng, openers))
+        if parts is None and eq is not None and equation_first_share > 0 and rng.random() < equation_first_share:
+            parts = [equation_first(step)]
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 

@@ -97,6 +97,10 @@ def parse_args(argv=None):
     p.add_argument("--split-openers", type=int, default=1,
                    help="how many ways a split step's first paragraph may begin (1 to 3: \"First, \", "
                    "\"In parts, \", \"Using parts, \"), drawn evenly; see tools/train/README.md, sweep 8")
+    p.add_argument("--equation-first", type=float, default=0.0,
+                   help="share of the steps not split written equation first (\"67 - 39 = 28. Tara "
+                   "has 28 stamps.\"), another phrasing of the same computation; see "
+                   "tools/train/README.md, sweep 9")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -288,10 +292,11 @@ def policy_ways(solution, rng, args):
     """The solution written the policy's ways: some operands swapped, some steps split."""
     if args.swap_operands > 0:
         solution = arith_data.swap_operands(solution, rng, args.swap_operands)
-    if args.split_steps > 0 or args.split_products > 0:
+    if args.split_steps > 0 or args.split_products > 0 or args.equation_first > 0:
         solution = arith_data.split_additions(solution, rng, args.split_steps, args.split_ones_first,
                                               args.split_products, bool(args.name_split_parts),
-                                              args.restate_split, args.split_openers)
+                                              args.restate_split, args.split_openers,
+                                              args.equation_first)
     return solution
 
 
@@ -382,7 +387,7 @@ def policy_settings_key(args):
     names = ["seed", "train_count", "train_data_seed", "difficulty", "vocab_size", "tokenizer_texts", "hidden",
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
              "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first",
-             "split_products", "name_split_parts", "restate_split", "split_openers", "bf16"]
+             "split_products", "name_split_parts", "restate_split", "split_openers", "equation_first", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 

@@ -90,6 +90,26 @@ def table(db, where):
         print(f"  {op}  " + " | ".join(cells) + f" | split {share:.2f} of the steps")
 
 
+def operand_orders(db, where):
+    """Of the one-shot + and * steps of a problem that slip in both operand orders (`a op b` and
+    `b op a`, see --swap-operands), how often the most common wrong result differs between the
+    two orders: whether writing a computation another way spreads its slips (sweep 9)."""
+    wrong = collections.defaultdict(lambda: (collections.Counter(), collections.Counter()))
+    query = (f"SELECT r.problem_id, c.text FROM candidates c JOIN runs r ON r.id = c.run_id "
+             f"WHERE {where}")
+    for problem, text in db.execute(query):
+        for paragraph in text.split(STEP_DELIMITER):
+            eqs = equations(paragraph)
+            if len(eqs) != 1 or eqs[0][1] not in "+*" or holds(*eqs[0]):
+                continue  # one-shot paragraphs hold one equation; split ones two or more
+            a, op, b, c = eqs[0]
+            wrong[problem, op, min(a, b), max(a, b)][int(a > b)][c] += 1
+    both = [orders for orders in wrong.values() if orders[0] and orders[1]]
+    differ = sum(orders[0].most_common(1)[0][0] != orders[1].most_common(1)[0][0] for orders in both)
+    print(f"  + and * steps slipped in both operand orders: {len(both)}; the most common wrong "
+          f"result differs between the orders in {differ}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("db", help="a SQLite file of scripts/bench_arith.sh")
@@ -99,7 +119,9 @@ def main():
     print("greedy decoding")
     table(db, "r.experiment_id = 1")
     print(f"samples of self-consistency@{args.budget}")
-    table(db, f"r.experiment_id = 2 AND r.strategy = 'self-consistency' AND r.budget_n = {args.budget}")
+    samples = f"r.experiment_id = 2 AND r.strategy = 'self-consistency' AND r.budget_n = {args.budget}"
+    table(db, samples)
+    operand_orders(db, samples)
 
 
 if __name__ == "__main__":
