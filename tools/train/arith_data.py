@@ -102,12 +102,16 @@ def split_step(step, a, op, b, c, ones_first=False, name_parts=False, restate=Fa
     return [first, last_paragraph(step, "Then", f"{middle} {op} {rest} = {c}", restate)]
 
 
-def equation_first(step):
+def equation_first(step, restate=False):
     """The step with its equation first and its sentence after, with the result only
     ("67 - 39 = 28. Tara has 28 stamps." for "Tara has 67 - 39 = 28 stamps."): the same
     computation written after other words, so a policy trained on both phrasings slips in
-    different places in each (see tools/train/README.md, sweep 9)."""
+    different places in each (see tools/train/README.md, sweep 9). With `restate` the sentence
+    keeps its equation ("67 - 39 = 28. Tara has 67 - 39 = 28 stamps."), so the arithmetic checker
+    also sees an equation whose operands were written after the words that name them."""
     m = EQUATION.search(step)
+    if restate:
+        return f"{m.group(0)}. " + step
     return f"{m.group(0)}. " + step[:m.start()] + m.group(4) + step[m.end():]
 
 
@@ -149,14 +153,14 @@ def split_product(step, a, b, c, name_parts=False, restate=False, opener="First,
 
 
 def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0, name_parts=False,
-                    restate=False, openers=1, equation_first_share=0.0):
+                    restate=False, openers=1, equation_first_share=0.0, equation_first_restate=False):
     """The solution with some + and - steps done in two (tens, then ones) and, with
     `product_share`, some * steps done in three (split_product): other correct ways through the
     same problem whose arithmetic differs from the one-step way, so the samples of a policy
     trained on all of them do not all repeat the same slip (see tools/train/README.md). Each
     split's first paragraph begins with one of the first `openers` SPLIT_OPENERS, drawn evenly
     (with 1, no draw: "First, "). With `equation_first_share`, that share of the steps not split
-    is written equation first (equation_first)."""
+    is written equation first (equation_first, with `equation_first_restate` as its `restate`)."""
     out = []
     for step in split_steps(solution):
         eq = equation_of(step)
@@ -170,7 +174,7 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
             parts = split_product(step, eq[0], eq[2], eq[3], name_parts=name_parts, restate=restate,
                                   opener=_opener(rng, openers))
         if parts is None and eq is not None and equation_first_share > 0 and rng.random() < equation_first_share:
-            parts = [equation_first(step)]
+            parts = [equation_first(step, equation_first_restate)]
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 

@@ -101,6 +101,9 @@ def parse_args(argv=None):
                    help="share of the steps not split written equation first (\"67 - 39 = 28. Tara "
                    "has 28 stamps.\"), another phrasing of the same computation; see "
                    "tools/train/README.md, sweep 9")
+    p.add_argument("--equation-first-restate", type=int, default=0,
+                   help="1: a step written equation first keeps its equation in the sentence too "
+                   "(\"67 - 39 = 28. Tara has 67 - 39 = 28 stamps.\"); see tools/train/README.md, sweep 9")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -296,7 +299,7 @@ def policy_ways(solution, rng, args):
         solution = arith_data.split_additions(solution, rng, args.split_steps, args.split_ones_first,
                                               args.split_products, bool(args.name_split_parts),
                                               args.restate_split, args.split_openers,
-                                              args.equation_first)
+                                              args.equation_first, bool(args.equation_first_restate))
     return solution
 
 
@@ -387,7 +390,8 @@ def policy_settings_key(args):
     names = ["seed", "train_count", "train_data_seed", "difficulty", "vocab_size", "tokenizer_texts", "hidden",
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
              "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first",
-             "split_products", "name_split_parts", "restate_split", "split_openers", "equation_first", "bf16"]
+             "split_products", "name_split_parts", "restate_split", "split_openers", "equation_first",
+             "equation_first_restate", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 
