@@ -79,7 +79,7 @@ def swap_operands(solution, rng, share):
 
 
 # How the first paragraph of a split step begins: split_additions' `openers` uses the first
-# `openers` of these, one drawn per split step. Their first tokens differ from each other and from
+# `openers` of these, one drawn per split step. Their first words differ from each other's and from
 # the reference's paragraph openings (after `Split ...` with name_parts); see tools/train/README.md,
 # sweep 8, for why there is more than one.
 SPLIT_OPENERS = ("First, ", "In parts, ", "Using parts, ")

@@ -7,9 +7,10 @@ step whose second operand is 10 or more and not a multiple of ten, a * step of s
 a digit) by the way the policy wrote them:
 
 - one-shot: `a op b = c` in one paragraph; wrong when the equation does not hold;
-- split: a paragraph starting "First," (or another of arith_data.SPLIT_OPENERS) and the paragraphs of the same step after it ("Then,",
-  "Now,", or without `--restate-split` the step's own paragraph with the split's last equation);
-  wrong when one of the split's own equations does not hold. The step restated at the end of the last paragraph
+- split: a paragraph starting "First," (or another of arith_data.SPLIT_OPENERS) and the
+  paragraphs of the same step after it ("Then,", "Now,", or without `--restate-split` the step's
+  own paragraph with the split's last equation); wrong when one of the split's own equations does
+  not hold. The step restated at the end of the last paragraph
   (`--restate-split`) is left out: it repeats the operands and the split's result, so a slip
   there (usually a copied operand) does not change the value the solution goes on with. A split
   of the wrong number whose equations all hold counts as right here, so the split's figure is a
@@ -99,9 +100,11 @@ def operand_orders(db, where):
              f"WHERE {where}")
     for problem, text in db.execute(query):
         for paragraph in text.split(STEP_DELIMITER):
+            if paragraph.startswith(SPLIT_STARTS + SPLIT_CONTINUATIONS):
+                continue  # a split's paragraphs
             eqs = equations(paragraph)
             if len(eqs) != 1 or eqs[0][1] not in "+*" or holds(*eqs[0]):
-                continue  # one-shot paragraphs hold one equation; split ones two or more
+                continue
             a, op, b, c = eqs[0]
             wrong[problem, op, min(a, b), max(a, b)][int(a > b)][c] += 1
     both = [orders for orders in wrong.values() if orders[0] and orders[1]]
