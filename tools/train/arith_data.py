@@ -115,6 +115,18 @@ def equation_first(step, restate=False):
     return f"{m.group(0)}. " + step[:m.start()] + m.group(4) + step[m.end():]
 
 
+def equation_last(step):
+    """The step with the words after its equation moved before it and the equation ending the
+    sentence ("Tara has stamps: 67 - 39 = 28." for "Tara has 67 - 39 = 28 stamps."): the words
+    that say what is computed still come first, the computation after other words than the
+    reference's (tools/train/README.md, sweep 9)."""
+    m = EQUATION.search(step)
+    end = step.find(".", m.end())
+    if end < 0:
+        return step
+    return f"{step[:m.start()].rstrip()}{step[m.end():end]}: {m.group(0)}" + step[end:]
+
+
 def split_sentence(number, first, second):
     return f"Split {number} into {first} and {second}. "
 
@@ -153,14 +165,16 @@ def split_product(step, a, b, c, name_parts=False, restate=False, opener="First,
 
 
 def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0, name_parts=False,
-                    restate=False, openers=1, equation_first_share=0.0, equation_first_restate=False):
+                    restate=False, openers=1, equation_first_share=0.0, equation_first_restate=False,
+                    equation_last_share=0.0):
     """The solution with some + and - steps done in two (tens, then ones) and, with
     `product_share`, some * steps done in three (split_product): other correct ways through the
     same problem whose arithmetic differs from the one-step way, so the samples of a policy
     trained on all of them do not all repeat the same slip (see tools/train/README.md). Each
     split's first paragraph begins with one of the first `openers` SPLIT_OPENERS, drawn evenly
     (with 1, no draw: "First, "). With `equation_first_share`, that share of the steps not split
-    is written equation first (equation_first, with `equation_first_restate` as its `restate`)."""
+    is written equation first (equation_first, with `equation_first_restate` as its `restate`),
+    and with `equation_last_share` that share of the others equation last (equation_last)."""
     out = []
     for step in split_steps(solution):
         eq = equation_of(step)
@@ -175,6 +189,8 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
                                   opener=_opener(rng, openers))
         if parts is None and eq is not None and equation_first_share > 0 and rng.random() < equation_first_share:
             parts = [equation_first(step, equation_first_restate)]
+        if parts is None and eq is not None and equation_last_share > 0 and rng.random() < equation_last_share:
+            parts = [equation_last(step)]
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 

@@ -104,6 +104,10 @@ def parse_args(argv=None):
     p.add_argument("--equation-first-restate", type=int, default=0,
                    help="1: a step written equation first keeps its equation in the sentence too "
                    "(\"67 - 39 = 28. Tara has 67 - 39 = 28 stamps.\"); see tools/train/README.md, sweep 9")
+    p.add_argument("--equation-last", type=float, default=0.0,
+                   help="share of the steps neither split nor written equation first written with "
+                   "the equation last (\"Tara has stamps: 67 - 39 = 28.\"); see tools/train/README.md, "
+                   "sweep 9")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -295,11 +299,12 @@ def policy_ways(solution, rng, args):
     """The solution written the policy's ways: some operands swapped, some steps split."""
     if args.swap_operands > 0:
         solution = arith_data.swap_operands(solution, rng, args.swap_operands)
-    if args.split_steps > 0 or args.split_products > 0 or args.equation_first > 0:
+    if args.split_steps > 0 or args.split_products > 0 or args.equation_first > 0 or args.equation_last > 0:
         solution = arith_data.split_additions(solution, rng, args.split_steps, args.split_ones_first,
                                               args.split_products, bool(args.name_split_parts),
                                               args.restate_split, args.split_openers,
-                                              args.equation_first, bool(args.equation_first_restate))
+                                              args.equation_first, bool(args.equation_first_restate),
+                                              args.equation_last)
     return solution
 
 
@@ -391,7 +396,7 @@ def policy_settings_key(args):
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
              "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first",
              "split_products", "name_split_parts", "restate_split", "split_openers", "equation_first",
-             "equation_first_restate", "bf16"]
+             "equation_first_restate", "equation_last", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 
