@@ -187,10 +187,12 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
         elif eq is not None and eq[1] == "*" and draw < product_share:
             parts = split_product(step, eq[0], eq[2], eq[3], name_parts=name_parts, restate=restate,
                                   opener=_opener(rng, openers))
-        if parts is None and eq is not None and equation_first_share > 0 and rng.random() < equation_first_share:
-            parts = [equation_first(step, equation_first_restate)]
-        if parts is None and eq is not None and equation_last_share > 0 and rng.random() < equation_last_share:
-            parts = [equation_last(step)]
+        # Steps not split may be rephrased; a share of 0 draws nothing (the shipped recipe's draws).
+        if parts is None and eq is not None:
+            if equation_first_share > 0 and rng.random() < equation_first_share:
+                parts = [equation_first(step, equation_first_restate)]
+            elif equation_last_share > 0 and rng.random() < equation_last_share:
+                parts = [equation_last(step)]
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 

@@ -296,15 +296,18 @@ def optimizer_step(model, opt, lr, batch, pad, args, loss_fn):
 
 
 def policy_ways(solution, rng, args):
-    """The solution written the policy's ways: some operands swapped, some steps split."""
+    """The solution written the policy's ways: some operands swapped, some steps split, some
+    written another way (the flags of sweeps 8 and 9)."""
     if args.swap_operands > 0:
         solution = arith_data.swap_operands(solution, rng, args.swap_operands)
     if args.split_steps > 0 or args.split_products > 0 or args.equation_first > 0 or args.equation_last > 0:
-        solution = arith_data.split_additions(solution, rng, args.split_steps, args.split_ones_first,
-                                              args.split_products, bool(args.name_split_parts),
-                                              args.restate_split, args.split_openers,
-                                              args.equation_first, bool(args.equation_first_restate),
-                                              args.equation_last)
+        solution = arith_data.split_additions(
+            solution, rng, args.split_steps, ones_first_share=args.split_ones_first,
+            product_share=args.split_products, name_parts=bool(args.name_split_parts),
+            restate=args.restate_split, openers=args.split_openers,
+            equation_first_share=args.equation_first,
+            equation_first_restate=bool(args.equation_first_restate),
+            equation_last_share=args.equation_last)
     return solution
 
 
