@@ -127,6 +127,18 @@ def equation_last(step):
     return f"{step[:m.start()].rstrip()}{step[m.end():end]}: {m.group(0)}" + step[end:]
 
 
+STEP_LEAD = "Next: "
+
+
+def step_lead(step):
+    """The step with STEP_LEAD before it ("Next: Tara has 67 - 39 = 28 stamps."): the one-shot way
+    begun with another first token, its words and equation as the reference writes them, so the
+    one-shot way's first tokens share its probability and the split way's "First" becomes the most
+    likely start of a step (as with equation_first) while the words before the equation stay the
+    reference's (tools/train/README.md, sweep 10)."""
+    return STEP_LEAD + step
+
+
 def split_sentence(number, first, second):
     return f"Split {number} into {first} and {second}. "
 
@@ -166,7 +178,7 @@ def split_product(step, a, b, c, name_parts=False, restate=False, opener="First,
 
 def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.0, name_parts=False,
                     restate=False, openers=1, equation_first_share=0.0, equation_first_restate=False,
-                    equation_last_share=0.0):
+                    equation_last_share=0.0, lead_share=0.0):
     """The solution with some + and - steps done in two (tens, then ones) and, with
     `product_share`, some * steps done in three (split_product): other correct ways through the
     same problem whose arithmetic differs from the one-step way, so the samples of a policy
@@ -174,7 +186,8 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
     split's first paragraph begins with one of the first `openers` SPLIT_OPENERS, drawn evenly
     (with 1, no draw: "First, "). With `equation_first_share`, that share of the steps not split
     is written equation first (equation_first, with `equation_first_restate` as its `restate`),
-    and with `equation_last_share` that share of the others equation last (equation_last)."""
+    with `equation_last_share` that share of the others equation last (equation_last), and with
+    `lead_share` that share of the rest begun with STEP_LEAD (step_lead)."""
     out = []
     for step in split_steps(solution):
         eq = equation_of(step)
@@ -193,6 +206,8 @@ def split_additions(solution, rng, share, ones_first_share=0.0, product_share=0.
                 parts = [equation_first(step, equation_first_restate)]
             elif equation_last_share > 0 and rng.random() < equation_last_share:
                 parts = [equation_last(step)]
+            elif lead_share > 0 and rng.random() < lead_share:
+                parts = [step_lead(step)]
         out.extend(parts or [step])
     return STEP_DELIMITER.join(out)
 

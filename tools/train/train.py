@@ -108,6 +108,9 @@ def parse_args(argv=None):
                    help="share of the steps neither split nor written equation first written with "
                    "the equation last (\"Tara has stamps: 67 - 39 = 28.\"); see tools/train/README.md, "
                    "sweep 9")
+    p.add_argument("--step-lead", type=float, default=0.5,
+                   help="share of the steps not otherwise rewritten begun with \"Next: \" (\"Next: Tara "
+                   "has 67 - 39 = 28 stamps.\"); see tools/train/README.md, sweep 10")
     p.add_argument("--system-prompt-share", type=float, default=0.5,
                    help="share of policy examples with the PRM-style system prompt")
     # prm
@@ -297,17 +300,18 @@ def optimizer_step(model, opt, lr, batch, pad, args, loss_fn):
 
 def policy_ways(solution, rng, args):
     """The solution written the policy's ways: some operands swapped, some steps split, some
-    written another way (the flags of sweeps 8 and 9)."""
+    written another way, some begun with "Next: " (the flags of sweeps 8 to 10)."""
     if args.swap_operands > 0:
         solution = arith_data.swap_operands(solution, rng, args.swap_operands)
-    if args.split_steps > 0 or args.split_products > 0 or args.equation_first > 0 or args.equation_last > 0:
+    if args.split_steps > 0 or args.split_products > 0 or args.equation_first > 0 or args.equation_last > 0 \
+            or args.step_lead > 0:
         solution = arith_data.split_additions(
             solution, rng, args.split_steps, ones_first_share=args.split_ones_first,
             product_share=args.split_products, name_parts=bool(args.name_split_parts),
             restate=args.restate_split, openers=args.split_openers,
             equation_first_share=args.equation_first,
             equation_first_restate=bool(args.equation_first_restate),
-            equation_last_share=args.equation_last)
+            equation_last_share=args.equation_last, lead_share=args.step_lead)
     return solution
 
 
@@ -399,7 +403,7 @@ def policy_settings_key(args):
              "intermediate", "layers", "heads", "kv_heads", "max_positions", "policy_steps", "policy_batch",
              "policy_lr", "system_prompt_share", "swap_operands", "split_steps", "split_ones_first",
              "split_products", "name_split_parts", "restate_split", "split_openers", "equation_first",
-             "equation_first_restate", "equation_last", "bf16"]
+             "equation_first_restate", "equation_last", "step_lead", "bf16"]
     return json.dumps({n: getattr(args, n) for n in names}, sort_keys=True)
 
 
