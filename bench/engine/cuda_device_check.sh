@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
-# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, the launch modes
-# side by side, and a kernel-by-kernel profile (Nsight Compute) of a decode and a prefill step.
+# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, decode attention
+# and the launch modes side by side, and a kernel-by-kernel profile (Nsight Compute) of a decode
+# and a prefill step.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -10,8 +11,9 @@
 #
 # The binaries link Debian's shared libraries, which the device image (Ubuntu) lacks: `pack`
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
-# puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out);
-# PROFILE=0 skips the profile. About 100 s of device time on an H200, 30 s of it the profile.
+# puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
+# archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profile.
+# About 100 s of device time on an H200, 40 s of it the profile.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -34,7 +36,7 @@ pack() {
 }
 
 run() {
-  local out=${OUT:-/tmp/out} p=/tmp/ponder_payload start
+  local out=${OUT:-/tmp/out}/logs p=/tmp/ponder_payload start
   start=$(date +%s)
   mkdir -p "$out"
   step() { echo "[+$(($(date +%s) - start))s] $*"; }
@@ -62,18 +64,18 @@ run() {
   timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
     --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
     grep -v 'Loading weights' | tee "$out/bench.log"
-  step "decode attention split over the positions (flash-decoding; off by default)"
-  PONDER_CUDA_SPLIT_ATTENTION=1 timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
-    2>&1 | grep -E "$table" | tee "$out/split_attention.log"
-  PONDER_CUDA_SPLIT_ATTENTION=1 timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 \
-    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_attention_1024.log"
-  timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 --ubatch 8192 2>&1 | grep -E "$table" |
-    tee "$out/attention_1024.log"
-  step "split decode attention with the rope/store kernel folded in (off by default)"
-  PONDER_CUDA_SPLIT_ATTENTION=rope timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 \
-    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_rope.log"
-  PONDER_CUDA_SPLIT_ATTENTION=rope timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 \
-    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_rope_1024.log"
+  step "decode attention: a block per head (split where the heads leave multiprocessors idle is the default)"
+  PONDER_CUDA_SPLIT_ATTENTION=0 timeout 60 "${bench[@]}" --npl 1,4,8,16,64 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/per_head.log"
+  timeout 60 "${bench[@]}" --npl 4,8 --ntg 64 --ubatch 8192 2>&1 | grep -E "$table" |
+    tee "$out/auto_4_8.log"
+  step "decode attention at a context of 1024: the default, a block per head, split at batch 16"
+  timeout 60 "${bench[@]}" --npl 1,16 --npp 1024 --ntg 64 --ubatch 8192 2>&1 | grep -E "$table" |
+    tee "$out/auto_1024.log"
+  PONDER_CUDA_SPLIT_ATTENTION=0 timeout 60 "${bench[@]}" --npl 1 --npp 1024 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/per_head_1024.log"
+  PONDER_CUDA_SPLIT_ATTENTION=1 timeout 60 "${bench[@]}" --npl 16 --npp 1024 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_1024.log"
   step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
   timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
     2>&1 | grep -E "$table" | tee "$out/sampled.log"
@@ -90,18 +92,20 @@ run() {
   timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
     tee "$out/ubatch512.log"
   if [ "${PROFILE:-1}" = 1 ]; then
-    step "Nsight Compute: a batch-1 decode step (and one at a context of 128, split with rope), a 64 x 128 prefill step"
+    step "Nsight Compute: batch-1 decode steps at contexts of 16 and 128, a 64 x 128 prefill step"
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 --npp 16 \
       --ntg 4 --no-cuda-graphs >"$out/ncu_decode.csv" 2>&1
-    PONDER_CUDA_SPLIT_ATTENTION=rope PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control \
-      none --cache-control none --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv \
-      "${bench[@]}" --npl 1 --npp 128 --ntg 4 --no-cuda-graphs >"$out/ncu_decode_rope.csv" 2>&1
+    PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 \
+      --npp 128 --ntg 4 --no-cuda-graphs >"$out/ncu_decode128.csv" 2>&1
+    python3 bench/engine/ncu_summary.py "$out/ncu_decode128.csv" 2>&1 | head -14
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum --csv "${bench[@]}" --npl 64 --npp 128 --ntg 1 \
       --ubatch 8192 --no-cuda-graphs >"$out/ncu_prefill.csv" 2>&1
   fi
   step "done"
+  tar -czf "$out/../logs.tgz" -C "$out/.." logs && rm -rf "$out"
 }
 
 case "${1:-}" in

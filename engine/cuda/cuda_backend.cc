@@ -185,12 +185,11 @@ class CudaBackend final : public ForwardBackend {
     int64_t draws = 0;          // tokens drawn (ForwardOptions::draws)
     bool sample = false;  // by LaunchDrawTokens; false: the draws are the rows' argmaxes, in order
     bool head = false, hidden = false;
-    bool rewards = false;    // the reward head on every row (the caller picks its rows)
-    bool fold_rope = false;  // decode attention by LaunchSplitAttentionRope (kSplitRope)
+    bool rewards = false;  // the reward head on every row (the caller picks its rows)
     bool operator<(const StepKey& other) const {  // graphs are kept for decode shapes only
-      return std::tie(tokens, rows, draws, sample, head, hidden, rewards, fold_rope) <
+      return std::tie(tokens, rows, draws, sample, head, hidden, rewards) <
              std::tie(other.tokens, other.rows, other.draws, other.sample, other.head, other.hidden,
-                      other.rewards, other.fold_rope);
+                      other.rewards);
     }
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
@@ -269,11 +268,15 @@ class CudaBackend final : public ForwardBackend {
 
   bool use_graphs_ = true;
   bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
-  // Decode attention (steps of one token per sequence): a block per head (LaunchPagedAttention),
-  // split over the positions (flash-decoding, LaunchSplitAttention), or split with the rope/store
-  // kernel folded in (LaunchSplitAttentionRope).
-  enum class DecodeAttention { kPerHead, kSplit, kSplitRope };
-  DecodeAttention decode_attention_ = DecodeAttention::kPerHead;
+  // Decode attention (steps of one token per sequence): a block per head (LaunchPagedAttention)
+  // or split over the positions (flash-decoding, LaunchSplitAttention); kAuto splits the steps
+  // whose heads alone leave multiprocessors idle (SplitsDecodeAttention).
+  enum class DecodeAttention { kAuto, kPerHead, kSplit };
+  DecodeAttention decode_attention_ = DecodeAttention::kAuto;
+  int multiprocessors_ = 1;
+  // Whether a decode step of `tokens` sequences splits its attention over the positions.
+  bool SplitsDecodeAttention(int64_t tokens) const;
+
   std::map<StepKey, StepGraph> graphs_;
   CudaGraphStats graph_stats_;
 };
@@ -311,15 +314,14 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   const char* early_start = std::getenv("PONDER_CUDA_EARLY_START");
   early_start_ =
       properties.major >= 9 && !(early_start != nullptr && std::string_view(early_start) == "0");
-  // PONDER_CUDA_SPLIT_ATTENTION=1 turns on flash-decoding for decode steps (kernels.h
-  // LaunchSplitAttention), =rope the same with the rope/store kernel folded into its first pass
-  // (LaunchSplitAttentionRope): off until they have been measured on a GPU.
-  const std::string_view split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION") != nullptr
-                                     ? std::getenv("PONDER_CUDA_SPLIT_ATTENTION")
-                                     : "";
-  decode_attention_ = split == "1"      ? DecodeAttention::kSplit
-                      : split == "rope" ? DecodeAttention::kSplitRope
-                                        : DecodeAttention::kPerHead;
+  multiprocessors_ = properties.multiProcessorCount;
+  // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
+  // (kernels.h LaunchSplitAttention), =0 none, to compare.
+  const char* split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION");
+  decode_attention_ = split == nullptr                 ? DecodeAttention::kAuto
+                      : std::string_view(split) == "1" ? DecodeAttention::kSplit
+                      : std::string_view(split) == "0" ? DecodeAttention::kPerHead
+                                                       : DecodeAttention::kAuto;
 
   storage_ = ChooseStorage(weights_);
   PONDER_ASSIGN_OR_RETURN(
@@ -409,25 +411,6 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
 }
 
 namespace {
-// In a decode step (one token per chunk), whether the block a chunk writes is also in another
-// chunk's table: a sequence planned in the same step as another that fills a block they share
-// (engine/scheduler.cc), or two chunks writing one block. Block k of a table holds positions
-// [k * block_size, (k + 1) * block_size), so a block two sequences share (a prefix, a fork) sits
-// at the same index in both: comparing that entry of the other tables is enough, without a
-// container built in the decode loop.
-bool WritesASharedBlock(std::span<const SequenceChunk> chunks, int block_size) {
-  for (size_t i = 0; i < chunks.size(); ++i) {
-    const size_t k = static_cast<size_t>(chunks[i].start_position / block_size);
-    const int32_t block = chunks[i].block_table[k];
-    for (size_t j = 0; j < chunks.size(); ++j) {
-      if (j != i && k < chunks[j].block_table.size() && chunks[j].block_table[k] == block) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
 // The attention kernels' view of the model and its KV cache.
 AttentionShape AttentionShapeOf(const ModelConfig& c, const DeviceKvCache& kv) {
   return {c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers, kv.shape().block_size};
@@ -557,7 +540,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   const int64_t D = static_cast<int64_t>(options.draws.size());
   PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
-  if (decode_attention_ != DecodeAttention::kPerHead && one_token_each) {
+  if (one_token_each && SplitsDecodeAttention(T)) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
         "split attention"));
@@ -584,10 +567,6 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     std::memcpy(tables + table_at, chunk.block_table.data(), blocks * sizeof(int32_t));
     table_at += blocks;
   }
-  // Rope/store folded into attention stores a token's key and value in the kernel in which other
-  // tokens read the cache: not for a step in which one sequence reads a block another fills.
-  const bool fold_rope = decode_attention_ == DecodeAttention::kSplitRope && one_token_each &&
-                         !WritesASharedBlock(chunks, block_size);
   // From the first copy on, the stream has work that reads the pinned buffers: a step that fails
   // after it waits for that work, as the next step rewrites them.
   auto enqueue_and_collect = [&]() -> absl::Status {
@@ -615,8 +594,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
                       .sample = sample,
                       .head = (options.logits || D > 0) && R > 0,
                       .hidden = options.hidden && R > 0,
-                      .rewards = !options.reward_rows.empty(),
-                      .fold_rope = fold_rope};
+                      .rewards = !options.reward_rows.empty()};
     const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
     PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
 
@@ -699,26 +677,19 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                            .inv_freq = inv_freq_.as<float>(),
                            .neox = c.rope_style == RopeStyle::kNeox};
     const bool decode = key.tiles == 0;  // one token per sequence
-    if (decode && key.fold_rope) {
-      // Rope, store and attention's first pass in one kernel, then the merge.
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttentionRope(storage_, wide, nt, shape, l, params,
-                                                           d_positions, d_offsets, d_tables, cache,
-                                                           narrow, split_scratch_.data(), Next()));
+    PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
+        storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
+    if (!decode && PrefillAttentionSupports(shape)) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
+          storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
+          d_positions, d_offsets, d_tables, cache, narrow, Next()));
+    } else if (decode && SplitsDecodeAttention(T)) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
+                                                       d_offsets, d_tables, cache, narrow,
+                                                       split_scratch_.data(), Next()));
     } else {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
-          storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
-      if (!decode && PrefillAttentionSupports(shape)) {
-        PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
-            storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
-            d_positions, d_offsets, d_tables, cache, narrow, Next()));
-      } else if (decode && decode_attention_ != DecodeAttention::kPerHead) {
-        PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
-                                                         d_offsets, d_tables, cache, narrow,
-                                                         split_scratch_.data(), Next()));
-      } else {
-        PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
-            storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next()));
-      }
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
+                                                       d_offsets, d_tables, cache, narrow, Next()));
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {
@@ -782,6 +753,23 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                         D * 2 * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   }
   return absl::OkStatus();
+}
+
+bool CudaBackend::SplitsDecodeAttention(int64_t tokens) const {
+  switch (decode_attention_) {
+    case DecodeAttention::kPerHead:
+      return false;
+    case DecodeAttention::kSplit:
+      return true;
+    case DecodeAttention::kAuto:
+      // A block per head leaves multiprocessors idle, each walking the whole context. On an
+      // H200 (docs/cuda_backend.md) splitting took a batch-1 step of Qwen2.5-1.5B's shape (12
+      // heads) at a context of about 160 from 1.89 to 1.65 ms and at 1 100 from 3.94 to 1.85 ms,
+      // and cost 1% of decode throughput at batch 16 and 20% at batch 64, whose heads fill the
+      // 132 multiprocessors without it.
+      return tokens * weights_.config().num_heads < multiprocessors_;
+  }
+  return false;
 }
 
 CudaBackend::BufferSignature CudaBackend::Signature() const {

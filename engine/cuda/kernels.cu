@@ -455,87 +455,6 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
                           });
 }
 
-// Flash-decoding's first pass with LaunchQkvRopeStore folded in, for decode steps (one token per
-// sequence). Block (t, h, s) prepares its query head (bias, q norm, rotation: PrepareHead, as
-// the rope/store kernel) in shared memory. The blocks of the last stretch, which holds the
-// token's own position, also prepare its key and value (KV head g); the group's first head
-// stores them in the cache, and each rounds them to the cache's 16 bits, as reading them back
-// would. They attend to the cached positions before the token's own and fold in its key and
-// value last. Writes the partial softmax as SplitAttentionKernel does.
-template <typename T, int kPerLane>
-__global__ void __launch_bounds__(kAttentionWarps * 32)
-    SplitAttentionRopeKernel(const float* qkv, AttentionShape shape, int layer, QkvParams params,
-                             const int32_t* positions, const int32_t* table_offsets,
-                             const int32_t* block_tables, T* cache, float* partials) {
-  __shared__ float q_head[kMaxHeadDim], k_head[kMaxHeadDim], v_head[kMaxHeadDim];
-  __shared__ float cos_table[kMaxHeadDim / 2], sin_table[kMaxHeadDim / 2];
-  AwaitPreviousKernel();
-  const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
-  const int pos = positions[t], n = pos + 1, splits = AttentionSplits(n);
-  if (s >= splits) return;
-  const int D = shape.head_dim, Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
-  const int group = shape.num_heads / shape.num_kv_heads, g = h / group;
-  const int stretch = (n + splits - 1) / splits, begin = s * stretch;
-  const int end = min(n, begin + stretch);
-  const bool own = end == n;  // the stretch holds the token's own position
-  const float* row = qkv + static_cast<size_t>(t) * (Q + 2 * KV);
-  const int32_t* table = block_tables + table_offsets[t];
-  const int warp = threadIdx.x >> 5;
-  RopeTables(pos, params.inv_freq, D / 2, cos_table, sin_table);
-  __syncthreads();
-  if (warp == 0) {
-    PrepareHead(row, h * D, D, true, params.q_norm, params, cos_table, sin_table, q_head);
-  } else if (own && warp == 1) {
-    PrepareHead(row, Q + g * D, D, true, params.k_norm, params, cos_table, sin_table, k_head);
-  } else if (own && warp == 2) {
-    PrepareHead(row, Q + KV + g * D, D, false, nullptr, params, cos_table, sin_table, v_head);
-  }
-  __syncthreads();
-  float own_score = 0.0f;
-  if (own) {
-    T* key_slot = KeySlot(cache, shape, layer, table, pos) + g * D;
-    T* value_slot = key_slot + static_cast<size_t>(shape.block_size) * KV;
-    const bool store = h % group == 0;
-    const float scale = rsqrtf(static_cast<float>(D));
-    float dot = 0.0f;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-      const T key = FromFloat<T>(k_head[d]), value = FromFloat<T>(v_head[d]);
-      if (store) {
-        key_slot[d] = key;
-        value_slot[d] = value;
-      }
-      v_head[d] = ToFloat(value);
-      dot += q_head[d] * scale * ToFloat(key);
-    }
-    own_score = BlockSum(dot);  // also orders the v_head writes before the reads below
-  }
-  float* partial =
-      partials +
-      ((static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits + s) * (D + 2);
-  // The partial softmax of the cached part (numerator / denominator at maximum), with the
-  // token's own key folded in for the last stretch.
-  auto emit = [&](int d, float numerator, float denominator, float maximum) {
-    if (own) {
-      const float top = fmaxf(maximum, own_score);
-      const float old_weight = expf(maximum - top), own_weight = expf(own_score - top);
-      numerator = numerator * old_weight + own_weight * v_head[d];
-      denominator = denominator * old_weight + own_weight;
-      maximum = top;
-    }
-    if (d == 0) {
-      partial[0] = maximum;
-      partial[1] = denominator;
-    }
-    partial[2 + d] = numerator;
-  };
-  const int last_cached = own ? pos - 1 : end - 1;
-  if (begin <= last_cached) {
-    AttendHead<T, kPerLane>(q_head, cache, table, shape, layer, h, begin, last_cached, emit);
-  } else {  // the stretch is the token's own position alone
-    for (int d = threadIdx.x; d < D; d += blockDim.x) emit(d, 0.0f, 0.0f, -INFINITY);
-  }
-}
-
 // Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
 // the order of the stretches, into out[t][h] (16-bit).
 template <typename T>
@@ -1522,56 +1441,24 @@ size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape) {
          (shape.head_dim + 2) * sizeof(float);
 }
 
-namespace {
-// Flash-decoding's two passes: `first_pass(T, per_lane constant, grid, block)` launches the first
-// for storage type T, then the merge.
-template <typename FirstPass>
-cudaError_t SplitAttentionPasses(StorageType type, int num_tokens, const AttentionShape& shape,
-                                 const int32_t* positions, void* out, void* scratch, Launch launch,
-                                 FirstPass&& first_pass) {
+cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
+                                 const AttentionShape& shape, int layer, const int32_t* positions,
+                                 const int32_t* table_offsets, const int32_t* block_tables,
+                                 const void* cache, void* out, void* scratch, Launch launch) {
   if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
     WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
-      first_pass(zero, per_lane_constant, dim3(num_tokens, shape.num_heads, kAttentionMaxSplits),
-                 dim3(kAttentionWarps * 32));
+      Start(SplitAttentionKernel<T, decltype(per_lane_constant)::value>,
+            dim3(num_tokens, shape.num_heads, kAttentionMaxSplits), kAttentionWarps * 32, 0, launch,
+            qkv, shape, layer, positions, table_offsets, block_tables, static_cast<const T*>(cache),
+            static_cast<float*>(scratch));
     });
     if (cudaPeekAtLastError() != cudaSuccess) return;
     Start(SplitAttentionMergeKernel<T>, dim3(num_tokens, shape.num_heads), 128, 0, launch, shape,
           positions, static_cast<const float*>(scratch), static_cast<T*>(out));
   });
-}
-}  // namespace
-
-cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
-                                 const AttentionShape& shape, int layer, const int32_t* positions,
-                                 const int32_t* table_offsets, const int32_t* block_tables,
-                                 const void* cache, void* out, void* scratch, Launch launch) {
-  return SplitAttentionPasses(type, num_tokens, shape, positions, out, scratch, launch,
-                              [&](auto zero, auto per_lane_constant, dim3 grid, dim3 block) {
-                                using T = decltype(zero);
-                                Start(SplitAttentionKernel<T, decltype(per_lane_constant)::value>,
-                                      grid, block, 0, launch, qkv, shape, layer, positions,
-                                      table_offsets, block_tables, static_cast<const T*>(cache),
-                                      static_cast<float*>(scratch));
-                              });
-}
-
-cudaError_t LaunchSplitAttentionRope(StorageType type, const float* qkv, int num_tokens,
-                                     const AttentionShape& shape, int layer,
-                                     const QkvParams& params, const int32_t* positions,
-                                     const int32_t* table_offsets, const int32_t* block_tables,
-                                     void* cache, void* out, void* scratch, Launch launch) {
-  if (shape.head_dim > kMaxHeadDim || shape.head_dim % 2 != 0) return cudaErrorInvalidValue;
-  return SplitAttentionPasses(
-      type, num_tokens, shape, positions, out, scratch, launch,
-      [&](auto zero, auto per_lane_constant, dim3 grid, dim3 block) {
-        using T = decltype(zero);
-        Start(SplitAttentionRopeKernel<T, decltype(per_lane_constant)::value>, grid, block, 0,
-              launch, qkv, shape, layer, params, positions, table_offsets, block_tables,
-              static_cast<T*>(cache), static_cast<float*>(scratch));
-      });
 }
 
 cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,

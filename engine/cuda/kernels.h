@@ -98,8 +98,7 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // shape) bytes); then a block per (token, head) merges them in stretch order (Milakov &
 // Gimelshein 2018). A batch-1 step at a context of 160 thus runs 5 blocks per head where
 // LaunchPagedAttention runs one. The split depends on a sequence's length only, never on the
-// batch. Off by default in the backend (PONDER_CUDA_SPLIT_ATTENTION=1 turns it on for decode
-// steps) until it has been measured on a GPU.
+// batch. The backend takes it for decode steps whose heads alone leave multiprocessors idle.
 inline constexpr int kAttentionMaxSplits = 16;
 inline constexpr int kAttentionSplitKeys = 32;
 __host__ __device__ constexpr int AttentionSplits(int keys) {
@@ -111,19 +110,6 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch);
-
-// LaunchQkvRopeStore followed by LaunchSplitAttention, for decode steps (one token per
-// sequence), with the rope/store kernel folded into the split first pass: each block prepares
-// its query head itself, and the blocks of a token's last stretch its key and value, which the
-// group's first head stores in the cache (the same bits LaunchQkvRopeStore stores). q is not
-// written back into qkv. The token's own key is added to the softmax after the cached ones, so
-// the output may differ from the two kernels' in the last bits. Off by default in the backend
-// (PONDER_CUDA_SPLIT_ATTENTION=rope) until measured on a GPU.
-cudaError_t LaunchSplitAttentionRope(StorageType type, const float* qkv, int num_tokens,
-                                     const AttentionShape& shape, int layer,
-                                     const QkvParams& params, const int32_t* positions,
-                                     const int32_t* table_offsets, const int32_t* block_tables,
-                                     void* cache, void* out, void* scratch, Launch launch);
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one
