@@ -13,7 +13,7 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profile.
-# About 100 s of device time on an H200, 40 s of it the profile.
+# About 190 s of device time on an H200, 120 s of it the profiles.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -79,6 +79,8 @@ run() {
   step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
   timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
     2>&1 | grep -E "$table" | tee "$out/sampled.log"
+  timeout 60 "${bench[@]}" --npl 1,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-k 50 \
+    --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_top_k.log"
   step "graphs, no early starts"
   PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 2>&1 |
     grep -E "$table" | tee "$out/ab_graphs.log"

@@ -4,6 +4,7 @@
 //
 //   engine_bench --model M.gguf [--device cpu|cuda|auto] [--threads N] [--npp 128] [--ntg 64]
 //                [--npl 1,4,16] [--ubatch 512] [--no-cuda-graphs] [--temperature T] [--top-p P]
+//                [--top-k K]
 //                [--llama-cpp-dir DIR]   (a llama.cpp build folder holding bin/llama-batched-bench)
 //                [--hf-python PYTHON]    (runs bench/engine/hf_generate_bench.py on the same
 //                                         Hugging Face folder: transformers' generate, greedy)
@@ -19,7 +20,7 @@
 // decode steps in which every sequence gets one token. S_PP = npl*npp / T_PP,
 // S_TG = npl*ntg / T_TG. Decode steps pick the greedy token in the backend (on a GPU the
 // logits stay on the device, as in transformers' generate) and feed it back; with
-// --temperature (and --top-p) they draw it there instead (ForwardOptions::draws).
+// --temperature (and --top-p, --top-k) they draw it there instead (ForwardOptions::draws).
 //
 // The `tts` workload measures what test-time scaling costs through the whole engine
 // (LocalEngine: scheduler, prefix cache, forks), with prefix caching on and off:
@@ -29,8 +30,10 @@
 //     time for `steps` steps, every step re-submitted as a full prompt (prompt + all steps so
 //     far, as token ids), the samples of a step running concurrently.
 // It prints prompt tokens requested, computed and unique, and wall time.
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -315,7 +318,10 @@ absl::Status Main(std::span<char* const> args) {
   flags.AddDouble("temperature", &sampling.temperature,
                   "decode steps draw at this temperature (default 0: greedy)");
   flags.AddDouble("top-p", &sampling.top_p, "decode draws' top-p (default 1: off)");
+  int64_t top_k = 0;
+  flags.AddInt("top-k", &top_k, "decode draws' top-k (default 0: off)");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
+  sampling.top_k = static_cast<int>(std::clamp<int64_t>(top_k, -1, INT32_MAX));
   PONDER_RETURN_IF_ERROR(sampling.Validate());
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
   if (workload == "tts") {

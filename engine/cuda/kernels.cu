@@ -899,17 +899,31 @@ __device__ int FirstCrossing(int vocab, Weight weight, uint64_t target) {
   return result;
 }
 
-// The boundary of a selection: over the ids where member(i) holds, in order of key(i) from the
-// highest, the key of the element at which the running sum of weight(i) first reaches `target`
-// and the weight of all the elements with a higher key (less than target). `reached` is false
-// when the whole sum stays below target. Four passes of 8 bits, from the top bits.
+// Adds each lane's weight (below 2^49) to bins[bin]; lanes with bin == kRadixBins add nothing.
+// The lanes of one bin add their sum in one atomic: the keys of a row crowd into few bins (a
+// probability's exponent is its key's top bits), where lane-by-lane atomics would serialise.
+// Sums in two parts of 24 and 25 bits, each exact in 32 bits over 32 lanes. All lanes call it.
+__device__ __forceinline__ void AddToBin(unsigned long long* bins, int bin, uint64_t weight) {
+  const unsigned peers = __match_any_sync(0xffffffffu, bin);
+  const unsigned low = __reduce_add_sync(peers, static_cast<unsigned>(weight & 0xffffffu));
+  const unsigned high = __reduce_add_sync(peers, static_cast<unsigned>(weight >> 24));
+  if (bin < kRadixBins && static_cast<int>(threadIdx.x & 31) == __ffs(peers) - 1) {
+    atomicAdd(&bins[bin], (static_cast<unsigned long long>(high) << 24) + low);
+  }
+}
+
+// The boundary of a selection: over the ids where member(i) holds, in order of key(value(i))
+// from the highest, the key of the element at which the running sum of weight(value(i)) first
+// reaches `target` and the weight of all the elements with a higher key (less than target).
+// `reached` is false when the whole sum stays below target. Four passes of 8 bits, from the top
+// bits; value(i), the costly part (a probability), is computed once per element and pass.
 struct RadixBoundary {
   uint32_t key;
   uint64_t above;
   bool reached;
 };
-template <typename Member, typename Key, typename Weight>
-__device__ RadixBoundary RadixSelect(int vocab, Member member, Key key, Weight weight,
+template <typename Member, typename Value, typename Key, typename Weight>
+__device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key key, Weight weight,
                                      uint64_t target) {
   __shared__ unsigned long long bins[kRadixBins];  // atomicAdd's 64-bit type
   __shared__ RadixBoundary chosen;
@@ -918,13 +932,20 @@ __device__ RadixBoundary RadixSelect(int vocab, Member member, Key key, Weight w
   for (int shift = 32 - kRadixBits; shift >= 0; shift -= kRadixBits) {
     for (int b = threadIdx.x; b < kRadixBins; b += blockDim.x) bins[b] = 0;
     __syncthreads();
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-      if (!member(i)) continue;
-      const uint32_t k = key(i);
-      if ((k & mask) == prefix) {
-        atomicAdd(&bins[(k >> shift) & (kRadixBins - 1)],
-                  static_cast<unsigned long long>(weight(i)));
+    // Whole warps go round together (blockDim is a multiple of 32), as AddToBin needs.
+    for (int base = 0; base < vocab; base += blockDim.x) {
+      const int i = base + static_cast<int>(threadIdx.x);
+      int bin = kRadixBins;
+      uint64_t w = 0;
+      if (i < vocab && member(i)) {
+        const auto v = value(i);
+        const uint32_t k = key(v);
+        if ((k & mask) == prefix) {
+          bin = static_cast<int>((k >> shift) & (kRadixBins - 1));
+          w = weight(v);
+        }
       }
+      AddToBin(bins, bin, w);
     }
     __syncthreads();
     if (threadIdx.x < 32) {
@@ -999,7 +1020,8 @@ __global__ void __launch_bounds__(kDrawThreads)
   int k_cut = vocab;
   if (d.top_k > 0 && d.top_k < vocab) {
     const RadixBoundary b = RadixSelect(
-        vocab, everything, tempered_key, [](int) { return uint64_t{1}; }, d.top_k);
+        vocab, everything, tempered, [](float v) { return OrderKey(v); },
+        [](float) { return uint64_t{1}; }, d.top_k);
     k_key = b.key;
     k_cut = FirstCrossing(
         vocab, [&](int i) { return uint64_t{tempered_key(i) == k_key}; }, d.top_k - b.above - 1);
@@ -1027,8 +1049,8 @@ __global__ void __launch_bounds__(kDrawThreads)
   if (d.top_p < 1.0) {
     const uint64_t target = static_cast<uint64_t>(ceil(d.top_p * kDrawMassOne));
     const RadixBoundary b = RadixSelect(
-        vocab, in_top_k, [&](int i) { return OrderKey(probability(i)); },
-        [&](int i) { return FixedMass(probability(i)); }, target);
+        vocab, in_top_k, probability, [](float p) { return OrderKey(p); },
+        [](float p) { return FixedMass(p); }, target);
     if (b.reached) {
       nucleus_all = false;
       p_key = b.key;
@@ -1042,16 +1064,15 @@ __global__ void __launch_bounds__(kDrawThreads)
   }
   // Min-p, relative to the most likely token (always kept).
   const float threshold = d.min_p * probability(best);
-  auto kept = [&](int i) {
-    if (!in_top_k(i)) return false;
+  auto kept_mass = [&](int i) -> uint64_t {
+    if (!in_top_k(i)) return 0;
     const float p = probability(i);
     if (!nucleus_all) {
       const uint32_t k = OrderKey(p);
-      if (k < p_key || (k == p_key && i > p_cut)) return false;
+      if (k < p_key || (k == p_key && i > p_cut)) return 0;
     }
-    return !(p < threshold);
+    return p < threshold ? 0 : FixedMass(p);
   };
-  auto kept_mass = [&](int i) { return kept(i) ? FixedMass(probability(i)) : uint64_t{0}; };
 
   // The draw: the first id whose running mass exceeds floor(u * mass).
   uint64_t mass = 0;
