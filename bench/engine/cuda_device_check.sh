@@ -81,6 +81,9 @@ run() {
     2>&1 | grep -E "$table" | tee "$out/sampled.log"
   timeout 60 "${bench[@]}" --npl 1,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-k 50 \
     --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_top_k.log"
+  step "the same draws with each probability computed once (PONDER_CUDA_DRAW_CACHE=1; off by default)"
+  PONDER_CUDA_DRAW_CACHE=1 timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
+    --temperature 0.8 --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_cached.log"
   step "graphs, no early starts"
   PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 2>&1 |
     grep -E "$table" | tee "$out/ab_graphs.log"

@@ -194,7 +194,7 @@ class CudaBackend final : public ForwardBackend {
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
   // when one of them has been reallocated since.
-  using BufferSignature = std::array<const void*, 15>;
+  using BufferSignature = std::array<const void*, 16>;
   struct StepGraph {
     int uses = 0;             // the first use runs eagerly (kernels load), the second captures
     bool eager_only = false;  // capture failed: always eager
@@ -260,6 +260,10 @@ class CudaBackend final : public ForwardBackend {
   DeviceBuffer drawn_;  // [D] int32 tokens, then [D] f32 log-probs
   PinnedBuffer host_drawn_;
   int64_t draw_capacity_ = 0;
+  // [D][vocab] f32: each draw's probabilities, computed once (LaunchDrawTokens), when
+  // cache_draws_; empty when it could not be allocated (the draws then compute them again).
+  DeviceBuffer draw_probabilities_;
+  bool cache_draws_ = false;
   std::vector<float> reward_rows_;  // every row's reward_logits_, on the host
   DeviceBuffer metadata_;           // int32: tokens, positions, table offsets, output rows, tables
   PinnedBuffer host_metadata_;
@@ -315,6 +319,10 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   early_start_ =
       properties.major >= 9 && !(early_start != nullptr && std::string_view(early_start) == "0");
   multiprocessors_ = properties.multiProcessorCount;
+  // PONDER_CUDA_DRAW_CACHE=1: token draws keep each probability in a row of scratch memory
+  // (kernels.h LaunchDrawTokens); off until it has run on a GPU.
+  const char* draw_cache = std::getenv("PONDER_CUDA_DRAW_CACHE");
+  cache_draws_ = draw_cache != nullptr && std::string_view(draw_cache) == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =0 none, to compare.
   const char* split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION");
@@ -453,6 +461,12 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
     PONDER_RETURN_IF_ERROR(drawn_.Reserve(draws * 2 * sizeof(float), "token draws"));
     PONDER_RETURN_IF_ERROR(host_drawn_.Reserve(draws * 2 * sizeof(float), "token draws"));
     draw_capacity_ = draws;
+    if (cache_draws_) {
+      // A speed-up, never a reason for the step to fail: without the memory the draws compute
+      // each probability again (the buffer is freed when it cannot grow).
+      draw_probabilities_.Reserve(draws * c.vocab_size * sizeof(float), "token draws")
+          .IgnoreError();
+    }
   }
   return absl::OkStatus();
 }
@@ -742,10 +756,14 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
         greedy_.as<float>() + R, greedy_scratch_.data(), Next()));
     const int64_t D = key.draws;
     if (key.sample) {
+      float* probabilities =
+          draw_probabilities_.bytes() >= static_cast<size_t>(D * V) * sizeof(float)
+              ? draw_probabilities_.as<float>()
+              : nullptr;
       PONDER_CUDA_RETURN_IF_ERROR(LaunchDrawTokens(logits_.as<float>(), static_cast<int>(V), argmax,
                                                    argmax_logprob, draw_params_.as<DrawParams>(),
                                                    static_cast<int>(D), drawn_.as<int32_t>(),
-                                                   drawn_.as<float>() + D, Next()));
+                                                   drawn_.as<float>() + D, Next(), probabilities));
     }
     // [D] tokens then [D] log-probs either way (without sampling D = R).
     PONDER_CUDA_RETURN_IF_ERROR(
@@ -773,10 +791,11 @@ bool CudaBackend::SplitsDecodeAttention(int64_t tokens) const {
 }
 
 CudaBackend::BufferSignature CudaBackend::Signature() const {
-  return {x_.data(),          wide_.data(),          narrow_.data(),       rows16_.data(),
-          hidden_.data(),     logits_.data(),        greedy_.data(),       greedy_scratch_.data(),
-          metadata_.data(),   split_scratch_.data(), draw_params_.data(),  drawn_.data(),
-          host_drawn_.data(), reward_hidden_.data(), reward_logits_.data()};
+  return {
+      x_.data(),          wide_.data(),          narrow_.data(),        rows16_.data(),
+      hidden_.data(),     logits_.data(),        greedy_.data(),        greedy_scratch_.data(),
+      metadata_.data(),   split_scratch_.data(), draw_params_.data(),   drawn_.data(),
+      host_drawn_.data(), reward_hidden_.data(), reward_logits_.data(), draw_probabilities_.data()};
 }
 
 absl::Status CudaBackend::EnqueueStepGraphed(const StepKey& key) {

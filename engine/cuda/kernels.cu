@@ -992,7 +992,7 @@ __device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key 
 __global__ void __launch_bounds__(kDrawThreads)
     DrawTokensKernel(const float* logits, int vocab, const int32_t* argmax,
                      const float* argmax_logprob, const DrawParams* draws, int32_t* token,
-                     float* logprob) {
+                     float* logprob, float* probabilities) {
   AwaitPreviousKernel();
   const DrawParams d = draws[blockIdx.x];
   const float* x = logits + static_cast<size_t>(d.row) * vocab;
@@ -1031,14 +1031,26 @@ __global__ void __launch_bounds__(kDrawThreads)
     return k > k_key || (k == k_key && i <= k_cut);
   };
 
-  // Softmax of the tempered logits over the top-k (CPU: float exp, summed in double).
+  // Softmax of the tempered logits over the top-k (CPU: float exp, summed in double). With a
+  // row of `probabilities`, each exponential is kept there, then divided once by the total.
+  float* cached =
+      probabilities == nullptr ? nullptr : probabilities + static_cast<size_t>(blockIdx.x) * vocab;
   double total = 0.0;
   for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
-    if (in_top_k(i)) total += static_cast<double>(expf(tempered(i) - top));
+    const float e = expf(tempered(i) - top);
+    if (cached != nullptr) cached[i] = e;
+    if (in_top_k(i)) total += static_cast<double>(e);
   }
   total = BlockSum(total);
+  auto divided = [&](float e) { return static_cast<float>(static_cast<double>(e) / total); };
+  if (cached != nullptr) {
+    // Each thread divides the elements it wrote; the barrier then shows every row value to
+    // every thread of the block.
+    for (int i = threadIdx.x; i < vocab; i += blockDim.x) cached[i] = divided(cached[i]);
+    __syncthreads();
+  }
   auto probability = [&](int i) {
-    return static_cast<float>(static_cast<double>(expf(tempered(i) - top)) / total);
+    return cached != nullptr ? cached[i] : divided(expf(tempered(i) - top));
   };
 
   // Top-p: the smallest most-likely-first prefix whose mass reaches top_p (all of the top-k
@@ -1566,10 +1578,10 @@ cudaError_t LaunchBiasRelu(float* x, const float* bias, int n, int rows, Launch 
 
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
-                             int32_t* token, float* logprob, Launch launch) {
+                             int32_t* token, float* logprob, Launch launch, float* probabilities) {
   if (num_draws == 0) return cudaSuccess;
   Start(DrawTokensKernel, num_draws, kDrawThreads, 0, launch, logits, vocab, argmax, argmax_logprob,
-        draws, token, logprob);
+        draws, token, logprob, probabilities);
   return cudaGetLastError();
 }
 

@@ -195,10 +195,15 @@ inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
 // the token). `argmax` and `argmax_logprob` ([rows]) are LaunchGreedyLogprob's outputs for
 // `logits`. A thread block per draw; the filters are radix selections over the row (four 8-bit
 // passes per filter) and the draw a prefix sum over it, so a row is read about 6 times without
-// filters and 20 times with top-k and top-p.
+// filters and 20 times with top-k and top-p. With `probabilities` ([num_draws][vocab] f32
+// scratch) each draw's probabilities are computed once, into its row, and read back by the
+// later passes, which otherwise compute each one again (an exp and a division in double); the
+// values, and so the tokens, are the same. Written in stop 23 without a GPU: the backend uses it
+// only with PONDER_CUDA_DRAW_CACHE=1 until it has run and been measured on one.
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
-                             int32_t* token, float* logprob, Launch launch);
+                             int32_t* token, float* logprob, Launch launch,
+                             float* probabilities = nullptr);
 
 }  // namespace ponder::engine::cuda
 

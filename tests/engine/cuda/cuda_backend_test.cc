@@ -177,6 +177,8 @@ class CudaEngineTest : public ::testing::Test {
     EXPECT_TRUE(engine.ok()) << engine.status();
     return engine.ok() ? std::move(*engine) : nullptr;
   }
+  // DrawsAreTheCpuSamplersTokensOnTheGpuLogits on one backend.
+  void CheckDrawsOnTheGpuLogits(ForwardBackend& gpu);
   std::string path_;
   std::unique_ptr<ModelWeights> weights_;
   ops::ThreadPool pool_{1};
@@ -317,8 +319,18 @@ TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
 // greedy rows (the argmax kernel) and for every filter with several draws per row
 // (LaunchDrawTokens), in prefill steps and replayed decode graphs.
 TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
-  auto gpu = Backend();
-  ASSERT_NE(gpu, nullptr);
+  // Probabilities computed again in every pass of a draw, then once per draw into scratch rows.
+  for (const char* cache : {"0", "1"}) {
+    SCOPED_TRACE(std::string("PONDER_CUDA_DRAW_CACHE=") + cache);
+    ASSERT_EQ(setenv("PONDER_CUDA_DRAW_CACHE", cache, 1), 0);
+    auto gpu = Backend();
+    unsetenv("PONDER_CUDA_DRAW_CACHE");
+    ASSERT_NE(gpu, nullptr);
+    CheckDrawsOnTheGpuLogits(*gpu);
+  }
+}
+
+void CudaEngineTest::CheckDrawsOnTheGpuLogits(ForwardBackend& gpu) {
   const int vocab = weights_->config().vocab_size;
   const std::vector<SamplingParams> settings = {
       {.temperature = 0.0},
@@ -355,7 +367,7 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
     // The step twice (it writes the same keys and values again): greedy rows, then the draws.
     for (const std::vector<TokenDraw>& draws : {GreedyDraws(rows), sampled}) {
       ForwardOutput out;
-      ASSERT_TRUE(gpu->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
+      ASSERT_TRUE(gpu.Forward(chunks, {.logits = true, .draws = draws}, out).ok());
       ASSERT_EQ(out.drawn_tokens.size(), draws.size());
       for (size_t d = 0; d < draws.size(); ++d) {
         std::span<const float> row(out.logits.data() + draws[d].row * vocab, vocab);
@@ -367,7 +379,7 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
       }
     }
   }
-  EXPECT_GT(cuda::GraphStats(*gpu).launches, 0);
+  EXPECT_GT(cuda::GraphStats(gpu).launches, 0);
 }
 
 // Graphs and early starts (kernels.h Launch) change when kernels run, never what they compute:

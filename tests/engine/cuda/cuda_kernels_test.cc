@@ -606,22 +606,30 @@ TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
     DeviceBuffer d_argmax_logprob = ToDevice(std::vector<float>(rows, NAN));
     DeviceBuffer d_scratch = ToDevice(std::vector<char>(GreedyScratchBytes(rows, vocab)));
     DeviceBuffer d_draws = ToDevice(draws);
-    DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
-    DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
     ASSERT_EQ(LaunchGreedyLogprob(d_logits.as<float>(), rows, vocab, d_argmax.as<int32_t>(),
                                   d_argmax_logprob.as<float>(), d_scratch.data(), nullptr),
               cudaSuccess);
-    ASSERT_EQ(LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
-                               d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,
-                               d_token.as<int32_t>(), d_logprob.as<float>(), nullptr),
-              cudaSuccess);
-    std::vector<int32_t> token = ToHost<int32_t>(d_token, num_draws);
-    std::vector<float> logprob = ToHost<float>(d_logprob, num_draws);
-    for (int d = 0; d < num_draws; ++d) {
-      EXPECT_EQ(token[d], expected[d].token)
-          << "vocab " << vocab << " row " << draws[d].row << " setting " << d / 6 % settings.size()
-          << " step " << d % 6;
-      EXPECT_NEAR(logprob[d], expected[d].logprob, 1e-4) << "vocab " << vocab << " draw " << d;
+    // Each probability computed again in every pass, then once into rows of scratch memory
+    // (full of NaN: a value read before it was written would show).
+    DeviceBuffer d_probabilities =
+        ToDevice(std::vector<float>(static_cast<size_t>(num_draws) * vocab, NAN));
+    for (float* probabilities : {static_cast<float*>(nullptr), d_probabilities.as<float>()}) {
+      SCOPED_TRACE(probabilities == nullptr ? "computed in every pass" : "computed once");
+      DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
+      DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
+      ASSERT_EQ(
+          LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
+                           d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,
+                           d_token.as<int32_t>(), d_logprob.as<float>(), nullptr, probabilities),
+          cudaSuccess);
+      std::vector<int32_t> token = ToHost<int32_t>(d_token, num_draws);
+      std::vector<float> logprob = ToHost<float>(d_logprob, num_draws);
+      for (int d = 0; d < num_draws; ++d) {
+        EXPECT_EQ(token[d], expected[d].token)
+            << "vocab " << vocab << " row " << draws[d].row << " setting "
+            << d / 6 % settings.size() << " step " << d % 6;
+        EXPECT_NEAR(logprob[d], expected[d].logprob, 1e-4) << "vocab " << vocab << " draw " << d;
+      }
     }
   }
 }
