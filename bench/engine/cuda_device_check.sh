@@ -76,6 +76,11 @@ run() {
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/per_head_1024.log"
   PONDER_CUDA_SPLIT_ATTENTION=1 timeout 60 "${bench[@]}" --npl 16 --npp 1024 --ntg 64 \
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_1024.log"
+  step "split with a block per KV head and stretch (PONDER_CUDA_SPLIT_ATTENTION=grouped; off by default)"
+  PONDER_CUDA_SPLIT_ATTENTION=grouped timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_grouped.log"
+  PONDER_CUDA_SPLIT_ATTENTION=grouped timeout 60 "${bench[@]}" --npl 1,16 --npp 1024 --ntg 64 \
+    --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_grouped_1024.log"
   step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
   timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
     2>&1 | grep -E "$table" | tee "$out/sampled.log"

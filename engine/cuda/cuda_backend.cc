@@ -273,9 +273,10 @@ class CudaBackend final : public ForwardBackend {
   bool use_graphs_ = true;
   bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
   // Decode attention (steps of one token per sequence): a block per head (LaunchPagedAttention)
-  // or split over the positions (flash-decoding, LaunchSplitAttention); kAuto splits the steps
-  // whose heads alone leave multiprocessors idle (SplitsDecodeAttention).
-  enum class DecodeAttention { kAuto, kPerHead, kSplit };
+  // or split over the positions (flash-decoding, LaunchSplitAttention; kSplitGrouped with a
+  // block per KV head and stretch); kAuto splits the steps whose heads alone leave
+  // multiprocessors idle (SplitsDecodeAttention).
+  enum class DecodeAttention { kAuto, kPerHead, kSplit, kSplitGrouped };
   DecodeAttention decode_attention_ = DecodeAttention::kAuto;
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences splits its attention over the positions.
@@ -324,12 +325,15 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   const char* draw_cache = std::getenv("PONDER_CUDA_DRAW_CACHE");
   cache_draws_ = draw_cache != nullptr && std::string_view(draw_cache) == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
-  // (kernels.h LaunchSplitAttention), =0 none, to compare.
-  const char* split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION");
-  decode_attention_ = split == nullptr                 ? DecodeAttention::kAuto
-                      : std::string_view(split) == "1" ? DecodeAttention::kSplit
-                      : std::string_view(split) == "0" ? DecodeAttention::kPerHead
-                                                       : DecodeAttention::kAuto;
+  // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch
+  // (not yet run on a GPU), =0 none, to compare.
+  const std::string_view split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION") != nullptr
+                                     ? std::getenv("PONDER_CUDA_SPLIT_ATTENTION")
+                                     : "";
+  decode_attention_ = split == "1"         ? DecodeAttention::kSplit
+                      : split == "grouped" ? DecodeAttention::kSplitGrouped
+                      : split == "0"       ? DecodeAttention::kPerHead
+                                           : DecodeAttention::kAuto;
 
   storage_ = ChooseStorage(weights_);
   PONDER_ASSIGN_OR_RETURN(
@@ -698,9 +702,11 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
           d_positions, d_offsets, d_tables, cache, narrow, Next()));
     } else if (decode && SplitsDecodeAttention(T)) {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
-                                                       d_offsets, d_tables, cache, narrow,
-                                                       split_scratch_.data(), Next()));
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(
+          storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow,
+          split_scratch_.data(), Next(),
+          decode_attention_ == DecodeAttention::kSplitGrouped ? AttentionKernel::kPerKvHead
+                                                              : AttentionKernel::kPerHead));
     } else {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
                                                        d_offsets, d_tables, cache, narrow, Next()));
@@ -778,6 +784,7 @@ bool CudaBackend::SplitsDecodeAttention(int64_t tokens) const {
     case DecodeAttention::kPerHead:
       return false;
     case DecodeAttention::kSplit:
+    case DecodeAttention::kSplitGrouped:
       return true;
     case DecodeAttention::kAuto:
       // A block per head leaves multiprocessors idle, each walking the whole context. On an

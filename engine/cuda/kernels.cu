@@ -483,12 +483,15 @@ __global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* p
 
 // As PagedAttentionKernel, for the `heads` (<= kHeads) query heads of one KV head that a block
 // takes: each key and value is read once for all of them (grouped-query attention shares them),
-// which pays for large decode batches (many blocks already); 4 keys in flight per warp.
+// which pays for large decode batches (many blocks already); 4 keys in flight per warp. With
+// `partials`, block (t, y, s) takes stretch s of the positions and writes its heads' partial
+// softmaxes as SplitAttentionKernel does (flash-decoding's first pass), else the whole context
+// and the output.
 template <typename T, int kPerLane, int kHeads>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
     GroupedAttentionKernel(const float* qkv, AttentionShape shape, int layer, int heads_per_block,
                            const int32_t* positions, const int32_t* table_offsets,
-                           const int32_t* block_tables, const T* cache, T* out) {
+                           const int32_t* block_tables, const T* cache, T* out, float* partials) {
   __shared__ float warp_max[kAttentionWarps][kHeads], warp_sum[kAttentionWarps][kHeads];
   __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
   AwaitPreviousKernel();
@@ -499,8 +502,16 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const auto [g, first_head, heads] = HeadsOfBlock(shape, heads_per_block);
   const bool full = D == 32 * kPerLane;
   const float scale = rsqrtf(static_cast<float>(D));
-  const int pos = positions[t];
+  const int pos = positions[t], s = blockIdx.z;
   const int32_t* table = block_tables + table_offsets[t];
+  int begin = 0, last = pos;
+  if (partials != nullptr) {  // the stretches of SplitAttentionKernel
+    const int n = pos + 1, splits = AttentionSplits(n);
+    if (s >= splits) return;
+    const int stretch = (n + splits - 1) / splits;
+    begin = s * stretch;
+    last = min(n, begin + stretch) - 1;
+  }
 
   float q[kHeads][kPerLane], acc[kHeads][kPerLane], running_max[kHeads], running_sum[kHeads];
   const float* q_row = QRow(qkv, shape, t, first_head);
@@ -516,13 +527,14 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
     running_sum[h] = 0.0f;
   }
 
-  for (int first = warp * kKeysPerStep; first <= pos; first += kAttentionWarps * kKeysPerStep) {
+  for (int first = begin + warp * kKeysPerStep; first <= last;
+       first += kAttentionWarps * kKeysPerStep) {
     float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
-    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, pos, lane, full, keys, values);
+    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, last, lane, full, keys, values);
 #pragma unroll
     for (int h = 0; h < kHeads; ++h) {
       if (h >= heads) break;  // the same for the whole block
-      AttendStep<kPerLane>(q[h], keys, values, first, pos, running_max[h], running_sum[h], acc[h]);
+      AttendStep<kPerLane>(q[h], keys, values, first, last, running_max[h], running_sum[h], acc[h]);
     }
   }
 
@@ -547,11 +559,25 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
       denominator += warp_sum[w][h] * expf(warp_max[w][h] - global_max);  // idle warp: 0
     }
     T* out_head = out + static_cast<size_t>(t) * Q + (first_head + h) * D;
+    float* partial = partials == nullptr
+                         ? nullptr
+                         : partials + ((static_cast<size_t>(t) * shape.num_heads + first_head + h) *
+                                           kAttentionMaxSplits +
+                                       s) *
+                                          (D + 2);
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
       float numerator = 0.0f;
       for (int w = 0; w < kAttentionWarps; ++w)
         numerator += warp_acc[w][d] * expf(warp_max[w][h] - global_max);
-      out_head[d] = FromFloat<T>(numerator / denominator);
+      if (partial == nullptr) {
+        out_head[d] = FromFloat<T>(numerator / denominator);
+      } else {
+        if (d == 0) {
+          partial[0] = global_max;
+          partial[1] = denominator;
+        }
+        partial[2 + d] = numerator;
+      }
     }
     __syncthreads();  // warp_acc is written again for the next head
   }
@@ -1420,6 +1446,40 @@ cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
   });
 }
 
+namespace {
+// GroupedAttentionKernel for every token's KV heads (the heads of one in a block, or in blocks of
+// up to 8; 4 for heads wider than 128: registers), over `stretches` in blockIdx.z.
+template <typename T>
+void StartGroupedAttention(const float* qkv, int num_tokens, int stretches,
+                           const AttentionShape& shape, int layer, const int32_t* positions,
+                           const int32_t* table_offsets, const int32_t* block_tables,
+                           const T* cache, T* out, float* partials, Launch launch) {
+  const int per_lane = (shape.head_dim + 31) / 32;
+  const int group = shape.num_heads / shape.num_kv_heads;
+  const int heads_per_block = std::min(group, per_lane > 4 ? 4 : 8);
+  const dim3 grid(num_tokens,
+                  shape.num_kv_heads * ((group + heads_per_block - 1) / heads_per_block),
+                  stretches);
+  auto run = [&](auto per_lane_constant, auto heads_constant) {
+    constexpr int kPerLane = decltype(per_lane_constant)::value;
+    constexpr int kHeads = decltype(heads_constant)::value;
+    Start(GroupedAttentionKernel<T, kPerLane, kHeads>, grid, kAttentionWarps * 32, 0, launch, qkv,
+          shape, layer, heads_per_block, positions, table_offsets, block_tables, cache, out,
+          partials);
+  };
+  auto with_heads = [&](auto per_lane_constant) {
+    if (heads_per_block <= 2) {
+      run(per_lane_constant, std::integral_constant<int, 2>{});
+    } else if (heads_per_block <= 4) {
+      run(per_lane_constant, std::integral_constant<int, 4>{});
+    } else if constexpr (decltype(per_lane_constant)::value <= 4) {
+      run(per_lane_constant, std::integral_constant<int, 8>{});
+    }
+  };
+  WithPerLane(per_lane, with_heads);
+}
+}  // namespace
+
 cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
@@ -1439,26 +1499,8 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
     const T* kv = static_cast<const T*>(cache);
     T* o = static_cast<T*>(out);
     if (kernel == AttentionKernel::kPerKvHead) {
-      // Heads per block: the group, at most 8 (4 for heads wider than 128: registers).
-      const int heads_per_block = std::min(group, per_lane > 4 ? 4 : 8);
-      const dim3 grid(num_tokens,
-                      shape.num_kv_heads * ((group + heads_per_block - 1) / heads_per_block));
-      auto run = [&](auto per_lane_constant, auto heads_constant) {
-        constexpr int kPerLane = decltype(per_lane_constant)::value;
-        constexpr int kHeads = decltype(heads_constant)::value;
-        Start(GroupedAttentionKernel<T, kPerLane, kHeads>, grid, kAttentionWarps * 32, 0, launch,
-              qkv, shape, layer, heads_per_block, positions, table_offsets, block_tables, kv, o);
-      };
-      auto with_heads = [&](auto per_lane_constant) {
-        if (heads_per_block <= 2) {
-          run(per_lane_constant, std::integral_constant<int, 2>{});
-        } else if (heads_per_block <= 4) {
-          run(per_lane_constant, std::integral_constant<int, 4>{});
-        } else if constexpr (decltype(per_lane_constant)::value <= 4) {
-          run(per_lane_constant, std::integral_constant<int, 8>{});
-        }
-      };
-      WithPerLane(per_lane, with_heads);
+      StartGroupedAttention<T>(qkv, num_tokens, 1, shape, layer, positions, table_offsets,
+                               block_tables, kv, o, nullptr, launch);
       return;
     }
     const dim3 grid(num_tokens, shape.num_heads);
@@ -1477,17 +1519,24 @@ size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape) {
 cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
-                                 const void* cache, void* out, void* scratch, Launch launch) {
+                                 const void* cache, void* out, void* scratch, Launch launch,
+                                 AttentionKernel kernel) {
   if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
-      Start(SplitAttentionKernel<T, decltype(per_lane_constant)::value>,
-            dim3(num_tokens, shape.num_heads, kAttentionMaxSplits), kAttentionWarps * 32, 0, launch,
-            qkv, shape, layer, positions, table_offsets, block_tables, static_cast<const T*>(cache),
-            static_cast<float*>(scratch));
-    });
+    if (kernel == AttentionKernel::kPerKvHead && shape.num_heads > shape.num_kv_heads) {
+      StartGroupedAttention<T>(qkv, num_tokens, kAttentionMaxSplits, shape, layer, positions,
+                               table_offsets, block_tables, static_cast<const T*>(cache),
+                               static_cast<T*>(out), static_cast<float*>(scratch), launch);
+    } else {
+      WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
+        Start(SplitAttentionKernel<T, decltype(per_lane_constant)::value>,
+              dim3(num_tokens, shape.num_heads, kAttentionMaxSplits), kAttentionWarps * 32, 0,
+              launch, qkv, shape, layer, positions, table_offsets, block_tables,
+              static_cast<const T*>(cache), static_cast<float*>(scratch));
+      });
+    }
     if (cudaPeekAtLastError() != cudaSuccess) return;
     Start(SplitAttentionMergeKernel<T>, dim3(num_tokens, shape.num_heads), 128, 0, launch, shape,
           positions, static_cast<const float*>(scratch), static_cast<T*>(out));

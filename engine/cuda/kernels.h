@@ -99,6 +99,9 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // Gimelshein 2018). A batch-1 step at a context of 160 thus runs 5 blocks per head where
 // LaunchPagedAttention runs one. The split depends on a sequence's length only, never on the
 // batch. The backend takes it for decode steps whose heads alone leave multiprocessors idle.
+// kPerKvHead makes the first pass GroupedAttentionKernel's: a block per (token, KV head,
+// stretch) reads each key once for the heads that share it (written in stop 23 without a GPU:
+// the backend uses it only with PONDER_CUDA_SPLIT_ATTENTION=grouped until measured).
 inline constexpr int kAttentionMaxSplits = 16;
 inline constexpr int kAttentionSplitKeys = 32;
 __host__ __device__ constexpr int AttentionSplits(int keys) {
@@ -109,7 +112,8 @@ size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape);
 cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
-                                 const void* cache, void* out, void* scratch, Launch launch);
+                                 const void* cache, void* out, void* scratch, Launch launch,
+                                 AttentionKernel kernel = AttentionKernel::kPerHead);
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one

@@ -98,8 +98,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   std::vector<int32_t> tokens = Tokens(70, spec.vocab_size, 1);
   auto expected = AllLogits(**cpu, config, tokens, 40, 0);
   // Decode attention in one pass per head, then split over the positions (flash-decoding: 2
-  // and 3 stretches at positions 40 to 69).
-  for (std::string split : {"0", "1"}) {
+  // and 3 stretches at positions 40 to 69), with a block per head or per KV head and stretch.
+  for (std::string split : {"0", "1", "grouped"}) {
     SCOPED_TRACE("PONDER_CUDA_SPLIT_ATTENTION=" + split);
     ASSERT_EQ(setenv("PONDER_CUDA_SPLIT_ATTENTION", split.c_str(), 1), 0);
     options.device = Device::kCuda;

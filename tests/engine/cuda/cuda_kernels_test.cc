@@ -318,14 +318,22 @@ TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
   EXPECT_EQ(AttentionSplits(1 << 20), kAttentionMaxSplits);
   const std::vector<int32_t> positions = {0, 31, 32, 64, 160, 299, 0, 39};
   const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
-  DeviceBuffer d_scratch = ToDevice(std::vector<float>(
-      SplitAttentionScratchBytes(static_cast<int>(positions.size()), probe) / sizeof(float), NAN));
-  CheckAttention(p, positions, {0, 0, 0, 0, 0, 0, 1, 1},
-                 [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
-                     const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
-                   return LaunchSplitAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables,
-                                               cache, out, d_scratch.data(), nullptr);
-                 });
+  // The first pass with a block per head, then with a block per KV head (its query heads
+  // together) and stretch.
+  for (AttentionKernel kernel : {AttentionKernel::kPerHead, AttentionKernel::kPerKvHead}) {
+    SCOPED_TRACE(kernel == AttentionKernel::kPerHead ? "a block per head and stretch"
+                                                     : "a block per KV head and stretch");
+    DeviceBuffer d_scratch = ToDevice(std::vector<float>(
+        SplitAttentionScratchBytes(static_cast<int>(positions.size()), probe) / sizeof(float),
+        NAN));
+    CheckAttention(
+        p, positions, {0, 0, 0, 0, 0, 0, 1, 1},
+        [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
+            const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+          return LaunchSplitAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables, cache,
+                                      out, d_scratch.data(), nullptr, kernel);
+        });
+  }
 }
 
 // Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
