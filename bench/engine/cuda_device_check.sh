@@ -13,7 +13,7 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profile.
-# About 190 s of device time on an H200, 120 s of it the profiles.
+# About 220 s of device time on an H200, 120 s of it the profiles.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -81,6 +81,15 @@ run() {
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_grouped.log"
   PONDER_CUDA_SPLIT_ATTENTION=grouped timeout 60 "${bench[@]}" --npl 1,16 --npp 1024 --ntg 64 \
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_grouped_1024.log"
+  step "decode attention for the split rule: batches 16 to 64 at contexts of 512 and 2048, each mode"
+  for mode in 0 1 grouped; do
+    PONDER_CUDA_SPLIT_ATTENTION=$mode timeout 60 "${bench[@]}" --npl 16,32,64 --npp 512 --ntg 32 \
+      --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' | sed "s/^/mode $mode, context 512: /" |
+      tee -a "$out/split_rule.log"
+    PONDER_CUDA_SPLIT_ATTENTION=$mode timeout 60 "${bench[@]}" --npl 16,32 --npp 2048 --ntg 32 \
+      --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' | sed "s/^/mode $mode, context 2048: /" |
+      tee -a "$out/split_rule.log"
+  done
   step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
   timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
     2>&1 | grep -E "$table" | tee "$out/sampled.log"
