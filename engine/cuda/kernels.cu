@@ -422,10 +422,45 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
                           });
 }
 
-// Flash-decoding's first pass: block (t, h, s) takes stretch s of token t's positions, of
-// AttentionSplits(pos + 1) stretches of equal length (the last may be shorter), and writes its
-// partial softmax to partials[t][h][s]: maximum, denominator, then head_dim numerators (f32).
-// Blocks past the token's stretches exit.
+// Stretch s of the AttentionSplits(n) stretches of equal length (the last may be shorter) into
+// which flash-decoding cuts a sequence's n positions: [begin, last], or false when there is no
+// stretch s.
+struct Stretch {
+  int begin, last;
+};
+__device__ __forceinline__ bool StretchOf(int n, int s, Stretch& stretch) {
+  const int splits = AttentionSplits(n);
+  if (s >= splits) return false;
+  // No stretch is empty: with k = splits, n > kAttentionSplitKeys (k - 1) >= (k - 1)^2 (the
+  // static_assert), so the first k - 1 take (k - 1) ceil(n / k) <= (k - 1)(n + k - 1) / k < n.
+  static_assert(kAttentionMaxSplits - 1 <= kAttentionSplitKeys);
+  const int length = (n + splits - 1) / splits;
+  stretch.begin = s * length;
+  stretch.last = min(n, stretch.begin + length) - 1;
+  return true;
+}
+
+// The partial softmaxes of token t's head h: kAttentionMaxSplits slots of head_dim + 2 floats
+// (maximum, denominator, then head_dim numerators), one per stretch.
+template <typename F>  // float or const float
+__device__ __forceinline__ F* HeadPartials(F* partials, const AttentionShape& shape, int t, int h) {
+  return partials + (static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits *
+                        (shape.head_dim + 2);
+}
+
+// Writes value d of a partial softmax (AttendHead's emit arguments) into its slot.
+__device__ __forceinline__ void WritePartial(float* partial, int d, float numerator,
+                                             float denominator, float maximum) {
+  if (d == 0) {
+    partial[0] = maximum;
+    partial[1] = denominator;
+  }
+  partial[2 + d] = numerator;
+}
+
+// Flash-decoding's first pass: block (t, h, s) takes stretch s of token t's positions (StretchOf)
+// and writes its partial softmax to partials[t][h][s] (HeadPartials). Blocks past the token's
+// stretches exit.
 template <typename T, int kPerLane>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
     SplitAttentionKernel(const float* qkv, AttentionShape shape, int layer,
@@ -433,25 +468,13 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
                          const int32_t* block_tables, const T* cache, float* partials) {
   AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
-  const int n = positions[t] + 1, splits = AttentionSplits(n);
-  if (s >= splits) return;
-  const int D = shape.head_dim;
-  // No stretch is empty: with k = splits, n > kAttentionSplitKeys (k - 1) >= (k - 1)^2 (the
-  // static_assert), so the first k - 1 take (k - 1) ceil(n / k) <= (k - 1)(n + k - 1) / k < n.
-  static_assert(kAttentionMaxSplits - 1 <= kAttentionSplitKeys);
-  const int stretch = (n + splits - 1) / splits, begin = s * stretch;
-  const int end = min(n, begin + stretch);
-  float* partial =
-      partials +
-      ((static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits + s) * (D + 2);
+  Stretch stretch;
+  if (!StretchOf(positions[t] + 1, s, stretch)) return;
+  float* partial = HeadPartials(partials, shape, t, h) + s * (shape.head_dim + 2);
   AttendHead<T, kPerLane>(QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape,
-                          layer, h, begin, end - 1,
+                          layer, h, stretch.begin, stretch.last,
                           [&](int d, float numerator, float denominator, float maximum) {
-                            if (d == 0) {
-                              partial[0] = maximum;
-                              partial[1] = denominator;
-                            }
-                            partial[2 + d] = numerator;
+                            WritePartial(partial, d, numerator, denominator, maximum);
                           });
 }
 
@@ -463,8 +486,7 @@ __global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* p
   AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
   const int splits = AttentionSplits(positions[t] + 1);
-  const float* partial =
-      partials + (static_cast<size_t>(t) * shape.num_heads + h) * kAttentionMaxSplits * (D + 2);
+  const float* partial = HeadPartials(partials, shape, t, h);
   float maximum = -INFINITY;
   for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial[s * (D + 2)]);
   float denominator = 0.0f;
@@ -504,14 +526,9 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const float scale = rsqrtf(static_cast<float>(D));
   const int pos = positions[t], s = blockIdx.z;
   const int32_t* table = block_tables + table_offsets[t];
-  int begin = 0, last = pos;
-  if (partials != nullptr) {  // the stretches of SplitAttentionKernel
-    const int n = pos + 1, splits = AttentionSplits(n);
-    if (s >= splits) return;
-    const int stretch = (n + splits - 1) / splits;
-    begin = s * stretch;
-    last = min(n, begin + stretch) - 1;
-  }
+  Stretch stretch{0, pos};
+  if (partials != nullptr && !StretchOf(pos + 1, s, stretch)) return;
+  const int begin = stretch.begin, last = stretch.last;
 
   float q[kHeads][kPerLane], acc[kHeads][kPerLane], running_max[kHeads], running_sum[kHeads];
   const float* q_row = QRow(qkv, shape, t, first_head);
@@ -561,10 +578,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
     T* out_head = out + static_cast<size_t>(t) * Q + (first_head + h) * D;
     float* partial = partials == nullptr
                          ? nullptr
-                         : partials + ((static_cast<size_t>(t) * shape.num_heads + first_head + h) *
-                                           kAttentionMaxSplits +
-                                       s) *
-                                          (D + 2);
+                         : HeadPartials(partials, shape, t, first_head + h) + s * (D + 2);
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
       float numerator = 0.0f;
       for (int w = 0; w < kAttentionWarps; ++w)
@@ -572,11 +586,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
       if (partial == nullptr) {
         out_head[d] = FromFloat<T>(numerator / denominator);
       } else {
-        if (d == 0) {
-          partial[0] = global_max;
-          partial[1] = denominator;
-        }
-        partial[2 + d] = numerator;
+        WritePartial(partial, d, numerator, denominator, global_max);
       }
     }
     __syncthreads();  // warp_acc is written again for the next head

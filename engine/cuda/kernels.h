@@ -99,9 +99,10 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // Gimelshein 2018). A batch-1 step at a context of 160 thus runs 5 blocks per head where
 // LaunchPagedAttention runs one. The split depends on a sequence's length only, never on the
 // batch. The backend takes it for decode steps whose heads alone leave multiprocessors idle.
-// kPerKvHead makes the first pass GroupedAttentionKernel's: a block per (token, KV head,
-// stretch) reads each key once for the heads that share it (written in stop 23 without a GPU:
-// the backend uses it only with PONDER_CUDA_SPLIT_ATTENTION=grouped until measured).
+// kPerKvHead makes the first pass GroupedAttentionKernel's where KV heads are shared (a block per
+// (token, KV head, stretch) reads each key once for the query heads that share it; without
+// grouped-query attention the first pass is the per-head one). Written in stop 23 without a GPU:
+// the backend uses it only with PONDER_CUDA_SPLIT_ATTENTION=grouped until measured.
 inline constexpr int kAttentionMaxSplits = 16;
 inline constexpr int kAttentionSplitKeys = 32;
 __host__ __device__ constexpr int AttentionSplits(int keys) {
