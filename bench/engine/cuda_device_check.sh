@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
 # against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, decode attention
-# and the launch modes side by side, and a kernel-by-kernel profile (Nsight Compute) of a decode
-# and a prefill step.
+# and the launch modes side by side, the decode matrix-vector products alone and chained per
+# SkinnyPlan (skinny_bench, cuBLAS beside), and profiles (Nsight Compute) of those products and
+# of a decode and a prefill step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -12,12 +13,14 @@
 # The binaries link Debian's shared libraries, which the device image (Ubuntu) lacks: `pack`
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
-# archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profile.
-# About 220 s of device time on an H200, 120 s of it the profiles.
+# archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profiles.
+# About 300 s of device time on an H200, 180 s of it the profiles (estimated: the products' bench
+# and profile were added in stop 24 without a GPU).
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
-BINARIES=(tests/engine_cuda_test tests/engine_backend_test bin/engine_bench bin/random_model)
+BINARIES=(tests/engine_cuda_test tests/engine_backend_test bin/engine_bench bin/skinny_bench
+  bin/random_model)
 
 pack() {
   set -e
@@ -110,7 +113,19 @@ run() {
   step "prefill in the engine's default micro-batches (512 tokens)"
   timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
     tee "$out/ubatch512.log"
+  step "the decode products alone and chained, per plan (kernels.h SkinnyPlan), cuBLAS beside"
+  timeout 90 $p/bin/skinny_bench --tokens 1,8 \
+    --plans default,stage=0,warps=2048,warps=8192,warps=16384,blocks=1,warps=8192+stage=0 2>&1 |
+    tee "$out/skinny.log"
   if [ "${PROFILE:-1}" = 1 ]; then
+    step "Nsight Compute: why the batch-1 products take what they take (stalls, occupancy, DRAM)"
+    timeout 150 ncu --clock-control none --cache-control none -k regex:SkinnyMatMul -c 10 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy \
+      --section LaunchStats --section WarpStateStats --section SchedulerStats \
+      $p/bin/skinny_bench --tokens 1 --no-cuda-graphs --launches 1 --replays 1 \
+      >"$out/ncu_products.txt" 2>&1
+    grep -E 'SkinnyMatMul|^ +(Duration|DRAM Throughput|Achieved Occupancy|Registers Per Thread|Issue Slots Busy|Warp Cycles Per Issued Instruction|Block Limit Registers) ' \
+      "$out/ncu_products.txt" | head -80
     step "Nsight Compute: batch-1 decode steps at contexts of 16 and 128, a 64 x 128 prefill step"
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 --npp 16 \

@@ -1133,15 +1133,14 @@ __global__ void __launch_bounds__(kDrawThreads)
 
 constexpr int kSkinnyWarps = 8;
 
-// Warps that share one output unit (split-K), from the matrix shape alone, so that the order
-// of every sum depends on the matrix and never on the number of tokens: enough warps to fill
-// the chip (a 1536 x 8960 down projection alone gives 1536), but at least 64 chunks of 8
-// values per warp. (A cost model of rounds x batches of loads, tried on an H200, was no faster.)
-int SkinnySplits(int units, int cols) {
-  constexpr int kTargetWarps = 4096;
+// Warps that share one output unit (split-K), from the matrix shape (and the plan) alone, so
+// that the order of every sum never depends on the number of tokens: enough warps to fill the
+// chip (a 1536 x 8960 down projection alone gives 1536), but at least 64 chunks of 8 values per
+// warp. (A cost model of rounds x batches of loads, tried on an H200, was no faster.)
+int SkinnySplits(int units, int cols, int target_warps) {
   const int chunks = cols / 8;
   int splits = 1;
-  while (splits < kSkinnyWarps && units * splits < kTargetWarps && chunks / (2 * splits) >= 64) {
+  while (splits < kSkinnyWarps && units * splits < target_warps && chunks / (2 * splits) >= 64) {
     splits *= 2;
   }
   return splits;
@@ -1345,25 +1344,36 @@ cudaError_t Dispatch(StorageType type, F&& launch) {
   return cudaGetLastError();
 }
 
-// Thread blocks of `kernel` resident on the whole device at once (its registers, and the most
-// shared memory a block of it takes), or 0 when CUDA cannot say.
-int ResidentBlocks(void (*kernel)(SkinnyArgs)) {
+// Multiprocessors, and thread blocks of `kernel` resident on each at once (its registers, and
+// the most shared memory a block of it takes); {1, 1} when CUDA cannot say.
+struct Residency {
+  int processors = 1;
+  int per_processor = 1;
+};
+Residency ResidentBlocks(void (*kernel)(SkinnyArgs)) {
   int device = 0, processors = 0, per_processor = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
-                                                    kSkinnyMaxNormBytes) != cudaSuccess) {
+                                                    kSkinnyMaxNormBytes) != cudaSuccess ||
+      processors < 1 || per_processor < 1) {
     (void)cudaGetLastError();
-    return 0;
+    return {};
   }
-  return processors * per_processor;
+  return {processors, per_processor};
 }
 
-// Launches kKernel on a grid of at most the resident blocks, with the groups spread evenly over
-// the rounds the grid needs (so no round runs nearly empty).
+// Launches kKernel on a grid of at most the resident blocks (per multiprocessor, at most the
+// plan's cap), with the groups spread evenly over the rounds the grid needs (so no round runs
+// nearly empty).
 template <auto kKernel>
-void StartSkinny(const SkinnyArgs& args, size_t shared_bytes, Launch launch) {
-  static const int resident = std::max(ResidentBlocks(kKernel), 1);  // per device: one device
+void StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& plan,
+                 Launch launch) {
+  static const Residency residency = ResidentBlocks(kKernel);  // per device: one device
+  const int per_processor = plan.blocks_per_processor > 0
+                                ? std::min(plan.blocks_per_processor, residency.per_processor)
+                                : residency.per_processor;
+  const int resident = residency.processors * per_processor;
   const int rounds = (args.groups + resident - 1) / resident;
   const int blocks = (args.groups + rounds - 1) / rounds;
   Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, launch, args);
@@ -1381,9 +1391,10 @@ SkinnyArgs SkinnyInputs(const void* w, int units, int cols, const void* x, int n
 }
 
 template <bool kGated>
-cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* norm, Launch launch) {
+cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* norm,
+                         const SkinnyPlan& plan, Launch launch) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols % 8 != 0 ||
-      args.units < 1) {
+      args.units < 1 || plan.target_warps < 1 || plan.blocks_per_processor < 0) {
     return cudaErrorInvalidValue;
   }
   const size_t x_bytes = static_cast<size_t>(args.num_tokens) * args.cols * 2;
@@ -1393,9 +1404,9 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     args.norm_weight = norm->weight;
     args.eps = norm->eps;
   }
-  args.stage_x = x_bytes <= kSkinnyMaxNormBytes;
-  const size_t shared_bytes = args.stage_x ? x_bytes : 0;
-  args.splits = SkinnySplits(args.units, args.cols);
+  args.stage_x = plan.stage_x && x_bytes <= kSkinnyMaxNormBytes;
+  const size_t shared_bytes = args.stage_x || norm != nullptr ? x_bytes : 0;
+  args.splits = SkinnySplits(args.units, args.cols, plan.target_warps);
   const int units_per_block = kSkinnyWarps / args.splits;
   args.groups = (args.units + units_per_block - 1) / units_per_block;
   return Dispatch(type, [&](auto zero) {
@@ -1403,9 +1414,10 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
       if (norm != nullptr) {
-        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(args, shared_bytes, launch);
+        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(args, shared_bytes, plan, launch);
       } else {
-        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(args, shared_bytes, launch);
+        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(args, shared_bytes, plan,
+                                                                   launch);
       }
     };
     if (args.num_tokens == 1) {
@@ -1596,19 +1608,19 @@ cudaError_t LaunchSiluMul(StorageType type, const void* gate_up, bool f32_input,
 
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,
-                               const SkinnyNorm* norm) {
+                               const SkinnyNorm* norm, const SkinnyPlan& plan) {
   SkinnyArgs args = SkinnyInputs(w, rows, cols, x, num_tokens);
   args.out = out;
   args.beta = beta;
-  return LaunchSkinny<false>(type, args, norm, launch);
+  return LaunchSkinny<false>(type, args, norm, plan, launch);
 }
 
 cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter, int cols,
                                const void* x, int num_tokens, void* out, Launch launch,
-                               const SkinnyNorm* norm) {
+                               const SkinnyNorm* norm, const SkinnyPlan& plan) {
   SkinnyArgs args = SkinnyInputs(gate_up, inter, cols, x, num_tokens);
   args.out16 = out;
-  return LaunchSkinny<true>(type, args, norm, launch);
+  return LaunchSkinny<true>(type, args, norm, plan, launch);
 }
 
 size_t GreedyScratchBytes(int rows, int vocab) {

@@ -153,9 +153,19 @@ struct SkinnyNorm {
   const float* weight = nullptr;
   float eps = 1e-6f;
 };
+// How a matrix-vector launch divides its work. The backend takes the defaults; benchmarks
+// (bench/engine/skinny_bench) compare others. Split-K adds warps per row (1, 2, 4, 8) while the
+// product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
+// goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
+// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit).
+struct SkinnyPlan {
+  int target_warps = 4096;
+  bool stage_x = true;
+  int blocks_per_processor = 0;
+};
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,
-                               const SkinnyNorm* norm = nullptr);
+                               const SkinnyNorm* norm = nullptr, const SkinnyPlan& plan = {});
 
 // The gate and up products of a SwiGLU MLP and the activation in one pass, for decode steps:
 // with gate_up = [w_gate; w_up] ([2 inter][cols]), out[t][i] = silu(g) * u (16-bit, [T][inter]),
@@ -164,7 +174,7 @@ cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int co
 // as for LaunchSkinnyMatMul.
 cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter, int cols,
                                const void* x, int num_tokens, void* out, Launch launch,
-                               const SkinnyNorm* norm = nullptr);
+                               const SkinnyNorm* norm = nullptr, const SkinnyPlan& plan = {});
 
 // x[r][i] = max(0, x[r][i] + bias[i]) for r < rows, i < n (bias may be null): the hidden layer
 // of a reward head, in f32.

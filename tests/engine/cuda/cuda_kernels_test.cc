@@ -530,6 +530,58 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
   EXPECT_EQ(ToHost<uint16_t>(d_swiglu, n), ToHost<uint16_t>(d_expected_swiglu, n));
 }
 
+// A plan changes how the work is divided, not the result: x read from global memory rather than
+// shared memory, or a smaller persistent grid, gives the default's bits (the split is the same);
+// another split-K (one warp per row, or as many as allowed) stays within the sums' tolerance.
+TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
+  const auto [tokens, rows, cols] = GetParam();
+  const StorageType type = StorageType::kBF16;
+  std::mt19937 rng(13 + tokens);
+  const std::vector<uint16_t> w16 = Random16(type, size_t(2) * rows * cols, rng, 0.05f),
+                              x16 = Random16(type, size_t(tokens) * cols, rng, 1.0f);
+  DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x16);
+  const size_t n = size_t(tokens) * rows;
+  auto product = [&](const SkinnyPlan& plan) {
+    DeviceBuffer d_out = ToDevice(std::vector<float>(n, NAN));
+    EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens,
+                                 d_out.as<float>(), 0.0f, nullptr, nullptr, plan),
+              cudaSuccess);
+    return ToHost<float>(d_out, n);
+  };
+  auto swiglu = [&](const SkinnyPlan& plan) {
+    DeviceBuffer d_out = ToDevice(std::vector<uint16_t>(n, 0x5555));
+    EXPECT_EQ(LaunchSkinnySwiGlu(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.data(),
+                                 nullptr, nullptr, plan),
+              cudaSuccess);
+    return ToHost<uint16_t>(d_out, n);
+  };
+  const std::vector<float> expected = product({});
+  const std::vector<uint16_t> expected_swiglu = swiglu({});
+  for (const SkinnyPlan& plan :
+       {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
+        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}}) {
+    SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
+                                    << plan.blocks_per_processor);
+    EXPECT_EQ(product(plan), expected);
+    EXPECT_EQ(swiglu(plan), expected_swiglu);
+  }
+  for (const int target_warps : {1, 1 << 30}) {
+    const std::vector<float> out = product({.target_warps = target_warps});
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        auto [sum, magnitude] =
+            DotDouble(type, &w16[size_t(r) * cols], &x16[size_t(t) * cols], cols);
+        ASSERT_NEAR(out[size_t(t) * rows + r], sum, 1e-5 * magnitude + 1e-6)
+            << "target warps " << target_warps << ", token " << t << " row " << r;
+      }
+    }
+  }
+  DeviceBuffer d_out = ToDevice(std::vector<float>(n, NAN));
+  EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.as<float>(),
+                               0.0f, nullptr, nullptr, {.target_warps = 0}),
+            cudaErrorInvalidValue);
+}
+
 // 197 chunks of 8 columns: a ragged tail, two warps per row; 1100 chunks on 100 rows: eight
 // warps per row (split-K) and several batches of loads; 2048 rows of 1536: two.
 INSTANTIATE_TEST_SUITE_P(
