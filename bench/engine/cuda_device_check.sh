@@ -14,8 +14,9 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profiles.
-# About 300 s of device time on an H200, 180 s of it the profiles (estimated: the products' bench
-# and profile were added in stop 24 without a GPU).
+# About 220 s of device time on an H200 in stop 23, 120 s of it the profiles; stop 24 added the
+# products' bench and profile and the prefill attention comparison (about 130 s more, estimated:
+# written without a GPU).
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -63,6 +64,14 @@ run() {
   tail -1 "$out/model.log"
   local bench=("$p/bin/engine_bench" --model /tmp/m15 --device cuda --npp 128)
   local table='roofline|copy|graphs|^ +[0-9]+ \|'
+  # engine_bench with `setting` (VAR=value) and the arguments after `file`: its table rows, each
+  # prefixed by `label`, appended to $out/file.
+  rows() {
+    local setting=$1 label=$2 file=$3
+    shift 3
+    env "$setting" timeout 60 "${bench[@]}" "$@" --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' |
+      sed "s/^/$label: /" | tee -a "$out/$file"
+  }
   step "engine_bench: graphs and early starts (the defaults), transformers beside"
   timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
     --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
@@ -86,12 +95,10 @@ run() {
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/split_grouped_1024.log"
   step "decode attention for the split rule: batches 16 to 64 at contexts of 512 and 2048, each mode"
   for mode in 0 1 grouped; do
-    PONDER_CUDA_SPLIT_ATTENTION=$mode timeout 60 "${bench[@]}" --npl 16,32,64 --npp 512 --ntg 32 \
-      --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' | sed "s/^/mode $mode, context 512: /" |
-      tee -a "$out/split_rule.log"
-    PONDER_CUDA_SPLIT_ATTENTION=$mode timeout 60 "${bench[@]}" --npl 16,32 --npp 2048 --ntg 32 \
-      --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' | sed "s/^/mode $mode, context 2048: /" |
-      tee -a "$out/split_rule.log"
+    rows PONDER_CUDA_SPLIT_ATTENTION=$mode "mode $mode, context 512" split_rule.log \
+      --npl 16,32,64 --npp 512 --ntg 32
+    rows PONDER_CUDA_SPLIT_ATTENTION=$mode "mode $mode, context 2048" split_rule.log \
+      --npl 16,32 --npp 2048 --ntg 32
   done
   step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
   timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
@@ -113,6 +120,13 @@ run() {
   step "prefill in the engine's default micro-batches (512 tokens)"
   timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
     tee "$out/ubatch512.log"
+  step "prefill attention on CUDA cores (the default) and on the tensor cores (PONDER_CUDA_PREFILL_ATTENTION=mma; off by default)"
+  for mode in cuda_cores mma; do
+    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 128" prefill_attention.log \
+      --npl 1,16,64 --ntg 8
+    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 1024" prefill_attention.log \
+      --npl 4,16 --npp 1024 --ntg 8
+  done
   step "the decode products alone and chained, per plan (kernels.h SkinnyPlan), cuBLAS beside"
   timeout 90 $p/bin/skinny_bench --tokens 1,8 \
     --plans default,stage=0,warps=2048,warps=8192,warps=16384,blocks=1,warps=8192+stage=0 2>&1 |
@@ -137,6 +151,14 @@ run() {
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum --csv "${bench[@]}" --npl 64 --npp 128 --ntg 1 \
       --ubatch 8192 --no-cuda-graphs >"$out/ncu_prefill.csv" 2>&1
+    PONDER_CUDA_PREFILL_ATTENTION=mma PONDER_CUDA_EARLY_START=0 timeout 120 ncu \
+      --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv \
+      "${bench[@]}" --npl 64 --npp 128 --ntg 1 --ubatch 8192 --no-cuda-graphs \
+      >"$out/ncu_prefill_mma.csv" 2>&1
+    for csv in ncu_prefill ncu_prefill_mma; do
+      python3 bench/engine/ncu_summary.py "$out/$csv.csv" --tokens 8192 2>&1 |
+        grep -E 'kernels,|Prefill' | sed "s/^/$csv: /"
+    done
   fi
   step "done"
   tar -czf "$out/../logs.tgz" -C "$out/.." logs && rm -rf "$out"

@@ -278,6 +278,7 @@ class CudaBackend final : public ForwardBackend {
   // multiprocessors idle (SplitsDecodeAttention).
   enum class DecodeAttention { kAuto, kPerHead, kSplit, kSplitGrouped };
   DecodeAttention decode_attention_ = DecodeAttention::kAuto;
+  PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences splits its attention over the positions.
   bool SplitsDecodeAttention(int64_t tokens) const;
@@ -336,6 +337,13 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                                            : DecodeAttention::kAuto;
 
   storage_ = ChooseStorage(weights_);
+  // PONDER_CUDA_PREFILL_ATTENTION=mma: prefill attention on the tensor cores (kernels.h
+  // LaunchPrefillAttention; not yet run on a GPU), for BF16 models, whose q cannot overflow the
+  // 16-bit type; where the head width does not allow it, the CUDA-core kernel.
+  const char* prefill = std::getenv("PONDER_CUDA_PREFILL_ATTENTION");
+  if (prefill != nullptr && std::string_view(prefill) == "mma" && storage_ == StorageType::kBF16) {
+    prefill_kernel_ = PrefillKernel::kTensorCores;
+  }
   PONDER_ASSIGN_OR_RETURN(
       embedding_, UploadStacked({&weights_.token_embedding()}, storage_, "token embedding"));
   if (weights_.output().data == weights_.token_embedding().data) {
@@ -698,9 +706,12 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
     PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
         storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
     if (!decode && PrefillAttentionSupports(shape)) {
+      const PrefillKernel kernel = PrefillAttentionSupports(shape, prefill_kernel_)
+                                       ? prefill_kernel_
+                                       : PrefillKernel::kCudaCores;
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
-          d_positions, d_offsets, d_tables, cache, narrow, Next()));
+          d_positions, d_offsets, d_tables, cache, narrow, Next(), kernel));
     } else if (decode && SplitsDecodeAttention(T)) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow,

@@ -597,6 +597,34 @@ constexpr int kTileKeys = 32;        // keys per shared-memory tile of PrefillAt
 constexpr int kPrefillMaxDim = 128;  // head_dim it handles (wider heads: the grouped kernel)
 constexpr int kPrefillHeads = 4;     // query heads per block
 
+// Keys and values of positions [key0, key0 + kTileKeys) of KV head g at `layer` into the
+// block's shared-memory tiles (row k: position key0 + k; zeros past last_pos), 16 bytes per
+// thread at a time. D % 8 == 0, D <= kPrefillMaxDim.
+template <typename T>
+__device__ __forceinline__ void LoadKvTile(const T* cache, const AttentionShape& shape, int layer,
+                                           const int32_t* table, int g, int key0, int last_pos,
+                                           T (*keys)[kPrefillMaxDim + 8],
+                                           T (*values)[kPrefillMaxDim + 8]) {
+  const int D = shape.head_dim, KV = shape.num_kv_heads * D;
+  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
+  const int chunks_per_key = D / 8;  // 16-byte pieces of a head
+  for (int piece = threadIdx.x; piece < kTileKeys * chunks_per_key; piece += blockDim.x) {
+    const int k = piece % kTileKeys, d0 = (piece / kTileKeys) * 8, j = key0 + k;
+    uint4 key{}, value{};
+    if (j <= last_pos) {
+      const T* slot =
+          cache +
+          (static_cast<size_t>(table[j / shape.block_size]) * shape.num_layers + layer) * 2 *
+              kv_values +
+          static_cast<size_t>(j % shape.block_size) * KV + g * D + d0;
+      key = *reinterpret_cast<const uint4*>(slot);
+      value = *reinterpret_cast<const uint4*>(slot + kv_values);
+    }
+    *reinterpret_cast<uint4*>(&keys[k][d0]) = key;
+    *reinterpret_cast<uint4*>(&values[k][d0]) = value;
+  }
+}
+
 // Prefill attention: block (tile, head chunk) takes the (up to 8) consecutive tokens of one
 // sequence in tiles[tile], a warp each, and `heads` (<= kPrefillHeads) query heads of one KV
 // head. Keys and values come in tiles of 32 through shared memory, read once for the whole
@@ -616,7 +644,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   AwaitPreviousKernel();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim;
-  const int Q = shape.num_heads * D, KV = shape.num_kv_heads * D;
+  const int Q = shape.num_heads * D;
   const auto [g, first_head, heads] = HeadsOfBlock(shape, kPrefillHeads);
   const int first = tiles[2 * blockIdx.x], count = tiles[2 * blockIdx.x + 1];
   const bool has_token = warp < count;
@@ -624,7 +652,6 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const int pos = positions[t];
   const int last_pos = positions[first + count - 1];  // the tile's tokens are consecutive
   const int32_t* table = block_tables + table_offsets[first];
-  const size_t kv_values = static_cast<size_t>(shape.block_size) * KV;
   const float scale = rsqrtf(static_cast<float>(D));
 
   const float* q_row = QRow(qkv, shape, t, first_head);
@@ -640,24 +667,9 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
     for (int i = 0; i < kPerLane; ++i) acc[h][i] = 0.0f;
   }
 
-  const int chunks_per_key = D / 8;  // 16-byte pieces of a head (D % 8 == 0)
   for (int key0 = 0; key0 <= last_pos; key0 += kTileKeys) {
     __syncthreads();  // the previous tile is consumed (and `queries` written, the first time)
-    for (int piece = threadIdx.x; piece < kTileKeys * chunks_per_key; piece += blockDim.x) {
-      const int k = piece % kTileKeys, d0 = (piece / kTileKeys) * 8, j = key0 + k;
-      uint4 key{}, value{};
-      if (j <= last_pos) {
-        const T* slot =
-            cache +
-            (static_cast<size_t>(table[j / shape.block_size]) * shape.num_layers + layer) * 2 *
-                kv_values +
-            static_cast<size_t>(j % shape.block_size) * KV + g * D + d0;
-        key = *reinterpret_cast<const uint4*>(slot);
-        value = *reinterpret_cast<const uint4*>(slot + kv_values);
-      }
-      *reinterpret_cast<uint4*>(&keys[k][d0]) = key;
-      *reinterpret_cast<uint4*>(&values[k][d0]) = value;
-    }
+    LoadKvTile(cache, shape, layer, table, g, key0, last_pos, keys, values);
     __syncthreads();
     if (!has_token || key0 > pos) continue;  // no key of this tile is visible to the token
     const int visible = min(kTileKeys, pos - key0 + 1);
@@ -739,6 +751,222 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
     for (int i = 0; i < kPerLane; ++i) {
       const int d = lane * kPerLane + i;
       if (d < D) out_head[d] = FromFloat<T>(acc[h][i] / running_sum[h]);
+    }
+  }
+}
+
+constexpr int kMmaHeads = 8;  // query heads per block of PrefillMmaAttentionKernel
+constexpr int kMmaWarps = kPrefillTileTokens * kMmaHeads / 16;  // 16 rows (token, head) each
+
+// The bits of a 16-bit value, and two of them in one 32-bit register (`low` in the low half), as
+// mma.sync takes its operands.
+__device__ __forceinline__ uint32_t Bits16(__nv_bfloat16 v) { return __bfloat16_as_ushort(v); }
+__device__ __forceinline__ uint32_t Bits16(__half v) { return __half_as_ushort(v); }
+template <typename T>
+__device__ __forceinline__ uint32_t Pack16(T low, T high) {
+  return Bits16(low) | (Bits16(high) << 16);
+}
+
+// x = hi + lo with hi = x rounded to T and lo the rest rounded to T: a product with a 16-bit
+// value as hi * v + lo * v (each exact in f32) keeps about 16 bits of x's mantissa instead of
+// T's 8 or 11, so the tensor-core kernel's scores and weighted sums carry about the error of f32
+// arithmetic, as the CUDA-core kernel's do (the split-bf16 scheme of Henry, Tang and Heinecke
+// 2019, "Leveraging the bfloat16 artificial intelligence datatype for higher-precision
+// computations").
+template <typename T>
+__device__ __forceinline__ void SplitPair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+  const T h0 = FromFloat<T>(x0), h1 = FromFloat<T>(x1);
+  hi = Pack16(h0, h1);
+  lo = Pack16(FromFloat<T>(x0 - ToFloat(h0)), FromFloat<T>(x1 - ToFloat(h1)));
+}
+
+// d += a b for one 16 x 8 x 16 tile on the tensor cores (sm_80+), f32 accumulation. Fragments
+// as the PTX ISA defines them for mma.m16n8k16 with 16-bit inputs, for lane = 4 r + c:
+//   a[0] (row r, cols 2c, 2c+1), a[1] (row r+8, same cols), a[2] (row r, cols 2c+8, 2c+9),
+//   a[3] (row r+8, cols 2c+8, 2c+9); b[0] (rows 2c, 2c+1 of col r), b[1] (rows 2c+8, 2c+9);
+//   d[0], d[1] (row r, cols 2c, 2c+1), d[2], d[3] (row r+8, same cols).
+template <typename T>
+__device__ __forceinline__ void Mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+#endif
+}
+
+// Prefill attention on the tensor cores (FlashAttention-2's loop: Dao 2023): block (tile, head
+// chunk) takes the tile's (up to 8) consecutive tokens and up to kMmaHeads query heads of one KV
+// head as rows (token i, head h) -> i * heads + h, 16 rows per warp. Keys and values come in
+// tiles of kTileKeys through shared memory (LoadKvTile, as PrefillAttentionKernel); per tile a
+// warp computes its rows' scores S = Q K^T with mma.sync, masks the positions each row's token
+// does not see, keeps each row's running maximum and denominator (online softmax, Milakov and
+// Gimelshein 2018), and adds P V with mma.sync, the score fragments reused as P's operand. Q and
+// P go in as split pairs (SplitPair): the results match the CUDA-core kernel to about f32
+// rounding. head_dim a multiple of 16, at most 128. Written in stop 24 without a GPU.
+template <typename T>
+__global__ void __launch_bounds__(kMmaWarps * 32)
+    PrefillMmaAttentionKernel(const float* qkv, AttentionShape shape, int layer,
+                              const int32_t* tiles, const int32_t* positions,
+                              const int32_t* table_offsets, const int32_t* block_tables,
+                              const T* cache, T* out) {
+  constexpr int kDimTiles = kPrefillMaxDim / 16;  // k-steps of Q K^T
+  constexpr int kKeyTiles = kTileKeys / 8;        // n-tiles of S
+  __shared__ __align__(16) T keys[kTileKeys][kPrefillMaxDim + 8];
+  __shared__ __align__(16) T values[kTileKeys][kPrefillMaxDim + 8];
+  AwaitPreviousKernel();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int r = lane >> 2, c = lane & 3;  // the fragments' row and column group
+  const int D = shape.head_dim, Q = shape.num_heads * D;
+  const auto [g, first_head, heads] = HeadsOfBlock(shape, kMmaHeads);
+  const int first = tiles[2 * blockIdx.x], count = tiles[2 * blockIdx.x + 1];
+  const int rows = count * heads;
+  const int last_pos = positions[first + count - 1];  // the tile's tokens are consecutive
+  const int32_t* table = block_tables + table_offsets[first];
+  const float scale = rsqrtf(static_cast<float>(D));
+
+  // This lane's two rows, warp * 16 + r and + 8; a row past the block's takes the last row's
+  // token and head (finite, never written).
+  int token[2], head[2], pos[2];
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int row = min(warp * 16 + r + 8 * half, rows - 1);
+    token[half] = first + row / heads;
+    head[half] = first_head + row % heads;
+    pos[half] = positions[token[half]];
+  }
+  const bool active = warp * 16 < rows;
+  // The warp's last visible position: rows are in token order.
+  const int warp_last = positions[first + (min(warp * 16 + 15, rows - 1)) / heads];
+
+  // Q's fragments, scaled, as split pairs.
+  uint32_t q_hi[kDimTiles][4], q_lo[kDimTiles][4];
+#pragma unroll
+  for (int kk = 0; kk < kDimTiles; ++kk) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int half = i & 1, d = kk * 16 + 2 * c + (i >> 1) * 8;
+      float2 q = make_float2(0.0f, 0.0f);
+      if (d < D) {
+        q = *reinterpret_cast<const float2*>(QRow(qkv, shape, token[half], head[half]) + d);
+      }
+      SplitPair<T>(q.x * scale, q.y * scale, q_hi[kk][i], q_lo[kk][i]);
+    }
+  }
+  float acc[kPrefillMaxDim / 8][4];
+#pragma unroll
+  for (int n = 0; n < kPrefillMaxDim / 8; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc[n][i] = 0.0f;
+  }
+  float running_max[2] = {-INFINITY, -INFINITY}, running_sum[2] = {0.0f, 0.0f};
+
+  for (int key0 = 0; key0 <= last_pos; key0 += kTileKeys) {
+    __syncthreads();  // the previous tile is consumed
+    LoadKvTile(cache, shape, layer, table, g, key0, last_pos, keys, values);
+    __syncthreads();
+    if (!active || key0 > warp_last) continue;  // no key of this tile is visible to the warp
+    float score[kKeyTiles][4];
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) score[n][i] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < kDimTiles; ++kk) {
+        if (kk * 16 < D) {
+          const T* key = &keys[n * 8 + r][kk * 16 + 2 * c];
+          const uint32_t b0 = *reinterpret_cast<const uint32_t*>(key);
+          const uint32_t b1 = *reinterpret_cast<const uint32_t*>(key + 8);
+          Mma16816<T>(score[n], q_hi[kk], b0, b1);
+          Mma16816<T>(score[n], q_lo[kk], b0, b1);
+        }
+      }
+    }
+    // Mask, then the online softmax per row; the four lanes of a row group share its rows.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int half = i >> 1, j = key0 + n * 8 + 2 * c + (i & 1);
+        if (j > pos[half]) score[n][i] = -INFINITY;
+        tile_max[half] = fmaxf(tile_max[half], score[n][i]);
+      }
+    }
+    float correction[2], tile_sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      tile_max[half] = fmaxf(tile_max[half], __shfl_xor_sync(0xffffffffu, tile_max[half], 1));
+      tile_max[half] = fmaxf(tile_max[half], __shfl_xor_sync(0xffffffffu, tile_max[half], 2));
+      // Finite: position 0 is visible to every row and lies in the first tile.
+      const float new_max = fmaxf(running_max[half], tile_max[half]);
+      correction[half] = expf(running_max[half] - new_max);
+      running_max[half] = new_max;
+    }
+    uint32_t p_hi[kKeyTiles / 2][4], p_lo[kKeyTiles / 2][4];
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; i += 2) {
+        const int half = i >> 1;
+        const float p0 = expf(score[n][i] - running_max[half]);  // 0 where masked
+        const float p1 = expf(score[n][i + 1] - running_max[half]);
+        tile_sum[half] += p0 + p1;
+        // S's fragment of n-tile n is P's A fragment of k-step n / 2: registers 0, 1 for even
+        // n, 2, 3 for odd.
+        SplitPair<T>(p0, p1, p_hi[n / 2][(n & 1) * 2 + half], p_lo[n / 2][(n & 1) * 2 + half]);
+      }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      tile_sum[half] += __shfl_xor_sync(0xffffffffu, tile_sum[half], 1);
+      tile_sum[half] += __shfl_xor_sync(0xffffffffu, tile_sum[half], 2);
+      running_sum[half] = running_sum[half] * correction[half] + tile_sum[half];
+    }
+#pragma unroll
+    for (int n = 0; n < kPrefillMaxDim / 8; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[n][i] *= correction[i >> 1];
+    }
+    // acc += P V: B fragment (rows = keys 16 ks + 2c, +1 and + 8, + 9; col = dim 8 n + r).
+#pragma unroll
+    for (int ks = 0; ks < kKeyTiles / 2; ++ks) {
+      const int k = ks * 16 + 2 * c;
+#pragma unroll
+      for (int n = 0; n < kPrefillMaxDim / 8; ++n) {
+        if (n * 8 < D) {
+          const int d = n * 8 + r;
+          const uint32_t b0 = Pack16(values[k][d], values[k + 1][d]);
+          const uint32_t b1 = Pack16(values[k + 8][d], values[k + 9][d]);
+          Mma16816<T>(acc[n], p_hi[ks], b0, b1);
+          Mma16816<T>(acc[n], p_lo[ks], b0, b1);
+        }
+      }
+    }
+  }
+  if (!active) return;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    if (warp * 16 + r + 8 * half >= rows) continue;
+    T* out_row = out + static_cast<size_t>(token[half]) * Q + head[half] * D;
+#pragma unroll
+    for (int n = 0; n < kPrefillMaxDim / 8; ++n) {
+      const int d = n * 8 + 2 * c;
+      if (d < D) {
+        *reinterpret_cast<uint32_t*>(out_row + d) =
+            Pack16(FromFloat<T>(acc[n][2 * half] / running_sum[half]),
+                   FromFloat<T>(acc[n][2 * half + 1] / running_sum[half]));
+      }
     }
   }
 }
@@ -1569,13 +1797,20 @@ cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int
                                    int num_tiles, const AttentionShape& shape, int layer,
                                    const int32_t* positions, const int32_t* table_offsets,
                                    const int32_t* block_tables, const void* cache, void* out,
-                                   Launch launch) {
-  if (!PrefillAttentionSupports(shape)) return cudaErrorInvalidValue;
+                                   Launch launch, PrefillKernel kernel) {
+  if (!PrefillAttentionSupports(shape, kernel)) return cudaErrorInvalidValue;
   if (num_tiles == 0) return cudaSuccess;
   const int group = shape.num_heads / shape.num_kv_heads;
-  const dim3 grid(num_tiles, shape.num_kv_heads * ((group + kPrefillHeads - 1) / kPrefillHeads));
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
+    if (kernel == PrefillKernel::kTensorCores) {
+      const dim3 grid(num_tiles, shape.num_kv_heads * ((group + kMmaHeads - 1) / kMmaHeads));
+      Start(PrefillMmaAttentionKernel<T>, grid, kMmaWarps * 32, 0, launch, qkv, shape, layer, tiles,
+            positions, table_offsets, block_tables, static_cast<const T*>(cache),
+            static_cast<T*>(out));
+      return;
+    }
+    const dim3 grid(num_tiles, shape.num_kv_heads * ((group + kPrefillHeads - 1) / kPrefillHeads));
     // head_dim <= kPrefillMaxDim (128): at most 4 values per lane.
     WithPerLane<4>((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
       Start(PrefillAttentionKernel<T, decltype(per_lane_constant)::value>, grid,
@@ -1585,9 +1820,10 @@ cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int
   });
 }
 
-bool PrefillAttentionSupports(const AttentionShape& shape) {
-  return shape.head_dim <= kPrefillMaxDim && shape.head_dim % 8 == 0 && shape.num_kv_heads > 0 &&
-         shape.num_heads % shape.num_kv_heads == 0;
+bool PrefillAttentionSupports(const AttentionShape& shape, PrefillKernel kernel) {
+  const int multiple = kernel == PrefillKernel::kTensorCores ? 16 : 8;
+  return shape.head_dim <= kPrefillMaxDim && shape.head_dim % multiple == 0 && shape.head_dim > 0 &&
+         shape.num_kv_heads > 0 && shape.num_heads % shape.num_kv_heads == 0;
 }
 
 cudaError_t LaunchSiluMul(StorageType type, const void* gate_up, bool f32_input, int num_tokens,

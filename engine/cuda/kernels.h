@@ -121,13 +121,22 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
 // sequence (consecutive positions), every token of the step in exactly one tile. Keys and values
 // are read once per tile rather than once per token. head_dim a multiple of 8, at most 128
 // (PrefillAttentionSupports; wider heads take LaunchPagedAttention).
+//
+// kCudaCores: a warp per token, up to 4 query heads of a KV head per block, f32 arithmetic.
+// kTensorCores: the tile's tokens x up to 8 query heads as rows of mma.sync products (16 x 8 x
+// 16, f32 accumulation), q and the softmax weights split into two 16-bit parts each so the
+// results carry about f32 rounding error; head_dim a multiple of 16. In F16 a scaled q beyond
+// 65504 would overflow (the backend takes it for BF16 models only). Written in stop 24 without a
+// GPU: the backend uses it only with PONDER_CUDA_PREFILL_ATTENTION=mma until measured.
 inline constexpr int kPrefillTileTokens = 8;
-bool PrefillAttentionSupports(const AttentionShape& shape);
+enum class PrefillKernel { kCudaCores, kTensorCores };
+bool PrefillAttentionSupports(const AttentionShape& shape,
+                              PrefillKernel kernel = PrefillKernel::kCudaCores);
 cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,
                                    int num_tiles, const AttentionShape& shape, int layer,
                                    const int32_t* positions, const int32_t* table_offsets,
                                    const int32_t* block_tables, const void* cache, void* out,
-                                   Launch launch);
+                                   Launch launch, PrefillKernel kernel = PrefillKernel::kCudaCores);
 
 // out[t][i] = silu(gate_up[t][i]) * gate_up[t][inter + i], silu(g) = g / (1 + exp(-g)); out is
 // [T][inter], 16-bit; gate_up is [T][2 inter], f32 when `f32_input`, else 16-bit `type`.

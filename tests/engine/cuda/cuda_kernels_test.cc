@@ -233,9 +233,11 @@ using AttentionLaunch = std::function<cudaError_t(
     const AttentionShape& shape, const float* qkv, const int32_t* positions, const int32_t* offsets,
     const int32_t* tables, const void* cache, void* out)>;
 
-// Runs `launch` and checks every head of every token against attention in double precision.
+// Runs `launch` and checks every head of every token against attention in double precision;
+// the output ([token][head][dim], 16-bit) goes to `got` when given.
 void CheckAttention(const AttentionCase& p, const std::vector<int32_t>& positions,
-                    const std::vector<int32_t>& sequences, const AttentionLaunch& launch) {
+                    const std::vector<int32_t>& sequences, const AttentionLaunch& launch,
+                    std::vector<uint16_t>* got = nullptr) {
   std::mt19937 rng(5);
   const int block_size = 16, num_layers = 2, layer = 1, D = p.head_dim;
   const int Q = p.num_heads * D, KV = p.num_kv_heads * D, W = Q + 2 * KV;
@@ -262,6 +264,7 @@ void CheckAttention(const AttentionCase& p, const std::vector<int32_t>& position
                    d_tab.as<int32_t>(), d_cache.data(), d_out.data()),
             cudaSuccess);
   std::vector<uint16_t> out = ToHost<uint16_t>(d_out, T * Q);
+  if (got != nullptr) *got = out;
 
   const int group = p.num_heads / p.num_kv_heads;
   for (int t = 0; t < T; ++t) {
@@ -337,27 +340,44 @@ TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
 }
 
 // Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
-// (8, 3): every tile's keys are read together, each token sees only its own past.
+// (8, 3): every tile's keys are read together, each token sees only its own past. On CUDA cores,
+// then on the tensor cores where the head width allows (a multiple of 16). Both carry about f32
+// rounding (q and the softmax weights go into the tensor cores as two 16-bit parts each), so
+// their outputs are one rounding of nearly the same value: at most one 16-bit step apart.
 TEST_P(PagedAttentionTest, PrefillTilesMatchDoublePrecisionAttention) {
   const AttentionCase& p = GetParam();
   const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
-  if (!PrefillAttentionSupports(probe)) {
-    EXPECT_EQ(LaunchPrefillAttention(p.type, nullptr, nullptr, 1, probe, 1, nullptr, nullptr,
-                                     nullptr, nullptr, nullptr, nullptr),
-              cudaErrorInvalidValue);
-    return;
-  }
   std::vector<int32_t> positions, sequences;
   for (int i = 280; i < 300; ++i) positions.push_back(i), sequences.push_back(0);
   for (int i = 0; i < 11; ++i) positions.push_back(i), sequences.push_back(1);
   const std::vector<int32_t> tiles = {0, 8, 8, 8, 16, 4, 20, 8, 28, 3};
   DeviceBuffer d_tiles = ToDevice(tiles);
-  CheckAttention(p, positions, sequences,
-                 [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
-                     const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
-                   return LaunchPrefillAttention(p.type, qkv, d_tiles.as<int32_t>(), 5, shape, 1,
-                                                 positions, offsets, tables, cache, out, nullptr);
-                 });
+  std::vector<uint16_t> outputs[2];
+  for (PrefillKernel kernel : {PrefillKernel::kCudaCores, PrefillKernel::kTensorCores}) {
+    SCOPED_TRACE(kernel == PrefillKernel::kCudaCores ? "CUDA cores" : "tensor cores");
+    if (!PrefillAttentionSupports(probe, kernel)) {
+      EXPECT_TRUE(p.head_dim > 128 || p.head_dim % 16 != 0);
+      EXPECT_EQ(LaunchPrefillAttention(p.type, nullptr, nullptr, 1, probe, 1, nullptr, nullptr,
+                                       nullptr, nullptr, nullptr, nullptr, kernel),
+                cudaErrorInvalidValue);
+      continue;
+    }
+    CheckAttention(
+        p, positions, sequences,
+        [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
+            const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+          return LaunchPrefillAttention(p.type, qkv, d_tiles.as<int32_t>(), 5, shape, 1, positions,
+                                        offsets, tables, cache, out, nullptr, kernel);
+        },
+        &outputs[kernel == PrefillKernel::kTensorCores]);
+  }
+  if (outputs[1].empty()) return;
+  ASSERT_EQ(outputs[0].size(), outputs[1].size());
+  for (size_t i = 0; i < outputs[0].size(); ++i) {
+    const double cuda_cores = From16(p.type, outputs[0][i]), tensor = From16(p.type, outputs[1][i]);
+    ASSERT_NEAR(tensor, cuda_cores, 2 * Rounding(p.type) * std::fabs(cuda_cores) + 1e-6)
+        << "tensor cores against CUDA cores, output value " << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, PagedAttentionTest,
