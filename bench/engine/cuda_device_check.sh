@@ -129,8 +129,13 @@ run() {
   done
   step "the decode products alone and chained, per plan (kernels.h SkinnyPlan), cuBLAS beside"
   timeout 90 $p/bin/skinny_bench --tokens 1,8 \
-    --plans default,stage=0,warps=2048,warps=8192,warps=16384,blocks=1,warps=8192+stage=0 2>&1 |
+    --plans default,flat=1,stage=0,flat=1+stage=0,warps=2048,warps=8192,flat=1+warps=8192,blocks=1 \
+    2>&1 |
     tee "$out/skinny.log"
+  step "the decode products' loads across units in the whole engine (PONDER_CUDA_SKINNY_FLAT=1; off by default), the default beside"
+  for flat in 0 1; do
+    rows PONDER_CUDA_SKINNY_FLAT=$flat "flat $flat" skinny_flat.log --npl 1,4,8 --ntg 64
+  done
   if [ "${PROFILE:-1}" = 1 ]; then
     step "Nsight Compute: why the batch-1 products take what they take (stalls, occupancy, DRAM)"
     timeout 150 ncu --clock-control none --cache-control none -k regex:SkinnyMatMul -c 10 \
@@ -138,8 +143,13 @@ run() {
       --section LaunchStats --section WarpStateStats --section SchedulerStats \
       $p/bin/skinny_bench --tokens 1 --no-cuda-graphs --launches 1 --replays 1 \
       >"$out/ncu_products.txt" 2>&1
-    grep -E 'SkinnyMatMul|^ +(Duration|DRAM Throughput|Achieved Occupancy|Registers Per Thread|Issue Slots Busy|Warp Cycles Per Issued Instruction|Block Limit Registers) ' \
-      "$out/ncu_products.txt" | head -80
+    timeout 150 ncu --clock-control none --cache-control none -k regex:SkinnyFlat -c 10 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy \
+      --section LaunchStats --section WarpStateStats --section SchedulerStats \
+      $p/bin/skinny_bench --tokens 1 --no-cuda-graphs --launches 1 --replays 1 --plans flat=1 \
+      >"$out/ncu_products_flat.txt" 2>&1
+    grep -E 'Skinny(MatMul|Flat)|^ +(Duration|DRAM Throughput|Achieved Occupancy|Registers Per Thread|Issue Slots Busy|Warp Cycles Per Issued Instruction|Block Limit Registers) ' \
+      "$out/ncu_products.txt" "$out/ncu_products_flat.txt" | head -160
     step "Nsight Compute: batch-1 decode steps at contexts of 16 and 128, a 64 x 128 prefill step"
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 --npp 16 \

@@ -20,7 +20,8 @@
 // --only to pick a product).
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
-// (stage_x), blocks=N (blocks_per_processor); e.g. --plans default,warps=8192+stage=0.
+// (stage_x), blocks=N (blocks_per_processor), flat=0|1 (flat); e.g. --plans
+// default,flat=1,warps=8192+stage=0.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
 #include <cublas_v2.h>
@@ -78,10 +79,13 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.stage_x = value == 1;
     } else if (kv.first == "blocks" && value >= 0) {
       named.plan.blocks_per_processor = value;
+    } else if (kv.first == "flat" && (value == 0 || value == 1)) {
+      named.plan.flat = value == 1;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--plans: '", field, "' in '", text,
-          "': expected warps=N (N >= 1), stage=0|1 or blocks=N (N >= 0), or 'default'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--plans: '", field, "' in '", text,
+                       "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0) or flat=0|1, or "
+                       "'default'"));
     }
   }
   return named;

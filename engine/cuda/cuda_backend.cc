@@ -279,6 +279,7 @@ class CudaBackend final : public ForwardBackend {
   enum class DecodeAttention { kAuto, kPerHead, kSplit, kSplitGrouped };
   DecodeAttention decode_attention_ = DecodeAttention::kAuto;
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
+  SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences splits its attention over the positions.
   bool SplitsDecodeAttention(int64_t tokens) const;
@@ -325,6 +326,10 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // (kernels.h LaunchDrawTokens); off until it has run on a GPU.
   const char* draw_cache = std::getenv("PONDER_CUDA_DRAW_CACHE");
   cache_draws_ = draw_cache != nullptr && std::string_view(draw_cache) == "1";
+  // PONDER_CUDA_SKINNY_FLAT=1: the decode products' loads run across units (kernels.h
+  // SkinnyPlan::flat, the same sums; not yet run on a GPU).
+  const char* flat = std::getenv("PONDER_CUDA_SKINNY_FLAT");
+  skinny_plan_.flat = flat != nullptr && std::string_view(flat) == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch
   // (not yet run on a GPU), =0 none, to compare.
@@ -487,9 +492,9 @@ absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t t
                                  float beta) {
   if (tokens <= kSkinnyMaxTokens && w.cols % 8 == 0) {
     // Decode: reading the weights once is the whole cost; cuBLAS' small-n kernels do worse.
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMatMul(storage_, w.data, static_cast<int>(w.rows),
-                                                   static_cast<int>(w.cols), x,
-                                                   static_cast<int>(tokens), out, beta, Next()));
+    PONDER_CUDA_RETURN_IF_ERROR(
+        LaunchSkinnyMatMul(storage_, w.data, static_cast<int>(w.rows), static_cast<int>(w.cols), x,
+                           static_cast<int>(tokens), out, beta, Next(), nullptr, skinny_plan_));
     return absl::OkStatus();
   }
   return Gemm(w, x, tokens, out, CUDA_R_32F, beta);
@@ -689,7 +694,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
     if (fused_norm) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMatMul(
           storage_, layer.qkv.data, static_cast<int>(layer.qkv.rows), static_cast<int>(H), nullptr,
-          nt, wide, 0.0f, Next(), &attention_norm));
+          nt, wide, 0.0f, Next(), &attention_norm, skinny_plan_));
     } else {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
                                                 attention_norm.weight, c.rms_norm_eps, narrow,
@@ -729,9 +734,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                                                 Next()));
     }
     if (fused_mlp) {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnySwiGlu(
-          storage_, layer.gate_up.data, static_cast<int>(I), static_cast<int>(H),
-          fused_norm ? nullptr : narrow, nt, wide, Next(), fused_norm ? &ffn_norm : nullptr));
+      PONDER_CUDA_RETURN_IF_ERROR(
+          LaunchSkinnySwiGlu(storage_, layer.gate_up.data, static_cast<int>(I), static_cast<int>(H),
+                             fused_norm ? nullptr : narrow, nt, wide, Next(),
+                             fused_norm ? &ffn_norm : nullptr, skinny_plan_));
       PONDER_RETURN_IF_ERROR(MatMul(layer.down, wide, T, x, 1.0f));  // x += mlp
     } else {
       // 16-bit products (as the model's own dtype would give): the widest activation of a

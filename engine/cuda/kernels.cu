@@ -1360,6 +1360,9 @@ __global__ void __launch_bounds__(kDrawThreads)
 }
 
 constexpr int kSkinnyWarps = 8;
+// The most dynamic shared memory a matrix-vector block takes (x, and SkinnyFlatKernel's sums):
+// what a block may use without opting in.
+constexpr size_t kSkinnyMaxSharedBytes = 48 << 10;
 
 // Warps that share one output unit (split-K), from the matrix shape (and the plan) alone, so
 // that the order of every sum never depends on the number of tokens: enough warps to fill the
@@ -1393,6 +1396,71 @@ struct SkinnyArgs {
   float eps;
 };
 
+// Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels.
+template <int kMaxTokens, bool kGated>
+__host__ __device__ constexpr int SkinnyUnroll() {
+  return (kMaxTokens <= 2 ? 8 : 4) / (kGated ? 2 : 1);
+}
+
+// The matrix-vector kernels' x: staged into shared memory (as RMSNorm(norm_x) with a norm, else
+// a copy) or read from global memory. Call after AwaitPreviousKernel; syncs the block.
+template <typename T, bool kNorm>
+__device__ __forceinline__ const uint4* SkinnyX(const SkinnyArgs& args, uint4* staged_x) {
+  if (!kNorm && !args.stage_x) return static_cast<const uint4*>(args.x);
+  if constexpr (kNorm) {
+    T* xs = reinterpret_cast<T*>(staged_x);
+    for (int t = 0; t < args.num_tokens; ++t) {
+      NormRow<T>(args.norm_x + static_cast<size_t>(t) * args.cols, args.cols, args.norm_weight,
+                 args.eps, xs + static_cast<size_t>(t) * args.cols, nullptr);
+    }
+  } else {
+    const uint4* x = static_cast<const uint4*>(args.x);
+    const int n = args.num_tokens * (args.cols / 8);
+    for (int i = threadIdx.x; i < n; i += blockDim.x) staged_x[i] = x[i];
+  }
+  __syncthreads();
+  return staged_x;
+}
+
+// acc[r][t] += w_r[c] · x_t[c] for chunk c of the row(s) (8 values), in one fixed order: both
+// matrix-vector kernels add a chunk this way, so they give the same bits.
+template <typename T, int kMaxTokens, int kRows>
+__device__ __forceinline__ void SkinnyAddChunk(float (&acc)[kRows][kMaxTokens],
+                                               const uint4 (&w)[kRows], const uint4* x, int c,
+                                               int chunks, int num_tokens) {
+#pragma unroll
+  for (int t = 0; t < kMaxTokens; ++t) {
+    if (t < num_tokens) {
+      float xf[8];
+      Unpack8<T>(x[static_cast<size_t>(t) * chunks + c], xf);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        float wf[8];
+        Unpack8<T>(w[r], wf);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[r][t] += wf[i] * xf[i];
+      }
+    }
+  }
+}
+
+// Writes unit `unit`'s sums: silu(gate) * up as 16 bits when gated, else beta * out + sum.
+template <typename T, int kMaxTokens, bool kGated>
+__device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
+                                            const float (&acc)[kGated ? 2 : 1][kMaxTokens]) {
+#pragma unroll
+  for (int t = 0; t < kMaxTokens; ++t) {
+    if (t >= args.num_tokens) break;
+    const size_t at = static_cast<size_t>(t) * args.units + unit;
+    if constexpr (kGated) {
+      static_cast<T*>(args.out16)[at] = FromFloat<T>(SwiGlu(acc[0][t], acc[1][t]));
+    } else {
+      float* o = args.out + at;
+      *o = args.beta == 0.0f ? acc[0][t] : args.beta * *o + acc[0][t];
+    }
+  }
+}
+
 // A persistent matrix-vector kernel: block b takes groups b, b + gridDim.x, ... of
 // kSkinnyWarps / splits units, `splits` warps per unit, each warp every splits-th 512-byte stretch
 // of its row(s). Weights stream through two register buffers: the next batch (the rest of the
@@ -1403,13 +1471,12 @@ template <typename T, int kMaxTokens, bool kGated, bool kNorm>
 __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
   extern __shared__ uint4 staged_x[];  // [num_tokens][cols] 16-bit, when staged
   constexpr int kRows = kGated ? 2 : 1;
-  constexpr int kUnroll = (kMaxTokens <= 2 ? 8 : 4) / kRows;  // chunks per row per batch
+  constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
   __shared__ float partial[2][kSkinnyWarps][kRows][kMaxTokens];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int splits = args.splits, units_per_block = kSkinnyWarps / splits;
   const int slot = warp / splits, part = warp % splits;
   const int chunks = args.cols / 8, stride = 32 * splits, step = stride * kUnroll;
-  const int num_tokens = args.num_tokens;
   const T* w = static_cast<const T*>(args.w);
 
   // Batch [base, base + step) of the row(s) of group g's unit for this warp; zeros past the row
@@ -1433,22 +1500,7 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
   int group = blockIdx.x;
   load(current, group, part * 32);  // weights do not depend on the previous kernel
   AwaitPreviousKernel();
-
-  const bool staged = kNorm || args.stage_x;
-  if (staged) {
-    T* xs = reinterpret_cast<T*>(staged_x);
-    if constexpr (kNorm) {
-      for (int t = 0; t < num_tokens; ++t) {
-        NormRow<T>(args.norm_x + static_cast<size_t>(t) * args.cols, args.cols, args.norm_weight,
-                   args.eps, xs + static_cast<size_t>(t) * args.cols, nullptr);
-      }
-    } else {
-      const uint4* x = static_cast<const uint4*>(args.x);
-      for (int i = threadIdx.x; i < num_tokens * chunks; i += blockDim.x) staged_x[i] = x[i];
-    }
-    __syncthreads();
-  }
-  const uint4* x = staged ? staged_x : static_cast<const uint4*>(args.x);
+  const uint4* x = SkinnyX<T, kNorm>(args, staged_x);
 
   float acc[kRows][kMaxTokens];
   for (int round = 0; group < args.groups; group += gridDim.x, ++round) {
@@ -1471,20 +1523,7 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
         for (int u = 0; u < kUnroll; ++u) {
           const int c = base + lane + stride * u;
           if (c < chunks) {
-#pragma unroll
-            for (int t = 0; t < kMaxTokens; ++t) {
-              if (t < num_tokens) {
-                float xf[8];
-                Unpack8<T>(x[static_cast<size_t>(t) * chunks + c], xf);
-#pragma unroll
-                for (int r = 0; r < kRows; ++r) {
-                  float wf[8];
-                  Unpack8<T>(current[u][r], wf);
-#pragma unroll
-                  for (int i = 0; i < 8; ++i) acc[r][t] += wf[i] * xf[i];
-                }
-              }
-            }
+            SkinnyAddChunk<T, kMaxTokens, kRows>(acc, current[u], x, c, chunks, args.num_tokens);
           }
         }
       }
@@ -1524,18 +1563,136 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
       }
     }
     if (part != 0 || lane != 0 || !active) continue;
+    SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
+  }
+}
+
+// Bytes of shared memory SkinnyFlatKernel takes for its split-K sums besides x: a slot per
+// (round of the block, warp, row, token).
+size_t SkinnyFlatPartialBytes(const SkinnyArgs& args, int blocks, int max_tokens) {
+  if (args.splits == 1) return 0;
+  const int rounds = (args.groups + blocks - 1) / blocks;
+  return static_cast<size_t>(rounds) * kSkinnyWarps * (args.out16 != nullptr ? 2 : 1) * max_tokens *
+         sizeof(float);
+}
+
+// SkinnyMatMulKernel's division of the work and its sums, bit for bit, with its batches of loads
+// always full: a warp's stretches of all its units (the groups of its block, round by round) form
+// one list, and each batch takes the next kUnroll stretches of it, across units. Where
+// SkinnyMatMulKernel's last batch of a unit is part-empty (the down product of a 1.5B model: 9
+// stretches of a row per warp, a batch of 8 and one of 1) or a whole unit leaves most of a batch
+// empty (3 of 8 for the QKV and attention output products), this one keeps kUnroll stretches per
+// lane in flight. A unit's sum is finished where its last stretch is added: written at once
+// without split-K, else kept in shared memory (SkinnyFlatPartialBytes) and added up by part 0
+// after the block's last batch.
+template <typename T, int kMaxTokens, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyFlatKernel(SkinnyArgs args) {
+  extern __shared__ uint4 staged_x[];  // x ([num_tokens][cols] 16-bit, staged), then the sums
+  constexpr int kRows = kGated ? 2 : 1;
+  constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int splits = args.splits, units_per_block = kSkinnyWarps / splits;
+  const int slot = warp / splits, part = warp % splits;
+  const int chunks = args.cols / 8;
+  const T* w = static_cast<const T*>(args.w);
+  // This warp's stretches per unit (part, part + splits, ... of the row's (chunks + 31) / 32),
+  // and its list: rounds x stretches.
+  const int stretches = ((chunks + 31) / 32 - part + splits - 1) / splits;
+  const int block = blockIdx.x, grid = gridDim.x;
+  const int rounds = (args.groups - block + grid - 1) / grid;  // groups block, block + grid, ...
+  const int length = rounds * stretches;
+  auto unit_of = [&](int round) { return (block + round * grid) * units_per_block + slot; };
+
+  // Items [first, first + kUnroll) of the list; zeros past the list, the row or the matrix.
+  auto load = [&](uint4(&buffer)[kUnroll][kRows], int first) {
 #pragma unroll
-    for (int t = 0; t < kMaxTokens; ++t) {
-      if (t >= num_tokens) break;
-      const size_t at = static_cast<size_t>(t) * args.units + unit;
-      if constexpr (kGated) {
-        const float g = acc[0][t], up = acc[kRows - 1][t];
-        static_cast<T*>(args.out16)[at] = FromFloat<T>(SwiGlu(g, up));
-      } else {
-        float* o = args.out + at;
-        *o = args.beta == 0.0f ? acc[0][t] : args.beta * *o + acc[0][t];
+    for (int u = 0; u < kUnroll; ++u) {
+      const int item = first + u, round = item / stretches;
+      const int unit = unit_of(round);
+      const int c = (part + splits * (item - round * stretches)) * 32 + lane;
+      const bool valid = item < length && unit < args.units && c < chunks;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        const uint4* row = reinterpret_cast<const uint4*>(
+            w + (static_cast<size_t>(r) * args.units + (valid ? unit : 0)) *
+                    static_cast<size_t>(args.cols));
+        buffer[u][r] = valid ? __ldg(row + c) : uint4{};
       }
     }
+  };
+  uint4 current[kUnroll][kRows], next[kUnroll][kRows];
+  load(current, 0);  // weights do not depend on the previous kernel
+  AwaitPreviousKernel();
+  const uint4* x = SkinnyX<T, kNorm>(args, staged_x);
+  const size_t x_bytes =
+      kNorm || args.stage_x ? static_cast<size_t>(args.num_tokens) * args.cols * 2 : 0;
+  // [rounds][kSkinnyWarps][kRows][kMaxTokens]
+  float* sums = reinterpret_cast<float*>(reinterpret_cast<char*>(staged_x) + x_bytes);
+
+  float acc[kRows][kMaxTokens] = {};
+  for (int first = 0; first < length; first += kUnroll) {
+    load(next, first + kUnroll);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int item = first + u;
+      if (item >= length) continue;  // the same for the whole warp
+      const int round = item / stretches, k = item - round * stretches;
+      const int unit = unit_of(round);
+      if (k == 0) {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+          for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = 0.0f;
+        }
+      }
+      const int c = (part + splits * k) * 32 + lane;
+      if (unit < args.units && c < chunks) {
+        SkinnyAddChunk<T, kMaxTokens, kRows>(acc, current[u], x, c, chunks, args.num_tokens);
+      }
+      if (k == stretches - 1) {  // the unit's last stretch: its sum is complete
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+          for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = WarpSum(acc[r][t]);
+        }
+        if (lane == 0 && unit < args.units) {
+          if (splits == 1) {
+            SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
+          } else {
+#pragma unroll
+            for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+              for (int t = 0; t < kMaxTokens; ++t) {
+                sums[((round * kSkinnyWarps + warp) * kRows + r) * kMaxTokens + t] = acc[r][t];
+              }
+            }
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) current[u][r] = next[u][r];
+    }
+  }
+  if (splits == 1) return;  // the same for the whole block
+  __syncthreads();
+  if (part != 0 || lane != 0) return;
+  for (int round = 0; round < rounds; ++round) {
+    const int unit = unit_of(round);
+    if (unit >= args.units) continue;
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int t = 0; t < kMaxTokens; ++t) {
+        const float* at = sums + ((round * kSkinnyWarps + warp) * kRows + r) * kMaxTokens + t;
+        float sum = at[0];
+        for (int p = 1; p < splits; ++p) sum += at[p * kRows * kMaxTokens];
+        acc[r][t] = sum;
+      }
+    }
+    SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
   }
 }
 
@@ -1583,7 +1740,7 @@ Residency ResidentBlocks(void (*kernel)(SkinnyArgs)) {
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
-                                                    kSkinnyMaxNormBytes) != cudaSuccess ||
+                                                    kSkinnyMaxSharedBytes) != cudaSuccess ||
       processors < 1 || per_processor < 1) {
     (void)cudaGetLastError();
     return {};
@@ -1591,20 +1748,34 @@ Residency ResidentBlocks(void (*kernel)(SkinnyArgs)) {
   return {processors, per_processor};
 }
 
-// Launches kKernel on a grid of at most the resident blocks (per multiprocessor, at most the
+// The persistent grid of kKernel: at most the resident blocks (per multiprocessor, at most the
 // plan's cap), with the groups spread evenly over the rounds the grid needs (so no round runs
 // nearly empty).
 template <auto kKernel>
-void StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& plan,
-                 Launch launch) {
+int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan) {
   static const Residency residency = ResidentBlocks(kKernel);  // per device: one device
   const int per_processor = plan.blocks_per_processor > 0
                                 ? std::min(plan.blocks_per_processor, residency.per_processor)
                                 : residency.per_processor;
   const int resident = residency.processors * per_processor;
   const int rounds = (args.groups + resident - 1) / resident;
-  const int blocks = (args.groups + rounds - 1) / rounds;
-  Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, launch, args);
+  return (args.groups + rounds - 1) / rounds;
+}
+
+// Launches kFlat where the plan asks for it and its split-K sums fit beside x in a block's
+// default shared memory (48 KiB), else kKernel.
+template <auto kKernel, auto kFlat>
+void StartSkinny(const SkinnyArgs& args, size_t shared_bytes, int max_tokens,
+                 const SkinnyPlan& plan, Launch launch) {
+  if (plan.flat) {
+    const int blocks = SkinnyBlocks<kFlat>(args, plan);
+    const size_t bytes = shared_bytes + SkinnyFlatPartialBytes(args, blocks, max_tokens);
+    if (bytes <= kSkinnyMaxSharedBytes) {
+      Start(kFlat, blocks, kSkinnyWarps * 32, bytes, launch, args);
+      return;
+    }
+  }
+  Start(kKernel, SkinnyBlocks<kKernel>(args, plan), kSkinnyWarps * 32, shared_bytes, launch, args);
 }
 
 // The arguments every matrix-vector launch shares; the caller adds the outputs.
@@ -1642,10 +1813,13 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
       if (norm != nullptr) {
-        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(args, shared_bytes, plan, launch);
+        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>,
+                    SkinnyFlatKernel<T, kTokens, kGated, true>>(args, shared_bytes, kTokens, plan,
+                                                                launch);
       } else {
-        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(args, shared_bytes, plan,
-                                                                   launch);
+        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>,
+                    SkinnyFlatKernel<T, kTokens, kGated, false>>(args, shared_bytes, kTokens, plan,
+                                                                 launch);
       }
     };
     if (args.num_tokens == 1) {

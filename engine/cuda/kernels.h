@@ -166,11 +166,15 @@ struct SkinnyNorm {
 // (bench/engine/skinny_bench) compare others. Split-K adds warps per row (1, 2, 4, 8) while the
 // product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
 // goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
-// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit).
+// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit). With
+// `flat`, a warp's loads run across the units it takes, so every batch of loads is full (the same
+// sums, bit for bit; written in stop 24 without a GPU), where its split-K sums fit in shared
+// memory beside x.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
+  bool flat = false;
 };
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,

@@ -100,12 +100,14 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // Decode attention in one pass per head, then split over the positions (flash-decoding: 2
   // and 3 stretches at positions 40 to 69), with a block per head or per KV head and stretch;
   // then the defaults with prefill attention on the tensor cores (BF16 storage: every model
-  // here but the F16 ones, which keep the CUDA-core kernel).
+  // here but the F16 ones, which keep the CUDA-core kernel), and with the decode products' loads
+  // running across units.
   const std::pair<std::string, std::string> settings[] = {
       {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
-      {"PONDER_CUDA_PREFILL_ATTENTION", "mma"}};
+      {"PONDER_CUDA_PREFILL_ATTENTION", "mma"},
+      {"PONDER_CUDA_SKINNY_FLAT", "1"}};
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);

@@ -551,8 +551,9 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 }
 
 // A plan changes how the work is divided, not the result: x read from global memory rather than
-// shared memory, or a smaller persistent grid, gives the default's bits (the split is the same);
-// another split-K (one warp per row, or as many as allowed) stays within the sums' tolerance.
+// shared memory, a smaller persistent grid, or loads that run across units (flat) give the
+// default's bits, with and without a fused norm (the split is the same); another split-K (one warp
+// per row, or as many as allowed) stays within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -575,18 +576,42 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
               cudaSuccess);
     return ToHost<uint16_t>(d_out, n);
   };
+  const std::vector<float> norm_x = RandomFloats(size_t(tokens) * cols, rng, 3.0f),
+                           norm_weight = RandomFloats(cols, rng);
+  DeviceBuffer d_norm_x = ToDevice(norm_x), d_norm_weight = ToDevice(norm_weight);
+  const SkinnyNorm norm{d_norm_x.as<float>(), d_norm_weight.as<float>(), 1e-6f};
+  const bool norm_fits = size_t(tokens) * cols * 2 <= kSkinnyMaxNormBytes;
+  auto normed = [&](const SkinnyPlan& plan) {
+    DeviceBuffer d_out = ToDevice(std::vector<float>(n, NAN));
+    DeviceBuffer d_out16 = ToDevice(std::vector<uint16_t>(n, 0x5555));
+    EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, nullptr, tokens, d_out.as<float>(),
+                                 0.0f, nullptr, &norm, plan),
+              cudaSuccess);
+    EXPECT_EQ(LaunchSkinnySwiGlu(type, d_w.data(), rows, cols, nullptr, tokens, d_out16.data(),
+                                 nullptr, &norm, plan),
+              cudaSuccess);
+    return std::make_pair(ToHost<float>(d_out, n), ToHost<uint16_t>(d_out16, n));
+  };
   const std::vector<float> expected = product({});
   const std::vector<uint16_t> expected_swiglu = swiglu({});
+  const auto expected_normed = norm_fits ? normed({}) : decltype(normed({})){};
   for (const SkinnyPlan& plan :
        {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}}) {
+        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}, SkinnyPlan{.flat = true},
+        SkinnyPlan{.stage_x = false, .flat = true},
+        SkinnyPlan{.blocks_per_processor = 1, .flat = true}}) {
     SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor);
+                                    << plan.blocks_per_processor << ", flat " << plan.flat);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
+    if (norm_fits) {
+      EXPECT_EQ(normed(plan), expected_normed);
+    }
   }
-  for (const int target_warps : {1, 1 << 30}) {
-    const std::vector<float> out = product({.target_warps = target_warps});
+  for (const SkinnyPlan& plan : {SkinnyPlan{.target_warps = 1}, SkinnyPlan{.target_warps = 1 << 30},
+                                 SkinnyPlan{.target_warps = 1 << 30, .flat = true}}) {
+    const int target_warps = plan.target_warps;
+    const std::vector<float> out = product(plan);
     for (int t = 0; t < tokens; ++t) {
       for (int r = 0; r < rows; ++r) {
         auto [sum, magnitude] =
@@ -603,13 +628,15 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
 }
 
 // 197 chunks of 8 columns: a ragged tail, two warps per row; 1100 chunks on 100 rows: eight
-// warps per row (split-K) and several batches of loads; 2048 rows of 1536: two.
+// warps per row (split-K) and several batches of loads; 2048 rows of 1536: two; 5000 rows of 24
+// and 40 chunks: a warp per row, several rounds, several rows per batch of loads.
 INSTANTIATE_TEST_SUITE_P(
     Shapes, SkinnyMatMulTest,
     ::testing::Values(SkinnyShape{1, 333, 8 * 197}, SkinnyShape{2, 333, 8 * 197},
                       SkinnyShape{3, 333, 8 * 197}, SkinnyShape{5, 100, 8 * 1100},
                       SkinnyShape{8, 100, 8 * 1100}, SkinnyShape{1, 100, 8 * 1100},
-                      SkinnyShape{4, 2048, 1536}),
+                      SkinnyShape{4, 2048, 1536}, SkinnyShape{1, 5000, 8 * 24},
+                      SkinnyShape{2, 5000, 8 * 40}),
     [](const auto& info) {
       return absl::StrCat(info.param.tokens, "_tokens_", info.param.rows, "x", info.param.cols);
     });
