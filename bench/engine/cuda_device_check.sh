@@ -76,6 +76,30 @@ run() {
   timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
     --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
     grep -v 'Loading weights' | tee "$out/bench.log"
+  step "prefill attention on CUDA cores (the default) and on the tensor cores (PONDER_CUDA_PREFILL_ATTENTION=mma; off by default)"
+  for mode in cuda_cores mma; do
+    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 128" prefill_attention.log \
+      --npl 1,16,64 --ntg 8
+    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 1024" prefill_attention.log \
+      --npl 4,16 --npp 1024 --ntg 8
+  done
+  step "the decode products alone and chained, per plan (kernels.h SkinnyPlan), cuBLAS beside"
+  timeout 90 $p/bin/skinny_bench --tokens 1,8 \
+    --plans default,flat=1,stage=0,flat=1+stage=0,warps=2048,warps=8192,flat=1+warps=8192,blocks=1 \
+    2>&1 |
+    tee "$out/skinny.log"
+  step "the decode products' loads across units in the whole engine (PONDER_CUDA_SKINNY_FLAT=1; off by default), the default beside"
+  for flat in 0 1; do
+    rows PONDER_CUDA_SKINNY_FLAT=$flat "flat $flat" skinny_flat.log --npl 1,4,8 --ntg 64
+  done
+  step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
+  timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
+    2>&1 | grep -E "$table" | tee "$out/sampled.log"
+  timeout 60 "${bench[@]}" --npl 1,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-k 50 \
+    --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_top_k.log"
+  step "the same draws with each probability computed once (PONDER_CUDA_DRAW_CACHE=1; off by default)"
+  PONDER_CUDA_DRAW_CACHE=1 timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
+    --temperature 0.8 --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_cached.log"
   step "decode attention: a block per head (split where the heads leave multiprocessors idle is the default)"
   PONDER_CUDA_SPLIT_ATTENTION=0 timeout 60 "${bench[@]}" --npl 1,4,8,16,64 --ntg 64 \
     --ubatch 8192 2>&1 | grep -E "$table" | tee "$out/per_head.log"
@@ -100,14 +124,6 @@ run() {
     rows PONDER_CUDA_SPLIT_ATTENTION=$mode "mode $mode, context 2048" split_rule.log \
       --npl 16,32 --npp 2048 --ntg 32
   done
-  step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95) instead of greedy"
-  timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-p 0.95 \
-    2>&1 | grep -E "$table" | tee "$out/sampled.log"
-  timeout 60 "${bench[@]}" --npl 1,64 --ntg 64 --ubatch 8192 --temperature 0.8 --top-k 50 \
-    --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_top_k.log"
-  step "the same draws with each probability computed once (PONDER_CUDA_DRAW_CACHE=1; off by default)"
-  PONDER_CUDA_DRAW_CACHE=1 timeout 60 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
-    --temperature 0.8 --top-p 0.95 2>&1 | grep -E "$table" | tee "$out/sampled_cached.log"
   step "graphs, no early starts"
   PONDER_CUDA_EARLY_START=0 timeout 60 "${bench[@]}" --npl 1,16 --ntg 64 --ubatch 8192 2>&1 |
     grep -E "$table" | tee "$out/ab_graphs.log"
@@ -120,22 +136,6 @@ run() {
   step "prefill in the engine's default micro-batches (512 tokens)"
   timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
     tee "$out/ubatch512.log"
-  step "prefill attention on CUDA cores (the default) and on the tensor cores (PONDER_CUDA_PREFILL_ATTENTION=mma; off by default)"
-  for mode in cuda_cores mma; do
-    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 128" prefill_attention.log \
-      --npl 1,16,64 --ntg 8
-    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 1024" prefill_attention.log \
-      --npl 4,16 --npp 1024 --ntg 8
-  done
-  step "the decode products alone and chained, per plan (kernels.h SkinnyPlan), cuBLAS beside"
-  timeout 90 $p/bin/skinny_bench --tokens 1,8 \
-    --plans default,flat=1,stage=0,flat=1+stage=0,warps=2048,warps=8192,flat=1+warps=8192,blocks=1 \
-    2>&1 |
-    tee "$out/skinny.log"
-  step "the decode products' loads across units in the whole engine (PONDER_CUDA_SKINNY_FLAT=1; off by default), the default beside"
-  for flat in 0 1; do
-    rows PONDER_CUDA_SKINNY_FLAT=$flat "flat $flat" skinny_flat.log --npl 1,4,8 --ntg 64
-  done
   if [ "${PROFILE:-1}" = 1 ]; then
     step "Nsight Compute: why the batch-1 products take what they take (stalls, occupancy, DRAM)"
     timeout 150 ncu --clock-control none --cache-control none -k regex:SkinnyMatMul -c 10 \
