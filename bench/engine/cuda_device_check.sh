@@ -84,7 +84,7 @@ run() {
       --npl 4,16 --npp 1024 --ntg 8
   done
   step "the decode products alone and chained, per plan (kernels.h SkinnyPlan), cuBLAS beside"
-  timeout 90 $p/bin/skinny_bench --tokens 1,8 \
+  timeout 120 $p/bin/skinny_bench --tokens 1,8,16,64 \
     --plans default,flat=1,stage=0,flat=1+stage=0,warps=2048,warps=8192,flat=1+warps=8192,blocks=1 \
     2>&1 |
     tee "$out/skinny.log"
