@@ -209,13 +209,17 @@ class Bench {
     };
     const Shapes s = s_;
     const Weights& w = w_;
+    // The norms go inside the QKV and gate/up products where x fits in shared memory, as in the
+    // engine; elsewhere those products read the 16-bit x.
+    const bool fused = static_cast<size_t>(tokens) * s.hidden * 2 <= kSkinnyMaxNormBytes;
     std::vector<Product> products;
     products.push_back(
-        {"qkv (norm)", 2.0 * s.qkv_rows() * s.hidden,
-         [&a, &w, s, norm, tokens](int l, const SkinnyPlan& plan, Launch launch) {
+        {fused ? "qkv (norm)" : "qkv", 2.0 * s.qkv_rows() * s.hidden,
+         [&a, &w, s, norm, tokens, fused](int l, const SkinnyPlan& plan, Launch launch) {
            const SkinnyNorm n{a.x.as<float>(), norm, 1e-6f};
            return LaunchSkinnyMatMul(StorageType::kBF16, w.qkv[l].data(), s.qkv_rows(), s.hidden,
-                                     nullptr, tokens, a.qkv.as<float>(), 0.0f, launch, &n, plan);
+                                     fused ? nullptr : a.x16.data(), tokens, a.qkv.as<float>(),
+                                     0.0f, launch, fused ? &n : nullptr, plan);
          },
          [&a, &w, s, gemm, zero](int l) {
            return gemm(w.qkv[l], s.qkv_rows(), s.hidden, a.x16.data(), a.qkv.as<float>(), &zero);
@@ -230,17 +234,18 @@ class Bench {
                           return gemm(w.o[l], s.hidden, s.attention_width(), a.x16.data(),
                                       a.x.as<float>(), &one);
                         }});
-    products.push_back({"gate_up (norm, swiglu)", 4.0 * s.inter * s.hidden,
-                        [&a, &w, s, norm, tokens](int l, const SkinnyPlan& plan, Launch launch) {
-                          const SkinnyNorm n{a.x.as<float>(), norm, 1e-6f};
-                          return LaunchSkinnySwiGlu(StorageType::kBF16, w.gate_up[l].data(),
-                                                    s.inter, s.hidden, nullptr, tokens,
-                                                    a.act16.data(), launch, &n, plan);
-                        },
-                        [&a, &w, s, gemm, zero](int l) {
-                          return gemm(w.gate_up[l], 2 * s.inter, s.hidden, a.x16.data(),
-                                      a.act16.as<float>(), &zero);
-                        }});
+    products.push_back(
+        {fused ? "gate_up (norm, swiglu)" : "gate_up (swiglu)", 4.0 * s.inter * s.hidden,
+         [&a, &w, s, norm, tokens, fused](int l, const SkinnyPlan& plan, Launch launch) {
+           const SkinnyNorm n{a.x.as<float>(), norm, 1e-6f};
+           return LaunchSkinnySwiGlu(StorageType::kBF16, w.gate_up[l].data(), s.inter, s.hidden,
+                                     fused ? nullptr : a.x16.data(), tokens, a.act16.data(), launch,
+                                     fused ? &n : nullptr, plan);
+         },
+         [&a, &w, s, gemm, zero](int l) {
+           return gemm(w.gate_up[l], 2 * s.inter, s.hidden, a.x16.data(), a.act16.as<float>(),
+                       &zero);
+         }});
     products.push_back({"down (+= x)", 2.0 * s.hidden * s.inter,
                         [&a, &w, s, tokens](int l, const SkinnyPlan& plan, Launch launch) {
                           return LaunchSkinnyMatMul(StorageType::kBF16, w.down[l].data(), s.hidden,

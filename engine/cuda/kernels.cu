@@ -768,10 +768,11 @@ __device__ __forceinline__ uint32_t Pack16(T low, T high) {
 }
 
 // x = hi + lo with hi = x rounded to T and lo the rest rounded to T: a product with a 16-bit
-// value as hi * v + lo * v (each exact in f32) keeps about 16 bits of x's mantissa instead of
-// T's 8 or 11, so the tensor-core kernel's scores and weighted sums carry about the error of f32
-// arithmetic, as the CUDA-core kernel's do (the split-bf16 scheme of Henry, Tang and Heinecke
-// 2019, "Leveraging the bfloat16 artificial intelligence datatype for higher-precision
+// value as hi * v + lo * v (each exact in f32) keeps 16 bits of x's significand in BF16 (22 in
+// F16) instead of 8 (11), so the tensor-core kernel's scores and weighted sums err by about 2^-16
+// of their terms in BF16: some 10^-5 where the CUDA-core kernel's f32 errs by 10^-7, and over 100
+// times below the 16-bit rounding of the output (the split-bf16 scheme of Henry, Tang and
+// Heinecke 2019, "Leveraging the bfloat16 artificial intelligence datatype for higher-precision
 // computations").
 template <typename T>
 __device__ __forceinline__ void SplitPair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
@@ -802,6 +803,8 @@ __device__ __forceinline__ void Mma16816(float (&d)[4], const uint32_t (&a)[4], 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
+#elif defined(__CUDA_ARCH__)
+  __trap();  // no mma.sync before sm_80 (the backend refuses such devices)
 #endif
 }
 
@@ -812,8 +815,9 @@ __device__ __forceinline__ void Mma16816(float (&d)[4], const uint32_t (&a)[4], 
 // warp computes its rows' scores S = Q K^T with mma.sync, masks the positions each row's token
 // does not see, keeps each row's running maximum and denominator (online softmax, Milakov and
 // Gimelshein 2018), and adds P V with mma.sync, the score fragments reused as P's operand. Q and
-// P go in as split pairs (SplitPair): the results match the CUDA-core kernel to about f32
-// rounding. head_dim a multiple of 16, at most 128. Written in stop 24 without a GPU.
+// P go in as split pairs (SplitPair): the results are the CUDA-core kernel's but for errors far
+// below the output's 16-bit rounding. head_dim a multiple of 16, at most 128. Written in stop 24
+// without a GPU.
 template <typename T>
 __global__ void __launch_bounds__(kMmaWarps * 32)
     PrefillMmaAttentionKernel(const float* qkv, AttentionShape shape, int layer,
@@ -1729,31 +1733,50 @@ cudaError_t Dispatch(StorageType type, F&& launch) {
   return cudaGetLastError();
 }
 
-// Multiprocessors, and thread blocks of `kernel` resident on each at once (its registers, and
-// the most shared memory a block of it takes); {1, 1} when CUDA cannot say.
+// Multiprocessors; the most dynamic shared memory a block of a kernel may take without opting in
+// (48 KiB less its static shared memory); and its blocks resident on a multiprocessor at once
+// (its registers, and the dynamic shared memory it is asked about). One block per multiprocessor
+// where CUDA cannot say (and no dynamic shared memory where it cannot say how much).
 struct Residency {
   int processors = 1;
   int per_processor = 1;
+  size_t max_dynamic = 0;
 };
-Residency ResidentBlocks(void (*kernel)(SkinnyArgs)) {
+Residency ResidentBlocks(void (*kernel)(SkinnyArgs), size_t dynamic_bytes) {
+  Residency residency;
   int device = 0, processors = 0, per_processor = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
-                                                    kSkinnyMaxSharedBytes) != cudaSuccess ||
-      processors < 1 || per_processor < 1) {
+      cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
     (void)cudaGetLastError();
-    return {};
+    return residency;
   }
-  return {processors, per_processor};
+  residency.processors = std::max(processors, 1);
+  cudaFuncAttributes attributes{};
+  if (cudaFuncGetAttributes(&attributes, kernel) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return residency;
+  }
+  residency.max_dynamic = attributes.maxDynamicSharedSizeBytes;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+          &per_processor, kernel, kSkinnyWarps * 32,
+          std::min(dynamic_bytes, residency.max_dynamic)) != cudaSuccess) {
+    (void)cudaGetLastError();
+  }
+  residency.per_processor = std::max(per_processor, 1);
+  return residency;
 }
 
-// The persistent grid of kKernel: at most the resident blocks (per multiprocessor, at most the
-// plan's cap), with the groups spread evenly over the rounds the grid needs (so no round runs
-// nearly empty).
-template <auto kKernel>
-int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan) {
-  static const Residency residency = ResidentBlocks(kKernel);  // per device: one device
+// kKernel's residency with kDynamic bytes of dynamic shared memory (at most what it may take),
+// computed once (one device per process).
+template <auto kKernel, size_t kDynamic>
+const Residency& ResidencyOf() {
+  static const Residency residency = ResidentBlocks(kKernel, kDynamic);
+  return residency;
+}
+
+// The persistent grid: at most the resident blocks (per multiprocessor, at most the plan's cap),
+// with the groups spread evenly over the rounds the grid needs (so no round runs nearly empty).
+int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan, const Residency& residency) {
   const int per_processor = plan.blocks_per_processor > 0
                                 ? std::min(plan.blocks_per_processor, residency.per_processor)
                                 : residency.per_processor;
@@ -1762,20 +1785,24 @@ int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan) {
   return (args.groups + rounds - 1) / rounds;
 }
 
-// Launches kFlat where the plan asks for it and its split-K sums fit beside x in a block's
-// default shared memory (48 KiB), else kKernel.
+// Launches (where `launch` is given) kFlat where the plan asks for it and its split-K sums fit
+// beside x in the shared memory a block may take, else kKernel; returns the grid's blocks.
 template <auto kKernel, auto kFlat>
-void StartSkinny(const SkinnyArgs& args, size_t shared_bytes, int max_tokens,
-                 const SkinnyPlan& plan, Launch launch) {
+int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, int max_tokens, const SkinnyPlan& plan,
+                const Launch* launch) {
   if (plan.flat) {
-    const int blocks = SkinnyBlocks<kFlat>(args, plan);
+    const Residency& residency = ResidencyOf<kFlat, kSkinnyMaxSharedBytes>();
+    const int blocks = SkinnyBlocks(args, plan, residency);
     const size_t bytes = shared_bytes + SkinnyFlatPartialBytes(args, blocks, max_tokens);
-    if (bytes <= kSkinnyMaxSharedBytes) {
-      Start(kFlat, blocks, kSkinnyWarps * 32, bytes, launch, args);
-      return;
+    if (bytes <= residency.max_dynamic) {
+      if (launch != nullptr) Start(kFlat, blocks, kSkinnyWarps * 32, bytes, *launch, args);
+      return blocks;
     }
   }
-  Start(kKernel, SkinnyBlocks<kKernel>(args, plan), kSkinnyWarps * 32, shared_bytes, launch, args);
+  // SkinnyMatMulKernel takes at most kSkinnyMaxNormBytes of x.
+  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel, kSkinnyMaxNormBytes>());
+  if (launch != nullptr) Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, *launch, args);
+  return blocks;
 }
 
 // The arguments every matrix-vector launch shares; the caller adds the outputs.
@@ -1789,11 +1816,14 @@ SkinnyArgs SkinnyInputs(const void* w, int units, int cols, const void* x, int n
   return args;
 }
 
+// Launches the product (where `launch` is given; else only plans it) and sets *blocks, when
+// given, to the grid's thread blocks.
 template <bool kGated>
 cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* norm,
-                         const SkinnyPlan& plan, Launch launch) {
-  if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols % 8 != 0 ||
-      args.units < 1 || plan.target_warps < 1 || plan.blocks_per_processor < 0) {
+                         const SkinnyPlan& plan, const Launch* launch, int* blocks = nullptr) {
+  if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
+      args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
+      plan.blocks_per_processor < 0) {
     return cudaErrorInvalidValue;
   }
   const size_t x_bytes = static_cast<size_t>(args.num_tokens) * args.cols * 2;
@@ -1812,15 +1842,13 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     using T = decltype(zero);
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
-      if (norm != nullptr) {
-        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>,
-                    SkinnyFlatKernel<T, kTokens, kGated, true>>(args, shared_bytes, kTokens, plan,
-                                                                launch);
-      } else {
-        StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>,
-                    SkinnyFlatKernel<T, kTokens, kGated, false>>(args, shared_bytes, kTokens, plan,
-                                                                 launch);
-      }
+      const int grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>,
+                                                     SkinnyFlatKernel<T, kTokens, kGated, true>>(
+                                             args, shared_bytes, kTokens, plan, launch)
+                                       : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>,
+                                                     SkinnyFlatKernel<T, kTokens, kGated, false>>(
+                                             args, shared_bytes, kTokens, plan, launch);
+      if (blocks != nullptr) *blocks = grid;
     };
     if (args.num_tokens == 1) {
       run(std::integral_constant<int, 1>{});
@@ -2022,7 +2050,7 @@ cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int co
   SkinnyArgs args = SkinnyInputs(w, rows, cols, x, num_tokens);
   args.out = out;
   args.beta = beta;
-  return LaunchSkinny<false>(type, args, norm, plan, launch);
+  return LaunchSkinny<false>(type, args, norm, plan, &launch);
 }
 
 cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter, int cols,
@@ -2030,7 +2058,20 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
                                const SkinnyNorm* norm, const SkinnyPlan& plan) {
   SkinnyArgs args = SkinnyInputs(gate_up, inter, cols, x, num_tokens);
   args.out16 = out;
-  return LaunchSkinny<true>(type, args, norm, plan, launch);
+  return LaunchSkinny<true>(type, args, norm, plan, &launch);
+}
+
+int SkinnyGridBlocks(StorageType type, int rows, int cols, int num_tokens, bool gated, bool norm,
+                     const SkinnyPlan& plan) {
+  SkinnyArgs args = SkinnyInputs(nullptr, rows, cols, nullptr, num_tokens);
+  uint16_t unused;
+  if (gated) args.out16 = &unused;  // SkinnyFlatPartialBytes counts two rows per unit
+  const SkinnyNorm some_norm;
+  int blocks = 0;
+  const cudaError_t error =
+      gated ? LaunchSkinny<true>(type, args, norm ? &some_norm : nullptr, plan, nullptr, &blocks)
+            : LaunchSkinny<false>(type, args, norm ? &some_norm : nullptr, plan, nullptr, &blocks);
+  return error == cudaSuccess ? blocks : 0;
 }
 
 size_t GreedyScratchBytes(int rows, int vocab) {

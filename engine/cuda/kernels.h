@@ -124,8 +124,9 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
 //
 // kCudaCores: a warp per token, up to 4 query heads of a KV head per block, f32 arithmetic.
 // kTensorCores: the tile's tokens x up to 8 query heads as rows of mma.sync products (16 x 8 x
-// 16, f32 accumulation), q and the softmax weights split into two 16-bit parts each so the
-// results carry about f32 rounding error; head_dim a multiple of 16. In F16 a scaled q beyond
+// 16, f32 accumulation), q and the softmax weights split into two 16-bit parts each (16
+// significant bits in BF16), so the results err far below the output's 16-bit rounding (about
+// 1e-5 where kCudaCores errs by 1e-7); head_dim a multiple of 16. In F16 a scaled q beyond
 // 65504 would overflow (the backend takes it for BF16 models only). Written in stop 24 without a
 // GPU: the backend uses it only with PONDER_CUDA_PREFILL_ATTENTION=mma until measured.
 inline constexpr int kPrefillTileTokens = 8;
@@ -188,6 +189,12 @@ cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int co
 cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter, int cols,
                                const void* x, int num_tokens, void* out, Launch launch,
                                const SkinnyNorm* norm = nullptr, const SkinnyPlan& plan = {});
+
+// The thread blocks LaunchSkinnyMatMul (gated: LaunchSkinnySwiGlu, `rows` = inter) would launch
+// for this shape, with a norm or not, under `plan` (0 for a shape they refuse): tests check that
+// the persistent grid fills the device.
+int SkinnyGridBlocks(StorageType type, int rows, int cols, int num_tokens, bool gated, bool norm,
+                     const SkinnyPlan& plan = {});
 
 // x[r][i] = max(0, x[r][i] + bias[i]) for r < rows, i < n (bias may be null): the hidden layer
 // of a reward head, in f32.
