@@ -31,7 +31,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <random>
 #include <span>
@@ -48,6 +47,7 @@
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/cuda/kernels.h"
+#include "engine/model/dtype.h"
 
 namespace ponder::engine::cuda {
 namespace {
@@ -112,12 +112,7 @@ absl::StatusOr<Weights> MakeWeights(const Shapes& s) {
   std::vector<uint16_t> pattern(size_t{8} << 20);
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 0.02f);
-  for (uint16_t& v : pattern) {  // BF16: the upper half of the f32 (truncated)
-    const float f = normal(rng);
-    uint32_t bits;
-    std::memcpy(&bits, &f, 4);
-    v = static_cast<uint16_t>(bits >> 16);
-  }
+  for (uint16_t& v : pattern) v = FloatToBFloat16(normal(rng));
   Weights w;
   auto matrix = [&](size_t rows, size_t cols) -> absl::StatusOr<DeviceBuffer> {
     PONDER_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(rows * cols * 2, "weights"));

@@ -26,6 +26,13 @@
 namespace ponder::engine::cuda {
 namespace {
 
+// The environment variable `name` (the PONDER_CUDA_* settings that compare kernel variants), or
+// "" when it is not set.
+std::string_view Setting(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
 constexpr size_t kValueBytes = 2;  // 16-bit storage: weights, KV cache, matrix-product inputs
 
 // A [rows][cols] 16-bit matrix in device memory (row-major, as in the model file).
@@ -318,24 +325,18 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
       cublasSetWorkspace(blas_, blas_workspace_.data(), blas_workspace_.bytes()));
   use_graphs_ = options.cuda_graphs;
   // PONDER_CUDA_EARLY_START=0 turns it off, to compare.
-  const char* early_start = std::getenv("PONDER_CUDA_EARLY_START");
-  early_start_ =
-      properties.major >= 9 && !(early_start != nullptr && std::string_view(early_start) == "0");
+  early_start_ = properties.major >= 9 && Setting("PONDER_CUDA_EARLY_START") != "0";
   multiprocessors_ = properties.multiProcessorCount;
   // PONDER_CUDA_DRAW_CACHE=1: token draws keep each probability in a row of scratch memory
   // (kernels.h LaunchDrawTokens); off until it has run on a GPU.
-  const char* draw_cache = std::getenv("PONDER_CUDA_DRAW_CACHE");
-  cache_draws_ = draw_cache != nullptr && std::string_view(draw_cache) == "1";
+  cache_draws_ = Setting("PONDER_CUDA_DRAW_CACHE") == "1";
   // PONDER_CUDA_SKINNY_FLAT=1: the decode products' loads run across units (kernels.h
   // SkinnyPlan::flat, the same sums; not yet run on a GPU).
-  const char* flat = std::getenv("PONDER_CUDA_SKINNY_FLAT");
-  skinny_plan_.flat = flat != nullptr && std::string_view(flat) == "1";
+  skinny_plan_.flat = Setting("PONDER_CUDA_SKINNY_FLAT") == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch
   // (not yet run on a GPU), =0 none, to compare.
-  const std::string_view split = std::getenv("PONDER_CUDA_SPLIT_ATTENTION") != nullptr
-                                     ? std::getenv("PONDER_CUDA_SPLIT_ATTENTION")
-                                     : "";
+  const std::string_view split = Setting("PONDER_CUDA_SPLIT_ATTENTION");
   decode_attention_ = split == "1"         ? DecodeAttention::kSplit
                       : split == "grouped" ? DecodeAttention::kSplitGrouped
                       : split == "0"       ? DecodeAttention::kPerHead
@@ -344,9 +345,10 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   storage_ = ChooseStorage(weights_);
   // PONDER_CUDA_PREFILL_ATTENTION=mma: prefill attention on the tensor cores (kernels.h
   // LaunchPrefillAttention; not yet run on a GPU), for BF16 models, whose q cannot overflow the
-  // 16-bit type; where the head width does not allow it, the CUDA-core kernel.
-  const char* prefill = std::getenv("PONDER_CUDA_PREFILL_ATTENTION");
-  if (prefill != nullptr && std::string_view(prefill) == "mma" && storage_ == StorageType::kBF16) {
+  // 16-bit type, with heads it takes; else the CUDA-core kernel.
+  const AttentionShape heads{c.num_heads, c.num_kv_heads, c.head_dim};
+  if (Setting("PONDER_CUDA_PREFILL_ATTENTION") == "mma" && storage_ == StorageType::kBF16 &&
+      PrefillAttentionSupports(heads, PrefillKernel::kTensorCores)) {
     prefill_kernel_ = PrefillKernel::kTensorCores;
   }
   PONDER_ASSIGN_OR_RETURN(
@@ -436,6 +438,7 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
 }
 
 namespace {
+
 // The attention kernels' view of the model and its KV cache.
 AttentionShape AttentionShapeOf(const ModelConfig& c, const DeviceKvCache& kv) {
   return {c.num_heads, c.num_kv_heads, c.head_dim, c.num_layers, kv.shape().block_size};
@@ -711,12 +714,9 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
     PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
         storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
     if (!decode && PrefillAttentionSupports(shape)) {
-      const PrefillKernel kernel = PrefillAttentionSupports(shape, prefill_kernel_)
-                                       ? prefill_kernel_
-                                       : PrefillKernel::kCudaCores;
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
-          d_positions, d_offsets, d_tables, cache, narrow, Next(), kernel));
+          d_positions, d_offsets, d_tables, cache, narrow, Next(), prefill_kernel_));
     } else if (decode && SplitsDecodeAttention(T)) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow,

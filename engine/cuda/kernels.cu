@@ -1582,12 +1582,11 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
 }
 
 // Bytes of shared memory SkinnyFlatKernel takes for its split-K sums besides x: a slot per
-// (round of the block, warp, row, token).
-size_t SkinnyFlatPartialBytes(const SkinnyArgs& args, int blocks, int max_tokens) {
+// (round of the block, warp, row, token); `rows` per unit, 2 when gated.
+size_t SkinnyFlatPartialBytes(const SkinnyArgs& args, int blocks, int rows, int max_tokens) {
   if (args.splits == 1) return 0;
   const int rounds = (args.groups + blocks - 1) / blocks;
-  return static_cast<size_t>(rounds) * kSkinnyWarps * (args.out16 != nullptr ? 2 : 1) * max_tokens *
-         sizeof(float);
+  return static_cast<size_t>(rounds) * kSkinnyWarps * rows * max_tokens * sizeof(float);
 }
 
 // SkinnyMatMulKernel's division of the work and its sums, bit for bit, with its batches of loads
@@ -1799,12 +1798,12 @@ int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan, const Residency
 // Launches (where `launch` is given) kFlat where the plan asks for it and its split-K sums fit
 // beside x in the shared memory a block may take, else kKernel; returns the grid's blocks.
 template <auto kKernel, auto kFlat>
-int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, int max_tokens, const SkinnyPlan& plan,
-                const Launch* launch) {
+int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, int rows, int max_tokens,
+                const SkinnyPlan& plan, const Launch* launch) {
   if (plan.flat) {
     const Residency& residency = ResidencyOf<kFlat, kSkinnyMaxSharedBytes>();
     const int blocks = SkinnyBlocks(args, plan, residency);
-    const size_t bytes = shared_bytes + SkinnyFlatPartialBytes(args, blocks, max_tokens);
+    const size_t bytes = shared_bytes + SkinnyFlatPartialBytes(args, blocks, rows, max_tokens);
     if (bytes <= residency.max_dynamic) {
       if (launch != nullptr) Start(kFlat, blocks, kSkinnyWarps * 32, bytes, *launch, args);
       return blocks;
@@ -1853,12 +1852,13 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     using T = decltype(zero);
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
-      const int grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>,
-                                                     SkinnyFlatKernel<T, kTokens, kGated, true>>(
-                                             args, shared_bytes, kTokens, plan, launch)
-                                       : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>,
-                                                     SkinnyFlatKernel<T, kTokens, kGated, false>>(
-                                             args, shared_bytes, kTokens, plan, launch);
+      const int grid = norm != nullptr
+                           ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>,
+                                         SkinnyFlatKernel<T, kTokens, kGated, true>>(
+                                 args, shared_bytes, kGated ? 2 : 1, kTokens, plan, launch)
+                           : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>,
+                                         SkinnyFlatKernel<T, kTokens, kGated, false>>(
+                                 args, shared_bytes, kGated ? 2 : 1, kTokens, plan, launch);
       if (blocks != nullptr) *blocks = grid;
     };
     if (args.num_tokens == 1) {
@@ -2074,9 +2074,7 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
 
 int SkinnyGridBlocks(StorageType type, int rows, int cols, int num_tokens, bool gated, bool norm,
                      const SkinnyPlan& plan) {
-  SkinnyArgs args = SkinnyInputs(nullptr, rows, cols, nullptr, num_tokens);
-  uint16_t unused;
-  if (gated) args.out16 = &unused;  // SkinnyFlatPartialBytes counts two rows per unit
+  const SkinnyArgs args = SkinnyInputs(nullptr, rows, cols, nullptr, num_tokens);
   const SkinnyNorm some_norm;
   int blocks = 0;
   const cudaError_t error =
