@@ -4,7 +4,7 @@
 // matrices) and a device-to-device copy measured in the same run.
 //
 //   skinny_bench [--hidden 1536] [--inter 8960] [--heads 12] [--kv-heads 2] [--head-dim 128]
-//                [--vocab 151936] [--layers 28] [--tokens 1,8,16] [--plans default,flat=1]
+//                [--vocab 151936] [--layers 28] [--tokens 1,8,16] [--plans default,stage=0]
 //                [--launches 28] [--replays 5] [--no-cuda-graphs] [--only qkv|o|gate_up|down|
 //                output|chain]
 //
@@ -15,14 +15,15 @@
 // matrices, so its weights come from DRAM, not L2, as in a real step. "chain" runs every layer's
 // four products and the output projection in the order of a decode step (attention and rope left
 // out): the part of a step the matrix-vector kernels take, against the step time engine_bench
-// reports. Launches are captured in a CUDA graph with early starts on Hopper, as the backend
-// replays decode steps; --no-cuda-graphs launches them one by one (for Nsight Compute, with
+// reports; the row "default, cuBLAS for down + output" is the engine's choice at one token (the
+// backend sends the down product and the output projection through cuBLAS). Launches are captured
+// in a CUDA graph with early starts on Hopper, as the backend replays decode steps;
+// --no-cuda-graphs launches them one by one (for Nsight Compute, with
 // --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens, which the engine
 // sends through cuBLAS, get cuBLAS' rows only.
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
-// (stage_x), blocks=N (blocks_per_processor), flat=0|1 (flat); e.g. --plans
-// default,flat=1,warps=8192+stage=0.
+// (stage_x), blocks=N (blocks_per_processor); e.g. --plans default,stage=0,warps=8192+blocks=1.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
 #include <cublas_v2.h>
@@ -80,13 +81,10 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.stage_x = value == 1;
     } else if (kv.first == "blocks" && value >= 0) {
       named.plan.blocks_per_processor = value;
-    } else if (kv.first == "flat" && (value == 0 || value == 1)) {
-      named.plan.flat = value == 1;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--plans: '", field, "' in '", text,
-                       "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0) or flat=0|1, or "
-                       "'default'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--plans: '", field, "' in '", text,
+          "': expected warps=N (N >= 1), stage=0|1 or blocks=N (N >= 0), or 'default'"));
     }
   }
   return named;
@@ -315,14 +313,19 @@ class Bench {
     return Time(launches_, [&](int i) { return CublasStatus(p.cublas(i % s_.layers), p.name); });
   }
   // Microseconds per step: every layer's four products, then the output projection, with our
-  // kernels under `plan`, or through cuBLAS when there is none.
-  absl::StatusOr<double> TimeChain(const std::vector<Product>& products, const SkinnyPlan* plan) {
+  // kernels under `plan`, or through cuBLAS when there is none or where `cublas` names the
+  // product's index.
+  absl::StatusOr<double> TimeChain(const std::vector<Product>& products, const SkinnyPlan* plan,
+                                   std::span<const size_t> cublas = {}) {
     const int per_step = 4 * s_.layers + 1;
     PONDER_ASSIGN_OR_RETURN(
         double per_call, Time(per_step, [&](int i) {
-          const Product& p = i == per_step - 1 ? products[4] : products[i % 4];
-          return plan != nullptr ? CudaStatus(p.run(i / 4, *plan, {stream_, early_start_}), p.name)
-                                 : CublasStatus(p.cublas(i / 4), p.name);
+          const size_t index = i == per_step - 1 ? 4 : i % 4;
+          const Product& p = products[index];
+          const bool ours =
+              plan != nullptr && std::find(cublas.begin(), cublas.end(), index) == cublas.end();
+          return ours ? CudaStatus(p.run(i / 4, *plan, {stream_, early_start_}), p.name)
+                      : CublasStatus(p.cublas(i / 4), p.name);
         }));
     return per_call * per_step;
   }
@@ -421,16 +424,22 @@ absl::Status Main(std::span<char* const> args) {
     double bytes = 0;
     for (size_t i = 0; i < 4; ++i) bytes += products[i].bytes * s.layers;
     bytes += products[4].bytes;
-    auto chain = [&](std::string_view name, const SkinnyPlan* plan) -> absl::Status {
-      PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeChain(products, plan));
+    auto chain = [&](std::string_view name, const SkinnyPlan* plan,
+                     std::span<const size_t> cublas = {}) -> absl::Status {
+      PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeChain(products, plan, cublas));
       std::printf(
-          "chain (%d layers x 4 products + output), %-22s %8.3f ms per step, %.1f%% of "
+          "chain (%d layers x 4 products + output), %-34s %8.3f ms per step, %.1f%% of "
           "the copy roofline\n",
           s.layers, std::string(name).c_str(), us / 1e3, 100 * bytes / us / 1e3 / (copy / 1e9));
       return absl::OkStatus();
     };
     for (const NamedPlan& plan : plans) {
       if (ours) PONDER_RETURN_IF_ERROR(chain(plan.name, &plan.plan));
+    }
+    if (ours) {
+      static constexpr size_t kDownAndOutput[] = {3, 4};
+      const SkinnyPlan engine;
+      PONDER_RETURN_IF_ERROR(chain("default, cuBLAS for down + output", &engine, kDownAndOutput));
     }
     PONDER_RETURN_IF_ERROR(chain("cuBLAS", nullptr));
   }

@@ -1366,9 +1366,6 @@ __global__ void __launch_bounds__(kDrawThreads)
 }
 
 constexpr int kSkinnyWarps = 8;
-// The most dynamic shared memory a matrix-vector block takes (x, and SkinnyFlatKernel's sums):
-// what a block may use without opting in.
-constexpr size_t kSkinnyMaxSharedBytes = 48 << 10;
 
 // Warps that share one output unit (split-K), from the matrix shape (and the plan) alone, so
 // that the order of every sum never depends on the number of tokens: enough warps to fill the
@@ -1408,7 +1405,7 @@ __host__ __device__ constexpr int SkinnyUnroll() {
   return (kMaxTokens <= 2 ? 8 : 4) / (kGated ? 2 : 1);
 }
 
-// The matrix-vector kernels' x: staged into shared memory (as RMSNorm(norm_x) with a norm, else
+// The matrix-vector kernel's x: staged into shared memory (as RMSNorm(norm_x) with a norm, else
 // a copy) or read from global memory. Call after AwaitPreviousKernel; syncs the block when it
 // stages. (SkinnyArgs' fields come by value: with the struct by reference ptxas allocates the
 // gated 1- and 2-token SkinnyMatMulKernels differently from the inline code measured in stops
@@ -1435,8 +1432,7 @@ __device__ __forceinline__ const uint4* SkinnyX(bool stage_x, const void* x_in, 
   return staged ? staged_x : static_cast<const uint4*>(x_in);
 }
 
-// acc[r][t] += w_r[c] · x_t[c] for chunk c of the row(s) (8 values), in one fixed order: both
-// matrix-vector kernels add a chunk this way, so they give the same bits.
+// acc[r][t] += w_r[c] · x_t[c] for chunk c of the row(s) (8 values), in one fixed order.
 template <typename T, int kMaxTokens, int kRows>
 __device__ __forceinline__ void SkinnyAddChunk(float (&acc)[kRows][kMaxTokens],
                                                const uint4 (&w)[kRows], const uint4* x, int c,
@@ -1581,135 +1577,6 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
   }
 }
 
-// Bytes of shared memory SkinnyFlatKernel takes for its split-K sums besides x: a slot per
-// (round of the block, warp, row, token); `rows` per unit, 2 when gated.
-size_t SkinnyFlatPartialBytes(const SkinnyArgs& args, int blocks, int rows, int max_tokens) {
-  if (args.splits == 1) return 0;
-  const int rounds = (args.groups + blocks - 1) / blocks;
-  return static_cast<size_t>(rounds) * kSkinnyWarps * rows * max_tokens * sizeof(float);
-}
-
-// SkinnyMatMulKernel's division of the work and its sums, bit for bit, with its batches of loads
-// always full: a warp's stretches of all its units (the groups of its block, round by round) form
-// one list, and each batch takes the next kUnroll stretches of it, across units. Where
-// SkinnyMatMulKernel's last batch of a unit is part-empty (the down product of a 1.5B model: 9
-// stretches of a row per warp, a batch of 8 and one of 1) or a whole unit leaves most of a batch
-// empty (3 of 8 for the QKV and attention output products), this one keeps kUnroll stretches per
-// lane in flight. A unit's sum is finished where its last stretch is added: written at once
-// without split-K, else kept in shared memory (SkinnyFlatPartialBytes) and added up by part 0
-// after the block's last batch.
-template <typename T, int kMaxTokens, bool kGated, bool kNorm>
-__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyFlatKernel(SkinnyArgs args) {
-  extern __shared__ uint4 staged_x[];  // x ([num_tokens][cols] 16-bit, staged), then the sums
-  constexpr int kRows = kGated ? 2 : 1;
-  constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int splits = args.splits, units_per_block = kSkinnyWarps / splits;
-  const int slot = warp / splits, part = warp % splits;
-  const int chunks = args.cols / 8;
-  const T* w = static_cast<const T*>(args.w);
-  // This warp's stretches per unit (part, part + splits, ... of the row's (chunks + 31) / 32),
-  // and its list: rounds x stretches.
-  const int stretches = ((chunks + 31) / 32 - part + splits - 1) / splits;
-  const int block = blockIdx.x, grid = gridDim.x;
-  const int rounds = (args.groups - block + grid - 1) / grid;  // groups block, block + grid, ...
-  const int length = rounds * stretches;
-  auto unit_of = [&](int round) { return (block + round * grid) * units_per_block + slot; };
-
-  // Items [first, first + kUnroll) of the list; zeros past the list, the row or the matrix.
-  auto load = [&](uint4(&buffer)[kUnroll][kRows], int first) {
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int item = first + u, round = item / stretches;
-      const int unit = unit_of(round);
-      const int c = (part + splits * (item - round * stretches)) * 32 + lane;
-      const bool valid = item < length && unit < args.units && c < chunks;
-#pragma unroll
-      for (int r = 0; r < kRows; ++r) {
-        const uint4* row = reinterpret_cast<const uint4*>(
-            w + (static_cast<size_t>(r) * args.units + (valid ? unit : 0)) *
-                    static_cast<size_t>(args.cols));
-        buffer[u][r] = valid ? __ldg(row + c) : uint4{};
-      }
-    }
-  };
-  uint4 current[kUnroll][kRows], next[kUnroll][kRows];
-  load(current, 0);  // weights do not depend on the previous kernel
-  AwaitPreviousKernel();
-  const uint4* x = SkinnyX<T, kNorm>(args.stage_x, args.x, args.norm_x, args.norm_weight, args.eps,
-                                     args.cols, args.num_tokens, staged_x);
-  const size_t x_bytes =
-      kNorm || args.stage_x ? static_cast<size_t>(args.num_tokens) * args.cols * 2 : 0;
-  // [rounds][kSkinnyWarps][kRows][kMaxTokens]
-  float* sums = reinterpret_cast<float*>(reinterpret_cast<char*>(staged_x) + x_bytes);
-
-  float acc[kRows][kMaxTokens] = {};
-  for (int first = 0; first < length; first += kUnroll) {
-    load(next, first + kUnroll);
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int item = first + u;
-      if (item >= length) continue;  // the same for the whole warp
-      const int round = item / stretches, k = item - round * stretches;
-      const int unit = unit_of(round);
-      if (k == 0) {
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-          for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = 0.0f;
-        }
-      }
-      const int c = (part + splits * k) * 32 + lane;
-      if (unit < args.units && c < chunks) {
-        SkinnyAddChunk<T, kMaxTokens, kRows>(acc, current[u], x, c, chunks, args.num_tokens);
-      }
-      if (k == stretches - 1) {  // the unit's last stretch: its sum is complete
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-          for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = WarpSum(acc[r][t]);
-        }
-        if (lane == 0 && unit < args.units) {
-          if (splits == 1) {
-            SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
-          } else {
-#pragma unroll
-            for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-              for (int t = 0; t < kMaxTokens; ++t) {
-                sums[((round * kSkinnyWarps + warp) * kRows + r) * kMaxTokens + t] = acc[r][t];
-              }
-            }
-          }
-        }
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-#pragma unroll
-      for (int r = 0; r < kRows; ++r) current[u][r] = next[u][r];
-    }
-  }
-  if (splits == 1) return;  // the same for the whole block
-  __syncthreads();
-  if (part != 0 || lane != 0) return;
-  for (int round = 0; round < rounds; ++round) {
-    const int unit = unit_of(round);
-    if (unit >= args.units) continue;
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-      for (int t = 0; t < kMaxTokens; ++t) {
-        const float* at = sums + ((round * kSkinnyWarps + warp) * kRows + r) * kMaxTokens + t;
-        float sum = at[0];
-        for (int p = 1; p < splits; ++p) sum += at[p * kRows * kMaxTokens];
-        acc[r][t] = sum;
-      }
-    }
-    SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
-  }
-}
-
 // Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
 // per_lane: the attention kernels' values per lane of a head. Kernels for heads of at most
 // 4 x 32 values pass kMax = 4 (the caller has checked the shape), so no N = 8 is instantiated.
@@ -1743,16 +1610,13 @@ cudaError_t Dispatch(StorageType type, F&& launch) {
   return cudaGetLastError();
 }
 
-// Multiprocessors; the most dynamic shared memory a block of a kernel may take without opting in
-// (48 KiB less its static shared memory); and its blocks resident on a multiprocessor at once
-// (its registers, and the dynamic shared memory it is asked about). One block per multiprocessor
-// where CUDA cannot say (and no dynamic shared memory where it cannot say how much).
+// Multiprocessors, and a matrix-vector kernel's blocks resident on one at once (its registers, and
+// the most x it stages, kSkinnyMaxNormBytes); one block per multiprocessor where CUDA cannot say.
 struct Residency {
   int processors = 1;
   int per_processor = 1;
-  size_t max_dynamic = 0;
 };
-Residency ResidentBlocks(void (*kernel)(SkinnyArgs), size_t dynamic_bytes) {
+Residency ResidentBlocks(void (*kernel)(SkinnyArgs)) {
   Residency residency;
   int device = 0, processors = 0, per_processor = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -1761,26 +1625,18 @@ Residency ResidentBlocks(void (*kernel)(SkinnyArgs), size_t dynamic_bytes) {
     return residency;
   }
   residency.processors = std::max(processors, 1);
-  cudaFuncAttributes attributes{};
-  if (cudaFuncGetAttributes(&attributes, kernel) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return residency;
-  }
-  residency.max_dynamic = attributes.maxDynamicSharedSizeBytes;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-          &per_processor, kernel, kSkinnyWarps * 32,
-          std::min(dynamic_bytes, residency.max_dynamic)) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
+                                                    kSkinnyMaxNormBytes) != cudaSuccess) {
     (void)cudaGetLastError();
   }
   residency.per_processor = std::max(per_processor, 1);
   return residency;
 }
 
-// kKernel's residency with kDynamic bytes of dynamic shared memory (at most what it may take),
-// computed once (one device per process).
-template <auto kKernel, size_t kDynamic>
+// kKernel's residency, computed once (one device per process).
+template <auto kKernel>
 const Residency& ResidencyOf() {
-  static const Residency residency = ResidentBlocks(kKernel, kDynamic);
+  static const Residency residency = ResidentBlocks(kKernel);
   return residency;
 }
 
@@ -1795,22 +1651,11 @@ int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan, const Residency
   return (args.groups + rounds - 1) / rounds;
 }
 
-// Launches (where `launch` is given) kFlat where the plan asks for it and its split-K sums fit
-// beside x in the shared memory a block may take, else kKernel; returns the grid's blocks.
-template <auto kKernel, auto kFlat>
-int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, int rows, int max_tokens,
-                const SkinnyPlan& plan, const Launch* launch) {
-  if (plan.flat) {
-    const Residency& residency = ResidencyOf<kFlat, kSkinnyMaxSharedBytes>();
-    const int blocks = SkinnyBlocks(args, plan, residency);
-    const size_t bytes = shared_bytes + SkinnyFlatPartialBytes(args, blocks, rows, max_tokens);
-    if (bytes <= residency.max_dynamic) {
-      if (launch != nullptr) Start(kFlat, blocks, kSkinnyWarps * 32, bytes, *launch, args);
-      return blocks;
-    }
-  }
-  // SkinnyMatMulKernel takes at most kSkinnyMaxNormBytes of x.
-  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel, kSkinnyMaxNormBytes>());
+// Launches kKernel (where `launch` is given) and returns the grid's blocks.
+template <auto kKernel>
+int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& plan,
+                const Launch* launch) {
+  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel>());
   if (launch != nullptr) Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, *launch, args);
   return blocks;
 }
@@ -1852,13 +1697,10 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     using T = decltype(zero);
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
-      const int grid = norm != nullptr
-                           ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>,
-                                         SkinnyFlatKernel<T, kTokens, kGated, true>>(
-                                 args, shared_bytes, kGated ? 2 : 1, kTokens, plan, launch)
-                           : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>,
-                                         SkinnyFlatKernel<T, kTokens, kGated, false>>(
-                                 args, shared_bytes, kGated ? 2 : 1, kTokens, plan, launch);
+      const int grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(
+                                             args, shared_bytes, plan, launch)
+                                       : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(
+                                             args, shared_bytes, plan, launch);
       if (blocks != nullptr) *blocks = grid;
     };
     if (args.num_tokens == 1) {

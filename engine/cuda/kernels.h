@@ -98,11 +98,13 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // shape) bytes); then a block per (token, head) merges them in stretch order (Milakov &
 // Gimelshein 2018). A batch-1 step at a context of 160 thus runs 5 blocks per head where
 // LaunchPagedAttention runs one. The split depends on a sequence's length only, never on the
-// batch. The backend takes it for decode steps whose heads alone leave multiprocessors idle.
-// kPerKvHead makes the first pass GroupedAttentionKernel's where KV heads are shared (a block per
-// (token, KV head, stretch) reads each key once for the query heads that share it; without
-// grouped-query attention the first pass is the per-head one). Written in stop 23 without a GPU:
-// the backend uses it only with PONDER_CUDA_SPLIT_ATTENTION=grouped until measured.
+// batch. The backend takes it for decode steps whose heads alone leave multiprocessors idle, and
+// for long contexts with up to two heads per multiprocessor. kPerKvHead makes the first pass
+// GroupedAttentionKernel's where KV heads are shared (a block per (token, KV head, stretch) reads
+// each key once for the query heads that share it; without grouped-query attention the first
+// pass is the per-head one); on an H200 it gained at batch 16 and a context of 2048 and lost at
+// batch 1 (docs/cuda_backend.md), so the backend uses it only with
+// PONDER_CUDA_SPLIT_ATTENTION=grouped.
 inline constexpr int kAttentionMaxSplits = 16;
 inline constexpr int kAttentionSplitKeys = 32;
 __host__ __device__ constexpr int AttentionSplits(int keys) {
@@ -127,8 +129,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
 // 16, f32 accumulation), q and the softmax weights split into two 16-bit parts each (16
 // significant bits in BF16), so the results err far below the output's 16-bit rounding (about
 // 1e-5 where kCudaCores errs by 1e-7); head_dim a multiple of 16. In F16 a scaled q beyond
-// 65504 would overflow (the backend takes it for BF16 models only). Written in stop 24 without a
-// GPU: the backend uses it only with PONDER_CUDA_PREFILL_ATTENTION=mma until measured.
+// 65504 would overflow (the backend takes it for BF16 models only, by default).
 inline constexpr int kPrefillTileTokens = 8;
 enum class PrefillKernel { kCudaCores, kTensorCores };
 bool PrefillAttentionSupports(const AttentionShape& shape,
@@ -167,15 +168,11 @@ struct SkinnyNorm {
 // (bench/engine/skinny_bench) compare others. Split-K adds warps per row (1, 2, 4, 8) while the
 // product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
 // goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
-// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit). With
-// `flat`, a warp's loads run across the units it takes, so every batch of loads is full (the same
-// sums, bit for bit; written in stop 24 without a GPU), where its split-K sums fit in shared
-// memory beside x.
+// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit).
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
-  bool flat = false;
 };
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,
@@ -233,8 +230,7 @@ inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
 // filters and 20 times with top-k and top-p. With `probabilities` ([num_draws][vocab] f32
 // scratch) each draw's probabilities are computed once, into its row, and read back by the
 // later passes, which otherwise compute each one again (an exp and a division in double); the
-// values, and so the tokens, are the same. Written in stop 23 without a GPU: the backend uses it
-// only with PONDER_CUDA_DRAW_CACHE=1 until it has run and been measured on one.
+// values, and so the tokens, are the same. It pays while the rows stay in L2 (the backend's rule).
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
                              int32_t* token, float* logprob, Launch launch,

@@ -553,9 +553,9 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 }
 
 // A plan changes how the work is divided, not the result: x read from global memory rather than
-// shared memory, a smaller persistent grid, or loads that run across units (flat) give the
-// default's bits, with and without a fused norm (the split is the same); another split-K (one warp
-// per row, or as many as allowed) stays within the sums' tolerance.
+// shared memory, or a smaller persistent grid give the default's bits, with and without a fused
+// norm (the split is the same); another split-K (one warp per row, or as many as allowed) stays
+// within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -599,19 +599,17 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto expected_normed = norm_fits ? normed({}) : decltype(normed({})){};
   for (const SkinnyPlan& plan :
        {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}, SkinnyPlan{.flat = true},
-        SkinnyPlan{.stage_x = false, .flat = true},
-        SkinnyPlan{.blocks_per_processor = 1, .flat = true}}) {
+        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}}) {
     SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor << ", flat " << plan.flat);
+                                    << plan.blocks_per_processor);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
       EXPECT_EQ(normed(plan), expected_normed);
     }
   }
-  for (const SkinnyPlan& plan : {SkinnyPlan{.target_warps = 1}, SkinnyPlan{.target_warps = 1 << 30},
-                                 SkinnyPlan{.target_warps = 1 << 30, .flat = true}}) {
+  for (const SkinnyPlan& plan :
+       {SkinnyPlan{.target_warps = 1}, SkinnyPlan{.target_warps = 1 << 30}}) {
     const int target_warps = plan.target_warps;
     const std::vector<float> out = product(plan);
     for (int t = 0; t < tokens; ++t) {
@@ -630,8 +628,8 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
 }
 
 // The persistent grid fills the device: at least a block per multiprocessor for a product of
-// more groups than the device holds at once, whatever the kernel (plain, gated, norm fused,
-// flat) and batch. A residency query that failed (for instance one asking about more shared
+// more groups than the device holds at once, whatever the kernel (plain, gated, norm fused) and
+// batch. A residency query that failed (for instance one asking about more shared
 // memory than a block may take) would leave a handful of blocks doing all the work with the same
 // results, which only the grid shows.
 TEST(SkinnyGridTest, FillsTheDevice) {
@@ -643,14 +641,9 @@ TEST(SkinnyGridTest, FillsTheDevice) {
   const int rows = 8 * 4 * processors;  // 4 rounds of 8-row groups at one block per processor
   for (const bool gated : {false, true}) {
     for (const bool norm : {false, true}) {
-      for (const bool flat : {false, true}) {
-        for (const int tokens : {1, 8}) {
-          EXPECT_GE(
-              SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm, {.flat = flat}),
-              processors)
-              << "gated " << gated << ", norm " << norm << ", flat " << flat << ", tokens "
-              << tokens;
-        }
+      for (const int tokens : {1, 8}) {
+        EXPECT_GE(SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm), processors)
+            << "gated " << gated << ", norm " << norm << ", tokens " << tokens;
       }
     }
   }
