@@ -80,8 +80,16 @@ run() {
   for n in 1 0 2 8; do
     rows PONDER_CUDA_SKINNY_TOKENS=$n "skinny tokens $n" skinny_tokens.log --npl 1,2,4,8 --ntg 64
   done
+  step "the one-token products compiled for three blocks per multiprocessor (PONDER_CUDA_SKINNY_RESIDENT=3; off by default)"
+  for resident in 2 3; do
+    rows PONDER_CUDA_SKINNY_RESIDENT=$resident "resident $resident" skinny_resident.log \
+      --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_RESIDENT=$resident "resident $resident, context 1024" \
+      skinny_resident.log --npl 1 --npp 1024 --ntg 32
+  done
   step "the decode products alone and chained, ours and cuBLAS's"
-  timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default 2>&1 | tee "$out/skinny.log"
+  timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default,resident=3 2>&1 |
+    tee "$out/skinny.log"
   step "prefill attention on the tensor cores (the default for BF16) and on CUDA cores"
   for mode in mma cuda_cores; do
     rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 1024" prefill_attention.log \

@@ -19,11 +19,13 @@
 // backend sends the down product and the output projection through cuBLAS). Launches are captured
 // in a CUDA graph with early starts on Hopper, as the backend replays decode steps;
 // --no-cuda-graphs launches them one by one (for Nsight Compute, with
-// --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens, which the engine
-// sends through cuBLAS, get cuBLAS' rows only.
+// --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens get cuBLAS' rows
+// only; the engine sends every step of more than one token through cuBLAS
+// (PONDER_CUDA_SKINNY_TOKENS).
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
-// (stage_x), blocks=N (blocks_per_processor); e.g. --plans default,stage=0,warps=8192+blocks=1.
+// (stage_x), blocks=N (blocks_per_processor), resident=2|3 (resident); e.g. --plans
+// default,resident=3,warps=8192+blocks=1.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
 #include <cublas_v2.h>
@@ -81,10 +83,13 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.stage_x = value == 1;
     } else if (kv.first == "blocks" && value >= 0) {
       named.plan.blocks_per_processor = value;
+    } else if (kv.first == "resident" && (value == 2 || value == 3)) {
+      named.plan.resident = value;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "--plans: '", field, "' in '", text,
-          "': expected warps=N (N >= 1), stage=0|1 or blocks=N (N >= 0), or 'default'"));
+          "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0) or resident=2|3, or "
+          "'default'"));
     }
   }
   return named;
@@ -436,7 +441,7 @@ absl::Status Main(std::span<char* const> args) {
     for (const NamedPlan& plan : plans) {
       if (ours) PONDER_RETURN_IF_ERROR(chain(plan.name, &plan.plan));
     }
-    if (ours) {
+    if (tokens == 1) {
       static constexpr size_t kDownAndOutput[] = {3, 4};
       const SkinnyPlan engine;
       PONDER_RETURN_IF_ERROR(chain("default, cuBLAS for down + output", &engine, kDownAndOutput));

@@ -35,6 +35,22 @@ std::string_view Setting(const char* name) {
   return value != nullptr ? value : "";
 }
 
+// Setting(name) when it is one of `allowed` (which should include "", unset), else an error that
+// names the variable and what it takes.
+absl::StatusOr<std::string_view> Choice(const char* name,
+                                        std::initializer_list<std::string_view> allowed) {
+  const std::string_view value = Setting(name);
+  std::string expected;
+  for (std::string_view choice : allowed) {
+    if (choice == value) return value;
+    if (choice.empty()) continue;
+    if (!expected.empty()) expected += ", ";
+    expected += std::string(choice);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, "='", std::string(value), "': expected one of ", expected));
+}
+
 constexpr size_t kValueBytes = 2;  // 16-bit storage: weights, KV cache, matrix-product inputs
 
 // A [rows][cols] 16-bit matrix in device memory (row-major, as in the model file).
@@ -287,7 +303,8 @@ class CudaBackend final : public ForwardBackend {
   // Decode attention (steps of one token per sequence): a block per head (LaunchPagedAttention)
   // or split over the positions (flash-decoding, LaunchSplitAttention; kSplitGrouped with a
   // block per KV head and stretch); kAuto splits the steps whose heads alone leave
-  // multiprocessors idle (SplitsDecodeAttention).
+  // multiprocessors idle, or whose long contexts keep up to two heads per multiprocessor busy
+  // (SplitsDecodeAttention).
   enum class DecodeAttention { kAuto, kPerHead, kSplit, kSplitGrouped };
   DecodeAttention decode_attention_ = DecodeAttention::kAuto;
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
@@ -297,15 +314,16 @@ class CudaBackend final : public ForwardBackend {
   int skinny_tokens_ = 1;
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
-  // Whether a decode step of `tokens` sequences whose block tables hold `table_entries` blocks in
-  // all splits its attention over the positions.
-  bool SplitsDecodeAttention(int64_t tokens, int64_t table_entries) const;
+  // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
+  // included) add up to `contexts` splits its attention over the positions.
+  bool SplitsDecodeAttention(int64_t tokens, int64_t contexts) const;
 
   std::map<StepKey, StepGraph> graphs_;
   CudaGraphStats graph_stats_;
 };
 
-// Graphs kept at most; decode shapes are few (one per batch size), so this is only a bound.
+// Graphs kept at most; decode shapes are few (one or two per batch size: attention split or not),
+// so this is only a bound.
 constexpr size_t kMaxGraphs = 256;
 // Steps of at most this many tokens, each of a different sequence, run from graphs.
 constexpr int64_t kMaxGraphTokens = 1024;
@@ -334,15 +352,19 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_CUBLAS_RETURN_IF_ERROR(
       cublasSetWorkspace(blas_, blas_workspace_.data(), blas_workspace_.bytes()));
   use_graphs_ = options.cuda_graphs;
-  // PONDER_CUDA_EARLY_START=0 turns it off, to compare.
-  early_start_ = properties.major >= 9 && Setting("PONDER_CUDA_EARLY_START") != "0";
+  // The PONDER_CUDA_* settings (docs/cuda_backend.md), each checked: a typo is an error, not a
+  // silent default. PONDER_CUDA_EARLY_START=0 turns early starts off, to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view early,
+                          Choice("PONDER_CUDA_EARLY_START", {"", "0", "1"}));
+  early_start_ = properties.major >= 9 && early != "0";
   multiprocessors_ = properties.multiProcessorCount;
   // Token draws keep each probability in a row of scratch memory (kernels.h LaunchDrawTokens)
   // while the rows fit in half the L2 cache, where the passes that read them back find them: on an
   // H200 (docs/cuda_backend.md) that took sampled decode steps 6% less time at batch 1 and 5% at
-  // batch 16, and 6% more at batch 64, whose 39 MB of rows spill to DRAM. The same tokens either
-  // way. PONDER_CUDA_DRAW_CACHE=0 never keeps them, =1 always, to compare.
-  const std::string_view draw_cache = Setting("PONDER_CUDA_DRAW_CACHE");
+  // batch 16, and 3 to 7% more at batch 64 (two calls), whose 39 MB of rows spill to DRAM. The
+  // same tokens either way. PONDER_CUDA_DRAW_CACHE=0 never keeps them, =1 always, to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view draw_cache,
+                          Choice("PONDER_CUDA_DRAW_CACHE", {"", "auto", "0", "1"}));
   draw_cache_bytes_ = draw_cache == "0"   ? 0
                       : draw_cache == "1" ? std::numeric_limits<size_t>::max()
                                           : static_cast<size_t>(properties.l2CacheSize) / 2;
@@ -356,10 +378,16 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                                                      kSkinnyMaxTokens));
     }
   }
+  // PONDER_CUDA_SKINNY_RESIDENT=3: the one-token matrix-vector kernels compiled for three blocks
+  // per multiprocessor (kernels.h SkinnyPlan::resident; the same sums), to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view resident,
+                          Choice("PONDER_CUDA_SKINNY_RESIDENT", {"", "2", "3"}));
+  skinny_plan_.resident = resident == "3" ? 3 : 2;
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.
-  const std::string_view split = Setting("PONDER_CUDA_SPLIT_ATTENTION");
+  PONDER_ASSIGN_OR_RETURN(const std::string_view split,
+                          Choice("PONDER_CUDA_SPLIT_ATTENTION", {"", "auto", "0", "1", "grouped"}));
   decode_attention_ = split == "1"         ? DecodeAttention::kSplit
                       : split == "grouped" ? DecodeAttention::kSplitGrouped
                       : split == "0"       ? DecodeAttention::kPerHead
@@ -371,8 +399,10 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // H200 (docs/cuda_backend.md) it took prefill of Qwen2.5-1.5B's shape from 164 800 to 181 500
   // tokens/s at 64 prompts of 128 and from 76 100 to 132 800 at 16 of 1024.
   // PONDER_CUDA_PREFILL_ATTENTION=cuda_cores keeps the CUDA-core kernel, to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view prefill,
+                          Choice("PONDER_CUDA_PREFILL_ATTENTION", {"", "mma", "cuda_cores"}));
   const AttentionShape heads{c.num_heads, c.num_kv_heads, c.head_dim};
-  if (Setting("PONDER_CUDA_PREFILL_ATTENTION") != "cuda_cores" && storage_ == StorageType::kBF16 &&
+  if (prefill != "cuda_cores" && storage_ == StorageType::kBF16 &&
       PrefillAttentionSupports(heads, PrefillKernel::kTensorCores)) {
     prefill_kernel_ = PrefillKernel::kTensorCores;
   }
@@ -571,12 +601,13 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   // Step metadata, packed into one host-to-device copy:
   //   tokens [T] | positions [T] | table offsets [T] | output rows [R] | block tables |
   //   prefill attention tiles [2 tiles] (first token, count)
-  int64_t T = 0, R = 0, table_entries = 0, tiles = 0;
+  int64_t T = 0, R = 0, table_entries = 0, tiles = 0, contexts = 0;
   bool one_token_each = true;
   for (const SequenceChunk& chunk : chunks) {
     const int64_t n = static_cast<int64_t>(chunk.tokens.size());
     one_token_each &= n == 1;
     T += n;
+    contexts += chunk.start_position + n;
     R += static_cast<int64_t>(chunk.output_rows.size());
     table_entries += (chunk.start_position + n + block_size - 1) / block_size;
     tiles += (n + kPrefillTileTokens - 1) / kPrefillTileTokens;
@@ -603,7 +634,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   const int64_t D = static_cast<int64_t>(options.draws.size());
   PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
-  const bool split_attention = one_token_each && SplitsDecodeAttention(T, table_entries);
+  const bool split_attention = one_token_each && SplitsDecodeAttention(T, contexts);
   if (split_attention) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
@@ -777,7 +808,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
       PONDER_RETURN_IF_ERROR(MatMul16(layer.gate_up, narrow, T, wide));
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSiluMul(storage_, wide, /*f32_input=*/false, nt,
                                                 static_cast<int>(I), narrow, Next()));
-      PONDER_RETURN_IF_ERROR(MatMul(layer.down, narrow, T, x, 1.0f));  // x += mlp
+      PONDER_RETURN_IF_ERROR(Gemm(layer.down, narrow, T, x, CUDA_R_32F, 1.0f));  // x += mlp
     }
   }
 
@@ -829,7 +860,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
   return absl::OkStatus();
 }
 
-bool CudaBackend::SplitsDecodeAttention(int64_t tokens, int64_t table_entries) const {
+bool CudaBackend::SplitsDecodeAttention(int64_t tokens, int64_t contexts) const {
   switch (decode_attention_) {
     case DecodeAttention::kPerHead:
       return false;
@@ -842,12 +873,11 @@ bool CudaBackend::SplitsDecodeAttention(int64_t tokens, int64_t table_entries) c
       // heads) at a context of about 160 from 1.89 to 1.65 ms and at 1 100 from 3.94 to 1.85 ms,
       // and cost 1% of decode throughput at batch 16 and 20% at batch 64, whose heads fill the
       // 132 multiprocessors without it. With up to two heads per multiprocessor the steps of long
-      // contexts still split: at batch 16 (192 heads) a step at a context of 1 024 took 3.52 ms
-      // split and 3.94 a block per head, at 2 048 4.62 and 6.14, at 512 equal within 1.3%; at
-      // batch 32 (384 heads) and 2 048 splitting cost 8%.
-      const int64_t heads = tokens * weights_.config().num_heads;
-      const int64_t context = table_entries * kv_->shape().block_size / tokens;  // at most
-      return heads < multiprocessors_ || (heads <= 2 * multiprocessors_ && context >= 1024);
+      // contexts still split (stop 25): at batch 16 (192 heads) and a context of 1 024, 4 324
+      // tokens/s split against 3 921 a block per head; at 2 048, 3 273 against 2 531; at 512, 5 674
+      // against 5 748; at batch 32 (384 heads) and 2 048 splitting lost 12%.
+      return DecodeAttentionSplits(tokens * weights_.config().num_heads, contexts / tokens,
+                                   multiprocessors_);
   }
   return false;
 }
@@ -938,6 +968,10 @@ absl::StatusOr<double> MeasureCopyBandwidth(size_t bytes) {
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   return 2.0 * static_cast<double>(bytes) * kCopies / (milliseconds * 1e-3);
+}
+
+bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocessors) {
+  return heads < multiprocessors || (heads <= 2 * int64_t{multiprocessors} && mean_context >= 1024);
 }
 
 CudaGraphStats GraphStats(const ForwardBackend& backend) {

@@ -38,10 +38,11 @@
 // logits reach about 14): max |logit difference| 0.004 for F16 files, 0.035 for BF16, 0.05 for
 // F32 (rounded to BF16), 0.125 for Q8_0; the tests allow 3% of the largest logit and 0.05 in a
 // returned log-prob. Greedy tokens agree except at near ties (the CPU rates the GPU's choice
-// within 0.05 of its own). Results are deterministic run to run on one GPU for a given batch
-// composition, and the decode kernels add in an order that does not depend on the batch; but
-// decode-sized steps (<= 8 tokens) and larger ones use different kernels, so unlike the CPU path
-// a token's log-probs may differ by about 1e-4 with what else is in the batch.
+// within 0.05 of its own). Results are deterministic run to run on one GPU for the same sequence
+// of steps; but one-token steps, steps of other widths and prefill steps run different kernels
+// (cuBLAS picks its own by shape), so unlike the CPU path a token's log-probs may differ by about
+// 1e-4 with what else is in the batch, or when a prefix-cache hit recomputes part of a prompt in
+// a step of another shape, and a seeded draw that falls next to a boundary can change.
 //
 // Performance: docs/cuda_backend.md (bench/engine/engine_bench --device cuda).
 #ifndef PONDER_ENGINE_CUDA_CUDA_BACKEND_H_
@@ -78,6 +79,11 @@ struct CudaGraphStats {
 };
 // `backend`'s counts; all zero for a backend that is not the CUDA one.
 CudaGraphStats GraphStats(const ForwardBackend& backend);
+
+// The automatic choice for decode attention (PONDER_CUDA_SPLIT_ATTENTION unset): split over the
+// positions when the step's `heads` (tokens x query heads) leave some of the `multiprocessors`
+// idle, or keep at most two per multiprocessor busy over a mean context of 1 024 positions or more.
+bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocessors);
 
 // The device-to-device copy bandwidth of device 0, in bytes moved per second (each byte read
 // plus each byte written), over copies of `bytes`: the memory roofline the benchmarks compare

@@ -1475,9 +1475,11 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // of its row(s). Weights stream through two register buffers: the next batch (the rest of the
 // row, or the next group's first) is loaded while the current one is used, and the first batch
 // before waiting for the previous kernel. x is read once per block into shared memory where it
-// fits. The warps of a unit add their sums in a fixed order through shared memory.
+// fits. The warps of a unit add their sums in a fixed order through shared memory. (A function
+// of the kernels below, which differ in their register budgets; the default's allocation is the
+// same as when this was its body.)
 template <typename T, int kMaxTokens, bool kGated, bool kNorm>
-__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
+__device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args) {
   extern __shared__ uint4 staged_x[];  // [num_tokens][cols] 16-bit, when staged
   constexpr int kRows = kGated ? 2 : 1;
   constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
@@ -1575,6 +1577,18 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
     if (part != 0 || lane != 0 || !active) continue;
     SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
   }
+}
+
+template <typename T, int kMaxTokens, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
+  SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
+}
+
+// The same for three blocks per multiprocessor (SkinnyPlan::resident): at most 80 registers a
+// thread (the one-token kernels spill 28 to 160 bytes), for half as many warps again in flight.
+template <typename T, int kMaxTokens, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyMatMulKernel3(SkinnyArgs args) {
+  SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
 }
 
 // Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
@@ -1678,7 +1692,7 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
                          const SkinnyPlan& plan, const Launch* launch, int* blocks = nullptr) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
       args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
-      plan.blocks_per_processor < 0) {
+      plan.blocks_per_processor < 0 || (plan.resident != 2 && plan.resident != 3)) {
     return cudaErrorInvalidValue;
   }
   const size_t x_bytes = static_cast<size_t>(args.num_tokens) * args.cols * 2;
@@ -1697,10 +1711,21 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     using T = decltype(zero);
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
-      const int grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(
-                                             args, shared_bytes, plan, launch)
-                                       : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(
-                                             args, shared_bytes, plan, launch);
+      int grid = 0;
+      if constexpr (kTokens == 1) {
+        if (plan.resident == 3) {
+          grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, true>>(
+                                       args, shared_bytes, plan, launch)
+                                 : StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, false>>(
+                                       args, shared_bytes, plan, launch);
+        }
+      }
+      if (grid == 0) {
+        grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(
+                                     args, shared_bytes, plan, launch)
+                               : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(
+                                     args, shared_bytes, plan, launch);
+      }
       if (blocks != nullptr) *blocks = grid;
     };
     if (args.num_tokens == 1) {

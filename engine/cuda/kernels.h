@@ -169,10 +169,16 @@ struct SkinnyNorm {
 // product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
 // goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
 // grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit).
+// `resident` picks the kernel's register budget: 2 blocks of 256 threads per multiprocessor (up
+// to 128 registers a thread; the one-token kernels take 96 to 120), or 3 for one-token steps (at
+// most 80, some spilled; steps of more tokens keep 2), which puts half as many warps again in
+// flight (written in stop 25 without a GPU after its profile: the one-token products at 25%
+// occupancy with 0.75 eligible warps per scheduler); the sums are the same either way.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
+  int resident = 2;
 };
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,

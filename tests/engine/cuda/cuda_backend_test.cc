@@ -39,6 +39,35 @@ std::vector<int32_t> Tokens(int n, int vocab, int salt) {
   return tokens;
 }
 
+// Greedy completion y against x, which `reference` generated after `prompt`: the same tokens, their
+// log-probs within kLogprobTolerance, up to the first difference, which is acceptable only at a
+// near tie (the reference rates y's token there almost as highly as its own). Returns the number
+// of tokens before it.
+size_t ExpectSameUpToANearTie(LocalEngine& reference, const std::vector<int32_t>& prompt,
+                              const Completion& x, const Completion& y, const std::string& what) {
+  EXPECT_EQ(x.tokens.size(), y.tokens.size()) << what;
+  size_t same = 0;
+  while (same < std::min(x.tokens.size(), y.tokens.size()) && x.tokens[same] == y.tokens[same]) {
+    EXPECT_NEAR(x.logprobs[same], y.logprobs[same], kLogprobTolerance)
+        << what << ", token " << same;
+    ++same;
+  }
+  if (same < std::min(x.tokens.size(), y.tokens.size())) {
+    ScoreRequest score;
+    score.prefix_tokens = prompt;
+    score.prefix_tokens.insert(score.prefix_tokens.end(), x.tokens.begin(),
+                               x.tokens.begin() + same);
+    score.continuation_tokens = {y.tokens[same]};
+    auto scored = reference.Score(score);
+    EXPECT_TRUE(scored.ok()) << scored.status();
+    if (scored.ok()) {
+      EXPECT_NEAR(scored->continuation_logprobs[0], x.logprobs[same], kLogprobTolerance)
+          << what << " diverges at token " << same << " without a near tie";
+    }
+  }
+  return same;
+}
+
 // Logits at every position of `tokens`, prefilled `prefill` tokens at a time, then one token
 // per step (decode), in blocks [first_block, first_block + 64).
 std::vector<std::vector<float>> AllLogits(ForwardBackend& backend, const ModelConfig& config,
@@ -101,14 +130,13 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // Decode attention in one pass per head, then split over the positions (flash-decoding: 2
   // and 3 stretches at positions 40 to 69), with a block per head or per KV head and stretch,
   // each with the default prefill attention (on the tensor cores with BF16 storage: every model
-  // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, and with
-  // the decode products through cuBLAS instead of the matrix-vector kernels.
+  // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
+  // decode products through cuBLAS instead of the matrix-vector kernels, and with those kernels
+  // compiled for three blocks per multiprocessor.
   const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
-      {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "0"}};
+      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_SKINNY_RESIDENT", "3"}};
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
@@ -177,6 +205,16 @@ class CudaEngineTest : public ::testing::Test {
     EXPECT_TRUE(backend.ok()) << backend.status();
     return backend.ok() ? std::move(*backend) : nullptr;
   }
+  // Backend(options) with the environment variable `variable` set to `value` while it starts
+  // (the PONDER_CUDA_* settings are read then).
+  std::unique_ptr<ForwardBackend> BackendWith(const char* variable, const char* value,
+                                              BackendOptions options = {.device = Device::kCuda,
+                                                                        .block_size = 8}) {
+    EXPECT_EQ(setenv(variable, value, 1), 0);
+    auto backend = Backend(options);
+    unsetenv(variable);
+    return backend;
+  }
   std::unique_ptr<LocalEngine> Engine(Device device, int64_t kv_bytes = 0) {
     LocalEngineOptions options;
     options.model_path = path_;
@@ -214,28 +252,10 @@ TEST_F(CudaEngineTest, GreedyGenerationMatchesTheCpuUpToNearTies) {
     auto b = gpu->Generate(request);
     ASSERT_TRUE(a.ok()) << a.status();
     ASSERT_TRUE(b.ok()) << b.status();
-    const Completion &x = a->completions[0], &y = b->completions[0];
-    ASSERT_EQ(x.tokens.size(), y.tokens.size());
-    size_t same = 0;
-    while (same < x.tokens.size() && x.tokens[same] == y.tokens[same]) {
-      EXPECT_NEAR(x.logprobs[same], y.logprobs[same], kLogprobTolerance) << "token " << same;
-      ++same;
-    }
-    if (same < x.tokens.size()) {
-      // A divergence is acceptable only at a near tie: the CPU must rate the GPU's choice
-      // almost as highly as its own.
-      ScoreRequest score;
-      score.prefix_tokens = request.prompt_tokens;
-      score.prefix_tokens.insert(score.prefix_tokens.end(), x.tokens.begin(),
-                                 x.tokens.begin() + same);
-      score.continuation_tokens = {y.tokens[same]};
-      auto scored = cpu->Score(score);
-      ASSERT_TRUE(scored.ok()) << scored.status();
-      EXPECT_NEAR(scored->continuation_logprobs[0], x.logprobs[same], kLogprobTolerance)
-          << "prompt " << salt << " diverges at token " << same << " without a near tie";
-    }
+    const size_t same = ExpectSameUpToANearTie(*cpu, request.prompt_tokens, a->completions[0],
+                                               b->completions[0], absl::StrCat("prompt ", salt));
     std::printf("[ cuda vs cpu ] greedy prompt %d: %zu of %zu tokens identical\n", salt, same,
-                x.tokens.size());
+                a->completions[0].tokens.size());
   }
 }
 
@@ -265,14 +285,13 @@ TEST_F(CudaEngineTest, ScoresAndRewardHeadMatchTheCpu) {
 // Seeded sampling on the GPU: the same request on a fresh engine gives the same tokens (the same
 // steps, so the same bits). On the first engine again it is served from the prefix cache, which
 // recomputes the prompt's partial last block in a step of another shape: its products round
-// differently (within the logits' tolerance, as on any GPU engine without batch-invariant
-// kernels; docs/cuda_backend.md), so a draw that falls next to a boundary between tokens may
-// differ, and those tokens are counted, not compared. Greedy forks share the prompt.
+// differently (within the log-probs' tolerance, as on any GPU engine without batch-invariant
+// kernels; cuda_backend.h), so a draw that falls next to a boundary between tokens may differ:
+// the log-probs must agree up to the first difference. Greedy forks share the prompt, and greedy
+// completions from the cache agree with a cold engine's up to a near tie.
 TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
-  constexpr int64_t kKvBytes = int64_t{64} << 20;  // two engines on one device
-  auto gpu = Engine(Device::kCuda, kKvBytes);
-  auto fresh = Engine(Device::kCuda, kKvBytes);
-  ASSERT_TRUE(gpu != nullptr && fresh != nullptr);
+  auto gpu = Engine(Device::kCuda), fresh = Engine(Device::kCuda), cold = Engine(Device::kCuda);
+  ASSERT_TRUE(gpu != nullptr && fresh != nullptr && cold != nullptr);
   GenerateRequest request;
   request.prompt_tokens = Tokens(37, 384, 9);  // not a multiple of the block size: the fork
   request.n = 4;                               // copies the shared partial block on write
@@ -290,10 +309,13 @@ TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
   int same = 0, total = 0;
   for (int i = 0; i < request.n; ++i) {
     EXPECT_EQ(first->completions[i].tokens, again->completions[i].tokens) << "completion " << i;
-    const std::vector<int32_t>&a = first->completions[i].tokens, &b = cached->completions[i].tokens;
-    ASSERT_EQ(a.size(), b.size());
-    same += static_cast<int>(std::mismatch(a.begin(), a.end(), b.begin()).first - a.begin());
-    total += static_cast<int>(a.size());
+    const Completion &x = first->completions[i], &y = cached->completions[i];
+    ASSERT_EQ(x.tokens.size(), y.tokens.size());
+    for (size_t j = 0; j < x.tokens.size() && x.tokens[j] == y.tokens[j]; ++j, ++same) {
+      EXPECT_NEAR(x.logprobs[j], y.logprobs[j], kLogprobTolerance)
+          << "completion " << i << " token " << j << " after a prefix-cache hit";
+    }
+    total += static_cast<int>(x.tokens.size());
   }
   std::printf(
       "[ cuda seeded ] after a prefix-cache hit: %d of %d tokens before a first difference\n", same,
@@ -306,6 +328,13 @@ TEST_F(CudaEngineTest, SeededSamplingIsReproducibleAndForksShareThePrompt) {
   for (int i = 1; i < request.n; ++i) {
     EXPECT_EQ(greedy->completions[i].tokens, greedy->completions[0].tokens) << "completion " << i;
   }
+  // From the cache against a cold engine: the same up to a near tie, where the cold engine rates
+  // the other's choice almost as highly as its own.
+  auto uncached = cold->Generate(request);
+  ASSERT_TRUE(uncached.ok()) << uncached.status();
+  EXPECT_EQ(uncached->cached_prompt_tokens, 0);
+  ExpectSameUpToANearTie(*cold, request.prompt_tokens, uncached->completions[0],
+                         greedy->completions[0], "greedy from the prefix cache");
 }
 
 // The reward head on the GPU (f32, cuBLAS) against RewardHeadLogits on the hidden states the GPU
@@ -350,9 +379,7 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
   // Probabilities computed again in every pass of a draw, then once per draw into scratch rows.
   for (const char* cache : {"0", "1"}) {
     SCOPED_TRACE(std::string("PONDER_CUDA_DRAW_CACHE=") + cache);
-    ASSERT_EQ(setenv("PONDER_CUDA_DRAW_CACHE", cache, 1), 0);
-    auto gpu = Backend();
-    unsetenv("PONDER_CUDA_DRAW_CACHE");
+    auto gpu = BackendWith("PONDER_CUDA_DRAW_CACHE", cache);
     ASSERT_NE(gpu, nullptr);
     CheckDrawsOnTheGpuLogits(*gpu);
   }
@@ -415,9 +442,8 @@ void CudaEngineTest::CheckDrawsOnTheGpuLogits(ForwardBackend& gpu) {
 TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
   auto graphed = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = true});
   auto direct = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
-  ASSERT_EQ(setenv("PONDER_CUDA_EARLY_START", "0", 1), 0);
-  auto ordered = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
-  unsetenv("PONDER_CUDA_EARLY_START");
+  auto ordered = BackendWith("PONDER_CUDA_EARLY_START", "0",
+                             {.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
   ASSERT_TRUE(graphed != nullptr && direct != nullptr && ordered != nullptr);
   ForwardBackend* backends[] = {graphed.get(), direct.get(), ordered.get()};
   const int vocab = weights_->config().vocab_size;
@@ -444,7 +470,7 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
     reference.drawn_tokens.resize(chunks.size());
     return reference.drawn_tokens;
   };
-  // 3 sequences: the own matrix-vector kernels; 12: cuBLAS, captured inside the graph too.
+  // 3 and 12 sequences: products through cuBLAS, captured inside the graphs too.
   for (int batch : {3, 12}) {
     std::vector<std::vector<int32_t>> tables(batch), prompts(batch);
     for (int s = 0; s < batch; ++s) {
@@ -475,6 +501,75 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
   EXPECT_EQ(cuda::GraphStats(*direct).launches, 0);
 }
 
+// Decode steps of three sequences at once against the CPU backend on the same chunks: the
+// products through cuBLAS (the default above one token) and through the matrix-vector kernels
+// (PONDER_CUDA_SKINNY_TOKENS=8), with the three prompts prefilled in one step.
+TEST_F(CudaEngineTest, DecodeStepsOfSeveralSequencesMatchTheCpu) {
+  auto cpu = CreateForwardBackend(
+      *weights_, pool_, {.device = Device::kCpu, .block_size = 8, .kv_budget_bytes = 16 << 20});
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  const int vocab = weights_->config().vocab_size;
+  constexpr int kSequences = 3, kPrompt = 9, kSteps = 5;
+  std::vector<std::vector<int32_t>> tables(kSequences), tokens(kSequences);
+  for (int s = 0; s < kSequences; ++s) {
+    tables[s].resize(8);
+    std::iota(tables[s].begin(), tables[s].end(), s * 8);
+    tokens[s] = Tokens(kPrompt + kSteps, vocab, s + 40);
+  }
+  // The logits of each step's rows (the prompts' last, then the new tokens'), on `backend`.
+  auto run = [&](ForwardBackend& backend) {
+    std::vector<float> logits;
+    const std::vector<int32_t> last = {kPrompt - 1}, only = {0};
+    std::vector<SequenceChunk> chunks;
+    for (int s = 0; s < kSequences; ++s) {
+      chunks.push_back({std::span(tokens[s]).first(kPrompt), 0, tables[s], last});
+    }
+    for (int step = 0; step <= kSteps; ++step) {
+      ForwardOutput out;
+      const absl::Status status = backend.Forward(chunks, {.logits = true}, out);
+      EXPECT_TRUE(status.ok()) << status;
+      logits.insert(logits.end(), out.logits.begin(), out.logits.end());
+      chunks.clear();
+      for (int s = 0; s < kSequences && step < kSteps; ++s) {
+        chunks.push_back(
+            {std::span(tokens[s]).subspan(kPrompt + step, 1), kPrompt + step, tables[s], only});
+      }
+    }
+    return logits;
+  };
+  const std::vector<float> expected = run(**cpu);
+  ASSERT_EQ(expected.size(), size_t(kSequences) * (kSteps + 1) * vocab);
+  for (const char* skinny : {"1", "8"}) {
+    SCOPED_TRACE(std::string("PONDER_CUDA_SKINNY_TOKENS=") + skinny);
+    auto gpu = BackendWith("PONDER_CUDA_SKINNY_TOKENS", skinny);
+    ASSERT_NE(gpu, nullptr);
+    const std::vector<float> actual = run(*gpu);
+    ASSERT_EQ(actual.size(), expected.size());
+    double worst = 0, range = 1;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      worst = std::max(worst, std::fabs(double(actual[i]) - expected[i]));
+      range = std::max(range, std::fabs(double(expected[i])));
+    }
+    std::printf(
+        "[ cuda vs cpu ] decode of %d sequences (PONDER_CUDA_SKINNY_TOKENS=%s): max |logit diff| "
+        "%.4g (max |logit| %.3g)\n",
+        kSequences, skinny, worst, range);
+    EXPECT_LE(worst, kLogitTolerance * range);
+  }
+}
+
+// The automatic decode attention rule: split while the heads leave multiprocessors idle, and with
+// up to two heads per multiprocessor over long contexts (no device needed).
+TEST(DecodeAttentionRuleTest, SplitsIdleOrLongContextStepsOnly) {
+  EXPECT_TRUE(cuda::DecodeAttentionSplits(12, 128, 132));     // batch 1
+  EXPECT_TRUE(cuda::DecodeAttentionSplits(120, 100, 132));    // batch 10
+  EXPECT_FALSE(cuda::DecodeAttentionSplits(192, 128, 132));   // batch 16, short
+  EXPECT_FALSE(cuda::DecodeAttentionSplits(192, 1023, 132));  // batch 16, just short of 1 024
+  EXPECT_TRUE(cuda::DecodeAttentionSplits(192, 1024, 132));   // batch 16, long
+  EXPECT_TRUE(cuda::DecodeAttentionSplits(264, 2048, 132));   // two heads per multiprocessor
+  EXPECT_FALSE(cuda::DecodeAttentionSplits(384, 2048, 132));  // batch 32: three
+}
+
 TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
   LocalEngineOptions options;
   options.model_path = path_;
@@ -486,9 +581,11 @@ TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
 }
 
 TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
-  const std::pair<std::string, std::string> settings[] = {{"PONDER_CUDA_SKINNY_TOKENS", "9"},
-                                                          {"PONDER_CUDA_SKINNY_TOKENS", "-1"},
-                                                          {"PONDER_CUDA_SKINNY_TOKENS", "two"}};
+  const std::pair<std::string, std::string> settings[] = {
+      {"PONDER_CUDA_SKINNY_TOKENS", "9"},        {"PONDER_CUDA_SKINNY_TOKENS", "-1"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "two"},      {"PONDER_CUDA_SKINNY_RESIDENT", "4"},
+      {"PONDER_CUDA_PREFILL_ATTENTION", "mmaa"}, {"PONDER_CUDA_SPLIT_ATTENTION", "2"},
+      {"PONDER_CUDA_DRAW_CACHE", "yes"},         {"PONDER_CUDA_EARLY_START", "off"}};
   for (const auto& [variable, value] : settings) {
     ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});

@@ -553,9 +553,9 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 }
 
 // A plan changes how the work is divided, not the result: x read from global memory rather than
-// shared memory, or a smaller persistent grid give the default's bits, with and without a fused
-// norm (the split is the same); another split-K (one warp per row, or as many as allowed) stays
-// within the sums' tolerance.
+// shared memory, a smaller persistent grid, or the kernel compiled for three blocks per
+// multiprocessor give the default's bits, with and without a fused norm (the split is the same);
+// another split-K (one warp per row, or as many as allowed) stays within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -599,9 +599,10 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto expected_normed = norm_fits ? normed({}) : decltype(normed({})){};
   for (const SkinnyPlan& plan :
        {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}}) {
+        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}, SkinnyPlan{.resident = 3},
+        SkinnyPlan{.stage_x = false, .resident = 3}}) {
     SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor);
+                                    << plan.blocks_per_processor << ", resident " << plan.resident);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
@@ -625,6 +626,9 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.as<float>(),
                                0.0f, nullptr, nullptr, {.target_warps = 0}),
             cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.as<float>(),
+                               0.0f, nullptr, nullptr, {.resident = 4}),
+            cudaErrorInvalidValue);
 }
 
 // The persistent grid fills the device: at least a block per multiprocessor for a product of
@@ -642,8 +646,13 @@ TEST(SkinnyGridTest, FillsTheDevice) {
   for (const bool gated : {false, true}) {
     for (const bool norm : {false, true}) {
       for (const int tokens : {1, 8}) {
-        EXPECT_GE(SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm), processors)
-            << "gated " << gated << ", norm " << norm << ", tokens " << tokens;
+        for (const int resident : {2, 3}) {
+          EXPECT_GE(SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm,
+                                     {.resident = resident}),
+                    processors)
+              << "gated " << gated << ", norm " << norm << ", tokens " << tokens << ", resident "
+              << resident;
+        }
       }
     }
   }
