@@ -107,6 +107,13 @@ run() {
     rows PONDER_CUDA_DRAW_CACHE=$cache "draw cache $cache" sampled.log --npl 1,16,64 --ntg 64 \
       --temperature 0.8 --top-p 0.95
   done
+  step "the same draws by a cluster of 8 blocks each (PONDER_CUDA_DRAW_CLUSTER=8; off by default)"
+  rows PONDER_CUDA_DRAW_CLUSTER=8 "draw cluster 8" sampled.log --npl 1,16,64 --ntg 64 \
+    --temperature 0.8 --top-p 0.95
+  rows PONDER_CUDA_DRAW_CLUSTER=8 "draw cluster 8, top-k 50" sampled.log --npl 1,64 --ntg 64 \
+    --temperature 0.8 --top-k 50 --top-p 0.95
+  rows PONDER_CUDA_DRAW_CLUSTER=1 "one block per draw, top-k 50" sampled.log --npl 1,64 \
+    --ntg 64 --temperature 0.8 --top-k 50 --top-p 0.95
   step "graphs, no early starts; neither"
   rows PONDER_CUDA_EARLY_START=0 "graphs, no early starts" launch_modes.log --npl 1,16 --ntg 64
   rows PONDER_CUDA_EARLY_START=0 "neither" launch_modes.log --npl 1,16 --ntg 64 --no-cuda-graphs

@@ -292,6 +292,7 @@ class CudaBackend final : public ForwardBackend {
   // draws then compute them again).
   DeviceBuffer draw_probabilities_;
   size_t draw_cache_bytes_ = 0;
+  int draw_blocks_ = 1;  // thread blocks per sampled draw (LaunchDrawTokens' blocks_per_draw)
   std::vector<float> reward_rows_;  // every row's reward_logits_, on the host
   DeviceBuffer metadata_;           // int32: tokens, positions, table offsets, output rows, tables
   PinnedBuffer host_metadata_;
@@ -368,6 +369,17 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   draw_cache_bytes_ = draw_cache == "0"   ? 0
                       : draw_cache == "1" ? std::numeric_limits<size_t>::max()
                                           : static_cast<size_t>(properties.l2CacheSize) / 2;
+  // PONDER_CUDA_DRAW_CLUSTER=8: each sampled draw a cluster of kDrawClusterBlocks thread blocks
+  // (kernels.h LaunchDrawTokens; Hopper and newer; written in stop 25 without a GPU), to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view draw_cluster,
+                          Choice("PONDER_CUDA_DRAW_CLUSTER", {"", "1", "8"}));
+  if (draw_cluster == "8") {
+    if (properties.major < 9) {
+      return absl::InvalidArgumentError(
+          "PONDER_CUDA_DRAW_CLUSTER=8 needs thread block clusters (compute capability 9.0)");
+    }
+    draw_blocks_ = kDrawClusterBlocks;
+  }
   // PONDER_CUDA_SKINNY_TOKENS=N (0 to kSkinnyMaxTokens): the most tokens a step may have for its
   // products to run on the matrix-vector kernels, to compare (default 1, see skinny_tokens_).
   if (const std::string tokens(Setting("PONDER_CUDA_SKINNY_TOKENS")); !tokens.empty()) {
@@ -847,10 +859,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           probability_bytes <= draw_cache_bytes_ && draw_probabilities_.bytes() >= probability_bytes
               ? draw_probabilities_.as<float>()
               : nullptr;
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchDrawTokens(logits_.as<float>(), static_cast<int>(V), argmax,
-                                                   argmax_logprob, draw_params_.as<DrawParams>(),
-                                                   static_cast<int>(D), drawn_.as<int32_t>(),
-                                                   drawn_.as<float>() + D, Next(), probabilities));
+      PONDER_CUDA_RETURN_IF_ERROR(
+          LaunchDrawTokens(logits_.as<float>(), static_cast<int>(V), argmax, argmax_logprob,
+                           draw_params_.as<DrawParams>(), static_cast<int>(D), drawn_.as<int32_t>(),
+                           drawn_.as<float>() + D, Next(), probabilities, draw_blocks_));
     }
     // [D] tokens then [D] log-probs either way (without sampling D = R).
     PONDER_CUDA_RETURN_IF_ERROR(

@@ -1,3 +1,4 @@
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -53,22 +54,36 @@ __device__ __forceinline__ void AwaitPreviousKernel() {
 #endif
 }
 
-// Enqueues kernel<<<grid, block, shared, launch.stream>>>(args...), allowed to start early when
-// launch.early_start.
+// Enqueues kernel<<<grid, block, shared, launch.stream>>>(args...) in thread block clusters of
+// `cluster` blocks along x (1: none), allowed to start early when launch.early_start.
 template <typename... Params, typename... Args>
-void Start(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, Launch launch,
-           Args... args) {
+void StartClusters(int cluster, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared,
+                   Launch launch, Args... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = shared;
   config.stream = launch.stream;
-  cudaLaunchAttribute attribute{};
-  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attribute.val.programmaticStreamSerializationAllowed = 1;
-  config.attrs = &attribute;
-  config.numAttrs = launch.early_start ? 1 : 0;
+  cudaLaunchAttribute attributes[2] = {};
+  unsigned count = 0;
+  if (launch.early_start) {
+    attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attributes[count++].val.programmaticStreamSerializationAllowed = 1;
+  }
+  if (cluster > 1) {
+    attributes[count].id = cudaLaunchAttributeClusterDimension;
+    attributes[count++].val.clusterDim = {static_cast<unsigned>(cluster), 1, 1};
+  }
+  config.attrs = attributes;
+  config.numAttrs = count;
   (void)cudaLaunchKernelEx(&config, kernel, args...);  // an error is read by cudaGetLastError
+}
+
+// The same without clusters: kernel<<<grid, block, shared, launch.stream>>>(args...).
+template <typename... Params, typename... Args>
+void Start(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, Launch launch,
+           Args... args) {
+  StartClusters(1, kernel, grid, block, shared, launch, args...);
 }
 
 // Sum over the thread block (blockDim.x a multiple of 32, at most 1024), in an order fixed by
@@ -806,7 +821,7 @@ __device__ __forceinline__ void Mma16816(float (&d)[4], const uint32_t (&a)[4], 
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 #elif defined(__CUDA_ARCH__)
-  __trap();  // no mma.sync before sm_80 (the backend refuses such devices)
+  __trap();      // no mma.sync before sm_80 (the backend refuses such devices)
 #endif
 }
 
@@ -1125,8 +1140,9 @@ __device__ __forceinline__ uint64_t FixedMass(float p) {
   return static_cast<uint64_t>(static_cast<double>(p) * kDrawMassOne);
 }
 
-// The sum of `v` over the threads before this one (exclusive prefix sum over the block).
-__device__ uint64_t BlockExclusiveSum(uint64_t v) {
+// The sum of `v` over the threads before this one (exclusive prefix sum over the block), and in
+// *total over all of them.
+__device__ uint64_t BlockExclusiveSum(uint64_t v, uint64_t* total) {
   __shared__ uint64_t warp_total[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   uint64_t inclusive = v;
@@ -1140,20 +1156,93 @@ __device__ uint64_t BlockExclusiveSum(uint64_t v) {
   __syncthreads();
   uint64_t before = inclusive - v;
   for (int w = 0; w < warp; ++w) before += warp_total[w];
+  *total = 0;
+  for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) *total += warp_total[w];
   return before;
 }
 
-// The first id i of [0, vocab) at which weight(0) + ... + weight(i) exceeds `target`, or -1.
-// Each thread sums a contiguous stretch of ids; integer sums, so exact in any order.
-template <typename Weight>
-__device__ int FirstCrossing(int vocab, Weight weight, uint64_t target) {
+// The thread blocks that make one draw (LaunchDrawTokens): one block, or on Hopper a thread
+// block cluster of kBlocks, block `rank` taking the rank-th slice [begin, end) of the row. What
+// the blocks combine goes through distributed shared memory and is added in the order of the
+// ranks, so every block of the draw gets the same bits, run to run.
+template <int kBlocks>
+struct DrawGroup {
+  int rank = 0, begin = 0, end = 0;
+
+  __device__ explicit DrawGroup(int vocab) {
+    rank = static_cast<int>(blockIdx.x % kBlocks);
+    const int per = (vocab + kBlocks - 1) / kBlocks;
+    begin = min(vocab, rank * per);
+    end = min(vocab, begin + per);
+  }
+  __device__ int draw() const { return static_cast<int>(blockIdx.x / kBlocks); }
+  // A barrier for every thread of the group; shared memory written before it is visible to all
+  // of the group's blocks after it.
+  __device__ void Sync() const {
+    if constexpr (kBlocks == 1) {
+      __syncthreads();
+    } else {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      cooperative_groups::this_cluster().sync();
+#else
+      __trap();  // clusters need compute capability 9.0 (the launcher refuses them below)
+#endif
+    }
+  }
+  // `p` in the shared memory of the group's block `r`.
+  template <typename P>
+  __device__ P* In(P* p, int r) const {
+    if constexpr (kBlocks == 1) {
+      return p;
+    } else {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      return cooperative_groups::this_cluster().map_shared_rank(p, r);
+#else
+      __trap();
+      return p;
+#endif
+    }
+  }
+  // The sum over the group's blocks of `v` (each block's own, the same in all its threads), in
+  // the order of the ranks; *lower gets the sum over the blocks of lower rank. All threads call it.
+  template <typename V>
+  __device__ V Sum(V v, V* lower = nullptr) const {
+    if constexpr (kBlocks == 1) {
+      if (lower != nullptr) *lower = V{};
+      return v;
+    } else {
+      __shared__ V slot;
+      if (threadIdx.x == 0) slot = v;
+      Sync();
+      V total{}, below{};
+      for (int r = 0; r < kBlocks; ++r) {
+        const V x = *In(&slot, r);
+        if (r < rank) below += x;
+        total += x;
+      }
+      Sync();  // every block has read this one's slot before it is written again
+      if (lower != nullptr) *lower = below;
+      return total;
+    }
+  }
+};
+
+// The first id i of the row at which weight(0) + ... + weight(i) exceeds `target`, or -1. Each
+// thread sums a contiguous stretch of its block's slice; integer sums, so exact in any order.
+template <int kBlocks, typename Weight>
+__device__ int FirstCrossing(const DrawGroup<kBlocks>& group, Weight weight, uint64_t target) {
   __shared__ int found;
   if (threadIdx.x == 0) found = -1;
-  const int per = (vocab + blockDim.x - 1) / blockDim.x;
-  const int begin = min(vocab, static_cast<int>(threadIdx.x) * per), end = min(vocab, begin + per);
+  const int length = group.end - group.begin;
+  const int per = (length + blockDim.x - 1) / blockDim.x;
+  const int begin = group.begin + min(length, static_cast<int>(threadIdx.x) * per);
+  const int end = min(group.end, begin + per);
   uint64_t sum = 0;
   for (int i = begin; i < end; ++i) sum += weight(i);
-  uint64_t run = BlockExclusiveSum(sum);      // synchronizes: `found` is initialized
+  uint64_t block_total = 0, lower = 0;
+  uint64_t run = BlockExclusiveSum(sum, &block_total);  // synchronizes: `found` is initialized
+  group.Sum(block_total, &lower);
+  run += lower;
   if (run <= target && target < run + sum) {  // the one thread whose stretch crosses
     for (int i = begin; i < end; ++i) {
       run += weight(i);
@@ -1164,7 +1253,8 @@ __device__ int FirstCrossing(int vocab, Weight weight, uint64_t target) {
     }
   }
   __syncthreads();
-  const int result = found;
+  // At most one block found it: the sum of (found + 1) over the group is it, plus one.
+  const int result = group.Sum(found + 1) - 1;
   __syncthreads();  // before a later call resets `found`
   return result;
 }
@@ -1192,9 +1282,9 @@ struct RadixBoundary {
   uint64_t above;
   bool reached;
 };
-template <typename Member, typename Value, typename Key, typename Weight>
-__device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key key, Weight weight,
-                                     uint64_t target) {
+template <int kBlocks, typename Member, typename Value, typename Key, typename Weight>
+__device__ RadixBoundary RadixSelect(const DrawGroup<kBlocks>& group, Member member, Value value,
+                                     Key key, Weight weight, uint64_t target) {
   __shared__ unsigned long long bins[kRadixBins];  // atomicAdd's 64-bit type
   __shared__ RadixBoundary chosen;
   uint32_t prefix = 0, mask = 0;
@@ -1203,11 +1293,11 @@ __device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key 
     for (int b = threadIdx.x; b < kRadixBins; b += blockDim.x) bins[b] = 0;
     __syncthreads();
     // Whole warps go round together (blockDim is a multiple of 32), as AddToBin needs.
-    for (int base = 0; base < vocab; base += blockDim.x) {
+    for (int base = group.begin; base < group.end; base += blockDim.x) {
       const int i = base + static_cast<int>(threadIdx.x);
       int bin = kRadixBins;
       uint64_t w = 0;
-      if (i < vocab && member(i)) {
+      if (i < group.end && member(i)) {
         const auto v = value(i);
         const uint32_t k = key(v);
         if ((k & mask) == prefix) {
@@ -1217,13 +1307,18 @@ __device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key 
       }
       AddToBin(bins, bin, w);
     }
-    __syncthreads();
+    group.Sync();  // every block's histogram of its slice is complete
     if (threadIdx.x < 32) {
-      // Lane l holds the bins 255 - 8l down to 248 - 8l: lanes in order of decreasing keys.
+      // Lane l holds the bins 255 - 8l down to 248 - 8l: lanes in order of decreasing keys, each
+      // bin the sum of the group's blocks' (integers: the same in any order).
       constexpr int kPerLane = kRadixBins / 32;
       const int lane = threadIdx.x, top = kRadixBins - 1 - kPerLane * lane;
-      uint64_t local = 0;
-      for (int j = 0; j < kPerLane; ++j) local += bins[top - j];
+      uint64_t count[kPerLane] = {}, local = 0;
+#pragma unroll
+      for (int j = 0; j < kPerLane; ++j) {
+        for (int r = 0; r < kBlocks; ++r) count[j] += group.In(bins, r)[top - j];
+        local += count[j];
+      }
       uint64_t inclusive = local;
 #pragma unroll
       for (int offset = 1; offset < 32; offset <<= 1) {
@@ -1235,17 +1330,18 @@ __device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key 
         if (lane == 0) chosen = {prefix, above, false};
       } else if (lane == __ffs(reaching) - 1) {
         uint64_t run = above + inclusive - local;
+#pragma unroll
         for (int j = 0; j < kPerLane; ++j) {
           const uint32_t bin = top - j;
-          if (run + bins[bin] >= target) {
+          if (run + count[j] >= target) {
             chosen = {prefix | bin << shift, run, true};
             break;
           }
-          run += bins[bin];
+          run += count[j];
         }
       }
     }
-    __syncthreads();
+    group.Sync();  // `chosen` is written, and every block has read this one's bins
     const RadixBoundary result = chosen;
     __syncthreads();  // every thread has read `chosen` and `bins` before they are rewritten
     if (!result.reached) return result;
@@ -1256,25 +1352,30 @@ __device__ RadixBoundary RadixSelect(int vocab, Member member, Value value, Key 
   return {prefix, above, true};
 }
 
-// A block per draw (see DrawParams). The CPU sampler's steps, each over the whole row: tempered
-// logits x * inv_t; the top-k boundary (key, then the cut among equal keys by id); the softmax
-// over the top-k with its total in double; the top-p boundary by mass; min-p; the draw.
+// kBlocks blocks per draw (see DrawParams and DrawGroup). The CPU sampler's steps, each over the
+// whole row: tempered logits x * inv_t; the top-k boundary (key, then the cut among equal keys by
+// id); the softmax over the top-k with its total in double; the top-p boundary by mass; min-p;
+// the draw. A block reads and writes its slice of the row; what it needs of the others' comes
+// through the group's sums.
+template <int kBlocks>
 __global__ void __launch_bounds__(kDrawThreads)
     DrawTokensKernel(const float* logits, int vocab, const int32_t* argmax,
                      const float* argmax_logprob, const DrawParams* draws, int32_t* token,
                      float* logprob, float* probabilities) {
   AwaitPreviousKernel();
-  const DrawParams d = draws[blockIdx.x];
+  const DrawGroup<kBlocks> group(vocab);
+  const int draw = group.draw();
+  const DrawParams d = draws[draw];
   const float* x = logits + static_cast<size_t>(d.row) * vocab;
   const int best = argmax[d.row];
   const float best_logprob = argmax_logprob[d.row];
   auto finish = [&](int chosen) {
-    if (threadIdx.x == 0) {
-      token[blockIdx.x] = chosen;
-      logprob[blockIdx.x] = best_logprob + (x[chosen] - x[best]);
+    if (group.rank == 0 && threadIdx.x == 0) {
+      token[draw] = chosen;
+      logprob[draw] = best_logprob + (x[chosen] - x[best]);
     }
   };
-  if (d.inv_temperature == 0.0f) {
+  if (d.inv_temperature == 0.0f) {  // the same for every block of the group
     finish(best);
     return;
   }
@@ -1290,11 +1391,11 @@ __global__ void __launch_bounds__(kDrawThreads)
   int k_cut = vocab;
   if (d.top_k > 0 && d.top_k < vocab) {
     const RadixBoundary b = RadixSelect(
-        vocab, everything, tempered, [](float v) { return OrderKey(v); },
+        group, everything, tempered, [](float v) { return OrderKey(v); },
         [](float) { return uint64_t{1}; }, d.top_k);
     k_key = b.key;
     k_cut = FirstCrossing(
-        vocab, [&](int i) { return uint64_t{tempered_key(i) == k_key}; }, d.top_k - b.above - 1);
+        group, [&](int i) { return uint64_t{tempered_key(i) == k_key}; }, d.top_k - b.above - 1);
   }
   auto in_top_k = [&](int i) {
     const uint32_t k = tempered_key(i);
@@ -1302,21 +1403,24 @@ __global__ void __launch_bounds__(kDrawThreads)
   };
 
   // Softmax of the tempered logits over the top-k (CPU: float exp, summed in double). With a
-  // row of `probabilities`, each exponential is kept there, then divided once by the total.
+  // row of `probabilities`, each exponential is kept there (each block its slice), then divided
+  // once by the total.
   float* cached =
-      probabilities == nullptr ? nullptr : probabilities + static_cast<size_t>(blockIdx.x) * vocab;
+      probabilities == nullptr ? nullptr : probabilities + static_cast<size_t>(draw) * vocab;
   double total = 0.0;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+  for (int i = group.begin + threadIdx.x; i < group.end; i += blockDim.x) {
     const float e = expf(tempered(i) - top);
     if (cached != nullptr) cached[i] = e;
     if (in_top_k(i)) total += static_cast<double>(e);
   }
-  total = BlockSum(total);
+  total = group.Sum(BlockSum(total));
   auto divided = [&](float e) { return static_cast<float>(static_cast<double>(e) / total); };
   if (cached != nullptr) {
-    // Each thread divides the elements it wrote; the barrier then shows every row value to
-    // every thread of the block.
-    for (int i = threadIdx.x; i < vocab; i += blockDim.x) cached[i] = divided(cached[i]);
+    // Each thread divides the elements it wrote; the barrier then shows the block's slice to
+    // every thread of the block, the only ones that read it.
+    for (int i = group.begin + threadIdx.x; i < group.end; i += blockDim.x) {
+      cached[i] = divided(cached[i]);
+    }
     __syncthreads();
   }
   auto probability = [&](int i) {
@@ -1331,7 +1435,7 @@ __global__ void __launch_bounds__(kDrawThreads)
   if (d.top_p < 1.0) {
     const uint64_t target = static_cast<uint64_t>(ceil(d.top_p * kDrawMassOne));
     const RadixBoundary b = RadixSelect(
-        vocab, in_top_k, probability, [](float p) { return OrderKey(p); },
+        group, in_top_k, probability, [](float p) { return OrderKey(p); },
         [](float p) { return FixedMass(p); }, target);
     if (b.reached) {
       nucleus_all = false;
@@ -1340,12 +1444,13 @@ __global__ void __launch_bounds__(kDrawThreads)
       const uint64_t each = FixedMass(FromOrderKey(p_key));
       const uint64_t needed = each == 0 ? 1 : (target - b.above + each - 1) / each;
       p_cut = FirstCrossing(
-          vocab, [&](int i) { return uint64_t{in_top_k(i) && OrderKey(probability(i)) == p_key}; },
+          group, [&](int i) { return uint64_t{in_top_k(i) && OrderKey(probability(i)) == p_key}; },
           needed - 1);
     }
   }
-  // Min-p, relative to the most likely token (always kept).
-  const float threshold = d.min_p * probability(best);
+  // Min-p, relative to the most likely token (always kept): its probability computed here, the
+  // bits a cached row holds, as `best` may lie in another block's slice.
+  const float threshold = d.min_p * divided(expf(tempered(best) - top));
   auto kept_mass = [&](int i) -> uint64_t {
     if (!in_top_k(i)) return 0;
     const float p = probability(i);
@@ -1358,10 +1463,10 @@ __global__ void __launch_bounds__(kDrawThreads)
 
   // The draw: the first id whose running mass exceeds floor(u * mass).
   uint64_t mass = 0;
-  for (int i = threadIdx.x; i < vocab; i += blockDim.x) mass += kept_mass(i);
-  mass = BlockSum(mass);
+  for (int i = group.begin + threadIdx.x; i < group.end; i += blockDim.x) mass += kept_mass(i);
+  mass = group.Sum(BlockSum(mass));
   const uint64_t target = __umul64hi(d.u_bits << 11, mass);  // u_bits * mass / 2^53
-  const int chosen = FirstCrossing(vocab, kept_mass, target);
+  const int chosen = FirstCrossing(group, kept_mass, target);
   finish(chosen >= 0 ? chosen : best);
 }
 
@@ -1976,10 +2081,24 @@ cudaError_t LaunchBiasRelu(float* x, const float* bias, int n, int rows, Launch 
 
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
-                             int32_t* token, float* logprob, Launch launch, float* probabilities) {
+                             int32_t* token, float* logprob, Launch launch, float* probabilities,
+                             int blocks_per_draw) {
+  if (blocks_per_draw != 1 && blocks_per_draw != kDrawClusterBlocks) return cudaErrorInvalidValue;
   if (num_draws == 0) return cudaSuccess;
-  Start(DrawTokensKernel, num_draws, kDrawThreads, 0, launch, logits, vocab, argmax, argmax_logprob,
-        draws, token, logprob, probabilities);
+  if (blocks_per_draw == 1) {
+    Start(DrawTokensKernel<1>, num_draws, kDrawThreads, 0, launch, logits, vocab, argmax,
+          argmax_logprob, draws, token, logprob, probabilities);
+  } else {
+    int device = 0, major = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+      return cudaGetLastError();
+    }
+    if (major < 9) return cudaErrorInvalidValue;  // thread block clusters: Hopper and newer
+    StartClusters(kDrawClusterBlocks, DrawTokensKernel<kDrawClusterBlocks>,
+                  num_draws * kDrawClusterBlocks, kDrawThreads, 0, launch, logits, vocab, argmax,
+                  argmax_logprob, draws, token, logprob, probabilities);
+  }
   return cudaGetLastError();
 }
 

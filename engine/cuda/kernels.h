@@ -237,10 +237,19 @@ inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
 // scratch) each draw's probabilities are computed once, into its row, and read back by the
 // later passes, which otherwise compute each one again (an exp and a division in double); the
 // values, and so the tokens, are the same. It pays while the rows stay in L2 (the backend's rule).
+//
+// With blocks_per_draw = kDrawClusterBlocks (compute capability 9.0 and newer; else
+// cudaErrorInvalidValue) a draw is a thread block cluster of that many blocks, each taking a
+// slice of the row, their histograms, sums and prefix sums combined through distributed shared
+// memory in the order of the blocks: the same selections (integer masses), the softmax total
+// summed in another order than one block's (so a token can differ from one block's where the
+// draw falls within a rounding of a boundary, as from the CPU's). Written in stop 25 without a
+// GPU: the backend uses it only with PONDER_CUDA_DRAW_CLUSTER=8 until it has run on one.
+inline constexpr int kDrawClusterBlocks = 8;
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
                              int32_t* token, float* logprob, Launch launch,
-                             float* probabilities = nullptr);
+                             float* probabilities = nullptr, int blocks_per_draw = 1);
 
 }  // namespace ponder::engine::cuda
 

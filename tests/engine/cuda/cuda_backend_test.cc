@@ -376,10 +376,17 @@ TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
 // greedy rows (the argmax kernel) and for every filter with several draws per row
 // (LaunchDrawTokens), in prefill steps and replayed decode graphs.
 TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
-  // Probabilities computed again in every pass of a draw, then once per draw into scratch rows.
+  // Probabilities computed again in every pass of a draw, then once per draw into scratch rows;
+  // then (on Hopper) a cluster of blocks per draw.
   for (const char* cache : {"0", "1"}) {
     SCOPED_TRACE(std::string("PONDER_CUDA_DRAW_CACHE=") + cache);
     auto gpu = BackendWith("PONDER_CUDA_DRAW_CACHE", cache);
+    ASSERT_NE(gpu, nullptr);
+    CheckDrawsOnTheGpuLogits(*gpu);
+  }
+  if (cuda::HasClusters()) {
+    SCOPED_TRACE("PONDER_CUDA_DRAW_CLUSTER=8");
+    auto gpu = BackendWith("PONDER_CUDA_DRAW_CLUSTER", "8");
     ASSERT_NE(gpu, nullptr);
     CheckDrawsOnTheGpuLogits(*gpu);
   }

@@ -749,18 +749,23 @@ TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
                                   d_argmax_logprob.as<float>(), d_scratch.data(), nullptr),
               cudaSuccess);
     // Each probability computed again in every pass, then once into rows of scratch memory
-    // (full of NaN: a value read before it was written would show).
-    DeviceBuffer d_probabilities =
-        ToDevice(std::vector<float>(static_cast<size_t>(num_draws) * vocab, NAN));
-    for (float* probabilities : {static_cast<float*>(nullptr), d_probabilities.as<float>()}) {
-      SCOPED_TRACE(probabilities == nullptr ? "computed in every pass" : "computed once");
+    // (full of NaN: a value read before it was written would show); a block per draw, then on
+    // Hopper a cluster of blocks per draw.
+    for (const auto& [cached, blocks] :
+         {std::pair{false, 1}, std::pair{true, 1}, std::pair{false, kDrawClusterBlocks},
+          std::pair{true, kDrawClusterBlocks}}) {
+      SCOPED_TRACE(cached ? "computed once" : "computed in every pass");
+      SCOPED_TRACE(testing::Message() << blocks << " blocks per draw");
+      if (blocks > 1 && !HasClusters()) continue;
+      DeviceBuffer d_probabilities =
+          ToDevice(std::vector<float>(static_cast<size_t>(num_draws) * vocab, NAN));
       DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
       DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
-      ASSERT_EQ(
-          LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
-                           d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,
-                           d_token.as<int32_t>(), d_logprob.as<float>(), nullptr, probabilities),
-          cudaSuccess);
+      ASSERT_EQ(LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
+                                 d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,
+                                 d_token.as<int32_t>(), d_logprob.as<float>(), nullptr,
+                                 cached ? d_probabilities.as<float>() : nullptr, blocks),
+                cudaSuccess);
       std::vector<int32_t> token = ToHost<int32_t>(d_token, num_draws);
       std::vector<float> logprob = ToHost<float>(d_logprob, num_draws);
       for (int d = 0; d < num_draws; ++d) {
@@ -769,6 +774,17 @@ TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
             << d / 6 % settings.size() << " step " << d % 6;
         EXPECT_NEAR(logprob[d], expected[d].logprob, 1e-4) << "vocab " << vocab << " draw " << d;
       }
+    }
+    // Neither one block nor a cluster; and a cluster where the device has none.
+    DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
+    DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
+    for (const int blocks : {3, HasClusters() ? 3 : kDrawClusterBlocks}) {
+      EXPECT_EQ(
+          LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
+                           d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,
+                           d_token.as<int32_t>(), d_logprob.as<float>(), nullptr, nullptr, blocks),
+          cudaErrorInvalidValue)
+          << blocks << " blocks per draw";
     }
   }
 }
