@@ -86,6 +86,9 @@ run() {
       --npl 1 --ntg 64
     rows PONDER_CUDA_SKINNY_RESIDENT=$resident "resident $resident, context 1024" \
       skinny_resident.log --npl 1 --npp 1024 --ntg 32
+    env PONDER_CUDA_SKINNY_DOWN=1 PONDER_CUDA_SKINNY_RESIDENT=$resident timeout 60 \
+      "${bench[@]}" --npl 1 --ntg 64 --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' |
+      sed "s/^/resident $resident, down on ours: /" | tee -a "$out/skinny_resident.log"
   done
   step "the decode products alone and chained, ours and cuBLAS's"
   timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default,resident=3 2>&1 |

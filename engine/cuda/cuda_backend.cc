@@ -311,8 +311,10 @@ class CudaBackend final : public ForwardBackend {
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   // Steps of at most this many tokens run their products on the matrix-vector kernels
   // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the down product and the output
-  // projection; more, through cuBLAS. 0: cuBLAS for every product.
+  // projection (and for down too with skinny_down_); more, through cuBLAS. 0: cuBLAS for every
+  // product.
   int skinny_tokens_ = 1;
+  bool skinny_down_ = false;
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
@@ -374,9 +376,11 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view draw_cluster,
                           Choice("PONDER_CUDA_DRAW_CLUSTER", {"", "1", "8"}));
   if (draw_cluster == "8") {
-    if (properties.major < 9) {
+    if (!DrawClusters()) {
       return absl::InvalidArgumentError(
-          "PONDER_CUDA_DRAW_CLUSTER=8 needs thread block clusters (compute capability 9.0)");
+          absl::StrCat("PONDER_CUDA_DRAW_CLUSTER=8: cuda:0 ", properties.name,
+                       " cannot run thread block clusters of ", kDrawClusterBlocks,
+                       " blocks (compute capability 9.0 and a build for it needed)"));
     }
     draw_blocks_ = kDrawClusterBlocks;
   }
@@ -395,6 +399,11 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view resident,
                           Choice("PONDER_CUDA_SKINNY_RESIDENT", {"", "2", "3"}));
   skinny_plan_.resident = resident == "3" ? 3 : 2;
+  // PONDER_CUDA_SKINNY_DOWN=1: the down product of steps that take the matrix-vector kernels on
+  // them too (with the three-block kernels it may beat cuBLAS's split-K), to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view down,
+                          Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "1"}));
+  skinny_down_ = down == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.
@@ -812,8 +821,9 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                              fused_norm ? nullptr : narrow, nt, wide, Next(),
                              fused_norm ? &ffn_norm : nullptr, skinny_plan_));
       // x += mlp, through cuBLAS: at one token it reads the long rows of the down product faster
-      // than the matrix-vector kernel (docs/cuda_backend.md).
-      PONDER_RETURN_IF_ERROR(Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
+      // than the matrix-vector kernel (docs/cuda_backend.md), unless skinny_down_.
+      PONDER_RETURN_IF_ERROR(skinny_down_ ? MatMul(layer.down, wide, T, x, 1.0f)
+                                          : Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
     } else {
       // 16-bit products (as the model's own dtype would give): the widest activation of a
       // prefill step, written and read once each.

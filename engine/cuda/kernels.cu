@@ -1170,7 +1170,11 @@ struct DrawGroup {
   int rank = 0, begin = 0, end = 0;
 
   __device__ explicit DrawGroup(int vocab) {
-    rank = static_cast<int>(blockIdx.x % kBlocks);
+    if constexpr (kBlocks > 1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      rank = static_cast<int>(cooperative_groups::this_cluster().block_rank());
+#endif
+    }
     const int per = (vocab + kBlocks - 1) / kBlocks;
     begin = min(vocab, rank * per);
     end = min(vocab, begin + per);
@@ -2079,22 +2083,48 @@ cudaError_t LaunchBiasRelu(float* x, const float* bias, int n, int rows, Launch 
   return cudaGetLastError();
 }
 
+bool DrawClusters() {
+  // Once per process (one device): compute capability 9.0, the kernel built for it (not the
+  // compute_80 PTX compiled on the fly, whose clusters trap), and room for one cluster at least
+  // (MIG slices, parts with fewer multiprocessors per GPC).
+  static const bool supported = [] {
+    int device = 0, major = 0, clusters = 0;
+    cudaFuncAttributes attributes{};
+    cudaLaunchConfig_t config{};
+    config.gridDim = kDrawClusterBlocks;
+    config.blockDim = kDrawThreads;
+    cudaLaunchAttribute attribute{};
+    attribute.id = cudaLaunchAttributeClusterDimension;
+    attribute.val.clusterDim = {static_cast<unsigned>(kDrawClusterBlocks), 1, 1};
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    const bool ok =
+        cudaGetDevice(&device) == cudaSuccess &&
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+        major >= 9 &&
+        cudaFuncGetAttributes(&attributes, DrawTokensKernel<kDrawClusterBlocks>) == cudaSuccess &&
+        attributes.ptxVersion >= 90 &&
+        cudaOccupancyMaxActiveClusters(&clusters, DrawTokensKernel<kDrawClusterBlocks>, &config) ==
+            cudaSuccess &&
+        clusters > 0;
+    (void)cudaGetLastError();
+    return ok;
+  }();
+  return supported;
+}
+
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
                              int32_t* token, float* logprob, Launch launch, float* probabilities,
                              int blocks_per_draw) {
-  if (blocks_per_draw != 1 && blocks_per_draw != kDrawClusterBlocks) return cudaErrorInvalidValue;
+  if (blocks_per_draw != 1 && (blocks_per_draw != kDrawClusterBlocks || !DrawClusters())) {
+    return cudaErrorInvalidValue;
+  }
   if (num_draws == 0) return cudaSuccess;
   if (blocks_per_draw == 1) {
     Start(DrawTokensKernel<1>, num_draws, kDrawThreads, 0, launch, logits, vocab, argmax,
           argmax_logprob, draws, token, logprob, probabilities);
   } else {
-    int device = 0, major = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
-      return cudaGetLastError();
-    }
-    if (major < 9) return cudaErrorInvalidValue;  // thread block clusters: Hopper and newer
     StartClusters(kDrawClusterBlocks, DrawTokensKernel<kDrawClusterBlocks>,
                   num_draws * kDrawClusterBlocks, kDrawThreads, 0, launch, logits, vocab, argmax,
                   argmax_logprob, draws, token, logprob, probabilities);

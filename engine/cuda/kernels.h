@@ -238,14 +238,17 @@ inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
 // later passes, which otherwise compute each one again (an exp and a division in double); the
 // values, and so the tokens, are the same. It pays while the rows stay in L2 (the backend's rule).
 //
-// With blocks_per_draw = kDrawClusterBlocks (compute capability 9.0 and newer; else
-// cudaErrorInvalidValue) a draw is a thread block cluster of that many blocks, each taking a
+// With blocks_per_draw = kDrawClusterBlocks (where DrawClusters(); else cudaErrorInvalidValue)
+// a draw is a thread block cluster of that many blocks, each taking a
 // slice of the row, their histograms, sums and prefix sums combined through distributed shared
 // memory in the order of the blocks: the same selections (integer masses), the softmax total
 // summed in another order than one block's (so a token can differ from one block's where the
 // draw falls within a rounding of a boundary, as from the CPU's). Written in stop 25 without a
 // GPU: the backend uses it only with PONDER_CUDA_DRAW_CLUSTER=8 until it has run on one.
 inline constexpr int kDrawClusterBlocks = 8;
+// Whether device 0 runs draws in clusters: compute capability 9.0 or newer, the kernel compiled
+// for it, and room for a cluster of kDrawClusterBlocks blocks of 1 024 threads.
+bool DrawClusters();
 cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argmax,
                              const float* argmax_logprob, const DrawParams* draws, int num_draws,
                              int32_t* token, float* logprob, Launch launch,

@@ -131,12 +131,16 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // and 3 stretches at positions 40 to 69), with a block per head or per KV head and stretch,
   // each with the default prefill attention (on the tensor cores with BF16 storage: every model
   // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
-  // decode products through cuBLAS instead of the matrix-vector kernels, and with those kernels
-  // compiled for three blocks per multiprocessor.
+  // decode products through cuBLAS instead of the matrix-vector kernels, with those kernels
+  // compiled for three blocks per multiprocessor, and with the down product on them too.
   const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_SKINNY_RESIDENT", "3"}};
+      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
+      {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "0"},
+      {"PONDER_CUDA_SKINNY_RESIDENT", "3"},
+      {"PONDER_CUDA_SKINNY_DOWN", "1"}};
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
@@ -384,7 +388,7 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
     ASSERT_NE(gpu, nullptr);
     CheckDrawsOnTheGpuLogits(*gpu);
   }
-  if (cuda::HasClusters()) {
+  if (cuda::DrawClusters()) {
     SCOPED_TRACE("PONDER_CUDA_DRAW_CLUSTER=8");
     auto gpu = BackendWith("PONDER_CUDA_DRAW_CLUSTER", "8");
     ASSERT_NE(gpu, nullptr);

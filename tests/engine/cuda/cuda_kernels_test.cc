@@ -656,6 +656,18 @@ TEST(SkinnyGridTest, FillsTheDevice) {
       }
     }
   }
+  // Exactly three blocks' worth of groups per multiprocessor (rows of 64 chunks: a warp per row,
+  // 8 rows a group): one round of three blocks each with the kernels for three (one token), two
+  // rounds of two with the others.
+  for (const bool gated : {false, true}) {
+    EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, gated, false,
+                               {.resident = 3}),
+              3 * processors)
+        << "gated " << gated;
+    EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, gated, false),
+              (3 * processors + 1) / 2)
+        << "gated " << gated;
+  }
   EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, rows, 4, 1, false, false), 0);  // cols < 8
 }
 
@@ -756,9 +768,9 @@ TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
           std::pair{true, kDrawClusterBlocks}}) {
       SCOPED_TRACE(cached ? "computed once" : "computed in every pass");
       SCOPED_TRACE(testing::Message() << blocks << " blocks per draw");
-      if (blocks > 1 && !HasClusters()) continue;
+      if (blocks > 1 && !DrawClusters()) continue;
       DeviceBuffer d_probabilities =
-          ToDevice(std::vector<float>(static_cast<size_t>(num_draws) * vocab, NAN));
+          ToDevice(std::vector<float>(cached ? static_cast<size_t>(num_draws) * vocab : 0, NAN));
       DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
       DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
       ASSERT_EQ(LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
@@ -778,7 +790,7 @@ TEST(CudaDrawTest, DrawsTheCpuSamplersTokensFromTheSameLogits) {
     // Neither one block nor a cluster; and a cluster where the device has none.
     DeviceBuffer d_token = ToDevice(std::vector<int32_t>(num_draws, -1));
     DeviceBuffer d_logprob = ToDevice(std::vector<float>(num_draws, NAN));
-    for (const int blocks : {3, HasClusters() ? 3 : kDrawClusterBlocks}) {
+    for (const int blocks : {3, DrawClusters() ? 3 : kDrawClusterBlocks}) {
       EXPECT_EQ(
           LaunchDrawTokens(d_logits.as<float>(), vocab, d_argmax.as<int32_t>(),
                            d_argmax_logprob.as<float>(), d_draws.as<DrawParams>(), num_draws,

@@ -1,5 +1,4 @@
-// Shared by the CUDA tests: skipping without a device, what the device has, and device copies of
-// host vectors.
+// Shared by the CUDA tests: skipping without a device, and device copies of host vectors.
 #ifndef PONDER_TESTS_ENGINE_CUDA_CUDA_TEST_UTIL_H_
 #define PONDER_TESTS_ENGINE_CUDA_CUDA_TEST_UTIL_H_
 
@@ -19,13 +18,6 @@
   } while (0)
 
 namespace ponder::engine::cuda {
-
-// Whether device 0 has thread block clusters (compute capability 9.0 and newer).
-inline bool HasClusters() {
-  int major = 0;
-  return cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess &&
-         major >= 9;
-}
 
 // A device copy of `host`.
 template <typename T>
