@@ -834,7 +834,7 @@ __device__ __forceinline__ void Mma16816(float (&d)[4], const uint32_t (&a)[4], 
 // Gimelshein 2018), and adds P V with mma.sync, the score fragments reused as P's operand. Q and
 // P go in as split pairs (SplitPair): the results are the CUDA-core kernel's but for errors far
 // below the output's 16-bit rounding. head_dim a multiple of 16, at most 128. Written in stop 24
-// without a GPU.
+// without a GPU; its tests passed on an H200 in stop 25, where it became the default for BF16.
 template <typename T>
 __global__ void __launch_bounds__(kMmaWarps * 32)
     PrefillMmaAttentionKernel(const float* qkv, AttentionShape shape, int layer,
