@@ -90,6 +90,13 @@ run() {
       "${bench[@]}" --npl 1 --ntg 64 --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' |
       sed "s/^/resident $resident, down on ours: /" | tee -a "$out/skinny_resident.log"
   done
+  step "decode attention's loads pipelined (PONDER_CUDA_ATTENTION_PIPELINE=1; off by default)"
+  for pipeline in 0 1; do
+    rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline" attention_pipeline.log \
+      --npl 1,16,64 --ntg 64
+    rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline, context 1024" \
+      attention_pipeline.log --npl 1,16 --npp 1024 --ntg 32
+  done
   step "the decode products alone and chained, ours and cuBLAS's"
   timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default,resident=3 2>&1 |
     tee "$out/skinny.log"

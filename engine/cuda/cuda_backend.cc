@@ -315,7 +315,8 @@ class CudaBackend final : public ForwardBackend {
   // product.
   int skinny_tokens_ = 1;
   bool skinny_down_ = false;
-  SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
+  bool attention_pipelined_ = false;  // decode attention's loads pipelined (kernels.h)
+  SkinnyPlan skinny_plan_;            // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
   // included) add up to `contexts` splits its attention over the positions.
@@ -404,6 +405,12 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view down,
                           Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "1"}));
   skinny_down_ = down == "1";
+  // PONDER_CUDA_ATTENTION_PIPELINE=1: decode attention's warps load their next keys while they
+  // score the current ones (kernels.h LaunchPagedAttention; the same sums; written in stop 25
+  // without a GPU), to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view pipeline,
+                          Choice("PONDER_CUDA_ATTENTION_PIPELINE", {"", "0", "1"}));
+  attention_pipelined_ = pipeline == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.
@@ -804,10 +811,12 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow,
           split_scratch_.data(), Next(),
           decode_attention_ == DecodeAttention::kSplitGrouped ? AttentionKernel::kPerKvHead
-                                                              : AttentionKernel::kPerHead));
+                                                              : AttentionKernel::kPerHead,
+          attention_pipelined_));
     } else {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(storage_, wide, nt, shape, l, d_positions,
-                                                       d_offsets, d_tables, cache, narrow, Next()));
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
+          storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next(),
+          AttentionKernel::kAuto, attention_pipelined_));
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {

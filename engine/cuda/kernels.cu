@@ -370,8 +370,10 @@ __device__ __forceinline__ const float* QRow(const float* qkv, const AttentionSh
 // and keeps running softmax statistics, and the warps' are merged. emit(d, numerator,
 // denominator, maximum) is then called for every d < head_dim, spread over the block's threads:
 // the head's output is numerator / denominator, the denominator a sum of exp(score - maximum).
-// begin <= last.
-template <typename T, int kPerLane, typename Emit>
+// begin <= last. kPipelined: each warp loads its next step's keys and values before it scores the
+// current ones (two register buffers), so a step's loads wait on the previous step's arithmetic
+// rather than the reverse; the same arithmetic in the same order.
+template <typename T, int kPerLane, bool kPipelined, typename Emit>
 __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, const int32_t* table,
                                            const AttentionShape& shape, int layer, int h, int begin,
                                            int last, Emit&& emit) {
@@ -393,11 +395,37 @@ __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, c
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
 
-  for (int first = begin + warp * kKeysPerStep; first <= last;
-       first += kAttentionWarps * kKeysPerStep) {
+  constexpr int kStride = kAttentionWarps * kKeysPerStep;
+  if constexpr (kPipelined) {
     float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
-    LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, last, lane, full, keys, values);
-    AttendStep<kPerLane>(q, keys, values, first, last, running_max, running_sum, acc);
+    float next_keys[kKeysPerStep][kPerLane], next_values[kKeysPerStep][kPerLane];
+    int first = begin + warp * kKeysPerStep;
+    if (first <= last) {
+      LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, last, lane, full, keys,
+                               values);
+    }
+    for (; first <= last; first += kStride) {
+      if (first + kStride <= last) {
+        LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first + kStride, last, lane, full,
+                                 next_keys, next_values);
+      }
+      AttendStep<kPerLane>(q, keys, values, first, last, running_max, running_sum, acc);
+#pragma unroll
+      for (int k = 0; k < kKeysPerStep; ++k) {
+#pragma unroll
+        for (int i = 0; i < kPerLane; ++i) {
+          keys[k][i] = next_keys[k][i];
+          values[k][i] = next_values[k][i];
+        }
+      }
+    }
+  } else {
+    for (int first = begin + warp * kKeysPerStep; first <= last; first += kStride) {
+      float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
+      LoadKeyStep<T, kPerLane>(cache, table, shape, layer, g, first, last, lane, full, keys,
+                               values);
+      AttendStep<kPerLane>(q, keys, values, first, last, running_max, running_sum, acc);
+    }
   }
 
   // Merge the warps' partial softmaxes.
@@ -422,7 +450,7 @@ __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, c
   }
 }
 
-template <typename T, int kPerLane>
+template <typename T, int kPerLane, bool kPipelined>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
     PagedAttentionKernel(const float* qkv, AttentionShape shape, int layer,
                          const int32_t* positions, const int32_t* table_offsets,
@@ -430,11 +458,11 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
   T* out_head = out + (static_cast<size_t>(t) * shape.num_heads + h) * D;
-  AttendHead<T, kPerLane>(QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape,
-                          layer, h, 0, positions[t],
-                          [&](int d, float numerator, float denominator, float) {
-                            out_head[d] = FromFloat<T>(numerator / denominator);
-                          });
+  AttendHead<T, kPerLane, kPipelined>(
+      QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape, layer, h, 0,
+      positions[t], [&](int d, float numerator, float denominator, float) {
+        out_head[d] = FromFloat<T>(numerator / denominator);
+      });
 }
 
 // Stretch s of the AttentionSplits(n) stretches of equal length (the last may be shorter) into
@@ -476,7 +504,7 @@ __device__ __forceinline__ void WritePartial(float* partial, int d, float numera
 // Flash-decoding's first pass: block (t, h, s) takes stretch s of token t's positions (StretchOf)
 // and writes its partial softmax to partials[t][h][s] (HeadPartials). Blocks past the token's
 // stretches exit.
-template <typename T, int kPerLane>
+template <typename T, int kPerLane, bool kPipelined>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
     SplitAttentionKernel(const float* qkv, AttentionShape shape, int layer,
                          const int32_t* positions, const int32_t* table_offsets,
@@ -486,11 +514,11 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   Stretch stretch;
   if (!StretchOf(positions[t] + 1, s, stretch)) return;
   float* partial = HeadPartials(partials, shape, t, h) + s * (shape.head_dim + 2);
-  AttendHead<T, kPerLane>(QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape,
-                          layer, h, stretch.begin, stretch.last,
-                          [&](int d, float numerator, float denominator, float maximum) {
-                            WritePartial(partial, d, numerator, denominator, maximum);
-                          });
+  AttendHead<T, kPerLane, kPipelined>(
+      QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape, layer, h,
+      stretch.begin, stretch.last, [&](int d, float numerator, float denominator, float maximum) {
+        WritePartial(partial, d, numerator, denominator, maximum);
+      });
 }
 
 // Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
@@ -1923,7 +1951,7 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, Launch launch,
-                                 AttentionKernel kernel) {
+                                 AttentionKernel kernel, bool pipelined) {
   if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   const int per_lane = (shape.head_dim + 31) / 32;
@@ -1944,8 +1972,11 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
     }
     const dim3 grid(num_tokens, shape.num_heads);
     WithPerLane(per_lane, [&](auto per_lane_constant) {
-      Start(PagedAttentionKernel<T, decltype(per_lane_constant)::value>, grid, kAttentionWarps * 32,
-            0, launch, qkv, shape, layer, positions, table_offsets, block_tables, kv, o);
+      constexpr int kPerLane = decltype(per_lane_constant)::value;
+      Start(pipelined ? PagedAttentionKernel<T, kPerLane, true>
+                      : PagedAttentionKernel<T, kPerLane, false>,
+            grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer, positions, table_offsets,
+            block_tables, kv, o);
     });
   });
 }
@@ -1959,7 +1990,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
-                                 AttentionKernel kernel) {
+                                 AttentionKernel kernel, bool pipelined) {
   if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
@@ -1970,7 +2001,9 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                static_cast<T*>(out), static_cast<float*>(scratch), launch);
     } else {
       WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
-        Start(SplitAttentionKernel<T, decltype(per_lane_constant)::value>,
+        constexpr int kPerLane = decltype(per_lane_constant)::value;
+        Start(pipelined ? SplitAttentionKernel<T, kPerLane, true>
+                        : SplitAttentionKernel<T, kPerLane, false>,
               dim3(num_tokens, shape.num_heads, kAttentionMaxSplits), kAttentionWarps * 32, 0,
               launch, qkv, shape, layer, positions, table_offsets, block_tables,
               static_cast<const T*>(cache), static_cast<float*>(scratch));

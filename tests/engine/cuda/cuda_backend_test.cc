@@ -132,15 +132,13 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // each with the default prefill attention (on the tensor cores with BF16 storage: every model
   // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
   // decode products through cuBLAS instead of the matrix-vector kernels, with those kernels
-  // compiled for three blocks per multiprocessor, and with the down product on them too.
+  // compiled for three blocks per multiprocessor, with the down product on them too, and with
+  // decode attention's loads pipelined.
   const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
-      {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "0"},
-      {"PONDER_CUDA_SKINNY_RESIDENT", "3"},
-      {"PONDER_CUDA_SKINNY_DOWN", "1"}};
+      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_SKINNY_RESIDENT", "3"},
+      {"PONDER_CUDA_SKINNY_DOWN", "1"},           {"PONDER_CUDA_ATTENTION_PIPELINE", "1"}};
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);

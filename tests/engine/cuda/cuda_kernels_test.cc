@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <random>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -297,22 +299,43 @@ void CheckAttention(const AttentionCase& p, const std::vector<int32_t>& position
   }
 }
 
+// The decode attention kernels, each through CheckAttention with `launch(kernel, pipelined)`: a
+// block per head with its warps' loads step by step, then pipelined (which must give the same
+// bits), then a block per KV head (its query heads together).
+void CheckDecodeKernels(
+    const AttentionCase& p, const std::vector<int32_t>& positions,
+    const std::vector<int32_t>& sequences,
+    const std::function<AttentionLaunch(AttentionKernel kernel, bool pipelined)>& launch) {
+  std::vector<uint16_t> step_by_step, pipelined;
+  for (const auto& [kernel, pipeline, got] :
+       {std::tuple{AttentionKernel::kPerHead, false, &step_by_step},
+        std::tuple{AttentionKernel::kPerHead, true, &pipelined},
+        std::tuple{AttentionKernel::kPerKvHead, false,
+                   static_cast<std::vector<uint16_t>*>(nullptr)}}) {
+    SCOPED_TRACE(kernel == AttentionKernel::kPerHead ? "a block per head" : "a block per KV head");
+    SCOPED_TRACE(pipeline ? "pipelined loads" : "loads step by step");
+    CheckAttention(p, positions, sequences, launch(kernel, pipeline), got);
+  }
+  EXPECT_EQ(pipelined, step_by_step);
+}
+
 TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
   const AttentionCase& p = GetParam();
-  for (AttentionKernel kernel : {AttentionKernel::kPerHead, AttentionKernel::kPerKvHead}) {
-    SCOPED_TRACE(kernel == AttentionKernel::kPerHead ? "a block per head" : "a block per KV head");
-    CheckAttention(
-        p, {0, 1, 31, 32, 299, 0, 39}, {0, 0, 0, 0, 0, 1, 1},
-        [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
-            const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+  CheckDecodeKernels(
+      p, {0, 1, 31, 32, 299, 0, 39}, {0, 0, 0, 0, 0, 1, 1},
+      [&](AttentionKernel kernel, bool pipelined) -> AttentionLaunch {
+        return [&p, kernel, pipelined](const AttentionShape& shape, const float* qkv,
+                                       const int32_t* positions, const int32_t* offsets,
+                                       const int32_t* tables, const void* cache, void* out) {
           return LaunchPagedAttention(p.type, qkv, 7, shape, 1, positions, offsets, tables, cache,
-                                      out, nullptr, kernel);
-        });
-  }
+                                      out, nullptr, kernel, pipelined);
+        };
+      });
 }
 
 // Decode attention split over the positions: tokens whose 1 to 300 positions take 1 to 10
-// stretches, on a scratch buffer full of NaN (every partial read must have been written).
+// stretches, on a scratch buffer full of NaN (every partial read must have been written), a
+// block per stretch of a head or of a KV head's query heads.
 TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
   const AttentionCase& p = GetParam();
   EXPECT_EQ(AttentionSplits(1), 1);
@@ -321,22 +344,19 @@ TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
   EXPECT_EQ(AttentionSplits(1 << 20), kAttentionMaxSplits);
   const std::vector<int32_t> positions = {0, 31, 32, 64, 160, 299, 0, 39};
   const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
-  // The first pass with a block per head, then with a block per KV head (its query heads
-  // together) and stretch.
-  for (AttentionKernel kernel : {AttentionKernel::kPerHead, AttentionKernel::kPerKvHead}) {
-    SCOPED_TRACE(kernel == AttentionKernel::kPerHead ? "a block per head and stretch"
-                                                     : "a block per KV head and stretch");
-    DeviceBuffer d_scratch = ToDevice(std::vector<float>(
-        SplitAttentionScratchBytes(static_cast<int>(positions.size()), probe) / sizeof(float),
-        NAN));
-    CheckAttention(
-        p, positions, {0, 0, 0, 0, 0, 0, 1, 1},
-        [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
-            const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+  CheckDecodeKernels(
+      p, positions, {0, 0, 0, 0, 0, 0, 1, 1},
+      [&](AttentionKernel kernel, bool pipelined) -> AttentionLaunch {
+        auto scratch = std::make_shared<DeviceBuffer>(ToDevice(std::vector<float>(
+            SplitAttentionScratchBytes(static_cast<int>(positions.size()), probe) / sizeof(float),
+            NAN)));
+        return [&p, kernel, pipelined, scratch](
+                   const AttentionShape& shape, const float* qkv, const int32_t* positions,
+                   const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
           return LaunchSplitAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables, cache,
-                                      out, d_scratch.data(), nullptr, kernel);
-        });
-  }
+                                      out, scratch->data(), nullptr, kernel, pipelined);
+        };
+      });
 }
 
 // Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
