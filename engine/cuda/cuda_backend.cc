@@ -814,9 +814,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                                                               : AttentionKernel::kPerHead,
           attention_pipelined_));
     } else {
+      // Decode steps a block per head; prefill steps whose heads the tiled kernels do not take.
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next(),
-          AttentionKernel::kAuto, attention_pipelined_));
+          AttentionKernel::kAuto, attention_pipelined_ && key.tiles == 0));
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {

@@ -371,8 +371,9 @@ __device__ __forceinline__ const float* QRow(const float* qkv, const AttentionSh
 // denominator, maximum) is then called for every d < head_dim, spread over the block's threads:
 // the head's output is numerator / denominator, the denominator a sum of exp(score - maximum).
 // begin <= last. kPipelined: each warp loads its next step's keys and values before it scores the
-// current ones (two register buffers), so a step's loads wait on the previous step's arithmetic
-// rather than the reverse; the same arithmetic in the same order.
+// current ones (two register buffers), so the next step's loads are in flight while the current
+// step is scored instead of being issued only after its arithmetic; the same arithmetic in the
+// same order. (Each key's block-table entry is still loaded just before its key.)
 template <typename T, int kPerLane, bool kPipelined, typename Emit>
 __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, const int32_t* table,
                                            const AttentionShape& shape, int layer, int h, int begin,

@@ -85,7 +85,9 @@ cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
 // softmax"). kAuto shares keys when there are blocks enough for the chip without (prefill).
 // `pipelined`: the per-head kernel's warps load their next step of keys and values while they
 // score the current one (the same sums; written in stop 25 without a GPU, for steps whose heads
-// walk many positions each: batch 16 at a context of 128 spends 15.6 us per layer here).
+// walk many positions each: batch 16 at a context of 128 spends 15.6 us per layer here). It
+// costs registers: 113 a thread for 128-wide heads (69 without), 190 for 256-wide (116), so
+// fewer blocks per multiprocessor; it can only pay where a warp takes two steps or more.
 enum class AttentionKernel { kAuto, kPerHead, kPerKvHead };
 cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
@@ -115,6 +117,9 @@ __host__ __device__ constexpr int AttentionSplits(int keys) {
   const int splits = (keys + kAttentionSplitKeys - 1) / kAttentionSplitKeys;
   return splits < kAttentionMaxSplits ? splits : kAttentionMaxSplits;
 }
+// `pipelined` as for LaunchPagedAttention, for the per-head first pass (the per-KV-head one
+// ignores it): a warp takes two steps or more only where stretches exceed 32 positions, at
+// contexts beyond 512.
 size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape);
 cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,

@@ -312,8 +312,9 @@ void CheckDecodeKernels(
         std::tuple{AttentionKernel::kPerHead, true, &pipelined},
         std::tuple{AttentionKernel::kPerKvHead, false,
                    static_cast<std::vector<uint16_t>*>(nullptr)}}) {
-    SCOPED_TRACE(kernel == AttentionKernel::kPerHead ? "a block per head" : "a block per KV head");
-    SCOPED_TRACE(pipeline ? "pipelined loads" : "loads step by step");
+    SCOPED_TRACE(kernel == AttentionKernel::kPerKvHead ? "a block per KV head"
+                 : pipeline                            ? "a block per head, loads pipelined"
+                                                       : "a block per head, loads step by step");
     CheckAttention(p, positions, sequences, launch(kernel, pipeline), got);
   }
   EXPECT_EQ(pipelined, step_by_step);
