@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -172,6 +173,21 @@ std::string FlagParser::Usage() const {
     absl::StrAppendFormat(&out, "  --%-18s %s\n", flag.name, flag.help);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_view text, int min,
+                                             int max) {
+  std::vector<int> counts;
+  for (const std::string& piece :
+       std::vector<std::string>(absl::StrSplit(std::string(text), ','))) {
+    int n = 0;
+    if (!absl::SimpleAtoi(piece, &n) || n < min || n > max) {
+      return absl::InvalidArgumentError(absl::StrCat("--", std::string(flag), ": '", piece,
+                                                     "' is not a count from ", min, " to ", max));
+    }
+    counts.push_back(n);
+  }
+  return counts;
 }
 
 int ExitCodeFor(std::string_view program, const absl::Status& status) {

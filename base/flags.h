@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace ponder {
 
@@ -55,6 +56,11 @@ class FlagParser {
   std::vector<Flag> flags_;
   std::vector<std::string> positional_;
 };
+
+// The counts of a comma-separated list given to --`flag` (e.g. "1,4,16"), each from `min` to
+// `max`; an error naming the flag and the first piece that is not one.
+absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_view text, int min,
+                                             int max);
 
 // Prints `status` the way Ponder's command-line programs do and returns the exit code for it:
 // --help (kCancelled from Parse) prints its usage text to stdout and gives 0; otherwise the

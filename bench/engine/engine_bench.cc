@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -331,12 +332,8 @@ absl::Status Main(std::span<char* const> args) {
   }
   if (workload != "throughput")
     return absl::InvalidArgumentError("--workload must be throughput or tts");
-  std::vector<int> npls;
-  for (absl::string_view piece : absl::StrSplit(npl_list, ',')) {
-    int v;
-    if (!absl::SimpleAtoi(piece, &v) || v < 1) return absl::InvalidArgumentError("--npl: bad list");
-    npls.push_back(v);
-  }
+  PONDER_ASSIGN_OR_RETURN(const std::vector<int> npls,
+                          ParseCounts("npl", npl_list, 1, std::numeric_limits<int>::max()));
 
   PONDER_ASSIGN_OR_RETURN(Device device, ParseDevice(device_name));
   PONDER_ASSIGN_OR_RETURN(auto weights, ModelWeights::Load(model));

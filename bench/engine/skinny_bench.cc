@@ -377,15 +377,8 @@ absl::Status Main(std::span<char* const> args) {
     return absl::InvalidArgumentError(
         "--hidden, --inter and heads x head-dim must be multiples of 8");
   }
-  std::vector<int> token_counts;
-  for (const std::string& t : std::vector<std::string>(absl::StrSplit(tokens_list, ','))) {
-    int n = 0;
-    if (!absl::SimpleAtoi(t, &n) || n < 1 || n > 256) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tokens: '", t, "' is not a count from 1 to 256"));
-    }
-    token_counts.push_back(n);
-  }
+  PONDER_ASSIGN_OR_RETURN(const std::vector<int> token_counts,
+                          ParseCounts("tokens", tokens_list, 1, 256));
   std::vector<NamedPlan> plans;
   for (const std::string& p : std::vector<std::string>(absl::StrSplit(plans_list, ','))) {
     PONDER_ASSIGN_OR_RETURN(plans.emplace_back(), ParsePlan(p));

@@ -292,6 +292,11 @@ class CudaBackend final : public ForwardBackend {
   // draws then compute them again).
   DeviceBuffer draw_probabilities_;
   size_t draw_cache_bytes_ = 0;
+  // The bytes of a step's probability rows for `draws` draws, when they are to be cached.
+  std::optional<size_t> CachedDrawBytes(int64_t draws) const {
+    const size_t bytes = static_cast<size_t>(draws * weights_.config().vocab_size) * sizeof(float);
+    return bytes <= draw_cache_bytes_ ? std::optional(bytes) : std::nullopt;
+  }
   int draw_blocks_ = 1;  // thread blocks per sampled draw (LaunchDrawTokens' blocks_per_draw)
   std::vector<float> reward_rows_;  // every row's reward_logits_, on the host
   DeviceBuffer metadata_;           // int32: tokens, positions, table offsets, output rows, tables
@@ -565,14 +570,12 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
     PONDER_RETURN_IF_ERROR(host_drawn_.Reserve(draws * 2 * sizeof(float), "token draws"));
     draw_capacity_ = draws;
   }
-  const size_t probability_bytes = static_cast<size_t>(draws * c.vocab_size) * sizeof(float);
-  if (probability_bytes <= draw_cache_bytes_ && probability_bytes > draw_probabilities_.bytes()) {
+  if (const std::optional<size_t> bytes = CachedDrawBytes(draws);
+      bytes && *bytes > draw_probabilities_.bytes()) {
     // A speed-up, never a reason for the step to fail: without the memory the draws compute
     // each probability again (the buffer is freed when it cannot grow), and steps of as many
     // draws or more no longer ask for it.
-    if (!draw_probabilities_.Reserve(probability_bytes, "token draws").ok()) {
-      draw_cache_bytes_ = probability_bytes - 1;
-    }
+    if (!draw_probabilities_.Reserve(*bytes, "token draws").ok()) draw_cache_bytes_ = *bytes - 1;
   }
   return absl::OkStatus();
 }
@@ -874,11 +877,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
         greedy_.as<float>() + R, greedy_scratch_.data(), Next()));
     const int64_t D = key.draws;
     if (key.sample) {
-      const size_t probability_bytes = static_cast<size_t>(D * V) * sizeof(float);
-      float* probabilities =
-          probability_bytes <= draw_cache_bytes_ && draw_probabilities_.bytes() >= probability_bytes
-              ? draw_probabilities_.as<float>()
-              : nullptr;
+      const std::optional<size_t> bytes = CachedDrawBytes(D);
+      float* probabilities = bytes && draw_probabilities_.bytes() >= *bytes
+                                 ? draw_probabilities_.as<float>()
+                                 : nullptr;
       PONDER_CUDA_RETURN_IF_ERROR(
           LaunchDrawTokens(logits_.as<float>(), static_cast<int>(V), argmax, argmax_logprob,
                            draw_params_.as<DrawParams>(), static_cast<int>(D), drawn_.as<int32_t>(),

@@ -111,4 +111,16 @@ TEST(FlagParserTest, MissingValueIsAnError) {
 }
 
 }  // namespace
+TEST(ParseCountsTest, ReadsACommaSeparatedListAndNamesTheFirstBadPiece) {
+  auto counts = ParseCounts("npl", "1,4,16", 1, 64);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::vector<int>{1, 4, 16}));
+  for (const char* bad : {"1,x", "0", "1,65", "", "2,,3"}) {
+    auto refused = ParseCounts("npl", bad, 1, 64);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(refused.status().message().find("--npl: '"), std::string::npos) << refused.status();
+  }
+}
+
 }  // namespace ponder
