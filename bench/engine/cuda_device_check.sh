@@ -64,12 +64,13 @@ run() {
   tail -1 "$out/model.log"
   local bench=("$p/bin/engine_bench" --model /tmp/m15 --device cuda --npp 128)
   local table='roofline|copy|graphs|^ +[0-9]+ \|'
-  # engine_bench with `setting` (VAR=value) and the arguments after `file`: its table rows, each
-  # prefixed by `label`, appended to $out/file.
+  # engine_bench with `settings` (VAR=value, space-separated) and the arguments after `file`: its
+  # table rows, each prefixed by `label`, appended to $out/file.
   rows() {
-    local setting=$1 label=$2 file=$3
+    local settings=$1 label=$2 file=$3
     shift 3
-    env "$setting" timeout 60 "${bench[@]}" "$@" --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' |
+    # shellcheck disable=SC2086  # one word per setting
+    env $settings timeout 60 "${bench[@]}" "$@" --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' |
       sed "s/^/$label: /" | tee -a "$out/$file"
   }
   step "engine_bench: graphs and early starts (the defaults), transformers beside"
@@ -86,9 +87,14 @@ run() {
       --npl 1 --ntg 64
     rows PONDER_CUDA_SKINNY_RESIDENT=$resident "resident $resident, context 1024" \
       skinny_resident.log --npl 1 --npp 1024 --ntg 32
-    env PONDER_CUDA_SKINNY_DOWN=1 PONDER_CUDA_SKINNY_RESIDENT=$resident timeout 60 \
-      "${bench[@]}" --npl 1 --ntg 64 --ubatch 8192 2>&1 | grep -E '^ +[0-9]+ \|' |
-      sed "s/^/resident $resident, down on ours: /" | tee -a "$out/skinny_resident.log"
+    rows "PONDER_CUDA_SKINNY_DOWN=1 PONDER_CUDA_SKINNY_RESIDENT=$resident" \
+      "resident $resident, down on ours" skinny_resident.log --npl 1 --ntg 64
+  done
+  step "rope and the KV store in the one-token QKV product (PONDER_CUDA_QKV_ROPE=1; off by default)"
+  for rope in 0 1; do
+    rows PONDER_CUDA_QKV_ROPE=$rope "qkv rope $rope" qkv_rope.log --npl 1 --ntg 64
+    rows "PONDER_CUDA_QKV_ROPE=$rope PONDER_CUDA_SKINNY_RESIDENT=3" "qkv rope $rope, resident 3" \
+      qkv_rope.log --npl 1 --ntg 64
   done
   step "decode attention's loads pipelined (PONDER_CUDA_ATTENTION_PIPELINE=1; off by default)"
   for pipeline in 0 1; do

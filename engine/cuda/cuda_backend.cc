@@ -321,7 +321,8 @@ class CudaBackend final : public ForwardBackend {
   int skinny_tokens_ = 1;
   bool skinny_down_ = false;
   bool attention_pipelined_ = false;  // decode attention's loads pipelined (kernels.h)
-  SkinnyPlan skinny_plan_;            // how decode steps' matrix-vector products divide their work
+  bool qkv_rope_ = false;   // one-token steps' rope and KV store in the QKV product (kernels.h)
+  SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
   // included) add up to `contexts` splits its attention over the positions.
@@ -416,6 +417,12 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view pipeline,
                           Choice("PONDER_CUDA_ATTENTION_PIPELINE", {"", "0", "1"}));
   attention_pipelined_ = pipeline == "1";
+  // PONDER_CUDA_QKV_ROPE=1: one-token steps rotate q and k and store k and v in the QKV product's
+  // last step, without the rope kernel (kernels.h LaunchSkinnyQkvRope; the same bits; written in
+  // stop 26 without a GPU), to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view qkv_rope,
+                          Choice("PONDER_CUDA_QKV_ROPE", {"", "0", "1"}));
+  qkv_rope_ = qkv_rope == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.
@@ -787,7 +794,19 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
     const DeviceLayer& layer = layers_[l];
     const SkinnyNorm attention_norm{x, layer.attention_norm.as<float>(), c.rms_norm_eps};
     const SkinnyNorm ffn_norm{x, layer.ffn_norm.as<float>(), c.rms_norm_eps};
-    if (fused_norm) {
+    const QkvParams params{.bias = c.attention_bias ? layer.qkv_bias.as<float>() : nullptr,
+                           .q_norm = c.qk_norm ? layer.q_norm.as<float>() : nullptr,
+                           .k_norm = c.qk_norm ? layer.k_norm.as<float>() : nullptr,
+                           .eps = c.rms_norm_eps,
+                           .inv_freq = inv_freq_.as<float>(),
+                           .neox = c.rope_style == RopeStyle::kNeox};
+    const bool fused_rope = qkv_rope_ && fused_norm && T == 1 &&
+                            SkinnyQkvRopeSupports(shape, static_cast<int>(H), params, skinny_plan_);
+    if (fused_rope) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyQkvRope(
+          storage_, layer.qkv.data, static_cast<int>(H), nullptr, wide, shape, l, params,
+          d_positions, d_offsets, d_tables, cache, Next(), &attention_norm, skinny_plan_));
+    } else if (fused_norm) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMatMul(
           storage_, layer.qkv.data, static_cast<int>(layer.qkv.rows), static_cast<int>(H), nullptr,
           nt, wide, 0.0f, Next(), &attention_norm, skinny_plan_));
@@ -797,14 +816,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                                                 nullptr, Next()));
       PONDER_RETURN_IF_ERROR(MatMul(layer.qkv, narrow, T, wide, 0.0f));
     }
-    const QkvParams params{.bias = c.attention_bias ? layer.qkv_bias.as<float>() : nullptr,
-                           .q_norm = c.qk_norm ? layer.q_norm.as<float>() : nullptr,
-                           .k_norm = c.qk_norm ? layer.k_norm.as<float>() : nullptr,
-                           .eps = c.rms_norm_eps,
-                           .inv_freq = inv_freq_.as<float>(),
-                           .neox = c.rope_style == RopeStyle::kNeox};
-    PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
-        storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
+    if (!fused_rope) {
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
+          storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
+    }
     if (key.tiles > 0 && PrefillAttentionSupports(shape)) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,

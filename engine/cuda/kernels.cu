@@ -175,6 +175,18 @@ __device__ __forceinline__ void RopeTables(int pos, const float* inv_freq, int h
   }
 }
 
+// The rotation of one pair (a, b) by the angle whose cosine and sine are c and s:
+// (a c - b s, b c + a s), rounded as the CPU's engine/ops ApplyRopeCosSin rounds it where the
+// host has fused multiply-add (Highway's NegMulAdd(b, s, a c) and MulAdd(a, s, b c)); the
+// intrinsics keep the compiler from contracting it another way in each kernel that inlines it,
+// so the rope kernel and the QKV product's epilogue give the same bits.
+__device__ __forceinline__ void RotatePair(float& a, float& b, float c, float s) {
+  const float first = __fmaf_rn(-b, s, __fmul_rn(a, c));
+  const float second = __fmaf_rn(a, s, __fmul_rn(b, c));
+  a = first;
+  b = second;
+}
+
 // One warp: the head at `offset` of a token's qkv row, plus its bias, into buffer[0, D); a q or
 // k head (`rotate`) then RMS-normed with `norm` (when not null) and rotated by the tables,
 // pairing (i, i + D/2) when params.neox, else (2i, 2i + 1).
@@ -199,11 +211,8 @@ __device__ __forceinline__ void PrepareHead(const float* row, int offset, int D,
     __syncwarp();
   }
   for (int i = lane; i < half; i += 32) {
-    const float c = cos_table[i], s = sin_table[i];
     const int ia = params.neox ? i : 2 * i, ib = params.neox ? i + half : 2 * i + 1;
-    const float a = buffer[ia], b = buffer[ib];
-    buffer[ia] = a * c - b * s;
-    buffer[ib] = b * c + a * s;
+    RotatePair(buffer[ia], buffer[ib], cos_table[i], sin_table[i]);
   }
   __syncwarp();
 }
@@ -1537,6 +1546,65 @@ struct SkinnyArgs {
   float eps;
 };
 
+// The QKV product's epilogue (LaunchSkinnyQkvRope): what QkvRopeStoreKernel does to a one-token
+// row, done by the product's own threads as they finish each unit.
+struct SkinnyRopeArgs {
+  AttentionShape shape;
+  int layer;
+  const float* bias;  // [Q + 2 KV], or null
+  const float* inv_freq;
+  bool neox;
+  const int32_t* positions;      // the token's position, table offset and block table: from the
+  const int32_t* table_offsets;  // host, so read before the previous kernel has finished
+  const int32_t* block_tables;
+  void* cache;
+};
+
+// The rows of [Q + 2 KV] a rope product's units take: unit pairs (2i, 2i + 1) of a q or k head
+// are the pair its rotation mixes, (i, i + D/2) of the head when neox, else (2i, 2i + 1); v rows
+// in order. So the two sums a rotation needs come from warps of one thread block.
+__host__ __device__ __forceinline__ int RopeRow(int unit, int head_dim, int rotated, bool neox) {
+  if (!neox || unit >= rotated) return unit;
+  const int j = unit % head_dim;
+  return unit - j + j / 2 + (j & 1) * (head_dim / 2);
+}
+
+// What a rope product keeps in shared memory: the token's rotation (as QkvRopeStoreKernel's
+// tables) and, by round parity, each unit's sum for its pair.
+struct SkinnyRopeShared {
+  float cos_table[kMaxHeadDim / 2], sin_table[kMaxHeadDim / 2];
+  float sums[2][kSkinnyWarps];
+};
+
+// Unit `unit`'s part of the token's q, k and v (`sum` its product, `partner_sum` its pair's):
+// the bias added, q and k rotated, q written to out, k and v to the token's cache slots.
+template <typename T>
+__device__ __forceinline__ void SkinnyRopeWrite(const SkinnyRopeArgs& rope, float* out, int unit,
+                                                float sum, float partner_sum,
+                                                const SkinnyRopeShared& shared, T* key_slot) {
+  const int D = rope.shape.head_dim;
+  const int Q = rope.shape.num_heads * D, KV = rope.shape.num_kv_heads * D;
+  const int row = RopeRow(unit, D, Q + KV, rope.neox);
+  float value = sum;
+  if (rope.bias != nullptr) value += rope.bias[row];
+  if (row >= Q + KV) {
+    key_slot[static_cast<size_t>(rope.shape.block_size) * KV + (row - Q - KV)] =
+        FromFloat<T>(value);
+    return;
+  }
+  float other = partner_sum;
+  if (rope.bias != nullptr) other += rope.bias[RopeRow(unit ^ 1, D, Q + KV, rope.neox)];
+  const int i = (unit % D) / 2;
+  const bool second = unit & 1;
+  float a = second ? other : value, b = second ? value : other;
+  RotatePair(a, b, shared.cos_table[i], shared.sin_table[i]);
+  if (row < Q) {
+    out[row] = second ? b : a;
+  } else {
+    key_slot[row - Q] = FromFloat<T>(second ? b : a);
+  }
+}
+
 // Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels.
 template <int kMaxTokens, bool kGated>
 __host__ __device__ constexpr int SkinnyUnroll() {
@@ -1615,9 +1683,13 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // before waiting for the previous kernel. x is read once per block into shared memory where it
 // fits. The warps of a unit add their sums in a fixed order through shared memory. (A function
 // of the kernels below, which differ in their register budgets; the default's allocation is the
-// same as when this was its body.)
-template <typename T, int kMaxTokens, bool kGated, bool kNorm>
-__device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args) {
+// same as when this was its body.) With kRope (one token, not gated) unit u is row RopeRow(u)
+// and the epilogue is SkinnyRopeWrite's.
+template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false>
+__device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
+                                             const SkinnyRopeArgs* rope = nullptr,
+                                             SkinnyRopeShared* rope_shared = nullptr) {
+  static_assert(!kRope || (kMaxTokens == 1 && !kGated));
   extern __shared__ uint4 staged_x[];  // [num_tokens][cols] 16-bit, when staged
   constexpr int kRows = kGated ? 2 : 1;
   constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
@@ -1633,11 +1705,16 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args) {
   auto load = [&](uint4(&buffer)[kUnroll][kRows], int g, int base) {
     const int unit = g * units_per_block + slot;
     const bool valid = g < args.groups && unit < args.units;
+    int matrix_row = valid ? unit : 0;
+    if constexpr (kRope) {
+      const int D = rope->shape.head_dim;
+      matrix_row = RopeRow(matrix_row, D, (rope->shape.num_heads + rope->shape.num_kv_heads) * D,
+                           rope->neox);
+    }
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       const uint4* row = reinterpret_cast<const uint4*>(
-          w + (static_cast<size_t>(r) * args.units + (valid ? unit : 0)) *
-                  static_cast<size_t>(args.cols));
+          w + (static_cast<size_t>(r) * args.units + matrix_row) * static_cast<size_t>(args.cols));
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int c = base + lane + stride * u;
@@ -1648,9 +1725,18 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args) {
   uint4 current[kUnroll][kRows], next[kUnroll][kRows];
   int group = blockIdx.x;
   load(current, group, part * 32);  // weights do not depend on the previous kernel
+  [[maybe_unused]] T* key_slot = nullptr;
+  if constexpr (kRope) {  // nor does the token's place, which the host wrote
+    const int pos = rope->positions[0];
+    key_slot = KeySlot(static_cast<T*>(rope->cache), rope->shape, rope->layer,
+                       rope->block_tables + rope->table_offsets[0], pos);
+    RopeTables(pos, rope->inv_freq, rope->shape.head_dim / 2, rope_shared->cos_table,
+               rope_shared->sin_table);
+  }
   AwaitPreviousKernel();
   const uint4* x = SkinnyX<T, kNorm>(args.stage_x, args.x, args.norm_x, args.norm_weight, args.eps,
                                      args.cols, args.num_tokens, staged_x);
+  if constexpr (kRope) __syncthreads();  // the tables, where SkinnyX did not sync
 
   float acc[kRows][kMaxTokens];
   for (int round = 0; group < args.groups; group += gridDim.x, ++round) {
@@ -1712,8 +1798,16 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args) {
         }
       }
     }
-    if (part != 0 || lane != 0 || !active) continue;
-    SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
+    if constexpr (kRope) {  // each unit of a pair gives the other its sum
+      float(&sums)[kSkinnyWarps] = rope_shared->sums[round & 1];
+      if (part == 0 && lane == 0) sums[slot] = acc[0][0];
+      __syncthreads();
+      if (part != 0 || lane != 0 || !active) continue;
+      SkinnyRopeWrite<T>(*rope, args.out, unit, acc[0][0], sums[slot ^ 1], *rope_shared, key_slot);
+    } else {
+      if (part != 0 || lane != 0 || !active) continue;
+      SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
+    }
   }
 }
 
@@ -1727,6 +1821,21 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
 template <typename T, int kMaxTokens, bool kGated, bool kNorm>
 __global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyMatMulKernel3(SkinnyArgs args) {
   SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
+}
+
+// A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope), for two and three blocks
+// per multiprocessor.
+template <typename T, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32)
+    SkinnyQkvRopeKernel(SkinnyArgs args, SkinnyRopeArgs rope) {
+  __shared__ SkinnyRopeShared shared;
+  SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
+}
+template <typename T, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32, 3)
+    SkinnyQkvRopeKernel3(SkinnyArgs args, SkinnyRopeArgs rope) {
+  __shared__ SkinnyRopeShared shared;
+  SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
 }
 
 // Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
@@ -1768,7 +1877,8 @@ struct Residency {
   int processors = 1;
   int per_processor = 1;
 };
-Residency ResidentBlocks(void (*kernel)(SkinnyArgs)) {
+template <typename... Params>
+Residency ResidentBlocks(void (*kernel)(Params...)) {
   Residency residency;
   int device = 0, processors = 0, per_processor = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -1804,11 +1914,13 @@ int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan, const Residency
 }
 
 // Launches kKernel (where `launch` is given) and returns the grid's blocks.
-template <auto kKernel>
+template <auto kKernel, typename... Extra>
 int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& plan,
-                const Launch* launch) {
+                const Launch* launch, const Extra&... extra) {
   const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel>());
-  if (launch != nullptr) Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, *launch, args);
+  if (launch != nullptr) {
+    Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, *launch, args, extra...);
+  }
   return blocks;
 }
 
@@ -1824,13 +1936,17 @@ SkinnyArgs SkinnyInputs(const void* w, int units, int cols, const void* x, int n
 }
 
 // Launches the product (where `launch` is given; else only plans it) and sets *blocks, when
-// given, to the grid's thread blocks.
+// given, to the grid's thread blocks. With `rope` (not gated) it is LaunchSkinnyQkvRope's.
 template <bool kGated>
 cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* norm,
-                         const SkinnyPlan& plan, const Launch* launch, int* blocks = nullptr) {
+                         const SkinnyPlan& plan, const Launch* launch, int* blocks = nullptr,
+                         const SkinnyRopeArgs* rope = nullptr) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
       args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
-      plan.blocks_per_processor < 0 || (plan.resident != 2 && plan.resident != 3)) {
+      plan.blocks_per_processor < 0 || (plan.resident != 2 && plan.resident != 3) ||
+      (rope != nullptr &&
+       (kGated || args.num_tokens != 1 ||
+        (kSkinnyWarps / SkinnySplits(args.units, args.cols, plan.target_warps)) % 2 != 0))) {
     return cudaErrorInvalidValue;
   }
   const size_t x_bytes = static_cast<size_t>(args.num_tokens) * args.cols * 2;
@@ -1850,6 +1966,23 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
       int grid = 0;
+      if constexpr (kTokens == 1 && !kGated) {
+        if (rope != nullptr) {
+          if (plan.resident == 3) {
+            grid = norm != nullptr ? StartSkinny<SkinnyQkvRopeKernel3<T, true>>(args, shared_bytes,
+                                                                                plan, launch, *rope)
+                                   : StartSkinny<SkinnyQkvRopeKernel3<T, false>>(
+                                         args, shared_bytes, plan, launch, *rope);
+          } else {
+            grid = norm != nullptr ? StartSkinny<SkinnyQkvRopeKernel<T, true>>(args, shared_bytes,
+                                                                               plan, launch, *rope)
+                                   : StartSkinny<SkinnyQkvRopeKernel<T, false>>(
+                                         args, shared_bytes, plan, launch, *rope);
+          }
+          if (blocks != nullptr) *blocks = grid;
+          return;
+        }
+      }
       if constexpr (kTokens == 1) {
         if (plan.resident == 3) {
           grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, true>>(
@@ -2080,6 +2213,36 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
   SkinnyArgs args = SkinnyInputs(gate_up, inter, cols, x, num_tokens);
   args.out16 = out;
   return LaunchSkinny<true>(type, args, norm, plan, &launch);
+}
+
+bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,
+                           const SkinnyPlan& plan) {
+  const int units = (shape.num_heads + 2 * shape.num_kv_heads) * shape.head_dim;
+  return params.q_norm == nullptr && params.k_norm == nullptr && shape.head_dim > 0 &&
+         shape.head_dim % 2 == 0 && shape.head_dim <= kMaxHeadDim && cols >= 8 && cols % 8 == 0 &&
+         (kSkinnyWarps / SkinnySplits(units, cols, plan.target_warps)) % 2 == 0;
+}
+
+cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const void* x,
+                                float* qkv, const AttentionShape& shape, int layer,
+                                const QkvParams& params, const int32_t* positions,
+                                const int32_t* table_offsets, const int32_t* block_tables,
+                                void* cache, Launch launch, const SkinnyNorm* norm,
+                                const SkinnyPlan& plan) {
+  if (!SkinnyQkvRopeSupports(shape, cols, params, plan)) return cudaErrorInvalidValue;
+  const int units = (shape.num_heads + 2 * shape.num_kv_heads) * shape.head_dim;
+  SkinnyArgs args = SkinnyInputs(w, units, cols, x, 1);
+  args.out = qkv;
+  const SkinnyRopeArgs rope{.shape = shape,
+                            .layer = layer,
+                            .bias = params.bias,
+                            .inv_freq = params.inv_freq,
+                            .neox = params.neox,
+                            .positions = positions,
+                            .table_offsets = table_offsets,
+                            .block_tables = block_tables,
+                            .cache = cache};
+  return LaunchSkinny<false>(type, args, norm, plan, &launch, nullptr, &rope);
 }
 
 int SkinnyGridBlocks(StorageType type, int rows, int cols, int num_tokens, bool gated, bool norm,

@@ -203,6 +203,25 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
                                const void* x, int num_tokens, void* out, Launch launch,
                                const SkinnyNorm* norm = nullptr, const SkinnyPlan& plan = {});
 
+// A one-token step's QKV product (w: [Q + 2 KV][cols], x or `norm` as for LaunchSkinnyMatMul)
+// and then what LaunchQkvRopeStore does to its row, in one kernel: the bits of
+// LaunchSkinnyMatMul (beta 0) followed by LaunchQkvRopeStore, without the second kernel. A rope
+// pair's two sums come from warps of one thread block (the weight rows are taken in pair
+// order), which add the bias, rotate, write q into qkv[0, Q) and k and v to the cache; qkv[Q,
+// Q + 2 KV) is not written. The token's position and block table are read before the previous
+// kernel has finished (the host writes them). For models without q/k norms (a norm needs the
+// whole head) and shapes whose split-K leaves a block an even number of rows
+// (SkinnyQkvRopeSupports; else cudaErrorInvalidValue). Written in stop 26 without a GPU: the
+// backend uses it only with PONDER_CUDA_QKV_ROPE=1 until it has run on one.
+bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,
+                           const SkinnyPlan& plan = {});
+cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const void* x,
+                                float* qkv, const AttentionShape& shape, int layer,
+                                const QkvParams& params, const int32_t* positions,
+                                const int32_t* table_offsets, const int32_t* block_tables,
+                                void* cache, Launch launch, const SkinnyNorm* norm = nullptr,
+                                const SkinnyPlan& plan = {});
+
 // The thread blocks LaunchSkinnyMatMul (gated: LaunchSkinnySwiGlu, `rows` = inter) would launch
 // for this shape, with a norm or not, under `plan` (0 for a shape they refuse): tests check that
 // the persistent grid fills the device.

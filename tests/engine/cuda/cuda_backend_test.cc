@@ -132,13 +132,19 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // each with the default prefill attention (on the tensor cores with BF16 storage: every model
   // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
   // decode products through cuBLAS instead of the matrix-vector kernels, with those kernels
-  // compiled for three blocks per multiprocessor, with the down product on them too, and with
-  // decode attention's loads pipelined.
+  // compiled for three blocks per multiprocessor, with the down product on them too, with
+  // decode attention's loads pipelined, and with rope and the KV store in the QKV product (the
+  // models without q/k norms).
   const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_SKINNY_RESIDENT", "3"},
-      {"PONDER_CUDA_SKINNY_DOWN", "1"},           {"PONDER_CUDA_ATTENTION_PIPELINE", "1"}};
+      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
+      {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "0"},
+      {"PONDER_CUDA_SKINNY_RESIDENT", "3"},
+      {"PONDER_CUDA_SKINNY_DOWN", "1"},
+      {"PONDER_CUDA_ATTENTION_PIPELINE", "1"},
+      {"PONDER_CUDA_QKV_ROPE", "1"}};
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
@@ -590,11 +596,15 @@ TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
 }
 
 TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
-  const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SKINNY_TOKENS", "9"},        {"PONDER_CUDA_SKINNY_TOKENS", "-1"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "two"},      {"PONDER_CUDA_SKINNY_RESIDENT", "4"},
-      {"PONDER_CUDA_PREFILL_ATTENTION", "mmaa"}, {"PONDER_CUDA_SPLIT_ATTENTION", "2"},
-      {"PONDER_CUDA_DRAW_CACHE", "yes"},         {"PONDER_CUDA_EARLY_START", "off"}};
+  const std::pair<std::string, std::string> settings[] = {{"PONDER_CUDA_SKINNY_TOKENS", "9"},
+                                                          {"PONDER_CUDA_SKINNY_TOKENS", "-1"},
+                                                          {"PONDER_CUDA_SKINNY_TOKENS", "two"},
+                                                          {"PONDER_CUDA_SKINNY_RESIDENT", "4"},
+                                                          {"PONDER_CUDA_PREFILL_ATTENTION", "mmaa"},
+                                                          {"PONDER_CUDA_SPLIT_ATTENTION", "2"},
+                                                          {"PONDER_CUDA_DRAW_CACHE", "yes"},
+                                                          {"PONDER_CUDA_EARLY_START", "off"},
+                                                          {"PONDER_CUDA_QKV_ROPE", "on"}};
   for (const auto& [variable, value] : settings) {
     ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});

@@ -706,6 +706,129 @@ INSTANTIATE_TEST_SUITE_P(
       return absl::StrCat(info.param.tokens, "_tokens_", info.param.rows, "x", info.param.cols);
     });
 
+struct QkvRopeCase {
+  StorageType type;
+  int num_heads, num_kv_heads, head_dim, cols;
+  bool neox, bias;
+};
+
+class SkinnyQkvRopeTest : public ::testing::TestWithParam<QkvRopeCase> {
+ protected:
+  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
+};
+
+// The QKV product with the rope epilogue gives the bits of the product followed by the rope
+// kernel: q in the qkv row, k and v in the token's cache slots and nothing else of the cache
+// written; with x given or normed in the kernel, under each plan that keeps the split.
+TEST_P(SkinnyQkvRopeTest, GivesTheBitsOfTheProductThenTheRopeKernel) {
+  const QkvRopeCase& p = GetParam();
+  std::mt19937 rng(17 + p.head_dim + p.cols);
+  const AttentionShape shape{p.num_heads, p.num_kv_heads, p.head_dim, 3, 16};
+  const int layer = 2, D = p.head_dim, Q = p.num_heads * D, KV = p.num_kv_heads * D;
+  const int units = Q + 2 * KV;
+  const std::vector<uint16_t> w16 = Random16(p.type, size_t(units) * p.cols, rng, 0.05f),
+                              x16 = Random16(p.type, p.cols, rng, 1.0f);
+  const std::vector<float> bias = RandomFloats(units, rng, 0.1f),
+                           norm_x = RandomFloats(p.cols, rng, 3.0f),
+                           norm_weight = RandomFloats(p.cols, rng);
+  std::vector<float> inv_freq(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * i / D);
+  // The token at position 37 of a sequence whose table starts at offset 1: block 6, slot 5.
+  const std::vector<int32_t> positions = {37}, offsets = {1}, tables = {9, 4, 0, 6, 2};
+  const int num_blocks = 10;
+  const size_t cache_values = size_t(num_blocks) * shape.num_layers * 2 * shape.block_size * KV;
+  DeviceBuffer d_w = ToDevice(w16), d_x = ToDevice(x16), d_bias = ToDevice(bias),
+               d_norm_x = ToDevice(norm_x), d_norm_weight = ToDevice(norm_weight),
+               d_freq = ToDevice(inv_freq), d_pos = ToDevice(positions), d_off = ToDevice(offsets),
+               d_tab = ToDevice(tables);
+  const SkinnyNorm norm{d_norm_x.as<float>(), d_norm_weight.as<float>(), 1e-6f};
+  const QkvParams params{.bias = p.bias ? d_bias.as<float>() : nullptr,
+                         .inv_freq = d_freq.as<float>(),
+                         .neox = p.neox};
+  ASSERT_TRUE(SkinnyQkvRopeSupports(shape, p.cols, params));
+  struct Result {
+    std::vector<float> q;
+    std::vector<uint16_t> cache;
+  };
+  // fused: the rope kernel's work in the product; else the product, then the rope kernel.
+  auto run = [&](bool fused, bool with_norm, const SkinnyPlan& plan) {
+    DeviceBuffer d_qkv = ToDevice(std::vector<float>(units, NAN));
+    DeviceBuffer d_cache = ToDevice(std::vector<uint16_t>(cache_values, 0x5555));
+    const void* x = with_norm ? nullptr : d_x.data();
+    const SkinnyNorm* n = with_norm ? &norm : nullptr;
+    if (fused) {
+      EXPECT_EQ(LaunchSkinnyQkvRope(p.type, d_w.data(), p.cols, x, d_qkv.as<float>(), shape, layer,
+                                    params, d_pos.as<int32_t>(), d_off.as<int32_t>(),
+                                    d_tab.as<int32_t>(), d_cache.data(), nullptr, n, plan),
+                cudaSuccess);
+    } else {
+      EXPECT_EQ(LaunchSkinnyMatMul(p.type, d_w.data(), units, p.cols, x, 1, d_qkv.as<float>(), 0.0f,
+                                   nullptr, n, plan),
+                cudaSuccess);
+      EXPECT_EQ(LaunchQkvRopeStore(p.type, d_qkv.as<float>(), 1, shape, layer, params,
+                                   d_pos.as<int32_t>(), d_off.as<int32_t>(), d_tab.as<int32_t>(),
+                                   d_cache.data(), nullptr),
+                cudaSuccess);
+    }
+    std::vector<float> qkv = ToHost<float>(d_qkv, units);
+    return Result{std::vector<float>(qkv.begin(), qkv.begin() + Q),
+                  ToHost<uint16_t>(d_cache, cache_values)};
+  };
+  for (const bool with_norm : {false, true}) {
+    const Result expected = run(false, with_norm, {});
+    // The rope kernel wrote the slot (block 6, slot 5 of layer 2) and only it.
+    const size_t slot = (size_t(6) * shape.num_layers + layer) * 2 * shape.block_size * KV + 5 * KV;
+    size_t written = 0;
+    for (size_t i = 0; i < cache_values; ++i) written += expected.cache[i] != 0x5555;
+    EXPECT_GE(written, size_t(KV));  // keys and values: a poison-valued result is very unlikely
+    EXPECT_NE(expected.cache[slot], 0x5555);
+    for (const SkinnyPlan& plan :
+         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
+          SkinnyPlan{.resident = 3}}) {
+      SCOPED_TRACE(testing::Message() << "norm " << with_norm << ", stage_x " << plan.stage_x
+                                      << ", blocks per processor " << plan.blocks_per_processor
+                                      << ", resident " << plan.resident);
+      const Result got = run(true, with_norm, plan);
+      EXPECT_EQ(got.q, expected.q);
+      EXPECT_EQ(got.cache, expected.cache);
+    }
+  }
+}
+
+// Qwen2.5-1.5B's shape (12 heads, 2 KV heads of 128, hidden 1536: two warps a row, four rows
+// a block), small heads of GQA and MHA, neox and interleaved pairs, with and without the bias.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, SkinnyQkvRopeTest,
+    ::testing::Values(QkvRopeCase{StorageType::kBF16, 12, 2, 128, 1536, true, true},
+                      QkvRopeCase{StorageType::kF16, 12, 2, 128, 1536, true, false},
+                      QkvRopeCase{StorageType::kBF16, 4, 2, 64, 256, false, true},
+                      QkvRopeCase{StorageType::kF16, 4, 4, 16, 8 * 197, true, true},
+                      QkvRopeCase{StorageType::kBF16, 6, 3, 32, 8 * 300, false, false}),
+    [](const auto& info) {
+      const QkvRopeCase& p = info.param;
+      return absl::StrCat(p.type == StorageType::kBF16 ? "bf16_" : "f16_", p.num_heads, "x",
+                          p.num_kv_heads, "x", p.head_dim, "_", p.cols,
+                          p.neox ? "_neox" : "_interleaved", p.bias ? "_bias" : "");
+    });
+
+// Which QKV products take the rope epilogue (no device needed): not with q/k norms (a norm needs
+// the whole head), not where split-K leaves a block an odd number of rows (eight warps a row:
+// a pair's rows in two blocks), not for odd or too wide heads.
+TEST(SkinnyQkvRopeRuleTest, TakesShapesWhoseRopePairsShareABlock) {
+  const float some = 0.0f;
+  const QkvParams plain{.inv_freq = &some};
+  EXPECT_TRUE(SkinnyQkvRopeSupports({12, 2, 128, 28, 16}, 1536, plain));
+  EXPECT_TRUE(SkinnyQkvRopeSupports({32, 8, 128, 32, 16}, 4096, plain));
+  EXPECT_FALSE(
+      SkinnyQkvRopeSupports({12, 2, 128, 28, 16}, 1536, {.q_norm = &some, .k_norm = &some}));
+  // 64 rows of 1024 chunks: eight warps a row, one row a block.
+  EXPECT_FALSE(SkinnyQkvRopeSupports({2, 1, 16, 1, 16}, 8192, plain));
+  // The same rows under a plan that wants fewer warps: one a row.
+  EXPECT_TRUE(SkinnyQkvRopeSupports({2, 1, 16, 1, 16}, 8192, plain, {.target_warps = 64}));
+  EXPECT_FALSE(SkinnyQkvRopeSupports({2, 1, 512, 1, 16}, 1536, plain));
+  EXPECT_FALSE(SkinnyQkvRopeSupports({12, 2, 128, 28, 16}, 1532, plain));
+}
+
 TEST(CudaGreedyTest, PicksTheLowestIdAmongEqualMaximaAndItsLogSoftmax) {
   PONDER_SKIP_WITHOUT_CUDA_DEVICE();
   std::mt19937 rng(6);
