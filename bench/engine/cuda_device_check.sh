@@ -16,7 +16,7 @@
 # archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profiles.
 # Each run compares the backend's defaults with the settings they replaced (docs/cuda_backend.md
 # lists them). About 330 s of device time on an H200 in stop 25 (with two comparisons since
-# removed), 190 s of them the profiles.
+# removed), 190 s of them the profiles; stop 26's six more engine_bench rows add perhaps 70 s.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -96,6 +96,10 @@ run() {
     rows "PONDER_CUDA_QKV_ROPE=$rope PONDER_CUDA_SKINNY_RESIDENT=3" "qkv rope $rope, resident 3" \
       qkv_rope.log --npl 1 --ntg 64
   done
+  step "the candidates together (three-block products, rope in the QKV product, pipelined attention) beside the defaults"
+  rows "" "defaults" together.log --npl 1,16,64 --ntg 64
+  rows "PONDER_CUDA_SKINNY_RESIDENT=3 PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1" \
+    "together" together.log --npl 1,16,64 --ntg 64
   step "decode attention's loads pipelined (PONDER_CUDA_ATTENTION_PIPELINE=1; off by default)"
   for pipeline in 0 1; do
     rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline" attention_pipeline.log \

@@ -229,7 +229,11 @@ class PagedAttentionTest : public ::testing::TestWithParam<AttentionCase> {
   void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
 };
 
-// Launches attention for tokens at `positions` of `sequences` (0: A, 300 positions cached;
+// Positions sequence A has in the cache: enough for split attention's longest stretches to take
+// a warp two steps of keys (contexts beyond 16 stretches x 32 keys).
+constexpr int kCachedA = 700;
+
+// Launches attention for tokens at `positions` of `sequences` (0: A, kCachedA positions cached;
 // 1: B, 40) on random q and a random cache in shuffled blocks.
 using AttentionLaunch = std::function<cudaError_t(
     const AttentionShape& shape, const float* qkv, const int32_t* positions, const int32_t* offsets,
@@ -244,7 +248,7 @@ void CheckAttention(const AttentionCase& p, const std::vector<int32_t>& position
   const int block_size = 16, num_layers = 2, layer = 1, D = p.head_dim;
   const int Q = p.num_heads * D, KV = p.num_kv_heads * D, W = Q + 2 * KV;
   const AttentionShape shape{p.num_heads, p.num_kv_heads, D, num_layers, block_size};
-  const int blocks_a = 300 / block_size + 1, blocks_b = 40 / block_size + 1;
+  const int blocks_a = kCachedA / block_size + 1, blocks_b = 40 / block_size + 1;
   const int num_blocks = blocks_a + blocks_b + 3;
   std::vector<int32_t> permutation(num_blocks);
   std::iota(permutation.begin(), permutation.end(), 0);
@@ -323,39 +327,41 @@ void CheckDecodeKernels(
 TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
   const AttentionCase& p = GetParam();
   CheckDecodeKernels(
-      p, {0, 1, 31, 32, 299, 0, 39}, {0, 0, 0, 0, 0, 1, 1},
+      p, {0, 1, 31, 32, 299, kCachedA - 1, 0, 39}, {0, 0, 0, 0, 0, 0, 1, 1},
       [&](AttentionKernel kernel, bool pipelined) -> AttentionLaunch {
         return [&p, kernel, pipelined](const AttentionShape& shape, const float* qkv,
                                        const int32_t* positions, const int32_t* offsets,
                                        const int32_t* tables, const void* cache, void* out) {
-          return LaunchPagedAttention(p.type, qkv, 7, shape, 1, positions, offsets, tables, cache,
+          return LaunchPagedAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables, cache,
                                       out, nullptr, kernel, pipelined);
         };
       });
 }
 
-// Decode attention split over the positions: tokens whose 1 to 300 positions take 1 to 10
-// stretches, on a scratch buffer full of NaN (every partial read must have been written), a
-// block per stretch of a head or of a KV head's query heads.
+// Decode attention split over the positions: tokens whose 1 to 700 positions take 1 to 16
+// stretches (at 600 and 700, stretches of 38 and 44 keys: a warp takes a second step of keys,
+// so the pipelined kernel hands a loaded step over), on a scratch buffer full of NaN (every
+// partial read must have been written), a block per stretch of a head or of a KV head's query
+// heads.
 TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
   const AttentionCase& p = GetParam();
   EXPECT_EQ(AttentionSplits(1), 1);
   EXPECT_EQ(AttentionSplits(kAttentionSplitKeys), 1);
   EXPECT_EQ(AttentionSplits(kAttentionSplitKeys + 1), 2);
   EXPECT_EQ(AttentionSplits(1 << 20), kAttentionMaxSplits);
-  const std::vector<int32_t> positions = {0, 31, 32, 64, 160, 299, 0, 39};
+  const std::vector<int32_t> positions = {0, 31, 32, 64, 160, 299, 599, kCachedA - 1, 0, 39};
+  const int tokens = static_cast<int>(positions.size());
   const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
   CheckDecodeKernels(
-      p, positions, {0, 0, 0, 0, 0, 0, 1, 1},
+      p, positions, {0, 0, 0, 0, 0, 0, 0, 0, 1, 1},
       [&](AttentionKernel kernel, bool pipelined) -> AttentionLaunch {
-        auto scratch = std::make_shared<DeviceBuffer>(ToDevice(std::vector<float>(
-            SplitAttentionScratchBytes(static_cast<int>(positions.size()), probe) / sizeof(float),
-            NAN)));
-        return [&p, kernel, pipelined, scratch](
+        auto scratch = std::make_shared<DeviceBuffer>(ToDevice(
+            std::vector<float>(SplitAttentionScratchBytes(tokens, probe) / sizeof(float), NAN)));
+        return [&p, tokens, kernel, pipelined, scratch](
                    const AttentionShape& shape, const float* qkv, const int32_t* positions,
                    const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
-          return LaunchSplitAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables, cache,
-                                      out, scratch->data(), nullptr, kernel, pipelined);
+          return LaunchSplitAttention(p.type, qkv, tokens, shape, 1, positions, offsets, tables,
+                                      cache, out, scratch->data(), nullptr, kernel, pipelined);
         };
       });
 }
