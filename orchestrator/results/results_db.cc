@@ -70,7 +70,7 @@ absl::StatusOr<std::unique_ptr<ResultsDb>> ResultsDb::Open(const std::string& pa
   PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::OpenForReading(path));
   PONDER_ASSIGN_OR_RETURN(orchestrator::sqlite::Database db,
                           orchestrator::sqlite::Database::Open(
-                              path, orchestrator::sqlite::Database::Access::kReadOnly));
+                              path, orchestrator::sqlite::Database::Access::kQueryOnly));
   return std::unique_ptr<ResultsDb>(new ResultsDb(path, std::move(store), std::move(db)));
 }
 

@@ -133,10 +133,9 @@ absl::StatusOr<int64_t> InspectExisting(const std::string& path) {
   std::error_code error;
   const uintmax_t log_bytes = std::filesystem::file_size(path + "-wal", error);
   const bool log = !error && log_bytes > 0;
-  PONDER_ASSIGN_OR_RETURN(
-      sqlite::Database db,
-      sqlite::Database::Open(path, log ? sqlite::Database::Access::kReadOnly
-                                       : sqlite::Database::Access::kInspect));
+  PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
+                          sqlite::Database::Open(path, log ? sqlite::Database::Access::kReadOnly
+                                                           : sqlite::Database::Access::kInspect));
   return ExperimentSchemaVersion(db);
 }
 
@@ -158,8 +157,10 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading(
     const std::string& path) {
   PONDER_ASSIGN_OR_RETURN(int64_t version, InspectExisting(path));
+  // Query-only rather than read-only: a read-only connection would leave the write-ahead log and
+  // its index beside the file after `ponder query`.
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
-                          sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly));
+                          sqlite::Database::Open(path, sqlite::Database::Access::kQueryOnly));
   PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, ExperimentStoreMigrations()));
   // Version 1 is the only schema so far: every experiment database has the tables read here.
   if (version == 0) {

@@ -198,6 +198,9 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
     case Access::kReadOnly:
       mode |= SQLITE_OPEN_READONLY;
       break;
+    case Access::kQueryOnly:
+      mode |= SQLITE_OPEN_READWRITE;  // not CREATE
+      break;
     case Access::kInspect:
       mode |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
       name = absl::StrCat("file:", absl::StartsWith(path, "/") ? "//" : "", UriEscaped(path),
@@ -215,6 +218,7 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
     }
     sqlite3_extended_result_codes(handle, 1);
     sqlite3_busy_timeout(handle, static_cast<int>(absl::ToInt64Milliseconds(kBusyTimeout)));
+    if (access == Access::kQueryOnly) PONDER_RETURN_IF_ERROR(db.Execute("PRAGMA query_only = ON"));
     if (absl::StatusOr<int64_t> read = db.QueryInt("SELECT count(*) FROM sqlite_master");
         !read.ok()) {
       return absl::Status(read.status().code(),

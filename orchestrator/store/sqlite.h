@@ -70,6 +70,12 @@ class Database {
   enum class Access {
     kReadWrite,
     kReadOnly,
+    // Reads only (PRAGMA query_only: a write is an error), but opened for writing where the file
+    // allows: as the last connection to a database in write-ahead-log mode it then removes the
+    // log and its index on closing (checkpointing the log into the file first, as SQLite does),
+    // where a read-only connection leaves both beside the file. For this program's own
+    // databases, after a look with kInspect; another program's file is only read with kReadOnly.
+    kQueryOnly,
     // The file as it is on disk, to see what it is before deciding to open it: read-only, no
     // locks, nothing created beside it (SQLite's immutable=1; a write-ahead log's content that is
     // not checkpointed yet is not seen).
@@ -79,9 +85,9 @@ class Database {
   // Opens (creating if needed) the database at `path` (":memory:" for a private in-memory one)
   // with foreign keys on, a 5 s busy timeout and, for files, write-ahead logging with
   // synchronous=NORMAL: a commit survives the process being killed, and readers (the sqlite3
-  // shell) never block the writer. kReadOnly opens an existing file and changes nothing in it
-  // (not even its journal mode). Errors name the path; a file that is not a SQLite database is
-  // FailedPrecondition.
+  // shell) never block the writer. kReadOnly and kQueryOnly open an existing file and change
+  // nothing it holds (not even its journal mode). Errors name the path; a file that is not a
+  // SQLite database is FailedPrecondition.
   static absl::StatusOr<Database> Open(const std::string& path, Access access = Access::kReadWrite);
 
   Database() = default;

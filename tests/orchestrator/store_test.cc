@@ -99,7 +99,8 @@ TEST(SqliteTest, AFileThatIsNoDatabaseIsRefusedUntouched) {
   std::string garbage(5000, '\0');
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 131 + 7);
   WriteFile(path, garbage);
-  for (auto access : {sqlite::Database::Access::kReadWrite, sqlite::Database::Access::kReadOnly}) {
+  for (auto access : {sqlite::Database::Access::kReadWrite, sqlite::Database::Access::kReadOnly,
+                      sqlite::Database::Access::kQueryOnly}) {
     absl::StatusOr<sqlite::Database> db = sqlite::Database::Open(path, access);
     ASSERT_FALSE(db.ok());
     EXPECT_TRUE(absl::IsFailedPrecondition(db.status())) << db.status();
@@ -449,6 +450,44 @@ TEST_F(ExperimentStoreTest, CreatedExperimentReadsBackWithItsProblems) {
   EXPECT_EQ((*problems)[2].id(), "p2");
   EXPECT_EQ((*problems)[2].reference_answer(), "3");
   EXPECT_EQ((*problems)[2].answer_format(), v1::ANSWER_FORMAT_GSM8K);
+}
+
+// Reading (`ponder query`, `ponder report`) refuses writes and, once the last connection is
+// closed, leaves nothing beside the file: a read-only SQLite connection would leave the
+// write-ahead log and its index behind. While a writer holds the file, its log stays.
+TEST_F(ExperimentStoreTest, AReaderWritesNothingAndLeavesNothingBesideTheFile) {
+  ASSERT_TRUE(store_->CreateExperiment(MakeExperiment(2)).ok());
+  store_.reset();
+  ASSERT_FALSE(std::filesystem::exists(path_ + "-wal"));
+  const std::string before = FileBytes(path_);
+  {
+    auto reader = ExperimentStore::OpenForReading(path_);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    auto listed = (*reader)->ListExperiments(0, 10);
+    ASSERT_TRUE(listed.ok()) << listed.status();
+    EXPECT_EQ(listed->size(), 1u);
+    absl::StatusOr<int64_t> written = (*reader)->CreateExperiment(MakeExperiment(1));
+    ASSERT_FALSE(written.ok());
+    EXPECT_THAT(std::string(written.status().message()), HasSubstr("readonly"));
+    auto query = sqlite::Database::Open(path_, sqlite::Database::Access::kQueryOnly);
+    ASSERT_TRUE(query.ok()) << query.status();
+    EXPECT_FALSE(query->Execute("DELETE FROM experiments").ok());
+    EXPECT_EQ(*query->QueryInt("SELECT count(*) FROM experiments"), 1);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-wal"));
+  EXPECT_FALSE(std::filesystem::exists(path_ + "-shm"));
+  EXPECT_TRUE(FileBytes(path_) == before) << path_ << " changed";
+
+  auto writer = ExperimentStore::Open(path_);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->CreateExperiment(MakeExperiment(1)).ok());
+  {
+    auto reader = ExperimentStore::OpenForReading(path_);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    EXPECT_EQ((*reader)->ListExperiments(0, 10)->size(), 2u);
+  }
+  EXPECT_TRUE(std::filesystem::exists(path_ + "-wal"));  // the writer's, still open
+  EXPECT_EQ((*writer)->ListExperiments(0, 10)->size(), 2u);
 }
 
 TEST_F(ExperimentStoreTest, RunRoundTripsWithCandidatesAndSteps) {
