@@ -176,8 +176,9 @@ __device__ __forceinline__ void RopeTables(int pos, const float* inv_freq, int h
 }
 
 // The rotation of one pair (a, b) by the angle whose cosine and sine are c and s:
-// (a c - b s, b c + a s), rounded as the CPU's engine/ops ApplyRopeCosSin rounds it where the
-// host has fused multiply-add (Highway's NegMulAdd(b, s, a c) and MulAdd(a, s, b c)); the
+// (a c - b s, b c + a s), rounded as the CPU's engine/ops ApplyRopeCosSin rounds it in its vector
+// loop where the host has fused multiply-add (Highway's NegMulAdd(b, s, a c) and MulAdd(a, s,
+// b c); its scalar tail, for half-heads that are not a multiple of the vector, rounds twice); the
 // intrinsics keep the compiler from contracting it another way in each kernel that inlines it,
 // so the rope kernel and the QKV product's epilogue give the same bits.
 __device__ __forceinline__ void RotatePair(float& a, float& b, float c, float s) {
@@ -1570,10 +1571,10 @@ __host__ __device__ __forceinline__ int RopeRow(int unit, int head_dim, int rota
 }
 
 // What a rope product keeps in shared memory: the token's rotation (as QkvRopeStoreKernel's
-// tables) and, by round parity, each unit's sum for its pair.
+// tables) and where its key goes in the cache (its value a block's keys further).
 struct SkinnyRopeShared {
   float cos_table[kMaxHeadDim / 2], sin_table[kMaxHeadDim / 2];
-  float sums[2][kSkinnyWarps];
+  void* key_slot;
 };
 
 // Unit `unit`'s part of the token's q, k and v (`sum` its product, `partner_sum` its pair's):
@@ -1581,7 +1582,8 @@ struct SkinnyRopeShared {
 template <typename T>
 __device__ __forceinline__ void SkinnyRopeWrite(const SkinnyRopeArgs& rope, float* out, int unit,
                                                 float sum, float partner_sum,
-                                                const SkinnyRopeShared& shared, T* key_slot) {
+                                                const SkinnyRopeShared& shared) {
+  T* key_slot = static_cast<T*>(shared.key_slot);
   const int D = rope.shape.head_dim;
   const int Q = rope.shape.num_heads * D, KV = rope.shape.num_kv_heads * D;
   const int row = RopeRow(unit, D, Q + KV, rope.neox);
@@ -1725,18 +1727,19 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
   uint4 current[kUnroll][kRows], next[kUnroll][kRows];
   int group = blockIdx.x;
   load(current, group, part * 32);  // weights do not depend on the previous kernel
-  [[maybe_unused]] T* key_slot = nullptr;
-  if constexpr (kRope) {  // nor does the token's place, which the host wrote
+  if constexpr (kRope) {            // nor does the token's place, which the host wrote
     const int pos = rope->positions[0];
-    key_slot = KeySlot(static_cast<T*>(rope->cache), rope->shape, rope->layer,
-                       rope->block_tables + rope->table_offsets[0], pos);
+    if (threadIdx.x == 0) {
+      rope_shared->key_slot = KeySlot(static_cast<T*>(rope->cache), rope->shape, rope->layer,
+                                      rope->block_tables + rope->table_offsets[0], pos);
+    }
     RopeTables(pos, rope->inv_freq, rope->shape.head_dim / 2, rope_shared->cos_table,
                rope_shared->sin_table);
   }
   AwaitPreviousKernel();
   const uint4* x = SkinnyX<T, kNorm>(args.stage_x, args.x, args.norm_x, args.norm_weight, args.eps,
                                      args.cols, args.num_tokens, staged_x);
-  if constexpr (kRope) __syncthreads();  // the tables, where SkinnyX did not sync
+  if constexpr (kRope) __syncthreads();  // the tables and slot, where SkinnyX did not sync
 
   float acc[kRows][kMaxTokens];
   for (int round = 0; group < args.groups; group += gridDim.x, ++round) {
@@ -1774,6 +1777,22 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
 #pragma unroll
       for (int t = 0; t < kMaxTokens; ++t) acc[r][t] = WarpSum(acc[r][t]);
     }
+    if constexpr (kRope) {
+      // Every warp's sum through shared memory (by round parity, as below); the first lane of a
+      // unit's first warp adds up its unit's and its pair's (a unit of this block), each in the
+      // order of the warps, as the split-K sum below does.
+      float(&sums)[kSkinnyWarps][kRows][kMaxTokens] = partial[round & 1];
+      if (lane == 0) sums[warp][0][0] = acc[0][0];
+      __syncthreads();
+      if (part != 0 || lane != 0 || !active) continue;
+      auto unit_sum = [&](int s) {
+        float sum = sums[s * splits][0][0];
+        for (int p = 1; p < splits; ++p) sum += sums[s * splits + p][0][0];
+        return sum;
+      };
+      SkinnyRopeWrite<T>(*rope, args.out, unit, unit_sum(slot), unit_sum(slot ^ 1), *rope_shared);
+      continue;
+    }
     if (splits > 1) {  // the same for the whole block
       // Two buffers by round parity: a warp may write round + 1's sums while part 0 of a unit
       // still reads this round's.
@@ -1798,16 +1817,8 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
         }
       }
     }
-    if constexpr (kRope) {  // each unit of a pair gives the other its sum
-      float(&sums)[kSkinnyWarps] = rope_shared->sums[round & 1];
-      if (part == 0 && lane == 0) sums[slot] = acc[0][0];
-      __syncthreads();
-      if (part != 0 || lane != 0 || !active) continue;
-      SkinnyRopeWrite<T>(*rope, args.out, unit, acc[0][0], sums[slot ^ 1], *rope_shared, key_slot);
-    } else {
-      if (part != 0 || lane != 0 || !active) continue;
-      SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
-    }
+    if (part != 0 || lane != 0 || !active) continue;
+    SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
   }
 }
 
@@ -2218,8 +2229,9 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
 bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,
                            const SkinnyPlan& plan) {
   const int units = (shape.num_heads + 2 * shape.num_kv_heads) * shape.head_dim;
-  return params.q_norm == nullptr && params.k_norm == nullptr && shape.head_dim > 0 &&
-         shape.head_dim % 2 == 0 && shape.head_dim <= kMaxHeadDim && cols >= 8 && cols % 8 == 0 &&
+  return params.q_norm == nullptr && params.k_norm == nullptr && shape.num_heads > 0 &&
+         shape.num_kv_heads > 0 && shape.head_dim > 0 && shape.head_dim % 2 == 0 &&
+         shape.head_dim <= kMaxHeadDim && cols >= 8 && cols % 8 == 0 &&
          (kSkinnyWarps / SkinnySplits(units, cols, plan.target_warps)) % 2 == 0;
 }
 
