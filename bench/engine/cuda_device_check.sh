@@ -16,7 +16,8 @@
 # archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profiles.
 # Each run compares the backend's defaults with the settings they replaced (docs/cuda_backend.md
 # lists them). About 330 s of device time on an H200 in stop 25 (with two comparisons since
-# removed), 190 s of them the profiles; stop 26's six more engine_bench rows add perhaps 70 s.
+# removed), 190 s of them the profiles; stop 26's eleven more engine_bench rows add perhaps
+# 120 s (PROFILE=0 leaves room for a second call).
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -96,10 +97,18 @@ run() {
     rows "PONDER_CUDA_QKV_ROPE=$rope PONDER_CUDA_SKINNY_RESIDENT=3" "qkv rope $rope, resident 3" \
       qkv_rope.log --npl 1 --ntg 64
   done
-  step "the candidates together (three-block products, rope in the QKV product, pipelined attention) beside the defaults"
+  step "two batches of weights loaded before each wait (PONDER_CUDA_SKINNY_EARLY=1; off by default)"
+  for early in 0 1; do
+    rows PONDER_CUDA_SKINNY_EARLY=$early "early $early" skinny_early.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_EARLY=$early "early $early, context 1024" skinny_early.log --npl 1 \
+      --npp 1024 --ntg 32
+  done
+  step "the candidates together (rope in the QKV product, pipelined attention, early loads or three-block products) beside the defaults"
   rows "" "defaults" together.log --npl 1,16,64 --ntg 64
-  rows "PONDER_CUDA_SKINNY_RESIDENT=3 PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1" \
-    "together" together.log --npl 1,16,64 --ntg 64
+  rows "PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1 PONDER_CUDA_SKINNY_EARLY=1" \
+    "together, early loads" together.log --npl 1,16,64 --ntg 64
+  rows "PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1 PONDER_CUDA_SKINNY_RESIDENT=3" \
+    "together, three blocks" together.log --npl 1,16,64 --ntg 64
   step "decode attention's loads pipelined (PONDER_CUDA_ATTENTION_PIPELINE=1; off by default)"
   for pipeline in 0 1; do
     rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline" attention_pipeline.log \
@@ -108,7 +117,7 @@ run() {
       attention_pipeline.log --npl 1,16 --npp 1024 --ntg 32
   done
   step "the decode products alone and chained, ours and cuBLAS's"
-  timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default,resident=3 2>&1 |
+  timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default,resident=3,early=1 2>&1 |
     tee "$out/skinny.log"
   step "prefill attention on the tensor cores (the default for BF16) and on CUDA cores"
   for mode in mma cuda_cores; do

@@ -406,6 +406,12 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view resident,
                           Choice("PONDER_CUDA_SKINNY_RESIDENT", {"", "2", "3"}));
   skinny_plan_.resident = resident == "3" ? 3 : 2;
+  // PONDER_CUDA_SKINNY_EARLY=1: the one-token matrix-vector kernels load two batches of weights
+  // before they wait for the previous kernel (kernels.h SkinnyPlan::early_next; the same sums;
+  // written in stop 26 without a GPU), to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view early_loads,
+                          Choice("PONDER_CUDA_SKINNY_EARLY", {"", "0", "1"}));
+  skinny_plan_.early_next = early_loads == "1";
   // PONDER_CUDA_SKINNY_DOWN=1: the down product of steps that take the matrix-vector kernels on
   // them too (with the three-block kernels it may beat cuBLAS's split-K), to compare.
   PONDER_ASSIGN_OR_RETURN(const std::string_view down,

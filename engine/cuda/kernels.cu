@@ -1686,8 +1686,12 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // fits. The warps of a unit add their sums in a fixed order through shared memory. (A function
 // of the kernels below, which differ in their register budgets; the default's allocation is the
 // same as when this was its body.) With kRope (one token, not gated) unit u is row RopeRow(u)
-// and the epilogue is SkinnyRopeWrite's.
-template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false>
+// and the epilogue is SkinnyRopeWrite's. With kEarly both buffers are filled before the wait
+// (the first batch and the one after it), and each batch is loaded when the one before it has
+// moved into `current` rather than before `current` is used: the same order in the steady state,
+// one batch more in flight while the previous kernel ends.
+template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
+          bool kEarly = false>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
                                              SkinnyRopeShared* rope_shared = nullptr) {
@@ -1727,7 +1731,19 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
   uint4 current[kUnroll][kRows], next[kUnroll][kRows];
   int group = blockIdx.x;
   load(current, group, part * 32);  // weights do not depend on the previous kernel
-  if constexpr (kRope) {            // nor does the token's place, which the host wrote
+  // kEarly: the batch in `next` (group and first chunk), and the step to the batch after.
+  [[maybe_unused]] int next_group = group, next_base = part * 32;
+  [[maybe_unused]] auto advance = [&] {
+    if (next_base + step < chunks) {
+      next_base += step;
+    } else {
+      next_group += gridDim.x;
+      next_base = part * 32;
+    }
+    load(next, next_group, next_base);
+  };
+  if constexpr (kEarly) advance();
+  if constexpr (kRope) {  // nor does the token's place, which the host wrote
     const int pos = rope->positions[0];
     if (threadIdx.x == 0) {
       rope_shared->key_slot = KeySlot(static_cast<T*>(rope->cache), rope->shape, rope->layer,
@@ -1752,10 +1768,12 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
     }
     // Every lane adds its chunks in increasing order, whatever the batch size or grid.
     for (int base = part * 32; base < chunks; base += step) {
-      if (base + step < chunks) {
-        load(next, group, base + step);
-      } else {
-        load(next, group + gridDim.x, part * 32);
+      if constexpr (!kEarly) {
+        if (base + step < chunks) {
+          load(next, group, base + step);
+        } else {
+          load(next, group + gridDim.x, part * 32);
+        }
       }
       if (active) {
 #pragma unroll
@@ -1771,6 +1789,7 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
 #pragma unroll
         for (int r = 0; r < kRows; ++r) current[u][r] = next[u][r];
       }
+      if constexpr (kEarly) advance();
     }
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
@@ -1832,6 +1851,17 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
 template <typename T, int kMaxTokens, bool kGated, bool kNorm>
 __global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyMatMulKernel3(SkinnyArgs args) {
   SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
+}
+
+// The one-token kernels with both weight buffers loaded before the wait (SkinnyPlan::early_next),
+// for two and three blocks per multiprocessor.
+template <typename T, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyEarlyKernel(SkinnyArgs args) {
+  SkinnyMatMul<T, 1, kGated, kNorm, false, true>(args);
+}
+template <typename T, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyEarlyKernel3(SkinnyArgs args) {
+  SkinnyMatMul<T, 1, kGated, kNorm, false, true>(args);
 }
 
 // A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope), for two and three blocks
@@ -1995,7 +2025,17 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
         }
       }
       if constexpr (kTokens == 1) {
-        if (plan.resident == 3) {
+        if (plan.early_next && plan.resident == 3) {
+          grid = norm != nullptr ? StartSkinny<SkinnyEarlyKernel3<T, kGated, true>>(
+                                       args, shared_bytes, plan, launch)
+                                 : StartSkinny<SkinnyEarlyKernel3<T, kGated, false>>(
+                                       args, shared_bytes, plan, launch);
+        } else if (plan.early_next) {
+          grid = norm != nullptr ? StartSkinny<SkinnyEarlyKernel<T, kGated, true>>(
+                                       args, shared_bytes, plan, launch)
+                                 : StartSkinny<SkinnyEarlyKernel<T, kGated, false>>(
+                                       args, shared_bytes, plan, launch);
+        } else if (plan.resident == 3) {
           grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, true>>(
                                        args, shared_bytes, plan, launch)
                                  : StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, false>>(

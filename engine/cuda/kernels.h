@@ -184,11 +184,17 @@ struct SkinnyNorm {
 // most 80, some spilled; steps of more tokens keep 2), which puts half as many warps again in
 // flight (written in stop 25 without a GPU after its profile: the one-token products at 25%
 // occupancy with 0.75 eligible warps per scheduler); the sums are the same either way.
+//
+// `early_next` (one-token steps but for the rope product; written in stop 26 without a GPU): a
+// block loads its first two batches of weights before it waits for the previous kernel instead
+// of one, so with early starts more of a short product (the attention output's 4.7 MB, about
+// two batches a warp) is in flight before its input is ready; the same sums.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
   int resident = 2;
+  bool early_next = false;
 };
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,

@@ -580,9 +580,10 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 }
 
 // A plan changes how the work is divided, not the result: x read from global memory rather than
-// shared memory, a smaller persistent grid, or the kernel compiled for three blocks per
-// multiprocessor give the default's bits, with and without a fused norm (the split is the same);
-// another split-K (one warp per row, or as many as allowed) stays within the sums' tolerance.
+// shared memory, a smaller persistent grid (more rounds), the kernel compiled for three blocks
+// per multiprocessor, or two batches loaded before the wait give the default's bits, with and
+// without a fused norm (the split is the same); another split-K (one warp per row, or as many as
+// allowed) stays within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -627,9 +628,12 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   for (const SkinnyPlan& plan :
        {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
         SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}, SkinnyPlan{.resident = 3},
-        SkinnyPlan{.stage_x = false, .resident = 3}}) {
+        SkinnyPlan{.stage_x = false, .resident = 3}, SkinnyPlan{.early_next = true},
+        SkinnyPlan{.blocks_per_processor = 1, .early_next = true},
+        SkinnyPlan{.stage_x = false, .resident = 3, .early_next = true}}) {
     SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor << ", resident " << plan.resident);
+                                    << plan.blocks_per_processor << ", resident " << plan.resident
+                                    << ", early next " << plan.early_next);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
