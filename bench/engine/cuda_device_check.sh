@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
-# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, each default of
-# the backend beside the setting it replaced (the decode products' kernels, prefill and decode
-# attention, cached draws, the launch modes), the decode products alone and chained (skinny_bench,
-# cuBLAS beside), and profiles (Nsight Compute) of a decode and a prefill step, kernel by kernel.
+# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, the settings not
+# yet made defaults beside the defaults (together, then one by one), sampled draws on one block
+# and on clusters, the decode products alone and chained (skinny_bench, cuBLAS beside), and
+# profiles (Nsight Compute) of a batch-1 decode step, kernel by kernel, with the defaults and
+# with the candidates.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -13,11 +14,11 @@
 # The binaries link Debian's shared libraries, which the device image (Ubuntu) lacks: `pack`
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
-# archive, logs.tgz (the device tool brings back a few files only); PROFILE=0 skips the profiles.
-# Each run compares the backend's defaults with the settings they replaced (docs/cuda_backend.md
-# lists them). About 330 s of device time on an H200 in stop 25 (with two comparisons since
-# removed), 190 s of them the profiles; stop 26's eleven more engine_bench rows add perhaps
-# 120 s (PROFILE=0 leaves room for a second call).
+# archive, logs.tgz (the device tool brings back a few files only). PROFILE=0 skips the profiles,
+# PROFILE=2 adds batch-16 decode and prefill ones. Each run compares the settings not yet made
+# defaults (docs/cuda_backend.md lists them) with the defaults in the same call. About 330 s of
+# device time on an H200 in stop 25 (190 s of them profiles); stop 26 replaced the comparisons
+# that call settled with its own candidates' (an estimate: 300 to 380 s in all).
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -64,7 +65,6 @@ run() {
   wait $model
   tail -1 "$out/model.log"
   local bench=("$p/bin/engine_bench" --model /tmp/m15 --device cuda --npp 128)
-  local table='roofline|copy|graphs|^ +[0-9]+ \|'
   # engine_bench with `settings` (VAR=value, space-separated) and the arguments after `file`: its
   # table rows, each prefixed by `label`, appended to $out/file.
   rows() {
@@ -78,83 +78,62 @@ run() {
   timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
     --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
     grep -v 'Loading weights' | tee "$out/bench.log"
-  step "the decode products on the matrix-vector kernels up to N tokens (PONDER_CUDA_SKINNY_TOKENS; default 1)"
-  for n in 1 0 2 8; do
-    rows PONDER_CUDA_SKINNY_TOKENS=$n "skinny tokens $n" skinny_tokens.log --npl 1,2,4,8 --ntg 64
-  done
-  step "the one-token products compiled for three blocks per multiprocessor (PONDER_CUDA_SKINNY_RESIDENT=3; off by default)"
-  for resident in 2 3; do
-    rows PONDER_CUDA_SKINNY_RESIDENT=$resident "resident $resident" skinny_resident.log \
-      --npl 1 --ntg 64
-    rows PONDER_CUDA_SKINNY_RESIDENT=$resident "resident $resident, context 1024" \
-      skinny_resident.log --npl 1 --npp 1024 --ntg 32
-    rows "PONDER_CUDA_SKINNY_DOWN=1 PONDER_CUDA_SKINNY_RESIDENT=$resident" \
-      "resident $resident, down on ours" skinny_resident.log --npl 1 --ntg 64
-  done
-  step "rope and the KV store in the one-token QKV product (PONDER_CUDA_QKV_ROPE=1; off by default)"
-  for rope in 0 1; do
-    rows PONDER_CUDA_QKV_ROPE=$rope "qkv rope $rope" qkv_rope.log --npl 1 --ntg 64
-    rows "PONDER_CUDA_QKV_ROPE=$rope PONDER_CUDA_SKINNY_RESIDENT=3" "qkv rope $rope, resident 3" \
-      qkv_rope.log --npl 1 --ntg 64
-  done
-  step "two batches of weights loaded before each wait (PONDER_CUDA_SKINNY_EARLY=1; off by default)"
-  for early in 0 1; do
-    rows PONDER_CUDA_SKINNY_EARLY=$early "early $early" skinny_early.log --npl 1 --ntg 64
-    rows PONDER_CUDA_SKINNY_EARLY=$early "early $early, context 1024" skinny_early.log --npl 1 \
-      --npp 1024 --ntg 32
-  done
-  step "the candidates together (rope in the QKV product, pipelined attention, early loads or three-block products) beside the defaults"
+  # Stop 26: the candidates written without a GPU, together and one by one, each beside the
+  # defaults in this call. (Stop 25's settled comparisons, the decode products' token limit,
+  # prefill attention's kernel, the split rule, the launch modes, are in its logs and the docs.)
+  step "the candidates together (rope in the QKV product, the merge in the product, pipelined attention, early loads or three-block products) beside the defaults"
+  local together="PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_MERGE_IN_PRODUCT=1 PONDER_CUDA_ATTENTION_PIPELINE=1"
   rows "" "defaults" together.log --npl 1,16,64 --ntg 64
-  rows "PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1 PONDER_CUDA_SKINNY_EARLY=1" \
-    "together, early loads" together.log --npl 1,16,64 --ntg 64
-  rows "PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1 PONDER_CUDA_SKINNY_RESIDENT=3" \
-    "together, three blocks" together.log --npl 1,16,64 --ntg 64
-  step "decode attention's loads pipelined (PONDER_CUDA_ATTENTION_PIPELINE=1; off by default)"
+  rows "$together PONDER_CUDA_SKINNY_EARLY=1" "together, early loads" together.log --npl 1,16,64 \
+    --ntg 64
+  rows "$together PONDER_CUDA_SKINNY_RESIDENT=3" "together, three blocks" together.log \
+    --npl 1,16,64 --ntg 64
+  rows "" "defaults, context 1024" together.log --npl 1,16 --npp 1024 --ntg 32
+  rows "$together PONDER_CUDA_SKINNY_EARLY=1" "together, early loads, context 1024" together.log \
+    --npl 1,16 --npp 1024 --ntg 32
+  step "one by one at batch 1 (and 16, 64 for the attention pipeline): each setting off, then on"
+  local setting
+  for setting in PONDER_CUDA_SKINNY_RESIDENT=3 PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_SKINNY_EARLY=1 \
+    PONDER_CUDA_MERGE_IN_PRODUCT=1; do
+    rows "" "${setting%=*} default" one_by_one.log --npl 1 --ntg 64
+    rows "$setting" "$setting" one_by_one.log --npl 1 --ntg 64
+  done
+  rows "PONDER_CUDA_SKINNY_DOWN=1 PONDER_CUDA_SKINNY_RESIDENT=3" \
+    "PONDER_CUDA_SKINNY_DOWN=1, resident 3" one_by_one.log --npl 1 --ntg 64
+  rows "PONDER_CUDA_SKINNY_DOWN=1" "PONDER_CUDA_SKINNY_DOWN=1" one_by_one.log --npl 1 --ntg 64
   for pipeline in 0 1; do
-    rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline" attention_pipeline.log \
+    rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline" one_by_one.log \
       --npl 1,16,64 --ntg 64
     rows PONDER_CUDA_ATTENTION_PIPELINE=$pipeline "pipeline $pipeline, context 1024" \
-      attention_pipeline.log --npl 1,16 --npp 1024 --ntg 32
+      one_by_one.log --npl 1,16 --npp 1024 --ntg 32
   done
   step "the decode products alone and chained, ours and cuBLAS's"
   timeout 60 $p/bin/skinny_bench --tokens 1,2,4 --plans default,resident=3,early=1 2>&1 |
     tee "$out/skinny.log"
-  step "prefill attention on the tensor cores (the default for BF16) and on CUDA cores"
-  for mode in mma cuda_cores; do
-    rows PONDER_CUDA_PREFILL_ATTENTION=$mode "$mode, prompts of 1024" prefill_attention.log \
-      --npl 4,16 --npp 1024 --ntg 8
-  done
-  step "decode attention at contexts of 1024 and 2048: the rule (auto), a block per head, split"
-  for mode in auto 0 1; do
-    rows PONDER_CUDA_SPLIT_ATTENTION=$mode "mode $mode, context 1024" split_rule.log \
-      --npl 1,16,32 --npp 1024 --ntg 32
-    rows PONDER_CUDA_SPLIT_ATTENTION=$mode "mode $mode, context 2048" split_rule.log \
-      --npl 16,32 --npp 2048 --ntg 32
-  done
-  step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95): cached where rows fit half of L2 (the default), never, always"
-  for cache in auto 0 1; do
-    rows PONDER_CUDA_DRAW_CACHE=$cache "draw cache $cache" sampled.log --npl 1,16,64 --ntg 64 \
-      --temperature 0.8 --top-p 0.95
-  done
-  step "the same draws by a cluster of 8 blocks each (PONDER_CUDA_DRAW_CLUSTER=8; off by default)"
+  step "decode steps that draw on the GPU (temperature 0.8, top-p 0.95): one block per draw (the default), then a cluster of 8 blocks (PONDER_CUDA_DRAW_CLUSTER=8; off by default)"
+  rows "" "one block per draw" sampled.log --npl 1,16,64 --ntg 64 --temperature 0.8 --top-p 0.95
   rows PONDER_CUDA_DRAW_CLUSTER=8 "draw cluster 8" sampled.log --npl 1,16,64 --ntg 64 \
     --temperature 0.8 --top-p 0.95
   rows PONDER_CUDA_DRAW_CLUSTER=8 "draw cluster 8, top-k 50" sampled.log --npl 1,64 --ntg 64 \
     --temperature 0.8 --top-k 50 --top-p 0.95
   rows PONDER_CUDA_DRAW_CLUSTER=1 "one block per draw, top-k 50" sampled.log --npl 1,64 \
     --ntg 64 --temperature 0.8 --top-k 50 --top-p 0.95
-  step "graphs, no early starts; neither"
-  rows PONDER_CUDA_EARLY_START=0 "graphs, no early starts" launch_modes.log --npl 1,16 --ntg 64
-  rows PONDER_CUDA_EARLY_START=0 "neither" launch_modes.log --npl 1,16 --ntg 64 --no-cuda-graphs
-  step "prefill in the engine's default micro-batches (512 tokens)"
-  timeout 60 "${bench[@]}" --npl 64 --ntg 8 --ubatch 512 2>&1 | grep -E "$table" |
-    tee "$out/ubatch512.log"
-  if [ "${PROFILE:-1}" = 1 ]; then
-    step "Nsight Compute: decode steps at batch 1 and 16 at a context of 128, a 64 x 128 prefill step"
-    PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
-      --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 1 \
-      --npp 128 --ntg 4 --no-cuda-graphs >"$out/ncu_decode128.csv" 2>&1
-    python3 bench/engine/ncu_summary.py "$out/ncu_decode128.csv" 2>&1 | head -16
+  if [ "${PROFILE:-1}" != 0 ]; then
+    # A batch-1 decode step at a context of 128, kernel by kernel: the defaults, then the
+    # candidates together (PROFILE=2 adds batch 16 and a 64 x 128 prefill step).
+    local profile
+    for profile in "defaults:" "together:$together PONDER_CUDA_SKINNY_EARLY=1"; do
+      step "Nsight Compute: a batch-1 decode step at a context of 128, ${profile%%:*}"
+      # shellcheck disable=SC2086  # one word per setting
+      env ${profile#*:} PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none \
+        --cache-control none --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv \
+        "${bench[@]}" --npl 1 --npp 128 --ntg 4 --no-cuda-graphs \
+        >"$out/ncu_decode128_${profile%%:*}.csv" 2>&1
+      python3 bench/engine/ncu_summary.py "$out/ncu_decode128_${profile%%:*}.csv" 2>&1 | head -18
+    done
+  fi
+  if [ "${PROFILE:-1}" = 2 ]; then
+    step "Nsight Compute: a batch-16 decode step at a context of 128, a 64 x 128 prefill step"
     PONDER_CUDA_EARLY_START=0 timeout 120 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv "${bench[@]}" --npl 16 \
       --npp 128 --ntg 4 --no-cuda-graphs >"$out/ncu_decode16.csv" 2>&1
