@@ -18,7 +18,8 @@
 # PROFILE=2 adds batch-16 decode and prefill ones. Each run compares the settings not yet made
 # defaults (docs/cuda_backend.md lists them) with the defaults in the same call. About 330 s of
 # device time on an H200 in stop 25 (190 s of them profiles); stop 26 replaced the comparisons
-# that call settled with its own candidates' (an estimate: 300 to 380 s in all).
+# that call settled with its own candidates' (an estimate: 350 to 450 s in all; give the device
+# call a limit of 540 s or run PROFILE=0 first, since logs.tgz is written at the end).
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -81,8 +82,8 @@ run() {
   # Stop 26: the candidates written without a GPU, together and one by one, each beside the
   # defaults in this call. (Stop 25's settled comparisons, the decode products' token limit,
   # prefill attention's kernel, the split rule, the launch modes, are in its logs and the docs.)
-  step "the candidates together (rope in the QKV product, the merge in the product, pipelined attention, early loads or three-block products) beside the defaults"
-  local together="PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_MERGE_IN_PRODUCT=1 PONDER_CUDA_ATTENTION_PIPELINE=1"
+  step "the candidates together (rope in the QKV product, pipelined attention, early loads or three-block products) beside the defaults"
+  local together="PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_ATTENTION_PIPELINE=1"
   rows "" "defaults" together.log --npl 1,16,64 --ntg 64
   rows "$together PONDER_CUDA_SKINNY_EARLY=1" "together, early loads" together.log --npl 1,16,64 \
     --ntg 64
@@ -93,8 +94,7 @@ run() {
     --npl 1,16 --npp 1024 --ntg 32
   step "one by one at batch 1 (and 16, 64 for the attention pipeline): each setting off, then on"
   local setting
-  for setting in PONDER_CUDA_SKINNY_RESIDENT=3 PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_SKINNY_EARLY=1 \
-    PONDER_CUDA_MERGE_IN_PRODUCT=1; do
+  for setting in PONDER_CUDA_SKINNY_RESIDENT=3 PONDER_CUDA_QKV_ROPE=1 PONDER_CUDA_SKINNY_EARLY=1; do
     rows "" "${setting%=*} default" one_by_one.log --npl 1 --ntg 64
     rows "$setting" "$setting" one_by_one.log --npl 1 --ntg 64
   done

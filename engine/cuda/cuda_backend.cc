@@ -321,9 +321,7 @@ class CudaBackend final : public ForwardBackend {
   int skinny_tokens_ = 1;
   bool skinny_down_ = false;
   bool attention_pipelined_ = false;  // decode attention's loads pipelined (kernels.h)
-  bool qkv_rope_ = false;  // one-token steps' rope and KV store in the QKV product (kernels.h)
-  // One-token steps with split attention merge its partials in the attention output product.
-  bool merge_in_product_ = false;
+  bool qkv_rope_ = false;   // one-token steps' rope and KV store in the QKV product (kernels.h)
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
@@ -431,12 +429,6 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view qkv_rope,
                           Choice("PONDER_CUDA_QKV_ROPE", {"", "0", "1"}));
   qkv_rope_ = qkv_rope == "1";
-  // PONDER_CUDA_MERGE_IN_PRODUCT=1: one-token steps whose attention is split merge its partial
-  // softmaxes in the attention output product instead of a kernel of their own (kernels.h
-  // LaunchSkinnyMergedMatMul; the same bits; written in stop 26 without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view merge,
-                          Choice("PONDER_CUDA_MERGE_IN_PRODUCT", {"", "0", "1"}));
-  merge_in_product_ = merge == "1";
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.
@@ -834,13 +826,7 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchQkvRopeStore(
           storage_, wide, nt, shape, l, params, d_positions, d_offsets, d_tables, cache, Next()));
     }
-    const bool prefill_tiles = key.tiles > 0 && PrefillAttentionSupports(shape);
-    // The attention output product merges split attention's partials itself (one token).
-    const bool merged_product =
-        merge_in_product_ && !prefill_tiles && key.split_attention && T == 1 &&
-        T <= skinny_tokens_ && layer.wo.cols % 8 == 0 &&
-        static_cast<size_t>(layer.wo.cols) * kValueBytes <= kSkinnyMaxNormBytes;
-    if (prefill_tiles) {
+    if (key.tiles > 0 && PrefillAttentionSupports(shape)) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPrefillAttention(
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
           d_positions, d_offsets, d_tables, cache, narrow, Next(), prefill_kernel_));
@@ -850,20 +836,14 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           split_scratch_.data(), Next(),
           decode_attention_ == DecodeAttention::kSplitGrouped ? AttentionKernel::kPerKvHead
                                                               : AttentionKernel::kPerHead,
-          attention_pipelined_, /*merge=*/!merged_product));
+          attention_pipelined_));
     } else {
       // Decode steps a block per head; prefill steps whose heads the tiled kernels do not take.
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next(),
           AttentionKernel::kAuto, attention_pipelined_ && key.tiles == 0));
     }
-    if (merged_product) {  // x += attention · Wo
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMergedMatMul(
-          storage_, layer.wo.data, static_cast<int>(layer.wo.rows), shape, d_positions,
-          split_scratch_.data(), x, 1.0f, Next(), skinny_plan_));
-    } else {
-      PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
-    }
+    PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {
       PONDER_CUDA_RETURN_IF_ERROR(LaunchRmsNorm(storage_, x, static_cast<int>(H), nullptr, nt,
                                                 ffn_norm.weight, c.rms_norm_eps, narrow, nullptr,

@@ -532,21 +532,6 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
       });
 }
 
-// Value d of a head's attention output from its `splits` partial softmaxes (HeadPartials), merged
-// in the order of the stretches (Milakov & Gimelshein 2018). The one definition, so the merge
-// kernel and the attention output product that merges for itself give the same bits.
-__device__ __forceinline__ float MergedValue(const float* partial, int splits, int D, int d) {
-  float maximum = -INFINITY;
-  for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial[s * (D + 2)]);
-  float denominator = 0.0f, numerator = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    const float weight = expf(partial[s * (D + 2)] - maximum);
-    denominator += partial[s * (D + 2) + 1] * weight;
-    numerator += partial[s * (D + 2) + 2 + d] * weight;
-  }
-  return numerator / denominator;
-}
-
 // Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
 // the order of the stretches, into out[t][h] (16-bit).
 template <typename T>
@@ -556,9 +541,19 @@ __global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* p
   const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
   const int splits = AttentionSplits(positions[t] + 1);
   const float* partial = HeadPartials(partials, shape, t, h);
+  float maximum = -INFINITY;
+  for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial[s * (D + 2)]);
+  float denominator = 0.0f;
+  for (int s = 0; s < splits; ++s) {
+    denominator += partial[s * (D + 2) + 1] * expf(partial[s * (D + 2)] - maximum);
+  }
   T* out_head = out + static_cast<size_t>(t) * shape.num_heads * D + h * D;
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    out_head[d] = FromFloat<T>(MergedValue(partial, splits, D, d));
+    float numerator = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      numerator += partial[s * (D + 2) + 2 + d] * expf(partial[s * (D + 2)] - maximum);
+    }
+    out_head[d] = FromFloat<T>(numerator / denominator);
   }
 }
 
@@ -1612,31 +1607,6 @@ __device__ __forceinline__ void SkinnyRopeWrite(const SkinnyRopeArgs& rope, floa
   }
 }
 
-// The attention output product that merges split attention's partial softmaxes itself
-// (LaunchSkinnyMergedMatMul): one token's.
-struct SkinnyMergeArgs {
-  AttentionShape shape;
-  const int32_t* positions;  // the token's position: its number of stretches
-  const float* partials;     // SplitAttentionScratchBytes
-};
-
-// x for the product with SkinnyMergeArgs: the token's attention output, each value merged as
-// SplitAttentionMergeKernel merges it, into shared memory. Call after AwaitPreviousKernel; syncs
-// the block.
-template <typename T>
-__device__ __forceinline__ const uint4* SkinnyMergedX(const SkinnyMergeArgs& merge, int cols,
-                                                      uint4* staged_x) {
-  T* xs = reinterpret_cast<T*>(staged_x);
-  const int D = merge.shape.head_dim;
-  const int splits = AttentionSplits(merge.positions[0] + 1);
-  for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-    xs[i] = FromFloat<T>(
-        MergedValue(HeadPartials(merge.partials, merge.shape, 0, i / D), splits, D, i % D));
-  }
-  __syncthreads();
-  return staged_x;
-}
-
 // Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels.
 template <int kMaxTokens, bool kGated>
 __host__ __device__ constexpr int SkinnyUnroll() {
@@ -1719,16 +1689,13 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // and the epilogue is SkinnyRopeWrite's. With kEarly both buffers are filled before the wait
 // (the first batch and the one after it), and each batch is loaded when the one before it has
 // moved into `current` rather than before `current` is used: the same order in the steady state,
-// one batch more in flight while the previous kernel ends. With kMerge (one token, plain) x is
-// SkinnyMergedX's.
+// one batch more in flight while the previous kernel ends.
 template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
-          bool kEarly = false, bool kMerge = false>
+          bool kEarly = false>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
-                                             SkinnyRopeShared* rope_shared = nullptr,
-                                             const SkinnyMergeArgs* merge = nullptr) {
+                                             SkinnyRopeShared* rope_shared = nullptr) {
   static_assert(!kRope || (kMaxTokens == 1 && !kGated));
-  static_assert(!kMerge || (kMaxTokens == 1 && !kGated && !kNorm && !kRope));
   extern __shared__ uint4 staged_x[];  // [num_tokens][cols] 16-bit, when staged
   constexpr int kRows = kGated ? 2 : 1;
   constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
@@ -1786,13 +1753,8 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                rope_shared->sin_table);
   }
   AwaitPreviousKernel();
-  const uint4* x;
-  if constexpr (kMerge) {
-    x = SkinnyMergedX<T>(*merge, args.cols, staged_x);
-  } else {
-    x = SkinnyX<T, kNorm>(args.stage_x, args.x, args.norm_x, args.norm_weight, args.eps, args.cols,
-                          args.num_tokens, staged_x);
-  }
+  const uint4* x = SkinnyX<T, kNorm>(args.stage_x, args.x, args.norm_x, args.norm_weight, args.eps,
+                                     args.cols, args.num_tokens, staged_x);
   if constexpr (kRope) __syncthreads();  // the tables and slot, where SkinnyX did not sync
 
   float acc[kRows][kMaxTokens];
@@ -1900,14 +1862,6 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyEarlyKernel(SkinnyArg
 template <typename T, bool kGated, bool kNorm>
 __global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyEarlyKernel3(SkinnyArgs args) {
   SkinnyMatMul<T, 1, kGated, kNorm, false, true>(args);
-}
-
-// The one-token attention output product from split attention's partials
-// (LaunchSkinnyMergedMatMul), with one batch of weights or two loaded before the wait.
-template <typename T, bool kEarly>
-__global__ void __launch_bounds__(kSkinnyWarps * 32)
-    SkinnyMergedKernel(SkinnyArgs args, SkinnyMergeArgs merge) {
-  SkinnyMatMul<T, 1, false, false, false, kEarly, true>(args, nullptr, nullptr, &merge);
 }
 
 // A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope), for two and three blocks
@@ -2023,24 +1977,19 @@ SkinnyArgs SkinnyInputs(const void* w, int units, int cols, const void* x, int n
 }
 
 // Launches the product (where `launch` is given; else only plans it) and sets *blocks, when
-// given, to the grid's thread blocks. With `rope` (not gated) it is LaunchSkinnyQkvRope's, with
-// `merge` (not gated, no norm, x staged) LaunchSkinnyMergedMatMul's.
+// given, to the grid's thread blocks. With `rope` (not gated) it is LaunchSkinnyQkvRope's.
 template <bool kGated>
 cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* norm,
                          const SkinnyPlan& plan, const Launch* launch, int* blocks = nullptr,
-                         const SkinnyRopeArgs* rope = nullptr,
-                         const SkinnyMergeArgs* merge = nullptr) {
+                         const SkinnyRopeArgs* rope = nullptr) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
       args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
       plan.blocks_per_processor < 0 || (plan.resident != 2 && plan.resident != 3) ||
       (rope != nullptr &&
        (kGated || args.num_tokens != 1 ||
-        (kSkinnyWarps / SkinnySplits(args.units, args.cols, plan.target_warps)) % 2 != 0)) ||
-      (merge != nullptr && (kGated || args.num_tokens != 1 || norm != nullptr || rope != nullptr ||
-                            static_cast<size_t>(args.cols) * 2 > kSkinnyMaxNormBytes))) {
+        (kSkinnyWarps / SkinnySplits(args.units, args.cols, plan.target_warps)) % 2 != 0))) {
     return cudaErrorInvalidValue;
   }
-  if (merge != nullptr) args.x = nullptr;  // staged from the partials
   const size_t x_bytes = static_cast<size_t>(args.num_tokens) * args.cols * 2;
   if (norm != nullptr) {
     if (x_bytes > kSkinnyMaxNormBytes) return cudaErrorInvalidValue;
@@ -2048,7 +1997,7 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     args.norm_weight = norm->weight;
     args.eps = norm->eps;
   }
-  args.stage_x = (plan.stage_x || merge != nullptr) && x_bytes <= kSkinnyMaxNormBytes;
+  args.stage_x = plan.stage_x && x_bytes <= kSkinnyMaxNormBytes;
   const size_t shared_bytes = args.stage_x || norm != nullptr ? x_bytes : 0;
   args.splits = SkinnySplits(args.units, args.cols, plan.target_warps);
   const int units_per_block = kSkinnyWarps / args.splits;
@@ -2059,14 +2008,6 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
       constexpr int kTokens = decltype(tokens_constant)::value;
       int grid = 0;
       if constexpr (kTokens == 1 && !kGated) {
-        if (merge != nullptr) {
-          grid = plan.early_next ? StartSkinny<SkinnyMergedKernel<T, true>>(args, shared_bytes,
-                                                                            plan, launch, *merge)
-                                 : StartSkinny<SkinnyMergedKernel<T, false>>(args, shared_bytes,
-                                                                             plan, launch, *merge);
-          if (blocks != nullptr) *blocks = grid;
-          return;
-        }
         if (rope != nullptr) {
           if (plan.resident == 3) {
             grid = norm != nullptr ? StartSkinny<SkinnyQkvRopeKernel3<T, true>>(args, shared_bytes,
@@ -2234,7 +2175,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
-                                 AttentionKernel kernel, bool pipelined, bool merge) {
+                                 AttentionKernel kernel, bool pipelined) {
   if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
   return Dispatch(type, [&](auto zero) {
@@ -2253,7 +2194,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
               static_cast<const T*>(cache), static_cast<float*>(scratch));
       });
     }
-    if (cudaPeekAtLastError() != cudaSuccess || !merge) return;
+    if (cudaPeekAtLastError() != cudaSuccess) return;
     Start(SplitAttentionMergeKernel<T>, dim3(num_tokens, shape.num_heads), 128, 0, launch, shape,
           positions, static_cast<const float*>(scratch), static_cast<T*>(out));
   });
@@ -2323,20 +2264,6 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
   SkinnyArgs args = SkinnyInputs(gate_up, inter, cols, x, num_tokens);
   args.out16 = out;
   return LaunchSkinny<true>(type, args, norm, plan, &launch);
-}
-
-cudaError_t LaunchSkinnyMergedMatMul(StorageType type, const void* w, int rows,
-                                     const AttentionShape& shape, const int32_t* positions,
-                                     const void* partials, float* out, float beta, Launch launch,
-                                     const SkinnyPlan& plan) {
-  if (!DecodeAttentionSupports(shape) || shape.num_heads < 1 || shape.head_dim < 1) {
-    return cudaErrorInvalidValue;
-  }
-  SkinnyArgs args = SkinnyInputs(w, rows, shape.num_heads * shape.head_dim, nullptr, 1);
-  args.out = out;
-  args.beta = beta;
-  const SkinnyMergeArgs merge{shape, positions, static_cast<const float*>(partials)};
-  return LaunchSkinny<false>(type, args, nullptr, plan, &launch, nullptr, nullptr, &merge);
 }
 
 bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,

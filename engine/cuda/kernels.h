@@ -121,14 +121,12 @@ __host__ __device__ constexpr int AttentionSplits(int keys) {
 // ignores it): a warp takes two steps or more only where stretches exceed 32 positions, at
 // contexts beyond 512.
 size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape);
-// Without `merge` only the first pass runs: out is not written, the partial softmaxes stay in
-// scratch for LaunchSkinnyMergedMatMul.
 cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
                                  AttentionKernel kernel = AttentionKernel::kPerHead,
-                                 bool pipelined = false, bool merge = true);
+                                 bool pipelined = false);
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one
@@ -229,20 +227,6 @@ cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const
                                 const int32_t* table_offsets, const int32_t* block_tables,
                                 void* cache, Launch launch, const SkinnyNorm* norm = nullptr,
                                 const SkinnyPlan& plan = {});
-
-// The attention output product of a one-token step straight from split attention's partial
-// softmaxes (LaunchSplitAttention's scratch, token 0, after a first pass without `merge`):
-// out[r] = beta * out[r] + sum_c x[c] * w[r][c], w [rows][num_heads * head_dim], with x the
-// 16-bit values the merge kernel would write, merged by every thread block into shared memory
-// (num_heads * head_dim * 2 bytes, at most kSkinnyMaxNormBytes) instead of by a kernel of their
-// own: the bits of the merge kernel followed by LaunchSkinnyMatMul, one kernel boundary and one
-// round trip of x fewer. Under plan.early_next two batches of weights are loaded before the wait;
-// plan.resident is not used (two blocks per multiprocessor). Written in stop 26 without a GPU:
-// the backend uses it only with PONDER_CUDA_MERGE_IN_PRODUCT=1 until it has run on one.
-cudaError_t LaunchSkinnyMergedMatMul(StorageType type, const void* w, int rows,
-                                     const AttentionShape& shape, const int32_t* positions,
-                                     const void* partials, float* out, float beta, Launch launch,
-                                     const SkinnyPlan& plan = {});
 
 // The thread blocks LaunchSkinnyMatMul (gated: LaunchSkinnySwiGlu, `rows` = inter) would launch
 // for this shape, with a norm or not, under `plan` (0 for a shape they refuse): tests check that

@@ -135,8 +135,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // decode products through cuBLAS instead of the matrix-vector kernels, with those kernels
   // compiled for three blocks per multiprocessor, with the down product on them too, with
   // decode attention's loads pipelined, with rope and the KV store in the QKV product (the
-  // models without q/k norms), with two batches of weights loaded before each wait, and with the
-  // attention output product merging split attention's partials itself.
+  // models without q/k norms), and with two batches of weights loaded before each wait.
   const std::pair<std::string, std::string> settings[] = {
       {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
@@ -147,14 +146,13 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_SKINNY_DOWN", "1"},
       {"PONDER_CUDA_ATTENTION_PIPELINE", "1"},
       {"PONDER_CUDA_QKV_ROPE", "1"},
-      {"PONDER_CUDA_SKINNY_EARLY", "1"},
-      {"PONDER_CUDA_MERGE_IN_PRODUCT", "1"}};
+      {"PONDER_CUDA_SKINNY_EARLY", "1"}};
   // Those that only reorganise the same arithmetic (kernels.h: three blocks per multiprocessor,
-  // pipelined loads, rope in the QKV product, weights loaded earlier, the merge in the product)
-  // must give the default's bits.
-  const std::set<std::string> same_bits = {
-      "PONDER_CUDA_SKINNY_RESIDENT=3", "PONDER_CUDA_ATTENTION_PIPELINE=1", "PONDER_CUDA_QKV_ROPE=1",
-      "PONDER_CUDA_SKINNY_EARLY=1", "PONDER_CUDA_MERGE_IN_PRODUCT=1"};
+  // pipelined loads, rope in the QKV product, weights loaded earlier) must give the default's
+  // bits.
+  const std::set<std::string> same_bits = {"PONDER_CUDA_SKINNY_RESIDENT=3",
+                                           "PONDER_CUDA_ATTENTION_PIPELINE=1",
+                                           "PONDER_CUDA_QKV_ROPE=1", "PONDER_CUDA_SKINNY_EARLY=1"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -628,8 +626,7 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
                                                           {"PONDER_CUDA_DRAW_CACHE", "yes"},
                                                           {"PONDER_CUDA_EARLY_START", "off"},
                                                           {"PONDER_CUDA_QKV_ROPE", "on"},
-                                                          {"PONDER_CUDA_SKINNY_EARLY", "2"},
-                                                          {"PONDER_CUDA_MERGE_IN_PRODUCT", "yes"}};
+                                                          {"PONDER_CUDA_SKINNY_EARLY", "2"}};
   for (const auto& [variable, value] : settings) {
     ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
