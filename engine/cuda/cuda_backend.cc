@@ -51,6 +51,12 @@ absl::StatusOr<std::string_view> Choice(const char* name,
       absl::StrCat(name, "='", std::string(value), "': expected one of ", expected));
 }
 
+// Whether the on/off setting `name` is "1" (unset or "0": off; anything else an error).
+absl::StatusOr<bool> SwitchedOn(const char* name) {
+  PONDER_ASSIGN_OR_RETURN(const std::string_view value, Choice(name, {"", "0", "1"}));
+  return value == "1";
+}
+
 constexpr size_t kValueBytes = 2;  // 16-bit storage: weights, KV cache, matrix-product inputs
 
 // A [rows][cols] 16-bit matrix in device memory (row-major, as in the model file).
@@ -409,26 +415,18 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // PONDER_CUDA_SKINNY_EARLY=1: the one-token matrix-vector kernels load two batches of weights
   // before they wait for the previous kernel (kernels.h SkinnyPlan::early_next; the same sums;
   // written in stop 26 without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view early_loads,
-                          Choice("PONDER_CUDA_SKINNY_EARLY", {"", "0", "1"}));
-  skinny_plan_.early_next = early_loads == "1";
+  PONDER_ASSIGN_OR_RETURN(skinny_plan_.early_next, SwitchedOn("PONDER_CUDA_SKINNY_EARLY"));
   // PONDER_CUDA_SKINNY_DOWN=1: the down product of steps that take the matrix-vector kernels on
   // them too (with the three-block kernels it may beat cuBLAS's split-K), to compare.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view down,
-                          Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "1"}));
-  skinny_down_ = down == "1";
+  PONDER_ASSIGN_OR_RETURN(skinny_down_, SwitchedOn("PONDER_CUDA_SKINNY_DOWN"));
   // PONDER_CUDA_ATTENTION_PIPELINE=1: decode attention's warps load their next keys while they
   // score the current ones (kernels.h LaunchPagedAttention; the same sums; written in stop 25
   // without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view pipeline,
-                          Choice("PONDER_CUDA_ATTENTION_PIPELINE", {"", "0", "1"}));
-  attention_pipelined_ = pipeline == "1";
+  PONDER_ASSIGN_OR_RETURN(attention_pipelined_, SwitchedOn("PONDER_CUDA_ATTENTION_PIPELINE"));
   // PONDER_CUDA_QKV_ROPE=1: one-token steps rotate q and k and store k and v in the QKV product's
   // last step, without the rope kernel (kernels.h LaunchSkinnyQkvRope; the same bits; written in
   // stop 26 without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view qkv_rope,
-                          Choice("PONDER_CUDA_QKV_ROPE", {"", "0", "1"}));
-  qkv_rope_ = qkv_rope == "1";
+  PONDER_ASSIGN_OR_RETURN(qkv_rope_, SwitchedOn("PONDER_CUDA_QKV_ROPE"));
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.

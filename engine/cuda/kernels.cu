@@ -1965,6 +1965,14 @@ int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& p
   return blocks;
 }
 
+// StartSkinny of kWithNorm for a product that computes its norm, else of kPlain.
+template <auto kWithNorm, auto kPlain, typename... Extra>
+int StartSkinnyNormed(bool norm, const SkinnyArgs& args, size_t shared_bytes,
+                      const SkinnyPlan& plan, const Launch* launch, const Extra&... extra) {
+  return norm ? StartSkinny<kWithNorm>(args, shared_bytes, plan, launch, extra...)
+              : StartSkinny<kPlain>(args, shared_bytes, plan, launch, extra...);
+}
+
 // The arguments every matrix-vector launch shares; the caller adds the outputs.
 SkinnyArgs SkinnyInputs(const void* w, int units, int cols, const void* x, int num_tokens) {
   SkinnyArgs args{};
@@ -2006,47 +2014,38 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     using T = decltype(zero);
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
-      int grid = 0;
+      const bool normed = norm != nullptr;
+      const bool three = plan.resident == 3;
+      int grid = 0;  // 0: no one-token kernel taken
       if constexpr (kTokens == 1 && !kGated) {
-        if (rope != nullptr) {
-          if (plan.resident == 3) {
-            grid = norm != nullptr ? StartSkinny<SkinnyQkvRopeKernel3<T, true>>(args, shared_bytes,
-                                                                                plan, launch, *rope)
-                                   : StartSkinny<SkinnyQkvRopeKernel3<T, false>>(
-                                         args, shared_bytes, plan, launch, *rope);
-          } else {
-            grid = norm != nullptr ? StartSkinny<SkinnyQkvRopeKernel<T, true>>(args, shared_bytes,
-                                                                               plan, launch, *rope)
-                                   : StartSkinny<SkinnyQkvRopeKernel<T, false>>(
-                                         args, shared_bytes, plan, launch, *rope);
-          }
-          if (blocks != nullptr) *blocks = grid;
-          return;
+        if (rope != nullptr) {  // the rope product has no early-load variant
+          grid =
+              three
+                  ? StartSkinnyNormed<SkinnyQkvRopeKernel3<T, true>,
+                                      SkinnyQkvRopeKernel3<T, false>>(normed, args, shared_bytes,
+                                                                      plan, launch, *rope)
+                  : StartSkinnyNormed<SkinnyQkvRopeKernel<T, true>, SkinnyQkvRopeKernel<T, false>>(
+                        normed, args, shared_bytes, plan, launch, *rope);
         }
       }
       if constexpr (kTokens == 1) {
-        if (plan.early_next && plan.resident == 3) {
-          grid = norm != nullptr ? StartSkinny<SkinnyEarlyKernel3<T, kGated, true>>(
-                                       args, shared_bytes, plan, launch)
-                                 : StartSkinny<SkinnyEarlyKernel3<T, kGated, false>>(
-                                       args, shared_bytes, plan, launch);
-        } else if (plan.early_next) {
-          grid = norm != nullptr ? StartSkinny<SkinnyEarlyKernel<T, kGated, true>>(
-                                       args, shared_bytes, plan, launch)
-                                 : StartSkinny<SkinnyEarlyKernel<T, kGated, false>>(
-                                       args, shared_bytes, plan, launch);
-        } else if (plan.resident == 3) {
-          grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, true>>(
-                                       args, shared_bytes, plan, launch)
-                                 : StartSkinny<SkinnyMatMulKernel3<T, 1, kGated, false>>(
-                                       args, shared_bytes, plan, launch);
+        if (grid == 0 && plan.early_next) {
+          grid = three ? StartSkinnyNormed<SkinnyEarlyKernel3<T, kGated, true>,
+                                           SkinnyEarlyKernel3<T, kGated, false>>(
+                             normed, args, shared_bytes, plan, launch)
+                       : StartSkinnyNormed<SkinnyEarlyKernel<T, kGated, true>,
+                                           SkinnyEarlyKernel<T, kGated, false>>(
+                             normed, args, shared_bytes, plan, launch);
+        } else if (grid == 0 && three) {
+          grid = StartSkinnyNormed<SkinnyMatMulKernel3<T, 1, kGated, true>,
+                                   SkinnyMatMulKernel3<T, 1, kGated, false>>(
+              normed, args, shared_bytes, plan, launch);
         }
       }
-      if (grid == 0) {
-        grid = norm != nullptr ? StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, true>>(
-                                     args, shared_bytes, plan, launch)
-                               : StartSkinny<SkinnyMatMulKernel<T, kTokens, kGated, false>>(
-                                     args, shared_bytes, plan, launch);
+      if (grid == 0) {  // steps of more tokens keep two blocks per multiprocessor
+        grid = StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true>,
+                                 SkinnyMatMulKernel<T, kTokens, kGated, false>>(
+            normed, args, shared_bytes, plan, launch);
       }
       if (blocks != nullptr) *blocks = grid;
     };
