@@ -178,7 +178,8 @@ absl::Status AddProblemsFile(const BenchFlags& f, v1::ExperimentSpec& spec) {
 absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
   if (f.dataset.empty() == f.problems_file.empty()) {
     return absl::InvalidArgumentError(
-        "give one of --dataset NAME (gsm8k, math, math500, arith; see `ponder datasets list`) "
+        "give one of --dataset NAME (gsm8k, math, math500, humaneval, mbpp, mbpp-sanitized, "
+        "arith; see `ponder datasets list`) "
         "and --problems FILE.jsonl");
   }
   if (!f.problems_file.empty() && !f.subset.empty()) {
@@ -384,7 +385,8 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   PONDER_RETURN_IF_ERROR(ApplySubset(f, datasets, spec));
 
   const orchestrator::StrategyFactory& strategies = orchestrator::BuiltinStrategies();
-  orchestrator::SolvePipeline pipeline(models->registry(), strategies);
+  orchestrator::CodeGrader code_grader;  // code datasets: their tests run in the sandbox
+  orchestrator::SolvePipeline pipeline(models->registry(), strategies, &code_grader);
   orchestrator::ExperimentRunnerOptions options;
   options.model = f.model;
   options.code_version = std::string(orchestrator::CodeVersion());
@@ -603,7 +605,9 @@ absl::Status Bench(std::span<char* const> args) {
   f.client.Register(flags);
   flags.AddString("model", &f.model, "run in this process with this policy model");
   flags.AddStringList("prm", &f.prms, "in-process: reward model NAME=PATH (repeatable)");
-  flags.AddString("dataset", &f.dataset, "gsm8k, math, math500 or arith (the built-in task)");
+  flags.AddString("dataset", &f.dataset,
+                  "gsm8k, math, math500, humaneval, mbpp, mbpp-sanitized (graded by their tests "
+                  "in the code sandbox) or arith (the built-in task)");
   flags.AddString("problems", &f.problems_file,
                   "JSONL of problems instead of --dataset: problem, answer, [id], [answer_format]");
   flags.AddString("data-dir", &f.data_dir,
@@ -622,7 +626,8 @@ absl::Status Bench(std::span<char* const> args) {
   flags.AddDouble("temperature", &f.temperature, "sampling temperature for every strategy");
   flags.AddInt("max-tokens", &f.max_tokens, "tokens per completion for every strategy");
   flags.AddString("system-prompt", &f.system_prompt,
-                  "system message (default: Qwen2.5-Math's step-by-step prompt; '' for none)");
+                  "system message (default: Qwen2.5-Math's step-by-step prompt, none for code "
+                  "datasets; '' for none)");
   flags.AddString("user-template", &f.user_template, "user message with {problem}");
   flags.AddString("db", &f.db, "in-process: the experiment database (SQLite; created if missing)");
   flags.AddString("name", &f.name, "the experiment's name (default: 'bench <dataset>')");

@@ -18,6 +18,7 @@
 #include "base/flags.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 #include "cli/command.h"
 #include "orchestrator/client.h"
 #include "orchestrator/grpc_status.h"
@@ -144,11 +145,12 @@ absl::Status Show(PonderClient& client, int64_t id, const ExperimentsFlags& f) {
         std::printf("%s\n", ToJson(r).c_str());
         continue;
       }
+      // Answers may be programs (code problems): escaped, so a row stays one line.
+      const std::string answer = r.has_answer() ? Printable(r.answer(), 16) : "-";
       std::printf("%-8lld %-12s %-20s %5d %6llu %-9s %-16s %-7s %8lld %8.3f\n",
                   static_cast<long long>(r.run_id()), r.problem_id().c_str(), r.strategy().c_str(),
                   r.budget().n(), static_cast<unsigned long long>(r.seed()),
-                  r.status() == v1::RUN_STATUS_SUCCEEDED ? "succeeded" : "failed",
-                  r.has_answer() ? r.answer().substr(0, 16).c_str() : "-",
+                  r.status() == v1::RUN_STATUS_SUCCEEDED ? "succeeded" : "failed", answer.c_str(),
                   r.has_correct() ? (r.correct() ? "yes" : "no") : "-",
                   static_cast<long long>(r.usage().generated_tokens()), r.usage().wall_seconds());
     }

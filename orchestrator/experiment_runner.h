@@ -89,6 +89,8 @@ class ExperimentRunner {
   absl::StatusOr<v1::Experiment> Launch(int64_t experiment_id, v1::ExperimentSpec spec,
                                         std::vector<v1::Problem> problems, bool resumed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FAILED_PRECONDITION when the problems include code problems whose tests cannot run here.
+  absl::Status CheckGradable(const std::vector<v1::Problem>& problems) const;
   void Run(Active& active);
   void SolveRuns(Active& active);
   RunRecord SolveOne(Active& active, const RunKey& key, bool* discard);

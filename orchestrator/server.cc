@@ -19,8 +19,10 @@
 namespace ponder::orchestrator {
 
 // Destroyed in reverse order: the gRPC server first (no more calls), then the service, the
-// runner (experiments stopped, runs flushed), the executor (queued solves drained), the pipeline.
+// runner (experiments stopped, runs flushed), the executor (queued solves drained), the pipeline,
+// the code grader.
 struct PonderServer::Parts {
+  std::unique_ptr<CodeGrader> code_grader;
   std::unique_ptr<SolvePipeline> pipeline;
   std::unique_ptr<SolveExecutor> executor;
   std::unique_ptr<ExperimentRunner> runner;
@@ -38,7 +40,8 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
                      "--auth-token-file FILE, or listen on 127.0.0.1"));
   }
   auto parts = std::make_unique<Parts>();
-  parts->pipeline = std::make_unique<SolvePipeline>(models, strategies);
+  parts->code_grader = std::make_unique<CodeGrader>();
+  parts->pipeline = std::make_unique<SolvePipeline>(models, strategies, parts->code_grader.get());
   parts->executor = std::make_unique<SolveExecutor>(options.limits.max_concurrent_solves,
                                                     options.limits.max_queued_solves);
   ExperimentRunnerOptions runner_options;

@@ -8,16 +8,11 @@
 namespace ponder::orchestrator {
 namespace {
 
-verifiers::AnswerFormat FormatOf(const v1::Problem& problem) {
-  return problem.answer_format() == v1::ANSWER_FORMAT_GSM8K ? verifiers::AnswerFormat::kGsm8k
-                                                            : verifiers::AnswerFormat::kMath;
-}
-
 // Grades the chosen answer and every candidate's against the reference. A missing answer is
 // wrong (grader.h: "no answer" is never correct).
 void GradeResponse(const v1::Problem& problem, v1::SolveResponse& response) {
-  if (!problem.has_reference_answer()) return;
-  const verifiers::AnswerFormat format = FormatOf(problem);
+  if (!problem.has_reference_answer() || problem.answer_format() == v1::ANSWER_FORMAT_CODE) return;
+  const verifiers::AnswerFormat format = AnswerFormatOf(problem);
   auto grade = [&](bool has_answer, const std::string& answer) {
     return has_answer &&
            verifiers::Grade(answer, problem.reference_answer(), format, /*extract=*/false).correct;
@@ -29,7 +24,38 @@ void GradeResponse(const v1::Problem& problem, v1::SolveResponse& response) {
   }
 }
 
+// Grades every candidate's program by the problem's tests; the chosen answer is a candidate's,
+// so its grade is that candidate's.
+absl::Status GradeCodeResponse(const v1::Problem& problem, CodeGrader& grader,
+                               const SolveControl& control, v1::SolveResponse& response) {
+  const v1::SolveResult& result = response.result();
+  std::vector<std::optional<std::string>> programs;
+  for (const v1::Candidate& candidate : result.candidates()) {
+    programs.push_back(candidate.has_answer() ? std::optional<std::string>(candidate.answer())
+                                              : std::nullopt);
+  }
+  PONDER_ASSIGN_OR_RETURN(
+      std::vector<bool> correct,
+      grader.Grade(problem.code_tests(), programs, control.cancel, control.deadline));
+  for (bool c : correct) response.add_candidate_correct(c);
+  const int selected = result.selected_candidate();
+  response.set_correct(result.has_answer() && selected >= 0 &&
+                       selected < static_cast<int>(correct.size()) && correct[selected]);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+verifiers::AnswerFormat AnswerFormatOf(const v1::Problem& problem) {
+  switch (problem.answer_format()) {
+    case v1::ANSWER_FORMAT_GSM8K:
+      return verifiers::AnswerFormat::kGsm8k;
+    case v1::ANSWER_FORMAT_CODE:
+      return verifiers::AnswerFormat::kCode;
+    default:
+      return verifiers::AnswerFormat::kMath;
+  }
+}
 
 const char kDefaultSystemPrompt[] =
     "Please reason step by step, and put your final answer within \\boxed{}.";
@@ -47,8 +73,10 @@ absl::Status StopRequested(const SolveControl& control) {
 absl::StatusOr<std::string> SolvePipeline::RenderPrompt(const v1::Problem& problem,
                                                         const v1::PromptConfig& prompt) const {
   std::vector<engine::Engine::Message> messages;
-  const std::string system =
-      prompt.has_system_prompt() ? prompt.system_prompt() : std::string(kDefaultSystemPrompt);
+  const std::string system = prompt.has_system_prompt() ? prompt.system_prompt()
+                             : problem.answer_format() == v1::ANSWER_FORMAT_CODE
+                                 ? std::string()
+                                 : std::string(kDefaultSystemPrompt);
   if (!system.empty()) messages.push_back({"system", system});
   const std::string user =
       prompt.has_user_template()
@@ -66,10 +94,21 @@ absl::Status SolvePipeline::CheckBuildable(const v1::StrategyConfig& config) con
   return absl::OkStatus();
 }
 
+absl::Status SolvePipeline::CheckGradable(const v1::Problem& problem) const {
+  if (!HasCodeTests(problem)) return absl::OkStatus();
+  if (code_grader_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this process grades no code problems (it has no code sandbox)");
+  }
+  return code_grader_->CheckAvailable();
+}
+
 absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& request,
                                                        const SolveControl& control) const {
   const absl::Time start = absl::Now();
   PONDER_RETURN_IF_ERROR(StopRequested(control));
+  // Before any tokens are spent: a result that cannot be graded is not one.
+  PONDER_RETURN_IF_ERROR(CheckGradable(request.problem()));
   engine::Engine& policy = *models_.policy();
   PONDER_ASSIGN_OR_RETURN(std::string prompt, RenderPrompt(request.problem(), request.prompt()));
 
@@ -77,7 +116,7 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
   input.problem = request.problem().text();
   // The chat template writes its own special tokens, BOS included where the family has one.
   PONDER_ASSIGN_OR_RETURN(input.prompt_tokens, policy.Tokenize(prompt, /*add_bos=*/false));
-  input.answer_format = FormatOf(request.problem());
+  input.answer_format = AnswerFormatOf(request.problem());
 
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<samplers::Strategy> strategy,
                           strategies_.MakeStrategy(request.strategy()));
@@ -112,6 +151,9 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
         absl::ToDoubleSeconds(absl::Now() - start));
   }
   GradeResponse(request.problem(), response);
+  if (HasCodeTests(request.problem())) {
+    PONDER_RETURN_IF_ERROR(GradeCodeResponse(request.problem(), *code_grader_, control, response));
+  }
   return response;
 }
 

@@ -3,6 +3,7 @@
 //   problem --(prompt config, policy's chat template)--> prompt tokens
 //           --(strategy + verifier from the StrategyFactory)--> SolveResult
 //           --(reference answer, when given)--> grade of the answer and of every candidate
+//             (code problems: their tests, run with each candidate's program by a CodeGrader)
 //
 // The same pipeline serves Solve, SolveStream, experiment runs and `ponder solve --model`, so
 // an in-process solve and a served one are the same computation. Thread-safe: a pipeline holds
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/engine.h"
+#include "orchestrator/code_grader.h"
 #include "orchestrator/model_registry.h"
 #include "orchestrator/strategy_factory.h"
 #include "ponder/v1/service.pb.h"
@@ -28,6 +30,9 @@ namespace ponder::orchestrator {
 // "qwen25-math-cot"), the default of PromptConfig.system_prompt.
 extern const char kDefaultSystemPrompt[];
 
+// How a problem's answers are extracted and compared (ANSWER_FORMAT_UNSPECIFIED is MATH).
+verifiers::AnswerFormat AnswerFormatOf(const v1::Problem& problem);
+
 struct SolveControl {
   const engine::CancellationToken* cancel = nullptr;
   std::optional<absl::Time> deadline;
@@ -36,11 +41,15 @@ struct SolveControl {
 
 class SolvePipeline {
  public:
-  // `models` and `strategies` must outlive the pipeline.
-  SolvePipeline(ModelRegistry& models, const StrategyFactory& strategies)
-      : models_(models), strategies_(strategies) {}
+  // `models`, `strategies` and `code_grader` must outlive the pipeline. Without a code grader,
+  // solving a code problem that has tests fails with FAILED_PRECONDITION.
+  SolvePipeline(ModelRegistry& models, const StrategyFactory& strategies,
+                CodeGrader* code_grader = nullptr)
+      : models_(models), strategies_(strategies), code_grader_(code_grader) {}
 
   // The policy's prompt for `problem`: the PromptConfig's messages through the chat template.
+  // An unset system prompt is kDefaultSystemPrompt for math problems and none for code
+  // problems (datasets/prompt.h: the code prompts are the user message alone).
   absl::StatusOr<std::string> RenderPrompt(const v1::Problem& problem,
                                            const v1::PromptConfig& prompt) const;
 
@@ -55,12 +64,17 @@ class SolvePipeline {
   // loaded models, done once before an experiment starts.
   absl::Status CheckBuildable(const v1::StrategyConfig& config) const;
 
+  // OK unless `problem` is graded by tests that cannot run here (no code grader, or a sandbox
+  // that cannot be set up): FAILED_PRECONDITION saying why. Checked before an experiment starts.
+  absl::Status CheckGradable(const v1::Problem& problem) const;
+
   ModelRegistry& models() const { return models_; }
   const StrategyFactory& strategies() const { return strategies_; }
 
  private:
   ModelRegistry& models_;
   const StrategyFactory& strategies_;
+  CodeGrader* code_grader_;
 };
 
 // Whether `control` asks to stop now: its CANCELLED or DEADLINE_EXCEEDED status, else OK.

@@ -25,6 +25,58 @@ constexpr int kMaxBudgets = 64;
 constexpr int kMaxSeeds = 64;
 constexpr int kMaxInlineProblems = 100'000;
 constexpr int kMaxPageSize = 1000;
+// CodeTests (service.proto).
+constexpr size_t kMaxCodeSetupBytes = 256 << 10;
+constexpr int kMaxCodeTests = 1000;
+constexpr size_t kMaxCodeTestBytes = 64 << 10;
+constexpr size_t kMaxTestCodeBytes = 1 << 20;
+constexpr double kMaxCodeTimeoutSeconds = 600;
+
+bool IsBlank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n\f\v") == std::string_view::npos;
+}
+
+absl::Status ValidateCodeTests(const v1::CodeTests& tests, std::string_view field) {
+  if (tests.setup().size() > kMaxCodeSetupBytes) {
+    return InvalidField(
+        FieldPath(field, "setup"),
+        absl::StrCat("at most ", kMaxCodeSetupBytes, " bytes, got ", tests.setup().size()));
+  }
+  if (tests.tests_size() > kMaxCodeTests) {
+    return InvalidField(
+        FieldPath(field, "tests"),
+        absl::StrCat("at most ", kMaxCodeTests, " tests, got ", tests.tests_size()));
+  }
+  for (int i = 0; i < tests.tests_size(); ++i) {
+    const std::string test_field = absl::StrCat(AsAbsl(field), ".tests[", i, "]");
+    if (tests.tests(i).size() > kMaxCodeTestBytes) {
+      return InvalidField(test_field, absl::StrCat("at most ", kMaxCodeTestBytes, " bytes, got ",
+                                                   tests.tests(i).size()));
+    }
+    // An empty test would pass whatever the program does.
+    if (IsBlank(tests.tests(i))) return InvalidField(test_field, "a test must not be blank");
+  }
+  if (tests.test_code().size() > kMaxTestCodeBytes) {
+    return InvalidField(
+        FieldPath(field, "test_code"),
+        absl::StrCat("at most ", kMaxTestCodeBytes, " bytes, got ", tests.test_code().size()));
+  }
+  if (!tests.tests().empty() && !tests.test_code().empty()) {
+    return InvalidField(FieldPath(field, "test_code"), "set either tests or test_code, not both");
+  }
+  if (tests.tests().empty() && IsBlank(tests.test_code())) {
+    return InvalidField(field,
+                        "give the tests (tests or test_code); leave code_tests unset for "
+                        "a problem that is not graded");
+  }
+  if (tests.has_timeout_seconds() &&
+      !(tests.timeout_seconds() > 0 && tests.timeout_seconds() <= kMaxCodeTimeoutSeconds)) {
+    return InvalidField(FieldPath(field, "timeout_seconds"),
+                        absl::StrCat("must be in (0, ", kMaxCodeTimeoutSeconds, "], got ",
+                                     tests.timeout_seconds()));
+  }
+  return absl::OkStatus();
+}
 
 std::string StrategyKinds() {
   const google::protobuf::OneofDescriptor* kind =
@@ -93,7 +145,20 @@ absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& li
   if (!v1::AnswerFormat_IsValid(problem.answer_format())) {
     return InvalidField(FieldPath(field, "answer_format"),
                         absl::StrCat("unknown value ", problem.answer_format(),
-                                     " (use ANSWER_FORMAT_MATH or ANSWER_FORMAT_GSM8K)"));
+                                     " (use ANSWER_FORMAT_MATH, ANSWER_FORMAT_GSM8K or "
+                                     "ANSWER_FORMAT_CODE)"));
+  }
+  if (problem.answer_format() == v1::ANSWER_FORMAT_CODE) {
+    if (problem.has_reference_answer()) {
+      return InvalidField(FieldPath(field, "reference_answer"),
+                          "a code problem is graded by its code_tests; leave it unset");
+    }
+  } else if (problem.has_code_tests()) {
+    return InvalidField(FieldPath(field, "code_tests"),
+                        "only for problems with answer_format ANSWER_FORMAT_CODE");
+  }
+  if (problem.has_code_tests()) {
+    PONDER_RETURN_IF_ERROR(ValidateCodeTests(problem.code_tests(), FieldPath(field, "code_tests")));
   }
   return absl::OkStatus();
 }

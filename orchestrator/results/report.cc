@@ -164,7 +164,8 @@ std::string RenderReportHtml(const v1::Experiment& experiment,
   html += "</div>\n";
   html +=
       "<p class=\"note\">Bars: 95% Wilson intervals of the accuracy. Accuracy is the share of "
-      "graded runs (problem &times; seed) whose chosen answer matches the reference. pass@k is "
+      "graded runs (problem &times; seed) whose chosen answer matches the reference (code "
+      "problems: whose chosen program passes the tests). pass@k is "
       "the unbiased estimator of Chen et al. (2021) over the candidates of each problem's "
       "largest-budget run; oracle is the share of runs with some correct candidate. fpr_selected: "
       "of the runs whose chosen answer is wrong, the share the verifier scored above 0.5; "

@@ -116,7 +116,14 @@ std::string_view ExperimentStatusName(v1::ExperimentStatus status) {
 }
 
 std::string_view AnswerFormatName(v1::AnswerFormat format) {
-  return format == v1::ANSWER_FORMAT_GSM8K ? "gsm8k" : "math";
+  switch (format) {
+    case v1::ANSWER_FORMAT_GSM8K:
+      return "gsm8k";
+    case v1::ANSWER_FORMAT_CODE:
+      return "code";
+    default:
+      return "math";
+  }
 }
 
 ExperimentStore::ExperimentStore(sqlite::Database db) : path_(db.path()), db_(std::move(db)) {}
@@ -162,7 +169,9 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db,
                           sqlite::Database::Open(path, sqlite::Database::Access::kQueryOnly));
   PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, ExperimentStoreMigrations()));
-  // Version 1 is the only schema so far: every experiment database has the tables read here.
+  // A reader does not migrate: what it reads (experiments, runs, candidates, steps, and of
+  // problems what version 1 had) is in every version; only a writer's LoadProblems reads
+  // problems.code_tests (version 2), and a writer migrates the file first.
   if (version == 0) {
     return absl::NotFoundError(
         absl::StrCat("the database '", path, "' has no experiments (it is empty)"));
@@ -208,7 +217,8 @@ absl::StatusOr<int64_t> ExperimentStore::CreateExperiment(const NewExperiment& e
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement problem,
       db_.Prepare("INSERT INTO problems (experiment_id, problem_index, source_id, text, "
-                  "reference_answer, answer_format) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+                  "reference_answer, answer_format, code_tests) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   for (size_t i = 0; i < experiment.problems.size(); ++i) {
     const v1::Problem& p = experiment.problems[i];
     problem.BindInt(1, id);
@@ -219,6 +229,8 @@ absl::StatusOr<int64_t> ExperimentStore::CreateExperiment(const NewExperiment& e
                                     ? std::optional<std::string>(p.reference_answer())
                                     : std::nullopt);
     problem.BindText(6, AnswerFormatName(p.answer_format()));
+    problem.BindOptionalText(
+        7, p.has_code_tests() ? std::optional<std::string>(ToJson(p.code_tests())) : std::nullopt);
     PONDER_RETURN_IF_ERROR(problem.Run());
   }
   PONDER_RETURN_IF_ERROR(transaction.Commit());
@@ -446,8 +458,8 @@ absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t e
   absl::MutexLock lock(&mu_);
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement select,
-      db_.Prepare("SELECT source_id, text, reference_answer, answer_format FROM problems "
-                  "WHERE experiment_id = ?1 ORDER BY problem_index"));
+      db_.Prepare("SELECT source_id, text, reference_answer, answer_format, code_tests "
+                  "FROM problems WHERE experiment_id = ?1 ORDER BY problem_index"));
   select.BindInt(1, experiment_id);
   std::vector<v1::Problem> problems;
   while (true) {
@@ -457,8 +469,16 @@ absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t e
     problem.set_id(select.ColumnText(0));
     problem.set_text(select.ColumnText(1));
     if (!select.ColumnIsNull(2)) problem.set_reference_answer(select.ColumnText(2));
-    problem.set_answer_format(select.ColumnText(3) == "gsm8k" ? v1::ANSWER_FORMAT_GSM8K
-                                                              : v1::ANSWER_FORMAT_MATH);
+    const std::string format = select.ColumnText(3);
+    problem.set_answer_format(format == "gsm8k"  ? v1::ANSWER_FORMAT_GSM8K
+                              : format == "code" ? v1::ANSWER_FORMAT_CODE
+                                                 : v1::ANSWER_FORMAT_MATH);
+    if (!select.ColumnIsNull(4)) {
+      PONDER_RETURN_IF_ERROR(
+          FromJson(select.ColumnText(4), *problem.mutable_code_tests(),
+                   absl::StrCat("problems.code_tests of problem ", problems.size() - 1,
+                                " of experiment ", experiment_id)));
+    }
   }
   return problems;
 }

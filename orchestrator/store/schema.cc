@@ -1,5 +1,6 @@
 #include "orchestrator/store/schema.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
@@ -106,7 +107,41 @@ CREATE TABLE steps (
 );
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}};
+// Version 2: code problems (HumanEval, MBPP). `problems.answer_format` also takes 'code', and
+// `code_tests` holds such a problem's tests (ponder.v1.CodeTests in protobuf's JSON mapping;
+// NULL for other problems). SQLite cannot change a CHECK constraint in place, so the table is
+// rebuilt (https://www.sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema
+// Changes"): with foreign keys off, so that dropping the old table does not cascade into the
+// runs that reference it; the row ids are kept, so those references still hold, which
+// Migrate checks before it commits.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE problems_v2 (
+  id               INTEGER PRIMARY KEY,
+  experiment_id    INTEGER NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+  problem_index    INTEGER NOT NULL CHECK (problem_index >= 0),
+  source_id        TEXT    NOT NULL,
+  text             TEXT    NOT NULL,
+  reference_answer TEXT,
+  answer_format    TEXT    NOT NULL CHECK (answer_format IN ('math', 'gsm8k', 'code')),
+  code_tests       TEXT,
+  UNIQUE (experiment_id, problem_index)
+);
+INSERT INTO problems_v2 (id, experiment_id, problem_index, source_id, text, reference_answer,
+                         answer_format)
+  SELECT id, experiment_id, problem_index, source_id, text, reference_answer, answer_format
+  FROM problems;
+DROP TABLE problems;
+ALTER TABLE problems_v2 RENAME TO problems;
+)sql";
+
+constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2, /*rebuilds_tables=*/true}};
+
+// References to rows that are not there (PRAGMA foreign_key_check: a row per reference). A file
+// may hold some before a migration: rows a sqlite3 shell (foreign keys off by default) left when
+// it deleted their parents.
+absl::StatusOr<int64_t> BrokenReferences(sqlite::Database& db) {
+  return db.QueryInt("SELECT count(*) FROM pragma_foreign_key_check");
+}
 
 }  // namespace
 
@@ -159,13 +194,38 @@ absl::Status Migrate(sqlite::Database& db, std::span<const Migration> migrations
   PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, migrations));
   for (const Migration& migration : migrations) {
     if (migration.version <= version) continue;
+    // PRAGMA foreign_keys is a no-op inside a transaction: it is switched off before and on
+    // again after, whatever the outcome. legacy_alter_table keeps the final RENAME from
+    // re-parsing views and triggers (a user's, on the file), which would fail on the name of
+    // the table dropped a statement before (SQLite's twelve-step procedure, step 10).
+    if (migration.rebuilds_tables) {
+      PONDER_RETURN_IF_ERROR(
+          db.Execute("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON"));
+    }
+    absl::Cleanup restore = [&db, &migration] {
+      if (migration.rebuilds_tables) {
+        db.Execute("PRAGMA legacy_alter_table = OFF; PRAGMA foreign_keys = ON").IgnoreError();
+      }
+    };
     PONDER_ASSIGN_OR_RETURN(sqlite::Transaction transaction, sqlite::Transaction::Begin(db));
     // Read again under the write lock: another process opening the same new file at the same
     // time may have applied this migration since (a rollback of nothing, then).
     PONDER_ASSIGN_OR_RETURN(version, db.QueryInt("PRAGMA user_version"));
     PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, migrations));
     if (migration.version <= version) continue;
-    absl::Status status = db.Execute(migration.sql);
+    absl::StatusOr<int64_t> broken_before = int64_t{0};
+    if (migration.rebuilds_tables) broken_before = BrokenReferences(db);
+    absl::Status status = broken_before.status();
+    if (status.ok()) status = db.Execute(migration.sql);
+    if (status.ok() && migration.rebuilds_tables) {
+      absl::StatusOr<int64_t> broken_after = BrokenReferences(db);
+      status = broken_after.status();
+      if (status.ok() && *broken_after > *broken_before) {
+        status = absl::InternalError(absl::StrCat(
+            "the rebuilt tables break ", *broken_after - *broken_before,
+            " references between rows (PRAGMA foreign_key_check); nothing was changed"));
+      }
+    }
     if (status.ok()) {
       // user_version is part of the database header, so it commits (or rolls back) with the
       // migration's tables.

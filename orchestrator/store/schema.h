@@ -17,6 +17,10 @@ namespace ponder::orchestrator {
 struct Migration {
   int version;  // user_version after this migration; versions count up from 1
   std::string_view sql;
+  // Whether the migration drops and recreates tables that others reference: it then runs with
+  // foreign keys off (a dropped table's ON DELETE CASCADE would empty the tables below it) and
+  // commits only if it broke no reference between rows.
+  bool rebuilds_tables = false;
 };
 
 // Every migration of the experiment store, oldest first.

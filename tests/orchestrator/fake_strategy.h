@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -20,6 +21,8 @@ namespace ponder::orchestrator::testing {
 
 struct FakeStrategyScript {
   std::string answer = "42";
+  // Per candidate, cycling (candidate i answers candidate_answers[i % size]); empty: `answer`.
+  std::vector<std::string> candidate_answers;
   int steps = 2;
   absl::Duration step_delay = absl::ZeroDuration();
   int max_tokens = 4;           // per completion; 0: do not call the engine
@@ -92,7 +95,10 @@ class FakeStrategies : public StrategyFactory {
           v1::Candidate& candidate = *result.add_candidates();
           candidate.set_index(c.index);
           candidate.set_text(c.text);
-          candidate.set_answer(script.answer);
+          candidate.set_answer(
+              script.candidate_answers.empty()
+                  ? script.answer
+                  : script.candidate_answers[c.index % script.candidate_answers.size()]);
           candidate.set_num_tokens(static_cast<int32_t>(c.tokens.size()));
           candidate.set_cumulative_logprob(c.cumulative_logprob);
           candidate.set_mean_logprob(c.mean_logprob());

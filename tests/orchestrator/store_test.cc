@@ -205,6 +205,34 @@ TEST(SchemaTest, FailedMigrationLeavesThePreviousVersion) {
   EXPECT_EQ(*db.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'u'"), 0);
 }
 
+// A rebuild that fails, or that would break a reference between rows, changes nothing and
+// leaves foreign keys on.
+TEST(SchemaTest, AFailedRebuildChangesNothingAndLeavesForeignKeysOn) {
+  const std::string path = TempPath("rebuild.db");
+  sqlite::Database db = OpenDatabase(path);
+  const Migration parent_child[] = {
+      {1,
+       "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+       "CREATE TABLE c (p INTEGER REFERENCES p (id) ON DELETE CASCADE);"
+       "INSERT INTO p VALUES (1); INSERT INTO c VALUES (1)"}};
+  ASSERT_TRUE(Migrate(db, parent_child).ok());
+  const Migration drops_parent[] = {
+      parent_child[0],
+      {2, "CREATE TABLE p2 (id INTEGER PRIMARY KEY); DROP TABLE p; ALTER TABLE p2 RENAME TO p",
+       /*rebuilds_tables=*/true}};
+  absl::Status status = Migrate(db, drops_parent);
+  ASSERT_FALSE(status.ok());
+  EXPECT_THAT(status.message(), HasSubstr("break 1 references"));
+  const Migration fails[] = {parent_child[0],
+                             {2, "CREATE TABLE p2 (id INTEGER); SELECT nonsense FROM nowhere",
+                              /*rebuilds_tables=*/true}};
+  EXPECT_FALSE(Migrate(db, fails).ok());
+  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 1);
+  EXPECT_EQ(*db.QueryInt("PRAGMA foreign_keys"), 1);
+  EXPECT_EQ(*db.QueryInt("SELECT count(*) FROM c"), 1);
+  EXPECT_EQ(*db.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'p2'"), 0);
+}
+
 TEST(SchemaTest, RefusesAFileNewerThanTheProgram) {
   const std::string path = TempPath("newer.db");
   {
@@ -260,8 +288,8 @@ TEST(SchemaTest, AnotherProgramsDatabaseIsRefusedUntouched) {
 }
 
 // Files written before the application id are still experiment databases: read as they are,
-// and marked (without a new schema version, so that older builds still open them) when opened
-// for writing.
+// and marked when opened for writing (the mark is no schema version of its own: the file is
+// migrated to the latest version as any older file is).
 TEST(SchemaTest, AnUnmarkedFileIsReadUnchangedAndMarkedWhenWritten) {
   const std::string path = TempPath("v1.db");
   {
@@ -276,7 +304,7 @@ TEST(SchemaTest, AnUnmarkedFileIsReadUnchangedAndMarkedWhenWritten) {
   EXPECT_EQ(*OpenDatabase(path).QueryInt("PRAGMA application_id"), 0);
   ASSERT_TRUE(ExperimentStore::Open(path).ok());
   sqlite::Database db = OpenDatabase(path);
-  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 1);
+  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), ExperimentStoreMigrations().back().version);
   EXPECT_EQ(*db.QueryInt("PRAGMA application_id"), kExperimentDatabaseId);
 }
 
@@ -413,6 +441,85 @@ RunRecord MakeRun(int64_t experiment, RunKey key, bool correct, int candidates =
   run.correct = correct;
   run.finish_time = absl::FromUnixSeconds(1700000100);
   return run;
+}
+
+// Version 2 rebuilds `problems` (code problems); the runs, candidates and steps that reference
+// a problem must survive it: dropping the old table with foreign keys on would cascade into them.
+// A user's view on the table, and rows a sqlite3 shell orphaned (foreign keys are off there by
+// default), must not stop it.
+TEST(SchemaTest, AVersionOneFileKeepsEveryRowThroughTheProblemsRebuild) {
+  const std::string path = TempPath("v1.db");
+  {
+    sqlite::Database db = OpenDatabase(path);
+    ASSERT_TRUE(Migrate(db, ExperimentStoreMigrations().first(1)).ok());
+    ASSERT_TRUE(MarkExperimentDatabase(db).ok());
+    ASSERT_TRUE(db.Execute(R"sql(
+INSERT INTO experiments (id, name, config_json, model, dataset, status, code_version,
+                         runs_planned, created_at)
+  VALUES (1, 'old', '{}', 'm.gguf', 'inline', 'completed', 'v1', 1, '2026-01-01T00:00:00.000Z');
+INSERT INTO problems (id, experiment_id, problem_index, source_id, text, reference_answer,
+                      answer_format)
+  VALUES (5, 1, 0, 'p0', 'What is 1 + 1?', '2', 'gsm8k');
+INSERT INTO runs (id, experiment_id, problem_id, strategy_index, strategy, budget_index,
+                  budget_n, seed_index, seed, status, answer, correct, finished_at)
+  VALUES (9, 1, 5, 0, 'sc', 0, 2, 0, 0, 'succeeded', '2', 1, '2026-01-01T00:00:01.000Z');
+INSERT INTO candidates (run_id, candidate_index, text, answer, answer_class, correct,
+                        num_tokens, cumulative_logprob, mean_logprob, selected, pruned,
+                        finish_reason)
+  VALUES (9, 0, 'It is 2.', '2', 0, 1, 4, -1.0, -0.25, 1, 0, 'eos');
+INSERT INTO steps (run_id, step_index, iteration, node, parent, gibbs_iteration, text,
+                   num_tokens, finished, kept, copies)
+  VALUES (9, 0, 0, 0, -1, 0, 'It is 2.', 4, 1, 1, 1);
+CREATE VIEW graded AS SELECT p.source_id, r.correct FROM runs r JOIN problems p ON p.id = r.problem_id;
+PRAGMA foreign_keys = OFF;
+INSERT INTO problems (id, experiment_id, problem_index, source_id, text, answer_format)
+  VALUES (6, 77, 0, 'orphan', 'left by a shell', 'math');
+)sql")
+                    .ok());
+  }
+  auto store = ExperimentStore::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto runs = (*store)->ListRuns(1, 0, 10, /*details=*/true);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].problem_id(), "p0");
+  EXPECT_TRUE((*runs)[0].correct());
+  ASSERT_EQ((*runs)[0].result().candidates_size(), 1);
+  EXPECT_EQ((*runs)[0].result().candidates(0).text(), "It is 2.");
+  EXPECT_EQ((*runs)[0].result().trace_size(), 1);
+  auto problems = (*store)->LoadProblems(1);
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_EQ((*problems)[0].reference_answer(), "2");
+  EXPECT_EQ((*problems)[0].answer_format(), v1::ANSWER_FORMAT_GSM8K);
+  EXPECT_FALSE((*problems)[0].has_code_tests());
+
+  // The rebuilt table still cascades: foreign keys are on again on the store's connection.
+  NewExperiment code = MakeExperiment(0);
+  v1::Problem& problem = code.problems.emplace_back();
+  problem.set_id("HumanEval/0");
+  problem.set_text("Write add(a, b).");
+  problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
+  problem.mutable_code_tests()->add_tests("assert add(1, 2) == 3");
+  problem.mutable_code_tests()->set_setup("import math");
+  problem.mutable_code_tests()->set_timeout_seconds(3);
+  auto id = (*store)->CreateExperiment(code);
+  ASSERT_TRUE(id.ok()) << id.status();
+  problems = (*store)->LoadProblems(*id);
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  ASSERT_EQ(problems->size(), 1u);
+  EXPECT_EQ((*problems)[0].answer_format(), v1::ANSWER_FORMAT_CODE);
+  EXPECT_EQ((*problems)[0].code_tests().DebugString(), problem.code_tests().DebugString());
+  store->reset();
+
+  sqlite::Database db = OpenDatabase(path);
+  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(*db.QueryInt("SELECT count(*) FROM pragma_foreign_key_check"), 1);  // the orphan
+  EXPECT_EQ(*db.QueryText("SELECT source_id || correct FROM graded"), "p01");
+  EXPECT_EQ(*db.QueryText("SELECT code_tests FROM problems WHERE source_id = 'HumanEval/0'"),
+            R"({"setup":"import math","tests":["assert add(1, 2) == 3"],"timeoutSeconds":3})");
+  ASSERT_TRUE(db.Execute("DELETE FROM experiments WHERE id = 1").ok());
+  EXPECT_EQ(*db.QueryInt("SELECT count(*) FROM candidates"), 0);
 }
 
 class ExperimentStoreTest : public ::testing::Test {

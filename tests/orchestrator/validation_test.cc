@@ -63,6 +63,49 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
       {"bad format",
        [](auto& r) { r.mutable_problem()->set_answer_format(static_cast<v1::AnswerFormat>(9)); },
        "problem.answer_format:"},
+      {"code problem with a reference answer",
+       [](auto& r) {
+         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+         r.mutable_problem()->set_reference_answer("def f(): pass");
+       },
+       "problem.reference_answer:"},
+      {"code tests on a math problem",
+       [](auto& r) { r.mutable_problem()->mutable_code_tests()->add_tests("assert True"); },
+       "problem.code_tests:"},
+      {"tests and test code",
+       [](auto& r) {
+         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+         r.mutable_problem()->mutable_code_tests()->add_tests("assert True");
+         r.mutable_problem()->mutable_code_tests()->set_test_code("assert True");
+       },
+       "problem.code_tests.test_code:"},
+      {"huge test",
+       [](auto& r) {
+         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+         r.mutable_problem()->mutable_code_tests()->add_tests("assert True");
+         r.mutable_problem()->mutable_code_tests()->add_tests(std::string(70000, '#'));
+       },
+       "problem.code_tests.tests[1]:"},
+      {"blank test",
+       [](auto& r) {
+         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+         r.mutable_problem()->mutable_code_tests()->add_tests(" \n");
+       },
+       "problem.code_tests.tests[0]:"},
+      {"no test",
+       [](auto& r) {
+         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+         r.mutable_problem()->mutable_code_tests()->set_setup("import math");
+         r.mutable_problem()->mutable_code_tests()->set_test_code("\n");
+       },
+       "problem.code_tests:"},
+      {"code timeout out of range",
+       [](auto& r) {
+         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+         r.mutable_problem()->mutable_code_tests()->add_tests("assert True");
+         r.mutable_problem()->mutable_code_tests()->set_timeout_seconds(0);
+       },
+       "problem.code_tests.timeout_seconds:"},
       {"no budget", [](auto& r) { r.clear_budget(); }, "budget:"},
       {"zero n", [](auto& r) { r.mutable_budget()->set_n(0); }, "budget.n:"},
       {"huge n", [](auto& r) { r.mutable_budget()->set_n(65); }, "budget.n:"},

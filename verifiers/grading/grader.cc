@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -41,20 +42,107 @@ std::string TrimmedCopy(std::string_view s) {
   return std::string(grading_internal::TrimAsciiSpace(s));
 }
 
+std::vector<std::string_view> Lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (true) {
+    const size_t newline = text.find('\n');
+    lines.push_back(text.substr(0, newline));
+    if (newline == std::string_view::npos) return lines;
+    text.remove_prefix(newline + 1);
+  }
+}
+
+std::string_view TrimTrailing(std::string_view s) {
+  while (!s.empty() && grading_internal::IsAsciiSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// A program's lines without trailing whitespace, blank lines dropped.
+std::string CanonicalProgram(std::string_view program) {
+  std::string key;
+  for (std::string_view line : Lines(program)) {
+    line = TrimTrailing(line);
+    if (line.empty()) continue;
+    key.append(line);
+    key.push_back('\n');
+  }
+  return key;
+}
+
+bool IsFence(std::string_view line) {
+  return grading_internal::TrimAsciiSpace(line).starts_with("```");
+}
+
 }  // namespace
 
 absl::StatusOr<AnswerFormat> ParseAnswerFormat(std::string_view name) {
   if (name == "gsm8k") return AnswerFormat::kGsm8k;
   if (name == "math") return AnswerFormat::kMath;
+  if (name == "code") return AnswerFormat::kCode;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown answer format '", AsAbsl(name), "' (expected gsm8k or math)"));
+      absl::StrCat("unknown answer format '", AsAbsl(name), "' (expected gsm8k, math or code)"));
 }
 
 std::string_view AnswerFormatName(AnswerFormat format) {
-  return format == AnswerFormat::kGsm8k ? "gsm8k" : "math";
+  switch (format) {
+    case AnswerFormat::kGsm8k:
+      return "gsm8k";
+    case AnswerFormat::kMath:
+      return "math";
+    case AnswerFormat::kCode:
+      return "code";
+  }
+  return "math";
+}
+
+std::optional<std::string> ExtractProgram(std::string_view response) {
+  const std::vector<std::string_view> lines = Lines(response);
+  // The longest fenced block: lines [first, last) opened by a fence indented by `indent`.
+  size_t best_first = 0, best_last = 0, best_indent = 0, best_size = 0;
+  bool fenced = false;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!IsFence(lines[i])) continue;
+    fenced = true;
+    size_t end = i + 1;
+    while (end < lines.size() && grading_internal::TrimAsciiSpace(lines[end]) != "```") ++end;
+    size_t size = 0;
+    for (size_t j = i + 1; j < end; ++j) size += lines[j].size() + 1;
+    if (size > best_size) {
+      best_first = i + 1, best_last = end, best_size = size;
+      best_indent = lines[i].find_first_not_of(" \t");
+    }
+    i = end;  // the closing fence (or the end)
+  }
+  std::vector<std::string_view> kept;
+  if (fenced) {
+    // Content lines lose up to the opening fence's indentation (CommonMark, "Fenced code
+    // blocks"), so a block indented under a list item is the program, not an indentation error.
+    for (size_t j = best_first; j < best_last; ++j) {
+      std::string_view line = lines[j];
+      size_t cut = 0;
+      while (cut < best_indent && cut < line.size() && (line[cut] == ' ' || line[cut] == '\t')) {
+        ++cut;
+      }
+      kept.push_back(line.substr(cut));
+    }
+  } else {
+    kept = lines;
+  }
+  // Drop the blank lines around it; keep the first line's indentation.
+  size_t first = 0, last = kept.size();
+  while (first < last && grading_internal::TrimAsciiSpace(kept[first]).empty()) ++first;
+  while (last > first && grading_internal::TrimAsciiSpace(kept[last - 1]).empty()) --last;
+  if (first == last) return std::nullopt;
+  std::string program;
+  for (size_t j = first; j < last; ++j) {
+    program.append(j + 1 < last ? kept[j] : TrimTrailing(kept[j]));
+    if (j + 1 < last) program.push_back('\n');
+  }
+  return program;
 }
 
 std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat format) {
+  if (format == AnswerFormat::kCode) return ExtractProgram(response);
   if (std::optional<std::string_view> boxed = grading_internal::LastBoxedContent(response)) {
     std::string answer = TrimmedCopy(*boxed);
     if (answer.empty()) return std::nullopt;
@@ -99,15 +187,19 @@ std::optional<std::string> MathGoldAnswer(std::string_view solution) {
 }
 
 ParsedAnswer ParsedAnswer::Parse(std::string_view answer, AnswerFormat format) {
+  if (format == AnswerFormat::kCode) return ParsedAnswer(format, nullptr, CanonicalProgram(answer));
   auto parsed = std::make_shared<MathAnswer>(ParseForFormat(answer, format));
   std::string key = grading_internal::MathAnswerKey(*parsed);
   return ParsedAnswer(format, std::move(parsed), std::move(key));
 }
 
-bool ParsedAnswer::empty() const { return parsed_->kind == MathAnswer::Kind::kEmpty; }
+bool ParsedAnswer::empty() const {
+  return parsed_ == nullptr ? key_.empty() : parsed_->kind == MathAnswer::Kind::kEmpty;
+}
 
 bool ParsedAnswer::IsEquivalentTo(const ParsedAnswer& reference) const {
   if (format_ != reference.format_ || empty() || reference.empty()) return false;
+  if (parsed_ == nullptr || reference.parsed_ == nullptr) return key_ == reference.key_;
   if (!key_.empty() && key_ == reference.key_) return true;
   return grading_internal::MathAnswersEquivalent(*parsed_, *reference.parsed_);
 }

@@ -44,9 +44,10 @@ struct MathAnswer;
 enum class AnswerFormat {
   kGsm8k,  // grade-school word problems: the answer is a number
   kMath,   // MATH / MATH-500: LaTeX answers
+  kCode,   // HumanEval / MBPP: the answer is a program, graded by running tests (verifiers/code)
 };
 
-// "gsm8k" or "math"; an error naming the value otherwise.
+// "gsm8k", "math" or "code"; an error naming the value otherwise.
 absl::StatusOr<AnswerFormat> ParseAnswerFormat(std::string_view name);
 std::string_view AnswerFormatName(AnswerFormat format);
 
@@ -58,7 +59,17 @@ std::string_view AnswerFormatName(AnswerFormat format);
 //         after the last "answer is" / "answer:", else the last number in the response.
 // An empty `\boxed{}` is no answer (the earlier markers are not consulted). GSM8K numbers are
 // returned without thousands separators ("1,234" -> "1234").
+//  Code:  ExtractProgram.
 std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat format);
+
+// The program in a response: the longest fenced code block (opened by a line that starts with
+// ``` after any indentation, a language tag allowed; closed by the next line that is ``` alone;
+// a block the response ends inside runs to the end), the first of equally long ones, its lines
+// without the opening fence's indentation; with no fence, the whole response. Surrounding blank
+// lines are dropped; nullopt when nothing but whitespace remains. EvalPlus's
+// sanitizer (Liu et al. 2023, evalplus/sanitize.py) likewise keeps the longest stretch of code;
+// it parses Python to find it, this does not.
+std::optional<std::string> ExtractProgram(std::string_view response);
 
 // GSM8K gold answer: the text after the last "####" of a solution, thousands commas removed.
 std::optional<std::string> Gsm8kGoldAnswer(std::string_view solution);
@@ -73,7 +84,9 @@ std::optional<std::string> MathGoldAnswer(std::string_view solution);
 bool AnswersEquivalent(std::string_view candidate, std::string_view reference, AnswerFormat format);
 
 // A normalised key for grouping answers into classes; see the promise above. Empty for an
-// empty answer.
+// empty answer. Programs (kCode) are equivalent when they are the same text once trailing
+// whitespace and blank lines are dropped: whether two programs behave alike is undecidable,
+// and only tests (verifiers/code) grade one.
 std::string CanonicalAnswerKey(std::string_view answer, AnswerFormat format);
 
 // An answer parsed once, for comparing against many others (answer classes in
@@ -96,7 +109,7 @@ class ParsedAnswer {
       : format_(format), parsed_(std::move(parsed)), key_(std::move(key)) {}
 
   AnswerFormat format_;
-  std::shared_ptr<const grading_internal::MathAnswer> parsed_;
+  std::shared_ptr<const grading_internal::MathAnswer> parsed_;  // null for kCode
   std::string key_;
 };
 

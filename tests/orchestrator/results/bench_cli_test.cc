@@ -551,6 +551,43 @@ TEST_F(BenchCliTest, RealGsm8kAndMath500Slices) {
   }
 }
 
+// The real HumanEval and MBPP files, a few problems each, with the tiny random model: every
+// candidate's program (the random model's text) runs with the problem's tests in the code
+// sandbox and is graded wrong; the runs and candidates are graded and recorded, and the problems
+// keep their tests. Skips without the files or the sandbox.
+TEST_F(BenchCliTest, RealHumanEvalAndMbppSlicesAreGradedInTheSandbox) {
+  const std::string data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
+  for (const auto& [dataset, file] :
+       {std::pair<std::string, std::string>{"humaneval", "humaneval/HumanEval.jsonl.gz"},
+        {"mbpp", "mbpp/mbpp.jsonl"}}) {
+    SCOPED_TRACE(dataset);
+    if (!std::filesystem::exists(data_dir + "/" + file)) {
+      GTEST_SKIP() << data_dir << "/" << file << " is absent: the real-dataset runs are skipped";
+    }
+    const std::string db = TempPath(dataset + ".db");
+    std::vector<std::string> args = BenchArgs(db, dataset, 2, "1,2");
+    args.insert(args.end(), {"--data-dir", data_dir});
+    CommandResult bench = Ponder(args);
+    if (bench.code != 0 && bench.err.find("sandbox") != std::string::npos) {
+      GTEST_SKIP() << "the code sandbox cannot be set up here: " << bench.err;
+    }
+    ASSERT_EQ(bench.code, 0) << bench.err;
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'"), 8);
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct = 0"), 8);
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM candidates WHERE correct IS NULL"), 0);
+    EXPECT_EQ(SqlInt(db,
+                     "SELECT count(*) FROM problems WHERE answer_format = 'code' AND "
+                     "code_tests IS NOT NULL AND reference_answer IS NULL"),
+              2);
+    CommandResult accuracy = Ponder({"query", "--db", db, "accuracy", "--format", "json"});
+    ASSERT_EQ(accuracy.code, 0) << accuracy.err;
+    for (const auto& row : nlohmann::json::parse(accuracy.out)) {
+      EXPECT_EQ(row["graded"].get<int64_t>(), 2);
+      EXPECT_EQ(row["correct"].get<int64_t>(), 0);
+    }
+  }
+}
+
 // A dataset line that does not parse is skipped, as everywhere, and said on stderr (before, the
 // benchmark ran on fewer problems without a word). Flags that would be ignored are refused.
 TEST_F(BenchCliTest, SkippedRecordsAreToldAndIgnoredFlagsRefused) {

@@ -21,6 +21,47 @@ TEST(GradingFormat, ParsesKnownNamesAndNamesTheBadOne) {
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("'MATH500'"));
   EXPECT_EQ(AnswerFormatName(AnswerFormat::kGsm8k), "gsm8k");
   EXPECT_EQ(AnswerFormatName(AnswerFormat::kMath), "math");
+  EXPECT_EQ(*ParseAnswerFormat("code"), AnswerFormat::kCode);
+  EXPECT_EQ(AnswerFormatName(AnswerFormat::kCode), "code");
+}
+
+TEST(GradingCode, TheProgramIsTheLongestFencedBlockElseTheWholeResponse) {
+  EXPECT_EQ(ExtractProgram("Here:\n```python\ndef f(x):\n    return x\n```\nDone."),
+            "def f(x):\n    return x");
+  // The longest block wins over a shorter usage example after it; equal lengths: the first.
+  EXPECT_EQ(ExtractProgram("```python\ndef f(x):\n    return x + 1\n```\nUse it:\n```\nf(1)\n```"),
+            "def f(x):\n    return x + 1");
+  EXPECT_EQ(ExtractProgram("```\na = 1\n```\n```\nb = 2\n```"), "a = 1");
+  // A block the response ends inside (a length limit) runs to the end.
+  EXPECT_EQ(ExtractProgram("Sure.\n```py\nimport math\ndef g():"), "import math\ndef g():");
+  // No fence: the whole response, blank lines around it dropped, indentation kept.
+  EXPECT_EQ(ExtractProgram("\n\n    return a + b\n\n"), "    return a + b");
+  EXPECT_EQ(ExtractProgram("  \n\t\n"), std::nullopt);
+  EXPECT_EQ(ExtractProgram("```python\n\n```"), std::nullopt);
+  EXPECT_EQ(ExtractAnswer("```\nx = 1\n```", AnswerFormat::kCode), "x = 1");
+  // A block indented under a list item loses the fence's indentation; CRLF lines are one class
+  // with LF ones.
+  EXPECT_EQ(ExtractProgram("1. Code:\n   ```python\n   def f():\n       return 1\n   ```\n"),
+            "def f():\n    return 1");
+  const std::optional<std::string> crlf =
+      ExtractProgram("```\r\ndef f():\r\n  return 1\r\n```\r\n");
+  ASSERT_TRUE(crlf.has_value());
+  EXPECT_TRUE(AnswersEquivalent(*crlf, "def f():\n  return 1", AnswerFormat::kCode));
+}
+
+TEST(GradingCode, ProgramsAreOneClassWhenTheirTextIsTheSameUpToBlankLinesAndTrailingSpace) {
+  const AnswerFormat c = AnswerFormat::kCode;
+  EXPECT_TRUE(AnswersEquivalent("def f():\n    return 1", "def f():   \n\n    return 1\n", c));
+  // Indentation and everything else matter: behaviour is for tests to judge.
+  EXPECT_FALSE(AnswersEquivalent("def f():\n    return 1", "def f():\n  return 1", c));
+  EXPECT_FALSE(AnswersEquivalent("return 1", "return 2", c));
+  EXPECT_EQ(CanonicalAnswerKey("a = 1  \n\nb = 2\n", c), "a = 1\nb = 2\n");
+  ParsedAnswer blank = ParsedAnswer::Parse(" \n ", c);
+  EXPECT_TRUE(blank.empty());
+  EXPECT_FALSE(blank.IsEquivalentTo(blank));
+  // A program is never equivalent to a math answer of the same text.
+  EXPECT_FALSE(
+      ParsedAnswer::Parse("1", c).IsEquivalentTo(ParsedAnswer::Parse("1", AnswerFormat::kMath)));
 }
 
 TEST(GradingKeys, EquivalentNotationsShareAKeyAndDifferentValuesDoNot) {

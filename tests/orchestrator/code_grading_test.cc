@@ -1,0 +1,277 @@
+// Code problems (ANSWER_FORMAT_CODE): the CodeGrader runs their tests with each program in the
+// real sandbox, the pipeline grades every candidate by them, and an experiment on code problems
+// records those grades. Skips, saying why, where the sandbox cannot be set up (it needs root,
+// bubblewrap and user namespaces).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "datasets/dataset.h"
+#include "orchestrator/builtin_datasets.h"
+#include "orchestrator/code_grader.h"
+#include "orchestrator/experiment_runner.h"
+#include "orchestrator/solve_pipeline.h"
+#include "tests/orchestrator/fake_strategy.h"
+#include "tests/orchestrator/test_util.h"
+
+namespace ponder::orchestrator {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::FakeStrategies;
+using ::testing::HasSubstr;
+
+constexpr char kAdd[] = "def add(a, b):\n    return a + b\n";
+constexpr char kSubtract[] = "def add(a, b):\n    return a - b\n";
+
+v1::CodeTests AddTests() {
+  v1::CodeTests tests;
+  tests.add_tests("assert add(1, 2) == 3");
+  tests.add_tests("assert add(-1, 1) == 0");
+  return tests;
+}
+
+#define SKIP_WITHOUT_SANDBOX(grader)                                         \
+  if (absl::Status available = (grader).CheckAvailable(); !available.ok()) { \
+    GTEST_SKIP() << "the code sandbox cannot be set up here: " << available; \
+  }
+
+TEST(CodeGraderTest, AProgramIsCorrectWhenEveryTestPassesAndTheSameTextRunsOnce) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  v1::CodeTests tests = AddTests();
+  tests.set_timeout_seconds(2);
+  const std::vector<std::optional<std::string>> programs = {
+      kAdd,         kSubtract, "def add(a, b):\n    while True: pass\n",
+      std::nullopt, kAdd,      "raise SystemExit(0)\n"};
+  auto correct = grader.Grade(tests, programs);
+  ASSERT_TRUE(correct.ok()) << correct.status();
+  EXPECT_THAT(*correct, ElementsAre(true, false, false, false, true, false));
+  const verifiers::CodeVerifierPool::Stats stats = grader.stats();
+  EXPECT_EQ(stats.runs, 4);  // kAdd once, no run without a program
+  EXPECT_EQ(stats.runs_by_status[static_cast<int>(verifiers::CodeRunStatus::kTimeout)], 1);
+}
+
+TEST(CodeGraderTest, HumanEvalTestCodeIsOneTestAndSetupRunsFirst) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  v1::CodeTests humaneval;
+  humaneval.set_test_code(
+      "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(0) == 0\n\n"
+      "check(double)\n");
+  auto correct = grader.Grade(
+      humaneval, std::vector<std::optional<std::string>>{"def double(x):\n    return 2 * x",
+                                                         "def double(x):\n    return x + 2"});
+  ASSERT_TRUE(correct.ok()) << correct.status();
+  EXPECT_THAT(*correct, ElementsAre(true, false));
+
+  v1::CodeTests mbpp;
+  mbpp.set_setup("import math\nLIMIT = 10");
+  mbpp.add_tests("assert root(16) == 4.0");
+  mbpp.add_tests("assert LIMIT == 10");
+  correct = grader.Grade(
+      mbpp, std::vector<std::optional<std::string>>{"def root(x):\n    return math.sqrt(x)"});
+  ASSERT_TRUE(correct.ok()) << correct.status();
+  EXPECT_THAT(*correct, ElementsAre(true));
+}
+
+// A solve's cancellation and deadline reach its grading: programs that loop do not hold a
+// cancelled or expired solve for their whole time limit.
+TEST(CodeGraderTest, GradingStopsAtTheSolvesDeadlineAndCancellation) {
+  CodeGrader grader(verifiers::SandboxConfig{}, /*parallelism=*/1);
+  SKIP_WITHOUT_SANDBOX(grader);
+  std::vector<std::optional<std::string>> loops;
+  for (int i = 0; i < 4; ++i) loops.push_back(absl::StrCat("x = ", i, "\nwhile True: pass\n"));
+  const absl::Time start = absl::Now();
+  auto graded = grader.Grade(AddTests(), loops, nullptr, start + absl::Seconds(1));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(graded.status())) << graded.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // 4 x 10 s without the deadline
+  engine::CancellationToken cancel;
+  cancel.Cancel();
+  graded = grader.Grade(AddTests(), loops, &cancel);
+  EXPECT_TRUE(absl::IsCancelled(graded.status())) << graded.status();
+}
+
+TEST(CodeGraderTest, AnUnavailableSandboxIsAnErrorNotAGrade) {
+  verifiers::SandboxConfig config;
+  config.bwrap_path = "/nonexistent/bwrap";
+  CodeGrader grader(config);
+  auto correct = grader.Grade(AddTests(), std::vector<std::optional<std::string>>{kAdd});
+  ASSERT_FALSE(correct.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(correct.status())) << correct.status();
+  EXPECT_THAT(std::string(correct.status().message()), HasSubstr("sandbox"));
+  // Nothing to run: nothing to refuse.
+  EXPECT_TRUE(grader.Grade(AddTests(), std::vector<std::optional<std::string>>{std::nullopt}).ok());
+}
+
+// The datasets' own solutions pass the tests ProblemProto gives their problems, as their
+// harnesses run them (HumanEval: the prompt and the canonical body, a whole script; MBPP: the
+// reference code); a wrong one fails. Reads ../shared/datasets, skips without it.
+TEST(CodeGraderTest, TheSharedDatasetsReferenceSolutionsPassTheirProblemsTests) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  const std::string data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
+  for (const char* name : {"humaneval", "mbpp", "mbpp-sanitized"}) {
+    datasets::DatasetOptions options;
+    options.data_dir = data_dir;
+    absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset(name, options);
+    if (!loaded.ok())
+      GTEST_SKIP() << "no " << name << " under " << data_dir << ": " << loaded.status();
+    ASSERT_GE(loaded->problems.size(), 20u);
+    for (size_t i = 0; i < 20; ++i) {
+      const datasets::Problem& row = loaded->problems[i];
+      const v1::Problem problem = ProblemProto(row);
+      ASSERT_TRUE(HasCodeTests(problem)) << row.id;
+      EXPECT_FALSE(problem.has_reference_answer());
+      const std::string program = row.code->entry_point.empty()
+                                      ? row.code->canonical_solution
+                                      : row.code->prompt + row.code->canonical_solution;
+      auto correct = grader.Grade(problem.code_tests(),
+                                  std::vector<std::optional<std::string>>{
+                                      program, program + "\n\ndef _broken():\n    pass\n"
+                                                         "raise RuntimeError('wrong')\n"});
+      ASSERT_TRUE(correct.ok()) << correct.status();
+      EXPECT_THAT(*correct, ElementsAre(true, false)) << row.id;
+    }
+    const v1::Problem first = ProblemProto(loaded->problems[0]);
+    EXPECT_THAT(first.text(),
+                HasSubstr(std::string(name) == "humaneval" ? "in a markdown code block"
+                                                           : "Your code should pass these tests"));
+  }
+}
+
+class CodePipelineTest : public ::testing::Test {
+ protected:
+  CodePipelineTest() : engine_(testing::TinyEngine()), models_(*engine_) {}
+
+  static v1::Problem AddProblem() {
+    v1::Problem problem;
+    problem.set_id("add");
+    problem.set_text("Write a Python function add(a, b) that returns their sum.");
+    problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
+    *problem.mutable_code_tests() = AddTests();
+    return problem;
+  }
+
+  v1::SolveRequest Request() {
+    v1::SolveRequest request;
+    *request.mutable_problem() = AddProblem();
+    request.mutable_strategy()->mutable_self_consistency();
+    request.mutable_budget()->set_n(3);
+    return request;
+  }
+
+  std::unique_ptr<engine::LocalEngine> engine_;
+  ModelRegistry models_;
+  CodeGrader grader_;
+};
+
+TEST_F(CodePipelineTest, EveryCandidateIsGradedByTheTests) {
+  SKIP_WITHOUT_SANDBOX(grader_);
+  FakeStrategies strategies({.answer = kAdd, .candidate_answers = {kAdd, kSubtract}});
+  SolvePipeline pipeline(models_, strategies, &grader_);
+  auto solved = pipeline.Solve(Request(), {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  EXPECT_TRUE(solved->correct());
+  EXPECT_THAT(solved->candidate_correct(), ElementsAre(true, false, true));
+
+  strategies.script().answer = kSubtract;
+  strategies.script().candidate_answers = {kSubtract};
+  solved = pipeline.Solve(Request(), {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  EXPECT_FALSE(solved->correct());
+  EXPECT_THAT(solved->candidate_correct(), ElementsAre(false, false, false));
+}
+
+TEST_F(CodePipelineTest, ACodeProblemIsRefusedBeforeSolvingWhenItCannotBeGraded) {
+  FakeStrategies strategies({.answer = kAdd});
+  SolvePipeline pipeline(models_, strategies);  // no grader
+  auto solved = pipeline.Solve(Request(), {});
+  ASSERT_FALSE(solved.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(solved.status())) << solved.status();
+  EXPECT_EQ(strategies.solves_started(), 0);
+  // Without tests there is nothing to run: solved, not graded.
+  v1::SolveRequest untested = Request();
+  untested.mutable_problem()->clear_code_tests();
+  solved = pipeline.Solve(untested, {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  EXPECT_FALSE(solved->has_correct());
+  EXPECT_EQ(solved->candidate_correct_size(), 0);
+}
+
+TEST_F(CodePipelineTest, CodePromptsHaveNoDefaultSystemMessage) {
+  FakeStrategies strategies;
+  SolvePipeline pipeline(models_, strategies, &grader_);
+  auto prompt = pipeline.RenderPrompt(AddProblem(), {});
+  ASSERT_TRUE(prompt.ok()) << prompt.status();
+  EXPECT_THAT(*prompt, ::testing::Not(HasSubstr("system")));
+  EXPECT_THAT(*prompt, HasSubstr("add(a, b)"));
+}
+
+TEST_F(CodePipelineTest, AnExperimentRecordsTheGradesAndKeepsTheTestsForResuming) {
+  SKIP_WITHOUT_SANDBOX(grader_);
+  FakeStrategies strategies({.answer = kAdd, .candidate_answers = {kAdd, kSubtract}});
+  SolvePipeline pipeline(models_, strategies, &grader_);
+  auto store = ExperimentStore::Open(testing::TempPath("code.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  DatasetRegistry datasets;
+  ExperimentRunnerOptions options;
+  options.model = "tiny";
+  ExperimentRunner runner(**store, pipeline, datasets, options);
+
+  v1::ExperimentSpec spec;
+  *spec.add_problems() = AddProblem();
+  v1::Problem wrong_only = AddProblem();
+  wrong_only.set_id("add-wrong");
+  wrong_only.mutable_code_tests()->set_tests(0, "assert add(1, 2) == 4");
+  *spec.add_problems() = wrong_only;
+  v1::NamedStrategy& strategy = *spec.add_strategies();
+  strategy.set_name("sc");
+  strategy.mutable_config()->mutable_self_consistency();
+  spec.add_budgets()->set_n(2);
+  auto started = runner.Start(spec);
+  ASSERT_TRUE(started.ok()) << started.status();
+  runner.WaitUntilStopped(started->id());
+  auto finished = (*store)->GetExperiment(started->id(), /*with_cells=*/false);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->status(), v1::EXPERIMENT_STATUS_COMPLETED) << finished->error();
+
+  auto runs = (*store)->ListRuns(started->id(), 0, 10, /*details=*/true);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_EQ(runs->size(), 2u);
+  for (const v1::RunResult& run : *runs) {
+    ASSERT_EQ(run.status(), v1::RUN_STATUS_SUCCEEDED) << run.error();
+    EXPECT_EQ(run.correct(), run.problem_id() == "add") << run.problem_id();
+    EXPECT_EQ(run.answer(), kAdd);
+  }
+  auto problems = (*store)->LoadProblems(started->id());
+  ASSERT_TRUE(problems.ok()) << problems.status();
+  ASSERT_EQ(problems->size(), 2u);
+  EXPECT_EQ((*problems)[1].code_tests().tests(0), "assert add(1, 2) == 4");
+  runner.Shutdown();
+}
+
+TEST_F(CodePipelineTest, AnExperimentOnCodeProblemsIsRefusedWhenTheyCannotBeGraded) {
+  FakeStrategies strategies({.answer = kAdd});
+  SolvePipeline pipeline(models_, strategies);  // no grader
+  auto store = ExperimentStore::Open(testing::TempPath("nograder.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  DatasetRegistry datasets;
+  ExperimentRunner runner(**store, pipeline, datasets, {});
+  v1::ExperimentSpec spec;
+  *spec.add_problems() = AddProblem();
+  v1::NamedStrategy& strategy = *spec.add_strategies();
+  strategy.set_name("sc");
+  strategy.mutable_config()->mutable_self_consistency();
+  spec.add_budgets()->set_n(1);
+  auto started = runner.Start(spec);
+  ASSERT_FALSE(started.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(started.status())) << started.status();
+  EXPECT_EQ(strategies.solves_started(), 0);
+  auto listed = (*store)->ListExperiments(0, 10);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+  runner.Shutdown();
+}
+
+}  // namespace
+}  // namespace ponder::orchestrator
