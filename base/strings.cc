@@ -4,6 +4,16 @@
 
 namespace ponder {
 
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (true) {
+    const size_t newline = text.find('\n');
+    lines.push_back(text.substr(0, newline));
+    if (newline == std::string_view::npos) return lines;
+    text.remove_prefix(newline + 1);
+  }
+}
+
 std::string Printable(std::string_view text, size_t max_bytes) {
   bool cut = false;
   if (text.size() > max_bytes) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -30,6 +31,10 @@ inline bool IsControlCharacter(char c) {
 // than `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile
 // value a client sent cannot hide the message it is quoted in.
 std::string Printable(std::string_view text, size_t max_bytes = std::string_view::npos);
+
+// The lines of `text`, split at '\n' (a '\r' before it stays on its line); text that ends in
+// '\n' ends in an empty line, and "" is one empty line.
+std::vector<std::string_view> SplitLines(std::string_view text);
 
 // A configuration field's path: "strategy" + "sampling.top_p" is "strategy.sampling.top_p"; an
 // empty `field` is the root.

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "datasets/dataset.h"
+#include "datasets/doctest_examples.h"
 #include "datasets/prompt.h"
 
 namespace ponder::orchestrator {
@@ -40,6 +41,15 @@ v1::Problem ProblemProto(const datasets::Problem& row) {
     if (prompt.ok() && !prompt->messages.empty()) problem.set_text(prompt->messages.back().content);
     problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
     *problem.mutable_code_tests() = CodeTestsOf(*row.code);
+    // What the prompt shows the model, for the unit_tests verifier: MBPP's prompt lists its
+    // asserts (Austin et al. 2021), HumanEval's docstring its examples.
+    if (row.code->entry_point.empty()) {
+      *problem.mutable_example_tests() = problem.code_tests();
+    } else if (std::vector<std::string> examples =
+                   datasets::ExampleAsserts(row.code->prompt, row.code->entry_point);
+               !examples.empty()) {
+      for (std::string& example : examples) problem.mutable_example_tests()->add_tests(example);
+    }
     return problem;
   }
   if (!row.reference_answer.empty()) problem.set_reference_answer(row.reference_answer);

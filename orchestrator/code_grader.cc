@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace ponder::orchestrator {
 
@@ -46,9 +47,10 @@ absl::Status CodeGrader::CheckAvailable() const {
                    status.message()));
 }
 
-absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
+absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader::Run(
     const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
     const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
+  std::vector<verifiers::CodeRunResult> results;
   // One run per distinct program: candidates of a strong model often write the same one.
   std::map<std::string_view, size_t> run_of;
   std::vector<verifiers::CodeRunRequest> requests;
@@ -57,52 +59,75 @@ absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
     run_of.emplace(*program, requests.size());
     requests.push_back(CodeTestRequest(tests, *program));
   }
-  std::vector<verifiers::CodeRunResult> results;
   if (!requests.empty()) {
     if (absl::Status available = CheckAvailable(); !available.ok()) return available;
   }
+  auto past_deadline = [] {
+    return absl::DeadlineExceededError("the solve passed its deadline while its programs ran");
+  };
   const size_t round = static_cast<size_t>(std::max(1, pool_->parallelism()));
   for (size_t begin = 0; begin < requests.size(); begin += round) {
     if (cancel != nullptr && cancel->cancelled()) {
-      return absl::CancelledError("the solve was cancelled while its programs were graded");
+      return absl::CancelledError("the solve was cancelled while its programs ran");
     }
+    const size_t end = std::min(requests.size(), begin + round);
     if (deadline.has_value()) {
       const double left = absl::ToDoubleSeconds(*deadline - absl::Now());
-      if (left <= 0) {
-        return absl::DeadlineExceededError(
-            "the solve passed its deadline while its programs "
-            "were graded");
-      }
-      for (size_t i = begin; i < std::min(requests.size(), begin + round); ++i) {
+      if (left <= 0) return past_deadline();
+      for (size_t i = begin; i < end; ++i) {
         double& timeout = requests[i].limits.timeout_seconds;
         timeout = std::min(timeout, left + 1);
       }
     }
-    std::span<const verifiers::CodeRunRequest> chunk(requests.data() + begin,
-                                                     std::min(round, requests.size() - begin));
-    std::vector<verifiers::CodeRunResult> done = pool_->RunAll(chunk);
+    std::vector<verifiers::CodeRunResult> done = pool_->RunAll(
+        std::span<const verifiers::CodeRunRequest>(requests.data() + begin, end - begin));
     results.insert(results.end(), std::make_move_iterator(done.begin()),
                    std::make_move_iterator(done.end()));
   }
-  // A run cut short by the deadline is no grade: the solve has ended.
+  // A run cut short by the deadline says nothing of its program: the solve has ended.
   if (deadline.has_value() && absl::Now() >= *deadline && !requests.empty()) {
-    return absl::DeadlineExceededError(
-        "the solve passed its deadline while its programs were "
-        "graded");
+    return past_deadline();
   }
   for (const verifiers::CodeRunResult& result : results) {
     if (result.status == verifiers::CodeRunStatus::kSandboxUnavailable) {
       return absl::FailedPreconditionError(
-          absl::StrCat("the sandbox became unavailable while grading: ", result.detail));
+          absl::StrCat("the sandbox became unavailable while programs ran: ", result.detail));
     }
   }
-  std::vector<bool> correct;
-  correct.reserve(programs.size());
+  std::vector<std::optional<verifiers::CodeRunResult>> per_program;
+  per_program.reserve(programs.size());
   for (const std::optional<std::string>& program : programs) {
-    correct.push_back(program.has_value() &&
-                      results[run_of.at(*program)].status == verifiers::CodeRunStatus::kPassed);
+    if (program.has_value()) {
+      per_program.push_back(results[run_of.at(*program)]);
+    } else {
+      per_program.emplace_back();
+    }
+  }
+  return per_program;
+}
+
+absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
+    const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
+    const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(tests, programs, cancel, deadline));
+  std::vector<bool> correct;
+  for (const auto& run : runs) {
+    correct.push_back(run.has_value() && run->status == verifiers::CodeRunStatus::kPassed);
   }
   return correct;
+}
+
+absl::StatusOr<std::vector<double>> CodeGrader::PassRates(
+    const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
+    const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(tests, programs, cancel, deadline));
+  std::vector<double> rates;
+  for (const auto& run : runs) {
+    // A run that timed out or crashed may still report the tests that passed before it ended.
+    const bool counted = run.has_value() && run->tests_total > 0;
+    rates.push_back(counted ? static_cast<double>(run->tests_passed) / run->tests_total : 0.0);
+  }
+  return rates;
 }
 
 verifiers::CodeVerifierPool::Stats CodeGrader::stats() const { return pool_->stats(); }

@@ -50,9 +50,22 @@ class CodeGrader {
                                           const engine::CancellationToken* cancel = nullptr,
                                           std::optional<absl::Time> deadline = std::nullopt);
 
+  // Per program, the share of the tests it passes (a run that timed out or crashed counts the
+  // tests that passed before); 0 for nullopt without a run. Errors as Grade's.
+  absl::StatusOr<std::vector<double>> PassRates(
+      const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
+      const engine::CancellationToken* cancel = nullptr,
+      std::optional<absl::Time> deadline = std::nullopt);
+
   verifiers::CodeVerifierPool::Stats stats() const;
 
  private:
+  // Runs every distinct program (in rounds, see Grade); per program its run, or nullopt for a
+  // program that is nullopt.
+  absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> Run(
+      const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
+      const engine::CancellationToken* cancel, std::optional<absl::Time> deadline);
+
   std::unique_ptr<verifiers::CodeSandbox> sandbox_;
   std::unique_ptr<verifiers::CodeVerifierPool> pool_;
 };

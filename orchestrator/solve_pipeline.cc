@@ -44,6 +44,47 @@ absl::Status GradeCodeResponse(const v1::Problem& problem, CodeGrader& grader,
   return absl::OkStatus();
 }
 
+// What a verifier configuration may name, for one solve: the registry's models, and for the
+// unit_tests verifier the problem's example tests run by the code grader. Without a problem
+// (CheckBuildable, before an experiment's problems are solved) it checks only the grader.
+class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::ProgramTester {
+ public:
+  SolveVerifierModels(ModelRegistry& models, CodeGrader* grader, const v1::Problem* problem)
+      : models_(models), grader_(grader), problem_(problem) {}
+
+  engine::Engine* policy() override { return models_.policy(); }
+  absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) override {
+    return models_.RewardModel(name);
+  }
+  absl::StatusOr<verifiers::ProgramTester*> program_tester() override {
+    if (grader_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "verifier.unit_tests: this process runs no code problems' tests (no code sandbox)");
+    }
+    if (problem_ != nullptr &&
+        (problem_->answer_format() != v1::ANSWER_FORMAT_CODE || !problem_->has_example_tests())) {
+      return absl::InvalidArgumentError(
+          "verifier.unit_tests: the problem has no example_tests (the tests it shows the model) "
+          "to run the candidates with");
+    }
+    PONDER_RETURN_IF_ERROR(grader_->CheckAvailable());
+    return this;
+  }
+
+  absl::StatusOr<std::vector<double>> PassRates(
+      std::span<const std::optional<std::string>> programs,
+      const verifiers::VerifyOptions& options) override {
+    if (problem_ == nullptr) return absl::InternalError("unit tests run without a problem");
+    return grader_->PassRates(problem_->example_tests(), programs, options.cancel,
+                              options.deadline);
+  }
+
+ private:
+  ModelRegistry& models_;
+  CodeGrader* grader_;
+  const v1::Problem* problem_;
+};
+
 }  // namespace
 
 verifiers::AnswerFormat AnswerFormatOf(const v1::Problem& problem) {
@@ -89,7 +130,8 @@ absl::StatusOr<std::string> SolvePipeline::RenderPrompt(const v1::Problem& probl
 absl::Status SolvePipeline::CheckBuildable(const v1::StrategyConfig& config) const {
   PONDER_ASSIGN_OR_RETURN(auto strategy, strategies_.MakeStrategy(config));
   if (strategies_.NeedsVerifier(config)) {
-    PONDER_ASSIGN_OR_RETURN(auto verifier, strategies_.MakeVerifier(config.verifier(), models_));
+    SolveVerifierModels models(models_, code_grader_, /*problem=*/nullptr);
+    PONDER_ASSIGN_OR_RETURN(auto verifier, strategies_.MakeVerifier(config.verifier(), models));
   }
   return absl::OkStatus();
 }
@@ -120,10 +162,12 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
 
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<samplers::Strategy> strategy,
                           strategies_.MakeStrategy(request.strategy()));
+  // Declared before the verifier, which may hold it (unit_tests).
+  SolveVerifierModels verifier_models(models_, code_grader_, &request.problem());
   std::unique_ptr<verifiers::Verifier> verifier;
   if (strategies_.NeedsVerifier(request.strategy())) {
     absl::StatusOr<std::unique_ptr<verifiers::Verifier>> made =
-        strategies_.MakeVerifier(request.strategy().verifier(), models_);
+        strategies_.MakeVerifier(request.strategy().verifier(), verifier_models);
     if (!made.ok()) return Within("strategy", made.status());  // "verifier...." from here
     verifier = *std::move(made);
   }

@@ -157,8 +157,16 @@ absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& li
     return InvalidField(FieldPath(field, "code_tests"),
                         "only for problems with answer_format ANSWER_FORMAT_CODE");
   }
+  if (problem.answer_format() != v1::ANSWER_FORMAT_CODE && problem.has_example_tests()) {
+    return InvalidField(FieldPath(field, "example_tests"),
+                        "only for problems with answer_format ANSWER_FORMAT_CODE");
+  }
   if (problem.has_code_tests()) {
     PONDER_RETURN_IF_ERROR(ValidateCodeTests(problem.code_tests(), FieldPath(field, "code_tests")));
+  }
+  if (problem.has_example_tests()) {
+    PONDER_RETURN_IF_ERROR(
+        ValidateCodeTests(problem.example_tests(), FieldPath(field, "example_tests")));
   }
   return absl::OkStatus();
 }
@@ -196,7 +204,7 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
     return InvalidField(FieldPath(field, "verifier"),
                         absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
                                      " scores candidates and needs a verifier (prm, orm, "
-                                     "self_evaluation, arithmetic or weighted)"));
+                                     "self_evaluation, arithmetic, unit_tests or weighted)"));
   }
   PONDER_RETURN_IF_ERROR(
       verifiers::ValidateVerifierConfig(config.verifier(), FieldPath(field, "verifier")));

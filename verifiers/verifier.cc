@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "verifiers/arithmetic_step_checker.h"
 #include "verifiers/reward_model_verifier.h"
+#include "verifiers/unit_test_verifier.h"
 
 namespace ponder::verifiers {
 
@@ -185,6 +186,8 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
       }
       return absl::OkStatus();
     }
+    case v1::VerifierConfig::kUnitTests:
+      return absl::OkStatus();
     case v1::VerifierConfig::kWeighted: {
       const v1::WeightedVerifiers& weighted = verifier.weighted();
       if (weighted.parts_size() == 0 || weighted.parts_size() > kMaxWeightedParts) {
@@ -208,7 +211,7 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
         if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
           return InvalidField(
               FieldPath(part_field, "verifier"),
-              "required: set one of prm, orm, self_evaluation, arithmetic, weighted");
+              "required: set one of prm, orm, self_evaluation, arithmetic, unit_tests, weighted");
         }
         PONDER_RETURN_IF_ERROR(
             ValidateVerifierAt(part.verifier(), FieldPath(part_field, "verifier"), depth + 1));
@@ -274,6 +277,10 @@ absl::StatusOr<std::unique_ptr<Verifier>> Build(const v1::VerifierConfig& config
           arithmetic.has_neutral_score() ? arithmetic.neutral_score() : 0.5,
           arithmetic.has_tolerance() ? arithmetic.tolerance() : 1e-6);
     }
+    case v1::VerifierConfig::kUnitTests: {
+      PONDER_ASSIGN_OR_RETURN(ProgramTester * tester, models.program_tester());
+      return std::make_unique<UnitTestVerifier>(tester);
+    }
     case v1::VerifierConfig::kWeighted: {
       std::vector<WeightedVerifier::Part> parts;
       for (int i = 0; i < config.weighted().parts_size(); ++i) {
@@ -291,7 +298,7 @@ absl::StatusOr<std::unique_ptr<Verifier>> Build(const v1::VerifierConfig& config
       break;
   }
   return absl::InvalidArgumentError(
-      "verifier: set one of prm, orm, self_evaluation, arithmetic, weighted");
+      "verifier: set one of prm, orm, self_evaluation, arithmetic, unit_tests, weighted");
 }
 
 }  // namespace

@@ -65,14 +65,31 @@ class Verifier {
 // verifier gave the whole solution. An empty list aggregates to 0.
 double Aggregate(std::span<const double> step_scores, v1::Aggregation aggregation);
 
+// Runs programs with the tests a code problem shows the model (Problem.example_tests) in a
+// sandbox: what the unit_tests verifier scores with. The orchestrator gives one per solve.
+class ProgramTester {
+ public:
+  virtual ~ProgramTester() = default;
+  // Per program, the share of the tests it passes, in [0, 1]; 0 for nullopt (no program),
+  // without a run. Errors: the sandbox is unavailable, options.cancel / options.deadline.
+  virtual absl::StatusOr<std::vector<double>> PassRates(
+      std::span<const std::optional<std::string>> programs, const VerifyOptions& options) = 0;
+};
+
 // The models a verifier configuration may name: the policy (self-evaluation) and reward models
-// by name (ponderd --prm NAME=PATH; in-process, the path itself).
+// by name (ponderd --prm NAME=PATH; in-process, the path itself); and, for the unit_tests
+// verifier, what runs a code problem's example tests.
 class VerifierModels {
  public:
   virtual ~VerifierModels() = default;
   virtual engine::Engine* policy() = 0;
   // Errors name the model that is not available.
   virtual absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) = 0;
+  // Errors say what is missing (a sandbox, the problem's example tests).
+  virtual absl::StatusOr<ProgramTester*> program_tester() {
+    return absl::FailedPreconditionError(
+        "verifier.unit_tests: this process runs no code problems' tests (no code sandbox)");
+  }
 };
 
 // The largest weight of a weighted verifier's part: the sum of the parts' weights, by which each

@@ -171,7 +171,7 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading
   PONDER_RETURN_IF_ERROR(CheckNotNewer(db, version, ExperimentStoreMigrations()));
   // A reader does not migrate: what it reads (experiments, runs, candidates, steps, and of
   // problems what version 1 had) is in every version; only a writer's LoadProblems reads
-  // problems.code_tests (version 2), and a writer migrates the file first.
+  // problems.code_tests and example_tests (version 2), and a writer migrates the file first.
   if (version == 0) {
     return absl::NotFoundError(
         absl::StrCat("the database '", path, "' has no experiments (it is empty)"));
@@ -217,8 +217,8 @@ absl::StatusOr<int64_t> ExperimentStore::CreateExperiment(const NewExperiment& e
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement problem,
       db_.Prepare("INSERT INTO problems (experiment_id, problem_index, source_id, text, "
-                  "reference_answer, answer_format, code_tests) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                  "reference_answer, answer_format, code_tests, example_tests) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   for (size_t i = 0; i < experiment.problems.size(); ++i) {
     const v1::Problem& p = experiment.problems[i];
     problem.BindInt(1, id);
@@ -231,6 +231,9 @@ absl::StatusOr<int64_t> ExperimentStore::CreateExperiment(const NewExperiment& e
     problem.BindText(6, AnswerFormatName(p.answer_format()));
     problem.BindOptionalText(
         7, p.has_code_tests() ? std::optional<std::string>(ToJson(p.code_tests())) : std::nullopt);
+    problem.BindOptionalText(8, p.has_example_tests()
+                                    ? std::optional<std::string>(ToJson(p.example_tests()))
+                                    : std::nullopt);
     PONDER_RETURN_IF_ERROR(problem.Run());
   }
   PONDER_RETURN_IF_ERROR(transaction.Commit());
@@ -458,8 +461,8 @@ absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t e
   absl::MutexLock lock(&mu_);
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement select,
-      db_.Prepare("SELECT source_id, text, reference_answer, answer_format, code_tests "
-                  "FROM problems WHERE experiment_id = ?1 ORDER BY problem_index"));
+      db_.Prepare("SELECT source_id, text, reference_answer, answer_format, code_tests, "
+                  "example_tests FROM problems WHERE experiment_id = ?1 ORDER BY problem_index"));
   select.BindInt(1, experiment_id);
   std::vector<v1::Problem> problems;
   while (true) {
@@ -473,12 +476,16 @@ absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t e
     problem.set_answer_format(format == "gsm8k"  ? v1::ANSWER_FORMAT_GSM8K
                               : format == "code" ? v1::ANSWER_FORMAT_CODE
                                                  : v1::ANSWER_FORMAT_MATH);
-    if (!select.ColumnIsNull(4)) {
-      PONDER_RETURN_IF_ERROR(
-          FromJson(select.ColumnText(4), *problem.mutable_code_tests(),
-                   absl::StrCat("problems.code_tests of problem ", problems.size() - 1,
-                                " of experiment ", experiment_id)));
-    }
+    // mutable_* sets a field, so only for a column that holds one.
+    auto read_tests = [&](int column, std::string_view name,
+                          v1::CodeTests* (v1::Problem::*field)()) -> absl::Status {
+      if (select.ColumnIsNull(column)) return absl::OkStatus();
+      return FromJson(select.ColumnText(column), *(problem.*field)(),
+                      absl::StrCat("problems.", AsAbsl(name), " of problem ", problems.size() - 1,
+                                   " of experiment ", experiment_id));
+    };
+    PONDER_RETURN_IF_ERROR(read_tests(4, "code_tests", &v1::Problem::mutable_code_tests));
+    PONDER_RETURN_IF_ERROR(read_tests(5, "example_tests", &v1::Problem::mutable_example_tests));
   }
   return problems;
 }

@@ -108,10 +108,10 @@ CREATE TABLE steps (
 )sql";
 
 // Version 2: code problems (HumanEval, MBPP). `problems.answer_format` also takes 'code', and
-// `code_tests` holds such a problem's tests (ponder.v1.CodeTests in protobuf's JSON mapping;
-// NULL for other problems). SQLite cannot change a CHECK constraint in place, so the table is
-// rebuilt (https://www.sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema
-// Changes"): with foreign keys off, so that dropping the old table does not cascade into the
+// `code_tests` and `example_tests` hold such a problem's tests (ponder.v1.CodeTests in
+// protobuf's JSON mapping; NULL when unset). SQLite cannot change a CHECK constraint in place, so
+// the table is rebuilt (https://www.sqlite.org/lang_altertable.html, "Making Other Kinds Of Table
+// Schema Changes"): with foreign keys off, so that dropping the old table does not cascade into the
 // runs that reference it; the row ids are kept, so those references still hold, which
 // Migrate checks before it commits.
 constexpr std::string_view kSchemaV2 = R"sql(
@@ -124,6 +124,7 @@ CREATE TABLE problems_v2 (
   reference_answer TEXT,
   answer_format    TEXT    NOT NULL CHECK (answer_format IN ('math', 'gsm8k', 'code')),
   code_tests       TEXT,
+  example_tests    TEXT,
   UNIQUE (experiment_id, problem_index)
 );
 INSERT INTO problems_v2 (id, experiment_id, problem_index, source_id, text, reference_answer,

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_join.h"
 #include "datasets/dataset.h"
 #include "orchestrator/builtin_datasets.h"
 #include "orchestrator/code_grader.h"
@@ -12,6 +13,7 @@
 #include "orchestrator/solve_pipeline.h"
 #include "tests/orchestrator/fake_strategy.h"
 #include "tests/orchestrator/test_util.h"
+#include "tests/samplers/scripted_engine.h"
 
 namespace ponder::orchestrator {
 namespace {
@@ -137,6 +139,54 @@ TEST(CodeGraderTest, TheSharedDatasetsReferenceSolutionsPassTheirProblemsTests) 
                 HasSubstr(std::string(name) == "humaneval" ? "in a markdown code block"
                                                            : "Your code should pass these tests"));
   }
+}
+
+TEST(CodeGraderTest, PassRatesCountTheTestsEachProgramPasses) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  v1::CodeTests tests = AddTests();
+  tests.add_tests("assert add(0, 0) == 0");
+  auto rates = grader.PassRates(
+      tests, std::vector<std::optional<std::string>>{kAdd, "def add(a, b):\n    return a * b\n",
+                                                     std::nullopt, "syntax error("});
+  ASSERT_TRUE(rates.ok()) << rates.status();
+  EXPECT_THAT(*rates, ElementsAre(1.0, 1.0 / 3, 0.0, 0.0));
+}
+
+// HumanEval's docstring examples (datasets/doctest_examples.h) as the unit_tests verifier sees
+// them: the canonical solutions pass them. Reads ../shared/datasets, skips without it.
+TEST(CodeGraderTest, HumanEvalsCanonicalSolutionsPassTheirDocstringExamples) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  datasets::DatasetOptions options;
+  options.data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
+  absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset("humaneval", options);
+  if (!loaded.ok()) GTEST_SKIP() << "no humaneval under " << options.data_dir;
+  int with_examples = 0, examples = 0, failing = 0;
+  std::vector<std::string> failed;
+  for (const datasets::Problem& row : loaded->problems) {
+    const v1::Problem problem = ProblemProto(row);
+    if (!problem.has_example_tests()) continue;
+    ++with_examples;
+    examples += problem.example_tests().tests_size();
+    auto rates = grader.PassRates(
+        problem.example_tests(),
+        std::vector<std::optional<std::string>>{row.code->prompt + row.code->canonical_solution});
+    ASSERT_TRUE(rates.ok()) << rates.status();
+    if ((*rates)[0] < 1) {
+      ++failing;
+      failed.push_back(row.id);
+    }
+  }
+  std::printf(
+      "HumanEval: %d of %zu problems have docstring examples (%d asserts); the canonical "
+      "solution fails some of them in %d: %s\n",
+      with_examples, loaded->problems.size(), examples, failing,
+      absl::StrJoin(failed, ", ").c_str());
+  // Some of HumanEval's examples are not Python ("is_happy(a) => False", "fib4(n) -> ...") or
+  // are wrong (median, HumanEval/47): 10 of 130 problems here.
+  EXPECT_GE(with_examples, 120);
+  EXPECT_LE(failing, with_examples / 10);
 }
 
 class CodePipelineTest : public ::testing::Test {
@@ -271,6 +321,59 @@ TEST_F(CodePipelineTest, AnExperimentOnCodeProblemsIsRefusedWhenTheyCannotBeGrad
   ASSERT_TRUE(listed.ok());
   EXPECT_TRUE(listed->empty());
   runner.Shutdown();
+}
+
+// The unit_tests verifier through the real strategies: best-of-N picks the program that passes
+// the problem's example tests. A scripted policy writes the candidates (a random model writes
+// no programs).
+TEST(UnitTestsVerifierTest, BestOfNChoosesTheProgramThatPassesTheExampleTests) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  samplers::testing::ScriptedEngine policy([](const std::string&, uint64_t, int index) {
+    switch (index % 3) {
+      case 0:
+        return std::string("Here:\n```python\ndef add(a, b):\n    return a * b\n```<eos>");
+      case 1:
+        return std::string(
+            "Sure.\n```python\ndef add(a, b):\n    return a + b\n```\n\n"
+            "It adds them.<eos>");
+      default:
+        return std::string("I cannot.<eos>");
+    }
+  });
+  ModelRegistry models(policy);
+  SolvePipeline pipeline(models, BuiltinStrategies(), &grader);
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("Write add(a, b).");
+  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+  *request.mutable_problem()->mutable_code_tests() = AddTests();
+  v1::CodeTests& examples = *request.mutable_problem()->mutable_example_tests();
+  examples.add_tests("assert add(1, 2) == 3");
+  examples.add_tests("assert add(0, 0) == 0");
+  request.mutable_strategy()->mutable_best_of_n();
+  request.mutable_strategy()->mutable_verifier()->mutable_unit_tests();
+  request.mutable_strategy()->mutable_sampling()->set_temperature(1);
+  request.mutable_budget()->set_n(3);
+  auto solved = pipeline.Solve(request, {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  ASSERT_EQ(solved->result().candidates_size(), 3);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(0).score(), 0.5);  // a * b passes add(0, 0)
+  EXPECT_DOUBLE_EQ(solved->result().candidates(1).score(), 1.0);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(2).score(), 0.0);
+  EXPECT_EQ(solved->result().selected_candidate(), 1);
+  EXPECT_TRUE(solved->correct());
+  EXPECT_THAT(solved->candidate_correct(), ElementsAre(false, true, false));
+
+  // Without example tests there is nothing to run: refused, naming the field.
+  request.mutable_problem()->clear_example_tests();
+  solved = pipeline.Solve(request, {});
+  ASSERT_FALSE(solved.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(solved.status())) << solved.status();
+  EXPECT_THAT(std::string(solved.status().message()), HasSubstr("example_tests"));
+  // Without a sandbox the configuration cannot be built at all.
+  SolvePipeline without(models, BuiltinStrategies());
+  EXPECT_TRUE(absl::IsFailedPrecondition(without.CheckBuildable(request.strategy())));
+  EXPECT_TRUE(pipeline.CheckBuildable(request.strategy()).ok());
 }
 
 }  // namespace

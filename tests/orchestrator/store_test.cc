@@ -503,6 +503,7 @@ INSERT INTO problems (id, experiment_id, problem_index, source_id, text, answer_
   problem.mutable_code_tests()->add_tests("assert add(1, 2) == 3");
   problem.mutable_code_tests()->set_setup("import math");
   problem.mutable_code_tests()->set_timeout_seconds(3);
+  problem.mutable_example_tests()->set_test_code("assert add(0, 0) == 0");
   auto id = (*store)->CreateExperiment(code);
   ASSERT_TRUE(id.ok()) << id.status();
   problems = (*store)->LoadProblems(*id);
@@ -510,6 +511,8 @@ INSERT INTO problems (id, experiment_id, problem_index, source_id, text, answer_
   ASSERT_EQ(problems->size(), 1u);
   EXPECT_EQ((*problems)[0].answer_format(), v1::ANSWER_FORMAT_CODE);
   EXPECT_EQ((*problems)[0].code_tests().DebugString(), problem.code_tests().DebugString());
+  EXPECT_EQ((*problems)[0].example_tests().test_code(), "assert add(0, 0) == 0");
+  EXPECT_FALSE((*problems)[0].has_reference_answer());
   store->reset();
 
   sqlite::Database db = OpenDatabase(path);

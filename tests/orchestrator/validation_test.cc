@@ -39,6 +39,12 @@ v1::ExperimentSpec ValidSpec() {
   return spec;
 }
 
+// The request's problem, made a code problem.
+v1::Problem& CodeProblem(v1::SolveRequest& request) {
+  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+  return *request.mutable_problem();
+}
+
 struct Case {
   std::string name;
   std::function<void(v1::SolveRequest&)> mutate;
@@ -64,45 +70,39 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
        [](auto& r) { r.mutable_problem()->set_answer_format(static_cast<v1::AnswerFormat>(9)); },
        "problem.answer_format:"},
       {"code problem with a reference answer",
-       [](auto& r) {
-         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-         r.mutable_problem()->set_reference_answer("def f(): pass");
-       },
+       [](auto& r) { CodeProblem(r).set_reference_answer("def f(): pass"); },
        "problem.reference_answer:"},
       {"code tests on a math problem",
        [](auto& r) { r.mutable_problem()->mutable_code_tests()->add_tests("assert True"); },
        "problem.code_tests:"},
       {"tests and test code",
        [](auto& r) {
-         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-         r.mutable_problem()->mutable_code_tests()->add_tests("assert True");
+         CodeProblem(r).mutable_code_tests()->add_tests("assert True");
          r.mutable_problem()->mutable_code_tests()->set_test_code("assert True");
        },
        "problem.code_tests.test_code:"},
       {"huge test",
        [](auto& r) {
-         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-         r.mutable_problem()->mutable_code_tests()->add_tests("assert True");
+         CodeProblem(r).mutable_code_tests()->add_tests("assert True");
          r.mutable_problem()->mutable_code_tests()->add_tests(std::string(70000, '#'));
        },
        "problem.code_tests.tests[1]:"},
-      {"blank test",
-       [](auto& r) {
-         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-         r.mutable_problem()->mutable_code_tests()->add_tests(" \n");
-       },
+      {"example tests on a math problem",
+       [](auto& r) { r.mutable_problem()->mutable_example_tests()->add_tests("assert True"); },
+       "problem.example_tests:"},
+      {"blank example test", [](auto& r) { CodeProblem(r).mutable_example_tests()->add_tests(""); },
+       "problem.example_tests.tests[0]:"},
+      {"blank test", [](auto& r) { CodeProblem(r).mutable_code_tests()->add_tests(" \n"); },
        "problem.code_tests.tests[0]:"},
       {"no test",
        [](auto& r) {
-         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-         r.mutable_problem()->mutable_code_tests()->set_setup("import math");
+         CodeProblem(r).mutable_code_tests()->set_setup("import math");
          r.mutable_problem()->mutable_code_tests()->set_test_code("\n");
        },
        "problem.code_tests:"},
       {"code timeout out of range",
        [](auto& r) {
-         r.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-         r.mutable_problem()->mutable_code_tests()->add_tests("assert True");
+         CodeProblem(r).mutable_code_tests()->add_tests("assert True");
          r.mutable_problem()->mutable_code_tests()->set_timeout_seconds(0);
        },
        "problem.code_tests.timeout_seconds:"},

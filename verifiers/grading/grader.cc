@@ -42,16 +42,6 @@ std::string TrimmedCopy(std::string_view s) {
   return std::string(grading_internal::TrimAsciiSpace(s));
 }
 
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (true) {
-    const size_t newline = text.find('\n');
-    lines.push_back(text.substr(0, newline));
-    if (newline == std::string_view::npos) return lines;
-    text.remove_prefix(newline + 1);
-  }
-}
-
 std::string_view TrimTrailing(std::string_view s) {
   while (!s.empty() && grading_internal::IsAsciiSpace(s.back())) s.remove_suffix(1);
   return s;
@@ -60,7 +50,7 @@ std::string_view TrimTrailing(std::string_view s) {
 // A program's lines without trailing whitespace, blank lines dropped.
 std::string CanonicalProgram(std::string_view program) {
   std::string key;
-  for (std::string_view line : Lines(program)) {
+  for (std::string_view line : SplitLines(program)) {
     line = TrimTrailing(line);
     if (line.empty()) continue;
     key.append(line);
@@ -96,7 +86,7 @@ std::string_view AnswerFormatName(AnswerFormat format) {
 }
 
 std::optional<std::string> ExtractProgram(std::string_view response) {
-  const std::vector<std::string_view> lines = Lines(response);
+  const std::vector<std::string_view> lines = SplitLines(response);
   // The longest fenced block: lines [first, last) opened by a fence indented by `indent`.
   size_t best_first = 0, best_last = 0, best_indent = 0, best_size = 0;
   bool fenced = false;

@@ -553,7 +553,8 @@ TEST_F(BenchCliTest, RealGsm8kAndMath500Slices) {
 
 // The real HumanEval and MBPP files, a few problems each, with the tiny random model: every
 // candidate's program (the random model's text) runs with the problem's tests in the code
-// sandbox and is graded wrong; the runs and candidates are graded and recorded, and the problems
+// sandbox and is graded wrong, and best-of-N with the unit_tests verifier runs them with the
+// examples the prompt shows; the runs and candidates are graded and recorded, and the problems
 // keep their tests. Skips without the files or the sandbox.
 TEST_F(BenchCliTest, RealHumanEvalAndMbppSlicesAreGradedInTheSandbox) {
   const std::string data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
@@ -566,18 +567,25 @@ TEST_F(BenchCliTest, RealHumanEvalAndMbppSlicesAreGradedInTheSandbox) {
     }
     const std::string db = TempPath(dataset + ".db");
     std::vector<std::string> args = BenchArgs(db, dataset, 2, "1,2");
-    args.insert(args.end(), {"--data-dir", data_dir});
+    args.insert(args.end(), {"--data-dir", data_dir, "--strategy",
+                             R"(tests={"bestOfN":{},"verifier":{"unitTests":{}}})"});
     CommandResult bench = Ponder(args);
     if (bench.code != 0 && bench.err.find("sandbox") != std::string::npos) {
       GTEST_SKIP() << "the code sandbox cannot be set up here: " << bench.err;
     }
     ASSERT_EQ(bench.code, 0) << bench.err;
-    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'"), 8);
-    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct = 0"), 8);
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'"), 12);
+    EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct = 0"), 12);
+    // The random model's text is no program that passes an example: every score is 0.
+    EXPECT_EQ(SqlInt(db,
+                     "SELECT count(*) FROM candidates c JOIN runs r ON r.id = c.run_id "
+                     "WHERE r.strategy = 'tests' AND c.score = 0"),
+              6);
     EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM candidates WHERE correct IS NULL"), 0);
     EXPECT_EQ(SqlInt(db,
                      "SELECT count(*) FROM problems WHERE answer_format = 'code' AND "
-                     "code_tests IS NOT NULL AND reference_answer IS NULL"),
+                     "code_tests IS NOT NULL AND example_tests IS NOT NULL AND "
+                     "reference_answer IS NULL"),
               2);
     CommandResult accuracy = Ponder({"query", "--db", db, "accuracy", "--format", "json"});
     ASSERT_EQ(accuracy.code, 0) << accuracy.err;
