@@ -1,5 +1,7 @@
 #include "datasets/doctest_examples.h"
 
+#include <cctype>
+
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
 
@@ -62,6 +64,46 @@ size_t CallEnd(std::string_view line, size_t open) {
   return close == std::string_view::npos ? close : close + 1;
 }
 
+bool IsWordStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsWordPart(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// Whether `text` reads as a Python literal: numbers, strings, True / False / None, and
+// brackets, commas, colons and arithmetic signs between them. Not prose ("3 - 1 = 2", "true",
+// "the sum"), nor names (`f(n)`, `is_happy(a)`): such an example would be a test no program
+// passes, or one that favours the wrong programs.
+bool LooksLikeLiteral(std::string_view text) {
+  text = Trim(text);
+  if (text.empty()) return false;
+  char quote = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote != 0) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (std::isdigit(static_cast<unsigned char>(c))) {
+      while (i + 1 < text.size() && (IsWordPart(text[i + 1]) || text[i + 1] == '.')) ++i;
+    } else if (IsWordStart(c)) {
+      size_t end = i;
+      while (end < text.size() && IsWordPart(text[end])) ++end;
+      const std::string_view word = text.substr(i, end - i);
+      const bool prefix = end < text.size() && (text[end] == '\'' || text[end] == '"') &&
+                          (word == "b" || word == "r" || word == "u" || word == "rb");
+      if (word != "True" && word != "False" && word != "None" && !prefix) return false;
+      i = end - 1;
+    } else if (std::string_view(" \t()[]{},.:+-*/%").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return quote == 0;
+}
+
 // `line` as "function(...) <says> value": the assert, or "" when it is not such a line.
 std::string CallLineAssert(std::string_view line, std::string_view function) {
   line = WithoutComment(Trim(line));
@@ -72,10 +114,13 @@ std::string CallLineAssert(std::string_view line, std::string_view function) {
   const size_t end = CallEnd(line, function.size());
   if (end == std::string_view::npos) return "";
   const std::string_view call = line.substr(0, end);
+  const std::string_view arguments = line.substr(function.size() + 1, end - function.size() - 2);
+  if (!arguments.empty() && !LooksLikeLiteral(arguments)) return "";
   std::string_view rest = Trim(line.substr(end));
-  // Longer separators first: "==>" before "==" and "=".
+  // Longer separators first: "==>" before "==". Not a bare "=": prompts use it for definitions
+  // ("tri(1) = 3" of a sequence the function does not return).
   static constexpr std::string_view kSays[] = {
-      "==>",           "==",     "=>", "\xE2\x9E\x9E" /* ➞ */, "\xE2\x86\x92" /* → */, "->", "=",
+      "==>",           "==",     "=>", "\xE2\x9E\x9E" /* ➞ */, "\xE2\x86\x92" /* → */, "->",
       "should return", "returns"};
   bool said = false;
   for (std::string_view says : kSays) {
@@ -89,17 +134,46 @@ std::string CallLineAssert(std::string_view line, std::string_view function) {
     rest.remove_suffix(1);
   }
   rest = Trim(rest);
-  if (!said || rest.empty()) return "";
+  if (!said || !LooksLikeLiteral(rest)) return "";
   return absl::StrCat("assert (", AsAbsl(call), ") == (", AsAbsl(rest), ")");
+}
+
+// Per line of `lines`, whether it holds text of a triple-quoted string (a docstring): it
+// starts inside one, or opens one.
+std::vector<bool> InDocstring(const std::vector<std::string_view>& lines) {
+  std::vector<bool> inside(lines.size(), false);
+  std::string_view open;  // the quotes of the string the scan is in; empty outside
+  for (size_t i = 0; i < lines.size(); ++i) {
+    inside[i] = !open.empty();
+    for (size_t at = 0; at + 3 <= lines[i].size();) {
+      const std::string_view three = lines[i].substr(at, 3);
+      if (open.empty() && (three == "\"\"\"" || three == "'''")) {
+        open = three;
+        inside[i] = true;
+        at += 3;
+      } else if (!open.empty() && three == open) {
+        open = {};
+        at += 3;
+      } else {
+        ++at;
+      }
+    }
+  }
+  return inside;
 }
 
 }  // namespace
 
 std::vector<std::string> ExampleAsserts(std::string_view source, std::string_view function) {
   const std::vector<std::string_view> lines = SplitLines(source);
+  const std::vector<bool> in_docstring = InDocstring(lines);
   std::vector<std::string> asserts;
   for (size_t i = 0; i < lines.size();) {
     std::string_view first;
+    if (!in_docstring[i]) {
+      ++i;
+      continue;
+    }
     if (!AfterPrompt(lines[i], ">>>", &first)) {
       if (!function.empty() && !Trim(lines[i]).starts_with("def ")) {
         if (std::string test = CallLineAssert(lines[i], function); !test.empty()) {
@@ -129,9 +203,8 @@ std::vector<std::string> ExampleAsserts(std::string_view source, std::string_vie
         last = Trim(last.substr(0, last.size() - 3));
       if (last.empty()) expected.pop_back();
     }
-    if (expression.empty() || expected.size() != 1 || expected[0].starts_with("Traceback")) {
-      continue;
-    }
+    // One line of output that reads as a literal (a repr), not printed text nor an exception.
+    if (expression.empty() || expected.size() != 1 || !LooksLikeLiteral(expected[0])) continue;
     asserts.push_back(absl::StrCat("assert (", expression, ") == (", AsAbsl(expected[0]), ")"));
   }
   return asserts;

@@ -41,10 +41,14 @@ v1::Problem ProblemProto(const datasets::Problem& row) {
     if (prompt.ok() && !prompt->messages.empty()) problem.set_text(prompt->messages.back().content);
     problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
     *problem.mutable_code_tests() = CodeTestsOf(*row.code);
-    // What the prompt shows the model, for the unit_tests verifier: MBPP's prompt lists its
-    // asserts (Austin et al. 2021), HumanEval's docstring its examples.
+    // What the prompt shows the model, for the unit_tests verifier. MBPP's prompt lists all of
+    // its asserts (Austin et al. 2021), which are also its grading tests: choosing by all of them
+    // would make best-of-N's accuracy its pass@N, so the verifier gets the first, as EvalPlus's
+    // MBPP prompt shows one. HumanEval's docstring gives its examples.
     if (row.code->entry_point.empty()) {
       *problem.mutable_example_tests() = problem.code_tests();
+      problem.mutable_example_tests()->mutable_tests()->DeleteSubrange(
+          1, problem.example_tests().tests_size() - 1);
     } else if (std::vector<std::string> examples =
                    datasets::ExampleAsserts(row.code->prompt, row.code->entry_point);
                !examples.empty()) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "verifiers/verifier.h"
 
 namespace ponder::orchestrator {
 
@@ -119,6 +120,21 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
                      options_.limits.max_experiment_runs));
   }
   PONDER_RETURN_IF_ERROR(CheckGradable(problems));
+  for (int i = 0; i < spec.strategies_size(); ++i) {
+    const v1::StrategyConfig& config = spec.strategies(i).config();
+    if (!pipeline_.strategies().NeedsVerifier(config) ||
+        !verifiers::UsesUnitTests(config.verifier())) {
+      continue;
+    }
+    for (const v1::Problem& problem : problems) {
+      if (problem.answer_format() == v1::ANSWER_FORMAT_CODE) continue;
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.strategies[", i,
+                       "].config.verifier: unit_tests runs code problems' example "
+                       "tests; problem '",
+                       Printable(problem.id(), 64), "' is not a code problem"));
+    }
+  }
 
   NewExperiment record;
   record.spec = spec;

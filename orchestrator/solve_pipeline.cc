@@ -57,15 +57,14 @@ class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::
     return models_.RewardModel(name);
   }
   absl::StatusOr<verifiers::ProgramTester*> program_tester() override {
+    if (problem_ != nullptr && problem_->answer_format() != v1::ANSWER_FORMAT_CODE) {
+      return absl::InvalidArgumentError(
+          "verifier.unit_tests: runs code problems' example tests; this problem's answer_format "
+          "is not ANSWER_FORMAT_CODE");
+    }
     if (grader_ == nullptr) {
       return absl::FailedPreconditionError(
           "verifier.unit_tests: this process runs no code problems' tests (no code sandbox)");
-    }
-    if (problem_ != nullptr &&
-        (problem_->answer_format() != v1::ANSWER_FORMAT_CODE || !problem_->has_example_tests())) {
-      return absl::InvalidArgumentError(
-          "verifier.unit_tests: the problem has no example_tests (the tests it shows the model) "
-          "to run the candidates with");
     }
     PONDER_RETURN_IF_ERROR(grader_->CheckAvailable());
     return this;
@@ -75,6 +74,8 @@ class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::
       std::span<const std::optional<std::string>> programs,
       const verifiers::VerifyOptions& options) override {
     if (problem_ == nullptr) return absl::InternalError("unit tests run without a problem");
+    // No example to run: no evidence either way (UnitTests in strategy.proto).
+    if (!problem_->has_example_tests()) return std::vector<double>(programs.size(), 0.5);
     return grader_->PassRates(problem_->example_tests(), programs, options.cancel,
                               options.deadline);
   }

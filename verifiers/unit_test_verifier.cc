@@ -15,11 +15,12 @@ absl::StatusOr<VerifyResult> UnitTestVerifier::Score(std::string_view problem,
   std::vector<std::optional<std::string>> programs;
   programs.reserve(solutions.size());
   for (const Solution& solution : solutions) {
-    programs.push_back(ExtractProgram(absl::StrJoin(solution.steps, "\n\n")));
+    programs.push_back(ExtractProgram(solution.text.empty() ? absl::StrJoin(solution.steps, "\n\n")
+                                                            : solution.text));
   }
   PONDER_ASSIGN_OR_RETURN(std::vector<double> rates, tester_->PassRates(programs, options));
   if (rates.size() != solutions.size()) {
-    return absl::InternalError("the program tester returned a pass rate per program");
+    return absl::InternalError("the program tester did not return one pass rate per program");
   }
   VerifyResult result;
   for (double rate : rates) {

@@ -16,9 +16,9 @@ class UnitTestVerifier : public Verifier {
   // `tester` must outlive the verifier.
   explicit UnitTestVerifier(ProgramTester* tester) : tester_(tester) {}
 
-  // Each solution's program is verifiers::ExtractProgram of its steps joined by "\n\n" (the
-  // default step delimiter, as the other verifiers join them); its one step score and its
-  // aggregate are its pass rate.
+  // Each solution's program is verifiers::ExtractProgram of its text (Solution::text; else its
+  // steps joined by "\n\n"), the program the answer grader runs too; its one step score and
+  // its aggregate are its pass rate.
   absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
                                      const VerifyOptions& options) override;
   std::string name() const override { return "unit_tests"; }

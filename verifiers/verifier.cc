@@ -37,6 +37,7 @@ double Aggregate(std::span<const double> step_scores, v1::Aggregation aggregatio
 Solution SplitSteps(std::string_view text, std::string_view delimiter, bool complete) {
   Solution solution;
   solution.complete = complete;
+  solution.text = std::string(text);
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = delimiter.empty() ? std::string_view::npos : text.find(delimiter, start);
@@ -247,6 +248,14 @@ absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholde
                             kMaxPlaceholderUses, " (each is replaced by ", AsAbsl(what), ")"));
   }
   return absl::OkStatus();
+}
+
+bool UsesUnitTests(const v1::VerifierConfig& config) {
+  if (config.has_unit_tests()) return true;
+  for (const v1::WeightedVerifiers::Part& part : config.weighted().parts()) {
+    if (UsesUnitTests(part.verifier())) return true;
+  }
+  return false;
 }
 
 absl::Status ValidateVerifierConfig(const v1::VerifierConfig& config, std::string_view field) {

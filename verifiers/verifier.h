@@ -28,6 +28,10 @@ namespace ponder::verifiers {
 struct Solution {
   std::vector<std::string> steps;
   bool complete = false;
+  // The text the steps were cut from, delimiters included (SplitSteps sets it), for verifiers
+  // that judge the text as written rather than as steps (unit_tests runs its program). Empty
+  // when unknown: such verifiers then join the steps with "\n\n".
+  std::string text;
 };
 
 struct VerifierScores {
@@ -116,11 +120,16 @@ absl::Status ValidateVerifierConfig(const v1::VerifierConfig& config,
 absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholder, bool required,
                               std::string_view field, std::string_view what);
 
-// Builds the verifier a configuration describes; errors are InvalidArgument naming the field.
+// Whether the configuration is the unit_tests verifier or holds one among its weighted parts.
+bool UsesUnitTests(const v1::VerifierConfig& config);
+
+// Builds the verifier a configuration describes; errors name the field: InvalidArgument for the
+// configuration (a reward model that is not loaded included), FailedPrecondition when the
+// process has no code sandbox for unit_tests.
 absl::StatusOr<std::unique_ptr<Verifier>> MakeVerifier(const v1::VerifierConfig& config,
                                                        VerifierModels& models);
 
-// Cuts a solution text into steps at `delimiter` (empty steps dropped).
+// Cuts a solution text into steps at `delimiter` (empty steps dropped), keeping the text.
 Solution SplitSteps(std::string_view text, std::string_view delimiter, bool complete);
 
 }  // namespace ponder::verifiers

@@ -37,7 +37,9 @@ def below_zero(operations: List[int]) -> bool:
                           "assert (below_zero([-1])) == (True)"));
 }
 
-// HumanEval's other half writes its examples as calls of the function and what they give.
+// HumanEval's other half writes its examples as calls of the function and what they give. Only
+// literal arguments and values count (not definitions with "=", recurrences, prose, lowercase
+// booleans, printed text), and only in the docstring (not the code after it).
 TEST(ExampleAssertsTest, LinesThatCallTheFunctionAndSayItsValueAreAssertsToo) {
   constexpr char kPrompt[] = R"py(
 def digits(s, n):
@@ -52,15 +54,21 @@ def digits(s, n):
     digits(10)
     digits(11) is odd
     digits(12) == 13  # "because" # of reasons
+    digits(n) == digits(n - 1) + 1
+    digits(13) == 1 + 3 = 4
+    digits(14) -> true
+    digits(15) returns the sum of 1 and 5
     other(1) == 2
+    >>> print(digits(16))
+    sixteen
     """
+    return digits(17) == 8
 )py";
-  EXPECT_THAT(
-      ExampleAsserts(kPrompt, "digits"),
-      ElementsAre("assert (digits(\"(1)\", 2)) == (3)",
-                  "assert (digits('a)', [1, (2)])) == ([5, 6])", "assert (digits(3, 4)) == (True)",
-                  "assert (digits(5, 6)) == ('x')", "assert (digits(7, 8)) == (9)",
-                  "assert (digits(9)) == ({1: 2})", "assert (digits(12)) == (13)"));
+  EXPECT_THAT(ExampleAsserts(kPrompt, "digits"),
+              ElementsAre("assert (digits(\"(1)\", 2)) == (3)",
+                          "assert (digits('a)', [1, (2)])) == ([5, 6])",
+                          "assert (digits(3, 4)) == (True)", "assert (digits(5, 6)) == ('x')",
+                          "assert (digits(7, 8)) == (9)", "assert (digits(12)) == (13)"));
   // Without the function's name only doctests count.
   EXPECT_THAT(ExampleAsserts(kPrompt), IsEmpty());
 }

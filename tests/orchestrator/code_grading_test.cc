@@ -183,10 +183,10 @@ TEST(CodeGraderTest, HumanEvalsCanonicalSolutionsPassTheirDocstringExamples) {
       "solution fails some of them in %d: %s\n",
       with_examples, loaded->problems.size(), examples, failing,
       absl::StrJoin(failed, ", ").c_str());
-  // Some of HumanEval's examples are not Python ("is_happy(a) => False", "fib4(n) -> ...") or
-  // are wrong (median, HumanEval/47): 10 of 130 problems here.
   EXPECT_GE(with_examples, 120);
-  EXPECT_LE(failing, with_examples / 10);
+  // HumanEval/47's median example is wrong; HumanEval/148 writes a one-element tuple as
+  // ("Venus"), which is a string.
+  EXPECT_THAT(failed, ElementsAre("HumanEval/47", "HumanEval/148"));
 }
 
 class CodePipelineTest : public ::testing::Test {
@@ -300,6 +300,32 @@ TEST_F(CodePipelineTest, AnExperimentRecordsTheGradesAndKeepsTheTestsForResuming
   runner.Shutdown();
 }
 
+TEST_F(CodePipelineTest, AnExperimentWithUnitTestsOnOtherProblemsIsRefusedNamingOne) {
+  SKIP_WITHOUT_SANDBOX(grader_);
+  SolvePipeline pipeline(models_, BuiltinStrategies(), &grader_);
+  auto store = ExperimentStore::Open(testing::TempPath("unit_tests.db"));
+  ASSERT_TRUE(store.ok()) << store.status();
+  DatasetRegistry datasets;
+  ExperimentRunner runner(**store, pipeline, datasets, {});
+  v1::ExperimentSpec spec;
+  *spec.add_problems() = AddProblem();
+  v1::Problem& math = *spec.add_problems();
+  math.set_id("sum");
+  math.set_text("What is 1 + 2?");
+  v1::NamedStrategy& strategy = *spec.add_strategies();
+  strategy.set_name("bon");
+  strategy.mutable_config()->mutable_best_of_n();
+  strategy.mutable_config()->mutable_verifier()->mutable_unit_tests();
+  spec.add_budgets()->set_n(1);
+  auto started = runner.Start(spec);
+  ASSERT_FALSE(started.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(started.status())) << started.status();
+  EXPECT_THAT(std::string(started.status().message()),
+              HasSubstr("spec.strategies[0].config.verifier: unit_tests"));
+  EXPECT_THAT(std::string(started.status().message()), HasSubstr("'sum'"));
+  runner.Shutdown();
+}
+
 TEST_F(CodePipelineTest, AnExperimentOnCodeProblemsIsRefusedWhenTheyCannotBeGraded) {
   FakeStrategies strategies({.answer = kAdd});
   SolvePipeline pipeline(models_, strategies);  // no grader
@@ -364,12 +390,30 @@ TEST(UnitTestsVerifierTest, BestOfNChoosesTheProgramThatPassesTheExampleTests) {
   EXPECT_TRUE(solved->correct());
   EXPECT_THAT(solved->candidate_correct(), ElementsAre(false, true, false));
 
-  // Without example tests there is nothing to run: refused, naming the field.
+  // Without example tests there is nothing to run: no evidence either way, and best-of-N takes
+  // the first candidate.
   request.mutable_problem()->clear_example_tests();
   solved = pipeline.Solve(request, {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  for (const v1::Candidate& candidate : solved->result().candidates()) {
+    EXPECT_DOUBLE_EQ(candidate.score(), 0.5);
+  }
+  EXPECT_EQ(solved->result().selected_candidate(), 0);
+  // Not for other problems, nor for searches that score partial programs step by step.
+  v1::SolveRequest math = request;
+  math.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_MATH);
+  math.mutable_problem()->clear_code_tests();
+  solved = pipeline.Solve(math, {});
   ASSERT_FALSE(solved.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(solved.status())) << solved.status();
-  EXPECT_THAT(std::string(solved.status().message()), HasSubstr("example_tests"));
+  EXPECT_THAT(std::string(solved.status().message()), HasSubstr("unit_tests"));
+  v1::StrategyConfig beam = request.strategy();
+  beam.mutable_beam_search()->set_beam_width(1);
+  v1::WeightedVerifiers::Part& part = *beam.mutable_verifier()->mutable_weighted()->add_parts();
+  part.set_weight(1);
+  part.mutable_verifier()->mutable_unit_tests();
+  absl::Status refused = samplers::ValidateStrategy(beam, request.budget());
+  EXPECT_THAT(std::string(refused.message()), ::testing::StartsWith("verifier.unit_tests:"));
   // Without a sandbox the configuration cannot be built at all.
   SolvePipeline without(models, BuiltinStrategies());
   EXPECT_TRUE(absl::IsFailedPrecondition(without.CheckBuildable(request.strategy())));

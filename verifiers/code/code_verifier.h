@@ -117,10 +117,11 @@ struct CodeRunRequest {
   std::string program;
   CodeTestKind kind = CodeTestKind::kTestCode;
 
-  // kTestCode: either `tests` (each entry one test, e.g. MBPP's test_list) after `test_setup`,
-  // or `test_code`, one block in which every top-level assert statement is one test (a block
-  // without one, such as HumanEval's `check(entry_point)`, is a single test). A failing setup or
-  // program fails every test.
+  // kTestCode: either `tests` (each entry one test, e.g. MBPP's test_list; an entry that does
+  // not compile fails as a test) after `test_setup`, or `test_code`, one block in which every
+  // top-level assert statement is one test (a block without one, such as HumanEval's
+  // `check(entry_point)`, is a single test; a block that does not compile is an error). A
+  // failing setup or program fails every test.
   std::string test_setup;
   std::vector<std::string> tests;
   std::string test_code;

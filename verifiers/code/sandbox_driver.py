@@ -149,8 +149,9 @@ def source_segment(lines, node):
 
 
 class Unit:
-    def __init__(self, code, label, is_test):
+    def __init__(self, code, label, is_test, compile_error=None):
         self.code, self.label, self.is_test = code, label, is_test
+        self.compile_error = compile_error
 
 
 def plan_tests(mode):
@@ -162,7 +163,11 @@ def plan_tests(mode):
             units.append(Unit(compile(setup, "test_setup.py", "exec"), "test setup", False))
         for index, source in enumerate(read_frames("/sandbox/tests.frames")):
             label = source.decode("utf-8", "replace").strip()
-            units.append(Unit(compile(source, f"test_{index}.py", "exec"), label, True))
+            # Each test stands alone: one that does not compile fails, the others still run.
+            try:
+                units.append(Unit(compile(source, f"test_{index}.py", "exec"), label, True))
+            except (SyntaxError, ValueError) as error:
+                units.append(Unit(None, label, True, f"the test does not compile: {error}"))
         return units
     source = read_file("/sandbox/tests.py")
     tree = compile(source, "tests.py", "exec", _ast.PyCF_ONLY_AST)
@@ -204,6 +209,8 @@ def run_tests(mode, report):
                 index += 1
             continue
         try:
+            if unit.compile_error is not None:
+                raise SyntaxError(unit.compile_error)
             exec(unit.code, namespace)
             passed, detail = True, ""
         except BaseException as error:

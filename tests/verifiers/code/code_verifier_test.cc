@@ -93,6 +93,18 @@ TEST_F(CodeVerifierTest, TestsThatDoNotCompileAreAnError) {
   EXPECT_NE(result.detail.find("the test code does not compile"), std::string::npos);
 }
 
+// A list of tests is of independent tests: one that does not compile fails alone.
+TEST_F(CodeVerifierTest, ATestOfAListThatDoesNotCompileFailsAlone) {
+  CodeRunRequest request;
+  request.program = "def f(x):\n    return x\n";
+  request.tests = {"assert f(1) == 1", "assert (f(2)) == (1 + 1 = 2)", "assert f(3) == 3"};
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_total, 3);
+  EXPECT_EQ(result.tests_passed, 2);
+  EXPECT_NE(result.detail.find("does not compile"), std::string::npos) << result.detail;
+}
+
 TEST_F(CodeVerifierTest, ProgramOutputIsCapturedSeparatelyFromTheVerdict) {
   CodeRunRequest request;
   request.program = "import sys\nprint('hello')\nprint('oops', file=sys.stderr)\n";
