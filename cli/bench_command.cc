@@ -609,7 +609,9 @@ absl::Status Bench(std::span<char* const> args) {
                   "gsm8k, math, math500, humaneval, mbpp, mbpp-sanitized (graded by their tests "
                   "in the code sandbox) or arith (the built-in task)");
   flags.AddString("problems", &f.problems_file,
-                  "JSONL of problems instead of --dataset: problem, answer, [id], [answer_format]");
+                  "JSONL of problems instead of --dataset: problem, answer, [id], [answer_format]; "
+                  "code problems: answer_format code, tests or test_code, [setup], "
+                  "[example_tests]");
   flags.AddString("data-dir", &f.data_dir,
                   "where datasets live (default: PONDER_DATA_DIR, then the fetch cache)");
   flags.AddString("split", &f.split, "the dataset's split (default: test)");

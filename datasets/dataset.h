@@ -44,6 +44,10 @@ struct CodeTask {
   std::vector<std::string> test_list;     // MBPP: one assert statement per test
   std::vector<std::string> test_imports;  // sanitized MBPP: imports the tests need
   std::string canonical_solution;         // HumanEval: the reference body; MBPP: the reference code
+  // A problems file's code problem (`ponder bench --problems`): a block of test code instead of
+  // test_list, and the tests its text shows the model (for the unit_tests verifier).
+  std::string test_code;
+  std::vector<std::string> example_tests;
 };
 
 struct Problem {

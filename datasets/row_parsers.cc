@@ -70,7 +70,8 @@ absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const Ro
   std::string format = numeric ? "gsm8k" : "math";
   if (row.contains("answer_format")) {
     if (!row["answer_format"].is_string()) {
-      return absl::InvalidArgumentError("\"answer_format\" must be \"math\" or \"gsm8k\"");
+      return absl::InvalidArgumentError(
+          "\"answer_format\" must be \"math\", \"gsm8k\" or \"code\"");
     }
     format = row["answer_format"].get<std::string>();
   }
@@ -78,9 +79,31 @@ absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const Ro
     problem.answer_format = verifiers::AnswerFormat::kGsm8k;
   } else if (format == "math") {
     problem.answer_format = verifiers::AnswerFormat::kMath;
+  } else if (format == "code") {
+    // Graded by tests, as HumanEval and MBPP are: "tests" (each one test) after "setup", or one
+    // block of "test_code"; "example_tests" are those the problem shows (unit_tests verifier).
+    if (row.contains("answer") && !row["answer"].is_null()) {
+      return absl::InvalidArgumentError(
+          "a code problem is graded by its \"tests\" or \"test_code\", not an \"answer\"");
+    }
+    CodeTask code;
+    PONDER_ASSIGN_OR_RETURN(code.test_list, StringListField(row, "tests"));
+    if (row.contains("test_code")) {
+      PONDER_ASSIGN_OR_RETURN(code.test_code, StringField(row, "test_code"));
+    }
+    if (row.contains("setup")) {
+      PONDER_ASSIGN_OR_RETURN(code.test_setup_code, StringField(row, "setup"));
+    }
+    PONDER_ASSIGN_OR_RETURN(code.example_tests, StringListField(row, "example_tests"));
+    if (code.test_list.empty() == code.test_code.empty()) {
+      return absl::InvalidArgumentError(
+          "a code problem needs one of \"tests\" (a list) and \"test_code\"");
+    }
+    code.prompt = problem.question;
+    problem.code = std::move(code);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"answer_format\" must be \"math\" or \"gsm8k\", got \"", format, "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"answer_format\" must be \"math\", \"gsm8k\" or \"code\", got \"", format, "\""));
   }
   return problem;
 }

@@ -15,6 +15,11 @@ namespace {
 // then each assert of test_list (Austin et al. 2021; sanitized MBPP's test_imports).
 v1::CodeTests CodeTestsOf(const datasets::CodeTask& code) {
   v1::CodeTests tests;
+  if (!code.test_code.empty()) {  // a problems file's block
+    tests.set_setup(code.test_setup_code);
+    tests.set_test_code(code.test_code);
+    return tests;
+  }
   if (!code.entry_point.empty()) {
     tests.set_test_code(absl::StrCat(code.test, "\n\ncheck(", code.entry_point, ")\n"));
     return tests;
@@ -33,19 +38,27 @@ v1::Problem ProblemProto(const datasets::Problem& row) {
   problem.set_id(row.id);
   problem.set_text(row.question);
   if (row.code.has_value()) {
+    problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
+    *problem.mutable_code_tests() = CodeTestsOf(*row.code);
+    const bool humaneval = row.dataset == "humaneval";
+    if (!humaneval && !row.dataset.starts_with("mbpp")) {
+      // A problems file's code problem: its text as written, the examples it names.
+      for (const std::string& test : row.code->example_tests) {
+        problem.mutable_example_tests()->add_tests(test);
+      }
+      return problem;
+    }
     // The model is asked as the dataset's harness asks it (datasets/prompt.h: EvalPlus's
     // instruction for HumanEval, Austin et al.'s task-and-tests prompt for MBPP), and its
     // program is graded by the dataset's tests.
     absl::StatusOr<datasets::Prompt> prompt =
         datasets::BuildPrompt(row, {.family = datasets::ModelFamily::kPlain});
     if (prompt.ok() && !prompt->messages.empty()) problem.set_text(prompt->messages.back().content);
-    problem.set_answer_format(v1::ANSWER_FORMAT_CODE);
-    *problem.mutable_code_tests() = CodeTestsOf(*row.code);
     // What the prompt shows the model, for the unit_tests verifier. MBPP's prompt lists all of
     // its asserts (Austin et al. 2021), which are also its grading tests: choosing by all of them
     // would make best-of-N's accuracy its pass@N, so the verifier gets the first, as EvalPlus's
     // MBPP prompt shows one. HumanEval's docstring gives its examples.
-    if (row.code->entry_point.empty()) {
+    if (!humaneval) {
       *problem.mutable_example_tests() = problem.code_tests();
       problem.mutable_example_tests()->mutable_tests()->DeleteSubrange(
           1, problem.example_tests().tests_size() - 1);

@@ -296,6 +296,46 @@ TEST(LoadProblemsFile, ADirectoryIsAnErrorNamingIt) {
   EXPECT_THAT(loaded.status().message(), HasSubstr(data.path() + " is a directory"));
 }
 
+// Code problems of one's own: graded by their tests, as HumanEval and MBPP are.
+TEST(LoadProblemsFile, CodeProblemsCarryTheirTests) {
+  TempFolder data;
+  const std::string path = data / "code.jsonl";
+  WriteFile(
+      path,
+      R"({"id":"add","problem":"Write add(a, b).","answer_format":"code",)"
+      R"("tests":["assert add(1, 2) == 3"],"setup":"import math","example_tests":["assert add(0, 0) == 0"]})"
+      "\n"
+      R"({"problem":"Write neg(x).","answer_format":"code","test_code":"assert neg(1) == -1"})"
+      "\n"
+      R"({"problem":"Both.","answer_format":"code","tests":["assert 1"],"test_code":"assert 1"})"
+      "\n"
+      R"({"problem":"Neither.","answer_format":"code"})"
+      "\n"
+      R"({"problem":"An answer.","answer_format":"code","answer":"4","tests":["assert 1"]})"
+      "\n"
+      R"({"problem":"Not a list.","answer_format":"code","tests":"assert 1"})"
+      "\n"
+      R"({"problem":"Other format.","answer_format":"lean"})"
+      "\n");
+  absl::StatusOr<LoadedDataset> loaded = LoadProblemsFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->problems.size(), 2u);
+  const Problem& add = loaded->problems[0];
+  ASSERT_TRUE(add.code.has_value());
+  EXPECT_FALSE(add.answer_format.has_value());
+  EXPECT_EQ(add.question, "Write add(a, b).");
+  EXPECT_THAT(add.code->test_list, ElementsAre("assert add(1, 2) == 3"));
+  EXPECT_EQ(add.code->test_setup_code, "import math");
+  EXPECT_THAT(add.code->example_tests, ElementsAre("assert add(0, 0) == 0"));
+  EXPECT_EQ(loaded->problems[1].code->test_code, "assert neg(1) == -1");
+  EXPECT_EQ(loaded->skipped, 5);
+  EXPECT_THAT(loaded->warnings[0], HasSubstr(":3: a code problem needs one of"));
+  EXPECT_THAT(loaded->warnings[1], HasSubstr(":4: a code problem needs one of"));
+  EXPECT_THAT(loaded->warnings[2], HasSubstr("not an \"answer\""));
+  EXPECT_THAT(loaded->warnings[3], HasSubstr("\"tests\" is not a list of strings"));
+  EXPECT_THAT(loaded->warnings[4], HasSubstr("\"math\", \"gsm8k\" or \"code\", got \"lean\""));
+}
+
 TEST(LoadDataset, ArithIsGeneratedWithTheGsm8kAnswerFormat) {
   LoadedDataset loaded =
       LoadOrDie("arith", {.split = "train", .limit = 3, .arith = {.seed = 40, .difficulty = 3}});

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_split.h"
 #include "orchestrator/client.h"
+#include "orchestrator/code_grader.h"
 #include "orchestrator/proto_json.h"
 #include "orchestrator/store/database_lock.h"
 #include "orchestrator/store/sqlite.h"
@@ -359,6 +360,66 @@ TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
   EXPECT_EQ(QueryText(absl::StrCat(
                 "SELECT answer_format FROM problems WHERE experiment_id = ", gsm8k, " LIMIT 1")),
             "gsm8k");
+}
+
+// Code problems over gRPC: a Solve of an inline problem graded by its tests in the server's
+// sandbox, a bad one refused naming the field, and an experiment on HumanEval choosing by the
+// prompt's examples with the unit_tests verifier. Skips where the sandbox cannot be set up.
+TEST_F(PonderdTest, CodeProblemsAreGradedInTheServersSandbox) {
+  if (absl::Status available = CodeGrader().CheckAvailable(); !available.ok()) {
+    GTEST_SKIP() << "the code sandbox cannot be set up here: " << available;
+  }
+  const std::string shared = std::string(PONDER_SHARED_DIR) + "/datasets";
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd, {"--data-dir", shared}));
+  auto client = Client();
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("Write a Python function add(a, b).");
+  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+  request.mutable_problem()->mutable_code_tests()->add_tests("assert add(1, 2) == 3");
+  request.mutable_problem()->mutable_example_tests()->add_tests("assert add(0, 0) == 0");
+  request.mutable_strategy()->mutable_best_of_n();
+  request.mutable_strategy()->mutable_verifier()->mutable_unit_tests();
+  request.mutable_strategy()->mutable_sampling()->set_max_tokens(16);
+  request.mutable_budget()->set_n(3);
+  v1::SolveResponse response;
+  grpc::Status status = client->stub().Solve(client->NewContext().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  // The random model writes no add(); graded, and wrong.
+  EXPECT_TRUE(response.has_correct());
+  EXPECT_FALSE(response.correct());
+  EXPECT_EQ(response.candidate_correct_size(), 3);
+  for (const v1::Candidate& candidate : response.result().candidates()) {
+    EXPECT_EQ(candidate.score(), 0);
+  }
+
+  request.mutable_problem()->set_reference_answer("3");
+  status = client->stub().Solve(client->NewContext().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("problem.reference_answer"));
+
+  if (!std::filesystem::exists(shared + "/humaneval/HumanEval.jsonl.gz")) {
+    GTEST_SKIP() << shared << "/humaneval is absent: the HumanEval part is skipped";
+  }
+  v1::ExperimentSpec spec;
+  spec.set_name("humaneval");
+  spec.mutable_dataset()->set_name("humaneval");
+  spec.mutable_dataset()->set_limit(2);
+  v1::NamedStrategy& bon = *spec.add_strategies();
+  bon.set_name("bon-tests");
+  *bon.mutable_config() = request.strategy();
+  spec.add_budgets()->set_n(2);
+  const int64_t id = StartExperiment(spec);
+  ASSERT_GT(id, 0);
+  ASSERT_TRUE(Eventually([&] {
+    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
+  }));
+  EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM problems WHERE experiment_id = ", id,
+                               " AND answer_format = 'code' AND code_tests IS NOT NULL")),
+            2);
+  EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", id,
+                               " AND status = 'succeeded' AND correct = 0")),
+            2);
 }
 
 TEST_F(PonderdTest, ExperimentIsRecordedInTheDatabase) {

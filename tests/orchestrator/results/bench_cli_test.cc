@@ -596,6 +596,53 @@ TEST_F(BenchCliTest, RealHumanEvalAndMbppSlicesAreGradedInTheSandbox) {
   }
 }
 
+// Code problems of one's own in a problems file: their text as written, their tests run in the
+// sandbox, their examples for the unit_tests verifier; a blank test is refused naming it.
+TEST_F(BenchCliTest, CodeProblemsFileIsGradedByItsTests) {
+  const std::string path = TempPath("code.jsonl");
+  {
+    std::ofstream out(path);
+    out << R"({"id":"add","problem":"Write add(a, b).","answer_format":"code",)"
+        << R"("tests":["assert add(1, 2) == 3"],"example_tests":["assert add(0, 0) == 0"]})"
+        << "\n";
+  }
+  const std::string db = TempPath("code.db");
+  std::vector<std::string> args = {"bench",
+                                   "--model",
+                                   testing::TinyModelPath(),
+                                   "--problems",
+                                   path,
+                                   "--strategy",
+                                   R"(tests={"bestOfN":{},"verifier":{"unitTests":{}}})",
+                                   "--budget",
+                                   "2",
+                                   "--max-tokens",
+                                   "8",
+                                   "--db",
+                                   db,
+                                   "--quiet"};
+  CommandResult bench = Ponder(args);
+  if (bench.code != 0 && bench.err.find("sandbox") != std::string::npos) {
+    GTEST_SKIP() << "the code sandbox cannot be set up here: " << bench.err;
+  }
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  EXPECT_EQ(
+      SqlText(db, "SELECT text || '|' || code_tests || '|' || example_tests FROM problems"),
+      R"(Write add(a, b).|{"tests":["assert add(1, 2) == 3"]}|{"tests":["assert add(0, 0) == 0"]})");
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs WHERE correct = 0"), 1);
+
+  {
+    std::ofstream out(path, std::ios::app);
+    out << R"({"problem":"Write f().","answer_format":"code","tests":[" "]})"
+        << "\n";
+  }
+  args[args.size() - 2] = TempPath("blank.db");
+  CommandResult blank = Ponder(args);
+  EXPECT_EQ(blank.code, 2) << blank.err;
+  EXPECT_THAT(blank.err,
+              HasSubstr("spec.problems[1].code_tests.tests[0]: a test must not be blank"));
+}
+
 // A dataset line that does not parse is skipped, as everywhere, and said on stderr (before, the
 // benchmark ran on fewer problems without a word). Flags that would be ignored are refused.
 TEST_F(BenchCliTest, SkippedRecordsAreToldAndIgnoredFlagsRefused) {
