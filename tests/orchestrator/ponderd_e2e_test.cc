@@ -120,6 +120,14 @@ class PonderdTest : public ::testing::Test {
     return runs;
   }
 
+  // Whether experiment `id` is recorded as completed within a minute.
+  bool Completes(int64_t id) {
+    return Eventually([&] {
+      return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) ==
+             "completed";
+    });
+  }
+
   static bool Eventually(const std::function<bool()>& done,
                          absl::Duration timeout = absl::Seconds(60)) {
     const absl::Time give_up = absl::Now() + timeout;
@@ -322,9 +330,7 @@ TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
   spec.mutable_dataset()->set_limit(3);
   const int64_t id = StartExperiment(spec);
   ASSERT_GT(id, 0);
-  ASSERT_TRUE(Eventually([&] {
-    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
-  }));
+  ASSERT_TRUE(Completes(id));
   EXPECT_EQ(QueryText(absl::StrCat("SELECT dataset FROM experiments WHERE id = ", id)),
             "arith:test[1:4]");
   EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM problems WHERE experiment_id = ", id,
@@ -349,10 +355,7 @@ TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
   }
   spec.mutable_dataset()->set_name("gsm8k");
   const int64_t gsm8k = StartExperiment(spec);
-  ASSERT_TRUE(Eventually([&] {
-    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", gsm8k)) ==
-           "completed";
-  }));
+  ASSERT_TRUE(Completes(gsm8k));
   // The second GSM8K test problem (offset 1): "A robe takes 2 bolts of blue fiber ..." = 3.
   EXPECT_EQ(QueryText(absl::StrCat("SELECT reference_answer FROM problems WHERE experiment_id = ",
                                    gsm8k, " AND problem_index = 0")),
@@ -411,9 +414,7 @@ TEST_F(PonderdTest, CodeProblemsAreGradedInTheServersSandbox) {
   spec.add_budgets()->set_n(2);
   const int64_t id = StartExperiment(spec);
   ASSERT_GT(id, 0);
-  ASSERT_TRUE(Eventually([&] {
-    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
-  }));
+  ASSERT_TRUE(Completes(id));
   EXPECT_EQ(Query(absl::StrCat("SELECT count(*) FROM problems WHERE experiment_id = ", id,
                                " AND answer_format = 'code' AND code_tests IS NOT NULL")),
             2);
@@ -498,9 +499,7 @@ TEST_F(PonderdTest, KillNineMidExperimentThenResumeLosesAndDuplicatesNothing) {
 
   ChildProcess ponderd;
   ASSERT_TRUE(StartPonderd(ponderd));  // resumes the experiment it finds interrupted
-  ASSERT_TRUE(Eventually([&] {
-    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
-  })) << Stderr();
+  ASSERT_TRUE(Completes(id)) << Stderr();
   const std::map<int64_t, std::string> after = Runs();
   EXPECT_EQ(after.size(), 80u);
   EXPECT_EQ(Query("SELECT count(DISTINCT problem_id || '/' || budget_index) FROM runs"), 80);
@@ -603,9 +602,7 @@ TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {
 
   ChildProcess ponderd;
   ASSERT_TRUE(StartPonderd(ponderd));
-  ASSERT_TRUE(Eventually([&] {
-    return QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)) == "completed";
-  }));
+  ASSERT_TRUE(Completes(id));
   EXPECT_EQ(Query("SELECT count(*) FROM runs"), 80);
   EXPECT_EQ(Query("SELECT count(DISTINCT problem_id || '/' || budget_index) FROM runs"), 80);
 
