@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,7 +16,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t split = input.find('\0');
   std::string_view response = split == std::string_view::npos ? input : input.substr(0, split);
   std::string_view reference = split == std::string_view::npos ? input : input.substr(split + 1);
-  for (AnswerFormat format : {AnswerFormat::kGsm8k, AnswerFormat::kMath}) {
+  // Programs (kCode): ExtractProgram never returns a blank program, and one it returns is found
+  // again in itself (a program without fences is its own program).
+  if (std::optional<std::string> program = ponder::verifiers::ExtractProgram(response)) {
+    if (program->find_first_not_of(" \t\r\n\f\v") == std::string::npos) std::abort();
+    if (program->find("```") == std::string::npos &&
+        ponder::verifiers::ExtractProgram(*program) != program) {
+      std::abort();
+    }
+  }
+  for (AnswerFormat format : {AnswerFormat::kGsm8k, AnswerFormat::kMath, AnswerFormat::kCode}) {
     ponder::verifiers::Grade(response, reference, format, /*extract=*/true);
     ponder::verifiers::Grade(response, reference, format, /*extract=*/false);
     ponder::verifiers::Gsm8kGoldAnswer(response);
