@@ -13,6 +13,11 @@ namespace ponder::orchestrator {
 namespace {
 // A HumanEval or MBPP run takes well under a second; the limit is for programs that loop.
 constexpr double kDefaultTimeoutSeconds = 10;
+// The request that runs a program with `tests`.
+std::function<verifiers::CodeRunRequest(std::string_view)> TestsOf(const v1::CodeTests& tests) {
+  return [&tests](std::string_view program) { return CodeTestRequest(tests, program); };
+}
+
 }  // namespace
 
 bool HasCodeTests(const v1::Problem& problem) {
@@ -48,8 +53,9 @@ absl::Status CodeGrader::CheckAvailable() const {
 }
 
 absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader::Run(
-    const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
-    const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
+    const std::function<verifiers::CodeRunRequest(std::string_view program)>& request_for,
+    std::span<const std::optional<std::string>> programs, const engine::CancellationToken* cancel,
+    std::optional<absl::Time> deadline) {
   std::vector<verifiers::CodeRunResult> results;
   // One run per distinct program: candidates of a strong model often write the same one.
   std::map<std::string_view, size_t> run_of;
@@ -57,7 +63,7 @@ absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader:
   for (const std::optional<std::string>& program : programs) {
     if (!program.has_value() || run_of.contains(*program)) continue;
     run_of.emplace(*program, requests.size());
-    requests.push_back(CodeTestRequest(tests, *program));
+    requests.push_back(request_for(*program));
   }
   if (!requests.empty()) {
     if (absl::Status available = CheckAvailable(); !available.ok()) return available;
@@ -109,7 +115,7 @@ absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader:
 absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
     const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
     const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
-  PONDER_ASSIGN_OR_RETURN(auto runs, Run(tests, programs, cancel, deadline));
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, cancel, deadline));
   std::vector<bool> correct;
   for (const auto& run : runs) {
     correct.push_back(run.has_value() && run->status == verifiers::CodeRunStatus::kPassed);
@@ -120,7 +126,7 @@ absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
 absl::StatusOr<std::vector<double>> CodeGrader::PassRates(
     const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
     const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
-  PONDER_ASSIGN_OR_RETURN(auto runs, Run(tests, programs, cancel, deadline));
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, cancel, deadline));
   std::vector<double> rates;
   for (const auto& run : runs) {
     // A run that timed out or crashed may still report the tests that passed before it ended.
@@ -128,6 +134,22 @@ absl::StatusOr<std::vector<double>> CodeGrader::PassRates(
     rates.push_back(counted ? static_cast<double>(run->tests_passed) / run->tests_total : 0.0);
   }
   return rates;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> CodeGrader::PrintedAnswers(
+    std::span<const std::optional<std::string>> programs, const engine::CancellationToken* cancel,
+    std::optional<absl::Time> deadline) {
+  auto alone = [](std::string_view program) {
+    verifiers::SandboxLimits limits;
+    limits.timeout_seconds = kDefaultTimeoutSeconds;
+    // No answer for the sandbox to judge: the caller compares what was printed.
+    return verifiers::ProgramOfThoughtRequest(program, /*cot_answer=*/"", limits);
+  };
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(alone, programs, cancel, deadline));
+  std::vector<std::optional<std::string>> printed;
+  for (const auto& run : runs)
+    printed.push_back(run.has_value() ? run->printed_answer : std::nullopt);
+  return printed;
 }
 
 verifiers::CodeVerifierPool::Stats CodeGrader::stats() const { return pool_->stats(); }

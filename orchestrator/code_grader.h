@@ -8,6 +8,7 @@
 #ifndef PONDER_ORCHESTRATOR_CODE_GRADER_H_
 #define PONDER_ORCHESTRATOR_CODE_GRADER_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -57,14 +58,23 @@ class CodeGrader {
       const engine::CancellationToken* cancel = nullptr,
       std::optional<absl::Time> deadline = std::nullopt);
 
+  // Per program, run alone (no tests; 10 s): the last line it printed when it exited normally,
+  // else nullopt; nullopt for nullopt without a run. Errors as Grade's. The program-of-thought
+  // verifier compares it with the chain of thought's answer.
+  absl::StatusOr<std::vector<std::optional<std::string>>> PrintedAnswers(
+      std::span<const std::optional<std::string>> programs,
+      const engine::CancellationToken* cancel = nullptr,
+      std::optional<absl::Time> deadline = std::nullopt);
+
   verifiers::CodeVerifierPool::Stats stats() const;
 
  private:
   // Runs every distinct program (in rounds, see Grade); per program its run, or nullopt for a
   // program that is nullopt.
   absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> Run(
-      const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
-      const engine::CancellationToken* cancel, std::optional<absl::Time> deadline);
+      const std::function<verifiers::CodeRunRequest(std::string_view program)>& request_for,
+      std::span<const std::optional<std::string>> programs, const engine::CancellationToken* cancel,
+      std::optional<absl::Time> deadline);
 
   std::unique_ptr<verifiers::CodeSandbox> sandbox_;
   std::unique_ptr<verifiers::CodeVerifierPool> pool_;

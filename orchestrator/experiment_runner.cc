@@ -122,17 +122,19 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
   PONDER_RETURN_IF_ERROR(CheckGradable(problems));
   for (int i = 0; i < spec.strategies_size(); ++i) {
     const v1::StrategyConfig& config = spec.strategies(i).config();
-    if (!pipeline_.strategies().NeedsVerifier(config) ||
-        !verifiers::UsesUnitTests(config.verifier())) {
-      continue;
-    }
+    if (!pipeline_.strategies().NeedsVerifier(config)) continue;
+    const bool unit_tests =
+        verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kUnitTests);
+    const bool program_of_thought =
+        verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kProgramOfThought);
     for (const v1::Problem& problem : problems) {
-      if (problem.answer_format() == v1::ANSWER_FORMAT_CODE) continue;
-      return absl::InvalidArgumentError(
-          absl::StrCat("spec.strategies[", i,
-                       "].config.verifier: unit_tests runs code problems' example "
-                       "tests; problem '",
-                       Printable(problem.id(), 64), "' is not a code problem"));
+      const bool code = problem.answer_format() == v1::ANSWER_FORMAT_CODE;
+      if ((!unit_tests || code) && (!program_of_thought || !code)) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spec.strategies[", i, "].config.verifier: ",
+          code ? "program_of_thought checks math answers; problem '"
+               : "unit_tests runs code problems' example tests; problem '",
+          Printable(problem.id(), 64), code ? "' is a code problem" : "' is not a code problem"));
     }
   }
 

@@ -57,17 +57,23 @@ class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::
     return models_.RewardModel(name);
   }
   absl::StatusOr<verifiers::ProgramTester*> program_tester() override {
-    if (problem_ != nullptr && problem_->answer_format() != v1::ANSWER_FORMAT_CODE) {
-      return absl::InvalidArgumentError(
-          "verifier.unit_tests: runs code problems' example tests; this problem's answer_format "
-          "is not ANSWER_FORMAT_CODE");
-    }
     if (grader_ == nullptr) {
       return absl::FailedPreconditionError(
-          "verifier.unit_tests: this process runs no code problems' tests (no code sandbox)");
+          "verifier: this process runs no programs (no code sandbox)");
     }
     PONDER_RETURN_IF_ERROR(grader_->CheckAvailable());
     return this;
+  }
+
+  std::optional<verifiers::AnswerFormat> answer_format() const override {
+    if (problem_ == nullptr) return std::nullopt;
+    return AnswerFormatOf(*problem_);
+  }
+
+  absl::StatusOr<std::vector<std::optional<std::string>>> PrintedAnswers(
+      std::span<const std::optional<std::string>> programs,
+      const verifiers::VerifyOptions& options) override {
+    return grader_->PrintedAnswers(programs, options.cancel, options.deadline);
   }
 
   absl::StatusOr<std::vector<double>> PassRates(

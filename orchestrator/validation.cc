@@ -201,10 +201,11 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
       config.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
     const google::protobuf::FieldDescriptor* kind =
         v1::StrategyConfig::descriptor()->FindFieldByNumber(config.kind_case());
-    return InvalidField(FieldPath(field, "verifier"),
-                        absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
-                                     " scores candidates and needs a verifier (prm, orm, "
-                                     "self_evaluation, arithmetic, unit_tests or weighted)"));
+    return InvalidField(
+        FieldPath(field, "verifier"),
+        absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
+                     " scores candidates and needs a verifier (prm, orm, "
+                     "self_evaluation, arithmetic, unit_tests, program_of_thought or weighted)"));
   }
   PONDER_RETURN_IF_ERROR(
       verifiers::ValidateVerifierConfig(config.verifier(), FieldPath(field, "verifier")));

@@ -139,15 +139,18 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
     return InvalidField(
         "verifier",
         "this strategy scores candidates: set a verifier (prm, orm, self_evaluation, "
-        "arithmetic, unit_tests, weighted)");
+        "arithmetic, unit_tests, program_of_thought, weighted)");
   }
-  // Unit tests judge whole programs; the step-level searches score every partial solution at
-  // every step, which would run half-written programs (loops without their exit) in the sandbox.
+  // Verifiers that run programs judge whole ones; the step-level searches score every partial
+  // solution at every step, which would run half-written programs (loops without their exit).
   const bool steps = config.has_beam_search() || config.has_dvts() || config.has_particle_filter();
-  if (steps && verifiers::UsesUnitTests(config.verifier())) {
-    return InvalidField("verifier.unit_tests",
-                        "scores whole programs: use it with best_of_n or weighted_best_of_n, not "
-                        "with a search that scores partial solutions step by step");
+  if (steps && verifiers::RunsPrograms(config.verifier())) {
+    return InvalidField(
+        verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kUnitTests)
+            ? "verifier.unit_tests"
+            : "verifier.program_of_thought",
+        "scores whole programs: use it with best_of_n or weighted_best_of_n, not with a "
+        "search that scores partial solutions step by step");
   }
   return absl::OkStatus();
 }

@@ -9,8 +9,8 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "verifiers/arithmetic_step_checker.h"
+#include "verifiers/program_verifiers.h"
 #include "verifiers/reward_model_verifier.h"
-#include "verifiers/unit_test_verifier.h"
 
 namespace ponder::verifiers {
 
@@ -188,6 +188,7 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
       return absl::OkStatus();
     }
     case v1::VerifierConfig::kUnitTests:
+    case v1::VerifierConfig::kProgramOfThought:
       return absl::OkStatus();
     case v1::VerifierConfig::kWeighted: {
       const v1::WeightedVerifiers& weighted = verifier.weighted();
@@ -210,9 +211,9 @@ absl::Status ValidateVerifierAt(const v1::VerifierConfig& verifier, std::string_
               absl::StrCat("must be in (0, ", kMaxVerifierWeight, "], got ", part.weight()));
         }
         if (part.verifier().kind_case() == v1::VerifierConfig::KIND_NOT_SET) {
-          return InvalidField(
-              FieldPath(part_field, "verifier"),
-              "required: set one of prm, orm, self_evaluation, arithmetic, unit_tests, weighted");
+          return InvalidField(FieldPath(part_field, "verifier"),
+                              "required: set one of prm, orm, self_evaluation, arithmetic, "
+                              "unit_tests, program_of_thought, weighted");
         }
         PONDER_RETURN_IF_ERROR(
             ValidateVerifierAt(part.verifier(), FieldPath(part_field, "verifier"), depth + 1));
@@ -250,12 +251,17 @@ absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholde
   return absl::OkStatus();
 }
 
-bool UsesUnitTests(const v1::VerifierConfig& config) {
-  if (config.has_unit_tests()) return true;
+bool UsesVerifier(const v1::VerifierConfig& config, v1::VerifierConfig::KindCase kind) {
+  if (config.kind_case() == kind) return true;
   for (const v1::WeightedVerifiers::Part& part : config.weighted().parts()) {
-    if (UsesUnitTests(part.verifier())) return true;
+    if (UsesVerifier(part.verifier(), kind)) return true;
   }
   return false;
+}
+
+bool RunsPrograms(const v1::VerifierConfig& config) {
+  return UsesVerifier(config, v1::VerifierConfig::kUnitTests) ||
+         UsesVerifier(config, v1::VerifierConfig::kProgramOfThought);
 }
 
 absl::Status ValidateVerifierConfig(const v1::VerifierConfig& config, std::string_view field) {
@@ -288,7 +294,22 @@ absl::StatusOr<std::unique_ptr<Verifier>> Build(const v1::VerifierConfig& config
     }
     case v1::VerifierConfig::kUnitTests: {
       PONDER_ASSIGN_OR_RETURN(ProgramTester * tester, models.program_tester());
+      if (tester->answer_format().value_or(AnswerFormat::kCode) != AnswerFormat::kCode) {
+        return absl::InvalidArgumentError(
+            "verifier.unit_tests: runs code problems' example tests; this problem's "
+            "answer_format is not ANSWER_FORMAT_CODE");
+      }
       return std::make_unique<UnitTestVerifier>(tester);
+    }
+    case v1::VerifierConfig::kProgramOfThought: {
+      PONDER_ASSIGN_OR_RETURN(ProgramTester * tester, models.program_tester());
+      const AnswerFormat format = tester->answer_format().value_or(AnswerFormat::kMath);
+      if (format == AnswerFormat::kCode) {
+        return absl::InvalidArgumentError(
+            "verifier.program_of_thought: checks a math answer against a program's; this "
+            "problem is a code problem (ANSWER_FORMAT_CODE)");
+      }
+      return std::make_unique<ProgramOfThoughtVerifier>(tester, format);
     }
     case v1::VerifierConfig::kWeighted: {
       std::vector<WeightedVerifier::Part> parts;
@@ -307,7 +328,8 @@ absl::StatusOr<std::unique_ptr<Verifier>> Build(const v1::VerifierConfig& config
       break;
   }
   return absl::InvalidArgumentError(
-      "verifier: set one of prm, orm, self_evaluation, arithmetic, unit_tests, weighted");
+      "verifier: set one of prm, orm, self_evaluation, arithmetic, unit_tests, program_of_thought, "
+      "weighted");
 }
 
 }  // namespace

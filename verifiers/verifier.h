@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "engine/engine.h"
 #include "ponder/v1/strategy.pb.h"
+#include "verifiers/grading/grader.h"
 
 namespace ponder::verifiers {
 
@@ -69,14 +70,22 @@ class Verifier {
 // verifier gave the whole solution. An empty list aggregates to 0.
 double Aggregate(std::span<const double> step_scores, v1::Aggregation aggregation);
 
-// Runs programs with the tests a code problem shows the model (Problem.example_tests) in a
-// sandbox: what the unit_tests verifier scores with. The orchestrator gives one per solve.
+// Runs a solve's programs in a sandbox: what the unit_tests and program_of_thought verifiers
+// score with. The orchestrator gives one per solve.
 class ProgramTester {
  public:
   virtual ~ProgramTester() = default;
-  // Per program, the share of the tests it passes, in [0, 1]; 0 for nullopt (no program),
-  // without a run. Errors: the sandbox is unavailable, options.cancel / options.deadline.
+  // How the solve's problem is graded; nullopt before there is a problem (a configuration
+  // checked ahead of an experiment).
+  virtual std::optional<AnswerFormat> answer_format() const = 0;
+  // Per program, the share of the tests the code problem shows the model (its example tests)
+  // it passes, in [0, 1]; 0 for nullopt (no program), without a run. Errors: the sandbox is
+  // unavailable, options.cancel / options.deadline.
   virtual absl::StatusOr<std::vector<double>> PassRates(
+      std::span<const std::optional<std::string>> programs, const VerifyOptions& options) = 0;
+  // Per program, run alone: the last line it printed when it exited normally within its
+  // limits, else nullopt (nullopt too for no program, without a run). Errors as PassRates'.
+  virtual absl::StatusOr<std::vector<std::optional<std::string>>> PrintedAnswers(
       std::span<const std::optional<std::string>> programs, const VerifyOptions& options) = 0;
 };
 
@@ -120,8 +129,10 @@ absl::Status ValidateVerifierConfig(const v1::VerifierConfig& config,
 absl::Status CheckPlaceholder(std::string_view text, std::string_view placeholder, bool required,
                               std::string_view field, std::string_view what);
 
-// Whether the configuration is the unit_tests verifier or holds one among its weighted parts.
-bool UsesUnitTests(const v1::VerifierConfig& config);
+// Whether the configuration is of `kind`, itself or in one of its weighted parts.
+bool UsesVerifier(const v1::VerifierConfig& config, v1::VerifierConfig::KindCase kind);
+// Whether it runs programs (unit_tests, program_of_thought): it judges whole solutions only.
+bool RunsPrograms(const v1::VerifierConfig& config);
 
 // Builds the verifier a configuration describes; errors name the field: InvalidArgument for the
 // configuration (a reward model that is not loaded included), FailedPrecondition when the

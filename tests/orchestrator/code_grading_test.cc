@@ -420,5 +420,85 @@ TEST(UnitTestsVerifierTest, BestOfNChoosesTheProgramThatPassesTheExampleTests) {
   EXPECT_TRUE(pipeline.CheckBuildable(request.strategy()).ok());
 }
 
+TEST(CodeGraderTest, PrintedAnswersAreTheLastLineOfAProgramThatEndsWell) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  auto printed = grader.PrintedAnswers(std::vector<std::optional<std::string>>{
+      "print('work')\nprint(6 * 7)", "raise ValueError('no')", std::nullopt, "x = 1"});
+  ASSERT_TRUE(printed.ok()) << printed.status();
+  ASSERT_EQ(printed->size(), 4u);
+  EXPECT_EQ((*printed)[0], "42");
+  EXPECT_EQ((*printed)[1], std::nullopt);
+  EXPECT_EQ((*printed)[2], std::nullopt);
+  EXPECT_EQ((*printed)[3], "");  // ran, printed nothing
+}
+
+// Program-of-thought agreement through the real strategies: best-of-N prefers the candidate whose
+// program prints what its chain of thought concluded; the answer grader's equivalence compares
+// them (\frac{1}{2} and 0.5 agree).
+TEST(ProgramOfThoughtVerifierTest, BestOfNPrefersAProgramThatAgreesWithItsChainOfThought) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  samplers::testing::ScriptedEngine policy([](const std::string&, uint64_t, int index) {
+    switch (index) {
+      case 0:  // disagrees: reasons to 41, computes 42
+        return std::string("6 x 7 = 41.\n```python\nprint(6 * 7)\n```\nAnswer: \\boxed{41}<eos>");
+      case 1:  // no program: no evidence
+        return std::string("6 x 7 = 42. \\boxed{42}<eos>");
+      case 2:  // the program fails
+        return std::string("```python\nprint(6 * z)\n```\nSo \\boxed{42}.<eos>");
+      default:  // agrees
+        return std::string("Half of 84 is 42.\n```python\nprint(84 / 2)\n```\n\\boxed{42}<eos>");
+    }
+  });
+  ModelRegistry models(policy);
+  SolvePipeline pipeline(models, BuiltinStrategies(), &grader);
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("What is 6 times 7?");
+  request.mutable_problem()->set_reference_answer("42");
+  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_GSM8K);
+  request.mutable_strategy()->mutable_best_of_n();
+  request.mutable_strategy()->mutable_verifier()->mutable_program_of_thought();
+  request.mutable_strategy()->mutable_sampling()->set_temperature(1);
+  request.mutable_budget()->set_n(4);
+  auto solved = pipeline.Solve(request, {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  ASSERT_EQ(solved->result().candidates_size(), 4);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(0).score(), 0.0);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(1).score(), 0.5);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(2).score(), 0.0);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(3).score(), 1.0);  // 42.0 is 42
+  EXPECT_EQ(solved->result().selected_candidate(), 3);
+  EXPECT_TRUE(solved->correct());
+
+  // MATH answers compare as the grader compares them.
+  samplers::testing::ScriptedEngine half([](const std::string&, uint64_t, int) {
+    return std::string("```python\nprint(1 / 2)\n```\nThe answer is $\\boxed{\\frac{1}{2}}$.<eos>");
+  });
+  ModelRegistry half_models(half);
+  SolvePipeline half_pipeline(half_models, BuiltinStrategies(), &grader);
+  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_MATH);
+  request.mutable_problem()->set_reference_answer("\\frac12");
+  request.mutable_budget()->set_n(1);
+  solved = half_pipeline.Solve(request, {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  EXPECT_DOUBLE_EQ(solved->result().candidates(0).score(), 1.0);
+  EXPECT_TRUE(solved->correct());
+
+  // Not for code problems, nor step by step.
+  v1::SolveRequest code = request;
+  code.mutable_problem()->clear_reference_answer();
+  code.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+  solved = half_pipeline.Solve(code, {});
+  ASSERT_FALSE(solved.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(solved.status())) << solved.status();
+  EXPECT_THAT(std::string(solved.status().message()), HasSubstr("program_of_thought"));
+  v1::StrategyConfig particles = request.strategy();
+  particles.mutable_particle_filter();
+  absl::Status refused = samplers::ValidateStrategy(particles, request.budget());
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::StartsWith("verifier.program_of_thought:"));
+}
+
 }  // namespace
 }  // namespace ponder::orchestrator

@@ -87,10 +87,7 @@ absl::Status ValidateRequest(const CodeRunRequest& request) {
       }
       break;
     case CodeTestKind::kProgramOfThought:
-      if (request.expected_answer.find_first_not_of(" \t\r\n") == std::string::npos) {
-        return absl::InvalidArgumentError("the program-of-thought request has no answer");
-      }
-      break;
+      break;  // an empty answer: the run reports what was printed, and passes if it ends well
   }
   return ValidateLimits(request.limits);
 }

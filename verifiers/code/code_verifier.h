@@ -36,6 +36,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -130,6 +131,8 @@ struct CodeRunRequest {
 
   // kProgramOfThought: the chain of thought's answer. Numbers agree within 1e-6 relative; other
   // answers must match after trimming whitespace, a trailing period and surrounding $...$.
+  // Empty: nothing to agree with; the run passes when the program ends well, and the caller
+  // compares CodeRunResult::printed_answer itself.
   std::string expected_answer;
 
   SandboxLimits limits;
@@ -143,6 +146,9 @@ struct CodeRunResult {
   CodeRunCost cost;
   std::string stdout_text;  // what the launch printed (capped; input/output cases excluded)
   std::string stderr_text;
+  // kProgramOfThought: the last line the program printed, when it exited normally within its
+  // limits (whatever it is compared with); unset otherwise.
+  std::optional<std::string> printed_answer;
   uid_t sandbox_uid = 0;  // the slot uid the run used; 0 when none was taken
 };
 

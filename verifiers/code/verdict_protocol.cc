@@ -77,7 +77,8 @@ void JudgeCases(const CodeRunRequest& request, const VerdictReader& verdicts,
       failure = absl::StrCat(DescribeExit(output.exit_code), ": ", Tail(output.stderr_tail, 300));
     } else if (program_of_thought) {
       std::string answer = LastPrintedLine(output.stdout_text);
-      if (!AnswersAgree(answer, request.expected_answer)) {
+      result.printed_answer = answer;
+      if (!request.expected_answer.empty() && !AnswersAgree(answer, request.expected_answer)) {
         failure =
             absl::StrCat("the program printed ", ShowOutput(answer),
                          ", the chain of thought answered ", ShowOutput(request.expected_answer));

@@ -85,7 +85,8 @@ std::string_view AnswerFormatName(AnswerFormat format) {
   return "math";
 }
 
-std::optional<std::string> ExtractProgram(std::string_view response) {
+std::optional<std::string> ExtractProgram(std::string_view response,
+                                          bool whole_text_without_fence) {
   const std::vector<std::string_view> lines = SplitLines(response);
   // The longest fenced block: lines [first, last) opened by a fence indented by `indent`.
   size_t best_first = 0, best_last = 0, best_indent = 0, best_size = 0;
@@ -115,7 +116,7 @@ std::optional<std::string> ExtractProgram(std::string_view response) {
       }
       kept.push_back(line.substr(cut));
     }
-  } else {
+  } else if (whole_text_without_fence) {
     kept = lines;
   }
   // Drop the blank lines around it; keep the first line's indentation.
@@ -129,6 +130,25 @@ std::optional<std::string> ExtractProgram(std::string_view response) {
     if (j + 1 < last) program.push_back('\n');
   }
   return program;
+}
+
+std::string WithoutCodeBlocks(std::string_view response) {
+  std::string prose;
+  bool in_block = false;
+  for (std::string_view line : SplitLines(response)) {
+    if (in_block) {
+      in_block = grading_internal::TrimAsciiSpace(line) != "```";
+      continue;
+    }
+    if (IsFence(line)) {
+      in_block = true;
+      continue;
+    }
+    prose.append(line);
+    prose.push_back('\n');
+  }
+  if (!prose.empty()) prose.pop_back();
+  return prose;
 }
 
 std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat format) {

@@ -1,0 +1,74 @@
+#include "verifiers/program_verifiers.h"
+
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "verifiers/grading/grader.h"
+
+namespace ponder::verifiers {
+namespace {
+
+std::string TextOf(const Solution& solution) {
+  return solution.text.empty() ? absl::StrJoin(solution.steps, "\n\n") : solution.text;
+}
+
+// One score per solution, its one step score too.
+absl::StatusOr<VerifyResult> OneScoreEach(const std::vector<double>& scores, size_t solutions) {
+  if (scores.size() != solutions) {
+    return absl::InternalError("the program tester did not return one result per program");
+  }
+  VerifyResult result;
+  for (double score : scores) {
+    VerifierScores& each = result.scores.emplace_back();
+    each.step_scores = {score};
+    each.aggregate = score;
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<VerifyResult> UnitTestVerifier::Score(std::string_view problem,
+                                                     std::span<const Solution> solutions,
+                                                     const VerifyOptions& options) {
+  std::vector<std::optional<std::string>> programs;
+  programs.reserve(solutions.size());
+  for (const Solution& solution : solutions) programs.push_back(ExtractProgram(TextOf(solution)));
+  PONDER_ASSIGN_OR_RETURN(std::vector<double> rates, tester_->PassRates(programs, options));
+  return OneScoreEach(rates, solutions.size());
+}
+
+absl::StatusOr<VerifyResult> ProgramOfThoughtVerifier::Score(std::string_view problem,
+                                                             std::span<const Solution> solutions,
+                                                             const VerifyOptions& options) {
+  std::vector<std::optional<std::string>> programs, answers;
+  for (const Solution& solution : solutions) {
+    const std::string text = TextOf(solution);
+    std::optional<std::string> answer = ExtractAnswer(WithoutCodeBlocks(text), format_);
+    std::optional<std::string> program =
+        answer.has_value() ? ExtractProgram(text, /*whole_text_without_fence=*/false)
+                           : std::nullopt;
+    answers.push_back(program.has_value() ? std::move(answer) : std::nullopt);
+    programs.push_back(std::move(program));
+  }
+  PONDER_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> printed,
+                          tester_->PrintedAnswers(programs, options));
+  if (printed.size() != programs.size()) {
+    return absl::InternalError("the program tester did not return one result per program");
+  }
+  std::vector<double> scores;
+  for (size_t i = 0; i < programs.size(); ++i) {
+    if (!programs[i].has_value()) {
+      scores.push_back(0.5);  // nothing to check the chain of thought against
+    } else {
+      scores.push_back(
+          printed[i].has_value() && AnswersEquivalent(*printed[i], *answers[i], format_) ? 1.0
+                                                                                         : 0.0);
+    }
+  }
+  return OneScoreEach(scores, solutions.size());
+}
+
+}  // namespace ponder::verifiers
