@@ -151,7 +151,8 @@ absl::StatusOr<v1::SolveResponse> SolveInProcess(const SolveFlags& f,
   PONDER_RETURN_IF_ERROR(orchestrator::ValidateSolveRequest(request, limits, strategies));
   PONDER_RETURN_IF_ERROR(orchestrator::ValidateRewardModelNames(
       request.strategy().verifier(), models->registry(), "strategy.verifier"));
-  orchestrator::SolvePipeline pipeline(models->registry(), strategies);
+  orchestrator::CodeGrader code_grader;  // verifiers that run programs (program_of_thought)
+  orchestrator::SolvePipeline pipeline(models->registry(), strategies, &code_grader);
   orchestrator::SolveControl control;
   if (f.client.timeout_seconds > 0) {
     control.deadline = absl::Now() + absl::Seconds(f.client.timeout_seconds);

@@ -75,6 +75,15 @@ absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const Ro
     }
     format = row["answer_format"].get<std::string>();
   }
+  if (format != "code") {
+    // Tests on a problem graded by its answer would be ignored without a word.
+    for (const char* field : {"tests", "test_code", "setup", "example_tests"}) {
+      if (row.contains(field)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("\"", field, "\" is for code problems (\"answer_format\": \"code\")"));
+      }
+    }
+  }
   if (format == "gsm8k") {
     problem.answer_format = verifiers::AnswerFormat::kGsm8k;
   } else if (format == "math") {
@@ -97,7 +106,23 @@ absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const Ro
     PONDER_ASSIGN_OR_RETURN(code.example_tests, StringListField(row, "example_tests"));
     if (code.test_list.empty() == code.test_code.empty()) {
       return absl::InvalidArgumentError(
-          "a code problem needs one of \"tests\" (a list) and \"test_code\"");
+          "a code problem needs exactly one of \"tests\" (a list) and \"test_code\"");
+    }
+    // A blank test passes whatever the program does; a blank block is no test.
+    auto blank = [](const std::string& text) {
+      return text.find_first_not_of(" \t\r\n\f\v") == std::string::npos;
+    };
+    if (!code.test_code.empty() && blank(code.test_code)) {
+      return absl::InvalidArgumentError("\"test_code\" is blank");
+    }
+    for (const char* field : {"tests", "example_tests"}) {
+      const std::vector<std::string>& list =
+          std::string_view(field) == "tests" ? code.test_list : code.example_tests;
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (blank(list[i])) {
+          return absl::InvalidArgumentError(absl::StrCat("\"", field, "\"[", i, "] is blank"));
+        }
+      }
     }
     code.prompt = problem.question;
     problem.code = std::move(code);

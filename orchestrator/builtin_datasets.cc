@@ -42,9 +42,13 @@ v1::Problem ProblemProto(const datasets::Problem& row) {
     *problem.mutable_code_tests() = CodeTestsOf(*row.code);
     const bool humaneval = row.dataset == "humaneval";
     if (!humaneval && !row.dataset.starts_with("mbpp")) {
-      // A problems file's code problem: its text as written, the examples it names.
-      for (const std::string& test : row.code->example_tests) {
-        problem.mutable_example_tests()->add_tests(test);
+      // A problems file's code problem: its text as written, the examples it names (after the
+      // same setup as its tests).
+      if (!row.code->example_tests.empty()) {
+        problem.mutable_example_tests()->set_setup(row.code->test_setup_code);
+        for (const std::string& test : row.code->example_tests) {
+          problem.mutable_example_tests()->add_tests(test);
+        }
       }
       return problem;
     }

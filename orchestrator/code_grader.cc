@@ -142,8 +142,9 @@ absl::StatusOr<std::vector<std::optional<std::string>>> CodeGrader::PrintedAnswe
   auto alone = [](std::string_view program) {
     verifiers::SandboxLimits limits;
     limits.timeout_seconds = kDefaultTimeoutSeconds;
-    // No answer for the sandbox to judge: the caller compares what was printed.
-    return verifiers::ProgramOfThoughtRequest(program, /*cot_answer=*/"", limits);
+    verifiers::CodeRunRequest request = verifiers::ProgramOfThoughtRequest(program, "", limits);
+    request.expected_answer.reset();  // the program only runs: the caller compares the output
+    return request;
   };
   PONDER_ASSIGN_OR_RETURN(auto runs, Run(alone, programs, cancel, deadline));
   std::vector<std::optional<std::string>> printed;

@@ -146,11 +146,10 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
   const bool steps = config.has_beam_search() || config.has_dvts() || config.has_particle_filter();
   if (steps && verifiers::RunsPrograms(config.verifier())) {
     return InvalidField(
-        verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kUnitTests)
-            ? "verifier.unit_tests"
-            : "verifier.program_of_thought",
-        "scores whole programs: use it with best_of_n or weighted_best_of_n, not with a "
-        "search that scores partial solutions step by step");
+        "verifier",
+        "unit_tests and program_of_thought run a solution's program and judge whole solutions: "
+        "use them with best_of_n or weighted_best_of_n, not with a search that scores partial "
+        "solutions step by step");
   }
   return absl::OkStatus();
 }

@@ -46,7 +46,9 @@ absl::StatusOr<VerifyResult> ProgramOfThoughtVerifier::Score(std::string_view pr
   std::vector<std::optional<std::string>> programs, answers;
   for (const Solution& solution : solutions) {
     const std::string text = TextOf(solution);
-    std::optional<std::string> answer = ExtractAnswer(WithoutCodeBlocks(text), format_);
+    // The candidate's own answer (samplers' candidates take the same), so the score speaks of
+    // the answer that is recorded and graded.
+    std::optional<std::string> answer = ExtractAnswer(text, format_);
     std::optional<std::string> program =
         answer.has_value() ? ExtractProgram(text, /*whole_text_without_fence=*/false)
                            : std::nullopt;

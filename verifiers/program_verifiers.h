@@ -39,8 +39,8 @@ class ProgramOfThoughtVerifier : public Verifier {
       : tester_(tester), format_(format) {}
 
   // A solution's program is its longest fenced code block (none: no program); its chain of
-  // thought's answer is ExtractAnswer of the text outside the code blocks. The program runs
-  // alone and its last printed line is compared with that answer by the answer grader's
+  // thought's answer is ExtractAnswer of its text, the answer its candidate records. The program
+  // runs alone and its last printed line is compared with that answer by the answer grader's
   // equivalence (AnswersEquivalent): 1 when they agree, 0 when they do not or the program
   // fails (an exception, a timeout), 0.5 without a program or an answer (no evidence). One
   // score for the whole solution.

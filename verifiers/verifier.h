@@ -101,7 +101,7 @@ class VerifierModels {
   // Errors say what is missing (a sandbox, the problem's example tests).
   virtual absl::StatusOr<ProgramTester*> program_tester() {
     return absl::FailedPreconditionError(
-        "verifier.unit_tests: this process runs no code problems' tests (no code sandbox)");
+        "verifier: this process runs no programs (no code sandbox)");
   }
 };
 

@@ -316,6 +316,10 @@ TEST(LoadProblemsFile, CodeProblemsCarryTheirTests) {
       R"({"problem":"Not a list.","answer_format":"code","tests":"assert 1"})"
       "\n"
       R"({"problem":"Other format.","answer_format":"lean"})"
+      "\n"
+      R"({"problem":"Tests on math.","tests":["assert 1"]})"
+      "\n"
+      R"({"problem":"Blank.","answer_format":"code","tests":["assert 1"," "]})"
       "\n");
   absl::StatusOr<LoadedDataset> loaded = LoadProblemsFile(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -328,12 +332,14 @@ TEST(LoadProblemsFile, CodeProblemsCarryTheirTests) {
   EXPECT_EQ(add.code->test_setup_code, "import math");
   EXPECT_THAT(add.code->example_tests, ElementsAre("assert add(0, 0) == 0"));
   EXPECT_EQ(loaded->problems[1].code->test_code, "assert neg(1) == -1");
-  EXPECT_EQ(loaded->skipped, 5);
-  EXPECT_THAT(loaded->warnings[0], HasSubstr(":3: a code problem needs one of"));
-  EXPECT_THAT(loaded->warnings[1], HasSubstr(":4: a code problem needs one of"));
+  EXPECT_EQ(loaded->skipped, 7);
+  EXPECT_THAT(loaded->warnings[0], HasSubstr(":3: a code problem needs exactly one of"));
+  EXPECT_THAT(loaded->warnings[1], HasSubstr(":4: a code problem needs exactly one of"));
   EXPECT_THAT(loaded->warnings[2], HasSubstr("not an \"answer\""));
   EXPECT_THAT(loaded->warnings[3], HasSubstr("\"tests\" is not a list of strings"));
   EXPECT_THAT(loaded->warnings[4], HasSubstr("\"math\", \"gsm8k\" or \"code\", got \"lean\""));
+  EXPECT_THAT(loaded->warnings[5], HasSubstr(":8: \"tests\" is for code problems"));
+  EXPECT_THAT(loaded->warnings[6], HasSubstr(":9: \"tests\"[1] is blank"));
 }
 
 TEST(LoadDataset, ArithIsGeneratedWithTheGsm8kAnswerFormat) {

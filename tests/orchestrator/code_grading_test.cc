@@ -413,7 +413,7 @@ TEST(UnitTestsVerifierTest, BestOfNChoosesTheProgramThatPassesTheExampleTests) {
   part.set_weight(1);
   part.mutable_verifier()->mutable_unit_tests();
   absl::Status refused = samplers::ValidateStrategy(beam, request.budget());
-  EXPECT_THAT(std::string(refused.message()), ::testing::StartsWith("verifier.unit_tests:"));
+  EXPECT_THAT(std::string(refused.message()), ::testing::StartsWith("verifier: unit_tests"));
   // Without a sandbox the configuration cannot be built at all.
   SolvePipeline without(models, BuiltinStrategies());
   EXPECT_TRUE(absl::IsFailedPrecondition(without.CheckBuildable(request.strategy())));
@@ -447,6 +447,8 @@ TEST(ProgramOfThoughtVerifierTest, BestOfNPrefersAProgramThatAgreesWithItsChainO
         return std::string("6 x 7 = 42. \\boxed{42}<eos>");
       case 2:  // the program fails
         return std::string("```python\nprint(6 * z)\n```\nSo \\boxed{42}.<eos>");
+      case 4:  // its answer, as recorded and graded, is the last number: 2, not what it printed
+        return std::string("Half of 84 is 42.\n```python\nprint(84 / 2)\n```<eos>");
       default:  // agrees
         return std::string("Half of 84 is 42.\n```python\nprint(84 / 2)\n```\n\\boxed{42}<eos>");
     }
@@ -460,10 +462,12 @@ TEST(ProgramOfThoughtVerifierTest, BestOfNPrefersAProgramThatAgreesWithItsChainO
   request.mutable_strategy()->mutable_best_of_n();
   request.mutable_strategy()->mutable_verifier()->mutable_program_of_thought();
   request.mutable_strategy()->mutable_sampling()->set_temperature(1);
-  request.mutable_budget()->set_n(4);
+  request.mutable_budget()->set_n(5);
   auto solved = pipeline.Solve(request, {});
   ASSERT_TRUE(solved.ok()) << solved.status();
-  ASSERT_EQ(solved->result().candidates_size(), 4);
+  ASSERT_EQ(solved->result().candidates_size(), 5);
+  EXPECT_EQ(solved->result().candidates(4).answer(), "2");
+  EXPECT_DOUBLE_EQ(solved->result().candidates(4).score(), 0.0);
   EXPECT_DOUBLE_EQ(solved->result().candidates(0).score(), 0.0);
   EXPECT_DOUBLE_EQ(solved->result().candidates(1).score(), 0.5);
   EXPECT_DOUBLE_EQ(solved->result().candidates(2).score(), 0.0);
@@ -496,8 +500,7 @@ TEST(ProgramOfThoughtVerifierTest, BestOfNPrefersAProgramThatAgreesWithItsChainO
   v1::StrategyConfig particles = request.strategy();
   particles.mutable_particle_filter();
   absl::Status refused = samplers::ValidateStrategy(particles, request.budget());
-  EXPECT_THAT(std::string(refused.message()),
-              ::testing::StartsWith("verifier.program_of_thought:"));
+  EXPECT_THAT(std::string(refused.message()), ::testing::StartsWith("verifier: unit_tests"));
 }
 
 }  // namespace

@@ -87,7 +87,11 @@ absl::Status ValidateRequest(const CodeRunRequest& request) {
       }
       break;
     case CodeTestKind::kProgramOfThought:
-      break;  // an empty answer: the run reports what was printed, and passes if it ends well
+      if (request.expected_answer.has_value() &&
+          request.expected_answer->find_first_not_of(" \t\r\n") == std::string::npos) {
+        return absl::InvalidArgumentError("the program-of-thought request's answer is blank");
+      }
+      break;
   }
   return ValidateLimits(request.limits);
 }

@@ -45,7 +45,7 @@ CodeRunRequest ProgramOfThoughtRequest(std::string_view program, std::string_vie
   CodeRunRequest request;
   request.kind = CodeTestKind::kProgramOfThought;
   request.program = std::string(program);
-  request.expected_answer = std::string(cot_answer);
+  request.expected_answer = std::string(cot_answer);  // a blank one is refused by Run
   request.limits = limits;
   return request;
 }

@@ -129,11 +129,11 @@ struct CodeRunRequest {
 
   std::vector<IoCase> io_cases;  // kIoCases
 
-  // kProgramOfThought: the chain of thought's answer. Numbers agree within 1e-6 relative; other
-  // answers must match after trimming whitespace, a trailing period and surrounding $...$.
-  // Empty: nothing to agree with; the run passes when the program ends well, and the caller
-  // compares CodeRunResult::printed_answer itself.
-  std::string expected_answer;
+  // kProgramOfThought: the chain of thought's answer (not blank). Numbers agree within 1e-6
+  // relative; other answers must match after trimming whitespace, a trailing period and
+  // surrounding $...$. nullopt: the program only runs; it passes when it ends well, and the
+  // caller compares CodeRunResult::printed_answer itself.
+  std::optional<std::string> expected_answer;
 
   SandboxLimits limits;
 };

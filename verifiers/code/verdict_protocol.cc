@@ -78,10 +78,10 @@ void JudgeCases(const CodeRunRequest& request, const VerdictReader& verdicts,
     } else if (program_of_thought) {
       std::string answer = LastPrintedLine(output.stdout_text);
       result.printed_answer = answer;
-      if (!request.expected_answer.empty() && !AnswersAgree(answer, request.expected_answer)) {
+      if (request.expected_answer.has_value() && !AnswersAgree(answer, *request.expected_answer)) {
         failure =
             absl::StrCat("the program printed ", ShowOutput(answer),
-                         ", the chain of thought answered ", ShowOutput(request.expected_answer));
+                         ", the chain of thought answered ", ShowOutput(*request.expected_answer));
       }
     } else if (static_cast<size_t>(index) >= request.io_cases.size()) {
       failure = "a case the request does not have";

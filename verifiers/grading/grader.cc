@@ -132,25 +132,6 @@ std::optional<std::string> ExtractProgram(std::string_view response,
   return program;
 }
 
-std::string WithoutCodeBlocks(std::string_view response) {
-  std::string prose;
-  bool in_block = false;
-  for (std::string_view line : SplitLines(response)) {
-    if (in_block) {
-      in_block = grading_internal::TrimAsciiSpace(line) != "```";
-      continue;
-    }
-    if (IsFence(line)) {
-      in_block = true;
-      continue;
-    }
-    prose.append(line);
-    prose.push_back('\n');
-  }
-  if (!prose.empty()) prose.pop_back();
-  return prose;
-}
-
 std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat format) {
   if (format == AnswerFormat::kCode) return ExtractProgram(response);
   if (std::optional<std::string_view> boxed = grading_internal::LastBoxedContent(response)) {

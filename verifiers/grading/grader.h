@@ -73,10 +73,6 @@ std::optional<std::string> ExtractAnswer(std::string_view response, AnswerFormat
 std::optional<std::string> ExtractProgram(std::string_view response,
                                           bool whole_text_without_fence = true);
 
-// The response without its fenced code blocks (a block it ends inside runs to the end): the
-// prose around a program, where a chain of thought's answer is.
-std::string WithoutCodeBlocks(std::string_view response);
-
 // GSM8K gold answer: the text after the last "####" of a solution, thousands commas removed.
 std::optional<std::string> Gsm8kGoldAnswer(std::string_view solution);
 

@@ -176,6 +176,16 @@ TEST_F(CodeVerifierTest, ProgramOfThoughtComparesWithTheChainOfThought) {
   CodeRunResult crash = verifier.VerifyProgramOfThought("print(1 / 0)", "7");
   EXPECT_EQ(crash.status, CodeRunStatus::kFailed) << Describe(crash);
   EXPECT_NE(crash.detail.find("ZeroDivisionError"), std::string::npos);
+  // A blank answer is a caller's failed extraction: refused, never a pass.
+  EXPECT_EQ(verifier.VerifyProgramOfThought(program, " ").status, CodeRunStatus::kError);
+  EXPECT_EQ(verifier.VerifyProgramOfThought(program, "").status, CodeRunStatus::kError);
+  // Without an answer the program only runs, and its last printed line comes back.
+  CodeRunRequest alone = ProgramOfThoughtRequest(program, "7");
+  alone.expected_answer.reset();
+  CodeRunResult ran = sandbox_->Run(alone);
+  EXPECT_EQ(ran.status, CodeRunStatus::kPassed) << Describe(ran);
+  EXPECT_EQ(ran.printed_answer, "7");
+  EXPECT_EQ(crash.printed_answer, std::nullopt);
 }
 
 TEST_F(CodeVerifierTest, CostReportsTheLargestResidentSet) {

@@ -49,17 +49,12 @@ TEST(GradingCode, TheProgramIsTheLongestFencedBlockElseTheWholeResponse) {
   EXPECT_TRUE(AnswersEquivalent(*crlf, "def f():\n  return 1", AnswerFormat::kCode));
 }
 
-// For program-of-thought agreement: the program must be fenced, and the chain of thought's
-// answer is read outside the code.
-TEST(GradingCode, AFencedProgramAndTheProseAroundIt) {
+// For program-of-thought agreement the program must be fenced.
+TEST(GradingCode, AProgramOfThoughtIsAFencedBlock) {
   const std::string response =
       "6 times 7 is 42.\n```python\nprint(6 * 7)  # 42\n```\nSo the answer is \\boxed{42}.";
   EXPECT_EQ(ExtractProgram(response, /*whole_text_without_fence=*/false), "print(6 * 7)  # 42");
   EXPECT_EQ(ExtractProgram("The answer is 42.", /*whole_text_without_fence=*/false), std::nullopt);
-  EXPECT_EQ(WithoutCodeBlocks(response), "6 times 7 is 42.\nSo the answer is \\boxed{42}.");
-  EXPECT_EQ(WithoutCodeBlocks("It is\n```\nprint(41)"), "It is");
-  EXPECT_EQ(ExtractAnswer(WithoutCodeBlocks("It is 40.\n```\nx = 41\n```"), AnswerFormat::kGsm8k),
-            "40");
 }
 
 TEST(GradingCode, ProgramsAreOneClassWhenTheirTextIsTheSameUpToBlankLinesAndTrailingSpace) {

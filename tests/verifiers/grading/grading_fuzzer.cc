@@ -18,6 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view reference = split == std::string_view::npos ? input : input.substr(split + 1);
   // Programs (kCode): ExtractProgram never returns a blank program, and one it returns is found
   // again in itself (a program without fences is its own program).
+  // A fenced program (program-of-thought) is the program whenever there is one.
+  if (std::optional<std::string> fenced =
+          ponder::verifiers::ExtractProgram(response, /*whole_text_without_fence=*/false);
+      fenced.has_value() && ponder::verifiers::ExtractProgram(response) != fenced) {
+    std::abort();
+  }
   if (std::optional<std::string> program = ponder::verifiers::ExtractProgram(response)) {
     if (program->find_first_not_of(" \t\r\n\f\v") == std::string::npos) std::abort();
     if (program->find("```") == std::string::npos &&
