@@ -62,13 +62,21 @@ absl::StatusOr<VerifyResult> ProgramOfThoughtVerifier::Score(std::string_view pr
   }
   std::vector<double> scores;
   for (size_t i = 0; i < programs.size(); ++i) {
-    if (!programs[i].has_value()) {
+    const bool blank =
+        printed[i].has_value() && printed[i]->find_first_not_of(" \t\r\n") == std::string::npos;
+    if (!programs[i].has_value() || blank) {
       scores.push_back(0.5);  // nothing to check the chain of thought against
-    } else {
-      scores.push_back(
-          printed[i].has_value() && AnswersEquivalent(*printed[i], *answers[i], format_) ? 1.0
-                                                                                         : 0.0);
+      continue;
     }
+    if (!printed[i].has_value()) {
+      scores.push_back(0.0);  // the program failed
+      continue;
+    }
+    // "The answer is 42" printed is the answer 42, as in a response.
+    const std::string said = ExtractAnswer(*printed[i], format_).value_or(*printed[i]);
+    const bool agree = AnswersEquivalent(said, *answers[i], format_) ||
+                       AnswersEquivalent(*printed[i], *answers[i], format_);
+    scores.push_back(agree ? 1.0 : 0.0);
   }
   return OneScoreEach(scores, solutions.size());
 }

@@ -40,10 +40,11 @@ class ProgramOfThoughtVerifier : public Verifier {
 
   // A solution's program is its longest fenced code block (none: no program); its chain of
   // thought's answer is ExtractAnswer of its text, the answer its candidate records. The program
-  // runs alone and its last printed line is compared with that answer by the answer grader's
-  // equivalence (AnswersEquivalent): 1 when they agree, 0 when they do not or the program
-  // fails (an exception, a timeout), 0.5 without a program or an answer (no evidence). One
-  // score for the whole solution.
+  // runs alone and its last printed line (or the answer ExtractAnswer finds in it: "The answer
+  // is 42") is compared with that answer by the answer grader's equivalence
+  // (AnswersEquivalent): 1 when they agree, 0 when they do not or the program fails (an
+  // exception, a timeout), 0.5 without a program, an answer or a printed line (no evidence).
+  // One score for the whole solution.
   absl::StatusOr<VerifyResult> Score(std::string_view problem, std::span<const Solution> solutions,
                                      const VerifyOptions& options) override;
   std::string name() const override { return "program_of_thought"; }

@@ -449,6 +449,10 @@ TEST(ProgramOfThoughtVerifierTest, BestOfNPrefersAProgramThatAgreesWithItsChainO
         return std::string("```python\nprint(6 * z)\n```\nSo \\boxed{42}.<eos>");
       case 4:  // its answer, as recorded and graded, is the last number: 2, not what it printed
         return std::string("Half of 84 is 42.\n```python\nprint(84 / 2)\n```<eos>");
+      case 5:  // says it in a sentence
+        return std::string("```python\nprint('The answer is', 6 * 7)\n```\n\\boxed{42}<eos>");
+      case 6:  // prints nothing: no evidence
+        return std::string("```python\nans = 6 * 7\n```\n\\boxed{42}<eos>");
       default:  // agrees
         return std::string("Half of 84 is 42.\n```python\nprint(84 / 2)\n```\n\\boxed{42}<eos>");
     }
@@ -462,10 +466,12 @@ TEST(ProgramOfThoughtVerifierTest, BestOfNPrefersAProgramThatAgreesWithItsChainO
   request.mutable_strategy()->mutable_best_of_n();
   request.mutable_strategy()->mutable_verifier()->mutable_program_of_thought();
   request.mutable_strategy()->mutable_sampling()->set_temperature(1);
-  request.mutable_budget()->set_n(5);
+  request.mutable_budget()->set_n(7);
   auto solved = pipeline.Solve(request, {});
   ASSERT_TRUE(solved.ok()) << solved.status();
-  ASSERT_EQ(solved->result().candidates_size(), 5);
+  ASSERT_EQ(solved->result().candidates_size(), 7);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(5).score(), 1.0);
+  EXPECT_DOUBLE_EQ(solved->result().candidates(6).score(), 0.5);
   EXPECT_EQ(solved->result().candidates(4).answer(), "2");
   EXPECT_DOUBLE_EQ(solved->result().candidates(4).score(), 0.0);
   EXPECT_DOUBLE_EQ(solved->result().candidates(0).score(), 0.0);
