@@ -45,8 +45,9 @@ absl::Status GradeCodeResponse(const v1::Problem& problem, CodeGrader& grader,
 }
 
 // What a verifier configuration may name, for one solve: the registry's models, and for the
-// unit_tests verifier the problem's example tests run by the code grader. Without a problem
-// (CheckBuildable, before an experiment's problems are solved) it checks only the grader.
+// verifiers that run programs (unit_tests, program_of_thought) the code grader with the
+// problem's example tests and answer format. Without a problem (CheckBuildable, before an
+// experiment's problems are solved) it checks only the grader.
 class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::ProgramTester {
  public:
   SolveVerifierModels(ModelRegistry& models, CodeGrader* grader, const v1::Problem* problem)
