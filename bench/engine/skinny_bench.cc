@@ -24,8 +24,7 @@
 // (PONDER_CUDA_SKINNY_TOKENS).
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
-// (stage_x), blocks=N (blocks_per_processor), resident=2|3 (resident), early=0|1 (early_next);
-// e.g. --plans default,resident=3,warps=8192+blocks=1.
+// (stage_x), blocks=N (blocks_per_processor); e.g. --plans default,stage=0,warps=8192+blocks=1.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
 #include <cublas_v2.h>
@@ -83,15 +82,11 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.stage_x = value == 1;
     } else if (kv.first == "blocks" && value >= 0) {
       named.plan.blocks_per_processor = value;
-    } else if (kv.first == "resident" && (value == 2 || value == 3)) {
-      named.plan.resident = value;
-    } else if (kv.first == "early" && (value == 0 || value == 1)) {
-      named.plan.early_next = value == 1;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--plans: '", field, "' in '", text,
-          "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0), resident=2|3 or "
-          "early=0|1, or 'default'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--plans: '", field, "' in '", text,
+                       "': expected warps=N (N >= 1), stage=0|1 or blocks=N (N >= 0), or "
+                       "'default'"));
     }
   }
   return named;

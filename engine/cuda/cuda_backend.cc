@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -20,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/cuda/kernels.h"
 #include "engine/model/dtype.h"
@@ -55,6 +57,24 @@ absl::StatusOr<std::string_view> Choice(const char* name,
 absl::StatusOr<bool> SwitchedOn(const char* name) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view value, Choice(name, {"", "0", "1"}));
   return value == "1";
+}
+
+// Whether the setting `name`, on by default, is on ("0": off; "" or "1": on; else an error).
+absl::StatusOr<bool> NotSwitchedOff(const char* name) {
+  PONDER_ASSIGN_OR_RETURN(const std::string_view value, Choice(name, {"", "0", "1"}));
+  return value != "0";
+}
+
+// The setting `name` as a count from `low` to `high`, or `fallback` when it is not set.
+absl::StatusOr<int> Count(const char* name, int low, int high, int fallback) {
+  const std::string value(Setting(name));
+  if (value.empty()) return fallback;
+  int count = 0;
+  if (!absl::SimpleAtoi(value, &count) || count < low || count > high) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, "='", value, "': expected a count from ", low, " to ", high));
+  }
+  return count;
 }
 
 constexpr size_t kValueBytes = 2;  // 16-bit storage: weights, KV cache, matrix-product inputs
@@ -322,12 +342,13 @@ class CudaBackend final : public ForwardBackend {
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   // Steps of at most this many tokens run their products on the matrix-vector kernels
   // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the down product and the output
-  // projection (and for down too with skinny_down_); more, through cuBLAS. 0: cuBLAS for every
-  // product.
+  // projection; more, through cuBLAS. 0: cuBLAS for every product.
   int skinny_tokens_ = 1;
-  bool skinny_down_ = false;
-  bool attention_pipelined_ = false;  // decode attention's loads pipelined (kernels.h)
-  bool qkv_rope_ = false;   // one-token steps' rope and KV store in the QKV product (kernels.h)
+  // Decode attention's loads pipelined (kernels.h): kAuto where DecodeAttentionPipelines says.
+  enum class Pipeline { kAuto, kOff, kOn };
+  Pipeline attention_pipeline_ = Pipeline::kAuto;
+  bool PipelinesDecodeAttention(int64_t tokens, bool split) const;
+  bool qkv_rope_ = true;    // one-token steps' rope and KV store in the QKV product (kernels.h)
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
@@ -384,10 +405,15 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   draw_cache_bytes_ = draw_cache == "0"   ? 0
                       : draw_cache == "1" ? std::numeric_limits<size_t>::max()
                                           : static_cast<size_t>(properties.l2CacheSize) / 2;
-  // PONDER_CUDA_DRAW_CLUSTER=8: each sampled draw a cluster of kDrawClusterBlocks thread blocks
-  // (kernels.h LaunchDrawTokens; Hopper and newer; written in stop 25 without a GPU), to compare.
+  // Each sampled draw a cluster of kDrawClusterBlocks thread blocks where the device runs them
+  // (kernels.h LaunchDrawTokens, DrawClusters: Hopper and newer), else one block. On an H200
+  // (stop 28, docs/cuda_backend.md) clusters took sampled decode (temperature 0.8, top-p 0.95)
+  // from 438 to 586 tokens/s at batch 1, 5 915 to 7 136 at 16 and 18 067 to 18 646 at 64 (with
+  // top-k 50 too: 392 to 565 at batch 1, even at 64). PONDER_CUDA_DRAW_CLUSTER=1 takes one block,
+  // =8 clusters or an error, to compare.
   PONDER_ASSIGN_OR_RETURN(const std::string_view draw_cluster,
-                          Choice("PONDER_CUDA_DRAW_CLUSTER", {"", "1", "8"}));
+                          Choice("PONDER_CUDA_DRAW_CLUSTER", {"", "auto", "1", "8"}));
+  if (draw_cluster != "1" && DrawClusters()) draw_blocks_ = kDrawClusterBlocks;
   if (draw_cluster == "8") {
     if (!DrawClusters()) {
       return absl::InvalidArgumentError(
@@ -399,34 +425,21 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   }
   // PONDER_CUDA_SKINNY_TOKENS=N (0 to kSkinnyMaxTokens): the most tokens a step may have for its
   // products to run on the matrix-vector kernels, to compare (default 1, see skinny_tokens_).
-  if (const std::string tokens(Setting("PONDER_CUDA_SKINNY_TOKENS")); !tokens.empty()) {
-    if (!absl::SimpleAtoi(tokens, &skinny_tokens_) || skinny_tokens_ < 0 ||
-        skinny_tokens_ > kSkinnyMaxTokens) {
-      return absl::InvalidArgumentError(absl::StrCat("PONDER_CUDA_SKINNY_TOKENS='", tokens,
-                                                     "': expected a count from 0 to ",
-                                                     kSkinnyMaxTokens));
-    }
-  }
-  // PONDER_CUDA_SKINNY_RESIDENT=3: the one-token matrix-vector kernels compiled for three blocks
-  // per multiprocessor (kernels.h SkinnyPlan::resident; the same sums), to compare.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view resident,
-                          Choice("PONDER_CUDA_SKINNY_RESIDENT", {"", "2", "3"}));
-  skinny_plan_.resident = resident == "3" ? 3 : 2;
-  // PONDER_CUDA_SKINNY_EARLY=1: the one-token matrix-vector kernels load two batches of weights
-  // before they wait for the previous kernel (kernels.h SkinnyPlan::early_next; the same sums;
-  // written in stop 26 without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(skinny_plan_.early_next, SwitchedOn("PONDER_CUDA_SKINNY_EARLY"));
-  // PONDER_CUDA_SKINNY_DOWN=1: the down product of steps that take the matrix-vector kernels on
-  // them too (with the three-block kernels it may beat cuBLAS's split-K), to compare.
-  PONDER_ASSIGN_OR_RETURN(skinny_down_, SwitchedOn("PONDER_CUDA_SKINNY_DOWN"));
-  // PONDER_CUDA_ATTENTION_PIPELINE=1: decode attention's warps load their next keys while they
-  // score the current ones (kernels.h LaunchPagedAttention; the same sums; written in stop 25
-  // without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(attention_pipelined_, SwitchedOn("PONDER_CUDA_ATTENTION_PIPELINE"));
-  // PONDER_CUDA_QKV_ROPE=1: one-token steps rotate q and k and store k and v in the QKV product's
-  // last step, without the rope kernel (kernels.h LaunchSkinnyQkvRope; the same bits; written in
-  // stop 26 without a GPU), to compare.
-  PONDER_ASSIGN_OR_RETURN(qkv_rope_, SwitchedOn("PONDER_CUDA_QKV_ROPE"));
+  PONDER_ASSIGN_OR_RETURN(skinny_tokens_,
+                          Count("PONDER_CUDA_SKINNY_TOKENS", 0, kSkinnyMaxTokens, skinny_tokens_));
+  // Decode attention's warps load their next keys while they score the current ones where
+  // DecodeAttentionPipelines says (kernels.h LaunchPagedAttention; the same sums).
+  // PONDER_CUDA_ATTENTION_PIPELINE=0 never, =1 always, to compare.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view pipeline,
+                          Choice("PONDER_CUDA_ATTENTION_PIPELINE", {"", "auto", "0", "1"}));
+  attention_pipeline_ = pipeline == "0"   ? Pipeline::kOff
+                        : pipeline == "1" ? Pipeline::kOn
+                                          : Pipeline::kAuto;
+  // One-token steps rotate q and k and store k and v in the QKV product's last step, without the
+  // rope kernel (kernels.h LaunchSkinnyQkvRope; the same bits). On an H200 (stop 28) it took
+  // batch-1 decode of Qwen2.5-1.5B's shape from 640 to 667 tokens/s. PONDER_CUDA_QKV_ROPE=0
+  // keeps the rope kernel, to compare.
+  PONDER_ASSIGN_OR_RETURN(qkv_rope_, NotSwitchedOff("PONDER_CUDA_QKV_ROPE"));
   // PONDER_CUDA_SPLIT_ATTENTION=1 splits every decode step's attention over the positions
   // (kernels.h LaunchSplitAttention), =grouped the same with a block per KV head and stretch,
   // =0 none, to compare.
@@ -834,12 +847,12 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           split_scratch_.data(), Next(),
           decode_attention_ == DecodeAttention::kSplitGrouped ? AttentionKernel::kPerKvHead
                                                               : AttentionKernel::kPerHead,
-          attention_pipelined_));
+          PipelinesDecodeAttention(T, true)));
     } else {
       // Decode steps a block per head; prefill steps whose heads the tiled kernels do not take.
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next(),
-          AttentionKernel::kAuto, attention_pipelined_ && key.tiles == 0));
+          AttentionKernel::kAuto, key.tiles == 0 && PipelinesDecodeAttention(T, false)));
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {
@@ -853,9 +866,8 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                              fused_norm ? nullptr : narrow, nt, wide, Next(),
                              fused_norm ? &ffn_norm : nullptr, skinny_plan_));
       // x += mlp, through cuBLAS: at one token it reads the long rows of the down product faster
-      // than the matrix-vector kernel (docs/cuda_backend.md), unless skinny_down_.
-      PONDER_RETURN_IF_ERROR(skinny_down_ ? MatMul(layer.down, wide, T, x, 1.0f)
-                                          : Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
+      // than the matrix-vector kernel, and no cuBLASLt candidate did better (docs/cuda_backend.md).
+      PONDER_RETURN_IF_ERROR(Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
     } else {
       // 16-bit products (as the model's own dtype would give): the widest activation of a
       // prefill step, written and read once each.
@@ -911,6 +923,19 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                         D * 2 * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   }
   return absl::OkStatus();
+}
+
+bool CudaBackend::PipelinesDecodeAttention(int64_t tokens, bool split) const {
+  switch (attention_pipeline_) {
+    case Pipeline::kOff:
+      return false;
+    case Pipeline::kOn:
+      return true;
+    case Pipeline::kAuto:
+      return DecodeAttentionPipelines(tokens * weights_.config().num_heads, split,
+                                      multiprocessors_);
+  }
+  return false;
 }
 
 bool CudaBackend::SplitsDecodeAttention(int64_t tokens, int64_t contexts) const {
@@ -1025,6 +1050,10 @@ absl::StatusOr<double> MeasureCopyBandwidth(size_t bytes) {
 
 bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocessors) {
   return heads < multiprocessors || (heads <= 2 * int64_t{multiprocessors} && mean_context >= 1024);
+}
+
+bool DecodeAttentionPipelines(int64_t heads, bool split, int multiprocessors) {
+  return heads < multiprocessors || (!split && heads <= 2 * int64_t{multiprocessors});
 }
 
 CudaGraphStats GraphStats(const ForwardBackend& backend) {

@@ -1683,15 +1683,9 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // of its row(s). Weights stream through two register buffers: the next batch (the rest of the
 // row, or the next group's first) is loaded while the current one is used, and the first batch
 // before waiting for the previous kernel. x is read once per block into shared memory where it
-// fits. The warps of a unit add their sums in a fixed order through shared memory. (A function
-// of the kernels below, which differ in their register budgets; the default's allocation is the
-// same as when this was its body.) With kRope (one token, not gated) unit u is row RopeRow(u)
-// and the epilogue is SkinnyRopeWrite's. With kEarly both buffers are filled before the wait
-// (the first batch and the one after it), and each batch is loaded when the one before it has
-// moved into `current` rather than before `current` is used: the same order in the steady state,
-// one batch more in flight while the previous kernel ends.
-template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
-          bool kEarly = false>
+// fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one token, not gated) unit u is row RopeRow(u)
+// and the epilogue is SkinnyRopeWrite's.
+template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
                                              SkinnyRopeShared* rope_shared = nullptr) {
@@ -1731,18 +1725,6 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
   uint4 current[kUnroll][kRows], next[kUnroll][kRows];
   int group = blockIdx.x;
   load(current, group, part * 32);  // weights do not depend on the previous kernel
-  // kEarly: the batch in `next` (group and first chunk), and the step to the batch after.
-  [[maybe_unused]] int next_group = group, next_base = part * 32;
-  [[maybe_unused]] auto advance = [&] {
-    if (next_base + step < chunks) {
-      next_base += step;
-    } else {
-      next_group += gridDim.x;
-      next_base = part * 32;
-    }
-    load(next, next_group, next_base);
-  };
-  if constexpr (kEarly) advance();
   if constexpr (kRope) {  // nor does the token's place, which the host wrote
     const int pos = rope->positions[0];
     if (threadIdx.x == 0) {
@@ -1768,12 +1750,10 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
     }
     // Every lane adds its chunks in increasing order, whatever the batch size or grid.
     for (int base = part * 32; base < chunks; base += step) {
-      if constexpr (!kEarly) {
-        if (base + step < chunks) {
-          load(next, group, base + step);
-        } else {
-          load(next, group + gridDim.x, part * 32);
-        }
+      if (base + step < chunks) {
+        load(next, group, base + step);
+      } else {
+        load(next, group + gridDim.x, part * 32);
       }
       if (active) {
 #pragma unroll
@@ -1789,7 +1769,6 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
 #pragma unroll
         for (int r = 0; r < kRows; ++r) current[u][r] = next[u][r];
       }
-      if constexpr (kEarly) advance();
     }
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
@@ -1846,35 +1825,10 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyAr
   SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
 }
 
-// The same for three blocks per multiprocessor (SkinnyPlan::resident): at most 80 registers a
-// thread (the one-token kernels spill 28 to 160 bytes), for half as many warps again in flight.
-template <typename T, int kMaxTokens, bool kGated, bool kNorm>
-__global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyMatMulKernel3(SkinnyArgs args) {
-  SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
-}
-
-// The one-token kernels with both weight buffers loaded before the wait (SkinnyPlan::early_next),
-// for two and three blocks per multiprocessor.
-template <typename T, bool kGated, bool kNorm>
-__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyEarlyKernel(SkinnyArgs args) {
-  SkinnyMatMul<T, 1, kGated, kNorm, false, true>(args);
-}
-template <typename T, bool kGated, bool kNorm>
-__global__ void __launch_bounds__(kSkinnyWarps * 32, 3) SkinnyEarlyKernel3(SkinnyArgs args) {
-  SkinnyMatMul<T, 1, kGated, kNorm, false, true>(args);
-}
-
-// A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope), for two and three blocks
-// per multiprocessor.
+// A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope).
 template <typename T, bool kNorm>
 __global__ void __launch_bounds__(kSkinnyWarps * 32)
     SkinnyQkvRopeKernel(SkinnyArgs args, SkinnyRopeArgs rope) {
-  __shared__ SkinnyRopeShared shared;
-  SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
-}
-template <typename T, bool kNorm>
-__global__ void __launch_bounds__(kSkinnyWarps * 32, 3)
-    SkinnyQkvRopeKernel3(SkinnyArgs args, SkinnyRopeArgs rope) {
   __shared__ SkinnyRopeShared shared;
   SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
 }
@@ -1992,7 +1946,7 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
                          const SkinnyRopeArgs* rope = nullptr) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
       args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
-      plan.blocks_per_processor < 0 || (plan.resident != 2 && plan.resident != 3) ||
+      plan.blocks_per_processor < 0 ||
       (rope != nullptr &&
        (kGated || args.num_tokens != 1 ||
         (kSkinnyWarps / SkinnySplits(args.units, args.cols, plan.target_warps)) % 2 != 0))) {
@@ -2015,34 +1969,14 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
     auto run = [&](auto tokens_constant) {
       constexpr int kTokens = decltype(tokens_constant)::value;
       const bool normed = norm != nullptr;
-      const bool three = plan.resident == 3;
-      int grid = 0;  // 0: no one-token kernel taken
+      int grid = 0;  // 0: not the rope product
       if constexpr (kTokens == 1 && !kGated) {
-        if (rope != nullptr) {  // the rope product has no early-load variant
-          grid =
-              three
-                  ? StartSkinnyNormed<SkinnyQkvRopeKernel3<T, true>,
-                                      SkinnyQkvRopeKernel3<T, false>>(normed, args, shared_bytes,
-                                                                      plan, launch, *rope)
-                  : StartSkinnyNormed<SkinnyQkvRopeKernel<T, true>, SkinnyQkvRopeKernel<T, false>>(
-                        normed, args, shared_bytes, plan, launch, *rope);
+        if (rope != nullptr) {
+          grid = StartSkinnyNormed<SkinnyQkvRopeKernel<T, true>, SkinnyQkvRopeKernel<T, false>>(
+              normed, args, shared_bytes, plan, launch, *rope);
         }
       }
-      if constexpr (kTokens == 1) {
-        if (grid == 0 && plan.early_next) {
-          grid = three ? StartSkinnyNormed<SkinnyEarlyKernel3<T, kGated, true>,
-                                           SkinnyEarlyKernel3<T, kGated, false>>(
-                             normed, args, shared_bytes, plan, launch)
-                       : StartSkinnyNormed<SkinnyEarlyKernel<T, kGated, true>,
-                                           SkinnyEarlyKernel<T, kGated, false>>(
-                             normed, args, shared_bytes, plan, launch);
-        } else if (grid == 0 && three) {
-          grid = StartSkinnyNormed<SkinnyMatMulKernel3<T, 1, kGated, true>,
-                                   SkinnyMatMulKernel3<T, 1, kGated, false>>(
-              normed, args, shared_bytes, plan, launch);
-        }
-      }
-      if (grid == 0) {  // steps of more tokens keep two blocks per multiprocessor
+      if (grid == 0) {
         grid = StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true>,
                                  SkinnyMatMulKernel<T, kTokens, kGated, false>>(
             normed, args, shared_bytes, plan, launch);

@@ -84,10 +84,10 @@ cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
 // statistics, merged at the end (Milakov & Gimelshein 2018, "Online normalizer calculation for
 // softmax"). kAuto shares keys when there are blocks enough for the chip without (prefill).
 // `pipelined`: the per-head kernel's warps load their next step of keys and values while they
-// score the current one (the same sums; written in stop 25 without a GPU, for steps whose heads
-// walk many positions each: batch 16 at a context of 128 spends 15.6 us per layer here). It
-// costs registers: 113 a thread for 128-wide heads (69 without), 190 for 256-wide (116), so
-// fewer blocks per multiprocessor; it can only pay where a warp takes two steps or more.
+// score the current one (the same sums). It costs registers: 113 a thread for 128-wide heads (69
+// without), 190 for 256-wide (116), so fewer blocks per multiprocessor: on an H200 (stop 28) it
+// gained up to 10% where a step has few heads and lost 4 to 8% where it has many (the backend's
+// DecodeAttentionPipelines).
 enum class AttentionKernel { kAuto, kPerHead, kPerKvHead };
 cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
@@ -178,23 +178,14 @@ struct SkinnyNorm {
 // (bench/engine/skinny_bench) compare others. Split-K adds warps per row (1, 2, 4, 8) while the
 // product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
 // goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
-// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit).
-// `resident` picks the kernel's register budget: 2 blocks of 256 threads per multiprocessor (up
-// to 128 registers a thread; the one-token kernels take 96 to 120), or 3 for one-token steps (at
-// most 80, some spilled; steps of more tokens keep 2), which puts half as many warps again in
-// flight (written in stop 25 without a GPU after its profile: the one-token products at 25%
-// occupancy with 0.75 eligible warps per scheduler); the sums are the same either way.
-//
-// `early_next` (one-token steps but for the rope product; written in stop 26 without a GPU): a
-// block loads its first two batches of weights before it waits for the previous kernel instead
-// of one, so with early starts more of a short product (the attention output's 4.7 MB, about
-// two batches a warp) is in flight before its input is ready; the same sums.
+// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit: two of
+// 256 threads, up to 128 registers a thread; the one-token kernels take 96 to 120). Three blocks
+// per multiprocessor (80 registers, some spilled) and two batches of weights loaded before the
+// wait instead of one were slower on an H200 in stop 28 (docs/cuda_backend.md) and removed.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
-  int resident = 2;
-  bool early_next = false;
 };
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,
@@ -217,8 +208,8 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
 // Q + 2 KV) is not written. The token's position and block table are read before the previous
 // kernel has finished (the host writes them). For models without q/k norms (a norm needs the
 // whole head) and shapes whose split-K leaves a block an even number of rows
-// (SkinnyQkvRopeSupports; else cudaErrorInvalidValue). Written in stop 26 without a GPU: the
-// backend uses it only with PONDER_CUDA_QKV_ROPE=1 until it has run on one.
+// (SkinnyQkvRopeSupports; else cudaErrorInvalidValue). The backend's default for one-token steps
+// since stop 28 (4% faster batch-1 decode on an H200).
 bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,
                            const SkinnyPlan& plan = {});
 cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const void* x,
@@ -278,8 +269,8 @@ inline constexpr double kDrawMassOne = 281474976710656.0;  // 2^48
 // slice of the row, their histograms, sums and prefix sums combined through distributed shared
 // memory in the order of the blocks: the same selections (integer masses), the softmax total
 // summed in another order than one block's (so a token can differ from one block's where the
-// draw falls within a rounding of a boundary, as from the CPU's). Written in stop 25 without a
-// GPU: the backend uses it only with PONDER_CUDA_DRAW_CLUSTER=8 until it has run on one.
+// draw falls within a rounding of a boundary, as from the CPU's). The backend's default where
+// DrawClusters() since stop 28 (sampled decode on an H200: +36% at batch 1, +22% at 16).
 inline constexpr int kDrawClusterBlocks = 8;
 // Whether device 0 runs draws in clusters: compute capability 9.0 or newer, the kernel compiled
 // for it, and room for a cluster of kDrawClusterBlocks blocks of 1 024 threads.

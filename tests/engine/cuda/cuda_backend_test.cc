@@ -132,27 +132,20 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // and 3 stretches at positions 40 to 69), with a block per head or per KV head and stretch,
   // each with the default prefill attention (on the tensor cores with BF16 storage: every model
   // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
-  // decode products through cuBLAS instead of the matrix-vector kernels, with those kernels
-  // compiled for three blocks per multiprocessor, with the down product on them too, with
-  // decode attention's loads pipelined, with rope and the KV store in the QKV product (the
-  // models without q/k norms), and with two batches of weights loaded before each wait.
+  // decode products through cuBLAS instead of the matrix-vector kernels, with decode attention's
+  // loads never and always pipelined, and with the rope kernel instead of rope and the KV store
+  // in the QKV product (the default for the models without q/k norms).
   const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
-      {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "0"},
-      {"PONDER_CUDA_SKINNY_RESIDENT", "3"},
-      {"PONDER_CUDA_SKINNY_DOWN", "1"},
-      {"PONDER_CUDA_ATTENTION_PIPELINE", "1"},
-      {"PONDER_CUDA_QKV_ROPE", "1"},
-      {"PONDER_CUDA_SKINNY_EARLY", "1"}};
-  // Those that only reorganise the same arithmetic (kernels.h: three blocks per multiprocessor,
-  // pipelined loads, rope in the QKV product, weights loaded earlier) must give the default's
-  // bits.
-  const std::set<std::string> same_bits = {"PONDER_CUDA_SKINNY_RESIDENT=3",
+      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_ATTENTION_PIPELINE", "0"},
+      {"PONDER_CUDA_ATTENTION_PIPELINE", "1"},    {"PONDER_CUDA_QKV_ROPE", "0"},
+  };
+  // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
+  // kernel or rope in the QKV product) must give the default's bits.
+  const std::set<std::string> same_bits = {"PONDER_CUDA_ATTENTION_PIPELINE=0",
                                            "PONDER_CUDA_ATTENTION_PIPELINE=1",
-                                           "PONDER_CUDA_QKV_ROPE=1", "PONDER_CUDA_SKINNY_EARLY=1"};
+                                           "PONDER_CUDA_QKV_ROPE=0"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -405,8 +398,9 @@ TEST_F(CudaEngineTest, RewardRowsAreTheRewardHeadOnTheGpuHiddenStates) {
 // greedy rows (the argmax kernel) and for every filter with several draws per row
 // (LaunchDrawTokens), in prefill steps and replayed decode graphs.
 TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
-  // Probabilities computed again in every pass of a draw, then once per draw into scratch rows;
-  // then (on Hopper) a cluster of blocks per draw.
+  // Probabilities computed again in every pass of a draw, then once per draw into scratch rows
+  // (each with the default: a cluster of blocks per draw on Hopper, else one block); then one
+  // block per draw where the default is clusters.
   for (const char* cache : {"0", "1"}) {
     SCOPED_TRACE(std::string("PONDER_CUDA_DRAW_CACHE=") + cache);
     auto gpu = BackendWith("PONDER_CUDA_DRAW_CACHE", cache);
@@ -414,8 +408,8 @@ TEST_F(CudaEngineTest, DrawsAreTheCpuSamplersTokensOnTheGpuLogits) {
     CheckDrawsOnTheGpuLogits(*gpu);
   }
   if (cuda::DrawClusters()) {
-    SCOPED_TRACE("PONDER_CUDA_DRAW_CLUSTER=8");
-    auto gpu = BackendWith("PONDER_CUDA_DRAW_CLUSTER", "8");
+    SCOPED_TRACE("PONDER_CUDA_DRAW_CLUSTER=1");
+    auto gpu = BackendWith("PONDER_CUDA_DRAW_CLUSTER", "1");
     ASSERT_NE(gpu, nullptr);
     CheckDrawsOnTheGpuLogits(*gpu);
   }
@@ -606,6 +600,18 @@ TEST(DecodeAttentionRuleTest, SplitsIdleOrLongContextStepsOnly) {
   EXPECT_FALSE(cuda::DecodeAttentionSplits(384, 2048, 132));  // batch 32: three
 }
 
+// The automatic pipelining rule: where the heads leave multiprocessors idle, and, a block per
+// head, up to two heads per multiprocessor (no device needed).
+TEST(DecodeAttentionRuleTest, PipelinesStepsOfFewHeadsOnly) {
+  EXPECT_TRUE(cuda::DecodeAttentionPipelines(12, true, 132));    // batch 1, split
+  EXPECT_TRUE(cuda::DecodeAttentionPipelines(120, true, 132));   // batch 10, split
+  EXPECT_TRUE(cuda::DecodeAttentionPipelines(192, false, 132));  // batch 16, a block per head
+  EXPECT_FALSE(cuda::DecodeAttentionPipelines(192, true, 132));  // batch 16, long contexts: split
+  EXPECT_TRUE(cuda::DecodeAttentionPipelines(264, false, 132));  // two heads per multiprocessor
+  EXPECT_FALSE(cuda::DecodeAttentionPipelines(265, false, 132));
+  EXPECT_FALSE(cuda::DecodeAttentionPipelines(768, false, 132));  // batch 64
+}
+
 TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
   LocalEngineOptions options;
   options.model_path = path_;
@@ -617,16 +623,12 @@ TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
 }
 
 TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
-  const std::pair<std::string, std::string> settings[] = {{"PONDER_CUDA_SKINNY_TOKENS", "9"},
-                                                          {"PONDER_CUDA_SKINNY_TOKENS", "-1"},
-                                                          {"PONDER_CUDA_SKINNY_TOKENS", "two"},
-                                                          {"PONDER_CUDA_SKINNY_RESIDENT", "4"},
-                                                          {"PONDER_CUDA_PREFILL_ATTENTION", "mmaa"},
-                                                          {"PONDER_CUDA_SPLIT_ATTENTION", "2"},
-                                                          {"PONDER_CUDA_DRAW_CACHE", "yes"},
-                                                          {"PONDER_CUDA_EARLY_START", "off"},
-                                                          {"PONDER_CUDA_QKV_ROPE", "on"},
-                                                          {"PONDER_CUDA_SKINNY_EARLY", "2"}};
+  const std::pair<std::string, std::string> settings[] = {
+      {"PONDER_CUDA_SKINNY_TOKENS", "9"},      {"PONDER_CUDA_SKINNY_TOKENS", "-1"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "two"},    {"PONDER_CUDA_PREFILL_ATTENTION", "mmaa"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "2"},    {"PONDER_CUDA_DRAW_CACHE", "yes"},
+      {"PONDER_CUDA_EARLY_START", "off"},      {"PONDER_CUDA_QKV_ROPE", "on"},
+      {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"}};
   for (const auto& [variable, value] : settings) {
     ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});

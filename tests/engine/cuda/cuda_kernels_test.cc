@@ -627,13 +627,9 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto expected_normed = norm_fits ? normed({}) : decltype(normed({})){};
   for (const SkinnyPlan& plan :
        {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}, SkinnyPlan{.resident = 3},
-        SkinnyPlan{.stage_x = false, .resident = 3}, SkinnyPlan{.early_next = true},
-        SkinnyPlan{.blocks_per_processor = 1, .early_next = true},
-        SkinnyPlan{.stage_x = false, .resident = 3, .early_next = true}}) {
+        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}}) {
     SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor << ", resident " << plan.resident
-                                    << ", early next " << plan.early_next);
+                                    << plan.blocks_per_processor);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
@@ -658,7 +654,7 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
                                0.0f, nullptr, nullptr, {.target_warps = 0}),
             cudaErrorInvalidValue);
   EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.as<float>(),
-                               0.0f, nullptr, nullptr, {.resident = 4}),
+                               0.0f, nullptr, nullptr, {.blocks_per_processor = -1}),
             cudaErrorInvalidValue);
 }
 
@@ -677,24 +673,14 @@ TEST(SkinnyGridTest, FillsTheDevice) {
   for (const bool gated : {false, true}) {
     for (const bool norm : {false, true}) {
       for (const int tokens : {1, 8}) {
-        for (const int resident : {2, 3}) {
-          EXPECT_GE(SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm,
-                                     {.resident = resident}),
-                    processors)
-              << "gated " << gated << ", norm " << norm << ", tokens " << tokens << ", resident "
-              << resident;
-        }
+        EXPECT_GE(SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm), processors)
+            << "gated " << gated << ", norm " << norm << ", tokens " << tokens;
       }
     }
   }
   // Exactly three blocks' worth of groups per multiprocessor (rows of 64 chunks: a warp per row,
-  // 8 rows a group): one round of three blocks each with the kernels for three (one token), two
-  // rounds of two with the others.
+  // 8 rows a group): two rounds of two blocks each, the groups spread evenly over them.
   for (const bool gated : {false, true}) {
-    EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, gated, false,
-                               {.resident = 3}),
-              3 * processors)
-        << "gated " << gated;
     EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, gated, false),
               (3 * processors + 1) / 2)
         << "gated " << gated;
@@ -794,11 +780,9 @@ TEST_P(SkinnyQkvRopeTest, GivesTheBitsOfTheProductThenTheRopeKernel) {
     EXPECT_GE(written, size_t(KV));  // keys and values: a poison-valued result is very unlikely
     EXPECT_NE(expected.cache[slot], 0x5555);
     for (const SkinnyPlan& plan :
-         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-          SkinnyPlan{.resident = 3}}) {
+         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1}}) {
       SCOPED_TRACE(testing::Message() << "norm " << with_norm << ", stage_x " << plan.stage_x
-                                      << ", blocks per processor " << plan.blocks_per_processor
-                                      << ", resident " << plan.resident);
+                                      << ", blocks per processor " << plan.blocks_per_processor);
       const Result got = run(true, with_norm, plan);
       EXPECT_EQ(got.q, expected.q);
       EXPECT_EQ(got.cache, expected.cache);
