@@ -2,7 +2,9 @@
 # The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
 # against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, decode attention's
 # pipelining rule beside never and always, sampled draws by clusters (the default on Hopper) and by
-# one block, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
+# one block, the candidate not yet run (a wide block per head for decode attention,
+# PONDER_CUDA_WIDE_ATTENTION) beside the defaults, and a profile (Nsight Compute) of a batch-1
+# decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -13,7 +15,7 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated: tests,
-# bench, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests again with those
+# bench, wide, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests again with those
 # settings (VAR=value, space-separated); PROFILE=0 skips the profile, PROFILE_SETTINGS profiles
 # with settings, PROFILE=2 adds batch-16 decode and prefill profiles. All of it took 154 s of
 # device time on an H200 in stop 28 (a fresh machine adds about 30 s); new candidates go in a
@@ -59,7 +61,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,pipeline,sampled}
+  local parts=${PARTS:-tests,bench,wide,pipeline,sampled}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -91,6 +93,21 @@ run() {
     timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
       --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
       grep -v 'Loading weights' | tee "$out/bench.log"
+  fi
+  # Stop 28's candidate (written after its device time): decode steps that would split their
+  # attention take a wide block per head instead while the mean context is at most N
+  # (PONDER_CUDA_WIDE_ATTENTION=N), beside the defaults, at batch sizes that split.
+  if part wide; then
+    step "a wide block per head instead of split attention, beside the defaults"
+    rows "" "defaults" wide.log --npl 1,4,8 --ntg 64
+    rows PONDER_CUDA_WIDE_ATTENTION=256 "wide to 256" wide.log --npl 1,4,8 --ntg 64
+    rows "" "defaults, context 512" wide.log --npl 1,4 --npp 512 --ntg 32
+    rows PONDER_CUDA_WIDE_ATTENTION=1024 "wide to 1024, context 512" wide.log --npl 1,4 \
+      --npp 512 --ntg 32
+    rows "" "defaults, context 1024" wide.log --npl 1 --npp 1024 --ntg 32
+    rows PONDER_CUDA_WIDE_ATTENTION=2048 "wide to 2048, context 1024" wide.log --npl 1 \
+      --npp 1024 --ntg 32
+    rows "" "defaults" wide.log --npl 1 --ntg 64
   fi
   # The pipelining rule (auto) beside never and always (stop 28).
   if part pipeline; then

@@ -238,10 +238,12 @@ class CudaBackend final : public ForwardBackend {
     bool head = false, hidden = false;
     bool rewards = false;          // the reward head on every row (the caller picks its rows)
     bool split_attention = false;  // decode attention split over the positions
+    bool wide_attention = false;   // decode attention a wide block per head (kPerHeadWide)
     bool operator<(const StepKey& other) const {  // graphs are kept for decode shapes only
-      return std::tie(tokens, rows, draws, sample, head, hidden, rewards, split_attention) <
+      return std::tie(tokens, rows, draws, sample, head, hidden, rewards, split_attention,
+                      wide_attention) <
              std::tie(other.tokens, other.rows, other.draws, other.sample, other.head, other.hidden,
-                      other.rewards, other.split_attention);
+                      other.rewards, other.split_attention, other.wide_attention);
     }
   };
   // The device (and pinned) buffers a captured step reads and writes: a graph is captured again
@@ -339,6 +341,10 @@ class CudaBackend final : public ForwardBackend {
   // (SplitsDecodeAttention).
   enum class DecodeAttention { kAuto, kPerHead, kSplit, kSplitGrouped };
   DecodeAttention decode_attention_ = DecodeAttention::kAuto;
+  // Decode steps that would split their attention take a block of kWideAttentionWarps warps per
+  // head instead (kernels.h kPerHeadWide) while their mean context is at most this; 0: never
+  // (PONDER_CUDA_WIDE_ATTENTION, to compare; written in stop 28 without a GPU).
+  int wide_attention_context_ = 0;
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   // Steps of at most this many tokens run their products on the matrix-vector kernels
   // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the down product and the output
@@ -445,6 +451,12 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // =0 none, to compare.
   PONDER_ASSIGN_OR_RETURN(const std::string_view split,
                           Choice("PONDER_CUDA_SPLIT_ATTENTION", {"", "auto", "0", "1", "grouped"}));
+  // PONDER_CUDA_WIDE_ATTENTION=N: decode steps that would split their attention take a wide
+  // block per head instead while their mean context is at most N positions (heads of at most
+  // kWideAttentionMaxDim values), to compare.
+  PONDER_ASSIGN_OR_RETURN(wide_attention_context_,
+                          Count("PONDER_CUDA_WIDE_ATTENTION", 0, 1 << 20, 0));
+  if (c.head_dim > kWideAttentionMaxDim) wide_attention_context_ = 0;
   decode_attention_ = split == "1"         ? DecodeAttention::kSplit
                       : split == "grouped" ? DecodeAttention::kSplitGrouped
                       : split == "0"       ? DecodeAttention::kPerHead
@@ -689,7 +701,9 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   const int64_t D = static_cast<int64_t>(options.draws.size());
   PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
-  const bool split_attention = one_token_each && SplitsDecodeAttention(T, contexts);
+  bool split_attention = one_token_each && SplitsDecodeAttention(T, contexts);
+  const bool wide_attention = split_attention && contexts <= wide_attention_context_ * T;
+  if (wide_attention) split_attention = false;
   if (split_attention) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
@@ -745,7 +759,8 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
                       .head = (options.logits || D > 0) && R > 0,
                       .hidden = options.hidden && R > 0,
                       .rewards = !options.reward_rows.empty(),
-                      .split_attention = split_attention};
+                      .split_attention = split_attention,
+                      .wide_attention = wide_attention};
     const bool graphed = use_graphs_ && one_token_each && T <= kMaxGraphTokens;
     PONDER_RETURN_IF_ERROR(graphed ? EnqueueStepGraphed(key) : EnqueueStep(key));
 
@@ -849,10 +864,12 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                                                               : AttentionKernel::kPerHead,
           PipelinesDecodeAttention(T, true)));
     } else {
-      // Decode steps a block per head; prefill steps whose heads the tiled kernels do not take.
+      // Decode steps a block per head (a wide one where key.wide_attention); prefill steps whose
+      // heads the tiled kernels do not take.
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next(),
-          AttentionKernel::kAuto, key.tiles == 0 && PipelinesDecodeAttention(T, false)));
+          key.wide_attention ? AttentionKernel::kPerHeadWide : AttentionKernel::kAuto,
+          key.tiles == 0 && PipelinesDecodeAttention(T, false)));
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {

@@ -383,13 +383,14 @@ __device__ __forceinline__ const float* QRow(const float* qkv, const AttentionSh
 // begin <= last. kPipelined: each warp loads its next step's keys and values before it scores the
 // current ones (two register buffers), so the next step's loads are in flight while the current
 // step is scored instead of being issued only after its arithmetic; the same arithmetic in the
-// same order. (Each key's block-table entry is still loaded just before its key.)
-template <typename T, int kPerLane, bool kPipelined, typename Emit>
+// same order. (Each key's block-table entry is still loaded just before its key.) kWarps: the
+// block's warps (kAttentionWarps, or kWideAttentionWarps for LaunchPagedAttention's wide kernel).
+template <typename T, int kPerLane, bool kPipelined, int kWarps = kAttentionWarps, typename Emit>
 __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, const int32_t* table,
                                            const AttentionShape& shape, int layer, int h, int begin,
                                            int last, Emit&& emit) {
-  __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
-  __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
+  __shared__ float warp_max[kWarps], warp_sum[kWarps];
+  __shared__ float warp_acc[kWarps][32 * kPerLane];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int D = shape.head_dim;
   const int g = h / (shape.num_heads / shape.num_kv_heads);
@@ -406,7 +407,7 @@ __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, c
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) acc[i] = 0.0f;
 
-  constexpr int kStride = kAttentionWarps * kKeysPerStep;
+  constexpr int kStride = kWarps * kKeysPerStep;
   if constexpr (kPipelined) {
     float keys[kKeysPerStep][kPerLane], values[kKeysPerStep][kPerLane];
     float next_keys[kKeysPerStep][kPerLane], next_values[kKeysPerStep][kPerLane];
@@ -448,28 +449,27 @@ __device__ __forceinline__ void AttendHead(const float* q_row, const T* cache, c
   for (int i = 0; i < kPerLane; ++i) warp_acc[warp][lane * kPerLane + i] = acc[i];
   __syncthreads();
   float global_max = -INFINITY;
-  for (int w = 0; w < kAttentionWarps; ++w) global_max = fmaxf(global_max, warp_max[w]);
+  for (int w = 0; w < kWarps; ++w) global_max = fmaxf(global_max, warp_max[w]);
   float denominator = 0.0f;
-  for (int w = 0; w < kAttentionWarps; ++w) {
+  for (int w = 0; w < kWarps; ++w) {
     denominator += warp_sum[w] * expf(warp_max[w] - global_max);  // exp(-inf) = 0: idle warp
   }
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float numerator = 0.0f;
-    for (int w = 0; w < kAttentionWarps; ++w)
-      numerator += warp_acc[w][d] * expf(warp_max[w] - global_max);
+    for (int w = 0; w < kWarps; ++w) numerator += warp_acc[w][d] * expf(warp_max[w] - global_max);
     emit(d, numerator, denominator, global_max);
   }
 }
 
-template <typename T, int kPerLane, bool kPipelined>
-__global__ void __launch_bounds__(kAttentionWarps * 32)
+template <typename T, int kPerLane, bool kPipelined, int kWarps = kAttentionWarps>
+__global__ void __launch_bounds__(kWarps * 32)
     PagedAttentionKernel(const float* qkv, AttentionShape shape, int layer,
                          const int32_t* positions, const int32_t* table_offsets,
                          const int32_t* block_tables, const T* cache, T* out) {
   AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
   T* out_head = out + (static_cast<size_t>(t) * shape.num_heads + h) * D;
-  AttendHead<T, kPerLane, kPipelined>(
+  AttendHead<T, kPerLane, kPipelined, kWarps>(
       QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape, layer, h, 0,
       positions[t], [&](int d, float numerator, float denominator, float) {
         out_head[d] = FromFloat<T>(numerator / denominator);
@@ -1683,8 +1683,8 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // of its row(s). Weights stream through two register buffers: the next batch (the rest of the
 // row, or the next group's first) is loaded while the current one is used, and the first batch
 // before waiting for the previous kernel. x is read once per block into shared memory where it
-// fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one token, not gated) unit u is row RopeRow(u)
-// and the epilogue is SkinnyRopeWrite's.
+// fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one
+// token, not gated) unit u is row RopeRow(u) and the epilogue is SkinnyRopeWrite's.
 template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
@@ -1725,7 +1725,8 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
   uint4 current[kUnroll][kRows], next[kUnroll][kRows];
   int group = blockIdx.x;
   load(current, group, part * 32);  // weights do not depend on the previous kernel
-  if constexpr (kRope) {  // nor does the token's place, which the host wrote
+  // Nor does the token's place, which the host wrote.
+  if constexpr (kRope) {
     const int pos = rope->positions[0];
     if (threadIdx.x == 0) {
       rope_shared->key_slot = KeySlot(static_cast<T*>(rope->cache), rope->shape, rope->layer,
@@ -2070,7 +2071,10 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, Launch launch,
                                  AttentionKernel kernel, bool pipelined) {
-  if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
+  if (!DecodeAttentionSupports(shape) ||
+      (kernel == AttentionKernel::kPerHeadWide && shape.head_dim > kWideAttentionMaxDim)) {
+    return cudaErrorInvalidValue;
+  }
   if (num_tokens == 0) return cudaSuccess;
   const int per_lane = (shape.head_dim + 31) / 32;
   const int group = shape.num_heads / shape.num_kv_heads;
@@ -2089,6 +2093,16 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
       return;
     }
     const dim3 grid(num_tokens, shape.num_heads);
+    if (kernel == AttentionKernel::kPerHeadWide) {
+      WithPerLane<4>(per_lane, [&](auto per_lane_constant) {
+        constexpr int kPerLane = decltype(per_lane_constant)::value;
+        Start(pipelined ? PagedAttentionKernel<T, kPerLane, true, kWideAttentionWarps>
+                        : PagedAttentionKernel<T, kPerLane, false, kWideAttentionWarps>,
+              grid, kWideAttentionWarps * 32, 0, launch, qkv, shape, layer, positions,
+              table_offsets, block_tables, kv, o);
+      });
+      return;
+    }
     WithPerLane(per_lane, [&](auto per_lane_constant) {
       constexpr int kPerLane = decltype(per_lane_constant)::value;
       Start(pipelined ? PagedAttentionKernel<T, kPerLane, true>

@@ -88,7 +88,18 @@ cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
 // without), 190 for 256-wide (116), so fewer blocks per multiprocessor: on an H200 (stop 28) it
 // gained up to 10% where a step has few heads and lost 4 to 8% where it has many (the backend's
 // DecodeAttentionPipelines).
-enum class AttentionKernel { kAuto, kPerHead, kPerKvHead };
+//
+// kPerHeadWide: a block per (token, head) of kWideAttentionWarps warps instead of 8 (heads of
+// at most kWideAttentionMaxDim values; else cudaErrorInvalidValue), for decode steps of few heads
+// and short contexts, where LaunchSplitAttention's two kernels would otherwise take the place
+// of its extra warps: at a context of 128 the split runs 4 blocks of 8 warps per head and a
+// merge kernel, this one block of 16 warps whose merge is in shared memory. Its warps divide the
+// positions 16 ways, so its sums are grouped unlike either's (the same within rounding). Written
+// in stop 28 after the device time was spent: the backend takes it only with
+// PONDER_CUDA_WIDE_ATTENTION until it has run on a GPU.
+inline constexpr int kWideAttentionWarps = 16;
+inline constexpr int kWideAttentionMaxDim = 128;  // 512 threads: at most 128 registers a thread
+enum class AttentionKernel { kAuto, kPerHead, kPerKvHead, kPerHeadWide };
 cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,

@@ -134,12 +134,14 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
   // decode products through cuBLAS instead of the matrix-vector kernels, with decode attention's
   // loads never and always pipelined, and with the rope kernel instead of rope and the KV store
-  // in the QKV product (the default for the models without q/k norms).
+  // in the QKV product (the default for the models without q/k norms), and with a wide block per
+  // head where decode attention would split.
   const std::pair<std::string, std::string> settings[] = {
       {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
       {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_ATTENTION_PIPELINE", "0"},
       {"PONDER_CUDA_ATTENTION_PIPELINE", "1"},    {"PONDER_CUDA_QKV_ROPE", "0"},
+      {"PONDER_CUDA_WIDE_ATTENTION", "4096"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
   // kernel or rope in the QKV product) must give the default's bits.
@@ -628,7 +630,8 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_SKINNY_TOKENS", "two"},    {"PONDER_CUDA_PREFILL_ATTENTION", "mmaa"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "2"},    {"PONDER_CUDA_DRAW_CACHE", "yes"},
       {"PONDER_CUDA_EARLY_START", "off"},      {"PONDER_CUDA_QKV_ROPE", "on"},
-      {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"}};
+      {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"},
+      {"PONDER_CUDA_WIDE_ATTENTION", "-1"}};
   for (const auto& [variable, value] : settings) {
     ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});

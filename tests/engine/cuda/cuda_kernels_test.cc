@@ -305,23 +305,31 @@ void CheckAttention(const AttentionCase& p, const std::vector<int32_t>& position
 
 // The decode attention kernels, each through CheckAttention with `launch(kernel, pipelined)`: a
 // block per head with its warps' loads step by step, then pipelined (which must give the same
-// bits), then a block per KV head (its query heads together).
+// bits), then a block per KV head (its query heads together); with `wide`, then a wide block per
+// head, step by step and pipelined (the same bits as each other), for heads it takes.
 void CheckDecodeKernels(
     const AttentionCase& p, const std::vector<int32_t>& positions,
     const std::vector<int32_t>& sequences,
-    const std::function<AttentionLaunch(AttentionKernel kernel, bool pipelined)>& launch) {
-  std::vector<uint16_t> step_by_step, pipelined;
-  for (const auto& [kernel, pipeline, got] :
-       {std::tuple{AttentionKernel::kPerHead, false, &step_by_step},
-        std::tuple{AttentionKernel::kPerHead, true, &pipelined},
-        std::tuple{AttentionKernel::kPerKvHead, false,
-                   static_cast<std::vector<uint16_t>*>(nullptr)}}) {
-    SCOPED_TRACE(kernel == AttentionKernel::kPerKvHead ? "a block per KV head"
-                 : pipeline                            ? "a block per head, loads pipelined"
-                                                       : "a block per head, loads step by step");
+    const std::function<AttentionLaunch(AttentionKernel kernel, bool pipelined)>& launch,
+    bool wide = false) {
+  std::vector<uint16_t> step_by_step, pipelined, wide_step_by_step, wide_pipelined;
+  using Case = std::tuple<AttentionKernel, bool, std::vector<uint16_t>*, const char*>;
+  std::vector<Case> cases = {
+      {AttentionKernel::kPerHead, false, &step_by_step, "a block per head, loads step by step"},
+      {AttentionKernel::kPerHead, true, &pipelined, "a block per head, loads pipelined"},
+      {AttentionKernel::kPerKvHead, false, nullptr, "a block per KV head"}};
+  if (wide && p.head_dim <= kWideAttentionMaxDim) {
+    cases.push_back({AttentionKernel::kPerHeadWide, false, &wide_step_by_step,
+                     "a wide block per head, loads step by step"});
+    cases.push_back({AttentionKernel::kPerHeadWide, true, &wide_pipelined,
+                     "a wide block per head, loads pipelined"});
+  }
+  for (const auto& [kernel, pipeline, got, name] : cases) {
+    SCOPED_TRACE(name);
     CheckAttention(p, positions, sequences, launch(kernel, pipeline), got);
   }
   EXPECT_EQ(pipelined, step_by_step);
+  EXPECT_EQ(wide_pipelined, wide_step_by_step);
 }
 
 TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
@@ -335,7 +343,14 @@ TEST_P(PagedAttentionTest, MatchesDoublePrecisionAttentionOverScatteredBlocks) {
           return LaunchPagedAttention(p.type, qkv, 8, shape, 1, positions, offsets, tables, cache,
                                       out, nullptr, kernel, pipelined);
         };
-      });
+      },
+      /*wide=*/true);
+  if (p.head_dim > kWideAttentionMaxDim) {
+    const AttentionShape shape{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
+    EXPECT_EQ(LaunchPagedAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
+                                   nullptr, nullptr, AttentionKernel::kPerHeadWide),
+              cudaErrorInvalidValue);
+  }
 }
 
 // Decode attention split over the positions: tokens whose 1 to 700 positions take 1 to 16
