@@ -15,11 +15,12 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated: tests,
-# bench, wide, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests again with those
-# settings (VAR=value, space-separated); PROFILE=0 skips the profile, PROFILE_SETTINGS profiles
-# with settings, PROFILE=2 adds batch-16 decode and prefill profiles. All of it took 154 s of
-# device time on an H200 in stop 28 (a fresh machine adds about 30 s); new candidates go in a
-# section of their own, each beside the defaults in the same call.
+# bench, wide, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests (part `tests`)
+# again with those settings (VAR=value, space-separated); PROFILE=0 skips the batch-1 profile,
+# PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and prefill profiles (with
+# the defaults). Without the `wide` part it took 154 s of device time on an H200 in stop 28 (the
+# part adds ten short engine_bench runs, about 40 s; a fresh machine about 30 s); new candidates
+# go in a section of their own, each beside the defaults in the same call.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -99,14 +100,19 @@ run() {
   # (PONDER_CUDA_WIDE_ATTENTION=N), beside the defaults, at batch sizes that split.
   if part wide; then
     step "a wide block per head instead of split attention, beside the defaults"
+    # Each wide setting with its loads pipelined where the rule says (the default), then never.
     rows "" "defaults" wide.log --npl 1,4,8 --ntg 64
     rows PONDER_CUDA_WIDE_ATTENTION=256 "wide to 256" wide.log --npl 1,4,8 --ntg 64
+    rows "PONDER_CUDA_WIDE_ATTENTION=256 PONDER_CUDA_ATTENTION_PIPELINE=0" \
+      "wide to 256, not pipelined" wide.log --npl 1,4,8 --ntg 64
     rows "" "defaults, context 512" wide.log --npl 1,4 --npp 512 --ntg 32
     rows PONDER_CUDA_WIDE_ATTENTION=1024 "wide to 1024, context 512" wide.log --npl 1,4 \
       --npp 512 --ntg 32
-    rows "" "defaults, context 1024" wide.log --npl 1 --npp 1024 --ntg 32
-    rows PONDER_CUDA_WIDE_ATTENTION=2048 "wide to 2048, context 1024" wide.log --npl 1 \
+    rows "" "defaults, context 1024" wide.log --npl 1,16 --npp 1024 --ntg 32
+    rows PONDER_CUDA_WIDE_ATTENTION=2048 "wide to 2048, context 1024" wide.log --npl 1,16 \
       --npp 1024 --ntg 32
+    rows "PONDER_CUDA_WIDE_ATTENTION=2048 PONDER_CUDA_ATTENTION_PIPELINE=0" \
+      "wide to 2048, not pipelined, context 1024" wide.log --npl 1,16 --npp 1024 --ntg 32
     rows "" "defaults" wide.log --npl 1 --ntg 64
   fi
   # The pipelining rule (auto) beside never and always (stop 28).

@@ -9,15 +9,16 @@
 //                output|chain]
 //
 // The shapes default to Qwen2.5-1.5B's, BF16. Per layer: the QKV product with the attention norm
-// fused (as the backend runs it), the attention output product (adding into the residual), the
+// fused (the backend's one-token steps add rope and the KV store to it, LaunchSkinnyQkvRope,
+// which this does not time), the attention output product (adding into the residual), the
 // gate/up product with the MLP norm and SwiGLU fused, the down product (adding into the
 // residual); once per step the output projection. Each product cycles through the layers' own
 // matrices, so its weights come from DRAM, not L2, as in a real step. "chain" runs every layer's
 // four products and the output projection in the order of a decode step (attention and rope left
 // out): the part of a step the matrix-vector kernels take, against the step time engine_bench
-// reports; the row "default, cuBLAS for down + output" is the engine's choice at one token (the
-// backend sends the down product and the output projection through cuBLAS). Launches are captured
-// in a CUDA graph with early starts on Hopper, as the backend replays decode steps;
+// reports; the row "default, cuBLAS for down + output" is nearest the engine's choice at one
+// token (the backend sends the down product and the output projection through cuBLAS). Launches are
+// captured in a CUDA graph with early starts on Hopper, as the backend replays decode steps;
 // --no-cuda-graphs launches them one by one (for Nsight Compute, with
 // --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens get cuBLAS' rows
 // only; the engine sends every step of more than one token through cuBLAS

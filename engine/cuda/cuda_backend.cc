@@ -53,12 +53,6 @@ absl::StatusOr<std::string_view> Choice(const char* name,
       absl::StrCat(name, "='", std::string(value), "': expected one of ", expected));
 }
 
-// Whether the on/off setting `name` is "1" (unset or "0": off; anything else an error).
-absl::StatusOr<bool> SwitchedOn(const char* name) {
-  PONDER_ASSIGN_OR_RETURN(const std::string_view value, Choice(name, {"", "0", "1"}));
-  return value == "1";
-}
-
 // Whether the setting `name`, on by default, is on ("0": off; "" or "1": on; else an error).
 absl::StatusOr<bool> NotSwitchedOff(const char* name) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view value, Choice(name, {"", "0", "1"}));
@@ -353,7 +347,7 @@ class CudaBackend final : public ForwardBackend {
   // Decode attention's loads pipelined (kernels.h): kAuto where DecodeAttentionPipelines says.
   enum class Pipeline { kAuto, kOff, kOn };
   Pipeline attention_pipeline_ = Pipeline::kAuto;
-  bool PipelinesDecodeAttention(int64_t tokens, bool split) const;
+  bool PipelinesDecodeAttention(int64_t tokens, DecodeAttentionLayout layout) const;
   bool qkv_rope_ = true;    // one-token steps' rope and KV store in the QKV product (kernels.h)
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   int multiprocessors_ = 1;
@@ -365,8 +359,8 @@ class CudaBackend final : public ForwardBackend {
   CudaGraphStats graph_stats_;
 };
 
-// Graphs kept at most; decode shapes are few (one or two per batch size: attention split or not),
-// so this is only a bound.
+// Graphs kept at most; decode shapes are few (one to three per batch size: attention split, a
+// block per head, or a wide one), so this is only a bound.
 constexpr size_t kMaxGraphs = 256;
 // Steps of at most this many tokens, each of a different sequence, run from graphs.
 constexpr int64_t kMaxGraphTokens = 1024;
@@ -702,7 +696,8 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   const int64_t D = static_cast<int64_t>(options.draws.size());
   PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
   bool split_attention = one_token_each && SplitsDecodeAttention(T, contexts);
-  const bool wide_attention = split_attention && contexts <= wide_attention_context_ * T;
+  const bool wide_attention =
+      split_attention && DecodeAttentionGoesWide(contexts / T, wide_attention_context_);
   if (wide_attention) split_attention = false;
   if (split_attention) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
@@ -862,14 +857,16 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           split_scratch_.data(), Next(),
           decode_attention_ == DecodeAttention::kSplitGrouped ? AttentionKernel::kPerKvHead
                                                               : AttentionKernel::kPerHead,
-          PipelinesDecodeAttention(T, true)));
+          PipelinesDecodeAttention(T, DecodeAttentionLayout::kSplit)));
     } else {
       // Decode steps a block per head (a wide one where key.wide_attention); prefill steps whose
       // heads the tiled kernels do not take.
       PONDER_CUDA_RETURN_IF_ERROR(LaunchPagedAttention(
           storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow, Next(),
           key.wide_attention ? AttentionKernel::kPerHeadWide : AttentionKernel::kAuto,
-          key.tiles == 0 && PipelinesDecodeAttention(T, false)));
+          key.tiles == 0 &&
+              PipelinesDecodeAttention(T, key.wide_attention ? DecodeAttentionLayout::kWide
+                                                             : DecodeAttentionLayout::kPerHead)));
     }
     PONDER_RETURN_IF_ERROR(MatMul(layer.wo, narrow, T, x, 1.0f));  // x += attention · Wo
     if (!fused_norm) {
@@ -942,14 +939,14 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
   return absl::OkStatus();
 }
 
-bool CudaBackend::PipelinesDecodeAttention(int64_t tokens, bool split) const {
+bool CudaBackend::PipelinesDecodeAttention(int64_t tokens, DecodeAttentionLayout layout) const {
   switch (attention_pipeline_) {
     case Pipeline::kOff:
       return false;
     case Pipeline::kOn:
       return true;
     case Pipeline::kAuto:
-      return DecodeAttentionPipelines(tokens * weights_.config().num_heads, split,
+      return DecodeAttentionPipelines(tokens * weights_.config().num_heads, layout,
                                       multiprocessors_);
   }
   return false;
@@ -1069,8 +1066,20 @@ bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocess
   return heads < multiprocessors || (heads <= 2 * int64_t{multiprocessors} && mean_context >= 1024);
 }
 
-bool DecodeAttentionPipelines(int64_t heads, bool split, int multiprocessors) {
-  return heads < multiprocessors || (!split && heads <= 2 * int64_t{multiprocessors});
+bool DecodeAttentionGoesWide(int64_t mean_context, int64_t wide_context) {
+  return mean_context <= wide_context;
+}
+
+bool DecodeAttentionPipelines(int64_t heads, DecodeAttentionLayout layout, int multiprocessors) {
+  switch (layout) {
+    case DecodeAttentionLayout::kSplit:
+      return heads < multiprocessors;
+    case DecodeAttentionLayout::kPerHead:
+      return heads <= 2 * int64_t{multiprocessors};
+    case DecodeAttentionLayout::kWide:
+      return heads <= multiprocessors;
+  }
+  return false;
 }
 
 CudaGraphStats GraphStats(const ForwardBackend& backend) {

@@ -85,14 +85,25 @@ CudaGraphStats GraphStats(const ForwardBackend& backend);
 // idle, or keep at most two per multiprocessor busy over a mean context of 1 024 positions or more.
 bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocessors);
 
+// How a decode step's attention runs: a block of 8 warps per head, split over the positions
+// (then merged), or a wide block of 16 warps per head (kernels.h kPerHeadWide).
+enum class DecodeAttentionLayout { kPerHead, kSplit, kWide };
+
+// Whether a decode step whose mean context is `mean_context` and whose attention would split
+// takes the wide block per head instead: while the mean context is at most `wide_context`
+// (PONDER_CUDA_WIDE_ATTENTION; 0: never).
+bool DecodeAttentionGoesWide(int64_t mean_context, int64_t wide_context);
+
 // The automatic choice for pipelining decode attention's loads (PONDER_CUDA_ATTENTION_PIPELINE
 // unset; kernels.h LaunchPagedAttention): where the step's `heads` (tokens x query heads) leave
-// multiprocessors idle, and, a block per head (not `split`), up to two per multiprocessor. The
-// pipelined kernels take more registers (113 a thread against 69 for 128-wide heads), so fewer
-// blocks share a multiprocessor: on an H200 (stop 28, docs/cuda_backend.md) they gained 1.9% at
-// batch 1 (split, a context of 128) and 5% at batch 16 (a block per head), and lost 4.3% at
-// batch 64 and 8% at batch 16 with a context of 1 024 (split).
-bool DecodeAttentionPipelines(int64_t heads, bool split, int multiprocessors);
+// multiprocessors idle, and, a block of 8 warps per head, up to two per multiprocessor; a wide
+// block per head up to one per multiprocessor (its pipelined form takes 115 registers a thread
+// for 512 threads, so one block per multiprocessor, where the plain one fits two). The pipelined
+// kernels take more registers (113 a thread against 69 for 128-wide heads), so fewer blocks share
+// a multiprocessor: on an H200 (stop 28, docs/cuda_backend.md) they gained 1.9% at batch 1
+// (split, a context of 128) and 5% at batch 16 (a block per head), and lost 4.3% at batch 64 and
+// 8% at batch 16 with a context of 1 024 (split).
+bool DecodeAttentionPipelines(int64_t heads, DecodeAttentionLayout layout, int multiprocessors);
 
 // The device-to-device copy bandwidth of device 0, in bytes moved per second (each byte read
 // plus each byte written), over copies of `bytes`: the memory roofline the benchmarks compare

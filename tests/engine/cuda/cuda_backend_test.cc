@@ -133,20 +133,23 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // each with the default prefill attention (on the tensor cores with BF16 storage: every model
   // here but the F16 ones); then the defaults with prefill attention on the CUDA cores, with the
   // decode products through cuBLAS instead of the matrix-vector kernels, with decode attention's
-  // loads never and always pipelined, and with the rope kernel instead of rope and the KV store
-  // in the QKV product (the default for the models without q/k norms), and with a wide block per
-  // head where decode attention would split.
+  // loads never pipelined (these models' 4 heads take pipelined loads at every decode step by
+  // default), with the rope kernel instead of rope and the KV store in the QKV product (the
+  // default for the models without q/k norms), and with a wide block per head where decode
+  // attention would split (DecodeAttentionGoesWide; the kernel tests check the kernel itself).
   const std::pair<std::string, std::string> settings[] = {
-      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
-      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"}, {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
-      {"PONDER_CUDA_SKINNY_TOKENS", "0"},         {"PONDER_CUDA_ATTENTION_PIPELINE", "0"},
-      {"PONDER_CUDA_ATTENTION_PIPELINE", "1"},    {"PONDER_CUDA_QKV_ROPE", "0"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
+      {"PONDER_CUDA_SPLIT_ATTENTION", "grouped"},
+      {"PONDER_CUDA_PREFILL_ATTENTION", "cuda_cores"},
+      {"PONDER_CUDA_SKINNY_TOKENS", "0"},
+      {"PONDER_CUDA_ATTENTION_PIPELINE", "0"},
+      {"PONDER_CUDA_QKV_ROPE", "0"},
       {"PONDER_CUDA_WIDE_ATTENTION", "4096"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
   // kernel or rope in the QKV product) must give the default's bits.
   const std::set<std::string> same_bits = {"PONDER_CUDA_ATTENTION_PIPELINE=0",
-                                           "PONDER_CUDA_ATTENTION_PIPELINE=1",
                                            "PONDER_CUDA_QKV_ROPE=0"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
@@ -602,16 +605,31 @@ TEST(DecodeAttentionRuleTest, SplitsIdleOrLongContextStepsOnly) {
   EXPECT_FALSE(cuda::DecodeAttentionSplits(384, 2048, 132));  // batch 32: three
 }
 
-// The automatic pipelining rule: where the heads leave multiprocessors idle, and, a block per
-// head, up to two heads per multiprocessor (no device needed).
+// The automatic pipelining rule: where the heads leave multiprocessors idle, and up to two heads
+// per multiprocessor with a block of 8 warps per head, one with a wide block (no device needed).
 TEST(DecodeAttentionRuleTest, PipelinesStepsOfFewHeadsOnly) {
-  EXPECT_TRUE(cuda::DecodeAttentionPipelines(12, true, 132));    // batch 1, split
-  EXPECT_TRUE(cuda::DecodeAttentionPipelines(120, true, 132));   // batch 10, split
-  EXPECT_TRUE(cuda::DecodeAttentionPipelines(192, false, 132));  // batch 16, a block per head
-  EXPECT_FALSE(cuda::DecodeAttentionPipelines(192, true, 132));  // batch 16, long contexts: split
-  EXPECT_TRUE(cuda::DecodeAttentionPipelines(264, false, 132));  // two heads per multiprocessor
-  EXPECT_FALSE(cuda::DecodeAttentionPipelines(265, false, 132));
-  EXPECT_FALSE(cuda::DecodeAttentionPipelines(768, false, 132));  // batch 64
+  using cuda::DecodeAttentionLayout;
+  using cuda::DecodeAttentionPipelines;
+  EXPECT_TRUE(DecodeAttentionPipelines(12, DecodeAttentionLayout::kSplit, 132));   // batch 1
+  EXPECT_TRUE(DecodeAttentionPipelines(120, DecodeAttentionLayout::kSplit, 132));  // batch 10
+  // Batch 16 at long contexts, which split.
+  EXPECT_FALSE(DecodeAttentionPipelines(192, DecodeAttentionLayout::kSplit, 132));
+  EXPECT_TRUE(DecodeAttentionPipelines(192, DecodeAttentionLayout::kPerHead, 132));  // batch 16
+  EXPECT_TRUE(DecodeAttentionPipelines(264, DecodeAttentionLayout::kPerHead, 132));
+  EXPECT_FALSE(DecodeAttentionPipelines(265, DecodeAttentionLayout::kPerHead, 132));
+  EXPECT_FALSE(DecodeAttentionPipelines(768, DecodeAttentionLayout::kPerHead, 132));  // batch 64
+  EXPECT_TRUE(DecodeAttentionPipelines(12, DecodeAttentionLayout::kWide, 132));
+  EXPECT_TRUE(DecodeAttentionPipelines(132, DecodeAttentionLayout::kWide, 132));
+  EXPECT_FALSE(DecodeAttentionPipelines(192, DecodeAttentionLayout::kWide, 132));
+}
+
+// PONDER_CUDA_WIDE_ATTENTION=N: steps that would split go wide while their mean context is at
+// most N; 0 never (no device needed).
+TEST(DecodeAttentionRuleTest, GoesWideUpToTheSettingsContext) {
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(192, 256));
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(256, 256));
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(257, 256));
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(1, 0));
 }
 
 TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {

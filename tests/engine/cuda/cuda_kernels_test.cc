@@ -694,7 +694,8 @@ TEST(SkinnyGridTest, FillsTheDevice) {
     }
   }
   // Exactly three blocks' worth of groups per multiprocessor (rows of 64 chunks: a warp per row,
-  // 8 rows a group): two rounds of two blocks each, the groups spread evenly over them.
+  // 8 rows a group) with two blocks resident per multiprocessor: two rounds, the groups spread
+  // evenly over them, so about one and a half blocks per multiprocessor, each taking two groups.
   for (const bool gated : {false, true}) {
     EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, gated, false),
               (3 * processors + 1) / 2)
