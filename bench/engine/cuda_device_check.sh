@@ -3,7 +3,8 @@
 # against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, decode attention's
 # pipelining rule beside never and always, sampled draws by clusters (the default on Hopper) and by
 # one block, the candidate not yet run (a wide block per head for decode attention,
-# PONDER_CUDA_WIDE_ATTENTION) beside the defaults, and a profile (Nsight Compute) of a batch-1
+# PONDER_CUDA_WIDE_ATTENTION, and a higher split-K target for the decode products,
+# PONDER_CUDA_SKINNY_WARPS) beside the defaults, and a profile (Nsight Compute) of a batch-1
 # decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
@@ -14,13 +15,14 @@
 # The binaries link Debian's shared libraries, which the device image (Ubuntu) lacks: `pack`
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
-# archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated: tests,
-# bench, wide, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests (part `tests`)
-# again with those settings (VAR=value, space-separated); PROFILE=0 skips the batch-1 profile,
-# PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and prefill profiles (with
-# the defaults). Without the `wide` part it took 154 s of device time on an H200 in stop 28 (the
-# part adds ten short engine_bench runs, about 40 s; a fresh machine about 30 s); new candidates
-# go in a section of their own, each beside the defaults in the same call.
+# archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated:
+# tests, bench, wide, skinny, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests
+# (part `tests`) again with those settings (VAR=value, space-separated); PROFILE=0 skips the
+# batch-1 profile, PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and prefill
+# profiles (with the defaults). Without the `wide` and `skinny` parts it took 154 s of device time
+# on an H200 in stop 28 (they add fourteen short engine_bench runs and a skinny_bench, about 70 s;
+# a fresh machine about 30 s); new candidates go in a section of their own, each beside the
+# defaults in the same call.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -62,7 +64,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,wide,pipeline,sampled}
+  local parts=${PARTS:-tests,bench,wide,skinny,pipeline,sampled}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -114,6 +116,18 @@ run() {
     rows "PONDER_CUDA_WIDE_ATTENTION=2048 PONDER_CUDA_ATTENTION_PIPELINE=0" \
       "wide to 2048, not pipelined, context 1024" wide.log --npl 1,16 --npp 1024 --ntg 32
     rows "" "defaults" wide.log --npl 1 --ntg 64
+  fi
+  # Stop 28's second candidate: a higher split-K target for the matrix-vector kernels, which halves
+  # gate/up's groups so its persistent grid fills the multiprocessors more evenly (224 blocks on
+  # 132 that hold two each by default). The products alone (skinny_bench), then end to end.
+  if part skinny; then
+    step "the matrix-vector kernels' split-K target: 4096 (the default) beside 8192 and 16384"
+    timeout 60 $p/bin/skinny_bench --tokens 1 --plans default,warps=8192,warps=16384 2>&1 |
+      tee "$out/skinny.log"
+    rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_WARPS=16384 "split-K target 16384" skinny_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_WARPS=8192 "split-K target 8192" skinny_rows.log --npl 1 --ntg 64
+    rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
   fi
   # The pipelining rule (auto) beside never and always (stop 28).
   if part pipeline; then

@@ -427,6 +427,12 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // products to run on the matrix-vector kernels, to compare (default 1, see skinny_tokens_).
   PONDER_ASSIGN_OR_RETURN(skinny_tokens_,
                           Count("PONDER_CUDA_SKINNY_TOKENS", 0, kSkinnyMaxTokens, skinny_tokens_));
+  // PONDER_CUDA_SKINNY_WARPS=N: the matrix-vector kernels' split-K target (kernels.h
+  // SkinnyPlan::target_warps; 16384 gives gate/up two warps a row pair, so its groups are half
+  // as large and its grid fills the multiprocessors more evenly), to compare (stop 28, not yet
+  // run end to end).
+  PONDER_ASSIGN_OR_RETURN(skinny_plan_.target_warps,
+                          Count("PONDER_CUDA_SKINNY_WARPS", 1, 1 << 20, skinny_plan_.target_warps));
   // Decode attention's warps load their next keys while they score the current ones where
   // DecodeAttentionPipelines says (kernels.h LaunchPagedAttention; the same sums).
   // PONDER_CUDA_ATTENTION_PIPELINE=0 never, =1 always, to compare.
