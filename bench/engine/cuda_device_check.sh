@@ -89,13 +89,16 @@ run() {
     shift 3
     # shellcheck disable=SC2086  # one word per setting
     env $settings timeout 60 "${bench[@]}" "$@" --ubatch 8192 2>&1 | tee -a "$out/raw_$file" |
-      grep -E '^ +[0-9]+ \||rror' | sed "s/^/$label: /" | tee -a "$out/$file"
+      grep -E '^ +[0-9]+ \||^decode step at batch|rror' | sed "s/^/$label: /" | tee -a "$out/$file"
   }
   if part bench; then
     step "engine_bench: the defaults, transformers beside"
     timeout 240 "${bench[@]}" --npl 1,16,64 --ntg 64 --ubatch 8192 \
       --hf-python "env -u LD_LIBRARY_PATH PYTHONUNBUFFERED=1 python3" 2>&1 |
       grep -v 'Loading weights' | tee "$out/bench.log"
+    # Each decode step's time on the CUDA stream beside its wall time: the GPU's wait for the
+    # host (PONDER_CUDA_STEP_TIMING; its events cost a little host time themselves).
+    rows PONDER_CUDA_STEP_TIMING=1 "step timing" timing.log --npl 1,16,64 --ntg 64
   fi
   # Stop 28's candidate (written after its device time): decode steps that would split their
   # attention take a wide block per head instead while the mean context is at most N

@@ -11,7 +11,9 @@
 //
 // On CUDA it also prints the memory roofline at batch 1: the bytes a decode step must read
 // (every weight matrix once, 16-bit, plus the keys and values of the context) over the step time,
-// against a device-to-device copy measured in the same run.
+// against a device-to-device copy measured in the same run. With PONDER_CUDA_STEP_TIMING=1 in the
+// environment it prints, per batch size, a decode step's wall time beside its time on the CUDA
+// stream (cuda_backend.h CudaStepTiming): the difference is the GPU waiting for the host.
 //   engine_bench --model M.gguf --workload tts [--threads N] [--prompt 512] [--samples 16]
 //                [--step-tokens 40] [--steps 10]
 //
@@ -369,10 +371,25 @@ absl::Status Main(std::span<char* const> args) {
             RunOurs(*backend, c, static_cast<int>(npp), 2, npl, static_cast<int>(ubatch), sampling)
                 .status());
       }
+#if PONDER_HAVE_CUDA
+      const cuda::CudaStepTiming before = cuda::StepTiming(*backend);
+#endif
       PONDER_ASSIGN_OR_RETURN(
           Result r, RunOurs(*backend, c, static_cast<int>(npp), static_cast<int>(ntg), npl,
                             static_cast<int>(ubatch), sampling));
       ours.push_back(r);
+#if PONDER_HAVE_CUDA
+      const cuda::CudaStepTiming after = cuda::StepTiming(*backend);
+      if (const int64_t timed = after.steps - before.steps; timed > 0) {
+        const double stream = (after.stream_seconds - before.stream_seconds) / timed;
+        const double wall = r.t_tg / static_cast<double>(ntg);
+        std::printf(
+            "decode step at batch %d: %.1f us wall, %.1f us on the stream (%lld steps timed): the "
+            "GPU waits %.1f us (%.1f%%) for the host\n",
+            npl, wall * 1e6, stream * 1e6, static_cast<long long>(timed), (wall - stream) * 1e6,
+            100.0 * (wall - stream) / wall);
+      }
+#endif
     }
 #if PONDER_HAVE_CUDA
     if (backend->device() == Device::kCuda) {

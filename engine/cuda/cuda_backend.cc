@@ -208,6 +208,9 @@ class CudaBackend final : public ForwardBackend {
     graphs_.clear();
     kv_.reset();
     if (blas_ != nullptr) cublasDestroy(blas_);
+    for (cudaEvent_t event : step_events_) {
+      if (event != nullptr) cudaEventDestroy(event);
+    }
     if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
@@ -219,6 +222,7 @@ class CudaBackend final : public ForwardBackend {
   absl::Status Forward(std::span<const SequenceChunk> chunks, const ForwardOptions& options,
                        ForwardOutput& output) override;
   const CudaGraphStats& graph_stats() const { return graph_stats_; }
+  const CudaStepTiming& step_timing() const { return step_timing_; }
 
  private:
   // What a step's kernels depend on besides the step metadata in device memory: its shape and
@@ -357,6 +361,9 @@ class CudaBackend final : public ForwardBackend {
 
   std::map<StepKey, StepGraph> graphs_;
   CudaGraphStats graph_stats_;
+  // PONDER_CUDA_STEP_TIMING=1: events before and after each decode step (CudaStepTiming).
+  std::array<cudaEvent_t, 2> step_events_{};
+  CudaStepTiming step_timing_;
 };
 
 // Graphs kept at most; decode shapes are few (one to three per batch size: attention split, a
@@ -394,6 +401,13 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view early,
                           Choice("PONDER_CUDA_EARLY_START", {"", "0", "1"}));
   early_start_ = properties.major >= 9 && early != "0";
+  PONDER_ASSIGN_OR_RETURN(const std::string_view step_timing,
+                          Choice("PONDER_CUDA_STEP_TIMING", {"", "0", "1"}));
+  if (step_timing == "1") {
+    for (cudaEvent_t& event : step_events_) {
+      PONDER_CUDA_RETURN_IF_ERROR(cudaEventCreate(&event));
+    }
+  }
   multiprocessors_ = properties.multiProcessorCount;
   // Token draws keep each probability in a row of scratch memory (kernels.h LaunchDrawTokens)
   // while the rows fit in half the L2 cache, where the passes that read them back find them: on an
@@ -734,7 +748,9 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   }
   // From the first copy on, the stream has work that reads the pinned buffers: a step that fails
   // after it waits for that work, as the next step rewrites them.
+  const bool timed = one_token_each && step_events_[0] != nullptr;
   auto enqueue_and_collect = [&]() -> absl::Status {
+    if (timed) PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_events_[0], stream_));
     PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
         metadata_.data(), host, meta_count * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
     // The draws: the rows' argmaxes when every draw is greedy and draw r reads row r (greedy
@@ -780,8 +796,16 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
     PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
     PONDER_RETURN_IF_ERROR(copy_back(key.rewards, reward_logits_, R * head_labels_, reward_rows_));
+    if (timed) PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_events_[1], stream_));
     // Also keeps host_metadata_ and host_draw_params_ untouched until their copies are done.
     PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
+    if (timed) {
+      float milliseconds = 0;
+      PONDER_CUDA_RETURN_IF_ERROR(
+          cudaEventElapsedTime(&milliseconds, step_events_[0], step_events_[1]));
+      ++step_timing_.steps;
+      step_timing_.stream_seconds += milliseconds * 1e-3;
+    }
     output.drawn_tokens.assign(host_drawn_.as<int32_t>(), host_drawn_.as<int32_t>() + D);
     output.drawn_logprobs.assign(host_drawn_.as<float>() + D, host_drawn_.as<float>() + 2 * D);
     // The reward rows' label logits, with the output bias (as RewardHeadLogits adds it).
@@ -1091,6 +1115,11 @@ bool DecodeAttentionPipelines(int64_t heads, DecodeAttentionLayout layout, int m
 CudaGraphStats GraphStats(const ForwardBackend& backend) {
   const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
   return cuda != nullptr ? cuda->graph_stats() : CudaGraphStats{};
+}
+
+CudaStepTiming StepTiming(const ForwardBackend& backend) {
+  const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+  return cuda != nullptr ? cuda->step_timing() : CudaStepTiming{};
 }
 
 absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,

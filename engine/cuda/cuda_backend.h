@@ -80,6 +80,17 @@ struct CudaGraphStats {
 // `backend`'s counts; all zero for a backend that is not the CUDA one.
 CudaGraphStats GraphStats(const ForwardBackend& backend);
 
+// With PONDER_CUDA_STEP_TIMING=1 (read when the backend starts; off by default, since the two
+// events a step records cost host time): decode steps (one token per sequence) timed on the
+// stream, from before the step's metadata is copied to the device to after its outputs are
+// copied back. A step's wall time less its stream time is the time the GPU waited for the host.
+struct CudaStepTiming {
+  int64_t steps = 0;
+  double stream_seconds = 0;
+};
+// `backend`'s totals so far; all zero for a backend that is not the CUDA one or does not time.
+CudaStepTiming StepTiming(const ForwardBackend& backend);
+
 // The automatic choice for decode attention (PONDER_CUDA_SPLIT_ATTENTION unset): split over the
 // positions when the step's `heads` (tokens x query heads) leave some of the `multiprocessors`
 // idle, or keep at most two per multiprocessor busy over a mean context of 1 024 positions or more.

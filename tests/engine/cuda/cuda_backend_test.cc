@@ -481,8 +481,11 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
   auto direct = Backend({.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
   auto ordered = BackendWith("PONDER_CUDA_EARLY_START", "0",
                              {.device = Device::kCuda, .block_size = 8, .cuda_graphs = false});
-  ASSERT_TRUE(graphed != nullptr && direct != nullptr && ordered != nullptr);
-  ForwardBackend* backends[] = {graphed.get(), direct.get(), ordered.get()};
+  // Graphs with each decode step timed on the stream (PONDER_CUDA_STEP_TIMING): the same bits.
+  auto timed = BackendWith("PONDER_CUDA_STEP_TIMING", "1",
+                           {.device = Device::kCuda, .block_size = 8, .cuda_graphs = true});
+  ASSERT_TRUE(graphed != nullptr && direct != nullptr && ordered != nullptr && timed != nullptr);
+  ForwardBackend* backends[] = {graphed.get(), direct.get(), timed.get(), ordered.get()};
   const int vocab = weights_->config().vocab_size;
   // Every output of `chunks` from each backend, checked equal to the last (ordered) one's; the
   // greedy tokens returned. With `sample`, each row also gets a sampled draw (LaunchDrawTokens).
@@ -496,8 +499,8 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
                        .step = static_cast<uint64_t>(chunks[r].start_position)});
     }
     ForwardOutput reference;
-    EXPECT_TRUE(backends[2]->Forward(chunks, {.logits = true, .draws = draws}, reference).ok());
-    for (int b = 0; b < 2; ++b) {
+    EXPECT_TRUE(backends[3]->Forward(chunks, {.logits = true, .draws = draws}, reference).ok());
+    for (int b = 0; b < 3; ++b) {
       ForwardOutput out;
       EXPECT_TRUE(backends[b]->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
       EXPECT_EQ(out.logits, reference.logits) << what << ", backend " << b;
@@ -536,6 +539,11 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
   EXPECT_EQ(stats.captures, 2 * 2);
   EXPECT_EQ(stats.launches, 2 * 2 * 2);
   EXPECT_EQ(cuda::GraphStats(*direct).launches, 0);
+  // The timed backend timed its 12 decode steps (not the prefills); the others none.
+  const cuda::CudaStepTiming timing = cuda::StepTiming(*timed);
+  EXPECT_EQ(timing.steps, 2 * 6);
+  EXPECT_GT(timing.stream_seconds, 0.0);
+  EXPECT_EQ(cuda::StepTiming(*graphed).steps, 0);
 }
 
 // Decode steps of three sequences at once against the CPU backend on the same chunks: the
@@ -651,7 +659,8 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_SPLIT_ATTENTION", "2"},    {"PONDER_CUDA_DRAW_CACHE", "yes"},
       {"PONDER_CUDA_EARLY_START", "off"},      {"PONDER_CUDA_QKV_ROPE", "on"},
       {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"},
-      {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"}};
+      {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
+      {"PONDER_CUDA_STEP_TIMING", "yes"}};
   for (const auto& [variable, value] : settings) {
     ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
