@@ -380,14 +380,19 @@ absl::Status Main(std::span<char* const> args) {
       ours.push_back(r);
 #if PONDER_HAVE_CUDA
       const cuda::CudaStepTiming after = cuda::StepTiming(*backend);
-      if (const int64_t timed = after.steps - before.steps; timed > 0) {
+      if (const int64_t timed = after.steps - before.steps; timed == ntg) {
         const double stream = (after.stream_seconds - before.stream_seconds) / timed;
+        const double enqueue = (after.enqueue_seconds - before.enqueue_seconds) / timed;
         const double wall = r.t_tg / static_cast<double>(ntg);
         std::printf(
-            "decode step at batch %d: %.1f us wall, %.1f us on the stream (%lld steps timed): the "
-            "GPU waits %.1f us (%.1f%%) for the host\n",
-            npl, wall * 1e6, stream * 1e6, static_cast<long long>(timed), (wall - stream) * 1e6,
-            100.0 * (wall - stream) / wall);
+            "decode step at batch %d: %.1f us wall, %.1f us on the stream, %.1f us enqueuing: "
+            "the GPU waits %.1f to %.1f us (%.1f to %.1f%%) for the host\n",
+            npl, wall * 1e6, stream * 1e6, enqueue * 1e6, (wall - stream) * 1e6,
+            (wall - stream + enqueue) * 1e6, 100.0 * (wall - stream) / wall,
+            100.0 * (wall - stream + enqueue) / wall);
+      } else if (timed > 0) {  // a prefill of one-token chunks was timed too (--npp 1, ...)
+        std::printf("decode step at batch %d: %lld steps timed for %lld decode steps; not shown\n",
+                    npl, static_cast<long long>(timed), static_cast<long long>(ntg));
       }
 #endif
     }

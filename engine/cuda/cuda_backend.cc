@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -749,8 +750,12 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   // From the first copy on, the stream has work that reads the pinned buffers: a step that fails
   // after it waits for that work, as the next step rewrites them.
   const bool timed = one_token_each && step_events_[0] != nullptr;
+  std::chrono::steady_clock::time_point enqueue_start;
   auto enqueue_and_collect = [&]() -> absl::Status {
-    if (timed) PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_events_[0], stream_));
+    if (timed) {
+      enqueue_start = std::chrono::steady_clock::now();
+      PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_events_[0], stream_));
+    }
     PONDER_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(
         metadata_.data(), host, meta_count * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
     // The draws: the rows' argmaxes when every draw is greedy and draw r reads row r (greedy
@@ -796,7 +801,12 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
     PONDER_RETURN_IF_ERROR(copy_back(options.logits, logits_, R * V, output.logits));
     PONDER_RETURN_IF_ERROR(copy_back(options.hidden, hidden_, R * H, output.hidden));
     PONDER_RETURN_IF_ERROR(copy_back(key.rewards, reward_logits_, R * head_labels_, reward_rows_));
-    if (timed) PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_events_[1], stream_));
+    double enqueue_seconds = 0;
+    if (timed) {
+      PONDER_CUDA_RETURN_IF_ERROR(cudaEventRecord(step_events_[1], stream_));
+      enqueue_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - enqueue_start).count();
+    }
     // Also keeps host_metadata_ and host_draw_params_ untouched until their copies are done.
     PONDER_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream_));
     if (timed) {
@@ -805,6 +815,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
           cudaEventElapsedTime(&milliseconds, step_events_[0], step_events_[1]));
       ++step_timing_.steps;
       step_timing_.stream_seconds += milliseconds * 1e-3;
+      step_timing_.enqueue_seconds += enqueue_seconds;
     }
     output.drawn_tokens.assign(host_drawn_.as<int32_t>(), host_drawn_.as<int32_t>() + D);
     output.drawn_logprobs.assign(host_drawn_.as<float>() + D, host_drawn_.as<float>() + 2 * D);

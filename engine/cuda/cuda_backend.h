@@ -82,11 +82,17 @@ CudaGraphStats GraphStats(const ForwardBackend& backend);
 
 // With PONDER_CUDA_STEP_TIMING=1 (read when the backend starts; off by default, since the two
 // events a step records cost host time): decode steps (one token per sequence) timed on the
-// stream, from before the step's metadata is copied to the device to after its outputs are
-// copied back. A step's wall time less its stream time is the time the GPU waited for the host.
+// stream, from an event recorded before the step's metadata is copied to the device to one after
+// its outputs are copied back, and on the host, from that first record to the return of the last
+// enqueue (the copies, the graph launch or the kernels' launches). The stream was idle before the
+// step, so a step's wall time less its stream time is host time between steps (the caller's, the
+// step's preparation, the wait for the outputs); the GPU may also wait for the host inside the
+// stream time, for at most the enqueue time. The GPU's share of the host's cost thus lies between
+// (wall - stream) and (wall - stream + enqueue).
 struct CudaStepTiming {
   int64_t steps = 0;
   double stream_seconds = 0;
+  double enqueue_seconds = 0;
 };
 // `backend`'s totals so far; all zero for a backend that is not the CUDA one or does not time.
 CudaStepTiming StepTiming(const ForwardBackend& backend);

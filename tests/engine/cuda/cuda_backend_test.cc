@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -486,6 +487,7 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
                            {.device = Device::kCuda, .block_size = 8, .cuda_graphs = true});
   ASSERT_TRUE(graphed != nullptr && direct != nullptr && ordered != nullptr && timed != nullptr);
   ForwardBackend* backends[] = {graphed.get(), direct.get(), timed.get(), ordered.get()};
+  std::chrono::duration<double> timed_wall{0};  // the timed backend's Forward calls, on the host
   const int vocab = weights_->config().vocab_size;
   // Every output of `chunks` from each backend, checked equal to the last (ordered) one's; the
   // greedy tokens returned. With `sample`, each row also gets a sampled draw (LaunchDrawTokens).
@@ -502,7 +504,11 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
     EXPECT_TRUE(backends[3]->Forward(chunks, {.logits = true, .draws = draws}, reference).ok());
     for (int b = 0; b < 3; ++b) {
       ForwardOutput out;
+      const auto start = std::chrono::steady_clock::now();
       EXPECT_TRUE(backends[b]->Forward(chunks, {.logits = true, .draws = draws}, out).ok());
+      if (backends[b] == timed.get()) {
+        timed_wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - start);
+      }
       EXPECT_EQ(out.logits, reference.logits) << what << ", backend " << b;
       EXPECT_EQ(out.drawn_tokens, reference.drawn_tokens) << what << ", backend " << b;
       EXPECT_EQ(out.drawn_logprobs, reference.drawn_logprobs) << what << ", backend " << b;
@@ -539,10 +545,18 @@ TEST_F(CudaEngineTest, GraphsAndEarlyStartsGiveTheBitsOfPlainOrderedLaunches) {
   EXPECT_EQ(stats.captures, 2 * 2);
   EXPECT_EQ(stats.launches, 2 * 2 * 2);
   EXPECT_EQ(cuda::GraphStats(*direct).launches, 0);
-  // The timed backend timed its 12 decode steps (not the prefills); the others none.
+  // The timed backend ran from graphs as the untimed one did, timed its 12 decode steps (not the
+  // prefills), each within the wall time of its Forward call; the others timed none.
+  const cuda::CudaGraphStats timed_graphs = cuda::GraphStats(*timed);
+  EXPECT_EQ(timed_graphs.fallbacks, 0) << timed_graphs.first_fallback;
+  EXPECT_EQ(timed_graphs.captures, stats.captures);
+  EXPECT_EQ(timed_graphs.launches, stats.launches);
   const cuda::CudaStepTiming timing = cuda::StepTiming(*timed);
   EXPECT_EQ(timing.steps, 2 * 6);
   EXPECT_GT(timing.stream_seconds, 0.0);
+  EXPECT_LT(timing.stream_seconds, timed_wall.count());
+  EXPECT_GT(timing.enqueue_seconds, 0.0);
+  EXPECT_LT(timing.enqueue_seconds, timed_wall.count());
   EXPECT_EQ(cuda::StepTiming(*graphed).steps, 0);
 }
 
