@@ -22,6 +22,7 @@
 #include "datasets/fetch.h"
 #include "datasets/prompt.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/builtin_datasets.h"
 
 namespace ponder::cli {
 namespace {
@@ -45,7 +46,10 @@ constexpr char kUsage[] =
     "        also prints the prompt of the first one for --family (qwen-math, llama,\n"
     "        deepseek-r1, plain) with --few-shot K exemplars\n"
     "export  JSON Lines on stdout (or --out FILE), one {\"id\", \"problem\", \"solution\",\n"
-    "        \"answer\"} per problem (code datasets: their code fields). For arith: --split\n"
+    "        \"answer\"} per problem; code datasets as problems-file code rows (\"problem\",\n"
+    "        \"answer_format\": \"code\", \"tests\" or \"test_code\", \"setup\",\n"
+    "        \"example_tests\"), so `ponder bench --problems` on the file benchmarks the same\n"
+    "        problems as --dataset. For arith: --split\n"
     "        train|test, --count N problems (default 500), --seed S (problem i has seed S+i),\n"
     "        --difficulty 2..5 steps (0 = mixed, the default); for others --count limits.\n"
     "fetch   downloads a dataset from its canonical location, checks its SHA-256 and stores\n"
@@ -242,14 +246,28 @@ nlohmann::ordered_json ExportRecord(const datasets::Problem& problem) {
   nlohmann::ordered_json record;
   record["id"] = problem.id;
   if (problem.code.has_value()) {
-    const datasets::CodeTask& code = *problem.code;
-    record["prompt"] = code.prompt;
-    if (!code.entry_point.empty()) record["entry_point"] = code.entry_point;
-    if (!code.test.empty()) record["test"] = code.test;
-    if (!code.test_setup_code.empty()) record["test_setup_code"] = code.test_setup_code;
-    if (!code.test_list.empty()) record["test_list"] = code.test_list;
-    if (!code.test_imports.empty()) record["test_imports"] = code.test_imports;
-    record["canonical_solution"] = code.canonical_solution;
+    // A problems-file code row (datasets/row_parsers.h) holding what a benchmark of the dataset
+    // gives the problem (orchestrator::ProblemProto): the harness's prompt as its text, the
+    // dataset's tests as they are run, the examples the unit_tests verifier checks (after the
+    // same setup). `ponder bench --problems` on the export benchmarks the same problems; the
+    // dataset's entry point and reference solution come along (the parser ignores them).
+    const v1::Problem proto = orchestrator::ProblemProto(problem);
+    const v1::CodeTests& tests = proto.code_tests();
+    record["problem"] = proto.text();
+    record["answer_format"] = "code";
+    if (!tests.setup().empty()) record["setup"] = tests.setup();
+    if (tests.tests_size() > 0) {
+      record["tests"] = std::vector<std::string>(tests.tests().begin(), tests.tests().end());
+    } else {
+      record["test_code"] = tests.test_code();
+    }
+    const v1::CodeTests& examples = proto.example_tests();
+    if (examples.tests_size() > 0) {
+      record["example_tests"] =
+          std::vector<std::string>(examples.tests().begin(), examples.tests().end());
+    }
+    if (!problem.code->entry_point.empty()) record["entry_point"] = problem.code->entry_point;
+    record["canonical_solution"] = problem.code->canonical_solution;
     return record;
   }
   record["problem"] = problem.question;

@@ -7,16 +7,20 @@
 #include <signal.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "datasets/dataset.h"
 #include "nlohmann/json.hpp"
+#include "orchestrator/builtin_datasets.h"
 #include "orchestrator/store/experiment_store.h"
 #include "orchestrator/store/sqlite.h"
 #include "tests/orchestrator/ponderd_process.h"
@@ -640,6 +644,95 @@ TEST_F(BenchCliTest, CodeProblemsFileIsGradedByItsTests) {
   CommandResult blank = Ponder(args);
   EXPECT_EQ(blank.code, 2) << blank.err;
   EXPECT_THAT(blank.err, HasSubstr("code.jsonl:2: \"tests\"[0] is blank"));
+}
+
+// Exports code dataset `name` from `data_dir` to `path` with `ponder datasets export` and checks
+// that the file gives the problems the dataset gives (orchestrator::ProblemProto): the same ids,
+// text, tests as they are run and examples for the unit_tests verifier. Returns the problems
+// compared.
+size_t ExpectExportGivesTheSameProblems(const std::string& name, const std::string& data_dir,
+                                        const std::string& path) {
+  SCOPED_TRACE(name);
+  CommandResult exported =
+      Ponder({"datasets", "export", name, "--data-dir", data_dir, "--out", path});
+  EXPECT_EQ(exported.code, 0) << exported.err;
+  absl::StatusOr<datasets::LoadedDataset> dataset =
+      datasets::LoadDataset(name, {.data_dir = data_dir});
+  absl::StatusOr<datasets::LoadedDataset> file = datasets::LoadProblemsFile(path);
+  EXPECT_TRUE(dataset.ok()) << dataset.status();
+  EXPECT_TRUE(file.ok()) << file.status();
+  if (!dataset.ok() || !file.ok()) return 0;
+  EXPECT_EQ(file->skipped, 0);
+  EXPECT_EQ(file->problems.size(), dataset->problems.size());
+  const size_t count = std::min(file->problems.size(), dataset->problems.size());
+  for (size_t i = 0; i < count; ++i) {
+    const v1::Problem expected = ProblemProto(dataset->problems[i]);
+    const v1::Problem actual = ProblemProto(file->problems[i]);
+    EXPECT_EQ(actual.id(), expected.id());
+    EXPECT_EQ(actual.text(), expected.text()) << expected.id();
+    EXPECT_EQ(actual.answer_format(), v1::ANSWER_FORMAT_CODE) << expected.id();
+    EXPECT_EQ(actual.code_tests().SerializeAsString(), expected.code_tests().SerializeAsString())
+        << expected.id() << ": " << actual.code_tests().DebugString() << " against "
+        << expected.code_tests().DebugString();
+    EXPECT_EQ(actual.example_tests().SerializeAsString(),
+              expected.example_tests().SerializeAsString())
+        << expected.id() << ": " << actual.example_tests().DebugString() << " against "
+        << expected.example_tests().DebugString();
+  }
+  return count;
+}
+
+// `ponder datasets export` of a code dataset writes problems-file code rows that give the same
+// problems as the dataset: the same text, the same tests as they are run (HumanEval's block,
+// MBPP's asserts after its setup), the same examples for the unit_tests verifier.
+TEST(DatasetsExportTest, CodeDatasetsExportAsProblemsFilesOfTheSameProblems) {
+  const std::string data_dir = TempPath("export_data");
+  std::filesystem::create_directories(data_dir + "/humaneval");
+  std::filesystem::create_directories(data_dir + "/mbpp");
+  {
+    std::ofstream out(data_dir + "/humaneval/HumanEval.jsonl");
+    out << R"({"task_id":"HumanEval/0","prompt":"def twice(x):\n    \"\"\"Twice x.\n    )"
+        << R"(>>> twice(2)\n    4\n    \"\"\"\n","entry_point":"twice",)"
+        << R"("canonical_solution":"    return 2 * x\n","test":"def check(candidate):\n)"
+        << R"(    assert candidate(3) == 6\n"})"
+        << "\n";
+  }
+  {
+    std::ofstream out(data_dir + "/mbpp/mbpp.jsonl");
+    out << R"({"task_id":11,"text":"Write f.","code":"def f():\n    return 1",)"
+        << R"("test_setup_code":"import math","test_list":["assert f() == 1",)"
+        << R"("assert f() + 1 == 2"],"challenge_test_list":[]})"
+        << "\n";
+  }
+  for (const std::string name : {"humaneval", "mbpp"}) {
+    const std::string path = TempPath(name + "_export.jsonl");
+    EXPECT_EQ(ExpectExportGivesTheSameProblems(name, data_dir, path), 1u);
+    absl::StatusOr<datasets::LoadedDataset> dataset =
+        datasets::LoadDataset(name, {.data_dir = data_dir});
+    ASSERT_TRUE(dataset.ok()) << dataset.status();
+    // Something to compare: HumanEval's docstring example, MBPP's first assert after its setup.
+    EXPECT_EQ(ProblemProto(dataset->problems[0]).example_tests().tests_size(), 1) << name;
+    // The reference solution comes along, for a user editing the file.
+    EXPECT_THAT(
+        ReadFile(path),
+        HasSubstr(name == "humaneval" ? R"("canonical_solution":"    return 2 * x\n")"
+                                      : R"("canonical_solution":"def f():\n    return 1")"));
+  }
+}
+
+// The same for every problem of the real HumanEval, MBPP and sanitized MBPP (../shared).
+TEST(DatasetsExportTest, RealCodeDatasetsExportAsProblemsFilesOfTheSameProblems) {
+  const std::string data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
+  for (const auto& [name, file, count] : {std::tuple<std::string, std::string, size_t>{
+                                              "humaneval", "humaneval/HumanEval.jsonl.gz", 164},
+                                          {"mbpp", "mbpp/mbpp.jsonl", 500},
+                                          {"mbpp-sanitized", "mbpp/sanitized-mbpp.json", 257}}) {
+    if (!std::filesystem::exists(data_dir + "/" + file)) {
+      GTEST_SKIP() << data_dir << "/" << file << " is absent: the real-dataset exports are skipped";
+    }
+    EXPECT_EQ(ExpectExportGivesTheSameProblems(name, data_dir, TempPath(name + "_export.jsonl")),
+              count);
+  }
 }
 
 // A dataset line that does not parse is skipped, as everywhere, and said on stderr (before, the
