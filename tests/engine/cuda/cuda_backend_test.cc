@@ -14,7 +14,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
@@ -34,6 +37,31 @@ constexpr double kLogprobTolerance = 0.05;
 std::string TempPath(const std::string& name) {
   return (std::filesystem::path(::testing::TempDir()) / name).string();
 }
+
+// Sets environment variable `name` to `value` (a PONDER_CUDA_* setting, read when a backend
+// starts) for its lifetime, then restores what was there: a run of the tests with settings of
+// its own in the environment (cuda_device_check.sh's TEST_SETTINGS) keeps them past each test's
+// own.
+class ScopedSetting {
+ public:
+  ScopedSetting(std::string name, const std::string& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str()); old != nullptr) old_ = old;
+    EXPECT_EQ(setenv(name_.c_str(), value.c_str(), 1), 0) << name_;
+  }
+  ScopedSetting(const ScopedSetting&) = delete;
+  ScopedSetting& operator=(const ScopedSetting&) = delete;
+  ~ScopedSetting() {
+    if (old_.has_value()) {
+      setenv(name_.c_str(), old_->c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 std::vector<int32_t> Tokens(int n, int vocab, int salt) {
   std::vector<int32_t> tokens(n);
@@ -164,10 +192,11 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
-    ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
     options.device = Device::kCuda;
-    auto gpu = CreateForwardBackend(**weights, pool, options);
-    unsetenv(variable.c_str());
+    auto gpu = [&] {
+      ScopedSetting scoped(variable, value);
+      return CreateForwardBackend(**weights, pool, options);
+    }();
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     EXPECT_EQ((*gpu)->device(), Device::kCuda);
     // Blocks 3.. on the GPU, 0.. on the CPU: block ids must not matter.
@@ -240,10 +269,8 @@ class CudaEngineTest : public ::testing::Test {
   std::unique_ptr<ForwardBackend> BackendWith(const char* variable, const char* value,
                                               BackendOptions options = {.device = Device::kCuda,
                                                                         .block_size = 8}) {
-    EXPECT_EQ(setenv(variable, value, 1), 0);
-    auto backend = Backend(options);
-    unsetenv(variable);
-    return backend;
+    ScopedSetting scoped(variable, value);
+    return Backend(options);
   }
   std::unique_ptr<LocalEngine> Engine(Device device, int64_t kv_bytes = 0) {
     LocalEngineOptions options;
@@ -676,9 +703,10 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
       {"PONDER_CUDA_STEP_TIMING", "yes"}};
   for (const auto& [variable, value] : settings) {
-    ASSERT_EQ(setenv(variable.c_str(), value.c_str(), 1), 0);
-    auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
-    unsetenv(variable.c_str());
+    auto backend = [&] {
+      ScopedSetting scoped(variable, value);
+      return CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
+    }();
     ASSERT_FALSE(backend.ok()) << variable << "=" << value;
     EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(backend.status().message()), ::testing::HasSubstr(variable));
