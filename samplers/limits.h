@@ -28,6 +28,9 @@ inline constexpr char kStrategyTemperatureRange[] = "0 (greedy) or in [1e-6, 10]
 inline constexpr double kMinWeightTemperature = 1e-6;
 inline constexpr double kMaxWeightTemperature = 1e6;
 
+// DVTS's lookahead steps (v1::Dvts::lookahead): each costs a greedy step per candidate.
+inline constexpr int kMaxLookahead = 16;
+
 }  // namespace ponder::samplers
 
 #endif  // PONDER_SAMPLERS_LIMITS_H_

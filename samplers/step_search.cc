@@ -125,11 +125,15 @@ class BeamSearch : public Strategy {
 // subtree closes when its chosen step is empty or ended the generation, or when its solution
 // holds the answer marker ("boxed{" in sal). The result holds, for every subtree, the M
 // candidates of its last expansion (previous text + each next step) with their scores; the
-// answer is the best of all N.
+// answer is the best of all N. With lookahead k (sal's generate_k_steps: the first step
+// sampled, k more at temperature 0, each ending at the delimiter, a rollout stopping where the
+// generation ended), each candidate is scored by its rollout, and the subtree still takes only
+// the candidate's step; the last iteration has no lookahead. A rollout here also stops where it
+// finishes a solution otherwise (the answer marker, max_steps, max_tokens, the context).
 class Dvts : public Strategy {
  public:
   explicit Dvts(const v1::Dvts& config)
-      : width_(config.beam_width() > 0 ? config.beam_width() : 4) {}
+      : width_(config.beam_width() > 0 ? config.beam_width() : 4), lookahead_(config.lookahead()) {}
 
   absl::StatusOr<v1::SolveResult> Solve(const ProblemInput& problem,
                                         const SolveContext& context) override {
@@ -165,8 +169,14 @@ class Dvts : public Strategy {
       PONDER_ASSIGN_OR_RETURN(std::vector<Partial> children,
                               ExtendByOneStep(problem, context, settings, extensions, final_step,
                                               iteration, requests, usage, result));
-      PONDER_ASSIGN_OR_RETURN(std::vector<double> scores,
-                              ScorePartials(problem, context, settings, children, usage, result));
+      std::vector<double> scores;
+      if (lookahead_ > 0 && !final_step) {
+        PONDER_ASSIGN_OR_RETURN(scores, ScoreByLookahead(problem, context, settings, children,
+                                                         iteration, requests, usage, result));
+      } else {
+        PONDER_ASSIGN_OR_RETURN(scores,
+                                ScorePartials(problem, context, settings, children, usage, result));
+      }
       for (size_t k = 0; k < open.size(); ++k) {
         Subtree& tree = trees[open[k]];
         tree.last_expansion.assign(children.begin() + k * width,
@@ -200,7 +210,44 @@ class Dvts : public Strategy {
   }
 
  private:
+  // The verifier's scores of `children`'s greedy rollouts of up to lookahead_ more steps, each
+  // also stored as the reward of its child's trace node. The rollouts' steps are generated and
+  // counted in `usage` like any, then dropped from the trace (they were appended after the
+  // children's nodes).
+  absl::StatusOr<std::vector<double>> ScoreByLookahead(
+      const ProblemInput& problem, const SolveContext& context, const Settings& settings,
+      const std::vector<Partial>& children, int iteration, uint64_t& requests, UsageMeter& usage,
+      v1::SolveResult& result) const {
+    Settings greedy = settings;
+    greedy.sampling.temperature = 0.0;
+    const int children_end = result.trace_size();
+    std::vector<Partial> rollouts = children;
+    for (int step = 0; step < lookahead_; ++step) {
+      std::vector<Extension> extensions;
+      std::vector<size_t> extended;
+      for (size_t i = 0; i < rollouts.size(); ++i) {
+        if (rollouts[i].finished) continue;
+        extensions.push_back({&rollouts[i], 1});
+        extended.push_back(i);
+      }
+      if (extensions.empty()) break;
+      PONDER_ASSIGN_OR_RETURN(
+          std::vector<Partial> next,
+          ExtendByOneStep(problem, context, greedy, extensions,
+                          /*final_step=*/false, iteration, requests, usage, result));
+      for (size_t j = 0; j < extended.size(); ++j) rollouts[extended[j]] = std::move(next[j]);
+    }
+    PONDER_ASSIGN_OR_RETURN(std::vector<double> scores,
+                            ScorePartials(problem, context, settings, rollouts, usage, result));
+    result.mutable_trace()->DeleteSubrange(children_end, result.trace_size() - children_end);
+    for (size_t i = 0; i < children.size(); ++i) {
+      if (children[i].node >= 0) result.mutable_trace(children[i].node)->set_reward(scores[i]);
+    }
+    return scores;
+  }
+
   int width_;
+  int lookahead_;
 };
 
 }  // namespace

@@ -96,6 +96,10 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
         return InvalidField("dvts.beam_width",
                             absl::StrCat("must not exceed budget.n (", budget.n(), ")"));
       }
+      if (config.dvts().lookahead() < 0 || config.dvts().lookahead() > kMaxLookahead) {
+        return InvalidField("dvts.lookahead", absl::StrCat("must be in [0, ", kMaxLookahead,
+                                                           "], got ", config.dvts().lookahead()));
+      }
       break;
     case v1::StrategyConfig::kParticleFilter: {
       const auto& pf = config.particle_filter();

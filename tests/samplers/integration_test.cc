@@ -124,6 +124,36 @@ INSTANTIATE_TEST_SUITE_P(Strategies, EveryStrategy,
                          ::testing::Values("bon", "wbon", "sc", "asc", "rpc", "ppl", "beam", "dvts",
                                            "pf", "pg"));
 
+// DVTS with lookahead on the real engine: the rollouts cost tokens (greedy steps beyond each
+// candidate) but add no trace steps, the candidates stay within max_tokens, and the same seed
+// gives the same result.
+TEST(StrategyIntegrationTest, DvtsLookaheadRollsOutOnTheEngine) {
+  v1::StrategyConfig config = Config("dvts");
+  auto plain = Solve(config, 4, 11);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  config.mutable_dvts()->set_lookahead(2);
+  auto a = Solve(config, 4, 11);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = Solve(config, 4, 11);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(a->candidates_size(), 4);
+  for (const auto& c : a->candidates()) EXPECT_LE(c.num_tokens(), 24);
+  // Every trace step is a candidate step: 2 subtrees x 2 candidates per iteration, at most 3
+  // iterations, each node a child of a kept node (or of the prompt).
+  EXPECT_LE(a->trace_size(), 3 * 4);
+  for (const auto& node : a->trace()) {
+    if (node.parent() >= 0) {
+      EXPECT_TRUE(a->trace(node.parent()).kept()) << node.node();
+    }
+    EXPECT_TRUE(node.has_reward()) << node.node();
+  }
+  EXPECT_GT(a->usage().generated_tokens(), plain->usage().generated_tokens());
+  ASSERT_EQ(a->candidates_size(), b->candidates_size());
+  for (int i = 0; i < a->candidates_size(); ++i)
+    EXPECT_EQ(a->candidates(i).text(), b->candidates(i).text());
+  EXPECT_EQ(a->selected_candidate(), b->selected_candidate());
+}
+
 TEST(StrategyIntegrationTest, ProcessRewardModelGuidesParticleFiltering) {
   v1::StrategyConfig config = Config("pf");
   auto* prm = config.mutable_verifier()->mutable_prm();

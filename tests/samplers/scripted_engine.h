@@ -5,9 +5,12 @@
 #ifndef PONDER_TESTS_SAMPLERS_SCRIPTED_ENGINE_H_
 #define PONDER_TESTS_SAMPLERS_SCRIPTED_ENGINE_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -21,10 +24,17 @@ class ScriptedEngine : public engine::Engine {
 
   // Mean token log-prob reported for a given completion text (default -0.1 per token).
   std::map<std::string, double> mean_logprob;
-  int calls = 0;
+  std::atomic<int> calls = 0;
+  // Each request's sampling temperature, in the order they came (strategies generate from several
+  // threads at once: read it after the solve).
+  std::vector<double> temperatures;
 
   absl::StatusOr<engine::GenerateResult> Generate(const engine::GenerateRequest& request) override {
     ++calls;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      temperatures.push_back(request.sampling.temperature);
+    }
     if (request.cancel != nullptr && request.cancel->cancelled()) {
       engine::GenerateResult cancelled;
       cancelled.completions.resize(request.n);
@@ -86,6 +96,7 @@ class ScriptedEngine : public engine::Engine {
 
  private:
   Script script_;
+  std::mutex mutex_;
 };
 
 }  // namespace ponder::samplers::testing

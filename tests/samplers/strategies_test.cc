@@ -224,6 +224,44 @@ TEST(DvtsTest, EachSubtreeFollowsItsBestExpansion) {
   EXPECT_EQ(result->answer(), "1");
 }
 
+// Lookahead (sal's DVTS): a step that scores well alone but leads to a bad next step loses to
+// one whose greedy rollout scores better; the subtree keeps the step, not the rollout, whose
+// steps are generated at temperature 0, counted in usage and left out of the trace.
+TEST(DvtsTest, LookaheadRanksStepsByTheirGreedyRollouts) {
+  auto script = [](const std::string& context, uint64_t, int index) -> std::string {
+    if (context.find("trap") != std::string::npos) return "#### 7 q=0.2<eos>";
+    if (context.find("fine") != std::string::npos) return "#### 3 q=0.9<eos>";
+    if (context.find("bait") != std::string::npos) return "trap q=0.1\n\n";
+    if (context.find("good") != std::string::npos) return "fine q=0.8\n\n";
+    return index == 0 ? "bait q=0.9\n\n" : "good q=0.3\n\n";
+  };
+  Fixture plain(script);
+  auto greedy_choice = plain.Solve("dvts", 2);  // one subtree of width 2
+  ASSERT_TRUE(greedy_choice.ok()) << greedy_choice.status();
+  EXPECT_EQ(greedy_choice->answer(), "7");  // bait (0.9) beat good (0.3)
+
+  Fixture f(script);
+  auto result =
+      f.Solve("dvts", 2, 1, [](v1::StrategyConfig& c) { c.mutable_dvts()->set_lookahead(1); });
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->answer(), "3");  // good's rollout (fine, 0.8) beat bait's (trap, 0.1)
+  // The kept first step is good's, scored by its rollout; no rollout step is a trace node.
+  bool kept_good = false;
+  for (const auto& node : result->trace()) {
+    EXPECT_EQ(node.text().find("trap"), std::string::npos) << node.text();
+    if (node.iteration() == 0 && node.kept()) {
+      kept_good = node.text().find("good") != std::string::npos;
+      EXPECT_DOUBLE_EQ(node.reward(), 0.8);
+    }
+  }
+  EXPECT_TRUE(kept_good);
+  EXPECT_GT(result->usage().generated_tokens(), greedy_choice->usage().generated_tokens());
+  // The rollouts' requests are greedy; the steps' are sampled as configured.
+  EXPECT_THAT(f.engine.temperatures, ::testing::Contains(0.0));
+  EXPECT_THAT(f.engine.temperatures, ::testing::Contains(::testing::Gt(0.0)));
+  EXPECT_THAT(plain.engine.temperatures, ::testing::Each(::testing::Gt(0.0)));
+}
+
 // The default width (4) with a smaller budget: one subtree of n candidates a step, never more
 // (budget 1 drew 4 candidates a step).
 TEST(DvtsTest, TheDefaultWidthShrinksToASmallerBudget) {
@@ -307,6 +345,14 @@ TEST(StrategyTest, ValidationNamesTheField) {
   config.mutable_particle_filter()->set_gibbs_iterations(3);
   EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
               ::testing::HasSubstr("particle_filter.gibbs_iterations"));
+  for (int lookahead : {-1, 17}) {
+    config.mutable_dvts()->set_lookahead(lookahead);
+    EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
+                ::testing::HasSubstr("dvts.lookahead: must be in [0, 16]"))
+        << lookahead;
+  }
+  config.mutable_dvts()->set_lookahead(16);
+  EXPECT_TRUE(ValidateStrategy(config, budget).ok());
   config.mutable_best_of_n();
   config.clear_verifier();
   EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
