@@ -76,7 +76,8 @@ absl::StatusOr<std::vector<double>> ScorePartials(const ProblemInput& problem,
                                                   const SolveContext& context,
                                                   const Settings& settings,
                                                   std::span<const Partial> partials,
-                                                  UsageMeter& usage, v1::SolveResult& result) {
+                                                  UsageMeter& usage, v1::SolveResult& result,
+                                                  std::vector<bool>* over_context) {
   if (context.verifier == nullptr)
     return absl::FailedPreconditionError("this strategy needs a verifier");
   std::vector<verifiers::Solution> solutions;
@@ -89,8 +90,10 @@ absl::StatusOr<std::vector<double>> ScorePartials(const ProblemInput& problem,
   usage.AddVerifierTokens(scored.tokens_processed);
   NoteOverContext(scored, result);
   std::vector<double> scores;
+  if (over_context != nullptr) over_context->assign(partials.size(), false);
   for (size_t i = 0; i < partials.size(); ++i) {
     scores.push_back(scored.scores[i].aggregate);
+    if (over_context != nullptr) (*over_context)[i] = scored.scores[i].over_context;
     if (partials[i].node >= 0)
       result.mutable_trace(partials[i].node)->set_reward(scored.scores[i].aggregate);
   }

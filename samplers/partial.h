@@ -47,12 +47,13 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
 
 // Scores partial solutions with the verifier; returns the aggregated score of each and stores
 // it as the reward of each one's trace node. Partials too long for the verifier's model score
-// 0 (NoteOverContext).
+// 0 (NoteOverContext) and, where `over_context` is given, are marked there (one per partial).
 absl::StatusOr<std::vector<double>> ScorePartials(const ProblemInput& problem,
                                                   const SolveContext& context,
                                                   const Settings& settings,
                                                   std::span<const Partial> partials,
-                                                  UsageMeter& usage, v1::SolveResult& result);
+                                                  UsageMeter& usage, v1::SolveResult& result,
+                                                  std::vector<bool>* over_context = nullptr);
 
 // A finished partial as a candidate.
 v1::Candidate PartialToCandidate(int index, const Partial& partial, verifiers::AnswerFormat format);

@@ -129,7 +129,9 @@ class BeamSearch : public Strategy {
 // sampled, k more at temperature 0, each ending at the delimiter, a rollout stopping where the
 // generation ended), each candidate is scored by its rollout, and the subtree still takes only
 // the candidate's step; the last iteration has no lookahead. A rollout here also stops where it
-// finishes a solution otherwise (the answer marker, max_steps, max_tokens, the context).
+// finishes a solution otherwise (the answer marker, max_steps, max_tokens, the context), when
+// the budget's max_generated_tokens is spent, and a candidate whose rollout is too long for the
+// verifier's context is scored alone (sal would fail there).
 class Dvts : public Strategy {
  public:
   explicit Dvts(const v1::Dvts& config)
@@ -210,10 +212,11 @@ class Dvts : public Strategy {
   }
 
  private:
-  // The verifier's scores of `children`'s greedy rollouts of up to lookahead_ more steps, each
-  // also stored as the reward of its child's trace node. The rollouts' steps are generated and
-  // counted in `usage` like any, then dropped from the trace (they were appended after the
-  // children's nodes).
+  // The verifier's scores of `children`'s greedy rollouts of up to lookahead_ more steps (fewer
+  // once the budget's max_generated_tokens is spent), each also stored as the reward of its
+  // child's trace node; a child whose rollout the verifier's context cannot hold gets its own
+  // score. The rollouts' steps are generated and counted in `usage` like any, then dropped from
+  // the trace (they were appended after the children's nodes).
   absl::StatusOr<std::vector<double>> ScoreByLookahead(
       const ProblemInput& problem, const SolveContext& context, const Settings& settings,
       const std::vector<Partial>& children, int iteration, uint64_t& requests, UsageMeter& usage,
@@ -222,7 +225,9 @@ class Dvts : public Strategy {
     greedy.sampling.temperature = 0.0;
     const int children_end = result.trace_size();
     std::vector<Partial> rollouts = children;
+    const int64_t token_cap = context.budget.max_generated_tokens();
     for (int step = 0; step < lookahead_; ++step) {
+      if (token_cap > 0 && usage.generated_tokens() >= token_cap) break;
       std::vector<Extension> extensions;
       std::vector<size_t> extended;
       for (size_t i = 0; i < rollouts.size(); ++i) {
@@ -237,9 +242,24 @@ class Dvts : public Strategy {
                           /*final_step=*/false, iteration, requests, usage, result));
       for (size_t j = 0; j < extended.size(); ++j) rollouts[extended[j]] = std::move(next[j]);
     }
-    PONDER_ASSIGN_OR_RETURN(std::vector<double> scores,
-                            ScorePartials(problem, context, settings, rollouts, usage, result));
+    std::vector<bool> over_context;
+    PONDER_ASSIGN_OR_RETURN(
+        std::vector<double> scores,
+        ScorePartials(problem, context, settings, rollouts, usage, result, &over_context));
     result.mutable_trace()->DeleteSubrange(children_end, result.trace_size() - children_end);
+    std::vector<Partial> alone;
+    std::vector<size_t> alone_index;
+    for (size_t i = 0; i < children.size(); ++i) {
+      if (over_context[i] && rollouts[i].num_steps() > children[i].num_steps()) {
+        alone.push_back(children[i]);
+        alone_index.push_back(i);
+      }
+    }
+    if (!alone.empty()) {
+      PONDER_ASSIGN_OR_RETURN(std::vector<double> own,
+                              ScorePartials(problem, context, settings, alone, usage, result));
+      for (size_t j = 0; j < alone.size(); ++j) scores[alone_index[j]] = own[j];
+    }
     for (size_t i = 0; i < children.size(); ++i) {
       if (children[i].node >= 0) result.mutable_trace(children[i].node)->set_reward(scores[i]);
     }

@@ -15,10 +15,12 @@ namespace {
 
 using testing::ScriptedEngine;
 
-// Scores a solution by the number after "q=" in its last step (0.5 when absent).
+// Scores a solution by the number after "q=" in its last step (0.5 when absent). A solution of
+// more than `max_steps` steps is over the verifier's context (scored 0, marked).
 class ScriptedVerifier : public verifiers::Verifier {
  public:
   int calls = 0;
+  size_t max_steps = std::numeric_limits<size_t>::max();
   absl::StatusOr<verifiers::VerifyResult> Score(std::string_view,
                                                 std::span<const verifiers::Solution> solutions,
                                                 const verifiers::VerifyOptions& options) override {
@@ -26,6 +28,11 @@ class ScriptedVerifier : public verifiers::Verifier {
     verifiers::VerifyResult result;
     for (const verifiers::Solution& s : solutions) {
       verifiers::VerifierScores scores;
+      if (s.steps.size() > max_steps) {
+        scores.over_context = true;
+        result.scores.push_back(std::move(scores));
+        continue;
+      }
       for (const std::string& step : s.steps) {
         size_t at = step.rfind("q=");
         scores.step_scores.push_back(at == std::string::npos ? 0.5
@@ -58,11 +65,13 @@ struct Fixture {
 
   absl::StatusOr<v1::SolveResult> Solve(const std::string& strategy_json_kind, int n,
                                         uint64_t seed = 1,
-                                        std::function<void(v1::StrategyConfig&)> edit = nullptr) {
+                                        std::function<void(v1::StrategyConfig&)> edit = nullptr,
+                                        int64_t max_generated_tokens = 0) {
     SolveContext context;
     context.policy = &engine;
     context.verifier = &verifier;
     context.budget.set_n(n);
+    context.budget.set_max_generated_tokens(max_generated_tokens);
     context.seed = seed;
     v1::StrategyConfig& config = context.config;
     if (strategy_json_kind == "sc") config.mutable_self_consistency();
@@ -224,17 +233,24 @@ TEST(DvtsTest, EachSubtreeFollowsItsBestExpansion) {
   EXPECT_EQ(result->answer(), "1");
 }
 
-// Lookahead (sal's DVTS): a step that scores well alone but leads to a bad next step loses to
-// one whose greedy rollout scores better; the subtree keeps the step, not the rollout, whose
-// steps are generated at temperature 0, counted in usage and left out of the trace.
-TEST(DvtsTest, LookaheadRanksStepsByTheirGreedyRollouts) {
-  auto script = [](const std::string& context, uint64_t, int index) -> std::string {
+// Two first steps: "bait" scores 0.9 alone but leads to "trap" (0.1) and the answer 7; "good"
+// scores 0.3 alone and leads to "fine" (0.8) and the answer 3. `bait_first`: bait is the first
+// sample of a step's request.
+ScriptedEngine::Script BaitOrGood(bool bait_first) {
+  return [bait_first](const std::string& context, uint64_t, int index) -> std::string {
     if (context.find("trap") != std::string::npos) return "#### 7 q=0.2<eos>";
     if (context.find("fine") != std::string::npos) return "#### 3 q=0.9<eos>";
     if (context.find("bait") != std::string::npos) return "trap q=0.1\n\n";
     if (context.find("good") != std::string::npos) return "fine q=0.8\n\n";
-    return index == 0 ? "bait q=0.9\n\n" : "good q=0.3\n\n";
+    return (index == 0) == bait_first ? "bait q=0.9\n\n" : "good q=0.3\n\n";
   };
+}
+
+// Lookahead (sal's DVTS): a step that scores well alone but leads to a bad next step loses to
+// one whose greedy rollout scores better; the subtree keeps the step, not the rollout, whose
+// steps are generated at temperature 0, counted in usage and left out of the trace.
+TEST(DvtsTest, LookaheadRanksStepsByTheirGreedyRollouts) {
+  const ScriptedEngine::Script script = BaitOrGood(/*bait_first=*/true);
   Fixture plain(script);
   auto greedy_choice = plain.Solve("dvts", 2);  // one subtree of width 2
   ASSERT_TRUE(greedy_choice.ok()) << greedy_choice.status();
@@ -256,10 +272,51 @@ TEST(DvtsTest, LookaheadRanksStepsByTheirGreedyRollouts) {
   }
   EXPECT_TRUE(kept_good);
   EXPECT_GT(result->usage().generated_tokens(), greedy_choice->usage().generated_tokens());
-  // The rollouts' requests are greedy; the steps' are sampled as configured.
-  EXPECT_THAT(f.engine.temperatures, ::testing::Contains(0.0));
-  EXPECT_THAT(f.engine.temperatures, ::testing::Contains(::testing::Gt(0.0)));
-  EXPECT_THAT(plain.engine.temperatures, ::testing::Each(::testing::Gt(0.0)));
+  // The steps are sampled as configured (one request of 2 a step), the rollouts greedy (one
+  // request per candidate): iterations 0 and 1 roll out, the last (finished steps) does not.
+  const auto sampled = ::testing::Gt(0.0);
+  EXPECT_THAT(f.engine.temperatures,
+              ::testing::ElementsAre(sampled, 0.0, 0.0, sampled, 0.0, 0.0, sampled));
+}
+
+// A rollout too long for the verifier's context leaves its candidate scored alone (not 0): with
+// room for one step only, the lookahead case above ranks as plain DVTS does.
+TEST(DvtsTest, ACandidateWhoseRolloutOverflowsTheVerifierIsScoredAlone) {
+  // Bait second: scoring both rollouts 0 would keep the first step (good).
+  Fixture f(BaitOrGood(/*bait_first=*/false));
+  f.verifier.max_steps = 1;
+  auto result =
+      f.Solve("dvts", 2, 1, [](v1::StrategyConfig& c) { c.mutable_dvts()->set_lookahead(1); });
+  ASSERT_TRUE(result.ok()) << result.status();
+  bool kept_bait = false;
+  for (const auto& node : result->trace()) {
+    if (node.iteration() == 0 && node.kept()) {
+      kept_bait = node.text().find("bait") != std::string::npos;
+      EXPECT_DOUBLE_EQ(node.reward(), 0.9);
+    }
+  }
+  EXPECT_TRUE(kept_bait);
+  EXPECT_GT(result->diagnostics().at("verifier_over_context"), 0);
+}
+
+// Rollouts stop once the budget's max_generated_tokens is spent: with lookahead 16 on steps
+// that never end a solution, a cap of 30 tokens stops the first rollouts after one step of
+// each candidate (9 tokens), not sixteen, and the next iteration finishes the solutions.
+TEST(DvtsTest, LookaheadStopsAtTheTokenBudget) {
+  auto script = [](const std::string&, uint64_t, int) -> std::string { return "s q=0.5\n\n"; };
+  Fixture f(script);
+  auto result =
+      f.Solve("dvts", 2, 1, [](v1::StrategyConfig& c) { c.mutable_dvts()->set_lookahead(16); });
+  ASSERT_TRUE(result.ok()) << result.status();
+  const int64_t unbounded = result->usage().generated_tokens();
+  Fixture capped(script);
+  auto bounded = capped.Solve(
+      "dvts", 2, 1, [](v1::StrategyConfig& c) { c.mutable_dvts()->set_lookahead(16); },
+      /*max_generated_tokens=*/30);
+  ASSERT_TRUE(bounded.ok()) << bounded.status();
+  // Children 18, one rollout step 18, then the final iteration's 18.
+  EXPECT_EQ(bounded->usage().generated_tokens(), 54);
+  EXPECT_GT(unbounded, 54 * 4);
 }
 
 // The default width (4) with a smaller budget: one subtree of n candidates a step, never more
