@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -49,9 +50,11 @@ class ScriptedVerifier : public verifiers::Verifier {
   std::string name() const override { return "scripted"; }
 };
 
-// Completions drawn in order from a list: the i-th completion of the whole solve gets texts[i].
+// Completions drawn in order from a list: the i-th completion of the whole solve gets texts[i]
+// (for strategies that send one request, whose samples the scripted engine writes in order; the
+// counter is atomic, as requests may run concurrently).
 ScriptedEngine::Script FromList(std::vector<std::string> texts) {
-  auto next = std::make_shared<size_t>(0);
+  auto next = std::make_shared<std::atomic<size_t>>(0);
   return
       [texts, next](const std::string&, uint64_t, int) { return texts[(*next)++ % texts.size()]; };
 }
