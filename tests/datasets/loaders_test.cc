@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/datasets/test_files.h"
+#include "tests/testing/scoped_env.h"
 #include "verifiers/grading/grader.h"
 
 namespace ponder::datasets {
@@ -35,29 +36,7 @@ LoadedDataset LoadOrDie(std::string_view name, const DatasetOptions& options) {
   return loaded.ok() ? *std::move(loaded) : LoadedDataset{};
 }
 
-// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value == nullptr) {
-      unsetenv(name);
-    } else {
-      setenv(name, value, 1);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testutil::ScopedEnv;
 
 constexpr char kGsm8kWithBadLines[] =
     R"({"question": "Q0?", "answer": "2 + 2 = 4\n#### 4"})"

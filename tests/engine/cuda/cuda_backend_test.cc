@@ -14,7 +14,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <numeric>
-#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -27,6 +26,7 @@
 #include "engine/testing/random_model.h"
 #include "engine/transformer/weights.h"
 #include "tests/engine/cuda/cuda_test_util.h"
+#include "tests/testing/scoped_env.h"
 
 namespace ponder::engine {
 namespace {
@@ -37,31 +37,6 @@ constexpr double kLogprobTolerance = 0.05;
 std::string TempPath(const std::string& name) {
   return (std::filesystem::path(::testing::TempDir()) / name).string();
 }
-
-// Sets environment variable `name` to `value` (a PONDER_CUDA_* setting, read when a backend
-// starts) for its lifetime, then restores what was there: a run of the tests with settings of
-// its own in the environment (cuda_device_check.sh's TEST_SETTINGS) keeps them past each test's
-// own.
-class ScopedSetting {
- public:
-  ScopedSetting(std::string name, const std::string& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str()); old != nullptr) old_ = old;
-    EXPECT_EQ(setenv(name_.c_str(), value.c_str(), 1), 0) << name_;
-  }
-  ScopedSetting(const ScopedSetting&) = delete;
-  ScopedSetting& operator=(const ScopedSetting&) = delete;
-  ~ScopedSetting() {
-    if (old_.has_value()) {
-      setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 std::vector<int32_t> Tokens(int n, int vocab, int salt) {
   std::vector<int32_t> tokens(n);
@@ -194,7 +169,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
     SCOPED_TRACE(setting);
     options.device = Device::kCuda;
     auto gpu = [&] {
-      ScopedSetting scoped(variable, value);
+      testutil::ScopedEnv scoped(variable, value.c_str());
       return CreateForwardBackend(**weights, pool, options);
     }();
     ASSERT_TRUE(gpu.ok()) << gpu.status();
@@ -269,7 +244,7 @@ class CudaEngineTest : public ::testing::Test {
   std::unique_ptr<ForwardBackend> BackendWith(const char* variable, const char* value,
                                               BackendOptions options = {.device = Device::kCuda,
                                                                         .block_size = 8}) {
-    ScopedSetting scoped(variable, value);
+    testutil::ScopedEnv scoped(variable, value);
     return Backend(options);
   }
   std::unique_ptr<LocalEngine> Engine(Device device, int64_t kv_bytes = 0) {
@@ -704,7 +679,7 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_STEP_TIMING", "yes"}};
   for (const auto& [variable, value] : settings) {
     auto backend = [&] {
-      ScopedSetting scoped(variable, value);
+      testutil::ScopedEnv scoped(variable, value.c_str());
       return CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
     }();
     ASSERT_FALSE(backend.ok()) << variable << "=" << value;
