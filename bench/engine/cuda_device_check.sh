@@ -2,10 +2,11 @@
 # The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
 # against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, decode attention's
 # pipelining rule beside never and always, sampled draws by clusters (the default on Hopper) and by
-# one block, the candidate not yet run (a wide block per head for decode attention,
-# PONDER_CUDA_WIDE_ATTENTION, and a higher split-K target for the decode products,
-# PONDER_CUDA_SKINNY_WARPS) beside the defaults, and a profile (Nsight Compute) of a batch-1
-# decode step, kernel by kernel.
+# one block, the candidates not yet run (a wide block per head for decode attention,
+# PONDER_CUDA_WIDE_ATTENTION; a higher split-K target for the decode products,
+# PONDER_CUDA_SKINNY_WARPS; other batches of loads for the one-token gate/up product,
+# PONDER_CUDA_GATE_UP_UNROLL, and the down product on our kernel, PONDER_CUDA_SKINNY_DOWN) beside
+# the defaults, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -16,13 +17,13 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated:
-# tests, bench, wide, skinny, pipeline, sampled) picks sections; TEST_SETTINGS runs the GPU tests
-# (part `tests`) again with those settings (VAR=value, space-separated); PROFILE=0 skips the
-# batch-1 profile, PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and prefill
-# profiles (with the defaults). Without the `wide` and `skinny` parts it took 154 s of device time
-# on an H200 in stop 28 (they add fourteen short engine_bench runs and a skinny_bench, about 70 s;
-# a fresh machine about 30 s); new candidates go in a section of their own, each beside the
-# defaults in the same call.
+# tests, bench, wide, skinny, unroll, pipeline, sampled) picks sections; TEST_SETTINGS runs the
+# GPU tests (part `tests`) again with those settings (VAR=value, space-separated); PROFILE=0 skips
+# the batch-1 profile, PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and
+# prefill profiles (with the defaults). Without the `wide`, `skinny` and `unroll` parts it took
+# 154 s of device time on an H200 in stop 28 (they add 22 short engine_bench runs and two
+# skinny_bench runs, about 100 s; a fresh machine about 30 s); new candidates go in a section of
+# their own, each beside the defaults in the same call.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -64,7 +65,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,wide,skinny,pipeline,sampled}
+  local parts=${PARTS:-tests,bench,wide,skinny,unroll,pipeline,sampled}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -132,6 +133,27 @@ run() {
     # warps a row by their length, gate/up at one, down goes through cuBLAS.)
     rows PONDER_CUDA_SKINNY_WARPS=16384 "split-K target 16384" skinny_rows.log --npl 1 --ntg 64
     rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
+  fi
+  # Stop 29's candidates (written without a GPU): the one-token products' batches of loads. The
+  # gate/up product at 2 chunks a lane (three blocks a multiprocessor; three full batches a row
+  # pair) or 3 (two full batches) instead of 4 (a full and a half-full one); the down product on
+  # the matrix-vector kernel (no split-K reduction kernel) at 8 chunks a lane (a full batch and
+  # one 9% full) or 9 (one batch). The products alone, then end to end beside the defaults.
+  if part unroll; then
+    step "one-token batches of loads: gate/up 2, 3, 4 chunks a lane; down on our kernel at 8, 9"
+    timeout 60 $p/bin/skinny_bench --tokens 1 \
+      --plans default,gated_unroll=2,gated_unroll=3,warps=16384+gated_unroll=3,plain_unroll=9 \
+      2>&1 | tee "$out/unroll.log"
+    rows "" "defaults" unroll_rows.log --npl 1,4 --ntg 64
+    rows PONDER_CUDA_GATE_UP_UNROLL=2 "gate/up 2" unroll_rows.log --npl 1,4 --ntg 64
+    rows PONDER_CUDA_GATE_UP_UNROLL=3 "gate/up 3" unroll_rows.log --npl 1,4 --ntg 64
+    rows PONDER_CUDA_SKINNY_DOWN=8 "down ours 8" unroll_rows.log --npl 1,4 --ntg 64
+    rows PONDER_CUDA_SKINNY_DOWN=9 "down ours 9" unroll_rows.log --npl 1,4 --ntg 64
+    rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9" "gate/up 2, down ours 9" \
+      unroll_rows.log --npl 1,4 --ntg 64
+    rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9 PONDER_CUDA_WIDE_ATTENTION=4096" \
+      "gate/up 2, down ours 9, wide to 4096" unroll_rows.log --npl 1,4 --ntg 64
+    rows "" "defaults" unroll_rows.log --npl 1,4 --ntg 64
   fi
   # The pipelining rule (auto) beside never and always (stop 28).
   if part pipeline; then

@@ -25,7 +25,8 @@
 // (PONDER_CUDA_SKINNY_TOKENS).
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
-// (stage_x), blocks=N (blocks_per_processor); e.g. --plans default,stage=0,warps=8192+blocks=1.
+// (stage_x), blocks=N (blocks_per_processor), gated_unroll=2|3|4 and plain_unroll=8|9 (the
+// one-token products' batches of loads); e.g. --plans default,stage=0,warps=8192+blocks=1.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
 #include <cublas_v2.h>
@@ -83,11 +84,15 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.stage_x = value == 1;
     } else if (kv.first == "blocks" && value >= 0) {
       named.plan.blocks_per_processor = value;
+    } else if (kv.first == "gated_unroll" && value >= 2 && value <= 4) {
+      named.plan.gated_unroll = value;
+    } else if (kv.first == "plain_unroll" && (value == 8 || value == 9)) {
+      named.plan.plain_unroll = value;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--plans: '", field, "' in '", text,
-                       "': expected warps=N (N >= 1), stage=0|1 or blocks=N (N >= 0), or "
-                       "'default'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--plans: '", field, "' in '", text,
+          "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0), gated_unroll=2|3|4 or "
+          "plain_unroll=8|9, or 'default'"));
     }
   }
   return named;

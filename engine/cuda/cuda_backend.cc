@@ -265,8 +265,10 @@ class CudaBackend final : public ForwardBackend {
   Launch Next() const { return {stream_, early_start_}; }
   absl::Status Reserve(int64_t tokens, int64_t rows, int64_t draws);
   // out[t][r] = beta * out[t][r] + sum_c x[t][c] * w[r][c], for t < tokens (out row stride:
-  // w.rows): the matrix-vector kernel for steps of at most skinny_tokens_ tokens, else cuBLAS.
-  absl::Status MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out, float beta);
+  // w.rows): the matrix-vector kernel for steps of at most skinny_tokens_ tokens (under `plan`,
+  // else skinny_plan_), else cuBLAS.
+  absl::Status MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out, float beta,
+                      const SkinnyPlan* plan = nullptr);
   // out = x · Wᵀ as 16-bit `storage_` values (f32 accumulation), through cuBLAS.
   absl::Status MatMul16(const DeviceMatrix& w, const void* x, int64_t tokens, void* out);
   // The cuBLAS product both take: out (`out_type`) = beta * out + x · Wᵀ, f32 accumulation.
@@ -355,6 +357,10 @@ class CudaBackend final : public ForwardBackend {
   bool PipelinesDecodeAttention(int64_t tokens, DecodeAttentionLayout layout) const;
   bool qkv_rope_ = true;    // one-token steps' rope and KV store in the QKV product (kernels.h)
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
+  // The down product of steps that take the matrix-vector kernels goes to them too, under
+  // down_plan_, instead of cuBLAS (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, not yet run).
+  bool skinny_down_ = false;
+  SkinnyPlan down_plan_;
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
   // included) add up to `contexts` splits its attention over the positions.
@@ -448,6 +454,20 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // run end to end).
   PONDER_ASSIGN_OR_RETURN(skinny_plan_.target_warps,
                           Count("PONDER_CUDA_SKINNY_WARPS", 1, 1 << 20, skinny_plan_.target_warps));
+  // PONDER_CUDA_GATE_UP_UNROLL=2|3|4: the chunks a lane loads in one batch in the one-token
+  // gate/up product (kernels.h SkinnyPlan::gated_unroll; 2 fits three blocks a multiprocessor),
+  // to compare (stop 29, not yet run).
+  PONDER_ASSIGN_OR_RETURN(skinny_plan_.gated_unroll,
+                          Count("PONDER_CUDA_GATE_UP_UNROLL", 2, 4, skinny_plan_.gated_unroll));
+  // PONDER_CUDA_SKINNY_DOWN=8|9: the one-token down product on the matrix-vector kernel (no
+  // split-K reduction kernel, unlike cuBLAS's), its lanes loading 8 or 9 chunks a batch (9 reads
+  // Qwen2.5-1.5B's rows in one batch: SkinnyPlan::plain_unroll); 0 cuBLAS. To compare (stop 29,
+  // not yet run; stop 28's 8 lost 3% to cuBLAS).
+  PONDER_ASSIGN_OR_RETURN(const std::string_view down,
+                          Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "8", "9"}));
+  skinny_down_ = down == "8" || down == "9";
+  down_plan_ = skinny_plan_;
+  down_plan_.plain_unroll = down == "9" ? 9 : 0;
   // Decode attention's warps load their next keys while they score the current ones where
   // DecodeAttentionPipelines says (kernels.h LaunchPagedAttention; the same sums).
   // PONDER_CUDA_ATTENTION_PIPELINE=0 never, =1 always, to compare.
@@ -632,13 +652,14 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
 }
 
 absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out,
-                                 float beta) {
+                                 float beta, const SkinnyPlan* plan) {
   if (tokens <= skinny_tokens_ && w.cols % 8 == 0) {
     // Reading the weights once is the whole cost: at one token cuBLAS does worse on the small
     // attention products (docs/cuda_backend.md); at two or more the matrix-vector kernels do.
     PONDER_CUDA_RETURN_IF_ERROR(
         LaunchSkinnyMatMul(storage_, w.data, static_cast<int>(w.rows), static_cast<int>(w.cols), x,
-                           static_cast<int>(tokens), out, beta, Next(), nullptr, skinny_plan_));
+                           static_cast<int>(tokens), out, beta, Next(), nullptr,
+                           plan != nullptr ? *plan : skinny_plan_));
     return absl::OkStatus();
   }
   return Gemm(w, x, tokens, out, CUDA_R_32F, beta);
@@ -921,8 +942,10 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                              fused_norm ? nullptr : narrow, nt, wide, Next(),
                              fused_norm ? &ffn_norm : nullptr, skinny_plan_));
       // x += mlp, through cuBLAS: at one token it reads the long rows of the down product faster
-      // than the matrix-vector kernel, and no cuBLASLt candidate did better (docs/cuda_backend.md).
-      PONDER_RETURN_IF_ERROR(Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
+      // than the matrix-vector kernel, and no cuBLASLt candidate did better (docs/cuda_backend.md),
+      // unless skinny_down_.
+      PONDER_RETURN_IF_ERROR(skinny_down_ ? MatMul(layer.down, wide, T, x, 1.0f, &down_plan_)
+                                          : Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
     } else {
       // 16-bit products (as the model's own dtype would give): the widest activation of a
       // prefill step, written and read once each.

@@ -1607,10 +1607,15 @@ __device__ __forceinline__ void SkinnyRopeWrite(const SkinnyRopeArgs& rope, floa
   }
 }
 
-// Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels.
+// Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels, by
+// default. One-token products may take others (SkinnyPlan::gated_unroll, plain_unroll; each
+// value a kernel of its own, SkinnyUnrollAllowed).
 template <int kMaxTokens, bool kGated>
 __host__ __device__ constexpr int SkinnyUnroll() {
   return (kMaxTokens <= 2 ? 8 : 4) / (kGated ? 2 : 1);
+}
+bool SkinnyUnrollAllowed(bool gated, int unroll) {
+  return unroll == 0 || (gated ? unroll >= 2 && unroll <= 4 : unroll == 8 || unroll == 9);
 }
 
 // The matrix-vector kernel's x: staged into shared memory (as RMSNorm(norm_x) with a norm, else
@@ -1685,14 +1690,14 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // before waiting for the previous kernel. x is read once per block into shared memory where it
 // fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one
 // token, not gated) unit u is row RopeRow(u) and the epilogue is SkinnyRopeWrite's.
-template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false>
+template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
+          int kUnroll = SkinnyUnroll<kMaxTokens, kGated>()>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
                                              SkinnyRopeShared* rope_shared = nullptr) {
   static_assert(!kRope || (kMaxTokens == 1 && !kGated));
   extern __shared__ uint4 staged_x[];  // [num_tokens][cols] 16-bit, when staged
   constexpr int kRows = kGated ? 2 : 1;
-  constexpr int kUnroll = SkinnyUnroll<kMaxTokens, kGated>();
   __shared__ float partial[2][kSkinnyWarps][kRows][kMaxTokens];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int splits = args.splits, units_per_block = kSkinnyWarps / splits;
@@ -1821,9 +1826,10 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
   }
 }
 
-template <typename T, int kMaxTokens, bool kGated, bool kNorm>
+template <typename T, int kMaxTokens, bool kGated, bool kNorm,
+          int kUnroll = SkinnyUnroll<kMaxTokens, kGated>()>
 __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
-  SkinnyMatMul<T, kMaxTokens, kGated, kNorm>(args);
+  SkinnyMatMul<T, kMaxTokens, kGated, kNorm, false, kUnroll>(args);
 }
 
 // A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope).
@@ -1947,7 +1953,8 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
                          const SkinnyRopeArgs* rope = nullptr) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
       args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
-      plan.blocks_per_processor < 0 ||
+      plan.blocks_per_processor < 0 || !SkinnyUnrollAllowed(true, plan.gated_unroll) ||
+      !SkinnyUnrollAllowed(false, plan.plain_unroll) ||
       (rope != nullptr &&
        (kGated || args.num_tokens != 1 ||
         (kSkinnyWarps / SkinnySplits(args.units, args.cols, plan.target_warps)) % 2 != 0))) {
@@ -1977,10 +1984,24 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
               normed, args, shared_bytes, plan, launch, *rope);
         }
       }
-      if (grid == 0) {
-        grid = StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true>,
-                                 SkinnyMatMulKernel<T, kTokens, kGated, false>>(
+      // A one-token product's batch size, where the plan names one (SkinnyPlan).
+      auto start = [&](auto unroll_constant) {
+        constexpr int kUnroll = decltype(unroll_constant)::value;
+        return StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true, kUnroll>,
+                                 SkinnyMatMulKernel<T, kTokens, kGated, false, kUnroll>>(
             normed, args, shared_bytes, plan, launch);
+      };
+      constexpr int kDefault = SkinnyUnroll<kTokens, kGated>();
+      const int unroll = kTokens > 1 ? 0 : kGated ? plan.gated_unroll : plan.plain_unroll;
+      if (grid == 0 && (unroll == 0 || unroll == kDefault)) {
+        grid = start(std::integral_constant<int, kDefault>{});
+      } else if (grid == 0) {
+        if constexpr (kTokens == 1 && kGated) {
+          grid = unroll == 2 ? start(std::integral_constant<int, 2>{})
+                             : start(std::integral_constant<int, 3>{});
+        } else if constexpr (kTokens == 1) {
+          grid = start(std::integral_constant<int, 9>{});
+        }
       }
       if (blocks != nullptr) *blocks = grid;
     };

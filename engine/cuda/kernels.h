@@ -193,10 +193,22 @@ struct SkinnyNorm {
 // 256 threads, up to 128 registers a thread; the one-token kernels take 96 to 120). Three blocks
 // per multiprocessor (80 registers, some spilled) and two batches of weights loaded before the
 // wait instead of one were slower on an H200 in stop 28 (docs/cuda_backend.md) and removed.
+//
+// `gated_unroll` and `plain_unroll` (0: the default) set the chunks of 8 values a lane loads in
+// one batch for one-token products (the QKV product with rope, and steps of more tokens, keep the
+// default): gated 2, 3 or 4 (default 4), plain 8 or 9 (default 8); other values are refused.
+// The order of every sum is the same (a lane adds its chunks in increasing order), so are the
+// bits. Candidates written in stop 29 without a GPU: gated 2 fits three blocks a multiprocessor
+// (74 registers on sm_90 against 109 to 118) and fills each of the three batches of a 192-chunk
+// row (the default: one full batch and one half full), gated 3 two full batches; plain 9 reads a
+// 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in one batch where 8 takes a full
+// batch and one 9% full, a round trip each.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
+  int gated_unroll = 0;
+  int plain_unroll = 0;
 };
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,

@@ -139,10 +139,13 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // decode products through cuBLAS instead of the matrix-vector kernels, with decode attention's
   // loads never pipelined (these models' 4 heads take pipelined loads at every decode step by
   // default), with the rope kernel instead of rope and the KV store in the QKV product (the
-  // default for the models without q/k norms), and with a wide block per head where decode
-  // attention would split (DecodeAttentionGoesWide; the kernel tests check the kernel itself).
+  // default for the models without q/k norms), with a wide block per head where decode
+  // attention would split (DecodeAttentionGoesWide; the kernel tests check the kernel itself),
+  // with the gate/up product's other batch sizes, and with the down product on the
+  // matrix-vector kernel (at both of its batch sizes) instead of cuBLAS.
   // (PONDER_CUDA_SKINNY_WARPS cannot change these models' products, whose rows of 64 values are
-  // too short to split; the kernel tests run the split-K targets on larger shapes.)
+  // too short to split; the kernel tests run the split-K targets and batch sizes on larger
+  // shapes.)
   const std::pair<std::string, std::string> settings[] = {
       {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
@@ -152,11 +155,16 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_ATTENTION_PIPELINE", "0"},
       {"PONDER_CUDA_QKV_ROPE", "0"},
       {"PONDER_CUDA_WIDE_ATTENTION", "4096"},
+      {"PONDER_CUDA_GATE_UP_UNROLL", "2"},
+      {"PONDER_CUDA_GATE_UP_UNROLL", "3"},
+      {"PONDER_CUDA_SKINNY_DOWN", "8"},
+      {"PONDER_CUDA_SKINNY_DOWN", "9"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
-  // kernel or rope in the QKV product) must give the default's bits.
+  // kernel or rope in the QKV product, batches of loads) must give the default's bits.
   const std::set<std::string> same_bits = {"PONDER_CUDA_ATTENTION_PIPELINE=0",
-                                           "PONDER_CUDA_QKV_ROPE=0"};
+                                           "PONDER_CUDA_QKV_ROPE=0", "PONDER_CUDA_GATE_UP_UNROLL=2",
+                                           "PONDER_CUDA_GATE_UP_UNROLL=3"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -164,6 +172,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     gpu_default = AllLogits(**gpu, config, tokens, 40, 3);
   }
+  std::vector<std::vector<std::vector<float>>> skinny_down;  // PONDER_CUDA_SKINNY_DOWN's logits
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
@@ -200,7 +209,11 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       for (size_t p = 0; p < actual.size(); ++p) differ += actual[p] != gpu_default[p];
       EXPECT_EQ(differ, 0u) << "positions whose logits are not the default's bits";
     }
+    if (variable == "PONDER_CUDA_SKINNY_DOWN") skinny_down.push_back(std::move(actual));
   }
+  // The down product's two batch sizes on the matrix-vector kernel: the same sums.
+  ASSERT_EQ(skinny_down.size(), 2u);
+  EXPECT_TRUE(skinny_down[0] == skinny_down[1]) << "PONDER_CUDA_SKINNY_DOWN=8 and =9 differ";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaMatchesCpu,
@@ -676,7 +689,8 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_EARLY_START", "off"},      {"PONDER_CUDA_QKV_ROPE", "on"},
       {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"},
       {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
-      {"PONDER_CUDA_STEP_TIMING", "yes"}};
+      {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
+      {"PONDER_CUDA_SKINNY_DOWN", "1"}};
   for (const auto& [variable, value] : settings) {
     auto backend = [&] {
       testutil::ScopedEnv scoped(variable, value.c_str());

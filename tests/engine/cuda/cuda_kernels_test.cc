@@ -595,10 +595,11 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 }
 
 // A plan changes how the work is divided, not the result: x read from global memory rather than
-// shared memory, a smaller persistent grid (more rounds), the kernel compiled for three blocks
-// per multiprocessor, or two batches loaded before the wait give the default's bits, with and
-// without a fused norm (the split is the same); another split-K (one warp per row, or as many as
-// allowed) stays within the sums' tolerance.
+// shared memory, a smaller persistent grid (more rounds), or other batches of loads for
+// one-token products (2 or 3 chunks a lane gated, 9 plain: kernels of their own, three gated
+// blocks per multiprocessor at 2) give the default's bits, with and without a fused norm (the
+// split is the same); another split-K (one warp per row, or as many as allowed) stays within the
+// sums' tolerance, and a batch size without a kernel is refused.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -642,9 +643,13 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto expected_normed = norm_fits ? normed({}) : decltype(normed({})){};
   for (const SkinnyPlan& plan :
        {SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1}}) {
+        SkinnyPlan{.stage_x = false, .blocks_per_processor = 1},
+        SkinnyPlan{.gated_unroll = 2, .plain_unroll = 9}, SkinnyPlan{.gated_unroll = 3},
+        SkinnyPlan{.stage_x = false, .gated_unroll = 2, .plain_unroll = 9},
+        SkinnyPlan{.blocks_per_processor = 1, .gated_unroll = 3, .plain_unroll = 9}}) {
     SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor);
+                                    << plan.blocks_per_processor << ", unroll gated "
+                                    << plan.gated_unroll << " plain " << plan.plain_unroll);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
@@ -671,6 +676,13 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.as<float>(),
                                0.0f, nullptr, nullptr, {.blocks_per_processor = -1}),
             cudaErrorInvalidValue);
+  for (const SkinnyPlan& plan : {SkinnyPlan{.gated_unroll = 1}, SkinnyPlan{.gated_unroll = 8},
+                                 SkinnyPlan{.plain_unroll = 4}, SkinnyPlan{.plain_unroll = 10}}) {
+    EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens,
+                                 d_out.as<float>(), 0.0f, nullptr, nullptr, plan),
+              cudaErrorInvalidValue)
+        << "unroll gated " << plan.gated_unroll << " plain " << plan.plain_unroll;
+  }
 }
 
 // The persistent grid fills the device: at least a block per multiprocessor for a product of
@@ -701,13 +713,22 @@ TEST(SkinnyGridTest, FillsTheDevice) {
               (3 * processors + 1) / 2)
         << "gated " << gated;
   }
+  // The one-token gated kernel that loads 2 chunks a lane a batch takes 70 to 74 registers
+  // (sm_80, sm_90), so three blocks share a multiprocessor: the same groups in one round.
+  for (const bool norm : {false, true}) {
+    EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, true, norm,
+                               {.gated_unroll = 2}),
+              3 * processors)
+        << "norm " << norm;
+  }
   EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, rows, 4, 1, false, false), 0);  // cols < 8
 }
 
 // 197 chunks of 8 columns: a ragged tail, two warps per row; 1100 chunks on 100 rows: eight
 // warps per row (split-K) and several batches of loads; 2048 rows of 1536: two; 5000 rows of 24
 // and 40 chunks: a warp per row, several rounds, several rows per batch of loads; Qwen2.5-1.5B's
-// down product at one token (four warps a row, two batches of a row each, the second short).
+// down product at one token (four warps a row, two batches of a row each, the second short; one
+// at 9 chunks a lane).
 INSTANTIATE_TEST_SUITE_P(
     Shapes, SkinnyMatMulTest,
     ::testing::Values(SkinnyShape{1, 333, 8 * 197}, SkinnyShape{2, 333, 8 * 197},
