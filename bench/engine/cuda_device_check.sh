@@ -21,8 +21,8 @@
 # GPU tests (part `tests`) again with those settings (VAR=value, space-separated); PROFILE=0 skips
 # the batch-1 profile, PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and
 # prefill profiles (with the defaults). Without the `wide`, `skinny` and `unroll` parts it took
-# 154 s of device time on an H200 in stop 28 (they add 22 short engine_bench runs and two
-# skinny_bench runs, about 100 s; a fresh machine about 30 s); new candidates go in a section of
+# 154 s of device time on an H200 in stop 28 (they add 20 short engine_bench runs and two
+# skinny_bench runs, about 90 s; a fresh machine about 30 s); new candidates go in a section of
 # their own, each beside the defaults in the same call.
 set -u
 cd "$(dirname "$0")/../.."
@@ -141,19 +141,19 @@ run() {
   # one 9% full) or 9 (one batch). The products alone, then end to end beside the defaults.
   if part unroll; then
     step "one-token batches of loads: gate/up 2, 3, 4 chunks a lane; down on our kernel at 8, 9"
-    timeout 60 $p/bin/skinny_bench --tokens 1 \
-      --plans default,gated_unroll=2,gated_unroll=3,warps=16384+gated_unroll=3,plain_unroll=9 \
-      2>&1 | tee "$out/unroll.log"
-    rows "" "defaults" unroll_rows.log --npl 1,4 --ntg 64
-    rows PONDER_CUDA_GATE_UP_UNROLL=2 "gate/up 2" unroll_rows.log --npl 1,4 --ntg 64
-    rows PONDER_CUDA_GATE_UP_UNROLL=3 "gate/up 3" unroll_rows.log --npl 1,4 --ntg 64
-    rows PONDER_CUDA_SKINNY_DOWN=8 "down ours 8" unroll_rows.log --npl 1,4 --ntg 64
-    rows PONDER_CUDA_SKINNY_DOWN=9 "down ours 9" unroll_rows.log --npl 1,4 --ntg 64
+    local plans=default,gated_unroll=2,gated_unroll=3,plain_unroll=9
+    plans+=,warps=16384,warps=16384+gated_unroll=3
+    timeout 60 $p/bin/skinny_bench --tokens 1 --plans "$plans" 2>&1 | tee "$out/unroll.log"
+    rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_GATE_UP_UNROLL=2 "gate/up 2" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_GATE_UP_UNROLL=3 "gate/up 3" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_DOWN=8 "down ours 8" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_DOWN=9 "down ours 9" unroll_rows.log --npl 1 --ntg 64
     rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9" "gate/up 2, down ours 9" \
-      unroll_rows.log --npl 1,4 --ntg 64
+      unroll_rows.log --npl 1 --ntg 64
     rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9 PONDER_CUDA_WIDE_ATTENTION=4096" \
-      "gate/up 2, down ours 9, wide to 4096" unroll_rows.log --npl 1,4 --ntg 64
-    rows "" "defaults" unroll_rows.log --npl 1,4 --ntg 64
+      "gate/up 2, down ours 9, wide to 4096" unroll_rows.log --npl 1 --ntg 64
+    rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
   fi
   # The pipelining rule (auto) beside never and always (stop 28).
   if part pipeline; then

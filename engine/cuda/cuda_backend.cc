@@ -357,10 +357,11 @@ class CudaBackend final : public ForwardBackend {
   bool PipelinesDecodeAttention(int64_t tokens, DecodeAttentionLayout layout) const;
   bool qkv_rope_ = true;    // one-token steps' rope and KV store in the QKV product (kernels.h)
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
-  // The down product of steps that take the matrix-vector kernels goes to them too, under
-  // down_plan_, instead of cuBLAS (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, not yet run).
+  // One-token steps' down product goes to the matrix-vector kernel too, its lanes loading
+  // down_unroll_ chunks a batch (SkinnyPlan::plain_unroll), instead of cuBLAS
+  // (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, not yet run).
   bool skinny_down_ = false;
-  SkinnyPlan down_plan_;
+  int down_unroll_ = 0;
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
   // included) add up to `contexts` splits its attention over the positions.
@@ -466,8 +467,7 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view down,
                           Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "8", "9"}));
   skinny_down_ = down == "8" || down == "9";
-  down_plan_ = skinny_plan_;
-  down_plan_.plain_unroll = down == "9" ? 9 : 0;
+  down_unroll_ = down == "9" ? 9 : 0;
   // Decode attention's warps load their next keys while they score the current ones where
   // DecodeAttentionPipelines says (kernels.h LaunchPagedAttention; the same sums).
   // PONDER_CUDA_ATTENTION_PIPELINE=0 never, =1 always, to compare.
@@ -944,8 +944,13 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
       // x += mlp, through cuBLAS: at one token it reads the long rows of the down product faster
       // than the matrix-vector kernel, and no cuBLASLt candidate did better (docs/cuda_backend.md),
       // unless skinny_down_.
-      PONDER_RETURN_IF_ERROR(skinny_down_ ? MatMul(layer.down, wide, T, x, 1.0f, &down_plan_)
-                                          : Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
+      if (skinny_down_ && T == 1) {
+        SkinnyPlan down_plan = skinny_plan_;
+        down_plan.plain_unroll = down_unroll_;
+        PONDER_RETURN_IF_ERROR(MatMul(layer.down, wide, T, x, 1.0f, &down_plan));
+      } else {
+        PONDER_RETURN_IF_ERROR(Gemm(layer.down, wide, T, x, CUDA_R_32F, 1.0f));
+      }
     } else {
       // 16-bit products (as the model's own dtype would give): the widest activation of a
       // prefill step, written and read once each.

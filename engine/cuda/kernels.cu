@@ -1607,15 +1607,11 @@ __device__ __forceinline__ void SkinnyRopeWrite(const SkinnyRopeArgs& rope, floa
   }
 }
 
-// Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels, by
-// default. One-token products may take others (SkinnyPlan::gated_unroll, plain_unroll; each
-// value a kernel of its own, SkinnyUnrollAllowed).
-template <int kMaxTokens, bool kGated>
-__host__ __device__ constexpr int SkinnyUnroll() {
-  return (kMaxTokens <= 2 ? 8 : 4) / (kGated ? 2 : 1);
-}
-bool SkinnyUnrollAllowed(bool gated, int unroll) {
-  return unroll == 0 || (gated ? unroll >= 2 && unroll <= 4 : unroll == 8 || unroll == 9);
+// Chunks (16 bytes) of a row per lane in one batch of loads of the matrix-vector kernels for
+// up to `max_tokens` tokens, by default. One-token products may take others
+// (SkinnyPlan::gated_unroll, plain_unroll; each value a kernel of its own, SkinnyUnrollFor).
+__host__ __device__ constexpr int SkinnyDefaultUnroll(int max_tokens, bool gated) {
+  return (max_tokens <= 2 ? 8 : 4) / (gated ? 2 : 1);
 }
 
 // The matrix-vector kernel's x: staged into shared memory (as RMSNorm(norm_x) with a norm, else
@@ -1691,7 +1687,7 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
 // fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one
 // token, not gated) unit u is row RopeRow(u) and the epilogue is SkinnyRopeWrite's.
 template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
-          int kUnroll = SkinnyUnroll<kMaxTokens, kGated>()>
+          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated)>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
                                              SkinnyRopeShared* rope_shared = nullptr) {
@@ -1827,7 +1823,7 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
 }
 
 template <typename T, int kMaxTokens, bool kGated, bool kNorm,
-          int kUnroll = SkinnyUnroll<kMaxTokens, kGated>()>
+          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated)>
 __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
   SkinnyMatMul<T, kMaxTokens, kGated, kNorm, false, kUnroll>(args);
 }
@@ -1953,8 +1949,8 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
                          const SkinnyRopeArgs* rope = nullptr) {
   if (args.num_tokens < 1 || args.num_tokens > kSkinnyMaxTokens || args.cols < 8 ||
       args.cols % 8 != 0 || args.units < 1 || plan.target_warps < 1 ||
-      plan.blocks_per_processor < 0 || !SkinnyUnrollAllowed(true, plan.gated_unroll) ||
-      !SkinnyUnrollAllowed(false, plan.plain_unroll) ||
+      plan.blocks_per_processor < 0 ||
+      SkinnyUnrollFor(args.num_tokens, kGated, rope != nullptr, plan) == 0 ||
       (rope != nullptr &&
        (kGated || args.num_tokens != 1 ||
         (kSkinnyWarps / SkinnySplits(args.units, args.cols, plan.target_warps)) % 2 != 0))) {
@@ -1984,16 +1980,16 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
               normed, args, shared_bytes, plan, launch, *rope);
         }
       }
-      // A one-token product's batch size, where the plan names one (SkinnyPlan).
+      // The batch size: the default, or a one-token product's where the plan names one.
       auto start = [&](auto unroll_constant) {
         constexpr int kUnroll = decltype(unroll_constant)::value;
         return StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true, kUnroll>,
                                  SkinnyMatMulKernel<T, kTokens, kGated, false, kUnroll>>(
             normed, args, shared_bytes, plan, launch);
       };
-      constexpr int kDefault = SkinnyUnroll<kTokens, kGated>();
-      const int unroll = kTokens > 1 ? 0 : kGated ? plan.gated_unroll : plan.plain_unroll;
-      if (grid == 0 && (unroll == 0 || unroll == kDefault)) {
+      constexpr int kDefault = SkinnyDefaultUnroll(kTokens, kGated);
+      const int unroll = SkinnyUnrollFor(args.num_tokens, kGated, false, plan);
+      if (grid == 0 && unroll == kDefault) {
         grid = start(std::integral_constant<int, kDefault>{});
       } else if (grid == 0) {
         if constexpr (kTokens == 1 && kGated) {
@@ -2232,6 +2228,17 @@ cudaError_t LaunchSkinnySwiGlu(StorageType type, const void* gate_up, int inter,
   SkinnyArgs args = SkinnyInputs(gate_up, inter, cols, x, num_tokens);
   args.out16 = out;
   return LaunchSkinny<true>(type, args, norm, plan, &launch);
+}
+
+int SkinnyUnrollFor(int num_tokens, bool gated, bool rope, const SkinnyPlan& plan) {
+  const bool allowed =
+      (plan.gated_unroll == 0 || (plan.gated_unroll >= 2 && plan.gated_unroll <= 4)) &&
+      (plan.plain_unroll == 0 || plan.plain_unroll == 8 || plan.plain_unroll == 9);
+  if (!allowed) return 0;
+  const int chosen = gated ? plan.gated_unroll : plan.plain_unroll;
+  if (num_tokens == 1 && !rope && chosen != 0) return chosen;
+  // The kernel the launch takes has kMaxTokens 1, 2, 4 or 8: at most 2 exactly where num_tokens is.
+  return SkinnyDefaultUnroll(num_tokens, gated);
 }
 
 bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,

@@ -190,19 +190,20 @@ struct SkinnyNorm {
 // product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
 // goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
 // grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit: two of
-// 256 threads, up to 128 registers a thread; the one-token kernels take 96 to 120). Three blocks
-// per multiprocessor (80 registers, some spilled) and two batches of weights loaded before the
-// wait instead of one were slower on an H200 in stop 28 (docs/cuda_backend.md) and removed.
+// 256 threads up to 128 registers a thread, three up to 80; the default one-token kernels take
+// 96 to 124 on sm_90). Three blocks per multiprocessor by a register cap (80, some spilled) and
+// two batches of weights loaded before the wait instead of one were slower on an H200 in stop
+// 28 (docs/cuda_backend.md) and removed.
 //
 // `gated_unroll` and `plain_unroll` (0: the default) set the chunks of 8 values a lane loads in
 // one batch for one-token products (the QKV product with rope, and steps of more tokens, keep the
 // default): gated 2, 3 or 4 (default 4), plain 8 or 9 (default 8); other values are refused.
 // The order of every sum is the same (a lane adds its chunks in increasing order), so are the
 // bits. Candidates written in stop 29 without a GPU: gated 2 fits three blocks a multiprocessor
-// (74 registers on sm_90 against 109 to 118) and fills each of the three batches of a 192-chunk
-// row (the default: one full batch and one half full), gated 3 two full batches; plain 9 reads a
-// 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in one batch where 8 takes a full
-// batch and one 9% full, a round trip each.
+// (69 to 76 registers on sm_80 and sm_90 against 105 to 118) and fills each of the three
+// batches of a 192-chunk row (the default: one full batch and one half full), gated 3 two full
+// batches; plain 9 reads a 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in one
+// batch where 8 takes a full batch and one 9% full, a round trip each.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
@@ -210,6 +211,9 @@ struct SkinnyPlan {
   int gated_unroll = 0;
   int plain_unroll = 0;
 };
+// The chunks a lane loads in one batch in a launch of `num_tokens` tokens (gated or not, the
+// QKV product with rope or not) under `plan`; 0 where the plan's batch sizes are refused.
+int SkinnyUnrollFor(int num_tokens, bool gated, bool rope, const SkinnyPlan& plan);
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,
                                const SkinnyNorm* norm = nullptr, const SkinnyPlan& plan = {});

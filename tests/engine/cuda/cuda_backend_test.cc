@@ -142,7 +142,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // default for the models without q/k norms), with a wide block per head where decode
   // attention would split (DecodeAttentionGoesWide; the kernel tests check the kernel itself),
   // with the gate/up product's other batch sizes, and with the down product on the
-  // matrix-vector kernel (at both of its batch sizes) instead of cuBLAS.
+  // matrix-vector kernel (at both of its batch sizes) instead of cuBLAS (one-token steps only).
   // (PONDER_CUDA_SKINNY_WARPS cannot change these models' products, whose rows of 64 values are
   // too short to split; the kernel tests run the split-K targets and batch sizes on larger
   // shapes.)
@@ -211,7 +211,9 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
     }
     if (variable == "PONDER_CUDA_SKINNY_DOWN") skinny_down.push_back(std::move(actual));
   }
-  // The down product's two batch sizes on the matrix-vector kernel: the same sums.
+  // The down product's two batch sizes on the matrix-vector kernel: the same sums (these models'
+  // rows fit one batch at either size, so this checks the setting's path; the kernel tests check
+  // the batch sizes on rows that need several).
   ASSERT_EQ(skinny_down.size(), 2u);
   EXPECT_TRUE(skinny_down[0] == skinny_down[1]) << "PONDER_CUDA_SKINNY_DOWN=8 and =9 differ";
 }

@@ -597,9 +597,9 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 // A plan changes how the work is divided, not the result: x read from global memory rather than
 // shared memory, a smaller persistent grid (more rounds), or other batches of loads for
 // one-token products (2 or 3 chunks a lane gated, 9 plain: kernels of their own, three gated
-// blocks per multiprocessor at 2) give the default's bits, with and without a fused norm (the
-// split is the same); another split-K (one warp per row, or as many as allowed) stays within the
-// sums' tolerance, and a batch size without a kernel is refused.
+// blocks per multiprocessor at 2; SkinnyUnrollRuleTest checks which launches take them) give the
+// default's bits, with and without a fused norm (the split is the same); another split-K (one
+// warp per row, or as many as allowed) stays within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -676,13 +676,6 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens, d_out.as<float>(),
                                0.0f, nullptr, nullptr, {.blocks_per_processor = -1}),
             cudaErrorInvalidValue);
-  for (const SkinnyPlan& plan : {SkinnyPlan{.gated_unroll = 1}, SkinnyPlan{.gated_unroll = 8},
-                                 SkinnyPlan{.plain_unroll = 4}, SkinnyPlan{.plain_unroll = 10}}) {
-    EXPECT_EQ(LaunchSkinnyMatMul(type, d_w.data(), rows, cols, d_x.data(), tokens,
-                                 d_out.as<float>(), 0.0f, nullptr, nullptr, plan),
-              cudaErrorInvalidValue)
-        << "unroll gated " << plan.gated_unroll << " plain " << plan.plain_unroll;
-  }
 }
 
 // The persistent grid fills the device: at least a block per multiprocessor for a product of
@@ -713,14 +706,25 @@ TEST(SkinnyGridTest, FillsTheDevice) {
               (3 * processors + 1) / 2)
         << "gated " << gated;
   }
-  // The one-token gated kernel that loads 2 chunks a lane a batch takes 70 to 74 registers
-  // (sm_80, sm_90), so three blocks share a multiprocessor: the same groups in one round.
-  for (const bool norm : {false, true}) {
-    EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, true, norm,
-                               {.gated_unroll = 2}),
-              3 * processors)
-        << "norm " << norm;
+  // The one-token gated kernel that loads 2 chunks a lane a batch takes 69 to 76 registers
+  // (sm_80, sm_90), so three blocks share a multiprocessor where its shared memory holds three
+  // blocks' staged x (kSkinnyMaxNormBytes each; not on sm_86 and sm_89): the same groups in one
+  // round. The plain one-token kernel at 9 chunks a lane (124 registers on sm_90) keeps the
+  // default's two blocks a multiprocessor, so its grid is the default's.
+  int shared_per_processor = 0;
+  ASSERT_EQ(cudaDeviceGetAttribute(&shared_per_processor,
+                                   cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
+            cudaSuccess);
+  if (shared_per_processor >= 3 * static_cast<int>(kSkinnyMaxNormBytes + (4 << 10))) {
+    for (const bool norm : {false, true}) {
+      EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8 * 3 * processors, 512, 1, true, norm,
+                                 {.gated_unroll = 2}),
+                3 * processors)
+          << "norm " << norm;
+    }
   }
+  EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 1536, 8960, 1, false, false, {.plain_unroll = 9}),
+            SkinnyGridBlocks(StorageType::kBF16, 1536, 8960, 1, false, false));
   EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, rows, 4, 1, false, false), 0);  // cols < 8
 }
 
@@ -728,14 +732,16 @@ TEST(SkinnyGridTest, FillsTheDevice) {
 // warps per row (split-K) and several batches of loads; 2048 rows of 1536: two; 5000 rows of 24
 // and 40 chunks: a warp per row, several rounds, several rows per batch of loads; Qwen2.5-1.5B's
 // down product at one token (four warps a row, two batches of a row each, the second short; one
-// at 9 chunks a lane).
+// at 9 chunks a lane); 2600 chunks on 64 rows at one token: eight warps a row, 10 or 11 chunks a
+// lane, so every batch size ends a row in a partly filled batch.
 INSTANTIATE_TEST_SUITE_P(
     Shapes, SkinnyMatMulTest,
     ::testing::Values(SkinnyShape{1, 333, 8 * 197}, SkinnyShape{2, 333, 8 * 197},
                       SkinnyShape{3, 333, 8 * 197}, SkinnyShape{5, 100, 8 * 1100},
                       SkinnyShape{8, 100, 8 * 1100}, SkinnyShape{1, 100, 8 * 1100},
                       SkinnyShape{4, 2048, 1536}, SkinnyShape{1, 5000, 8 * 24},
-                      SkinnyShape{2, 5000, 8 * 40}, SkinnyShape{1, 1536, 8960}),
+                      SkinnyShape{2, 5000, 8 * 40}, SkinnyShape{1, 1536, 8960},
+                      SkinnyShape{1, 64, 8 * 2600}),
     [](const auto& info) {
       return absl::StrCat(info.param.tokens, "_tokens_", info.param.rows, "x", info.param.cols);
     });
@@ -847,6 +853,40 @@ INSTANTIATE_TEST_SUITE_P(
 // Which QKV products take the rope epilogue (no device needed): not with q/k norms (a norm needs
 // the whole head), not where split-K leaves a block an odd number of rows (eight warps a row:
 // a pair's rows in two blocks), not for odd or too wide heads.
+// Which batch of loads each launch takes: the plan's for one-token products but the QKV product
+// with rope, the default for more tokens; a plan naming a batch size without a kernel is refused
+// by every launch (before any device work: no GPU needed).
+TEST(SkinnyUnrollRuleTest, OneTokenProductsTakeThePlansBatchSizes) {
+  EXPECT_EQ(SkinnyUnrollFor(1, true, false, {}), 4);
+  EXPECT_EQ(SkinnyUnrollFor(1, false, false, {}), 8);
+  EXPECT_EQ(SkinnyUnrollFor(1, true, false, {.gated_unroll = 2}), 2);
+  EXPECT_EQ(SkinnyUnrollFor(1, true, false, {.gated_unroll = 3, .plain_unroll = 9}), 3);
+  EXPECT_EQ(SkinnyUnrollFor(1, false, false, {.gated_unroll = 3, .plain_unroll = 9}), 9);
+  EXPECT_EQ(SkinnyUnrollFor(1, false, true, {.plain_unroll = 9}), 8);  // the rope product
+  EXPECT_EQ(SkinnyUnrollFor(2, true, false, {.gated_unroll = 2}), 4);
+  EXPECT_EQ(SkinnyUnrollFor(2, false, false, {.plain_unroll = 9}), 8);
+  EXPECT_EQ(SkinnyUnrollFor(3, true, false, {.gated_unroll = 3}), 2);
+  EXPECT_EQ(SkinnyUnrollFor(8, false, false, {.plain_unroll = 9}), 4);
+  for (const SkinnyPlan& plan :
+       {SkinnyPlan{.gated_unroll = 1}, SkinnyPlan{.gated_unroll = 5}, SkinnyPlan{.gated_unroll = 8},
+        SkinnyPlan{.plain_unroll = 4}, SkinnyPlan{.plain_unroll = 10}}) {
+    SCOPED_TRACE(testing::Message()
+                 << "unroll gated " << plan.gated_unroll << " plain " << plan.plain_unroll);
+    for (const int tokens : {1, 4}) {
+      EXPECT_EQ(SkinnyUnrollFor(tokens, true, false, plan), 0);
+      EXPECT_EQ(SkinnyUnrollFor(tokens, false, false, plan), 0);
+      EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 1536, 8960, tokens, false, false, plan), 0);
+      EXPECT_EQ(SkinnyGridBlocks(StorageType::kBF16, 8960, 1536, tokens, true, true, plan), 0);
+    }
+    EXPECT_EQ(LaunchSkinnyMatMul(StorageType::kBF16, nullptr, 1536, 8960, nullptr, 1, nullptr, 0.0f,
+                                 nullptr, nullptr, plan),
+              cudaErrorInvalidValue);
+    EXPECT_EQ(LaunchSkinnySwiGlu(StorageType::kBF16, nullptr, 8960, 1536, nullptr, 1, nullptr,
+                                 nullptr, nullptr, plan),
+              cudaErrorInvalidValue);
+  }
+}
+
 TEST(SkinnyQkvRopeRuleTest, TakesShapesWhoseRopePairsShareABlock) {
   const float some = 0.0f;
   const QkvParams plain{.inv_freq = &some};
