@@ -1,7 +1,6 @@
 #include "orchestrator/code_grader.h"
 
 #include <algorithm>
-#include <iterator>
 #include <map>
 #include <utility>
 
@@ -16,6 +15,39 @@ constexpr double kDefaultTimeoutSeconds = 10;
 // The request that runs a program with `tests`.
 std::function<verifiers::CodeRunRequest(std::string_view)> TestsOf(const v1::CodeTests& tests) {
   return [&tests](std::string_view program) { return CodeTestRequest(tests, program); };
+}
+
+// Whether `examples` are the first tests of `tests`, their runs otherwise the same (setup,
+// limits): then a run of `tests` runs the examples first, as a run of them alone does.
+bool LeadsTests(const v1::CodeTests& examples, const v1::CodeTests& tests) {
+  const verifiers::CodeRunRequest part = CodeTestRequest(examples, "");
+  const verifiers::CodeRunRequest whole = CodeTestRequest(tests, "");
+  if (part.tests.empty() || part.tests.size() > whole.tests.size() ||
+      !std::equal(part.tests.begin(), part.tests.end(), whole.tests.begin())) {
+    return false;
+  }
+  verifiers::CodeRunRequest extended = part;
+  extended.tests = whole.tests;
+  return extended == whole;
+}
+
+// The share of its first `leading` tests that `run`, a run of `total` tests, passed, where that
+// is the share a run of those tests alone gives (PassRates); nullopt where it may not be. Their
+// verdicts arrive in order before a later test starts, so once all of them have, the rest of the
+// run cannot change them. A run that ended before that (a timeout, a crash, the memory limit, a
+// tampered verdict channel, no plan) may have ended because of the later tests, which the driver
+// compiles before the program runs, within the same limits; but one whose program failed before
+// any test fails every test alone too.
+std::optional<double> LeadingPassRate(const verifiers::CodeRunResult& run, int leading, int total) {
+  if (leading <= 0 || run.tests_total != total) return std::nullopt;
+  if (run.test_verdicts.size() >= static_cast<size_t>(leading)) {
+    const auto passed =
+        std::count(run.test_verdicts.begin(), run.test_verdicts.begin() + leading, true);
+    return static_cast<double>(passed) / leading;
+  }
+  // kFailed before every test reported: the program failed before the tests (JudgeRun).
+  if (run.status == verifiers::CodeRunStatus::kFailed && run.test_verdicts.empty()) return 0.0;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -52,11 +84,41 @@ absl::Status CodeGrader::CheckAvailable() const {
                    status.message()));
 }
 
+std::optional<verifiers::CodeRunResult> CodeRunCache::Find(
+    const verifiers::CodeRunRequest& request) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_program_.find(request.program);
+  if (it == by_program_.end()) return std::nullopt;
+  for (const Kept& kept : it->second) {
+    if (kept.request == request) return kept.result;
+  }
+  return std::nullopt;
+}
+
+void CodeRunCache::Keep(const verifiers::CodeRunRequest& requested,
+                        const verifiers::CodeRunRequest& ran,
+                        const verifiers::CodeRunResult& result) {
+  using verifiers::CodeRunStatus;
+  if (result.status == CodeRunStatus::kSandboxUnavailable) return;
+  // A run that completed within a lowered limit completes the same within the full one; one that
+  // the lowered limit (or the CPU limit that follows from it) ended might not have ended.
+  const bool completed =
+      result.status == CodeRunStatus::kPassed || result.status == CodeRunStatus::kFailed;
+  if (!completed && ran.limits != requested.limits) return;
+  absl::MutexLock lock(&mu_);
+  std::vector<Kept>& kept = by_program_[requested.program];
+  for (const Kept& each : kept) {
+    if (each.request == requested) return;  // a concurrent run of the same request kept first
+  }
+  Kept& added = kept.emplace_back(Kept{requested, result});
+  // What the launch printed (up to the output cap) is of no use to grading and verifying.
+  added.result.stdout_text.clear();
+  added.result.stderr_text.clear();
+}
+
 absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader::Run(
     const std::function<verifiers::CodeRunRequest(std::string_view program)>& request_for,
-    std::span<const std::optional<std::string>> programs, const engine::CancellationToken* cancel,
-    std::optional<absl::Time> deadline) {
-  std::vector<verifiers::CodeRunResult> results;
+    std::span<const std::optional<std::string>> programs, const CodeRunControl& control) {
   // One run per distinct program: candidates of a strong model often write the same one.
   std::map<std::string_view, size_t> run_of;
   std::vector<verifiers::CodeRunRequest> requests;
@@ -65,39 +127,49 @@ absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader:
     run_of.emplace(*program, requests.size());
     requests.push_back(request_for(*program));
   }
-  if (!requests.empty()) {
+  std::vector<std::optional<verifiers::CodeRunResult>> results(requests.size());
+  std::vector<size_t> to_run;  // indices into `requests`
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (control.cache != nullptr) results[i] = control.cache->Find(requests[i]);
+    if (!results[i].has_value()) to_run.push_back(i);
+  }
+  if (!to_run.empty()) {
     if (absl::Status available = CheckAvailable(); !available.ok()) return available;
   }
   auto past_deadline = [] {
     return absl::DeadlineExceededError("the solve passed its deadline while its programs ran");
   };
   const size_t round = static_cast<size_t>(std::max(1, pool_->parallelism()));
-  for (size_t begin = 0; begin < requests.size(); begin += round) {
-    if (cancel != nullptr && cancel->cancelled()) {
+  for (size_t begin = 0; begin < to_run.size(); begin += round) {
+    if (control.cancel != nullptr && control.cancel->cancelled()) {
       return absl::CancelledError("the solve was cancelled while its programs ran");
     }
-    const size_t end = std::min(requests.size(), begin + round);
-    if (deadline.has_value()) {
-      const double left = absl::ToDoubleSeconds(*deadline - absl::Now());
+    const size_t end = std::min(to_run.size(), begin + round);
+    std::vector<verifiers::CodeRunRequest> batch;
+    for (size_t i = begin; i < end; ++i) batch.push_back(requests[to_run[i]]);
+    if (control.deadline.has_value()) {
+      const double left = absl::ToDoubleSeconds(*control.deadline - absl::Now());
       if (left <= 0) return past_deadline();
-      for (size_t i = begin; i < end; ++i) {
-        double& timeout = requests[i].limits.timeout_seconds;
-        timeout = std::min(timeout, left + 1);
+      for (verifiers::CodeRunRequest& request : batch) {
+        request.limits.timeout_seconds = std::min(request.limits.timeout_seconds, left + 1);
       }
     }
-    std::vector<verifiers::CodeRunResult> done = pool_->RunAll(
-        std::span<const verifiers::CodeRunRequest>(requests.data() + begin, end - begin));
-    results.insert(results.end(), std::make_move_iterator(done.begin()),
-                   std::make_move_iterator(done.end()));
+    std::vector<verifiers::CodeRunResult> done = pool_->RunAll(batch);
+    for (size_t i = begin; i < end; ++i) {
+      if (control.cache != nullptr) {
+        control.cache->Keep(requests[to_run[i]], batch[i - begin], done[i - begin]);
+      }
+      results[to_run[i]] = std::move(done[i - begin]);
+    }
   }
   // A run cut short by the deadline says nothing of its program: the solve has ended.
-  if (deadline.has_value() && absl::Now() >= *deadline && !requests.empty()) {
+  if (control.deadline.has_value() && absl::Now() >= *control.deadline && !to_run.empty()) {
     return past_deadline();
   }
-  for (const verifiers::CodeRunResult& result : results) {
-    if (result.status == verifiers::CodeRunStatus::kSandboxUnavailable) {
+  for (const std::optional<verifiers::CodeRunResult>& result : results) {
+    if (result->status == verifiers::CodeRunStatus::kSandboxUnavailable) {
       return absl::FailedPreconditionError(
-          absl::StrCat("the sandbox became unavailable while programs ran: ", result.detail));
+          absl::StrCat("the sandbox became unavailable while programs ran: ", result->detail));
     }
   }
   std::vector<std::optional<verifiers::CodeRunResult>> per_program;
@@ -114,8 +186,8 @@ absl::StatusOr<std::vector<std::optional<verifiers::CodeRunResult>>> CodeGrader:
 
 absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
     const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
-    const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
-  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, cancel, deadline));
+    const CodeRunControl& control) {
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, control));
   std::vector<bool> correct;
   for (const auto& run : runs) {
     correct.push_back(run.has_value() && run->status == verifiers::CodeRunStatus::kPassed);
@@ -125,8 +197,8 @@ absl::StatusOr<std::vector<bool>> CodeGrader::Grade(
 
 absl::StatusOr<std::vector<double>> CodeGrader::PassRates(
     const v1::CodeTests& tests, std::span<const std::optional<std::string>> programs,
-    const engine::CancellationToken* cancel, std::optional<absl::Time> deadline) {
-  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, cancel, deadline));
+    const CodeRunControl& control) {
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, control));
   std::vector<double> rates;
   for (const auto& run : runs) {
     // A run that timed out or crashed may still report the tests that passed before it ended.
@@ -136,9 +208,38 @@ absl::StatusOr<std::vector<double>> CodeGrader::PassRates(
   return rates;
 }
 
+absl::StatusOr<std::vector<double>> CodeGrader::ExamplePassRates(
+    const v1::CodeTests& examples, const v1::CodeTests& tests,
+    std::span<const std::optional<std::string>> programs, const CodeRunControl& control) {
+  if (control.cache == nullptr || !LeadsTests(examples, tests)) {
+    return PassRates(examples, programs, control);
+  }
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(TestsOf(tests), programs, control));
+  std::vector<double> rates(programs.size(), 0.0);
+  std::vector<std::optional<std::string>> alone(programs.size());
+  bool any_alone = false;
+  for (size_t i = 0; i < programs.size(); ++i) {
+    if (!runs[i].has_value()) continue;  // no program
+    std::optional<double> rate =
+        LeadingPassRate(*runs[i], examples.tests_size(), tests.tests_size());
+    if (rate.has_value()) {
+      rates[i] = *rate;
+    } else {
+      alone[i] = programs[i];
+      any_alone = true;
+    }
+  }
+  if (any_alone) {
+    PONDER_ASSIGN_OR_RETURN(std::vector<double> by_examples, PassRates(examples, alone, control));
+    for (size_t i = 0; i < programs.size(); ++i) {
+      if (alone[i].has_value()) rates[i] = by_examples[i];
+    }
+  }
+  return rates;
+}
+
 absl::StatusOr<std::vector<std::optional<std::string>>> CodeGrader::PrintedAnswers(
-    std::span<const std::optional<std::string>> programs, const engine::CancellationToken* cancel,
-    std::optional<absl::Time> deadline) {
+    std::span<const std::optional<std::string>> programs, const CodeRunControl& control) {
   auto alone = [](std::string_view program) {
     verifiers::SandboxLimits limits;
     limits.timeout_seconds = kDefaultTimeoutSeconds;
@@ -146,7 +247,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> CodeGrader::PrintedAnswe
     request.expected_answer.reset();  // the program only runs: the caller compares the output
     return request;
   };
-  PONDER_ASSIGN_OR_RETURN(auto runs, Run(alone, programs, cancel, deadline));
+  PONDER_ASSIGN_OR_RETURN(auto runs, Run(alone, programs, control));
   std::vector<std::optional<std::string>> printed;
   for (const auto& run : runs)
     printed.push_back(run.has_value() ? run->printed_answer : std::nullopt);

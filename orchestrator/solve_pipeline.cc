@@ -25,9 +25,11 @@ void GradeResponse(const v1::Problem& problem, v1::SolveResponse& response) {
 }
 
 // Grades every candidate's program by the problem's tests; the chosen answer is a candidate's,
-// so its grade is that candidate's.
+// so its grade is that candidate's. The runs the unit_tests verifier made with the same tests are
+// in `runs`.
 absl::Status GradeCodeResponse(const v1::Problem& problem, CodeGrader& grader,
-                               const SolveControl& control, v1::SolveResponse& response) {
+                               const SolveControl& control, CodeRunCache& runs,
+                               v1::SolveResponse& response) {
   const v1::SolveResult& result = response.result();
   std::vector<std::optional<std::string>> programs;
   for (const v1::Candidate& candidate : result.candidates()) {
@@ -36,7 +38,8 @@ absl::Status GradeCodeResponse(const v1::Problem& problem, CodeGrader& grader,
   }
   PONDER_ASSIGN_OR_RETURN(
       std::vector<bool> correct,
-      grader.Grade(problem.code_tests(), programs, control.cancel, control.deadline));
+      grader.Grade(problem.code_tests(), programs,
+                   {.cancel = control.cancel, .deadline = control.deadline, .cache = &runs}));
   for (bool c : correct) response.add_candidate_correct(c);
   const int selected = result.selected_candidate();
   response.set_correct(result.has_answer() && selected >= 0 &&
@@ -46,12 +49,14 @@ absl::Status GradeCodeResponse(const v1::Problem& problem, CodeGrader& grader,
 
 // What a verifier configuration may name, for one solve: the registry's models, and for the
 // verifiers that run programs (unit_tests, program_of_thought) the code grader with the
-// problem's example tests and answer format. Without a problem (CheckBuildable, before an
-// experiment's problems are solved) it checks only the grader.
+// problem's example tests and answer format, keeping its runs in the solve's `runs` for grading.
+// Without a problem (CheckBuildable, before an experiment's problems are solved) it checks only
+// the grader.
 class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::ProgramTester {
  public:
-  SolveVerifierModels(ModelRegistry& models, CodeGrader* grader, const v1::Problem* problem)
-      : models_(models), grader_(grader), problem_(problem) {}
+  SolveVerifierModels(ModelRegistry& models, CodeGrader* grader, const v1::Problem* problem,
+                      CodeRunCache* runs)
+      : models_(models), grader_(grader), problem_(problem), runs_(runs) {}
 
   engine::Engine* policy() override { return models_.policy(); }
   absl::StatusOr<engine::Engine*> RewardModel(std::string_view name) override {
@@ -74,7 +79,7 @@ class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::
   absl::StatusOr<std::vector<std::optional<std::string>>> PrintedAnswers(
       std::span<const std::optional<std::string>> programs,
       const verifiers::VerifyOptions& options) override {
-    return grader_->PrintedAnswers(programs, options.cancel, options.deadline);
+    return grader_->PrintedAnswers(programs, ControlOf(options));
   }
 
   absl::StatusOr<std::vector<double>> PassRates(
@@ -83,14 +88,23 @@ class SolveVerifierModels : public verifiers::VerifierModels, public verifiers::
     if (problem_ == nullptr) return absl::InternalError("unit tests run without a problem");
     // No example to run: no evidence either way (UnitTests in strategy.proto).
     if (!problem_->has_example_tests()) return std::vector<double>(programs.size(), 0.5);
-    return grader_->PassRates(problem_->example_tests(), programs, options.cancel,
-                              options.deadline);
+    // Where the examples lead the grading tests (MBPP), each program runs once for both.
+    if (HasCodeTests(*problem_)) {
+      return grader_->ExamplePassRates(problem_->example_tests(), problem_->code_tests(), programs,
+                                       ControlOf(options));
+    }
+    return grader_->PassRates(problem_->example_tests(), programs, ControlOf(options));
   }
 
  private:
+  CodeRunControl ControlOf(const verifiers::VerifyOptions& options) const {
+    return {.cancel = options.cancel, .deadline = options.deadline, .cache = runs_};
+  }
+
   ModelRegistry& models_;
   CodeGrader* grader_;
   const v1::Problem* problem_;
+  CodeRunCache* runs_;
 };
 
 }  // namespace
@@ -138,7 +152,7 @@ absl::StatusOr<std::string> SolvePipeline::RenderPrompt(const v1::Problem& probl
 absl::Status SolvePipeline::CheckBuildable(const v1::StrategyConfig& config) const {
   PONDER_ASSIGN_OR_RETURN(auto strategy, strategies_.MakeStrategy(config));
   if (strategies_.NeedsVerifier(config)) {
-    SolveVerifierModels models(models_, code_grader_, /*problem=*/nullptr);
+    SolveVerifierModels models(models_, code_grader_, /*problem=*/nullptr, /*runs=*/nullptr);
     PONDER_ASSIGN_OR_RETURN(auto verifier, strategies_.MakeVerifier(config.verifier(), models));
   }
   return absl::OkStatus();
@@ -170,8 +184,10 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
 
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<samplers::Strategy> strategy,
                           strategies_.MakeStrategy(request.strategy()));
-  // Declared before the verifier, which may hold it (unit_tests).
-  SolveVerifierModels verifier_models(models_, code_grader_, &request.problem());
+  // Declared before the verifier, which may hold them (unit_tests). The solve's sandbox runs:
+  // grading finds there the runs the verifier made with the same tests.
+  CodeRunCache code_runs;
+  SolveVerifierModels verifier_models(models_, code_grader_, &request.problem(), &code_runs);
   std::unique_ptr<verifiers::Verifier> verifier;
   if (strategies_.NeedsVerifier(request.strategy())) {
     absl::StatusOr<std::unique_ptr<verifiers::Verifier>> made =
@@ -204,7 +220,8 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
   }
   GradeResponse(request.problem(), response);
   if (HasCodeTests(request.problem())) {
-    PONDER_RETURN_IF_ERROR(GradeCodeResponse(request.problem(), *code_grader_, control, response));
+    PONDER_RETURN_IF_ERROR(
+        GradeCodeResponse(request.problem(), *code_grader_, control, code_runs, response));
   }
   return response;
 }

@@ -53,6 +53,156 @@ TEST(CodeGraderTest, AProgramIsCorrectWhenEveryTestPassesAndTheSameTextRunsOnce)
   EXPECT_EQ(stats.runs_by_status[static_cast<int>(verifiers::CodeRunStatus::kTimeout)], 1);
 }
 
+// MBPP's shape (builtin_datasets.cc): the unit_tests verifier's example is the first of the
+// tests that grade.
+v1::CodeTests LeadingExample(const v1::CodeTests& tests) {
+  v1::CodeTests examples = tests;
+  examples.mutable_tests()->DeleteSubrange(1, examples.tests_size() - 1);
+  return examples;
+}
+
+TEST(CodeRunCacheTest, KeepsOnlyVerdictsOnTheProgramUnderItsExactRequest) {
+  using verifiers::CodeRunStatus;
+  auto result_of = [](CodeRunStatus status) {
+    verifiers::CodeRunResult result;
+    result.status = status;
+    result.tests_total = 2;
+    result.tests_passed = status == CodeRunStatus::kPassed ? 2 : 1;
+    return result;
+  };
+  CodeRunCache cache;
+  const verifiers::CodeRunRequest request = CodeTestRequest(AddTests(), kAdd);
+  EXPECT_FALSE(cache.Find(request).has_value());
+  verifiers::CodeRunResult passed = result_of(CodeRunStatus::kPassed);
+  passed.stdout_text = "what it printed";
+  cache.Keep(request, request, passed);
+  ASSERT_TRUE(cache.Find(request).has_value());
+  EXPECT_EQ(cache.Find(request)->status, CodeRunStatus::kPassed);
+  EXPECT_EQ(cache.Find(request)->tests_passed, 2);
+  EXPECT_EQ(cache.Find(request)->stdout_text, "");  // not kept
+  // A request that differs in anything is another launch.
+  std::vector<verifiers::CodeRunRequest> others(5, request);
+  others[0].program += "\n";
+  others[1].tests[1] = "assert add(-1, 1) == 1";
+  others[2].test_setup = "import math";
+  others[3].limits.timeout_seconds = 3;
+  others[4].limits.address_space_bytes /= 2;
+  for (const verifiers::CodeRunRequest& other : others) EXPECT_FALSE(cache.Find(other).has_value());
+
+  // An unavailable sandbox says nothing of the program.
+  const verifiers::CodeRunRequest subtract = CodeTestRequest(AddTests(), kSubtract);
+  cache.Keep(subtract, subtract, result_of(CodeRunStatus::kSandboxUnavailable));
+  EXPECT_FALSE(cache.Find(subtract).has_value());
+  // A deadline lowered the timeout: a run that it ended might have ended otherwise; one that
+  // completed within it is the program's verdict.
+  verifiers::CodeRunRequest lowered = subtract;
+  lowered.limits.timeout_seconds = 0.5;
+  cache.Keep(subtract, lowered, result_of(CodeRunStatus::kTimeout));
+  cache.Keep(subtract, lowered, result_of(CodeRunStatus::kError));
+  EXPECT_FALSE(cache.Find(subtract).has_value());
+  cache.Keep(subtract, lowered, result_of(CodeRunStatus::kFailed));
+  ASSERT_TRUE(cache.Find(subtract).has_value());
+  EXPECT_EQ(cache.Find(subtract)->status, CodeRunStatus::kFailed);
+  // Under its own limits a timeout is the program's verdict too.
+  const verifiers::CodeRunRequest loop = CodeTestRequest(AddTests(), "while True: pass\n");
+  cache.Keep(loop, loop, result_of(CodeRunStatus::kTimeout));
+  ASSERT_TRUE(cache.Find(loop).has_value());
+  EXPECT_EQ(cache.Find(loop)->status, CodeRunStatus::kTimeout);
+}
+
+// Where the examples lead the grading tests, the verifier's share comes from the run of all the
+// tests and is the share a run of the examples alone gives, also for programs that misbehave
+// only in a later test; grading then launches nothing and grades as fresh runs do. A program
+// that tampers with the verdict channel in a later test also runs with the examples alone (no
+// verdict of a tampered run counts: a forged one may come first). A later test that the parser
+// cannot compile fails alone; the example's verdict still comes from the shared run.
+TEST(CodeGraderTest, ExamplePassRatesFromTheGradingRunsAreThoseOfTheExamplesAlone) {
+  CodeGrader separate, shared;
+  SKIP_WITHOUT_SANDBOX(separate);
+  v1::CodeTests tests = AddTests();
+  tests.add_tests("assert add(0, 0) == 0");
+  tests.set_timeout_seconds(2);
+  const v1::CodeTests examples = LeadingExample(tests);
+  const std::vector<std::optional<std::string>> programs = {
+      kAdd,
+      kSubtract,                         // fails the example
+      "def add(a, b):\n    return 3\n",  // passes the example alone
+      // Each passes the example and then, in the second test: loops, exits the interpreter,
+      // forges a verdict, crashes it (SIGSEGV).
+      "def add(a, b):\n    while a < 0: pass\n    return a + b\n",
+      "import os\ndef add(a, b):\n    if a < 0: os._exit(0)\n    return a + b\n",
+      "import os\ndef add(a, b):\n    if a < 0: os.write(3, b'forged\\n')\n    return a + b\n",
+      "import ctypes\ndef add(a, b):\n    if a < 0: ctypes.string_at(0)\n    return a + b\n",
+      "raise ValueError('no')\n",
+      std::nullopt,
+      kAdd,
+  };
+  auto alone = separate.PassRates(examples, programs);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_THAT(*alone, ElementsAre(1, 0, 1, 1, 1, 1, 1, 0, 0, 1));
+  CodeRunCache runs;
+  auto from_tests = shared.ExamplePassRates(examples, tests, programs, {.cache = &runs});
+  ASSERT_TRUE(from_tests.ok()) << from_tests.status();
+  EXPECT_EQ(*from_tests, *alone);
+  // Each distinct program once, with all the tests; the forger with the example too.
+  EXPECT_EQ(shared.stats().runs, 9);
+
+  auto graded_alone = separate.Grade(tests, programs);
+  auto graded = shared.Grade(tests, programs, {.cache = &runs});
+  ASSERT_TRUE(graded_alone.ok()) << graded_alone.status();
+  ASSERT_TRUE(graded.ok()) << graded.status();
+  EXPECT_THAT(*graded_alone,
+              ElementsAre(true, false, false, false, false, false, false, false, false, true));
+  EXPECT_EQ(*graded, *graded_alone);
+  EXPECT_EQ(shared.stats().runs, 9);     // grading found every run
+  EXPECT_EQ(separate.stats().runs, 16);  // the examples, then all the tests
+
+  // A later test the parser cannot compile (it gives up with MemoryError) fails alone: the run
+  // reports its plan and the example's verdict, and a run of the example alone passes too.
+  v1::CodeTests uncompilable = AddTests();
+  uncompilable.set_tests(1, "assert " + std::string(100000, '-') + "1");
+  const std::vector<std::optional<std::string>> add = {kAdd};
+  alone = separate.PassRates(LeadingExample(uncompilable), add);
+  from_tests =
+      shared.ExamplePassRates(LeadingExample(uncompilable), uncompilable, add, {.cache = &runs});
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  ASSERT_TRUE(from_tests.ok()) << from_tests.status();
+  EXPECT_THAT(*alone, ElementsAre(1.0));
+  EXPECT_THAT(*from_tests, ElementsAre(1.0));
+  EXPECT_EQ(shared.stats().runs, 10);  // all the tests, once
+  auto graded_uncompilable = shared.Grade(uncompilable, add, {.cache = &runs});
+  ASSERT_TRUE(graded_uncompilable.ok()) << graded_uncompilable.status();
+  EXPECT_THAT(*graded_uncompilable, ElementsAre(false));
+  EXPECT_EQ(shared.stats().runs, 10);
+}
+
+// Examples that do not lead the tests (HumanEval's docstring examples, or another order), or a
+// call without a cache: the examples run alone, as PassRates runs them.
+TEST(CodeGraderTest, ExamplesThatDoNotLeadTheTestsRunAlone) {
+  CodeGrader grader;
+  SKIP_WITHOUT_SANDBOX(grader);
+  v1::CodeTests tests = AddTests();
+  v1::CodeTests examples;
+  examples.add_tests(tests.tests(1));
+  const std::vector<std::optional<std::string>> programs = {kAdd, kSubtract};
+  CodeRunCache runs;
+  auto rates = grader.ExamplePassRates(examples, tests, programs, {.cache = &runs});
+  ASSERT_TRUE(rates.ok()) << rates.status();
+  EXPECT_THAT(*rates, ElementsAre(1.0, 0.0));  // add(-1, 1) is 0 only by adding
+  EXPECT_EQ(grader.stats().runs, 2);
+  tests.set_timeout_seconds(3);  // the same first test, another limit
+  rates = grader.ExamplePassRates(LeadingExample(AddTests()), tests, programs, {.cache = &runs});
+  ASSERT_TRUE(rates.ok()) << rates.status();
+  EXPECT_THAT(*rates, ElementsAre(1.0, 0.0));
+  auto graded = grader.Grade(tests, programs, {.cache = &runs});
+  ASSERT_TRUE(graded.ok()) << graded.status();
+  EXPECT_THAT(*graded, ElementsAre(true, false));
+  EXPECT_EQ(grader.stats().runs, 6);  // the examples ran alone: grading ran the tests again
+  rates = grader.ExamplePassRates(LeadingExample(AddTests()), AddTests(), programs);
+  ASSERT_TRUE(rates.ok()) << rates.status();
+  EXPECT_EQ(grader.stats().runs, 8);  // no cache: nothing to run the tests for
+}
+
 TEST(CodeGraderTest, HumanEvalTestCodeIsOneTestAndSetupRunsFirst) {
   CodeGrader grader;
   SKIP_WITHOUT_SANDBOX(grader);
@@ -84,12 +234,12 @@ TEST(CodeGraderTest, GradingStopsAtTheSolvesDeadlineAndCancellation) {
   std::vector<std::optional<std::string>> loops;
   for (int i = 0; i < 4; ++i) loops.push_back(absl::StrCat("x = ", i, "\nwhile True: pass\n"));
   const absl::Time start = absl::Now();
-  auto graded = grader.Grade(AddTests(), loops, nullptr, start + absl::Seconds(1));
+  auto graded = grader.Grade(AddTests(), loops, {.deadline = start + absl::Seconds(1)});
   EXPECT_TRUE(absl::IsDeadlineExceeded(graded.status())) << graded.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // 4 x 10 s without the deadline
   engine::CancellationToken cancel;
   cancel.Cancel();
-  graded = grader.Grade(AddTests(), loops, &cancel);
+  graded = grader.Grade(AddTests(), loops, {.cancel = &cancel});
   EXPECT_TRUE(absl::IsCancelled(graded.status())) << graded.status();
 }
 
@@ -349,6 +499,22 @@ TEST_F(CodePipelineTest, AnExperimentOnCodeProblemsIsRefusedWhenTheyCannotBeGrad
   runner.Shutdown();
 }
 
+// Best-of-N of `n` by the unit_tests verifier on "Write add(a, b).", graded by `tests` and
+// verified by `examples`.
+v1::SolveRequest BestOfNByExamples(const v1::CodeTests& tests, const v1::CodeTests& examples,
+                                   int n) {
+  v1::SolveRequest request;
+  request.mutable_problem()->set_text("Write add(a, b).");
+  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
+  *request.mutable_problem()->mutable_code_tests() = tests;
+  *request.mutable_problem()->mutable_example_tests() = examples;
+  request.mutable_strategy()->mutable_best_of_n();
+  request.mutable_strategy()->mutable_verifier()->mutable_unit_tests();
+  request.mutable_strategy()->mutable_sampling()->set_temperature(1);
+  request.mutable_budget()->set_n(n);
+  return request;
+}
+
 // The unit_tests verifier through the real strategies: best-of-N picks the program that passes
 // the problem's example tests. A scripted policy writes the candidates (a random model writes
 // no programs).
@@ -369,17 +535,10 @@ TEST(UnitTestsVerifierTest, BestOfNChoosesTheProgramThatPassesTheExampleTests) {
   });
   ModelRegistry models(policy);
   SolvePipeline pipeline(models, BuiltinStrategies(), &grader);
-  v1::SolveRequest request;
-  request.mutable_problem()->set_text("Write add(a, b).");
-  request.mutable_problem()->set_answer_format(v1::ANSWER_FORMAT_CODE);
-  *request.mutable_problem()->mutable_code_tests() = AddTests();
-  v1::CodeTests& examples = *request.mutable_problem()->mutable_example_tests();
+  v1::CodeTests examples;
   examples.add_tests("assert add(1, 2) == 3");
   examples.add_tests("assert add(0, 0) == 0");
-  request.mutable_strategy()->mutable_best_of_n();
-  request.mutable_strategy()->mutable_verifier()->mutable_unit_tests();
-  request.mutable_strategy()->mutable_sampling()->set_temperature(1);
-  request.mutable_budget()->set_n(3);
+  v1::SolveRequest request = BestOfNByExamples(AddTests(), examples, 3);
   auto solved = pipeline.Solve(request, {});
   ASSERT_TRUE(solved.ok()) << solved.status();
   ASSERT_EQ(solved->result().candidates_size(), 3);
@@ -418,6 +577,93 @@ TEST(UnitTestsVerifierTest, BestOfNChoosesTheProgramThatPassesTheExampleTests) {
   SolvePipeline without(models, BuiltinStrategies());
   EXPECT_TRUE(absl::IsFailedPrecondition(without.CheckBuildable(request.strategy())));
   EXPECT_TRUE(pipeline.CheckBuildable(request.strategy()).ok());
+}
+
+// A solve with the unit_tests verifier on a problem whose example leads its tests (MBPP's
+// shape) launches each distinct program once, for the verifier and for grading, and ends as the
+// same solve does where the example runs alone (the tests in another order): the same scores,
+// choice and grades, from half the launches.
+TEST(UnitTestsVerifierTest, EachProgramRunsOnceForTheVerifierAndGradingWhenTheExampleLeads) {
+  samplers::testing::ScriptedEngine policy([](const std::string&, uint64_t, int index) {
+    switch (index % 4) {
+      case 0:
+        return std::string("```python\ndef add(a, b):\n    return a * b\n```<eos>");
+      case 1:
+        return std::string("```python\ndef add(a, b):\n    return 3\n```<eos>");
+      case 2:
+        return std::string("```python\ndef add(a, b):\n    return a + b\n```<eos>");
+      default:
+        return std::string("```python\ndef add(a, b):\n    return b - a\n```<eos>");
+    }
+  });
+  ModelRegistry models(policy);
+  CodeGrader shared_grader, separate_grader;
+  SKIP_WITHOUT_SANDBOX(shared_grader);
+  SolvePipeline shared(models, BuiltinStrategies(), &shared_grader);
+  SolvePipeline separate(models, BuiltinStrategies(), &separate_grader);
+  v1::CodeTests tests;
+  tests.add_tests("assert add(1, 2) == 3");
+  tests.add_tests("assert add(2, 2) == 4");
+  tests.add_tests("assert add(0, 5) == 5");
+  const v1::SolveRequest request = BestOfNByExamples(tests, LeadingExample(tests), 8);
+  v1::SolveRequest reordered = request;
+  reordered.mutable_problem()->mutable_code_tests()->mutable_tests()->SwapElements(0, 2);
+
+  auto solved = shared.Solve(request, {});
+  auto baseline = separate.Solve(reordered, {});
+  ASSERT_TRUE(solved.ok()) << solved.status();
+  ASSERT_TRUE(baseline.ok()) << baseline.status();
+  ASSERT_EQ(solved->result().candidates_size(), 8);
+  ASSERT_EQ(baseline->result().candidates_size(), 8);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(solved->result().candidates(i).answer(), baseline->result().candidates(i).answer());
+    EXPECT_DOUBLE_EQ(solved->result().candidates(i).score(),
+                     baseline->result().candidates(i).score());
+    // a * b and b - a fail the example add(1, 2) == 3; 3 passes it, and fails grading.
+    const double expected = i % 4 == 0 ? 0.0 : i % 4 == 3 ? 0.0 : 1.0;
+    EXPECT_DOUBLE_EQ(solved->result().candidates(i).score(), expected) << i;
+  }
+  EXPECT_EQ(solved->result().selected_candidate(), baseline->result().selected_candidate());
+  EXPECT_EQ(solved->correct(), baseline->correct());
+  EXPECT_THAT(solved->candidate_correct(),
+              ElementsAre(false, false, true, false, false, false, true, false));
+  EXPECT_THAT(baseline->candidate_correct(),
+              ::testing::ElementsAreArray(solved->candidate_correct()));
+  EXPECT_EQ(shared_grader.stats().runs, 4);  // four distinct programs
+  EXPECT_EQ(separate_grader.stats().runs, 8);
+}
+
+// The builtin MBPP problems have that shape: with their own reference programs, and broken ones,
+// the verifier's shares and the grades are those of separate runs, from half the launches.
+// Reads ../shared/datasets, skips without it.
+TEST(CodeGraderTest, MbppExamplesRunOnceWithTheTestsThatGrade) {
+  CodeGrader shared, separate;
+  SKIP_WITHOUT_SANDBOX(shared);
+  datasets::DatasetOptions options;
+  options.data_dir = std::string(PONDER_SHARED_DIR) + "/datasets";
+  absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset("mbpp", options);
+  if (!loaded.ok()) GTEST_SKIP() << "no mbpp under " << options.data_dir << ": " << loaded.status();
+  ASSERT_GE(loaded->problems.size(), 10u);
+  for (size_t i = 0; i < 10; ++i) {
+    const v1::Problem problem = ProblemProto(loaded->problems[i]);
+    const std::string& reference = loaded->problems[i].code->canonical_solution;
+    const std::vector<std::optional<std::string>> programs = {
+        reference, reference + "\nraise RuntimeError('wrong')\n", "def nothing():\n    pass\n"};
+    CodeRunCache runs;
+    auto rates = shared.ExamplePassRates(problem.example_tests(), problem.code_tests(), programs,
+                                         {.cache = &runs});
+    auto graded = shared.Grade(problem.code_tests(), programs, {.cache = &runs});
+    auto rates_alone = separate.PassRates(problem.example_tests(), programs);
+    auto graded_alone = separate.Grade(problem.code_tests(), programs);
+    ASSERT_TRUE(rates.ok() && graded.ok()) << rates.status() << graded.status();
+    ASSERT_TRUE(rates_alone.ok() && graded_alone.ok());
+    EXPECT_THAT(*rates, ElementsAre(1.0, 0.0, 0.0)) << problem.id();
+    EXPECT_EQ(*rates, *rates_alone) << problem.id();
+    EXPECT_THAT(*graded, ElementsAre(true, false, false)) << problem.id();
+    EXPECT_EQ(*graded, *graded_alone) << problem.id();
+  }
+  EXPECT_EQ(shared.stats().runs, 30);
+  EXPECT_EQ(separate.stats().runs, 60);
 }
 
 TEST(CodeGraderTest, PrintedAnswersAreTheLastLineOfAProgramThatEndsWell) {

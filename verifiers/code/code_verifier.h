@@ -84,6 +84,8 @@ struct SandboxLimits {
   // Cap on stdout + stderr of the launch (exceeding it ends the run as kError) and on the
   // stdout of each input/output case (exceeding it fails the case).
   int64_t output_bytes = int64_t{1} << 20;
+
+  friend bool operator==(const SandboxLimits&, const SandboxLimits&) = default;
 };
 
 struct SandboxConfig {
@@ -105,6 +107,8 @@ struct IoCase {
   std::string input;            // stdin of the program
   std::string expected_output;  // compared with stdout, ignoring trailing whitespace per line
                                 // and trailing blank lines
+
+  friend bool operator==(const IoCase&, const IoCase&) = default;
 };
 
 enum class CodeTestKind {
@@ -136,12 +140,21 @@ struct CodeRunRequest {
   std::optional<std::string> expected_answer;
 
   SandboxLimits limits;
+
+  // Every field equal: the same launch (a cache of results keys on this, code_grader.h).
+  friend bool operator==(const CodeRunRequest&, const CodeRunRequest&) = default;
 };
 
 struct CodeRunResult {
   CodeRunStatus status = CodeRunStatus::kError;
   int tests_passed = 0;
   int tests_total = 0;
+  // kTestCode: the verdict of each test that reported, in test order (test i's at i; fewer
+  // than tests_total when the run ended early), kept whatever ended the run but a tampered
+  // verdict channel (none kept, none counts: a forged verdict may have come first). A request
+  // whose tests begin with other tests gets those tests' verdicts here as a run of them alone
+  // would (they run first, in the same interpreter); orchestrator/code_grader.h relies on it.
+  std::vector<bool> test_verdicts;
   std::string detail;  // the first failing test, or why the run errored or was unavailable
   CodeRunCost cost;
   std::string stdout_text;  // what the launch printed (capped; input/output cases excluded)

@@ -163,10 +163,11 @@ def plan_tests(mode):
             units.append(Unit(compile(setup, "test_setup.py", "exec"), "test setup", False))
         for index, source in enumerate(read_frames("/sandbox/tests.frames")):
             label = source.decode("utf-8", "replace").strip()
-            # Each test stands alone: one that does not compile fails, the others still run.
+            # Each test stands alone: one that does not compile fails, the others still run
+            # (the parser may also run out of memory or recursion on a deep expression).
             try:
                 units.append(Unit(compile(source, f"test_{index}.py", "exec"), label, True))
-            except (SyntaxError, ValueError) as error:
+            except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
                 units.append(Unit(None, label, True, f"the test does not compile: {error}"))
         return units
     source = read_file("/sandbox/tests.py")

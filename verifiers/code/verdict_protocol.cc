@@ -235,10 +235,17 @@ CodeRunResult JudgeRun(const CodeRunRequest& request, const LaunchOutcome& outco
   result.tests_total = verdicts.tests_total().value_or(
       request.kind == CodeTestKind::kTestCode ? 0 : static_cast<int>(request.io_cases.size()));
   if (request.kind == CodeTestKind::kProgramOfThought) result.tests_total = 1;
+  // A tampered channel keeps no verdict: a forged one may have come first (the genuine verdict
+  // of the same test is then the violation).
   if (!verdicts.violation().empty()) {
     result.status = CodeRunStatus::kError;
     result.detail = absl::StrCat("the verdict channel was tampered with: ", verdicts.violation());
     return result;
+  }
+  // The driver reports tests in order, so the verdicts that arrived are those of the first tests.
+  for (const auto& [index, verdict] : verdicts.tests()) {
+    if (index != static_cast<int>(result.test_verdicts.size())) break;
+    result.test_verdicts.push_back(verdict.passed);
   }
   if (verdicts.harness_error()) {
     result.status = CodeRunStatus::kError;
@@ -247,6 +254,14 @@ CodeRunResult JudgeRun(const CodeRunRequest& request, const LaunchOutcome& outco
   }
   for (const auto& [index, verdict] : verdicts.tests()) {
     if (verdict.passed) ++result.tests_passed;
+  }
+  // Output past the cap ends the run, also where the driver reported every test before the
+  // host read the excess and killed it: a timing the same program does not always win.
+  if (outcome.output_exceeded) {
+    result.status = CodeRunStatus::kError;
+    result.detail = absl::StrCat("the program printed more than ", limits.output_bytes,
+                                 " bytes to stdout and stderr");
+    return result;
   }
   if (!verdicts.done()) {
     if (outcome.timed_out) {
@@ -265,10 +280,7 @@ CodeRunResult JudgeRun(const CodeRunRequest& request, const LaunchOutcome& outco
       return result;
     }
     result.status = CodeRunStatus::kError;
-    if (outcome.output_exceeded) {
-      result.detail = absl::StrCat("the program printed more than ", limits.output_bytes,
-                                   " bytes to stdout and stderr");
-    } else if (outcome.channel_exceeded) {
+    if (outcome.channel_exceeded) {
       result.detail = "the verdict channel carried more than its limit";
     } else {
       result.detail = absl::StrCat("the program ended before every test reported: ",

@@ -103,6 +103,14 @@ TEST_F(CodeVerifierTest, ATestOfAListThatDoesNotCompileFailsAlone) {
   EXPECT_EQ(result.tests_total, 3);
   EXPECT_EQ(result.tests_passed, 2);
   EXPECT_NE(result.detail.find("does not compile"), std::string::npos) << result.detail;
+  // Also one the parser gives up on (MemoryError or RecursionError on a deep expression).
+  request.tests[1] = "assert " + std::string(100000, '-') + "1";
+  result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_total, 3);
+  EXPECT_EQ(result.tests_passed, 2);
+  EXPECT_EQ(result.test_verdicts, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(result.detail.rfind("test 1 failed", 0), 0u) << result.detail;
 }
 
 TEST_F(CodeVerifierTest, ProgramOutputIsCapturedSeparatelyFromTheVerdict) {

@@ -6,6 +6,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -134,15 +135,20 @@ TEST(JudgeRunTest, OneFailingTestFailsAndIsNamed) {
   CodeRunResult result = JudgeRun(TestsRequest(), StartedOutcome(), reader);
   EXPECT_EQ(result.status, CodeRunStatus::kFailed);
   EXPECT_EQ(result.tests_passed, 2);
+  EXPECT_EQ(result.test_verdicts, (std::vector<bool>{true, false, true}));
   EXPECT_EQ(result.detail, "test 1 failed: assert f(x) -> no");
 }
 
+// No verdict of a tampered channel counts or is kept, not even those before the tampering: a
+// forged verdict may come first, and the genuine one for the same test is then the violation.
 TEST(JudgeRunTest, TamperingIsAnErrorEvenWithPassingVerdicts) {
   VerdictReader reader(kNonce);
-  reader.OnData(TestsStream(1, {true}, false) + "garbage\n");
+  reader.OnData(TestsStream(2, {true}, false) + "garbage\n");
   CodeRunResult result = JudgeRun(TestsRequest(), StartedOutcome(), reader);
   EXPECT_EQ(result.status, CodeRunStatus::kError);
   EXPECT_NE(result.detail.find("tampered"), std::string::npos);
+  EXPECT_EQ(result.tests_passed, 0);
+  EXPECT_TRUE(result.test_verdicts.empty());
 }
 
 TEST(JudgeRunTest, NoStartMeansTheSandboxIsUnavailable) {
@@ -179,6 +185,7 @@ TEST(JudgeRunTest, TimeoutKeepsTheTestsReportedSoFar) {
   EXPECT_EQ(result.status, CodeRunStatus::kTimeout);
   EXPECT_EQ(result.tests_passed, 2);
   EXPECT_EQ(result.tests_total, 3);
+  EXPECT_EQ(result.test_verdicts, (std::vector<bool>{true, true}));
 }
 
 TEST(JudgeRunTest, CpuLimitKillIsATimeoutOtherKillsAreErrors) {
@@ -196,14 +203,19 @@ TEST(JudgeRunTest, CpuLimitKillIsATimeoutOtherKillsAreErrors) {
   EXPECT_NE(killed.detail.find("signal 9 (SIGKILL)"), std::string::npos) << killed.detail;
 }
 
+// Also where every test reported before the host read the excess: whether the driver wins that
+// race must not decide the verdict.
 TEST(JudgeRunTest, OutputCapIsAnError) {
-  VerdictReader reader(kNonce);
-  reader.OnData(TestsStream(1, {}, false));
-  LaunchOutcome outcome = StartedOutcome();
-  outcome.output_exceeded = true;
-  CodeRunResult result = JudgeRun(TestsRequest(), outcome, reader);
-  EXPECT_EQ(result.status, CodeRunStatus::kError);
-  EXPECT_NE(result.detail.find("printed more than"), std::string::npos);
+  for (const bool done : {false, true}) {
+    VerdictReader reader(kNonce);
+    reader.OnData(TestsStream(1, done ? std::vector<bool>{true} : std::vector<bool>{}, done));
+    LaunchOutcome outcome = StartedOutcome();
+    outcome.output_exceeded = true;
+    CodeRunResult result = JudgeRun(TestsRequest(), outcome, reader);
+    EXPECT_EQ(result.status, CodeRunStatus::kError) << "done " << done;
+    EXPECT_NE(result.detail.find("printed more than"), std::string::npos) << "done " << done;
+    EXPECT_EQ(result.tests_passed, done ? 1 : 0);
+  }
 }
 
 TEST(JudgeRunTest, ProgramFailureFailsEveryTest) {
