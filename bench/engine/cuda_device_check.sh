@@ -5,8 +5,9 @@
 # one block, the candidates not yet run (a wide block per head for decode attention,
 # PONDER_CUDA_WIDE_ATTENTION; a higher split-K target for the decode products,
 # PONDER_CUDA_SKINNY_WARPS; other batches of loads for the one-token gate/up product,
-# PONDER_CUDA_GATE_UP_UNROLL, and the down product on our kernel, PONDER_CUDA_SKINNY_DOWN) beside
-# the defaults, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
+# PONDER_CUDA_GATE_UP_UNROLL, the down product on our kernel, PONDER_CUDA_SKINNY_DOWN, weights
+# through shared memory by cp.async, PONDER_CUDA_SKINNY_ASYNC) beside the defaults, and a
+# profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -21,8 +22,8 @@
 # GPU tests (part `tests`) again with those settings (VAR=value, space-separated); PROFILE=0 skips
 # the batch-1 profile, PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and
 # prefill profiles (with the defaults). Without the `wide`, `skinny` and `unroll` parts it took
-# 154 s of device time on an H200 in stop 28 (they add 20 short engine_bench runs and two
-# skinny_bench runs, about 90 s; a fresh machine about 30 s); new candidates go in a section of
+# 154 s of device time on an H200 in stop 28 (they add 23 short engine_bench runs and two
+# skinny_bench runs, about 100 s; a fresh machine about 30 s); new candidates go in a section of
 # their own, each beside the defaults in the same call.
 set -u
 cd "$(dirname "$0")/../.."
@@ -134,14 +135,16 @@ run() {
     rows PONDER_CUDA_SKINNY_WARPS=16384 "split-K target 16384" skinny_rows.log --npl 1 --ntg 64
     rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
   fi
-  # Stop 29's candidates (written without a GPU): the one-token products' batches of loads. The
-  # gate/up product at 2 chunks a lane (three blocks a multiprocessor; three full batches a row
-  # pair) or 3 (two full batches) instead of 4 (a full and a half-full one); the down product on
-  # the matrix-vector kernel (no split-K reduction kernel) at 8 chunks a lane (a full batch and
-  # one 9% full) or 9 (one batch). The products alone, then end to end beside the defaults.
+  # Stop 29's candidates (written without a GPU): the one-token products' loads. The gate/up
+  # product at 2 chunks a lane (three blocks a multiprocessor; three full batches a row pair) or
+  # 3 (two full batches) instead of 4 (a full and a half-full one); the down product on the
+  # matrix-vector kernel (no split-K reduction kernel) at 8 chunks a lane (a full batch and one 9%
+  # full) or 9 (one batch); the weights of every one-token product but QKV streamed through
+  # shared memory by cp.async (PONDER_CUDA_SKINNY_ASYNC, 8 chunks a lane always in flight). The
+  # products alone, then end to end beside the defaults.
   if part unroll; then
-    step "one-token batches of loads: gate/up 2, 3, 4 chunks a lane; down on our kernel at 8, 9"
-    local plans=default,gated_unroll=2,gated_unroll=3,plain_unroll=9
+    step "one-token loads: gate/up 2, 3, 4 chunks a lane; down on our kernel at 8, 9; cp.async"
+    local plans=default,gated_unroll=2,gated_unroll=3,plain_unroll=9,async=1
     plans+=,warps=16384,warps=16384+gated_unroll=3
     timeout 60 $p/bin/skinny_bench --tokens 1 --plans "$plans" 2>&1 | tee "$out/unroll.log"
     rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
@@ -153,6 +156,11 @@ run() {
       unroll_rows.log --npl 1 --ntg 64
     rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9 PONDER_CUDA_WIDE_ATTENTION=4096" \
       "gate/up 2, down ours 9, wide to 4096" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_ASYNC=1 "cp.async" unroll_rows.log --npl 1 --ntg 64
+    rows "PONDER_CUDA_SKINNY_ASYNC=1 PONDER_CUDA_SKINNY_DOWN=8" "cp.async, down ours" \
+      unroll_rows.log --npl 1 --ntg 64
+    rows "PONDER_CUDA_SKINNY_ASYNC=1 PONDER_CUDA_SKINNY_DOWN=8 PONDER_CUDA_WIDE_ATTENTION=4096" \
+      "cp.async, down ours, wide to 4096" unroll_rows.log --npl 1 --ntg 64
     rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
   fi
   # The pipelining rule (auto) beside never and always (stop 28).

@@ -460,6 +460,12 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // to compare (stop 29, not yet run).
   PONDER_ASSIGN_OR_RETURN(skinny_plan_.gated_unroll,
                           Count("PONDER_CUDA_GATE_UP_UNROLL", 2, 4, skinny_plan_.gated_unroll));
+  // PONDER_CUDA_SKINNY_ASYNC=1: one-token products but the QKV product stream their weights
+  // through shared memory by cp.async (kernels.h SkinnyPlan::async_copies; the same bits), to
+  // compare (stop 29, not yet run).
+  PONDER_ASSIGN_OR_RETURN(const std::string_view async_copies,
+                          Choice("PONDER_CUDA_SKINNY_ASYNC", {"", "0", "1"}));
+  skinny_plan_.async_copies = async_copies == "1";
   // PONDER_CUDA_SKINNY_DOWN=8|9: the one-token down product on the matrix-vector kernel (no
   // split-K reduction kernel, unlike cuBLAS's), its lanes loading 8 or 9 chunks a batch (9 reads
   // Qwen2.5-1.5B's rows in one batch: SkinnyPlan::plain_unroll); 0 cuBLAS. To compare (stop 29,

@@ -1679,6 +1679,35 @@ __device__ __forceinline__ void SkinnyWrite(const SkinnyArgs& args, int unit,
   }
 }
 
+// The split-K sum of a round of the matrix-vector kernels, called by the whole block: the first
+// lane of a unit's first warp gets in acc the sums (over their lanes) of the unit's `splits`
+// warps, added in the warps' order through `sums`. Two such buffers, by round parity: a warp
+// may write round + 1's sums while part 0 of a unit still reads this round's.
+template <int kRows, int kMaxTokens>
+__device__ __forceinline__ void SkinnyAddSplits(float (&acc)[kRows][kMaxTokens],
+                                                float (&sums)[kSkinnyWarps][kRows][kMaxTokens],
+                                                int splits, int warp, int part, int lane) {
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int t = 0; t < kMaxTokens; ++t) sums[warp][r][t] = acc[r][t];
+    }
+  }
+  __syncthreads();
+  if (part == 0 && lane == 0) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int t = 0; t < kMaxTokens; ++t) {
+        float sum = sums[warp][r][t];
+        for (int p = 1; p < splits; ++p) sum += sums[warp + p][r][t];
+        acc[r][t] = sum;
+      }
+    }
+  }
+}
+
 // A persistent matrix-vector kernel: block b takes groups b, b + gridDim.x, ... of
 // kSkinnyWarps / splits units, `splits` warps per unit, each warp every splits-th 512-byte stretch
 // of its row(s). Weights stream through two register buffers: the next batch (the rest of the
@@ -1794,28 +1823,7 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
       continue;
     }
     if (splits > 1) {  // the same for the whole block
-      // Two buffers by round parity: a warp may write round + 1's sums while part 0 of a unit
-      // still reads this round's.
-      float(&sums)[kSkinnyWarps][kRows][kMaxTokens] = partial[round & 1];
-      if (lane == 0) {
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-          for (int t = 0; t < kMaxTokens; ++t) sums[warp][r][t] = acc[r][t];
-        }
-      }
-      __syncthreads();
-      if (part == 0 && lane == 0) {
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-#pragma unroll
-          for (int t = 0; t < kMaxTokens; ++t) {
-            float sum = sums[warp][r][t];
-            for (int p = 1; p < splits; ++p) sum += sums[warp + p][r][t];
-            acc[r][t] = sum;
-          }
-        }
-      }
+      SkinnyAddSplits<kRows, kMaxTokens>(acc, partial[round & 1], splits, warp, part, lane);
     }
     if (part != 0 || lane != 0 || !active) continue;
     SkinnyWrite<T, kMaxTokens, kGated>(args, unit, acc);
@@ -1834,6 +1842,114 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32)
     SkinnyQkvRopeKernel(SkinnyArgs args, SkinnyRopeArgs rope) {
   __shared__ SkinnyRopeShared shared;
   SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
+}
+
+// cp.async (sm_80 and newer; older devices trap): 16 bytes from global to shared memory, in
+// flight until the thread waits for its group (WaitCopies); zeros without reading `from` where
+// !valid.
+__device__ __forceinline__ void CopyAsync16(void* to, const void* from, bool valid) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned shared = static_cast<unsigned>(__cvta_generic_to_shared(to));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared), "l"(from),
+               "r"(valid ? 16 : 0)
+               : "memory");
+#elif defined(__CUDA_ARCH__)
+  __trap();
+#endif
+}
+// Closes the thread's group of copies issued since the last call.
+__device__ __forceinline__ void CommitCopies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+// Waits until at most kPending of the thread's latest groups are in flight.
+template <int kPending>
+__device__ __forceinline__ void WaitCopies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+#endif
+}
+
+// The cp.async matrix-vector kernels (SkinnyPlan::async_copies) keep kSkinnyAsyncChunks weight
+// chunks a lane in flight, through a ring in shared memory after the staged x: stages of kRows
+// chunks, [stage][row][thread] (gate/up: 4 stages of a gate and an up chunk; 32 KB a block).
+constexpr int kSkinnyAsyncChunks = 8;
+constexpr size_t kSkinnyAsyncRingBytes = size_t{kSkinnyAsyncChunks} * kSkinnyWarps * 32 * 16;
+
+// A one-token matrix-vector product as SkinnyMatMulKernel computes it (the same units, splits,
+// grid and order of every sum, so the same bits), its weights streamed through the ring: each
+// lane copies its chunks (a row's, then the next round's row's) kSkinnyAsyncChunks / kRows
+// stages ahead of the one it adds, whatever the row length, with no registers held for them.
+// The first stages are issued before waiting for the previous kernel. Not the rope product.
+template <typename T, bool kGated, bool kNorm>
+__global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyAsyncKernel(SkinnyArgs args) {
+  constexpr int kRows = kGated ? 2 : 1;
+  constexpr int kStages = kSkinnyAsyncChunks / kRows;
+  constexpr int kThreads = kSkinnyWarps * 32;
+  extern __shared__ uint4 staged_x[];  // [cols / 8] when staged, then the ring
+  __shared__ float partial[2][kSkinnyWarps][kRows][1];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int splits = args.splits, units_per_block = kSkinnyWarps / splits;
+  const int slot = warp / splits, part = warp % splits;
+  const int chunks = args.cols / 8, stride = 32 * splits;
+  const T* w = static_cast<const T*>(args.w);
+  uint4* ring = staged_x + (kNorm || args.stage_x ? chunks : 0);
+  // The lane's chunks of a row are first, first + stride, ...: `per_row` of them, the same in
+  // every round; the block's rounds are its groups blockIdx.x, blockIdx.x + gridDim.x, ...
+  const int first = part * 32 + lane;
+  const int per_row = first < chunks ? (chunks - 1 - first) / stride + 1 : 0;
+  const int rounds = args.groups > static_cast<int>(blockIdx.x)
+                         ? (args.groups - 1 - blockIdx.x) / gridDim.x + 1
+                         : 0;
+  const int items = per_row * rounds;
+  // Copies item `issued` (chunk issue_k of round issue_round's row(s)) into its stage and closes
+  // a group, empty past the last item, so that WaitCopies counts items.
+  int issued = 0, issue_round = 0, issue_k = 0;
+  auto issue = [&]() {
+    if (issued < items) {
+      const int unit = (blockIdx.x + issue_round * gridDim.x) * units_per_block + slot;
+      const bool valid = unit < args.units;
+      uint4* stage = ring + (issued % kStages) * kRows * kThreads;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        const uint4* row = reinterpret_cast<const uint4*>(
+            w + (static_cast<size_t>(r) * args.units + (valid ? unit : 0)) *
+                    static_cast<size_t>(args.cols));
+        CopyAsync16(stage + r * kThreads + threadIdx.x, row + first + stride * issue_k, valid);
+      }
+      if (++issue_k == per_row) {
+        issue_k = 0;
+        ++issue_round;
+      }
+    }
+    ++issued;
+    CommitCopies();
+  };
+  for (int s = 0; s + 1 < kStages; ++s) issue();  // weights do not depend on the previous kernel
+  AwaitPreviousKernel();
+  const uint4* x = SkinnyX<T, kNorm>(args.stage_x, args.x, args.norm_x, args.norm_weight, args.eps,
+                                     args.cols, 1, staged_x);
+  int item = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const int unit = (blockIdx.x + round * gridDim.x) * units_per_block + slot;
+    const bool active = unit < args.units;
+    float acc[kRows][1] = {};
+    for (int k = 0; k < per_row; ++k, ++item) {
+      issue();  // into the stage the previous item took, whose chunks this thread has added
+      WaitCopies<kStages - 1>();  // this item's group has landed
+      const uint4* stage = ring + (item % kStages) * kRows * kThreads;
+      uint4 chunk[kRows];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) chunk[r] = stage[r * kThreads + threadIdx.x];
+      if (active) SkinnyAddChunk<T, 1, kRows>(acc, chunk, x, first + stride * k, chunks, 1);
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) acc[r][0] = WarpSum(acc[r][0]);
+    if (splits > 1) SkinnyAddSplits<kRows, 1>(acc, partial[round & 1], splits, warp, part, lane);
+    if (part != 0 || lane != 0 || !active) continue;
+    SkinnyWrite<T, 1, kGated>(args, unit, acc);
+  }
 }
 
 // Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
@@ -1870,13 +1986,15 @@ cudaError_t Dispatch(StorageType type, F&& launch) {
 }
 
 // Multiprocessors, and a matrix-vector kernel's blocks resident on one at once (its registers, and
-// the most x it stages, kSkinnyMaxNormBytes); one block per multiprocessor where CUDA cannot say.
+// the most x it stages, kSkinnyMaxNormBytes, plus `ring` bytes of shared memory, which kernels
+// with a ring are allowed past the 48 KiB default here); one block per multiprocessor where CUDA
+// cannot say.
 struct Residency {
   int processors = 1;
   int per_processor = 1;
 };
 template <typename... Params>
-Residency ResidentBlocks(void (*kernel)(Params...)) {
+Residency ResidentBlocks(void (*kernel)(Params...), size_t ring) {
   Residency residency;
   int device = 0, processors = 0, per_processor = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -1885,18 +2003,21 @@ Residency ResidentBlocks(void (*kernel)(Params...)) {
     return residency;
   }
   residency.processors = std::max(processors, 1);
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
-                                                    kSkinnyMaxNormBytes) != cudaSuccess) {
+  const size_t shared = kSkinnyMaxNormBytes + ring;
+  if ((ring > 0 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(shared)) != cudaSuccess) ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
+                                                    shared) != cudaSuccess) {
     (void)cudaGetLastError();
   }
   residency.per_processor = std::max(per_processor, 1);
   return residency;
 }
 
-// kKernel's residency, computed once (one device per process).
-template <auto kKernel>
+// kKernel's residency (with a ring of kRing bytes), computed once (one device per process).
+template <auto kKernel, size_t kRing = 0>
 const Residency& ResidencyOf() {
-  static const Residency residency = ResidentBlocks(kKernel);
+  static const Residency residency = ResidentBlocks(kKernel, kRing);
   return residency;
 }
 
@@ -1911,23 +2032,24 @@ int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan, const Residency
   return (args.groups + rounds - 1) / rounds;
 }
 
-// Launches kKernel (where `launch` is given) and returns the grid's blocks.
-template <auto kKernel, typename... Extra>
+// Launches kKernel (where `launch` is given; with a ring of kRing bytes of shared memory after
+// the `shared_bytes` of x) and returns the grid's blocks.
+template <auto kKernel, size_t kRing = 0, typename... Extra>
 int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& plan,
                 const Launch* launch, const Extra&... extra) {
-  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel>());
+  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel, kRing>());
   if (launch != nullptr) {
-    Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes, *launch, args, extra...);
+    Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes + kRing, *launch, args, extra...);
   }
   return blocks;
 }
 
 // StartSkinny of kWithNorm for a product that computes its norm, else of kPlain.
-template <auto kWithNorm, auto kPlain, typename... Extra>
+template <auto kWithNorm, auto kPlain, size_t kRing = 0, typename... Extra>
 int StartSkinnyNormed(bool norm, const SkinnyArgs& args, size_t shared_bytes,
                       const SkinnyPlan& plan, const Launch* launch, const Extra&... extra) {
-  return norm ? StartSkinny<kWithNorm>(args, shared_bytes, plan, launch, extra...)
-              : StartSkinny<kPlain>(args, shared_bytes, plan, launch, extra...);
+  return norm ? StartSkinny<kWithNorm, kRing>(args, shared_bytes, plan, launch, extra...)
+              : StartSkinny<kPlain, kRing>(args, shared_bytes, plan, launch, extra...);
 }
 
 // The arguments every matrix-vector launch shares; the caller adds the outputs.
@@ -1989,6 +2111,13 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
       };
       constexpr int kDefault = SkinnyDefaultUnroll(kTokens, kGated);
       const int unroll = SkinnyUnrollFor(args.num_tokens, kGated, false, plan);
+      if constexpr (kTokens == 1) {
+        if (grid == 0 && plan.async_copies) {
+          grid = StartSkinnyNormed<SkinnyAsyncKernel<T, kGated, true>,
+                                   SkinnyAsyncKernel<T, kGated, false>, kSkinnyAsyncRingBytes>(
+              normed, args, shared_bytes, plan, launch);
+        }
+      }
       if (grid == 0 && unroll == kDefault) {
         grid = start(std::integral_constant<int, kDefault>{});
       } else if (grid == 0) {

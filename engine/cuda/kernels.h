@@ -204,12 +204,19 @@ struct SkinnyNorm {
 // batches of a 192-chunk row (the default: one full batch and one half full), gated 3 two full
 // batches; plain 9 reads a 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in one
 // batch where 8 takes a full batch and one 9% full, a round trip each.
+//
+// `async_copies`: one-token products (not the QKV product with rope) stream their weights
+// through a ring in shared memory by cp.async instead of registers (32 KB a block past the
+// staged x; 8 chunks a lane in flight at every moment, across row and round ends, with no
+// registers held for them); the same units, splits, grid rule and order of every sum, so the
+// same bits; the batch sizes above do not apply. A candidate written in stop 29 without a GPU.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
   int blocks_per_processor = 0;
   int gated_unroll = 0;
   int plain_unroll = 0;
+  bool async_copies = false;
 };
 // The chunks a lane loads in one batch in a launch of `num_tokens` tokens (gated or not, the
 // QKV product with rope or not) under `plan`; 0 where the plan's batch sizes are refused.

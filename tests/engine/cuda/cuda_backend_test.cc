@@ -141,8 +141,9 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // default), with the rope kernel instead of rope and the KV store in the QKV product (the
   // default for the models without q/k norms), with a wide block per head where decode
   // attention would split (DecodeAttentionGoesWide; the kernel tests check the kernel itself),
-  // with the gate/up product's other batch sizes, and with the down product on the
-  // matrix-vector kernel (at both of its batch sizes) instead of cuBLAS (one-token steps only).
+  // with the gate/up product's other batch sizes, with one-token weights streamed through shared
+  // memory (cp.async), and with the down product on the matrix-vector kernel (at both of its
+  // batch sizes) instead of cuBLAS (one-token steps only).
   // (PONDER_CUDA_SKINNY_WARPS cannot change these models' products, whose rows of 64 values are
   // too short to split; the kernel tests run the split-K targets and batch sizes on larger
   // shapes.)
@@ -157,14 +158,16 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_WIDE_ATTENTION", "4096"},
       {"PONDER_CUDA_GATE_UP_UNROLL", "2"},
       {"PONDER_CUDA_GATE_UP_UNROLL", "3"},
+      {"PONDER_CUDA_SKINNY_ASYNC", "1"},
       {"PONDER_CUDA_SKINNY_DOWN", "8"},
       {"PONDER_CUDA_SKINNY_DOWN", "9"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
-  // kernel or rope in the QKV product, batches of loads) must give the default's bits.
-  const std::set<std::string> same_bits = {"PONDER_CUDA_ATTENTION_PIPELINE=0",
-                                           "PONDER_CUDA_QKV_ROPE=0", "PONDER_CUDA_GATE_UP_UNROLL=2",
-                                           "PONDER_CUDA_GATE_UP_UNROLL=3"};
+  // kernel or rope in the QKV product, batches of loads, loads through shared memory) must give
+  // the default's bits.
+  const std::set<std::string> same_bits = {
+      "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0", "PONDER_CUDA_GATE_UP_UNROLL=2",
+      "PONDER_CUDA_GATE_UP_UNROLL=3", "PONDER_CUDA_SKINNY_ASYNC=1"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -692,7 +695,7 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"},
       {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
       {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
-      {"PONDER_CUDA_SKINNY_DOWN", "1"}};
+      {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"}};
   for (const auto& [variable, value] : settings) {
     auto backend = [&] {
       testutil::ScopedEnv scoped(variable, value.c_str());

@@ -597,9 +597,10 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 // A plan changes how the work is divided, not the result: x read from global memory rather than
 // shared memory, a smaller persistent grid (more rounds), or other batches of loads for
 // one-token products (2 or 3 chunks a lane gated, 9 plain: kernels of their own, three gated
-// blocks per multiprocessor at 2; SkinnyUnrollRuleTest checks which launches take them) give the
-// default's bits, with and without a fused norm (the split is the same); another split-K (one
-// warp per row, or as many as allowed) stays within the sums' tolerance.
+// blocks per multiprocessor at 2; SkinnyUnrollRuleTest checks which launches take them), or
+// one-token weights streamed through shared memory by cp.async, give the default's bits, with and
+// without a fused norm (the split is the same); another split-K (one warp per row, or as many as
+// allowed) stays within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -646,10 +647,13 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
         SkinnyPlan{.stage_x = false, .blocks_per_processor = 1},
         SkinnyPlan{.gated_unroll = 2, .plain_unroll = 9}, SkinnyPlan{.gated_unroll = 3},
         SkinnyPlan{.stage_x = false, .gated_unroll = 2, .plain_unroll = 9},
-        SkinnyPlan{.blocks_per_processor = 1, .gated_unroll = 3, .plain_unroll = 9}}) {
-    SCOPED_TRACE(testing::Message() << "stage_x " << plan.stage_x << ", blocks per processor "
-                                    << plan.blocks_per_processor << ", unroll gated "
-                                    << plan.gated_unroll << " plain " << plan.plain_unroll);
+        SkinnyPlan{.blocks_per_processor = 1, .gated_unroll = 3, .plain_unroll = 9},
+        SkinnyPlan{.async_copies = true}, SkinnyPlan{.stage_x = false, .async_copies = true},
+        SkinnyPlan{.blocks_per_processor = 1, .async_copies = true}}) {
+    SCOPED_TRACE(testing::Message()
+                 << "stage_x " << plan.stage_x << ", blocks per processor "
+                 << plan.blocks_per_processor << ", unroll gated " << plan.gated_unroll << " plain "
+                 << plan.plain_unroll << ", async " << plan.async_copies);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
@@ -696,6 +700,11 @@ TEST(SkinnyGridTest, FillsTheDevice) {
         EXPECT_GE(SkinnyGridBlocks(StorageType::kBF16, rows, 1536, tokens, gated, norm), processors)
             << "gated " << gated << ", norm " << norm << ", tokens " << tokens;
       }
+      // The cp.async kernels ask for more than 48 KiB of shared memory a block (x and the ring).
+      EXPECT_GE(
+          SkinnyGridBlocks(StorageType::kBF16, rows, 1536, 1, gated, norm, {.async_copies = true}),
+          processors)
+          << "async, gated " << gated << ", norm " << norm;
     }
   }
   // Exactly three blocks' worth of groups per multiprocessor (rows of 64 chunks: a warp per row,
