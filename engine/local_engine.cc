@@ -430,6 +430,15 @@ void LocalEngine::Step() {
   }
   std::vector<ScheduledChunk> plan = s.scheduler->Schedule();
   RefreshStats();
+  if (plan.empty() && !s.scheduler->idle()) {
+    // The scheduler guarantees progress (Scheduler::Schedule); were it ever to plan nothing with
+    // sequences pending, the loop would spin for ever with every caller waiting. Fail them.
+    const absl::Status stuck = absl::InternalError(absl::StrCat(
+        "the engine's scheduler planned nothing with ", s.scheduler->num_running(), " running and ",
+        s.scheduler->num_waiting(), " waiting sequences (a bug: please report it)"));
+    while (!s.active.empty()) FinishRequest(*s.active.back(), stuck);
+    return;
+  }
   if (plan.empty()) return;
 
   // Output rows: a generate sequence needs logits after its last pending token; a score

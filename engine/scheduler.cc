@@ -52,8 +52,7 @@ void Scheduler::Remove(Sequence* sequence) {
 void Scheduler::Preempt(Sequence* sequence) {
   running_.erase(std::remove(running_.begin(), running_.end(), sequence), running_.end());
   // Its blocks stay in the prefix cache, so the recompute may well be cheap.
-  blocks_.Release(sequence->table, sequence->tokens, sequence->computed);
-  sequence->computed = 0;
+  Unpin(sequence);
   sequence->running = false;
   waiting_.push_front(sequence);
   ++stats_.preemptions;
@@ -86,6 +85,24 @@ std::vector<ScheduledChunk> Scheduler::Schedule() {
   }
 
   // 2. Prefill waiting sequences, oldest first, in chunks that fill the remaining budget.
+  PlanWaiting(plan, budget);
+  if (plan.empty() && !waiting_.empty()) {
+    // Nothing runs and the oldest waiting sequence does not fit: the blocks that later waiting
+    // sequences hold would stay pinned for ever (a preempted sequence goes back before a
+    // prompt still being prefilled, or one that took its cached prefix and then had to wait).
+    // They let go; the oldest then fits, as it fits in the whole cache (CheckFits).
+    for (size_t i = 1; i < waiting_.size(); ++i) Unpin(waiting_[i]);
+    PlanWaiting(plan, budget);
+  }
+  return plan;
+}
+
+void Scheduler::Unpin(Sequence* sequence) {
+  blocks_.Release(sequence->table, sequence->tokens, sequence->computed);
+  sequence->computed = 0;
+}
+
+void Scheduler::PlanWaiting(std::vector<ScheduledChunk>& plan, int64_t& budget) {
   while (budget > 0 && !waiting_.empty()) {
     Sequence* s = waiting_.front();
     const int64_t length = static_cast<int64_t>(s->tokens.size());
@@ -115,7 +132,6 @@ std::vector<ScheduledChunk> Scheduler::Schedule() {
       break;  // the budget is spent mid-prompt
     }
   }
-  return plan;
 }
 
 void Scheduler::Complete(std::span<const ScheduledChunk> chunks) {

@@ -9,7 +9,9 @@
 //  - when a running sequence needs a block and none is free, the most recently admitted
 //    running sequence is preempted: its blocks are released (they stay in the prefix cache)
 //    and it waits to be recomputed. Nothing is dropped for lack of memory unless a single
-//    sequence can never fit, which Admit() reports up front.
+//    sequence can never fit, which CheckFits() reports up front;
+//  - when nothing runs and the oldest waiting sequence does not fit, the other waiting
+//    sequences release the blocks they hold, so the oldest always gets going.
 // The scheduler plans a step; the engine runs it and reports back with Complete().
 #ifndef PONDER_ENGINE_SCHEDULER_H_
 #define PONDER_ENGINE_SCHEDULER_H_
@@ -77,6 +79,10 @@ class Scheduler {
 
  private:
   void Preempt(Sequence* sequence);
+  // Releases the sequence's blocks (they stay in the prefix cache): it computes from the start.
+  void Unpin(Sequence* sequence);
+  // Step 2 of Schedule: waiting sequences, oldest first, in chunks of the remaining budget.
+  void PlanWaiting(std::vector<ScheduledChunk>& plan, int64_t& budget);
 
   BlockManager& blocks_;
   KvBlockStore& cache_;

@@ -232,6 +232,29 @@ TEST(LocalEngineTest, TightBudgetPreemptsAndEvictsWithoutChangingResults) {
   EXPECT_EQ(stats.kv_blocks_used, 0);
 }
 
+// Completions that each fit alone but not together finish one after another: a preempted one
+// waits, and no waiting sequence keeps the blocks another needs (stop 29's QA found two
+// completions of one prompt spinning for ever: the preempted one pinned the shared prefix's
+// blocks while it waited and the other could not grow). The deadline turns a hang into a
+// failure.
+TEST(LocalEngineTest, CompletionsThatFitOnlyOneAtATimeAllFinish) {
+  auto roomy = MakeEngine();
+  auto tight = MakeEngine(24 * 4096);  // 24 blocks of 8 tokens: one sequence of 180 fits
+  for (const int n : {2, 3}) {
+    SCOPED_TRACE(::testing::Message() << n << " completions");
+    GenerateRequest request = Request(Prompt(40, 1), n, 140, 5);
+    auto expected = roomy->Generate(request);
+    ASSERT_TRUE(expected.ok()) << expected.status();
+    request.deadline = absl::Now() + absl::Seconds(60);
+    auto result = tight->Generate(request);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ExpectSameCompletions(*expected, *result);
+  }
+  EngineStats stats = tight->Stats();
+  EXPECT_GT(stats.preemptions, 0);
+  EXPECT_EQ(stats.kv_blocks_used, 0);
+}
+
 TEST(LocalEngineTest, ARequestThatCanNeverFitSaysHowMuchItNeeds) {
   auto tight = MakeEngine(4 * 4096);  // 32 tokens
   auto result = tight->Generate(Request(Prompt(20, 1), 1, 30));
