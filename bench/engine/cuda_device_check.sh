@@ -140,7 +140,7 @@ run() {
   # 3 (two full batches) instead of 4 (a full and a half-full one); the down product on the
   # matrix-vector kernel (no split-K reduction kernel) at 8 chunks a lane (a full batch and one 9%
   # full) or 9 (one batch); the weights of every one-token product but QKV streamed through
-  # shared memory by cp.async (PONDER_CUDA_SKINNY_ASYNC, 8 chunks a lane always in flight). The
+  # shared memory by cp.async (PONDER_CUDA_SKINNY_ASYNC, 6 or 7 chunks a lane in flight). The
   # products alone, then end to end beside the defaults.
   if part unroll; then
     step "one-token loads: gate/up 2, 3, 4 chunks a lane; down on our kernel at 8, 9; cp.async"

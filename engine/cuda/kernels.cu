@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <type_traits>
 
 #include "engine/cuda/kernels.h"
@@ -1985,16 +1987,16 @@ cudaError_t Dispatch(StorageType type, F&& launch) {
   return cudaGetLastError();
 }
 
-// Multiprocessors, and a matrix-vector kernel's blocks resident on one at once (its registers, and
-// the most x it stages, kSkinnyMaxNormBytes, plus `ring` bytes of shared memory, which kernels
-// with a ring are allowed past the 48 KiB default here); one block per multiprocessor where CUDA
-// cannot say.
+// Multiprocessors, and a matrix-vector kernel's blocks resident on one at once (its registers and
+// `shared` bytes of dynamic shared memory; a kernel with a ring of `ring` bytes is allowed past
+// the 48 KiB default here, to the most x it stages, kSkinnyMaxNormBytes, plus its ring); one block
+// per multiprocessor where CUDA cannot say.
 struct Residency {
   int processors = 1;
   int per_processor = 1;
 };
 template <typename... Params>
-Residency ResidentBlocks(void (*kernel)(Params...), size_t ring) {
+Residency ResidentBlocks(void (*kernel)(Params...), size_t shared, size_t ring) {
   Residency residency;
   int device = 0, processors = 0, per_processor = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||
@@ -2003,9 +2005,9 @@ Residency ResidentBlocks(void (*kernel)(Params...), size_t ring) {
     return residency;
   }
   residency.processors = std::max(processors, 1);
-  const size_t shared = kSkinnyMaxNormBytes + ring;
-  if ((ring > 0 && cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        static_cast<int>(shared)) != cudaSuccess) ||
+  if ((ring > 0 &&
+       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            static_cast<int>(kSkinnyMaxNormBytes + ring)) != cudaSuccess) ||
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_processor, kernel, kSkinnyWarps * 32,
                                                     shared) != cudaSuccess) {
     (void)cudaGetLastError();
@@ -2014,11 +2016,25 @@ Residency ResidentBlocks(void (*kernel)(Params...), size_t ring) {
   return residency;
 }
 
-// kKernel's residency (with a ring of kRing bytes), computed once (one device per process).
+// kKernel's residency, computed once (one device per process): for the register kernels with the
+// most x they stage (their registers bound them before their shared memory does); for kernels
+// with a ring of kRing bytes, whose blocks take few registers, with the launch's own x
+// (`x_bytes`), once per size.
 template <auto kKernel, size_t kRing = 0>
-const Residency& ResidencyOf() {
-  static const Residency residency = ResidentBlocks(kKernel, kRing);
-  return residency;
+Residency ResidencyOf(size_t x_bytes) {
+  if constexpr (kRing == 0) {
+    static const Residency residency = ResidentBlocks(kKernel, kSkinnyMaxNormBytes, 0);
+    return residency;
+  } else {
+    static std::mutex mutex;
+    static std::map<size_t, Residency> by_x_bytes;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = by_x_bytes.find(x_bytes);
+    if (it == by_x_bytes.end()) {
+      it = by_x_bytes.emplace(x_bytes, ResidentBlocks(kKernel, x_bytes + kRing, kRing)).first;
+    }
+    return it->second;
+  }
 }
 
 // The persistent grid: at most the resident blocks (per multiprocessor, at most the plan's cap),
@@ -2037,7 +2053,7 @@ int SkinnyBlocks(const SkinnyArgs& args, const SkinnyPlan& plan, const Residency
 template <auto kKernel, size_t kRing = 0, typename... Extra>
 int StartSkinny(const SkinnyArgs& args, size_t shared_bytes, const SkinnyPlan& plan,
                 const Launch* launch, const Extra&... extra) {
-  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel, kRing>());
+  const int blocks = SkinnyBlocks(args, plan, ResidencyOf<kKernel, kRing>(shared_bytes));
   if (launch != nullptr) {
     Start(kKernel, blocks, kSkinnyWarps * 32, shared_bytes + kRing, *launch, args, extra...);
   }

@@ -207,9 +207,10 @@ struct SkinnyNorm {
 //
 // `async_copies`: one-token products (not the QKV product with rope) stream their weights
 // through a ring in shared memory by cp.async instead of registers (32 KB a block past the
-// staged x; 8 chunks a lane in flight at every moment, across row and round ends, with no
-// registers held for them); the same units, splits, grid rule and order of every sum, so the
-// same bits; the batch sizes above do not apply. A candidate written in stop 29 without a GPU.
+// staged x: 8 chunks a lane, 6 or 7 in flight while one is added, across row and round ends,
+// with no registers held for them); the same units, splits, grid rule (more blocks fit) and
+// order of every sum, so the same bits; the batch sizes above do not apply. A candidate
+// written in stop 29 without a GPU.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
