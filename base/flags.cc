@@ -46,6 +46,10 @@ FlagParser::Flag* FlagParser::Find(std::string_view name) {
   return nullptr;
 }
 
+void FlagParser::RefuseRepeats(std::string_view name) {
+  if (Flag* flag = Find(name); flag != nullptr) flag->refuse_repeats = true;
+}
+
 bool FlagParser::WasSet(std::string_view name) const {
   for (const Flag& flag : flags_) {
     if (flag.name == name) return flag.set;
@@ -153,6 +157,10 @@ absl::Status FlagParser::Parse(std::span<char* const> args) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown flag --", AsAbsl(name), "\n", Usage()));
     }
+    if (flag->set && flag->refuse_repeats) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", AsAbsl(name), " is given more than once; give it once"));
+    }
     if (!value.has_value()) {
       if (flag->kind == Kind::kBool) {
         value = "true";
@@ -173,6 +181,17 @@ std::string FlagParser::Usage() const {
     absl::StrAppendFormat(&out, "  --%-18s %s\n", flag.name, flag.help);
   }
   return out;
+}
+
+absl::Status CheckFlagRange(std::string_view flag, int64_t value, int64_t min, int64_t max,
+                            std::string_view why) {
+  if (value >= min && value <= max) return absl::OkStatus();
+  std::string message =
+      max == std::numeric_limits<int64_t>::max()
+          ? absl::StrCat("--", AsAbsl(flag), " must be >= ", min, ", got ", value)
+          : absl::StrCat("--", AsAbsl(flag), " must be in [", min, ", ", max, "], got ", value);
+  if (!why.empty()) absl::StrAppend(&message, " (", AsAbsl(why), ")");
+  return absl::InvalidArgumentError(message);
 }
 
 absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_view text, int min,

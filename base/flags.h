@@ -5,9 +5,11 @@
 #define PONDER_BASE_FLAGS_H_
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,8 +35,14 @@ class FlagParser {
   void AddBool(std::string name, bool* out, std::string help);
 
   // Parses `args` (not including the program and subcommand names). `--help` yields a
-  // kCancelled status whose message is Usage(), so callers print it and exit 0.
+  // kCancelled status whose message is Usage(), so callers print it and exit 0. A flag given
+  // twice keeps the last value (so a wrapper can override a default it passed), except one
+  // marked RefuseRepeats.
   absl::Status Parse(std::span<char* const> args);
+
+  // Makes a second --`name` an error naming the flag: for values where keeping only the last
+  // would silently drop what the user meant (two --prompt texts). `name` must be added first.
+  void RefuseRepeats(std::string_view name);
 
   bool WasSet(std::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }
@@ -48,6 +56,7 @@ class FlagParser {
     void* out;
     std::string help;
     bool set = false;
+    bool refuse_repeats = false;
   };
   Flag* Find(std::string_view name);
   absl::Status Assign(Flag& flag, std::string_view value);
@@ -56,6 +65,13 @@ class FlagParser {
   std::vector<Flag> flags_;
   std::vector<std::string> positional_;
 };
+
+// OK when `value` is in [`min`, `max`]; otherwise InvalidArgument "--<flag> must be in [min,
+// max], got <value>" ("must be >= <min>" when `max` is left out), followed by " (<why>)" when
+// `why` is given, e.g. "0: all".
+absl::Status CheckFlagRange(std::string_view flag, int64_t value, int64_t min,
+                            int64_t max = std::numeric_limits<int64_t>::max(),
+                            std::string_view why = "");
 
 // The counts of a comma-separated list given to --`flag` (e.g. "1,4,16"), each from `min` to
 // `max`; an error naming the flag and the first piece that is not one.

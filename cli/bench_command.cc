@@ -191,9 +191,8 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
         "'bon={\"bestOfN\":{},\"verifier\":{\"arithmetic\":{}}}')");
   }
   if (f.budgets.empty()) return absl::InvalidArgumentError("--budget is required (e.g. 1,2,4,8)");
-  if (f.limit < 0 || f.offset < 0) {
-    return absl::InvalidArgumentError("--limit and --offset must be >= 0");
-  }
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("limit", f.limit, 0));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("offset", f.offset, 0));
   v1::ExperimentSpec spec;
   if (f.problems_file.empty()) {
     spec.set_name(f.name.empty() ? absl::StrCat("bench ", f.dataset) : f.name);
@@ -207,6 +206,7 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
     PONDER_RETURN_IF_ERROR(AddProblemsFile(f, spec));
   }
   PONDER_RETURN_IF_ERROR(CheckTemperatureFlag(f.temperature));
+  PONDER_RETURN_IF_ERROR(CheckMaxTokensFlag(f.max_tokens));
   v1::StrategyConfig verifier_holder;
   if (!f.verifier.empty()) {
     PONDER_RETURN_IF_ERROR(

@@ -4,8 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <string_view>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -23,11 +26,49 @@ bool IsGgufFile(const std::string& path) {
   return in.read(magic, sizeof(magic)) && std::string_view(magic, 4) == "GGUF";
 }
 
+// The files ConvertGgufToHuggingFace writes into its folder.
+constexpr std::string_view kConvertedFolderFiles[] = {"config.json", "model.safetensors",
+                                                      "tokenizer.json", "tokenizer_config.json"};
+
+// What may be replaced at --output without --force: nothing there yet; for a GGUF file, a
+// regular file (a rename would replace a symbolic link, a FIFO or a device with the file); for a
+// folder, an empty one or one holding only a previous conversion's files (anything else is
+// likely a Hugging Face folder whose files would be overwritten).
+absl::Status CheckOutput(const std::string& output, bool to_folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status link = fs::symlink_status(output, ec);
+  if (ec || !fs::exists(link)) return absl::OkStatus();
+  constexpr char kRemedy[] = "; give a new path, or --force to replace it";
+  if (!to_folder) {
+    if (fs::is_regular_file(link)) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output ", output, ": is ",
+                     fs::is_symlink(link) ? "a symbolic link (the link itself would be replaced)"
+                     : fs::is_directory(link) ? "a folder (a GGUF input converts to a folder)"
+                                              : "not a regular file (a FIFO, socket or device)",
+                     kRemedy));
+  }
+  if (!fs::is_directory(output, ec)) return absl::OkStatus();  // convert names what it is
+  for (const fs::directory_entry& entry : fs::directory_iterator(output, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (absl::c_find(kConvertedFolderFiles, file) == std::end(kConvertedFolderFiles)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--output ", output, ": the folder holds '", file,
+          "', so it is not an earlier conversion's output; converting into it would overwrite "
+          "its config.json, model.safetensors and tokenizer files",
+          kRemedy));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Convert(std::span<char* const> args) {
   std::string input, output, dtype_name = "auto", name, pre_tokenizer;
+  bool force = false;
   FlagParser flags(
       "ponder convert --input (HF_FOLDER | MODEL.gguf) --output (OUT.gguf | OUT_FOLDER) "
-      "[--dtype auto|f32|f16|bf16|q8_0|q4_0] [--name NAME] [--pre-tokenizer TYPE]");
+      "[--dtype auto|f32|f16|bf16|q8_0|q4_0] [--name NAME] [--pre-tokenizer TYPE] [--force]");
   flags.AddString("input", &input,
                   "a Hugging Face model folder (converted to GGUF) or a GGUF file (converted to a "
                   "Hugging Face folder)");
@@ -39,6 +80,9 @@ absl::Status Convert(std::span<char* const> args) {
   flags.AddString("pre-tokenizer", &pre_tokenizer,
                   "llama.cpp pre-tokenizer type (tokenizer.ggml.pre) to write when the "
                   "tokenizer.json's is not recognised");
+  flags.AddBool("force", &force,
+                "replace --output even when it is not a regular file, or is a folder with "
+                "other files than a conversion writes");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (!flags.positional().empty()) {
     return absl::InvalidArgumentError(
@@ -62,8 +106,10 @@ absl::Status Convert(std::span<char* const> args) {
   std::error_code ec;
   absl::StatusOr<engine::ConvertReport> report;
   if (std::filesystem::is_directory(input, ec)) {
+    if (!force) PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/false));
     report = engine::ConvertHuggingFaceToGguf(input, output, options);
   } else if (IsGgufFile(input)) {
+    if (!force) PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/true));
     report = engine::ConvertGgufToHuggingFace(input, output, options);
   } else if (!std::filesystem::exists(input, ec)) {
     return absl::NotFoundError(absl::StrCat(input, ": no such file or folder"));

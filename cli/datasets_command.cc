@@ -49,9 +49,10 @@ constexpr char kUsage[] =
     "        \"answer\"} per problem; code datasets as problems-file code rows (\"problem\",\n"
     "        \"answer_format\": \"code\", \"tests\" or \"test_code\", \"setup\",\n"
     "        \"example_tests\"), so `ponder bench --problems` on the file benchmarks the same\n"
-    "        problems as --dataset. For arith: --split\n"
-    "        train|test, --count N problems (default 500), --seed S (problem i has seed S+i),\n"
-    "        --difficulty 2..5 steps (0 = mixed, the default); for others --count limits.\n"
+    "        problems as --dataset. --count N exports N problems from --offset K on (default:\n"
+    "        the rest of the split). For arith: --split train|test (500 problems each unless\n"
+    "        --count asks for more), --seed S (problem i has seed S+i), --difficulty 2..5\n"
+    "        steps (0 = mixed, the default).\n"
     "fetch   downloads a dataset from its canonical location, checks its SHA-256 and stores\n"
     "        it under --cache-dir (default: the data dir above); --mirror URL fetches\n"
     "        <URL>/<dataset>/<file> instead (a local copy served over HTTP).\n"
@@ -88,7 +89,7 @@ struct LoadFlags {
     flags.AddInt("seed", &seed, "arith: seed of the first problem");
     flags.AddInt("difficulty", &difficulty, "arith: steps per problem, 2..5 (0: mixed)");
   }
-  datasets::DatasetOptions Options(std::string_view name, bool count_is_size) const {
+  datasets::DatasetOptions Options() const {
     datasets::DatasetOptions options;
     options.data_dir = datasets::ResolveDataDir(data_dir).path;
     options.path = path;
@@ -96,13 +97,9 @@ struct LoadFlags {
     options.offset = offset;
     options.arith.seed = static_cast<uint64_t>(seed);
     options.arith.difficulty = difficulty;
-    if (count >= 0) {
-      if (name == "arith" && count_is_size) {
-        options.arith.count = count;
-      } else {
-        options.limit = count;
-      }
-    }
+    // --count N is N problems from --offset on, for every dataset; arith generates as many as
+    // that takes (problem i is the same whatever the count).
+    if (count >= 0) options.limit = count;
     return options;
   }
 };
@@ -206,8 +203,7 @@ int RunShow(std::span<char* const> args) {
 
   const int64_t shown = load.count;
   load.count = -1;  // load the whole split to report its size
-  absl::StatusOr<datasets::LoadedDataset> loaded =
-      datasets::LoadDataset(name, load.Options(name, /*count_is_size=*/false));
+  absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset(name, load.Options());
   if (!loaded.ok()) return ReportStatus(kCommand, loaded.status());
   ReportSkipped(*loaded);
   absl::PrintF("\nread %s: %d problems (from offset %d), %d records skipped\n",
@@ -287,7 +283,7 @@ int RunExport(std::span<char* const> args) {
   std::string out_path;
   FlagParser flags("ponder datasets export NAME [flags]");
   load.Add(flags);
-  flags.AddInt("count", &load.count, "arith: problems to generate (default 500); others: limit");
+  flags.AddInt("count", &load.count, "problems to export from --offset on (default: the rest)");
   flags.AddString("out", &out_path, "write here instead of stdout");
   if (absl::Status status = flags.Parse(args); !status.ok()) return ReportStatus(kCommand, status);
   if (flags.positional().size() != 1) return UsageError("export needs one dataset NAME");
@@ -300,8 +296,7 @@ int RunExport(std::span<char* const> args) {
   }
   if (load.seed < 0)
     return UsageError(absl::StrCat("--seed must not be negative, got ", load.seed));
-  absl::StatusOr<datasets::LoadedDataset> loaded =
-      datasets::LoadDataset(name, load.Options(name, /*count_is_size=*/true));
+  absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset(name, load.Options());
   if (!loaded.ok()) return ReportStatus(kCommand, loaded.status());
   ReportSkipped(*loaded);
 

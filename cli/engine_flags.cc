@@ -27,16 +27,11 @@ void EngineFlags::Register(FlagParser& flags, std::string_view scope) {
 }
 
 absl::StatusOr<engine::LocalEngineOptions> EngineFlags::Options() const {
-  auto in_range = [](int64_t value, int64_t low, int64_t high,
-                     std::string_view flag) -> absl::Status {
-    if (value >= low && value <= high) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", AsAbsl(flag), " must be in [", low, ", ", high, "], got ", value));
-  };
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();
-  PONDER_RETURN_IF_ERROR(in_range(threads, 0, engine::LocalEngineOptions::kMaxThreads, "threads"));
-  PONDER_RETURN_IF_ERROR(in_range(kv_budget_mb, 0, int64_t{1} << 30, "kv-budget-mb"));
-  PONDER_RETURN_IF_ERROR(in_range(max_batch_tokens, 1, kIntMax, "max-batch-tokens"));
+  PONDER_RETURN_IF_ERROR(
+      CheckFlagRange("threads", threads, 0, engine::LocalEngineOptions::kMaxThreads));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("kv-budget-mb", kv_budget_mb, 0, int64_t{1} << 30));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-batch-tokens", max_batch_tokens, 1, kIntMax));
   engine::LocalEngineOptions options;
   absl::StatusOr<engine::Device> parsed = engine::ParseDevice(device);
   if (!parsed.ok()) {
@@ -55,6 +50,11 @@ absl::Status CheckTemperatureFlag(const std::optional<double>& temperature) {
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "--temperature must be ", samplers::kStrategyTemperatureRange, ", got ", *temperature));
+}
+
+absl::Status CheckMaxTokensFlag(int max_tokens) {
+  return CheckFlagRange("max-tokens", max_tokens, 0, samplers::kMaxTokens,
+                        "0 or left out: each strategy's own");
 }
 
 }  // namespace ponder::cli

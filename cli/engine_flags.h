@@ -34,6 +34,10 @@ struct EngineFlags {
 // else InvalidArgument naming the flag and the rule.
 absl::Status CheckTemperatureFlag(const std::optional<double>& temperature);
 
+// --max-tokens of the same commands: 0 (absent) means each strategy's own; otherwise at most
+// samplers::kMaxTokens. A negative value is InvalidArgument naming the flag, not "absent".
+absl::Status CheckMaxTokensFlag(int max_tokens);
+
 }  // namespace ponder::cli
 
 #endif  // PONDER_CLI_ENGINE_FLAGS_H_

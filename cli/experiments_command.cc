@@ -7,10 +7,13 @@
 //   ponder experiments cancel ID --server ADDR
 //   ponder experiments resume ID --server ADDR
 #include <cstdio>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -221,10 +224,16 @@ absl::Status Experiments(std::span<char* const> args) {
   if (flags.positional().empty()) {
     return absl::InvalidArgumentError("give an action: list, show, start, watch, cancel or resume");
   }
+  const std::string& action = flags.positional()[0];
+  // Known before anything else, so that "bogus 1" is not asked for an id or a server.
+  constexpr std::string_view kActions[] = {"list", "show", "start", "watch", "cancel", "resume"};
+  if (absl::c_find(kActions, action) == std::end(kActions)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown action '", action, "' (list, show, start, watch, cancel, resume)"));
+  }
   PONDER_ASSIGN_OR_RETURN(orchestrator::ClientOptions options, f.client.Options());
   PONDER_ASSIGN_OR_RETURN(auto client, PonderClient::Connect(options));
   v1::Ponder::Stub& stub = client->stub();
-  const std::string& action = flags.positional()[0];
   if (action == "list") return List(*client, f);
   if (action == "start") return Start(*client, f);
   PONDER_ASSIGN_OR_RETURN(int64_t id, ExperimentIdArgument(flags));
@@ -246,14 +255,10 @@ absl::Status Experiments(std::span<char* const> args) {
           return status;
         });
   }
-  if (action == "resume") {
-    return ChangeExperiment<v1::ResumeExperimentRequest>(
-        *client, id, [&](auto* context, const auto& request, auto* response) {
-          return stub.ResumeExperiment(context, request, response);
-        });
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown action '", action, "' (list, show, start, watch, cancel, resume)"));
+  return ChangeExperiment<v1::ResumeExperimentRequest>(  // "resume", the last action left
+      *client, id, [&](auto* context, const auto& request, auto* response) {
+        return stub.ResumeExperiment(context, request, response);
+      });
 }
 
 int RunExperiments(std::span<char* const> args) {

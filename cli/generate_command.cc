@@ -63,6 +63,8 @@ absl::Status Generate(std::span<char* const> args) {
   flags.AddString("model", &model, "GGUF file or Hugging Face model folder");
   flags.AddString("prompt", &prompt, "prompt text (raw unless --chat)");
   flags.AddString("prompt-tokens", &prompt_tokens, "prompt as comma-separated token ids");
+  flags.RefuseRepeats("prompt");
+  flags.RefuseRepeats("prompt-tokens");
   flags.AddBool("chat", &chat, "wrap --prompt as a user message in the model's chat template");
   flags.AddInt("n", &n, "completions (default 1)");
   flags.AddInt("max-tokens", &max_tokens, "tokens per completion (default 128)");
@@ -79,6 +81,14 @@ absl::Status Generate(std::span<char* const> args) {
   flags.AddBool("stats", &stats, "print the engine statistics as a final JSON line");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (model.empty()) return absl::InvalidArgumentError("--model is required");
+  for (const auto& [flag, value] :
+       {std::pair<std::string_view, const std::string&>{"prompt", prompt},
+        {"prompt-tokens", prompt_tokens}}) {
+    if (flags.WasSet(flag) && value.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", AsAbsl(flag), " is empty; give the prompt"));
+    }
+  }
   if (prompt.empty() == prompt_tokens.empty()) {
     return absl::InvalidArgumentError("give exactly one of --prompt and --prompt-tokens");
   }

@@ -7,7 +7,9 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +62,8 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
   flags.AddStringList("prm", &f.prms, "reward model NAME=PATH (or PATH; repeatable)");
   flags.AddString("db", &f.db, "experiment database (SQLite; created if missing)");
   flags.AddString("listen", &f.listen,
-                  "address to serve on (default 127.0.0.1:50051; port 0 picks a free one)");
+                  "address to serve on: host:port (default 127.0.0.1:50051; port 0 picks a free "
+                  "one) or unix:PATH");
   flags.AddString("auth-token-file", &f.auth_token_file,
                   "file holding the bearer token every call must carry; required to listen "
                   "beyond loopback");
@@ -87,35 +90,34 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (f.model.empty()) return absl::InvalidArgumentError("--model is required");
   if (f.db.empty()) return absl::InvalidArgumentError("--db is required");
-  auto positive = [](int64_t value, std::string_view flag) {
-    return value > 0 ? absl::OkStatus()
-                     : absl::InvalidArgumentError(
-                           absl::StrCat("--", ponder::AsAbsl(flag), " must be > 0, got ", value));
-  };
-  PONDER_RETURN_IF_ERROR(positive(f.max_concurrent_solves, "max-concurrent-solves"));
-  PONDER_RETURN_IF_ERROR(positive(int64_t{f.max_queued_solves} + 1, "max-queued-solves + 1"));
-  if (f.max_budget_n < 1 || f.max_budget_n > ponder::samplers::kMaxBudgetN) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--max-budget-n must be in [1, ", ponder::samplers::kMaxBudgetN, "], got ",
-                     f.max_budget_n, " (no strategy accepts a larger budget)"));
+  PONDER_RETURN_IF_ERROR(ponder::orchestrator::ValidateListenAddress(f.listen));
+  using ponder::CheckFlagRange;
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-concurrent-solves", f.max_concurrent_solves, 1));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-queued-solves", f.max_queued_solves, 0));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-budget-n", f.max_budget_n, 1,
+                                        ponder::samplers::kMaxBudgetN,
+                                        "no strategy accepts a larger budget"));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-tokens", f.max_tokens, 1, ponder::samplers::kMaxTokens,
+                                        "no strategy accepts more tokens"));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-problem-bytes", f.max_problem_bytes, 1));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-request-bytes", f.max_request_bytes, 1,
+                                        std::numeric_limits<int>::max(),
+                                        "gRPC's receive limit is an int"));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("max-running-experiments", f.max_running_experiments, 1));
+  PONDER_RETURN_IF_ERROR(
+      CheckFlagRange("max-experiment-parallelism", f.max_experiment_parallelism, 1));
+  // The default parallelism follows a lower ceiling; one given above it is refused.
+  if (!flags.WasSet("experiment-parallelism")) {
+    f.experiment_parallelism = std::min(f.experiment_parallelism, f.max_experiment_parallelism);
   }
-  if (f.max_tokens < 1 || f.max_tokens > ponder::samplers::kMaxTokens) {
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("experiment-parallelism", f.experiment_parallelism, 1,
+                                        f.max_experiment_parallelism,
+                                        "at most --max-experiment-parallelism"));
+  if (!(f.shutdown_grace_seconds >= 0)) {  // NaN too
     return absl::InvalidArgumentError(
-        absl::StrCat("--max-tokens must be in [1, ", ponder::samplers::kMaxTokens, "], got ",
-                     f.max_tokens, " (no strategy accepts more tokens)"));
+        absl::StrCat("--shutdown-grace-seconds must be >= 0, got ", f.shutdown_grace_seconds));
   }
-  PONDER_RETURN_IF_ERROR(positive(f.max_problem_bytes, "max-problem-bytes"));
-  PONDER_RETURN_IF_ERROR(positive(f.max_request_bytes, "max-request-bytes"));
-  PONDER_RETURN_IF_ERROR(positive(f.max_running_experiments, "max-running-experiments"));
-  PONDER_RETURN_IF_ERROR(positive(f.max_experiment_parallelism, "max-experiment-parallelism"));
-  PONDER_RETURN_IF_ERROR(positive(f.experiment_parallelism, "experiment-parallelism"));
   return f.engine.Options().status();
-}
-
-// The address clients use: the listen address with the port actually bound.
-std::string BoundAddress(const std::string& listen, int port) {
-  const size_t colon = listen.rfind(':');
-  return absl::StrCat(colon == std::string::npos ? listen : listen.substr(0, colon), ":", port);
 }
 
 absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
@@ -158,8 +160,8 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
 
   PONDER_ASSIGN_OR_RETURN(auto server, ponder::orchestrator::PonderServer::Start(
                                            options, models->registry(), *store, datasets));
-  std::printf("ponderd: listening on %s (model %s, database %s)\n",
-              BoundAddress(f.listen, server->port()).c_str(), f.model.c_str(), f.db.c_str());
+  std::printf("ponderd: listening on %s (model %s, database %s)\n", server->address().c_str(),
+              f.model.c_str(), f.db.c_str());
   std::fflush(stdout);
 
   int signal_number = 0;

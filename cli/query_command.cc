@@ -7,6 +7,7 @@
 // Without --experiment the newest experiment is shown. The numbers are those of `ponder report`
 // (orchestrator/results/tables.h builds both).
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,6 +82,9 @@ absl::Status Query(std::span<char* const> args) {
   flags.AddString("format", &f.format, "table (default), csv or json");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (f.db.empty()) return absl::InvalidArgumentError("--db FILE is required");
+  constexpr int64_t kNoLimit = std::numeric_limits<int64_t>::max();
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("limit", f.limit, 0, kNoLimit, "0: all rows"));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("answer-width", f.answer_width, 0, kNoLimit, "0: whole"));
   if (flags.positional().size() != 1) {
     return absl::InvalidArgumentError(
         "give one table: experiments, accuracy, cost, runs, candidates or compare");

@@ -103,13 +103,11 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   if (f.temperature.has_value()) {
     request.mutable_strategy()->mutable_sampling()->set_temperature(*f.temperature);
   }
+  PONDER_RETURN_IF_ERROR(CheckMaxTokensFlag(f.max_tokens));
   if (f.max_tokens > 0)
     request.mutable_strategy()->mutable_sampling()->set_max_tokens(f.max_tokens);
   if (f.budget == 0) return absl::InvalidArgumentError("--budget N (>= 1) is required");
-  if (f.budget < 1 || f.budget > samplers::kMaxBudgetN) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--budget must be in [1, ", samplers::kMaxBudgetN, "], got ", f.budget));
-  }
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("budget", f.budget, 1, samplers::kMaxBudgetN));
   request.mutable_budget()->set_n(f.budget);
   request.set_seed(static_cast<uint64_t>(f.seed));
   if (!f.system_prompt.empty()) request.mutable_prompt()->set_system_prompt(f.system_prompt);
@@ -172,6 +170,7 @@ absl::Status Solve(std::span<char* const> args) {
   flags.AddString("model", &f.model, "solve in this process with this policy model instead");
   flags.AddStringList("prm", &f.prms, "in-process: reward model NAME=PATH (repeatable)");
   flags.AddString("problem", &f.problem, "the problem text");
+  flags.RefuseRepeats("problem");
   flags.AddString("strategy", &f.strategy,
                   "ponder.v1.StrategyConfig as JSON, or a strategy name (self_consistency, "
                   "best_of_n, ...)");

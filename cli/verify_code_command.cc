@@ -2,6 +2,7 @@
 // code sandbox (verifiers/code/code_verifier.h), one JSON result line per input line, in order.
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -50,6 +51,14 @@ int RunVerifyCode(std::span<char* const> args) {
   if (input_path.empty()) {
     return ReportStatus("verify-code",
                         absl::InvalidArgumentError("--input FILE.jsonl is required"));
+  }
+  if (flags.WasSet("parallel")) {
+    if (absl::Status status =
+            CheckFlagRange("parallel", parallel, 1, std::numeric_limits<int64_t>::max(),
+                           "leave it out for one per core");
+        !status.ok()) {
+      return ReportStatus("verify-code", status);
+    }
   }
   absl::StatusOr<std::ifstream> opened = OpenFileForReading(input_path);
   if (!opened.ok()) {

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/json.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -105,21 +106,12 @@ void SkipLog::Skip(std::string_view source, int64_t line, std::string_view why) 
 }
 
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, int64_t* error_line) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    // what(): "[json.exception.parse_error.101] parse error at line 2, column 5: syntax error
-    // while parsing value - ..."; the line is reported separately, so keep "column 5: ...".
-    std::string_view what = error.what();
-    size_t at = what.find("column ");
-    std::string_view reason = at == std::string_view::npos ? what : what.substr(at);
-    if (error_line != nullptr) {
-      // error.byte counts the characters read, the offending one included.
-      size_t end = std::min<size_t>(error.byte > 0 ? error.byte - 1 : 0, text.size());
-      *error_line = 1 + std::count(text.begin(), text.begin() + end, '\n');
-    }
-    return absl::InvalidArgumentError(std::string(reason));
-  }
+  JsonSyntaxError error;
+  absl::StatusOr<nlohmann::json> value = ponder::ParseJson(text, &error);
+  if (value.ok()) return value;
+  // The line is reported separately, with the file's name.
+  if (error_line != nullptr) *error_line = error.line;
+  return absl::InvalidArgumentError(absl::StrCat("column ", error.column, ": ", error.reason));
 }
 
 void ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& log,

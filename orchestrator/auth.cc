@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -29,6 +30,17 @@ absl::StatusOr<std::string> ReadAuthToken(const std::string& path) {
   std::string token(absl::StripAsciiWhitespace(contents));
   if (token.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("auth token file '", path, "' is empty"));
+  }
+  // The token travels in an HTTP/2 header value, where gRPC allows only printable ASCII
+  // (0x20-0x7E); a client would abort on anything else. The token itself is not echoed.
+  for (size_t i = 0; i < token.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(token[i]);
+    if (byte < 0x20 || byte > 0x7E) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "auth token file '%s': byte %d of the token is 0x%02X; a token is printable ASCII "
+          "on one line (no tabs, line breaks or non-ASCII characters)",
+          path, i + 1, byte));
+    }
   }
   return token;
 }

@@ -11,7 +11,8 @@
 namespace ponder::orchestrator {
 
 // The token in `path`: its contents without surrounding whitespace. Errors name the file; an
-// empty token is InvalidArgument.
+// empty token, or one with a byte that cannot go in an HTTP/2 header value (anything but
+// printable ASCII: a line break or tab inside, non-ASCII), is InvalidArgument.
 absl::StatusOr<std::string> ReadAuthToken(const std::string& path);
 
 // Whether a gRPC listening address reaches only this machine: 127.x.x.x, localhost, [::1] or a

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "grpcpp/support/status.h"
 
 namespace ponder::orchestrator {
@@ -14,9 +15,16 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+// A status without a message (a server that died mid-call, a transport failure) gets one
+// naming its code, so that a command never fails with an empty line.
 inline absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  if (status.error_message().empty()) {
+    return absl::Status(code, absl::StrCat("the call failed with ", absl::StatusCodeToString(code),
+                                           " and no message (did the server stop? see its log)"));
+  }
+  return absl::Status(code, status.error_message());
 }
 
 }  // namespace ponder::orchestrator

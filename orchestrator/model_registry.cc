@@ -28,12 +28,25 @@ absl::StatusOr<engine::Engine*> ModelRegistry::RewardModel(std::string_view name
 absl::StatusOr<std::unique_ptr<LoadedModels>> LoadedModels::Load(
     const std::string& policy_path, const std::vector<std::string>& prm_flags,
     const engine::LocalEngineOptions& options) {
+  // Every --prm is checked before any model is loaded. Two of one name would leave the first
+  // loaded but unreachable.
+  std::vector<std::pair<std::string, std::string>> prms;
+  for (const std::string& flag : prm_flags) {
+    PONDER_ASSIGN_OR_RETURN(auto named, ParseNamedModel(flag));
+    for (const auto& [name, path] : prms) {
+      if (name == named.first) {
+        return absl::InvalidArgumentError(absl::StrCat("--prm: two reward models are named '", name,
+                                                       "' (", path, " and ", named.second,
+                                                       "); give each its own name with NAME=PATH"));
+      }
+    }
+    prms.push_back(std::move(named));
+  }
   engine::LocalEngineOptions model_options = options;
   model_options.model_path = policy_path;
   PONDER_ASSIGN_OR_RETURN(auto policy, engine::LocalEngine::Create(model_options));
   std::unique_ptr<LoadedModels> models(new LoadedModels(std::move(policy)));
-  for (const std::string& flag : prm_flags) {
-    PONDER_ASSIGN_OR_RETURN(auto named, ParseNamedModel(flag));
+  for (auto& named : prms) {
     model_options.model_path = named.second;
     PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(model_options));
     models->registry_.AddRewardModel(named.first, *engine);

@@ -43,7 +43,8 @@ class ModelRegistry : public verifiers::VerifierModels {
 class LoadedModels {
  public:
   // `options` applies to every model (threads, KV budget); its model_path is ignored. Errors
-  // name the flag or file that is wrong.
+  // name the flag or file that is wrong; two --prm of one name are InvalidArgument, before any
+  // model is loaded.
   static absl::StatusOr<std::unique_ptr<LoadedModels>> Load(
       const std::string& policy_path, const std::vector<std::string>& prm_flags,
       const engine::LocalEngineOptions& options);

@@ -2,8 +2,14 @@
 
 #include <chrono>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -30,9 +36,56 @@ struct PonderServer::Parts {
   std::unique_ptr<grpc::Server> server;
 };
 
+namespace {
+
+bool IsUnixSocketAddress(std::string_view address) {
+  return absl::StartsWith(AsAbsl(address), "unix:") ||
+         absl::StartsWith(AsAbsl(address), "unix-abstract:");
+}
+
+// The address clients use: `listen` with the port actually bound (a unix socket has none).
+std::string BoundAddress(std::string_view listen, int port) {
+  if (IsUnixSocketAddress(listen)) return std::string(listen);
+  return absl::StrCat(AsAbsl(listen.substr(0, listen.rfind(':'))), ":", port);
+}
+
+}  // namespace
+
+absl::Status ValidateListenAddress(std::string_view address) {
+  constexpr char kForm[] =
+      "give host:port (e.g. 127.0.0.1:50051; port 0 picks a free one) or unix:PATH";
+  if (address.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("the listen address is empty; ", kForm));
+  }
+  if (IsUnixSocketAddress(address)) {
+    if (address.back() == ':') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address '", AsAbsl(address), "' names no socket; ", kForm));
+    }
+    return absl::OkStatus();
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", AsAbsl(address), "' is not host:port; ", kForm));
+  }
+  const std::string_view port = address.substr(colon + 1);
+  int value = 0;
+  const bool digits = !port.empty() && port.size() <= 5 &&
+                      absl::c_all_of(port, [](char c) { return absl::ascii_isdigit(c); }) &&
+                      absl::SimpleAtoi(AsAbsl(port), &value);
+  if (!digits || value > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", AsAbsl(address), "': port '", AsAbsl(port),
+                     "' is not a number from 1 to 65535 (or 0 to pick a free one)"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
     const ServerOptions& options, ModelRegistry& models, ExperimentStore& store,
     ProblemSource& datasets, const StrategyFactory& strategies) {
+  PONDER_RETURN_IF_ERROR(ValidateListenAddress(options.listen_address));
   if (options.auth_token.empty() && !IsLoopbackAddress(options.listen_address)) {
     return absl::InvalidArgumentError(
         absl::StrCat("refusing to listen on '", options.listen_address,
@@ -67,6 +120,9 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &port);
+  // gRPC sets SO_REUSEPORT by default: a second ponderd on the same port would then bind too
+  // and the kernel would split the clients between the two. One server per address.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(parts->service.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.limits.max_request_bytes));
   parts->server = builder.BuildAndStart();
@@ -77,11 +133,12 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   }
   // Experiments resume only once the service can report on them.
   PONDER_RETURN_IF_ERROR(parts->runner->RecoverInterrupted(options.resume_interrupted));
-  return std::unique_ptr<PonderServer>(new PonderServer(std::move(parts), port));
+  return std::unique_ptr<PonderServer>(
+      new PonderServer(std::move(parts), port, BoundAddress(options.listen_address, port)));
 }
 
-PonderServer::PonderServer(std::unique_ptr<Parts> parts, int port)
-    : parts_(std::move(parts)), port_(port) {}
+PonderServer::PonderServer(std::unique_ptr<Parts> parts, int port, std::string address)
+    : parts_(std::move(parts)), port_(port), address_(std::move(address)) {}
 
 PonderServer::~PonderServer() { Shutdown(absl::Seconds(5)); }
 

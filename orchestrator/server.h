@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -23,7 +24,7 @@ class Server;
 namespace ponder::orchestrator {
 
 struct ServerOptions {
-  // host:port; port 0 picks a free one (see PonderServer::port).
+  // host:port (port 0 picks a free one, see PonderServer::port), or unix:PATH.
   std::string listen_address = "127.0.0.1:50051";
   // Required (non-empty) unless the address is loopback-only; then checked on every call.
   std::string auth_token;
@@ -34,9 +35,15 @@ struct ServerOptions {
   std::string model;
 };
 
+// OK when `address` is host:port with a port from 0 (pick a free one) to 65535, [v6]:port, or
+// unix:PATH / unix-abstract:NAME; otherwise InvalidArgument naming the address and the part
+// that is wrong (gRPC itself would take port 99999 for 34463).
+absl::Status ValidateListenAddress(std::string_view address);
+
 class PonderServer {
  public:
-  // Starts serving. Errors: InvalidArgument for a non-loopback address without a token,
+  // Starts serving. Errors: InvalidArgument for an address ValidateListenAddress refuses or a
+  // non-loopback address without a token,
   // Unavailable when the address cannot be bound, store failures from recovering experiments.
   // Everything passed by reference must outlive the server.
   static absl::StatusOr<std::unique_ptr<PonderServer>> Start(
@@ -48,6 +55,8 @@ class PonderServer {
 
   // The port bound (the chosen one when the address asked for port 0).
   int port() const { return port_; }
+  // The address clients use: the listen address with the port bound (a unix socket as given).
+  const std::string& address() const { return address_; }
 
   // Graceful stop: running experiments are interrupted with every finished run recorded (they
   // resume when a server starts on the same database), new calls are refused, calls in flight
@@ -56,10 +65,11 @@ class PonderServer {
 
  private:
   struct Parts;
-  explicit PonderServer(std::unique_ptr<Parts> parts, int port);
+  PonderServer(std::unique_ptr<Parts> parts, int port, std::string address);
 
   std::unique_ptr<Parts> parts_;
   int port_;
+  std::string address_;
   bool shut_down_ = false;
 };
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/json.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -33,14 +34,12 @@ std::string DirectoryOf(const std::string& path) {
   return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
 }
 
-// Reads one JSON document; errors name the file and the byte where parsing failed.
+// Reads one JSON document; errors name the file and where parsing failed.
 absl::StatusOr<Json> ParseJson(std::string_view text, std::string_view name) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(AsAbsl(name), ": not valid JSON (at byte ", error.byte, "): ", error.what()));
-  }
+  absl::StatusOr<Json> json = ponder::ParseJson(text);
+  if (json.ok()) return json;
+  return absl::InvalidArgumentError(
+      absl::StrCat(AsAbsl(name), ": not valid JSON (", json.status().message(), ")"));
 }
 
 // Builds errors that name the file and the field.

@@ -61,6 +61,8 @@ bool RunFilter::Matches(const RunRow& run) const {
 }
 
 absl::StatusOr<std::unique_ptr<ResultsDb>> ResultsDb::Open(const std::string& path) {
+  // A directory or a device is named as such; only a missing file is "no database".
+  PONDER_RETURN_IF_ERROR(orchestrator::sqlite::CheckDatabasePath(path));
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
     return absl::NotFoundError(absl::StrCat("no experiment database at '", path,

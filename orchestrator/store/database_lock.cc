@@ -10,12 +10,16 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
+#include "orchestrator/store/sqlite.h"
 
 namespace ponder::orchestrator {
 
 absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode mode,
                                                    std::string_view holder) {
+  // Nothing is created beside a path that can never be a database.
+  PONDER_RETURN_IF_ERROR(sqlite::CheckDatabasePath(path));
   const std::string lock_path = LockPath(path);
   // flock needs no write access: whoever may read the file may take the lock (0666 less the
   // umask for a new one, as for the database).

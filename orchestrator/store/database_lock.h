@@ -25,7 +25,9 @@ class DatabaseLock {
   enum class Mode { kShared, kExclusive };
 
   // The lock of the database at `path`, without waiting: FailedPrecondition when another process
-  // holds it in a conflicting mode, saying that `holder` (e.g. "ponderd") cannot run beside it.
+  // holds it in a conflicting mode, saying that `holder` (e.g. "ponderd") cannot run beside it;
+  // the errors of sqlite::CheckDatabasePath, before any lock file is created, for a path that
+  // cannot be a database (a directory, a file that holds something else).
   static absl::StatusOr<DatabaseLock> Acquire(const std::string& path, Mode mode,
                                               std::string_view holder);
 

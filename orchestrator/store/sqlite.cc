@@ -1,7 +1,11 @@
 #include "orchestrator/store/sqlite.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -186,7 +190,40 @@ std::optional<bool> Statement::ColumnOptionalBool(int column) const {
 
 // --- Database ---
 
+absl::Status CheckDatabasePath(const std::string& path) {
+  if (path.empty() || path == ":memory:") return absl::OkStatus();
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) return absl::OkStatus();  // missing: SQLite creates it
+  if (S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("database '", path, "' is a directory; give the path of a database file"));
+  }
+  if (!S_ISREG(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("database '", path,
+                     "' is not a regular file (a device, FIFO or socket); give the path "
+                     "of a database file"));
+  }
+  // Every SQLite database starts with these 16 bytes (fileformat.html, section 1.3). A file
+  // shorter than that may be one another process is creating: only its prefix is compared.
+  static constexpr char kHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
+                                       'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return absl::OkStatus();  // unreadable: SQLite reports it, naming the path
+  char header[sizeof(kHeader)];
+  const ssize_t got = read(fd, header, sizeof(header));
+  close(fd);
+  if (got > 0 && std::memcmp(header, kHeader, static_cast<size_t>(got)) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "opening database '", path,
+        "': file is not a database (it does not start with SQLite's header); give a new file "
+        "name or an experiment database"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Database> Database::Open(const std::string& path, Access access) {
+  PONDER_RETURN_IF_ERROR(CheckDatabasePath(path));
   int mode = SQLITE_OPEN_NOMUTEX;
   // SQLite may be built to read any name that starts with "file:" as a URI: a relative path of
   // that spelling gets "./" so that it names the same file for every access below.

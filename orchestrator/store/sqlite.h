@@ -65,6 +65,14 @@ class Statement {
   absl::Status bind_status_;
 };
 
+// Whether `path` can be opened as a database, found without creating or changing anything: OK
+// for a missing file, an empty one or one that starts with SQLite's header; InvalidArgument
+// naming the path for a directory or anything else that is not a regular file (SQLite reported
+// a directory as "disk I/O error"), FailedPrecondition "file is not a database" for a file that
+// holds something else. Database::Open checks this first; so does DatabaseLock::Acquire, so
+// that no lock file is left beside a path that can never be a database.
+absl::Status CheckDatabasePath(const std::string& path);
+
 class Database {
  public:
   enum class Access {

@@ -84,6 +84,38 @@ TEST(FlagParserTest, IntegersOutsideTheirTypeAreErrorsNamingTheFlag) {
   EXPECT_NE(parse({"--budget", "1.5"}).message().find("expected an integer"), std::string::npos);
 }
 
+TEST(FlagParserTest, ARepeatedFlagKeepsTheLastUnlessMarkedToRefuseRepeats) {
+  std::string listen, prompt;
+  FlagParser parser("test");
+  parser.AddString("listen", &listen, "");
+  parser.AddString("prompt", &prompt, "");
+  parser.RefuseRepeats("prompt");
+  std::vector<std::string> overridden = {"--listen", "a:1", "--listen=b:2", "--prompt", "x"};
+  std::vector<char*> args = Args(overridden);
+  ASSERT_TRUE(parser.Parse(args).ok());
+  EXPECT_EQ(listen, "b:2");
+
+  FlagParser twice("test");
+  twice.AddString("prompt", &prompt, "");
+  twice.RefuseRepeats("prompt");
+  std::vector<std::string> repeated = {"--prompt", "x", "--prompt=y"};
+  std::vector<char*> repeated_args = Args(repeated);
+  const absl::Status status = twice.Parse(repeated_args);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "--prompt is given more than once; give it once");
+}
+
+TEST(FlagRangeTest, NamesTheFlagTheRangeAndWhatTheEndsMean) {
+  EXPECT_TRUE(CheckFlagRange("limit", 0, 0).ok());
+  EXPECT_TRUE(CheckFlagRange("limit", 5, 0, 5).ok());
+  const absl::Status below = CheckFlagRange("limit", -1, 0);
+  EXPECT_EQ(below.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(below.message(), "--limit must be >= 0, got -1");
+  EXPECT_EQ(CheckFlagRange("max-tokens", -3, 0, 100, "0: the default").message(),
+            "--max-tokens must be in [0, 100], got -3 (0: the default)");
+  EXPECT_EQ(CheckFlagRange("n", 101, 0, 100).message(), "--n must be in [0, 100], got 101");
+}
+
 TEST(FlagParserTest, AnOptionalNumberIsSetOnlyWhenGiven) {
   std::optional<double> temperature;
   FlagParser parser("test");

@@ -111,6 +111,27 @@ TEST(EngineFlagsTest, GenerateReportsResourcesItCannotHaveInsteadOfAborting) {
                                      HasSubstr("more than the memory this process may use")));
 }
 
+// An empty --prompt was reported as "give exactly one of --prompt and --prompt-tokens", and of
+// two --prompt flags the first was silently dropped.
+TEST(EngineFlagsTest, GenerateRefusesAnEmptyOrRepeatedPrompt) {
+  const std::string ponder = std::string(PONDER_BINARY_DIR) + "/bin/ponder";
+  const std::string model = std::string(PONDER_SOURCE_DIR) + "/models/arith-policy.gguf";
+  auto generate = [&](const std::string& flags) {
+    return testutil::RunCommand(ponder + " generate --model " + model +
+                                " --max-tokens 1 --device cpu --threads 1 " + flags);
+  };
+  testutil::CommandOutput empty = generate("--prompt ''");
+  EXPECT_EQ(empty.exit_code, 2) << empty.err;
+  EXPECT_THAT(empty.err, HasSubstr("--prompt is empty; give the prompt"));
+  testutil::CommandOutput empty_tokens = generate("--prompt-tokens ''");
+  EXPECT_EQ(empty_tokens.exit_code, 2) << empty_tokens.err;
+  EXPECT_THAT(empty_tokens.err, HasSubstr("--prompt-tokens is empty"));
+  testutil::CommandOutput twice = generate("--prompt x --prompt y");
+  EXPECT_EQ(twice.exit_code, 2) << twice.err;
+  EXPECT_THAT(twice.err, HasSubstr("--prompt is given more than once; give it once"));
+  EXPECT_EQ(generate("--prompt x").exit_code, 0);
+}
+
 // A 20-token prompt in steps of at most 4 tokens takes 5 steps; by default, one.
 TEST(EngineFlagsTest, GenerateComputesAtMostMaxBatchTokensPerStep) {
   const std::string ponder = std::string(PONDER_BINARY_DIR) + "/bin/ponder";

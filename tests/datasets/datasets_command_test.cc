@@ -77,6 +77,32 @@ TEST(DatasetsCommand, ExportWritesToAFileAndDefaultsTo500TestProblems) {
   EXPECT_EQ(nlohmann::json::parse(text.substr(0, text.find('\n')))["id"], "test/0");
 }
 
+// --count N --offset K was N - K problems for arith (the count was the split's size) and N
+// from K for the other datasets; now N from K for all. The problems are those of the whole set.
+TEST(DatasetsCommand, ArithExportsCountProblemsFromTheOffset) {
+  auto ids = [](const RunResult& run) {
+    std::vector<std::string> out;
+    for (const std::string& line : run.lines()) out.push_back(nlohmann::json::parse(line)["id"]);
+    return out;
+  };
+  RunResult one = Datasets("export arith --count 1 --offset 5");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_THAT(ids(one), ::testing::ElementsAre("test/5"));
+  const std::vector<std::string> first_six = Datasets("export arith --count 6").lines();
+  ASSERT_EQ(first_six.size(), 6u);
+  EXPECT_EQ(one.lines(), std::vector<std::string>{first_six[5]});
+  RunResult across = Datasets("export arith --count 3 --offset 499");
+  ASSERT_EQ(across.exit_code, 0) << across.err;
+  EXPECT_THAT(ids(across), ::testing::ElementsAre("test/499", "test/500", "test/501"));
+  EXPECT_EQ(ids(Datasets("export arith --offset 498")).size(), 2u);  // the rest of the 500
+
+  // 2^31 problems were generated into memory, and ended in bad_alloc.
+  RunResult huge = Datasets("export arith --count 2147483647");
+  EXPECT_EQ(huge.exit_code, 2);
+  EXPECT_THAT(huge.err, HasSubstr("arith: offset 0 + count 2147483647 is more than the 100000 "
+                                  "problems generated at most"));
+}
+
 TEST(DatasetsCommand, BadArgumentsAreUsageErrors) {
   RunResult run = Datasets("export arith --difficulty 9");
   EXPECT_EQ(run.exit_code, 2);
@@ -98,6 +124,20 @@ TEST(DatasetsCommand, ShowReportsSkippedLinesByFileAndLine) {
   EXPECT_THAT(run.err, HasSubstr(data / "gsm8k/test.jsonl:3: missing field \"answer\""));
   EXPECT_THAT(run.err, HasSubstr("skipped 2 malformed records"));
   EXPECT_THAT(run.out, HasSubstr("[test/0]\nQ?\nanswer: 4"));
+}
+
+TEST(DatasetsCommand, ARecordWithANumberBeyondADoubleIsSkippedLikeOtherBadRecords) {
+  TempFolder data;
+  WriteFile(data / "gsm8k/test.jsonl",
+            "{\"question\": \"Q?\", \"answer\": \"#### 4\"}\n"
+            "{\"question\": \"R?\", \"answer\": \"#### 5\", \"n\": 1e999}\n");
+  for (const std::string command : {"show", "export"}) {
+    RunResult run = Datasets(command + " gsm8k --data-dir " + data.path());
+    ASSERT_EQ(run.exit_code, 0) << command << ": " << run.err;
+    EXPECT_THAT(run.err, HasSubstr(data / "gsm8k/test.jsonl:2: not valid JSON (column 45: the "
+                                          "number 1e999 is out of the range of a double)"));
+    EXPECT_THAT(run.out, HasSubstr("Q?"));
+  }
 }
 
 TEST(DatasetsCommand, ShowPrintsAPromptForAModelFamily) {

@@ -86,6 +86,20 @@ TEST(ForEachJsonLine, ReportsBadLinesByNumberAndSkipsBlankOnes) {
   EXPECT_THAT(log.warnings[0], HasSubstr("data.jsonl:3: not valid JSON (column"));
 }
 
+// nlohmann throws out_of_range, not parse_error, for a number beyond a double: such a record
+// was an abort instead of a skipped line.
+TEST(ForEachJsonLine, SkipsARecordWithANumberBeyondADouble) {
+  SkipLog log;
+  std::vector<int64_t> lines;
+  ForEachJsonLine("{\"a\": 1}\n{\"a\": 1e999}\n{\"a\": 3}\n", "data.jsonl", log,
+                  [&](const JsonRecord& record) { lines.push_back(record.line); });
+  EXPECT_THAT(lines, ElementsAre(1, 3));
+  ASSERT_EQ(log.warnings.size(), 1u);
+  EXPECT_THAT(log.warnings[0],
+              HasSubstr("data.jsonl:2: not valid JSON (column 7: the number 1e999 is out of the "
+                        "range of a double)"));
+}
+
 TEST(ForEachJsonArrayElement, GivesEachElementItsLine) {
   SkipLog log;
   std::vector<int64_t> lines;

@@ -255,6 +255,12 @@ TEST_F(PonderdTest, CliRefusesOutOfRangeValuesNamingTheFlag) {
     EXPECT_EQ(code, 2) << temperature << ": " << err;
     EXPECT_THAT(err, HasSubstr("--temperature must be 0 (greedy) or in [1e-6, 10]")) << temperature;
   }
+  auto [tokens, tokens_err] = solve({"--budget", "1", "--max-tokens", "-1"});
+  EXPECT_EQ(tokens, 2) << tokens_err;
+  EXPECT_THAT(tokens_err, HasSubstr("--max-tokens must be in [0, 1048576], got -1"));
+  auto [two, two_err] = solve({"--budget", "1", "--problem", "2 + 2?"});
+  EXPECT_EQ(two, 2) << two_err;
+  EXPECT_THAT(two_err, HasSubstr("--problem is given more than once"));
   auto [no_reference, no_reference_err] = solve({"--budget", "1", "--reference", ""});
   EXPECT_EQ(no_reference, 2) << no_reference_err;
   EXPECT_THAT(no_reference_err, HasSubstr("--reference is empty"));
@@ -268,6 +274,33 @@ TEST_F(PonderdTest, CliRefusesOutOfRangeValuesNamingTheFlag) {
       {"--model", testing::TinyModelPath(), "--db", db_, "--max-budget-n", "5000"}, stderr_));
   EXPECT_EQ(ponderd.Wait(), 2);  // -1: it started serving
   EXPECT_THAT(Stderr(), HasSubstr("--max-budget-n must be in [1, 4096], got 5000"));
+
+  // Accepted before: a negative grace, a default parallelism above the largest allowed, two
+  // reward models of one name.
+  for (const auto& [flags, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--shutdown-grace-seconds", "-1"}, "--shutdown-grace-seconds must be >= 0, got -1"},
+           {{"--experiment-parallelism", "100", "--max-experiment-parallelism", "2"},
+            "--experiment-parallelism must be in [1, 2], got 100 (at most "
+            "--max-experiment-parallelism)"},
+           {{"--prm", "a=" + testing::TinyModelPath(), "--prm", "a=" + testing::TinyModelPath()},
+            "--prm: two reward models are named 'a'"}}) {
+    std::vector<std::string> args = {"--model", testing::TinyModelPath(), "--db", db_};
+    args.insert(args.end(), flags.begin(), flags.end());
+    ChildProcess refused;
+    ASSERT_TRUE(refused.Start(BinaryPath("ponderd"), args, stderr_));
+    EXPECT_EQ(refused.WaitForLine("listening on "), "");
+    EXPECT_EQ(refused.Wait(), 2) << message;
+    EXPECT_THAT(Stderr(), HasSubstr(message));
+  }
+  // A lower ceiling alone lowers the default parallelism (4) with it.
+  ChildProcess lowered;
+  ASSERT_TRUE(lowered.Start(BinaryPath("ponderd"),
+                            {"--model", testing::TinyModelPath(), "--db", db_, "--listen",
+                             "127.0.0.1:0", "--max-experiment-parallelism", "2"},
+                            stderr_));
+  EXPECT_NE(lowered.WaitForLine("listening on "), "") << Stderr();
+  lowered.Signal(SIGTERM);
+  EXPECT_EQ(lowered.Wait(), 0) << Stderr();
 }
 
 TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
@@ -310,6 +343,17 @@ TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
   std::ifstream again_file(again_stderr);
   EXPECT_THAT(std::string(std::istreambuf_iterator<char>(again_file), {}),
               HasSubstr("experiment 1 was already completed; nothing to cancel"));
+
+  // An unknown action is named as such (it was asked for an experiment id).
+  ChildProcess bogus;
+  const std::string bogus_stderr = testing::TempPath("bogus.stderr");
+  ASSERT_TRUE(bogus.Start(BinaryPath("ponder"), {"experiments", "bogus", "--server", address_},
+                          bogus_stderr));
+  bogus.ReadAll();
+  EXPECT_EQ(bogus.Wait(), 2);
+  std::ifstream bogus_file(bogus_stderr);
+  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(bogus_file), {}),
+              HasSubstr("unknown action 'bogus' (list, show, start, watch, cancel, resume)"));
 
   ChildProcess missing;
   ASSERT_TRUE(missing.Start(BinaryPath("ponder"),
@@ -582,6 +626,75 @@ TEST_F(PonderdTest, OneServerPerDatabaseAndNoBenchmarkBesideIt) {
   EXPECT_EQ(resuming.Wait(), 1);
   EXPECT_THAT(Stderr(), HasSubstr("ponder bench --resume cannot run beside it"));
   EXPECT_TRUE(std::filesystem::exists(DatabaseLock::LockPath(db_)));
+}
+
+// gRPC sets SO_REUSEPORT by default: a second ponderd on a port in use also "listened", and the
+// kernel split the clients between the two servers.
+TEST_F(PonderdTest, SecondServerOnAPortInUseIsRefused) {
+  ChildProcess first;
+  ASSERT_TRUE(StartPonderd(first));
+  ChildProcess second;
+  ASSERT_TRUE(second.Start(BinaryPath("ponderd"),
+                           {"--model", testing::TinyModelPath(), "--db",
+                            testing::TempPath("other.db"), "--listen", address_, "--threads", "1"},
+                           stderr_));
+  EXPECT_EQ(second.WaitForLine("listening on "), "");
+  EXPECT_EQ(second.Wait(), 1);
+  EXPECT_THAT(Stderr(),
+              HasSubstr(absl::StrCat("cannot listen on '", address_, "' (address in use")));
+}
+
+// The address printed is the one clients use: a unix socket as given (it printed "unix:1"), and
+// an address gRPC would misread is refused before anything is loaded.
+TEST_F(PonderdTest, ListenAddressIsCheckedAndReportedAsBound) {
+  const std::string socket = "unix:" + testing::TempPath("ponderd.sock");
+  {
+    ChildProcess ponderd;
+    ASSERT_TRUE(StartPonderd(ponderd, {"--listen", socket}));
+    EXPECT_EQ(address_, socket);
+    v1::EngineInfo info;
+    auto client = Client();
+    EXPECT_TRUE(client->stub().GetEngineInfo(client->NewContext().get(), {}, &info).ok());
+  }
+  const std::string refused_db = testing::TempPath("refused.db");
+  for (const auto& [listen, message] : std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1:99999", "port '99999' is not a number from 1 to 65535"},
+           {"garbage", "listen address 'garbage' is not host:port"},
+           {"", "the listen address is empty"}}) {
+    ChildProcess refused;
+    ASSERT_TRUE(refused.Start(
+        BinaryPath("ponderd"),
+        {"--model", testing::TinyModelPath(), "--db", refused_db, "--listen", listen}, stderr_));
+    refused.ReadAll();
+    EXPECT_EQ(refused.Wait(), 2) << listen;
+    EXPECT_THAT(Stderr(), HasSubstr(message));
+    EXPECT_THAT(Stderr(), Not(HasSubstr("reachable from other machines")));
+  }
+  EXPECT_FALSE(std::filesystem::exists(refused_db));  // refused before the database was opened
+}
+
+// A token file whose token cannot go in an HTTP/2 header is refused by both ends, naming the
+// file (the client aborted in gRPC, the server accepted it).
+TEST_F(PonderdTest, TokenFileWithALineBreakInsideIsRefusedByServerAndClient) {
+  const std::string token_file = testing::TempPath("token");
+  std::ofstream(token_file) << "first\nsecond\n";
+  ChildProcess server;
+  ASSERT_TRUE(server.Start(BinaryPath("ponderd"),
+                           {"--model", testing::TinyModelPath(), "--db", db_, "--listen",
+                            "127.0.0.1:0", "--auth-token-file", token_file},
+                           stderr_));
+  server.ReadAll();
+  EXPECT_EQ(server.Wait(), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("auth token file '" + token_file + "'"));
+
+  ChildProcess client;
+  ASSERT_TRUE(client.Start(
+      BinaryPath("ponder"),
+      {"experiments", "list", "--server", "127.0.0.1:1", "--auth-token-file", token_file},
+      stderr_));
+  client.ReadAll();
+  EXPECT_EQ(client.Wait(), 2);
+  EXPECT_THAT(Stderr(), HasSubstr("auth token file '" + token_file + "'"));
 }
 
 TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -354,6 +355,43 @@ TEST(DatabaseLockTest, ASymbolicLinkSharesTheLock) {
   ASSERT_FALSE(second.ok());
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("the second cannot run beside"));
   EXPECT_EQ(DatabaseLock::LockPath(alias), DatabaseLock::LockPath(path));
+}
+
+// A directory was "disk I/O error", and a refused path kept the lock file created beside it.
+TEST(DatabaseLockTest, APathThatCannotBeADatabaseIsRefusedLeavingNoLockFile) {
+  const std::string directory = TempPath("directory.db");
+  std::filesystem::create_directories(directory);
+  const std::string text = TempPath("text.db");
+  WriteFile(text, "hello\n");
+  const std::string fifo = TempPath("fifo.db");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, message] : std::vector<std::pair<std::string, std::string>>{
+           {directory, "database '" + directory + "' is a directory"},
+           {text, "opening database '" + text + "': file is not a database"},
+           {fifo, "database '" + fifo + "' is not a regular file"}}) {
+    auto lock = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "a test");
+    ASSERT_FALSE(lock.ok()) << path;
+    EXPECT_THAT(std::string(lock.status().message()), HasSubstr(message));
+    EXPECT_FALSE(std::filesystem::exists(DatabaseLock::LockPath(path))) << path;
+    absl::StatusOr<sqlite::Database> db = sqlite::Database::Open(path);
+    ASSERT_FALSE(db.ok()) << path;
+    EXPECT_THAT(std::string(db.status().message()), HasSubstr(message));
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(sqlite::CheckDatabasePath(directory)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(sqlite::CheckDatabasePath(text)));
+  EXPECT_EQ(FileBytes(text), "hello\n");
+  // A missing, an empty and a real database file are fine; so is the start of SQLite's header
+  // (another process may be writing the file's first page).
+  const std::string empty = TempPath("empty.db");
+  WriteFile(empty, "");
+  const std::string partial = TempPath("partial.db");
+  WriteFile(partial, "SQLite fo");
+  const std::string real = TempPath("real.db");
+  ASSERT_TRUE(ExperimentStore::Open(real).ok());
+  for (const std::string& path : {TempPath("missing.db"), empty, partial, real}) {
+    EXPECT_TRUE(sqlite::CheckDatabasePath(path).ok()) << path;
+  }
+  EXPECT_TRUE(DatabaseLock::Acquire(real, DatabaseLock::Mode::kShared, "a test").ok());
 }
 
 TEST(SchemaTest, ReadingAnEmptyFileSaysSoAndLeavesItEmpty) {

@@ -1,5 +1,5 @@
 // Request validation: every rule rejects with INVALID_ARGUMENT naming the field; the auth and
-// address checks; strategy arguments of the CLI.
+// address checks (token files, listen addresses); strategy arguments of the CLI.
 #include "orchestrator/validation.h"
 
 #include <gmock/gmock.h>
@@ -10,7 +10,9 @@
 
 #include "orchestrator/auth.h"
 #include "orchestrator/client.h"
+#include "orchestrator/grpc_status.h"
 #include "orchestrator/model_registry.h"
+#include "orchestrator/server.h"
 #include "tests/orchestrator/fake_strategy.h"
 #include "tests/orchestrator/test_util.h"
 
@@ -409,6 +411,59 @@ TEST(AuthTest, TokenFileIsTrimmedAndMustNotBeEmpty) {
   EXPECT_FALSE(ReadAuthToken(path + ".missing").ok());
 }
 
+// gRPC aborts a client whose metadata value holds a byte outside printable ASCII; both ends
+// read the token with ReadAuthToken, which refuses such a file naming it.
+TEST(AuthTest, TokenAHeaderCannotCarryIsRefusedNamingTheFile) {
+  const std::string path = testing::TempPath("token");
+  auto token_from = [&](const std::string& contents) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fwrite(contents.data(), 1, contents.size(), f);
+    std::fclose(f);
+    return ReadAuthToken(path);
+  };
+  for (const std::string& contents : std::vector<std::string>{
+           "ab\ncd\n", "ab\tcd", "t\xC3\xA9st", std::string("a\0b", 3), "ab\rcd", "ab\x7F"}) {
+    absl::StatusOr<std::string> token = token_from(contents);
+    ASSERT_FALSE(token.ok()) << contents;
+    EXPECT_TRUE(absl::IsInvalidArgument(token.status()));
+    EXPECT_THAT(token.status().message(), HasSubstr("auth token file '" + path + "'"));
+    EXPECT_THAT(token.status().message(), HasSubstr("printable ASCII"));
+  }
+  EXPECT_THAT(token_from("ab\ncd").status().message(), HasSubstr("byte 3 of the token is 0x0A"));
+  // Surrounding whitespace is still trimmed, and inner spaces are allowed by HTTP/2.
+  EXPECT_EQ(*token_from("\t abc.def-1~2+3/4= \r\n"), "abc.def-1~2+3/4=");
+  EXPECT_EQ(*token_from("two words\n"), "two words");
+  // The client reads its --auth-token-file the same way.
+  ClientFlags flags;
+  flags.server = "127.0.0.1:1";
+  flags.auth_token_file = path;
+  ASSERT_FALSE(token_from("ab\ncd").ok());
+  EXPECT_THAT(flags.Options().status().message(), HasSubstr("auth token file '" + path + "'"));
+}
+
+// gRPC would take port 99999 for 34463 (mod 65536) and say nothing.
+TEST(ServerTest, ListenAddressIsHostAndPortOrAUnixSocket) {
+  for (const char* address : {"127.0.0.1:50051", "127.0.0.1:0", "localhost:65535", "[::1]:1",
+                              "0.0.0.0:8080", "unix:/tmp/ponder.sock", "unix-abstract:ponder"}) {
+    EXPECT_TRUE(ValidateListenAddress(address).ok()) << address;
+  }
+  auto message = [](std::string_view address) {
+    return std::string(ValidateListenAddress(address).message());
+  };
+  EXPECT_THAT(message("127.0.0.1:99999"),
+              HasSubstr("listen address '127.0.0.1:99999': port '99999' is not a number from 1 "
+                        "to 65535"));
+  EXPECT_THAT(message("127.0.0.1:-1"), HasSubstr("port '-1'"));
+  EXPECT_THAT(message("127.0.0.1:"), HasSubstr("port ''"));
+  EXPECT_THAT(message("127.0.0.1:0x50"), HasSubstr("port '0x50'"));
+  EXPECT_THAT(message("127.0.0.1:5005100000"), HasSubstr("port '5005100000'"));
+  EXPECT_THAT(message("garbage"), HasSubstr("listen address 'garbage' is not host:port"));
+  EXPECT_THAT(message(":50051"), HasSubstr("is not host:port"));
+  EXPECT_THAT(message(""), HasSubstr("the listen address is empty"));
+  EXPECT_THAT(message("unix:"), HasSubstr("names no socket"));
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateListenAddress("garbage")));
+}
+
 TEST(AuthTest, ADirectoryIsNotAnEmptyTokenFile) {
   const std::string dir = testing::TempPath("token_dir");
   std::filesystem::create_directories(dir);
@@ -432,6 +487,32 @@ TEST(ClientTest, StrategyArgumentIsJsonOrAName) {
   auto bad_json = ParseStrategyArgument(R"({"noSuchField": 1})", "--strategy");
   EXPECT_TRUE(absl::IsInvalidArgument(bad_json.status()));
   EXPECT_THAT(std::string(bad_json.status().message()), StartsWith("--strategy"));
+}
+
+TEST(ClientTest, AStatusWithoutAMessageGetsOneNamingItsCode) {
+  const absl::Status empty = FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, ""));
+  EXPECT_TRUE(absl::IsUnavailable(empty));
+  EXPECT_THAT(empty.message(), HasSubstr("the call failed with UNAVAILABLE and no message"));
+  EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "no experiment 3")).message(),
+            "no experiment 3");
+}
+
+// Two --prm of one name left the first loaded but unreachable; refused before loading anything
+// (the paths need not exist).
+TEST(ModelRegistryTest, TwoRewardModelsOfOneNameAreRefused) {
+  auto loaded = LoadedModels::Load("/absent/policy.gguf", {"a=/absent/x.gguf", "a=/absent/y.gguf"},
+                                   engine::LocalEngineOptions());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(loaded.status()));
+  EXPECT_THAT(loaded.status().message(),
+              HasSubstr("--prm: two reward models are named 'a' (/absent/x.gguf and "
+                        "/absent/y.gguf)"));
+  // By the file's name too.
+  EXPECT_THAT(LoadedModels::Load("/absent/policy.gguf", {"/m/prm.gguf", "/n/prm.gguf"},
+                                 engine::LocalEngineOptions())
+                  .status()
+                  .message(),
+              HasSubstr("two reward models are named 'prm'"));
 }
 
 TEST(ModelRegistryTest, NamedModelFlags) {

@@ -1,9 +1,13 @@
 // `ponder convert` run as a user runs it: both directions, the summary line, and usage errors
 // with their exit codes.
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <utility>
+#include <vector>
 
 #include "base/mapped_file.h"
 #include "engine/model/gguf.h"
@@ -66,6 +70,56 @@ TEST_F(ConvertCommandTest, ConvertsBothWays) {
        {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
     EXPECT_TRUE(fs::exists(dir_ + "/back/" + file)) << file;
   }
+}
+
+// The output was replaced by a rename whatever it was (a FIFO, a symbolic link, a device), and
+// a Hugging Face folder given as the output had its files overwritten; now only with --force.
+TEST_F(ConvertCommandTest, AnOutputThatIsNotARegularFileOrAConversionIsKeptWithoutForce) {
+  ASSERT_EQ(RunPonder("convert --input " + dir_ + "/model --output " + dir_ + "/model.gguf", log_)
+                .exit_code,
+            0);
+  const std::string fifo = dir_ + "/fifo.gguf";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const std::string target = dir_ + "/target.txt";
+  std::ofstream(target) << "keep me";
+  const std::string link = dir_ + "/link.gguf";
+  fs::create_symlink(target, link);
+  for (const auto& [output, what] : std::vector<std::pair<std::string, std::string>>{
+           {fifo, "not a regular file"}, {link, "a symbolic link"}}) {
+    CommandResult refused =
+        RunPonder("convert --input " + dir_ + "/model --output " + output, log_);
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_THAT(refused.output, HasSubstr("--output " + output + ": is " + what));
+    EXPECT_THAT(refused.output, HasSubstr("--force"));
+  }
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(fifo)));
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(link)));
+  EXPECT_EQ(ReadFileToString(target).value_or(""), "keep me");
+  // A regular file is replaced as before; --force replaces the link too.
+  EXPECT_EQ(RunPonder("convert --input " + dir_ + "/model --output " + dir_ + "/model.gguf", log_)
+                .exit_code,
+            0);
+  EXPECT_EQ(
+      RunPonder("convert --input " + dir_ + "/model --output " + link + " --force", log_).exit_code,
+      0);
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(link)));
+  EXPECT_EQ(ReadFileToString(target).value_or(""), "keep me");
+
+  // A folder of other files (here the Hugging Face model itself) is not overwritten; an earlier
+  // conversion's folder is.
+  const std::string into_model =
+      "convert --input " + dir_ + "/model.gguf --output " + dir_ + "/model";
+  std::ofstream(dir_ + "/model/README.md") << "a model card";
+  const std::string config_before = ReadFileToString(dir_ + "/model/config.json").value_or("");
+  CommandResult folder = RunPonder(into_model, log_);
+  EXPECT_EQ(folder.exit_code, 2) << folder.output;
+  EXPECT_THAT(folder.output,
+              HasSubstr("--output " + dir_ + "/model: the folder holds 'README.md'"));
+  EXPECT_EQ(ReadFileToString(dir_ + "/model/config.json").value_or(""), config_before);
+  const std::string again = "convert --input " + dir_ + "/model.gguf --output " + dir_ + "/back";
+  EXPECT_EQ(RunPonder(again, log_).exit_code, 0);
+  EXPECT_EQ(RunPonder(again, log_).exit_code, 0);
+  EXPECT_EQ(RunPonder(into_model + " --force", log_).exit_code, 0);
 }
 
 TEST_F(ConvertCommandTest, UsageErrorsExitWithTwo) {

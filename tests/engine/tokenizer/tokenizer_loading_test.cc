@@ -115,6 +115,9 @@ TEST(TinyTokenizerTest, SentencePieceMergesByScoreWithByteFallback) {
 TEST(TokenizerJsonErrorsTest, NameTheFileAndTheProblem) {
   ExpectError(Tokenizer::FromHuggingFaceJson("{\"model\": ", "", "tiny/tokenizer.json"),
               {"tiny/tokenizer.json", "not valid JSON"});
+  // nlohmann throws out_of_range, not parse_error, for a number beyond a double.
+  ExpectError(Tokenizer::FromHuggingFaceJson("{\"model\": 1e400}", "", "tiny/tokenizer.json"),
+              {"tiny/tokenizer.json: not valid JSON (line 1, column 11: the number 1e400"});
   nlohmann::json json = TinyByteLevelTokenizerJson();
   json.erase("model");
   ExpectError(FromJson(json), {"tiny/tokenizer.json", "model"});

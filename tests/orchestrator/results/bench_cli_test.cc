@@ -466,6 +466,22 @@ TEST(ResultsCliTest, OutOfRangeValuesAndADirectoryAreRefusedNamingTheFlag) {
     EXPECT_THAT(run.err, HasSubstr("--temperature must be 0 (greedy) or in [1e-6, 10]"))
         << temperature;
   }
+  // A directory as --db was "disk I/O error", and left a lock file beside it.
+  CommandResult db_directory = bench({"--dataset", "arith", "--budget", "1", "--db", dir});
+  EXPECT_EQ(db_directory.code, 2) << db_directory.err;
+  EXPECT_THAT(db_directory.err, HasSubstr("database '" + dir + "' is a directory"));
+  EXPECT_FALSE(std::filesystem::exists(dir + ".lock"));
+  // A negative --max-tokens was taken for "not given" (generate refused it).
+  CommandResult tokens = bench({"--dataset", "arith", "--budget", "1", "--max-tokens", "-1"});
+  EXPECT_EQ(tokens.code, 2) << tokens.err;
+  EXPECT_THAT(tokens.err, HasSubstr("--max-tokens must be in [0, 1048576], got -1"));
+  // query took a negative --limit or --answer-width for "all" / "whole".
+  for (const auto& [flag, why] : std::vector<std::pair<std::string, std::string>>{
+           {"--limit", "(0: all rows)"}, {"--answer-width", "(0: whole)"}}) {
+    CommandResult query = Ponder({"query", "--db", HandMadeDatabase(), "runs", flag, "-3"});
+    EXPECT_EQ(query.code, 2) << flag << ": " << query.err;
+    EXPECT_THAT(query.err, HasSubstr(flag + " must be >= 0, got -3 " + why));
+  }
 }
 
 // --problems: a JSONL file (what `ponder datasets export` writes, or a user's own) benchmarked
@@ -519,6 +535,23 @@ TEST_F(BenchCliTest, ProblemsFileIsBenchmarkedAsGiven) {
   CommandResult bad = Ponder(args);
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.err, HasSubstr(path + ":6: needs a non-empty string \"problem\""));
+  // A number beyond a double is the same FILE:LINE error (it was an uncaught exception, rc 134),
+  // found before any database is created.
+  const std::string overflow = TempPath("overflow.jsonl");
+  std::ofstream(overflow) << R"({"problem": "1+2?", "answer": "3"})" << "\n"
+                          << R"({"problem": "1+2?", "answer": 1e400})" << "\n";
+  const std::string overflow_db = TempPath("overflow.db");
+  std::vector<std::string> overflow_args = BenchArgs(overflow_db, "", 0, "1");
+  overflow_args.erase(overflow_args.begin() + 3, overflow_args.begin() + 7);
+  overflow_args.insert(overflow_args.end(), {"--problems", overflow});
+  CommandResult overflowed = Ponder(overflow_args);
+  EXPECT_EQ(overflowed.code, 2) << overflowed.err;
+  EXPECT_THAT(overflowed.err,
+              HasSubstr(overflow + ":2: not valid JSON (column 31: the number 1e400 is out of "
+                                   "the range of a double)"));
+  EXPECT_FALSE(std::filesystem::exists(overflow_db));
+  EXPECT_FALSE(std::filesystem::exists(overflow_db + ".lock"));
+
   CommandResult both = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith", "--problems",
                                path, "--strategy", "self_consistency", "--budget", "1"});
   EXPECT_EQ(both.code, 2);

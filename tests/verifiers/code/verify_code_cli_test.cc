@@ -112,6 +112,20 @@ TEST(VerifyCodeCliUsageTest, ADirectoryAsInputIsAnErrorNamingIt) {
   EXPECT_NE(run.err.find("--input: " + dir + " is a directory"), std::string::npos) << run.err;
 }
 
+// Needs no sandbox: --parallel 0 (or negative) was silently one per core.
+TEST(VerifyCodeCliUsageTest, AParallelismBelowOneIsAnErrorNamingTheFlag) {
+  for (const std::string parallel : {"0", "-2"}) {
+    ponder::testutil::CommandOutput run = ponder::testutil::RunCommand(
+        std::string(PONDER_BINARY_DIR) + "/bin/ponder verify-code --input /dev/null --parallel " +
+        parallel);
+    EXPECT_EQ(run.exit_code, 2) << parallel;
+    EXPECT_NE(run.err.find("--parallel must be >= 1, got " + parallel +
+                           " (leave it out for one per core)"),
+              std::string::npos)
+        << run.err;
+  }
+}
+
 TEST(CodeRunRequestFromJsonTest, ReadsBothKindsAndNamesBadFields) {
   absl::StatusOr<CodeRunRequest> tests = CodeRunRequestFromJson(
       R"({"language": "python", "program": "p", "tests": "assert 1", "timeout_s": 2.5})");
