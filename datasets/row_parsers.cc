@@ -54,6 +54,9 @@ absl::StatusOr<Problem> ParseProblemsFileRow(const nlohmann::json& row, const Ro
       return absl::InvalidArgumentError("\"id\" must be a string or an integer");
     }
     problem.id = row["id"].is_string() ? row["id"].get<std::string>() : row["id"].dump();
+    if (problem.id.empty()) {
+      return absl::InvalidArgumentError("\"id\" is empty (leave it out for \"line N\")");
+    }
   } else {
     problem.id = absl::StrCat("line ", context.line);
   }

@@ -321,6 +321,22 @@ TEST(LoadProblemsFile, CodeProblemsCarryTheirTests) {
   EXPECT_THAT(loaded->warnings[6], HasSubstr(":9: \"tests\"[1] is blank"));
 }
 
+// An empty id was stored as "0" (stop 29's QA); left out, a problem's id is "line N".
+TEST(LoadProblemsFile, AnEmptyIdIsAnErrorAndAMissingOneIsTheLine) {
+  TempFolder data;
+  const std::string path = data / "ids.jsonl";
+  WriteFile(path, R"({"id":"","problem":"1 + 1?","answer":2})"
+                  "\n"
+                  R"({"problem":"2 + 2?","answer":4})"
+                  "\n");
+  absl::StatusOr<LoadedDataset> loaded = LoadProblemsFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->problems.size(), 1u);
+  EXPECT_EQ(loaded->problems[0].id, "line 2");
+  ASSERT_EQ(loaded->warnings.size(), 1u);
+  EXPECT_THAT(loaded->warnings[0], HasSubstr(":1: \"id\" is empty"));
+}
+
 TEST(LoadDataset, ArithIsGeneratedWithTheGsm8kAnswerFormat) {
   LoadedDataset loaded =
       LoadOrDie("arith", {.split = "train", .limit = 3, .arith = {.seed = 40, .difficulty = 3}});
