@@ -286,6 +286,7 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
   }
   if (auto it = json.find("tie_word_embeddings"); it != json.end() && it->is_boolean()) {
     config.tied_embeddings = it->get<bool>();
+    config.tied_embeddings_stated = true;
   }
   if (auto it = json.find("rope_scaling"); it != json.end() && !it->is_null()) {
     const nlohmann::json& scaling = *it;

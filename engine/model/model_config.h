@@ -50,6 +50,9 @@ struct ModelConfig {
   bool attention_bias = false;  // q/k/v projections have biases (Qwen2)
   bool qk_norm = false;         // per-head RMSNorm of q and k before rope (Qwen3)
   bool tied_embeddings = false;
+  // Whether the model's metadata said so (a Hugging Face config's tie_word_embeddings): a folder
+  // without lm_head.weight is then tied only where the config did not say it is not.
+  bool tied_embeddings_stated = false;
 
   // Checks internal consistency (head counts divide, sizes positive, ...); errors name `source`.
   absl::Status Validate(std::string_view source) const;

@@ -163,7 +163,10 @@ absl::Status ModelWeights::LoadTensors(Source& source) {
                               GetVector(source, "rope_freqs.weight", c.head_dim / 2));
     }
   } else if (!source.Find("output.weight").has_value()) {
-    c.tied_embeddings = true;  // some checkpoints omit lm_head without saying so
+    // Some checkpoints omit lm_head without saying so; one whose config says the embeddings are
+    // not tied has lost its output layer (transformers would start it from random weights).
+    if (c.tied_embeddings_stated && !c.tied_embeddings) return source.Missing("output.weight");
+    c.tied_embeddings = true;
   }
   PONDER_RETURN_IF_ERROR(c.Validate(source.file()));
 

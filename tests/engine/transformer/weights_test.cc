@@ -40,6 +40,37 @@ TEST(ModelWeightsTest, LoadsBothFormatsWithTheSameConfig) {
   EXPECT_NE((*gguf)->gguf(), nullptr);
 }
 
+// A folder without lm_head.weight ties its embeddings unless its config says they are not tied
+// (QA in stop 29: that was tied silently).
+TEST(ModelWeightsTest, AnUntiedFolderWithoutItsOutputLayerIsAnError) {
+  testing::RandomModelSpec spec;
+  spec.tied_embeddings = true;  // no lm_head.weight
+  const std::string folder = TempPath("untied_hf");
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  std::ifstream in(folder + "/config.json");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const std::string tied = "\"tie_word_embeddings\": true";
+  const size_t at = text.find(tied);
+  ASSERT_NE(at, std::string::npos);
+  for (const std::string& replacement : {std::string("\"tie_word_embeddings\": false"),
+                                         std::string("\"tie_word_embeddings_unsaid\": 0")}) {
+    std::string edited = text;
+    edited.replace(at, tied.size(), replacement);
+    std::ofstream(folder + "/config.json") << edited;
+    auto weights = ModelWeights::Load(folder);
+    if (replacement.find("false") != std::string::npos) {
+      ASSERT_FALSE(weights.ok());
+      EXPECT_THAT(std::string(weights.status().message()),
+                  HasSubstr("missing tensor 'lm_head.weight'"));
+    } else {
+      ASSERT_TRUE(weights.ok()) << weights.status();
+      EXPECT_TRUE((*weights)->config().tied_embeddings);
+      EXPECT_EQ((*weights)->output().data, (*weights)->token_embedding().data);
+    }
+  }
+}
+
 TEST(ModelWeightsTest, ReadsTheRewardHead) {
   testing::RandomModelSpec spec;
   spec.reward_labels = 2;
