@@ -30,7 +30,8 @@ absl::Status ErrnoError(const std::string& path, const char* call) {
 }  // namespace
 
 absl::StatusOr<MappedFile> MappedFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: a FIFO would otherwise wait for a writer before fstat could refuse it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoError(path, "open");
   struct stat st;
   if (::fstat(fd, &st) != 0) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +27,18 @@ TEST(MappedFileTest, MapsContentsAndReportsMissingFileByPath) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find(path), std::string::npos);
+}
+
+// A FIFO given as a model file waited for a writer for ever (stop 29's QA).
+TEST(MappedFileTest, AFifoIsRefusedWithoutWaitingForAWriter) {
+  std::string path = ::testing::TempDir() + "/mapped_file_fifo";
+  std::filesystem::remove(path);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  absl::StatusOr<MappedFile> file = MappedFile::Open(path);
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.status().message().find(path + ": not a regular file"), std::string::npos)
+      << file.status();
+  std::filesystem::remove(path);
 }
 
 TEST(MappedFileTest, EmptyFileMapsToEmptySpan) {
