@@ -1,7 +1,6 @@
 #include "base/mapped_file.h"
 
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <cstdio>
