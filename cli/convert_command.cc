@@ -26,10 +26,6 @@ bool IsGgufFile(const std::string& path) {
   return in.read(magic, sizeof(magic)) && std::string_view(magic, 4) == "GGUF";
 }
 
-// The files ConvertGgufToHuggingFace writes into its folder.
-constexpr std::string_view kConvertedFolderFiles[] = {"config.json", "model.safetensors",
-                                                      "tokenizer.json", "tokenizer_config.json"};
-
 // What may be replaced at --output without --force: nothing there yet; for a GGUF file, a
 // regular file (a rename would replace a symbolic link, a FIFO or a device with the file); for a
 // folder, an empty one or one holding only a previous conversion's files (anything else is
@@ -52,7 +48,8 @@ absl::Status CheckOutput(const std::string& output, bool to_folder) {
   if (!fs::is_directory(output, ec)) return absl::OkStatus();  // convert names what it is
   for (const fs::directory_entry& entry : fs::directory_iterator(output, ec)) {
     const std::string file = entry.path().filename().string();
-    if (absl::c_find(kConvertedFolderFiles, file) == std::end(kConvertedFolderFiles)) {
+    if (absl::c_find(engine::kConvertedFolderFiles, file) ==
+        std::end(engine::kConvertedFolderFiles)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--output ", output, ": the folder holds '", file,
           "', so it is not an earlier conversion's output; converting into it would overwrite "

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -74,6 +75,11 @@ struct ConvertReport {
 absl::StatusOr<ConvertReport> ConvertHuggingFaceToGguf(const std::string& folder,
                                                        const std::string& out_path,
                                                        const ConvertOptions& options = {});
+
+// The files ConvertGgufToHuggingFace writes into its folder (and removes there, for the tokenizer
+// files, when the GGUF file has no tokenizer).
+inline constexpr std::string_view kConvertedFolderFiles[] = {
+    "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
 
 // `gguf_path` -> `out_folder` (created if needed; existing files of the same names are replaced).
 absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_path,
