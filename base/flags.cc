@@ -29,6 +29,9 @@ void FlagParser::AddInt(std::string name, int64_t* out, std::string help) {
 void FlagParser::AddInt(std::string name, int* out, std::string help) {
   flags_.push_back({std::move(name), Kind::kInt, out, std::move(help)});
 }
+void FlagParser::AddInt(std::string name, uint64_t* out, std::string help) {
+  flags_.push_back({std::move(name), Kind::kUint64, out, std::move(help)});
+}
 void FlagParser::AddDouble(std::string name, double* out, std::string help) {
   flags_.push_back({std::move(name), Kind::kDouble, out, std::move(help)});
 }
@@ -59,12 +62,12 @@ bool FlagParser::WasSet(std::string_view name) const {
 
 namespace {
 
-// `value` as an integer in [low, high]; the errors name the flag.
-absl::StatusOr<int64_t> ParseInteger(std::string_view flag, std::string_view value, int64_t low,
-                                     int64_t high) {
-  int64_t number = 0;
+// `value` as an integer of type T in [low, high]; the errors name the flag, and tell a value
+// that is not an integer from one out of range (SimpleAtoi fails on both).
+template <typename T>
+absl::StatusOr<T> ParseInteger(std::string_view flag, std::string_view value, T low, T high) {
+  T number = 0;
   const bool parsed = absl::SimpleAtoi(AsAbsl(value), &number);
-  // SimpleAtoi also fails on a well-formed integer beyond int64_t.
   absl::string_view digits = absl::StripAsciiWhitespace(AsAbsl(value));
   if (!absl::ConsumePrefix(&digits, "-")) absl::ConsumePrefix(&digits, "+");
   const bool integer = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
@@ -102,16 +105,24 @@ absl::Status FlagParser::Assign(Flag& flag, std::string_view value) {
       static_cast<std::vector<std::string>*>(flag.out)->emplace_back(value);
       return absl::OkStatus();
     case Kind::kInt64: {
-      PONDER_ASSIGN_OR_RETURN(*static_cast<int64_t*>(flag.out),
-                              ParseInteger(flag.name, value, std::numeric_limits<int64_t>::min(),
-                                           std::numeric_limits<int64_t>::max()));
+      PONDER_ASSIGN_OR_RETURN(
+          *static_cast<int64_t*>(flag.out),
+          ParseInteger<int64_t>(flag.name, value, std::numeric_limits<int64_t>::min(),
+                                std::numeric_limits<int64_t>::max()));
       return absl::OkStatus();
     }
     case Kind::kInt: {
-      PONDER_ASSIGN_OR_RETURN(const int64_t number,
-                              ParseInteger(flag.name, value, std::numeric_limits<int>::min(),
-                                           std::numeric_limits<int>::max()));
+      PONDER_ASSIGN_OR_RETURN(
+          const int64_t number,
+          ParseInteger<int64_t>(flag.name, value, std::numeric_limits<int>::min(),
+                                std::numeric_limits<int>::max()));
       *static_cast<int*>(flag.out) = static_cast<int>(number);
+      return absl::OkStatus();
+    }
+    case Kind::kUint64: {
+      PONDER_ASSIGN_OR_RETURN(
+          *static_cast<uint64_t*>(flag.out),
+          ParseInteger<uint64_t>(flag.name, value, 0, std::numeric_limits<uint64_t>::max()));
       return absl::OkStatus();
     }
     case Kind::kDouble: {

@@ -29,6 +29,7 @@ class FlagParser {
   void AddStringList(std::string name, std::vector<std::string>* out, std::string help);
   void AddInt(std::string name, int64_t* out, std::string help);
   void AddInt(std::string name, int* out, std::string help);
+  void AddInt(std::string name, uint64_t* out, std::string help);  // seeds: 0 to 2^64 - 1
   void AddDouble(std::string name, double* out, std::string help);
   // Set only when the flag is given: "not given" cannot be mistaken for a value.
   void AddDouble(std::string name, std::optional<double>* out, std::string help);
@@ -49,7 +50,7 @@ class FlagParser {
   std::string Usage() const;
 
  private:
-  enum class Kind { kString, kStringList, kInt64, kInt, kDouble, kOptionalDouble, kBool };
+  enum class Kind { kString, kStringList, kInt64, kInt, kUint64, kDouble, kOptionalDouble, kBool };
   struct Flag {
     std::string name;
     Kind kind;

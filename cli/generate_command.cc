@@ -52,7 +52,7 @@ absl::Status Generate(std::span<char* const> args) {
   std::string model, prompt, prompt_tokens;
   std::vector<std::string> stops;
   int n = 1, max_tokens = 128, top_k = 0, top_logprobs = 0;
-  int64_t seed = 0;
+  uint64_t seed = 0;
   EngineFlags engine_flags;
   double temperature = 1.0, top_p = 1.0, min_p = 0.0;
   bool chat = false, include_stop = false, ignore_eos = false, stats = false;
@@ -110,7 +110,7 @@ absl::Status Generate(std::span<char* const> args) {
   }
   request.n = n;
   request.max_tokens = max_tokens;
-  request.sampling = {temperature, top_k, top_p, min_p, static_cast<uint64_t>(seed)};
+  request.sampling = {temperature, top_k, top_p, min_p, seed};
   request.stop = stops;
   request.include_stop_string = include_stop;
   request.ignore_eos = ignore_eos;

@@ -33,7 +33,7 @@ struct SolveFlags {
   std::string system_prompt;
   std::vector<std::string> prms;
   int budget = 0, max_tokens = 0;
-  int64_t seed = 0;
+  uint64_t seed = 0;
   EngineFlags engine;  // in-process
   std::optional<double> temperature;
   bool events = false, json = false, reference_set = false;
@@ -109,7 +109,7 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   if (f.budget == 0) return absl::InvalidArgumentError("--budget N (>= 1) is required");
   PONDER_RETURN_IF_ERROR(CheckFlagRange("budget", f.budget, 1, samplers::kMaxBudgetN));
   request.mutable_budget()->set_n(f.budget);
-  request.set_seed(static_cast<uint64_t>(f.seed));
+  request.set_seed(f.seed);
   if (!f.system_prompt.empty()) request.mutable_prompt()->set_system_prompt(f.system_prompt);
   return request;
 }

@@ -84,6 +84,26 @@ TEST(FlagParserTest, IntegersOutsideTheirTypeAreErrorsNamingTheFlag) {
   EXPECT_NE(parse({"--budget", "1.5"}).message().find("expected an integer"), std::string::npos);
 }
 
+// Seeds are unsigned 64-bit numbers in requests and in `bench --seeds`: `solve --seed -1` became
+// 2^64 - 1 and `solve --seed 18446744073709551615` was refused. An unsigned flag takes the whole
+// range and refuses negatives.
+TEST(FlagParserTest, UnsignedFlagsTakeEverySeedAndRefuseNegatives) {
+  uint64_t seed = 7;
+  FlagParser parser("test");
+  parser.AddInt("seed", &seed, "");
+  auto parse = [&](std::vector<std::string> storage) {
+    std::vector<char*> args = Args(storage);
+    return parser.Parse(args);
+  };
+  EXPECT_EQ(parse({"--seed", "18446744073709551615"}), absl::OkStatus());
+  EXPECT_EQ(seed, std::numeric_limits<uint64_t>::max());
+  EXPECT_EQ(parse({"--seed=-1"}).message(), "--seed: -1 is out of range [0, 18446744073709551615]");
+  EXPECT_EQ(parse({"--seed", "18446744073709551616"}).message(),
+            "--seed: 18446744073709551616 is out of range [0, 18446744073709551615]");
+  EXPECT_EQ(parse({"--seed", "x1"}).message(), "--seed: expected an integer, got 'x1'");
+  EXPECT_EQ(seed, std::numeric_limits<uint64_t>::max());
+}
+
 TEST(FlagParserTest, ARepeatedFlagKeepsTheLastUnlessMarkedToRefuseRepeats) {
   std::string listen, prompt;
   FlagParser parser("test");
