@@ -1,10 +1,9 @@
 #include "orchestrator/store/sqlite.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -208,12 +207,29 @@ absl::Status CheckDatabasePath(const std::string& path) {
   // shorter than that may be one another process is creating: only its prefix is compared.
   static constexpr char kHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
                                        'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return absl::OkStatus();  // unreadable: SQLite reports it, naming the path
-  char header[sizeof(kHeader)];
-  const ssize_t got = read(fd, header, sizeof(header));
-  close(fd);
-  if (got > 0 && std::memcmp(header, kHeader, static_cast<size_t>(got)) != 0) {
+  // Read through SQLite's own file layer, never a descriptor of our own: POSIX drops every lock
+  // a process holds on a file when any of its descriptors of that file is closed, so closing one
+  // here would release the locks of this process's open connections to the database (another
+  // process could then take it whole and delete its write-ahead log). SQLite keeps such a
+  // descriptor open until the locks are gone (os_unix.c, "pending" file descriptors).
+  sqlite3* handle = nullptr;
+  const std::string name = absl::StartsWith(path, "file:") ? absl::StrCat("./", path) : path;
+  const int opened =
+      sqlite3_open_v2(name.c_str(), &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  sqlite3_file* file = nullptr;
+  if (opened == SQLITE_OK) sqlite3_file_control(handle, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+  char header[sizeof(kHeader)] = {};
+  sqlite3_int64 size = 0;
+  const bool read =
+      file != nullptr && file->pMethods != nullptr &&
+      file->pMethods->xFileSize(file, &size) == SQLITE_OK &&
+      (size == 0 ||
+       file->pMethods->xRead(file, header, sizeof(header), 0) ==
+           (size < sqlite3_int64{sizeof(header)} ? SQLITE_IOERR_SHORT_READ : SQLITE_OK));
+  sqlite3_close(handle);
+  if (!read) return absl::OkStatus();  // unreadable: SQLite reports it, naming the path
+  const size_t got = static_cast<size_t>(std::min<sqlite3_int64>(size, sizeof(header)));
+  if (got > 0 && std::memcmp(header, kHeader, got) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "opening database '", path,
         "': file is not a database (it does not start with SQLite's header); give a new file "

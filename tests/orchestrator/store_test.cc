@@ -1,8 +1,10 @@
 // The SQLite wrapper, the schema migrations, the ExperimentStore and the RunWriter.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -115,6 +117,50 @@ TEST(SqliteTest, AFileThatIsNoDatabaseIsRefusedUntouched) {
 // Opening a new file switches it to write-ahead logging, which needs the file to itself; two
 // processes opening it at once (a benchmark starting while `ponder query` or a script looks at
 // its database) made one fail with "database is locked" at once, without waiting.
+// Whether another process could take SQLite's write lock on the bytes where every connection of
+// this process that reads `path` keeps its shared lock (SHARED_FIRST, 0x40000002, in os_unix.c):
+// a child asks fcntl, which reports only other processes' locks.
+bool AnotherProcessCouldLockExclusively(const std::string& path) {
+  const pid_t child = fork();
+  if (child == 0) {
+    const int fd = open(path.c_str(), O_RDWR);
+    struct flock query = {};
+    query.l_type = F_WRLCK;
+    query.l_whence = SEEK_SET;
+    query.l_start = 0x40000002;
+    query.l_len = 510;
+    const bool free = fd >= 0 && fcntl(fd, F_GETLK, &query) == 0 && query.l_type == F_UNLCK;
+    _exit(free ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// POSIX drops every lock a process holds on a file when it closes any descriptor of that file.
+// Checking a database's path read its header through a descriptor of its own, so a ponderd that
+// opened a second connection lost the shared lock of its first: a `sqlite3` shell that then read
+// the database and closed took the file for itself, checkpointed and deleted the write-ahead log
+// the server was still writing to (its later commits went to a deleted file).
+TEST(SqliteTest, OpeningAnotherConnectionKeepsTheLocksOfTheOpenOnes) {
+  const std::string path = TempPath("locks.db");
+  auto first = sqlite::Database::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->Execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)").ok());
+  ASSERT_FALSE(AnotherProcessCouldLockExclusively(path));  // the open connection's shared lock
+  EXPECT_TRUE(sqlite::CheckDatabasePath(path).ok());
+  EXPECT_FALSE(AnotherProcessCouldLockExclusively(path));
+  {
+    auto second = sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly);
+    ASSERT_TRUE(second.ok()) << second.status();
+  }
+  EXPECT_FALSE(AnotherProcessCouldLockExclusively(path));
+  auto lock = DatabaseLock::Acquire(path, DatabaseLock::Mode::kShared, "a test");
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  EXPECT_FALSE(AnotherProcessCouldLockExclusively(path));
+  EXPECT_EQ(*first->QueryInt("SELECT count(*) FROM t"), 1);
+}
+
 TEST(SqliteTest, ConcurrentOpensOfANewFileAllSucceed) {
   for (int round = 0; round < 20; ++round) {
     const std::string path = TempPath(absl::StrCat("concurrent_", round, ".db"));
