@@ -126,7 +126,12 @@ void SelectHighestMeanLogprob(v1::SolveResult& result, verifiers::AnswerFormat f
 // consistency: a class's score is the sum of p over its *distinct* completion texts (the
 // reference keys each class's probabilities by completion text and sums the set), pruned paths
 // add nothing; the highest-scoring class wins (ties to the class that occurs first). With
-// prune = false this is perplexity consistency alone.
+// prune = false this is perplexity consistency alone. Two differences from the reference, both
+// deliberate: paths without an answer count in the fit and the mean (as there) but add to no
+// class, where the reference's extract_answer gives them "" and sums them as one more class that
+// can win (HeaviestClass's rule for every vote here); and a tie picks one class, where the
+// reference's evaluator credits each of k tied classes with 1/k of a correct answer (a solver
+// must answer once).
 void SelectRpc(v1::SolveResult& result, verifiers::AnswerFormat format, bool prune) {
   std::vector<v1::Candidate> candidates(result.candidates().begin(), result.candidates().end());
   int classes = AssignAnswerClasses(candidates, format);

@@ -29,7 +29,13 @@ TEST(WeibullMixtureTest, FitMatchesScipyAndPrunesTheSamePaths) {
     EXPECT_NEAR(fit->w, expected[0], 0.02);
     EXPECT_NEAR(fit->k1, expected[1], 0.05 * expected[1]);
     EXPECT_NEAR(fit->lambda1, expected[2], 0.01 * expected[2]);
-    EXPECT_NEAR(fit->k2, expected[3], 0.05 * expected[3]);
+    // A second component left at the scale bound has a density of 0 at every path, so its shape
+    // is undetermined (SciPy and NLopt stop at different ones); the cases of tight clusters of
+    // high probabilities end there in both, and nothing is pruned (RPC is then perplexity
+    // consistency alone, in the reference as here).
+    if (expected[4] > 0.01 + 1e-9) {
+      EXPECT_NEAR(fit->k2, expected[3], 0.05 * expected[3]);
+    }
     EXPECT_NEAR(fit->lambda2, expected[4], 0.02 * expected[4]);
     EXPECT_EQ(PrunePaths(*fit, p), c["pruned"].get<std::vector<bool>>());
   }
