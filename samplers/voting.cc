@@ -34,6 +34,40 @@ absl::Status SampleInto(const ProblemInput& problem, const SolveContext& context
   return absl::OkStatus();
 }
 
+// How many of `want` more samples to draw now within budget.max_generated_tokens: all of them
+// without a cap; else as many as could each run to `round.max_tokens` within what is left, or,
+// when less than one sample's max_tokens is left, one sample whose max_tokens is cut to what is
+// left (in `round`); 0 once the cap is spent. Samples drawn so never pass the cap; fewer than
+// budget.n may be drawn.
+int SamplesWithinCap(const SolveContext& context, const UsageMeter& usage, int want,
+                     Settings& round) {
+  const int64_t cap = context.budget.max_generated_tokens();
+  if (cap <= 0) return want;
+  const int64_t left = cap - usage.generated_tokens();
+  if (left <= 0) return 0;
+  const int64_t whole = left / round.max_tokens;
+  if (whole == 0) {
+    round.max_tokens = static_cast<int>(left);
+    return std::min(want, 1);
+  }
+  return static_cast<int>(std::min<int64_t>(want, whole));
+}
+
+// budget.n samples, or as many as budget.max_generated_tokens allows (SamplesWithinCap), in
+// rounds: one round when the cap allows all of them or there is none.
+absl::Status SampleBudget(const ProblemInput& problem, const SolveContext& context,
+                          const Settings& settings, uint64_t& requests, UsageMeter& usage,
+                          v1::SolveResult& result) {
+  while (result.candidates_size() < context.budget.n()) {
+    Settings round = settings;
+    const int n =
+        SamplesWithinCap(context, usage, context.budget.n() - result.candidates_size(), round);
+    if (n == 0) break;
+    PONDER_RETURN_IF_ERROR(SampleInto(problem, context, round, n, requests, usage, result));
+  }
+  return absl::OkStatus();
+}
+
 void ReportRound(const SolveContext& context, const v1::SolveResult& result, int round) {
   if (!context.on_step) return;
   v1::TraceStep event;
@@ -197,8 +231,9 @@ class SamplingStrategy : public Strategy {
                            v1::SolveResult& result) = 0;
 };
 
-// Samples budget.n complete solutions, scores them with the verifier when `scored`, and selects
-// with `select`: best-of-N, weighted best-of-N, self-consistency and perplexity.
+// Samples budget.n complete solutions (fewer when budget.max_generated_tokens runs out:
+// SampleBudget), scores them with the verifier when `scored`, and selects with `select`:
+// best-of-N, weighted best-of-N, self-consistency and perplexity.
 class SampleThenSelect : public SamplingStrategy {
  public:
   SampleThenSelect(bool scored, void (*select)(v1::SolveResult&, verifiers::AnswerFormat))
@@ -208,8 +243,7 @@ class SampleThenSelect : public SamplingStrategy {
   absl::Status Run(const ProblemInput& problem, const SolveContext& context,
                    const Settings& settings, UsageMeter& usage, uint64_t& requests,
                    v1::SolveResult& result) override {
-    PONDER_RETURN_IF_ERROR(
-        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    PONDER_RETURN_IF_ERROR(SampleBudget(problem, context, settings, requests, usage, result));
     ReportRound(context, result, 0);
     if (scored_) PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, result, usage));
     select_(result, problem.answer_format);
@@ -220,7 +254,8 @@ class SampleThenSelect : public SamplingStrategy {
 };
 
 // Adaptive self-consistency: samples in rounds and stops as soon as the leading answer holds
-// `stop_share` of all samples drawn (after at least `min_samples`), or the budget is spent.
+// `stop_share` of all samples drawn (after at least `min_samples`), or the budget is spent (N
+// samples, or budget.max_generated_tokens: a round then draws what fits, SamplesWithinCap).
 class AdaptiveSelfConsistency : public SamplingStrategy {
  public:
   explicit AdaptiveSelfConsistency(const v1::AdaptiveSelfConsistency& config) : config_(config) {}
@@ -236,8 +271,11 @@ class AdaptiveSelfConsistency : public SamplingStrategy {
     int best = -1, rounds = 0;
     std::vector<v1::Candidate> candidates;
     while (result.candidates_size() < budget) {
-      int n = std::min(round_size, budget - result.candidates_size());
-      PONDER_RETURN_IF_ERROR(SampleInto(problem, context, settings, n, requests, usage, result));
+      Settings round = settings;
+      const int n = SamplesWithinCap(
+          context, usage, std::min(round_size, budget - result.candidates_size()), round);
+      if (n == 0) break;
+      PONDER_RETURN_IF_ERROR(SampleInto(problem, context, round, n, requests, usage, result));
       ReportRound(context, result, rounds++);
       candidates.assign(result.candidates().begin(), result.candidates().end());
       int classes = AssignAnswerClasses(candidates, problem.answer_format);
@@ -247,10 +285,6 @@ class AdaptiveSelfConsistency : public SamplingStrategy {
           result, classes, [](const v1::Candidate&) { return 1.0; }, &votes);
       if (best >= 0 && result.candidates_size() >= min_samples &&
           votes[best] >= share * result.candidates_size()) {
-        break;
-      }
-      if (context.budget.max_generated_tokens() > 0 &&
-          usage.generated_tokens() >= context.budget.max_generated_tokens()) {
         break;
       }
     }
@@ -270,8 +304,7 @@ class Rpc : public SamplingStrategy {
   absl::Status Run(const ProblemInput& problem, const SolveContext& context,
                    const Settings& settings, UsageMeter& usage, uint64_t& requests,
                    v1::SolveResult& result) override {
-    PONDER_RETURN_IF_ERROR(
-        SampleInto(problem, context, settings, context.budget.n(), requests, usage, result));
+    PONDER_RETURN_IF_ERROR(SampleBudget(problem, context, settings, requests, usage, result));
     ReportRound(context, result, 0);
     SelectRpc(result, problem.answer_format, prune_);
     return absl::OkStatus();

@@ -192,6 +192,33 @@ TEST(AdaptiveSelfConsistencyTest, StopsOnceTheLeaderHoldsItsShare) {
   EXPECT_EQ(result->candidates_size(), 16);  // never reaches 75%: the whole budget
 }
 
+// budget.max_generated_tokens was ignored by the sampling strategies (QA: a cap of 60 and 627
+// tokens generated). They now never pass it: samples of at most 30 tokens (20 each here, with
+// the EOS token) are drawn as many at a time as fit in what is left, then one cut to what is
+// left: two (40 of 70), one (30 left), and one cut to the 10 left fill the cap exactly.
+TEST(SamplingStrategiesTest, NeverPassTheTokenCap) {
+  for (const char* kind : {"sc", "bon", "wbon", "ppl", "rpc", "asc"}) {
+    Fixture f(FromList({"#### 12345678901234<eos>"}));
+    auto result = f.Solve(
+        kind, 8, 1, [](v1::StrategyConfig& c) { c.mutable_sampling()->set_max_tokens(30); },
+        /*max_generated_tokens=*/70);
+    ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
+    EXPECT_EQ(result->usage().generated_tokens(), 70) << kind;
+    ASSERT_EQ(result->candidates_size(), 4) << kind;
+    EXPECT_EQ(result->candidates(3).num_tokens(), 10) << kind;
+    EXPECT_EQ(result->candidates(3).finish_reason(), "length") << kind;
+    EXPECT_EQ(result->answer(), "12345678901234") << kind;
+  }
+  // Without a cap, or with one that all N samples fit in, one request draws them all.
+  Fixture whole(FromList({"#### 12345678901234<eos>"}));
+  auto result = whole.Solve(
+      "sc", 8, 1, [](v1::StrategyConfig& c) { c.mutable_sampling()->set_max_tokens(30); },
+      /*max_generated_tokens=*/240);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->candidates_size(), 8);
+  EXPECT_EQ(whole.engine.calls, 1);
+}
+
 // Beam search with N = 4, M = 2: the first step of each beam carries its score; the 2 best
 // survive, each is expanded twice, and the finished beam with the best score is the answer.
 TEST(BeamSearchTest, KeepsTheBestNOverMBeamsAndReturnsTheBestFinishedOne) {
