@@ -169,6 +169,26 @@ absl::StatusOr<int32_t> RequireToken(engine::Engine& model, std::string_view tex
                                                  Printable(text, 64), "'"));
 }
 
+// The token `text` is where it follows a word and a space, as a Math-Shepherd input holds its
+// tag (" ки") and as the model was trained to write its labels (" +", " -"): the model card takes
+// `tokenizer.encode(f"{good_token} {bad_token}")[1:]` (648 and 387 in Mistral's vocabulary, the
+// pieces "▁+" and "▁-") and `tokenizer.encode(f"{step_tag}")[-1]` (12902), where SentencePiece's
+// space prefix gives the spaced pieces. The bare pieces ("+", "ки") are other tokens, which the
+// model never reads or writes there. Else InvalidArgument naming `field`.
+absl::StatusOr<int32_t> TokenAfterSpace(engine::Engine& model, std::string_view text,
+                                        std::string_view field, std::string_view purpose) {
+  PONDER_ASSIGN_OR_RETURN(std::vector<int32_t> ids,
+                          model.Tokenize(absl::StrCat("a ", AsAbsl(text)), false));
+  if (!ids.empty()) {
+    // The last token must hold all of `text` (with the space or without it).
+    const std::string piece = model.Detokenize({ids.back()});
+    if (piece == text || piece == absl::StrCat(" ", AsAbsl(text))) return ids.back();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(AsAbsl(field), ": the model ", model.Info().path,
+                                                 " has no single token for ", AsAbsl(purpose), " '",
+                                                 Printable(text, 64), "' after a space"));
+}
+
 // Where a PRM's step scores are read: every position that holds `tag` in the solution, the part
 // of `text` from the character `solution_at` on (`tokens` is `text` tokenized). The references
 // read every position that holds the tag (Qwen's `input_ids == step_sep_id`, Math-Shepherd's
@@ -301,7 +321,8 @@ class RlhflowPrm : public Verifier {
 
 // Math-Shepherd (peiyi9979/math-shepherd-mistral-7b-prm, model card): the input is
 // "question + ' ' + steps", each step followed by " ки" and the steps joined by "\n"; the step
-// score is softmax over the "+" and "-" logits at each "ки" token, taking "+".
+// score is softmax over the " +" and " -" logits at each " ки" token, taking " +" (the tokens
+// of TokenAfterSpace).
 class MathShepherdPrm : public Verifier {
  public:
   MathShepherdPrm(engine::Engine& model, int32_t tag, std::string tag_text, int32_t plus,
@@ -452,12 +473,12 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeProcessRewardModelVerifier(
     }
     case v1::ProcessRewardModel::FORMAT_MATH_SHEPHERD: {
       std::string tag = config.has_step_tag() ? config.step_tag() : "ки";
-      PONDER_ASSIGN_OR_RETURN(int32_t id,
-                              RequireToken(*model, tag, "verifier.prm.step_tag", "the step tag"));
       PONDER_ASSIGN_OR_RETURN(
-          int32_t plus, RequireToken(*model, "+", "verifier.prm.format", "the good-step label"));
+          int32_t id, TokenAfterSpace(*model, tag, "verifier.prm.step_tag", "the step tag"));
       PONDER_ASSIGN_OR_RETURN(
-          int32_t minus, RequireToken(*model, "-", "verifier.prm.format", "the bad-step label"));
+          int32_t plus, TokenAfterSpace(*model, "+", "verifier.prm.format", "the good-step label"));
+      PONDER_ASSIGN_OR_RETURN(
+          int32_t minus, TokenAfterSpace(*model, "-", "verifier.prm.format", "the bad-step label"));
       return std::make_unique<MathShepherdPrm>(*model, id, tag, plus, minus);
     }
     default:

@@ -199,6 +199,61 @@ absl::StatusOr<std::unique_ptr<verifiers::Verifier>> QwenPrm(std::string_view na
   return verifiers::MakeProcessRewardModelVerifier(config, *prm);
 }
 
+// The Math-Shepherd and RLHFlow formats on the real engine (their token choices on real
+// vocabularies: reward_model_formats_test.cc): one score per step, each the engine's
+// P(+) / (P(+) + P(-)) where the format reads it. Math-Shepherd's default tag has no token of its
+// own in the random model's byte-level vocabulary (refused, naming the field); a special token
+// serves.
+TEST(StrategyIntegrationTest, MathShepherdAndRlhflowScoreEveryStepOnTheRealEngine) {
+  Models models;
+  engine::Engine* prm = *models.RewardModel("prm");
+  const std::string problem = "What is 2 + 2?";
+  std::vector<verifiers::Solution> solutions = {
+      {.steps = {"2 + 2 = 4", "So it is 4.", "The answer is 4."}, .complete = true}};
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_MATH_SHEPHERD);
+  auto refused = verifiers::MakeProcessRewardModelVerifier(config, prm);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("verifier.prm.step_tag"), std::string::npos);
+  config.set_step_tag("<extra_0>");
+  auto shepherd = verifiers::MakeProcessRewardModelVerifier(config, prm);
+  ASSERT_TRUE(shepherd.ok()) << shepherd.status();
+  auto scored = (*shepherd)->Score(problem, solutions, {});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  // The model card's input, read at each tag by the engine directly.
+  engine::ScoreRequest request;
+  request.prefix_tokens =
+      *prm->Tokenize(problem +
+                         " 2 + 2 = 4 <extra_0>\nSo it is 4. <extra_0>\nThe answer is 4. "
+                         "<extra_0>",
+                     true);
+  const int32_t tag = *prm->TokenId("<extra_0>");
+  for (size_t i = 0; i < request.prefix_tokens.size(); ++i) {
+    if (request.prefix_tokens[i] == tag) request.pair_positions.push_back(i);
+  }
+  request.pair_token_a = prm->Tokenize("a +", false)->back();
+  request.pair_token_b = prm->Tokenize("a -", false)->back();
+  auto direct = prm->Score(request);
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  ASSERT_EQ(direct->pair_probabilities.size(), 3u);
+  ASSERT_EQ(scored->scores[0].step_scores.size(), 3u);
+  for (size_t k = 0; k < 3; ++k) {
+    EXPECT_NEAR(scored->scores[0].step_scores[k], direct->pair_probabilities[k], 1e-6) << k;
+  }
+
+  config.Clear();
+  config.set_format(v1::ProcessRewardModel::FORMAT_RLHFLOW);
+  auto rlhflow = verifiers::MakeProcessRewardModelVerifier(config, prm);
+  ASSERT_TRUE(rlhflow.ok()) << rlhflow.status();
+  scored = (*rlhflow)->Score(problem, solutions, {});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  ASSERT_EQ(scored->scores[0].step_scores.size(), 3u);
+  for (double score : scored->scores[0].step_scores) {
+    EXPECT_GT(score, 0.0);
+    EXPECT_LT(score, 1.0);
+  }
+}
+
 // A problem that holds the step tag gets no read-outs of its own: one score per step (it had
 // one more per tag in the problem, which a product over steps then counted). A tag inside the
 // solution is read, as the reference reads every tag.
