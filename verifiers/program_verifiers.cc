@@ -3,7 +3,6 @@
 #include <optional>
 #include <vector>
 
-#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "verifiers/grading/grader.h"
 
@@ -11,7 +10,7 @@ namespace ponder::verifiers {
 namespace {
 
 std::string TextOf(const Solution& solution) {
-  return solution.text.empty() ? absl::StrJoin(solution.steps, "\n\n") : solution.text;
+  return solution.text.empty() ? JoinedSteps(solution) : solution.text;
 }
 
 // One score per solution, its one step score too.

@@ -19,7 +19,7 @@ namespace {
 
 // Steps for one read-out: one per step, or the whole solution as one step (AGGREGATION_MODEL).
 std::vector<std::string> StepsFor(const Solution& solution, v1::Aggregation aggregation) {
-  if (aggregation == v1::AGGREGATION_MODEL) return {absl::StrJoin(solution.steps, "\n\n")};
+  if (aggregation == v1::AGGREGATION_MODEL) return {JoinedSteps(solution)};
   return solution.steps;
 }
 
@@ -380,9 +380,8 @@ class OutcomeRewardModel : public Verifier {
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           PONDER_ASSIGN_OR_RETURN(
               std::string text,
-              model_.ApplyChatTemplate({{"user", std::string(problem)},
-                                        {"assistant", absl::StrJoin(solution.steps, "\n\n")}},
-                                       false));
+              model_.ApplyChatTemplate(
+                  {{"user", std::string(problem)}, {"assistant", JoinedSteps(solution)}}, false));
           engine::ScoreRequest request;
           PONDER_ASSIGN_OR_RETURN(request.prefix_tokens, model_.Tokenize(text, false));
           request.reward_positions = {static_cast<int64_t>(request.prefix_tokens.size()) - 1};
@@ -425,7 +424,7 @@ class SelfEvaluation : public Verifier {
         [&](const Solution& solution) -> absl::StatusOr<engine::ScoreRequest> {
           // One pass over the template: every placeholder is replaced, and text that came in
           // with the problem or the solution is never read as a placeholder.
-          const std::string steps = absl::StrJoin(solution.steps, "\n\n");
+          const std::string steps = JoinedSteps(solution);
           const std::string question =
               absl::StrReplaceAll(prompt_, {{"{problem}", AsAbsl(problem)}, {"{solution}", steps}});
           PONDER_ASSIGN_OR_RETURN(std::string text,

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "verifiers/arithmetic_step_checker.h"
@@ -34,10 +35,15 @@ double Aggregate(std::span<const double> step_scores, v1::Aggregation aggregatio
   }
 }
 
+std::string JoinedSteps(const Solution& solution) {
+  return absl::StrJoin(solution.steps, solution.delimiter.empty() ? "\n\n" : solution.delimiter);
+}
+
 Solution SplitSteps(std::string_view text, std::string_view delimiter, bool complete) {
   Solution solution;
   solution.complete = complete;
   solution.text = std::string(text);
+  solution.delimiter = std::string(delimiter);
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = delimiter.empty() ? std::string_view::npos : text.find(delimiter, start);

@@ -33,7 +33,14 @@ struct Solution {
   // that judge the text as written rather than as steps (unit_tests runs its program). Empty
   // when unknown: such verifiers then join the steps with "\n\n".
   std::string text;
+  // The delimiter the steps were cut at (SplitSteps sets it); empty when unknown ("\n\n").
+  std::string delimiter;
 };
+
+// The steps as one text, joined by the delimiter they were cut at: what a verifier that judges
+// the whole solution reads (its_hub's `step_token.join(steps)`, which its particle filtering
+// gives the reward model, whose `model` aggregation scores it as one step).
+std::string JoinedSteps(const Solution& solution);
 
 struct VerifierScores {
   std::vector<double> step_scores;  // one per step, in [0, 1]; one for AGGREGATION_MODEL

@@ -22,6 +22,16 @@ TEST(SplitStepsTest, CutsAtTheDelimiterAndDropsBlankSteps) {
   EXPECT_TRUE(s.complete);
 }
 
+// A verifier that reads the whole solution (a reward model's `model` aggregation, an outcome
+// model, self-evaluation) gets the steps joined by their own delimiter, as its_hub gives its
+// reward model `step_token.join(steps)`; they were joined by "\n\n" whatever the delimiter.
+TEST(SplitStepsTest, JoinedStepsUseTheDelimiterTheyWereCutAt) {
+  EXPECT_EQ(JoinedSteps(SplitSteps("Let x = 2.\nThen y = 4.\n", "\n", false)),
+            "Let x = 2.\nThen y = 4.");
+  EXPECT_EQ(JoinedSteps(SplitSteps("a\n\n\n\nb", "\n\n", true)), "a\n\nb");
+  EXPECT_EQ(JoinedSteps(Solution{.steps = {"a", "b"}}), "a\n\nb");  // delimiter unknown
+}
+
 TEST(ArithmeticStepCheckerTest, RecomputesEveryEquation) {
   auto check = [](std::string_view text) {
     std::vector<bool> holds;
