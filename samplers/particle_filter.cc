@@ -47,6 +47,11 @@ class ParticleFilter : public Strategy {
     const double temperature = config_.has_temperature() ? config_.temperature() : 1.0;
     const double early_phase =
         config_.has_entropic_early_phase() ? config_.entropic_early_phase() : 0.5;
+    // its_hub's ParticleFiltering resamples multinomially, its EntropicParticleFiltering
+    // systematically, unless told otherwise.
+    const bool systematic = config_.resampling() == v1::ParticleFilter::RESAMPLING_SYSTEMATIC ||
+                            (config_.resampling() == v1::ParticleFilter::RESAMPLING_UNSPECIFIED &&
+                             config_.entropic_ess_fraction() > 0);
     v1::SolveResult result;
     UsageMeter usage;
     uint64_t requests = 0;
@@ -74,15 +79,14 @@ class ParticleFilter : public Strategy {
         for (double& w : tempered) w /= temperature;
         std::vector<double> probabilities = Softmax(tempered);
         if (config_.entropic_ess_fraction() > 0) {
-          double t =
-              EntropicTemperature(probabilities, static_cast<double>(step) / settings.max_steps,
-                                  config_.entropic_ess_fraction(), early_phase);
+          double t = EntropicTemperature(probabilities, free,
+                                         static_cast<double>(step) / settings.max_steps,
+                                         config_.entropic_ess_fraction(), early_phase);
           for (double& w : tempered) w /= t;
           probabilities = Softmax(tempered);
         }
-        std::vector<int> drawn = config_.resampling() == v1::ParticleFilter::RESAMPLING_SYSTEMATIC
-                                     ? ResampleSystematic(probabilities, free, rng)
-                                     : ResampleMultinomial(probabilities, free, rng);
+        std::vector<int> drawn = systematic ? ResampleSystematic(probabilities, free, rng)
+                                            : ResampleMultinomial(probabilities, free, rng);
         for (size_t i = 0; i < particles.size(); ++i) {
           if (particles[i].partial.node >= first_node) {
             result.mutable_trace(particles[i].partial.node)->set_weight(probabilities[i]);

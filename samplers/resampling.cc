@@ -48,16 +48,15 @@ std::vector<int> ResampleSystematic(const std::vector<double>& p, int count, Rng
   return out;
 }
 
-double EntropicTemperature(const std::vector<double>& p, double progress, double ess_threshold,
-                           double early_phase) {
-  const size_t n = p.size();
-  if (n <= 1) return 1.0;
+double EntropicTemperature(const std::vector<double>& p, int num_free, double progress,
+                           double ess_threshold, double early_phase) {
+  if (num_free <= 1) return 1.0;
   double sum_sq = 0;
   for (double v : p) {
     double c = std::clamp(v, 1e-7, 1 - 1e-7);
     sum_sq += c * c;
   }
-  double ess_ratio = (1.0 / sum_sq) / static_cast<double>(n);
+  double ess_ratio = (1.0 / sum_sq) / static_cast<double>(num_free);
   if (ess_ratio < ess_threshold && progress < early_phase) {
     return ess_ratio <= 0 ? 1.0 : std::max(1.0, 1.0 / ess_ratio * (1 - progress));
   }

@@ -19,10 +19,12 @@ std::vector<int> ResampleMultinomial(const std::vector<double>& p, int count, Rn
 // (_resampling_systematic).
 std::vector<int> ResampleSystematic(const std::vector<double>& p, int count, Rng& rng);
 // Entropic tempering with the ESS method (_temperature_annealing, _temperature_ess): with
-// ess_ratio = 1 / sum(clip(p)^2) / N, the temperature is max(1, (1 / ess_ratio) * (1 -
-// progress)) while ess_ratio < ess_threshold and progress < early_phase, else 1.
-double EntropicTemperature(const std::vector<double>& p, double progress, double ess_threshold,
-                           double early_phase);
+// ess_ratio = 1 / sum(clip(p)^2) / num_free (the particles drawn, which its_hub divides by: in
+// Particle Gibbs p also holds the reference particles), the temperature is max(1, (1 /
+// ess_ratio) * (1 - progress)) while ess_ratio < ess_threshold and progress < early_phase,
+// else 1 (and 1 when num_free <= 1).
+double EntropicTemperature(const std::vector<double>& p, int num_free, double progress,
+                           double ess_threshold, double early_phase);
 
 }  // namespace ponder::samplers::internal
 

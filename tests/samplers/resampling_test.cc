@@ -56,9 +56,15 @@ TEST(ResamplingTest, EntropicTemperatureFollowsTheEssRule) {
   std::vector<double> collapsed = {0.97, 0.01, 0.01, 0.01};
   double sum_sq = 0.97 * 0.97 + 3 * 0.01 * 0.01;
   double ratio = 1.0 / sum_sq / 4.0;
-  EXPECT_NEAR(EntropicTemperature(collapsed, 0.1, 0.5, 0.5), (1.0 / ratio) * 0.9, 1e-9);
-  EXPECT_EQ(EntropicTemperature(collapsed, 0.6, 0.5, 0.5), 1.0);  // past the early phase
-  EXPECT_EQ(EntropicTemperature({0.25, 0.25, 0.25, 0.25}, 0.1, 0.5, 0.5), 1.0);  // healthy ESS
+  EXPECT_NEAR(EntropicTemperature(collapsed, 4, 0.1, 0.5, 0.5), (1.0 / ratio) * 0.9, 1e-9);
+  EXPECT_EQ(EntropicTemperature(collapsed, 4, 0.6, 0.5, 0.5), 1.0);  // past the early phase
+  EXPECT_EQ(EntropicTemperature({0.25, 0.25, 0.25, 0.25}, 4, 0.1, 0.5, 0.5), 1.0);  // healthy ESS
+  // Particle Gibbs: its_hub divides the ESS by the free particles, the reference not counted.
+  // Weights (0.7, 0.1, 0.1, 0.1) of 3 free particles and a reference: ESS = 1 / 0.52, ratio
+  // 0.641 of 3 (no tempering at 0.5; of 4 it was 0.481, tempered).
+  EXPECT_EQ(EntropicTemperature({0.7, 0.1, 0.1, 0.1}, 3, 0.1, 0.5, 0.5), 1.0);
+  EXPECT_GT(EntropicTemperature({0.7, 0.1, 0.1, 0.1}, 4, 0.1, 0.5, 0.5), 1.0);
+  EXPECT_EQ(EntropicTemperature(collapsed, 1, 0.1, 0.5, 0.5), 1.0);  // one particle drawn
 }
 
 TEST(ResamplingTest, RngIsDeterministicPerSeed) {

@@ -405,6 +405,34 @@ TEST(ParticleFilterTest, SameSeedSameResultOtherSeedOtherDraws) {
   EXPECT_NE(ra->SerializeAsString(), rc->SerializeAsString());
 }
 
+// Entropic tempering without a resampling method resamples systematically, as its_hub's
+// EntropicParticleFiltering does by default (plain particle filtering stays multinomial).
+TEST(ParticleFilterTest, EntropicTemperingResamplesSystematicallyByDefault) {
+  auto script = [](const std::string& context, uint64_t seed, int index) -> std::string {
+    int steps = static_cast<int>(std::count(context.begin(), context.end(), '\n')) / 2;
+    if (steps >= 3) return "#### " + std::to_string(seed % 7) + "<eos>";
+    return "s q=0." + std::to_string(1 + (seed + index) % 9) + "\n\n";
+  };
+  auto solve = [&](uint64_t seed, v1::ParticleFilter::Resampling resampling) {
+    Fixture f(script);
+    auto result = f.Solve("pf", 8, seed, [&](v1::StrategyConfig& c) {
+      c.mutable_particle_filter()->set_entropic_ess_fraction(0.5);
+      c.mutable_particle_filter()->set_resampling(resampling);
+    });
+    EXPECT_TRUE(result.ok()) << result.status();
+    result->mutable_usage()->clear_wall_seconds();
+    return result->SerializeAsString();
+  };
+  int differs_from_multinomial = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    const std::string unspecified = solve(seed, v1::ParticleFilter::RESAMPLING_UNSPECIFIED);
+    EXPECT_EQ(unspecified, solve(seed, v1::ParticleFilter::RESAMPLING_SYSTEMATIC)) << seed;
+    differs_from_multinomial +=
+        unspecified != solve(seed, v1::ParticleFilter::RESAMPLING_MULTINOMIAL) ? 1 : 0;
+  }
+  EXPECT_GT(differs_from_multinomial, 0);
+}
+
 TEST(StrategyTest, CancellationStopsTheSolve) {
   Fixture f(FromList({"#### 1"}));
   engine::CancellationToken cancel;
