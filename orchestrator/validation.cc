@@ -333,7 +333,7 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
       return InvalidField(FieldPath(field, "name"),
                           absl::StrCat("'", strategy.name(), "' is not unique"));
     }
-    // Strategy rules may depend on the budget (e.g. beam width must divide n): check each pair.
+    // Strategy rules may depend on the budget (e.g. DVTS's width must divide n): check each pair.
     for (const v1::Budget& budget : spec.budgets()) {
       PONDER_RETURN_IF_ERROR(ValidateStrategyConfig(strategy.config(), budget, limits, strategies,
                                                     FieldPath(field, "config")));

@@ -1,6 +1,14 @@
 // Step-level search guided by a process verifier: beam search and DVTS, as search-and-learn
 // defines them (huggingface/search-and-learn, src/sal/search/beam_search.py and
-// diverse_verifier_tree_search.py).
+// diverse_verifier_tree_search.py). Where they differ from sal, deliberately:
+//  - a partial solution is scored as its steps, each read once. sal hands the PRM the text with
+//    its trailing "\n\n", which its Qwen and RLHFlow read-outs split into one more, empty step
+//    (`answer.replace("\n\n", "<extra_0>") + "<extra_0>"`, an empty user turn): sal's `last`
+//    score is the PRM's judgement of that empty step, and `min` and `prod` count it;
+//  - a step is at most steps.max_step_tokens (256 by default), and a step cut there goes on as
+//    the next one; sal's step may run to max_tokens (2048), and one cut there ends its beam;
+//  - the stop rule of StepConfig (the answer marker ends a beam, as "boxed{" ends a DVTS subtree
+//    in sal; sal's beam search goes on past it).
 #include <algorithm>
 #include <numeric>
 
@@ -12,14 +20,35 @@
 namespace ponder::samplers::internal {
 namespace {
 
-// Indices of the `keep` highest scores (ties to the earlier index), in index order.
+// Indices of the `keep` highest scores, in index order. Ties go to the later index, as sal's
+// `np.argsort(scores)[-keep:]` takes them: the tail of an ascending sort that keeps equal scores
+// in index order (NumPy's default sort does for the arrays of up to 16 a beam search sorts;
+// beyond that its order of ties is unspecified).
 std::vector<int> TopIndices(const std::vector<double>& scores, int keep) {
   std::vector<int> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return scores[a] > scores[b]; });
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return scores[a] > scores[b] || (scores[a] == scores[b] && a > b);
+  });
   order.resize(std::min<size_t>(keep, order.size()));
   std::sort(order.begin(), order.end());
   return order;
+}
+
+// `children` (ExtendByOneStep's order: parent by parent, `copies[i]` of parent i) in sal's
+// order, `(active_beams * repeats)[:n]`: the first copy of every parent, then the second, ...
+std::vector<Partial> RoundRobin(std::vector<Partial> children, const std::vector<int>& copies) {
+  std::vector<size_t> first(copies.size());
+  for (size_t i = 1; i < copies.size(); ++i) first[i] = first[i - 1] + copies[i - 1];
+  std::vector<Partial> ordered;
+  ordered.reserve(children.size());
+  const int most = copies.empty() ? 0 : *std::max_element(copies.begin(), copies.end());
+  for (int copy = 0; copy < most; ++copy) {
+    for (size_t i = 0; i < copies.size(); ++i) {
+      if (copy < copies[i]) ordered.push_back(std::move(children[first[i] + copy]));
+    }
+  }
+  return ordered;
 }
 
 int ArgMax(const std::vector<double>& scores) {
@@ -31,11 +60,13 @@ int ArgMax(const std::vector<double>& scores) {
 }
 
 // Beam search. Each iteration keeps N active beams: the survivors of the last iteration are
-// repeated in order until there are N ((active * repeats)[:N] in sal), each extended by one step
-// and scored by the verifier (aggregation default "last", sal's agg_strategy); beams that
-// finished are set aside with their scores, and of the rest the N / M best survive. The last
-// iteration (max_steps) generates to the end. The answer is the finished beam with the best
-// score; sal keeps the first N finished beams (sort_completed = False).
+// repeated in order until there are N ((active * repeats)[:N] in sal: a, b, a, b, ..., the order
+// in which beams are set aside and ties are broken), each extended by one step and scored by
+// the verifier (aggregation default "last", sal's agg_strategy); beams that finished are set
+// aside with their scores, and of the rest the N / M best survive (ties to the later beam, as
+// sal's argsort; at least one: where N < M sal's slice [-0:] keeps them all). The last iteration
+// (max_steps) generates to the end. The answer is the finished beam with the best score (the
+// first of equals, np.argmax); sal keeps the first N finished beams (sort_completed = False).
 class BeamSearch : public Strategy {
  public:
   explicit BeamSearch(const v1::BeamSearch& config)
@@ -56,18 +87,23 @@ class BeamSearch : public Strategy {
     for (int iteration = 0; iteration < settings.max_steps && !active.empty(); ++iteration) {
       // (active * repeats)[:N]: the k-th survivor gets ceil or floor of N / |active| copies.
       std::vector<Extension> extensions;
+      std::vector<int> copies_of;
       for (size_t i = 0; i < active.size(); ++i) {
         int copies = static_cast<int>(n / active.size()) +
                      (static_cast<int>(i) < static_cast<int>(n % active.size()) ? 1 : 0);
-        if (copies > 0) extensions.push_back({&active[i], copies});
+        if (copies > 0) {
+          extensions.push_back({&active[i], copies});
+          copies_of.push_back(copies);
+        }
       }
       const int first_node = result.trace_size();
       const bool final_step = iteration == settings.max_steps - 1 ||
                               (context.budget.max_generated_tokens() > 0 &&
                                usage.generated_tokens() >= context.budget.max_generated_tokens());
-      PONDER_ASSIGN_OR_RETURN(std::vector<Partial> beams,
+      PONDER_ASSIGN_OR_RETURN(std::vector<Partial> children,
                               ExtendByOneStep(problem, context, settings, extensions, final_step,
                                               iteration, requests, usage, result));
+      std::vector<Partial> beams = RoundRobin(std::move(children), copies_of);
       PONDER_ASSIGN_OR_RETURN(std::vector<double> scores,
                               ScorePartials(problem, context, settings, beams, usage, result));
       std::vector<Partial> open;

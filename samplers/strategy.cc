@@ -96,6 +96,15 @@ absl::Status ValidateStrategy(const v1::StrategyConfig& config, const v1::Budget
         return InvalidField("dvts.beam_width",
                             absl::StrCat("must not exceed budget.n (", budget.n(), ")"));
       }
+      // sal's Config: "n should be a multiple of beam_width" (N / M subtrees of M each; the rest
+      // of the budget would go unspent). The default width 4 shrinks to a smaller budget.
+      if (const int width = config.dvts().beam_width() > 0 ? config.dvts().beam_width() : 4;
+          budget.n() > width && budget.n() % width != 0) {
+        return InvalidField("dvts.beam_width",
+                            absl::StrCat("budget.n (", budget.n(), ") must be a multiple of it (",
+                                         width, config.dvts().beam_width() > 0 ? "" : " by default",
+                                         "): DVTS runs N / M subtrees of M candidates"));
+      }
       if (config.dvts().lookahead() < 0 || config.dvts().lookahead() > kMaxLookahead) {
         return InvalidField("dvts.lookahead", absl::StrCat("must be in [0, ", kMaxLookahead,
                                                            "], got ", config.dvts().lookahead()));

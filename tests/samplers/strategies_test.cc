@@ -247,6 +247,33 @@ TEST(BeamSearchTest, KeepsTheBestNOverMBeamsAndReturnsTheBestFinishedOne) {
   EXPECT_EQ(result->answer(), "6");
 }
 
+// Equal scores (a rule-based verifier's neutral 0.5 everywhere): sal repeats the survivors
+// round-robin ((active * repeats)[:N]: a, b, a, b) and np.argsort(scores)[-N/M:] keeps the later
+// of equals, so each survivor keeps one child; Ponder ordered children parent by parent and kept
+// the earlier, both children of the first survivor. Found by an audit against sal's code.
+TEST(BeamSearchTest, ChildrenComeRoundRobinAndTiesKeepTheLaterBeam) {
+  auto script = [](const std::string& context, uint64_t, int index) -> std::string {
+    int step = static_cast<int>(std::count(context.begin(), context.end(), '\n')) / 2;
+    if (step == 2) return "#### 1<eos>";
+    // The step names its parent's last step and its own index among the parent's copies.
+    const size_t last = context.rfind("s");
+    const std::string parent =
+        step == 0 ? "" : context.substr(last + 1, context.find('\n', last) - last - 1);
+    return "s" + parent + std::to_string(index) + "\n\n";
+  };
+  Fixture f(script);
+  auto result = f.Solve("beam", 4);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::vector<std::string> kept[2];
+  for (const auto& node : result->trace()) {
+    if (node.iteration() < 2 && node.kept()) kept[node.iteration()].push_back(node.text());
+  }
+  // Iteration 0: the root's four copies s0..s3, all 0.5: the later two survive.
+  EXPECT_THAT(kept[0], ::testing::ElementsAre("s2\n\n", "s3\n\n"));
+  // Iteration 1: children s20 s30 s21 s31 (round-robin); the later two, one of each parent.
+  EXPECT_THAT(kept[1], ::testing::UnorderedElementsAre("s31\n\n", "s21\n\n"));
+}
+
 TEST(DvtsTest, EachSubtreeFollowsItsBestExpansion) {
   int calls = 0;
   auto script = [&calls](const std::string& context, uint64_t, int index) -> std::string {
@@ -468,6 +495,20 @@ TEST(StrategyTest, ValidationNamesTheField) {
   }
   config.mutable_dvts()->set_lookahead(16);
   EXPECT_TRUE(ValidateStrategy(config, budget).ok());
+  // DVTS spends N as N / M subtrees of M: sal refuses an N that is no multiple of M (a budget of
+  // 6 at width 4 ran one subtree of 4 here, 2 unspent); the default width shrinks below 4.
+  budget.set_n(6);
+  EXPECT_EQ(std::string(ValidateStrategy(config, budget).message()),
+            "dvts.beam_width: budget.n (6) must be a multiple of it (4 by default): DVTS runs N / "
+            "M subtrees of M candidates");
+  config.mutable_dvts()->set_beam_width(3);
+  EXPECT_TRUE(ValidateStrategy(config, budget).ok());
+  config.mutable_dvts()->clear_beam_width();
+  for (int n : {1, 2, 3, 8}) {
+    budget.set_n(n);
+    EXPECT_TRUE(ValidateStrategy(config, budget).ok()) << n;
+  }
+  budget.set_n(4);
   config.mutable_best_of_n();
   config.clear_verifier();
   EXPECT_THAT(std::string(ValidateStrategy(config, budget).message()),
