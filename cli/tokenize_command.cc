@@ -30,7 +30,9 @@ absl::Status Tokenize(std::span<char* const> args) {
   flags.AddBool("no-bos", &no_bos,
                 "never prepend BOS (by default it is prepended iff the vocabulary asks for it)");
   flags.AddBool("parse-special", &parse_special,
-                "recognise control tokens written in the text, such as <|im_end|>");
+                "recognise control tokens written in the text, such as <|im_end|>, as the "
+                "engine does with every prompt (generate, solve, bench); without it they are "
+                "tokenized as plain text");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (!flags.positional().empty()) {
     return absl::InvalidArgumentError(

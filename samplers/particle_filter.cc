@@ -47,17 +47,23 @@ class ParticleFilter : public Strategy {
     const double temperature = config_.has_temperature() ? config_.temperature() : 1.0;
     const double early_phase =
         config_.has_entropic_early_phase() ? config_.entropic_early_phase() : 0.5;
-    // its_hub's ParticleFiltering resamples multinomially, its EntropicParticleFiltering
-    // systematically, unless told otherwise.
+    // its_hub's ParticleFiltering and ParticleGibbs resample multinomially, its
+    // EntropicParticleFiltering (one run, tempered) systematically, unless told otherwise.
     const bool systematic = config_.resampling() == v1::ParticleFilter::RESAMPLING_SYSTEMATIC ||
                             (config_.resampling() == v1::ParticleFilter::RESAMPLING_UNSPECIFIED &&
-                             config_.entropic_ess_fraction() > 0);
+                             config_.entropic_ess_fraction() > 0 && iterations == 1);
     v1::SolveResult result;
     UsageMeter usage;
     uint64_t requests = 0;
     Rng rng(context.seed ^ 0x5DEECE66Dull);
     std::vector<Particle> references, particles;
     for (int gibbs = 0; gibbs < iterations; ++gibbs) {
+      // Once budget.max_generated_tokens is spent no further run starts (its first step would
+      // generate every free particle to its end); the last run's particles stand.
+      if (gibbs > 0 && context.budget.max_generated_tokens() > 0 &&
+          usage.generated_tokens() >= context.budget.max_generated_tokens()) {
+        break;
+      }
       const int free = num_particles - static_cast<int>(references.size());
       particles.assign(free, Particle{});
       particles.insert(particles.end(), references.begin(), references.end());

@@ -2,6 +2,7 @@
 // self-consistency (and its adaptive variant), perplexity, RPC.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -34,12 +35,13 @@ absl::Status SampleInto(const ProblemInput& problem, const SolveContext& context
   return absl::OkStatus();
 }
 
-// How many of `want` more samples to draw now within budget.max_generated_tokens: all of them
-// without a cap; else as many as could each run to `round.max_tokens` within what is left, or,
-// when less than one sample's max_tokens is left, one sample whose max_tokens is cut to what is
-// left (in `round`); 0 once the cap is spent. Samples drawn so never pass the cap; fewer than
-// budget.n may be drawn.
-int SamplesWithinCap(const SolveContext& context, const UsageMeter& usage, int want,
+// How many of `want` more samples to draw now within budget.max_generated_tokens, `drawn`
+// drawn so far: all of them without a cap; else as many as could each run to `round.max_tokens`
+// within what is left, and 0 when not one more could. Only a cap below max_tokens cuts a sample:
+// the first, whose max_tokens becomes the cap (in `round`), since a solve needs one; a sample cut
+// later would take part in the choice as a stump of one (its last number read as its answer).
+// Samples drawn so never pass the cap; fewer than budget.n may be drawn.
+int SamplesWithinCap(const SolveContext& context, const UsageMeter& usage, int drawn, int want,
                      Settings& round) {
   const int64_t cap = context.budget.max_generated_tokens();
   if (cap <= 0) return want;
@@ -47,6 +49,7 @@ int SamplesWithinCap(const SolveContext& context, const UsageMeter& usage, int w
   if (left <= 0) return 0;
   const int64_t whole = left / round.max_tokens;
   if (whole == 0) {
+    if (drawn > 0) return 0;
     round.max_tokens = static_cast<int>(left);
     return std::min(want, 1);
   }
@@ -60,21 +63,25 @@ absl::Status SampleBudget(const ProblemInput& problem, const SolveContext& conte
                           v1::SolveResult& result) {
   while (result.candidates_size() < context.budget.n()) {
     Settings round = settings;
-    const int n =
-        SamplesWithinCap(context, usage, context.budget.n() - result.candidates_size(), round);
+    const int n = SamplesWithinCap(context, usage, result.candidates_size(),
+                                   context.budget.n() - result.candidates_size(), round);
     if (n == 0) break;
     PONDER_RETURN_IF_ERROR(SampleInto(problem, context, round, n, requests, usage, result));
   }
   return absl::OkStatus();
 }
 
-void ReportRound(const SolveContext& context, const v1::SolveResult& result, int round) {
+// A progress event after a round of samples: the samples and the tokens generated so far (the
+// meter's: result.usage is filled when the solve ends).
+void ReportRound(const SolveContext& context, const v1::SolveResult& result,
+                 const UsageMeter& usage, int round) {
   if (!context.on_step) return;
   v1::TraceStep event;
   event.set_iteration(round);
   event.set_node(-1);
   event.set_parent(-1);
-  event.set_num_tokens(static_cast<int>(result.usage().generated_tokens()));
+  event.set_num_tokens(static_cast<int>(
+      std::min<int64_t>(usage.generated_tokens(), std::numeric_limits<int32_t>::max())));
   event.set_text(absl::StrCat(result.candidates_size(), " samples"));
   context.on_step(event);
 }
@@ -244,7 +251,7 @@ class SampleThenSelect : public SamplingStrategy {
                    const Settings& settings, UsageMeter& usage, uint64_t& requests,
                    v1::SolveResult& result) override {
     PONDER_RETURN_IF_ERROR(SampleBudget(problem, context, settings, requests, usage, result));
-    ReportRound(context, result, 0);
+    ReportRound(context, result, usage, 0);
     if (scored_) PONDER_RETURN_IF_ERROR(ScoreCandidates(problem, context, settings, result, usage));
     select_(result, problem.answer_format);
     return absl::OkStatus();
@@ -272,11 +279,12 @@ class AdaptiveSelfConsistency : public SamplingStrategy {
     std::vector<v1::Candidate> candidates;
     while (result.candidates_size() < budget) {
       Settings round = settings;
-      const int n = SamplesWithinCap(
-          context, usage, std::min(round_size, budget - result.candidates_size()), round);
+      const int n =
+          SamplesWithinCap(context, usage, result.candidates_size(),
+                           std::min(round_size, budget - result.candidates_size()), round);
       if (n == 0) break;
       PONDER_RETURN_IF_ERROR(SampleInto(problem, context, round, n, requests, usage, result));
-      ReportRound(context, result, rounds++);
+      ReportRound(context, result, usage, rounds++);
       candidates.assign(result.candidates().begin(), result.candidates().end());
       int classes = AssignAnswerClasses(candidates, problem.answer_format);
       result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
@@ -305,7 +313,7 @@ class Rpc : public SamplingStrategy {
                    const Settings& settings, UsageMeter& usage, uint64_t& requests,
                    v1::SolveResult& result) override {
     PONDER_RETURN_IF_ERROR(SampleBudget(problem, context, settings, requests, usage, result));
-    ReportRound(context, result, 0);
+    ReportRound(context, result, usage, 0);
     SelectRpc(result, problem.answer_format, prune_);
     return absl::OkStatus();
   }

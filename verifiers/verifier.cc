@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "verifiers/arithmetic_step_checker.h"
@@ -36,7 +37,10 @@ double Aggregate(std::span<const double> step_scores, v1::Aggregation aggregatio
 }
 
 std::string JoinedSteps(const Solution& solution) {
-  return absl::StrJoin(solution.steps, solution.delimiter.empty() ? "\n\n" : solution.delimiter);
+  if (solution.text.empty()) return absl::StrJoin(solution.steps, "\n\n");
+  absl::string_view text = solution.text;
+  if (!solution.delimiter.empty()) absl::ConsumeSuffix(&text, solution.delimiter);
+  return std::string(text);
 }
 
 Solution SplitSteps(std::string_view text, std::string_view delimiter, bool complete) {

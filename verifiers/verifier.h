@@ -33,13 +33,15 @@ struct Solution {
   // that judge the text as written rather than as steps (unit_tests runs its program). Empty
   // when unknown: such verifiers then join the steps with "\n\n".
   std::string text;
-  // The delimiter the steps were cut at (SplitSteps sets it); empty when unknown ("\n\n").
+  // The delimiter the steps were cut at (SplitSteps sets it); empty when unknown.
   std::string delimiter;
 };
 
-// The steps as one text, joined by the delimiter they were cut at: what a verifier that judges
-// the whole solution reads (its_hub's `step_token.join(steps)`, which its particle filtering
-// gives the reward model, whose `model` aggregation scores it as one step).
+// The solution as one text: the text the steps were cut from, without a trailing delimiter (the
+// steps joined by the delimiter they were cut at, blank ones included: its_hub's
+// `step_token.join(steps)`, which its particle filtering gives the reward model, whose `model`
+// aggregation scores it as one step); the steps joined by "\n\n" when the text is unknown. What
+// a verifier that judges the whole solution reads.
 std::string JoinedSteps(const Solution& solution);
 
 struct VerifierScores {

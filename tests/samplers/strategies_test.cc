@@ -63,6 +63,7 @@ struct Fixture {
   ScriptedEngine engine;
   ScriptedVerifier verifier;
   ProblemInput problem{"What?", {'Q', ':'}, verifiers::AnswerFormat::kGsm8k};
+  std::vector<v1::TraceStep> events;  // what the solve reported as it went
 
   explicit Fixture(ScriptedEngine::Script script) : engine(std::move(script)) {}
 
@@ -76,6 +77,7 @@ struct Fixture {
     context.budget.set_n(n);
     context.budget.set_max_generated_tokens(max_generated_tokens);
     context.seed = seed;
+    context.on_step = [this](const v1::TraceStep& step) { events.push_back(step); };
     v1::StrategyConfig& config = context.config;
     if (strategy_json_kind == "sc") config.mutable_self_consistency();
     if (strategy_json_kind == "bon") config.mutable_best_of_n();
@@ -194,8 +196,9 @@ TEST(AdaptiveSelfConsistencyTest, StopsOnceTheLeaderHoldsItsShare) {
 
 // budget.max_generated_tokens was ignored by the sampling strategies (QA: a cap of 60 and 627
 // tokens generated). They now never pass it: samples of at most 30 tokens (20 each here, with
-// the EOS token) are drawn as many at a time as fit in what is left, then one cut to what is
-// left: two (40 of 70), one (30 left), and one cut to the 10 left fill the cap exactly.
+// the EOS token) are drawn as many at a time as could run to 30 within what is left: two (40 of
+// 70), then one (30 left); with 10 left not one more fits. A sample is cut only to give a solve
+// its first when the cap is below max_tokens.
 TEST(SamplingStrategiesTest, NeverPassTheTokenCap) {
   for (const char* kind : {"sc", "bon", "wbon", "ppl", "rpc", "asc"}) {
     Fixture f(FromList({"#### 12345678901234<eos>"}));
@@ -203,12 +206,31 @@ TEST(SamplingStrategiesTest, NeverPassTheTokenCap) {
         kind, 8, 1, [](v1::StrategyConfig& c) { c.mutable_sampling()->set_max_tokens(30); },
         /*max_generated_tokens=*/70);
     ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
-    EXPECT_EQ(result->usage().generated_tokens(), 70) << kind;
-    ASSERT_EQ(result->candidates_size(), 4) << kind;
-    EXPECT_EQ(result->candidates(3).num_tokens(), 10) << kind;
-    EXPECT_EQ(result->candidates(3).finish_reason(), "length") << kind;
+    EXPECT_EQ(result->usage().generated_tokens(), 60) << kind;
+    EXPECT_EQ(result->candidates_size(), 3) << kind;
     EXPECT_EQ(result->answer(), "12345678901234") << kind;
+
+    Fixture small(FromList({"#### 12345678901234<eos>"}));
+    result = small.Solve(
+        kind, 8, 1, [](v1::StrategyConfig& c) { c.mutable_sampling()->set_max_tokens(30); },
+        /*max_generated_tokens=*/15);
+    ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
+    EXPECT_EQ(result->usage().generated_tokens(), 15) << kind;
+    ASSERT_EQ(result->candidates_size(), 1) << kind;
+    EXPECT_EQ(result->candidates(0).finish_reason(), "length") << kind;
   }
+  // Particle Gibbs starts no run once the cap is spent (each would generate its free particles
+  // to their ends in one step).
+  Fixture gibbs([](const std::string& context, uint64_t, int) -> std::string {
+    return std::count(context.begin(), context.end(), '\n') >= 4 ? "#### 3<eos>" : "s\n\n";
+  });
+  auto runs = gibbs.Solve(
+      "pf", 8, 1,
+      [](v1::StrategyConfig& c) { c.mutable_particle_filter()->set_gibbs_iterations(2); },
+      /*max_generated_tokens=*/10);
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  ASSERT_GT(runs->trace_size(), 0);
+  for (const auto& node : runs->trace()) EXPECT_EQ(node.gibbs_iteration(), 0);
   // Without a cap, or with one that all N samples fit in, one request draws them all.
   Fixture whole(FromList({"#### 12345678901234<eos>"}));
   auto result = whole.Solve(
@@ -217,6 +239,11 @@ TEST(SamplingStrategiesTest, NeverPassTheTokenCap) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->candidates_size(), 8);
   EXPECT_EQ(whole.engine.calls, 1);
+  // The round's progress event counts the tokens generated so far (it said 0: the result's usage
+  // is filled when the solve ends).
+  ASSERT_EQ(whole.events.size(), 1u);
+  EXPECT_EQ(whole.events[0].num_tokens(), 160);
+  EXPECT_EQ(result->usage().generated_tokens(), 160);
 }
 
 // Beam search with N = 4, M = 2: the first step of each beam carries its score; the 2 best

@@ -23,13 +23,17 @@ TEST(SplitStepsTest, CutsAtTheDelimiterAndDropsBlankSteps) {
 }
 
 // A verifier that reads the whole solution (a reward model's `model` aggregation, an outcome
-// model, self-evaluation) gets the steps joined by their own delimiter, as its_hub gives its
-// reward model `step_token.join(steps)`; they were joined by "\n\n" whatever the delimiter.
-TEST(SplitStepsTest, JoinedStepsUseTheDelimiterTheyWereCutAt) {
+// model, self-evaluation) gets it as written, without the delimiter that ends a partial one:
+// its steps joined by their own delimiter, blank ones too, as its_hub gives its reward model
+// `step_token.join(steps)`. They were joined by "\n\n" whatever the delimiter, without the
+// blank steps.
+TEST(SplitStepsTest, JoinedStepsAreTheTextAsWritten) {
   EXPECT_EQ(JoinedSteps(SplitSteps("Let x = 2.\nThen y = 4.\n", "\n", false)),
             "Let x = 2.\nThen y = 4.");
-  EXPECT_EQ(JoinedSteps(SplitSteps("a\n\n\n\nb", "\n\n", true)), "a\n\nb");
-  EXPECT_EQ(JoinedSteps(Solution{.steps = {"a", "b"}}), "a\n\nb");  // delimiter unknown
+  EXPECT_EQ(JoinedSteps(SplitSteps("Let x = 2.\n\nThen y = 4.\n", "\n", false)),
+            "Let x = 2.\n\nThen y = 4.");
+  EXPECT_EQ(JoinedSteps(SplitSteps("a\n\n\n\nb", "\n\n", true)), "a\n\n\n\nb");
+  EXPECT_EQ(JoinedSteps(Solution{.steps = {"a", "b"}}), "a\n\nb");  // text unknown
 }
 
 TEST(ArithmeticStepCheckerTest, RecomputesEveryEquation) {
