@@ -45,6 +45,7 @@ nlohmann::json StatsJson(const engine::EngineStats& s) {
             {"kv_blocks_free", s.kv_blocks_free},
             {"evictions", s.evictions},
             {"preemptions", s.preemptions},
+            {"tokens_recomputed", s.tokens_recomputed},
             {"step_seconds_total", s.step_seconds_total}}}};
 }
 

@@ -126,6 +126,7 @@ struct EngineStats {
   int64_t kv_blocks_free = 0;
   int64_t evictions = 0;
   int64_t preemptions = 0;
+  int64_t tokens_recomputed = 0;  // computed again after a preemption (prompt and generated)
   double step_seconds_total = 0;
 };
 
@@ -136,6 +137,8 @@ struct ModelInfo {
   int64_t context_length = 0;
   int64_t vocab_size = 0;
   int64_t kv_budget_bytes = 0;
+  // The longest sequence the KV budget holds (0: unknown); a longer one fails its request.
+  int64_t kv_capacity_tokens = 0;
   bool has_reward_head = false;
 };
 

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -45,6 +47,9 @@ struct LocalEngine::RequestState {
   // Score: which positions need logits / the reward head, and the rows collected.
   std::vector<char> need_logits, need_reward;
   std::vector<std::vector<float>> logits_at;
+  // The reward head's read-outs by position, in order: a sequence that loses its blocks and is
+  // prefilled again (preemption, the scheduler's release) reads the same positions again.
+  std::map<int64_t, ScoreResult::RewardReadout> rewards_at;
 
   bool trivial = false;  // answered without the engine thread (max_tokens = 0)
   // Set while a step is processed (non-finite logits); the request fails with it at the start of
@@ -82,6 +87,7 @@ struct LocalEngine::State {
   EngineStats stats ABSL_GUARDED_BY(stats_mutex);
   double batch_tokens_total ABSL_GUARDED_BY(stats_mutex) = 0;
   int64_t fork_cached_tokens ABSL_GUARDED_BY(stats_mutex) = 0;
+  int64_t sampled_in_step = 0;  // tokens drawn in the step being processed (engine thread)
 
   std::thread thread;
 };
@@ -448,7 +454,9 @@ void LocalEngine::Step() {
   ForwardOptions options{.logits = false, .hidden = false};
   s.reward_rows.clear();
   int32_t output_rows = 0;
-  int64_t prefill_tokens = 0, step_tokens = 0;
+  // Tokens computed for the first time, of prompts (and score requests); computed again after a
+  // preemption; all of them.
+  int64_t prompt_tokens = 0, recomputed_tokens = 0, step_tokens = 0;
   for (size_t c = 0; c < plan.size(); ++c) {
     const ScheduledChunk& chunk = plan[c];
     Sequence& seq = *chunk.sequence;
@@ -461,9 +469,6 @@ void LocalEngine::Step() {
         ++output_rows;
         options.logits = true;
       }
-      // Prompt tokens (and recomputed generated tokens) count as prefill; a decode is 1 token
-      // at the end of a sequence that has generated before.
-      if (chunk.count > 1 || owner.completion.tokens.empty()) prefill_tokens += chunk.count;
     } else {
       for (int64_t p = chunk.start; p < end; ++p) {
         if (!request.need_logits[p] && !request.need_reward[p]) continue;
@@ -472,8 +477,15 @@ void LocalEngine::Step() {
         ++output_rows;
         options.logits |= request.need_logits[p] != 0;
       }
-      prefill_tokens += chunk.count;
     }
+    // Below computed_once the sequence computes again what it lost to a preemption; above it,
+    // positions of the prompt (all of a score request's) are prompt tokens computed, and a
+    // generate sequence's later positions are its sampled tokens' keys and values.
+    const int64_t fresh_from = std::max(chunk.start, seq.computed_once);
+    recomputed_tokens += chunk.count - std::max<int64_t>(0, end - fresh_from);
+    prompt_tokens += std::max<int64_t>(
+        0, std::min<int64_t>(end, static_cast<int64_t>(request.tokens.size())) - fresh_from);
+    seq.computed_once = std::max(seq.computed_once, end);
     step_tokens += chunk.count;
     chunks.push_back({std::span(seq.tokens).subspan(chunk.start, chunk.count), chunk.start,
                       seq.table.blocks, rows[c]});
@@ -527,8 +539,8 @@ void LocalEngine::Step() {
   {
     absl::MutexLock lock(&s.stats_mutex);
     ++s.stats.steps;
-    s.stats.prompt_tokens_computed += prefill_tokens;
-    s.stats.tokens_decoded += step_tokens - prefill_tokens;
+    s.stats.prompt_tokens_computed += prompt_tokens;
+    s.stats.tokens_recomputed += recomputed_tokens;
     s.batch_tokens_total += static_cast<double>(step_tokens);
     s.stats.mean_batch_tokens = s.batch_tokens_total / static_cast<double>(s.stats.steps);
     s.stats.step_seconds_total += seconds;
@@ -574,6 +586,8 @@ void LocalEngine::Step() {
     }
     if (score_done) FinishScore(owner);
   }
+  absl::MutexLock lock(&s.stats_mutex);
+  s.stats.tokens_decoded += std::exchange(s.sampled_in_step, 0);
 }
 
 void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> logits,
@@ -594,6 +608,8 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
       child->sequence.id = s.next_sequence_id++;
       child->sequence.tokens = leader.sequence.tokens;
       child->sequence.computed = leader.sequence.computed;
+      child->sequence.computed_once = leader.sequence.computed_once;
+      child->sequence.first_cached = leader.sequence.first_cached;
       child->sequence.max_cached = std::numeric_limits<int64_t>::max();
       child->sequence.owner = child.get();
       child->decoder = std::make_unique<StreamingDecoder>(*s.tokenizer);
@@ -620,6 +636,7 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
                                        s.options.model_path);
     }
     c.tokens.push_back(sampled.token);
+    ++s.sampled_in_step;
     c.logprobs.push_back(sampled.logprob);
     c.cumulative_logprob += sampled.logprob;
     if (g.top_logprobs > 0) c.top_logprobs.push_back(std::move(sampled.top_logprobs));
@@ -673,7 +690,7 @@ void LocalEngine::ProcessScore(SequenceState& sequence, int64_t position, const 
                               reward_logits + s.weights->reward_head()->num_labels());
     std::vector<float> probabilities = labels;
     ops::Softmax(probabilities.data(), static_cast<int64_t>(probabilities.size()));
-    request.score_result.rewards.push_back({position, std::move(labels), std::move(probabilities)});
+    request.rewards_at[position] = {position, std::move(labels), std::move(probabilities)};
   }
 }
 
@@ -683,6 +700,8 @@ void LocalEngine::FinishScore(SequenceState& sequence) {
   const ScoreRequest& r = *request.score;
   const int64_t P = request.prefix_length;
   ScoreResult& result = request.score_result;
+  result.rewards.clear();
+  for (auto& [position, reward] : request.rewards_at) result.rewards.push_back(std::move(reward));
   for (size_t i = 0; i < r.continuation_tokens.size(); ++i) {
     result.continuation_logprobs[i] =
         TokenLogprobOf(request.logits_at[P - 1 + i], r.continuation_tokens[i]);
@@ -812,6 +831,7 @@ ModelInfo LocalEngine::Info() const {
   info.vocab_size = config.vocab_size;
   const KvBlockStore& kv = s.backend->kv();
   info.kv_budget_bytes = static_cast<int64_t>(kv.num_blocks()) * kv.shape().bytes_per_block();
+  info.kv_capacity_tokens = static_cast<int64_t>(kv.num_blocks()) * s.options.block_size;
   info.has_reward_head = s.weights->reward_head().has_value();
   return info;
 }

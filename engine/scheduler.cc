@@ -21,10 +21,11 @@ absl::Status Scheduler::CheckFits(int64_t max_length) const {
     int64_t budget = static_cast<int64_t>(blocks_.num_blocks()) * cache_.shape().bytes_per_block();
     // In MiB with two decimals: a small budget is not "0 MiB".
     const auto mib = [](int64_t b) { return absl::StrFormat("%.2f MiB", b / 1048576.0); };
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "a sequence of ", max_length, " tokens needs ", needed, " KV blocks (", mib(bytes),
-        "); the KV budget holds ", blocks_.num_blocks(), " (", mib(budget),
-        "): shorten the request or raise the KV budget"));
+    // Not RESOURCE_EXHAUSTED, which callers read as "busy, retry later": no retry can fit it.
+    return absl::FailedPreconditionError(
+        absl::StrCat("a sequence of ", max_length, " tokens needs ", needed, " KV blocks (",
+                     mib(bytes), "); the KV budget holds ", blocks_.num_blocks(), " (", mib(budget),
+                     "): shorten the request or raise the KV budget"));
   }
   return absl::OkStatus();
 }
@@ -109,8 +110,11 @@ void Scheduler::PlanWaiting(std::vector<ScheduledChunk>& plan, int64_t& budget) 
     if (s->computed == 0 && s->table.blocks.empty()) {
       s->computed =
           blocks_.MatchPrefix(s->tokens, std::min(s->max_cached, length - 1), s->table, cache_);
-      stats_.prompt_tokens_cached += s->computed;
-      if (s->first_cached < 0) s->first_cached = s->computed;
+      if (s->first_cached < 0) {
+        s->first_cached = s->computed;
+        s->computed_once = std::max(s->computed_once, s->computed);
+        stats_.prompt_tokens_cached += s->computed;
+      }
     }
     const int64_t count = std::min(budget, length - s->computed);
     const int64_t needed = blocks_.BlocksNeeded(s->table, s->computed + count) +

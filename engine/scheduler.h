@@ -37,6 +37,9 @@ struct Sequence {
   int64_t max_cached = 0;
   BlockTable table;
   int64_t first_cached = -1;  // tokens served by the prefix cache at first admission
+  // Positions [0, computed_once) have been computed (or served by the cache at first admission)
+  // before: computing them again, after the sequence lost its blocks, is a recompute.
+  int64_t computed_once = 0;
   bool running = false;
   // Owner's data (the engine keeps its per-sequence state here).
   void* owner = nullptr;
@@ -50,7 +53,9 @@ struct ScheduledChunk {
 };
 
 struct SchedulerStats {
-  int64_t prompt_tokens_cached = 0;  // tokens taken from the prefix cache
+  // Prompt tokens taken from the prefix cache at first admission (a preempted sequence's
+  // readmission is a recompute, not a request: LocalEngine counts it apart).
+  int64_t prompt_tokens_cached = 0;
   int64_t preemptions = 0;
 };
 

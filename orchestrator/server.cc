@@ -131,6 +131,10 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
         absl::StrCat("cannot listen on '", options.listen_address,
                      "' (address in use, or not an address of this machine?)"));
   }
+  // Probes may name the service (grpc_health_probe -service, Kubernetes' gRPC probes); the
+  // default health service knows only "" (the whole server) until told.
+  parts->server->GetHealthCheckService()->SetServingStatus(
+      std::string(v1::Ponder::service_full_name()), true);
   // Experiments resume only once the service can report on them.
   PONDER_RETURN_IF_ERROR(parts->runner->RecoverInterrupted(options.resume_interrupted));
   return std::unique_ptr<PonderServer>(

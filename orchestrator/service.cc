@@ -71,6 +71,7 @@ void FillModelInfo(std::string name, const engine::Engine& engine, v1::ModelInfo
   stats.set_kv_blocks_free(s.kv_blocks_free);
   stats.set_evictions(s.evictions);
   stats.set_preemptions(s.preemptions);
+  stats.set_tokens_recomputed(s.tokens_recomputed);
   stats.set_step_seconds_total(s.step_seconds_total);
 }
 

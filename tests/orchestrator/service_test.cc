@@ -427,6 +427,14 @@ TEST_F(ServiceTest, OversizedRequestsAreRejected) {
   status = client->stub().Solve(client->NewContext().get(), long_problem, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), StartsWith("problem.text:"));
+  // Within the size limits but longer than the policy's context: the message names the field
+  // too (it was the engine's "the prompt has N tokens; the context holds M").
+  v1::SolveRequest over_context = Request();
+  over_context.mutable_problem()->set_text(std::string(30 << 10, 'x'));
+  status = client->stub().Solve(client->NewContext().get(), over_context, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("problem.text: the prompt"));
+  EXPECT_THAT(status.error_message(), HasSubstr("the policy's context holds"));
   EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
 }
 
@@ -458,6 +466,17 @@ TEST_F(ServiceTest, HealthAndReflectionAreServed) {
   ASSERT_TRUE(health.status.ok()) << health.status.error_message();
   ASSERT_EQ(health.responses.size(), 1u);
   EXPECT_EQ(health.responses[0], std::string("\x08\x01", 2));  // status: SERVING
+  // By the service's name too (it was NOT_FOUND); an unknown name stays NOT_FOUND.
+  RawResult named = RawCall(address_, "/grpc.health.v1.Health/Check",
+                            {std::string("\x0a\x10ponder.v1.Ponder", 18)});
+  ASSERT_TRUE(named.status.ok()) << named.status.error_message();
+  ASSERT_EQ(named.responses.size(), 1u);
+  EXPECT_EQ(named.responses[0], std::string("\x08\x01", 2));
+  RawResult unknown = RawCall(address_, "/grpc.health.v1.Health/Check",
+                              {std::string("\x0a\x03"
+                                           "abc",
+                                           5)});
+  EXPECT_EQ(unknown.status.error_code(), grpc::StatusCode::NOT_FOUND);
   // ServerReflectionRequest{list_services: "*"}.
   RawResult reflection = RawCall(
       address_, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", {"\x3a\x01*"});

@@ -314,6 +314,39 @@ TEST(StrategyIntegrationTest, ScoringAGrowingPartialReadsEachStepOnce) {
   EXPECT_EQ(again->scores[0].step_scores.size(), steps.size());
 }
 
+// A reward model whose KV budget holds less than its context: an input longer than the budget
+// is scored as over the context, as one longer than the context is (QA: a PRM-guided beam
+// search failed after 8 steps when a partial outgrew the PRM's KV budget).
+TEST(StrategyIntegrationTest, InputsLongerThanTheRewardModelsKvBudgetScoreZero) {
+  const std::string folder = ::testing::TempDir() + "/samplers_small_kv_prm";
+  engine::testing::RandomModelSpec spec;
+  spec.reward_labels = 2;
+  ASSERT_TRUE(engine::testing::WriteRandomHuggingFaceModel(spec, engine::DType::kF32, folder).ok());
+  engine::LocalEngineOptions options;
+  options.model_path = folder;
+  options.threads = 2;
+  auto roomy = engine::LocalEngine::Create(options);
+  ASSERT_TRUE(roomy.ok()) << roomy.status();
+  const engine::ModelInfo info = (*roomy)->Info();
+  options.kv_budget_bytes = info.kv_budget_bytes / (info.kv_capacity_tokens / 8) * 12;  // 96 tokens
+  auto small = engine::LocalEngine::Create(options);
+  ASSERT_TRUE(small.ok()) << small.status();
+  ASSERT_EQ((*small)->Info().kv_capacity_tokens, 96);
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, small->get());
+  ASSERT_TRUE(verifier.ok()) << verifier.status();
+  std::vector<verifiers::Solution> solutions = {
+      {.steps = {"2 + 2 = 4"}, .complete = true},
+      {.steps = {std::string(200, 'x'), "The answer is 4."}, .complete = true}};
+  auto scored = (*verifier)->Score("What is 2 + 2?", solutions, {});
+  ASSERT_TRUE(scored.ok()) << scored.status();
+  EXPECT_FALSE(scored->scores[0].over_context);
+  EXPECT_EQ(scored->scores[0].step_scores.size(), 1u);
+  EXPECT_TRUE(scored->scores[1].over_context);
+  EXPECT_EQ(scored->scores[1].aggregate, 0.0);
+}
+
 // A solution whose PRM input is longer than the PRM's context scores 0 (and is counted); the
 // others are scored as usual. Before, one such solution failed the whole run.
 TEST(StrategyIntegrationTest, SolutionsLongerThanTheRewardModelsContextScoreZero) {
