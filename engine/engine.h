@@ -126,7 +126,7 @@ struct EngineStats {
   int64_t kv_blocks_free = 0;
   int64_t evictions = 0;
   int64_t preemptions = 0;
-  int64_t tokens_recomputed = 0;  // computed again after a preemption (prompt and generated)
+  int64_t tokens_recomputed = 0;  // computed again after losing their blocks (prompt, generated)
   double step_seconds_total = 0;
 };
 
@@ -139,6 +139,14 @@ struct ModelInfo {
   int64_t kv_budget_bytes = 0;
   // The longest sequence the KV budget holds (0: unknown); a longer one fails its request.
   int64_t kv_capacity_tokens = 0;
+  // The longest sequence the model takes: its context, or less where its KV budget holds less
+  // (0: unknown). A request whose prompt and max_tokens pass it fails; callers that grow a
+  // sequence (step-level searches, reward models' inputs) stop there.
+  int64_t usable_context() const {
+    return kv_capacity_tokens > 0 && (context_length <= 0 || kv_capacity_tokens < context_length)
+               ? kv_capacity_tokens
+               : context_length;
+  }
   bool has_reward_head = false;
 };
 

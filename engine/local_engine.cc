@@ -87,7 +87,8 @@ struct LocalEngine::State {
   EngineStats stats ABSL_GUARDED_BY(stats_mutex);
   double batch_tokens_total ABSL_GUARDED_BY(stats_mutex) = 0;
   int64_t fork_cached_tokens ABSL_GUARDED_BY(stats_mutex) = 0;
-  int64_t sampled_in_step = 0;  // tokens drawn in the step being processed (engine thread)
+  // Tokens drawn since RefreshStats last counted them (engine thread).
+  int64_t sampled_in_step = 0;
 
   std::thread thread;
 };
@@ -391,6 +392,7 @@ void LocalEngine::Admit(RequestState& request) {
   leader->request = &request;
   leader->sequence.id = s.next_sequence_id++;
   leader->sequence.tokens = request.tokens;
+  leader->sequence.prompt_length = static_cast<int64_t>(request.tokens.size());
   leader->sequence.owner = leader.get();
   if (request.kind == RequestState::Kind::kGenerate) {
     leader->sequence.max_cached = std::numeric_limits<int64_t>::max();
@@ -413,6 +415,12 @@ void LocalEngine::Admit(RequestState& request) {
   s.active.push_back(&request);
   absl::MutexLock lock(&s.stats_mutex);
   ++s.stats.requests;
+  // Asked for now; a generate request's other completions share its leader's prompt (forked
+  // once it is computed), so theirs count as cached.
+  const int64_t P = static_cast<int64_t>(request.tokens.size());
+  const int64_t copies = request.kind == RequestState::Kind::kGenerate ? request.generate->n : 1;
+  s.stats.prompt_tokens_requested += P * copies;
+  s.fork_cached_tokens += P * (copies - 1);
 }
 
 void LocalEngine::Step() {
@@ -586,8 +594,7 @@ void LocalEngine::Step() {
     }
     if (score_done) FinishScore(owner);
   }
-  absl::MutexLock lock(&s.stats_mutex);
-  s.stats.tokens_decoded += std::exchange(s.sampled_in_step, 0);
+  RefreshStats();  // the draws of this step
 }
 
 void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> logits,
@@ -609,6 +616,7 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
       child->sequence.tokens = leader.sequence.tokens;
       child->sequence.computed = leader.sequence.computed;
       child->sequence.computed_once = leader.sequence.computed_once;
+      child->sequence.prompt_length = leader.sequence.prompt_length;
       child->sequence.first_cached = leader.sequence.first_cached;
       child->sequence.max_cached = std::numeric_limits<int64_t>::max();
       child->sequence.owner = child.get();
@@ -619,9 +627,6 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
       request.sequences.push_back(std::move(child));
       ++request.unfinished;
     }
-    absl::MutexLock lock(&s.stats_mutex);
-    s.stats.prompt_tokens_requested += P * g.n;
-    s.fork_cached_tokens += P * (g.n - 1);
   }
   for (size_t k = 0; k < targets.size(); ++k) {
     SequenceState* target = targets[k];
@@ -723,10 +728,6 @@ void LocalEngine::FinishScore(SequenceState& sequence) {
   if (!all_finite && request.failure.ok()) {
     request.failure = NotFiniteError("scores for this request", s.options.model_path);
   }
-  {
-    absl::MutexLock lock(&s.stats_mutex);
-    s.stats.prompt_tokens_requested += static_cast<int64_t>(request.tokens.size());
-  }
   FinishSequence(sequence);  // FinishRequest reports the failure
 }
 
@@ -741,6 +742,7 @@ void LocalEngine::RefreshStats() {
   s.stats.evictions = blocks.evictions;
   s.stats.preemptions = s.scheduler->stats().preemptions;
   s.stats.prompt_tokens_cached = s.fork_cached_tokens + s.scheduler->stats().prompt_tokens_cached;
+  s.stats.tokens_decoded += std::exchange(s.sampled_in_step, 0);
 }
 
 void LocalEngine::FinishSequence(SequenceState& sequence) {

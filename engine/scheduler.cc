@@ -110,11 +110,14 @@ void Scheduler::PlanWaiting(std::vector<ScheduledChunk>& plan, int64_t& budget) 
     if (s->computed == 0 && s->table.blocks.empty()) {
       s->computed =
           blocks_.MatchPrefix(s->tokens, std::min(s->max_cached, length - 1), s->table, cache_);
-      if (s->first_cached < 0) {
-        s->first_cached = s->computed;
-        s->computed_once = std::max(s->computed_once, s->computed);
-        stats_.prompt_tokens_cached += s->computed;
-      }
+      // Prompt tokens served that the sequence never computed nor took before count as cached
+      // (a readmission after a preemption takes back what it had: a recompute saved, not a
+      // request served).
+      const int64_t gain = std::max<int64_t>(0, std::min(s->computed, s->prompt_length) -
+                                                    std::min(s->computed_once, s->prompt_length));
+      s->first_cached = std::max<int64_t>(s->first_cached, 0) + gain;
+      s->computed_once = std::max(s->computed_once, s->computed);
+      stats_.prompt_tokens_cached += gain;
     }
     const int64_t count = std::min(budget, length - s->computed);
     const int64_t needed = blocks_.BlocksNeeded(s->table, s->computed + count) +

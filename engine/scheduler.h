@@ -36,7 +36,11 @@ struct Sequence {
   // needed must be computed).
   int64_t max_cached = 0;
   BlockTable table;
-  int64_t first_cached = -1;  // tokens served by the prefix cache at first admission
+  // Prompt tokens the prefix cache served this sequence, at its admissions (-1 before the first):
+  // at the first, and where a readmission found more cached than it had computed (another
+  // sequence computed them meanwhile).
+  int64_t first_cached = -1;
+  int64_t prompt_length = 0;  // the leading tokens that are its prompt (a score request's: all)
   // Positions [0, computed_once) have been computed (or served by the cache at first admission)
   // before: computing them again, after the sequence lost its blocks, is a recompute.
   int64_t computed_once = 0;

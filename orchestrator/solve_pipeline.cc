@@ -181,12 +181,13 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
   // The chat template writes its own special tokens, BOS included where the family has one.
   PONDER_ASSIGN_OR_RETURN(input.prompt_tokens, policy.Tokenize(prompt, /*add_bos=*/false));
   // The engine would refuse it at the first request, naming no field of this one.
-  if (const int64_t context = policy.Info().context_length;
+  if (const int64_t context = policy.Info().usable_context();
       context > 0 && static_cast<int64_t>(input.prompt_tokens.size()) >= context) {
     return absl::InvalidArgumentError(
         absl::StrCat("problem.text: the prompt (the problem in the prompt settings' template) has ",
-                     input.prompt_tokens.size(), " tokens; the policy's context holds ", context,
-                     ", with room for at least one generated token"));
+                     input.prompt_tokens.size(), " tokens; the policy takes ", context,
+                     " (its context, or what its KV budget holds if less), with room for at "
+                     "least one generated token"));
   }
   input.answer_format = AnswerFormatOf(request.problem());
 

@@ -9,6 +9,10 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     const ProblemInput& problem, const SolveContext& context, const Settings& settings,
     std::span<const Extension> extensions, bool final_step, int iteration, uint64_t& requests,
     UsageMeter& usage, v1::SolveResult& result) {
+  // The longest sequence the policy takes (its context, or its KV budget if less): a step may
+  // run to it, not past it (the engine would refuse the request), and a partial that fills it
+  // is finished, as at the context (the engine stopped it there, "length").
+  const int64_t usable = context.policy->Info().usable_context();
   std::vector<engine::GenerateRequest> batch;
   for (const Extension& e : extensions) {
     engine::GenerateRequest request;
@@ -19,6 +23,10 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     const int remaining =
         std::max(1, settings.max_tokens - static_cast<int>(e.parent->tokens.size()));
     request.max_tokens = final_step ? remaining : std::min(settings.max_step_tokens, remaining);
+    if (const int64_t room = usable - static_cast<int64_t>(request.prompt_tokens.size());
+        usable > 0 && room > 0 && room < request.max_tokens) {
+      request.max_tokens = static_cast<int>(room);
+    }
     if (!final_step) request.stop = {settings.delimiter};
     request.include_stop_string = true;
     request.sampling = settings.sampling;
@@ -26,9 +34,6 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
   }
   PONDER_ASSIGN_OR_RETURN(std::vector<engine::GenerateResult> generated,
                           GenerateAll(std::move(batch), context, requests, usage));
-  // A partial that fills the model's context is finished (the engine stopped it there, "length"):
-  // extending it would ask for a prompt the context cannot hold.
-  const int64_t context_length = context.policy->Info().context_length;
   std::vector<Partial> children;
   for (size_t g = 0; g < extensions.size(); ++g) {
     const Partial& parent = *extensions[g].parent;
@@ -48,15 +53,15 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
       std::string step_text = child.text.size() >= parent.text.size()
                                   ? child.text.substr(parent.text.size())
                                   : child.text;
-      child.finished = final_step || completion.finish_reason == engine::FinishReason::kEos ||
-                       step_tokens.empty() ||
-                       (!settings.answer_marker.empty() &&
-                        step_text.find(settings.answer_marker) != std::string::npos) ||
-                       child.num_steps() >= settings.max_steps ||
-                       static_cast<int>(child.tokens.size()) >= settings.max_tokens ||
-                       (context_length > 0 &&  // 0: an engine that does not say
-                        static_cast<int64_t>(problem.prompt_tokens.size() + child.tokens.size()) >=
-                            context_length);
+      child.finished =
+          final_step || completion.finish_reason == engine::FinishReason::kEos ||
+          step_tokens.empty() ||
+          (!settings.answer_marker.empty() &&
+           step_text.find(settings.answer_marker) != std::string::npos) ||
+          child.num_steps() >= settings.max_steps ||
+          static_cast<int>(child.tokens.size()) >= settings.max_tokens ||
+          (usable > 0 &&  // 0: an engine that does not say
+           static_cast<int64_t>(problem.prompt_tokens.size() + child.tokens.size()) >= usable);
       v1::TraceStep* node = result.add_trace();
       node->set_iteration(iteration);
       node->set_node(result.trace_size() - 1);

@@ -89,13 +89,9 @@ absl::StatusOr<VerifyResult> ScoreAll(engine::Engine& model, ReadMemo& memo,
                                       std::span<const Solution> solutions,
                                       const VerifyOptions& options, Build build, Read read) {
   PONDER_RETURN_IF_ERROR(CheckStopped(options));
-  // The longest input the model takes: its context, or less where its KV budget holds less (an
-  // input over either is scored as over the context; the engine would fail the request).
-  const engine::ModelInfo info = model.Info();
-  const int64_t context =
-      info.kv_capacity_tokens > 0 && info.kv_capacity_tokens < info.context_length
-          ? info.kv_capacity_tokens
-          : info.context_length;
+  // An input over the model's context, or over what its KV budget holds, is scored as over the
+  // context (the engine would fail the request).
+  const int64_t context = model.Info().usable_context();
   std::vector<engine::ScoreRequest> requests;
   std::vector<size_t> sent;  // the solution of each request
   struct Reads {

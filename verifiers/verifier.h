@@ -48,8 +48,9 @@ struct VerifierScores {
   std::vector<double> step_scores;  // one per step, in [0, 1]; one for AGGREGATION_MODEL
   double aggregate = 0;             // in [0, 1]
   // Not scored because the verifier's input (the chat-formatted solution) is longer than its
-  // model's context (or than its KV budget holds): no step scores and aggregate 0, the lowest score. A rambling partial
-  // solution near the policy's context limit would otherwise fail the whole search.
+  // model's context (or than its KV budget holds): no step scores and aggregate 0, the lowest
+  // score. A rambling partial solution near the policy's context limit would otherwise fail the
+  // whole search.
   bool over_context = false;
 };
 

@@ -434,7 +434,7 @@ TEST_F(ServiceTest, OversizedRequestsAreRejected) {
   status = client->stub().Solve(client->NewContext().get(), over_context, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), StartsWith("problem.text: the prompt"));
-  EXPECT_THAT(status.error_message(), HasSubstr("the policy's context holds"));
+  EXPECT_THAT(status.error_message(), HasSubstr("the policy takes"));
   EXPECT_TRUE(client->stub().Solve(client->NewContext().get(), Request(), &response).ok());
 }
 

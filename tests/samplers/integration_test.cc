@@ -314,6 +314,47 @@ TEST(StrategyIntegrationTest, ScoringAGrowingPartialReadsEachStepOnce) {
   EXPECT_EQ(again->scores[0].step_scores.size(), steps.size());
 }
 
+// An engine of the model at `path` whose KV budget holds `blocks` blocks of 8 tokens (the
+// default block size), far less than its context.
+std::unique_ptr<engine::LocalEngine> EngineWithKvBlocks(const std::string& path, int blocks) {
+  engine::LocalEngineOptions options;
+  options.model_path = path;
+  options.threads = 2;
+  auto roomy = engine::LocalEngine::Create(options);
+  EXPECT_TRUE(roomy.ok()) << roomy.status();
+  if (!roomy.ok()) return nullptr;
+  const engine::ModelInfo info = (*roomy)->Info();
+  options.kv_budget_bytes = info.kv_budget_bytes / (info.kv_capacity_tokens / 8) * blocks;
+  auto small = engine::LocalEngine::Create(options);
+  EXPECT_TRUE(small.ok()) << small.status();
+  if (!small.ok()) return nullptr;
+  EXPECT_EQ((*small)->Info().kv_capacity_tokens, 8 * blocks);
+  return std::move(*small);
+}
+
+// A policy whose KV budget holds less than its context: the step-level searches grow their
+// partial solutions up to what it holds and stop there, as at the context (a beam search died
+// in its second round: "a sequence of 182 tokens needs 23 KV blocks").
+TEST(StrategyIntegrationTest, StepSearchesStopAtThePolicysKvBudget) {
+  const std::string path = ::testing::TempDir() + "/samplers_small_kv_policy.gguf";
+  engine::testing::RandomModelSpec spec;
+  spec.seed = 5;
+  ASSERT_TRUE(engine::testing::WriteRandomGgufModel(spec, engine::DType::kF16, path).ok());
+  std::unique_ptr<engine::LocalEngine> small = EngineWithKvBlocks(path, 5);
+  ASSERT_NE(small, nullptr);
+  ASSERT_EQ(small->Info().usable_context(), 40);
+  for (const char* kind : {"beam", "dvts", "pf"}) {
+    v1::StrategyConfig config = Config(kind);
+    config.mutable_sampling()->set_max_tokens(200);
+    config.mutable_steps()->set_max_steps(12);
+    auto result = Solve(config, 2, 3, nullptr, small.get());
+    ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
+    for (const v1::Candidate& c : result->candidates()) {
+      EXPECT_LE(6 + c.num_tokens(), 40) << kind;  // the prompt's 6 tokens and the solution
+    }
+  }
+}
+
 // A reward model whose KV budget holds less than its context: an input longer than the budget
 // is scored as over the context, as one longer than the context is (QA: a PRM-guided beam
 // search failed after 8 steps when a partial outgrew the PRM's KV budget).
@@ -322,19 +363,11 @@ TEST(StrategyIntegrationTest, InputsLongerThanTheRewardModelsKvBudgetScoreZero) 
   engine::testing::RandomModelSpec spec;
   spec.reward_labels = 2;
   ASSERT_TRUE(engine::testing::WriteRandomHuggingFaceModel(spec, engine::DType::kF32, folder).ok());
-  engine::LocalEngineOptions options;
-  options.model_path = folder;
-  options.threads = 2;
-  auto roomy = engine::LocalEngine::Create(options);
-  ASSERT_TRUE(roomy.ok()) << roomy.status();
-  const engine::ModelInfo info = (*roomy)->Info();
-  options.kv_budget_bytes = info.kv_budget_bytes / (info.kv_capacity_tokens / 8) * 12;  // 96 tokens
-  auto small = engine::LocalEngine::Create(options);
-  ASSERT_TRUE(small.ok()) << small.status();
-  ASSERT_EQ((*small)->Info().kv_capacity_tokens, 96);
+  std::unique_ptr<engine::LocalEngine> small = EngineWithKvBlocks(folder, 12);  // 96 tokens
+  ASSERT_NE(small, nullptr);
   v1::ProcessRewardModel config;
   config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
-  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, small->get());
+  auto verifier = verifiers::MakeProcessRewardModelVerifier(config, small.get());
   ASSERT_TRUE(verifier.ok()) << verifier.status();
   std::vector<verifiers::Solution> solutions = {
       {.steps = {"2 + 2 = 4"}, .complete = true},
