@@ -140,8 +140,9 @@ struct ModelInfo {
   // The longest sequence the KV budget holds (0: unknown); a longer one fails its request.
   int64_t kv_capacity_tokens = 0;
   // The longest sequence the model takes: its context, or less where its KV budget holds less
-  // (0: unknown). A request whose prompt and max_tokens pass it fails; callers that grow a
-  // sequence (step-level searches, reward models' inputs) stop there.
+  // (0: unknown). A generation stops there ("length"), as at the context; a prompt or score
+  // request that does not fit fails; callers that grow a sequence (step-level searches, reward
+  // models' inputs) stop there.
   int64_t usable_context() const {
     return kv_capacity_tokens > 0 && (context_length <= 0 || kv_capacity_tokens < context_length)
                ? kv_capacity_tokens

@@ -69,6 +69,9 @@ struct LocalEngine::State {
   std::unique_ptr<ForwardBackend> backend;
   std::unique_ptr<BlockManager> blocks;
   std::unique_ptr<Scheduler> scheduler;
+  // The longest sequence: the context, or less where the KV budget holds less (a generation
+  // stops there, "length", as at the context).
+  int64_t usable_context = 0;
 
   // Requests handed from callers to the engine thread.
   absl::Mutex inbox_mutex;
@@ -195,6 +198,8 @@ absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
       std::make_unique<BlockManager>(blocks, options.block_size, options.prefix_caching);
   state->scheduler = std::make_unique<Scheduler>(*state->blocks, state->backend->kv(),
                                                  options.max_batch_tokens, config.max_context);
+  state->usable_context =
+      std::min<int64_t>(config.max_context, int64_t{blocks} * options.block_size);
   return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(state)));
 }
 
@@ -225,7 +230,10 @@ absl::Status LocalEngine::PrepareGenerate(const GenerateRequest& request, Reques
     state.trivial = true;
     return absl::OkStatus();
   }
-  return s.scheduler->CheckFits(std::min<int64_t>(P + request.max_tokens, config.max_context));
+  // A completion stops where the KV budget is full, as at the context; a prompt that does not
+  // fit (P + 1 tokens: one to generate) fails here.
+  return s.scheduler->CheckFits(
+      std::min<int64_t>(P + request.max_tokens, std::max<int64_t>(P + 1, s.usable_context)));
 }
 
 absl::Status LocalEngine::PrepareScore(const ScoreRequest& request, RequestState& state) {
@@ -415,12 +423,10 @@ void LocalEngine::Admit(RequestState& request) {
   s.active.push_back(&request);
   absl::MutexLock lock(&s.stats_mutex);
   ++s.stats.requests;
-  // Asked for now; a generate request's other completions share its leader's prompt (forked
-  // once it is computed), so theirs count as cached.
-  const int64_t P = static_cast<int64_t>(request.tokens.size());
-  const int64_t copies = request.kind == RequestState::Kind::kGenerate ? request.generate->n : 1;
-  s.stats.prompt_tokens_requested += P * copies;
-  s.fork_cached_tokens += P * (copies - 1);
+  // Asked for now (the other completions' copies of the prompt count as cached at the fork).
+  s.stats.prompt_tokens_requested +=
+      static_cast<int64_t>(request.tokens.size()) *
+      (request.kind == RequestState::Kind::kGenerate ? request.generate->n : 1);
 }
 
 void LocalEngine::Step() {
@@ -486,7 +492,8 @@ void LocalEngine::Step() {
         options.logits |= request.need_logits[p] != 0;
       }
     }
-    // Below computed_once the sequence computes again what it lost to a preemption; above it,
+    // Below computed_once the sequence computes again what it lost (a preemption, the
+    // scheduler's release); above it,
     // positions of the prompt (all of a score request's) are prompt tokens computed, and a
     // generate sequence's later positions are its sampled tokens' keys and values.
     const int64_t fresh_from = std::max(chunk.start, seq.computed_once);
@@ -603,7 +610,7 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
   RequestState& request = *leader.request;
   const GenerateRequest& g = *request.generate;
   const int64_t P = static_cast<int64_t>(request.tokens.size());
-  const int64_t context = s.weights->config().max_context;
+  const int64_t context = s.usable_context;
   std::vector<SequenceState*> targets = {&leader};
   if (!request.forked) {
     // The prompt is computed: fork it into the other completions, which share its blocks.
@@ -627,6 +634,8 @@ void LocalEngine::ProcessGenerate(SequenceState& leader, std::span<const float> 
       request.sequences.push_back(std::move(child));
       ++request.unfinished;
     }
+    absl::MutexLock lock(&s.stats_mutex);
+    s.fork_cached_tokens += P * (g.n - 1);  // the copies share the leader's computed prompt
   }
   for (size_t k = 0; k < targets.size(); ++k) {
     SequenceState* target = targets[k];

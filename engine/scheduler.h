@@ -41,7 +41,7 @@ struct Sequence {
   // sequence computed them meanwhile).
   int64_t first_cached = -1;
   int64_t prompt_length = 0;  // the leading tokens that are its prompt (a score request's: all)
-  // Positions [0, computed_once) have been computed (or served by the cache at first admission)
+  // Positions [0, computed_once) have been computed, or served by the cache at an admission,
   // before: computing them again, after the sequence lost its blocks, is a recompute.
   int64_t computed_once = 0;
   bool running = false;
@@ -57,8 +57,9 @@ struct ScheduledChunk {
 };
 
 struct SchedulerStats {
-  // Prompt tokens taken from the prefix cache at first admission (a preempted sequence's
-  // readmission is a recompute, not a request: LocalEngine counts it apart).
+  // Prompt tokens taken from the prefix cache that the sequence had not computed or taken
+  // before (a readmission that takes back what it had is a recompute saved, not a request
+  // served).
   int64_t prompt_tokens_cached = 0;
   int64_t preemptions = 0;
 };

@@ -55,6 +55,7 @@ void FillModelInfo(std::string name, const engine::Engine& engine, v1::ModelInfo
   info.set_context_length(model.context_length);
   info.set_vocab_size(model.vocab_size);
   info.set_kv_budget_bytes(model.kv_budget_bytes);
+  info.set_kv_capacity_tokens(model.kv_capacity_tokens);
   info.set_has_reward_head(model.has_reward_head);
   const engine::EngineStats s = engine.Stats();
   v1::EngineStats& stats = *info.mutable_stats();

@@ -9,9 +9,9 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     const ProblemInput& problem, const SolveContext& context, const Settings& settings,
     std::span<const Extension> extensions, bool final_step, int iteration, uint64_t& requests,
     UsageMeter& usage, v1::SolveResult& result) {
-  // The longest sequence the policy takes (its context, or its KV budget if less): a step may
-  // run to it, not past it (the engine would refuse the request), and a partial that fills it
-  // is finished, as at the context (the engine stopped it there, "length").
+  // The longest sequence the policy takes (its context, or its KV budget if less): the engine
+  // stops a step there ("length"), and a partial that fills it is finished (extending it would
+  // ask for a prompt the policy cannot hold).
   const int64_t usable = context.policy->Info().usable_context();
   std::vector<engine::GenerateRequest> batch;
   for (const Extension& e : extensions) {
@@ -23,10 +23,6 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     const int remaining =
         std::max(1, settings.max_tokens - static_cast<int>(e.parent->tokens.size()));
     request.max_tokens = final_step ? remaining : std::min(settings.max_step_tokens, remaining);
-    if (const int64_t room = usable - static_cast<int64_t>(request.prompt_tokens.size());
-        usable > 0 && room > 0 && room < request.max_tokens) {
-      request.max_tokens = static_cast<int>(room);
-    }
     if (!final_step) request.stop = {settings.delimiter};
     request.include_stop_string = true;
     request.sampling = settings.sampling;

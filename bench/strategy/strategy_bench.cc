@@ -3,7 +3,8 @@
 //   strategy_bench [--model M.gguf] [--n 16] [--threads 2] [--prompt 256] [--steps 6]
 //                  [--step-tokens 24] [--overhead-n 64]
 //
-// 1. Tokens computed by the engine (prompt tokens prefilled + tokens decoded) for particle
+// 1. Tokens computed by the engine (prompt tokens prefilled + tokens sampled + any computed
+//    again after a preemption) for particle
 //    filtering, beam search and DVTS against best-of-N at the same N, per unique token (prompt +
 //    generated: the strategies end solutions at different lengths), each run once with the
 //    engine's prefix cache on and once with it off (the naive path: every re-submitted partial
@@ -84,10 +85,10 @@ v1::StrategyConfig Config(const std::string& kind, const Settings& s) {
 }
 
 struct Measurement {
-  int64_t prompt_computed = 0, decoded = 0, generated = 0, engine_steps = 0;
+  int64_t prompt_computed = 0, decoded = 0, recomputed = 0, generated = 0, engine_steps = 0;
   double wall_seconds = 0, engine_step_seconds = 0, solver_cpu_seconds = 0;
   int64_t prompt = 0;
-  int64_t computed() const { return prompt_computed + decoded; }
+  int64_t computed() const { return prompt_computed + decoded + recomputed; }
   // The distinct tokens of the problem: the prompt and every generated token (the last token of
   // a solution is sampled but never fed back, so a perfect cache computes slightly fewer).
   int64_t unique() const { return prompt + generated; }
@@ -125,6 +126,7 @@ absl::StatusOr<Measurement> Measure(const std::string& model_path, const Setting
   engine::EngineStats stats = policy->Stats();
   m.prompt_computed = stats.prompt_tokens_computed;
   m.decoded = stats.tokens_decoded;
+  m.recomputed = stats.tokens_recomputed;
   m.engine_steps = stats.steps;
   m.engine_step_seconds = stats.step_seconds_total;
   m.generated = result.usage().generated_tokens();
@@ -219,7 +221,8 @@ absl::Status Main(std::span<char* const> args) {
     prompt.push_back(static_cast<int32_t>((i * 37 + 11) % 250));
 
   std::printf(
-      "\n1. engine tokens computed (prompt prefilled + decoded), N = %lld, prompt %lld tokens,\n"
+      "\n1. engine tokens computed (prompt prefilled + sampled + recomputed), N = %lld, prompt "
+      "%lld tokens,\n"
       "   %lld steps of %lld tokens; baseline: the same strategy with the prefix cache off\n\n",
       static_cast<long long>(s.n), static_cast<long long>(s.prompt),
       static_cast<long long>(s.steps), static_cast<long long>(s.step_tokens));

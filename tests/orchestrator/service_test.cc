@@ -496,6 +496,8 @@ TEST_F(ServiceTest, EngineInfoDescribesTheModelAndLimits) {
   EXPECT_EQ(info.policy().architecture(), engine_->Info().architecture);
   EXPECT_GT(info.policy().context_length(), 0);
   EXPECT_GT(info.policy().kv_budget_bytes(), 0);
+  EXPECT_EQ(info.policy().kv_capacity_tokens(), engine_->Info().kv_capacity_tokens);
+  EXPECT_GT(info.policy().kv_capacity_tokens(), 0);
   EXPECT_EQ(info.limits().max_budget_n(), 64);
   EXPECT_FALSE(info.code_version().empty());
   EXPECT_FALSE(info.auth_required());

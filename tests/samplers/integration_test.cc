@@ -332,10 +332,11 @@ std::unique_ptr<engine::LocalEngine> EngineWithKvBlocks(const std::string& path,
   return std::move(*small);
 }
 
-// A policy whose KV budget holds less than its context: the step-level searches grow their
-// partial solutions up to what it holds and stop there, as at the context (a beam search died
-// in its second round: "a sequence of 182 tokens needs 23 KV blocks").
-TEST(StrategyIntegrationTest, StepSearchesStopAtThePolicysKvBudget) {
+// A policy whose KV budget holds less than its context: completions stop where it is full and
+// the step-level searches grow their partial solutions up to there, as at the context (a beam
+// search died in its second round: "a sequence of 182 tokens needs 23 KV blocks"; best-of-N
+// failed at once).
+TEST(StrategyIntegrationTest, StrategiesStopAtThePolicysKvBudget) {
   const std::string path = ::testing::TempDir() + "/samplers_small_kv_policy.gguf";
   engine::testing::RandomModelSpec spec;
   spec.seed = 5;
@@ -343,11 +344,11 @@ TEST(StrategyIntegrationTest, StepSearchesStopAtThePolicysKvBudget) {
   std::unique_ptr<engine::LocalEngine> small = EngineWithKvBlocks(path, 5);
   ASSERT_NE(small, nullptr);
   ASSERT_EQ(small->Info().usable_context(), 40);
-  for (const char* kind : {"beam", "dvts", "pf"}) {
+  for (const char* kind : {"bon", "sc", "beam", "dvts", "pf", "pg"}) {
     v1::StrategyConfig config = Config(kind);
     config.mutable_sampling()->set_max_tokens(200);
     config.mutable_steps()->set_max_steps(12);
-    auto result = Solve(config, 2, 3, nullptr, small.get());
+    auto result = Solve(config, 4, 3, nullptr, small.get());
     ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
     for (const v1::Candidate& c : result->candidates()) {
       EXPECT_LE(6 + c.num_tokens(), 40) << kind;  // the prompt's 6 tokens and the solution

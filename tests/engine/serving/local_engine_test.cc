@@ -292,12 +292,42 @@ TEST(LocalEngineTest, StatsAddUpUnderPreemption) {
   }
 }
 
-TEST(LocalEngineTest, ARequestThatCanNeverFitSaysHowMuchItNeeds) {
+// A request cancelled before its prompt is computed was asked for, but its completions never
+// forked: none of their copies of the prompt counts as cached (a review saw 420 "cached"
+// tokens against 20 computed for such requests).
+TEST(LocalEngineTest, ACancelledRequestCountsNoSharingItNeverHad) {
+  auto engine = MakeEngine();
+  CancellationToken cancel;
+  cancel.Cancel();
+  GenerateRequest request = Request(Prompt(60, 4), 8, 10);
+  request.cancel = &cancel;
+  auto result = engine->Generate(request);
+  ASSERT_TRUE(result.ok()) << result.status();
+  for (const Completion& c : result->completions)
+    EXPECT_EQ(c.finish_reason, FinishReason::kCancelled);
+  const EngineStats stats = engine->Stats();
+  EXPECT_EQ(stats.prompt_tokens_requested, 8 * 60);
+  EXPECT_EQ(stats.prompt_tokens_cached, 0);
+  EXPECT_LE(stats.prompt_tokens_computed, 60);
+}
+
+// A KV budget below the context acts as the context: a completion stops where it is full
+// ("length"; it failed the request before, though its tokens up to there fit), and a prompt it
+// cannot hold fails, saying how much it needs (FAILED_PRECONDITION: no retry helps).
+TEST(LocalEngineTest, AKvBudgetBelowTheContextActsAsTheContext) {
   auto tight = MakeEngine(4 * 4096);  // 32 tokens
-  auto result = tight->Generate(Request(Prompt(20, 1), 1, 30));
+  EXPECT_EQ(tight->Info().usable_context(), 32);
+  auto stopped = tight->Generate(Request(Prompt(20, 1), 1, 30));
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->completions[0].tokens.size(), 12u);
+  EXPECT_EQ(stopped->completions[0].finish_reason, FinishReason::kLength);
+  auto roomy = MakeEngine()->Generate(Request(Prompt(20, 1), 1, 12));
+  ASSERT_TRUE(roomy.ok()) << roomy.status();
+  ExpectSameCompletions(*roomy, *stopped);
+  auto result = tight->Generate(Request(Prompt(40, 1), 1, 30));
   ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);  // no retry helps
-  EXPECT_THAT(std::string(result.status().message()), HasSubstr("needs 7 KV blocks"));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("needs 6 KV blocks"));
 }
 
 TEST(LocalEngineTest, CancellationStopsWithinAStepAndFreesAllBlocks) {
