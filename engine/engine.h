@@ -137,7 +137,7 @@ struct ModelInfo {
   int64_t context_length = 0;
   int64_t vocab_size = 0;
   int64_t kv_budget_bytes = 0;
-  // The longest sequence the KV budget holds (0: unknown); a longer one fails its request.
+  // The longest sequence the KV budget holds (0: unknown); see usable_context().
   int64_t kv_capacity_tokens = 0;
   // The longest sequence the model takes: its context, or less where its KV budget holds less
   // (0: unknown). A generation stops there ("length"), as at the context; a prompt or score

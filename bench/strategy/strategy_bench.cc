@@ -4,7 +4,7 @@
 //                  [--step-tokens 24] [--overhead-n 64]
 //
 // 1. Tokens computed by the engine (prompt tokens prefilled + tokens sampled + any computed
-//    again after a preemption) for particle
+//    again after losing their KV blocks) for particle
 //    filtering, beam search and DVTS against best-of-N at the same N, per unique token (prompt +
 //    generated: the strategies end solutions at different lengths), each run once with the
 //    engine's prefix cache on and once with it off (the naive path: every re-submitted partial

@@ -344,6 +344,7 @@ TEST(StrategyIntegrationTest, StrategiesStopAtThePolicysKvBudget) {
   std::unique_ptr<engine::LocalEngine> small = EngineWithKvBlocks(path, 5);
   ASSERT_NE(small, nullptr);
   ASSERT_EQ(small->Info().usable_context(), 40);
+  bool reached = false;
   for (const char* kind : {"bon", "sc", "beam", "dvts", "pf", "pg"}) {
     v1::StrategyConfig config = Config(kind);
     config.mutable_sampling()->set_max_tokens(200);
@@ -352,8 +353,10 @@ TEST(StrategyIntegrationTest, StrategiesStopAtThePolicysKvBudget) {
     ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
     for (const v1::Candidate& c : result->candidates()) {
       EXPECT_LE(6 + c.num_tokens(), 40) << kind;  // the prompt's 6 tokens and the solution
+      reached |= 6 + c.num_tokens() == 40;
     }
   }
+  EXPECT_TRUE(reached);  // some solution ran into the budget
 }
 
 // A reward model whose KV budget holds less than its context: an input longer than the budget
