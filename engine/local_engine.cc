@@ -468,8 +468,8 @@ void LocalEngine::Step() {
   ForwardOptions options{.logits = false, .hidden = false};
   s.reward_rows.clear();
   int32_t output_rows = 0;
-  // Tokens computed for the first time, of prompts (and score requests); computed again after a
-  // preemption; all of them.
+  // Tokens computed for the first time, of prompts (and score requests); computed again after
+  // losing their blocks; all of them.
   int64_t prompt_tokens = 0, recomputed_tokens = 0, step_tokens = 0;
   for (size_t c = 0; c < plan.size(); ++c) {
     const ScheduledChunk& chunk = plan[c];
@@ -493,9 +493,9 @@ void LocalEngine::Step() {
       }
     }
     // Below computed_once the sequence computes again what it lost (a preemption, the
-    // scheduler's release); above it,
-    // positions of the prompt (all of a score request's) are prompt tokens computed, and a
-    // generate sequence's later positions are its sampled tokens' keys and values.
+    // scheduler's release); above it, positions of the prompt (all of a score request's) are
+    // prompt tokens computed, and a generate sequence's later positions are its sampled
+    // tokens' keys and values.
     const int64_t fresh_from = std::max(chunk.start, seq.computed_once);
     recomputed_tokens += chunk.count - std::max<int64_t>(0, end - fresh_from);
     prompt_tokens += std::max<int64_t>(
