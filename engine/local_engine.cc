@@ -198,8 +198,10 @@ absl::StatusOr<std::unique_ptr<LocalEngine>> LocalEngine::Create(
       std::make_unique<BlockManager>(blocks, options.block_size, options.prefix_caching);
   state->scheduler = std::make_unique<Scheduler>(*state->blocks, state->backend->kv(),
                                                  options.max_batch_tokens, config.max_context);
-  state->usable_context =
-      std::min<int64_t>(config.max_context, int64_t{blocks} * options.block_size);
+  // One rule for the longest sequence, the one callers read from Info().
+  state->usable_context = ModelInfo{.context_length = config.max_context,
+                                    .kv_capacity_tokens = int64_t{blocks} * options.block_size}
+                              .usable_context();
   return std::unique_ptr<LocalEngine>(new LocalEngine(std::move(state)));
 }
 
