@@ -19,8 +19,12 @@ namespace {
 
 using grading_internal::MathAnswer;
 
-MathAnswer ParseForFormat(std::string_view answer, AnswerFormat format) {
-  std::string normalized = grading_internal::NormalizeMathAnswer(answer);
+// `list_reading`, where given, receives the parse of the answer read as a list where its
+// commas were read as thousands separators but could be a list's (NormalizeMathAnswer).
+MathAnswer ParseForFormat(std::string_view answer, AnswerFormat format,
+                          std::shared_ptr<const MathAnswer>* list_reading = nullptr) {
+  std::optional<std::string> as_list;
+  std::string normalized = grading_internal::NormalizeMathAnswer(answer, &as_list);
   if (format == AnswerFormat::kGsm8k) {
     // GSM8K answers are numbers with currency, commas and units around them; the LaTeX path
     // below still handles `\frac{15}{2}`, `\$18` or `18\text{ dollars}`.
@@ -34,6 +38,9 @@ MathAnswer ParseForFormat(std::string_view answer, AnswerFormat format) {
       parsed.samples.percent = number->percent;
       return parsed;
     }
+  }
+  if (as_list && list_reading != nullptr) {
+    *list_reading = std::make_shared<MathAnswer>(grading_internal::ParseMathAnswer(*as_list));
   }
   return grading_internal::ParseMathAnswer(normalized);
 }
@@ -179,9 +186,12 @@ std::optional<std::string> MathGoldAnswer(std::string_view solution) {
 
 ParsedAnswer ParsedAnswer::Parse(std::string_view answer, AnswerFormat format) {
   if (format == AnswerFormat::kCode) return ParsedAnswer(format, nullptr, CanonicalProgram(answer));
-  auto parsed = std::make_shared<MathAnswer>(ParseForFormat(answer, format));
+  std::shared_ptr<const MathAnswer> list_reading;
+  auto parsed = std::make_shared<MathAnswer>(ParseForFormat(answer, format, &list_reading));
   std::string key = grading_internal::MathAnswerKey(*parsed);
-  return ParsedAnswer(format, std::move(parsed), std::move(key));
+  ParsedAnswer result(format, std::move(parsed), std::move(key));
+  result.list_reading_ = std::move(list_reading);
+  return result;
 }
 
 bool ParsedAnswer::empty() const {
@@ -192,7 +202,14 @@ bool ParsedAnswer::IsEquivalentTo(const ParsedAnswer& reference) const {
   if (format_ != reference.format_ || empty() || reference.empty()) return false;
   if (parsed_ == nullptr || reference.parsed_ == nullptr) return key_ == reference.key_;
   if (!key_.empty() && key_ == reference.key_) return true;
-  return grading_internal::MathAnswersEquivalent(*parsed_, *reference.parsed_);
+  if (grading_internal::MathAnswersEquivalent(*parsed_, *reference.parsed_)) return true;
+  // `70,110` against `110, 70`: the side written as one number in 3-digit groups is read as a
+  // list when the other side is a list. Two numbers both so written stay numbers (`123,456` is
+  // not `456,123`).
+  if ((list_reading_ == nullptr) == (reference.list_reading_ == nullptr)) return false;
+  return grading_internal::MathAnswersEquivalent(
+      list_reading_ ? *list_reading_ : *parsed_,
+      reference.list_reading_ ? *reference.list_reading_ : *reference.parsed_);
 }
 
 bool AnswersEquivalent(std::string_view candidate, std::string_view reference,

@@ -113,6 +113,9 @@ class ParsedAnswer {
   AnswerFormat format_;
   std::shared_ptr<const grading_internal::MathAnswer> parsed_;  // null for kCode
   std::string key_;
+  // The answer read as a list where its commas were read as thousands separators but could be
+  // a list's (`70,110`); null otherwise.
+  std::shared_ptr<const grading_internal::MathAnswer> list_reading_;
 };
 
 struct GradeResult {

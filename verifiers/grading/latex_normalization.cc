@@ -2,10 +2,13 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "absl/strings/str_replace.h"
 
 namespace ponder::verifiers::grading_internal {
 namespace {
@@ -213,6 +216,10 @@ class Normalizer {
  public:
   Normalizer(std::string_view in, int depth) : in_(in), depth_(depth) {}
 
+  // Whether a comma was written as a list separator: followed by a space (`45, 135`; nobody
+  // writes a thousands separator so) or made from a word (`12\text{ and }130`).
+  bool list_commas() const { return list_commas_; }
+
   // The token-level pass; see NormalizeMathAnswer for the whole-string post-pass.
   std::string Run() {
     out_.reserve(in_.size());
@@ -242,6 +249,7 @@ class Normalizer {
   void EmitChar(char c) {
     if (pending_space_) {
       pending_space_ = false;
+      if (!out_.empty() && out_.back() == ',') list_commas_ = true;
       if (!out_.empty() && ((IsAsciiDigit(out_.back()) && IsAsciiDigit(c)) ||
                             (IsAsciiLetter(out_.back()) && IsAsciiLetter(c)))) {
         out_.push_back(' ');
@@ -422,9 +430,9 @@ class Normalizer {
     }
   }
 
-  // A text group right after a number, with nothing but an optional power, a full stop or the
-  // end of an element after it, is a unit (Hendrycks' `_remove_right_units`, Qwen's trailing
-  // `\text{...}` removal).
+  // A text group right after a number, with nothing but an optional power, a full stop, closing
+  // braces or the end of an element after it, is a unit (Hendrycks' `_remove_right_units`, Qwen's
+  // trailing `\text{...}` removal).
   bool TextIsUnit(std::string_view trimmed) {
     if (trimmed.empty() || !IsAsciiLetter(trimmed[0]) || out_.empty()) return false;
     if (!EndsWithQuantity(out_)) return false;
@@ -455,6 +463,11 @@ class Normalizer {
     skip_spaces();
     if (j < in_.size() && in_[j] == '.') ++j;
     skip_spaces();
+    // Groups that close around the quantity: `\boxed{575\text{ students}}`.
+    while (j < in_.size() && in_[j] == '}') {
+      ++j;
+      skip_spaces();
+    }
     bool ends_element = j >= in_.size() || in_[j] == ',' || in_[j] == ')' || in_[j] == ']' ||
                         in_[j] == '&' || in_[j] == '$' || in_[j] == ';' ||
                         in_.substr(j, 2) == "\\\\" || in_.substr(j, 2) == "\\}" ||
@@ -474,6 +487,7 @@ class Normalizer {
     if (lower == "and" || lower == "or" || lower == "," || lower == "and/or") {
       pending_space_ = false;
       EmitChar(',');
+      list_commas_ = true;
       return;
     }
     if (trimmed.empty() || TextIsUnit(trimmed)) return;
@@ -481,7 +495,9 @@ class Normalizer {
     if (depth_ >= kMaxTextDepth) {
       for (char c : trimmed) EmitChar(c);
     } else {
-      std::string inner = Normalizer(trimmed, depth_ + 1).Run();
+      Normalizer inner_normalizer(trimmed, depth_ + 1);
+      std::string inner = inner_normalizer.Run();
+      list_commas_ = list_commas_ || inner_normalizer.list_commas();
       for (char c : inner) EmitChar(c);
     }
     if (IsAsciiSpace(contents.back())) pending_space_ = true;
@@ -493,6 +509,7 @@ class Normalizer {
   std::string out_;
   bool pending_space_ = false;
   bool after_command_ = false;
+  bool list_commas_ = false;
 };
 
 // Resolves thousands marks: dropped between a digit and exactly three digits, else a comma.
@@ -554,7 +571,9 @@ void UnwrapOuterBraces(std::string& s) {
 
 // Replaces whole words that are not command names: `and`/`or` -> `,`, `percent` -> `%`,
 // `infinity` -> `\infty`, `sqrt` -> `\sqrt`, `pi` -> `\pi`.
-void ReplaceWords(std::string& s) {
+// Returns whether a word became a list comma.
+bool ReplaceWords(std::string& s) {
+  bool list_comma = false;
   std::string result;
   result.reserve(s.size());
   size_t i = 0;
@@ -577,6 +596,7 @@ void ReplaceWords(std::string& s) {
     while (end < s.size() && IsAsciiLetter(s[end])) lower.push_back(AsciiLower(s[end++]));
     if (lower == "and" || lower == "or") {
       result.push_back(',');
+      list_comma = true;
     } else if (lower == "percent" || lower == "percentage" || lower == "pct") {
       result.push_back('%');
     } else if (lower == "infinity" || lower == "inf") {
@@ -591,6 +611,7 @@ void ReplaceWords(std::string& s) {
     i = end;
   }
   s = std::move(result);
+  return list_comma;
 }
 
 // Removes trailing unit words after a number: `25km` -> `25`, `135 square feet` -> `135`,
@@ -680,6 +701,66 @@ bool RewriteMixedNumber(std::string& s) {
   return true;
 }
 
+// Whether a number in 3-digit groups (`70,110`) could be a list of integers instead: no decimal
+// part or percent, and no group after a comma starts with 0 (`1,050` is one number).
+bool CouldBeList(std::string_view grouped) {
+  if (grouped.find_first_of(".%") != std::string_view::npos) return false;
+  for (size_t i = 0; i + 1 < grouped.size(); ++i) {
+    if (grouped[i] == ',' && grouped[i + 1] == '0') return false;
+  }
+  return true;
+}
+
+// One argument of `\frac` that is an integer: `{12}` or a lone digit (`\frac47`). Returns the
+// position after it, or npos.
+size_t SkipIntegerArgument(std::string_view s, size_t i) {
+  if (i < s.size() && IsAsciiDigit(s[i])) return i + 1;
+  if (i >= s.size() || s[i] != '{') return std::string_view::npos;
+  size_t digits = ++i;
+  while (i < s.size() && IsAsciiDigit(s[i])) ++i;
+  if (i == digits || i >= s.size() || s[i] != '}') return std::string_view::npos;
+  return i + 1;
+}
+
+// `1\frac{4}{5}` -> `(1+\frac{4}{5})`, anywhere an integer that follows no other operand stands
+// right before a fraction of integers: a mixed number, as PRM800K reads it and Math-Verify
+// does (latex2sympy2_extended's ConversionConfig.interpret_as_mixed_fractions, on by default:
+// `-3 \frac{1}{2}` is -7/2, `3.1 \frac{1}{2}` a product). Qwen2.5-Math multiplies. 14 answers of
+// MATH's test set are written so (`137 \frac{1}{2}`, `1\frac{4}{5}`).
+void RewriteLatexMixedNumbers(std::string& s) {
+  constexpr std::string_view kFrac = "\\frac";
+  std::string result;
+  size_t copied = 0;
+  for (size_t at = s.find(kFrac); at != std::string::npos; at = s.find(kFrac, at + 1)) {
+    size_t whole = at;
+    while (whole > copied && IsAsciiDigit(s[whole - 1])) --whole;
+    if (whole == at) continue;
+    if (whole > 0) {
+      char before = s[whole - 1];
+      if (IsAsciiLetter(before) || IsAsciiDigit(before) || before == '.' || before == ' ' ||
+          before == '^' || before == '_' || before == '}' || before == ')' || before == ']' ||
+          before == '\\') {
+        continue;
+      }
+    }
+    size_t numerator_end = SkipIntegerArgument(s, at + kFrac.size());
+    if (numerator_end == std::string::npos) continue;
+    size_t end = SkipIntegerArgument(s, numerator_end);
+    if (end == std::string::npos || (end < s.size() && s[end] == '^')) continue;
+    result.append(s, copied, whole - copied);
+    result.push_back('(');
+    result.append(s, whole, at - whole);
+    result.push_back('+');
+    result.append(s, at, end - at);
+    result.push_back(')');
+    copied = end;
+    at = end - 1;
+  }
+  if (copied == 0) return;
+  result.append(s, copied, std::string::npos);
+  s = std::move(result);
+}
+
 // Keeps a space only between two digits or two letters.
 // `,,` (from `7, -2, \text{ and } -5`) -> `,`; `_{7}` -> `_7` and `^{2}` -> `^2`.
 void TidyPunctuation(std::string& s) {
@@ -729,7 +810,8 @@ std::string_view TrimAsciiSpace(std::string_view s) {
   return s.substr(start, end - start);
 }
 
-std::string NormalizeMathAnswer(std::string_view raw) {
+std::string NormalizeMathAnswer(std::string_view raw, std::optional<std::string>* list_reading) {
+  if (list_reading != nullptr) list_reading->reset();
   raw = TrimAsciiSpace(raw);
   if (raw.size() > kMaxNormalizedInput) {
     std::string compact;
@@ -738,22 +820,34 @@ std::string NormalizeMathAnswer(std::string_view raw) {
     }
     return compact;
   }
-  std::string s = Normalizer(raw, 0).Run();
+  Normalizer normalizer(raw, 0);
+  std::string s = normalizer.Run();
+  bool list_commas = normalizer.list_commas();
   ResolveThousandsMarks(s);
   StripTrailingPunctuation(s);
   UnwrapOuterBraces(s);
-  ReplaceWords(s);
+  list_commas = ReplaceWords(s) || list_commas;
   StripTrailingUnitWords(s);
   StripTrailingPunctuation(s);
-  if (IsGroupedNumber(s, ',')) {
+  // A list that reads like one number in 3-digit groups keeps a space after its commas, so
+  // that normalising the result again gives it back.
+  const bool spaced_list = list_commas && IsGroupedNumber(s, ',');
+  if (!list_commas && IsGroupedNumber(s, ',')) {
+    if (list_reading != nullptr && CouldBeList(s)) {
+      std::string list = s;
+      TidyPunctuation(list);
+      DropInsignificantSpaces(list);
+      *list_reading = std::move(list);
+    }
     std::erase(s, ',');
   } else if (IsGroupedNumber(s, ' ')) {
     std::erase(s, ' ');
-  } else {
-    RewriteMixedNumber(s);
+  } else if (!RewriteMixedNumber(s)) {
+    RewriteLatexMixedNumbers(s);
   }
   TidyPunctuation(s);
   DropInsignificantSpaces(s);
+  if (spaced_list) s = absl::StrReplaceAll(s, {{",", ", "}});
   return s;
 }
 

@@ -18,8 +18,12 @@
 //    unit and is removed (`135\text{ square feet}`, `5\text{ cm}^2`); otherwise the group is
 //    replaced by its normalised contents (`\text{(C)}` -> `(C)`).
 //  * thousands separators: `{,}` and `,\!` always; plain commas or spaces only when the whole
-//    answer is one number in 3-digit groups (`1,000`, `1 000`), so tuples keep their commas.
-//  * a mixed number `7 3/4` becomes `(7+3/4)` (PRM800K and Math-Verify; Qwen reads 73/4).
+//    answer is one number in 3-digit groups (`1,000`, `1 000`), so tuples keep their commas,
+//    and no comma is followed by a space or made from a word (`45, 135` and `12 and 130` are
+//    lists).
+//  * a mixed number `7 3/4` becomes `(7+3/4)` (PRM800K and Math-Verify; Qwen reads 73/4), and
+//    so does an integer right before a fraction of integers, `7\frac{3}{4}` (PRM800K and
+//    Math-Verify; Qwen multiplies).
 //  * trailing full stops and trailing known unit words (`25 cm`, `3 dollars`) removed; the
 //    words `percent`/`pct` become `%`, `and`/`or` become a comma, `infinity` becomes `\infty`.
 //  * spaces removed, except one between two digits or two letters (`4 4/9`, `no solution`).
@@ -30,6 +34,7 @@
 #define PONDER_VERIFIERS_GRADING_LATEX_NORMALIZATION_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,7 +42,11 @@ namespace ponder::verifiers::grading_internal {
 
 inline constexpr size_t kMaxNormalizedInput = 16384;
 
-std::string NormalizeMathAnswer(std::string_view raw);
+// `list_reading`, where given, receives the normalisation of `raw` as a list when its commas
+// were read as thousands separators but could be a list's (`70,110`, MATH's answer to a
+// problem with the solutions 70 and 110; not `1,050`), and is reset otherwise.
+std::string NormalizeMathAnswer(std::string_view raw,
+                                std::optional<std::string>* list_reading = nullptr);
 
 // Character classes on bytes (ASCII only; other bytes are neither).
 inline bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }

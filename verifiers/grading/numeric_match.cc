@@ -30,7 +30,9 @@ bool RealsMatchRounded(double a, double b) {
   // Six-decimal rounding is only representable below ~1e9 in a double; above that the relative
   // test alone would be looser than Math-Verify, so require agreement to noise instead.
   if (scale >= 1e9) return RealsMatchWithinNoise(a, b);
-  return std::round(a * kRoundingScale) == std::round(b * kRoundingScale);
+  // Halves to even, as Math-Verify's rounding does (1/128 = 0.0078125 is 0.007812, not 0.007813);
+  // nearbyint rounds so in the default rounding mode.
+  return std::nearbyint(a * kRoundingScale) == std::nearbyint(b * kRoundingScale);
 }
 
 }  // namespace

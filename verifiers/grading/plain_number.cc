@@ -18,6 +18,18 @@ constexpr int kMaxExactDigits = 18;
 
 bool IsDigitAt(std::string_view s, size_t i) { return i < s.size() && IsAsciiDigit(s[i]); }
 
+bool SkipCurrency(std::string_view s, size_t* i) {
+  static constexpr std::string_view kCurrencies[] = {"\\$", "$", "\xE2\x82\xAC", "\xC2\xA3",
+                                                     "\xC2\xA5"};
+  for (std::string_view currency : kCurrencies) {
+    if (s.substr(*i, currency.size()) == currency) {
+      *i += currency.size();
+      return true;
+    }
+  }
+  return false;
+}
+
 // Digits with thousands groups and decimals starting at `i` (no sign). Appends the number
 // without commas to `out`; returns the end position, or `i` if no number starts there.
 size_t ScanUnsigned(std::string_view s, size_t i, std::string* out, bool* decimal) {
@@ -40,16 +52,28 @@ size_t ScanUnsigned(std::string_view s, size_t i, std::string* out, bool* decima
   return i;
 }
 
-// A number token at `i` for FirstNumberIn/LastNumberIn: sign, digits, `/digits`, `%`.
+// The length of a minus sign at `i` (`-` or U+2212), and of a currency sign after it (`-$5`).
+size_t MinusLength(std::string_view s, size_t i) {
+  size_t j = i;
+  if (s[j] == '-') {
+    ++j;
+  } else if (s.substr(j, kUnicodeMinus.size()) == kUnicodeMinus) {
+    j += kUnicodeMinus.size();
+  } else {
+    return 0;
+  }
+  SkipCurrency(s, &j);
+  return j - i;
+}
+
+// A number token at `i` for FirstNumberIn/LastNumberIn: sign (a currency sign may follow it),
+// digits, `/digits`, `%`.
 size_t ScanToken(std::string_view s, size_t i, std::string* out) {
   size_t j = i;
   std::string token;
-  if (s[j] == '-') {
+  if (size_t minus = MinusLength(s, j); minus > 0) {
     token.push_back('-');
-    ++j;
-  } else if (s.substr(j, kUnicodeMinus.size()) == kUnicodeMinus) {
-    token.push_back('-');
-    j += kUnicodeMinus.size();
+    j += minus;
   }
   bool decimal = false;
   size_t end = ScanUnsigned(s, j, &token, &decimal);
@@ -74,9 +98,9 @@ bool CanStartNumber(std::string_view s, size_t i) {
   char previous = i > 0 ? s[i - 1] : ' ';
   if (IsAsciiDigit(s[i])) return !IsAsciiDigit(previous) && previous != '.';
   if (s[i] == '.') return IsDigitAt(s, i + 1) && !IsAsciiDigit(previous);
-  bool minus = s[i] == '-' || s.substr(i, kUnicodeMinus.size()) == kUnicodeMinus;
-  if (!minus) return false;
-  size_t after = i + (s[i] == '-' ? 1 : kUnicodeMinus.size());
+  size_t minus = MinusLength(s, i);
+  if (minus == 0) return false;
+  size_t after = i + minus;
   bool digit_follows =
       IsDigitAt(s, after) || (after + 1 < s.size() && s[after] == '.' && IsDigitAt(s, after + 1));
   return digit_follows && !IsAsciiLetter(previous) && !IsAsciiDigit(previous) && previous != ')';
@@ -97,18 +121,6 @@ void ForEachNumber(std::string_view text, Visitor visit) {
     }
     ++i;
   }
-}
-
-bool SkipCurrency(std::string_view s, size_t* i) {
-  static constexpr std::string_view kCurrencies[] = {"\\$", "$", "\xE2\x82\xAC", "\xC2\xA3",
-                                                     "\xC2\xA5"};
-  for (std::string_view currency : kCurrencies) {
-    if (s.substr(*i, currency.size()) == currency) {
-      *i += currency.size();
-      return true;
-    }
-  }
-  return false;
 }
 
 bool StartsWithWord(std::string_view s, std::string_view lower_word) {

@@ -45,6 +45,13 @@ INSTANTIATE_TEST_SUITE_P(Cases, GradingNormalization, testing::Values(
     NormalizationCase{"1 000", "1000"},
     NormalizationCase{R"(1\,000)", "1000"},
     NormalizationCase{"-7 3/4", "-(7+3/4)"},
+    NormalizationCase{R"(137 \frac{1}{2})", R"((137+\frac{1}{2}))"},
+    NormalizationCase{R"(8\frac47)", R"((8+\frac47))"},
+    NormalizationCase{R"(x=1\frac{1}{2})", R"(x=(1+\frac{1}{2}))"},
+    NormalizationCase{R"(3.1\frac12)", R"(3.1\frac12)"},  // a decimal multiplies
+    NormalizationCase{R"(2\frac{\sqrt2}{2})", R"(2\frac{\sqrt2}{2})"},  // not a fraction of integers
+    NormalizationCase{"45,  135", "45, 135"},  // a spaced comma is no thousands separator
+    NormalizationCase{R"(\boxed{575\text{ students}})", "575"},
     NormalizationCase{"a+b", "a+b"},  // no unit list eats `a`
     NormalizationCase{"25 cm", "25"},
     NormalizationCase{"3 square units", "3"},
