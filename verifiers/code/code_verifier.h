@@ -25,9 +25,11 @@
 //
 // What the nonce does not cover: test code (HumanEval's check(), MBPP's asserts) necessarily runs
 // in the candidate's interpreter, so a candidate that introspects that interpreter (frames,
-// monkey-patched builtins, objects whose __eq__ always holds) can still game in-process tests, as
-// with every harness of this kind. Input/output cases and program-of-thought answers do not have
-// this weakness: the candidate runs in a separate process and its output is judged here.
+// monkey-patched builtins the tests call, objects whose __eq__ always holds) can still game
+// in-process tests, as with every harness of this kind. The driver binds what it runs the tests
+// with (exec, compile) before the program runs, so replacing those does not skip the tests.
+// Input/output cases and program-of-thought answers do not have this weakness: the candidate runs
+// in a separate process and its output is judged here.
 #ifndef PONDER_VERIFIERS_CODE_CODE_VERIFIER_H_
 #define PONDER_VERIFIERS_CODE_CODE_VERIFIER_H_
 

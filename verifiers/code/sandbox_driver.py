@@ -20,9 +20,10 @@
 #          which compares it. The candidate never shares this interpreter in this mode.
 #
 # Startup cost matters (one launch per candidate), so the tests modes import only built-in
-# modules. The driver binds the functions it reports with before the candidate runs, so that a
-# program that replaces os.write does not change the verdicts. It cannot defend against a
-# program that introspects this interpreter; see code_verifier.h.
+# modules. The driver binds the functions it reports and runs the tests with before the
+# candidate runs, so that a program that replaces os.write or exec does not change the
+# verdicts. It cannot defend against a program that introspects this interpreter; see
+# code_verifier.h.
 import _ast
 import _thread
 import builtins
@@ -211,8 +212,15 @@ def plan_tests(mode):
     return units
 
 
+def run_program(code, namespace, exec_):
+    """Runs the candidate from a frame that holds nothing of the driver's."""
+    exec_(code, namespace)
+
+
 def run_tests(mode, report):
-    exit_now = os._exit
+    # Bound before the candidate runs: a program that replaces builtins.exec must not turn the
+    # tests into no-ops.
+    exit_now, exec_, compile_ = os._exit, builtins.exec, builtins.compile
     try:
         units = plan_tests(mode)
     except (SyntaxError, ValueError) as error:
@@ -230,9 +238,9 @@ def run_tests(mode, report):
     program = read_file("/sandbox/program.py")
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     try:
-        code = compile(program, "program.py", "exec")
+        code = compile_(program, "program.py", "exec")
         sys.argv = ["program.py"]
-        exec(code, namespace)
+        run_program(code, namespace, exec_)
     except BaseException as error:
         report("program_failed", detail=describe(error))
         report("done")
@@ -247,7 +255,7 @@ def run_tests(mode, report):
         try:
             if unit.compile_error is not None:
                 raise SyntaxError(unit.compile_error)
-            exec(unit.code, namespace)
+            exec_(unit.code, namespace)
             passed, detail = True, ""
         except BaseException as error:
             passed, detail = False, clip(f"{unit.label} -> {describe(error)}")

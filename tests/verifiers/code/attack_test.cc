@@ -470,5 +470,19 @@ def forked():
   EXPECT_TRUE(leftover_.empty());
 }
 
+// The driver runs the tests with the exec it bound before the program ran.
+TEST_F(AttackTest, ReplacingExecDoesNotSkipTheTests) {
+  Prepare(21);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  const std::string program =
+      "import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.compile = lambda *a, "
+      "**k: None\ndef f():\n    return 2\n";
+  for (const char* tests :
+       {"assert f() == 1\n", "def check(c):\n    assert c() == 1\ncheck(f)\n"}) {
+    CodeRunResult result = Run(program, tests);
+    EXPECT_EQ(result.status, CodeRunStatus::kFailed) << tests << Describe(result);
+  }
+}
+
 }  // namespace
 }  // namespace ponder::verifiers
