@@ -30,7 +30,7 @@ constexpr char kUsage[] =
     "Each input line is a JSON object:\n"
     "  {\"language\": \"python\", \"program\": \"...\",\n"
     "   \"tests\": \"python test code run after the program\"  (each top-level assert, loop or\n"
-    "            call such as check(f) is a test)\n"
+    "            call such as check(f) is a test; the program's __main__ block does not run)\n"
     "   | \"test_cases\": [{\"input\": \"...\", \"expected_output\": \"...\"}, ...],\n"
     "   \"timeout_s\": 5}\n"
     "Each output line (same order) is\n"

