@@ -50,6 +50,7 @@ absl::Status ValidateLimits(const SandboxLimits& limits) {
     int64_t minimum;
   } const checks[] = {
       {"cpu_seconds", limits.cpu_seconds, 0},
+      {"memory_bytes", limits.memory_bytes, int64_t{64} << 20},
       {"address_space_bytes", limits.address_space_bytes, int64_t{64} << 20},
       {"file_size_bytes", limits.file_size_bytes, 0},
       {"tmpfs_bytes", limits.tmpfs_bytes, int64_t{1} << 20},
@@ -62,6 +63,14 @@ absl::Status ValidateLimits(const SandboxLimits& limits) {
       return absl::InvalidArgumentError(absl::StrCat("limit ", check.name, " must be at least ",
                                                      check.minimum, ", got ", check.value));
     }
+  }
+  // Both are at least 1 here, and processes is an int: the product does not overflow unless
+  // the address space is beyond any memory_bytes anyway.
+  if (limits.address_space_bytes > limits.memory_bytes / limits.processes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limits processes (", limits.processes, ") x address_space_bytes (",
+                     limits.address_space_bytes, ") exceed the run's memory_bytes (",
+                     limits.memory_bytes, "): lower one of them or raise memory_bytes"));
   }
   return absl::OkStatus();
 }

@@ -10,7 +10,8 @@
 //      at /tmp is the only writable place; --die-with-parent, --cap-drop ALL, a new session.
 //   2. a seccomp filter: sockets other than AF_UNIX, namespace, mount and ptrace calls and other
 //      kernel attack surface are refused (verifiers/code/sandbox_seccomp.h lists them).
-//   3. rlimits on CPU time, address space, file size, open files and processes.
+//   3. rlimits on CPU time, address space, file size, open files and processes; the product of
+//      the last two is the run's memory budget (SandboxLimits::memory_bytes).
 //   4. one unprivileged uid per concurrent slot (SandboxConfig::uid_base + slot), so the process
 //      limit counts only that run's processes; bubblewrap itself starts as that uid.
 //   5. a wall-clock timeout that kills the whole process tree, and a slot is reused only after
@@ -70,7 +71,7 @@ struct CodeRunCost {
   double cpu_seconds = 0;
   // Largest resident set of one process: the interpreter's, sampled from outside every 100 ms
   // and before a kill, or that or a waited-for child's as the driver reports at the end of a
-  // complete run. A statistic, not a limit (RLIMIT_AS is the limit).
+  // complete run. A statistic, not a limit (SandboxLimits::memory_bytes is the limit).
   int64_t peak_rss_bytes = 0;
 };
 
@@ -78,11 +79,20 @@ struct SandboxLimits {
   double timeout_seconds = 5;  // wall clock for the whole launch, interpreter start included
   // RLIMIT_CPU per process; 0 means ceil(timeout_seconds) + 1, a backstop behind the wall clock.
   int cpu_seconds = 0;
-  int64_t address_space_bytes = int64_t{1} << 30;  // RLIMIT_AS
-  int64_t file_size_bytes = int64_t{16} << 20;     // RLIMIT_FSIZE
-  int64_t tmpfs_bytes = int64_t{64} << 20;         // size of the writable /tmp
-  int open_files = 128;                            // RLIMIT_NOFILE
-  int processes = 64;                              // RLIMIT_NPROC, counted for the slot's uid
+  // The run's memory, all its processes together (the writable /tmp comes on top): requests
+  // whose processes * address_space_bytes exceed it are refused, so that however a candidate
+  // spreads its memory over processes (each capped by RLIMIT_AS, their number by RLIMIT_NPROC)
+  // it cannot hold more. Runs at once are at most one per core (CodeVerifierPool), so a host
+  // needs about cores * memory_bytes for the sandbox in the worst case. No cgroup caps the
+  // run's memory (not every host delegates one), which is why the budget is the product.
+  int64_t memory_bytes = int64_t{4} << 30;
+  int64_t address_space_bytes = int64_t{256} << 20;  // RLIMIT_AS, of each process
+  int64_t file_size_bytes = int64_t{16} << 20;       // RLIMIT_FSIZE
+  int64_t tmpfs_bytes = int64_t{64} << 20;           // size of the writable /tmp
+  int open_files = 128;                              // RLIMIT_NOFILE
+  // RLIMIT_NPROC, counted for the slot's uid: processes and threads, bubblewrap's monitor and
+  // the driver (two, plus its lifeline thread) included.
+  int processes = 16;
   // Cap on stdout + stderr of the launch (exceeding it ends the run as kError) and on the
   // stdout of each input/output case (exceeding it fails the case).
   int64_t output_bytes = int64_t{1} << 20;

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -104,7 +105,7 @@ TEST_F(AttackTest, MemoryHogFailsWithMemoryError) {
   request.program = std::string("hog = []\nwhile True:\n    hog.append(bytearray(16 << 20))\n") +
                     kCorrectFunction;
   request.test_code = kAddTests;
-  request.limits.address_space_bytes = int64_t{512} << 20;
+  request.limits.address_space_bytes = int64_t{128} << 20;
   CodeRunResult result = Run(request);
   EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
   EXPECT_NE(result.detail.find("MemoryError"), std::string::npos) << result.detail;
@@ -467,6 +468,62 @@ def forked():
                              "assert forked() == 7\n");
   EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
   EXPECT_EQ(result.tests_passed, 3);
+  EXPECT_TRUE(leftover_.empty());
+}
+
+// The run's processes together hold no more than its memory budget: each forks children that
+// fill their memory until refused and keep it while the others fill theirs. A small budget, so
+// that the test cannot endanger the host.
+TEST_F(AttackTest, ProcessesTogetherStayWithinTheRunsMemoryBudget) {
+  Prepare(20);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  CodeRunRequest request;
+  request.program = R"(
+import os
+
+def fill():
+    blocks = []
+    try:
+        while True:
+            blocks.append(b'\x01' * (1 << 20))  # written, so resident
+    except MemoryError:
+        pass
+    return blocks
+
+def hog():
+    counts_read, counts_write = os.pipe()
+    hold_read, hold_write = os.pipe()
+    children = 0
+    while children < 64:
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            blocks = fill()
+            os.write(counts_write, b'%d\n' % len(blocks))
+            os.read(hold_read, 1)  # keep the memory until every child has filled its own
+            os._exit(0)
+        children += 1
+    counts = b''
+    while counts.count(b'\n') < children:
+        counts += os.read(counts_read, 4096)
+    mine = len(fill())
+    return children, sum(int(n) for n in counts.split()) + mine
+)";
+  request.test_code = "children, mib = hog()\nprint(children, mib)\nassert children >= 2\n";
+  request.limits.timeout_seconds = 60;
+  request.limits.processes = 8;
+  request.limits.address_space_bytes = int64_t{96} << 20;
+  request.limits.memory_bytes = int64_t{768} << 20;
+  CodeRunResult result = Run(request);
+  ASSERT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
+  int children = 0;
+  long long mib = 0;
+  ASSERT_EQ(std::sscanf(result.stdout_text.c_str(), "%d %lld", &children, &mib), 2)
+      << result.stdout_text;
+  EXPECT_GT(mib, 2 * 32) << "the processes did not fill their memory";
+  EXPECT_LE(mib << 20, request.limits.memory_bytes) << children << " children";
   EXPECT_TRUE(leftover_.empty());
 }
 

@@ -265,10 +265,10 @@ TEST_F(CodeVerifierTest, CostReportsTheLargestResidentSet) {
   EXPECT_LT(baseline.cost.peak_rss_bytes, 100 * kMiB);
   // In the interpreter itself (sampled from outside) ...
   CodeRunRequest big = small;
-  big.program = "block = b'x' * (200 << 20)\nx = 1";
+  big.program = "block = b'x' * (150 << 20)\nx = 1";
   CodeRunResult in_process = sandbox_->Run(big);
   ASSERT_EQ(in_process.status, CodeRunStatus::kPassed) << Describe(in_process);
-  EXPECT_GE(in_process.cost.peak_rss_bytes, 200 * kMiB);
+  EXPECT_GE(in_process.cost.peak_rss_bytes, 150 * kMiB);
   // ... and in a child it waited for (reported by the driver).
   CodeRunResult in_child =
       CodeVerifier(sandbox_.get())
@@ -292,6 +292,13 @@ TEST_F(CodeVerifierTest, InvalidRequestsAreErrorsNamingTheProblem) {
   request.test_code = "assert x == 1";
   request.limits.timeout_seconds = 0;
   EXPECT_NE(sandbox_->Run(request).detail.find("timeout_seconds"), std::string::npos);
+  // Limits whose processes together could hold more than the run's memory.
+  request.limits = {};
+  request.limits.processes = 32;
+  CodeRunResult over_budget = sandbox_->Run(request);
+  EXPECT_EQ(over_budget.status, CodeRunStatus::kError);
+  EXPECT_NE(over_budget.detail.find("processes (32) x address_space_bytes"), std::string::npos)
+      << over_budget.detail;
 }
 
 TEST(SandboxUnavailableTest, MissingBubblewrapIsUnavailableNeverAVerdict) {

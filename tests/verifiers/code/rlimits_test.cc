@@ -36,6 +36,13 @@ TEST(RlimitsTest, EveryLimitOfTheIssueIsSetFromTheRequest) {
   }
 }
 
+// processes * address space bounds what a run's processes can hold together.
+TEST(RlimitsTest, DefaultLimitsFitTheRunsMemoryBudget) {
+  const SandboxLimits limits;
+  EXPECT_LE(limits.processes * limits.address_space_bytes, limits.memory_bytes);
+  EXPECT_LE(limits.memory_bytes, int64_t{4} << 30);
+}
+
 TEST(RlimitsTest, ExplicitCpuSecondsWin) {
   SandboxLimits limits;
   limits.cpu_seconds = 7;
