@@ -76,7 +76,9 @@ struct CodeRunCost {
 };
 
 struct SandboxLimits {
-  double timeout_seconds = 5;  // wall clock for the whole launch, interpreter start included
+  // Wall clock for the whole launch, interpreter start included: a run that spends it starting
+  // (a timeout below about 0.1 s, or a very loaded host) ends as kTimeout.
+  double timeout_seconds = 5;
   // RLIMIT_CPU per process; 0 means ceil(timeout_seconds) + 1, a backstop behind the wall clock.
   int cpu_seconds = 0;
   // The run's memory, all its processes together (the writable /tmp comes on top): requests

@@ -381,9 +381,11 @@ class Supervisor {
     if (!bwrap_exited) {
       SamplePeak();
       // PID 1 of the namespace first, so that bubblewrap still reaps it and reports; then
-      // bubblewrap itself if it lingers.
+      // bubblewrap itself if it lingers. Before bubblewrap reported PID 1 (a timeout shorter
+      // than the start-up), bubblewrap at once: waiting would let the command run on.
+      if (fds_[kStatus].fd >= 0 && !ReadStatus()) fds_[kStatus].fd = -1;
       PidfdKill(child_pidfd_.get());
-      if (!PidfdExited(bwrap_pidfd_, 2000)) PidfdKill(bwrap_pidfd_);
+      if (child_pidfd_.get() < 0 || !PidfdExited(bwrap_pidfd_, 2000)) PidfdKill(bwrap_pidfd_);
     }
     Drain();
     if (observer_ != nullptr && observer_->Complete()) outcome_.channel_complete = true;

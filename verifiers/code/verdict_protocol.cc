@@ -213,14 +213,21 @@ CodeRunResult JudgeRun(const CodeRunRequest& request, const LaunchOutcome& outco
   const SandboxLimits& limits = request.limits;
   if (!verdicts.started()) {
     // Nothing of the candidate ran: the driver reports "start" before it reads the program.
+    // The timeout covers starting the sandbox and the interpreter, so one shorter than that
+    // (or a start slowed by a loaded host) is the run's timeout, not a broken sandbox; a
+    // sandbox that cannot be set up fails fast instead (bubblewrap exits).
+    if (outcome.timed_out) {
+      CodeRunResult result;
+      result.status = CodeRunStatus::kTimeout;
+      result.detail = absl::StrFormat(
+          "timed out after %g s while the sandbox and the interpreter were starting (which takes "
+          "about 0.1 s, more on a loaded host): give a longer timeout",
+          limits.timeout_seconds);
+      return result;
+    }
     if (!outcome.child_started) {
       return Unavailable(absl::StrCat("bubblewrap could not create the namespaces: ",
                                       Tail(outcome.stderr_text, 1000)));
-    }
-    if (outcome.timed_out) {
-      return Unavailable(
-          absl::StrFormat("the sandboxed interpreter did not start within the %g s timeout",
-                          limits.timeout_seconds));
     }
     if (outcome.exit_code < 0) {  // bubblewrap reports an exit code only after a complete setup
       return Unavailable(absl::StrCat("bubblewrap could not set up the sandbox: ",

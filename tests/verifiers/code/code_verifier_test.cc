@@ -122,6 +122,18 @@ TEST_F(CodeVerifierTest, TheMainBlockOfAProgramUnderTestDoesNotRun) {
   EXPECT_EQ(script.status, CodeRunStatus::kPassed) << Describe(script);
 }
 
+// The timeout includes starting the sandbox: one too short for that is a timeout, not a
+// sandbox that cannot be set up.
+TEST_F(CodeVerifierTest, TimeoutShorterThanStartUpIsATimeout) {
+  CodeRunRequest request;
+  request.program = "def f():\n    return 1\n";
+  request.test_code = "assert f() == 1\n";
+  request.limits.timeout_seconds = 0.0001;
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kTimeout) << Describe(result);
+  EXPECT_NE(result.detail.find("give a longer timeout"), std::string::npos) << result.detail;
+}
+
 TEST_F(CodeVerifierTest, FailingSetupFailsEveryTest) {
   MbppProblem problem;
   problem.test_setup_code = "import no_such_module";

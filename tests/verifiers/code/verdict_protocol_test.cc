@@ -175,6 +175,21 @@ TEST(JudgeRunTest, NoStartMeansTheSandboxIsUnavailable) {
   EXPECT_NE(result.detail.find("driver did not report"), std::string::npos);
 }
 
+// The timeout includes the start-up; a run that used it up starting is the run's timeout.
+TEST(JudgeRunTest, TimeoutBeforeTheDriverStartedIsATimeout) {
+  VerdictReader reader(kNonce);
+  for (const bool child_started : {false, true}) {
+    LaunchOutcome outcome = StartedOutcome();
+    outcome.child_started = child_started;
+    outcome.timed_out = true;
+    CodeRunResult result = JudgeRun(TestsRequest(), outcome, reader);
+    EXPECT_EQ(result.status, CodeRunStatus::kTimeout) << "child started " << child_started;
+    EXPECT_NE(result.detail.find("while the sandbox and the interpreter were starting"),
+              std::string::npos)
+        << result.detail;
+  }
+}
+
 TEST(JudgeRunTest, TimeoutKeepsTheTestsReportedSoFar) {
   VerdictReader reader(kNonce);
   reader.OnData(TestsStream(3, {true, true}, false));
