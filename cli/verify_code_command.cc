@@ -45,7 +45,8 @@ int RunVerifyCode(std::span<char* const> args) {
   int parallel = 0;
   FlagParser flags(kUsage);
   flags.AddString("input", &input_path, "JSONL file of programs and their tests");
-  flags.AddInt("parallel", &parallel, "runs at once (default and maximum: one per core)");
+  flags.AddInt("parallel", &parallel,
+               "runs at once (default and maximum: one per core; more is lowered, with a note)");
   if (absl::Status status = flags.Parse(args); !status.ok()) {
     return ReportStatus("verify-code", status);
   }
@@ -71,6 +72,12 @@ int RunVerifyCode(std::span<char* const> args) {
 
   verifiers::CodeSandbox sandbox;
   verifiers::CodeVerifierPool pool(&sandbox, parallel);
+  if (flags.WasSet("parallel") && parallel > pool.parallelism()) {
+    absl::FPrintF(stderr,
+                  "ponder verify-code: --parallel %d is more than this host runs at once (one "
+                  "per core); running %d at once\n",
+                  parallel, pool.parallelism());
+  }
   // Lines go through the pool in batches so that a large file needs bounded memory and results
   // appear as they are ready; within a batch they keep their order.
   const size_t batch_size = static_cast<size_t>(pool.parallelism()) * 16;

@@ -126,6 +126,17 @@ TEST(VerifyCodeCliUsageTest, AParallelismBelowOneIsAnErrorNamingTheFlag) {
   }
 }
 
+// Needs no sandbox: a --parallel above one per core was lowered silently.
+TEST(VerifyCodeCliUsageTest, AParallelismAboveTheCoresIsLoweredWithANote) {
+  ponder::testutil::CommandOutput run =
+      ponder::testutil::RunCommand(std::string(PONDER_BINARY_DIR) +
+                                   "/bin/ponder verify-code --input /dev/null --parallel 100000");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("--parallel 100000 is more than this host runs at once"),
+            std::string::npos)
+      << run.err;
+}
+
 TEST(CodeRunRequestFromJsonTest, ReadsBothKindsAndNamesBadFields) {
   absl::StatusOr<CodeRunRequest> tests = CodeRunRequestFromJson(
       R"({"language": "python", "program": "p", "tests": "assert 1", "timeout_s": 2.5})");
