@@ -288,7 +288,9 @@ absl::Status ApplySubset(const BenchFlags& f, orchestrator::ProblemSource& datas
   return absl::OkStatus();
 }
 
-// Whether two specs describe the same benchmark; how many runs go at once does not matter.
+// Whether two specs describe the same benchmark, problems aside (the stored spec has none;
+// ExperimentRunner::CheckSameProblemsAndModels compares them); how many runs go at once does
+// not matter.
 bool SameSpec(v1::ExperimentSpec a, v1::ExperimentSpec b) {
   a.clear_problems();
   b.clear_problems();
@@ -401,11 +403,23 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   if (f.resume) {
     PONDER_ASSIGN_OR_RETURN(std::vector<v1::Experiment> experiments,
                             store->ListExperiments(0, 1 << 20));
+    // The newest experiment with these settings, problems and models. One that differs only in
+    // its problems or models is refused rather than finished on the wrong ones.
+    std::string difference;
     for (const v1::Experiment& e : experiments) {  // newest first
-      if (SameSpec(e.spec(), spec)) {
+      if (!SameSpec(e.spec(), spec)) continue;
+      absl::Status same = runner.CheckSameProblemsAndModels(e.id(), spec);
+      if (same.ok()) {
         id = e.id();
         break;
       }
+      if (!absl::IsFailedPrecondition(same)) return same;
+      if (difference.empty()) difference = std::string(same.message());
+    }
+    if (id == 0 && !difference.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("--resume: ", difference,
+                       "; or drop --resume to start a new experiment with these settings"));
     }
     if (id == 0) {
       std::fprintf(stderr, "bench: no experiment in %s has these settings; starting a new one\n",

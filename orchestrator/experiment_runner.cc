@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "orchestrator/model_identity.h"
 #include "verifiers/verifier.h"
 
 namespace ponder::orchestrator {
@@ -95,21 +97,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
     if (shut_down_) return absl::UnavailableError("the server is shutting down");
     if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
   }
-  std::vector<v1::Problem> problems;
-  if (spec.problems_size() > 0) {
-    problems.assign(spec.problems().begin(), spec.problems().end());
-    for (size_t i = 0; i < problems.size(); ++i) {
-      if (problems[i].id().empty()) problems[i].set_id(absl::StrCat(i));
-    }
-  } else {
-    absl::StatusOr<std::vector<v1::Problem>> loaded = datasets_.Load(spec.dataset());
-    if (!loaded.ok()) return Within("spec", loaded.status());
-    problems = *std::move(loaded);
-    if (problems.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spec.dataset: the slice ", DescribeSlice(spec.dataset()), " has no problems"));
-    }
-  }
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, ProblemsOf(spec));
   const int64_t runs = static_cast<int64_t>(problems.size()) * spec.strategies_size() *
                        spec.budgets_size() * std::max(1, spec.seeds_size());
   if (runs > options_.limits.max_experiment_runs) {
@@ -141,7 +129,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
   NewExperiment record;
   record.spec = spec;
   record.problems = problems;
-  record.model = options_.model;
+  PONDER_ASSIGN_OR_RETURN(record.models, IdentifyModels(spec, pipeline_.models(), options_.model));
   record.dataset = spec.problems_size() > 0 ? "inline" : DescribeSlice(spec.dataset());
   record.code_version = options_.code_version;
   record.runs_planned = runs;
@@ -305,6 +293,76 @@ RunRecord ExperimentRunner::SolveOne(Active& active, const RunKey& key, bool* di
   return record;
 }
 
+absl::StatusOr<std::vector<v1::Problem>> ExperimentRunner::ProblemsOf(
+    const v1::ExperimentSpec& spec) {
+  if (spec.problems_size() > 0) {
+    std::vector<v1::Problem> problems(spec.problems().begin(), spec.problems().end());
+    for (size_t i = 0; i < problems.size(); ++i) {
+      if (problems[i].id().empty()) problems[i].set_id(absl::StrCat(i));
+    }
+    return problems;
+  }
+  absl::StatusOr<std::vector<v1::Problem>> loaded = datasets_.Load(spec.dataset());
+  if (!loaded.ok()) return Within("spec", loaded.status());
+  if (loaded->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "spec.dataset: the slice ", DescribeSlice(spec.dataset()), " has no problems"));
+  }
+  return loaded;
+}
+
+absl::Status ExperimentRunner::CheckModels(int64_t experiment_id, const v1::ExperimentSpec& spec) {
+  PONDER_ASSIGN_OR_RETURN(ExperimentModels recorded, store_.GetExperimentModels(experiment_id));
+  PONDER_ASSIGN_OR_RETURN(ExperimentModels here,
+                          IdentifyModels(spec, pipeline_.models(), options_.model));
+  return CheckSameModels(experiment_id, recorded, here);
+}
+
+absl::Status ExperimentRunner::CheckSameProblemsAndModels(int64_t experiment_id,
+                                                          const v1::ExperimentSpec& spec) {
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> recorded, store_.LoadProblems(experiment_id));
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> here, ProblemsOf(spec));
+  auto differ = [&](std::string what) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("experiment ", experiment_id, " was started on other problems (", what,
+                     "): to finish it, give it the problems it was started with"));
+  };
+  auto count = [](const std::vector<v1::Problem>& problems) {
+    std::string ids;
+    for (size_t i = 0; i < problems.size() && i < 3; ++i) {
+      absl::StrAppend(&ids, i > 0 ? ", " : "", Printable(problems[i].id(), 64));
+    }
+    return absl::StrCat(problems.size(), " (", ids, problems.size() > 3 ? ", ...)" : ")");
+  };
+  if (recorded.size() != here.size()) {
+    return differ(absl::StrCat("it has ", count(recorded), ", these settings give ", count(here)));
+  }
+  for (size_t i = 0; i < here.size(); ++i) {
+    const v1::Problem& a = recorded[i];
+    const v1::Problem& b = here[i];
+    std::string field;
+    if (a.id() != b.id()) {
+      field = "id";
+    } else if (a.text() != b.text()) {
+      field = "text";
+    } else if (a.has_reference_answer() != b.has_reference_answer() ||
+               a.reference_answer() != b.reference_answer()) {
+      field = "reference answer";
+    } else if (AnswerFormatName(a.answer_format()) != AnswerFormatName(b.answer_format())) {
+      field = "answer format";
+    } else if (!google::protobuf::util::MessageDifferencer::Equals(a.code_tests(),
+                                                                   b.code_tests()) ||
+               !google::protobuf::util::MessageDifferencer::Equals(a.example_tests(),
+                                                                   b.example_tests())) {
+      field = "tests";
+    }
+    if (field.empty()) continue;
+    return differ(absl::StrCat("its problem ", i, " '", Printable(a.id(), 64), "' and this one's '",
+                               Printable(b.id(), 64), "' differ in their ", field));
+  }
+  return CheckModels(experiment_id, spec);
+}
+
 absl::Status ExperimentRunner::CheckGradable(const std::vector<v1::Problem>& problems) const {
   // A code problem whose tests cannot run here would fail every run after its tokens are spent.
   for (const v1::Problem& problem : problems) {
@@ -406,6 +464,14 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
   // and calls must not wait for it). An unknown id has no problems; it is refused below.
   PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, store_.LoadProblems(experiment_id));
   PONDER_RETURN_IF_ERROR(CheckGradable(problems));
+  {
+    // Likewise before the lock: it reads the model files. (A completed one is refused below.)
+    PONDER_ASSIGN_OR_RETURN(v1::Experiment stored,
+                            store_.GetExperiment(experiment_id, /*with_cells=*/false));
+    if (stored.status() != v1::EXPERIMENT_STATUS_COMPLETED) {
+      PONDER_RETURN_IF_ERROR(CheckModels(experiment_id, stored.spec()));
+    }
+  }
   absl::MutexLock lock(&mu_);
   if (shut_down_) return absl::UnavailableError("the server is shutting down");
   if (active_.count(experiment_id) > 0) {
@@ -440,9 +506,12 @@ absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
   for (int64_t id : interrupted) {
     absl::StatusOr<v1::Experiment> resumed = Resume(id);
     if (absl::IsResourceExhausted(resumed.status())) break;  // the rest stay interrupted
-    // E.g. code problems and no sandbox: it stays interrupted (`ponder experiments resume`
-    // says why).
-    if (absl::IsFailedPrecondition(resumed.status())) continue;
+    // Other models, or code problems and no sandbox: it stays interrupted.
+    if (absl::IsFailedPrecondition(resumed.status())) {
+      std::fprintf(stderr, "ponderd: experiment %lld stays interrupted: %s\n",
+                   static_cast<long long>(id), std::string(resumed.status().message()).c_str());
+      continue;
+    }
     if (!resumed.ok()) return resumed.status();
   }
   return absl::OkStatus();

@@ -16,7 +16,9 @@
 //
 // Statuses: RUNNING while active; COMPLETED when every run is recorded; CANCELLED after Cancel;
 // INTERRUPTED after Shutdown (and for experiments found RUNNING at start-up: the server died);
-// FAILED when recording runs fails. All but COMPLETED can be resumed.
+// FAILED when recording runs fails. All but COMPLETED can be resumed, with the models they
+// were started with (orchestrator/model_identity.h): another model's answers never join an
+// experiment's runs.
 #ifndef PONDER_ORCHESTRATOR_EXPERIMENT_RUNNER_H_
 #define PONDER_ORCHESTRATOR_EXPERIMENT_RUNNER_H_
 
@@ -41,7 +43,7 @@
 namespace ponder::orchestrator {
 
 struct ExperimentRunnerOptions {
-  std::string model;         // recorded with each new experiment
+  std::string model;         // the policy model's path, recorded with each new experiment
   std::string code_version;  // likewise
   ServiceLimits limits;
 };
@@ -62,11 +64,18 @@ class ExperimentRunner {
   // returns it. A stopped experiment is returned unchanged. NotFound for an unknown id.
   absl::StatusOr<v1::Experiment> Cancel(int64_t experiment_id);
   // Continues a stopped experiment with exactly its unrecorded runs. FailedPrecondition when it
-  // is running or completed.
+  // is running or completed, or was started with other models than this runner's (naming both).
   absl::StatusOr<v1::Experiment> Resume(int64_t experiment_id);
   // Start-up: marks experiments left RUNNING by a dead server INTERRUPTED and, when `resume`,
   // resumes the interrupted ones (as many as max_running_experiments allows, oldest first).
+  // One that cannot be resumed here (other models; code problems and no sandbox) stays
+  // interrupted, and a line on stderr says why.
   absl::Status RecoverInterrupted(bool resume);
+  // Whether running `spec` here would continue experiment `experiment_id`: the same problems
+  // (`spec`'s inline problems, or its dataset slice as loaded now) and the same models.
+  // FailedPrecondition naming the first difference otherwise. The spec's other settings are
+  // the caller's to compare.
+  absl::Status CheckSameProblemsAndModels(int64_t experiment_id, const v1::ExperimentSpec& spec);
   // Stops every running experiment (status INTERRUPTED, their recorded runs flushed) and waits
   // for them. Later Start/Resume calls fail with Unavailable.
   void Shutdown();
@@ -91,6 +100,11 @@ class ExperimentRunner {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED_PRECONDITION when the problems include code problems whose tests cannot run here.
   absl::Status CheckGradable(const std::vector<v1::Problem>& problems) const;
+  // The problems `spec` runs: its inline problems (ids defaulting to their positions) or its
+  // dataset slice. InvalidArgument for an empty slice.
+  absl::StatusOr<std::vector<v1::Problem>> ProblemsOf(const v1::ExperimentSpec& spec);
+  // FAILED_PRECONDITION naming both when the experiment was started with other models.
+  absl::Status CheckModels(int64_t experiment_id, const v1::ExperimentSpec& spec);
   void Run(Active& active);
   void SolveRuns(Active& active);
   RunRecord SolveOne(Active& active, const RunKey& key, bool* discard);

@@ -202,16 +202,22 @@ absl::StatusOr<int64_t> ExperimentStore::CreateExperiment(const NewExperiment& e
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement insert,
       db_.Prepare("INSERT INTO experiments (name, config_json, model, dataset, status, "
-                  "code_version, runs_planned, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                  "?7, ?8)"));
+                  "code_version, runs_planned, created_at, model_fingerprint, "
+                  "reward_models_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+  nlohmann::json reward_models = nlohmann::json::object();
+  for (const auto& [name, identity] : experiment.models.reward_models) {
+    reward_models[name] = {{"path", identity.path}, {"fingerprint", identity.fingerprint}};
+  }
   insert.BindText(1, experiment.spec.name());
   insert.BindText(2, ToJson(config));
-  insert.BindText(3, experiment.model);
+  insert.BindText(3, experiment.models.policy.path);
   insert.BindText(4, experiment.dataset);
   insert.BindText(5, ExperimentStatusName(v1::EXPERIMENT_STATUS_RUNNING));
   insert.BindText(6, experiment.code_version);
   insert.BindInt(7, experiment.runs_planned);
   insert.BindText(8, FormatStoreTime(experiment.create_time));
+  insert.BindText(9, experiment.models.policy.fingerprint);
+  insert.BindText(10, reward_models.dump());
   PONDER_RETURN_IF_ERROR(insert.Run());
   const int64_t id = db_.last_insert_rowid();
   PONDER_ASSIGN_OR_RETURN(
@@ -488,6 +494,32 @@ absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t e
     PONDER_RETURN_IF_ERROR(read_tests(5, "example_tests", &v1::Problem::mutable_example_tests));
   }
   return problems;
+}
+
+absl::StatusOr<ExperimentModels> ExperimentStore::GetExperimentModels(int64_t experiment_id) {
+  absl::MutexLock lock(&mu_);
+  PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
+                          db_.Prepare("SELECT model, model_fingerprint, reward_models_json "
+                                      "FROM experiments WHERE id = ?1"));
+  select.BindInt(1, experiment_id);
+  PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", experiment_id));
+  ExperimentModels models;
+  models.policy = {select.ColumnText(0), select.ColumnText(1)};
+  const nlohmann::json reward_models =
+      nlohmann::json::parse(select.ColumnText(2), nullptr, /*allow_exceptions=*/false);
+  if (!reward_models.is_object()) {
+    return absl::DataLossError(absl::StrCat("experiments.reward_models_json of experiment ",
+                                            experiment_id, " is not a JSON object"));
+  }
+  for (const auto& [name, identity] : reward_models.items()) {
+    auto text = [&identity](const char* key) {
+      auto it = identity.find(key);
+      return it != identity.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    models.reward_models[name] = {text("path"), text("fingerprint")};
+  }
+  return models;
 }
 
 absl::StatusOr<std::vector<RunKey>> ExperimentStore::RecordedRunKeys(int64_t experiment_id) {

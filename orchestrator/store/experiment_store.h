@@ -14,6 +14,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -53,11 +54,25 @@ struct RunRecord {
   absl::Time finish_time;
 };
 
+// A model file (or Hugging Face folder) as an experiment records it: where it was, and a
+// fingerprint of what was in it (orchestrator/model_identity.h), so that a resumed experiment
+// goes on with the same model even when the file has moved, and never with another one.
+struct ModelIdentity {
+  std::string path;
+  std::string fingerprint;  // "": not recorded (experiments from before schema version 3)
+};
+
+// The models an experiment ran with: the policy, and the reward models its verifiers name.
+struct ExperimentModels {
+  ModelIdentity policy;
+  std::map<std::string, ModelIdentity> reward_models;  // by the name the verifiers use
+};
+
 struct NewExperiment {
   // Stored as config_json without its inline problems, which go to the problems table.
   v1::ExperimentSpec spec;
   std::vector<v1::Problem> problems;  // the experiment's problems, in order
-  std::string model;
+  ExperimentModels models;
   std::string dataset;  // a description, e.g. "gsm8k:test[0:100]" or "inline"
   std::string code_version;
   int64_t runs_planned = 0;
@@ -94,6 +109,9 @@ class ExperimentStore {
   absl::StatusOr<std::vector<int64_t>> ExperimentsWithStatus(v1::ExperimentStatus status);
 
   absl::StatusOr<std::vector<v1::Problem>> LoadProblems(int64_t experiment_id);
+  // The models the experiment was created with. NotFound for an unknown id. Needs the current
+  // schema: a store opened by Open, not OpenForReading.
+  absl::StatusOr<ExperimentModels> GetExperimentModels(int64_t experiment_id);
   // The grid places of every recorded run, sorted.
   absl::StatusOr<std::vector<RunKey>> RecordedRunKeys(int64_t experiment_id);
   // Runs with id > after_run_id in id order, at most `limit`; `details` adds candidates and

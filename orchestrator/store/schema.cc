@@ -135,7 +135,17 @@ DROP TABLE problems;
 ALTER TABLE problems_v2 RENAME TO problems;
 )sql";
 
-constexpr Migration kMigrations[] = {{1, kSchemaV1}, {2, kSchemaV2, /*rebuilds_tables=*/true}};
+// Version 3: what identifies the models an experiment ran with, so that resuming it with other
+// models is refused (orchestrator/model_identity.h). `model_fingerprint` is the policy model's;
+// `reward_models_json` maps each reward model the verifiers name to {"path", "fingerprint"}.
+// Experiments recorded before have '' and '{}': only their policy model's path is known.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE experiments ADD COLUMN model_fingerprint TEXT NOT NULL DEFAULT '';
+ALTER TABLE experiments ADD COLUMN reward_models_json TEXT NOT NULL DEFAULT '{}';
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, kSchemaV1}, {2, kSchemaV2, /*rebuilds_tables=*/true}, {3, kSchemaV3}};
 
 // References to rows that are not there (PRAGMA foreign_key_check: a row per reference). A file
 // may hold some before a migration: rows a sqlite3 shell (foreign keys off by default) left when

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <functional>
 #include <set>
 
 #include "absl/synchronization/notification.h"
@@ -153,10 +155,18 @@ class RunnerTest : public ::testing::Test {
 
   std::unique_ptr<ExperimentRunner> MakeRunner(const FakeStrategies& strategies,
                                                ServiceLimits limits = {}) {
-    pipelines_.push_back(std::make_unique<SolvePipeline>(models_, strategies));
+    return MakeRunnerWith(models_, "tiny", strategies, limits);
+  }
+
+  // A runner whose pipeline serves `models`, recording `model_path` as the policy's path.
+  std::unique_ptr<ExperimentRunner> MakeRunnerWith(ModelRegistry& models,
+                                                   const std::string& model_path,
+                                                   const FakeStrategies& strategies,
+                                                   ServiceLimits limits = {}) {
+    pipelines_.push_back(std::make_unique<SolvePipeline>(models, strategies));
     return std::make_unique<ExperimentRunner>(
         *store_, *pipelines_.back(), datasets_,
-        ExperimentRunnerOptions{.model = "tiny", .code_version = "test", .limits = limits});
+        ExperimentRunnerOptions{.model = model_path, .code_version = "test", .limits = limits});
   }
 
   // problems × 2 strategies × 2 budgets × 2 seeds.
@@ -322,6 +332,7 @@ TEST_F(RunnerTest, ExperimentLeftRunningByADeadServerIsInterruptedThenResumed) {
   // A server "dies": its experiment stays 'running' in the database with some runs recorded.
   NewExperiment orphan;
   orphan.spec = Spec(2);
+  orphan.models.policy.path = "tiny";  // no fingerprint, as before schema version 3
   orphan.problems.assign(orphan.spec.problems().begin(), orphan.spec.problems().end());
   orphan.runs_planned = 16;
   orphan.create_time = absl::Now();
@@ -346,6 +357,122 @@ TEST_F(RunnerTest, ExperimentLeftRunningByADeadServerIsInterruptedThenResumed) {
   EXPECT_EQ(Status(*id), v1::EXPERIMENT_STATUS_COMPLETED);
   EXPECT_EQ(Recorded(*id).size(), 16u);
   EXPECT_EQ(strategies.solves_finished(), 15);  // all but the recorded run
+}
+
+// A tiny random model other than TinyModelPath's (another seed), at a fresh path.
+std::string RandomModelPath(std::string_view name, uint64_t seed) {
+  const std::string path = testing::TempPath(name);
+  engine::testing::RandomModelSpec spec;
+  spec.seed = seed;
+  absl::Status written = engine::testing::WriteRandomGgufModel(spec, engine::DType::kF32, path);
+  EXPECT_TRUE(written.ok()) << written;
+  return path;
+}
+
+// An engine on the model file at `path`.
+std::unique_ptr<engine::LocalEngine> EngineOn(const std::string& path) {
+  engine::LocalEngineOptions options;
+  options.model_path = path;
+  options.threads = 2;
+  auto engine = engine::LocalEngine::Create(options);
+  EXPECT_TRUE(engine.ok()) << engine.status();
+  return engine.ok() ? std::move(*engine) : nullptr;
+}
+
+// A cancelled experiment with some runs recorded by the tiny model.
+int64_t StartAndCancel(ExperimentRunner& runner, FakeStrategies& strategies,
+                       const v1::ExperimentSpec& spec,
+                       const std::function<void(int64_t)>& wait_for_runs) {
+  auto started = runner.Start(spec);
+  EXPECT_TRUE(started.ok()) << started.status();
+  if (!started.ok()) return 0;
+  wait_for_runs(started->id());
+  EXPECT_EQ(runner.Cancel(started->id())->status(), v1::EXPERIMENT_STATUS_CANCELLED);
+  strategies.script().step_delay = absl::ZeroDuration();
+  return started->id();
+}
+
+// Another model's answers must never join an experiment: resuming it with another policy file
+// is refused, naming both, and ponderd's start-up recovery leaves it interrupted.
+TEST_F(RunnerTest, ResumeWithAnotherPolicyModelIsRefusedNamingBoth) {
+  FakeStrategies strategies({.steps = 2, .step_delay = absl::Milliseconds(15)});
+  auto runner = MakeRunnerWith(models_, testing::TinyModelPath(), strategies);
+  const int64_t id =
+      StartAndCancel(*runner, strategies, Spec(5), [&](int64_t id) { WaitForRecorded(id, 2); });
+  ASSERT_GT(id, 0);
+  const std::map<int64_t, std::string> before = RunRows(id);
+
+  const std::string other_path = RandomModelPath("other.gguf", 6);
+  auto other_engine = EngineOn(other_path);
+  ASSERT_NE(other_engine, nullptr);
+  ModelRegistry other_models(*other_engine);
+  auto other = MakeRunnerWith(other_models, other_path, strategies);
+  auto resumed = other->Resume(id);
+  EXPECT_TRUE(absl::IsFailedPrecondition(resumed.status())) << resumed.status();
+  EXPECT_THAT(resumed.status().message(), HasSubstr(testing::TinyModelPath()));
+  EXPECT_THAT(resumed.status().message(), HasSubstr(other_path));
+
+  ASSERT_TRUE(store_->SetStatus(id, v1::EXPERIMENT_STATUS_INTERRUPTED, "", absl::Now()).ok());
+  ASSERT_TRUE(other->RecoverInterrupted(/*resume=*/true).ok());
+  EXPECT_FALSE(other->IsRunning(id));
+  EXPECT_EQ(Status(id), v1::EXPERIMENT_STATUS_INTERRUPTED);
+  EXPECT_EQ(RunRows(id), before);
+}
+
+// A model is its content: the same file at another path resumes the experiment.
+TEST_F(RunnerTest, ResumeWithTheSameModelMovedElsewhereFinishes) {
+  FakeStrategies strategies({.steps = 2, .step_delay = absl::Milliseconds(15)});
+  auto runner = MakeRunnerWith(models_, testing::TinyModelPath(), strategies);
+  const int64_t id =
+      StartAndCancel(*runner, strategies, Spec(5), [&](int64_t id) { WaitForRecorded(id, 2); });
+  ASSERT_GT(id, 0);
+  const std::string moved = testing::TempPath("moved.gguf");
+  std::filesystem::copy_file(testing::TinyModelPath(), moved);
+  auto moved_engine = EngineOn(moved);
+  ASSERT_NE(moved_engine, nullptr);
+  ModelRegistry moved_models(*moved_engine);
+  auto second = MakeRunnerWith(moved_models, moved, strategies);
+  auto resumed = second->Resume(id);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  second->WaitUntilStopped(id);
+  EXPECT_EQ(Status(id), v1::EXPERIMENT_STATUS_COMPLETED);
+  EXPECT_EQ(Recorded(id).size(), 40u);
+}
+
+// Reward models likewise: a verifier's "prm" must be the file the experiment started with.
+TEST_F(RunnerTest, ResumeWithAnotherRewardModelIsRefused) {
+  FakeStrategies strategies({.steps = 2, .step_delay = absl::Milliseconds(15)});
+  v1::ExperimentSpec spec = Spec(5);
+  for (v1::NamedStrategy& s : *spec.mutable_strategies()) {
+    v1::ProcessRewardModel& prm = *s.mutable_config()->mutable_verifier()->mutable_prm();
+    prm.set_model("prm");
+    prm.set_format(v1::ProcessRewardModel::FORMAT_MATH_SHEPHERD);
+  }
+  models_.AddRewardModel("prm", *engine_);
+  auto runner = MakeRunnerWith(models_, testing::TinyModelPath(), strategies);
+  const int64_t id =
+      StartAndCancel(*runner, strategies, spec, [&](int64_t id) { WaitForRecorded(id, 2); });
+  ASSERT_GT(id, 0);
+
+  const std::string other_path = RandomModelPath("other_prm.gguf", 7);
+  auto other_prm = EngineOn(other_path);
+  ASSERT_NE(other_prm, nullptr);
+  ModelRegistry other_models(*engine_);
+  other_models.AddRewardModel("prm", *other_prm);
+  auto other = MakeRunnerWith(other_models, testing::TinyModelPath(), strategies);
+  auto resumed = other->Resume(id);
+  EXPECT_TRUE(absl::IsFailedPrecondition(resumed.status())) << resumed.status();
+  EXPECT_THAT(resumed.status().message(), HasSubstr("reward model 'prm'"));
+  EXPECT_THAT(resumed.status().message(), HasSubstr(other_path));
+
+  ModelRegistry without_prm(*engine_);
+  auto without = MakeRunnerWith(without_prm, testing::TinyModelPath(), strategies);
+  EXPECT_TRUE(absl::IsFailedPrecondition(without->Resume(id).status()));
+
+  auto same = MakeRunnerWith(models_, testing::TinyModelPath(), strategies);
+  ASSERT_TRUE(same->Resume(id).ok());
+  same->WaitUntilStopped(id);
+  EXPECT_EQ(Status(id), v1::EXPERIMENT_STATUS_COMPLETED);
 }
 
 TEST_F(RunnerTest, RunningExperimentsAreLimited) {

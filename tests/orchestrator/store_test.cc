@@ -477,7 +477,7 @@ NewExperiment MakeExperiment(int problems) {
     p.set_reference_answer(absl::StrCat(i + 1));
     p.set_answer_format(v1::ANSWER_FORMAT_GSM8K);
   }
-  e.model = "tiny.gguf";
+  e.models.policy.path = "tiny.gguf";
   e.dataset = "inline";
   e.code_version = "test";
   e.runs_planned = problems * 4;
@@ -600,8 +600,12 @@ INSERT INTO problems (id, experiment_id, problem_index, source_id, text, answer_
   store->reset();
 
   sqlite::Database db = OpenDatabase(path);
-  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), 2);
+  EXPECT_EQ(*db.QueryInt("PRAGMA user_version"), ExperimentStoreMigrations().back().version);
   EXPECT_EQ(*db.QueryInt("SELECT count(*) FROM pragma_foreign_key_check"), 1);  // the orphan
+  // Version 3: experiments recorded before have no model fingerprints.
+  EXPECT_EQ(*db.QueryText("SELECT model_fingerprint || reward_models_json FROM experiments "
+                          "ORDER BY id LIMIT 1"),
+            "{}");
   EXPECT_EQ(*db.QueryText("SELECT source_id || correct FROM graded"), "p01");
   EXPECT_EQ(*db.QueryText("SELECT code_tests FROM problems WHERE source_id = 'HumanEval/0'"),
             R"({"setup":"import math","tests":["assert add(1, 2) == 3"],"timeoutSeconds":3})");

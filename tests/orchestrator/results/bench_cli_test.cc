@@ -297,7 +297,7 @@ std::string HandMadeDatabase() {
     problem.set_text("q");
     problem.set_reference_answer("1");
   }
-  experiment.model = "hand";
+  experiment.models.policy.path = "hand";
   experiment.dataset = "inline";
   experiment.code_version = "test";
   experiment.runs_planned = 12;
@@ -867,6 +867,69 @@ TEST_F(BenchCliTest, InterruptedBenchResumesWithoutLosingOrDuplicatingRuns) {
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_THAT(again.err, HasSubstr("already completed"));
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs"), planned);
+}
+
+// --resume continues an experiment only on its own problems and models: another --subset, an
+// edited --problems file or another --model is refused, naming the difference, and nothing is
+// added to the experiment.
+TEST_F(BenchCliTest, ResumeOnOtherProblemsOrAnotherModelIsRefused) {
+  const std::string db = TempPath("mismatch.db");
+  auto bench = [&](const std::string& model, std::vector<std::string> problems, bool resume) {
+    std::vector<std::string> args = {"bench",
+                                     "--model",
+                                     model,
+                                     "--strategy",
+                                     "self_consistency",
+                                     "--budget",
+                                     "1",
+                                     "--max-tokens",
+                                     "8",
+                                     "--threads",
+                                     "2",
+                                     "--db",
+                                     db,
+                                     "--quiet"};
+    args.insert(args.end(), problems.begin(), problems.end());
+    if (resume) args.push_back("--resume");
+    return Ponder(args);
+  };
+  const std::vector<std::string> subset = {"--dataset", "arith", "--subset", "test/0,test/1"};
+  ASSERT_EQ(bench(testing::TinyModelPath(), subset, false).code, 0);
+  const int64_t runs = SqlInt(db, "SELECT count(*) FROM runs");
+
+  CommandResult other_subset = bench(
+      testing::TinyModelPath(), {"--dataset", "arith", "--subset", "test/5,test/6,test/7"}, true);
+  EXPECT_EQ(other_subset.code, 1);
+  EXPECT_THAT(other_subset.err, HasSubstr("experiment 1 was started on other problems"));
+  EXPECT_THAT(other_subset.err, HasSubstr("2 (test/0, test/1)"));
+  EXPECT_THAT(other_subset.err, HasSubstr("3 (test/5, test/6, test/7)"));
+
+  const std::string other_model = TempPath("other.gguf");
+  engine::testing::RandomModelSpec other_spec;
+  other_spec.seed = 6;
+  ASSERT_TRUE(
+      engine::testing::WriteRandomGgufModel(other_spec, engine::DType::kF32, other_model).ok());
+  CommandResult other = bench(other_model, subset, true);
+  EXPECT_EQ(other.code, 1);
+  EXPECT_THAT(other.err,
+              HasSubstr("experiment 1 was run with the policy model '" + testing::TinyModelPath()));
+  EXPECT_THAT(other.err, HasSubstr("this process has '" + other_model));
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 1);
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs"), runs);
+
+  CommandResult same = bench(testing::TinyModelPath(), subset, true);
+  EXPECT_EQ(same.code, 0) << same.err;
+  EXPECT_THAT(same.err, HasSubstr("experiment 1 is already completed"));
+
+  const std::string problems = TempPath("edited.jsonl");
+  std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"1+1\",\"answer\":\"2\"}\n";
+  ASSERT_EQ(bench(testing::TinyModelPath(), {"--problems", problems}, false).code, 0);
+  std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"2+2\",\"answer\":\"4\"}\n";
+  CommandResult edited = bench(testing::TinyModelPath(), {"--problems", problems}, true);
+  EXPECT_EQ(edited.code, 1);
+  EXPECT_THAT(edited.err, HasSubstr("experiment 2 was started on other problems"));
+  EXPECT_THAT(edited.err, HasSubstr("differ in their text"));
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 2);
 }
 
 // With --server the server's runner does the work and records it in the server's database;
