@@ -190,7 +190,11 @@ std::map<std::string, bool> StrategiesUsingVerifier(const v1::ExperimentSpec& sp
 absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t experiment_id,
                                                          const RunFilter& filter) {
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, db.Experiment(experiment_id));
-  PONDER_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db.Runs(experiment_id, filter));
+  // --budget picks the cells shown, not the runs a cell's numbers come from: pass@n draws on
+  // each problem's largest-budget run, whichever budgets are shown.
+  RunFilter every_budget = filter;
+  every_budget.budgets.clear();
+  PONDER_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db.Runs(experiment_id, every_budget));
   // Cells follow the spec's strategy order (ComputeCells orders by first appearance).
   std::map<std::string, int> order;
   for (const v1::NamedStrategy& s : experiment.spec().strategies()) {
@@ -200,7 +204,10 @@ absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t 
   std::stable_sort(samples.begin(), samples.end(), [&](const RunSample& a, const RunSample& b) {
     return order[a.strategy] < order[b.strategy];
   });
-  return ComputeCells(samples);
+  std::vector<CellMetrics> cells = ComputeCells(samples);
+  std::erase_if(cells,
+                [&](const CellMetrics& cell) { return !AnyOf(filter.budgets, cell.budget_n); });
+  return cells;
 }
 
 absl::Status AddCellMetrics(ResultsDb& db, v1::Experiment& experiment) {

@@ -96,7 +96,8 @@ class ResultsDb {
 // Which strategies of a spec choose with a verifier (their config names one), by name.
 std::map<std::string, bool> StrategiesUsingVerifier(const v1::ExperimentSpec& spec);
 
-// Per-cell metrics of an experiment's runs matching `filter` (ComputeCells).
+// Per-cell metrics of an experiment's runs matching `filter` (ComputeCells). The filter's
+// budgets choose which cells are returned without changing their numbers.
 absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t experiment_id,
                                                          const RunFilter& filter);
 

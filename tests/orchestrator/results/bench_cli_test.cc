@@ -418,6 +418,20 @@ TEST(ResultsCliTest, QueryAndReportShowHandComputedMetrics) {
   EXPECT_THAT(html, HasSubstr("hand made"));
 }
 
+// --budget picks the cells shown; it does not change their numbers: pass@n still comes from
+// each problem's largest-budget run (here n = 4), not from the largest budget shown.
+TEST(ResultsCliTest, BudgetFilterKeepsACellsPassAtN) {
+  const std::string db = HandMadeDatabase();
+  CommandResult shown =
+      Ponder({"query", "--db", db, "accuracy", "--budget", "1", "--format", "json"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  const nlohmann::json rows = nlohmann::json::parse(shown.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["strategy"], "sc");
+  EXPECT_EQ(rows[0]["n"], 1);
+  EXPECT_NEAR(rows[0]["pass@n"].get<double>(), 0.25, 1e-12);  // as without --budget
+}
+
 TEST(ResultsCliTest, ErrorsNameTheFlag) {
   CommandResult missing = Ponder({"query", "--db", TempPath("absent.db"), "accuracy"});
   EXPECT_EQ(missing.code, 1);
