@@ -72,7 +72,7 @@ struct CellMetrics {
   int64_t failed = 0;
   int64_t graded = 0;
   int64_t correct = 0;
-  double accuracy = 0;   // correct / graded; 0 when nothing is graded
+  double accuracy = 0;   // correct / graded; 0 when nothing is graded (tables show it missing)
   Interval accuracy_ci;  // 95% Wilson
   // Coverage: the mean over graded (problem, seed) of pass@budget_n estimated from the
   // candidates of that problem's largest-budget run of the strategy (n samples, c correct).

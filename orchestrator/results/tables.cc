@@ -59,9 +59,13 @@ Table AccuracyTable(int64_t experiment_id, const std::vector<CellMetrics>& cells
                Real("pass@n", 4), Real("oracle", 4), Real("fpr_selected", 4),
                Real("fpr_candidates", 4)});
   for (const CellMetrics& c : cells) {
-    table.AddRow({experiment_id, c.strategy, c.budget_n, c.runs, c.graded, c.correct, c.accuracy,
-                  c.accuracy_ci.low, c.accuracy_ci.high, Optional(c.pass_at_k), Optional(c.oracle),
-                  Optional(c.selected_false_positive_rate),
+    // Nothing graded (no reference answers): no accuracy, as in `compare` and the charts.
+    const bool graded = c.graded > 0;
+    table.AddRow({experiment_id, c.strategy, c.budget_n, c.runs, c.graded, c.correct,
+                  graded ? json(c.accuracy) : json(nullptr),
+                  graded ? json(c.accuracy_ci.low) : json(nullptr),
+                  graded ? json(c.accuracy_ci.high) : json(nullptr), Optional(c.pass_at_k),
+                  Optional(c.oracle), Optional(c.selected_false_positive_rate),
                   Optional(c.candidate_false_positive_rate)});
   }
   return table;

@@ -6,6 +6,7 @@
 
 #include "orchestrator/results/progress.h"
 #include "orchestrator/results/svg_chart.h"
+#include "orchestrator/results/tables.h"
 
 namespace ponder::results {
 namespace {
@@ -61,6 +62,20 @@ TEST(TableTest, HtmlEscapesText) {
                               "&lt;note&gt;</td>"));
   EXPECT_THAT(html, HasSubstr("<td data-column=\"accuracy\">0.250</td>"));
   EXPECT_THAT(html, Not(HasSubstr("<note>")));
+}
+
+// Problems without reference answers are not graded: their accuracy is missing (null, "-"),
+// as `compare` and the report's charts have it, not 0.
+TEST(TablesTest, AccuracyOfACellWithNothingGradedIsMissing) {
+  CellMetrics ungraded;
+  ungraded.strategy = "sc";
+  ungraded.budget_n = 1;
+  ungraded.runs = 2;
+  const Table table = AccuracyTable(1, {ungraded});
+  EXPECT_THAT(table.ToJson(), HasSubstr("\"accuracy\": null"));
+  EXPECT_THAT(table.ToJson(), HasSubstr("\"ci95_low\": null"));
+  EXPECT_THAT(table.ToCsv(), HasSubstr("1,sc,1,2,0,0,,,,"));
+  EXPECT_THAT(table.ToText(), Not(HasSubstr("0.0000")));
 }
 
 TEST(ProgressTest, BarShowsCountsAccuracyRateAndEta) {
