@@ -16,8 +16,10 @@ void Table::AddRow(std::vector<nlohmann::json> values) {
 std::string Table::Format(const nlohmann::json& value, int column) const {
   if (value.is_null()) return "-";
   if (value.is_boolean()) return value.get<bool>() ? "yes" : "no";
-  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
+  // Unsigned first: nlohmann's is_number_integer() is true of unsigned numbers too, and a seed
+  // of 2^64 - 1 would read as -1.
   if (value.is_number_unsigned()) return std::to_string(value.get<uint64_t>());
+  if (value.is_number_integer()) return std::to_string(value.get<int64_t>());
   if (value.is_number_float()) {
     return absl::StrFormat("%.*f", columns_[static_cast<size_t>(column)].precision,
                            value.get<double>());

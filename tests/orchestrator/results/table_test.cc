@@ -64,6 +64,18 @@ TEST(TableTest, HtmlEscapesText) {
   EXPECT_THAT(html, Not(HasSubstr("<note>")));
 }
 
+// Seeds take the whole unsigned 64-bit range (`ponder bench --seeds`); `ponder query runs`
+// showed 2^64 - 1 as -1, a value --seed refuses.
+TEST(TablesTest, RunsShowSeedsAboveTheSignedRangeAsUnsigned) {
+  RunRow run;
+  run.strategy = "sc";
+  run.seed = 18446744073709551615ull;
+  const Table table = RunsTable({run});
+  EXPECT_THAT(table.ToText(), HasSubstr(" 18446744073709551615 "));
+  EXPECT_THAT(table.ToCsv(), HasSubstr(",18446744073709551615,"));
+  EXPECT_THAT(table.ToJson(), HasSubstr("\"seed\": 18446744073709551615"));
+}
+
 // Problems without reference answers are not graded: their accuracy is missing (null, "-"),
 // as `compare` and the report's charts have it, not 0.
 TEST(TablesTest, AccuracyOfACellWithNothingGradedIsMissing) {
