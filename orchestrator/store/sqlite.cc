@@ -2,9 +2,11 @@
 
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -71,6 +73,20 @@ std::string UriEscaped(std::string_view path) {
     }
   }
   return out;
+}
+
+// The file as it is on disk (SQLite's immutable=1): read-only, no locks, nothing created
+// beside it.
+std::string ImmutableUri(const std::string& path) {
+  return absl::StrCat("file:", absl::StartsWith(path, "/") ? "//" : "", UriEscaped(path),
+                      "?immutable=1");
+}
+
+// Whether this process may create files in the directory holding `path`.
+bool DirectoryWritable(const std::string& path) {
+  std::filesystem::path directory = std::filesystem::path(path).parent_path();
+  if (directory.empty()) directory = ".";
+  return access(directory.c_str(), W_OK) == 0;
 }
 
 }  // namespace
@@ -256,8 +272,7 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
       break;
     case Access::kInspect:
       mode |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
-      name = absl::StrCat("file:", absl::StartsWith(path, "/") ? "//" : "", UriEscaped(path),
-                          "?immutable=1");
+      name = ImmutableUri(path);
       break;
   }
   // SQLite reads the file's header lazily: read it now, so that a file that is no database is
@@ -283,6 +298,26 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
   for (const absl::Time give_up = absl::Now() + kMalformedRetry;
        absl::IsDataLoss(opened.status()) && absl::Now() < give_up;) {
     absl::SleepFor(absl::Milliseconds(10));
+    opened = open();
+  }
+  // A database in write-ahead-log mode is read through an index of its log, FILE-shm, which
+  // SQLite creates beside the file: in a directory this process may not write, it cannot, and
+  // reading fails ("attempt to write a readonly database"). Without a log (FILE-wal) every
+  // commit is in the file itself, and no writer is at work (a writer keeps the log): it is read
+  // as it is on disk.
+  if (access == Access::kQueryOnly && absl::IsFailedPrecondition(opened.status()) &&
+      !DirectoryWritable(path)) {
+    std::error_code error;
+    const std::string wal = path + "-wal";
+    if (std::filesystem::exists(wal, error) && std::filesystem::file_size(wal, error) > 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot read '", path, "': its write-ahead log '", wal,
+          "' holds changes, and reading them needs SQLite to create '", path,
+          "-shm' in a directory this user may not write; copy the database and its -wal file to a "
+          "writable directory and query the copy"));
+    }
+    mode = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+    name = ImmutableUri(path);
     opened = open();
   }
   PONDER_RETURN_IF_ERROR(opened.status());

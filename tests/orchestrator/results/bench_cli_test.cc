@@ -432,6 +432,31 @@ TEST(ResultsCliTest, BudgetFilterKeepsACellsPassAtN) {
   EXPECT_NEAR(rows[0]["pass@n"].get<double>(), 0.25, 1e-12);  // as without --budget
 }
 
+// `ponder query` only reads: a database in a directory its user may not write (where SQLite
+// cannot create the write-ahead log's index) is read as it is on disk. Needs root, to run the
+// query as another user.
+TEST(ResultsCliTest, QueryReadsADatabaseInAReadOnlyDirectory) {
+  if (geteuid() != 0 || !std::filesystem::exists("/usr/bin/setpriv")) {
+    GTEST_SKIP() << "needs root and setpriv to query as an unprivileged user";
+  }
+  const std::string directory = TempPath("read_only");
+  std::filesystem::create_directories(directory);
+  const std::string db = directory + "/hand.db";
+  std::filesystem::copy_file(HandMadeDatabase(), db);
+  std::filesystem::permissions(db, std::filesystem::perms::others_read |
+                                       std::filesystem::perms::owner_read |
+                                       std::filesystem::perms::group_read);
+  std::filesystem::permissions(directory, std::filesystem::perms::others_read |
+                                              std::filesystem::perms::others_exec |
+                                              std::filesystem::perms::owner_all);
+  CommandResult query =
+      RunBinary("/usr/bin/setpriv", {"--reuid=65534", "--regid=65534", "--clear-groups",
+                                     BinaryPath("ponder"), "query", "--db", db, "accuracy"});
+  EXPECT_EQ(query.code, 0) << query.err;
+  EXPECT_THAT(query.out, HasSubstr("0.6667"));
+  EXPECT_FALSE(std::filesystem::exists(db + "-shm"));
+}
+
 TEST(ResultsCliTest, ErrorsNameTheFlag) {
   CommandResult missing = Ponder({"query", "--db", TempPath("absent.db"), "accuracy"});
   EXPECT_EQ(missing.code, 1);
