@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,7 @@ struct BenchFlags {
   std::optional<double> temperature;
   double progress_interval = 10;
   bool resume = false, independent_budgets = false, quiet = false, system_prompt_set = false;
+  bool limit_set = false;
 };
 
 // Set by SIGINT/SIGTERM while an in-process benchmark runs: the main loop cancels the
@@ -191,7 +193,10 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
         "'bon={\"bestOfN\":{},\"verifier\":{\"arithmetic\":{}}}')");
   }
   if (f.budgets.empty()) return absl::InvalidArgumentError("--budget is required (e.g. 1,2,4,8)");
-  PONDER_RETURN_IF_ERROR(CheckFlagRange("limit", f.limit, 0));
+  // --limit 0 would read as "no problems"; leaving the flag out means all of them.
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("limit", f.limit, f.limit_set ? 1 : 0,
+                                        std::numeric_limits<int64_t>::max(),
+                                        "leave --limit out for all problems"));
   PONDER_RETURN_IF_ERROR(CheckFlagRange("offset", f.offset, 0));
   v1::ExperimentSpec spec;
   if (f.problems_file.empty()) {
@@ -630,7 +635,7 @@ absl::Status Bench(std::span<char* const> args) {
                   "where datasets live (default: PONDER_DATA_DIR, then the fetch cache)");
   flags.AddString("split", &f.split, "the dataset's split (default: test)");
   flags.AddInt("offset", &f.offset, "first problem of the split or file (default 0)");
-  flags.AddInt("limit", &f.limit, "at most this many problems (default: all)");
+  flags.AddInt("limit", &f.limit, "at most this many problems, >= 1 (default: all)");
   flags.AddStringList("subset", &f.subset, "only these problem ids (comma-separated; repeatable)");
   flags.AddStringList("strategy", &f.strategies,
                       "[LABEL=]NAME or [LABEL=]StrategyConfig JSON (repeatable)");
@@ -658,6 +663,7 @@ absl::Status Bench(std::span<char* const> args) {
                   "seconds between progress lines when stderr is not a terminal (default 10)");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   f.system_prompt_set = flags.WasSet("system-prompt");
+  f.limit_set = flags.WasSet("limit");
   if (f.client.server.empty() == f.model.empty()) {
     return absl::InvalidArgumentError("give exactly one of --server and --model");
   }

@@ -6,6 +6,8 @@
 //
 // Without --experiment the newest experiment is shown. The numbers are those of `ponder report`
 // (orchestrator/results/tables.h builds both).
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <limits>
 #include <optional>
@@ -98,6 +100,13 @@ absl::Status Query(std::span<char* const> args) {
   PONDER_RETURN_IF_ERROR(ParseNumbers(f.seeds, "seed", filter.seeds));
   std::vector<int64_t> ids;
   PONDER_RETURN_IF_ERROR(ParseNumbers(f.experiments, "experiment", ids));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) !=
+        ids.begin() + static_cast<std::ptrdiff_t>(i)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--experiment: ", ids[i], " is given twice; give each experiment once"));
+    }
+  }
 
   PONDER_ASSIGN_OR_RETURN(auto db, results::ResultsDb::Open(f.db));
   if (what == "experiments") {

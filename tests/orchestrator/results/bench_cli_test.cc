@@ -163,33 +163,34 @@ class BenchCliTest : public ::testing::Test {
  protected:
   void SetUp() override {}
 
+  // `limit` 0: every problem (no --limit).
   std::vector<std::string> BenchArgs(const std::string& db, const std::string& dataset, int limit,
                                      const std::string& budgets) {
-    return {"bench",
-            "--model",
-            testing::TinyModelPath(),
-            "--dataset",
-            dataset,
-            "--limit",
-            std::to_string(limit),
-            "--strategy",
-            "self_consistency",
-            "--strategy",
-            "bon={\"bestOfN\":{}}",
-            "--verifier",
-            "{\"arithmetic\":{}}",
-            "--budget",
-            budgets,
-            "--max-tokens",
-            "12",
-            "--temperature",
-            "1",
-            "--threads",
-            "2",
-            "--db",
-            db,
-            "--progress-interval",
-            "0"};
+    std::vector<std::string> args = {"bench",
+                                     "--model",
+                                     testing::TinyModelPath(),
+                                     "--dataset",
+                                     dataset,
+                                     "--strategy",
+                                     "self_consistency",
+                                     "--strategy",
+                                     "bon={\"bestOfN\":{}}",
+                                     "--verifier",
+                                     "{\"arithmetic\":{}}",
+                                     "--budget",
+                                     budgets,
+                                     "--max-tokens",
+                                     "12",
+                                     "--temperature",
+                                     "1",
+                                     "--threads",
+                                     "2",
+                                     "--db",
+                                     db,
+                                     "--progress-interval",
+                                     "0"};
+    if (limit > 0) args.insert(args.end(), {"--limit", std::to_string(limit)});
+    return args;
   }
 };
 
@@ -432,6 +433,18 @@ TEST(ResultsCliTest, BudgetFilterKeepsACellsPassAtN) {
   EXPECT_NEAR(rows[0]["pass@n"].get<double>(), 0.25, 1e-12);  // as without --budget
 }
 
+// --limit 0 ran every problem; compare --experiment 1,1 repeated its columns.
+TEST(ResultsCliTest, ZeroLimitAndARepeatedExperimentAreRefused) {
+  CommandResult limit = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith", "--limit", "0",
+                                "--strategy", "self_consistency", "--budget", "1"});
+  EXPECT_EQ(limit.code, 2);
+  EXPECT_THAT(limit.err, HasSubstr("--limit must be >= 1, got 0"));
+  CommandResult twice =
+      Ponder({"query", "--db", HandMadeDatabase(), "compare", "--experiment", "1,1"});
+  EXPECT_EQ(twice.code, 2);
+  EXPECT_THAT(twice.err, HasSubstr("--experiment: 1 is given twice"));
+}
+
 // `ponder query` only reads: a database in a directory its user may not write (where SQLite
 // cannot create the write-ahead log's index) is read as it is on disk. Needs root, to run the
 // query as another user.
@@ -538,7 +551,7 @@ TEST_F(BenchCliTest, ProblemsFileIsBenchmarkedAsGiven) {
   }
   const std::string db = TempPath("problems.db");
   std::vector<std::string> args = BenchArgs(db, "", 0, "1,2");
-  args.erase(args.begin() + 3, args.begin() + 7);  // no --dataset, no --limit
+  args.erase(args.begin() + 3, args.begin() + 5);  // no --dataset
   args.insert(args.end(), {"--problems", path});
   CommandResult bench = Ponder(args);
   ASSERT_EQ(bench.code, 0) << bench.err << bench.out;
@@ -560,7 +573,7 @@ TEST_F(BenchCliTest, ProblemsFileIsBenchmarkedAsGiven) {
   // --offset/--limit pick rows of the file (blank lines do not count).
   const std::string sliced_db = TempPath("sliced.db");
   std::vector<std::string> sliced = BenchArgs(sliced_db, "", 0, "1");
-  sliced.erase(sliced.begin() + 3, sliced.begin() + 7);
+  sliced.erase(sliced.begin() + 3, sliced.begin() + 5);  // no --dataset
   sliced.insert(sliced.end(), {"--problems", path, "--offset", "1", "--limit", "2"});
   CommandResult slice = Ponder(sliced);
   ASSERT_EQ(slice.code, 0) << slice.err << slice.out;
@@ -581,7 +594,7 @@ TEST_F(BenchCliTest, ProblemsFileIsBenchmarkedAsGiven) {
                           << R"({"problem": "1+2?", "answer": 1e400})" << "\n";
   const std::string overflow_db = TempPath("overflow.db");
   std::vector<std::string> overflow_args = BenchArgs(overflow_db, "", 0, "1");
-  overflow_args.erase(overflow_args.begin() + 3, overflow_args.begin() + 7);
+  overflow_args.erase(overflow_args.begin() + 3, overflow_args.begin() + 5);
   overflow_args.insert(overflow_args.end(), {"--problems", overflow});
   CommandResult overflowed = Ponder(overflow_args);
   EXPECT_EQ(overflowed.code, 2) << overflowed.err;
