@@ -182,7 +182,13 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
   } else if (Contains(source, "[INST]") && !Contains(source, "<<SYS>>")) {
     // Llama 2's [INST] <<SYS>> format is a different family, left unrecognised.
     chat_template.kind_ = Kind::kMistral;
-    chat_template.mistral_spaced_ = Contains(source, "[INST] '") || Contains(source, "[INST] \"");
+    // v0.1/v0.2 write a space on both sides of the text ('[INST] ' + content + ' [/INST]'),
+    // v0.3 only after [INST] ("[INST] " + content + "[/INST]"), Nemo on neither side.
+    if (Contains(source, " [/INST]")) {
+      chat_template.mistral_format_ = MistralFormat::kV1Spaced;
+    } else if (Contains(source, "[INST] '") || Contains(source, "[INST] \"")) {
+      chat_template.mistral_format_ = MistralFormat::kV3;
+    }
   } else if (Contains(source, "<start_of_turn>")) {
     chat_template.kind_ = Kind::kGemma;
   } else {
@@ -320,14 +326,20 @@ absl::StatusOr<std::string> ChatTemplate::ApplyLlama3(std::span<const ChatMessag
   return text;
 }
 
-// Mistral-Nemo-Instruct-2407's template without tools (unspaced), or Mistral-7B-Instruct
-// v0.1/v0.2's (spaced, no system message). Neither has a generation prompt: a conversation
-// ending with [/INST] is already one.
+// Mistral-Nemo-Instruct-2407's and Mistral-7B-Instruct-v0.3's templates without tools, or
+// Mistral-7B-Instruct v0.1/v0.2's (no system message). None has a generation prompt: a
+// conversation ending with [/INST] is already one.
 absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
     std::span<const ChatMessage> messages) const {
   std::optional<std::string_view> system_message;
   std::span<const ChatMessage> turns = messages;
-  if (!mistral_spaced_ && !messages.empty() && messages[0].role == "system") {
+  if (!messages.empty() && messages[0].role == "system") {
+    if (mistral_format_ == MistralFormat::kV1Spaced) {
+      return absl::InvalidArgumentError(
+          "message 0 has role 'system', which the mistral chat template of this model "
+          "(\"[INST] x [/INST]\", Mistral-7B-Instruct v0.1/v0.2) does not support; leave the "
+          "system prompt out");
+    }
     system_message = messages[0].content;
     turns = messages.subspan(1);
   }
@@ -339,20 +351,27 @@ absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
                             "user/assistant/user/...");
     }
   }
+  const std::string_view open =
+      mistral_format_ == MistralFormat::kNemo ? std::string_view("[INST]") : "[INST] ";
+  const std::string_view close =
+      mistral_format_ == MistralFormat::kV1Spaced ? std::string_view(" [/INST]") : "[/INST]";
   std::string text = bos_token_;
   for (size_t i = 0; i < turns.size(); ++i) {
     const ChatMessage& message = turns[i];
     if (message.role == "user") {
-      if (mistral_spaced_) {
-        absl::StrAppend(&text, "[INST] ", message.content, " [/INST]");
-      } else if (i + 1 == turns.size() && system_message.has_value()) {
-        absl::StrAppend(&text, "[INST]", AsAbsl(*system_message), "\n\n", message.content,
-                        "[/INST]");
+      // The system message goes into the last turn, and only when that turn is the user's.
+      if (i + 1 == turns.size() && system_message.has_value()) {
+        absl::StrAppend(&text, AsAbsl(open), AsAbsl(*system_message), "\n\n", message.content,
+                        AsAbsl(close));
       } else {
-        absl::StrAppend(&text, "[INST]", message.content, "[/INST]");
+        absl::StrAppend(&text, AsAbsl(open), message.content, AsAbsl(close));
       }
     } else if (message.role == "assistant") {
-      absl::StrAppend(&text, message.content, eos_token_);
+      if (mistral_format_ == MistralFormat::kV3) {
+        absl::StrAppend(&text, " ", AsAbsl(Trim(message.content)), eos_token_);
+      } else {
+        absl::StrAppend(&text, message.content, eos_token_);
+      }
     } else {
       return UnsupportedRole(message, i + offset, kind_);
     }

@@ -6,7 +6,7 @@
 // output for plain conversations (roles system/user/assistant, plus tool results where the
 // family has them; no tool definitions). Variants inside a family are read from the source too:
 // the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the dated system
-// header of Llama 3.1+, the spacing of Mistral's [INST] tags.
+// header of Llama 3.1+, the version of Mistral's [INST] format.
 //
 // The output is text that includes the template's own special tokens (and BOS where the template
 // writes `bos_token`), so it is to be encoded with EncodeOptions{.add_bos = false,
@@ -16,9 +16,11 @@
 // Jinja sources with @huggingface/jinja):
 //   kChatML     Qwen2, Qwen2.5 (incl. Math), Qwen3: <|im_start|>role\ncontent<|im_end|>\n
 //   kLlama3     Llama 3 and 3.1/3.2/3.3:
-//   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> kMistral
-//   [INST]user[/INST]assistant</s> (Mistral-Nemo/v3 style) or "[INST] user [/INST]"
-//               (Mistral-7B-Instruct v0.1/v0.2 style)
+//   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
+//   kMistral    [INST]user[/INST]assistant</s> (Mistral-Nemo), "[INST] user[/INST] assistant</s>"
+//               (Mistral-7B-Instruct v0.3: the system message before the last user turn, the
+//               assistant's text trimmed) or "[INST] user [/INST]assistant</s>" (v0.1/v0.2: no
+//               system message)
 //   kDeepSeekR1 DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
 //   kGemma      Gemma/Gemma 2: <start_of_turn>role\ncontent<end_of_turn>\n
 //   kRaw        the message contents joined by a blank line; no role markers (base models)
@@ -101,7 +103,13 @@ class ChatTemplate {
   std::optional<std::string> default_system_prompt_;  // kChatML
   bool qwen3_reasoning_ = false;                      // kChatML: Qwen3's <think> handling
   bool llama3_dated_system_header_ = true;            // kLlama3: 3.1+ (false: Llama 3.0)
-  bool mistral_spaced_ = false;                       // kMistral: "[INST] x [/INST]"
+  // kMistral: the version of the [INST] format, told apart by the spaces around the tags.
+  enum class MistralFormat {
+    kNemo,      // "[INST]x[/INST]"
+    kV3,        // "[INST] x[/INST]", " " + trim(assistant)
+    kV1Spaced,  // "[INST] x [/INST]", no system message
+  };
+  MistralFormat mistral_format_ = MistralFormat::kNemo;
 };
 
 }  // namespace ponder::engine

@@ -4,6 +4,7 @@
 #include "engine/tokenizer/chat_template.h"
 
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -106,6 +107,45 @@ TEST(ChatTemplateTest, MissingOrUnknownTemplateFallsBackToRawAndSaysSo) {
     EXPECT_EQ(chat_template.kind(), ChatTemplate::Kind::kRaw) << source;
     EXPECT_FALSE(chat_template.recognized()) << source;
   }
+}
+
+// The parts of Mistral-7B-Instruct-v0.3's template that set it apart: "[INST] " with no space
+// before [/INST], the system message before the last user turn, the assistant's text trimmed
+// after a space. The expected texts are Python jinja2's renderings of this source.
+constexpr char kMistralV3Shape[] =
+    R"({%- if messages[0]["role"] == "system" %}{%- set system_message = messages[0]["content"] %})"
+    R"({%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %})"
+    R"({%- endif %}{{- bos_token }}{%- for message in loop_messages %})"
+    R"({%- if message["role"] == "user" %}{%- if loop.last and system_message is defined %})"
+    R"({{- "[INST] " + system_message + "\n\n" + message["content"] + "[/INST]" }})"
+    R"({%- else %}{{- "[INST] " + message["content"] + "[/INST]" }}{%- endif %})"
+    R"({%- elif message["role"] == "assistant" %}{{- " " + message["content"]|trim + eos_token }})"
+    R"({%- endif %}{%- endfor %})";
+
+TEST(ChatTemplateTest, MistralV3PutsTheSystemMessageInTheLastTurnAndSpacesOnlyAfterInst) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(kMistralV3Shape, "<s>", "</s>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kMistral);
+  const std::vector<ChatMessage> turns = {{"user", "Q1"}, {"assistant", " A1\n"}, {"user", "Q2"}};
+  EXPECT_EQ(*chat_template.Apply(turns, true), "<s>[INST] Q1[/INST] A1</s>[INST] Q2[/INST]");
+  const std::vector<ChatMessage> with_system = {{"system", "S"}, {"user", "Q"}};
+  absl::StatusOr<std::string> rendered = chat_template.Apply(with_system, true);
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  EXPECT_EQ(*rendered, "<s>[INST] S\n\nQ[/INST]");
+  const std::vector<ChatMessage> longer = {
+      {"system", "S"}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}};
+  EXPECT_EQ(*chat_template.Apply(longer, true), "<s>[INST] Q1[/INST] A1</s>[INST] S\n\nQ2[/INST]");
+}
+
+TEST(ChatTemplateTest, MistralV1RefusesASystemMessageSayingWhatToDo) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(
+      "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+      "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endif %}{% endfor %}",
+      "<s>", "</s>");
+  const std::vector<ChatMessage> messages = {{"system", "S"}, {"user", "Q"}};
+  const absl::StatusOr<std::string> rendered = chat_template.Apply(messages, true);
+  ASSERT_FALSE(rendered.ok());
+  EXPECT_THAT(std::string(rendered.status().message()), HasSubstr("leave the system prompt out"));
+  EXPECT_EQ(*chat_template.Apply(std::span(messages).subspan(1), true), "<s>[INST] Q [/INST]");
 }
 
 TEST(ChatTemplateTest, RawModeJoinsContentsWithBlankLines) {
