@@ -1,8 +1,9 @@
 // Chat templates: turning a conversation into the prompt text a chat model was trained on.
 //
-// Models ship their template as Jinja source (GGUF `tokenizer.chat_template`, tokenizer_config
-// `chat_template`). Ponder does not run Jinja: it recognises the family from markers in that
-// source and formats with a hand-written formatter that reproduces the reference template's
+// Models ship their template as Jinja source (GGUF `tokenizer.chat_template`; in a Hugging Face
+// folder chat_template.jinja or tokenizer_config.json's `chat_template`, see
+// hf_chat_template_files.h). Ponder does not run Jinja: it recognises the family from markers in
+// that source and formats with a hand-written formatter that reproduces the reference template's
 // output for plain conversations (roles system/user/assistant, plus tool results where the
 // family has them; no tool definitions). Variants inside a family are read from the source too:
 // the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the dated system

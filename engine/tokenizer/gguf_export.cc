@@ -11,6 +11,7 @@
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "engine/tokenizer/hf_chat_template_files.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -295,8 +296,10 @@ absl::StatusOr<GgufVocabulary> GgufVocabularyFromHuggingFace(const std::string& 
                      "tokenizer.json vocabularies are supported, not tokenizer.model)"));
   }
   PONDER_ASSIGN_OR_RETURN(const std::string tokenizer_json, ReadFileToString(tokenizer_path));
-  PONDER_ASSIGN_OR_RETURN(const std::string tokenizer_config_json,
+  PONDER_ASSIGN_OR_RETURN(std::string tokenizer_config_json,
                           read_if_present("tokenizer_config.json"));
+  PONDER_ASSIGN_OR_RETURN(tokenizer_config_json,
+                          WithFolderChatTemplates(folder, std::move(tokenizer_config_json)));
   PONDER_ASSIGN_OR_RETURN(const std::string config_json, read_if_present("config.json"));
   return GgufVocabularyFromHuggingFaceJson(tokenizer_json, tokenizer_config_json, config_json,
                                            tokenizer_path, options);

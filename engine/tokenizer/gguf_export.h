@@ -18,8 +18,10 @@
 //  - tokenizer.ggml.add_bos_token: whether Tokenizer::FromHuggingFace prepends BOS (the
 //    tokenizer_config.json setting, else the post-processor, else llama.cpp's default), so the
 //    two readers agree; add_eos_token when tokenizer_config.json states it;
-//  - the chat template (a list of named templates becomes tokenizer.chat_template for "default"
-//    and tokenizer.chat_template.<name> for the others, as gguf-py writes them).
+//  - the chat template, from chat_template.jinja (with additional_chat_templates/), else
+//    tokenizer_config.json, else chat_template.json, as transformers reads them (see
+//    hf_chat_template_files.h); a list of named templates becomes tokenizer.chat_template for
+//    "default" and tokenizer.chat_template.<name> for the others, as gguf-py writes them.
 //
 // Pre-tokenizer names. llama.cpp's converter identifies a pre-tokenizer by hashing the token ids
 // of a probe text, which only recognises vocabularies it has seen. This exporter instead
@@ -90,8 +92,8 @@ struct GgufVocabularyOptions {
   std::string pre_tokenizer;
 };
 
-// From a Hugging Face model folder: tokenizer.json, with tokenizer_config.json and config.json
-// beside it when present. Errors name the file and the field.
+// From a Hugging Face model folder: tokenizer.json, with tokenizer_config.json, the chat template
+// files and config.json beside it when present. Errors name the file and the field.
 absl::StatusOr<GgufVocabulary> GgufVocabularyFromHuggingFace(
     const std::string& folder, const GgufVocabularyOptions& options = {});
 

@@ -1,5 +1,5 @@
-// Tokenizer::FromHuggingFace: tokenizer.json (+ tokenizer_config.json, generation_config.json),
-// read as Hugging Face tokenizers does for byte-level BPE models.
+// Tokenizer::FromHuggingFace: tokenizer.json (+ tokenizer_config.json, the chat template files,
+// generation_config.json), read as Hugging Face tokenizers does for byte-level BPE models.
 #include <sys/stat.h>
 
 #include <limits>
@@ -13,6 +13,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "engine/tokenizer/byte_level.h"
+#include "engine/tokenizer/hf_chat_template_files.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/tokenizer_state.h"
 
@@ -574,6 +575,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromHuggingFace(
   if (IsFile(config_path)) {
     PONDER_ASSIGN_OR_RETURN(config_json, ReadFileToString(config_path));
   }
+  PONDER_ASSIGN_OR_RETURN(config_json, WithFolderChatTemplates(directory, std::move(config_json)));
   const std::string generation_path = directory + "/generation_config.json";
   std::string generation_json;
   if (IsFile(generation_path)) {

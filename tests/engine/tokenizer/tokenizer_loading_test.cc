@@ -1,12 +1,17 @@
 // Loading tokenizers from small vocabularies built in the test: the tokenizer.json features
-// the shared vocabularies do not exercise, and clear errors for malformed files.
+// the shared vocabularies do not exercise, the files a folder's chat template comes from, and
+// clear errors for malformed files.
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/model/gguf.h"
 #include "engine/model/gguf_writer.h"
+#include "engine/tokenizer/gguf_export.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -292,6 +297,64 @@ TEST(GgufVocabularyErrorsTest, NameTheFileKeyAndProblem) {
   auto loaded = FromGgufWriter(gpt2);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_THAT((*loaded)->Encode("ab"), ElementsAre(2));
+}
+
+// A Hugging Face folder as transformers' save_pretrained writes it since 4.47: the template in
+// chat_template.jinja (others in additional_chat_templates/), none in tokenizer_config.json. It
+// used to be ignored, and the model prompted in the raw format without a word.
+class FolderChatTemplateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = ::testing::TempDir() + "/chat_template_files_" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(folder_);
+    std::filesystem::create_directories(folder_ + "/additional_chat_templates");
+    Write("tokenizer.json", TinyByteLevelTokenizerJson().dump());
+  }
+  void Write(const std::string& name, const std::string& text) {
+    std::ofstream(folder_ + "/" + name, std::ios::trunc) << text;
+  }
+  ChatTemplate::Kind KindRead() {
+    absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::FromHuggingFace(folder_);
+    EXPECT_TRUE(tokenizer.ok()) << tokenizer.status();
+    return tokenizer.ok() ? (*tokenizer)->chat_template().kind() : ChatTemplate::Kind::kRaw;
+  }
+
+  // Sources that hold only the markers FromJinja recognises.
+  static constexpr char kChatMl[] = "{{ '<|im_start|>' + message['role'] }}";
+  static constexpr char kLlama3[] = "{{ '<|start_header_id|>' + message['role'] }}";
+  std::string folder_;
+};
+
+TEST_F(FolderChatTemplateTest, ChatTemplateJinjaIsReadAndWinsOverTokenizerConfig) {
+  Write("chat_template.jinja", kChatMl);  // no tokenizer_config.json at all
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);
+  Write("tokenizer_config.json", nlohmann::json({{"chat_template", kLlama3}}).dump());
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);  // as transformers' from_pretrained
+
+  // Conversion to GGUF reads the same files: the named ones become tokenizer.chat_template.NAME.
+  Write("additional_chat_templates/tool_use.jinja", "{{ tools }}");
+  absl::StatusOr<GgufVocabulary> vocabulary = GgufVocabularyFromHuggingFace(folder_);
+  ASSERT_TRUE(vocabulary.ok()) << vocabulary.status();
+  EXPECT_EQ(vocabulary->chat_template, kChatMl);
+  EXPECT_THAT(vocabulary->named_chat_templates,
+              ElementsAre(std::make_pair(std::string("tool_use"), std::string("{{ tools }}"))));
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);  // the default one
+}
+
+TEST_F(FolderChatTemplateTest, ProcessorChatTemplateJsonIsReadWhenNothingElseHasOne) {
+  Write("chat_template.json", nlohmann::json({{"chat_template", kChatMl}}).dump());
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);
+  absl::StatusOr<GgufVocabulary> vocabulary = GgufVocabularyFromHuggingFace(folder_);
+  ASSERT_TRUE(vocabulary.ok()) << vocabulary.status();
+  EXPECT_EQ(vocabulary->chat_template, kChatMl);
+
+  Write("tokenizer_config.json", nlohmann::json({{"chat_template", kLlama3}}).dump());
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kLlama3);
+
+  Write("tokenizer_config.json", "{}");
+  Write("chat_template.json", "{\"template\": \"x\"}");
+  ExpectError(Tokenizer::FromHuggingFace(folder_), {"chat_template.json", "chat_template"});
 }
 
 TEST(FuzzCorpusTest, SeedVocabulariesLoadAndTokenize) {

@@ -1,0 +1,94 @@
+#include "engine/tokenizer/hf_chat_template_files.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "base/json.h"
+#include "base/mapped_file.h"
+#include "base/status_macros.h"
+
+namespace ponder::engine {
+namespace {
+
+using Json = nlohmann::json;
+
+bool IsFile(const std::filesystem::path& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+// additional_chat_templates/NAME.jinja, sorted by name so the result does not depend on the
+// order the file system lists them in.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadAdditionalTemplates(
+    const std::string& folder) {
+  std::vector<std::pair<std::string, std::string>> templates;
+  const std::filesystem::path directory =
+      std::filesystem::path(folder) / "additional_chat_templates";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(directory, ec)) return templates;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+    const std::filesystem::path& path = entry.path();
+    if (path.extension() != ".jinja" || !IsFile(path)) continue;
+    PONDER_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path.string()));
+    templates.emplace_back(path.stem().string(), std::move(text));
+  }
+  std::sort(templates.begin(), templates.end());
+  return templates;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
+                                                    std::string tokenizer_config_json) {
+  const std::string jinja_path = absl::StrCat(folder, "/chat_template.jinja");
+  const std::string processor_path = absl::StrCat(folder, "/chat_template.json");
+  const bool has_jinja = IsFile(jinja_path);
+  if (!has_jinja && !IsFile(processor_path)) return tokenizer_config_json;
+
+  Json config = Json::object();
+  if (!tokenizer_config_json.empty()) {
+    absl::StatusOr<Json> parsed = ParseJson(tokenizer_config_json);
+    if (!parsed.ok() || !parsed->is_object()) return tokenizer_config_json;
+    config = *std::move(parsed);
+  }
+  if (has_jinja) {
+    PONDER_ASSIGN_OR_RETURN(std::string source, ReadFileToString(jinja_path));
+    PONDER_ASSIGN_OR_RETURN(auto additional, ReadAdditionalTemplates(folder));
+    if (additional.empty()) {
+      config["chat_template"] = std::move(source);
+    } else {
+      Json list = Json::array({{{"name", "default"}, {"template", std::move(source)}}});
+      for (auto& [name, text] : additional) {
+        list.push_back({{"name", std::move(name)}, {"template", std::move(text)}});
+      }
+      config["chat_template"] = std::move(list);
+    }
+  } else {
+    if (auto it = config.find("chat_template"); it != config.end() && !it->is_null()) {
+      return tokenizer_config_json;
+    }
+    PONDER_ASSIGN_OR_RETURN(const std::string text, ReadFileToString(processor_path));
+    absl::StatusOr<Json> processor = ParseJson(text);
+    if (!processor.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(processor_path, ": not valid JSON (", processor.status().message(), ")"));
+    }
+    auto it = processor->is_object() ? processor->find("chat_template") : processor->end();
+    if (it == processor->end() || !(it->is_string() || it->is_array())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(processor_path,
+                       ": chat_template is missing or not a string; the file should hold "
+                       "{\"chat_template\": \"<the Jinja source>\"}"));
+    }
+    config["chat_template"] = std::move(*it);
+  }
+  return config.dump();
+}
+
+}  // namespace ponder::engine
