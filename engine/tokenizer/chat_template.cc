@@ -118,6 +118,25 @@ std::optional<std::string> FindDefaultSystemPrompt(std::string_view source) {
   return std::nullopt;
 }
 
+// The text a ChatML template writes for add_generation_prompt: its first string literal after the
+// last mention of add_generation_prompt that opens the assistant's turn. Most write
+// '<|im_start|>assistant\n'; thinking models (QwQ-32B, Qwen3-*-Thinking-2507) also open the
+// reasoning block, '<|im_start|>assistant\n<think>\n'.
+std::string FindChatMlGenerationPrompt(std::string_view source) {
+  constexpr std::string_view kOpening = "<|im_start|>assistant\\n";
+  constexpr std::string_view kPlain = "<|im_start|>assistant\n";
+  const size_t block = source.rfind("add_generation_prompt");
+  if (block == std::string_view::npos) return std::string(kPlain);
+  const size_t at = source.find(kOpening, block);
+  if (at == std::string_view::npos || at == 0) return std::string(kPlain);
+  const char quote = source[at - 1];
+  if (quote != '\'' && quote != '"') return std::string(kPlain);
+  size_t end = at;
+  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
+  if (end >= source.size()) return std::string(kPlain);
+  return UnescapeJinjaString(source.substr(at, end - at));
+}
+
 absl::Status UnsupportedRole(const ChatMessage& message, size_t index, ChatTemplate::Kind kind) {
   return absl::InvalidArgumentError(
       absl::StrCat("message ", index, " has role '", message.role, "', which the ",
@@ -174,6 +193,8 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
     chat_template.kind_ = Kind::kChatML;
     chat_template.default_system_prompt_ = FindDefaultSystemPrompt(source);
     chat_template.qwen3_reasoning_ = Contains(source, "</think>");
+    chat_template.thinking_switch_ = Contains(source, "enable_thinking");
+    chat_template.chat_ml_generation_prompt_ = FindChatMlGenerationPrompt(source);
   } else if (Contains(source, "<|start_header_id|>")) {
     chat_template.kind_ = Kind::kLlama3;
     chat_template.llama3_dated_system_header_ = Contains(source, "Cutting Knowledge Date");
@@ -283,8 +304,8 @@ absl::StatusOr<std::string> ChatTemplate::ApplyChatMl(std::span<const ChatMessag
     }
   }
   if (add_generation_prompt) {
-    text.append("<|im_start|>assistant\n");
-    if (qwen3_reasoning_ && !options.enable_thinking) text.append("<think>\n\n</think>\n\n");
+    text.append(chat_ml_generation_prompt_);
+    if (thinking_switch_ && !options.enable_thinking) text.append("<think>\n\n</think>\n\n");
   }
   return text;
 }

@@ -6,8 +6,9 @@
 // that source and formats with a hand-written formatter that reproduces the reference template's
 // output for plain conversations (roles system/user/assistant, plus tool results where the
 // family has them; no tool definitions). Variants inside a family are read from the source too:
-// the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the dated system
-// header of Llama 3.1+, the version of Mistral's [INST] format.
+// the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the generation
+// prompt of thinking models (QwQ, Qwen3-Thinking-2507: "<|im_start|>assistant\n<think>\n"), the
+// dated system header of Llama 3.1+, the version of Mistral's [INST] format.
 //
 // The output is text that includes the template's own special tokens (and BOS where the template
 // writes `bos_token`), so it is to be encoded with EncodeOptions{.add_bos = false,
@@ -47,8 +48,8 @@ struct ChatTemplateOptions {
   // where the template calls strftime_now; Ponder uses this fixed date (the templates' own
   // fallback) so the same conversation always gives the same prompt.
   std::string date_string = "26 Jul 2024";
-  // Qwen3: false appends an empty reasoning block to the generation prompt, as the template's
-  // `enable_thinking=false` does.
+  // Qwen3 (templates with an `enable_thinking` switch): false appends an empty reasoning block
+  // to the generation prompt, as the template's `enable_thinking=false` does.
   bool enable_thinking = true;
 };
 
@@ -103,7 +104,10 @@ class ChatTemplate {
   std::string eos_token_;
   std::optional<std::string> default_system_prompt_;  // kChatML
   bool qwen3_reasoning_ = false;                      // kChatML: Qwen3's <think> handling
-  bool llama3_dated_system_header_ = true;            // kLlama3: 3.1+ (false: Llama 3.0)
+  bool thinking_switch_ = false;                      // kChatML: Qwen3's enable_thinking
+  // kChatML: what add_generation_prompt writes (thinking models also open <think>).
+  std::string chat_ml_generation_prompt_ = "<|im_start|>assistant\n";
+  bool llama3_dated_system_header_ = true;  // kLlama3: 3.1+ (false: Llama 3.0)
   // kMistral: the version of the [INST] format, told apart by the spaces around the tags.
   enum class MistralFormat {
     kNemo,      // "[INST]x[/INST]"

@@ -100,6 +100,26 @@ TEST(ChatTemplateTest, FindsTheDefaultSystemPromptInTheTemplateSource) {
             "\\boxed{}.<|im_end|>\n<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n");
 }
 
+// QwQ-32B's and Qwen3-*-Thinking-2507's templates open the reasoning block in the generation
+// prompt; it was dropped. The expected text is Python jinja2's rendering of this source.
+TEST(ChatTemplateTest, ThinkingModelsGenerationPromptOpensTheReasoningBlock) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(
+      "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content "
+      "+ '<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}"
+      "{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}",
+      "", "<|im_end|>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kChatML);
+  const std::vector<ChatMessage> messages = {{"user", "Q"}};
+  EXPECT_EQ(*chat_template.Apply(messages, true),
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n");
+  EXPECT_EQ(*chat_template.Apply(messages, false), "<|im_start|>user\nQ<|im_end|>\n");
+  // Without an enable_thinking switch in the template, enable_thinking=false changes nothing.
+  ChatTemplateOptions no_thinking;
+  no_thinking.enable_thinking = false;
+  EXPECT_EQ(*chat_template.Apply(messages, true, no_thinking),
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n");
+}
+
 TEST(ChatTemplateTest, MissingOrUnknownTemplateFallsBackToRawAndSaysSo) {
   for (std::string_view source : {"", "{% for m in messages %}{{ m.content }}{% endfor %}",
                                   "<s>[INST] <<SYS>>\n{{ system }}\n<</SYS>>"}) {
