@@ -137,6 +137,21 @@ std::string FindChatMlGenerationPrompt(std::string_view source) {
   return UnescapeJinjaString(source.substr(at, end - at));
 }
 
+// The value of `{%- set name = "literal" %}` in a template source; nullopt when the source does
+// not set `name` to a string literal.
+std::optional<std::string> FindSetLiteral(std::string_view source, std::string_view name) {
+  const std::string statement = absl::StrCat("set ", AsAbsl(name), " = ");
+  const size_t at = source.find(statement);
+  if (at == std::string_view::npos) return std::nullopt;
+  const size_t body = at + statement.size();
+  if (body >= source.size() || (source[body] != '\'' && source[body] != '"')) return std::nullopt;
+  const char quote = source[body];
+  size_t end = body + 1;
+  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
+  if (end >= source.size()) return std::nullopt;
+  return UnescapeJinjaString(source.substr(body + 1, end - body - 1));
+}
+
 absl::Status UnsupportedRole(const ChatMessage& message, size_t index, ChatTemplate::Kind kind) {
   return absl::InvalidArgumentError(
       absl::StrCat("message ", index, " has role '", message.role, "', which the ",
@@ -200,7 +215,14 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
     chat_template.llama3_dated_system_header_ = Contains(source, "Cutting Knowledge Date");
   } else if (Contains(source, "<｜User｜>") && Contains(source, "<｜Assistant｜>")) {
     chat_template.kind_ = Kind::kDeepSeekR1;
-  } else if (Contains(source, "[INST]") && !Contains(source, "<<SYS>>")) {
+  } else if (Contains(source, "[SYSTEM_PROMPT]") && !Contains(source, "strftime_now")) {
+    // Mistral Small 3 (2501). Later ones (3.1+) put today's date into their default system
+    // prompt, which is not reproduced: they are left unrecognised.
+    chat_template.kind_ = Kind::kMistral;
+    chat_template.mistral_format_ = MistralFormat::kSystemPrompt;
+    chat_template.default_system_prompt_ = FindSetLiteral(source, "default_system_message");
+  } else if (Contains(source, "[INST]") && !Contains(source, "<<SYS>>") &&
+             !Contains(source, "[SYSTEM_PROMPT]")) {
     // Llama 2's [INST] <<SYS>> format is a different family, left unrecognised.
     chat_template.kind_ = Kind::kMistral;
     // v0.1/v0.2 write a space on both sides of the text ('[INST] ' + content + ' [/INST]'),
@@ -352,6 +374,7 @@ absl::StatusOr<std::string> ChatTemplate::ApplyLlama3(std::span<const ChatMessag
 // conversation ending with [/INST] is already one.
 absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
     std::span<const ChatMessage> messages) const {
+  if (mistral_format_ == MistralFormat::kSystemPrompt) return ApplyMistralSystemPrompt(messages);
   std::optional<std::string_view> system_message;
   std::span<const ChatMessage> turns = messages;
   if (!messages.empty() && messages[0].role == "system") {
@@ -395,6 +418,30 @@ absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
       }
     } else {
       return UnsupportedRole(message, i + offset, kind_);
+    }
+  }
+  return text;
+}
+
+// Mistral-Small-24B-Instruct-2501's template: system messages in [SYSTEM_PROMPT] tags where they
+// stand, the template's default one when the conversation does not start with one. Roles need
+// not alternate.
+absl::StatusOr<std::string> ChatTemplate::ApplyMistralSystemPrompt(
+    std::span<const ChatMessage> messages) const {
+  std::string text = bos_token_;
+  if ((messages.empty() || messages[0].role != "system") && default_system_prompt_.has_value()) {
+    absl::StrAppend(&text, "[SYSTEM_PROMPT]", *default_system_prompt_, "[/SYSTEM_PROMPT]");
+  }
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const ChatMessage& message = messages[i];
+    if (message.role == "system") {
+      absl::StrAppend(&text, "[SYSTEM_PROMPT]", message.content, "[/SYSTEM_PROMPT]");
+    } else if (message.role == "user") {
+      absl::StrAppend(&text, "[INST]", message.content, "[/INST]");
+    } else if (message.role == "assistant") {
+      absl::StrAppend(&text, message.content, eos_token_);
+    } else {
+      return UnsupportedRole(message, i, kind_);
     }
   }
   return text;

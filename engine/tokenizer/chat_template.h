@@ -21,8 +21,10 @@
 //   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
 //   kMistral    [INST]user[/INST]assistant</s> (Mistral-Nemo), "[INST] user[/INST] assistant</s>"
 //               (Mistral-7B-Instruct v0.3: the system message before the last user turn, the
-//               assistant's text trimmed) or "[INST] user [/INST]assistant</s>" (v0.1/v0.2: no
-//               system message)
+//               assistant's text trimmed), "[INST] user [/INST]assistant</s>" (v0.1/v0.2: no
+//               system message) or [SYSTEM_PROMPT]system[/SYSTEM_PROMPT][INST]user[/INST]
+//               (Mistral Small 3, 2501, with its default system prompt; later ones, which date
+//               it, are not recognised)
 //   kDeepSeekR1 DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
 //   kGemma      Gemma/Gemma 2: <start_of_turn>role\ncontent<end_of_turn>\n
 //   kRaw        the message contents joined by a blank line; no role markers (base models)
@@ -74,7 +76,8 @@ class ChatTemplate {
   Kind kind() const { return kind_; }
   // False when FromJinja found no template or did not recognise it (the formatter is then kRaw).
   bool recognized() const { return recognized_; }
-  // The system prompt ChatML writes when the conversation has none (Qwen2/2.5 templates).
+  // The system prompt written when the conversation has none (Qwen2/2.5 ChatML templates,
+  // Mistral Small 3).
   const std::optional<std::string>& default_system_prompt() const { return default_system_prompt_; }
 
   // Formats `messages`; with `add_generation_prompt`, ends with the header that opens the
@@ -93,6 +96,7 @@ class ChatTemplate {
                                           bool add_generation_prompt,
                                           const ChatTemplateOptions& options) const;
   absl::StatusOr<std::string> ApplyMistral(std::span<const ChatMessage> messages) const;
+  absl::StatusOr<std::string> ApplyMistralSystemPrompt(std::span<const ChatMessage> messages) const;
   absl::StatusOr<std::string> ApplyDeepSeekR1(std::span<const ChatMessage> messages,
                                               bool add_generation_prompt) const;
   absl::StatusOr<std::string> ApplyGemma(std::span<const ChatMessage> messages,
@@ -102,7 +106,7 @@ class ChatTemplate {
   bool recognized_ = false;
   std::string bos_token_;
   std::string eos_token_;
-  std::optional<std::string> default_system_prompt_;  // kChatML
+  std::optional<std::string> default_system_prompt_;  // kChatML, kMistral kSystemPrompt
   bool qwen3_reasoning_ = false;                      // kChatML: Qwen3's <think> handling
   bool thinking_switch_ = false;                      // kChatML: Qwen3's enable_thinking
   // kChatML: what add_generation_prompt writes (thinking models also open <think>).
@@ -110,9 +114,10 @@ class ChatTemplate {
   bool llama3_dated_system_header_ = true;  // kLlama3: 3.1+ (false: Llama 3.0)
   // kMistral: the version of the [INST] format, told apart by the spaces around the tags.
   enum class MistralFormat {
-    kNemo,      // "[INST]x[/INST]"
-    kV3,        // "[INST] x[/INST]", " " + trim(assistant)
-    kV1Spaced,  // "[INST] x [/INST]", no system message
+    kNemo,          // "[INST]x[/INST]"
+    kV3,            // "[INST] x[/INST]", " " + trim(assistant)
+    kV1Spaced,      // "[INST] x [/INST]", no system message
+    kSystemPrompt,  // "[SYSTEM_PROMPT]s[/SYSTEM_PROMPT][INST]x[/INST]" (Mistral Small 3)
   };
   MistralFormat mistral_format_ = MistralFormat::kNemo;
 };

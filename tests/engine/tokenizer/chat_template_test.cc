@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/tokenizer/tokenizer_test_util.h"
@@ -166,6 +167,43 @@ TEST(ChatTemplateTest, MistralV1RefusesASystemMessageSayingWhatToDo) {
   ASSERT_FALSE(rendered.ok());
   EXPECT_THAT(std::string(rendered.status().message()), HasSubstr("leave the system prompt out"));
   EXPECT_EQ(*chat_template.Apply(std::span(messages).subspan(1), true), "<s>[INST] Q [/INST]");
+}
+
+// Mistral Small 3 (2501) in short: its default system message, [SYSTEM_PROMPT] tags. It was
+// taken for Mistral-Nemo (system text moved into the last [INST], no default). The expected
+// texts are Python jinja2's renderings of this source.
+constexpr char kMistralSmall3Shape[] =
+    R"({%- set default_system_message = "You are Mistral Small 3.\nBe brief." %}{{- bos_token }})"
+    R"({%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content'] %})"
+    R"({%- set loop_messages = messages[1:] %}{%- else %})"
+    R"({%- set system_message = default_system_message %}{%- set loop_messages = messages %})"
+    R"({%- endif %}{{- '[SYSTEM_PROMPT]' + system_message + '[/SYSTEM_PROMPT]' }})"
+    R"({%- for message in loop_messages %}{%- if message['role'] == 'user' %})"
+    R"({{- '[INST]' + message['content'] + '[/INST]' }}{%- elif message['role'] == 'system' %})"
+    R"({{- '[SYSTEM_PROMPT]' + message['content'] + '[/SYSTEM_PROMPT]' }})"
+    R"({%- elif message['role'] == 'assistant' %}{{- message['content'] + eos_token }})"
+    R"({%- else %}{{- raise_exception('Only user, system and assistant roles are supported!') }})"
+    R"({%- endif %}{%- endfor %})";
+
+TEST(ChatTemplateTest, MistralSmall3WritesTheSystemPromptInItsTagsOrItsDefault) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(kMistralSmall3Shape, "<s>", "</s>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kMistral);
+  const std::vector<ChatMessage> with_system = {{"system", "S"}, {"user", "Q"}};
+  EXPECT_EQ(*chat_template.Apply(with_system, true),
+            "<s>[SYSTEM_PROMPT]S[/SYSTEM_PROMPT][INST]Q[/INST]");
+  const std::vector<ChatMessage> without = {
+      {"user", "Q1"}, {"assistant", "A1"}, {"system", "S2"}, {"user", "Q2"}};
+  const absl::StatusOr<std::string> rendered = chat_template.Apply(without, true);
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  EXPECT_EQ(*rendered,
+            "<s>[SYSTEM_PROMPT]You are Mistral Small 3.\nBe brief.[/SYSTEM_PROMPT][INST]Q1[/INST]"
+            "A1</s>[SYSTEM_PROMPT]S2[/SYSTEM_PROMPT][INST]Q2[/INST]");
+
+  // Later versions put today's date into the default prompt: not reproduced, so not recognised.
+  const ChatTemplate dated = ChatTemplate::FromJinja(
+      absl::StrCat("{%- set today = strftime_now('%Y-%m-%d') %}", kMistralSmall3Shape), "<s>",
+      "</s>");
+  EXPECT_FALSE(dated.recognized());
 }
 
 TEST(ChatTemplateTest, RawModeJoinsContentsWithBlankLines) {
