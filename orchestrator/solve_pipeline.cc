@@ -178,7 +178,8 @@ absl::StatusOr<v1::SolveResponse> SolvePipeline::Solve(const v1::SolveRequest& r
 
   samplers::ProblemInput input;
   input.problem = request.problem().text();
-  // The chat template writes its own special tokens, BOS included where the family has one.
+  // The chat template writes its own special tokens, BOS included where the family has one (and,
+  // for a model without a template, where its vocabulary gives a plain prompt BOS).
   PONDER_ASSIGN_OR_RETURN(input.prompt_tokens, policy.Tokenize(prompt, /*add_bos=*/false));
   // The engine would refuse it at the first request, naming no field of this one.
   if (const int64_t context = policy.Info().usable_context();

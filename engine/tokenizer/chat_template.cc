@@ -201,8 +201,9 @@ ChatTemplate ChatTemplate::ForKind(Kind kind, std::string bos_token, std::string
 }
 
 ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_token,
-                                     std::string eos_token) {
+                                     std::string eos_token, bool add_bos) {
   ChatTemplate chat_template = ForKind(Kind::kRaw, std::move(bos_token), std::move(eos_token));
+  chat_template.raw_bos_ = add_bos;
   chat_template.recognized_ = true;
   if (Contains(source, "<|im_start|>")) {
     chat_template.kind_ = Kind::kChatML;
@@ -257,7 +258,8 @@ absl::StatusOr<std::string> ChatTemplate::Apply(std::span<const ChatMessage> mes
     case Kind::kRaw:
       break;
   }
-  std::string text;
+  // Like every rendering, encoded with add_bos=false: the BOS a plain prompt gets is written here.
+  std::string text = raw_bos_ ? bos_token_ : std::string();
   for (size_t i = 0; i < messages.size(); ++i) {
     if (i > 0) text.append("\n\n");
     text.append(messages[i].content);

@@ -27,7 +27,8 @@
 //               it, are not recognised)
 //   kDeepSeekR1 DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
 //   kGemma      Gemma/Gemma 2: <start_of_turn>role\ncontent<end_of_turn>\n
-//   kRaw        the message contents joined by a blank line; no role markers (base models)
+//   kRaw        the message contents joined by a blank line; no role markers (base models);
+//               BOS first where the vocabulary adds it to a prompt (FromJinja's `add_bos`)
 #ifndef PONDER_ENGINE_TOKENIZER_CHAT_TEMPLATE_H_
 #define PONDER_ENGINE_TOKENIZER_CHAT_TEMPLATE_H_
 
@@ -64,9 +65,12 @@ class ChatTemplate {
 
   // Recognises the family of the Jinja template `source`; an empty or unrecognised source gives
   // kRaw with recognized() false. `bos_token` / `eos_token` are the texts the template's
-  // bos_token / eos_token variables hold (empty when the vocabulary has none).
+  // bos_token / eos_token variables hold (empty when the vocabulary has none). `add_bos` is the
+  // vocabulary's own rule for a prompt (Tokenizer::add_bos_by_default), which the raw format
+  // follows: it then starts with `bos_token`, as a plain prompt gets BOS from Hugging Face's
+  // tokenizer (add_special_tokens) and from `ponder generate --prompt`.
   static ChatTemplate FromJinja(std::string_view source, std::string bos_token,
-                                std::string eos_token);
+                                std::string eos_token, bool add_bos = false);
   // A formatter for `kind` with the family's plain settings (ChatML without a default system
   // prompt, Llama 3 with the dated system header, Mistral without spaces), for forcing a kind.
   static ChatTemplate ForKind(Kind kind, std::string bos_token, std::string eos_token);
@@ -104,6 +108,7 @@ class ChatTemplate {
 
   Kind kind_ = Kind::kRaw;
   bool recognized_ = false;
+  bool raw_bos_ = false;  // kRaw: starts with bos_token_
   std::string bos_token_;
   std::string eos_token_;
   std::optional<std::string> default_system_prompt_;  // kChatML, kMistral kSystemPrompt

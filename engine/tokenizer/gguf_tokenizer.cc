@@ -311,7 +311,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& g
   state->chat_template = ChatTemplate::FromJinja(
       chat_template_source,
       state->bos_id ? std::string(vocabulary.Text(*state->bos_id)) : std::string(),
-      state->eos_id ? std::string(vocabulary.Text(*state->eos_id)) : std::string());
+      state->eos_id ? std::string(vocabulary.Text(*state->eos_id)) : std::string(),
+      state->add_bos_by_default);
   return std::unique_ptr<Tokenizer>(new Tokenizer(std::move(state)));
 }
 

@@ -541,8 +541,8 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
       }
     }
   }
-  state->chat_template =
-      ChatTemplate::FromJinja(chat_template_source, bos_text.value_or(""), eos_text.value_or(""));
+  state->chat_template = ChatTemplate::FromJinja(chat_template_source, bos_text.value_or(""),
+                                                 eos_text.value_or(""), state->add_bos_by_default);
   return state;
 }
 

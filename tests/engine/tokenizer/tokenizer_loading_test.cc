@@ -299,6 +299,24 @@ TEST(GgufVocabularyErrorsTest, NameTheFileKeyAndProblem) {
   EXPECT_THAT((*loaded)->Encode("ab"), ElementsAre(2));
 }
 
+// A model without a chat template (a base model) is prompted in the raw format; encoded as every
+// rendering is (no BOS added, special tokens parsed), it starts with BOS exactly where a plain
+// prompt does. solve and bench used to send it without BOS while generate --prompt added one.
+TEST(TinyTokenizerTest, RawChatPromptStartsWithBosWhereAPlainPromptDoes) {
+  for (bool add_bos : {true, false}) {
+    SCOPED_TRACE(add_bos);
+    auto tokenizer = FromJson(TinyByteLevelTokenizerJson(),
+                              {{"bos_token", "<|end|>"}, {"add_bos_token", add_bos}});
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    ASSERT_FALSE((*tokenizer)->chat_template().recognized());
+    const std::vector<ChatMessage> messages = {{"user", "hello world"}};
+    const absl::StatusOr<std::string> prompt = (*tokenizer)->chat_template().Apply(messages, true);
+    ASSERT_TRUE(prompt.ok()) << prompt.status();
+    EXPECT_EQ((*tokenizer)->Encode(*prompt, {.add_bos = false, .parse_special = true}),
+              (*tokenizer)->Encode("hello world", {.add_bos = add_bos}));
+  }
+}
+
 // A Hugging Face folder as transformers' save_pretrained writes it since 4.47: the template in
 // chat_template.jinja (others in additional_chat_templates/), none in tokenizer_config.json. It
 // used to be ignored, and the model prompted in the raw format without a word.
