@@ -36,7 +36,7 @@ struct SolveFlags {
   uint64_t seed = 0;
   EngineFlags engine;  // in-process
   std::optional<double> temperature;
-  bool events = false, json = false, reference_set = false;
+  bool events = false, json = false, reference_set = false, system_prompt_set = false;
 };
 
 // A strategy step as it happens: "step {json}", or with --json a JSON line of its own
@@ -110,7 +110,9 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   PONDER_RETURN_IF_ERROR(CheckFlagRange("budget", f.budget, 1, samplers::kMaxBudgetN));
   request.mutable_budget()->set_n(f.budget);
   request.set_seed(f.seed);
-  if (!f.system_prompt.empty()) request.mutable_prompt()->set_system_prompt(f.system_prompt);
+  // Given, even empty: an empty one means no system message (templates such as Gemma's and
+  // Mistral v0.1's refuse one), as in `ponder bench`.
+  if (f.system_prompt_set) request.mutable_prompt()->set_system_prompt(f.system_prompt);
   return request;
 }
 
@@ -181,7 +183,8 @@ absl::Status Solve(std::span<char* const> args) {
   flags.AddInt("max-tokens", &f.max_tokens, "tokens per completion (default: the strategy's)");
   flags.AddString("reference", &f.reference, "the gold answer: grade the result");
   flags.AddString("format", &f.format, "answer format: math (default) or gsm8k");
-  flags.AddString("system-prompt", &f.system_prompt, "system message (default: step by step)");
+  flags.AddString("system-prompt", &f.system_prompt,
+                  "system message (default: Qwen2.5-Math's step-by-step prompt; '' for none)");
   flags.AddBool("events", &f.events,
                 "print each strategy step as a 'step {json}' line (with --json: a JSON line)");
   flags.AddBool("json", &f.json,
@@ -189,6 +192,7 @@ absl::Status Solve(std::span<char* const> args) {
   f.engine.Register(flags, "in-process: ");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   f.reference_set = flags.WasSet("reference");
+  f.system_prompt_set = flags.WasSet("system-prompt");
   if (f.client.server.empty() == f.model.empty()) {
     return absl::InvalidArgumentError("give exactly one of --server and --model");
   }

@@ -228,6 +228,40 @@ TEST_F(PonderdTest, CliSolvesInProcessWithTheSamePipeline) {
   }
 }
 
+// An empty --system-prompt means no system message, as in `ponder bench`: the only way to solve
+// with a template that refuses one (Gemma's, Mistral v0.1's). It used to fall back to the default.
+TEST_F(PonderdTest, CliSolveWithAnEmptySystemPromptSendsNoSystemMessage) {
+  auto prompt_tokens = [&](std::vector<std::string> extra) -> int {
+    std::vector<std::string> args = {"solve",
+                                     "--model",
+                                     testing::TinyModelPath(),
+                                     "--problem",
+                                     "1 + 1?",
+                                     "--strategy",
+                                     "self-consistency",
+                                     "--max-tokens",
+                                     "1",
+                                     "--budget",
+                                     "1",
+                                     "--threads",
+                                     "1",
+                                     "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ChildProcess cli;
+    EXPECT_TRUE(cli.Start(BinaryPath("ponder"), args, stderr_));
+    const std::string output = cli.ReadAll();
+    EXPECT_EQ(cli.Wait(), 0) << Stderr();
+    v1::SolveResponse response;
+    EXPECT_TRUE(FromJson(output, response, "ponder solve --json").ok()) << output;
+    return response.prompt_tokens();
+  };
+  const int with_default = prompt_tokens({});
+  const int without = prompt_tokens({"--system-prompt", ""});
+  const int one_letter = prompt_tokens({"--system-prompt", "x"});
+  EXPECT_GT(with_default, one_letter);
+  EXPECT_LT(without, one_letter);  // not even the system turn's markers
+}
+
 // Values the fuzzer found. --budget 2147483648 wrapped to -2147483648 and was refused against
 // a bound (1048576) that the strategies' own (4096) made unreachable; an explicit --temperature
 // of -1 or nan was taken for "not given". Each is refused naming its flag.
