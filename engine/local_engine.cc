@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <numeric>
 #include <thread>
 #include <utility>
@@ -72,6 +74,7 @@ struct LocalEngine::State {
   // The longest sequence: the context, or less where the KV budget holds less (a generation
   // stops there, "length", as at the context).
   int64_t usable_context = 0;
+  std::once_flag raw_chat_format_warning;  // see ApplyChatTemplate
 
   // Requests handed from callers to the engine thread.
   absl::Mutex inbox_mutex;
@@ -816,7 +819,16 @@ absl::StatusOr<std::string> LocalEngine::ApplyChatTemplate(const std::vector<Mes
   std::vector<ChatMessage> chat;
   chat.reserve(messages.size());
   for (const Message& m : messages) chat.push_back({m.role, m.content});
-  return state_->tokenizer->chat_template().Apply(chat, add_generation_prompt);
+  const ChatTemplate& chat_template = state_->tokenizer->chat_template();
+  if (!chat_template.recognized()) {
+    // Once per model, for every front-end that renders here (generate --chat, solve, bench,
+    // ponderd, the verifiers): a raw prompt to a chat model is not the prompt it expects.
+    std::call_once(state_->raw_chat_format_warning, [&] {
+      std::fprintf(stderr, "ponder: %s\n",
+                   chat_template.RawFormatWarning(state_->options.model_path).c_str());
+    });
+  }
+  return chat_template.Apply(chat, add_generation_prompt);
 }
 
 std::optional<int32_t> LocalEngine::TokenId(std::string_view token_text) const {

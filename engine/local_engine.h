@@ -54,6 +54,8 @@ class LocalEngine : public Engine {
       std::span<const ScoreRequest> requests) override;
   absl::StatusOr<std::vector<int32_t>> Tokenize(std::string_view text, bool add_bos) const override;
   std::string Detokenize(const std::vector<int32_t>& tokens) const override;
+  // A model whose chat template is missing or unrecognised renders the raw format, and the
+  // first call says so on stderr, naming the model (ChatTemplate::RawFormatWarning).
   absl::StatusOr<std::string> ApplyChatTemplate(const std::vector<Message>& messages,
                                                 bool add_generation_prompt) const override;
   std::optional<int32_t> TokenId(std::string_view token_text) const override;

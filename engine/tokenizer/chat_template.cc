@@ -204,6 +204,7 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
                                      std::string eos_token, bool add_bos) {
   ChatTemplate chat_template = ForKind(Kind::kRaw, std::move(bos_token), std::move(eos_token));
   chat_template.raw_bos_ = add_bos;
+  chat_template.has_source_ = !source.empty();
   chat_template.recognized_ = true;
   if (Contains(source, "<|im_start|>")) {
     chat_template.kind_ = Kind::kChatML;
@@ -239,6 +240,20 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
     chat_template.recognized_ = false;
   }
   return chat_template;
+}
+
+std::string ChatTemplate::RawFormatWarning(std::string_view model_name) const {
+  if (recognized_) return std::string();
+  const std::string_view why =
+      has_source_ ? "its chat template is not one Ponder formats (it recognises ChatML/Qwen, "
+                    "Llama 3, Mistral [INST], DeepSeek-R1 and Gemma templates)"
+                  : "it has no chat template (looked for: a GGUF file's tokenizer.chat_template; "
+                    "a folder's chat_template.jinja, tokenizer_config.json's chat_template, "
+                    "chat_template.json)";
+  return absl::StrCat("warning: model ", AsAbsl(model_name), ": ", AsAbsl(why),
+                      ", so its chat prompts use the raw format: the messages' text joined by "
+                      "blank lines, without role markers. That suits a base model; a chat model "
+                      "needs its template added there to be prompted as it was trained.");
 }
 
 absl::StatusOr<std::string> ChatTemplate::Apply(std::span<const ChatMessage> messages,

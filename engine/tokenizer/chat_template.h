@@ -80,6 +80,9 @@ class ChatTemplate {
   Kind kind() const { return kind_; }
   // False when FromJinja found no template or did not recognise it (the formatter is then kRaw).
   bool recognized() const { return recognized_; }
+  // What a user who asks model `model_name` for a chat prompt is to be told when it is not
+  // recognized(): that the prompt is in the raw format, why, and what to do. Empty otherwise.
+  std::string RawFormatWarning(std::string_view model_name) const;
   // The system prompt written when the conversation has none (Qwen2/2.5 ChatML templates,
   // Mistral Small 3).
   const std::optional<std::string>& default_system_prompt() const { return default_system_prompt_; }
@@ -108,7 +111,8 @@ class ChatTemplate {
 
   Kind kind_ = Kind::kRaw;
   bool recognized_ = false;
-  bool raw_bos_ = false;  // kRaw: starts with bos_token_
+  bool has_source_ = false;  // FromJinja was given a template
+  bool raw_bos_ = false;     // kRaw: starts with bos_token_
   std::string bos_token_;
   std::string eos_token_;
   std::optional<std::string> default_system_prompt_;  // kChatML, kMistral kSystemPrompt

@@ -568,6 +568,39 @@ TEST(LocalEngineTest, RewardReadoutsComeOnceEachWhenAScoreIsPrefilledAgain) {
   }
 }
 
+// A chat prompt for a model whose template is missing is in the raw format; generate --chat,
+// solve, bench and ponderd all render here, and the user is told once, naming the model. It
+// used to happen without a word. A model with a template it formats says nothing.
+TEST(LocalEngineTest, ChatPromptsWithoutATemplateWarnOnceNamingTheModel) {
+  const std::string folder = ::testing::TempDir() + "/serving_model_without_template";
+  testing::RandomModelSpec spec;
+  spec.seed = 21;
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  nlohmann::json config;
+  std::ifstream(folder + "/tokenizer_config.json") >> config;
+  config.erase("chat_template");
+  std::ofstream(folder + "/tokenizer_config.json", std::ios::trunc) << config.dump();
+  LocalEngineOptions options;
+  options.model_path = folder;
+  options.threads = 1;
+  auto engine = LocalEngine::Create(options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(*(*engine)->ApplyChatTemplate({{"system", "S"}, {"user", "Q"}}, true), "S\n\nQ");
+  EXPECT_TRUE((*engine)->ApplyChatTemplate({{"user", "Q"}}, true).ok());
+  const std::string warned = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(warned, HasSubstr(folder));
+  EXPECT_THAT(warned, HasSubstr("has no chat template"));
+  EXPECT_THAT(warned, HasSubstr("raw format"));
+  EXPECT_EQ(warned.find("raw format"), warned.rfind("raw format")) << "once per model";
+
+  auto with_template = MakeEngine();
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(with_template->ApplyChatTemplate({{"user", "Q"}}, true).ok());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
 TEST(LocalEngineTest, InvalidRequestsNameTheProblem) {
   auto engine = MakeEngine();
   GenerateRequest bad = Request({1, 2, 100000}, 1, 5);
