@@ -118,6 +118,14 @@ std::optional<std::string> FindDefaultSystemPrompt(std::string_view source) {
   return std::nullopt;
 }
 
+// The index of the quote that closes the Jinja string literal running through `from`, or npos
+// when it is not closed.
+size_t LiteralEnd(std::string_view source, size_t from, char quote) {
+  size_t end = from;
+  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
+  return end < source.size() ? end : std::string_view::npos;
+}
+
 // The text a ChatML template writes for add_generation_prompt: its first string literal after the
 // last mention of add_generation_prompt that opens the assistant's turn. Most write
 // '<|im_start|>assistant\n'; thinking models (QwQ-32B, Qwen3-*-Thinking-2507) also open the
@@ -131,9 +139,8 @@ std::string FindChatMlGenerationPrompt(std::string_view source) {
   if (at == std::string_view::npos || at == 0) return std::string(kPlain);
   const char quote = source[at - 1];
   if (quote != '\'' && quote != '"') return std::string(kPlain);
-  size_t end = at;
-  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
-  if (end >= source.size()) return std::string(kPlain);
+  const size_t end = LiteralEnd(source, at, quote);
+  if (end == std::string_view::npos) return std::string(kPlain);
   return UnescapeJinjaString(source.substr(at, end - at));
 }
 
@@ -146,9 +153,8 @@ std::optional<std::string> FindSetLiteral(std::string_view source, std::string_v
   const size_t body = at + statement.size();
   if (body >= source.size() || (source[body] != '\'' && source[body] != '"')) return std::nullopt;
   const char quote = source[body];
-  size_t end = body + 1;
-  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
-  if (end >= source.size()) return std::nullopt;
+  const size_t end = LiteralEnd(source, body + 1, quote);
+  if (end == std::string_view::npos) return std::nullopt;
   return UnescapeJinjaString(source.substr(body + 1, end - body - 1));
 }
 
