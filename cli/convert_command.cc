@@ -80,7 +80,8 @@ absl::Status Convert(std::span<char* const> args) {
   flags.AddBool("force", &force,
                 "replace --output even when it is not a regular file, or is a folder with "
                 "other files than a conversion writes (its tokenizer files are removed when the "
-                "GGUF file has no tokenizer: they would not match the weights)");
+                "GGUF file has no tokenizer: they would not match the weights; chat template "
+                "files always: they would override the converted template)");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (!flags.positional().empty()) {
     return absl::InvalidArgumentError(

@@ -20,6 +20,7 @@
 #include "engine/model/safetensors_writer.h"
 #include "engine/model/tensor_names.h"
 #include "engine/ops/ops.h"
+#include "engine/tokenizer/hf_chat_template_files.h"
 #include "nlohmann/json.hpp"
 
 namespace ponder::engine {
@@ -526,6 +527,12 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
   report.tensors = static_cast<int64_t>(plan.size());
   report.bytes = FileSize(weights_path) + config_text.size();
 
+  // Template files left in the folder (by a Hugging Face checkpoint replaced with --force, or an
+  // earlier conversion) would take priority over the template written into tokenizer_config.json.
+  for (const std::string& stale : RemoveFolderChatTemplates(out_folder)) {
+    report.notes.push_back(absl::StrCat("removed ", stale, ": it would override the chat template "
+                                        "written into tokenizer_config.json"));
+  }
   absl::StatusOr<HuggingFaceTokenizerFiles> tokenizer = HuggingFaceTokenizerFromGguf(*gguf);
   if (!tokenizer.ok()) {
     // Tokenizer files left from an earlier conversion into this folder would not match.

@@ -91,4 +91,16 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
   return config.dump();
 }
 
+std::vector<std::string> RemoveFolderChatTemplates(const std::string& folder) {
+  std::vector<std::string> removed;
+  for (const char* name :
+       {"chat_template.jinja", "chat_template.json", "additional_chat_templates"}) {
+    std::error_code ec;
+    if (std::filesystem::remove_all(std::filesystem::path(folder) / name, ec) > 0 && !ec) {
+      removed.push_back(name);
+    }
+  }
+  return removed;
+}
+
 }  // namespace ponder::engine

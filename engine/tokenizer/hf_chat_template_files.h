@@ -15,6 +15,7 @@
 #define PONDER_ENGINE_TOKENIZER_HF_CHAT_TEMPLATE_FILES_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -27,6 +28,11 @@ namespace ponder::engine {
 // for its reader to report.
 absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
                                                     std::string tokenizer_config_json);
+
+// Removes the template files above from `folder` (chat_template.jinja, chat_template.json,
+// additional_chat_templates/), for a writer of tokenizer_config.json whose template they would
+// otherwise override. Returns the names of those it removed.
+std::vector<std::string> RemoveFolderChatTemplates(const std::string& folder);
 
 }  // namespace ponder::engine
 

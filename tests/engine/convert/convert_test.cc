@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/mapped_file.h"
 #include "base/strings.h"
 #include "engine/local_engine.h"
@@ -432,6 +433,29 @@ TEST(ConvertTest, ConvertingBackRestoresTheFolder) {
     }
     EXPECT_EQ((*tokenizer_restored)->eos_id(), (*tokenizer_original)->eos_id());
   }
+}
+
+// Template files in the output folder (a checkpoint replaced with --force) would override the
+// template the conversion writes into tokenizer_config.json: they are removed, with a note.
+TEST(ConvertTest, ConvertingBackRemovesTemplateFilesThatWouldOverrideItsTemplate) {
+  RandomModelSpec spec;
+  spec.architecture = Architecture::kQwen2;
+  const std::string folder = RandomFolder(spec, DType::kBF16, "stale_template");
+  ASSERT_TRUE(ConvertHuggingFaceToGguf(folder, folder + ".gguf").ok());
+  const std::string back = TempPath("stale_template_restored");
+  std::filesystem::create_directories(back + "/additional_chat_templates");
+  const std::string stale = "{{ 'stale template' }}";
+  std::ofstream(back + "/chat_template.jinja") << stale;
+  std::ofstream(back + "/additional_chat_templates/tool_use.jinja") << stale;
+  absl::StatusOr<ConvertReport> report = ConvertGgufToHuggingFace(folder + ".gguf", back);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_FALSE(std::filesystem::exists(back + "/chat_template.jinja"));
+  EXPECT_FALSE(std::filesystem::exists(back + "/additional_chat_templates"));
+  EXPECT_THAT(absl::StrJoin(report->notes, "\n"), HasSubstr("removed chat_template.jinja"));
+  auto original = Tokenizer::Open(folder), restored = Tokenizer::Open(back);
+  ASSERT_TRUE(original.ok() && restored.ok()) << restored.status();
+  EXPECT_EQ((*restored)->chat_template().kind(), (*original)->chat_template().kind());
+  EXPECT_EQ((*restored)->chat_template().recognized(), (*original)->chat_template().recognized());
 }
 
 // A quantized GGUF comes back dequantized: the folder computes what the file computes.
