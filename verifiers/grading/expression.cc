@@ -574,12 +574,30 @@ class Parser {
     return power < 0 ? applied : Binary(Op::kPower, applied, power);
   }
 
+  // `\sin(3x)`, or without parentheses the product that follows up to the next function:
+  // `\sin 3x` is sin(3x) and `\sin x \cos x` is sin(x)cos(x), as sympy's parse_latex and
+  // latex2sympy (Math-Verify) read it (their grammar's func_arg_noparens, a product without
+  // functions).
   int ParseFunctionArgument() {
     if (Peek() == '(') {
       ++pos_;
       return ParseGroup(')');
     }
-    return ParsePower();
+    int argument = ParsePower();
+    while (argument >= 0 && StartsImplicitFactor() && !StartsFunction()) {
+      argument = Binary(Op::kMultiply, argument, ParsePower());
+    }
+    return argument;
+  }
+
+  // A function name next: `\sin`, `\log`, `\ln`, or a bare `sin`.
+  bool StartsFunction() {
+    std::string_view command = PeekCommand();
+    if (!command.empty()) return command == "log" || FunctionNamed(command).has_value();
+    size_t end = pos_;
+    while (end < s_.size() && IsAsciiLetter(s_[end])) ++end;
+    std::string_view run = std::string_view(s_).substr(pos_, end - pos_);
+    return run == "log" || FunctionNamed(run).has_value();
   }
 
   // ---- evaluation ----

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
 namespace ponder::verifiers::grading_internal {
@@ -761,6 +762,31 @@ void RewriteLatexMixedNumbers(std::string& s) {
   s = std::move(result);
 }
 
+// `{n \\choose k}` -> `{\\binom{n}{k}}`: the TeX primitive takes everything before and after it in
+// its group (PRM800K's latex2text and Math-Verify's latex2sympy read it as the binomial).
+void RewriteChoose(std::string& s) {
+  constexpr std::string_view kChoose = "\\choose";
+  for (size_t at = s.find(kChoose); at != std::string::npos; at = s.find(kChoose, at + 1)) {
+    const size_t after = at + kChoose.size();
+    if (after < s.size() && IsAsciiLetter(s[after])) continue;  // another command
+    size_t left = at;
+    for (int depth = 0; left > 0; --left) {
+      char c = s[left - 1];
+      if (c == '}') ++depth;
+      if (c == '{' && depth-- == 0) break;
+    }
+    size_t right = after;
+    for (int depth = 0; right < s.size(); ++right) {
+      if (s[right] == '{') ++depth;
+      if (s[right] == '}' && depth-- == 0) break;
+    }
+    std::string binomial = absl::StrCat("\\binom{", s.substr(left, at - left), "}{",
+                                        s.substr(after, right - after), "}");
+    s.replace(left, right - left, binomial);
+    at = left + binomial.size() - 1;
+  }
+}
+
 // Keeps a space only between two digits or two letters.
 // `,,` (from `7, -2, \text{ and } -5`) -> `,`; `_{7}` -> `_7` and `^{2}` -> `^2`.
 void TidyPunctuation(std::string& s) {
@@ -845,6 +871,7 @@ std::string NormalizeMathAnswer(std::string_view raw, std::optional<std::string>
   } else if (!RewriteMixedNumber(s)) {
     RewriteLatexMixedNumbers(s);
   }
+  RewriteChoose(s);
   TidyPunctuation(s);
   DropInsignificantSpaces(s);
   if (spaced_list) s = absl::StrReplaceAll(s, {{",", ", "}});
