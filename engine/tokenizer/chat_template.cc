@@ -96,6 +96,14 @@ std::string UnescapeJinjaString(std::string_view literal) {
   return out;
 }
 
+// The index of the quote that closes the Jinja string literal running through `from`, or npos
+// when it is not closed.
+size_t LiteralEnd(std::string_view source, size_t from, char quote) {
+  size_t end = from;
+  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
+  return end < source.size() ? end : std::string_view::npos;
+}
+
 // The system prompt a ChatML template writes when the conversation has none: Qwen2 and Qwen2.5
 // templates hold it as one string literal '<|im_start|>system\n<prompt><|im_end|>\n'.
 std::optional<std::string> FindDefaultSystemPrompt(std::string_view source) {
@@ -107,23 +115,14 @@ std::optional<std::string> FindDefaultSystemPrompt(std::string_view source) {
     if (quote_at == std::string_view::npos) continue;
     const char quote = source[quote_at];
     const size_t body = at + kOpening.size();
-    size_t end = body;
-    while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
-    if (end > source.size()) continue;
+    const size_t end = LiteralEnd(source, body, quote);
+    if (end == std::string_view::npos) continue;
     const std::string_view rest = source.substr(body, end - body);
     const size_t im_end = rest.find("<|im_end|>");
     if (im_end == std::string_view::npos || im_end == 0) continue;
     return UnescapeJinjaString(rest.substr(0, im_end));
   }
   return std::nullopt;
-}
-
-// The index of the quote that closes the Jinja string literal running through `from`, or npos
-// when it is not closed.
-size_t LiteralEnd(std::string_view source, size_t from, char quote) {
-  size_t end = from;
-  while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
-  return end < source.size() ? end : std::string_view::npos;
 }
 
 // The text a ChatML template writes for add_generation_prompt: its first string literal after the

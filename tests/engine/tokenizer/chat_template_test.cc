@@ -101,6 +101,15 @@ TEST(ChatTemplateTest, FindsTheDefaultSystemPromptInTheTemplateSource) {
             "\\boxed{}.<|im_end|>\n<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n");
 }
 
+// A literal that never closes is not a string Jinja would write (it cannot even parse the
+// template): it gives no default system prompt.
+TEST(ChatTemplateTest, AnUnterminatedLiteralGivesNoDefaultSystemPrompt) {
+  const ChatTemplate chat_template =
+      ChatTemplate::FromJinja("{{- '<|im_start|>system\\nBe brief.<|im_end|>\\n", "", "<|im_end|>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kChatML);
+  EXPECT_EQ(chat_template.default_system_prompt(), std::nullopt);
+}
+
 // QwQ-32B's and Qwen3-*-Thinking-2507's templates open the reasoning block in the generation
 // prompt; it was dropped. The expected text is Python jinja2's rendering of this source.
 TEST(ChatTemplateTest, ThinkingModelsGenerationPromptOpensTheReasoningBlock) {
