@@ -110,8 +110,8 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   PONDER_RETURN_IF_ERROR(CheckFlagRange("budget", f.budget, 1, samplers::kMaxBudgetN));
   request.mutable_budget()->set_n(f.budget);
   request.set_seed(f.seed);
-  // Given, even empty: an empty one means no system message (templates such as Gemma's and
-  // Mistral v0.1's refuse one), as in `ponder bench`.
+  // Given, even empty: an empty one means no system message (templates such as Gemma's and the
+  // 2023 Mistral v0.1 one refuse it), as in `ponder bench`.
   if (f.system_prompt_set) request.mutable_prompt()->set_system_prompt(f.system_prompt);
   return request;
 }

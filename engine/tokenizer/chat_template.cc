@@ -1,6 +1,7 @@
 #include "engine/tokenizer/chat_template.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,176 @@ size_t LiteralEnd(std::string_view source, size_t from, char quote) {
   size_t end = from;
   while (end < source.size() && source[end] != quote) end += source[end] == '\\' ? 2 : 1;
   return end < source.size() ? end : std::string_view::npos;
+}
+
+// A template source cut into what Jinja sees: text, {{ output }} and {% statement %} tags, with
+// comments removed and the text around tags trimmed as transformers' environment does
+// (trim_blocks, lstrip_blocks, and the tags' own `-`). The code of a tag is in a canonical form
+// for comparing it with the expressions of known templates: whitespace outside string literals
+// dropped (one space kept between two words), every literal in single quotes, and
+// `message.content` written `message['content']`. Formatters are chosen by whole output
+// expressions and statements, so text in comments or in branches such as tool calls that merely
+// contains a marker does not decide a format.
+struct JinjaTag {
+  enum class Type { kText, kOutput, kStatement };
+  Type type;
+  std::string text;  // kText: the text written; otherwise the canonical code
+};
+
+bool IsWordCharacter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+bool IsJinjaSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The canonical form of the code of one tag (see JinjaTag); nullopt when a literal is not closed.
+std::optional<std::string> CanonicalCode(std::string_view code) {
+  std::string out;
+  for (size_t i = 0; i < code.size();) {
+    const char c = code[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = LiteralEnd(code, i + 1, c);
+      if (end == std::string_view::npos) return std::nullopt;
+      out.push_back('\'');
+      for (size_t j = i + 1; j < end; ++j) {
+        if (code[j] == '\\' && j + 1 < end) {
+          if (code[j + 1] == '"') {
+            out.push_back('"');
+          } else {
+            out.append(code.substr(j, 2));
+          }
+          ++j;
+        } else if (code[j] == '\'') {
+          out.append("\\'");
+        } else {
+          out.push_back(code[j]);
+        }
+      }
+      out.push_back('\'');
+      i = end + 1;
+    } else if (IsJinjaSpace(c)) {
+      while (i < code.size() && IsJinjaSpace(code[i])) ++i;
+      if (!out.empty() && i < code.size() && IsWordCharacter(out.back()) &&
+          IsWordCharacter(code[i])) {
+        out.push_back(' ');
+      }
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+  }
+  for (size_t at = out.find("message.content"); at != std::string::npos;
+       at = out.find("message.content", at)) {
+    out.replace(at, std::string_view("message.content").size(), "message['content']");
+  }
+  return out;
+}
+
+// See JinjaTag; nullopt when a tag or a literal in one is not closed.
+std::optional<std::vector<JinjaTag>> ScanJinja(std::string_view source) {
+  struct Piece {
+    JinjaTag tag;
+    bool trim_before = false;  // {{- {%- {#-
+    bool trim_after = false;   // -}} -%} -#}
+    bool block = false;        // a statement or a comment: trim_blocks / lstrip_blocks apply
+  };
+  std::vector<Piece> pieces;
+  size_t at = 0;
+  while (at < source.size()) {
+    const size_t open = source.find('{', at);
+    const bool tag =
+        open != std::string_view::npos && open + 1 < source.size() &&
+        (source[open + 1] == '{' || source[open + 1] == '%' || source[open + 1] == '#');
+    if (!tag) {
+      const size_t text_end = open == std::string_view::npos ? source.size() : open + 1;
+      if (!pieces.empty() && pieces.back().tag.type == JinjaTag::Type::kText) {
+        pieces.back().tag.text.append(source.substr(at, text_end - at));
+      } else {
+        pieces.push_back({{JinjaTag::Type::kText, std::string(source.substr(at, text_end - at))}});
+      }
+      at = text_end;
+      continue;
+    }
+    if (open > at) {
+      const std::string_view text = source.substr(at, open - at);
+      if (!pieces.empty() && pieces.back().tag.type == JinjaTag::Type::kText) {
+        pieces.back().tag.text.append(text);
+      } else {
+        pieces.push_back({{JinjaTag::Type::kText, std::string(text)}});
+      }
+    }
+    const char kind = source[open + 1];
+    const char closing = kind == '{' ? '}' : kind;
+    size_t code_begin = open + 2;
+    Piece piece;
+    piece.trim_before = code_begin < source.size() && source[code_begin] == '-';
+    if (piece.trim_before || (code_begin < source.size() && source[code_begin] == '+')) {
+      ++code_begin;
+    }
+    size_t close = code_begin;
+    while (close + 1 < source.size() && !(source[close] == closing && source[close + 1] == '}')) {
+      if (kind != '#' && (source[close] == '\'' || source[close] == '"')) {
+        close = LiteralEnd(source, close + 1, source[close]);
+        if (close == std::string_view::npos) return std::nullopt;
+      }
+      ++close;
+    }
+    if (close + 1 >= source.size()) return std::nullopt;
+    size_t code_end = close;
+    piece.trim_after = code_end > code_begin && source[code_end - 1] == '-';
+    if (piece.trim_after || (code_end > code_begin && source[code_end - 1] == '+')) --code_end;
+    piece.block = kind != '{';
+    if (kind != '#') {
+      std::optional<std::string> code =
+          CanonicalCode(source.substr(code_begin, code_end - code_begin));
+      if (!code.has_value()) return std::nullopt;
+      piece.tag = {kind == '{' ? JinjaTag::Type::kOutput : JinjaTag::Type::kStatement,
+                   std::move(*code)};
+    } else {
+      piece.tag = {JinjaTag::Type::kStatement, std::string()};  // a comment, removed below
+    }
+    pieces.push_back(std::move(piece));
+    at = close + 2;
+  }
+  std::vector<JinjaTag> tags;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].tag.type != JinjaTag::Type::kText) {
+      if (!pieces[i].tag.text.empty()) tags.push_back(std::move(pieces[i].tag));
+      continue;
+    }
+    std::string_view text = pieces[i].tag.text;
+    if (i > 0 && pieces[i - 1].trim_after) {
+      while (!text.empty() && IsJinjaSpace(text.front())) text.remove_prefix(1);
+    } else if (i > 0 && pieces[i - 1].block && text.starts_with('\n')) {
+      text.remove_prefix(1);  // trim_blocks
+    }
+    if (i + 1 < pieces.size() && pieces[i + 1].trim_before) {
+      while (!text.empty() && IsJinjaSpace(text.back())) text.remove_suffix(1);
+    } else if (i + 1 < pieces.size() && pieces[i + 1].block) {
+      // lstrip_blocks: spaces and tabs between the start of a line and a block tag.
+      const size_t last = std::string_view(pieces[i].tag.text).find_last_not_of(" \t");
+      if (last == std::string_view::npos ? i == 0 : pieces[i].tag.text[last] == '\n') {
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+      }
+    }
+    if (!text.empty()) tags.push_back({JinjaTag::Type::kText, std::string(text)});
+  }
+  return tags;
+}
+
+// Whether `tags` have an output tag or a statement whose code is `code` (written in any layout).
+bool HasTag(std::span<const JinjaTag> tags, JinjaTag::Type type, std::string_view code) {
+  const std::optional<std::string> canonical = CanonicalCode(code);
+  for (const JinjaTag& tag : tags) {
+    if (tag.type == type && tag.text == canonical) return true;
+  }
+  return false;
+}
+bool HasOutput(std::span<const JinjaTag> tags, std::string_view code) {
+  return HasTag(tags, JinjaTag::Type::kOutput, code);
+}
+bool HasStatement(std::span<const JinjaTag> tags, std::string_view code) {
+  return HasTag(tags, JinjaTag::Type::kStatement, code);
 }
 
 // The system prompt a ChatML template writes when the conversation has none: Qwen2 and Qwen2.5
@@ -222,22 +393,17 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
     chat_template.llama3_dated_system_header_ = Contains(source, "Cutting Knowledge Date");
   } else if (Contains(source, "<｜User｜>") && Contains(source, "<｜Assistant｜>")) {
     chat_template.kind_ = Kind::kDeepSeekR1;
-  } else if (Contains(source, "[SYSTEM_PROMPT]") && !Contains(source, "strftime_now")) {
-    // Mistral Small 3 (2501). Later ones (3.1+) put today's date into their default system
-    // prompt, which is not reproduced: they are left unrecognised.
-    chat_template.kind_ = Kind::kMistral;
-    chat_template.mistral_format_ = MistralFormat::kSystemPrompt;
-    chat_template.default_system_prompt_ = FindSetLiteral(source, "default_system_message");
-  } else if (Contains(source, "[INST]") && !Contains(source, "<<SYS>>") &&
-             !Contains(source, "[SYSTEM_PROMPT]")) {
+  } else if (Contains(source, "[INST]") && !Contains(source, "<<SYS>>")) {
     // Llama 2's [INST] <<SYS>> format is a different family, left unrecognised.
-    chat_template.kind_ = Kind::kMistral;
-    // v0.1/v0.2 write a space on both sides of the text ('[INST] ' + content + ' [/INST]'),
-    // v0.3 only after [INST] ("[INST] " + content + "[/INST]"), Nemo on neither side.
-    if (Contains(source, " [/INST]")) {
-      chat_template.mistral_format_ = MistralFormat::kV1Spaced;
-    } else if (Contains(source, "[INST] '") || Contains(source, "[INST] \"")) {
-      chat_template.mistral_format_ = MistralFormat::kV3;
+    std::optional<MistralFormat> format = ReadMistralFormat(source);
+    if (format.has_value()) {
+      chat_template.kind_ = Kind::kMistral;
+      chat_template.mistral_format_ = std::move(*format);
+      if (chat_template.mistral_format_.system == MistralFormat::System::kTags) {
+        chat_template.default_system_prompt_ = FindSetLiteral(source, "default_system_message");
+      }
+    } else {
+      chat_template.recognized_ = false;
     }
   } else if (Contains(source, "<start_of_turn>")) {
     chat_template.kind_ = Kind::kGemma;
@@ -391,20 +557,106 @@ absl::StatusOr<std::string> ChatTemplate::ApplyLlama3(std::span<const ChatMessag
   return text;
 }
 
-// Mistral-Nemo-Instruct-2407's and Mistral-7B-Instruct-v0.3's templates without tools, or
-// Mistral-7B-Instruct v0.1/v0.2's (no system message). None has a generation prompt: a
-// conversation ending with [/INST] is already one.
+std::optional<ChatTemplate::MistralFormat> ChatTemplate::ReadMistralFormat(
+    std::string_view source) {
+  const std::optional<std::vector<JinjaTag>> tags = ScanJinja(source);
+  if (!tags.has_value()) return std::nullopt;
+  MistralFormat format;
+  // The user's turn, told apart by the spaces around the tags.
+  int found = 0;
+  for (std::string_view open : {"[INST]", "[INST] ", " [INST] "}) {
+    for (std::string_view close : {"[/INST]", " [/INST]"}) {
+      if (HasOutput(*tags, absl::StrCat("'", AsAbsl(open), "' + message['content'] + '",
+                                        AsAbsl(close), "'"))) {
+        format.inst_open = open;
+        format.inst_close = close;
+        ++found;
+      }
+    }
+  }
+  if (found != 1) return std::nullopt;
+  // The assistant's.
+  struct AssistantForm {
+    std::string_view expression;
+    std::string_view open;
+    bool trim;
+    std::string_view close;
+    std::string_view after_eos;
+  };
+  constexpr AssistantForm kAssistantForms[] = {
+      {"message['content'] + eos_token", "", false, "", ""},         // Nemo, Small 3, 2023 Mixtral
+      {"message['content'] + eos_token + ' '", "", false, "", " "},  // 2023 v0.1
+      {"' ' + message['content'] + eos_token", " ", false, "", ""},  // 2024 v0.1, Large
+      {"' ' + message['content'] + ' ' + eos_token", " ", false, " ", ""},  // Mixtral-8x22B
+      {"' ' + message['content']|trim + eos_token", " ", true, "", ""},     // v0.3
+  };
+  found = 0;
+  for (const AssistantForm& form : kAssistantForms) {
+    if (!HasOutput(*tags, form.expression)) continue;
+    format.assistant_open = form.open;
+    format.trim_assistant = form.trim;
+    format.assistant_close = form.close;
+    format.after_eos = form.after_eos;
+    ++found;
+  }
+  if (found != 1) return std::nullopt;
+  // The system message.
+  if (Contains(source, "[SYSTEM_PROMPT]")) {
+    // Mistral Small 3.1+ put today's date into their default system prompt, which is not
+    // reproduced.
+    if (Contains(source, "strftime_now")) return std::nullopt;
+    found = 0;
+    for (std::string_view open : {"[SYSTEM_PROMPT]", "[SYSTEM_PROMPT] "}) {
+      if (HasOutput(*tags, absl::StrCat("'", AsAbsl(open),
+                                        "' + message['content'] + '[/SYSTEM_PROMPT]'"))) {
+        format.system_prompt_open = open;
+        ++found;
+      }
+    }
+    if (found != 1) return std::nullopt;
+    format.system = MistralFormat::System::kTags;
+    // Small 3 writes the first system message, or its default, from `system_message`.
+    if (Contains(source, "system_message") &&
+        (!HasOutput(*tags, absl::StrCat("'", format.system_prompt_open,
+                                        "' + system_message + '[/SYSTEM_PROMPT]'")) ||
+         !FindSetLiteral(source, "default_system_message").has_value())) {
+      return std::nullopt;
+    }
+    return format;
+  }
+  if (!HasOutput(*tags, absl::StrCat("'", format.inst_open,
+                                     "' + system_message + '\\n\\n' + message['content'] + '",
+                                     format.inst_close, "'"))) {
+    format.system = MistralFormat::System::kNone;
+  } else if (HasStatement(*tags, "if loop.first and system_message is defined")) {
+    format.system = MistralFormat::System::kFirstTurn;
+  } else if (HasStatement(*tags, "if loop.last and system_message is defined")) {
+    format.system = MistralFormat::System::kLastTurn;
+  } else if (HasStatement(*tags,
+                          "if (message == user_messages[-1]) and system_message is defined")) {
+    format.system = MistralFormat::System::kLastUserMessage;
+  } else {
+    return std::nullopt;
+  }
+  return format;
+}
+
+// Mistral's [INST] templates without tools: Mistral-Nemo-Instruct-2407's, Mistral-7B-Instruct
+// v0.3's, and v0.1/v0.2's and Mixtral's (2023 and 2024), as read by ReadMistralFormat. None has
+// a generation prompt: a conversation ending with [/INST] is already one.
 absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
     std::span<const ChatMessage> messages) const {
-  if (mistral_format_ == MistralFormat::kSystemPrompt) return ApplyMistralSystemPrompt(messages);
+  using System = MistralFormat::System;
+  const MistralFormat& format = mistral_format_;
+  if (format.system == System::kTags) return ApplyMistralSystemPrompt(messages);
   std::optional<std::string_view> system_message;
   std::span<const ChatMessage> turns = messages;
   if (!messages.empty() && messages[0].role == "system") {
-    if (mistral_format_ == MistralFormat::kV1Spaced) {
+    if (format.system == System::kNone) {
       return absl::InvalidArgumentError(
-          "message 0 has role 'system', which the mistral chat template of this model "
-          "(\"[INST] x [/INST]\", Mistral-7B-Instruct v0.1/v0.2) does not support; leave the "
-          "system prompt out");
+          "message 0 has role 'system', which the mistral chat template of this model does not "
+          "accept (it renders only user and assistant messages, alternating); leave the system "
+          "prompt out (solve and bench: --system-prompt '')");
     }
     system_message = messages[0].content;
     turns = messages.subspan(1);
@@ -417,27 +669,41 @@ absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
                             "user/assistant/user/...");
     }
   }
-  const std::string_view open =
-      mistral_format_ == MistralFormat::kNemo ? std::string_view("[INST]") : "[INST] ";
-  const std::string_view close =
-      mistral_format_ == MistralFormat::kV1Spaced ? std::string_view(" [/INST]") : "[/INST]";
+  // kLastUserMessage: Jinja compares the messages as dicts, so every user message equal to the
+  // last one gets the system message.
+  std::string_view last_user_content;
+  for (const ChatMessage& message : turns) {
+    if (message.role == "user") last_user_content = message.content;
+  }
   std::string text = bos_token_;
   for (size_t i = 0; i < turns.size(); ++i) {
     const ChatMessage& message = turns[i];
     if (message.role == "user") {
-      // The system message goes into the last turn, and only when that turn is the user's.
-      if (i + 1 == turns.size() && system_message.has_value()) {
-        absl::StrAppend(&text, AsAbsl(open), AsAbsl(*system_message), "\n\n", message.content,
-                        AsAbsl(close));
+      bool with_system = false;
+      switch (format.system) {
+        case System::kFirstTurn:
+          with_system = i == 0;
+          break;
+        case System::kLastTurn:
+          with_system = i + 1 == turns.size();
+          break;
+        case System::kLastUserMessage:
+          with_system = message.content == last_user_content;
+          break;
+        case System::kNone:
+        case System::kTags:
+          break;
+      }
+      if (with_system && system_message.has_value()) {
+        absl::StrAppend(&text, format.inst_open, AsAbsl(*system_message), "\n\n", message.content,
+                        format.inst_close);
       } else {
-        absl::StrAppend(&text, AsAbsl(open), message.content, AsAbsl(close));
+        absl::StrAppend(&text, format.inst_open, message.content, format.inst_close);
       }
     } else if (message.role == "assistant") {
-      if (mistral_format_ == MistralFormat::kV3) {
-        absl::StrAppend(&text, " ", AsAbsl(Trim(message.content)), eos_token_);
-      } else {
-        absl::StrAppend(&text, message.content, eos_token_);
-      }
+      absl::StrAppend(&text, format.assistant_open,
+                      format.trim_assistant ? AsAbsl(Trim(message.content)) : message.content,
+                      format.assistant_close, eos_token_, format.after_eos);
     } else {
       return UnsupportedRole(message, i + offset, kind_);
     }
@@ -445,23 +711,26 @@ absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
   return text;
 }
 
-// Mistral-Small-24B-Instruct-2501's template: system messages in [SYSTEM_PROMPT] tags where they
-// stand, the template's default one when the conversation does not start with one. Roles need
-// not alternate.
+// Mistral-Small-24B-Instruct-2501's and Mistral-Large-Instruct-2411's templates: system
+// messages in [SYSTEM_PROMPT] tags where they stand, Small 3's default one when the conversation
+// does not start with one. Roles need not alternate.
 absl::StatusOr<std::string> ChatTemplate::ApplyMistralSystemPrompt(
     std::span<const ChatMessage> messages) const {
+  const MistralFormat& format = mistral_format_;
   std::string text = bos_token_;
   if ((messages.empty() || messages[0].role != "system") && default_system_prompt_.has_value()) {
-    absl::StrAppend(&text, "[SYSTEM_PROMPT]", *default_system_prompt_, "[/SYSTEM_PROMPT]");
+    absl::StrAppend(&text, format.system_prompt_open, *default_system_prompt_, "[/SYSTEM_PROMPT]");
   }
   for (size_t i = 0; i < messages.size(); ++i) {
     const ChatMessage& message = messages[i];
     if (message.role == "system") {
-      absl::StrAppend(&text, "[SYSTEM_PROMPT]", message.content, "[/SYSTEM_PROMPT]");
+      absl::StrAppend(&text, format.system_prompt_open, message.content, "[/SYSTEM_PROMPT]");
     } else if (message.role == "user") {
-      absl::StrAppend(&text, "[INST]", message.content, "[/INST]");
+      absl::StrAppend(&text, format.inst_open, message.content, format.inst_close);
     } else if (message.role == "assistant") {
-      absl::StrAppend(&text, message.content, eos_token_);
+      absl::StrAppend(&text, format.assistant_open,
+                      format.trim_assistant ? AsAbsl(Trim(message.content)) : message.content,
+                      format.assistant_close, eos_token_, format.after_eos);
     } else {
       return UnsupportedRole(message, i, kind_);
     }

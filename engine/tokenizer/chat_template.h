@@ -21,10 +21,14 @@
 //   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
 //   kMistral    [INST]user[/INST]assistant</s> (Mistral-Nemo), "[INST] user[/INST] assistant</s>"
 //               (Mistral-7B-Instruct v0.3: the system message before the last user turn, the
-//               assistant's text trimmed), "[INST] user [/INST]assistant</s>" (v0.1/v0.2: no
-//               system message) or [SYSTEM_PROMPT]system[/SYSTEM_PROMPT][INST]user[/INST]
-//               (Mistral Small 3, 2501, with its default system prompt; later ones, which date
-//               it, are not recognised)
+//               assistant's text trimmed), " [INST] user [/INST] assistant</s>" (the 2024
+//               Mistral-7B-Instruct v0.1/v0.2 and Mixtral templates: the system message in the
+//               first turn), "[INST] user [/INST]assistant</s>" (their 2023 templates: no system
+//               message), or [SYSTEM_PROMPT]system[/SYSTEM_PROMPT][INST]user[/INST] (Mistral
+//               Small 3, 2501, with its default system prompt, and the spaced form of
+//               Mistral-Large-Instruct-2411; later ones, which date the prompt, are not
+//               recognised). The variant is read from the template's output expressions; one
+//               that matches none of these is not recognised.
 //   kDeepSeekR1 DeepSeek-R1 distills: <｜User｜>...<｜Assistant｜>...<｜end▁of▁sentence｜>
 //   kGemma      Gemma/Gemma 2: <start_of_turn>role\ncontent<end_of_turn>\n
 //   kRaw        the message contents joined by a blank line; no role markers (base models);
@@ -72,7 +76,8 @@ class ChatTemplate {
   static ChatTemplate FromJinja(std::string_view source, std::string bos_token,
                                 std::string eos_token, bool add_bos = false);
   // A formatter for `kind` with the family's plain settings (ChatML without a default system
-  // prompt, Llama 3 with the dated system header, Mistral without spaces), for forcing a kind.
+  // prompt, Llama 3 with the dated system header, Mistral-Nemo's [INST] format), for forcing a
+  // kind.
   static ChatTemplate ForKind(Kind kind, std::string bos_token, std::string eos_token);
 
   ChatTemplate() = default;
@@ -121,14 +126,27 @@ class ChatTemplate {
   // kChatML: what add_generation_prompt writes (thinking models also open <think>).
   std::string chat_ml_generation_prompt_ = "<|im_start|>assistant\n";
   bool llama3_dated_system_header_ = true;  // kLlama3: 3.1+ (false: Llama 3.0)
-  // kMistral: the version of the [INST] format, told apart by the spaces around the tags.
-  enum class MistralFormat {
-    kNemo,          // "[INST]x[/INST]"
-    kV3,            // "[INST] x[/INST]", " " + trim(assistant)
-    kV1Spaced,      // "[INST] x [/INST]", no system message
-    kSystemPrompt,  // "[SYSTEM_PROMPT]s[/SYSTEM_PROMPT][INST]x[/INST]" (Mistral Small 3)
+  // kMistral: the version of the [INST] format, read from the template's own output
+  // expressions (ReadMistralFormat). The defaults are Mistral-Nemo's.
+  struct MistralFormat {
+    std::string inst_open = "[INST]";    // or "[INST] " (v0.3, 2023 v0.1), " [INST] " (2024 v0.1)
+    std::string inst_close = "[/INST]";  // or " [/INST]" (v0.1/v0.2, Mixtral)
+    std::string assistant_open;          // before the assistant's text: "" or " "
+    bool trim_assistant = false;         // the text |trim-med (v0.3)
+    std::string assistant_close;         // between the text and EOS: " " in Mixtral-8x22B
+    std::string after_eos;               // " " in the 2023 v0.1 template
+    // Where the system message goes: nowhere (the template refuses one), into the first or the
+    // last turn's [INST] (when that turn is the user's), into the user turns equal to the last
+    // user message (v0.3 copies testing `message == user_messages[-1]`), or into
+    // [SYSTEM_PROMPT] tags where it stands (Mistral Small 3, Mistral-Large-2411).
+    enum class System { kNone, kFirstTurn, kLastTurn, kLastUserMessage, kTags };
+    System system = System::kLastTurn;
+    std::string system_prompt_open = "[SYSTEM_PROMPT]";  // kTags: or "[SYSTEM_PROMPT] "
   };
-  MistralFormat mistral_format_ = MistralFormat::kNemo;
+  // The format of a Mistral [INST] template; nullopt when its expressions are not ones
+  // ApplyMistral reproduces.
+  static std::optional<MistralFormat> ReadMistralFormat(std::string_view source);
+  MistralFormat mistral_format_;
 };
 
 }  // namespace ponder::engine

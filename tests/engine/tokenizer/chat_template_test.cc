@@ -166,16 +166,104 @@ TEST(ChatTemplateTest, MistralV3PutsTheSystemMessageInTheLastTurnAndSpacesOnlyAf
   EXPECT_EQ(*chat_template.Apply(longer, true), "<s>[INST] Q1[/INST] A1</s>[INST] S\n\nQ2[/INST]");
 }
 
-TEST(ChatTemplateTest, MistralV1RefusesASystemMessageSayingWhatToDo) {
+// system S, user Q1, assistant A1, user Q2.
+std::vector<ChatMessage> SystemAndTwoTurns() {
+  return {{"system", "S"}, {"user", "Q1"}, {"assistant", "A1"}, {"user", "Q2"}};
+}
+
+// The 2023 Mistral-7B-Instruct v0.1 template has no system branch: Jinja raises on one.
+TEST(ChatTemplateTest, MistralV1Of2023RefusesASystemMessageSayingWhatToDo) {
   const ChatTemplate chat_template = ChatTemplate::FromJinja(
       "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
-      "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endif %}{% endfor %}",
+      "{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}"
+      "{{ message['content'] + eos_token + ' ' }}{% else %}"
+      "{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}"
+      "{% endfor %}",
       "<s>", "</s>");
-  const std::vector<ChatMessage> messages = {{"system", "S"}, {"user", "Q"}};
+  const std::vector<ChatMessage> messages = SystemAndTwoTurns();
   const absl::StatusOr<std::string> rendered = chat_template.Apply(messages, true);
   ASSERT_FALSE(rendered.ok());
   EXPECT_THAT(std::string(rendered.status().message()), HasSubstr("leave the system prompt out"));
-  EXPECT_EQ(*chat_template.Apply(std::span(messages).subspan(1), true), "<s>[INST] Q [/INST]");
+  EXPECT_EQ(*chat_template.Apply(std::span(messages).subspan(1), true),
+            "<s>[INST] Q1 [/INST]A1</s> [INST] Q2 [/INST]");
+}
+
+// The 2024 templates of Mistral-7B-Instruct v0.1/v0.2 and Mixtral-8x7B write a space before
+// [INST] and before the assistant's text, and take a system message into the first turn. They
+// were taken for the 2023 ones, which refuse it, so solve and bench failed on them. The expected
+// texts are Python jinja2's renderings of this source.
+TEST(ChatTemplateTest, Mistral2024V1PutsTheSystemMessageInTheFirstTurnAndSpacesBeforeTheTags) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(
+      "{%- if messages[0]['role'] == 'system' %}{%- set system_message = messages[0]['content'] %}"
+      "{%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %}"
+      "{%- endif %}{{- bos_token }}{%- for message in loop_messages %}"
+      "{%- if message['role'] == 'user' %}{%- if loop.first and system_message is defined %}"
+      "{{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}{%- else %}"
+      "{{- ' [INST] ' + message['content'] + ' [/INST]' }}{%- endif %}"
+      "{%- elif message['role'] == 'assistant' %}{{- ' ' + message['content'] + eos_token }}"
+      "{%- endif %}{%- endfor %}",
+      "<s>", "</s>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kMistral);
+  const std::vector<ChatMessage> messages = SystemAndTwoTurns();
+  const absl::StatusOr<std::string> rendered = chat_template.Apply(messages, true);
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  EXPECT_EQ(*rendered, "<s> [INST] S\n\nQ1 [/INST] A1</s> [INST] Q2 [/INST]");
+  EXPECT_EQ(*chat_template.Apply(std::span(messages).subspan(1), true),
+            "<s> [INST] Q1 [/INST] A1</s> [INST] Q2 [/INST]");
+}
+
+// Some v0.3 copies put the system message into the user turns equal to the last user message
+// (`message == user_messages[-1]`), which differs from `loop.last` when the conversation ends
+// with the assistant's turn. The expected texts are Python jinja2's renderings of this source.
+TEST(ChatTemplateTest, MistralV3SystemMessageGoesWhereTheTemplateTestsForIt) {
+  std::string source = kMistralV3Shape;
+  const std::string_view last_turn = "loop.last and";
+  source.replace(source.find(last_turn), last_turn.size(), "(message == user_messages[-1]) and");
+  source.insert(0, R"({%- set user_messages = messages | selectattr("role", "equalto", "user") )"
+                   R"(| list %})");
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(source, "<s>", "</s>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kMistral);
+  const std::vector<ChatMessage> messages = {
+      {"system", "S"}, {"user", "Q"}, {"assistant", "A"}, {"user", "Q"}};
+  EXPECT_EQ(*chat_template.Apply(std::span(messages).first(3), false),
+            "<s>[INST] S\n\nQ[/INST] A</s>");
+  // Jinja compares the messages by value: an earlier turn equal to the last one gets it too.
+  EXPECT_EQ(*chat_template.Apply(messages, false),
+            "<s>[INST] S\n\nQ[/INST] A</s>[INST] S\n\nQ[/INST]");
+}
+
+// Mistral-Large-Instruct-2411 writes "[SYSTEM_PROMPT] ", "[INST] " and a space before the
+// assistant's text; it was formatted as Mistral Small 3, without the spaces. The expected text is
+// Python jinja2's rendering of this source.
+TEST(ChatTemplateTest, MistralLarge2411KeepsTheSpacesOfItsTags) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(
+      "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+      "{{ '[INST] ' + message['content'] + '[/INST]' }}{% elif message['role'] == 'system' %}"
+      "{{ '[SYSTEM_PROMPT] ' + message['content'] + '[/SYSTEM_PROMPT]' }}"
+      "{% elif message['role'] == 'assistant' %}{{ ' ' + message['content'] + eos_token }}"
+      "{% endif %}{% endfor %}",
+      "<s>", "</s>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kMistral);
+  EXPECT_EQ(*chat_template.Apply(SystemAndTwoTurns(), true),
+            "<s>[SYSTEM_PROMPT] S[/SYSTEM_PROMPT][INST] Q1[/INST] A1</s>[INST] Q2[/INST]");
+}
+
+// A Mistral template is recognised only where its expressions are ones Ponder reproduces; a
+// marker in a comment does not change the format.
+TEST(ChatTemplateTest, MistralTemplatesOfAnotherShapeAreNotRecognised) {
+  std::string unknown_spacing = kMistralV3Shape;
+  for (size_t at = unknown_spacing.find("\"[INST] \""); at != std::string::npos;
+       at = unknown_spacing.find("\"[INST] \"", at)) {
+    unknown_spacing.replace(at, 9, "\"[INST]  \"");
+  }
+  EXPECT_FALSE(ChatTemplate::FromJinja(unknown_spacing, "<s>", "</s>").recognized());
+  EXPECT_FALSE(ChatTemplate::FromJinja(absl::StrCat("{{ '[SYSTEM_PROMPT]' }}", kMistralV3Shape),
+                                       "<s>", "</s>")
+                   .recognized());
+  const ChatTemplate commented = ChatTemplate::FromJinja(
+      absl::StrCat("{#- the old format wrote ' [/INST]' #}", kMistralV3Shape), "<s>", "</s>");
+  const std::vector<ChatMessage> messages = {{"user", "Q"}};
+  EXPECT_EQ(*commented.Apply(messages, true), "<s>[INST] Q[/INST]");
 }
 
 // Mistral Small 3 (2501) in short: its default system message, [SYSTEM_PROMPT] tags. It was
