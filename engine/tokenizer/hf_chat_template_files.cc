@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
+#include "engine/tokenizer/utf8.h"
 
 namespace ponder::engine {
 namespace {
@@ -21,6 +22,19 @@ using Json = nlohmann::json;
 bool IsFile(const std::filesystem::path& path) {
   std::error_code ec;
   return std::filesystem::is_regular_file(path, ec);
+}
+
+// The text of a .jinja template file. It must be UTF-8: it goes into JSON text (tokenizer_config
+// form), which holds nothing else, and Jinja reads templates as UTF-8.
+absl::StatusOr<std::string> ReadTemplateFile(const std::string& path) {
+  PONDER_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  if (!IsValidUtf8(text)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        ": not UTF-8 text; a chat template must be saved as UTF-8 (transformers reads it "
+        "so)"));
+  }
+  return text;
 }
 
 // additional_chat_templates/NAME.jinja, sorted by name so the result does not depend on the
@@ -35,7 +49,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadAdditionalT
   for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
     const std::filesystem::path& path = entry.path();
     if (path.extension() != ".jinja" || !IsFile(path)) continue;
-    PONDER_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path.string()));
+    PONDER_ASSIGN_OR_RETURN(std::string text, ReadTemplateFile(path.string()));
     templates.emplace_back(path.stem().string(), std::move(text));
   }
   std::sort(templates.begin(), templates.end());
@@ -58,7 +72,7 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
     config = *std::move(parsed);
   }
   if (has_jinja) {
-    PONDER_ASSIGN_OR_RETURN(std::string source, ReadFileToString(jinja_path));
+    PONDER_ASSIGN_OR_RETURN(std::string source, ReadTemplateFile(jinja_path));
     PONDER_ASSIGN_OR_RETURN(auto additional, ReadAdditionalTemplates(folder));
     if (additional.empty()) {
       config["chat_template"] = std::move(source);
@@ -88,6 +102,8 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
     }
     config["chat_template"] = std::move(*it);
   }
+  // Every string in `config` is UTF-8 (the JSON parser checks the files it reads, ReadTemplateFile
+  // the others), so dump() does not throw.
   return config.dump();
 }
 

@@ -375,6 +375,19 @@ TEST_F(FolderChatTemplateTest, ProcessorChatTemplateJsonIsReadWhenNothingElseHas
   ExpectError(Tokenizer::FromHuggingFace(folder_), {"chat_template.json", "chat_template"});
 }
 
+// A template file that is not UTF-8 cannot go into tokenizer_config's JSON; it aborted the process
+// (an uncaught exception from the JSON writer) in tokenize, generate, ponderd and convert.
+TEST_F(FolderChatTemplateTest, TemplateFileThatIsNotUtf8IsAnErrorNamingIt) {
+  Write("chat_template.jinja", absl::StrCat("\xE9", kChatMl));
+  ExpectError(Tokenizer::FromHuggingFace(folder_), {"chat_template.jinja", "UTF-8"});
+  const absl::StatusOr<GgufVocabulary> vocabulary = GgufVocabularyFromHuggingFace(folder_);
+  ASSERT_FALSE(vocabulary.ok());
+  EXPECT_THAT(Message(vocabulary.status()), HasSubstr("chat_template.jinja"));  // convert's path
+  Write("chat_template.jinja", kChatMl);
+  Write("additional_chat_templates/tool_use.jinja", "\xE9");
+  ExpectError(Tokenizer::FromHuggingFace(folder_), {"tool_use.jinja", "UTF-8"});
+}
+
 TEST(FuzzCorpusTest, SeedVocabulariesLoadAndTokenize) {
   const std::string corpus = std::string(PONDER_SOURCE_DIR) + "/tests/engine/tokenizer/corpus";
   auto json = Tokenizer::Open(corpus + "/json/tiny_tokenizer.json");
