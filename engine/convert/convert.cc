@@ -529,8 +529,11 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
 
   // Template files left in the folder (by a Hugging Face checkpoint replaced with --force, or an
   // earlier conversion) would take priority over the template written into tokenizer_config.json.
-  for (const std::string& stale : RemoveFolderChatTemplates(out_folder)) {
-    report.notes.push_back(absl::StrCat("removed ", stale, ": it would override the chat template "
+  PONDER_ASSIGN_OR_RETURN(const std::vector<std::string> stale_templates,
+                          RemoveFolderChatTemplates(out_folder));
+  for (const std::string& stale : stale_templates) {
+    report.notes.push_back(absl::StrCat("removed ", stale,
+                                        ": it would override the chat template "
                                         "written into tokenizer_config.json"));
   }
   absl::StatusOr<HuggingFaceTokenizerFiles> tokenizer = HuggingFaceTokenizerFromGguf(*gguf);

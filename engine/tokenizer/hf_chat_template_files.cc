@@ -1,6 +1,7 @@
 #include "engine/tokenizer/hf_chat_template_files.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -107,14 +108,20 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
   return config.dump();
 }
 
-std::vector<std::string> RemoveFolderChatTemplates(const std::string& folder) {
+absl::StatusOr<std::vector<std::string>> RemoveFolderChatTemplates(const std::string& folder) {
   std::vector<std::string> removed;
   for (const char* name :
        {"chat_template.jinja", "chat_template.json", "additional_chat_templates"}) {
+    const std::filesystem::path path = std::filesystem::path(folder) / name;
     std::error_code ec;
-    if (std::filesystem::remove_all(std::filesystem::path(folder) / name, ec) > 0 && !ec) {
-      removed.push_back(name);
+    const std::uintmax_t count = std::filesystem::remove_all(path, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat(
+          path.string(), ": cannot be removed (", ec.message(),
+          "), and it would override the chat template written into tokenizer_config.json; "
+          "remove it, then convert again"));
     }
+    if (count > 0) removed.push_back(name);
   }
   return removed;
 }

@@ -31,8 +31,9 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
 
 // Removes the template files above from `folder` (chat_template.jinja, chat_template.json,
 // additional_chat_templates/), for a writer of tokenizer_config.json whose template they would
-// otherwise override. Returns the names of those it removed.
-std::vector<std::string> RemoveFolderChatTemplates(const std::string& folder);
+// otherwise override. Returns the names of those it removed; an error naming the file when one
+// is there but cannot be removed.
+absl::StatusOr<std::vector<std::string>> RemoveFolderChatTemplates(const std::string& folder);
 
 }  // namespace ponder::engine
 

@@ -12,6 +12,7 @@
 #include "engine/model/gguf.h"
 #include "engine/model/gguf_writer.h"
 #include "engine/tokenizer/gguf_export.h"
+#include "engine/tokenizer/hf_chat_template_files.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -386,6 +387,23 @@ TEST_F(FolderChatTemplateTest, TemplateFileThatIsNotUtf8IsAnErrorNamingIt) {
   Write("chat_template.jinja", kChatMl);
   Write("additional_chat_templates/tool_use.jinja", "\xE9");
   ExpectError(Tokenizer::FromHuggingFace(folder_), {"tool_use.jinja", "UTF-8"});
+}
+
+// convert removes the template files that would override the template it writes into
+// tokenizer_config.json; one it could not remove was left there without a word.
+TEST_F(FolderChatTemplateTest, TemplateFileThatCannotBeRemovedIsAnErrorNamingIt) {
+  Write("additional_chat_templates/tool_use.jinja", kChatMl);
+  const std::filesystem::path additional = folder_ + "/additional_chat_templates";
+  std::filesystem::permissions(
+      additional, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  const absl::StatusOr<std::vector<std::string>> removed = RemoveFolderChatTemplates(folder_);
+  const bool left = std::filesystem::exists(additional / "tool_use.jinja");
+  std::error_code ec;  // the folder is gone where the removal succeeded
+  std::filesystem::permissions(additional, std::filesystem::perms::owner_all, ec);
+  if (!left) GTEST_SKIP() << "this user may remove files from a read-only folder (root)";
+  ASSERT_FALSE(removed.ok()) << "tool_use.jinja is still there";
+  EXPECT_THAT(Message(removed.status()), HasSubstr("additional_chat_templates"));
+  EXPECT_THAT(Message(removed.status()), HasSubstr("tokenizer_config.json"));
 }
 
 TEST(FuzzCorpusTest, SeedVocabulariesLoadAndTokenize) {
