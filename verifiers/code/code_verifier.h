@@ -81,12 +81,15 @@ struct SandboxLimits {
   double timeout_seconds = 5;
   // RLIMIT_CPU per process; 0 means ceil(timeout_seconds) + 1, a backstop behind the wall clock.
   int cpu_seconds = 0;
-  // The run's memory, all its processes together (the writable /tmp comes on top): requests
-  // whose processes * address_space_bytes exceed it are refused, so that however a candidate
-  // spreads its memory over processes (each capped by RLIMIT_AS, their number by RLIMIT_NPROC)
-  // it cannot hold more. Runs at once are at most one per core (CodeVerifierPool), so a host
-  // needs about cores * memory_bytes for the sandbox in the worst case. No cgroup caps the
-  // run's memory (not every host delegates one), which is why the budget is the product.
+  // The run's memory, all its processes together: requests whose processes *
+  // address_space_bytes exceed it are refused, so that the memory a candidate maps, however it
+  // spreads it over processes (each capped by RLIMIT_AS, their number by RLIMIT_NPROC), stays
+  // within it. Memory outside any address space is not covered: the writable /tmp
+  // (tmpfs_bytes) comes on top, and so do kernel buffers (pipes, AF_UNIX sockets); memfds and
+  // System V shared memory, which would also escape it, are refused by the seccomp filter. Runs at
+  // once are at most one per core (CodeVerifierPool), so a host needs about cores * memory_bytes
+  // for the sandbox in the worst case. No cgroup caps the run's memory (not every host delegates
+  // one), which is why the budget is the product.
   int64_t memory_bytes = int64_t{4} << 30;
   int64_t address_space_bytes = int64_t{256} << 20;  // RLIMIT_AS, of each process
   int64_t file_size_bytes = int64_t{16} << 20;       // RLIMIT_FSIZE

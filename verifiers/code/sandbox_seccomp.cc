@@ -120,7 +120,11 @@ const std::vector<std::string>& SeccompDeniedSyscalls() {
       "io_uring_enter", "io_uring_register", "init_module", "finit_module", "delete_module",
       "kexec_load", "kexec_file_load", "reboot", "swapon", "swapoff", "acct", "quotactl",
       "quotactl_fd", "syslog", "vhangup", "lookup_dcookie", "uselib", "iopl", "ioperm",
-      "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "nfsservctl"};
+      "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "nfsservctl",
+      // memory that no process's RLIMIT_AS counts (shmem): memfds and System V shared memory
+      // would let a run hold far more than its budget where no memory cgroup caps it
+      // (POSIX shm_open needs /dev/shm, which is read-only)
+      "memfd_create", "memfd_secret", "shmget"};
   return *kDenied;
 }
 

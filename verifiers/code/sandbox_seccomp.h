@@ -10,7 +10,8 @@
 //   - mount, umount, pivot_root, chroot and the new mount API (fsopen, move_mount, ...);
 //   - ptrace and cross-process memory access, kernel keyrings, BPF, perf, io_uring (whose
 //     operations bypass seccomp), module loading, kexec, reboot, swap, time setting;
-//   - the TIOCSTI/TIOCLINUX ioctls that push input into a terminal.
+//   - the TIOCSTI/TIOCLINUX ioctls that push input into a terminal;
+//   - memfd_create, memfd_secret and shmget, whose memory no RLIMIT_AS counts.
 // System calls of any other architecture (e.g. 32-bit int 0x80, x32) kill the process.
 #ifndef PONDER_VERIFIERS_CODE_SANDBOX_SECCOMP_H_
 #define PONDER_VERIFIERS_CODE_SANDBOX_SECCOMP_H_

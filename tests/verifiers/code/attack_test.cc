@@ -527,6 +527,27 @@ def hog():
   EXPECT_TRUE(leftover_.empty());
 }
 
+// Memory in memfds and System V shared memory is shmem, which RLIMIT_AS does not count: a
+// process could otherwise hold many times its address space there.
+TEST_F(AttackTest, MemoryOutsideTheAddressSpaceCannotBeMade) {
+  Prepare(22);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  CodeRunResult result = Run(R"(
+import ctypes, errno, os
+def memfd_refused():
+    try:
+        os.close(os.memfd_create('hold'))
+    except PermissionError:
+        return True
+    return False
+def shmget_refused():
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.shmget(0, 1 << 20, 0o1600) == -1 and ctypes.get_errno() == errno.EPERM
+)",
+                             "assert memfd_refused()\nassert shmget_refused()\n", 1);
+  EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
+}
+
 // The driver runs the tests with the exec it bound before the program ran.
 TEST_F(AttackTest, ReplacingExecDoesNotSkipTheTests) {
   Prepare(21);
