@@ -25,10 +25,14 @@
 // processes are killed. Costs per candidate: bench/sandbox/sandbox_bench.cc.
 //
 // What the nonce does not cover: test code (HumanEval's check(), MBPP's asserts) necessarily runs
-// in the candidate's interpreter, so a candidate that introspects that interpreter (frames,
-// monkey-patched builtins the tests call, objects whose __eq__ always holds) can still game
-// in-process tests, as with every harness of this kind. The driver binds what it runs the tests
-// with (exec, compile) before the program runs, so replacing those does not skip the tests.
+// in the candidate's interpreter, so a candidate that introspects that interpreter can still game
+// in-process tests, as with every harness of this kind: by walking frames up to the driver's
+// (sys._getframe reaches the tests and the reporter), by finding the driver's objects through
+// the gc, by monkey-patching builtins the tests call, or with objects whose __eq__ always holds.
+// The driver binds what it runs the tests and reports with (exec, compile, os.write, its JSON
+// encoder) in locals and closures before the program runs, and takes its own module out of
+// sys.modules, so replacing a builtin or a driver global neither skips a test nor forges a
+// verdict.
 // Input/output cases and program-of-thought answers do not have this weakness: the candidate runs
 // in a separate process and its output is judged here.
 #ifndef PONDER_VERIFIERS_CODE_CODE_VERIFIER_H_

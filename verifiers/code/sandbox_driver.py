@@ -22,10 +22,12 @@
 #          to the host, which compares it. The candidate never shares this interpreter here.
 #
 # Startup cost matters (one launch per candidate), so the tests modes import only built-in
-# modules. The driver binds the functions it reports and runs the tests with before the
-# candidate runs, so that a program that replaces os.write or exec does not change the
-# verdicts. It cannot defend against a program that introspects this interpreter; see
-# code_verifier.h.
+# modules. Before the candidate runs, the driver binds in closures and locals what it reports
+# and runs the tests with (os.write, exec, compile, the JSON encoder) and takes its own module
+# out of sys.modules, so that replacing a builtin or a driver global does not change the
+# verdicts. It cannot defend against a program that introspects this interpreter: the
+# driver's frames (sys._getframe(2) is run_tests, with the tests and the reporter), the gc's
+# objects, or objects whose __eq__ always holds; see code_verifier.h.
 import _ast
 import _thread
 import builtins
@@ -39,17 +41,6 @@ DETAIL_LIMIT = 600
 # JSON string escapes for what str.translate cannot leave as is.
 _ESCAPES = {i: "\\u%04x" % i for i in range(32)}
 _ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", 0x7F: "\\u007f"})
-
-
-def encode(value):
-    """JSON for the few types events hold: bool, int, str."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if type(value) is int:
-        return str(value)
-    return '"' + str(value).translate(_ESCAPES) + '"'
 
 
 def watch_lifeline():
@@ -92,8 +83,22 @@ def peak_rss_kb():
 
 
 def make_reporter(nonce):
+    # Everything report calls is bound here, in its closure, before the candidate runs: a
+    # program that replaces a driver global (sys.modules["__main__"].encode) or a builtin
+    # (str, type) does not change what goes out.
     write, getpid, exit_now = os.write, os.getpid, os._exit
+    str_, type_, int_, escapes = str, type, int, dict(_ESCAPES)
     prefix = nonce + b" {"
+
+    def encode(value):
+        """JSON for the few types events hold: bool, int, str."""
+        if value is True:
+            return "true"
+        if value is False:
+            return "false"
+        if type_(value) is int_:
+            return str_(value)
+        return '"' + str_(value).translate(escapes) + '"'
 
     def report(event, **fields):
         fields["event"] = event
@@ -248,6 +253,8 @@ def run_tests(mode, report):
     module.__builtins__ = builtins
     sys.modules["program"] = module
     namespace = module.__dict__
+    # The driver's own module leaves sys.modules: the program cannot reach it by name.
+    sys.modules["__main__"] = module
     try:
         code = compile_(program, module.__file__, "exec")  # inspect reads the file back
         sys.argv = ["program.py"]
@@ -260,7 +267,6 @@ def run_tests(mode, report):
     # `if __name__ == "__main__":` block runs, as it does when a person runs a test file, and
     # sys.modules["__main__"] is that module (unittest.main() finds the tests there).
     namespace["__name__"] = "__main__"
-    sys.modules["__main__"] = module
     index, blocked = 0, None
     for unit in units:
         if blocked is not None:

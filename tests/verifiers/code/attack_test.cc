@@ -527,6 +527,21 @@ def hog():
   EXPECT_TRUE(leftover_.empty());
 }
 
+// What the driver reports with is bound before the program runs: replacing its encoder
+// through sys.modules["__main__"] does not turn failures into passes.
+TEST_F(AttackTest, ReplacingTheDriversGlobalsDoesNotForgeAPass) {
+  Prepare(23);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  CodeRunResult result =
+      Run("import sys\nd = sys.modules['__main__']\n"
+          "if hasattr(d, 'encode'):\n    _e = d.encode\n"
+          "    d.encode = lambda v: _e(True if v is False else v)\n"
+          "def f():\n    return 2\n",
+          "assert f() == 1\nassert f() == 3\n", 1);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_passed, 0) << Describe(result);
+}
+
 // Memory in memfds and System V shared memory is shmem, which RLIMIT_AS does not count: a
 // process could otherwise hold many times its address space there.
 TEST_F(AttackTest, MemoryOutsideTheAddressSpaceCannotBeMade) {
