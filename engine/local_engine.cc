@@ -74,7 +74,7 @@ struct LocalEngine::State {
   // The longest sequence: the context, or less where the KV budget holds less (a generation
   // stops there, "length", as at the context).
   int64_t usable_context = 0;
-  std::once_flag raw_chat_format_warning;  // see ApplyChatTemplate
+  std::once_flag chat_format_warning;  // see ApplyChatTemplate
 
   // Requests handed from callers to the engine thread.
   absl::Mutex inbox_mutex;
@@ -820,14 +820,13 @@ absl::StatusOr<std::string> LocalEngine::ApplyChatTemplate(const std::vector<Mes
   chat.reserve(messages.size());
   for (const Message& m : messages) chat.push_back({m.role, m.content});
   const ChatTemplate& chat_template = state_->tokenizer->chat_template();
-  if (!chat_template.recognized()) {
-    // Once per model, for every front-end that renders here (generate --chat, solve, bench,
-    // ponderd, the verifiers): a raw prompt to a chat model is not the prompt it expects.
-    std::call_once(state_->raw_chat_format_warning, [&] {
-      std::fprintf(stderr, "ponder: %s\n",
-                   chat_template.RawFormatWarning(state_->options.model_path).c_str());
-    });
-  }
+  // Once per model, for every front-end that renders here (generate --chat, solve, bench,
+  // ponderd, the verifiers): a raw prompt to a chat model, or one whose generation prompt was not
+  // read, is not the prompt it expects.
+  std::call_once(state_->chat_format_warning, [&] {
+    const std::string warning = chat_template.FormatWarning(state_->options.model_path);
+    if (!warning.empty()) std::fprintf(stderr, "ponder: %s\n", warning.c_str());
+  });
   return chat_template.Apply(chat, add_generation_prompt);
 }
 

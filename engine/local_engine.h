@@ -54,8 +54,9 @@ class LocalEngine : public Engine {
       std::span<const ScoreRequest> requests) override;
   absl::StatusOr<std::vector<int32_t>> Tokenize(std::string_view text, bool add_bos) const override;
   std::string Detokenize(const std::vector<int32_t>& tokens) const override;
-  // A model whose chat template is missing or unrecognised renders the raw format, and the
-  // first call says so on stderr, naming the model (ChatTemplate::RawFormatWarning).
+  // A model whose chat template is missing or unrecognised renders the raw format (and a ChatML
+  // template whose generation prompt is not read, the plain one); the first call says so on
+  // stderr, naming the model (ChatTemplate::FormatWarning).
   absl::StatusOr<std::string> ApplyChatTemplate(const std::vector<Message>& messages,
                                                 bool add_generation_prompt) const override;
   std::optional<int32_t> TokenId(std::string_view token_text) const override;

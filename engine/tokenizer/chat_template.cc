@@ -296,22 +296,159 @@ std::optional<std::string> FindDefaultSystemPrompt(std::string_view source) {
   return std::nullopt;
 }
 
-// The text a ChatML template writes for add_generation_prompt: its first string literal after the
-// last mention of add_generation_prompt that opens the assistant's turn. Most write
+// The value of an output expression that joins string literals ('a' + 'b', in canonical code);
+// nullopt for anything else (a variable, a filter).
+std::optional<std::string> EvaluateLiterals(std::string_view code) {
+  std::string value;
+  for (size_t at = 0;;) {
+    if (at >= code.size() || code[at] != '\'') return std::nullopt;
+    const size_t end = LiteralEnd(code, at + 1, '\'');
+    if (end == std::string_view::npos) return std::nullopt;
+    value += UnescapeJinjaString(code.substr(at + 1, end - at - 1));
+    at = end + 1;
+    if (at == code.size()) return value;
+    if (code[at] != '+') return std::nullopt;
+    ++at;
+  }
+}
+
+// The value of an `if` condition on enable_thinking (in canonical code) in the two cases
+// ChatTemplateOptions gives: the variable undefined (transformers passes it only when the caller
+// does, and Ponder only to turn thinking off) and false. Conditions are the tests below joined
+// by `and` / `or`; nullopt for any other.
+struct ThinkingCondition {
+  bool when_undefined;
+  bool when_false;
+};
+std::optional<ThinkingCondition> EvaluateThinkingCondition(std::string_view code) {
+  // Jinja's Undefined is falsy and equal to nothing; `enable_thinking is false` is an identity
+  // test, so it too is false while the variable is undefined.
+  struct Test {
+    std::string_view code;
+    ThinkingCondition value;
+  };
+  constexpr Test kTests[] = {
+      {"enable_thinking", {false, false}},
+      {"not enable_thinking", {true, true}},
+      {"enable_thinking is defined", {false, true}},
+      {"enable_thinking is not defined", {true, false}},
+      {"enable_thinking is false", {false, true}},
+      {"enable_thinking is not false", {true, false}},
+      {"enable_thinking is true", {false, false}},
+      {"enable_thinking is not true", {true, true}},
+      {"enable_thinking==false", {false, true}},
+      {"enable_thinking!=false", {true, false}},
+  };
+  auto split = [](std::string_view text, std::string_view separator) {
+    std::vector<std::string_view> parts;
+    for (size_t at = text.find(separator);; at = text.find(separator)) {
+      parts.push_back(text.substr(0, at));
+      if (at == std::string_view::npos) return parts;
+      text.remove_prefix(at + separator.size());
+    }
+  };
+  ThinkingCondition any = {false, false};  // `or` binds loosest, as in Python
+  for (std::string_view alternative : split(code, " or ")) {
+    ThinkingCondition all = {true, true};
+    for (std::string_view part : split(alternative, " and ")) {
+      const Test* test = nullptr;
+      for (const Test& candidate : kTests) {
+        if (candidate.code == part) test = &candidate;
+      }
+      if (test == nullptr) return std::nullopt;
+      all.when_undefined = all.when_undefined && test->value.when_undefined;
+      all.when_false = all.when_false && test->value.when_false;
+    }
+    any.when_undefined = any.when_undefined || all.when_undefined;
+    any.when_false = any.when_false || all.when_false;
+  }
+  return any;
+}
+
+// What a ChatML template's generation prompt writes with enable_thinking undefined and false,
+// read by evaluating its one `{% if add_generation_prompt %}` block: text, outputs that join
+// string literals, and if/elif/else on enable_thinking (EvaluateThinkingCondition). Most write
 // '<|im_start|>assistant\n'; thinking models (QwQ-32B, Qwen3-*-Thinking-2507) also open the
-// reasoning block, '<|im_start|>assistant\n<think>\n'.
-std::string FindChatMlGenerationPrompt(std::string_view source) {
-  constexpr std::string_view kOpening = "<|im_start|>assistant\\n";
-  constexpr std::string_view kPlain = "<|im_start|>assistant\n";
-  const size_t block = source.rfind("add_generation_prompt");
-  if (block == std::string_view::npos) return std::string(kPlain);
-  const size_t at = source.find(kOpening, block);
-  if (at == std::string_view::npos || at == 0) return std::string(kPlain);
-  const char quote = source[at - 1];
-  if (quote != '\'' && quote != '"') return std::string(kPlain);
-  const size_t end = LiteralEnd(source, at, quote);
-  if (end == std::string_view::npos) return std::string(kPlain);
-  return UnescapeJinjaString(source.substr(at, end - at));
+// reasoning block, '<|im_start|>assistant\n<think>\n'; Qwen3 writes an empty one when thinking
+// is turned off. nullopt when the block is anything else, is not the template's only use of
+// add_generation_prompt, or the template sets enable_thinking itself.
+struct ChatMlGenerationPrompt {
+  std::string thinking;
+  std::string not_thinking;
+};
+std::optional<ChatMlGenerationPrompt> ReadChatMlGenerationPrompt(std::string_view source) {
+  const std::optional<std::vector<JinjaTag>> tags = ScanJinja(source);
+  if (!tags.has_value()) return std::nullopt;
+  size_t block = tags->size();
+  for (size_t i = 0; i < tags->size(); ++i) {
+    const JinjaTag& tag = (*tags)[i];
+    if (tag.type == JinjaTag::Type::kText) continue;
+    if (tag.type == JinjaTag::Type::kStatement && tag.text.starts_with("set enable_thinking")) {
+      return std::nullopt;
+    }
+    if (!Contains(tag.text, "add_generation_prompt")) continue;
+    if (block != tags->size() || tag.type != JinjaTag::Type::kStatement ||
+        tag.text != "if add_generation_prompt") {
+      return std::nullopt;
+    }
+    block = i;
+  }
+  if (block == tags->size()) return std::nullopt;
+  // The branches the block is in, innermost last: whether each writes in the two cases, and
+  // whether an earlier branch of its `if` already has.
+  struct Branch {
+    ThinkingCondition writes;
+    ThinkingCondition taken;
+  };
+  std::vector<Branch> branches;
+  auto enclosing = [&branches]() -> ThinkingCondition {
+    return branches.size() < 2 ? ThinkingCondition{true, true}
+                               : branches[branches.size() - 2].writes;
+  };
+  ChatMlGenerationPrompt prompt;
+  for (size_t i = block + 1; i < tags->size(); ++i) {
+    const JinjaTag& tag = (*tags)[i];
+    std::optional<std::string> text;
+    if (tag.type == JinjaTag::Type::kText) {
+      text = tag.text;
+    } else if (tag.type == JinjaTag::Type::kOutput) {
+      text = EvaluateLiterals(tag.text);
+      if (!text.has_value()) return std::nullopt;
+    } else if (tag.text == "endif") {
+      if (branches.empty()) {
+        const bool opens_assistant_turn =
+            prompt.thinking.starts_with("<|im_start|>assistant\n") &&
+            prompt.not_thinking.starts_with("<|im_start|>assistant\n");
+        return opens_assistant_turn ? std::optional(std::move(prompt)) : std::nullopt;
+      }
+      branches.pop_back();
+    } else if (tag.text.starts_with("if ") || tag.text.starts_with("elif ") || tag.text == "else") {
+      const bool opens = tag.text.starts_with("if ");
+      if (!opens && branches.empty()) return std::nullopt;  // the block's own else
+      std::optional<ThinkingCondition> condition = ThinkingCondition{true, true};
+      if (tag.text != "else") {
+        condition = EvaluateThinkingCondition(tag.text.substr(tag.text.find(' ') + 1));
+      }
+      if (!condition.has_value()) return std::nullopt;
+      if (opens) branches.push_back({{false, false}, {false, false}});
+      Branch& branch = branches.back();
+      const ThinkingCondition outer = enclosing();
+      branch.writes = {
+          outer.when_undefined && !branch.taken.when_undefined && condition->when_undefined,
+          outer.when_false && !branch.taken.when_false && condition->when_false};
+      branch.taken = {branch.taken.when_undefined || condition->when_undefined,
+                      branch.taken.when_false || condition->when_false};
+    } else {
+      return std::nullopt;
+    }
+    if (text.has_value()) {
+      const ThinkingCondition writes =
+          branches.empty() ? ThinkingCondition{true, true} : branches.back().writes;
+      if (writes.when_undefined) prompt.thinking += *text;
+      if (writes.when_false) prompt.not_thinking += *text;
+    }
+  }
+  return std::nullopt;  // the block is not closed
 }
 
 // The value of `{%- set name = "literal" %}` in a template source; nullopt when the source does
@@ -386,8 +523,12 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
     chat_template.kind_ = Kind::kChatML;
     chat_template.default_system_prompt_ = FindDefaultSystemPrompt(source);
     chat_template.qwen3_reasoning_ = Contains(source, "</think>");
-    chat_template.thinking_switch_ = Contains(source, "enable_thinking");
-    chat_template.chat_ml_generation_prompt_ = FindChatMlGenerationPrompt(source);
+    if (std::optional<ChatMlGenerationPrompt> prompt = ReadChatMlGenerationPrompt(source)) {
+      chat_template.chat_ml_generation_prompt_ = std::move(prompt->thinking);
+      chat_template.chat_ml_generation_prompt_without_thinking_ = std::move(prompt->not_thinking);
+    } else {
+      chat_template.chat_ml_generation_prompt_read_ = false;  // the plain one, with a warning
+    }
   } else if (Contains(source, "<|start_header_id|>")) {
     chat_template.kind_ = Kind::kLlama3;
     chat_template.llama3_dated_system_header_ = Contains(source, "Cutting Knowledge Date");
@@ -413,8 +554,19 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
   return chat_template;
 }
 
-std::string ChatTemplate::RawFormatWarning(std::string_view model_name) const {
-  if (recognized_) return std::string();
+std::string ChatTemplate::FormatWarning(std::string_view model_name) const {
+  if (recognized_ && (kind_ != Kind::kChatML || chat_ml_generation_prompt_read_)) {
+    return std::string();
+  }
+  if (recognized_) {
+    return absl::StrCat(
+        "warning: model ", AsAbsl(model_name),
+        ": the generation prompt of its ChatML chat template (its {% if add_generation_prompt %} "
+        "block) is not one Ponder reads (it reads text and joined string literals, under "
+        "conditions on enable_thinking), so its chat prompts end with the plain "
+        "\"<|im_start|>assistant\\n\". Where the template writes more there, such as a "
+        "thinking model's \"<think>\\n\", the model is not prompted as it was trained.");
+  }
   const std::string_view why =
       has_source_ ? "its chat template is not one Ponder formats (it recognises ChatML/Qwen, "
                     "Llama 3, Mistral [INST], DeepSeek-R1 and Gemma templates)"
@@ -514,8 +666,8 @@ absl::StatusOr<std::string> ChatTemplate::ApplyChatMl(std::span<const ChatMessag
     }
   }
   if (add_generation_prompt) {
-    text.append(chat_ml_generation_prompt_);
-    if (thinking_switch_ && !options.enable_thinking) text.append("<think>\n\n</think>\n\n");
+    text.append(options.enable_thinking ? chat_ml_generation_prompt_
+                                        : chat_ml_generation_prompt_without_thinking_);
   }
   return text;
 }

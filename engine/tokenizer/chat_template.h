@@ -6,9 +6,11 @@
 // that source and formats with a hand-written formatter that reproduces the reference template's
 // output for plain conversations (roles system/user/assistant, plus tool results where the
 // family has them; no tool definitions). Variants inside a family are read from the source too:
-// the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the generation
-// prompt of thinking models (QwQ, Qwen3-Thinking-2507: "<|im_start|>assistant\n<think>\n"), the
-// dated system header of Llama 3.1+, the version of Mistral's [INST] format.
+// the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the ChatML
+// generation prompt (evaluated from the template's `{% if add_generation_prompt %}` block: thinking
+// models such as QwQ and Qwen3-Thinking-2507 write "<|im_start|>assistant\n<think>\n", Qwen3 an
+// empty reasoning block when thinking is off), the dated system header of Llama 3.1+, the version
+// of Mistral's [INST] format.
 //
 // The output is text that includes the template's own special tokens (and BOS where the template
 // writes `bos_token`), so it is to be encoded with EncodeOptions{.add_bos = false,
@@ -55,8 +57,9 @@ struct ChatTemplateOptions {
   // where the template calls strftime_now; Ponder uses this fixed date (the templates' own
   // fallback) so the same conversation always gives the same prompt.
   std::string date_string = "26 Jul 2024";
-  // Qwen3 (templates with an `enable_thinking` switch): false appends an empty reasoning block
-  // to the generation prompt, as the template's `enable_thinking=false` does.
+  // ChatML templates whose generation prompt tests `enable_thinking` (Qwen3): false renders it
+  // with enable_thinking=false (Qwen3: an empty reasoning block); true with the variable
+  // undefined, as transformers' apply_chat_template does when the caller does not pass it.
   bool enable_thinking = true;
 };
 
@@ -85,9 +88,11 @@ class ChatTemplate {
   Kind kind() const { return kind_; }
   // False when FromJinja found no template or did not recognise it (the formatter is then kRaw).
   bool recognized() const { return recognized_; }
-  // What a user who asks model `model_name` for a chat prompt is to be told when it is not
-  // recognized(): that the prompt is in the raw format, why, and what to do. Empty otherwise.
-  std::string RawFormatWarning(std::string_view model_name) const;
+  // What a user who asks model `model_name` for a chat prompt is to be told when the prompt is
+  // not the one its template writes: when it is not recognized(), that the prompt is in the raw
+  // format, why, and what to do; when a ChatML template's generation prompt is not one Ponder
+  // reads, that the plain "<|im_start|>assistant\n" is used. Empty otherwise.
+  std::string FormatWarning(std::string_view model_name) const;
   // The system prompt written when the conversation has none (Qwen2/2.5 ChatML templates,
   // Mistral Small 3).
   const std::optional<std::string>& default_system_prompt() const { return default_system_prompt_; }
@@ -122,9 +127,13 @@ class ChatTemplate {
   std::string eos_token_;
   std::optional<std::string> default_system_prompt_;  // kChatML, kMistral kSystemPrompt
   bool qwen3_reasoning_ = false;                      // kChatML: Qwen3's <think> handling
-  bool thinking_switch_ = false;                      // kChatML: Qwen3's enable_thinking
-  // kChatML: what add_generation_prompt writes (thinking models also open <think>).
+  // kChatML: what add_generation_prompt writes (thinking models also open <think>), with
+  // enable_thinking undefined and false (Qwen3: an empty reasoning block), read from the
+  // template's `{% if add_generation_prompt %}` block. When that block is not one Ponder reads,
+  // both are the plain header and FormatWarning says so.
   std::string chat_ml_generation_prompt_ = "<|im_start|>assistant\n";
+  std::string chat_ml_generation_prompt_without_thinking_ = "<|im_start|>assistant\n";
+  bool chat_ml_generation_prompt_read_ = true;
   bool llama3_dated_system_header_ = true;  // kLlama3: 3.1+ (false: Llama 3.0)
   // kMistral: the version of the [INST] format, read from the template's own output
   // expressions (ReadMistralFormat). The defaults are Mistral-Nemo's.

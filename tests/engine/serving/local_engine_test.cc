@@ -568,22 +568,35 @@ TEST(LocalEngineTest, RewardReadoutsComeOnceEachWhenAScoreIsPrefilledAgain) {
   }
 }
 
+// A random model in `folder` whose tokenizer_config.json has `chat_template` (none for null).
+absl::StatusOr<std::unique_ptr<LocalEngine>> EngineWithChatTemplate(
+    const std::string& folder, uint64_t seed, const nlohmann::json& chat_template) {
+  testing::RandomModelSpec spec;
+  spec.seed = seed;
+  if (absl::Status written = testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder);
+      !written.ok()) {
+    return written;
+  }
+  nlohmann::json config;
+  std::ifstream(folder + "/tokenizer_config.json") >> config;
+  if (chat_template.is_null()) {
+    config.erase("chat_template");
+  } else {
+    config["chat_template"] = chat_template;
+  }
+  std::ofstream(folder + "/tokenizer_config.json", std::ios::trunc) << config.dump();
+  LocalEngineOptions options;
+  options.model_path = folder;
+  options.threads = 1;
+  return LocalEngine::Create(options);
+}
+
 // A chat prompt for a model whose template is missing is in the raw format; generate --chat,
 // solve, bench and ponderd all render here, and the user is told once, naming the model. It
 // used to happen without a word. A model with a template it formats says nothing.
 TEST(LocalEngineTest, ChatPromptsWithoutATemplateWarnOnceNamingTheModel) {
   const std::string folder = ::testing::TempDir() + "/serving_model_without_template";
-  testing::RandomModelSpec spec;
-  spec.seed = 21;
-  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
-  nlohmann::json config;
-  std::ifstream(folder + "/tokenizer_config.json") >> config;
-  config.erase("chat_template");
-  std::ofstream(folder + "/tokenizer_config.json", std::ios::trunc) << config.dump();
-  LocalEngineOptions options;
-  options.model_path = folder;
-  options.threads = 1;
-  auto engine = LocalEngine::Create(options);
+  auto engine = EngineWithChatTemplate(folder, 21, nullptr);
   ASSERT_TRUE(engine.ok()) << engine.status();
 
   ::testing::internal::CaptureStderr();
@@ -599,6 +612,29 @@ TEST(LocalEngineTest, ChatPromptsWithoutATemplateWarnOnceNamingTheModel) {
   ::testing::internal::CaptureStderr();
   EXPECT_TRUE(with_template->ApplyChatTemplate({{"user", "Q"}}, true).ok());
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+// A ChatML template whose generation prompt Ponder does not read gives prompts ending with the
+// plain assistant header; the user is told once, naming the model. It used to be a guess made
+// without a word.
+TEST(LocalEngineTest, ChatPromptsWithAnUnreadGenerationPromptWarnOnceNamingTheModel) {
+  const std::string folder = ::testing::TempDir() + "/serving_model_unread_generation_prompt";
+  auto engine = EngineWithChatTemplate(
+      folder, 22,
+      "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content "
+      "+ '<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}"
+      "{{- '<|im_start|>assistant\\n' + think_open }}{%- endif %}");
+  ASSERT_TRUE(engine.ok()) << engine.status();
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(*(*engine)->ApplyChatTemplate({{"user", "Q"}}, true),
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_TRUE((*engine)->ApplyChatTemplate({{"user", "Q"}}, true).ok());
+  const std::string warned = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(warned, HasSubstr(folder));
+  EXPECT_THAT(warned, HasSubstr("generation prompt"));
+  EXPECT_EQ(warned.find("generation prompt"), warned.rfind("generation prompt"))
+      << "once per model";
 }
 
 TEST(LocalEngineTest, InvalidRequestsNameTheProblem) {

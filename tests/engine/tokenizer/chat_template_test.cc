@@ -130,6 +130,101 @@ TEST(ChatTemplateTest, ThinkingModelsGenerationPromptOpensTheReasoningBlock) {
             "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n");
 }
 
+// A ChatML message loop, for templates that differ only in their generation prompt.
+constexpr char kChatMlTurns[] =
+    "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content "
+    "+ '<|im_end|>\\n' }}{%- endfor %}";
+
+// The generation prompt is what the template's `if add_generation_prompt` block writes, whatever
+// the layout of its literals, and with its branches on enable_thinking taken as transformers
+// takes them (the variable undefined unless thinking is turned off). It used to be the first
+// literal after the last mention of add_generation_prompt, so these lost or doubled <think>.
+// The expected texts are Python jinja2's renderings of these sources.
+TEST(ChatTemplateTest, ChatMlGenerationPromptIsWhatItsBlockWrites) {
+  struct Block {
+    std::string_view source;
+    std::string_view thinking;      // the end of the prompt with enable_thinking undefined
+    std::string_view not_thinking;  // and with enable_thinking=false
+  };
+  const Block blocks[] = {
+      // Joined literals in both quotes.
+      {"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' + \"<think>\\n\" }}"
+       "{%- endif %}",
+       "<think>\n", "<think>\n"},
+      // Real newlines in the literal.
+      {"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n<think>\n' }}{%- endif %}",
+       "<think>\n", "<think>\n"},
+      // A later comment that mentions the variable.
+      {"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}"
+       "{#- add_generation_prompt opens the reasoning block #}",
+       "<think>\n", "<think>\n"},
+      // A separate <think> literal in the else branch of Qwen3's test.
+      {"{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+       "{%- if enable_thinking is defined and enable_thinking is false %}"
+       "{{- '<think>\\n\\n</think>\\n\\n' }}{%- else %}{{- '<think>\\n' }}{%- endif %}{%- endif %}",
+       "<think>\n", "<think>\n\n</think>\n\n"},
+      // Nemotron's form: `if enable_thinking` is false while the variable is undefined.
+      {"{%- if add_generation_prompt %}{%- if enable_thinking %}"
+       "{{- '<|im_start|>assistant\\n<think>\\n' }}{%- else %}"
+       "{{- '<|im_start|>assistant\\n<think></think>' }}{%- endif %}{%- endif %}",
+       "<think></think>", "<think></think>"},
+      // Template text rather than an output tag.
+      {"{%- if add_generation_prompt %}<|im_start|>assistant\n{% if enable_thinking is not "
+       "defined %}<think>\n{% endif %}{%- endif %}",
+       "<think>\n", ""},
+  };
+  const std::vector<ChatMessage> messages = {{"user", "Q"}};
+  ChatTemplateOptions no_thinking;
+  no_thinking.enable_thinking = false;
+  for (const Block& block : blocks) {
+    SCOPED_TRACE(block.source);
+    const ChatTemplate chat_template =
+        ChatTemplate::FromJinja(kChatMlTurns + std::string(block.source), "", "<|im_end|>");
+    ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kChatML);
+    EXPECT_EQ(chat_template.FormatWarning("m"), "");
+    const std::string turns = "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n";
+    EXPECT_EQ(*chat_template.Apply(messages, true), turns + std::string(block.thinking));
+    EXPECT_EQ(*chat_template.Apply(messages, true, no_thinking),
+              turns + std::string(block.not_thinking));
+    EXPECT_EQ(*chat_template.Apply(messages, false), "<|im_start|>user\nQ<|im_end|>\n");
+  }
+}
+
+// A generation prompt that is not text, joined literals and conditions on enable_thinking is not
+// guessed at: the prompt ends with the plain header, and the user is told so.
+TEST(ChatTemplateTest, ChatMlGenerationPromptNotReadIsThePlainHeaderWithAWarning) {
+  for (std::string_view block : {
+           // A variable in the output.
+           "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' + think_open }}"
+           "{%- endif %}",
+           // enable_thinking given a default by the template.
+           "{%- set enable_thinking = enable_thinking if enable_thinking is defined else true %}"
+           "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+           "{%- if enable_thinking %}{{- '<think>\\n' }}{%- endif %}{%- endif %}",
+           // A condition outside the fixed set.
+           "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+           "{%- if not enable_thinking is false %}{{- '<think>\\n' }}{%- endif %}{%- endif %}",
+           // Two blocks.
+           "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+           "{%- if add_generation_prompt %}{{- '<think>\\n' }}{%- endif %}",
+           // None.
+           "",
+       }) {
+    SCOPED_TRACE(block);
+    const ChatTemplate chat_template =
+        ChatTemplate::FromJinja(kChatMlTurns + std::string(block), "", "<|im_end|>");
+    ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kChatML);
+    EXPECT_TRUE(chat_template.recognized());
+    const std::vector<ChatMessage> messages = {{"user", "Q"}};
+    EXPECT_EQ(*chat_template.Apply(messages, true),
+              "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n");
+    const std::string warning = chat_template.FormatWarning("some/model");
+    EXPECT_THAT(warning, HasSubstr("some/model"));
+    EXPECT_THAT(warning, HasSubstr("generation prompt"));
+    EXPECT_THAT(warning, HasSubstr("\"<|im_start|>assistant\\n\""));
+  }
+}
+
 TEST(ChatTemplateTest, MissingOrUnknownTemplateFallsBackToRawAndSaysSo) {
   for (std::string_view source : {"", "{% for m in messages %}{{ m.content }}{% endfor %}",
                                   "<s>[INST] <<SYS>>\n{{ system }}\n<</SYS>>"}) {
