@@ -296,6 +296,17 @@ std::optional<std::string> FindDefaultSystemPrompt(std::string_view source) {
   return std::nullopt;
 }
 
+// Whether a template's code splits a text on '</think>' (QwQ-32B's and Qwen3's assistant turns;
+// not a comment, nor a generation prompt that merely writes the tag).
+bool SplitsOnThinkEnd(std::string_view source) {
+  const std::optional<std::vector<JinjaTag>> tags = ScanJinja(source);
+  if (!tags.has_value()) return false;
+  for (const JinjaTag& tag : *tags) {
+    if (tag.type != JinjaTag::Type::kText && Contains(tag.text, ".split('</think>')")) return true;
+  }
+  return false;
+}
+
 // The value of an output expression that joins string literals ('a' + 'b', in canonical code);
 // nullopt for anything else (a variable, a filter).
 std::optional<std::string> EvaluateLiterals(std::string_view code) {
@@ -522,7 +533,12 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
   if (Contains(source, "<|im_start|>")) {
     chat_template.kind_ = Kind::kChatML;
     chat_template.default_system_prompt_ = FindDefaultSystemPrompt(source);
-    chat_template.qwen3_reasoning_ = Contains(source, "</think>");
+    if (Contains(source, "</think>") &&
+        (Contains(source, "last_query_index") || Contains(source, "reasoning_content"))) {
+      chat_template.chat_ml_reasoning_ = ChatMlReasoning::kQwen3;
+    } else if (SplitsOnThinkEnd(source)) {
+      chat_template.chat_ml_reasoning_ = ChatMlReasoning::kStripped;
+    }
     if (std::optional<ChatMlGenerationPrompt> prompt = ReadChatMlGenerationPrompt(source)) {
       chat_template.chat_ml_generation_prompt_ = std::move(prompt->thinking);
       chat_template.chat_ml_generation_prompt_without_thinking_ = std::move(prompt->not_thinking);
@@ -638,8 +654,15 @@ absl::StatusOr<std::string> ChatTemplate::ApplyChatMl(std::span<const ChatMessag
     } else if (message.role == "system") {
       continue;  // written above
     } else if (message.role == "assistant") {
-      if (!qwen3_reasoning_) {
+      if (chat_ml_reasoning_ == ChatMlReasoning::kVerbatim) {
         absl::StrAppend(&text, "<|im_start|>assistant\n", message.content, "<|im_end|>\n");
+        continue;
+      }
+      if (chat_ml_reasoning_ == ChatMlReasoning::kStripped) {
+        // QwQ: content.split('</think>')[-1].lstrip('\n'), in every turn.
+        absl::StrAppend(&text, "<|im_start|>assistant\n",
+                        AsAbsl(LstripChar(AfterLast(message.content, "</think>"), '\n')),
+                        "<|im_end|>\n");
         continue;
       }
       std::string_view content = message.content;

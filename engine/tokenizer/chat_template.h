@@ -6,11 +6,12 @@
 // that source and formats with a hand-written formatter that reproduces the reference template's
 // output for plain conversations (roles system/user/assistant, plus tool results where the
 // family has them; no tool definitions). Variants inside a family are read from the source too:
-// the default system prompt of Qwen2/2.5 ChatML, Qwen3's reasoning handling, the ChatML
-// generation prompt (evaluated from the template's `{% if add_generation_prompt %}` block: thinking
-// models such as QwQ and Qwen3-Thinking-2507 write "<|im_start|>assistant\n<think>\n", Qwen3 an
-// empty reasoning block when thinking is off), the dated system header of Llama 3.1+, the version
-// of Mistral's [INST] format.
+// the default system prompt of Qwen2/2.5 ChatML, the reasoning that assistant turns keep (QwQ:
+// none; Qwen3: that after the last user query), the ChatML generation prompt (evaluated from the
+// template's `{% if add_generation_prompt %}` block: thinking models such as QwQ and
+// Qwen3-Thinking-2507 write "<|im_start|>assistant\n<think>\n", Qwen3 an empty reasoning block
+// when thinking is off), the dated system header of Llama 3.1+, the version of Mistral's [INST]
+// format.
 //
 // The output is text that includes the template's own special tokens (and BOS where the template
 // writes `bos_token`), so it is to be encoded with EncodeOptions{.add_bos = false,
@@ -18,7 +19,7 @@
 //
 // Families and the templates they reproduce (tests compare against renderings of the real
 // Jinja sources with @huggingface/jinja):
-//   kChatML     Qwen2, Qwen2.5 (incl. Math), Qwen3: <|im_start|>role\ncontent<|im_end|>\n
+//   kChatML     Qwen2, Qwen2.5 (incl. Math), QwQ, Qwen3: <|im_start|>role\ncontent<|im_end|>\n
 //   kLlama3     Llama 3 and 3.1/3.2/3.3:
 //   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
 //   kMistral    [INST]user[/INST]assistant</s> (Mistral-Nemo), "[INST] user[/INST] assistant</s>"
@@ -126,7 +127,12 @@ class ChatTemplate {
   std::string bos_token_;
   std::string eos_token_;
   std::optional<std::string> default_system_prompt_;  // kChatML, kMistral kSystemPrompt
-  bool qwen3_reasoning_ = false;                      // kChatML: Qwen3's <think> handling
+  // kChatML: what an assistant turn keeps of its reasoning (the text up to </think>): all of it,
+  // as written (Qwen2/2.5); none, in every turn (QwQ-32B, which splits the content on </think>);
+  // or Qwen3's rule, kept only after the last user query (the templates with last_query_index or
+  // reasoning_content).
+  enum class ChatMlReasoning { kVerbatim, kStripped, kQwen3 };
+  ChatMlReasoning chat_ml_reasoning_ = ChatMlReasoning::kVerbatim;
   // kChatML: what add_generation_prompt writes (thinking models also open <think>), with
   // enable_thinking undefined and false (Qwen3: an empty reasoning block), read from the
   // template's `{% if add_generation_prompt %}` block. When that block is not one Ponder reads,

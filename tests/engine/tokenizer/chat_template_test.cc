@@ -225,6 +225,42 @@ TEST(ChatTemplateTest, ChatMlGenerationPromptNotReadIsThePlainHeaderWithAWarning
   }
 }
 
+// QwQ-32B's template keeps only what follows </think> in every assistant turn; Qwen3's rule
+// (reasoning kept after the last user query) was applied to it because it mentions </think>.
+// A template that writes </think> only in its generation prompt keeps assistant turns as they
+// are. The expected texts are Python jinja2's renderings of these sources.
+TEST(ChatTemplateTest, QwqStripsTheReasoningFromEveryAssistantTurn) {
+  const ChatTemplate qwq = ChatTemplate::FromJinja(
+      "{%- for message in messages %}{%- if message.role == 'assistant' %}"
+      "{%- set content = message.content.split('</think>')[-1].lstrip('\\n') %}"
+      "{{- '<|im_start|>assistant\\n' + content + '<|im_end|>\\n' }}{%- else %}"
+      "{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+      "{%- endif %}{%- endfor %}{%- if add_generation_prompt %}"
+      "{{- '<|im_start|>assistant\\n<think>\\n' }}{%- endif %}",
+      "", "<|im_end|>");
+  const std::vector<ChatMessage> answered = {{"user", "Q"},
+                                             {"assistant", "<think>\nr\n</think>\n\nA"}};
+  EXPECT_EQ(*qwq.Apply(answered, false),
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n");
+  const std::vector<ChatMessage> plain = {{"user", "Q"}, {"assistant", "A"}};
+  EXPECT_EQ(*qwq.Apply(plain, true),
+            "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nA<|im_end|>\n"
+            "<|im_start|>assistant\n<think>\n");
+
+  const ChatTemplate thinking_switch_only =
+      ChatTemplate::FromJinja(kChatMlTurns + std::string("{%- if add_generation_prompt %}"
+                                                         "{{- '<|im_start|>assistant\\n' }}"
+                                                         "{%- if enable_thinking is false %}"
+                                                         "{{- '<think>\\n\\n</think>\\n\\n' }}"
+                                                         "{%- endif %}{%- endif %}"),
+                              "", "<|im_end|>");
+  const std::vector<ChatMessage> asked_again = {
+      {"user", "Q1"}, {"assistant", "<think>\nr1\n</think>\n\nA1"}, {"user", "Q2"}};
+  EXPECT_EQ(*thinking_switch_only.Apply(asked_again, false),
+            "<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n<think>\nr1\n</think>\n\nA1"
+            "<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n");
+}
+
 TEST(ChatTemplateTest, MissingOrUnknownTemplateFallsBackToRawAndSaysSo) {
   for (std::string_view source : {"", "{% for m in messages %}{{ m.content }}{% endfor %}",
                                   "<s>[INST] <<SYS>>\n{{ system }}\n<</SYS>>"}) {
