@@ -587,8 +587,9 @@ std::string ChatTemplate::FormatWarning(std::string_view model_name) const {
       has_source_ ? "its chat template is not one Ponder formats (it recognises ChatML/Qwen, "
                     "Llama 3, Mistral [INST], DeepSeek-R1 and Gemma templates)"
                   : "it has no chat template (looked for: a GGUF file's tokenizer.chat_template; "
-                    "a folder's chat_template.jinja, tokenizer_config.json's chat_template, "
-                    "chat_template.json)";
+                    "a folder's chat_template.jinja or additional_chat_templates/default.jinja, "
+                    "tokenizer_config.json's chat_template (the one named \"default\" in a "
+                    "list), chat_template.json)";
   return absl::StrCat("warning: model ", AsAbsl(model_name), ": ", AsAbsl(why),
                       ", so its chat prompts use the raw format: the messages' text joined by "
                       "blank lines, without role markers. That suits a base model; a chat model "

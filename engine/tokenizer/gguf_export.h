@@ -18,7 +18,7 @@
 //  - tokenizer.ggml.add_bos_token: whether Tokenizer::FromHuggingFace prepends BOS (the
 //    tokenizer_config.json setting, else the post-processor, else llama.cpp's default), so the
 //    two readers agree; add_eos_token when tokenizer_config.json states it;
-//  - the chat template, from chat_template.jinja (with additional_chat_templates/), else
+//  - the chat template, from chat_template.jinja and additional_chat_templates/, else
 //    tokenizer_config.json, else chat_template.json, as transformers reads them (see
 //    hf_chat_template_files.h); a list of named templates becomes tokenizer.chat_template for
 //    "default" and tokenizer.chat_template.<name> for the others, as gguf-py writes them.

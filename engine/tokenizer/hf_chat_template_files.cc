@@ -64,7 +64,8 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
   const std::string jinja_path = absl::StrCat(folder, "/chat_template.jinja");
   const std::string processor_path = absl::StrCat(folder, "/chat_template.json");
   const bool has_jinja = IsFile(jinja_path);
-  if (!has_jinja && !IsFile(processor_path)) return tokenizer_config_json;
+  PONDER_ASSIGN_OR_RETURN(auto additional, ReadAdditionalTemplates(folder));
+  if (!has_jinja && additional.empty() && !IsFile(processor_path)) return tokenizer_config_json;
 
   Json config = Json::object();
   if (!tokenizer_config_json.empty()) {
@@ -72,14 +73,28 @@ absl::StatusOr<std::string> WithFolderChatTemplates(const std::string& folder,
     if (!parsed.ok() || !parsed->is_object()) return tokenizer_config_json;
     config = *std::move(parsed);
   }
-  if (has_jinja) {
-    PONDER_ASSIGN_OR_RETURN(std::string source, ReadTemplateFile(jinja_path));
-    PONDER_ASSIGN_OR_RETURN(auto additional, ReadAdditionalTemplates(folder));
-    if (additional.empty()) {
-      config["chat_template"] = std::move(source);
+  if (has_jinja || !additional.empty()) {
+    // transformers' _from_pretrained: the files make a dict, "default" from chat_template.jinja
+    // and then one entry per additional file (so additional_chat_templates/default.jinja
+    // replaces it), which replaces tokenizer_config's template even without
+    // chat_template.jinja; a dict of just "default" is kept as a plain string.
+    std::vector<std::pair<std::string, std::string>> templates;
+    if (has_jinja) {
+      PONDER_ASSIGN_OR_RETURN(std::string source, ReadTemplateFile(jinja_path));
+      templates.emplace_back("default", std::move(source));
+    }
+    for (auto& [name, text] : additional) {
+      if (name == "default" && has_jinja) {
+        templates.front().second = std::move(text);
+      } else {
+        templates.emplace_back(std::move(name), std::move(text));
+      }
+    }
+    if (templates.size() == 1 && templates.front().first == "default") {
+      config["chat_template"] = std::move(templates.front().second);
     } else {
-      Json list = Json::array({{{"name", "default"}, {"template", std::move(source)}}});
-      for (auto& [name, text] : additional) {
+      Json list = Json::array();
+      for (auto& [name, text] : templates) {
         list.push_back({{"name", std::move(name)}, {"template", std::move(text)}});
       }
       config["chat_template"] = std::move(list);

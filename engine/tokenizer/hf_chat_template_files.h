@@ -2,9 +2,12 @@
 // read them (PreTrainedTokenizerBase.from_pretrained, transformers 4.47 and later):
 //
 //  - chat_template.jinja (the template named "default") and additional_chat_templates/NAME.jinja
-//    (the others), which save_pretrained writes, leaving tokenizer_config.json without a
-//    `chat_template`. When present they take priority over tokenizer_config.json's.
-//  - else tokenizer_config.json's `chat_template`: a string, or a list of {"name", "template"}.
+//    (the others; default.jinja there replaces chat_template.jinja), which save_pretrained
+//    writes, leaving tokenizer_config.json without a `chat_template`. When any is present they
+//    replace tokenizer_config.json's, even without chat_template.jinja: the model's template is
+//    then additional_chat_templates/default.jinja, or none.
+//  - else tokenizer_config.json's `chat_template`: a string, or a list of {"name", "template"}
+//    whose entry named "default" is the model's template (none without one).
 //  - else chat_template.json's `chat_template`, the file processors (AutoProcessor) wrote before
 //    chat_template.jinja. transformers' tokenizers do not read it; Ponder does, last, so that a
 //    folder that ships only that file is not left without its template.

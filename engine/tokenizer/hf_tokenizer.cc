@@ -529,13 +529,15 @@ absl::StatusOr<std::unique_ptr<TokenizerState>> LoadHuggingFace(
     if (it->is_string()) {
       chat_template_source = it->get<std::string>();
     } else if (it->is_array()) {
-      // Named templates: [{"name": "default", "template": "..."}, ...].
+      // Named templates: [{"name": "default", "template": "..."}, ...]. transformers'
+      // get_chat_template uses the one named "default" (the last, as its dict keeps it) and has
+      // none without it, as GGUF export does.
       for (const Json& entry : *it) {
         if (!entry.is_object() || !entry.contains("template") || !entry["template"].is_string()) {
           continue;
         }
         const Json& name = Member(entry, "name");
-        if (chat_template_source.empty() || (name.is_string() && name == "default")) {
+        if (name.is_string() && name == "default") {
           chat_template_source = entry["template"].get<std::string>();
         }
       }

@@ -62,9 +62,10 @@ class Tokenizer {
   // name the file and the key.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromGguf(const GgufFile& gguf);
   // From a Hugging Face model folder or the path of its tokenizer.json; tokenizer_config.json
-  // (bos/eos tokens, add_bos_token, chat_template), the chat template files chat_template.jinja
-  // and chat_template.json (see hf_chat_template_files.h) and generation_config.json
-  // (eos_token_id) beside it are read when present. Errors name the file and the field.
+  // (bos/eos tokens, add_bos_token, chat_template), the chat template files chat_template.jinja,
+  // additional_chat_templates/ and chat_template.json (see hf_chat_template_files.h) and
+  // generation_config.json (eos_token_id) beside it are read when present. Errors name the file
+  // and the field.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromHuggingFace(
       const std::string& dir_or_tokenizer_json);
   // The same from JSON text; `tokenizer_config_json` may be empty. `source_name` is used in

@@ -361,6 +361,25 @@ TEST_F(FolderChatTemplateTest, ChatTemplateJinjaIsReadAndWinsOverTokenizerConfig
   EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);  // the default one
 }
 
+// transformers reads additional_chat_templates/ without chat_template.jinja too, and those
+// templates replace tokenizer_config.json's: the default is then default.jinja there, or none (a
+// named template is not used unless asked for by name). They were ignored, and tokenizer_config's
+// template used.
+TEST_F(FolderChatTemplateTest, AdditionalTemplatesAloneReplaceTokenizerConfigs) {
+  Write("tokenizer_config.json", nlohmann::json({{"chat_template", kLlama3}}).dump());
+  Write("additional_chat_templates/tool_use.jinja", kChatMl);
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kRaw);
+  absl::StatusOr<GgufVocabulary> vocabulary = GgufVocabularyFromHuggingFace(folder_);
+  ASSERT_TRUE(vocabulary.ok()) << vocabulary.status();
+  EXPECT_EQ(vocabulary->chat_template, "");
+
+  Write("additional_chat_templates/default.jinja", kChatMl);
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);
+  // With chat_template.jinja too, default.jinja replaces it, as in transformers' dict.
+  Write("chat_template.jinja", kLlama3);
+  EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);
+}
+
 TEST_F(FolderChatTemplateTest, ProcessorChatTemplateJsonIsReadWhenNothingElseHasOne) {
   Write("chat_template.json", nlohmann::json({{"chat_template", kChatMl}}).dump());
   EXPECT_EQ(KindRead(), ChatTemplate::Kind::kChatML);
