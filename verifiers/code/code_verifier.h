@@ -10,8 +10,10 @@
 //      at /tmp is the only writable place; --die-with-parent, --cap-drop ALL, a new session.
 //   2. a seccomp filter: sockets other than AF_UNIX, namespace, mount and ptrace calls and other
 //      kernel attack surface are refused (verifiers/code/sandbox_seccomp.h lists them).
-//   3. rlimits on CPU time, address space, file size, open files and processes; the product of
-//      the last two is the run's memory budget (SandboxLimits::memory_bytes).
+//   3. a memory cgroup per slot that bounds the run's memory (SandboxLimits::memory_bytes), where
+//      the host has one, and rlimits on CPU time, address space, file size, open files and
+//      processes; without a memory cgroup the product of address space and processes is what
+//      bounds the run's memory.
 //   4. one unprivileged uid per concurrent slot (SandboxConfig::uid_base + slot), so the process
 //      limit counts only that run's processes; bubblewrap itself starts as that uid.
 //   5. a wall-clock timeout that kills the whole process tree, and a slot is reused only after
@@ -85,23 +87,35 @@ struct SandboxLimits {
   double timeout_seconds = 5;
   // RLIMIT_CPU per process; 0 means ceil(timeout_seconds) + 1, a backstop behind the wall clock.
   int cpu_seconds = 0;
-  // The run's memory, all its processes together: requests whose processes *
-  // address_space_bytes exceed it are refused, so that the memory a candidate maps, however it
-  // spreads it over processes (each capped by RLIMIT_AS, their number by RLIMIT_NPROC), stays
-  // within it. Memory outside any address space is not covered: the writable /tmp
-  // (tmpfs_bytes) comes on top, and so do kernel buffers (pipes, AF_UNIX sockets); memfds and
-  // System V shared memory, which would also escape it, are refused by the seccomp filter. Runs at
-  // once are at most one per core (CodeVerifierPool), so a host needs about cores * memory_bytes
-  // for the sandbox in the worst case. No cgroup caps the run's memory (not every host delegates
-  // one), which is why the budget is the product.
-  int64_t memory_bytes = int64_t{4} << 30;
-  int64_t address_space_bytes = int64_t{256} << 20;  // RLIMIT_AS, of each process
-  int64_t file_size_bytes = int64_t{16} << 20;       // RLIMIT_FSIZE
-  int64_t tmpfs_bytes = int64_t{64} << 20;           // size of the writable /tmp
-  int open_files = 128;                              // RLIMIT_NOFILE
+  // The run's memory, all its processes together, as a memory cgroup counts it (anonymous and
+  // shared memory, the writable /tmp's pages, page cache; no swap), where the host has a memory
+  // cgroup we may use: cgroup v1's memory controller, or v2's delegated to us (each slot gets one:
+  // verifiers/code/sandbox_cgroup.h). A run that needs more has a process killed by the kernel
+  // and fails with "memory budget exceeded (N MiB)". Kernel buffers (pipes, AF_UNIX sockets) may
+  // escape it; memfds and System V shared memory are refused by the seccomp filter. Runs at once
+  // are at most one per core per CodeVerifierPool, so a pool needs about cores * memory_bytes in
+  // the worst case, and every other pool or process using the sandbox (a CLI run next to
+  // ponderd) as much again. 2 GiB: several times what correct programs of these benchmarks use
+  // (numpy and a few matrices, tables of millions of ints), and no more than hosts commonly have
+  // per core.
+  //
+  // Without such a cgroup nothing counts the run's processes together and memory_bytes is not
+  // enforced: RLIMIT_AS and RLIMIT_NPROC are then lowered to at most 256 MiB and 16
+  // (sandbox_rlimits.h), so that the run's processes map at most 4 GiB, plus the /tmp tmpfs. The
+  // price is correct programs that fail: numpy's BLAS spins until the timeout on a 300 x 300
+  // matrix product, a list of five million ints is a MemoryError, and a program cannot run more
+  // than about 12 threads.
+  int64_t memory_bytes = int64_t{2} << 30;
+  // RLIMIT_AS, of each process. It limits address space, which thread stacks, malloc arenas and
+  // numpy reserve without touching, not memory used: 1 GiB leaves room for those.
+  int64_t address_space_bytes = int64_t{1} << 30;
+  int64_t file_size_bytes = int64_t{16} << 20;  // RLIMIT_FSIZE
+  int64_t tmpfs_bytes = int64_t{64} << 20;      // size of the writable /tmp
+  int open_files = 128;                         // RLIMIT_NOFILE
   // RLIMIT_NPROC, counted for the slot's uid: processes and threads, bubblewrap's monitor and
-  // the driver (two, plus its lifeline thread) included.
-  int processes = 16;
+  // the driver (two, plus its lifeline thread) included. It stops fork bombs; the memory cgroup
+  // bounds what the processes hold. 64 lets a ThreadPoolExecutor(max_workers=32) run.
+  int processes = 64;
   // Cap on stdout + stderr of the launch (exceeding it ends the run as kError) and on the
   // stdout of each input/output case (exceeding it fails the case).
   int64_t output_bytes = int64_t{1} << 20;

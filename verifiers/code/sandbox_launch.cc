@@ -48,6 +48,7 @@ constexpr size_t kChildStackBytes = 64 * 1024;
 
 enum ChildStep : int {
   kStepNone = 0,
+  kStepMemoryCgroup,
   kStepDuplicateFds,
   kStepCloseFds,
   kStepSetsid,
@@ -64,6 +65,8 @@ enum ChildStep : int {
 
 const char* ChildStepName(int step) {
   switch (step) {
+    case kStepMemoryCgroup:
+      return "joining the slot's memory cgroup";
     case kStepDuplicateFds:
       return "arranging file descriptors";
     case kStepCloseFds:
@@ -99,6 +102,7 @@ struct ChildPlan {
   char* const* envp = nullptr;
   int fd_sources[kMaxChildFds] = {};  // the child's fd i becomes a copy of fd_sources[i]
   int fd_count = 0;
+  int memory_cgroup_procs_fd = -1;  // written "0" (this process) before the fds are rearranged
   uid_t uid = 0;
   gid_t gid = 0;
   pid_t parent_pid = 0;
@@ -133,6 +137,12 @@ PONDER_CHILD_CODE int ChildMain(void* arg) {
   for (int sig = 1; sig <= 64; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     syscall(SYS_rt_sigaction, sig, &default_action, nullptr, sizeof(uint64_t));
+  }
+  // As root and before close_range, which closes the descriptor; bubblewrap and everything it
+  // starts inherit the cgroup.
+  if (plan->memory_cgroup_procs_fd >= 0 &&
+      syscall(SYS_write, plan->memory_cgroup_procs_fd, "0", 1) != 1) {
+    return ChildFail(plan, kStepMemoryCgroup);
   }
   int moved[kMaxChildFds];
   for (int i = 0; i < plan->fd_count; ++i) {
@@ -551,7 +561,9 @@ absl::StatusOr<LaunchOutcome> LaunchInSandbox(const SandboxConfig& config, uid_t
     extra_fds.push_back(std::move(fd));
   }
 
-  std::vector<RlimitSetting> limits = RlimitsFor(spec.limits);
+  plan.memory_cgroup_procs_fd = spec.memory_cgroup_procs_fd;
+  std::vector<RlimitSetting> limits =
+      RlimitsFor(spec.limits, /*memory_cgroup=*/spec.memory_cgroup_procs_fd >= 0);
   plan.limit_count = static_cast<int>(std::min<size_t>(limits.size(), kMaxChildLimits));
   std::copy_n(limits.begin(), plan.limit_count, plan.limits);
   plan.uid = uid;

@@ -2,9 +2,10 @@
 // together, supervises the run and tears it down.
 //
 // The process tree, outside to inside:
-//   our thread -> clone(CLONE_VM|CLONE_VFORK) child: drops to the slot uid/gid, sets the rlimits
-//   and PR_SET_PDEATHSIG, execs bubblewrap -> bubblewrap (monitor, slot uid) -> the command as
-//   PID 1 of the new namespaces, under the seccomp filter -> whatever the command starts.
+//   our thread -> clone(CLONE_VM|CLONE_VFORK) child: joins the slot's memory cgroup (if any),
+//   drops to the slot uid/gid, sets the rlimits and PR_SET_PDEATHSIG, execs bubblewrap ->
+//   bubblewrap (monitor, slot uid) -> the command as PID 1 of the new namespaces, under the seccomp
+//   filter -> whatever the command starts.
 // File descriptors inside: 0 stdin (LaunchSpec::stdin_data then EOF), 1 stdout, 2 stderr, 3 the
 // verdict channel (write end), 4 the lifeline (read end of a pipe whose only write end we hold
 // until the launch returns: EOF there means we are gone); nothing else is inherited.
@@ -46,6 +47,10 @@ struct LaunchSpec {
   std::vector<std::string> environment;  // "NAME=value"
   SandboxLimits limits;
   int64_t channel_bytes = int64_t{1} << 20;  // the run is killed when the channel carries more
+  // cgroup.procs of the slot's memory cgroup (sandbox_cgroup.h), which the process that becomes
+  // bubblewrap joins while still root; -1: none, and the rlimits are those for a run without one
+  // (RlimitsFor).
+  int memory_cgroup_procs_fd = -1;
   // Tests of the layers underneath turn the filter off; nothing else does.
   bool install_seccomp = true;
 };
@@ -71,7 +76,9 @@ struct LaunchOutcome {
   // executed, so -1 after child_started means the setup failed (or bubblewrap was killed).
   int exit_code = -1;
   int bwrap_wait_status = 0;  // from wait4
-  std::string stdout_text;    // capped at the output limit (stdout + stderr together)
+  // Set by the caller: the OOM killer killed a process of the run's memory cgroup.
+  bool memory_exceeded = false;
+  std::string stdout_text;  // capped at the output limit (stdout + stderr together)
   std::string stderr_text;
   std::string json_status;
   CodeRunCost cost;

@@ -24,8 +24,14 @@ struct RlimitSetting {
 // The settings for `limits`, soft and hard alike except RLIMIT_CPU, whose soft limit sends
 // SIGXCPU one second before the hard limit's SIGKILL. Core dumps, locked memory and POSIX
 // message queues are disabled; the stack stays at 8 MiB so that deep recursion ends in
-// RecursionError or a contained SIGSEGV.
-std::vector<RlimitSetting> RlimitsFor(const SandboxLimits& limits);
+// RecursionError or a contained SIGSEGV. Without a memory cgroup (`memory_cgroup` false) the
+// address space and the process count are at most kAddressSpaceWithoutCgroup and
+// kProcessesWithoutCgroup, whose product is then what bounds the run's memory.
+std::vector<RlimitSetting> RlimitsFor(const SandboxLimits& limits, bool memory_cgroup);
+
+// The per-process limits of a run without a memory cgroup (see SandboxLimits::memory_bytes).
+inline constexpr int64_t kAddressSpaceWithoutCgroup = int64_t{256} << 20;
+inline constexpr int kProcessesWithoutCgroup = 16;
 
 // The effective CPU limit in seconds (see SandboxLimits::cpu_seconds).
 int CpuSecondsFor(const SandboxLimits& limits);

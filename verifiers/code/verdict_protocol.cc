@@ -211,6 +211,26 @@ void VerdictReader::HandleLine(std::string_view line) {
 CodeRunResult JudgeRun(const CodeRunRequest& request, const LaunchOutcome& outcome,
                        const VerdictReader& verdicts) {
   const SandboxLimits& limits = request.limits;
+  // The kernel killed a process for the run's memory: the program asked for more than the
+  // budget (or the budget is too small for the interpreter), whatever the driver still reported.
+  // A tampered channel is judged below.
+  if (outcome.memory_exceeded && verdicts.violation().empty()) {
+    CodeRunResult result;
+    result.status = CodeRunStatus::kFailed;
+    result.tests_total = verdicts.tests_total().value_or(
+        request.kind == CodeTestKind::kTestCode ? 0 : static_cast<int>(request.io_cases.size()));
+    if (request.kind == CodeTestKind::kProgramOfThought) result.tests_total = 1;
+    for (const auto& [index, verdict] : verdicts.tests()) {
+      if (index == static_cast<int>(result.test_verdicts.size())) {
+        result.test_verdicts.push_back(verdict.passed);
+      }
+      if (verdict.passed) ++result.tests_passed;
+    }
+    result.detail = absl::StrCat("memory budget exceeded (", limits.memory_bytes >> 20,
+                                 " MiB): the run's processes together needed more memory, and the "
+                                 "kernel killed one");
+    return result;
+  }
   if (!verdicts.started()) {
     // Nothing of the candidate ran: the driver reports "start" before it reads the program.
     // The timeout covers starting the sandbox and the interpreter, so one shorter than that

@@ -2,6 +2,7 @@
 // leaves no trace on the host (checked from the host side). Plus correct programs using threads
 // and subprocesses, which must pass. Every test has its own slot uid (61200 + n), so "no process
 // of the slot uid is left" sees only that test's processes.
+#include <dirent.h>
 #include <errno.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -18,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "tests/verifiers/code/sandbox_test_util.h"
+#include "verifiers/code/sandbox_cgroup.h"
 #include "verifiers/code/sandbox_slots.h"
 
 namespace ponder::verifiers {
@@ -575,6 +578,115 @@ TEST_F(AttackTest, ReplacingExecDoesNotSkipTheTests) {
     CodeRunResult result = Run(program, tests);
     EXPECT_EQ(result.status, CodeRunStatus::kFailed) << tests << Describe(result);
   }
+}
+
+// Where the host has no memory cgroup that we may use, the sandbox runs without one (the rlimits
+// then bound the run) and the tests of the cgroup path skip.
+#define PONDER_REQUIRE_MEMORY_CGROUP()                                                     \
+  do {                                                                                     \
+    absl::StatusOr<std::unique_ptr<sandbox::MemoryCgroups>> ponder_cgroups =               \
+        sandbox::MemoryCgroups::Create();                                                  \
+    if (!ponder_cgroups.ok()) {                                                            \
+      GTEST_SKIP() << "no memory cgroup can be made on this host, so runs are bounded by " \
+                      "rlimits alone: "                                                    \
+                   << std::string(ponder_cgroups.status().message());                      \
+    }                                                                                      \
+  } while (0)
+
+// The run's memory cgroup counts its processes together: four processes each writing 100 MiB
+// under a 256 MiB budget (the fallback rlimits would let them) fail the run, naming the budget.
+TEST_F(AttackTest, RunExceedingTheMemoryBudgetFailsNamingTheBudget) {
+  Prepare(24);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  PONDER_REQUIRE_MEMORY_CGROUP();
+  CodeRunRequest request;
+  request.program = R"(
+import os, time
+
+def hog():
+    pids = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            block = b'\x01' * (100 << 20)  # written, so resident
+            time.sleep(2)
+            os._exit(0)
+        pids.append(pid)
+    block = b'\x01' * (100 << 20)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return len(block)
+)";
+  request.test_code = "assert hog() > 0\n";
+  request.limits.timeout_seconds = 30;
+  request.limits.memory_bytes = int64_t{256} << 20;
+  CodeRunResult result = Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_NE(result.detail.find("memory budget exceeded (256 MiB)"), std::string::npos)
+      << Describe(result);
+  EXPECT_TRUE(leftover_.empty());
+}
+
+// Under a memory cgroup a thread pool of 32 workers runs (64 processes and threads per run).
+TEST_F(AttackTest, ThreadPoolOf32WorkersPassesUnderTheMemoryCgroup) {
+  Prepare(25);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  PONDER_REQUIRE_MEMORY_CGROUP();
+  CodeRunResult result = Run(R"(
+import time
+from concurrent.futures import ThreadPoolExecutor
+def pooled():
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        return sum(pool.map(lambda i: time.sleep(0.05) or i, range(40)))
+def big_list():
+    return len(list(range(5 * 10**6)))
+)",
+                             "assert pooled() == 780\nassert big_list() == 5 * 10**6\n", 20);
+  EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
+}
+
+// numpy imports and multiplies 300 x 300 matrices under the memory cgroup (the 256 MiB address
+// space of the fallback makes OpenBLAS spin until the timeout).
+TEST_F(AttackTest, NumpyMatrixProductPassesUnderTheMemoryCgroup) {
+  Prepare(26);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  PONDER_REQUIRE_MEMORY_CGROUP();
+  const std::string check = sandbox_->config().python_path + " -c 'import numpy' 2>/dev/null";
+  if (std::system(check.c_str()) != 0) {
+    GTEST_SKIP() << sandbox_->config().python_path << " has no numpy";
+  }
+  CodeRunResult result = Run(
+      "import numpy as np\ndef product():\n    a = np.ones((300, 300))\n    return (a @ a)[0, 0]\n",
+      "assert product() == 300\n", 30);
+  EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
+}
+
+// The slots' cgroups exist while the sandbox does and are removed with it.
+TEST_F(AttackTest, MemoryCgroupsAreRemovedWhenTheSandboxGoes) {
+  Prepare(27);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  absl::StatusOr<std::unique_ptr<sandbox::MemoryCgroups>> cgroups =
+      sandbox::MemoryCgroups::Create();
+  if (!cgroups.ok()) {
+    GTEST_SKIP() << "no memory cgroup can be made on this host: "
+                 << std::string(cgroups.status().message());
+  }
+  const std::string parent = (*cgroups)->parent();
+  auto ours = [&] {
+    std::vector<std::string> names;
+    const std::string prefix = absl::StrCat("ponder-sandbox-", getpid(), "-");
+    DIR* dir = opendir(parent.c_str());
+    if (dir == nullptr) return names;
+    while (const dirent* entry = readdir(dir)) {
+      if (std::string(entry->d_name).starts_with(prefix)) names.push_back(entry->d_name);
+    }
+    closedir(dir);
+    return names;
+  };
+  ASSERT_EQ(Run(kCorrectFunction, kAddTests).status, CodeRunStatus::kPassed);
+  EXPECT_EQ(ours().size(), 1u) << "one cgroup for the one slot used, in " << parent;
+  sandbox_.reset();
+  EXPECT_TRUE(ours().empty()) << "left in " << parent << ": " << ours().front();
 }
 
 }  // namespace

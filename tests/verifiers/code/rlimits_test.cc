@@ -20,7 +20,7 @@ TEST(RlimitsTest, EveryLimitOfTheIssueIsSetFromTheRequest) {
   limits.file_size_bytes = 3 << 20;
   limits.open_files = 40;
   limits.processes = 12;
-  std::map<int, RlimitSetting> settings = ByResource(RlimitsFor(limits));
+  std::map<int, RlimitSetting> settings = ByResource(RlimitsFor(limits, /*memory_cgroup=*/true));
   EXPECT_EQ(settings.at(RLIMIT_AS).hard, rlim_t{512} << 20);
   EXPECT_EQ(settings.at(RLIMIT_FSIZE).hard, rlim_t{3} << 20);
   EXPECT_EQ(settings.at(RLIMIT_NOFILE).hard, 40u);
@@ -36,18 +36,33 @@ TEST(RlimitsTest, EveryLimitOfTheIssueIsSetFromTheRequest) {
   }
 }
 
-// processes * address space bounds what a run's processes can hold together.
-TEST(RlimitsTest, DefaultLimitsFitTheRunsMemoryBudget) {
-  const SandboxLimits limits;
-  EXPECT_LE(limits.processes * limits.address_space_bytes, limits.memory_bytes);
-  EXPECT_LE(limits.memory_bytes, int64_t{4} << 30);
+// Without a memory cgroup, processes * address space is all that bounds a run's memory: the
+// defaults are lowered to at most 16 x 256 MiB, and lower requests stay as they are.
+TEST(RlimitsTest, WithoutAMemoryCgroupProcessesTimesAddressSpaceIsAtMostFourGiB) {
+  std::map<int, RlimitSetting> settings =
+      ByResource(RlimitsFor(SandboxLimits{}, /*memory_cgroup=*/false));
+  EXPECT_LE(settings.at(RLIMIT_NPROC).hard * settings.at(RLIMIT_AS).hard, rlim_t{4} << 30);
+  SandboxLimits lower;
+  lower.address_space_bytes = 128 << 20;
+  lower.processes = 8;
+  settings = ByResource(RlimitsFor(lower, /*memory_cgroup=*/false));
+  EXPECT_EQ(settings.at(RLIMIT_AS).hard, rlim_t{128} << 20);
+  EXPECT_EQ(settings.at(RLIMIT_NPROC).hard, 8u);
+}
+
+// Under a memory cgroup the per-process limits leave room for numpy and a thread pool.
+TEST(RlimitsTest, UnderAMemoryCgroupDefaultsAllowAGibibytePerProcessAnd64Processes) {
+  std::map<int, RlimitSetting> settings =
+      ByResource(RlimitsFor(SandboxLimits{}, /*memory_cgroup=*/true));
+  EXPECT_EQ(settings.at(RLIMIT_AS).hard, rlim_t{1} << 30);
+  EXPECT_EQ(settings.at(RLIMIT_NPROC).hard, 64u);
 }
 
 TEST(RlimitsTest, ExplicitCpuSecondsWin) {
   SandboxLimits limits;
   limits.cpu_seconds = 7;
   EXPECT_EQ(CpuSecondsFor(limits), 7);
-  EXPECT_EQ(ByResource(RlimitsFor(limits)).at(RLIMIT_CPU).soft, 7u);
+  EXPECT_EQ(ByResource(RlimitsFor(limits, /*memory_cgroup=*/true)).at(RLIMIT_CPU).soft, 7u);
 }
 
 }  // namespace

@@ -211,7 +211,7 @@ print(json.dumps({name: r.getrlimit(getattr(r, 'RLIMIT_' + name))
                   for name in ['AS', 'FSIZE', 'NOFILE', 'NPROC', 'CPU', 'CORE']}))
 )",
                                      limits));
-  for (const RlimitSetting& setting : RlimitsFor(limits)) {
+  for (const RlimitSetting& setting : RlimitsFor(limits, /*memory_cgroup=*/false)) {
     const char* name = setting.resource == RLIMIT_AS       ? "AS"
                        : setting.resource == RLIMIT_FSIZE  ? "FSIZE"
                        : setting.resource == RLIMIT_NOFILE ? "NOFILE"
