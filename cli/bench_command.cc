@@ -34,7 +34,6 @@
 #include "cli/engine_flags.h"
 #include "datasets/dataset.h"
 #include "engine/local_engine.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "orchestrator/builtin_datasets.h"
 #include "orchestrator/client.h"
 #include "orchestrator/experiment_runner.h"
@@ -293,17 +292,6 @@ absl::Status ApplySubset(const BenchFlags& f, orchestrator::ProblemSource& datas
   return absl::OkStatus();
 }
 
-// Whether two specs describe the same benchmark, problems aside (the stored spec has none;
-// ExperimentRunner::CheckSameProblemsAndModels compares them); how many runs go at once does
-// not matter.
-bool SameSpec(v1::ExperimentSpec a, v1::ExperimentSpec b) {
-  a.clear_problems();
-  b.clear_problems();
-  a.clear_parallelism();
-  b.clear_parallelism();
-  return google::protobuf::util::MessageDifferencer::Equals(a, b);
-}
-
 // Shows progress on stderr: a bar redrawn in place on a terminal, a line every
 // `interval` seconds otherwise.
 class ProgressDisplay {
@@ -406,26 +394,7 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
 
   int64_t id = 0;
   if (f.resume) {
-    PONDER_ASSIGN_OR_RETURN(std::vector<v1::Experiment> experiments,
-                            store->ListExperiments(0, 1 << 20));
-    // The newest experiment with these settings, problems and models. One that differs only in
-    // its problems or models is refused rather than finished on the wrong ones.
-    std::string difference;
-    for (const v1::Experiment& e : experiments) {  // newest first
-      if (!SameSpec(e.spec(), spec)) continue;
-      absl::Status same = runner.CheckSameProblemsAndModels(e.id(), spec);
-      if (same.ok()) {
-        id = e.id();
-        break;
-      }
-      if (!absl::IsFailedPrecondition(same)) return same;
-      if (difference.empty()) difference = std::string(same.message());
-    }
-    if (id == 0 && !difference.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--resume: ", difference,
-                       "; or drop --resume to start a new experiment with these settings"));
-    }
+    PONDER_ASSIGN_OR_RETURN(id, runner.FindResumable(spec));
     if (id == 0) {
       std::fprintf(stderr, "bench: no experiment in %s has these settings; starting a new one\n",
                    f.db.c_str());
@@ -528,35 +497,25 @@ absl::Status BenchOnServer(const BenchFlags& f, v1::ExperimentSpec spec) {
   PONDER_ASSIGN_OR_RETURN(orchestrator::ClientOptions options, f.client.Options());
   PONDER_ASSIGN_OR_RETURN(auto client, orchestrator::PonderClient::Connect(options));
   v1::Experiment experiment;
-  if (f.resume) {
-    v1::ListExperimentsRequest list;
-    do {
-      auto context = client->NewContext();
-      v1::ListExperimentsResponse page;
-      PONDER_RETURN_IF_ERROR(
-          orchestrator::FromGrpcStatus(client->stub().ListExperiments(context.get(), list, &page)));
-      for (const v1::Experiment& e : page.experiments()) {
-        if (experiment.id() == 0 && SameSpec(e.spec(), spec)) experiment = e;
-      }
-      list.set_page_token(page.next_page_token());
-    } while (!list.page_token().empty() && experiment.id() == 0);
-    if (experiment.id() != 0 && experiment.status() != v1::EXPERIMENT_STATUS_COMPLETED &&
-        experiment.status() != v1::EXPERIMENT_STATUS_RUNNING) {
-      v1::ResumeExperimentRequest resume;
-      resume.set_experiment_id(experiment.id());
-      auto context = client->NewContext();
-      PONDER_RETURN_IF_ERROR(orchestrator::FromGrpcStatus(
-          client->stub().ResumeExperiment(context.get(), resume, &experiment)));
-      std::fprintf(stderr, "bench: resuming experiment %lld on %s\n",
-                   static_cast<long long>(experiment.id()), f.client.server.c_str());
-    }
-  }
-  if (experiment.id() == 0) {
+  {
+    // The server finds the experiment to resume, by ExperimentRunner::FindResumable: the rule
+    // of the in-process --resume.
     v1::StartExperimentRequest start;
     *start.mutable_spec() = spec;
+    start.set_resume(f.resume);
     auto context = client->NewContext();
     PONDER_RETURN_IF_ERROR(orchestrator::FromGrpcStatus(
         client->stub().StartExperiment(context.get(), start, &experiment)));
+  }
+  if (experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED) {
+    std::fprintf(stderr, "bench: experiment %lld on %s is already completed\n",
+                 static_cast<long long>(experiment.id()), f.client.server.c_str());
+  } else if (experiment.runs_recorded() > 0 || experiment.resume_count() > 0) {
+    std::fprintf(stderr, "bench: resuming experiment %lld on %s (%lld of %lld runs recorded)\n",
+                 static_cast<long long>(experiment.id()), f.client.server.c_str(),
+                 static_cast<long long>(experiment.runs_recorded()),
+                 static_cast<long long>(experiment.runs_planned()));
+  } else {
     std::fprintf(stderr, "bench: experiment %lld on %s: %lld runs\n",
                  static_cast<long long>(experiment.id()), f.client.server.c_str(),
                  static_cast<long long>(experiment.runs_planned()));
@@ -653,7 +612,7 @@ absl::Status Bench(std::span<char* const> args) {
   flags.AddString("db", &f.db, "in-process: the experiment database (SQLite; created if missing)");
   flags.AddString("name", &f.name, "the experiment's name (default: 'bench <dataset>')");
   flags.AddBool("resume", &f.resume,
-                "continue the newest unfinished experiment with the same settings");
+                "continue the newest experiment with the same settings, problems and models");
   flags.AddBool("independent-budgets", &f.independent_budgets,
                 "sample every budget on its own instead of reusing the largest budget's samples");
   flags.AddInt("parallel", &f.parallel, "runs solved at once (default 4)");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -32,6 +33,16 @@ struct ExperimentRunner::Active {
 };
 
 namespace {
+
+// Whether two specs describe the same benchmark, problems aside (a stored spec has none;
+// CheckSameProblems compares them); how many runs go at once does not matter.
+bool SameSettings(v1::ExperimentSpec a, v1::ExperimentSpec b) {
+  a.clear_problems();
+  b.clear_problems();
+  a.clear_parallelism();
+  b.clear_parallelism();
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
 
 // How long Cancel waits for an experiment's in-flight runs to end before returning it.
 constexpr absl::Duration kCancelWait = absl::Seconds(10);
@@ -318,16 +329,15 @@ absl::Status ExperimentRunner::CheckModels(int64_t experiment_id, const v1::Expe
   return CheckSameModels(experiment_id, recorded, here);
 }
 
-absl::Status ExperimentRunner::CheckSameProblemsAndModels(int64_t experiment_id,
-                                                          const v1::ExperimentSpec& spec) {
+absl::Status ExperimentRunner::CheckSameProblems(int64_t experiment_id,
+                                                 const std::vector<v1::Problem>& here) {
   PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> recorded, store_.LoadProblems(experiment_id));
-  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> here, ProblemsOf(spec));
   auto differ = [&](std::string what) {
     return absl::FailedPreconditionError(
         absl::StrCat("experiment ", experiment_id, " was started on other problems (", what,
                      "): to finish it, give it the problems it was started with"));
   };
-  auto count = [](const std::vector<v1::Problem>& problems) {
+  auto list_ids = [](const std::vector<v1::Problem>& problems) {
     std::string ids;
     for (size_t i = 0; i < problems.size() && i < 3; ++i) {
       absl::StrAppend(&ids, i > 0 ? ", " : "", Printable(problems[i].id(), 64));
@@ -335,7 +345,8 @@ absl::Status ExperimentRunner::CheckSameProblemsAndModels(int64_t experiment_id,
     return absl::StrCat(problems.size(), " (", ids, problems.size() > 3 ? ", ...)" : ")");
   };
   if (recorded.size() != here.size()) {
-    return differ(absl::StrCat("it has ", count(recorded), ", these settings give ", count(here)));
+    return differ(
+        absl::StrCat("it has ", list_ids(recorded), ", these settings give ", list_ids(here)));
   }
   for (size_t i = 0; i < here.size(); ++i) {
     const v1::Problem& a = recorded[i];
@@ -349,7 +360,7 @@ absl::Status ExperimentRunner::CheckSameProblemsAndModels(int64_t experiment_id,
                a.reference_answer() != b.reference_answer()) {
       field = "reference answer";
     } else if (AnswerFormatName(a.answer_format()) != AnswerFormatName(b.answer_format())) {
-      field = "answer format";
+      field = "answer format";  // by name: UNSPECIFIED means math, as the store records it
     } else if (!google::protobuf::util::MessageDifferencer::Equals(a.code_tests(),
                                                                    b.code_tests()) ||
                !google::protobuf::util::MessageDifferencer::Equals(a.example_tests(),
@@ -360,7 +371,35 @@ absl::Status ExperimentRunner::CheckSameProblemsAndModels(int64_t experiment_id,
     return differ(absl::StrCat("its problem ", i, " '", Printable(a.id(), 64), "' and this one's '",
                                Printable(b.id(), 64), "' differ in their ", field));
   }
-  return CheckModels(experiment_id, spec);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ExperimentRunner::FindResumable(const v1::ExperimentSpec& spec) {
+  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Experiment> experiments,
+                          store_.ListExperiments(0, 1 << 20));
+  // What `spec` runs here, computed once, when an experiment has its settings.
+  std::optional<ExperimentModels> models;
+  std::optional<std::vector<v1::Problem>> problems;
+  std::string difference;
+  for (const v1::Experiment& e : experiments) {  // newest first
+    if (!SameSettings(e.spec(), spec)) continue;
+    if (!models.has_value()) {
+      PONDER_ASSIGN_OR_RETURN(models, IdentifyModels(spec, pipeline_.models(), options_.model));
+      PONDER_ASSIGN_OR_RETURN(problems, ProblemsOf(spec));
+    }
+    absl::Status same = CheckSameProblems(e.id(), *problems);
+    if (same.ok()) {
+      PONDER_ASSIGN_OR_RETURN(ExperimentModels recorded, store_.GetExperimentModels(e.id()));
+      same = CheckSameModels(e.id(), recorded, *models);
+    }
+    if (same.ok()) return e.id();
+    if (!absl::IsFailedPrecondition(same)) return same;
+    if (difference.empty()) difference = std::string(same.message());
+  }
+  if (difference.empty()) return 0;
+  return absl::FailedPreconditionError(absl::StrCat(
+      difference,
+      "; or start a new experiment with these settings (ponder bench without --resume)"));
 }
 
 absl::Status ExperimentRunner::CheckGradable(const std::vector<v1::Problem>& problems) const {

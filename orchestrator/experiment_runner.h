@@ -71,11 +71,14 @@ class ExperimentRunner {
   // One that cannot be resumed here (other models; code problems and no sandbox) stays
   // interrupted, and a line on stderr says why.
   absl::Status RecoverInterrupted(bool resume);
-  // Whether running `spec` here would continue experiment `experiment_id`: the same problems
-  // (`spec`'s inline problems, or its dataset slice as loaded now) and the same models.
-  // FailedPrecondition naming the first difference otherwise. The spec's other settings are
-  // the caller's to compare.
-  absl::Status CheckSameProblemsAndModels(int64_t experiment_id, const v1::ExperimentSpec& spec);
+  // The experiment that running `spec` here continues (`ponder bench --resume`,
+  // StartExperimentRequest.resume): the newest whose settings are `spec`'s (its problems and
+  // parallelism aside) and whose problems and models are the ones `spec` and this runner have.
+  // Problems compare by content: `spec`'s inline problems, or its dataset slice as loaded now.
+  // 0 when no experiment has these settings;
+  // FailedPrecondition naming the first difference when some have them but none has these
+  // problems and models.
+  absl::StatusOr<int64_t> FindResumable(const v1::ExperimentSpec& spec);
   // Stops every running experiment (status INTERRUPTED, their recorded runs flushed) and waits
   // for them. Later Start/Resume calls fail with Unavailable.
   void Shutdown();
@@ -105,6 +108,9 @@ class ExperimentRunner {
   absl::StatusOr<std::vector<v1::Problem>> ProblemsOf(const v1::ExperimentSpec& spec);
   // FAILED_PRECONDITION naming both when the experiment was started with other models.
   absl::Status CheckModels(int64_t experiment_id, const v1::ExperimentSpec& spec);
+  // FAILED_PRECONDITION naming the first difference when the experiment was started on other
+  // problems than `here`.
+  absl::Status CheckSameProblems(int64_t experiment_id, const std::vector<v1::Problem>& here);
   void Run(Active& active);
   void SolveRuns(Active& active);
   RunRecord SolveOne(Active& active, const RunKey& key, bool* discard);

@@ -478,13 +478,30 @@ PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* c
   return call;
 }
 
+absl::StatusOr<v1::Experiment> PonderService::StartOrResume(
+    const v1::StartExperimentRequest& start) {
+  if (start.resume()) {
+    PONDER_ASSIGN_OR_RETURN(int64_t id, deps_.runner->FindResumable(start.spec()));
+    if (id != 0) {
+      PONDER_ASSIGN_OR_RETURN(v1::Experiment found, StoredExperiment(id));
+      // At start-up the server marked the experiments it was not running interrupted.
+      if (found.status() == v1::EXPERIMENT_STATUS_COMPLETED ||
+          found.status() == v1::EXPERIMENT_STATUS_RUNNING) {
+        return found;
+      }
+      return deps_.runner->Resume(id);
+    }
+  }
+  return deps_.runner->Start(start.spec());
+}
+
 PonderService::Unary* PonderService::StartExperiment(grpc::CallbackServerContext* context,
                                                      const grpc::ByteBuffer* request,
                                                      grpc::ByteBuffer* response) {
   return Respond<v1::StartExperimentRequest, v1::Experiment>(
       context, *request, response,
       [&](const v1::StartExperimentRequest& start, v1::Experiment& experiment) {
-        absl::StatusOr<v1::Experiment> started = deps_.runner->Start(start.spec());
+        absl::StatusOr<v1::Experiment> started = StartOrResume(start);
         if (started.ok()) experiment = *std::move(started);
         if (absl::IsResourceExhausted(started.status())) {
           context->AddTrailingMetadata("retry-after-ms", "10000");

@@ -103,6 +103,8 @@ class PonderService final : public RawPonderService {
   template <typename Request, typename Response, typename Handler>
   Unary* Respond(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                  grpc::ByteBuffer* reply, Handler handle);
+  // StartExperiment's work: a new experiment, or with `resume` the one FindResumable names.
+  absl::StatusOr<v1::Experiment> StartOrResume(const v1::StartExperimentRequest& start);
   // Respond for calls that take an experiment id and answer with the experiment `fetch` returns.
   template <typename Request, typename Fetch>
   Unary* RespondWithExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,

@@ -984,6 +984,60 @@ TEST_F(BenchCliTest, ResumeOnOtherProblemsOrAnotherModelIsRefused) {
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 2);
 }
 
+// `bench --server --resume` follows the in-process rule (ExperimentRunner::FindResumable on the
+// server): an edited --problems file or a server with another model is refused, nothing is
+// added, and the same problems on the same model find the experiment.
+TEST_F(BenchCliTest, ResumeOnAServerIsRefusedForOtherProblemsOrAnotherModel) {
+  const std::string server_db = TempPath("server_resume.db");
+  const std::string other_model = TempPath("server_other.gguf");
+  engine::testing::RandomModelSpec other_spec;
+  other_spec.seed = 6;
+  ASSERT_TRUE(
+      engine::testing::WriteRandomGgufModel(other_spec, engine::DType::kF32, other_model).ok());
+  const std::string problems = TempPath("server_problems.jsonl");
+  std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"1+1\",\"answer\":\"2\"}\n";
+  for (const std::string& model : {testing::TinyModelPath(), other_model}) {
+    ChildProcess ponderd;
+    ASSERT_TRUE(ponderd.Start(BinaryPath("ponderd"),
+                              {"--model", model, "--db", server_db, "--listen", "127.0.0.1:0",
+                               "--threads", "2"},
+                              TempPath("ponderd_resume.stderr")));
+    const std::string line = ponderd.WaitForLine("listening on ");
+    ASSERT_FALSE(line.empty()) << "ponderd did not start";
+    const size_t at = line.find("listening on ") + 13;
+    const std::string address = line.substr(at, line.find(' ', at) - at);
+    auto bench = [&](bool resume) {
+      std::vector<std::string> args = {"bench",      "--server",   address, "--problems",
+                                       problems,     "--strategy", "self_consistency",
+                                       "--budget",   "1",          "--max-tokens",
+                                       "8",          "--quiet"};
+      if (resume) args.push_back("--resume");
+      return Ponder(args);
+    };
+    if (model == other_model) {
+      CommandResult other = bench(true);
+      EXPECT_EQ(other.code, 1);
+      EXPECT_THAT(other.err, HasSubstr("experiment 1 was run with the policy model '" +
+                                       testing::TinyModelPath()));
+    } else {
+      ASSERT_EQ(bench(false).code, 0);
+      CommandResult same = bench(true);
+      EXPECT_EQ(same.code, 0) << same.err;
+      EXPECT_THAT(same.err, HasSubstr("experiment 1 on " + address + " is already completed"));
+      std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"2+2\",\"answer\":\"4\"}\n";
+      CommandResult edited = bench(true);
+      EXPECT_EQ(edited.code, 1);
+      EXPECT_THAT(edited.err, HasSubstr("experiment 1 was started on other problems"));
+      EXPECT_THAT(edited.err, HasSubstr("differ in their text"));
+      std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"1+1\",\"answer\":\"2\"}\n";
+    }
+    ponderd.Signal(SIGTERM);
+    EXPECT_EQ(ponderd.Wait(), 0);
+  }
+  EXPECT_EQ(SqlInt(server_db, "SELECT count(*) FROM experiments"), 1);
+  EXPECT_EQ(SqlInt(server_db, "SELECT count(*) FROM runs"), 1);
+}
+
 // With --server the server's runner does the work and records it in the server's database;
 // bench shows its progress and the accuracy table from the server's cells.
 TEST_F(BenchCliTest, BenchOnAServerStartsWatchesAndRecordsInTheServersDatabase) {
