@@ -379,20 +379,38 @@ absl::StatusOr<int64_t> ExperimentRunner::FindResumable(const v1::ExperimentSpec
                           store_.ListExperiments(0, 1 << 20));
   // What `spec` runs here, computed once, when an experiment has its settings.
   std::optional<ExperimentModels> models;
-  std::optional<std::vector<v1::Problem>> problems;
+  std::optional<std::vector<v1::Problem>> problems;  // unset: the slice's files are absent
+  std::string absent;
   std::string difference;
   for (const v1::Experiment& e : experiments) {  // newest first
     if (!SameSettings(e.spec(), spec)) continue;
     if (!models.has_value()) {
       PONDER_ASSIGN_OR_RETURN(models, IdentifyModels(spec, pipeline_.models(), options_.model));
-      PONDER_ASSIGN_OR_RETURN(problems, ProblemsOf(spec));
+      absl::StatusOr<std::vector<v1::Problem>> loaded = ProblemsOf(spec);
+      if (loaded.ok()) {
+        problems = *std::move(loaded);
+      } else if (spec.problems_size() == 0 && absl::IsNotFound(loaded.status())) {
+        absent = std::string(loaded.status().message());
+      } else {
+        return loaded.status();
+      }
     }
-    absl::Status same = CheckSameProblems(e.id(), *problems);
+    absl::Status same =
+        problems.has_value() ? CheckSameProblems(e.id(), *problems) : absl::OkStatus();
     if (same.ok()) {
       PONDER_ASSIGN_OR_RETURN(ExperimentModels recorded, store_.GetExperimentModels(e.id()));
       same = CheckSameModels(e.id(), recorded, *models);
     }
-    if (same.ok()) return e.id();
+    if (same.ok()) {
+      if (!problems.has_value()) {
+        std::fprintf(stderr,
+                     "experiment %lld: its problems are the ones it recorded from %s (the "
+                     "dataset's files are not here to compare: %s)\n",
+                     static_cast<long long>(e.id()), DescribeSlice(spec.dataset()).c_str(),
+                     absent.c_str());
+      }
+      return e.id();
+    }
     if (!absl::IsFailedPrecondition(same)) return same;
     if (difference.empty()) difference = std::string(same.message());
   }

@@ -74,8 +74,9 @@ class ExperimentRunner {
   // The experiment that running `spec` here continues (`ponder bench --resume`,
   // StartExperimentRequest.resume): the newest whose settings are `spec`'s (its problems and
   // parallelism aside) and whose problems and models are the ones `spec` and this runner have.
-  // Problems compare by content: `spec`'s inline problems, or its dataset slice as loaded now.
-  // 0 when no experiment has these settings;
+  // Problems compare by content: `spec`'s inline problems, or its dataset slice as loaded now;
+  // when the slice's files are absent here (NotFound) the experiment's recorded problems are
+  // taken, as the slice that chose them is the same. 0 when no experiment has these settings;
   // FailedPrecondition naming the first difference when some have them but none has these
   // problems and models.
   absl::StatusOr<int64_t> FindResumable(const v1::ExperimentSpec& spec);

@@ -984,6 +984,38 @@ TEST_F(BenchCliTest, ResumeOnOtherProblemsOrAnotherModelIsRefused) {
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 2);
 }
 
+// --resume of a dataset slice whose files are gone takes the problems the experiment
+// recorded (the slice that chose them is the same); with the files there, their content is
+// compared, so an edited file is refused.
+TEST_F(BenchCliTest, ResumeTakesTheRecordedProblemsWhenTheDatasetFilesAreAbsent) {
+  const std::string db = TempPath("absent.db");
+  const std::string data_dir = TempPath("absent_data");
+  std::filesystem::create_directories(data_dir + "/gsm8k");
+  const std::string file = data_dir + "/gsm8k/test.jsonl";
+  std::ofstream(file) << "{\"question\":\"1+1\",\"answer\":\"#### 2\"}\n"
+                      << "{\"question\":\"2+2\",\"answer\":\"#### 4\"}\n";
+  const std::vector<std::string> args = {
+      "bench",      "--model", testing::TinyModelPath(), "--dataset", "gsm8k", "--data-dir",
+      data_dir,     "--strategy", "self_consistency",   "--budget",  "1",     "--max-tokens",
+      "8",          "--threads",  "2",                  "--db",      db,      "--quiet"};
+  ASSERT_EQ(Ponder(args).code, 0);
+  std::vector<std::string> resume = args;
+  resume.push_back("--resume");
+
+  std::filesystem::remove(file);
+  CommandResult absent = Ponder(resume);
+  EXPECT_EQ(absent.code, 0) << absent.err;
+  EXPECT_THAT(absent.err, HasSubstr("experiment 1: its problems are the ones it recorded"));
+  EXPECT_THAT(absent.err, HasSubstr("experiment 1 is already completed"));
+
+  std::ofstream(file) << "{\"question\":\"1+1\",\"answer\":\"#### 2\"}\n"
+                      << "{\"question\":\"3+3\",\"answer\":\"#### 6\"}\n";
+  CommandResult edited = Ponder(resume);
+  EXPECT_EQ(edited.code, 1);
+  EXPECT_THAT(edited.err, HasSubstr("experiment 1 was started on other problems"));
+  EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 1);
+}
+
 // `bench --server --resume` follows the in-process rule (ExperimentRunner::FindResumable on the
 // server): an edited --problems file or a server with another model is refused, nothing is
 // added, and the same problems on the same model find the experiment.
