@@ -3,12 +3,26 @@
 // never mixes another model's answers into its results.
 //
 // A model is identified by its content, not its path: a file that was moved is the same model, a
-// different file at the same path is not. The fingerprint is the size and a hash of the first
-// MiB (a GGUF file's header, metadata and tensor directory), 64 blocks of 64 KiB spread evenly
-// over the rest and the last block; small files are hashed whole. A Hugging Face folder's
-// fingerprint covers its model, configuration and tokenizer files (.json, .safetensors, .model,
-// .txt, .tiktoken, .gguf) by name. Reading about 5 MiB per file keeps it cheap for models of
-// any size while any retrained, converted or re-quantised model differs in the samples.
+// different file at the same path is not. The fingerprint, "v2:<bytes>:<16 hex digits>", is the
+// size and a hash of, per file:
+//  - a file of at most 5 MiB: all of it;
+//  - a GGUF or safetensors file the engine's readers parse: everything before its first tensor
+//    (GGUF: header, metadata, tensor directory and padding; safetensors: the length and the
+//    JSON header) or the first MiB if that is more, the first 4 KiB of every tensor, and 64
+//    blocks of 64 KiB spread evenly over the rest, the last of them ending the file;
+//  - any other file: the first MiB and the 64 spread blocks.
+// A Hugging Face folder's fingerprint covers exactly the files the engine reads from it, by
+// name: config.json, model.safetensors (or model.safetensors.index.json and the shards it
+// names), tokenizer.json, tokenizer_config.json, generation_config.json, chat_template.jinja,
+// chat_template.json and additional_chat_templates/*.jinja; other files (a README, notes) do
+// not count. So a changed template, tokenizer, configuration, tensor directory or quantisation,
+// or a change to the start of any tensor, gives another fingerprint; a same-size edit of a
+// tensor's bytes past its first 4 KiB that misses the spread blocks does not. For a 1.26 GB
+// model with 219 tensors that reads about 9 MiB.
+//
+// Experiments recorded by the build before "v2:" hold a fingerprint without it (the first MiB,
+// the spread blocks, and a folder's top-level .json .safetensors .model .txt .tiktoken .gguf
+// files); such an experiment is compared by that older fingerprint of the model here.
 #ifndef PONDER_ORCHESTRATOR_MODEL_IDENTITY_H_
 #define PONDER_ORCHESTRATOR_MODEL_IDENTITY_H_
 
@@ -22,7 +36,7 @@
 
 namespace ponder::orchestrator {
 
-// "<bytes>:<16 hex digits>" of a model file or folder; "" for an empty path (a model that is
+// "v2:<bytes>:<16 hex digits>" of a model file or folder; "" for an empty path (a model that is
 // not a local file). Errors name the path that cannot be read.
 absl::StatusOr<std::string> ModelFingerprint(const std::string& path);
 
@@ -33,9 +47,10 @@ absl::StatusOr<ExperimentModels> IdentifyModels(const v1::ExperimentSpec& spec,
                                                 ModelRegistry& models,
                                                 const std::string& policy_path);
 
-// OK when the models an experiment recorded are the ones `here` names: equal fingerprints, or
-// the same path where the experiment recorded no fingerprint (databases from before schema
-// version 3). FailedPrecondition naming both models and what to do otherwise.
+// OK when the models an experiment recorded are the ones `here` names: equal fingerprints (a
+// fingerprint from before "v2:" is compared with the older one of `here`'s path), or the same
+// path where the experiment recorded no fingerprint (databases from before schema version 3).
+// FailedPrecondition naming both models and what to do otherwise.
 absl::Status CheckSameModels(int64_t experiment_id, const ExperimentModels& recorded,
                              const ExperimentModels& here);
 
