@@ -190,9 +190,21 @@ std::map<std::string, bool> StrategiesUsingVerifier(const v1::ExperimentSpec& sp
 absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t experiment_id,
                                                          const RunFilter& filter) {
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, db.Experiment(experiment_id));
-  // --budget picks the cells shown, not the runs a cell's numbers come from: pass@n draws on
-  // each problem's largest-budget run, whichever budgets are shown.
+  // --budget and --run pick the cells shown, not the runs a cell's numbers come from: pass@n
+  // draws on each problem's largest-budget run, whichever budgets are shown. --run is its
+  // problem, seed, strategy and budget.
   RunFilter every_budget = filter;
+  std::vector<int32_t> shown_budgets = filter.budgets;
+  if (filter.run_id != 0) {
+    PONDER_ASSIGN_OR_RETURN(std::vector<RunRow> selected, db.Runs(experiment_id, filter));
+    if (selected.empty()) return std::vector<CellMetrics>();
+    const RunRow& run = selected.front();
+    every_budget.run_id = 0;
+    every_budget.strategies = {run.strategy};
+    every_budget.problem_ids = {run.problem_id};
+    every_budget.seeds = {run.seed};
+    shown_budgets = {run.budget_n};
+  }
   every_budget.budgets.clear();
   PONDER_ASSIGN_OR_RETURN(std::vector<RunRow> runs, db.Runs(experiment_id, every_budget));
   // Cells follow the spec's strategy order (ComputeCells orders by first appearance).
@@ -206,7 +218,7 @@ absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t 
   });
   std::vector<CellMetrics> cells = ComputeCells(samples);
   std::erase_if(cells,
-                [&](const CellMetrics& cell) { return !AnyOf(filter.budgets, cell.budget_n); });
+                [&](const CellMetrics& cell) { return !AnyOf(shown_budgets, cell.budget_n); });
   return cells;
 }
 

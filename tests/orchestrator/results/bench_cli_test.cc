@@ -433,6 +433,25 @@ TEST(ResultsCliTest, BudgetFilterKeepsACellsPassAtN) {
   EXPECT_NEAR(rows[0]["pass@n"].get<double>(), 0.25, 1e-12);  // as without --budget
 }
 
+// --run shows the run's cell, with the pass@n of its problem's largest-budget run: sc n=1 on
+// p0 draws on the n=4 run's candidates (2 of 4 correct: pass@1 = 1/2), not on its own one.
+TEST(ResultsCliTest, RunFilterKeepsACellsPassAtN) {
+  const std::string db = HandMadeDatabase();
+  const int64_t run = SqlInt(db,
+                             "SELECT runs.id FROM runs JOIN problems ON problems.id = "
+                             "runs.problem_id WHERE strategy = 'sc' AND budget_n = 1 AND "
+                             "problems.source_id = 'p0'");
+  CommandResult shown = Ponder(
+      {"query", "--db", db, "accuracy", "--run", std::to_string(run), "--format", "json"});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  const nlohmann::json rows = nlohmann::json::parse(shown.out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["strategy"], "sc");
+  EXPECT_EQ(rows[0]["n"], 1);
+  EXPECT_EQ(rows[0]["runs"], 1);
+  EXPECT_NEAR(rows[0]["pass@n"].get<double>(), 0.5, 1e-12);
+}
+
 // --limit 0 ran every problem; compare --experiment 1,1 repeated its columns.
 TEST(ResultsCliTest, ZeroLimitAndARepeatedExperimentAreRefused) {
   CommandResult limit = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith", "--limit", "0",
