@@ -1,6 +1,7 @@
 #include "orchestrator/model_identity.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -236,7 +237,14 @@ absl::StatusOr<bool> Same(const ModelIdentity& recorded, const ModelIdentity& he
     PONDER_ASSIGN_OR_RETURN(std::string legacy, LegacyFingerprint(here.path));
     return recorded.fingerprint == legacy;
   }
-  return recorded.path == here.path;
+  // Before schema version 3 only the path was recorded, as typed: compared as the file it
+  // names now, so a relative path or a symbolic link to it is the same model (a copy is not).
+  std::error_code recorded_error, here_error;
+  const std::filesystem::path recorded_file =
+      std::filesystem::weakly_canonical(recorded.path, recorded_error);
+  const std::filesystem::path here_file = std::filesystem::weakly_canonical(here.path, here_error);
+  if (recorded_error || here_error) return recorded.path == here.path;
+  return recorded_file == here_file;
 }
 
 }  // namespace
@@ -289,6 +297,17 @@ absl::Status CheckSameModels(int64_t experiment_id, const ExperimentModels& reco
         "experiment ", experiment_id, " was run with the policy model ", Describe(recorded.policy),
         "; this process has ", Describe(here.policy),
         ": resume it where that model is loaded (--model ", recorded.policy.path, ")"));
+  }
+  if (recorded.policy.fingerprint.empty() && !here.reward_models.empty()) {
+    // Before schema version 3 the reward models were not recorded: nothing to compare.
+    std::string names;
+    for (const auto& [name, model] : here.reward_models) {
+      absl::StrAppend(&names, names.empty() ? "" : ", ", name, "=", model.path);
+    }
+    std::fprintf(stderr,
+                 "experiment %lld was recorded before schema version 3, which did not record its "
+                 "reward models: that they are the ones loaded here (%s) is not checked\n",
+                 static_cast<long long>(experiment_id), names.c_str());
   }
   for (const auto& [name, model] : recorded.reward_models) {
     auto it = here.reward_models.find(name);

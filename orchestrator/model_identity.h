@@ -49,7 +49,11 @@ absl::StatusOr<ExperimentModels> IdentifyModels(const v1::ExperimentSpec& spec,
 
 // OK when the models an experiment recorded are the ones `here` names: equal fingerprints (a
 // fingerprint from before "v2:" is compared with the older one of `here`'s path), or the same
-// path where the experiment recorded no fingerprint (databases from before schema version 3).
+// path where the experiment recorded no fingerprint (databases from before schema version 3),
+// compared as the file each path names now (std::filesystem::weakly_canonical: a relative
+// path or a symbolic link to the same file is the same model, a copy is not). Such an
+// experiment recorded no reward models, so those are not compared; stderr says so when `here`
+// has any.
 // FailedPrecondition naming both models and what to do otherwise.
 absl::Status CheckSameModels(int64_t experiment_id, const ExperimentModels& recorded,
                              const ExperimentModels& here);

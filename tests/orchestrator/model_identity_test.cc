@@ -138,5 +138,30 @@ TEST(ModelFingerprintTest, AFingerprintFromBeforeV2IsComparedByTheOlderOne) {
   EXPECT_TRUE(absl::IsFailedPrecondition(CheckSameModels(1, recorded, here)));
 }
 
+// Before schema version 3 only the policy's path was recorded, as typed: the file it names is
+// compared, so a relative path or a symbolic link to the model loaded here is the same model;
+// another file is refused. The reward models, not recorded, cannot be compared: stderr says so.
+TEST(ModelFingerprintTest, APathFromBeforeVersion3IsComparedAsTheFileItNames) {
+  const std::string link = TempPath("link.gguf");
+  std::filesystem::create_symlink(testing::TinyModelPath(), link);
+  ExperimentModels here;
+  here.policy = {testing::TinyModelPath(), *ModelFingerprint(testing::TinyModelPath())};
+  ExperimentModels recorded;
+  recorded.policy.path = link;
+  EXPECT_TRUE(CheckSameModels(1, recorded, here).ok());
+  recorded.policy.path =
+      std::filesystem::relative(testing::TinyModelPath(), std::filesystem::current_path());
+  EXPECT_TRUE(CheckSameModels(1, recorded, here).ok());
+  recorded.policy.path = TempPath("elsewhere.gguf");
+  EXPECT_TRUE(absl::IsFailedPrecondition(CheckSameModels(1, recorded, here)));
+
+  recorded.policy.path = link;
+  here.reward_models["prm"] = {"/models/prm.gguf", "v2:1:0"};
+  ::testing::internal::CaptureStderr();
+  EXPECT_TRUE(CheckSameModels(1, recorded, here).ok());
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              ::testing::HasSubstr("(prm=/models/prm.gguf) is not checked"));
+}
+
 }  // namespace
 }  // namespace ponder::orchestrator
