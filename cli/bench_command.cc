@@ -557,8 +557,10 @@ absl::Status BenchOnServer(const BenchFlags& f, v1::ExperimentSpec spec) {
     cell.runs = c.runs();
     cell.graded = c.graded();
     cell.correct = c.correct();
-    cell.accuracy = c.accuracy();
-    cell.accuracy_ci = results::WilsonInterval(c.correct(), c.graded());
+    if (c.graded() > 0) {  // the proto's accuracy is 0 when nothing is graded
+      cell.accuracy = c.accuracy();
+      cell.accuracy_ci = results::WilsonInterval(c.correct(), c.graded());
+    }
     if (c.has_pass_at_n()) cell.pass_at_k = c.pass_at_n();
     if (c.has_oracle()) cell.oracle = c.oracle();
     if (c.has_selected_false_positive_rate()) {

@@ -81,9 +81,10 @@ void PrintExperiment(const v1::Experiment& e) {
   std::printf("\n%-24s %6s %6s %6s %7s %8s %7s %7s %12s %8s\n", "strategy", "n", "runs", "graded",
               "correct", "accuracy", "pass@n", "oracle", "mean tokens", "mean s");
   for (const v1::ExperimentCell& c : e.cells()) {
-    std::printf("%-24s %6d %6lld %6lld %7lld %8.3f %7s %7s %12.1f %8.3f\n", c.strategy().c_str(),
+    // The proto's accuracy is 0 when nothing is graded: "-" then, as in every other table.
+    std::printf("%-24s %6d %6lld %6lld %7lld %8s %7s %7s %12.1f %8.3f\n", c.strategy().c_str(),
                 c.budget_n(), static_cast<long long>(c.runs()), static_cast<long long>(c.graded()),
-                static_cast<long long>(c.correct()), c.accuracy(),
+                static_cast<long long>(c.correct()), rate(c.graded() > 0, c.accuracy()).c_str(),
                 rate(c.has_pass_at_n(), c.pass_at_n()).c_str(),
                 rate(c.has_oracle(), c.oracle()).c_str(), c.mean_generated_tokens(),
                 c.mean_wall_seconds());

@@ -107,8 +107,8 @@ std::vector<CellMetrics> ComputeCells(std::span<const RunSample> runs) {
     if (cell.graded > 0) {
       cell.accuracy = static_cast<double>(cell.correct) / static_cast<double>(cell.graded);
       cell.oracle = static_cast<double>(oracle_hits) / static_cast<double>(cell.graded);
+      cell.accuracy_ci = WilsonInterval(cell.correct, cell.graded);
     }
-    cell.accuracy_ci = WilsonInterval(cell.correct, cell.graded);
     if (pass_count > 0) cell.pass_at_k = pass_sum / static_cast<double>(pass_count);
     if (uses_verifier && wrong_selected > 0) {
       cell.selected_false_positive_rate =

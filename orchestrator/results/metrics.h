@@ -72,8 +72,10 @@ struct CellMetrics {
   int64_t failed = 0;
   int64_t graded = 0;
   int64_t correct = 0;
-  double accuracy = 0;   // correct / graded; 0 when nothing is graded (tables show it missing)
-  Interval accuracy_ci;  // 95% Wilson
+  // correct / graded and its 95% Wilson interval; unset when nothing is graded (no reference
+  // answers), which no output may show as 0.
+  std::optional<double> accuracy;
+  std::optional<Interval> accuracy_ci;
   // Coverage: the mean over graded (problem, seed) of pass@budget_n estimated from the
   // candidates of that problem's largest-budget run of the strategy (n samples, c correct).
   // Unset when no such run has budget_n candidates or more. For step-level searches the

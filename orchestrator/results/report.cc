@@ -54,7 +54,7 @@ std::vector<ChartSeries> SeriesByStrategy(const std::vector<CellMetrics>& cells,
   return series;
 }
 
-bool Graded(const CellMetrics& c) { return c.graded > 0; }
+bool Graded(const CellMetrics& c) { return c.accuracy.has_value(); }
 
 // Fits the y axis to the data (with its error bars), so small accuracies are readable.
 void FitYAxis(LineChart& chart) {
@@ -113,8 +113,8 @@ std::string RenderReportHtml(const v1::Experiment& experiment,
   by_budget.series = SeriesByStrategy(
       cells,
       [](const CellMetrics& c) {
-        return ChartPoint{static_cast<double>(c.budget_n), c.accuracy, c.accuracy_ci.low,
-                          c.accuracy_ci.high};
+        return ChartPoint{static_cast<double>(c.budget_n), *c.accuracy, c.accuracy_ci->low,
+                          c.accuracy_ci->high};
       },
       Graded);
 
@@ -125,7 +125,7 @@ std::string RenderReportHtml(const v1::Experiment& experiment,
   by_tokens.series = SeriesByStrategy(
       cells,
       [](const CellMetrics& c) {
-        return ChartPoint{c.mean_generated_tokens, c.accuracy, std::nullopt, std::nullopt};
+        return ChartPoint{c.mean_generated_tokens, *c.accuracy, std::nullopt, std::nullopt};
       },
       Graded);
 

@@ -60,12 +60,11 @@ Table AccuracyTable(int64_t experiment_id, const std::vector<CellMetrics>& cells
                Real("fpr_candidates", 4)});
   for (const CellMetrics& c : cells) {
     // Nothing graded (no reference answers): no accuracy, as in `compare` and the charts.
-    const bool graded = c.graded > 0;
+    const std::optional<Interval>& ci = c.accuracy_ci;
     table.AddRow({experiment_id, c.strategy, c.budget_n, c.runs, c.graded, c.correct,
-                  graded ? json(c.accuracy) : json(nullptr),
-                  graded ? json(c.accuracy_ci.low) : json(nullptr),
-                  graded ? json(c.accuracy_ci.high) : json(nullptr), Optional(c.pass_at_k),
-                  Optional(c.oracle), Optional(c.selected_false_positive_rate),
+                  Optional(c.accuracy), ci ? json(ci->low) : json(nullptr),
+                  ci ? json(ci->high) : json(nullptr), Optional(c.pass_at_k), Optional(c.oracle),
+                  Optional(c.selected_false_positive_rate),
                   Optional(c.candidate_false_positive_rate)});
   }
   return table;
@@ -136,7 +135,7 @@ Table CompareTable(const std::vector<std::pair<std::string, std::vector<CellMetr
       json accuracy = nullptr, tokens = nullptr;
       for (const CellMetrics& c : sets[set].second) {
         if (c.strategy != strategy || c.budget_n != n) continue;
-        if (c.graded > 0) accuracy = c.accuracy;
+        accuracy = Optional(c.accuracy);
         tokens = c.mean_generated_tokens;
       }
       row.push_back(accuracy);

@@ -1035,6 +1035,21 @@ TEST_F(BenchCliTest, ResumeTakesTheRecordedProblemsWhenTheDatasetFilesAreAbsent)
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 1);
 }
 
+// Starts ponderd on `model` and `db`, listening on a free loopback port; its address, or ""
+// when it did not start.
+std::string StartPonderd(ChildProcess& ponderd, const std::string& model, const std::string& db,
+                         const std::string& stderr_path) {
+  if (!ponderd.Start(BinaryPath("ponderd"),
+                     {"--model", model, "--db", db, "--listen", "127.0.0.1:0", "--threads", "2"},
+                     stderr_path)) {
+    return "";
+  }
+  const std::string line = ponderd.WaitForLine("listening on ");
+  if (line.empty()) return "";
+  const size_t at = line.find("listening on ") + 13;
+  return line.substr(at, line.find(' ', at) - at);
+}
+
 // `bench --server --resume` follows the in-process rule (ExperimentRunner::FindResumable on the
 // server): an edited --problems file or a server with another model is refused, nothing is
 // added, and the same problems on the same model find the experiment.
@@ -1049,14 +1064,9 @@ TEST_F(BenchCliTest, ResumeOnAServerIsRefusedForOtherProblemsOrAnotherModel) {
   std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"1+1\",\"answer\":\"2\"}\n";
   for (const std::string& model : {testing::TinyModelPath(), other_model}) {
     ChildProcess ponderd;
-    ASSERT_TRUE(ponderd.Start(BinaryPath("ponderd"),
-                              {"--model", model, "--db", server_db, "--listen", "127.0.0.1:0",
-                               "--threads", "2"},
-                              TempPath("ponderd_resume.stderr")));
-    const std::string line = ponderd.WaitForLine("listening on ");
-    ASSERT_FALSE(line.empty()) << "ponderd did not start";
-    const size_t at = line.find("listening on ") + 13;
-    const std::string address = line.substr(at, line.find(' ', at) - at);
+    const std::string address =
+        StartPonderd(ponderd, model, server_db, TempPath("ponderd_resume.stderr"));
+    ASSERT_FALSE(address.empty()) << "ponderd did not start";
     auto bench = [&](bool resume) {
       std::vector<std::string> args = {"bench",      "--server",   address, "--problems",
                                        problems,     "--strategy", "self_consistency",
@@ -1089,19 +1099,37 @@ TEST_F(BenchCliTest, ResumeOnAServerIsRefusedForOtherProblemsOrAnotherModel) {
   EXPECT_EQ(SqlInt(server_db, "SELECT count(*) FROM runs"), 1);
 }
 
+// A cell with nothing graded (problems without answers) has no accuracy: `experiments show
+// --results` prints "-" there, as every other table does, not 0.000.
+TEST_F(BenchCliTest, ExperimentsShowPrintsNoAccuracyForACellWithNothingGraded) {
+  const std::string server_db = TempPath("ungraded.db");
+  ChildProcess ponderd;
+  const std::string address =
+      StartPonderd(ponderd, testing::TinyModelPath(), server_db, TempPath("ungraded.stderr"));
+  ASSERT_FALSE(address.empty()) << "ponderd did not start";
+  const std::string problems = TempPath("ungraded.jsonl");
+  std::ofstream(problems) << "{\"id\":\"p0\",\"problem\":\"1+1\"}\n";
+  CommandResult bench = Ponder({"bench", "--server", address, "--problems", problems,
+                                "--strategy", "self_consistency", "--budget", "1",
+                                "--max-tokens", "8", "--quiet"});
+  ASSERT_EQ(bench.code, 0) << bench.err;
+  CommandResult show = Ponder({"experiments", "show", "1", "--results", "--server", address});
+  ASSERT_EQ(show.code, 0) << show.err;
+  // strategy, n, runs, graded, correct, accuracy.
+  EXPECT_THAT(show.out, ::testing::ContainsRegex("self_consistency +1 +1 +0 +0 +- "));
+  EXPECT_THAT(show.out, ::testing::Not(HasSubstr("0.000")));
+  ponderd.Signal(SIGTERM);
+  EXPECT_EQ(ponderd.Wait(), 0);
+}
+
 // With --server the server's runner does the work and records it in the server's database;
 // bench shows its progress and the accuracy table from the server's cells.
 TEST_F(BenchCliTest, BenchOnAServerStartsWatchesAndRecordsInTheServersDatabase) {
   const std::string server_db = TempPath("server.db");
   ChildProcess ponderd;
-  ASSERT_TRUE(ponderd.Start(BinaryPath("ponderd"),
-                            {"--model", testing::TinyModelPath(), "--db", server_db, "--listen",
-                             "127.0.0.1:0", "--threads", "2"},
-                            TempPath("ponderd.stderr")));
-  const std::string line = ponderd.WaitForLine("listening on ");
-  ASSERT_FALSE(line.empty()) << "ponderd did not start";
-  const size_t at = line.find("listening on ") + 13;
-  const std::string address = line.substr(at, line.find(' ', at) - at);
+  const std::string address =
+      StartPonderd(ponderd, testing::TinyModelPath(), server_db, TempPath("ponderd.stderr"));
+  ASSERT_FALSE(address.empty()) << "ponderd did not start";
 
   std::vector<std::string> args = BenchArgs("", "arith", 3, "1,2");
   // No --db, --model or --threads on the client: the server has its own.

@@ -105,8 +105,8 @@ TEST(ComputeCellsTest, AccuracyCoverageAndCostPerStrategyAndBudget) {
   EXPECT_EQ(sc1.runs, 3);
   EXPECT_EQ(sc1.graded, 3);
   EXPECT_EQ(sc1.correct, 1);
-  EXPECT_NEAR(sc1.accuracy, 1.0 / 3, 1e-12);
-  EXPECT_NEAR(sc1.accuracy_ci.low, WilsonInterval(1, 3).low, 1e-12);
+  EXPECT_NEAR(*sc1.accuracy, 1.0 / 3, 1e-12);
+  EXPECT_NEAR(sc1.accuracy_ci->low, WilsonInterval(1, 3).low, 1e-12);
   // pass@1 from each problem's n=4 run: (3/4 + 1/4 + 0) / 3.
   ASSERT_TRUE(sc1.pass_at_k.has_value());
   EXPECT_NEAR(*sc1.pass_at_k, (0.75 + 0.25 + 0) / 3, 1e-12);
@@ -117,7 +117,7 @@ TEST(ComputeCellsTest, AccuracyCoverageAndCostPerStrategyAndBudget) {
   EXPECT_DOUBLE_EQ(sc1.total_wall_seconds, 1.5);
 
   const CellMetrics& sc4 = cells[1];
-  EXPECT_NEAR(sc4.accuracy, 2.0 / 3, 1e-12);
+  EXPECT_NEAR(*sc4.accuracy, 2.0 / 3, 1e-12);
   // pass@4 with n = 4: 1 for problems with any correct sample.
   EXPECT_NEAR(*sc4.pass_at_k, 2.0 / 3, 1e-12);
   EXPECT_FALSE(sc4.selected_false_positive_rate.has_value());  // no verifier
@@ -133,7 +133,7 @@ TEST(ComputeCellsTest, FailedAndUngradedRunsDoNotCountAsWrong) {
   EXPECT_EQ(cells[0].runs, 3);
   EXPECT_EQ(cells[0].failed, 1);
   EXPECT_EQ(cells[0].graded, 1);
-  EXPECT_DOUBLE_EQ(cells[0].accuracy, 1.0);
+  EXPECT_DOUBLE_EQ(*cells[0].accuracy, 1.0);
   // Means are over the two succeeded runs.
   EXPECT_DOUBLE_EQ(cells[0].mean_generated_tokens, 20);
 }
