@@ -277,9 +277,11 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
   }
   // SQLite reads the file's header lazily: read it now, so that a file that is no database is
   // reported as such before anything could write to it.
+  int failed_code = SQLITE_OK;  // the last open's SQLite result code when it failed
   auto open = [&]() -> absl::StatusOr<Database> {
     sqlite3* handle = nullptr;
     int code = sqlite3_open_v2(name.c_str(), &handle, mode, nullptr);
+    failed_code = code;
     Database db(path, handle);  // owns the handle even when opening failed
     if (code != SQLITE_OK) {
       return StatusFromCode(code, absl::StrCat("opening database '", path, "'"), handle);
@@ -289,6 +291,7 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
     if (access == Access::kQueryOnly) PONDER_RETURN_IF_ERROR(db.Execute("PRAGMA query_only = ON"));
     if (absl::StatusOr<int64_t> read = db.QueryInt("SELECT count(*) FROM sqlite_master");
         !read.ok()) {
+      failed_code = sqlite3_extended_errcode(handle);
       return absl::Status(read.status().code(),
                           absl::StrCat("opening database '", path, "': ", sqlite3_errmsg(handle)));
     }
@@ -302,11 +305,15 @@ absl::StatusOr<Database> Database::Open(const std::string& path, Access access) 
   }
   // A database in write-ahead-log mode is read through an index of its log, FILE-shm, which
   // SQLite creates beside the file: in a directory this process may not write, it cannot, and
-  // reading fails ("attempt to write a readonly database"). Without a log (FILE-wal) every
-  // commit is in the file itself, and no writer is at work (a writer keeps the log): it is read
-  // as it is on disk.
-  if (access == Access::kQueryOnly && absl::IsFailedPrecondition(opened.status()) &&
-      !DirectoryWritable(path)) {
+  // reading fails ("attempt to write a readonly database" without FILE-wal, "unable to open
+  // database file" with one). (Where a writer left FILE-shm, SQLite reads the log through it
+  // and the first open succeeds.) Without changes in a log (no FILE-wal, or an empty one)
+  // every commit is in the file itself, and no writer is at work (a writer's log has a
+  // header): it is read as it is on disk.
+  const bool cannot_index_log = absl::IsFailedPrecondition(opened.status()) ||
+                                (!opened.ok() && (failed_code & 0xff) == SQLITE_CANTOPEN);
+  const bool reads = access == Access::kQueryOnly || access == Access::kReadOnly;
+  if (reads && cannot_index_log && !DirectoryWritable(path)) {
     std::error_code error;
     const std::string wal = path + "-wal";
     if (std::filesystem::exists(wal, error) && std::filesystem::file_size(wal, error) > 0) {

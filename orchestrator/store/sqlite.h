@@ -94,8 +94,11 @@ class Database {
   // with foreign keys on, a 5 s busy timeout and, for files, write-ahead logging with
   // synchronous=NORMAL: a commit survives the process being killed, and readers (the sqlite3
   // shell) never block the writer. kReadOnly and kQueryOnly open an existing file and change
-  // nothing it holds (not even its journal mode). Errors name the path; a file that is not a
-  // SQLite database is FailedPrecondition.
+  // nothing it holds (not even its journal mode); in a directory this process may not write,
+  // where SQLite cannot create a write-ahead log's index (FILE-shm), a file whose FILE-wal holds
+  // no changes is read as it is on disk, and one whose log holds changes is FailedPrecondition
+  // saying so. Errors name the path; a file that is not a SQLite database is
+  // FailedPrecondition.
   static absl::StatusOr<Database> Open(const std::string& path, Access access = Access::kReadWrite);
 
   Database() = default;

@@ -489,6 +489,51 @@ TEST(ResultsCliTest, QueryReadsADatabaseInAReadOnlyDirectory) {
   EXPECT_FALSE(std::filesystem::exists(db + "-shm"));
 }
 
+// In a directory the user may not write, with a FILE-wal and no FILE-shm: an empty log is read
+// past (the file holds every commit), a log holding changes is refused with the explanation,
+// not SQLite's "unable to open database file".
+TEST(ResultsCliTest, QueryInAReadOnlyDirectoryExplainsALogHoldingChanges) {
+  if (geteuid() != 0 || !std::filesystem::exists("/usr/bin/setpriv")) {
+    GTEST_SKIP() << "needs root and setpriv to query as an unprivileged user";
+  }
+  const std::string directory = TempPath("read_only_wal");
+  std::filesystem::create_directories(directory);
+  const std::string empty_log = directory + "/empty.db";
+  std::filesystem::copy_file(HandMadeDatabase(), empty_log);
+  std::ofstream(empty_log + "-wal").flush();
+  const std::string changes = directory + "/changes.db";
+  {
+    // A writer's committed changes, still in its log: the file and log copied while it is open.
+    const std::string source = HandMadeDatabase();
+    auto writer = sqlite::Database::Open(source);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    ASSERT_TRUE(writer->Execute("PRAGMA wal_autocheckpoint = 0").ok());
+    ASSERT_TRUE(writer->Execute("UPDATE experiments SET name = 'changed'").ok());
+    ASSERT_GT(std::filesystem::file_size(source + "-wal"), 0u);
+    std::filesystem::copy_file(source, changes);
+    std::filesystem::copy_file(source + "-wal", changes + "-wal");
+  }
+  for (const std::string& file : {empty_log, empty_log + "-wal", changes, changes + "-wal"}) {
+    std::filesystem::permissions(file, std::filesystem::perms::others_read |
+                                           std::filesystem::perms::owner_read |
+                                           std::filesystem::perms::group_read);
+  }
+  std::filesystem::permissions(directory, std::filesystem::perms::others_read |
+                                              std::filesystem::perms::others_exec |
+                                              std::filesystem::perms::owner_all);
+  auto query_as_nobody = [&](const std::string& db) {
+    return RunBinary("/usr/bin/setpriv", {"--reuid=65534", "--regid=65534", "--clear-groups",
+                                          BinaryPath("ponder"), "query", "--db", db, "accuracy"});
+  };
+  CommandResult empty = query_as_nobody(empty_log);
+  EXPECT_EQ(empty.code, 0) << empty.err;
+  EXPECT_THAT(empty.out, HasSubstr("0.6667"));
+  CommandResult refused = query_as_nobody(changes);
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("its write-ahead log '" + changes + "-wal' holds changes"));
+  EXPECT_FALSE(std::filesystem::exists(changes + "-shm"));
+}
+
 TEST(ResultsCliTest, ErrorsNameTheFlag) {
   CommandResult missing = Ponder({"query", "--db", TempPath("absent.db"), "accuracy"});
   EXPECT_EQ(missing.code, 1);
