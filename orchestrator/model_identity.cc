@@ -295,8 +295,9 @@ absl::Status CheckSameModels(int64_t experiment_id, const ExperimentModels& reco
   if (!same_policy) {
     return absl::FailedPreconditionError(absl::StrCat(
         "experiment ", experiment_id, " was run with the policy model ", Describe(recorded.policy),
-        "; this process has ", Describe(here.policy),
-        ": resume it where that model is loaded (--model ", recorded.policy.path, ")"));
+        "; where it is being resumed (this ponder bench, or the server) the policy model is ",
+        Describe(here.policy), ": resume it where that model is loaded (--model ",
+        recorded.policy.path, ")"));
   }
   if (recorded.policy.fingerprint.empty() && !here.reward_models.empty()) {
     // Before schema version 3 the reward models were not recorded: nothing to compare.
@@ -315,16 +316,17 @@ absl::Status CheckSameModels(int64_t experiment_id, const ExperimentModels& reco
       return absl::FailedPreconditionError(
           absl::StrCat("experiment ", experiment_id, " was run with the reward model '", name,
                        "' = ", Describe(model),
-                       ", which this process has not loaded: resume it where that model is "
-                       "loaded (--prm ",
+                       ", which is not loaded where it is being resumed (this ponder bench, or "
+                       "the server): resume it where that model is loaded (--prm ",
                        name, "=", model.path, ")"));
     }
     PONDER_ASSIGN_OR_RETURN(bool same, Same(model, it->second));
     if (!same) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "experiment ", experiment_id, " was run with the reward model '", name,
-          "' = ", Describe(model), "; this process has ", Describe(it->second),
-          ": resume it where that model is loaded (--prm ", name, "=", model.path, ")"));
+          "experiment ", experiment_id, " was run with the reward model '", name, "' = ",
+          Describe(model), "; where it is being resumed (this ponder bench, or the server) it is ",
+          Describe(it->second), ": resume it where that model is loaded (--prm ", name, "=",
+          model.path, ")"));
     }
   }
   return absl::OkStatus();

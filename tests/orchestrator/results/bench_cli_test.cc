@@ -1029,7 +1029,9 @@ TEST_F(BenchCliTest, ResumeOnOtherProblemsOrAnotherModelIsRefused) {
   EXPECT_EQ(other.code, 1);
   EXPECT_THAT(other.err,
               HasSubstr("experiment 1 was run with the policy model '" + testing::TinyModelPath()));
-  EXPECT_THAT(other.err, HasSubstr("this process has '" + other_model));
+  EXPECT_THAT(other.err, HasSubstr("where it is being resumed (this ponder bench, or the server) "
+                                   "the policy model is '" +
+                                   other_model));
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM experiments"), 1);
   EXPECT_EQ(SqlInt(db, "SELECT count(*) FROM runs"), runs);
 
