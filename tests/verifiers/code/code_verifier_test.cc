@@ -137,26 +137,6 @@ TEST_F(CodeVerifierTest, TheMainBlockOfTheTestsRuns) {
   }
 }
 
-// unittest.main() ends in SystemExit(False) when its tests pass: that is a pass of the test.
-// Other exits fail it: unittest.main() that ran no test, and sys.exit(0), which is what a
-// candidate that is sys.exit raises too.
-TEST_F(CodeVerifierTest, UnittestMainInTheTestsPassesWhenItsTestsPass) {
-  CodeRunRequest request;
-  request.program = "def f():\n    return 1\n";
-  request.test_code =
-      "import unittest\nclass T(unittest.TestCase):\n    def test(self):\n"
-      "        self.assertEqual(f(), 1)\nif __name__ == '__main__':\n    unittest.main()\n";
-  CodeRunResult result = sandbox_->Run(request);
-  EXPECT_EQ(result.status, CodeRunStatus::kPassed) << Describe(result);
-  request.test_code = "import unittest\nassert f() == 1\nunittest.main()\n";
-  result = sandbox_->Run(request);
-  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << "no test ran: " << Describe(result);
-  request.program = "import sys\nf = sys.exit\n";
-  request.test_code = "assert f(0) == 1\n";
-  result = sandbox_->Run(request);
-  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
-}
-
 // The program is a real module: what resolves a class through sys.modules[cls.__module__]
 // (dataclasses with string annotations, inspect, pickle) works as it does for an imported file.
 TEST_F(CodeVerifierTest, TheProgramIsAModuleInSysModules) {
