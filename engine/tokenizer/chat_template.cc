@@ -877,14 +877,21 @@ absl::StatusOr<std::string> ChatTemplate::ApplyMistral(
         absl::StrAppend(&text, format.inst_open, message.content, format.inst_close);
       }
     } else if (message.role == "assistant") {
-      absl::StrAppend(&text, format.assistant_open,
-                      format.trim_assistant ? AsAbsl(Trim(message.content)) : message.content,
-                      format.assistant_close, eos_token_, format.after_eos);
+      AppendMistralAssistantTurn(message.content, &text);
     } else {
       return UnsupportedRole(message, i + offset, kind_);
     }
   }
   return text;
+}
+
+// An assistant turn in the [INST] format: its text, spaced and trimmed as the template writes it,
+// then EOS.
+void ChatTemplate::AppendMistralAssistantTurn(std::string_view content, std::string* text) const {
+  const MistralFormat& format = mistral_format_;
+  absl::StrAppend(text, format.assistant_open,
+                  format.trim_assistant ? AsAbsl(Trim(content)) : AsAbsl(content),
+                  format.assistant_close, eos_token_, format.after_eos);
 }
 
 // Mistral-Small-24B-Instruct-2501's and Mistral-Large-Instruct-2411's templates: system
@@ -904,9 +911,7 @@ absl::StatusOr<std::string> ChatTemplate::ApplyMistralSystemPrompt(
     } else if (message.role == "user") {
       absl::StrAppend(&text, format.inst_open, message.content, format.inst_close);
     } else if (message.role == "assistant") {
-      absl::StrAppend(&text, format.assistant_open,
-                      format.trim_assistant ? AsAbsl(Trim(message.content)) : message.content,
-                      format.assistant_close, eos_token_, format.after_eos);
+      AppendMistralAssistantTurn(message.content, &text);
     } else {
       return UnsupportedRole(message, i, kind_);
     }

@@ -161,6 +161,7 @@ class ChatTemplate {
   // The format of a Mistral [INST] template; nullopt when its expressions are not ones
   // ApplyMistral reproduces.
   static std::optional<MistralFormat> ReadMistralFormat(std::string_view source);
+  void AppendMistralAssistantTurn(std::string_view content, std::string* text) const;
   MistralFormat mistral_format_;
 };
 
