@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/mapped_file.h"
@@ -181,61 +180,9 @@ std::string Describe(const ModelIdentity& model) {
              : absl::StrCat("'", model.path, "' (fingerprint ", model.fingerprint, ")");
 }
 
-// The fingerprint experiments recorded before the "v2:" one (which covers more of each file):
-// the size and a hash of the first MiB, 64 blocks of 64 KiB spread over the rest; for a
-// folder, its top-level files by extension. Kept so that those experiments can be resumed.
-absl::StatusOr<uint64_t> LegacyHashFile(const std::string& path, Fnv1a64& hash) {
-  PONDER_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
-  const std::span<const uint8_t> bytes = file.bytes();
-  hash.Update(absl::StrCat(bytes.size(), ";"));
-  if (bytes.size() <= kHeadBytes + (kSamples + 1) * kSampleBytes) {
-    hash.Update(bytes);
-    return bytes.size();
-  }
-  hash.Update(bytes.first(kHeadBytes));
-  const size_t last = bytes.size() - kSampleBytes;
-  for (size_t i = 1; i <= kSamples; ++i) {
-    hash.Update(bytes.subspan(kHeadBytes + (last - kHeadBytes) * i / kSamples, kSampleBytes));
-  }
-  return bytes.size();
-}
-
-absl::StatusOr<std::string> LegacyFingerprint(const std::string& path) {
-  Fnv1a64 hash;
-  uint64_t size = 0;
-  std::error_code error;
-  if (!std::filesystem::is_directory(path, error)) {
-    PONDER_ASSIGN_OR_RETURN(size, LegacyHashFile(path, hash));
-  } else {
-    static const std::set<std::string> kExtensions = {".json", ".safetensors", ".model",
-                                                      ".txt",  ".tiktoken",    ".gguf"};
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
-      if (entry.is_regular_file(error) && kExtensions.count(entry.path().extension().string())) {
-        files.push_back(entry.path());
-      }
-    }
-    if (error) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot list the model folder '", path, "': ", error.message()));
-    }
-    std::sort(files.begin(), files.end());
-    for (const std::filesystem::path& file : files) {
-      hash.Update(absl::StrCat(file.filename().string(), ";"));
-      PONDER_ASSIGN_OR_RETURN(uint64_t file_size, LegacyHashFile(file.string(), hash));
-      size += file_size;
-    }
-  }
-  return absl::StrFormat("%d:%016x", size, hash.hash());
-}
-
 absl::StatusOr<bool> Same(const ModelIdentity& recorded, const ModelIdentity& here) {
   if (!recorded.fingerprint.empty() && !here.fingerprint.empty()) {
-    if (absl::StartsWith(recorded.fingerprint, kFingerprintVersion) || here.path.empty()) {
-      return recorded.fingerprint == here.fingerprint;
-    }
-    PONDER_ASSIGN_OR_RETURN(std::string legacy, LegacyFingerprint(here.path));
-    return recorded.fingerprint == legacy;
+    return recorded.fingerprint == here.fingerprint;
   }
   // Before schema version 3 only the path was recorded, as typed: compared as the file it
   // names now, so a relative path or a symbolic link to it is the same model (a copy is not).

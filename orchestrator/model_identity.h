@@ -18,11 +18,8 @@
 // not count. So a changed template, tokenizer, configuration, tensor directory or quantisation,
 // or a change to the start of any tensor, gives another fingerprint; a same-size edit of a
 // tensor's bytes past its first 4 KiB that misses the spread blocks does not. For a 1.26 GB
-// model with 219 tensors that reads about 9 MiB.
-//
-// Experiments recorded by the build before "v2:" hold a fingerprint without it (the first MiB,
-// the spread blocks, and a folder's top-level .json .safetensors .model .txt .tiktoken .gguf
-// files); such an experiment is compared by that older fingerprint of the model here.
+// model with 219 tensors that reads about 9 MiB. "v2:" names this way of fingerprinting, so that
+// a later one can tell the fingerprints it did not make.
 #ifndef PONDER_ORCHESTRATOR_MODEL_IDENTITY_H_
 #define PONDER_ORCHESTRATOR_MODEL_IDENTITY_H_
 
@@ -47,9 +44,8 @@ absl::StatusOr<ExperimentModels> IdentifyModels(const v1::ExperimentSpec& spec,
                                                 ModelRegistry& models,
                                                 const std::string& policy_path);
 
-// OK when the models an experiment recorded are the ones `here` names: equal fingerprints (a
-// fingerprint from before "v2:" is compared with the older one of `here`'s path), or the same
-// path where the experiment recorded no fingerprint (databases from before schema version 3),
+// OK when the models an experiment recorded are the ones `here` names: equal fingerprints, or the
+// same path where the experiment recorded no fingerprint (databases from before schema version 3),
 // compared as the file each path names now (std::filesystem::weakly_canonical: a relative
 // path or a symbolic link to the same file is the same model, a copy is not). Such an
 // experiment recorded no reward models, so those are not compared; stderr says so when `here`

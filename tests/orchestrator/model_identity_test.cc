@@ -121,23 +121,6 @@ TEST(ModelFingerprintTest, AFoldersFingerprintCoversTheFilesTheLoaderReads) {
   }
 }
 
-// Experiments recorded by the build before "v2:" hold the older fingerprint, which the model
-// here is compared by; so they resume with the same model and are refused with another.
-// (A small file's older fingerprint is the new one without "v2:": both hash it whole.)
-TEST(ModelFingerprintTest, AFingerprintFromBeforeV2IsComparedByTheOlderOne) {
-  const std::string other = TempPath("other.gguf");
-  engine::testing::RandomModelSpec other_spec;
-  other_spec.seed = 6;
-  ASSERT_TRUE(engine::testing::WriteRandomGgufModel(other_spec, engine::DType::kF32, other).ok());
-  ExperimentModels recorded;
-  recorded.policy = {"/moved/tiny.gguf", ModelFingerprint(testing::TinyModelPath())->substr(3)};
-  ExperimentModels here;
-  here.policy = {testing::TinyModelPath(), *ModelFingerprint(testing::TinyModelPath())};
-  EXPECT_TRUE(CheckSameModels(1, recorded, here).ok());
-  here.policy = {other, *ModelFingerprint(other)};
-  EXPECT_TRUE(absl::IsFailedPrecondition(CheckSameModels(1, recorded, here)));
-}
-
 // Before schema version 3 only the policy's path was recorded, as typed: the file it names is
 // compared, so a relative path or a symbolic link to the model loaded here is the same model;
 // another file is refused. The reward models, not recorded, cannot be compared: stderr says so.
