@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on a lent GPU machine, in one short call: the GPU tests, engine_bench
-# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, decode attention's
-# pipelining rule beside never and always, sampled draws by clusters (the default on Hopper) and by
-# one block, the candidates not yet run (a wide block per head for decode attention,
-# PONDER_CUDA_WIDE_ATTENTION; a higher split-K target for the decode products,
+# against Hugging Face transformers on a Qwen2.5-1.5B-shaped random BF16 model, the wide block
+# per head's rule beside never (stop 32), the candidates measured in stop 32's first call (a wide
+# block per head at any number of heads, PONDER_CUDA_WIDE_ATTENTION=N; a higher split-K target,
 # PONDER_CUDA_SKINNY_WARPS; other batches of loads for the one-token gate/up product,
 # PONDER_CUDA_GATE_UP_UNROLL, the down product on our kernel, PONDER_CUDA_SKINNY_DOWN, weights
-# through shared memory by cp.async, PONDER_CUDA_SKINNY_ASYNC) beside the defaults, and a
-# profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
+# through shared memory by cp.async, PONDER_CUDA_SKINNY_ASYNC=1), decode attention's pipelining
+# rule beside never and always, sampled draws by clusters (the default on Hopper) and by one
+# block, each beside the defaults, and a profile (Nsight Compute) of a batch-1 decode step,
+# kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -18,13 +19,13 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated:
-# tests, bench, wide, skinny, unroll, pipeline, sampled) picks sections; TEST_SETTINGS runs the
-# GPU tests (part `tests`) again with those settings (VAR=value, space-separated); PROFILE=0 skips
-# the batch-1 profile, PROFILE_SETTINGS gives it settings, PROFILE=2 adds batch-16 decode and
-# prefill profiles (with the defaults). Without the `wide`, `skinny` and `unroll` parts it took
-# 154 s of device time on an H200 in stop 28 (they add 23 short engine_bench runs and two
-# skinny_bench runs, about 100 s; a fresh machine about 30 s); new candidates go in a section of
-# their own, each beside the defaults in the same call.
+# tests, bench, rule, wide, skinny, unroll, pipeline, sampled) picks sections;
+# TEST_SETTINGS runs the GPU tests (part `tests`) again with those settings (VAR=value,
+# space-separated); PROFILE=0 skips the batch-1 profile, PROFILE_SETTINGS gives it settings,
+# PROFILE=2 adds batch-16 decode and prefill profiles (with the defaults). On an H200 in stop 32
+# the parts tests, bench, wide, skinny and unroll with the profile took 180 s, tests and two
+# parts of 10 to 20 short runs about 75 s (a fresh machine about 40 s more); new candidates go in
+# a section of their own, each beside the defaults in the same call.
 set -u
 cd "$(dirname "$0")/../.."
 CARRY=build-cuda/carry
@@ -66,7 +67,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,wide,skinny,unroll,pipeline,sampled}
+  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -91,7 +92,7 @@ run() {
     shift 3
     # shellcheck disable=SC2086  # one word per setting
     env $settings timeout 60 "${bench[@]}" "$@" --ubatch 8192 2>&1 | tee -a "$out/raw_$file" |
-      grep -E '^ +[0-9]+ \||^decode step at batch|rror' | sed "s/^/$label: /" | tee -a "$out/$file"
+      grep -E '^ +[0-9]+ \||^decode step at batch|rror' | sed "s|^|$label: |" | tee -a "$out/$file"
   }
   if part bench; then
     step "engine_bench: the defaults, transformers beside"
@@ -135,9 +136,10 @@ run() {
     rows PONDER_CUDA_SKINNY_WARPS=16384 "split-K target 16384" skinny_rows.log --npl 1 --ntg 64
     rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
   fi
-  # Stop 29's candidates (written without a GPU): the one-token products' loads. The gate/up
-  # product at 2 chunks a lane (three blocks a multiprocessor; three full batches a row pair) or
-  # 3 (two full batches) instead of 4 (a full and a half-full one); the down product on the
+  # Stop 29's candidates (run in stop 32, where gate/up 2 became the default): the one-token
+  # products' loads. The gate/up product at 4 chunks a lane (a full and a half-full batch a row
+  # pair) or 3 (two full batches) beside 2 (three blocks a multiprocessor; three full batches a
+  # row pair); the down product on the
   # matrix-vector kernel (no split-K reduction kernel) at 8 chunks a lane (a full batch and one 9%
   # full) or 9 (one batch); the weights of every one-token product but QKV streamed through
   # shared memory by cp.async (PONDER_CUDA_SKINNY_ASYNC, 6 or 7 chunks a lane in flight). The
@@ -148,20 +150,31 @@ run() {
     plans+=,warps=16384,warps=16384+gated_unroll=3
     timeout 60 $p/bin/skinny_bench --tokens 1 --plans "$plans" 2>&1 | tee "$out/unroll.log"
     rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
-    rows PONDER_CUDA_GATE_UP_UNROLL=2 "gate/up 2" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_GATE_UP_UNROLL=4 "gate/up 4" unroll_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_GATE_UP_UNROLL=3 "gate/up 3" unroll_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_SKINNY_DOWN=8 "down ours 8" unroll_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_SKINNY_DOWN=9 "down ours 9" unroll_rows.log --npl 1 --ntg 64
-    rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9" "gate/up 2, down ours 9" \
+    rows "PONDER_CUDA_SKINNY_DOWN=9 PONDER_CUDA_WIDE_ATTENTION=4096" "down ours 9, wide to 4096" \
       unroll_rows.log --npl 1 --ntg 64
-    rows "PONDER_CUDA_GATE_UP_UNROLL=2 PONDER_CUDA_SKINNY_DOWN=9 PONDER_CUDA_WIDE_ATTENTION=4096" \
-      "gate/up 2, down ours 9, wide to 4096" unroll_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_SKINNY_ASYNC=1 "cp.async" unroll_rows.log --npl 1 --ntg 64
     rows "PONDER_CUDA_SKINNY_ASYNC=1 PONDER_CUDA_SKINNY_DOWN=8" "cp.async, down ours" \
       unroll_rows.log --npl 1 --ntg 64
     rows "PONDER_CUDA_SKINNY_ASYNC=1 PONDER_CUDA_SKINNY_DOWN=8 PONDER_CUDA_WIDE_ATTENTION=4096" \
       "cp.async, down ours, wide to 4096" unroll_rows.log --npl 1 --ntg 64
     rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
+  fi
+  # Stop 32's rule for the wide block per head (steps that would split with heads for half the
+  # multiprocessors or more, mean contexts up to 2 048: the default) beside never.
+  if part rule; then
+    step "the wide block's rule beside never"
+    rows "" "defaults" rule.log --npl 4,6,8,10 --ntg 64
+    rows PONDER_CUDA_WIDE_ATTENTION=0 "never wide" rule.log --npl 4,6,8,10 --ntg 64
+    rows "" "defaults, context 1024" rule.log --npl 8,16 --npp 1024 --ntg 32
+    rows PONDER_CUDA_WIDE_ATTENTION=0 "never wide, context 1024" rule.log --npl 8,16 --npp 1024 \
+      --ntg 32
+    rows "" "defaults, context 2048" rule.log --npl 8 --npp 2048 --ntg 32
+    rows PONDER_CUDA_WIDE_ATTENTION=0 "never wide, context 2048" rule.log --npl 8 --npp 2048 \
+      --ntg 32
   fi
   # The pipelining rule (auto) beside never and always (stop 28).
   if part pipeline; then

@@ -343,9 +343,9 @@ class CudaBackend final : public ForwardBackend {
   enum class DecodeAttention { kAuto, kPerHead, kSplit, kSplitGrouped };
   DecodeAttention decode_attention_ = DecodeAttention::kAuto;
   // Decode steps that would split their attention take a block of kWideAttentionWarps warps per
-  // head instead (kernels.h kPerHeadWide) while their mean context is at most this; 0: never
-  // (PONDER_CUDA_WIDE_ATTENTION, to compare; written in stop 28 without a GPU).
-  int wide_attention_context_ = 0;
+  // head instead (kernels.h kPerHeadWide): kWideAttentionAuto by DecodeAttentionGoesWide's rule,
+  // else while their mean context is at most this (PONDER_CUDA_WIDE_ATTENTION=N; 0: never).
+  int64_t wide_attention_context_ = kWideAttentionAuto;
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   // Steps of at most this many tokens run their products on the matrix-vector kernels
   // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the down product and the output
@@ -359,7 +359,7 @@ class CudaBackend final : public ForwardBackend {
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   // One-token steps' down product goes to the matrix-vector kernel too, its lanes loading
   // down_unroll_ chunks a batch (SkinnyPlan::plain_unroll), instead of cuBLAS
-  // (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, not yet run).
+  // (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, slower in stop 32).
   bool skinny_down_ = false;
   int down_unroll_ = 0;
   int multiprocessors_ = 1;
@@ -455,21 +455,23 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // run end to end).
   PONDER_ASSIGN_OR_RETURN(skinny_plan_.target_warps,
                           Count("PONDER_CUDA_SKINNY_WARPS", 1, 1 << 20, skinny_plan_.target_warps));
-  // PONDER_CUDA_GATE_UP_UNROLL=2|3|4: the chunks a lane loads in one batch in the one-token
-  // gate/up product (kernels.h SkinnyPlan::gated_unroll; 2 fits three blocks a multiprocessor),
-  // to compare (stop 29, not yet run).
-  PONDER_ASSIGN_OR_RETURN(skinny_plan_.gated_unroll,
-                          Count("PONDER_CUDA_GATE_UP_UNROLL", 2, 4, skinny_plan_.gated_unroll));
+  // The one-token gate/up product's lanes load 2 chunks a batch (kernels.h
+  // SkinnyPlan::gated_unroll; three blocks a multiprocessor, three full batches a row pair of
+  // Qwen2.5-1.5B's shape) instead of the kernel's default 4: on an H200 (stop 32) 16.3 us
+  // against 17.5 alone and 1 to 2% more batch-1 decode throughput in three comparisons.
+  // PONDER_CUDA_GATE_UP_UNROLL=3|4, to compare.
+  PONDER_ASSIGN_OR_RETURN(skinny_plan_.gated_unroll, Count("PONDER_CUDA_GATE_UP_UNROLL", 2, 4, 2));
   // PONDER_CUDA_SKINNY_ASYNC=1: one-token products but the QKV product stream their weights
   // through shared memory by cp.async (kernels.h SkinnyPlan::async_copies; the same bits), to
-  // compare (stop 29, not yet run).
+  // compare (stop 29; 2.7% slower at batch 1 on an H200 in stop 32, and the attention output
+  // product alone by cp.async, 3.7 us against 5.0 on its own, no faster end to end).
   PONDER_ASSIGN_OR_RETURN(const std::string_view async_copies,
                           Choice("PONDER_CUDA_SKINNY_ASYNC", {"", "0", "1"}));
   skinny_plan_.async_copies = async_copies == "1";  // the backend needs 8.0 or newer
   // PONDER_CUDA_SKINNY_DOWN=8|9: the one-token down product on the matrix-vector kernel (no
   // split-K reduction kernel, unlike cuBLAS's), its lanes loading 8 or 9 chunks a batch (9 reads
-  // Qwen2.5-1.5B's rows in one batch: SkinnyPlan::plain_unroll); 0 cuBLAS. To compare (stop 29,
-  // not yet run; stop 28's 8 lost 3% to cuBLAS).
+  // Qwen2.5-1.5B's rows in one batch: SkinnyPlan::plain_unroll); 0 cuBLAS. To compare (stop 29;
+  // on an H200 in stop 32 8 and 9 lost 3.5 and 2.4% to cuBLAS at batch 1).
   PONDER_ASSIGN_OR_RETURN(const std::string_view down,
                           Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "8", "9"}));
   skinny_down_ = down == "8" || down == "9";
@@ -492,11 +494,17 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   // =0 none, to compare.
   PONDER_ASSIGN_OR_RETURN(const std::string_view split,
                           Choice("PONDER_CUDA_SPLIT_ATTENTION", {"", "auto", "0", "1", "grouped"}));
-  // PONDER_CUDA_WIDE_ATTENTION=N: decode steps that would split their attention take a wide
-  // block per head instead while their mean context is at most N positions (heads of at most
-  // kWideAttentionMaxDim values), to compare.
-  PONDER_ASSIGN_OR_RETURN(wide_attention_context_,
-                          Count("PONDER_CUDA_WIDE_ATTENTION", 0, 1 << 20, 0));
+  // Decode steps that would split their attention take a wide block per head instead where
+  // DecodeAttentionGoesWide's rule says (heads of at most kWideAttentionMaxDim values).
+  // PONDER_CUDA_WIDE_ATTENTION=N: while their mean context is at most N positions, whatever
+  // their heads (0: never), to compare.
+  const std::string_view wide_setting = Setting("PONDER_CUDA_WIDE_ATTENTION");
+  if (wide_setting.empty() || wide_setting == "auto") {
+    wide_attention_context_ = kWideAttentionAuto;
+  } else {
+    PONDER_ASSIGN_OR_RETURN(wide_attention_context_,
+                            Count("PONDER_CUDA_WIDE_ATTENTION", 0, 1 << 20, 0));
+  }
   if (c.head_dim > kWideAttentionMaxDim) wide_attention_context_ = 0;
   decode_attention_ = split == "1"         ? DecodeAttention::kSplit
                       : split == "grouped" ? DecodeAttention::kSplitGrouped
@@ -745,7 +753,8 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
   PONDER_RETURN_IF_ERROR(Reserve(T, R, D));
   bool split_attention = one_token_each && SplitsDecodeAttention(T, contexts);
   const bool wide_attention =
-      split_attention && DecodeAttentionGoesWide(contexts / T, wide_attention_context_);
+      split_attention && DecodeAttentionGoesWide(T * c.num_heads, contexts / T,
+                                                 wide_attention_context_, multiprocessors_);
   if (wide_attention) split_attention = false;
   if (split_attention) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
@@ -1141,7 +1150,11 @@ bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocess
   return heads < multiprocessors || (heads <= 2 * int64_t{multiprocessors} && mean_context >= 1024);
 }
 
-bool DecodeAttentionGoesWide(int64_t mean_context, int64_t wide_context) {
+bool DecodeAttentionGoesWide(int64_t heads, int64_t mean_context, int64_t wide_context,
+                             int multiprocessors) {
+  if (wide_context == kWideAttentionAuto) {
+    return 2 * heads >= multiprocessors && mean_context <= kWideAttentionAutoContext;
+  }
   return mean_context <= wide_context;
 }
 

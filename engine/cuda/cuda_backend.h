@@ -106,10 +106,18 @@ bool DecodeAttentionSplits(int64_t heads, int64_t mean_context, int multiprocess
 // (then merged), or a wide block of 16 warps per head (kernels.h kPerHeadWide).
 enum class DecodeAttentionLayout { kPerHead, kSplit, kWide };
 
-// Whether a decode step whose mean context is `mean_context` and whose attention would split
-// takes the wide block per head instead: while the mean context is at most `wide_context`
-// (PONDER_CUDA_WIDE_ATTENTION; 0: never).
-bool DecodeAttentionGoesWide(int64_t mean_context, int64_t wide_context);
+// Whether a decode step of `heads` (tokens x query heads) whose mean context is `mean_context`
+// and whose attention would split takes the wide block per head instead: while the mean context
+// is at most `wide_context` (PONDER_CUDA_WIDE_ATTENTION=N; 0: never), or, for
+// kWideAttentionAuto (=auto), where the heads fill half the `multiprocessors` or more and the
+// mean context is at most kWideAttentionAutoContext. On an H200 (stop 32, docs/cuda_backend.md)
+// the wide block gained 7% at batch 8 (96 heads) and a context of 128 and 14% at batch 16 and
+// 1 024, and lost 2 to 30% at batch 1 and 4 (12 and 48 heads), where the split's blocks use
+// more of the chip.
+inline constexpr int64_t kWideAttentionAuto = -1;
+inline constexpr int64_t kWideAttentionAutoContext = 2048;
+bool DecodeAttentionGoesWide(int64_t heads, int64_t mean_context, int64_t wide_context,
+                             int multiprocessors);
 
 // The automatic choice for pipelining decode attention's loads (PONDER_CUDA_ATTENTION_PIPELINE
 // unset; kernels.h LaunchPagedAttention): where the step's `heads` (tokens x query heads) leave

@@ -106,9 +106,9 @@ __device__ T BlockSum(T v) {
 
 template <typename T>
 __global__ void EmbeddingGatherKernel(const T* table, int hidden, const int32_t* tokens, float* x) {
-  AwaitPreviousKernel();
   const int t = blockIdx.x;
-  const T* row = table + static_cast<size_t>(tokens[t]) * hidden;
+  const T* row = table + static_cast<size_t>(tokens[t]) * hidden;  // the host wrote the token
+  AwaitPreviousKernel();
   float* out = x + static_cast<size_t>(t) * hidden;
   for (int i = threadIdx.x; i < hidden; i += blockDim.x) out[i] = ToFloat(row[i]);
 }
@@ -468,12 +468,16 @@ __global__ void __launch_bounds__(kWarps * 32)
     PagedAttentionKernel(const float* qkv, AttentionShape shape, int layer,
                          const int32_t* positions, const int32_t* table_offsets,
                          const int32_t* block_tables, const T* cache, T* out) {
-  AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
+  // The token's position and block table come from the host: read while the previous kernel
+  // ends (stop 32), so only the keys and q wait for it.
+  const int32_t* table = block_tables + table_offsets[t];
+  const int last = positions[t];
+  AwaitPreviousKernel();
   T* out_head = out + (static_cast<size_t>(t) * shape.num_heads + h) * D;
   AttendHead<T, kPerLane, kPipelined, kWarps>(
-      QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape, layer, h, 0,
-      positions[t], [&](int d, float numerator, float denominator, float) {
+      QRow(qkv, shape, t, h), cache, table, shape, layer, h, 0, last,
+      [&](int d, float numerator, float denominator, float) {
         out_head[d] = FromFloat<T>(numerator / denominator);
       });
 }
@@ -522,14 +526,17 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
     SplitAttentionKernel(const float* qkv, AttentionShape shape, int layer,
                          const int32_t* positions, const int32_t* table_offsets,
                          const int32_t* block_tables, const T* cache, float* partials) {
-  AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
+  // The host's position and block table read before the wait, as PagedAttentionKernel does.
   Stretch stretch;
-  if (!StretchOf(positions[t] + 1, s, stretch)) return;
+  const bool has_stretch = StretchOf(positions[t] + 1, s, stretch);
+  const int32_t* table = block_tables + table_offsets[t];
+  AwaitPreviousKernel();
+  if (!has_stretch) return;
   float* partial = HeadPartials(partials, shape, t, h) + s * (shape.head_dim + 2);
   AttendHead<T, kPerLane, kPipelined>(
-      QRow(qkv, shape, t, h), cache, block_tables + table_offsets[t], shape, layer, h,
-      stretch.begin, stretch.last, [&](int d, float numerator, float denominator, float maximum) {
+      QRow(qkv, shape, t, h), cache, table, shape, layer, h, stretch.begin, stretch.last,
+      [&](int d, float numerator, float denominator, float maximum) {
         WritePartial(partial, d, numerator, denominator, maximum);
       });
 }
@@ -539,9 +546,9 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
 template <typename T>
 __global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* positions,
                                           const float* partials, T* out) {
-  AwaitPreviousKernel();
   const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
-  const int splits = AttentionSplits(positions[t] + 1);
+  const int splits = AttentionSplits(positions[t] + 1);  // the host's, read before the wait
+  AwaitPreviousKernel();
   const float* partial = HeadPartials(partials, shape, t, h);
   float maximum = -INFINITY;
   for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial[s * (D + 2)]);

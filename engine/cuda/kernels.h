@@ -90,13 +90,14 @@ cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
 // DecodeAttentionPipelines).
 //
 // kPerHeadWide: a block per (token, head) of kWideAttentionWarps warps instead of 8 (heads of
-// at most kWideAttentionMaxDim values; else cudaErrorInvalidValue), for decode steps of few heads
-// and short contexts, where LaunchSplitAttention's two kernels would otherwise take the place
-// of its extra warps: at a context of 128 the split runs 4 blocks of 8 warps per head and a
-// merge kernel, this one block of 16 warps whose merge is in shared memory. Its warps divide the
-// positions 16 ways, so its sums are grouped unlike either's (the same within rounding). Written
-// in stop 28 after the device time was spent: the backend takes it only with
-// PONDER_CUDA_WIDE_ATTENTION until it has run on a GPU.
+// at most kWideAttentionMaxDim values; else cudaErrorInvalidValue), for decode steps whose
+// attention would split but whose heads fill half the multiprocessors or more, at contexts up to
+// 2 048, where it takes the place of LaunchSplitAttention's two kernels: at a context of 128 the
+// split runs 4 blocks of 8 warps per head and a merge kernel, this one block of 16 warps whose
+// merge is in shared memory. Its warps divide the positions 16 ways, so its sums are grouped
+// unlike either's (the same within rounding). On an H200 (stop 32) it gained 3 to 13% at batch
+// 6 to 16 and lost 2 to 30% at batch 1, where its few blocks leave the chip idle (the backend's
+// DecodeAttentionGoesWide).
 inline constexpr int kWideAttentionWarps = 16;
 inline constexpr int kWideAttentionMaxDim = 128;  // 512 threads: at most 128 registers a thread
 enum class AttentionKernel { kAuto, kPerHead, kPerKvHead, kPerHeadWide };
@@ -199,18 +200,20 @@ struct SkinnyNorm {
 // one batch for one-token products (the QKV product with rope, and steps of more tokens, keep the
 // default): gated 2, 3 or 4 (default 4), plain 8 or 9 (default 8); other values are refused.
 // The order of every sum is the same (a lane adds its chunks in increasing order), so are the
-// bits. Candidates written in stop 29 without a GPU: gated 2 fits three blocks a multiprocessor
-// (69 to 76 registers on sm_80 and sm_90 against 105 to 118) and fills each of the three
-// batches of a 192-chunk row (the default: one full batch and one half full), gated 3 two full
-// batches; plain 9 reads a 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in one
-// batch where 8 takes a full batch and one 9% full, a round trip each.
+// bits. Written in stop 29, measured on an H200 in stop 32: gated 2 fits three blocks a
+// multiprocessor (69 to 76 registers on sm_80 and sm_90 against 105 to 118) and fills each of the
+// three batches of a 192-chunk row (the default: one full batch and one half full), gated 3 two
+// full batches; plain 9 reads a 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in
+// one batch where 8 takes a full batch and one 9% full, a round trip each. Gated 2 took the
+// one-token gate/up product from 17.5 to 16.3 us and is the backend's choice; plain 9 was faster
+// alone than 8 but the down product stays on cuBLAS (docs/cuda_backend.md).
 //
 // `async_copies`: one-token products (not the QKV product with rope) stream their weights
 // through a ring in shared memory by cp.async instead of registers (32 KB a block past the
 // staged x: 8 chunks a lane, 6 or 7 in flight while one is added, across row and round ends,
 // with no registers held for them); the same units, splits, grid rule (more blocks fit) and
-// order of every sum, so the same bits; the batch sizes above do not apply. A candidate
-// written in stop 29 without a GPU.
+// order of every sum, so the same bits; the batch sizes above do not apply. Written in stop 29;
+// 2.7% slower end to end at batch 1 on an H200 in stop 32.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;

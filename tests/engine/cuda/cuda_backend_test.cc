@@ -139,14 +139,13 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // decode products through cuBLAS instead of the matrix-vector kernels, with decode attention's
   // loads never pipelined (these models' 4 heads take pipelined loads at every decode step by
   // default), with the rope kernel instead of rope and the KV store in the QKV product (the
-  // default for the models without q/k norms), with a wide block per head where decode
-  // attention would split (DecodeAttentionGoesWide; the kernel tests check the kernel itself),
-  // with the gate/up product's other batch sizes, with one-token weights streamed through shared
-  // memory (cp.async), and with the down product on the matrix-vector kernel (at both of its
-  // batch sizes) instead of cuBLAS (one-token steps only).
-  // (PONDER_CUDA_SKINNY_WARPS cannot change these models' products, whose rows of 64 values are
-  // too short to split; the kernel tests run the split-K targets and batch sizes on larger
-  // shapes.)
+  // default for the models without q/k norms), with a wide block per head wherever decode
+  // attention would split, and never (DecodeAttentionGoesWide; the kernel tests check the kernel
+  // itself), with the gate/up product's other batch sizes, with one-token weights streamed
+  // through shared memory (cp.async), and with the down product on the matrix-vector kernel (at
+  // both of its batch sizes) instead of cuBLAS (one-token steps only). (PONDER_CUDA_SKINNY_WARPS
+  // cannot change these models' products, whose rows of 64 values are too short to split; the
+  // kernel tests run the split-K targets and batch sizes on larger shapes.)
   const std::pair<std::string, std::string> settings[] = {
       {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
@@ -156,8 +155,9 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_ATTENTION_PIPELINE", "0"},
       {"PONDER_CUDA_QKV_ROPE", "0"},
       {"PONDER_CUDA_WIDE_ATTENTION", "4096"},
-      {"PONDER_CUDA_GATE_UP_UNROLL", "2"},
+      {"PONDER_CUDA_WIDE_ATTENTION", "0"},
       {"PONDER_CUDA_GATE_UP_UNROLL", "3"},
+      {"PONDER_CUDA_GATE_UP_UNROLL", "4"},
       {"PONDER_CUDA_SKINNY_ASYNC", "1"},
       {"PONDER_CUDA_SKINNY_DOWN", "8"},
       {"PONDER_CUDA_SKINNY_DOWN", "9"},
@@ -166,8 +166,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // kernel or rope in the QKV product, batches of loads, loads through shared memory) must give
   // the default's bits.
   const std::set<std::string> same_bits = {
-      "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0", "PONDER_CUDA_GATE_UP_UNROLL=2",
-      "PONDER_CUDA_GATE_UP_UNROLL=3", "PONDER_CUDA_SKINNY_ASYNC=1"};
+      "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0", "PONDER_CUDA_GATE_UP_UNROLL=3",
+      "PONDER_CUDA_GATE_UP_UNROLL=4", "PONDER_CUDA_SKINNY_ASYNC=1"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -668,12 +668,21 @@ TEST(DecodeAttentionRuleTest, PipelinesStepsOfFewHeadsOnly) {
 }
 
 // PONDER_CUDA_WIDE_ATTENTION=N: steps that would split go wide while their mean context is at
-// most N; 0 never (no device needed).
+// most N, whatever their heads; 0 never; auto where the heads fill half the multiprocessors and
+// the mean context is at most 2 048 (no device needed).
 TEST(DecodeAttentionRuleTest, GoesWideUpToTheSettingsContext) {
-  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(192, 256));
-  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(256, 256));
-  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(257, 256));
-  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(1, 0));
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(12, 192, 256, 132));
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(12, 256, 256, 132));
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(12, 257, 256, 132));
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(96, 1, 0, 132));
+  const int64_t automatic = cuda::kWideAttentionAuto;
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(12, 128, automatic, 132));   // batch 1
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(48, 128, automatic, 132));   // batch 4
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(72, 128, automatic, 132));    // batch 6
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(96, 128, automatic, 132));    // batch 8
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(192, 1024, automatic, 132));  // batch 16, long
+  EXPECT_TRUE(cuda::DecodeAttentionGoesWide(192, 2048, automatic, 132));
+  EXPECT_FALSE(cuda::DecodeAttentionGoesWide(192, 2049, automatic, 132));
 }
 
 TEST_F(CudaEngineTest, AnImpossibleKvBudgetIsResourceExhaustedNotACrash) {
