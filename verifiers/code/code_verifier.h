@@ -160,7 +160,9 @@ struct CodeRunRequest {
   CodeTestKind kind = CodeTestKind::kTestCode;
 
   // kTestCode: either `tests` (each entry one test, e.g. MBPP's test_list; an entry that does
-  // not compile fails as a test) after `test_setup`, or `test_code`, one block. In a block with
+  // not compile fails as a test, and one that checks nothing, only comments, imports,
+  // definitions or assignments, is an error naming it) after `test_setup`, or `test_code`, one
+  // block. In a block with
   // a top-level assert, every top-level statement that checks something is one test: an
   // assert, a loop, a call such as check(f), a raise; anything but imports, definitions,
   // assignments and docstrings, which are setup for the tests after them, while statements

