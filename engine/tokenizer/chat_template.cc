@@ -533,6 +533,8 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
   if (Contains(source, "<|im_start|>")) {
     chat_template.kind_ = Kind::kChatML;
     chat_template.default_system_prompt_ = FindDefaultSystemPrompt(source);
+    const size_t bos = source.find("bos_token");
+    chat_template.chat_ml_bos_ = bos != std::string_view::npos && bos < source.find("<|im_start|>");
     if (Contains(source, "</think>") &&
         (Contains(source, "last_query_index") || Contains(source, "reasoning_content"))) {
       chat_template.chat_ml_reasoning_ = ChatMlReasoning::kQwen3;
@@ -626,7 +628,7 @@ absl::StatusOr<std::string> ChatTemplate::Apply(std::span<const ChatMessage> mes
 absl::StatusOr<std::string> ChatTemplate::ApplyChatMl(std::span<const ChatMessage> messages,
                                                       bool add_generation_prompt,
                                                       const ChatTemplateOptions& options) const {
-  std::string text;
+  std::string text = chat_ml_bos_ ? bos_token_ : std::string();
   const bool starts_with_system = !messages.empty() && messages[0].role == "system";
   if (starts_with_system) {
     absl::StrAppend(&text, "<|im_start|>system\n", messages[0].content, "<|im_end|>\n");

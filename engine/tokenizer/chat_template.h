@@ -140,6 +140,9 @@ class ChatTemplate {
   std::string chat_ml_generation_prompt_ = "<|im_start|>assistant\n";
   std::string chat_ml_generation_prompt_without_thinking_ = "<|im_start|>assistant\n";
   bool chat_ml_generation_prompt_read_ = true;
+  // kChatML: the template writes bos_token before its first turn (Nous-Hermes-2's
+  // `{{bos_token}}{% for message in messages %}...`); Qwen's do not.
+  bool chat_ml_bos_ = false;
   bool llama3_dated_system_header_ = true;  // kLlama3: 3.1+ (false: Llama 3.0)
   // kMistral: the version of the [INST] format, read from the template's own output
   // expressions (ReadMistralFormat). The defaults are Mistral-Nemo's.

@@ -130,6 +130,28 @@ TEST(ChatTemplateTest, ThinkingModelsGenerationPromptOpensTheReasoningBlock) {
             "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n<think>\n");
 }
 
+// Nous-Hermes-2's template writes bos_token before its ChatML turns; the BOS was dropped. The
+// expected text is Python jinja2's rendering of this source (bos_token "<s>").
+TEST(ChatTemplateTest, AChatMlTemplateThatWritesBosTokenStartsWithIt) {
+  const ChatTemplate chat_template = ChatTemplate::FromJinja(
+      "{{bos_token}}{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+      "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ "
+      "'<|im_start|>assistant\n' }}{% endif %}",
+      "<s>", "<|im_end|>");
+  ASSERT_EQ(chat_template.kind(), ChatTemplate::Kind::kChatML);
+  const std::vector<ChatMessage> messages = {{"system", "S"}, {"user", "Q"}};
+  EXPECT_EQ(*chat_template.Apply(messages, true),
+            "<s><|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
+            "<|im_start|>assistant\n");
+  // A template that names bos_token only after its turns begin does not start with it.
+  const ChatTemplate later = ChatTemplate::FromJinja(
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+      "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{# bos_token unused #}",
+      "<s>", "<|im_end|>");
+  EXPECT_EQ(*later.Apply(messages, false),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n");
+}
+
 // A ChatML message loop, for templates that differ only in their generation prompt.
 constexpr char kChatMlTurns[] =
     "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content "
