@@ -112,8 +112,8 @@ enum class DecodeAttentionLayout { kPerHead, kSplit, kWide };
 // kWideAttentionAuto (=auto), where the heads fill half the `multiprocessors` or more and the
 // mean context is at most kWideAttentionAutoContext. On an H200 (stop 32, docs/cuda_backend.md)
 // the wide block gained 7% at batch 8 (96 heads) and a context of 128 and 14% at batch 16 and
-// 1 024, and lost 2 to 30% at batch 1 and 4 (12 and 48 heads), where the split's blocks use
-// more of the chip.
+// 1 024, was even or lost up to 2% at batch 4 (48 heads) and lost 2 to 30% at batch 1 (12
+// heads), where the split's blocks use more of the chip.
 inline constexpr int64_t kWideAttentionAuto = -1;
 inline constexpr int64_t kWideAttentionAutoContext = 2048;
 bool DecodeAttentionGoesWide(int64_t heads, int64_t mean_context, int64_t wide_context,
