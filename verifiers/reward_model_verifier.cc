@@ -395,6 +395,9 @@ class OutcomeRewardModel : public Verifier {
           const auto& reward = result.rewards.back();
           if (reward.logits.size() == 1)
             return std::vector<double>{1.0 / (1.0 + std::exp(-reward.logits[0]))};
+          if (reward.probabilities.size() < 2) {
+            return absl::FailedPreconditionError("the ORM's head has no labels");
+          }
           return std::vector<double>{reward.probabilities[1]};
         });
   }

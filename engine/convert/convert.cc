@@ -323,9 +323,18 @@ absl::StatusOr<ConvertReport> WriteGgufFromHuggingFace(const HuggingFaceModelPar
     const SafetensorsTensor& t = *it->second;
     return SourceTensor{t.name, t.dtype, t.shape, t.data};
   };
-  // A checkpoint without lm_head is tied, whatever its config says (weights.cc does the same).
+  // A checkpoint without lm_head is tied unless its config says it is not: then it has lost its
+  // output layer (weights.cc does the same).
   ModelConfig config = c;
-  if (!source.find("output.weight").has_value()) config.tied_embeddings = true;
+  if (!source.find("output.weight").has_value()) {
+    if (c.tied_embeddings_stated && !c.tied_embeddings) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(parts.source,
+                       ": missing tensor 'lm_head.weight' (config.json says "
+                       "tie_word_embeddings is false)"));
+    }
+    config.tied_embeddings = true;
+  }
   PONDER_ASSIGN_OR_RETURN(const std::vector<PlannedTensor> plan, PlanTensors(config, source));
   PONDER_RETURN_IF_ERROR(CheckTensors(plan, source));
 

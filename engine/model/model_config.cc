@@ -30,6 +30,17 @@ std::optional<Architecture> ParseArchitecture(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+// The head dimension's bounds, which the rope tables' sizes need before the rest is checked.
+absl::Status ValidateHeadDim(int64_t head_dim, std::string_view source) {
+  if (head_dim <= 0 || head_dim % 2 != 0 || head_dim > 1024) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": bad head dimension ",
+                                                   head_dim, " (must be even, at most 1024)"));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
 absl::Status ModelConfig::Validate(std::string_view source) const {
   auto error = [&](const std::string& what) {
     return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": ", what));
@@ -46,9 +57,7 @@ absl::Status ModelConfig::Validate(std::string_view source) const {
     return error(absl::StrCat("key/value head count ", num_kv_heads,
                               " does not divide the head count ", num_heads));
   }
-  if (head_dim <= 0 || head_dim % 2 != 0 || head_dim > 1024) {
-    return error(absl::StrCat("bad head dimension ", head_dim, " (must be even)"));
-  }
+  PONDER_RETURN_IF_ERROR(ValidateHeadDim(head_dim, source));
   if (vocab_size <= 0) return error(absl::StrCat("bad vocabulary size ", vocab_size));
   if (!(rms_norm_eps > 0) || !(rope_theta > 0) || !std::isfinite(rms_norm_eps) ||
       !std::isfinite(rope_theta)) {
@@ -59,6 +68,13 @@ absl::Status ModelConfig::Validate(std::string_view source) const {
     return error(absl::StrCat("rope frequency factors have ", rope_freq_factors.size(),
                               " entries, expected head_dim/2 = ", head_dim / 2));
   }
+  for (size_t i = 0; i < rope_freq_factors.size(); ++i) {
+    if (!(rope_freq_factors[i] > 0) || !std::isfinite(rope_freq_factors[i])) {
+      return error(absl::StrCat("rope frequency factor ", i, " is ", rope_freq_factors[i],
+                                ": they must be positive and finite"));
+    }
+  }
+  if (max_context <= 0) return error(absl::StrCat("bad context length ", max_context));
   return absl::OkStatus();
 }
 
@@ -281,6 +297,14 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
   config.vocab_size = static_cast<int>(vocab);
   config.rms_norm_eps = static_cast<float>(eps);
   config.rope_theta = static_cast<float>(theta);
+  // A boolean member of another type ("false" as a string) is an error, not ignored: a string
+  // "false" for tie_word_embeddings tied a model that had lost its output layer (QA, stop 32).
+  for (const char* key : {"attention_bias", "tie_word_embeddings"}) {
+    if (auto it = json.find(key); it != json.end() && !it->is_null() && !it->is_boolean()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(AsAbsl(source), ": \"", key, "\" is not a boolean"));
+    }
+  }
   if (auto it = json.find("attention_bias"); it != json.end() && it->is_boolean()) {
     config.attention_bias = it->get<bool>();
   }
@@ -306,10 +330,14 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
     PONDER_ASSIGN_OR_RETURN(double high, JsonFloat(scaling, "high_freq_factor", source, 4.0));
     PONDER_ASSIGN_OR_RETURN(int64_t original,
                             JsonInt(scaling, "original_max_position_embeddings", source, 8192));
-    if (!(high > low) || !(factor > 0)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(AsAbsl(source), ": invalid llama3 rope_scaling"));
+    if (!(high > low) || !(low > 0) || !std::isfinite(high) || !(static_cast<float>(factor) > 0) ||
+        !std::isfinite(static_cast<float>(factor)) || original <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          AsAbsl(source), ": invalid llama3 rope_scaling (factor ", factor, ", low_freq_factor ",
+          low, ", high_freq_factor ", high, ", original_max_position_embeddings ", original,
+          "): factors positive and finite, high above low"));
     }
+    PONDER_RETURN_IF_ERROR(ValidateHeadDim(head_dim, source));  // head_dim / 2 factors
     config.rope_freq_factors =
         Llama3RopeFactors(config.head_dim, theta, factor, low, high, static_cast<double>(original));
   }

@@ -107,13 +107,23 @@ void Scale(float* x, float a, int64_t n) {
   for (; i < n; ++i) x[i] *= a;
 }
 
+// NaN when any value is NaN (Max and std::max may each drop one), so that it reaches the output.
 float MaxValue(const float* x, int64_t n) {
   const DF df;
   int64_t i = 0;
   VF max = hn::Set(df, -std::numeric_limits<float>::infinity());
-  for (; i + Lanes(df) <= n; i += Lanes(df)) max = hn::Max(max, hn::LoadU(df, x + i));
+  auto nan = hn::FirstN(df, 0);
+  for (; i + Lanes(df) <= n; i += Lanes(df)) {
+    const VF v = hn::LoadU(df, x + i);
+    max = hn::Max(max, v);
+    nan = hn::Or(nan, hn::IsNaN(v));
+  }
+  if (!hn::AllFalse(df, nan)) return std::numeric_limits<float>::quiet_NaN();
   float result = hn::GetLane(hn::MaxOfLanes(df, max));
-  for (; i < n; ++i) result = std::max(result, x[i]);
+  for (; i < n; ++i) {
+    if (std::isnan(x[i])) return std::numeric_limits<float>::quiet_NaN();
+    result = std::max(result, x[i]);
+  }
   return result;
 }
 

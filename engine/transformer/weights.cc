@@ -27,15 +27,29 @@ struct TensorRef {
 class ModelWeights::Source {
  public:
   virtual ~Source() = default;
-  virtual std::optional<TensorRef> Find(const std::string& gguf_name) const = 0;
+  // The tensor, recorded as used when the file has it.
+  std::optional<TensorRef> Find(const std::string& gguf_name) const {
+    std::optional<TensorRef> tensor = FindInFile(gguf_name);
+    if (tensor.has_value()) used_.insert(tensor->name);
+    return tensor;
+  }
   // The tensor's name as this format spells it, for error messages.
   virtual std::string NativeName(const std::string& gguf_name) const = 0;
   virtual std::string file() const = 0;
+  // Every tensor of the file, by the names it spells them with.
+  virtual std::vector<std::string> TensorNames() const = 0;
+  bool Used(const std::string& name) const { return used_.contains(name); }
 
   absl::Status Missing(const std::string& gguf_name) const {
     return absl::InvalidArgumentError(
         absl::StrCat(file(), ": missing tensor '", NativeName(gguf_name), "'"));
   }
+
+ protected:
+  virtual std::optional<TensorRef> FindInFile(const std::string& gguf_name) const = 0;
+
+ private:
+  mutable std::set<std::string> used_;
 };
 
 namespace {
@@ -43,7 +57,7 @@ namespace {
 class GgufSource : public ModelWeights::Source {
  public:
   explicit GgufSource(const GgufFile& file) : file_(file) {}
-  std::optional<TensorRef> Find(const std::string& name) const override {
+  std::optional<TensorRef> FindInFile(const std::string& name) const override {
     const GgufTensorInfo* info = file_.FindTensor(name);
     if (info == nullptr) return std::nullopt;
     TensorRef ref{info->name, info->dtype, {}, info->data};
@@ -54,6 +68,11 @@ class GgufSource : public ModelWeights::Source {
   }
   std::string NativeName(const std::string& name) const override { return name; }
   std::string file() const override { return file_.name(); }
+  std::vector<std::string> TensorNames() const override {
+    std::vector<std::string> names;
+    for (const GgufTensorInfo& info : file_.tensors()) names.push_back(info.name);
+    return names;
+  }
 
  private:
   const GgufFile& file_;
@@ -62,7 +81,7 @@ class GgufSource : public ModelWeights::Source {
 class HuggingFaceSource : public ModelWeights::Source {
  public:
   explicit HuggingFaceSource(const SafetensorsCheckpoint& checkpoint) : checkpoint_(checkpoint) {}
-  std::optional<TensorRef> Find(const std::string& gguf_name) const override {
+  std::optional<TensorRef> FindInFile(const std::string& gguf_name) const override {
     const SafetensorsTensor* t = checkpoint_.Find(HuggingFaceTensorName(gguf_name));
     if (t == nullptr) return std::nullopt;
     return TensorRef{t->name, t->dtype, t->shape, t->data};
@@ -71,6 +90,7 @@ class HuggingFaceSource : public ModelWeights::Source {
     return HuggingFaceTensorName(name);
   }
   std::string file() const override { return checkpoint_.folder(); }
+  std::vector<std::string> TensorNames() const override { return checkpoint_.TensorNames(); }
 
  private:
   const SafetensorsCheckpoint& checkpoint_;
@@ -231,6 +251,24 @@ absl::Status ModelWeights::LoadTensors(Source& source) {
     PONDER_ASSIGN_OR_RETURN(head.output, GetMatrix(source, "cls.weight", out->shape[0], hidden));
     PONDER_ASSIGN_OR_RETURN(head.output_bias, GetOptionalVector(source, "cls.bias", out->shape[0]));
     reward_head_ = std::move(head);
+  }
+  if (reward_head_.has_value() && reward_head_->num_labels() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source.file(), ": the reward head's output layer has 0 rows: it needs one label or more"));
+  }
+  // Every tensor of the file must have found its place (as `ponder convert` requires): one the
+  // configuration does not use, a layer past its count or a bias it turns off, would be dropped
+  // and another model run than the file holds.
+  for (const std::string& name : source.TensorNames()) {
+    if (source.Used(name) || name.ends_with(".rotary_emb.inv_freq") ||
+        (name == "lm_head.weight" && c.tied_embeddings)) {
+      continue;
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat(source.file(), ": tensor '", name, "' is not part of the ",
+                     AsAbsl(ArchitectureName(c.architecture)),
+                     " model its configuration describes (", c.num_layers, " layers",
+                     c.attention_bias ? "" : ", no attention biases", "); refusing to ignore it"));
   }
   rope_inv_freq_ = c.RopeInverseFrequencies();
   return absl::OkStatus();

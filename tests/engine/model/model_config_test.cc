@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/model/gguf.h"
 #include "engine/model/gguf_writer.h"
@@ -95,6 +96,8 @@ TEST(ModelConfigTest, ConfigJsonErrorsNameTheMember) {
       {"hidden_act", 5, "\"hidden_act\" is not a string"},
       {"mlp_bias", true, "mlp_bias true is not supported"},
       {"mlp_bias", "yes", "\"mlp_bias\" is not a boolean"},
+      {"tie_word_embeddings", "false", "\"tie_word_embeddings\" is not a boolean"},
+      {"attention_bias", 0, "\"attention_bias\" is not a boolean"},
   };
   for (const Case& c : cases) {
     nlohmann::json json = good;
@@ -143,6 +146,44 @@ TEST(ModelConfigTest, Llama3RopeScalingMatchesTransformers) {
   ASSERT_GT(wavelen, 8192.0 / 4);
   ASSERT_LT(wavelen, 8192.0 / 1);
   EXPECT_NEAR(inv_freq[32], expected, 1e-6 * expected);
+}
+
+// QA in stop 32: a head_dim of 2^31 - 2 with llama3 rope scaling allocated its factors before
+// the head dimension was checked (std::bad_alloc); a factor of 1e-50 became 0 as a float; rope
+// frequency factors of 0, NaN or below 0 and a context of 0 were accepted.
+TEST(ModelConfigTest, RopeScalingAndContextAreCheckedBeforeUse) {
+  nlohmann::json json = {{"model_type", "llama"},
+                         {"hidden_size", 64},
+                         {"intermediate_size", 128},
+                         {"num_hidden_layers", 2},
+                         {"num_attention_heads", 4},
+                         {"vocab_size", 100},
+                         {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}}}};
+  ASSERT_TRUE(ModelConfigFromHuggingFace(json, "c.json").ok());
+  nlohmann::json huge = json;
+  huge["head_dim"] = 2147483646;
+  EXPECT_THAT(std::string(ModelConfigFromHuggingFace(huge, "c.json").status().message()),
+              HasSubstr("bad head dimension 2147483646"));
+  for (double factor : {1e-50, -1.0, 0.0}) {
+    nlohmann::json scaled = json;
+    scaled["rope_scaling"]["factor"] = factor;
+    EXPECT_THAT(std::string(ModelConfigFromHuggingFace(scaled, "c.json").status().message()),
+                HasSubstr("invalid llama3 rope_scaling"))
+        << factor;
+  }
+  auto config = ModelConfigFromHuggingFace(json, "c.json");
+  ASSERT_TRUE(config.ok());
+  for (float factor : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN()}) {
+    ModelConfig broken = *config;
+    broken.rope_freq_factors[3] = factor;
+    EXPECT_THAT(std::string(broken.Validate("c.json").message()),
+                HasSubstr("rope frequency factor 3 is"))
+        << factor;
+  }
+  ModelConfig no_context = *config;
+  no_context.max_context = 0;
+  EXPECT_THAT(std::string(no_context.Validate("c.json").message()),
+              HasSubstr("bad context length 0"));
 }
 
 }  // namespace

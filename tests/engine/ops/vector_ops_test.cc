@@ -113,6 +113,24 @@ TEST_P(VectorOpsTest, SoftmaxOfLargeLogitsDoesNotOverflowAndAllMaskedIsUniform) 
   for (float p : masked) EXPECT_EQ(p, 0.2f);
 }
 
+// A NaN anywhere in a row (broken weights) makes the whole softmax NaN, so that it reaches the
+// logits and the engine's check for non-finite logits: it used to be dropped from the maximum
+// where it fell in the scalar tail (or in a lane Max ignored), and a row of NaN scores became the
+// uniform distribution of an all-masked row.
+TEST_P(VectorOpsTest, ANaNInTheRowMakesTheSoftmaxNaN) {
+  for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{5}, int64_t{17}, int64_t{64}, int64_t{67}}) {
+    for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+      std::vector<float> x = RandomVector(n, static_cast<uint32_t>(90 + n), 2.0f);
+      x[at] = std::numeric_limits<float>::quiet_NaN();
+      Softmax(x.data(), n);
+      for (float p : x) EXPECT_TRUE(std::isnan(p)) << "n " << n << " NaN at " << at;
+      std::vector<float> all(n, std::numeric_limits<float>::quiet_NaN());
+      Softmax(all.data(), n);
+      for (float p : all) EXPECT_TRUE(std::isnan(p)) << "n " << n << ", every value NaN";
+    }
+  }
+}
+
 TEST_P(VectorOpsTest, LogSumExpMatchesReferenceAndHandlesInfinities) {
   uint32_t seed = 80;
   for (int64_t n : kSizes) {

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "engine/model/gguf.h"
+#include "engine/model/safetensors.h"
+#include "engine/model/safetensors_writer.h"
 #include "engine/testing/random_model.h"
 
 namespace ponder::engine {
@@ -97,6 +99,69 @@ TEST(ModelWeightsTest, MissingTensorIsNamed) {
   ASSERT_FALSE(weights.ok());
   EXPECT_THAT(std::string(weights.status().message()),
               HasSubstr("missing tensor 'model.layers.2.input_layernorm.weight'"));
+}
+
+// The folder's model.safetensors rewritten with `extra` added (name, shape in F32, zeros).
+void AddTensorToFolder(const std::string& folder, const std::string& name,
+                       const std::vector<int64_t>& shape) {
+  SafetensorsWriter writer;
+  {
+    auto checkpoint = SafetensorsCheckpoint::Open(folder);
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    for (const std::string& existing : (*checkpoint)->TensorNames()) {
+      const SafetensorsTensor* t = (*checkpoint)->Find(existing);
+      writer.AddTensor(existing, t->dtype, t->shape, t->data);
+    }
+  }
+  int64_t values = 1;
+  for (int64_t d : shape) values *= d;
+  const std::vector<uint8_t> zeros(values * sizeof(float), 0);
+  writer.AddTensor(name, DType::kF32, shape, zeros);
+  ASSERT_TRUE(writer.WriteFile(folder + "/model.safetensors").ok());
+}
+
+// A tensor the configuration does not use (a layer past its count, a bias it turns off, a stray
+// tensor) is an error, as it is for `ponder convert`: it was dropped silently, and another model
+// ran than the file holds (QA in stop 32).
+TEST(ModelWeightsTest, ATensorTheConfigurationDoesNotUseIsAnError) {
+  testing::RandomModelSpec spec;
+  const std::string folder = TempPath("unused_hf");
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  std::ifstream in(folder + "/config.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const size_t at = text.find("\"num_hidden_layers\": 2");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 22, "\"num_hidden_layers\": 1");
+  std::ofstream(folder + "/config.json") << text;
+  auto fewer_layers = ModelWeights::Load(folder);
+  ASSERT_FALSE(fewer_layers.ok());
+  EXPECT_THAT(std::string(fewer_layers.status().message()), HasSubstr("tensor 'model.layers.1."));
+  EXPECT_THAT(std::string(fewer_layers.status().message()), HasSubstr("refusing to ignore it"));
+
+  const std::string stray = TempPath("stray_hf");
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, stray).ok());
+  AddTensorToFolder(stray, "model.layers.7.self_attn.q_proj.weight", {64, 64});
+  auto with_stray = ModelWeights::Load(stray);
+  ASSERT_FALSE(with_stray.ok());
+  EXPECT_THAT(std::string(with_stray.status().message()),
+              HasSubstr("tensor 'model.layers.7.self_attn.q_proj.weight' is not part of"));
+  // The file as written loads.
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, stray).ok());
+  EXPECT_TRUE(ModelWeights::Load(stray).ok());
+}
+
+// A reward head of no labels loaded, and an outcome reward model's read-out then indexed past
+// its probabilities (QA in stop 32: a segfault).
+TEST(ModelWeightsTest, ARewardHeadWithoutLabelsIsAnError) {
+  testing::RandomModelSpec spec;
+  const std::string folder = TempPath("no_labels_hf");
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  AddTensorToFolder(folder, "score.weight", {0, spec.hidden_size});
+  auto weights = ModelWeights::Load(folder);
+  ASSERT_FALSE(weights.ok());
+  EXPECT_THAT(std::string(weights.status().message()), HasSubstr("reward head"));
+  EXPECT_THAT(std::string(weights.status().message()), HasSubstr("0 rows"));
 }
 
 TEST(ModelWeightsTest, TruncatedGgufIsAnErrorNamingTheTensor) {
