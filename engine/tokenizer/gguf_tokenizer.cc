@@ -58,22 +58,28 @@ class GgufVocabularyReader {
         absl::StrCat(gguf_.name(), ": ", AsAbsl(key), " ", AsAbsl(problem)));
   }
 
-  // A special-token id: `fallback` when the key is absent or, as llama.cpp tolerates it, out of
-  // range for the vocabulary.
+  // A special-token id: `fallback` when the key is absent, none when it is negative (a "no such
+  // token" marker). An id past the vocabulary is an error: llama.cpp falls back to the type's
+  // default with a warning, and a gpt2 vocabulary's default end token, 11, is a comma in Qwen's
+  // (QA in stop 32: generation stopped at the first comma).
   absl::StatusOr<std::optional<int32_t>> ReadTokenId(std::string_view key,
                                                      std::optional<int32_t> fallback,
                                                      int32_t vocab_size) const {
     if (fallback.has_value() && *fallback >= vocab_size) fallback.reset();
     if (!gguf_.Has(key)) return fallback;
     const GgufValue* value = gguf_.Find(key);
+    uint64_t id = 0;
     if (value->type == GgufValueType::kInt32 || value->type == GgufValueType::kInt64 ||
         value->type == GgufValueType::kInt8 || value->type == GgufValueType::kInt16) {
-      PONDER_ASSIGN_OR_RETURN(const int64_t id, gguf_.GetInt(key));
-      if (id < 0 || id >= vocab_size) return fallback;
-      return static_cast<int32_t>(id);
+      PONDER_ASSIGN_OR_RETURN(const int64_t signed_id, gguf_.GetInt(key));
+      if (signed_id < 0) return std::nullopt;
+      id = static_cast<uint64_t>(signed_id);
+    } else {
+      PONDER_ASSIGN_OR_RETURN(id, gguf_.GetUint(key));
     }
-    PONDER_ASSIGN_OR_RETURN(const uint64_t id, gguf_.GetUint(key));
-    if (id >= static_cast<uint64_t>(vocab_size)) return fallback;
+    if (id >= static_cast<uint64_t>(vocab_size)) {
+      return Error(key, absl::StrCat(id, " is past the vocabulary of ", vocab_size, " tokens"));
+    }
     return static_cast<int32_t>(id);
   }
 

@@ -298,6 +298,14 @@ TEST(GgufVocabularyErrorsTest, NameTheFileKeyAndProblem) {
   auto loaded = FromGgufWriter(gpt2);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_THAT((*loaded)->Encode("ab"), ElementsAre(2));
+
+  // A special token past the vocabulary is an error (it fell back to the type's default, a
+  // comma in Qwen's vocabulary for the end token); a negative one means none.
+  gpt2.SetUint32("tokenizer.ggml.eos_token_id", 3);
+  expect_error(gpt2, {"tokenizer.ggml.eos_token_id", "3 is past the vocabulary of 3 tokens"});
+  gpt2.SetInt32("tokenizer.ggml.eos_token_id", -1);
+  auto without_eos = FromGgufWriter(gpt2);
+  ASSERT_TRUE(without_eos.ok()) << without_eos.status();
 }
 
 // A model without a chat template (a base model) is prompted in the raw format; encoded as every
