@@ -1,9 +1,22 @@
 #include "samplers/partial.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
 namespace ponder::samplers::internal {
+
+std::string StepText(std::string_view parent, std::string_view child) {
+  const size_t limit = std::min(parent.size(), child.size());
+  size_t start = 0;
+  while (start < limit && parent[start] == child[start]) ++start;
+  while (start > 0 && start < child.size() &&
+         (static_cast<unsigned char>(child[start]) & 0xC0) == 0x80) {
+    --start;  // a continuation byte: back to the character's first byte
+  }
+  return std::string(child.substr(start));
+}
 
 absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     const ProblemInput& problem, const SolveContext& context, const Settings& settings,
@@ -46,9 +59,7 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
       child.step_ends.push_back(child.tokens.size());
       child.text = context.policy->Detokenize(child.tokens);
       child.finish_reason = completion.finish_reason;
-      std::string step_text = child.text.size() >= parent.text.size()
-                                  ? child.text.substr(parent.text.size())
-                                  : child.text;
+      const std::string step_text = StepText(parent.text, child.text);
       child.finished =
           final_step || completion.finish_reason == engine::FinishReason::kEos ||
           step_tokens.empty() ||

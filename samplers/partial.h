@@ -10,6 +10,7 @@
 #define PONDER_SAMPLERS_PARTIAL_H_
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "samplers/common.h"
@@ -44,6 +45,12 @@ absl::StatusOr<std::vector<Partial>> ExtendByOneStep(
     const ProblemInput& problem, const SolveContext& context, const Settings& settings,
     std::span<const Extension> extensions, bool final_step, int iteration, uint64_t& requests,
     UsageMeter& usage, v1::SolveResult& result);
+
+// The text a step added to its parent's, valid UTF-8: the child's text from where the two first
+// differ, backed up to the start of a character. A parent whose tokens end inside a character
+// decodes it as U+FFFD and its child, which completes it, as the character, so the step shows
+// the whole character (a cut at the parent's length in bytes split it: QA in stop 32).
+std::string StepText(std::string_view parent, std::string_view child);
 
 // Scores partial solutions with the verifier; returns the aggregated score of each and stores
 // it as the reward of each one's trace node. Partials too long for the verifier's model score

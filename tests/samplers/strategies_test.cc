@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 
+#include "samplers/partial.h"
 #include "samplers/strategy.h"
 #include "samplers/weibull_mixture.h"
 #include "tests/samplers/scripted_engine.h"
@@ -98,6 +99,19 @@ struct Fixture {
     return (*strategy)->Solve(problem, context);
   }
 };
+
+// A step's text is valid UTF-8 where its parent's tokens ended inside a character (decoded as
+// U+FFFD): it starts at that character, which the step completed. It used to be cut at the
+// parent's length in bytes, inside the character, and the server's clients could not decode the
+// result (QA in stop 32).
+TEST(StepTextTest, StartsAtTheCharacterAParentEndedInside) {
+  using internal::StepText;
+  EXPECT_EQ(StepText("ab", "abcd"), "cd");
+  EXPECT_EQ(StepText("", "abc"), "abc");
+  EXPECT_EQ(StepText("x \xEF\xBF\xBD", "x \xC3\xB9 y"), "\xC3\xB9 y");        // U+00F9, 2 bytes
+  EXPECT_EQ(StepText("x \xEF\xBF\xBD", "x \xEF\xBC\x8B!"), "\xEF\xBC\x8B!");  // U+FF0B
+  EXPECT_EQ(StepText("x\xEF\xBF\xBD", "x\xC3\xB9"), "\xC3\xB9");  // shorter than the parent
+}
 
 TEST(SelfConsistencyTest, MajorityClassWinsAndAnswerlessSamplesDoNotVote) {
   Fixture f(FromList(
