@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "cli/engine_flags.h"
 #include "engine/local_engine.h"
+#include "engine/tokenizer/utf8.h"
 #include "orchestrator/client.h"
 #include "orchestrator/grpc_status.h"
 #include "orchestrator/model_registry.h"
@@ -76,6 +77,14 @@ void PrintSummary(const v1::SolveResponse& response) {
 absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   if (f.problem.empty()) return absl::InvalidArgumentError("--problem is required");
   if (f.strategy.empty()) return absl::InvalidArgumentError("--strategy JSON|NAME is required");
+  // Protobuf strings are UTF-8: a server cannot parse the request otherwise.
+  for (const auto& [flag, text] : {std::pair{"--problem", &f.problem},
+                                   {"--reference", &f.reference},
+                                   {"--system-prompt", &f.system_prompt}}) {
+    if (!engine::IsValidUtf8(*text)) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " is not valid UTF-8"));
+    }
+  }
   v1::SolveRequest request;
   request.mutable_problem()->set_text(f.problem);
   if (f.reference_set) {

@@ -89,8 +89,9 @@ grpc::Status Decode(const grpc::ByteBuffer& body, Message& message) {
     return grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT,
         absl::StrCat("the request is not a ", message.GetTypeName(), ": its ", body.Length(),
-                     " bytes do not parse as one (a truncated or malformed field, or "
-                     "messages nested deeper than protobuf's limit of 100)"));
+                     " bytes do not parse as one (a string field that is not valid UTF-8, a "
+                     "truncated or malformed field, or messages nested deeper than protobuf's "
+                     "limit of 100)"));
   }
   return grpc::Status::OK;
 }

@@ -298,6 +298,11 @@ TEST_F(PonderdTest, CliRefusesOutOfRangeValuesNamingTheFlag) {
   auto [no_reference, no_reference_err] = solve({"--budget", "1", "--reference", ""});
   EXPECT_EQ(no_reference, 2) << no_reference_err;
   EXPECT_THAT(no_reference_err, HasSubstr("--reference is empty"));
+  // Text that protobuf cannot carry: named before any request (a server answered "does not
+  // parse" without saying why).
+  auto [not_utf8, not_utf8_err] = solve({"--budget", "1", "--reference", "4\xff"});
+  EXPECT_EQ(not_utf8, 2) << not_utf8_err;
+  EXPECT_THAT(not_utf8_err, HasSubstr("--reference is not valid UTF-8"));
   auto [greedy, greedy_err] = solve({"--budget", "1", "--temperature", "0"});
   EXPECT_EQ(greedy, 0) << greedy_err;
 
