@@ -103,39 +103,52 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
   if (spec.problems_size() == 0) {
     PONDER_RETURN_IF_ERROR(Within("spec", datasets_.CheckName(spec.dataset())));
   }
+  // The checks of the problems themselves: before the capacity for inline problems (they cost
+  // nothing to read), after it for a dataset's, which must be loaded first.
+  auto check_problems = [&](const std::vector<v1::Problem>& problems) -> absl::StatusOr<int64_t> {
+    const int64_t runs = static_cast<int64_t>(problems.size()) * spec.strategies_size() *
+                         spec.budgets_size() * std::max(1, spec.seeds_size());
+    if (runs > options_.limits.max_experiment_runs) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec: ", runs,
+                       " runs (problems x strategies x budgets x seeds), more than "
+                       "the server's limit of ",
+                       options_.limits.max_experiment_runs));
+    }
+    PONDER_RETURN_IF_ERROR(CheckGradable(problems));
+    for (int i = 0; i < spec.strategies_size(); ++i) {
+      const v1::StrategyConfig& config = spec.strategies(i).config();
+      if (!pipeline_.strategies().NeedsVerifier(config)) continue;
+      const bool unit_tests =
+          verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kUnitTests);
+      const bool program_of_thought =
+          verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kProgramOfThought);
+      for (const v1::Problem& problem : problems) {
+        const bool code = problem.answer_format() == v1::ANSWER_FORMAT_CODE;
+        if ((!unit_tests || code) && (!program_of_thought || !code)) continue;
+        return absl::InvalidArgumentError(absl::StrCat(
+            "spec.strategies[", i, "].config.verifier: ",
+            code ? "program_of_thought checks math answers; problem '"
+                 : "unit_tests runs code problems' example tests; problem '",
+            Printable(problem.id(), 64), code ? "' is a code problem" : "' is not a code problem"));
+      }
+    }
+    return runs;
+  };
+  std::vector<v1::Problem> problems;
+  if (spec.problems_size() > 0) {
+    PONDER_ASSIGN_OR_RETURN(problems, ProblemsOf(spec));
+    PONDER_RETURN_IF_ERROR(check_problems(problems).status());
+  }
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::UnavailableError("the server is shutting down");
     if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
   }
-  PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, ProblemsOf(spec));
-  const int64_t runs = static_cast<int64_t>(problems.size()) * spec.strategies_size() *
-                       spec.budgets_size() * std::max(1, spec.seeds_size());
-  if (runs > options_.limits.max_experiment_runs) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("spec: ", runs,
-                     " runs (problems x strategies x budgets x seeds), more than "
-                     "the server's limit of ",
-                     options_.limits.max_experiment_runs));
+  if (spec.problems_size() == 0) {
+    PONDER_ASSIGN_OR_RETURN(problems, ProblemsOf(spec));
   }
-  PONDER_RETURN_IF_ERROR(CheckGradable(problems));
-  for (int i = 0; i < spec.strategies_size(); ++i) {
-    const v1::StrategyConfig& config = spec.strategies(i).config();
-    if (!pipeline_.strategies().NeedsVerifier(config)) continue;
-    const bool unit_tests =
-        verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kUnitTests);
-    const bool program_of_thought =
-        verifiers::UsesVerifier(config.verifier(), v1::VerifierConfig::kProgramOfThought);
-    for (const v1::Problem& problem : problems) {
-      const bool code = problem.answer_format() == v1::ANSWER_FORMAT_CODE;
-      if ((!unit_tests || code) && (!program_of_thought || !code)) continue;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "spec.strategies[", i, "].config.verifier: ",
-          code ? "program_of_thought checks math answers; problem '"
-               : "unit_tests runs code problems' example tests; problem '",
-          Printable(problem.id(), 64), code ? "' is a code problem" : "' is not a code problem"));
-    }
-  }
+  PONDER_ASSIGN_OR_RETURN(const int64_t runs, check_problems(problems));
 
   NewExperiment record;
   record.spec = spec;

@@ -479,6 +479,7 @@ TEST_F(RunnerTest, RunningExperimentsAreLimited) {
   FakeStrategies strategies({.steps = 1, .step_delay = absl::Milliseconds(20)});
   ServiceLimits limits;
   limits.max_running_experiments = 1;
+  limits.max_experiment_runs = 100;
   auto runner = MakeRunner(strategies, limits);
   auto first = runner->Start(Spec(3));
   ASSERT_TRUE(first.ok());
@@ -489,6 +490,10 @@ TEST_F(RunnerTest, RunningExperimentsAreLimited) {
   v1::ExperimentSpec unknown_dataset = Spec(0);
   unknown_dataset.mutable_dataset()->set_name("no-such-dataset");
   EXPECT_TRUE(absl::IsInvalidArgument(runner->Start(unknown_dataset).status()));
+  // So are inline problems that fail their own checks (they were looked at only after the
+  // capacity: QA in stop 32).
+  const absl::Status too_many = runner->Start(Spec(20)).status();  // 160 runs
+  EXPECT_TRUE(absl::IsInvalidArgument(too_many)) << too_many;
   runner->Cancel(first->id()).IgnoreError();
 }
 
