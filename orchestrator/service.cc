@@ -486,11 +486,19 @@ absl::StatusOr<v1::Experiment> PonderService::StartOrResume(
     if (id != 0) {
       PONDER_ASSIGN_OR_RETURN(v1::Experiment found, StoredExperiment(id));
       // At start-up the server marked the experiments it was not running interrupted.
-      if (found.status() == v1::EXPERIMENT_STATUS_COMPLETED ||
-          found.status() == v1::EXPERIMENT_STATUS_RUNNING) {
-        return found;
+      auto running_or_done = [](const v1::Experiment& e) {
+        return e.status() == v1::EXPERIMENT_STATUS_COMPLETED ||
+               e.status() == v1::EXPERIMENT_STATUS_RUNNING;
+      };
+      if (running_or_done(found)) return found;
+      absl::StatusOr<v1::Experiment> resumed = deps_.runner->Resume(id);
+      if (absl::IsFailedPrecondition(resumed.status())) {
+        // Another client resumed it since it was read (the runner marks it running before it
+        // counts as running): that experiment is the answer, as for one found running.
+        PONDER_ASSIGN_OR_RETURN(v1::Experiment now, StoredExperiment(id));
+        if (running_or_done(now)) return now;
       }
-      return deps_.runner->Resume(id);
+      return resumed;
     }
   }
   return deps_.runner->Start(start.spec());
