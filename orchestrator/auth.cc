@@ -1,5 +1,10 @@
 #include "orchestrator/auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <string>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -53,8 +58,14 @@ bool IsLoopbackAddress(std::string_view address) {
   if (absl::StartsWith(AsAbsl(address), "ipv4:") || absl::StartsWith(AsAbsl(address), "ipv6:")) {
     address.remove_prefix(5);
   }
-  const std::string_view host = HostOf(address);
-  return host == "localhost" || host == "::1" || absl::StartsWith(AsAbsl(host), "127.");
+  // Literal addresses only (and localhost): a name such as 127.0.0.1.example.com resolves to
+  // whatever its DNS says (QA in stop 32).
+  const std::string host(HostOf(address));
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 bool AuthorizationMatches(std::string_view header, std::string_view token) {
