@@ -546,7 +546,12 @@ PonderService::Unary* PonderService::CancelExperiment(grpc::CallbackServerContex
                                                       const grpc::ByteBuffer* request,
                                                       grpc::ByteBuffer* response) {
   return RespondWithExperiment<v1::CancelExperimentRequest>(
-      context, *request, response, [this](int64_t id) { return deps_.runner->Cancel(id); });
+      context, *request, response, [this](int64_t id) -> absl::StatusOr<v1::Experiment> {
+        // Then as GetExperiment answers: a stopped experiment's cells with their pass@n,
+        // oracle and false-positive rates, which the runner's record does not hold.
+        PONDER_RETURN_IF_ERROR(deps_.runner->Cancel(id).status());
+        return StoredExperiment(id);
+      });
 }
 
 PonderService::Unary* PonderService::ResumeExperiment(grpc::CallbackServerContext* context,

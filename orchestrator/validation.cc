@@ -137,6 +137,11 @@ absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& li
     return InvalidField(FieldPath(field, "id"), absl::StrCat("at most ", kMaxProblemIdBytes,
                                                              " bytes, got ", problem.id().size()));
   }
+  if (HasControlCharacter(problem.id())) {  // it is a row of results tables
+    return InvalidField(FieldPath(field, "id"),
+                        absl::StrCat("'", Printable(problem.id()),
+                                     "' holds a control character (a NUL, a newline...)"));
+  }
   if (problem.has_reference_answer() && problem.reference_answer().size() > kMaxReferenceBytes) {
     return InvalidField(FieldPath(field, "reference_answer"),
                         absl::StrCat("at most ", kMaxReferenceBytes, " bytes, got ",

@@ -610,6 +610,19 @@ TEST_F(ServiceTest, CancelledExperimentResumesOverGrpc) {
     return experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED;
   }));
   EXPECT_EQ(experiment.runs_recorded(), 20);
+  // Cancelling a stopped experiment answers as GetExperiment does, its cells' metrics included
+  // (they were left out: QA in stop 32).
+  v1::Experiment cancelled_again;
+  ASSERT_TRUE(
+      client->stub().CancelExperiment(client->NewContext().get(), cancel, &cancelled_again).ok());
+  ASSERT_EQ(cancelled_again.cells_size(), experiment.cells_size());
+  ASSERT_GT(experiment.cells_size(), 0);
+  for (int i = 0; i < experiment.cells_size(); ++i) {
+    ASSERT_TRUE(experiment.cells(i).has_pass_at_n());
+    EXPECT_EQ(cancelled_again.cells(i).has_pass_at_n(), true) << "cell " << i;
+    EXPECT_EQ(cancelled_again.cells(i).pass_at_n(), experiment.cells(i).pass_at_n());
+    EXPECT_EQ(cancelled_again.cells(i).has_oracle(), experiment.cells(i).has_oracle());
+  }
   grpc::Status again =
       client->stub().ResumeExperiment(client->NewContext().get(), resume, &experiment);
   EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);

@@ -68,6 +68,8 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
        "problem.text:"},
       {"long id", [](auto& r) { r.mutable_problem()->set_id(std::string(300, 'i')); },
        "problem.id:"},
+      {"id with a newline", [](auto& r) { r.mutable_problem()->set_id(std::string("a\nb\0c", 5)); },
+       "problem.id:"},
       {"bad format",
        [](auto& r) { r.mutable_problem()->set_answer_format(static_cast<v1::AnswerFormat>(9)); },
        "problem.answer_format:"},
