@@ -488,6 +488,25 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
     }
   }
 
+  // The tokenizer before anything is written: one the GGUF has must convert whole, and fit the
+  // embedding, or the folder could not be used (QA in stop 32: such conversions exited 0 with a
+  // note). A GGUF of weights alone gives a folder of weights alone, with the note below.
+  absl::StatusOr<HuggingFaceTokenizerFiles> tokenizer = HuggingFaceTokenizerFromGguf(*gguf);
+  if (gguf->Has("tokenizer.ggml.model")) {
+    if (!tokenizer.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(gguf_path, ": its tokenizer does not convert (",
+                       tokenizer.status().message(), "); nothing written"));
+    }
+    PONDER_ASSIGN_OR_RETURN(const std::vector<std::string_view> tokens,
+                            gguf->GetStringArray("tokenizer.ggml.tokens"));
+    if (tokens.size() > static_cast<size_t>(config.vocab_size)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          gguf_path, ": the tokenizer has ", tokens.size(), " tokens but the embedding only ",
+          config.vocab_size, " rows; nothing written"));
+    }
+  }
+
   ConvertReport report;
   report.output = out_folder;
   const DType stored_embedding = source.find("token_embd.weight")->dtype;
@@ -545,8 +564,7 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
                                         ": it would override the chat template "
                                         "written into tokenizer_config.json"));
   }
-  absl::StatusOr<HuggingFaceTokenizerFiles> tokenizer = HuggingFaceTokenizerFromGguf(*gguf);
-  if (!tokenizer.ok()) {
+  if (!tokenizer.ok()) {  // a GGUF without a tokenizer
     // Tokenizer files left from an earlier conversion into this folder would not match.
     for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
       fs::remove(fs::path(out_folder) / file, ec);

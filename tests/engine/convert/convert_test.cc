@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -637,6 +638,39 @@ TEST(ConvertErrorsTest, TheOutputNeverReplacesTheInput) {
   EXPECT_THAT(ErrorOf(ConvertGgufToHuggingFace(gguf, gguf)),
               HasSubstr("is a file; a GGUF file converts to a Hugging Face folder"));
   EXPECT_TRUE(ModelWeights::Load(gguf).ok());
+}
+
+// A GGUF whose tokenizer does not convert is an error before anything is written: it used to
+// give a folder of weights without a tokenizer, which nothing can run, and exit 0 (QA in stop 32).
+TEST(ConvertTest, AGgufWhoseTokenizerDoesNotConvertWritesNothing) {
+  RandomModelSpec spec;
+  spec.architecture = Architecture::kQwen2;
+  const std::string path = TempPath("bad_tokenizer.gguf");
+  ASSERT_TRUE(testing::WriteRandomGgufModel(spec, DType::kF32, path).ok());
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  // The first merge, "left right", loses its space: the key, its array type, the element type,
+  // the count, then the first string's length and bytes.
+  const std::string key = "tokenizer.ggml.merges";
+  const size_t at = data.find(key);
+  ASSERT_NE(at, std::string::npos);
+  size_t first = at + key.size() + 4 + 4 + 8;
+  uint64_t length = 0;
+  std::memcpy(&length, &data[first], sizeof(length));
+  first += sizeof(length);
+  const size_t space = data.substr(first, length).find(' ');
+  ASSERT_NE(space, std::string::npos);
+  data[first + space] = 'X';
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+
+  const std::string out = TempPath("bad_tokenizer_hf");
+  fs::remove_all(out);
+  absl::StatusOr<ConvertReport> report = ConvertGgufToHuggingFace(path, out);
+  ASSERT_FALSE(report.ok());
+  EXPECT_THAT(Message(report.status()), HasSubstr("its tokenizer does not convert"));
+  EXPECT_THAT(Message(report.status()), HasSubstr("nothing written"));
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
 }
 
 }  // namespace
