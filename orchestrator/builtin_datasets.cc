@@ -1,7 +1,10 @@
 #include "orchestrator/builtin_datasets.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/strings.h"
 #include "datasets/dataset.h"
 #include "datasets/doctest_examples.h"
 #include "datasets/prompt.h"
@@ -85,25 +88,32 @@ int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_d
   int registered = 0;
   for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
     const std::string name = info.name;
-    registry.Register(name,
-                      [name, data_dir, report](
-                          const std::string& split) -> absl::StatusOr<std::vector<v1::Problem>> {
-                        datasets::DatasetOptions options;
-                        options.data_dir = datasets::ResolveDataDir(data_dir).path;
-                        options.split = split;
-                        absl::StatusOr<datasets::LoadedDataset> loaded =
-                            datasets::LoadDataset(name, options);
-                        if (!loaded.ok()) return loaded.status();
-                        for (const std::string& line : datasets::SkippedLines(*loaded)) {
-                          if (report) report(absl::StrCat(name, " ", split, ": ", line));
-                        }
-                        std::vector<v1::Problem> problems;
-                        problems.reserve(loaded->problems.size());
-                        for (const datasets::Problem& row : loaded->problems) {
-                          problems.push_back(ProblemProto(row));
-                        }
-                        return problems;
-                      });
+    const std::vector<std::string> splits = info.splits;
+    registry.Register(
+        name,
+        [name, splits, data_dir,
+         report](const std::string& split) -> absl::StatusOr<std::vector<v1::Problem>> {
+          // Named as the request's field (the loader's message names none).
+          if (!split.empty() && std::find(splits.begin(), splits.end(), split) == splits.end()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "dataset.split: dataset '", name, "' has no split '", Printable(split, 64),
+                "' (splits: ", absl::StrJoin(splits, ", "), ")"));
+          }
+          datasets::DatasetOptions options;
+          options.data_dir = datasets::ResolveDataDir(data_dir).path;
+          options.split = split;
+          absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset(name, options);
+          if (!loaded.ok()) return loaded.status();
+          for (const std::string& line : datasets::SkippedLines(*loaded)) {
+            if (report) report(absl::StrCat(name, " ", split, ": ", line));
+          }
+          std::vector<v1::Problem> problems;
+          problems.reserve(loaded->problems.size());
+          for (const datasets::Problem& row : loaded->problems) {
+            problems.push_back(ProblemProto(row));
+          }
+          return problems;
+        });
     ++registered;
   }
   return registered;

@@ -432,6 +432,12 @@ TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
       client->stub().StartExperiment(client->NewContext().get(), unknown, &experiment);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("spec.dataset.name: unknown dataset"));
+  v1::StartExperimentRequest unknown_split;
+  *unknown_split.mutable_spec() = spec;
+  unknown_split.mutable_spec()->mutable_dataset()->set_split("nosuch");
+  status = client->stub().StartExperiment(client->NewContext().get(), unknown_split, &experiment);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("spec.dataset.split: dataset '"));
 
   if (!std::filesystem::exists(shared + "/gsm8k/test.jsonl")) {
     GTEST_SKIP() << shared << "/gsm8k/test.jsonl is absent: the GSM8K part is skipped";
