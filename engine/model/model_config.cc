@@ -124,6 +124,12 @@ absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufFile& gguf) {
   config.head_dim = config.num_heads > 0 ? config.hidden_size / config.num_heads : 0;
   if (gguf.Has(arch + ".attention.key_length")) {
     PONDER_ASSIGN_OR_RETURN(config.head_dim, get_int("attention.key_length"));
+  } else if (config.num_heads > 0 && config.hidden_size % config.num_heads != 0) {
+    // Without a stated head size it is the hidden size's share of a head, which must be whole.
+    return absl::InvalidArgumentError(
+        absl::StrCat(gguf.name(), ": ", arch, ".attention.head_count ", config.num_heads,
+                     " does not divide ", arch, ".embedding_length ", config.hidden_size,
+                     " (and no attention.key_length gives the head size)"));
   }
   if (gguf.Has(arch + ".attention.value_length")) {
     PONDER_ASSIGN_OR_RETURN(int value_length, get_int("attention.value_length"));
@@ -135,7 +141,7 @@ absl::StatusOr<ModelConfig> ModelConfigFromGguf(const GgufFile& gguf) {
   }
   if (gguf.Has(arch + ".rope.dimension_count")) {
     PONDER_ASSIGN_OR_RETURN(int rope_dims, get_int("rope.dimension_count"));
-    if (rope_dims != config.head_dim) {
+    if (rope_dims != config.head_dim && config.head_dim > 0) {  // else Validate names the size
       return absl::InvalidArgumentError(absl::StrCat(gguf.name(), ": partial rotary embeddings (",
                                                      rope_dims, " of ", config.head_dim,
                                                      " dimensions) are not supported"));
@@ -283,6 +289,11 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
   PONDER_ASSIGN_OR_RETURN(int64_t kv_heads, JsonInt(json, "num_key_value_heads", source, heads));
   PONDER_ASSIGN_OR_RETURN(int64_t head_dim,
                           JsonInt(json, "head_dim", source, heads > 0 ? hidden / heads : 0));
+  if (!json.contains("head_dim") && heads > 0 && hidden % heads != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": num_attention_heads ", heads,
+                                                   " does not divide hidden_size ", hidden,
+                                                   " (and no head_dim is given)"));
+  }
   PONDER_ASSIGN_OR_RETURN(int64_t vocab, JsonInt(json, "vocab_size", source));
   PONDER_ASSIGN_OR_RETURN(config.max_context,
                           JsonInt(json, "max_position_embeddings", source, 4096));

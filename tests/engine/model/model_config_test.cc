@@ -98,6 +98,7 @@ TEST(ModelConfigTest, ConfigJsonErrorsNameTheMember) {
       {"mlp_bias", "yes", "\"mlp_bias\" is not a boolean"},
       {"tie_word_embeddings", "false", "\"tie_word_embeddings\" is not a boolean"},
       {"attention_bias", 0, "\"attention_bias\" is not a boolean"},
+      {"num_attention_heads", 5, "num_attention_heads 5 does not divide hidden_size 64"},
   };
   for (const Case& c : cases) {
     nlohmann::json json = good;
