@@ -220,14 +220,28 @@ absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_
   return counts;
 }
 
+std::string TerminalSafe(std::string_view message) {
+  std::string safe;
+  safe.reserve(message.size());
+  for (const char c : message) {
+    if (IsControlCharacter(c) && c != '\n' && c != '\t') {
+      safe += Printable(std::string_view(&c, 1));
+    } else {
+      safe += c;
+    }
+  }
+  return safe;
+}
+
 int ExitCodeFor(std::string_view program, const absl::Status& status) {
   if (status.ok()) return 0;
   if (status.code() == absl::StatusCode::kCancelled) {
     std::fputs(std::string(status.message()).c_str(), stdout);
     return 0;
   }
-  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(),
-               std::string(status.message()).c_str());
+  const std::string message = TerminalSafe(AsStd(status.message()));
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+               static_cast<int>(message.size()), message.data());
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 

@@ -79,6 +79,11 @@ absl::Status CheckFlagRange(std::string_view flag, int64_t value, int64_t min,
 absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_view text, int min,
                                              int max);
 
+// `message` with its control characters but line breaks and tabs written as escapes (\x00,
+// \x1b ...): error messages quote what files and requests hold, and a NUL would cut the message
+// short, an escape sequence drive the terminal.
+std::string TerminalSafe(std::string_view message);
+
 // Prints `status` the way Ponder's command-line programs do and returns the exit code for it:
 // --help (kCancelled from Parse) prints its usage text to stdout and gives 0; otherwise the
 // message goes to stderr as "<program>: <message>", and the code is 2 for argument errors

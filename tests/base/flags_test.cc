@@ -175,4 +175,12 @@ TEST(ParseCountsTest, ReadsACommaSeparatedListAndNamesTheFirstBadPiece) {
   }
 }
 
+// What files and requests hold reaches error messages: a NUL cut the message short and an
+// escape sequence reached the terminal (QA in stop 32); line breaks and tabs stay.
+TEST(TerminalSafeTest, EscapesControlCharactersButLineBreaksAndTabs) {
+  EXPECT_EQ(TerminalSafe(std::string("key 'evil\0tail'", 15)), "key 'evil\\x00tail'");
+  EXPECT_EQ(TerminalSafe("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+  EXPECT_EQ(TerminalSafe("two\nlines\tand a tab, \xc3\xa9"), "two\nlines\tand a tab, \xc3\xa9");
+}
+
 }  // namespace ponder
