@@ -324,10 +324,13 @@ absl::StatusOr<ConvertReport> WriteGgufFromHuggingFace(const HuggingFaceModelPar
     return SourceTensor{t.name, t.dtype, t.shape, t.data};
   };
   // A checkpoint without lm_head is tied unless its config says it is not: then it has lost its
-  // output layer (weights.cc does the same).
+  // output layer, unless it is a reward model, whose score head takes lm_head's place
+  // (weights.cc does the same).
   ModelConfig config = c;
   if (!source.find("output.weight").has_value()) {
-    if (c.tied_embeddings_stated && !c.tied_embeddings) {
+    const bool reward_model =
+        source.find("cls.weight").has_value() || source.find("cls.output.weight").has_value();
+    if (c.tied_embeddings_stated && !c.tied_embeddings && !reward_model) {
       return absl::InvalidArgumentError(
           absl::StrCat(parts.source,
                        ": missing tensor 'lm_head.weight' (config.json says "

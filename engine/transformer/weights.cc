@@ -184,8 +184,14 @@ absl::Status ModelWeights::LoadTensors(Source& source) {
     }
   } else if (!source.Find("output.weight").has_value()) {
     // Some checkpoints omit lm_head without saying so; one whose config says the embeddings are
-    // not tied has lost its output layer (transformers would start it from random weights).
-    if (c.tied_embeddings_stated && !c.tied_embeddings) return source.Missing("output.weight");
+    // not tied has lost its output layer (transformers would start it from random weights),
+    // unless it is a reward model: those have a score head instead and keep their base model's
+    // tie_word_embeddings false (Qwen2.5-Math-PRM, Skywork-Reward).
+    const bool reward_model =
+        source.Find("cls.weight").has_value() || source.Find("cls.output.weight").has_value();
+    if (c.tied_embeddings_stated && !c.tied_embeddings && !reward_model) {
+      return source.Missing("output.weight");
+    }
     c.tied_embeddings = true;
   }
   PONDER_RETURN_IF_ERROR(c.Validate(source.file()));

@@ -674,4 +674,29 @@ TEST(ConvertTest, AGgufWhoseTokenizerDoesNotConvertWritesNothing) {
 }
 
 }  // namespace
+// A checkpoint without lm_head whose config says untied has lost its output layer, unless it is
+// a reward model (its score head takes lm_head's place; Qwen2.5-Math-PRM keeps its base model's
+// tie_word_embeddings false).
+TEST(ConvertTest, AnUntiedCheckpointWithoutLmHeadConvertsOnlyAsARewardModel) {
+  for (int labels : {0, 2}) {
+    SCOPED_TRACE(labels);
+    RandomModelSpec spec;
+    spec.tied_embeddings = true;  // no lm_head.weight
+    spec.reward_labels = labels;
+    const std::string folder =
+        RandomFolder(spec, DType::kF32, absl::StrCat("untied_without_lm_head_", labels));
+    const std::string config_path = folder + "/config.json";
+    nlohmann::json config = nlohmann::json::parse(*ReadFileToString(config_path));
+    config["tie_word_embeddings"] = false;
+    std::ofstream(config_path, std::ios::trunc) << config.dump();
+    absl::StatusOr<ConvertReport> report = ConvertHuggingFaceToGguf(folder, folder + ".gguf");
+    if (labels == 0) {
+      ASSERT_FALSE(report.ok());
+      EXPECT_THAT(Message(report.status()), HasSubstr("missing tensor 'lm_head.weight'"));
+    } else {
+      EXPECT_TRUE(report.ok()) << report.status();
+    }
+  }
+}
+
 }  // namespace ponder::engine

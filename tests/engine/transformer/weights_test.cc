@@ -73,6 +73,28 @@ TEST(ModelWeightsTest, AnUntiedFolderWithoutItsOutputLayerIsAnError) {
   }
 }
 
+// A reward model has a score head instead of lm_head and keeps its base model's
+// tie_word_embeddings false (Qwen2.5-Math-PRM, Skywork-Reward): it loads, its embeddings tied.
+TEST(ModelWeightsTest, ARewardModelWithoutItsOutputLayerLoadsWhateverItsTieSetting) {
+  testing::RandomModelSpec spec;
+  spec.tied_embeddings = true;  // no lm_head.weight
+  spec.reward_labels = 2;
+  const std::string folder = TempPath("untied_prm_hf");
+  ASSERT_TRUE(testing::WriteRandomHuggingFaceModel(spec, DType::kF32, folder).ok());
+  std::ifstream in(folder + "/config.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  const std::string tied = "\"tie_word_embeddings\": true";
+  const size_t at = text.find(tied);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, tied.size(), "\"tie_word_embeddings\": false");
+  std::ofstream(folder + "/config.json") << text;
+  auto weights = ModelWeights::Load(folder);
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  EXPECT_TRUE((*weights)->reward_head().has_value());
+  EXPECT_EQ((*weights)->output().data, (*weights)->token_embedding().data);
+}
+
 TEST(ModelWeightsTest, ReadsTheRewardHead) {
   testing::RandomModelSpec spec;
   spec.reward_labels = 2;
