@@ -58,10 +58,11 @@ class GgufVocabularyReader {
         absl::StrCat(gguf_.name(), ": ", AsAbsl(key), " ", AsAbsl(problem)));
   }
 
-  // A special-token id: `fallback` when the key is absent, none when it is negative (a "no such
-  // token" marker). An id past the vocabulary is an error: llama.cpp falls back to the type's
-  // default with a warning, and a gpt2 vocabulary's default end token, 11, is a comma in Qwen's
-  // (QA in stop 32: generation stopped at the first comma).
+  // A special-token id: `fallback` when the key is absent, none when it is the "no such token"
+  // marker (-1, also as the unsigned 0xFFFFFFFF real GGUF files store). Another id past the
+  // vocabulary is an error: llama.cpp falls back to the type's default with a warning, and a gpt2
+  // vocabulary's default end token, 11, is a comma in Qwen's (QA in stop 32: generation stopped
+  // at the first comma).
   absl::StatusOr<std::optional<int32_t>> ReadTokenId(std::string_view key,
                                                      std::optional<int32_t> fallback,
                                                      int32_t vocab_size) const {
@@ -76,6 +77,7 @@ class GgufVocabularyReader {
       id = static_cast<uint64_t>(signed_id);
     } else {
       PONDER_ASSIGN_OR_RETURN(id, gguf_.GetUint(key));
+      if (id == 0xFFFFFFFFu || id == ~uint64_t{0}) return std::nullopt;
     }
     if (id >= static_cast<uint64_t>(vocab_size)) {
       return Error(key, absl::StrCat(id, " is past the vocabulary of ", vocab_size, " tokens"));

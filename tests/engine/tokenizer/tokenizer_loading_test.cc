@@ -303,9 +303,16 @@ TEST(GgufVocabularyErrorsTest, NameTheFileKeyAndProblem) {
   // comma in Qwen's vocabulary for the end token); a negative one means none.
   gpt2.SetUint32("tokenizer.ggml.eos_token_id", 3);
   expect_error(gpt2, {"tokenizer.ggml.eos_token_id", "3 is past the vocabulary of 3 tokens"});
-  gpt2.SetInt32("tokenizer.ggml.eos_token_id", -1);
-  auto without_eos = FromGgufWriter(gpt2);
-  ASSERT_TRUE(without_eos.ok()) << without_eos.status();
+  for (bool as_unsigned : {false, true}) {  // -1, or 0xFFFFFFFF as real files store it
+    if (as_unsigned) {
+      gpt2.SetUint32("tokenizer.ggml.eos_token_id", 0xFFFFFFFFu);
+    } else {
+      gpt2.SetInt32("tokenizer.ggml.eos_token_id", -1);
+    }
+    auto without_eos = FromGgufWriter(gpt2);
+    ASSERT_TRUE(without_eos.ok()) << without_eos.status();
+    EXPECT_EQ((*without_eos)->eos_id(), std::nullopt);
+  }
 }
 
 // A model without a chat template (a base model) is prompted in the raw format; encoded as every
