@@ -481,27 +481,28 @@ PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* c
 
 absl::StatusOr<v1::Experiment> PonderService::StartOrResume(
     const v1::StartExperimentRequest& start) {
-  if (start.resume()) {
-    PONDER_ASSIGN_OR_RETURN(int64_t id, deps_.runner->FindResumable(start.spec()));
-    if (id != 0) {
-      PONDER_ASSIGN_OR_RETURN(v1::Experiment found, StoredExperiment(id));
-      // At start-up the server marked the experiments it was not running interrupted.
-      auto running_or_done = [](const v1::Experiment& e) {
-        return e.status() == v1::EXPERIMENT_STATUS_COMPLETED ||
-               e.status() == v1::EXPERIMENT_STATUS_RUNNING;
-      };
-      if (running_or_done(found)) return found;
-      absl::StatusOr<v1::Experiment> resumed = deps_.runner->Resume(id);
-      if (absl::IsFailedPrecondition(resumed.status())) {
-        // Another client resumed it since it was read (the runner marks it running before it
-        // counts as running): that experiment is the answer, as for one found running.
-        PONDER_ASSIGN_OR_RETURN(v1::Experiment now, StoredExperiment(id));
-        if (running_or_done(now)) return now;
-      }
-      return resumed;
-    }
+  if (!start.resume()) return deps_.runner->Start(start.spec());
+  // One at a time, from the look to the start: two calls that both found nothing to resume
+  // started two experiments, and two that found one stopped both resumed it (QA and review of
+  // stop 32).
+  absl::MutexLock lock(&resume_mu_);
+  PONDER_ASSIGN_OR_RETURN(int64_t id, deps_.runner->FindResumable(start.spec()));
+  if (id == 0) return deps_.runner->Start(start.spec());
+  PONDER_ASSIGN_OR_RETURN(v1::Experiment found, StoredExperiment(id));
+  // At start-up the server marked the experiments it was not running interrupted.
+  auto running_or_done = [](const v1::Experiment& e) {
+    return e.status() == v1::EXPERIMENT_STATUS_COMPLETED ||
+           e.status() == v1::EXPERIMENT_STATUS_RUNNING;
+  };
+  if (running_or_done(found)) return found;
+  absl::StatusOr<v1::Experiment> resumed = deps_.runner->Resume(id);
+  if (absl::IsFailedPrecondition(resumed.status())) {
+    // Resumed since it was read by a ResumeExperiment call (the runner marks it running before
+    // it counts as running): that experiment is the answer, as for one found running.
+    PONDER_ASSIGN_OR_RETURN(v1::Experiment now, StoredExperiment(id));
+    if (running_or_done(now)) return now;
   }
-  return deps_.runner->Start(start.spec());
+  return resumed;
 }
 
 PonderService::Unary* PonderService::StartExperiment(grpc::CallbackServerContext* context,

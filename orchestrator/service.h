@@ -18,6 +18,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "orchestrator/experiment_runner.h"
 #include "orchestrator/model_registry.h"
 #include "orchestrator/solve_executor.h"
@@ -117,6 +118,9 @@ class PonderService final : public RawPonderService {
 
   ServiceDependencies deps_;
   std::atomic<int> watchers_{0};
+  // Held by a StartExperiment{resume} from its look for a resumable experiment to the start or
+  // resume it leads to, so that concurrent calls for one spec make one experiment.
+  absl::Mutex resume_mu_;
 };
 
 }  // namespace ponder::orchestrator
