@@ -270,11 +270,11 @@ absl::Status ModelWeights::LoadTensors(Source& source) {
         (name == "lm_head.weight" && c.tied_embeddings)) {
       continue;
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat(source.file(), ": tensor '", name, "' is not part of the ",
-                     AsAbsl(ArchitectureName(c.architecture)),
-                     " model its configuration describes (", c.num_layers, " layers",
-                     c.attention_bias ? "" : ", no attention biases", "); refusing to ignore it"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source.file(), ": tensor '", name, "' is not part of the ",
+        AsAbsl(ArchitectureName(c.architecture)), " model its configuration describes (",
+        c.num_layers, c.num_layers == 1 ? " layer" : " layers",
+        c.attention_bias ? "" : ", no attention biases", "); refusing to ignore it"));
   }
   rope_inv_freq_ = c.RopeInverseFrequencies();
   return absl::OkStatus();
