@@ -533,8 +533,16 @@ ChatTemplate ChatTemplate::FromJinja(std::string_view source, std::string bos_to
   if (Contains(source, "<|im_start|>")) {
     chat_template.kind_ = Kind::kChatML;
     chat_template.default_system_prompt_ = FindDefaultSystemPrompt(source);
-    const size_t bos = source.find("bos_token");
-    chat_template.chat_ml_bos_ = bos != std::string_view::npos && bos < source.find("<|im_start|>");
+    // Written: bos_token inside an output expression ({{ ... }}) before the first turn.
+    const size_t first_turn = source.find("<|im_start|>");
+    for (size_t bos = source.find("bos_token"); bos < first_turn;
+         bos = source.find("bos_token", bos + 1)) {
+      const size_t open = source.rfind("{{", bos), close = source.rfind("}}", bos);
+      if (open != std::string_view::npos && (close == std::string_view::npos || close < open)) {
+        chat_template.chat_ml_bos_ = true;
+        break;
+      }
+    }
     if (Contains(source, "</think>") &&
         (Contains(source, "last_query_index") || Contains(source, "reasoning_content"))) {
       chat_template.chat_ml_reasoning_ = ChatMlReasoning::kQwen3;

@@ -143,13 +143,18 @@ TEST(ChatTemplateTest, AChatMlTemplateThatWritesBosTokenStartsWithIt) {
   EXPECT_EQ(*chat_template.Apply(messages, true),
             "<s><|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n"
             "<|im_start|>assistant\n");
-  // A template that names bos_token only after its turns begin does not start with it.
-  const ChatTemplate later = ChatTemplate::FromJinja(
-      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
-      "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{# bos_token unused #}",
-      "<s>", "<|im_end|>");
-  EXPECT_EQ(*later.Apply(messages, false),
-            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n");
+  // A template that names bos_token only after its turns begin, or outside an output
+  // expression, does not start with it.
+  for (const char* bos_outside : {"", "{# bos_token is not written #}"}) {
+    const ChatTemplate later = ChatTemplate::FromJinja(
+        std::string(bos_outside) +
+            "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+            "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{# bos_token unused #}",
+        "<s>", "<|im_end|>");
+    EXPECT_EQ(*later.Apply(messages, false),
+              "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n")
+        << bos_outside;
+  }
 }
 
 // A ChatML message loop, for templates that differ only in their generation prompt.
