@@ -129,6 +129,9 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
     PONDER_ASSIGN_OR_RETURN(options.auth_token,
                             ponder::orchestrator::ReadAuthToken(f.auth_token_file));
   }
+  // Before the database is opened (or created) and the models are loaded.
+  PONDER_RETURN_IF_ERROR(
+      ponder::orchestrator::CheckListenAccess(options.listen_address, options.auth_token));
   ServiceLimits& limits = options.limits;
   limits.max_concurrent_solves = f.max_concurrent_solves;
   limits.max_queued_solves = f.max_queued_solves;

@@ -82,16 +82,21 @@ absl::Status ValidateListenAddress(std::string_view address) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
-    const ServerOptions& options, ModelRegistry& models, ExperimentStore& store,
-    ProblemSource& datasets, const StrategyFactory& strategies) {
-  PONDER_RETURN_IF_ERROR(ValidateListenAddress(options.listen_address));
-  if (options.auth_token.empty() && !IsLoopbackAddress(options.listen_address)) {
+absl::Status CheckListenAccess(std::string_view address, std::string_view auth_token) {
+  PONDER_RETURN_IF_ERROR(ValidateListenAddress(address));
+  if (auth_token.empty() && !IsLoopbackAddress(address)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("refusing to listen on '", options.listen_address,
+        absl::StrCat("refusing to listen on '", AsAbsl(address),
                      "' without an auth token: it is reachable from other machines; give "
                      "--auth-token-file FILE, or listen on 127.0.0.1"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
+    const ServerOptions& options, ModelRegistry& models, ExperimentStore& store,
+    ProblemSource& datasets, const StrategyFactory& strategies) {
+  PONDER_RETURN_IF_ERROR(CheckListenAccess(options.listen_address, options.auth_token));
   auto parts = std::make_unique<Parts>();
   parts->code_grader = std::make_unique<CodeGrader>();
   parts->pipeline = std::make_unique<SolvePipeline>(models, strategies, parts->code_grader.get());

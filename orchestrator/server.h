@@ -40,6 +40,10 @@ struct ServerOptions {
 // that is wrong (gRPC itself would take port 99999 for 34463).
 absl::Status ValidateListenAddress(std::string_view address);
 
+// ValidateListenAddress, and without an auth token a loopback address only (IsLoopbackAddress):
+// what Start checks first, for ponderd to check before it opens the database and loads models.
+absl::Status CheckListenAccess(std::string_view address, std::string_view auth_token);
+
 class PonderServer {
  public:
   // Starts serving. Errors: InvalidArgument for an address ValidateListenAddress refuses or a

@@ -894,6 +894,8 @@ TEST_F(PonderdTest, NonLoopbackNeedsATokenAndThenChecksIt) {
   refused.ReadAll();
   EXPECT_EQ(refused.Wait(), 2);
   EXPECT_THAT(Stderr(), HasSubstr("--auth-token-file"));
+  // Refused before the database is created (QA in stop 32: it was created, then refused).
+  EXPECT_FALSE(std::filesystem::exists(db_)) << db_;
 
   const std::string token_file = testing::TempPath("token");
   std::ofstream(token_file) << "e2e-token\n";
