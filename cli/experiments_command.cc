@@ -178,6 +178,12 @@ absl::Status Watch(PonderClient& client, int64_t id) {
   }
   PONDER_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
   if (state.id() != 0) PrintExperiment(state);
+  // An experiment that ends otherwise than completed is not a success for a script to go on
+  // from (QA in stop 32: it exited 0 whatever the end).
+  if (state.id() != 0 && state.status() != v1::EXPERIMENT_STATUS_COMPLETED) {
+    return absl::AbortedError(
+        absl::StrCat("experiment ", id, " ended ", StatusName(state.status()), ", not completed"));
+  }
   return absl::OkStatus();
 }
 

@@ -371,6 +371,17 @@ TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
   EXPECT_THAT(cancelled, HasSubstr("status: cancelled"));
   EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "cancelled");
   EXPECT_LT(Query(absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", id)), 80);
+  // Watching it ends at once, and not as a success.
+  ChildProcess watch;
+  const std::string watch_stderr = testing::TempPath("watch.stderr");
+  ASSERT_TRUE(watch.Start(BinaryPath("ponder"),
+                          {"experiments", "watch", absl::StrCat(id), "--server", address_},
+                          watch_stderr));
+  watch.ReadAll();
+  EXPECT_EQ(watch.Wait(), 1);
+  std::ifstream watch_file(watch_stderr);
+  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(watch_file), {}),
+              HasSubstr("ended cancelled, not completed"));
 
   // Cancelling the completed one changes nothing, and says so.
   ChildProcess again;
