@@ -373,13 +373,13 @@ TEST(ValidationTest, PageSizeAndIds) {
 TEST(AuthTest, LoopbackAddresses) {
   for (const char* address :
        {"127.0.0.1:50051", "localhost:1", "[::1]:50051", "127.1.2.3:0", "unix:/tmp/ponder.sock",
-        "ipv4:127.0.0.1:5", "[0:0:0:0:0:0:0:1]:50051", "ipv6:[::1]:5"}) {
+        "ipv4:127.0.0.1:5", "[0:0:0:0:0:0:0:1]:50051", "ipv6:[::1]:5", "[::ffff:127.0.0.1]:1"}) {
     EXPECT_TRUE(IsLoopbackAddress(address)) << address;
   }
   // Names that merely start like a loopback address resolve to whatever their DNS says.
   for (const char* address :
        {"0.0.0.0:50051", "[::]:50051", "10.0.0.2:1", "example.com:443", ":50051", "128.0.0.1:1",
-        "127.0.0.1.example.com:50051", "127.evil:1", "[::2]:1"}) {
+        "127.0.0.1.example.com:50051", "127.evil:1", "[::2]:1", "[::ffff:10.0.0.1]:1"}) {
     EXPECT_FALSE(IsLoopbackAddress(address)) << address;
   }
 }
