@@ -491,15 +491,15 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
     }
   }
 
-  // The tokenizer before anything is written: one the GGUF has must convert whole, and fit the
-  // embedding, or the folder could not be used (QA in stop 32: such conversions exited 0 with a
-  // note). A GGUF of weights alone gives a folder of weights alone, with the note below.
+  // The tokenizer before anything is written: a broken one, or one larger than the embedding,
+  // is an error (QA in stop 32: such conversions exited 0 with a note and a folder nothing could
+  // use). A GGUF of weights alone, or with a vocabulary tokenizer.json cannot express
+  // (SentencePiece: Unimplemented), gives a folder of weights, with the note below.
   absl::StatusOr<HuggingFaceTokenizerFiles> tokenizer = HuggingFaceTokenizerFromGguf(*gguf);
   if (gguf->Has("tokenizer.ggml.model")) {
-    if (!tokenizer.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(gguf_path, ": its tokenizer does not convert (",
-                       tokenizer.status().message(), "); nothing written"));
+    if (!tokenizer.ok() && !absl::IsUnimplemented(tokenizer.status())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          tokenizer.status().message(), " (its tokenizer does not convert; nothing written)"));
     }
     PONDER_ASSIGN_OR_RETURN(const std::vector<std::string_view> tokens,
                             gguf->GetStringArray("tokenizer.ggml.tokens"));

@@ -423,8 +423,10 @@ absl::StatusOr<HuggingFaceTokenizerFiles> HuggingFaceTokenizerFromGguf(const Ggu
   };
   std::optional<int32_t> padding;
   if (gguf.Has("tokenizer.ggml.padding_token_id")) {
-    PONDER_ASSIGN_OR_RETURN(const uint64_t id, gguf.GetUint("tokenizer.ggml.padding_token_id"));
-    if (id < tokens.size()) padding = static_cast<int32_t>(id);
+    // Any integer type; a negative or out-of-range id is no padding token, as the vocabulary
+    // reads its other special ids (a -1 stored signed refused the whole conversion).
+    PONDER_ASSIGN_OR_RETURN(const int64_t id, gguf.GetInt("tokenizer.ggml.padding_token_id"));
+    if (id >= 0 && static_cast<uint64_t>(id) < tokens.size()) padding = static_cast<int32_t>(id);
   }
   nlohmann::ordered_json config = {{"add_bos_token", add_bos},
                                    {"bos_token", token_or_null(bos)},
