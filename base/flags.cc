@@ -220,18 +220,7 @@ absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_
   return counts;
 }
 
-std::string TerminalSafe(std::string_view message) {
-  std::string safe;
-  safe.reserve(message.size());
-  for (const char c : message) {
-    if (IsControlCharacter(c) && c != '\n' && c != '\t') {
-      safe += Printable(std::string_view(&c, 1));
-    } else {
-      safe += c;
-    }
-  }
-  return safe;
-}
+std::string TerminalSafe(std::string_view message) { return Printable(message); }
 
 int ExitCodeFor(std::string_view program, const absl::Status& status) {
   if (status.ok()) return 0;

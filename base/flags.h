@@ -79,9 +79,9 @@ absl::Status CheckFlagRange(std::string_view flag, int64_t value, int64_t min,
 absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_view text, int min,
                                              int max);
 
-// `message` with its control characters but line breaks and tabs written as escapes (\x00,
-// \x1b ...): error messages quote what files and requests hold, and a NUL would cut the message
-// short, an escape sequence drive the terminal.
+// `message` on one line, its control characters written as escapes (\n, \x00, \x1b ...): error
+// messages quote what files and requests hold, and a NUL would cut the message short, an escape
+// sequence drive the terminal, a line break forge a line of its own.
 std::string TerminalSafe(std::string_view message);
 
 // Prints `status` the way Ponder's command-line programs do and returns the exit code for it:

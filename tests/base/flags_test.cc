@@ -175,12 +175,13 @@ TEST(ParseCountsTest, ReadsACommaSeparatedListAndNamesTheFirstBadPiece) {
   }
 }
 
-// What files and requests hold reaches error messages: a NUL cut the message short and an
-// escape sequence reached the terminal (QA in stop 32); line breaks and tabs stay.
-TEST(TerminalSafeTest, EscapesControlCharactersButLineBreaksAndTabs) {
+// What files and requests hold reaches error messages: a NUL cut the message short, an escape
+// sequence reached the terminal and a line break could forge a line (QA and review, stop 32).
+TEST(TerminalSafeTest, EscapesControlCharactersLineBreaksIncluded) {
   EXPECT_EQ(TerminalSafe(std::string("key 'evil\0tail'", 15)), "key 'evil\\x00tail'");
   EXPECT_EQ(TerminalSafe("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
-  EXPECT_EQ(TerminalSafe("two\nlines\tand a tab, \xc3\xa9"), "two\nlines\tand a tab, \xc3\xa9");
+  EXPECT_EQ(TerminalSafe("ponder: FAKE\nponder generate: all good\t\xc3\xa9"),
+            "ponder: FAKE\\nponder generate: all good\\t\xc3\xa9");
 }
 
 }  // namespace ponder
