@@ -289,7 +289,8 @@ absl::StatusOr<ModelConfig> ModelConfigFromHuggingFace(const nlohmann::json& jso
   PONDER_ASSIGN_OR_RETURN(int64_t kv_heads, JsonInt(json, "num_key_value_heads", source, heads));
   PONDER_ASSIGN_OR_RETURN(int64_t head_dim,
                           JsonInt(json, "head_dim", source, heads > 0 ? hidden / heads : 0));
-  if (!json.contains("head_dim") && heads > 0 && hidden % heads != 0) {
+  const bool head_dim_given = json.contains("head_dim") && !json["head_dim"].is_null();
+  if (!head_dim_given && heads > 0 && hidden % heads != 0) {
     return absl::InvalidArgumentError(absl::StrCat(AsAbsl(source), ": num_attention_heads ", heads,
                                                    " does not divide hidden_size ", hidden,
                                                    " (and no head_dim is given)"));

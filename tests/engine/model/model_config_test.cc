@@ -108,6 +108,12 @@ TEST(ModelConfigTest, ConfigJsonErrorsNameTheMember) {
     EXPECT_THAT(std::string(status.message()), HasSubstr("c.json")) << c.key;
     EXPECT_THAT(std::string(status.message()), HasSubstr(c.message)) << c.key;
   }
+  // A head_dim of null is no head size given (as for every member read here).
+  nlohmann::json null_head_dim = good;
+  null_head_dim["num_attention_heads"] = 5;
+  null_head_dim["head_dim"] = nullptr;
+  EXPECT_THAT(std::string(ModelConfigFromHuggingFace(null_head_dim, "c.json").status().message()),
+              HasSubstr("num_attention_heads 5 does not divide hidden_size 64"));
   // 1e308 is a double but not a float: rope_theta would be infinite.
   nlohmann::json json = good;
   json["rope_theta"] = 1e308;
