@@ -60,12 +60,13 @@ class GgufVocabularyReader {
 
   // A special-token id: `fallback` when the key is absent, none when it is the "no such token"
   // marker (-1, also as the unsigned 0xFFFFFFFF real GGUF files store). Another id past the
-  // vocabulary is an error: llama.cpp falls back to the type's default with a warning, and a gpt2
-  // vocabulary's default end token, 11, is a comma in Qwen's (QA in stop 32: generation stopped
-  // at the first comma).
+  // vocabulary is, with `strict` (the begin and end tokens), an error: llama.cpp falls back to
+  // the type's default with a warning, and a gpt2 vocabulary's default end token, 11, is a comma
+  // in Qwen's (QA in stop 32: generation stopped at the first comma); without, `fallback`, as
+  // llama.cpp reads it.
   absl::StatusOr<std::optional<int32_t>> ReadTokenId(std::string_view key,
                                                      std::optional<int32_t> fallback,
-                                                     int32_t vocab_size) const {
+                                                     int32_t vocab_size, bool strict) const {
     if (fallback.has_value() && *fallback >= vocab_size) fallback.reset();
     if (!gguf_.Has(key)) return fallback;
     const GgufValue* value = gguf_.Find(key);
@@ -80,6 +81,7 @@ class GgufVocabularyReader {
       if (id == 0xFFFFFFFFu || id == ~uint64_t{0}) return std::nullopt;
     }
     if (id >= static_cast<uint64_t>(vocab_size)) {
+      if (!strict) return fallback;
       return Error(key, absl::StrCat(id, " is past the vocabulary of ", vocab_size, " tokens"));
     }
     return static_cast<int32_t>(id);
@@ -172,18 +174,19 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const GgufFile& g
     state->pre_tokenizer = *std::move(pre_tokenizer);
     if (pre == "chatglm-bpe") default_bos.reset();
   }
+  PONDER_ASSIGN_OR_RETURN(state->bos_id, reader.ReadTokenId("tokenizer.ggml.bos_token_id",
+                                                            default_bos, vocab_size, true));
+  PONDER_ASSIGN_OR_RETURN(state->eos_id, reader.ReadTokenId("tokenizer.ggml.eos_token_id",
+                                                            default_eos, vocab_size, true));
   PONDER_ASSIGN_OR_RETURN(
-      state->bos_id, reader.ReadTokenId("tokenizer.ggml.bos_token_id", default_bos, vocab_size));
-  PONDER_ASSIGN_OR_RETURN(
-      state->eos_id, reader.ReadTokenId("tokenizer.ggml.eos_token_id", default_eos, vocab_size));
-  PONDER_ASSIGN_OR_RETURN(state->unknown_id, reader.ReadTokenId("tokenizer.ggml.unknown_token_id",
-                                                                default_unknown, vocab_size));
+      state->unknown_id,
+      reader.ReadTokenId("tokenizer.ggml.unknown_token_id", default_unknown, vocab_size, false));
   PONDER_ASSIGN_OR_RETURN(
       const std::optional<int32_t> eot_id,
-      reader.ReadTokenId("tokenizer.ggml.eot_token_id", std::nullopt, vocab_size));
+      reader.ReadTokenId("tokenizer.ggml.eot_token_id", std::nullopt, vocab_size, false));
   PONDER_ASSIGN_OR_RETURN(
       const std::optional<int32_t> eom_id,
-      reader.ReadTokenId("tokenizer.ggml.eom_token_id", std::nullopt, vocab_size));
+      reader.ReadTokenId("tokenizer.ggml.eom_token_id", std::nullopt, vocab_size, false));
   PONDER_ASSIGN_OR_RETURN(state->add_bos_by_default,
                           reader.ReadBool("tokenizer.ggml.add_bos_token", add_bos));
   if (state->add_bos_by_default && !state->bos_id.has_value()) state->add_bos_by_default = false;

@@ -303,6 +303,13 @@ TEST(GgufVocabularyErrorsTest, NameTheFileKeyAndProblem) {
   // comma in Qwen's vocabulary for the end token); a negative one means none.
   gpt2.SetUint32("tokenizer.ggml.eos_token_id", 3);
   expect_error(gpt2, {"tokenizer.ggml.eos_token_id", "3 is past the vocabulary of 3 tokens"});
+  // Other special tokens past it are read as llama.cpp reads them: none (the file still loads).
+  gpt2.SetUint32("tokenizer.ggml.eos_token_id", 2);
+  gpt2.SetUint32("tokenizer.ggml.eot_token_id", 7);
+  gpt2.SetUint32("tokenizer.ggml.unknown_token_id", 9);
+  auto other_ids_past = FromGgufWriter(gpt2);
+  ASSERT_TRUE(other_ids_past.ok()) << other_ids_past.status();
+  EXPECT_EQ((*other_ids_past)->eos_id(), 2);
   for (bool as_unsigned : {false, true}) {  // -1, or 0xFFFFFFFF as real files store it
     if (as_unsigned) {
       gpt2.SetUint32("tokenizer.ggml.eos_token_id", 0xFFFFFFFFu);
