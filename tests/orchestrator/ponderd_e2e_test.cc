@@ -371,46 +371,37 @@ TEST_F(PonderdTest, ExperimentsCliStartsWatchesAndCancels) {
   EXPECT_THAT(cancelled, HasSubstr("status: cancelled"));
   EXPECT_EQ(QueryText(absl::StrCat("SELECT status FROM experiments WHERE id = ", id)), "cancelled");
   EXPECT_LT(Query(absl::StrCat("SELECT count(*) FROM runs WHERE experiment_id = ", id)), 80);
+  // `ponder ARGS`: its exit code and what it wrote to stderr.
+  auto ponder = [&](const std::vector<std::string>& args, const std::string& name) {
+    ChildProcess cli;
+    const std::string stderr_path = testing::TempPath(name + ".stderr");
+    EXPECT_TRUE(cli.Start(BinaryPath("ponder"), args, stderr_path));
+    cli.ReadAll();
+    const int code = cli.Wait();
+    std::ifstream file(stderr_path);
+    return std::make_pair(code, std::string(std::istreambuf_iterator<char>(file), {}));
+  };
+
   // Watching it ends at once, and not as a success.
-  ChildProcess watch;
-  const std::string watch_stderr = testing::TempPath("watch.stderr");
-  ASSERT_TRUE(watch.Start(BinaryPath("ponder"),
-                          {"experiments", "watch", absl::StrCat(id), "--server", address_},
-                          watch_stderr));
-  watch.ReadAll();
-  EXPECT_EQ(watch.Wait(), 1);
-  std::ifstream watch_file(watch_stderr);
-  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(watch_file), {}),
-              HasSubstr("ended cancelled, not completed"));
+  auto [watched, watch_err] =
+      ponder({"experiments", "watch", absl::StrCat(id), "--server", address_}, "watch");
+  EXPECT_EQ(watched, 1);
+  EXPECT_THAT(watch_err, HasSubstr("ended cancelled, not completed"));
 
   // Cancelling the completed one changes nothing, and says so.
-  ChildProcess again;
-  const std::string again_stderr = testing::TempPath("again.stderr");
-  ASSERT_TRUE(again.Start(BinaryPath("ponder"),
-                          {"experiments", "cancel", "1", "--server", address_}, again_stderr));
-  again.ReadAll();
-  EXPECT_EQ(again.Wait(), 0);
-  std::ifstream again_file(again_stderr);
-  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(again_file), {}),
-              HasSubstr("experiment 1 was already completed; nothing to cancel"));
+  auto [again, again_err] = ponder({"experiments", "cancel", "1", "--server", address_}, "again");
+  EXPECT_EQ(again, 0);
+  EXPECT_THAT(again_err, HasSubstr("experiment 1 was already completed; nothing to cancel"));
 
   // An unknown action is named as such (it was asked for an experiment id).
-  ChildProcess bogus;
-  const std::string bogus_stderr = testing::TempPath("bogus.stderr");
-  ASSERT_TRUE(bogus.Start(BinaryPath("ponder"), {"experiments", "bogus", "--server", address_},
-                          bogus_stderr));
-  bogus.ReadAll();
-  EXPECT_EQ(bogus.Wait(), 2);
-  std::ifstream bogus_file(bogus_stderr);
-  EXPECT_THAT(std::string(std::istreambuf_iterator<char>(bogus_file), {}),
+  auto [bogus, bogus_err] = ponder({"experiments", "bogus", "--server", address_}, "bogus");
+  EXPECT_EQ(bogus, 2);
+  EXPECT_THAT(bogus_err,
               HasSubstr("unknown action 'bogus' (list, show, start, watch, cancel, resume)"));
 
-  ChildProcess missing;
-  ASSERT_TRUE(missing.Start(BinaryPath("ponder"),
-                            {"experiments", "show", "999", "--server", address_},
-                            testing::TempPath("missing.stderr")));
-  missing.ReadAll();
-  EXPECT_EQ(missing.Wait(), 1);  // NOT_FOUND
+  auto [missing, missing_err] =
+      ponder({"experiments", "show", "999", "--server", address_}, "missing");
+  EXPECT_EQ(missing, 1) << missing_err;  // NOT_FOUND
 }
 
 TEST_F(PonderdTest, ExperimentOnNamedDatasets) {
