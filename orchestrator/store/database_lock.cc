@@ -2,73 +2,154 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/store/sqlite.h"
 
 namespace ponder::orchestrator {
+namespace {
+
+// What every name of a file shares.
+using FileIdentity = std::pair<dev_t, ino_t>;
+
+// Descriptors of database files whose lock was released, by file. They stay open (see the
+// header: closing one would drop the POSIX locks SQLite holds on the file in this process) and
+// carry the next lock of the same file.
+ABSL_CONST_INIT absl::Mutex retired_mu(absl::kConstInit);
+absl::flat_hash_map<FileIdentity, std::vector<int>>& RetiredDescriptors()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(retired_mu) {
+  static auto* const retired = new absl::flat_hash_map<FileIdentity, std::vector<int>>;
+  return *retired;
+}
+
+void Retire(int fd) {
+  struct stat info;
+  if (fstat(fd, &info) != 0) return;  // cannot be: the descriptor stays open regardless
+  absl::MutexLock lock(&retired_mu);
+  RetiredDescriptors()[{info.st_dev, info.st_ino}].push_back(fd);
+}
+
+// A retired descriptor of the file `info` describes, or -1.
+int TakeRetired(const struct stat& info) {
+  absl::MutexLock lock(&retired_mu);
+  auto it = RetiredDescriptors().find(FileIdentity{info.st_dev, info.st_ino});
+  if (it == RetiredDescriptors().end() || it->second.empty()) return -1;
+  const int fd = it->second.back();
+  it->second.pop_back();
+  return fd;
+}
+
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int FlockRetryingInterrupts(int fd, int operation) {
+  int result;
+  do {
+    result = flock(fd, operation);
+  } while (result != 0 && errno == EINTR);
+  return result;
+}
+
+}  // namespace
 
 absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode mode,
                                                    std::string_view holder) {
-  // Nothing is created beside a path that can never be a database.
+  if (path == ":memory:") return DatabaseLock(-1, "");
+  // Nothing is created at a path that can never be a database.
   PONDER_RETURN_IF_ERROR(sqlite::CheckDatabasePath(path));
-  const std::string lock_path = LockPath(path);
-  // flock needs no write access: whoever may read the file may take the lock (0666 less the
-  // umask for a new one, as for the database).
-  const int fd = open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("database '", path, "': cannot open its lock file '",
-                                               lock_path, "': ", std::strerror(errno)));
+  // The lock must end up on the file `path` names: one a failed process removed (the destructor)
+  // between our open and our lock is given up for the one that replaced it.
+  constexpr int kAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    struct stat before;
+    int fd = stat(path.c_str(), &before) == 0 ? TakeRetired(before) : -1;
+    std::string created_path;
+    // flock needs no write access: whoever may read the file may take the lock.
+    if (fd < 0) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      // As SQLite creates a database: 0644 less the umask.
+      fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) {
+        std::error_code error;
+        created_path = std::filesystem::canonical(path, error).string();
+        if (error) created_path.clear();  // it is kept, then
+      }
+    }
+    if (fd < 0) {
+      return absl::UnavailableError(
+          absl::StrCat("database '", path, "': cannot open it to lock it: ", std::strerror(errno)));
+    }
+    DatabaseLock lock(fd, std::move(created_path));
+    if (FlockRetryingInterrupts(fd, (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) !=
+        0) {
+      if (errno != EWOULDBLOCK) {
+        return absl::UnavailableError(
+            absl::StrCat("database '", path, "': cannot lock it: ", std::strerror(errno)));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database '", path, "' is in use by ",
+          mode == Mode::kExclusive
+              ? "another process that runs experiments on it (a ponderd or a ponder bench)"
+              : "a ponderd or a resuming ponder bench",
+          "; ", AsAbsl(holder),
+          " cannot run beside it (one server per database; benchmarks may share one, not with a "
+          "server)"));
+    }
+    struct stat locked;
+    struct stat now;
+    if (fstat(fd, &locked) == 0 && stat(path.c_str(), &now) == 0 && SameFile(locked, now)) {
+      return lock;
+    }
+    lock.created_path_.clear();  // not ours to remove any more
+    if (attempt == kAttempts) {
+      return absl::UnavailableError(absl::StrCat(
+          "database '", path, "': the file keeps being removed or replaced while it is locked"));
+    }
   }
-  DatabaseLock lock(fd);
-  int result;
-  do {
-    result = flock(fd, (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
-  } while (result != 0 && errno == EINTR);
-  if (result == 0) return lock;
-  if (errno != EWOULDBLOCK) {
-    return absl::UnavailableError(absl::StrCat("database '", path, "': cannot lock '", lock_path,
-                                               "': ", std::strerror(errno)));
-  }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "database '", path, "' is in use by ",
-      mode == Mode::kExclusive
-          ? "another process that runs experiments on it (a ponderd or a ponder bench)"
-          : "a ponderd or a resuming ponder bench",
-      "; ", AsAbsl(holder),
-      " cannot run beside it (one server per database; benchmarks may share one, not with a "
-      "server)"));
 }
 
-std::string DatabaseLock::LockPath(const std::string& path) {
-  // The database's own name, through symbolic links, so that every spelling of it shares one
-  // lock (for a new file, its folder's).
-  std::error_code error;
-  std::filesystem::path resolved = std::filesystem::weakly_canonical(path, error);
-  if (error) resolved = path;
-  return resolved.string() + ".lock";
+void DatabaseLock::Release() {
+  if (fd_ < 0) return;
+  if (!created_path_.empty()) {
+    // Nobody wrote to the file this lock created: it is removed, unless another process holds
+    // the lock too (a benchmark sharing it may be about to write), or the path no longer names it.
+    struct stat held;
+    struct stat named;
+    if (FlockRetryingInterrupts(fd_, LOCK_EX | LOCK_NB) == 0 && fstat(fd_, &held) == 0 &&
+        held.st_size == 0 && stat(created_path_.c_str(), &named) == 0 && SameFile(held, named)) {
+      unlink(created_path_.c_str());
+    }
+  }
+  FlockRetryingInterrupts(fd_, LOCK_UN);
+  Retire(std::exchange(fd_, -1));
 }
 
-DatabaseLock::DatabaseLock(DatabaseLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+DatabaseLock::DatabaseLock(DatabaseLock&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), created_path_(std::move(other.created_path_)) {}
 
 DatabaseLock& DatabaseLock::operator=(DatabaseLock&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) close(fd_);
+    Release();
     fd_ = std::exchange(other.fd_, -1);
+    created_path_ = std::move(other.created_path_);
   }
   return *this;
 }
 
-DatabaseLock::~DatabaseLock() {
-  if (fd_ >= 0) close(fd_);  // the last descriptor of the open file: the lock goes with it
-}
+DatabaseLock::~DatabaseLock() { Release(); }
 
 }  // namespace ponder::orchestrator

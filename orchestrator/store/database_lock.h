@@ -4,17 +4,23 @@
 // and let two processes record its status. So does `ponder bench --resume` (it takes over an
 // experiment a dead benchmark left running). Other benchmarks share it with each other.
 //
-// The lock is an advisory flock(2) on a file beside the database, `<database>.lock` (the path
-// through symbolic links; created when missing and left in place), held for the life of the
-// DatabaseLock; the kernel drops it when the process dies (kill -9 too). It is never the database
-// file itself: closing a descriptor of that file would drop the POSIX locks SQLite holds on it
-// in this process. Take it before opening the store, so that a refused process has written
-// nothing to the database (the lock file may have been created).
+// The lock is an advisory flock(2) on the database file itself, so every name of the file (a
+// symbolic link, a hard link, another spelling of its path) shares it; a missing database is
+// created empty to carry it. It is held for the life of the DatabaseLock, and the kernel drops it
+// when the process dies (kill -9 too). On Linux flock locks and the POSIX (fcntl) locks SQLite
+// takes on the same file are independent of each other, but POSIX drops every fcntl lock a
+// process holds on a file when any descriptor of that file is closed: so the lock's descriptor
+// is never closed, only unlocked, and kept for the next lock of that file in this process (as
+// SQLite keeps its own, os_unix.c's "pending" descriptors). On NFS, where Linux emulates flock
+// with fcntl locks, this would interfere with SQLite's locks; SQLite's write-ahead log does not
+// work there either. Take the lock before opening the store, so that a refused process has
+// written nothing to the database.
 #ifndef PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 #define PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/statusor.h"
 
@@ -24,25 +30,31 @@ class DatabaseLock {
  public:
   enum class Mode { kShared, kExclusive };
 
-  // The lock of the database at `path`, without waiting: FailedPrecondition when another process
-  // holds it in a conflicting mode, saying that `holder` (e.g. "ponderd") cannot run beside it;
-  // the errors of sqlite::CheckDatabasePath, before any lock file is created, for a path that
-  // cannot be a database (a directory, a file that holds something else).
+  // The lock of the database at `path` (created empty when missing), without waiting:
+  // FailedPrecondition when another process holds it in a conflicting mode, saying that `holder`
+  // (e.g. "ponderd") cannot run beside it; the errors of sqlite::CheckDatabasePath, before
+  // anything is created, for a path that cannot be a database (a directory, a file that holds
+  // something else). A private in-memory database (":memory:") needs no lock: it gets one that
+  // holds nothing.
   static absl::StatusOr<DatabaseLock> Acquire(const std::string& path, Mode mode,
                                               std::string_view holder);
-
-  // The file that carries the lock of the database at `path`.
-  static std::string LockPath(const std::string& path);
 
   DatabaseLock(DatabaseLock&& other) noexcept;
   DatabaseLock& operator=(DatabaseLock&& other) noexcept;
   DatabaseLock(const DatabaseLock&) = delete;
   DatabaseLock& operator=(const DatabaseLock&) = delete;
+  // Releases the lock. A database file this lock created and nobody has written to yet (the
+  // process failed before it opened the store) is removed first, when no other process holds
+  // the lock, so that a failed start leaves no empty database behind.
   ~DatabaseLock();
 
  private:
-  explicit DatabaseLock(int fd) : fd_(fd) {}
+  DatabaseLock(int fd, std::string created_path)
+      : fd_(fd), created_path_(std::move(created_path)) {}
+  void Release();
+
   int fd_ = -1;
+  std::string created_path_;  // the file this lock created, through symbolic links; or empty
 };
 
 }  // namespace ponder::orchestrator

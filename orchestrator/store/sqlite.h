@@ -70,7 +70,7 @@ class Statement {
 // naming the path for a directory or anything else that is not a regular file (SQLite reported
 // a directory as "disk I/O error"), FailedPrecondition "file is not a database" for a file that
 // holds something else. Database::Open checks this first; so does DatabaseLock::Acquire, so
-// that no lock file is left beside a path that can never be a database.
+// that nothing is created at a path that can never be a database.
 absl::Status CheckDatabasePath(const std::string& path);
 
 class Database {

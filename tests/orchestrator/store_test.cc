@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -387,24 +388,80 @@ TEST(SchemaTest, ARelativePathThatStartsWithFileIsThatFile) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(name + suffix);
 }
 
-// Every spelling of a database shares its lock: a symbolic link to it is refused while the
-// database is held.
-TEST(DatabaseLockTest, ASymbolicLinkSharesTheLock) {
+// Every name of a database shares its lock: a symbolic link to it, and a hard link (the lock was
+// a file named after the database's path, so a second server through a hard link took a lock of
+// its own and ran beside the first, QA F7), are refused while the database is held.
+TEST(DatabaseLockTest, EveryNameOfTheFileSharesTheLock) {
   const std::string path = TempPath("locked.db");
-  const std::string alias = TempPath("alias.db");
   ASSERT_TRUE(ExperimentStore::Open(path).ok());
-  std::filesystem::remove(alias);
-  std::filesystem::create_symlink(path, alias);
-  auto held = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "the first");
-  ASSERT_TRUE(held.ok()) << held.status();
-  auto second = DatabaseLock::Acquire(alias, DatabaseLock::Mode::kShared, "the second");
-  ASSERT_FALSE(second.ok());
-  EXPECT_THAT(std::string(second.status().message()), HasSubstr("the second cannot run beside"));
-  EXPECT_EQ(DatabaseLock::LockPath(alias), DatabaseLock::LockPath(path));
+  for (const bool hard : {false, true}) {
+    const std::string alias = TempPath(hard ? "hard_link.db" : "alias.db");
+    std::filesystem::remove(alias);
+    if (hard) {
+      std::filesystem::create_hard_link(path, alias);
+    } else {
+      std::filesystem::create_symlink(path, alias);
+    }
+    {
+      auto held = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "the first");
+      ASSERT_TRUE(held.ok()) << held.status();
+      auto second = DatabaseLock::Acquire(alias, DatabaseLock::Mode::kShared, "the second");
+      ASSERT_FALSE(second.ok()) << alias;
+      EXPECT_TRUE(absl::IsFailedPrecondition(second.status())) << second.status();
+      EXPECT_THAT(std::string(second.status().message()),
+                  HasSubstr("the second cannot run beside"));
+    }
+    // Released, it is free through either name, and benchmarks still share it.
+    auto first = DatabaseLock::Acquire(alias, DatabaseLock::Mode::kShared, "a benchmark");
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_TRUE(DatabaseLock::Acquire(path, DatabaseLock::Mode::kShared, "another").ok());
+  }
+}
+
+// The lock is on the database file itself, where SQLite keeps its POSIX locks, which closing any
+// descriptor of the file would drop: releasing the lock must leave those of the open connections.
+TEST(DatabaseLockTest, ReleasingItKeepsTheLocksOfOpenConnections) {
+  const std::string path = TempPath("released.db");
+  auto lock = std::make_optional(
+      DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "a test").value());
+  auto db = sqlite::Database::Open(path);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE(db->Execute("CREATE TABLE t (x INTEGER)").ok());
+  ASSERT_FALSE(AnotherProcessCouldLockExclusively(path));
+  lock.reset();
+  EXPECT_FALSE(AnotherProcessCouldLockExclusively(path));
+  auto again = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "a test");
+  ASSERT_TRUE(again.ok()) << again.status();
+  // Assigned over, it is released too.
+  again = DatabaseLock::Acquire(TempPath("other_released.db"), DatabaseLock::Mode::kShared, "a");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "a test").ok());
+  EXPECT_FALSE(AnotherProcessCouldLockExclusively(path));
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM t"), 0);
+}
+
+// A missing database is created to carry the lock, so a second process is refused from the
+// start; one that fails before writing anything leaves no empty database behind.
+TEST(DatabaseLockTest, ANewDatabaseIsLockedAndRemovedIfNothingWasWritten) {
+  const std::string path = TempPath("new_locked.db");
+  std::filesystem::remove(path);
+  {
+    auto held = DatabaseLock::Acquire(path, DatabaseLock::Mode::kShared, "the first");
+    ASSERT_TRUE(held.ok()) << held.status();
+    EXPECT_TRUE(std::filesystem::exists(path));
+    EXPECT_FALSE(DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "the second").ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  {
+    auto held = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "a server");
+    ASSERT_TRUE(held.ok()) << held.status();
+    ASSERT_TRUE(ExperimentStore::Open(path).ok());
+  }
+  EXPECT_TRUE(sqlite::Database::Open(path, sqlite::Database::Access::kReadOnly).ok());
 }
 
 // A directory was "disk I/O error", and a refused path kept the lock file created beside it.
-TEST(DatabaseLockTest, APathThatCannotBeADatabaseIsRefusedLeavingNoLockFile) {
+TEST(DatabaseLockTest, APathThatCannotBeADatabaseIsRefused) {
   const std::string directory = TempPath("directory.db");
   std::filesystem::create_directories(directory);
   const std::string text = TempPath("text.db");
@@ -418,7 +475,6 @@ TEST(DatabaseLockTest, APathThatCannotBeADatabaseIsRefusedLeavingNoLockFile) {
     auto lock = DatabaseLock::Acquire(path, DatabaseLock::Mode::kExclusive, "a test");
     ASSERT_FALSE(lock.ok()) << path;
     EXPECT_THAT(std::string(lock.status().message()), HasSubstr(message));
-    EXPECT_FALSE(std::filesystem::exists(DatabaseLock::LockPath(path))) << path;
     absl::StatusOr<sqlite::Database> db = sqlite::Database::Open(path);
     ASSERT_FALSE(db.ok()) << path;
     EXPECT_THAT(std::string(db.status().message()), HasSubstr(message));
