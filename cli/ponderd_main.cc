@@ -120,6 +120,36 @@ absl::Status ParseFlags(std::span<char* const> args, Flags& f) {
   return f.engine.Options().status();
 }
 
+// Serves on the database `Serve` locked until a stop signal; `served` tells whether it got as
+// far as listening. The store is closed when it returns.
+absl::Status ServeOn(const Flags& f, const ponder::orchestrator::ServerOptions& options,
+                     const ponder::engine::LocalEngineOptions& engine_options,
+                     const sigset_t& stop_signals, bool& served) {
+  PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));
+  PONDER_ASSIGN_OR_RETURN(
+      auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
+  // Experiments may name a dataset (spec.dataset) instead of listing problems.
+  ponder::orchestrator::DatasetRegistry datasets;
+  ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, [](const std::string& line) {
+    std::fprintf(stderr, "ponderd: %s\n", line.c_str());
+  });
+
+  PONDER_ASSIGN_OR_RETURN(auto server, ponder::orchestrator::PonderServer::Start(
+                                           options, models->registry(), *store, datasets));
+  served = true;
+  std::printf("ponderd: listening on %s (model %s, database %s)\n", server->address().c_str(),
+              f.model.c_str(), f.db.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "ponderd: %s: interrupting experiments and shutting down\n",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  server->Shutdown(absl::Seconds(f.shutdown_grace_seconds));
+  std::fprintf(stderr, "ponderd: stopped\n");
+  return absl::OkStatus();
+}
+
 absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
   Flags f;
   PONDER_RETURN_IF_ERROR(ParseFlags(args, f));
@@ -147,33 +177,17 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
 
   PONDER_ASSIGN_OR_RETURN(ponder::engine::LocalEngineOptions engine_options, f.engine.Options());
   // The database's lock first: a second server is refused before it opens the database or
-  // loads a model. Declared first, so that it is released after the store is closed.
+  // loads a model.
   PONDER_ASSIGN_OR_RETURN(
       ponder::orchestrator::DatabaseLock lock,
       ponder::orchestrator::DatabaseLock::Acquire(
           f.db, ponder::orchestrator::DatabaseLock::Mode::kExclusive, "ponderd"));
-  PONDER_ASSIGN_OR_RETURN(auto store, ponder::orchestrator::ExperimentStore::Open(f.db));
-  PONDER_ASSIGN_OR_RETURN(
-      auto models, ponder::orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
-  // Experiments may name a dataset (spec.dataset) instead of listing problems.
-  ponder::orchestrator::DatasetRegistry datasets;
-  ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, [](const std::string& line) {
-    std::fprintf(stderr, "ponderd: %s\n", line.c_str());
-  });
-
-  PONDER_ASSIGN_OR_RETURN(auto server, ponder::orchestrator::PonderServer::Start(
-                                           options, models->registry(), *store, datasets));
-  std::printf("ponderd: listening on %s (model %s, database %s)\n", server->address().c_str(),
-              f.model.c_str(), f.db.c_str());
-  std::fflush(stdout);
-
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  std::fprintf(stderr, "ponderd: %s: interrupting experiments and shutting down\n",
-               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  server->Shutdown(absl::Seconds(f.shutdown_grace_seconds));
-  std::fprintf(stderr, "ponderd: stopped\n");
-  return absl::OkStatus();
+  bool served = false;
+  const absl::Status status = ServeOn(f, options, engine_options, stop_signals, served);
+  // A run that fails before it serves (a port in use, a model that does not load) leaves no new
+  // database behind: a typo in --listen or --db made an empty experiment database.
+  if (!status.ok() && !served) lock.RemoveCreatedDatabase();
+  return status;
 }
 
 }  // namespace

@@ -122,6 +122,19 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
   }
 }
 
+void DatabaseLock::RemoveCreatedDatabase() {
+  if (fd_ < 0 || created_path_.empty()) return;
+  struct stat held;
+  struct stat named;
+  if (fstat(fd_, &held) == 0 && stat(created_path_.c_str(), &named) == 0 && SameFile(held, named)) {
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+      unlink(absl::StrCat(created_path_, suffix).c_str());
+    }
+    unlink(created_path_.c_str());
+  }
+  created_path_.clear();
+}
+
 void DatabaseLock::Release() {
   if (fd_ < 0) return;
   if (!created_path_.empty()) {

@@ -39,6 +39,13 @@ class DatabaseLock {
   static absl::StatusOr<DatabaseLock> Acquire(const std::string& path, Mode mode,
                                               std::string_view holder);
 
+  // Removes the database file this lock created (it was missing when the lock was taken), with
+  // the files SQLite keeps beside it (FILE-wal, FILE-shm, FILE-journal), whatever it holds: for a
+  // process that fails before it has recorded anything (ponderd that cannot listen), once every
+  // connection it opened to the database is closed. Nothing for a file the lock did not create.
+  // Hold the lock kExclusive: no other process may be using the file.
+  void RemoveCreatedDatabase();
+
   DatabaseLock(DatabaseLock&& other) noexcept;
   DatabaseLock& operator=(DatabaseLock&& other) noexcept;
   DatabaseLock(const DatabaseLock&) = delete;

@@ -676,18 +676,30 @@ TEST_F(PonderdTest, OneServerPerDatabaseAndNoBenchmarkBesideIt) {
 
 // gRPC sets SO_REUSEPORT by default: a second ponderd on a port in use also "listened", and the
 // kernel split the clients between the two servers.
+// A run that cannot listen leaves no new database behind (it left an empty experiment database
+// with its tables), and one it did not create as it was.
 TEST_F(PonderdTest, SecondServerOnAPortInUseIsRefused) {
   ChildProcess first;
   ASSERT_TRUE(StartPonderd(first));
-  ChildProcess second;
-  ASSERT_TRUE(second.Start(BinaryPath("ponderd"),
-                           {"--model", testing::TinyModelPath(), "--db",
-                            testing::TempPath("other.db"), "--listen", address_, "--threads", "1"},
-                           stderr_));
-  EXPECT_EQ(second.WaitForLine("listening on "), "");
-  EXPECT_EQ(second.Wait(), 1);
-  EXPECT_THAT(Stderr(),
-              HasSubstr(absl::StrCat("cannot listen on '", address_, "' (address in use")));
+  const std::string new_db = testing::TempPath("other.db");
+  const std::string old_db = testing::TempPath("existing.db");
+  std::filesystem::remove(new_db);
+  ASSERT_TRUE(sqlite::Database::Open(old_db).ok());
+  for (const std::string& db : {new_db, old_db}) {
+    ChildProcess second;
+    ASSERT_TRUE(second.Start(
+        BinaryPath("ponderd"),
+        {"--model", testing::TinyModelPath(), "--db", db, "--listen", address_, "--threads", "1"},
+        stderr_));
+    EXPECT_EQ(second.WaitForLine("listening on "), "");
+    EXPECT_EQ(second.Wait(), 1);
+    EXPECT_THAT(Stderr(),
+                HasSubstr(absl::StrCat("cannot listen on '", address_, "' (address in use")));
+  }
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    EXPECT_FALSE(std::filesystem::exists(new_db + suffix)) << suffix;
+  }
+  EXPECT_TRUE(std::filesystem::exists(old_db));
 }
 
 // The address printed is the one clients use: a unix socket as given (it printed "unix:1"), and
