@@ -391,6 +391,17 @@ DataDir ResolveDataDir(std::string_view flag) {
   return {DefaultDataDir(), "default"};
 }
 
+absl::StatusOr<std::string> ResolveSplit(const DatasetInfo& info, std::string_view split) {
+  const std::vector<std::string>& splits = info.splits;
+  if (split.empty()) return splits.front();
+  if (std::find(splits.begin(), splits.end(), split) == splits.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset '", info.name, "' has no split '", Printable(split, 64),
+                     "' (splits: ", absl::StrJoin(splits, ", "), ")"));
+  }
+  return std::string(split);
+}
+
 absl::StatusOr<std::string> LocateDatasetSource(std::string_view name, std::string_view split,
                                                 std::string_view data_dir) {
   const DatasetInfo* info = FindDataset(name);
@@ -450,13 +461,9 @@ absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOp
     return absl::InvalidArgumentError(absl::StrCat("offset (", options.offset, ") and limit (",
                                                    options.limit, ") must not be negative"));
   }
-  const std::vector<std::string>& splits = spec->info.splits;
-  std::string split = options.split.empty() ? splits.front() : options.split;
-  if (std::find(splits.begin(), splits.end(), split) == splits.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset '", spec->info.name, "' has no split '", Printable(split, 64),
-                     "' (splits: ", absl::StrJoin(splits, ", "), ")"));
-  }
+  absl::StatusOr<std::string> resolved = ResolveSplit(spec->info, options.split);
+  if (!resolved.ok()) return resolved.status();
+  const std::string split = *std::move(resolved);
   LoadedDataset loaded;
   if (spec->info.generated) {
     if (absl::Status status = LoadArith(split, options, loaded); !status.ok()) return status;

@@ -133,6 +133,10 @@ const std::vector<DatasetInfo>& ListDatasets();
 // The dataset called `name`, or nullptr.
 const DatasetInfo* FindDataset(std::string_view name);
 
+// The split of `info` that `split` names: the default (the first) for an empty one;
+// InvalidArgument "dataset '<name>' has no split '<split>' (splits: ...)" for one it lacks.
+absl::StatusOr<std::string> ResolveSplit(const DatasetInfo& info, std::string_view split);
+
 // The data folder to use and why: `flag` when non-empty ("--data-dir"), else the environment
 // variable PONDER_DATA_DIR when set and non-empty, else DefaultDataDir() ("default"). The
 // folder is not checked for existence.

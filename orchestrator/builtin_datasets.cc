@@ -86,18 +86,18 @@ v1::Problem ProblemProto(const datasets::Problem& row) {
 int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_dir,
                             std::function<void(const std::string& line)> report) {
   int registered = 0;
+  // ListDatasets' entries live as long as the program: a loader may point at its own.
   for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
     const std::string name = info.name;
-    const std::vector<std::string> splits = info.splits;
     registry.Register(
         name,
-        [name, splits, data_dir,
+        [name, dataset = &info, data_dir,
          report](const std::string& split) -> absl::StatusOr<std::vector<v1::Problem>> {
           // Named as the request's field (the loader's message names none).
-          if (!split.empty() && std::find(splits.begin(), splits.end(), split) == splits.end()) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "dataset.split: dataset '", name, "' has no split '", Printable(split, 64),
-                "' (splits: ", absl::StrJoin(splits, ", "), ")"));
+          if (absl::StatusOr<std::string> known = datasets::ResolveSplit(*dataset, split);
+              !known.ok()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat("dataset.split: ", known.status().message()));
           }
           datasets::DatasetOptions options;
           options.data_dir = datasets::ResolveDataDir(data_dir).path;

@@ -72,6 +72,24 @@ TEST(LoadDataset, SkipsMalformedGsm8kLinesNamingFileAndLine) {
   EXPECT_THAT(loaded.sources, ElementsAre(file));
 }
 
+// The loader and the service's dataset registry checked the split each with a copy of the
+// rule; both use ResolveSplit now, so they cannot drift apart.
+TEST(ResolveSplit, GivesTheDefaultOrAKnownSplitAndRefusesOthersListingThem) {
+  const DatasetInfo* gsm8k = FindDataset("gsm8k");
+  ASSERT_NE(gsm8k, nullptr);
+  EXPECT_EQ(ResolveSplit(*gsm8k, "").value(), gsm8k->splits.front());
+  EXPECT_EQ(ResolveSplit(*gsm8k, "train").value(), "train");
+  absl::StatusOr<std::string> unknown = ResolveSplit(*gsm8k, "val\n");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(unknown.status()));
+  EXPECT_EQ(unknown.status().message(),
+            "dataset 'gsm8k' has no split 'val\\n' (splits: test, train)");
+  // The loader gives the same error.
+  absl::StatusOr<LoadedDataset> loaded = LoadDataset("gsm8k", {.split = "val\n"});
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status(), unknown.status());
+}
+
 TEST(LoadDataset, ReadsGzipCompressedJsonLines) {
   TempFolder data;
   WriteFile(data / "math500/test.jsonl.gz",
