@@ -7,8 +7,9 @@
 # PONDER_CUDA_GATE_UP_UNROLL, the down product on our kernel, PONDER_CUDA_SKINNY_DOWN, weights
 # through shared memory by cp.async, PONDER_CUDA_SKINNY_ASYNC=1), decode attention's pipelining
 # rule beside never and always, sampled draws by clusters (the default on Hopper) and by one
-# block, each beside the defaults, and a profile (Nsight Compute) of a batch-1 decode step,
-# kernel by kernel.
+# block, stop 33's candidates for split attention (the merge in thread block clusters,
+# PONDER_CUDA_SPLIT_MERGE=cluster; fewer, longer stretches, PONDER_CUDA_SPLIT_KEYS), each beside
+# the defaults, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -19,7 +20,7 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated:
-# tests, bench, rule, wide, skinny, unroll, pipeline, sampled) picks sections;
+# tests, bench, rule, wide, skinny, unroll, pipeline, sampled, split) picks sections;
 # TEST_SETTINGS runs the GPU tests (part `tests`) again with those settings (VAR=value,
 # space-separated); PROFILE=0 skips the batch-1 profile, PROFILE_SETTINGS gives it settings,
 # PROFILE=2 adds batch-16 decode and prefill profiles (with the defaults). On an H200 in stop 32
@@ -67,7 +68,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled}
+  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled,split}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -192,6 +193,21 @@ run() {
     rows "" "default" sampled.log --npl 1,16,64 --ntg 64 --temperature 0.8 --top-p 0.95
     rows PONDER_CUDA_DRAW_CLUSTER=1 "one block per draw" sampled.log --npl 1,16,64 --ntg 64 \
       --temperature 0.8 --top-p 0.95
+  fi
+  # Stop 33's candidates (written without a GPU): split attention's merge inside the first pass's
+  # thread block clusters (no merge kernel; the same bits), and stretches of at least 64 or 128
+  # keys instead of 32 (a context of 160 in 3 or 2 stretches instead of 5), alone and together, at
+  # the batch sizes that split (batch 1 and 4 at short contexts, 16 at 1 024), each beside the
+  # defaults.
+  if part split; then
+    step "split attention: the merge in clusters, longer stretches, beside the defaults"
+    local setting label
+    for setting in "" PONDER_CUDA_SPLIT_MERGE=cluster PONDER_CUDA_SPLIT_KEYS=64 \
+      PONDER_CUDA_SPLIT_KEYS=128 "PONDER_CUDA_SPLIT_MERGE=cluster PONDER_CUDA_SPLIT_KEYS=64" ""; do
+      label=${setting:-defaults}
+      rows "$setting" "$label" split.log --npl 1,4 --ntg 64
+      rows "$setting" "$label, context 1024" split.log --npl 1,16 --npp 1024 --ntg 32
+    done
   fi
   if [ "${PROFILE:-1}" != 0 ]; then
     step "Nsight Compute: a batch-1 decode step, context 128, ${PROFILE_SETTINGS:-the defaults}"

@@ -346,6 +346,10 @@ class CudaBackend final : public ForwardBackend {
   // head instead (kernels.h kPerHeadWide): kWideAttentionAuto by DecodeAttentionGoesWide's rule,
   // else while their mean context is at most this (PONDER_CUDA_WIDE_ATTENTION=N; 0: never).
   int64_t wide_attention_context_ = kWideAttentionAuto;
+  // How split attention merges its stretches and how long they are at least (kernels.h
+  // LaunchSplitAttention; PONDER_CUDA_SPLIT_MERGE, PONDER_CUDA_SPLIT_KEYS, stop 33's candidates).
+  SplitMerge split_merge_ = SplitMerge::kKernel;
+  int split_keys_ = kAttentionSplitKeys;
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   // Steps of at most this many tokens run their products on the matrix-vector kernels
   // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the down product and the output
@@ -510,6 +514,27 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                       : split == "grouped" ? DecodeAttention::kSplitGrouped
                       : split == "0"       ? DecodeAttention::kPerHead
                                            : DecodeAttention::kAuto;
+  // Stop 33's candidates for split attention, written without a GPU and not yet measured:
+  // PONDER_CUDA_SPLIT_MERGE=cluster merges a head's stretches inside the thread block cluster of
+  // its first pass (no merge kernel; the same bits), and PONDER_CUDA_SPLIT_KEYS=N makes stretches
+  // of at least N keys (32 by default: fewer, longer stretches at short contexts).
+  PONDER_ASSIGN_OR_RETURN(const std::string_view merge,
+                          Choice("PONDER_CUDA_SPLIT_MERGE", {"", "kernel", "cluster"}));
+  if (merge == "cluster") {
+    if (decode_attention_ == DecodeAttention::kSplitGrouped) {
+      return absl::InvalidArgumentError(
+          "PONDER_CUDA_SPLIT_MERGE=cluster takes the per-head first pass: it cannot go with "
+          "PONDER_CUDA_SPLIT_ATTENTION=grouped");
+    }
+    if (!SplitAttentionClusters()) {
+      return absl::InvalidArgumentError(
+          "PONDER_CUDA_SPLIT_MERGE=cluster: this device cannot run clusters of 16 thread blocks "
+          "(compute capability 9.0 and a build for it are needed)");
+    }
+    split_merge_ = SplitMerge::kCluster;
+  }
+  PONDER_ASSIGN_OR_RETURN(split_keys_, Count("PONDER_CUDA_SPLIT_KEYS", kAttentionMinSplitKeys,
+                                             kAttentionMaxSplitKeys, kAttentionSplitKeys));
 
   storage_ = ChooseStorage(weights_);
   // Prefill attention on the tensor cores (kernels.h LaunchPrefillAttention) for BF16 models,
@@ -756,7 +781,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
       split_attention && DecodeAttentionGoesWide(T * c.num_heads, contexts / T,
                                                  wide_attention_context_, multiprocessors_);
   if (wide_attention) split_attention = false;
-  if (split_attention) {
+  if (split_attention && split_merge_ == SplitMerge::kKernel) {  // clusters keep it on chip
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
         "split attention"));
@@ -929,12 +954,16 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
           storage_, wide, d_tables + key.table_entries, static_cast<int>(key.tiles), shape, l,
           d_positions, d_offsets, d_tables, cache, narrow, Next(), prefill_kernel_));
     } else if (key.split_attention) {
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(
-          storage_, wide, nt, shape, l, d_positions, d_offsets, d_tables, cache, narrow,
-          split_scratch_.data(), Next(),
-          decode_attention_ == DecodeAttention::kSplitGrouped ? AttentionKernel::kPerKvHead
-                                                              : AttentionKernel::kPerHead,
-          PipelinesDecodeAttention(T, DecodeAttentionLayout::kSplit)));
+      const SplitAttentionPlan plan{
+          .kernel = decode_attention_ == DecodeAttention::kSplitGrouped
+                        ? AttentionKernel::kPerKvHead
+                        : AttentionKernel::kPerHead,
+          .pipelined = PipelinesDecodeAttention(T, DecodeAttentionLayout::kSplit),
+          .merge = split_merge_,
+          .split_keys = split_keys_};
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
+                                                       d_offsets, d_tables, cache, narrow,
+                                                       split_scratch_.data(), Next(), plan));
     } else {
       // Decode steps a block per head (a wide one where key.wide_attention); prefill steps whose
       // heads the tiled kernels do not take.

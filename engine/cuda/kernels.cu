@@ -57,9 +57,9 @@ __device__ __forceinline__ void AwaitPreviousKernel() {
 }
 
 // Enqueues kernel<<<grid, block, shared, launch.stream>>>(args...) in thread block clusters of
-// `cluster` blocks along x (1: none), allowed to start early when launch.early_start.
+// `cluster` blocks (1 x 1 x 1: none), allowed to start early when launch.early_start.
 template <typename... Params, typename... Args>
-void StartClusters(int cluster, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared,
+void StartClusters(dim3 cluster, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared,
                    Launch launch, Args... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
@@ -72,9 +72,9 @@ void StartClusters(int cluster, void (*kernel)(Params...), dim3 grid, dim3 block
     attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attributes[count++].val.programmaticStreamSerializationAllowed = 1;
   }
-  if (cluster > 1) {
+  if (cluster.x * cluster.y * cluster.z > 1) {
     attributes[count].id = cudaLaunchAttributeClusterDimension;
-    attributes[count++].val.clusterDim = {static_cast<unsigned>(cluster), 1, 1};
+    attributes[count++].val.clusterDim = {cluster.x, cluster.y, cluster.z};
   }
   config.attrs = attributes;
   config.numAttrs = count;
@@ -85,7 +85,7 @@ void StartClusters(int cluster, void (*kernel)(Params...), dim3 grid, dim3 block
 template <typename... Params, typename... Args>
 void Start(void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared, Launch launch,
            Args... args) {
-  StartClusters(1, kernel, grid, block, shared, launch, args...);
+  StartClusters(dim3(1, 1, 1), kernel, grid, block, shared, launch, args...);
 }
 
 // Sum over the thread block (blockDim.x a multiple of 32, at most 1024), in an order fixed by
@@ -482,18 +482,19 @@ __global__ void __launch_bounds__(kWarps * 32)
       });
 }
 
-// Stretch s of the AttentionSplits(n) stretches of equal length (the last may be shorter) into
-// which flash-decoding cuts a sequence's n positions: [begin, last], or false when there is no
-// stretch s.
+// Stretch s of the AttentionSplits(n, split_keys) stretches of equal length (the last may be
+// shorter) into which flash-decoding cuts a sequence's n positions: [begin, last], or false when
+// there is no stretch s.
 struct Stretch {
   int begin, last;
 };
-__device__ __forceinline__ bool StretchOf(int n, int s, Stretch& stretch) {
-  const int splits = AttentionSplits(n);
+__device__ __forceinline__ bool StretchOf(int n, int s, int split_keys, Stretch& stretch) {
+  const int splits = AttentionSplits(n, split_keys);
   if (s >= splits) return false;
-  // No stretch is empty: with k = splits, n > kAttentionSplitKeys (k - 1) >= (k - 1)^2 (the
-  // static_assert), so the first k - 1 take (k - 1) ceil(n / k) <= (k - 1)(n + k - 1) / k < n.
-  static_assert(kAttentionMaxSplits - 1 <= kAttentionSplitKeys);
+  // No stretch is empty: with k = splits, n > split_keys (k - 1) >= (k - 1)^2 (split_keys >=
+  // kAttentionMinSplitKeys = kAttentionMaxSplits - 1 >= k - 1, the launcher's check), so the
+  // first k - 1 take (k - 1) ceil(n / k) <= (k - 1)(n + k - 1) / k < n.
+  static_assert(kAttentionMinSplitKeys >= kAttentionMaxSplits - 1);
   const int length = (n + splits - 1) / splits;
   stretch.begin = s * length;
   stretch.last = min(n, stretch.begin + length) - 1;
@@ -523,13 +524,13 @@ __device__ __forceinline__ void WritePartial(float* partial, int d, float numera
 // stretches exit.
 template <typename T, int kPerLane, bool kPipelined>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
-    SplitAttentionKernel(const float* qkv, AttentionShape shape, int layer,
+    SplitAttentionKernel(const float* qkv, AttentionShape shape, int layer, int split_keys,
                          const int32_t* positions, const int32_t* table_offsets,
                          const int32_t* block_tables, const T* cache, float* partials) {
   const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z;
   // The host's position and block table read before the wait, as PagedAttentionKernel does.
   Stretch stretch;
-  const bool has_stretch = StretchOf(positions[t] + 1, s, stretch);
+  const bool has_stretch = StretchOf(positions[t] + 1, s, split_keys, stretch);
   const int32_t* table = block_tables + table_offsets[t];
   AwaitPreviousKernel();
   if (!has_stretch) return;
@@ -541,29 +542,84 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
       });
 }
 
-// Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
-// the order of the stretches, into out[t][h] (16-bit).
-template <typename T>
-__global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* positions,
-                                          const float* partials, T* out) {
-  const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
-  const int splits = AttentionSplits(positions[t] + 1);  // the host's, read before the wait
-  AwaitPreviousKernel();
-  const float* partial = HeadPartials(partials, shape, t, h);
+// Merges a head's partial softmaxes (WritePartial's layout; partial_of(s) the one of stretch s <
+// splits), in the order of the stretches, into out_head[0..D) (16-bit), spread over the block's
+// threads. The one merge of the split passes, so the merge kernel and the clusters give the same
+// bits.
+template <typename T, typename PartialOf>
+__device__ __forceinline__ void MergeStretches(int D, int splits, PartialOf&& partial_of,
+                                               T* out_head) {
   float maximum = -INFINITY;
-  for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial[s * (D + 2)]);
+  for (int s = 0; s < splits; ++s) maximum = fmaxf(maximum, partial_of(s)[0]);
   float denominator = 0.0f;
   for (int s = 0; s < splits; ++s) {
-    denominator += partial[s * (D + 2) + 1] * expf(partial[s * (D + 2)] - maximum);
+    const float* partial = partial_of(s);
+    denominator += partial[1] * expf(partial[0] - maximum);
   }
-  T* out_head = out + static_cast<size_t>(t) * shape.num_heads * D + h * D;
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float numerator = 0.0f;
     for (int s = 0; s < splits; ++s) {
-      numerator += partial[s * (D + 2) + 2 + d] * expf(partial[s * (D + 2)] - maximum);
+      const float* partial = partial_of(s);
+      numerator += partial[2 + d] * expf(partial[0] - maximum);
     }
     out_head[d] = FromFloat<T>(numerator / denominator);
   }
+}
+
+// Flash-decoding's second pass: block (t, h) merges token t's partial softmaxes for head h, in
+// the order of the stretches, into out[t][h] (16-bit).
+template <typename T>
+__global__ void SplitAttentionMergeKernel(AttentionShape shape, int split_keys,
+                                          const int32_t* positions, const float* partials, T* out) {
+  const int t = blockIdx.x, h = blockIdx.y, D = shape.head_dim;
+  // The host's, read before the wait.
+  const int splits = AttentionSplits(positions[t] + 1, split_keys);
+  AwaitPreviousKernel();
+  const float* partial = HeadPartials(partials, shape, t, h);
+  MergeStretches(
+      D, splits, [&](int s) { return partial + s * (D + 2); },
+      out + static_cast<size_t>(t) * shape.num_heads * D + h * D);
+}
+
+// Both passes in one kernel (LaunchSplitAttention's SplitMerge::kCluster): the blocks (t, h, 0)
+// to (t, h, kAttentionMaxSplits - 1) are a thread block cluster along z, so block (t, h, s) is
+// the cluster's block of rank s. Each takes stretch s as SplitAttentionKernel does but keeps its
+// partial softmax in its own shared memory; after the cluster's barrier the block of rank 0
+// merges them, reading the others' through distributed shared memory, and a second barrier keeps
+// every block (and so its shared memory) alive until it has. Blocks past the token's stretches
+// only take part in the barriers.
+template <typename T, int kPerLane, bool kPipelined>
+__global__ void __launch_bounds__(kAttentionWarps * 32)
+    ClusterSplitAttentionKernel(const float* qkv, AttentionShape shape, int layer, int split_keys,
+                                const int32_t* positions, const int32_t* table_offsets,
+                                const int32_t* block_tables, const T* cache, T* out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  __shared__ float partial[2 + 32 * kPerLane];
+  const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z, D = shape.head_dim;
+  const int n = positions[t] + 1;  // the host's, read before the wait
+  Stretch stretch;
+  const bool has_stretch = StretchOf(n, s, split_keys, stretch);
+  const int32_t* table = block_tables + table_offsets[t];
+  AwaitPreviousKernel();
+  if (has_stretch) {
+    AttendHead<T, kPerLane, kPipelined>(
+        QRow(qkv, shape, t, h), cache, table, shape, layer, h, stretch.begin, stretch.last,
+        [&](int d, float numerator, float denominator, float maximum) {
+          WritePartial(partial, d, numerator, denominator, maximum);
+        });
+  }
+  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  cluster.sync();  // every partial written, and visible to the cluster
+  if (s == 0) {
+    MergeStretches(
+        D, AttentionSplits(n, split_keys),
+        [&](int r) -> const float* { return cluster.map_shared_rank(partial, r); },
+        out + (static_cast<size_t>(t) * shape.num_heads + h) * D);
+  }
+  cluster.sync();  // the merge has read every block's partial
+#else
+  __trap();      // clusters need compute capability 9.0 (the launcher refuses them below)
+#endif
 }
 
 // As PagedAttentionKernel, for the `heads` (<= kHeads) query heads of one KV head that a block
@@ -575,7 +631,7 @@ __global__ void SplitAttentionMergeKernel(AttentionShape shape, const int32_t* p
 template <typename T, int kPerLane, int kHeads>
 __global__ void __launch_bounds__(kAttentionWarps * 32)
     GroupedAttentionKernel(const float* qkv, AttentionShape shape, int layer, int heads_per_block,
-                           const int32_t* positions, const int32_t* table_offsets,
+                           int split_keys, const int32_t* positions, const int32_t* table_offsets,
                            const int32_t* block_tables, const T* cache, T* out, float* partials) {
   __shared__ float warp_max[kAttentionWarps][kHeads], warp_sum[kAttentionWarps][kHeads];
   __shared__ float warp_acc[kAttentionWarps][32 * kPerLane];
@@ -590,7 +646,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
   const int pos = positions[t], s = blockIdx.z;
   const int32_t* table = block_tables + table_offsets[t];
   Stretch stretch{0, pos};
-  if (partials != nullptr && !StretchOf(pos + 1, s, stretch)) return;
+  if (partials != nullptr && !StretchOf(pos + 1, s, split_keys, stretch)) return;
   const int begin = stretch.begin, last = stretch.last;
 
   float q[kHeads][kPerLane], acc[kHeads][kPerLane], running_max[kHeads], running_sum[kHeads];
@@ -2203,9 +2259,10 @@ cudaError_t LaunchQkvRopeStore(StorageType type, float* qkv, int num_tokens,
 
 namespace {
 // GroupedAttentionKernel for every token's KV heads (the heads of one in a block, or in blocks of
-// up to 8; 4 for heads wider than 128: registers), over `stretches` in blockIdx.z.
+// up to 8; 4 for heads wider than 128: registers), over `stretches` in blockIdx.z (of at least
+// split_keys keys each).
 template <typename T>
-void StartGroupedAttention(const float* qkv, int num_tokens, int stretches,
+void StartGroupedAttention(const float* qkv, int num_tokens, int stretches, int split_keys,
                            const AttentionShape& shape, int layer, const int32_t* positions,
                            const int32_t* table_offsets, const int32_t* block_tables,
                            const T* cache, T* out, float* partials, Launch launch) {
@@ -2219,8 +2276,8 @@ void StartGroupedAttention(const float* qkv, int num_tokens, int stretches,
     constexpr int kPerLane = decltype(per_lane_constant)::value;
     constexpr int kHeads = decltype(heads_constant)::value;
     Start(GroupedAttentionKernel<T, kPerLane, kHeads>, grid, kAttentionWarps * 32, 0, launch, qkv,
-          shape, layer, heads_per_block, positions, table_offsets, block_tables, cache, out,
-          partials);
+          shape, layer, heads_per_block, split_keys, positions, table_offsets, block_tables, cache,
+          out, partials);
   };
   auto with_heads = [&](auto per_lane_constant) {
     if (heads_per_block <= 2) {
@@ -2257,8 +2314,8 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
     const T* kv = static_cast<const T*>(cache);
     T* o = static_cast<T*>(out);
     if (kernel == AttentionKernel::kPerKvHead) {
-      StartGroupedAttention<T>(qkv, num_tokens, 1, shape, layer, positions, table_offsets,
-                               block_tables, kv, o, nullptr, launch);
+      StartGroupedAttention<T>(qkv, num_tokens, 1, kAttentionSplitKeys, shape, layer, positions,
+                               table_offsets, block_tables, kv, o, nullptr, launch);
       return;
     }
     const dim3 grid(num_tokens, shape.num_heads);
@@ -2291,29 +2348,91 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
-                                 AttentionKernel kernel, bool pipelined) {
-  if (!DecodeAttentionSupports(shape)) return cudaErrorInvalidValue;
+                                 const SplitAttentionPlan& plan) {
+  const bool grouped =
+      plan.kernel == AttentionKernel::kPerKvHead && shape.num_heads > shape.num_kv_heads;
+  if (!DecodeAttentionSupports(shape) || plan.split_keys < kAttentionMinSplitKeys ||
+      plan.split_keys > kAttentionMaxSplitKeys ||
+      (plan.merge == SplitMerge::kCluster &&
+       (plan.kernel != AttentionKernel::kPerHead || !SplitAttentionClusters()))) {
+    return cudaErrorInvalidValue;
+  }
   if (num_tokens == 0) return cudaSuccess;
+  const dim3 grid(num_tokens, shape.num_heads, kAttentionMaxSplits);
   return Dispatch(type, [&](auto zero) {
     using T = decltype(zero);
-    if (kernel == AttentionKernel::kPerKvHead && shape.num_heads > shape.num_kv_heads) {
-      StartGroupedAttention<T>(qkv, num_tokens, kAttentionMaxSplits, shape, layer, positions,
-                               table_offsets, block_tables, static_cast<const T*>(cache),
-                               static_cast<T*>(out), static_cast<float*>(scratch), launch);
+    const T* kv = static_cast<const T*>(cache);
+    T* o = static_cast<T*>(out);
+    if (plan.merge == SplitMerge::kCluster) {
+      WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
+        constexpr int kPerLane = decltype(per_lane_constant)::value;
+        StartClusters(dim3(1, 1, kAttentionMaxSplits),
+                      plan.pipelined ? ClusterSplitAttentionKernel<T, kPerLane, true>
+                                     : ClusterSplitAttentionKernel<T, kPerLane, false>,
+                      grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer, plan.split_keys,
+                      positions, table_offsets, block_tables, kv, o);
+      });
+      return;
+    }
+    if (grouped) {
+      StartGroupedAttention<T>(qkv, num_tokens, kAttentionMaxSplits, plan.split_keys, shape, layer,
+                               positions, table_offsets, block_tables, kv, o,
+                               static_cast<float*>(scratch), launch);
     } else {
       WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
         constexpr int kPerLane = decltype(per_lane_constant)::value;
-        Start(pipelined ? SplitAttentionKernel<T, kPerLane, true>
-                        : SplitAttentionKernel<T, kPerLane, false>,
-              dim3(num_tokens, shape.num_heads, kAttentionMaxSplits), kAttentionWarps * 32, 0,
-              launch, qkv, shape, layer, positions, table_offsets, block_tables,
-              static_cast<const T*>(cache), static_cast<float*>(scratch));
+        Start(plan.pipelined ? SplitAttentionKernel<T, kPerLane, true>
+                             : SplitAttentionKernel<T, kPerLane, false>,
+              grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer, plan.split_keys, positions,
+              table_offsets, block_tables, kv, static_cast<float*>(scratch));
       });
     }
     if (cudaPeekAtLastError() != cudaSuccess) return;
     Start(SplitAttentionMergeKernel<T>, dim3(num_tokens, shape.num_heads), 128, 0, launch, shape,
-          positions, static_cast<const float*>(scratch), static_cast<T*>(out));
+          plan.split_keys, positions, static_cast<const float*>(scratch), o);
   });
+}
+
+bool SplitAttentionClusters() {
+  // Once per process (one device), as DrawClusters: compute capability 9.0, the kernels built for
+  // it, and for each of them clusters of 16 allowed (past the portable 8) with room for one.
+  static const bool supported = [] {
+    int device = 0, major = 0;
+    bool ok =
+        cudaGetDevice(&device) == cudaSuccess &&
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+        major >= 9;
+    auto check = [&](auto kernel) {
+      cudaFuncAttributes attributes{};
+      cudaLaunchConfig_t config{};
+      config.gridDim = dim3(1, 1, kAttentionMaxSplits);
+      config.blockDim = kAttentionWarps * 32;
+      cudaLaunchAttribute attribute{};
+      attribute.id = cudaLaunchAttributeClusterDimension;
+      attribute.val.clusterDim = {1, 1, static_cast<unsigned>(kAttentionMaxSplits)};
+      config.attrs = &attribute;
+      config.numAttrs = 1;
+      int clusters = 0;
+      ok = ok && cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess &&
+           attributes.ptxVersion >= 90 &&
+           cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) ==
+               cudaSuccess &&
+           cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) == cudaSuccess &&
+           clusters > 0;
+    };
+    for (int per_lane : {1, 2, 4, 8}) {
+      WithPerLane(per_lane, [&](auto per_lane_constant) {
+        constexpr int kPerLane = decltype(per_lane_constant)::value;
+        check(ClusterSplitAttentionKernel<__nv_bfloat16, kPerLane, false>);
+        check(ClusterSplitAttentionKernel<__nv_bfloat16, kPerLane, true>);
+        check(ClusterSplitAttentionKernel<__half, kPerLane, false>);
+        check(ClusterSplitAttentionKernel<__half, kPerLane, true>);
+      });
+    }
+    (void)cudaGetLastError();
+    return ok;
+  }();
+  return supported;
 }
 
 cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,
@@ -2501,7 +2620,7 @@ cudaError_t LaunchDrawTokens(const float* logits, int vocab, const int32_t* argm
     Start(DrawTokensKernel<1>, num_draws, kDrawThreads, 0, launch, logits, vocab, argmax,
           argmax_logprob, draws, token, logprob, probabilities);
   } else {
-    StartClusters(kDrawClusterBlocks, DrawTokensKernel<kDrawClusterBlocks>,
+    StartClusters(dim3(kDrawClusterBlocks), DrawTokensKernel<kDrawClusterBlocks>,
                   num_draws * kDrawClusterBlocks, kDrawThreads, 0, launch, logits, vocab, argmax,
                   argmax_logprob, draws, token, logprob, probabilities);
   }

@@ -123,22 +123,46 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // pass is the per-head one); on an H200 it gained at batch 16 and a context of 2048 and lost at
 // batch 1 (docs/cuda_backend.md), so the backend uses it only with
 // PONDER_CUDA_SPLIT_ATTENTION=grouped.
+//
+// SplitMerge::kCluster (stop 33; where SplitAttentionClusters(), with the per-head first pass,
+// else cudaErrorInvalidValue): the two passes in one kernel. A head's kAttentionMaxSplits blocks
+// form a thread block cluster (the non-portable size 16); each keeps its partial softmax in its
+// shared memory and the cluster's first block merges them through distributed shared memory, in
+// the merge kernel's order and arithmetic: the same bits, without the second kernel or the round
+// trip through `scratch` (unused). Blocks past a token's stretches wait for the merge idle. Not
+// yet measured on a GPU: PONDER_CUDA_SPLIT_MERGE=cluster in the backend, to compare.
+//
+// split_keys: the least keys a stretch takes (the stretches of AttentionSplits(n, split_keys));
+// more make fewer, longer stretches at short contexts (a batch-1 step at a context of 160 runs 5
+// blocks per head at 32, 3 at 64). From kAttentionMinSplitKeys (which keeps every stretch
+// nonempty, StretchOf) to kAttentionMaxSplitKeys, else cudaErrorInvalidValue.
 inline constexpr int kAttentionMaxSplits = 16;
 inline constexpr int kAttentionSplitKeys = 32;
-__host__ __device__ constexpr int AttentionSplits(int keys) {
-  const int splits = (keys + kAttentionSplitKeys - 1) / kAttentionSplitKeys;
+inline constexpr int kAttentionMinSplitKeys = kAttentionMaxSplits - 1;
+inline constexpr int kAttentionMaxSplitKeys = 1 << 16;
+__host__ __device__ constexpr int AttentionSplits(int keys, int split_keys = kAttentionSplitKeys) {
+  const int splits = (keys + split_keys - 1) / split_keys;
   return splits < kAttentionMaxSplits ? splits : kAttentionMaxSplits;
 }
+enum class SplitMerge { kKernel, kCluster };
 // `pipelined` as for LaunchPagedAttention, for the per-head first pass (the per-KV-head one
 // ignores it): a warp takes two steps or more only where stretches exceed 32 positions, at
 // contexts beyond 512.
+struct SplitAttentionPlan {
+  AttentionKernel kernel = AttentionKernel::kPerHead;
+  bool pipelined = false;
+  SplitMerge merge = SplitMerge::kKernel;
+  int split_keys = kAttentionSplitKeys;
+};
 size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape);
 cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tokens,
                                  const AttentionShape& shape, int layer, const int32_t* positions,
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
-                                 AttentionKernel kernel = AttentionKernel::kPerHead,
-                                 bool pipelined = false);
+                                 const SplitAttentionPlan& plan = {});
+// Whether device 0 runs SplitMerge::kCluster: compute capability 9.0 or newer, the kernels built
+// for it, clusters of 16 allowed and room for one at least. Once per process.
+bool SplitAttentionClusters();
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one

@@ -143,7 +143,10 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // attention would split, and never (DecodeAttentionGoesWide; the kernel tests check the kernel
   // itself), with the gate/up product's other batch sizes, with one-token weights streamed
   // through shared memory (cp.async), and with the down product on the matrix-vector kernel (at
-  // both of its batch sizes) instead of cuBLAS (one-token steps only). (PONDER_CUDA_SKINNY_WARPS
+  // both of its batch sizes) instead of cuBLAS (one-token steps only), with split attention's
+  // stretches merged in thread block clusters (where the device runs them; these models' decode
+  // steps split by default) and with stretches of at least 64 keys (1 or 2 at positions 40 to
+  // 69). (PONDER_CUDA_SKINNY_WARPS
   // cannot change these models' products, whose rows of 64 values are too short to split; the
   // kernel tests run the split-K targets and batch sizes on larger shapes.)
   const std::pair<std::string, std::string> settings[] = {
@@ -161,13 +164,16 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_SKINNY_ASYNC", "1"},
       {"PONDER_CUDA_SKINNY_DOWN", "8"},
       {"PONDER_CUDA_SKINNY_DOWN", "9"},
+      {"PONDER_CUDA_SPLIT_MERGE", "cluster"},
+      {"PONDER_CUDA_SPLIT_KEYS", "64"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
-  // kernel or rope in the QKV product, batches of loads, loads through shared memory) must give
-  // the default's bits.
+  // kernel or rope in the QKV product, batches of loads, loads through shared memory, the split's
+  // merge in clusters) must give the default's bits.
   const std::set<std::string> same_bits = {
-      "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0", "PONDER_CUDA_GATE_UP_UNROLL=3",
-      "PONDER_CUDA_GATE_UP_UNROLL=4", "PONDER_CUDA_SKINNY_ASYNC=1"};
+      "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0",
+      "PONDER_CUDA_GATE_UP_UNROLL=3",     "PONDER_CUDA_GATE_UP_UNROLL=4",
+      "PONDER_CUDA_SKINNY_ASYNC=1",       "PONDER_CUDA_SPLIT_MERGE=cluster"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -179,6 +185,11 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
+    if (setting == "PONDER_CUDA_SPLIT_MERGE=cluster" && !cuda::SplitAttentionClusters()) {
+      std::printf("[ cuda vs cpu ] %s: skipped, the device cannot run clusters of 16 blocks\n",
+                  setting.c_str());
+      continue;
+    }
     options.device = Device::kCuda;
     auto gpu = [&] {
       testutil::ScopedEnv scoped(variable, value.c_str());
@@ -704,7 +715,9 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_ATTENTION_PIPELINE", "2"}, {"PONDER_CUDA_DRAW_CLUSTER", "4"},
       {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
       {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
-      {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"}};
+      {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"},
+      {"PONDER_CUDA_SPLIT_MERGE", "yes"},      {"PONDER_CUDA_SPLIT_KEYS", "14"},
+      {"PONDER_CUDA_SPLIT_KEYS", "65537"}};
   for (const auto& [variable, value] : settings) {
     auto backend = [&] {
       testutil::ScopedEnv scoped(variable, value.c_str());
@@ -714,6 +727,22 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
     EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(backend.status().message()), ::testing::HasSubstr(variable));
   }
+}
+
+// The split's merge in clusters takes the per-head first pass: with the per-KV-head one (or
+// where the device cannot run clusters of 16) the backend is refused, naming the setting.
+TEST_F(CudaEngineTest, ClusterMergeWithoutItsFirstPassOrClustersIsRefused) {
+  testutil::ScopedEnv merge("PONDER_CUDA_SPLIT_MERGE", "cluster");
+  {
+    testutil::ScopedEnv grouped("PONDER_CUDA_SPLIT_ATTENTION", "grouped");
+    auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
+    ASSERT_FALSE(backend.ok());
+    EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(backend.status().message()),
+                ::testing::HasSubstr("PONDER_CUDA_SPLIT_ATTENTION=grouped"));
+  }
+  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
+  EXPECT_EQ(backend.ok(), cuda::SplitAttentionClusters()) << backend.status();
 }
 
 TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {

@@ -376,9 +376,88 @@ TEST_P(PagedAttentionTest, SplitOverPositionsMatchesDoublePrecisionAttention) {
                    const AttentionShape& shape, const float* qkv, const int32_t* positions,
                    const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
           return LaunchSplitAttention(p.type, qkv, tokens, shape, 1, positions, offsets, tables,
-                                      cache, out, scratch->data(), nullptr, kernel, pipelined);
+                                      cache, out, scratch->data(), nullptr,
+                                      {.kernel = kernel, .pipelined = pipelined});
         };
       });
+}
+
+// The positions of SplitOverPositionsMatchesDoublePrecisionAttention, split attention launched
+// with `plan` on a scratch buffer full of NaN; the output into *got.
+void CheckSplitAttention(const AttentionCase& p, const SplitAttentionPlan& plan,
+                         std::vector<uint16_t>* got) {
+  const std::vector<int32_t> positions = {0, 31, 32, 64, 160, 299, 599, kCachedA - 1, 0, 39};
+  const int tokens = static_cast<int>(positions.size());
+  const AttentionShape probe{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
+  DeviceBuffer scratch =
+      ToDevice(std::vector<float>(SplitAttentionScratchBytes(tokens, probe) / sizeof(float), NAN));
+  CheckAttention(
+      p, positions, {0, 0, 0, 0, 0, 0, 0, 0, 1, 1},
+      [&](const AttentionShape& shape, const float* qkv, const int32_t* positions,
+          const int32_t* offsets, const int32_t* tables, const void* cache, void* out) {
+        return LaunchSplitAttention(p.type, qkv, tokens, shape, 1, positions, offsets, tables,
+                                    cache, out, scratch.data(), nullptr, plan);
+      },
+      got);
+}
+
+// Stretches of at least 64 keys (a context of 160 in 3 rather than 5) and of the fewest allowed
+// (15: 700 positions in 16 stretches of 44), each first pass; lengths out of range refused.
+TEST_P(PagedAttentionTest, SplitIntoStretchesOfOtherLengthsMatchesDoublePrecision) {
+  const AttentionCase& p = GetParam();
+  EXPECT_EQ(AttentionSplits(160, 64), 3);
+  EXPECT_EQ(AttentionSplits(160, kAttentionMinSplitKeys), 11);
+  for (int split_keys : {64, kAttentionMinSplitKeys}) {
+    for (AttentionKernel kernel : {AttentionKernel::kPerHead, AttentionKernel::kPerKvHead}) {
+      for (bool pipelined : {false, true}) {
+        SCOPED_TRACE(::testing::Message()
+                     << "stretches of " << split_keys << " keys or more, "
+                     << (kernel == AttentionKernel::kPerHead ? "per head" : "per KV head")
+                     << (pipelined ? ", pipelined" : ""));
+        CheckSplitAttention(p, {.kernel = kernel, .pipelined = pipelined, .split_keys = split_keys},
+                            nullptr);
+      }
+    }
+  }
+  const AttentionShape shape{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
+  for (int split_keys : {kAttentionMinSplitKeys - 1, kAttentionMaxSplitKeys + 1}) {
+    EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
+                                   nullptr, nullptr, nullptr, {.split_keys = split_keys}),
+              cudaErrorInvalidValue)
+        << split_keys;
+  }
+}
+
+// Both passes in one kernel, merged in thread block clusters (stop 33): the two-pass split's bits,
+// loads step by step and pipelined, stretches of 32 and of 64 keys; refused with the per-KV-head
+// first pass.
+TEST_P(PagedAttentionTest, SplitMergedInClustersGivesTheTwoPassBits) {
+  const AttentionCase& p = GetParam();
+  const AttentionShape shape{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
+  const SplitAttentionPlan grouped{.kernel = AttentionKernel::kPerKvHead,
+                                   .merge = SplitMerge::kCluster};
+  EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
+                                 nullptr, nullptr, nullptr, grouped),
+            cudaErrorInvalidValue);
+  if (!SplitAttentionClusters()) {
+    EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
+                                   nullptr, nullptr, nullptr, {.merge = SplitMerge::kCluster}),
+              cudaErrorInvalidValue);
+    GTEST_SKIP() << "this device cannot run clusters of 16 thread blocks (compute capability "
+                    "9.0 and a build for it)";
+  }
+  for (int split_keys : {kAttentionSplitKeys, 64}) {
+    for (bool pipelined : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "stretches of " << split_keys << " keys or more"
+                                        << (pipelined ? ", pipelined" : ""));
+      std::vector<uint16_t> two_passes, clusters;
+      CheckSplitAttention(p, {.pipelined = pipelined, .split_keys = split_keys}, &two_passes);
+      CheckSplitAttention(
+          p, {.pipelined = pipelined, .merge = SplitMerge::kCluster, .split_keys = split_keys},
+          &clusters);
+      EXPECT_EQ(clusters, two_passes);
+    }
+  }
 }
 
 // Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
