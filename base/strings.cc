@@ -1,5 +1,7 @@
 #include "base/strings.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 
 namespace ponder {
@@ -12,6 +14,12 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
     if (newline == std::string_view::npos) return lines;
     text.remove_prefix(newline + 1);
   }
+}
+
+absl::Status CheckNoControlCharacters(std::string_view text) {
+  if (std::none_of(text.begin(), text.end(), IsControlCharacter)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", Printable(text), "' holds a control character (a NUL, a newline...)"));
 }
 
 std::string Printable(std::string_view text, size_t max_bytes) {

@@ -26,6 +26,11 @@ inline bool IsControlCharacter(char c) {
   return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7F;
 }
 
+// OK, or InvalidArgument "'<text>' holds a control character (a NUL, a newline...)" (the text
+// through Printable) for a value that must fit on one line of a results table: a problem's id,
+// an experiment's name. Callers add the field, or the file and line, it came from.
+absl::Status CheckNoControlCharacters(std::string_view text);
+
 // `text` made safe to quote in a message or print in a table: control characters are written as
 // escapes (\n, \r, \t, \x00 ...; other bytes, UTF-8 included, stay as they are), and text longer
 // than `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile

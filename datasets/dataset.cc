@@ -213,6 +213,16 @@ std::vector<fs::path> ListFolder(const fs::path& folder, bool want_folders,
   return entries;
 }
 
+// `problem`, or why its record is skipped: its id is a row of results tables, and is held to the
+// rule an inline problem's id is (orchestrator/validation.cc).
+absl::StatusOr<Problem> WithPrintableId(absl::StatusOr<Problem> problem) {
+  if (!problem.ok()) return problem;
+  if (absl::Status line = CheckNoControlCharacters(problem->id); !line.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("id ", line.message()));
+  }
+  return problem;
+}
+
 // The original MATH layout: <folder>/<subject>/<n>.json, one problem per file.
 absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
                             std::string_view split, std::vector<Problem>& problems,
@@ -252,7 +262,7 @@ absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
         continue;
       }
       absl::StatusOr<Problem> problem =
-          internal::ParseMathRow(*row, {dataset, split, position, id});
+          WithPrintableId(internal::ParseMathRow(*row, {dataset, split, position, id}));
       if (!problem.ok()) {
         log.Skip(path, 1, AsStd(problem.status().message()));
         continue;
@@ -269,8 +279,8 @@ absl::Status ReadRecords(const DatasetSpec& spec, const std::string& path, std::
   if (!text.ok()) return text.status();
   std::map<std::string, int64_t, std::less<>> first_line;  // id -> line it first appeared on
   auto visit = [&](const internal::JsonRecord& record) {
-    absl::StatusOr<Problem> problem =
-        spec.parser(record.value, {spec.info.name, split, record.index, {}, record.line});
+    absl::StatusOr<Problem> problem = WithPrintableId(
+        spec.parser(record.value, {spec.info.name, split, record.index, {}, record.line}));
     if (!problem.ok()) {
       log.Skip(path, record.line, AsStd(problem.status().message()));
       return;

@@ -86,10 +86,6 @@ std::string StrategyKinds() {
   return absl::StrJoin(names, ", ");
 }
 
-bool HasControlCharacter(std::string_view text) {
-  return std::any_of(text.begin(), text.end(), IsControlCharacter);
-}
-
 bool IsStrategyNameCharacter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '-' || c == '.';
@@ -137,10 +133,8 @@ absl::Status ValidateProblem(const v1::Problem& problem, const ServiceLimits& li
     return InvalidField(FieldPath(field, "id"), absl::StrCat("at most ", kMaxProblemIdBytes,
                                                              " bytes, got ", problem.id().size()));
   }
-  if (HasControlCharacter(problem.id())) {  // it is a row of results tables
-    return InvalidField(FieldPath(field, "id"),
-                        absl::StrCat("'", Printable(problem.id()),
-                                     "' holds a control character (a NUL, a newline...)"));
+  if (absl::Status line = CheckNoControlCharacters(problem.id()); !line.ok()) {
+    return InvalidField(FieldPath(field, "id"), AsStd(line.message()));
   }
   if (problem.has_reference_answer() && problem.reference_answer().size() > kMaxReferenceBytes) {
     return InvalidField(FieldPath(field, "reference_answer"),
@@ -264,10 +258,8 @@ absl::Status ValidateExperimentSpec(const v1::ExperimentSpec& spec, const Servic
     return InvalidField(
         "spec.name", absl::StrCat("at most ", kMaxNameBytes, " bytes, got ", spec.name().size()));
   }
-  if (HasControlCharacter(spec.name())) {
-    return InvalidField("spec.name",
-                        absl::StrCat("'", Printable(spec.name()),
-                                     "' holds a control character (a NUL, a newline...)"));
+  if (absl::Status line = CheckNoControlCharacters(spec.name()); !line.ok()) {
+    return InvalidField("spec.name", AsStd(line.message()));
   }
   const bool has_dataset = !spec.dataset().name().empty();
   if (has_dataset == (spec.problems_size() > 0)) {

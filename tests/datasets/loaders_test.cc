@@ -355,6 +355,33 @@ TEST(LoadProblemsFile, AnEmptyIdIsAnErrorAndAMissingOneIsTheLine) {
   EXPECT_THAT(loaded->warnings[0], HasSubstr(":1: \"id\" is empty"));
 }
 
+// An id is a row of results tables: one holding a newline or a NUL broke them (an inline
+// problem's id was already held to this, QA F10). Such a record is skipped like any bad one.
+TEST(LoadProblemsFile, AnIdWithAControlCharacterIsSkippedNamingFileAndLine) {
+  TempFolder data;
+  const std::string path = data / "ids.jsonl";
+  WriteFile(path, R"({"id":"a\nb","problem":"1 + 1?","answer":2})"
+                  "\n"
+                  R"({"id":"c\u0000d","problem":"2 + 2?","answer":4})"
+                  "\n"
+                  R"({"id":"e f","problem":"3 + 3?","answer":6})"
+                  "\n");
+  absl::StatusOr<LoadedDataset> loaded = LoadProblemsFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_THAT(Ids(*loaded), ElementsAre("e f"));
+  EXPECT_EQ(loaded->skipped, 2);
+  EXPECT_THAT(
+      loaded->warnings,
+      ElementsAre(path + ":1: id 'a\\nb' holds a control character (a NUL, a newline...)",
+                  path + ":2: id 'c\\x00d' holds a control character (a NUL, a newline...)"));
+  // The same for a dataset's records, MATH's one-problem files among them.
+  WriteFile(data / "math/test/algebra/1.json",
+            R"({"problem":"x?","solution":"\\boxed{1}","unique_id":"x\ty"})");
+  LoadedDataset math = LoadOrDie("math", {.data_dir = data.path()});
+  EXPECT_EQ(math.problems.size(), 0u);
+  EXPECT_THAT(math.warnings, ElementsAre(HasSubstr("1.json:1: id 'x\\ty' holds a control")));
+}
+
 TEST(LoadDataset, ArithIsGeneratedWithTheGsm8kAnswerFormat) {
   LoadedDataset loaded =
       LoadOrDie("arith", {.split = "train", .limit = 3, .arith = {.seed = 40, .difficulty = 3}});
