@@ -222,15 +222,19 @@ absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_
 
 std::string TerminalSafe(std::string_view message) { return Printable(message); }
 
+void PrintToStderr(std::string_view program, std::string_view message) {
+  const std::string safe = TerminalSafe(message);
+  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+               static_cast<int>(safe.size()), safe.data());
+}
+
 int ExitCodeFor(std::string_view program, const absl::Status& status) {
   if (status.ok()) return 0;
   if (status.code() == absl::StatusCode::kCancelled) {
     std::fputs(std::string(status.message()).c_str(), stdout);
     return 0;
   }
-  const std::string message = TerminalSafe(AsStd(status.message()));
-  std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
-               static_cast<int>(message.size()), message.data());
+  PrintToStderr(program, AsStd(status.message()));
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 

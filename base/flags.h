@@ -84,6 +84,10 @@ absl::StatusOr<std::vector<int>> ParseCounts(std::string_view flag, std::string_
 // sequence drive the terminal, a line break forge a line of its own.
 std::string TerminalSafe(std::string_view message);
 
+// Writes "<program>: <message>" and a line break to stderr, the message through TerminalSafe:
+// for the errors, warnings and log lines of Ponder's programs, which quote files' bytes.
+void PrintToStderr(std::string_view program, std::string_view message);
+
 // Prints `status` the way Ponder's command-line programs do and returns the exit code for it:
 // --help (kCancelled from Parse) prints its usage text to stdout and gives 0; otherwise the
 // message goes to stderr as "<program>: <message>", and the code is 2 for argument errors

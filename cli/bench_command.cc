@@ -251,9 +251,7 @@ absl::StatusOr<v1::ExperimentSpec> BuildSpec(const BenchFlags& f) {
 
 // --subset: the named problems of the split, in dataset order, as inline problems.
 // A record the dataset's loader skipped, on stderr.
-void ReportSkipped(const std::string& line) {
-  std::fprintf(stderr, "ponder bench: %s\n", line.c_str());
-}
+void ReportSkipped(const std::string& line) { PrintToStderr("ponder bench", line); }
 
 absl::Status ApplySubset(const BenchFlags& f, orchestrator::ProblemSource& datasets,
                          v1::ExperimentSpec& spec) {
@@ -367,11 +365,10 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   // benchmark left marked running, which must not be one a live benchmark is running.
   PONDER_ASSIGN_OR_RETURN(
       orchestrator::DatabaseLock lock,
-      orchestrator::DatabaseLock::Acquire(
-          f.db,
-          f.resume ? orchestrator::DatabaseLock::Mode::kExclusive
-                   : orchestrator::DatabaseLock::Mode::kShared,
-          f.resume ? "ponder bench --resume" : "ponder bench"));
+      orchestrator::DatabaseLock::Acquire(f.db,
+                                          f.resume ? orchestrator::DatabaseLock::Mode::kExclusive
+                                                   : orchestrator::DatabaseLock::Mode::kShared,
+                                          f.resume ? "ponder bench --resume" : "ponder bench"));
   PONDER_ASSIGN_OR_RETURN(auto models,
                           orchestrator::LoadedModels::Load(f.model, f.prms, engine_options));
   PONDER_ASSIGN_OR_RETURN(auto store, orchestrator::ExperimentStore::Open(f.db));

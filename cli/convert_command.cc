@@ -125,7 +125,7 @@ absl::Status Convert(std::span<char* const> args) {
     std::printf(" (kept f16: %s)", absl::StrJoin(report->other_dtype_tensors, ", ").c_str());
   }
   std::printf("\n");
-  for (const std::string& note : report->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  for (const std::string& note : report->notes) PrintToStderr("note", note);
   return absl::OkStatus();
 }
 

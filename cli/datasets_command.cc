@@ -67,7 +67,7 @@ int UsageError(std::string message) {
 // Prints the warnings of a load (at most 10) and the count, on stderr.
 void ReportSkipped(const datasets::LoadedDataset& loaded) {
   for (const std::string& line : datasets::SkippedLines(loaded)) {
-    absl::FPrintF(stderr, "ponder datasets: %s\n", line);
+    PrintToStderr("ponder datasets", line);
   }
 }
 

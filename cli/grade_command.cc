@@ -126,7 +126,7 @@ int RunGrade(std::span<char* const> args) {
       ++bad_lines;
       std::string error = absl::StrCat(input_path == "-" ? "<stdin>" : input_path, ":", line_number,
                                        ": ", request.status().message());
-      absl::FPrintF(stderr, "ponder grade: %s\n", error);
+      PrintToStderr("ponder grade", error);
       result["extracted"] = nullptr;
       result["correct"] = false;
       result["error"] = error;

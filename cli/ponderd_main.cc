@@ -131,7 +131,7 @@ absl::Status ServeOn(const Flags& f, const ponder::orchestrator::ServerOptions& 
   // Experiments may name a dataset (spec.dataset) instead of listing problems.
   ponder::orchestrator::DatasetRegistry datasets;
   ponder::orchestrator::RegisterBuiltinDatasets(datasets, f.data_dir, [](const std::string& line) {
-    std::fprintf(stderr, "ponderd: %s\n", line.c_str());
+    ponder::PrintToStderr("ponderd", line);
   });
 
   PONDER_ASSIGN_OR_RETURN(auto server, ponder::orchestrator::PonderServer::Start(

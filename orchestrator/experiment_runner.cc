@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "base/flags.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -242,8 +243,8 @@ void ExperimentRunner::Run(Active& active) {
   }
   absl::Status stored = store_.SetStatus(active.id, status, error, absl::Now());
   if (!stored.ok()) {
-    std::fprintf(stderr, "ponderd: experiment %lld: cannot record its status: %s\n",
-                 static_cast<long long>(active.id), stored.ToString().c_str());
+    PrintToStderr("ponderd", absl::StrCat("experiment ", active.id,
+                                          ": cannot record its status: ", stored.ToString()));
   }
   // Subscribers hear of the end before the experiment stops counting as running, so whoever
   // waits for it to stop (WaitUntilStopped, Shutdown) has also seen the last notification.
@@ -416,11 +417,13 @@ absl::StatusOr<int64_t> ExperimentRunner::FindResumable(const v1::ExperimentSpec
     }
     if (same.ok()) {
       if (!problems.has_value()) {
-        std::fprintf(stderr,
-                     "experiment %lld: its problems are the ones it recorded from %s (the "
-                     "dataset's files are not here to compare: %s)\n",
-                     static_cast<long long>(e.id()), DescribeSlice(spec.dataset()).c_str(),
-                     absent.c_str());
+        std::fprintf(
+            stderr, "%s\n",
+            TerminalSafe(
+                absl::StrCat("experiment ", e.id(), ": its problems are the ones it recorded from ",
+                             DescribeSlice(spec.dataset()),
+                             " (the dataset's files are not here to compare: ", absent, ")"))
+                .c_str());
       }
       return e.id();
     }
@@ -578,8 +581,8 @@ absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
     if (absl::IsResourceExhausted(resumed.status())) break;  // the rest stay interrupted
     // Other models, or code problems and no sandbox: it stays interrupted.
     if (absl::IsFailedPrecondition(resumed.status())) {
-      std::fprintf(stderr, "ponderd: experiment %lld stays interrupted: %s\n",
-                   static_cast<long long>(id), std::string(resumed.status().message()).c_str());
+      PrintToStderr("ponderd", absl::StrCat("experiment ", id,
+                                            " stays interrupted: ", resumed.status().message()));
       continue;
     }
     if (!resumed.ok()) return resumed.status();

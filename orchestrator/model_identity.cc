@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/flags.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "engine/model/gguf.h"
@@ -252,10 +253,13 @@ absl::Status CheckSameModels(int64_t experiment_id, const ExperimentModels& reco
     for (const auto& [name, model] : here.reward_models) {
       absl::StrAppend(&names, names.empty() ? "" : ", ", name, "=", model.path);
     }
-    std::fprintf(stderr,
-                 "experiment %lld was recorded before schema version 3, which did not record its "
-                 "reward models: that they are the ones loaded here (%s) is not checked\n",
-                 static_cast<long long>(experiment_id), names.c_str());
+    std::fprintf(stderr, "%s\n",
+                 TerminalSafe(absl::StrCat("experiment ", experiment_id,
+                                           " was recorded before schema version 3, which did not "
+                                           "record its reward models: that they are the ones "
+                                           "loaded here (",
+                                           names, ") is not checked"))
+                     .c_str());
   }
   for (const auto& [name, model] : recorded.reward_models) {
     auto it = here.reward_models.find(name);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/flags.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/auth.h"
@@ -349,8 +350,9 @@ absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experimen
     return results::AddCellMetrics(*db, experiment);
   }();
   if (!metrics.ok()) {
-    std::fprintf(stderr, "ponderd: experiment %lld: its cells go without pass@n and rates: %s\n",
-                 static_cast<long long>(experiment_id), std::string(metrics.message()).c_str());
+    PrintToStderr("ponderd",
+                  absl::StrCat("experiment ", experiment_id,
+                               ": its cells go without pass@n and rates: ", metrics.message()));
   }
   return experiment;
 }

@@ -126,6 +126,18 @@ TEST(DatasetsCommand, ShowReportsSkippedLinesByFileAndLine) {
   EXPECT_THAT(run.out, HasSubstr("[test/0]\nQ?\nanswer: 4"));
 }
 
+// A warning quotes file names and bytes; they reached the terminal raw, so a file could forge a
+// line of ponder's own or drive the terminal with an escape sequence (review of e82c643).
+TEST(DatasetsCommand, SkippedRecordWarningsEscapeControlCharacters) {
+  TempFolder data;
+  WriteFile(data / "math/test/alg\x1b[31m\nponder: all good/1.json", "not json");
+  RunResult run = Datasets("show math --data-dir " + data.path());
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("alg\\x1b[31m\\nponder: all good/1.json:1: not valid JSON"));
+  EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("\nponder: all good"), std::string::npos) << run.err;
+}
+
 TEST(DatasetsCommand, ARecordWithANumberBeyondADoubleIsSkippedLikeOtherBadRecords) {
   TempFolder data;
   WriteFile(data / "gsm8k/test.jsonl",
