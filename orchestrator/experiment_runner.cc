@@ -45,6 +45,28 @@ bool SameSettings(v1::ExperimentSpec a, v1::ExperimentSpec b) {
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
+}  // namespace
+
+std::string ExperimentRunner::SettingsKey(const v1::ExperimentSpec& spec) {
+  // Fields SameSettings compares exactly (strings, integers, in order), so equal settings give
+  // equal keys; the strategies' configurations and the prompt are left to SameSettings.
+  v1::ExperimentSpec key;
+  key.set_name(spec.name());
+  key.mutable_dataset()->set_name(spec.dataset().name());
+  key.mutable_dataset()->set_split(spec.dataset().split());
+  key.mutable_dataset()->set_offset(spec.dataset().offset());
+  key.mutable_dataset()->set_limit(spec.dataset().limit());
+  for (const v1::NamedStrategy& strategy : spec.strategies()) {
+    key.add_strategies()->set_name(strategy.name());
+  }
+  for (const v1::Budget& budget : spec.budgets()) key.add_budgets()->set_n(budget.n());
+  *key.mutable_seeds() = spec.seeds();
+  key.set_independent_budgets(spec.independent_budgets());
+  return key.SerializeAsString();
+}
+
+namespace {
+
 // How long Cancel waits for an experiment's in-flight runs to end before returning it.
 constexpr absl::Duration kCancelWait = absl::Seconds(10);
 

@@ -80,6 +80,9 @@ class ExperimentRunner {
   // FailedPrecondition naming the first difference when some have them but none has these
   // problems and models.
   absl::StatusOr<int64_t> FindResumable(const v1::ExperimentSpec& spec);
+  // Bytes that are equal for any two specs whose settings FindResumable takes for the same (and
+  // may be equal for others): what one lock per benchmark is keyed by.
+  static std::string SettingsKey(const v1::ExperimentSpec& spec);
   // Stops every running experiment (status INTERRUPTED, their recorded runs flushed) and waits
   // for them. Later Start/Resume calls fail with Unavailable.
   void Shutdown();

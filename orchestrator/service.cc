@@ -1,11 +1,13 @@
 #include "orchestrator/service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
 #include <optional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
@@ -482,12 +484,39 @@ PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* c
 }
 
 absl::StatusOr<v1::Experiment> PonderService::StartOrResume(
-    const v1::StartExperimentRequest& start) {
+    const v1::StartExperimentRequest& start, const grpc::CallbackServerContext& context) {
   if (!start.resume()) return deps_.runner->Start(start.spec());
-  // One at a time, from the look to the start: two calls that both found nothing to resume
-  // started two experiments, and two that found one stopped both resumed it (QA and review of
-  // stop 32).
-  absl::MutexLock lock(&resume_mu_);
+  // One call per settings at a time, from the look to the start: two calls that both found
+  // nothing to resume started two experiments, and two that found one stopped both resumed it
+  // (QA and review of stop 32). Calls for other settings do not wait (their dataset loads took
+  // turns), and a waiting call gives up when its client does (cancellation, deadline).
+  const std::string key = ExperimentRunner::SettingsKey(start.spec());
+  {
+    const auto deadline = context.deadline();
+    const absl::Time give_up = deadline == std::chrono::system_clock::time_point::max()
+                                   ? absl::InfiniteFuture()
+                                   : absl::FromChrono(deadline);
+    absl::MutexLock lock(&resume_mu_);
+    for (;;) {
+      if (absl::Now() >= give_up) {
+        return absl::DeadlineExceededError(
+            "the deadline passed while another start of these settings ran");
+      }
+      if (context.IsCancelled()) {
+        return absl::CancelledError("cancelled while another start of these settings ran");
+      }
+      if (!resuming_.contains(key)) break;
+      // gRPC tells a handler of its cancellation only when asked: look again now and then.
+      resume_done_.WaitWithDeadline(&resume_mu_,
+                                    std::min(give_up, absl::Now() + absl::Milliseconds(50)));
+    }
+    resuming_.insert(key);
+  }
+  absl::Cleanup done = [&] {
+    absl::MutexLock lock(&resume_mu_);
+    resuming_.erase(key);
+    resume_done_.SignalAll();
+  };
   PONDER_ASSIGN_OR_RETURN(int64_t id, deps_.runner->FindResumable(start.spec()));
   if (id == 0) return deps_.runner->Start(start.spec());
   PONDER_ASSIGN_OR_RETURN(v1::Experiment found, StoredExperiment(id));
@@ -513,7 +542,7 @@ PonderService::Unary* PonderService::StartExperiment(grpc::CallbackServerContext
   return Respond<v1::StartExperimentRequest, v1::Experiment>(
       context, *request, response,
       [&](const v1::StartExperimentRequest& start, v1::Experiment& experiment) {
-        absl::StatusOr<v1::Experiment> started = StartOrResume(start);
+        absl::StatusOr<v1::Experiment> started = StartOrResume(start, *context);
         if (started.ok()) experiment = *std::move(started);
         if (absl::IsResourceExhausted(started.status())) {
           context->AddTrailingMetadata("retry-after-ms", "10000");

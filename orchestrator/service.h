@@ -18,6 +18,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "orchestrator/experiment_runner.h"
 #include "orchestrator/model_registry.h"
@@ -105,7 +106,8 @@ class PonderService final : public RawPonderService {
   Unary* Respond(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                  grpc::ByteBuffer* reply, Handler handle);
   // StartExperiment's work: a new experiment, or with `resume` the one FindResumable names.
-  absl::StatusOr<v1::Experiment> StartOrResume(const v1::StartExperimentRequest& start);
+  absl::StatusOr<v1::Experiment> StartOrResume(const v1::StartExperimentRequest& start,
+                                               const grpc::CallbackServerContext& context);
   // Respond for calls that take an experiment id and answer with the experiment `fetch` returns.
   template <typename Request, typename Fetch>
   Unary* RespondWithExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
@@ -118,9 +120,13 @@ class PonderService final : public RawPonderService {
 
   ServiceDependencies deps_;
   std::atomic<int> watchers_{0};
-  // Held by a StartExperiment{resume} from its look for a resumable experiment to the start or
-  // resume it leads to, so that concurrent calls for one spec make one experiment.
+  // The settings (ExperimentRunner::SettingsKey) of the StartExperiment{resume} calls between
+  // their look for a resumable experiment and the start or resume it leads to: a call for the
+  // same settings waits (resume_done_) so that concurrent calls for one spec make one
+  // experiment; calls for other settings go on.
   absl::Mutex resume_mu_;
+  absl::CondVar resume_done_;
+  absl::flat_hash_set<std::string> resuming_ ABSL_GUARDED_BY(resume_mu_);
 };
 
 }  // namespace ponder::orchestrator

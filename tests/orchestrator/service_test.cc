@@ -5,10 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/synchronization/notification.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
@@ -579,6 +581,72 @@ TEST_F(ServiceTest, ExperimentRunsAndIsReadBackPageByPage) {
   ASSERT_EQ(experiments.experiments_size(), 1);
   EXPECT_EQ(experiments.experiments(0).status(), v1::EXPERIMENT_STATUS_COMPLETED);
   EXPECT_TRUE(experiments.next_page_token().empty());
+}
+
+// StartExperiment{resume} calls took turns whatever their settings, each with its dataset load
+// inside its turn, and a waiting call ignored its client's deadline (review of 6a1a864). Now
+// only calls for the same settings wait, and concurrent ones still make one experiment.
+TEST_F(ServiceTest, ResumingStartsWaitOnlyForTheSameSettingsAndGiveUpWithTheirClient) {
+  absl::Notification release;
+  std::atomic<int> slow_loads{0};
+  auto rows = [] {
+    std::vector<v1::Problem> problems(2);
+    problems[0].set_text("1 + 1?");
+    problems[0].set_reference_answer("2");
+    problems[1].set_text("2 + 2?");
+    problems[1].set_reference_answer("4");
+    return problems;
+  };
+  datasets_.Register("slow", [&](const std::string&) -> absl::StatusOr<std::vector<v1::Problem>> {
+    ++slow_loads;
+    release.WaitForNotification();
+    return rows();
+  });
+  datasets_.Register("quick", [&](const std::string&) { return rows(); });
+  StartServer();
+  auto start_of = [](const std::string& dataset) {
+    v1::StartExperimentRequest start;
+    *start.mutable_spec() = Spec(0);
+    start.mutable_spec()->mutable_dataset()->set_name(dataset);
+    start.set_resume(true);
+    return start;
+  };
+  auto start = [&](const std::string& dataset, absl::Duration timeout, v1::Experiment& started) {
+    auto client = Client("", timeout);
+    return client->stub().StartExperiment(client->NewContext().get(), start_of(dataset), &started);
+  };
+
+  v1::Experiment first;
+  v1::Experiment second;
+  grpc::Status first_status;
+  grpc::Status second_status;
+  std::thread a([&] { first_status = start("slow", absl::Seconds(30), first); });
+  ASSERT_TRUE(Eventually([&] { return slow_loads >= 1; }));  // `a` loads the dataset
+  // Other settings go on while `a` has its turn...
+  v1::Experiment other;
+  const grpc::Status other_status = start("quick", absl::Seconds(5), other);
+  EXPECT_TRUE(other_status.ok()) << other_status.error_message();
+  // ...and a call for the same settings whose deadline passes gives up.
+  v1::Experiment late;
+  EXPECT_EQ(start("slow", absl::Milliseconds(300), late).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The server's deadline for that call is a little later than its client's (gRPC sends the
+  // time left): give the server time to see it pass before `a`'s turn ends. (The calls above
+  // are made one at a time: each waiting handler holds one of gRPC's callback threads.)
+  absl::SleepFor(absl::Milliseconds(200));
+  // Another call for the same settings, made while `a` has its turn, gets `a`'s experiment.
+  std::thread b([&] { second_status = start("slow", absl::Seconds(30), second); });
+  absl::SleepFor(absl::Milliseconds(100));
+  release.Notify();
+  a.join();
+  b.join();
+  ASSERT_TRUE(first_status.ok()) << first_status.error_message();
+  ASSERT_TRUE(second_status.ok()) << second_status.error_message();
+  EXPECT_EQ(first.id(), second.id());
+  EXPECT_NE(other.id(), first.id());
+  // `a`'s start and `b`'s look loaded the dataset; the call that gave up did not go on to look.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(slow_loads, 2);
 }
 
 TEST_F(ServiceTest, CancelledExperimentResumesOverGrpc) {
