@@ -64,8 +64,12 @@ std::vector<ScheduledChunk> Scheduler::Schedule() {
   int64_t budget = max_batch_tokens_;
   blocks_.BeginStep();
 
-  // 1. Every running sequence decodes one token (its last, not yet computed).
-  for (size_t i = 0; i < running_.size(); ++i) {
+  // 1. Running sequences decode one token each (their last, not yet computed), in admission
+  // order, as many as the budget holds: a step never computes more than max_batch_tokens
+  // tokens (the GPU backend sizes its buffers for it, and logits take a row per token), as in
+  // vLLM's scheduler, whose token budget bounds decoding too. The rest wait for a step with
+  // room (forks of a request with n above the budget; QA of stop 33).
+  for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
     Sequence* s = running_[i];
     const int64_t position = s->computed;
     auto needed = [&] {

@@ -1,7 +1,8 @@
 // The continuous-batching scheduler of LocalEngine (internal to engine/).
 //
 // Sequences join and leave the running batch at every step (as in vLLM and nano-vllm):
-//  - every running sequence decodes one token per step;
+//  - every running sequence decodes one token per step, while the step's token budget
+//    (max_batch_tokens) holds them: beyond it, the most recently admitted wait a step;
 //  - waiting sequences are prefilled in chunks that fill the rest of the step's token budget,
 //    so a long prompt never stalls the decoding of others;
 //  - a new sequence first takes the longest cached prefix of its tokens (BlockManager),
