@@ -42,8 +42,9 @@ class CancellationToken {
 inline constexpr int kMaxCompletions = 4096;
 
 struct GenerateRequest {
-  // The prompt, either as token ids or as text (tokenized as is: no chat template; the
-  // tokenizer's BOS rule applies). Exactly one must be set.
+  // The prompt, either as token ids or as text (tokenized as Tokenize does, control tokens
+  // such as "<|im_start|>" written in it included; no chat template; the tokenizer's BOS rule
+  // applies). Exactly one must be set.
   std::vector<int32_t> prompt_tokens;
   std::string prompt_text;
 

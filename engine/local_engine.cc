@@ -218,8 +218,10 @@ absl::Status LocalEngine::PrepareGenerate(const GenerateRequest& request, Reques
   state.cancel = request.cancel;
   state.tokens = request.prompt_tokens;
   if (state.tokens.empty()) {
-    state.tokens =
-        s.tokenizer->Encode(request.prompt_text, {.add_bos = s.tokenizer->add_bos_by_default()});
+    // Control tokens written in the text are read as such, as Tokenize reads them (and Hugging
+    // Face's tokenizers and llama.cpp's prompts do).
+    state.tokens = s.tokenizer->Encode(
+        request.prompt_text, {.add_bos = s.tokenizer->add_bos_by_default(), .parse_special = true});
     if (state.tokens.empty())
       return absl::InvalidArgumentError("prompt_text tokenizes to no tokens");
   }

@@ -99,8 +99,8 @@ std::string ChatPrompt(const engine::Engine& engine, const std::string& problem)
   return prompt.value_or("");
 }
 
-// The chat prompt as tokens. Not GenerateRequest::prompt_text: that is tokenized as plain text,
-// so "<|im_start|>" would become characters instead of the control token the model was trained on.
+// The chat prompt as tokens, without a second BOS (GenerateRequest::prompt_text would add the
+// tokenizer's BOS where its family has one; the template writes its own).
 std::vector<int32_t> ChatPromptTokens(const engine::Engine& engine, const std::string& problem) {
   absl::StatusOr<std::vector<int32_t>> tokens = engine.Tokenize(ChatPrompt(engine, problem), false);
   EXPECT_TRUE(tokens.ok()) << tokens.status();

@@ -207,6 +207,47 @@ TEST(LocalEngineTest, SixtyFourConcurrentCallersGetCorrectResultsAndFreeEverythi
 }
 
 // A tight KV budget forces eviction and preemption; nothing may change in the results.
+// More completions than a step's token budget: steps decode at most max_batch_tokens of them
+// (SchedulerTest.DecodingNeverExceedsTheStepBudget), the others wait, and every completion is
+// the one a roomy engine gives.
+TEST(LocalEngineTest, CompletionsBeyondTheStepBudgetTakeTurnsWithTheSameResults) {
+  auto roomy = MakeEngine();
+  LocalEngineOptions options;
+  options.model_path = ModelPath();
+  options.device = Device::kCpu;
+  options.threads = 2;
+  options.max_batch_tokens = 3;
+  auto narrow = LocalEngine::Create(options);
+  ASSERT_TRUE(narrow.ok()) << narrow.status();
+  const GenerateRequest request = Request(Prompt(12, 5), 8, 10);
+  auto expected = roomy->Generate(request);
+  auto actual = (*narrow)->Generate(request);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  ExpectSameCompletions(*actual, *expected);
+  EXPECT_EQ((*narrow)->Stats().kv_blocks_used, 0);
+}
+
+// Control tokens written in a prompt's text are control tokens, as Tokenize (and so `ponder
+// score`) and Hugging Face's tokenizers read them: a generation from the text is the one from
+// its tokens (the text was read as plain characters: QA of stop 33).
+TEST(LocalEngineTest, PromptTextReadsControlTokensAsTokenizeDoes) {
+  auto engine = MakeEngine();
+  const std::string text = "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n";
+  absl::StatusOr<std::vector<int32_t>> tokens =
+      engine->Tokenize(text, engine->add_bos_by_default());
+  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  ASSERT_EQ(std::count(tokens->begin(), tokens->end(), *engine->TokenId("<|im_start|>")), 2);
+  GenerateRequest from_text = Request({}, 2, 6);
+  from_text.prompt_text = text;
+  auto expected = engine->Generate(Request(*tokens, 2, 6));
+  auto actual = engine->Generate(from_text);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  EXPECT_EQ(actual->prompt_tokens, static_cast<int64_t>(tokens->size()));
+  ExpectSameCompletions(*actual, *expected);
+}
+
 TEST(LocalEngineTest, TightBudgetPreemptsAndEvictsWithoutChangingResults) {
   auto roomy = MakeEngine();
   // Block: 8 tokens x 2 layers x 2 (K,V) x 2 heads x 16 dims x 4 bytes = 4 KiB. 24 blocks =
