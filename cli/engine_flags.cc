@@ -17,7 +17,9 @@ void EngineFlags::Register(FlagParser& flags, std::string_view scope) {
                prefix + "CPU worker threads, at most 1024 (default: all cores)");
   flags.AddInt(
       "kv-budget-mb", &kv_budget_mb,
-      prefix + "KV cache memory in MiB, at most what the process may use (default: automatic)");
+      prefix +
+          "KV cache memory in MiB, at most what the process may use (default: automatic); a "
+          "sequence that outgrows it stops there, as at the model's context");
   flags.AddInt("max-batch-tokens", &max_batch_tokens,
                absl::StrCat(prefix,
                             "tokens the engine computes per step, decode tokens and "

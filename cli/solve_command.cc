@@ -2,6 +2,7 @@
 // (--model). Prints the answer and a summary, or the whole response as JSON (--json); --events
 // prints each strategy step as it happens.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,22 @@ void PrintSummary(const v1::SolveResponse& response) {
       static_cast<long long>(usage.generated_tokens()), usage.full_generation_equivalents(),
       static_cast<long long>(usage.verifier_tokens()), usage.engine_calls());
   std::printf("time: %.3f s\n", usage.wall_seconds());
+  // The strategy's own numbers (RPC's fit and pruned paths, adaptive rounds, solutions the
+  // verifier could not score), by name; --json has them too.
+  if (result.diagnostics().empty()) return;
+  const std::map<std::string, double> diagnostics(result.diagnostics().begin(),
+                                                  result.diagnostics().end());
+  std::string line;
+  for (const auto& [name, value] : diagnostics) {
+    absl::StrAppend(&line, line.empty() ? "" : ", ", name, " ", absl::StrFormat("%g", value));
+  }
+  std::printf("diagnostics: %s\n", line.c_str());
+  if (const auto over = diagnostics.find("verifier_over_context"); over != diagnostics.end()) {
+    std::printf(
+        "note: %g (partial) solutions were longer than the verifier takes (its context, or its "
+        "KV budget) and scored 0, the lowest: the verifier could not rank them\n",
+        over->second);
+  }
 }
 
 absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {

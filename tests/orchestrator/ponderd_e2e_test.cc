@@ -25,6 +25,7 @@ namespace {
 using testing::BinaryPath;
 using testing::ChildProcess;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class PonderdTest : public ::testing::Test {
  protected:
@@ -169,6 +170,18 @@ TEST_F(PonderdTest, SolvesOverGrpcAndThroughTheCli) {
   EXPECT_THAT(output, HasSubstr("correct: "));
   EXPECT_THAT(output, HasSubstr("candidates: 3"));
   EXPECT_THAT(output, HasSubstr("step {"));
+  EXPECT_THAT(output, Not(HasSubstr("diagnostics: ")));  // self-consistency has none
+
+  // RPC's diagnostics (the paths it pruned) are printed, not only in --json (QA of stop 33).
+  ChildProcess rpc;
+  ASSERT_TRUE(rpc.Start(BinaryPath("ponder"),
+                        {"solve", "--server", address_, "--problem", "What is 2 + 2?", "--strategy",
+                         R"({"rpc": {}, "sampling": {"maxTokens": 8}})", "--budget", "3"},
+                        testing::TempPath("rpc.stderr")));
+  const std::string rpc_output = rpc.ReadAll();
+  EXPECT_EQ(rpc.Wait(), 0) << rpc_output;
+  EXPECT_THAT(rpc_output, HasSubstr("\ndiagnostics: "));
+  EXPECT_THAT(rpc_output, HasSubstr("pruned "));
 
   // --events with --json is JSON Lines: each step a ponder.v1.SolveEvent, then the response.
   ChildProcess json;
@@ -753,6 +766,37 @@ TEST_F(PonderdTest, TokenFileWithALineBreakInsideIsRefusedByServerAndClient) {
   client.ReadAll();
   EXPECT_EQ(client.Wait(), 2);
   EXPECT_THAT(Stderr(), HasSubstr("auth token file '" + token_file + "'"));
+}
+
+// A second signal during the shutdown grace stops ponderd at once, a solve still in flight (it
+// waited out the grace: QA of stop 33); the next ponderd serves the database.
+TEST_F(PonderdTest, ASecondSignalDuringTheGraceStopsAtOnce) {
+  {
+    ChildProcess ponderd;
+    ASSERT_TRUE(
+        StartPonderd(ponderd, {"--shutdown-grace-seconds", "300", "--max-budget-n", "4096"}));
+    auto client = Client(absl::Seconds(300));
+    std::thread solver([&] {
+      v1::SolveRequest request;
+      request.mutable_problem()->set_text("What is 2 + 2?");
+      *request.mutable_strategy() = SelfConsistency(256);
+      request.mutable_budget()->set_n(4096);  // about 20 s of decoding on this model
+      v1::SolveResponse response;
+      (void)client->stub().Solve(client->NewContext().get(), request, &response);
+    });
+    absl::SleepFor(absl::Milliseconds(300));  // the solve is under way
+    ponderd.Signal(SIGTERM);
+    EXPECT_TRUE(Eventually([&] { return Stderr().find("shutting down") != std::string::npos; }));
+    ponderd.Signal(SIGTERM);
+    EXPECT_EQ(ponderd.Wait(absl::Seconds(10)), 128 + SIGTERM) << Stderr();
+    EXPECT_THAT(Stderr(), HasSubstr("ponderd: second SIGTERM: stopping now"));
+    EXPECT_THAT(Stderr(), Not(HasSubstr("ponderd: stopped")));
+    solver.join();
+  }
+  ChildProcess ponderd;
+  ASSERT_TRUE(StartPonderd(ponderd));
+  ponderd.Signal(SIGINT);
+  EXPECT_EQ(ponderd.Wait(absl::Seconds(20)), 0) << Stderr();
 }
 
 TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {
