@@ -22,6 +22,51 @@ absl::Status CheckNoControlCharacters(std::string_view text) {
       absl::StrCat("'", Printable(text), "' holds a control character (a NUL, a newline...)"));
 }
 
+namespace {
+
+// The length of the well-formed UTF-8 character at the start of `text` (1 to 4) and its code
+// point, or 0 where the bytes are not one (a stray continuation, an overlong form, a surrogate,
+// a character cut short).
+size_t Utf8Character(std::string_view text, char32_t& code_point) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  size_t length = 0;
+  char32_t least = 0;
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  } else if ((lead & 0xE0) == 0xC0) {
+    length = 2, least = 0x80, code_point = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3, least = 0x800, code_point = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4, least = 0x10000, code_point = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (byte(i) & 0x3F);
+  }
+  if (code_point < least || code_point > 0x10FFFF ||
+      (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+    return 0;
+  }
+  return length;
+}
+
+// Characters that steer a terminal or reorder what it shows without being ASCII controls: the
+// C1 controls (U+0080 to U+009F; U+009B is a control sequence introducer to many terminals) and
+// the bidirectional overrides, embeddings, isolates and marks that can make text display in
+// another order than it reads ("Trojan Source", Boucher and Anderson 2021).
+bool IsHiddenControl(char32_t c) {
+  return (c >= 0x80 && c <= 0x9F) || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
+}  // namespace
+
 std::string Printable(std::string_view text, size_t max_bytes) {
   bool cut = false;
   if (text.size() > max_bytes) {
@@ -32,19 +77,25 @@ std::string Printable(std::string_view text, size_t max_bytes) {
   }
   std::string out;
   out.reserve(text.size());
-  for (char ch : text) {
-    const unsigned char byte = static_cast<unsigned char>(ch);
+  while (!text.empty()) {
+    const char ch = text[0];
+    char32_t code_point = 0;
+    const size_t length = Utf8Character(text, code_point);
     if (ch == '\n') {
       out += "\\n";
     } else if (ch == '\r') {
       out += "\\r";
     } else if (ch == '\t') {
       out += "\\t";
-    } else if (IsControlCharacter(ch)) {
-      out += absl::StrFormat("\\x%02x", byte);
+    } else if (length == 0 ||
+               IsControlCharacter(ch)) {  // a byte that is no character, or a control
+      out += absl::StrFormat("\\x%02x", static_cast<unsigned char>(ch));
+    } else if (IsHiddenControl(code_point)) {
+      out += absl::StrFormat("\\u%04x", static_cast<uint32_t>(code_point));
     } else {
-      out += ch;
+      out.append(text.substr(0, length));
     }
+    text.remove_prefix(std::max<size_t>(length, 1));
   }
   if (cut) out += "...";
   return out;

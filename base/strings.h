@@ -32,8 +32,10 @@ inline bool IsControlCharacter(char c) {
 absl::Status CheckNoControlCharacters(std::string_view text);
 
 // `text` made safe to quote in a message or print in a table: control characters are written as
-// escapes (\n, \r, \t, \x00 ...; other bytes, UTF-8 included, stay as they are), and text longer
-// than `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile
+// escapes (\n, \r, \t, \x00 ...), and so are bytes that are not UTF-8 (\xff) and the characters
+// that steer a terminal or reorder the display without being ASCII (C1 controls, bidirectional
+// overrides and isolates: \u009b, \u202e); other characters stay as they are. Text longer than
+// `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile
 // value a client sent cannot hide the message it is quoted in.
 std::string Printable(std::string_view text, size_t max_bytes = std::string_view::npos);
 

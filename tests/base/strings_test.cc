@@ -14,6 +14,27 @@ TEST(PrintableTest, EscapesControlCharactersAndKeepsOtherBytes) {
   EXPECT_EQ(Printable("caf\xc3\xa9 \xe2\x88\x9a"), "caf\xc3\xa9 \xe2\x88\x9a");  // UTF-8 stays
 }
 
+// What is not ASCII but can still steer a terminal or hide text: bytes that are not UTF-8 (a raw
+// 0x9b is a control sequence introducer to 8-bit terminals), C1 controls written in UTF-8, and
+// bidirectional overrides and isolates; other characters, right-to-left letters included, stay.
+TEST(PrintableTest, EscapesBytesThatAreNotUtf8AndHiddenControls) {
+  EXPECT_EQ(Printable("a\x9b"
+                      "31mb"),
+            "a\\x9b31mb");
+  EXPECT_EQ(Printable("\xc2\x9b"
+                      "31m"),
+            "\\u009b31m");  // U+009B as UTF-8
+  EXPECT_EQ(Printable("id\xe2\x80\xae"
+                      "cod.exe"),
+            "id\\u202ecod.exe");                                         // right-to-left override
+  EXPECT_EQ(Printable("\xe2\x81\xa6x\xe2\x81\xa9"), "\\u2066x\\u2069");  // an isolate
+  EXPECT_EQ(Printable("\xc0\xaf"), "\\xc0\\xaf");                        // an overlong '/'
+  EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");               // a surrogate
+  EXPECT_EQ(Printable("cut \xe2\x88"), "cut \\xe2\\x88");                // a character cut short
+  EXPECT_EQ(Printable("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80"),
+            "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80");  // Hebrew, an emoji
+}
+
 TEST(PrintableTest, CutsLongTextAtACharacterBoundary) {
   EXPECT_EQ(Printable(std::string(100, 'x'), 8), "xxxxxxxx...");
   EXPECT_EQ(Printable("short", 8), "short");
