@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -527,8 +528,20 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
                      ": is a file; a GGUF file converts to a Hugging Face folder, "
                      "so give --output a folder"));
   }
+  // The first folder of the output's path that does not exist yet: a conversion that fails
+  // removes what it created, from there (a write error left an empty folder: QA of stop 32).
+  fs::path created;
+  for (fs::path p = out_folder; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+    created = p;
+    if (p == p.parent_path()) break;
+  }
   fs::create_directories(out_folder, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(out_folder, ": ", ec.message()));
+  bool finished = false;
+  absl::Cleanup remove_created = [&] {
+    std::error_code ignored;
+    if (!finished && !created.empty()) fs::remove_all(created, ignored);
+  };
 
   SafetensorsWriter writer;
   writer.SetMetadata("format", "pt");
@@ -573,6 +586,7 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
       fs::remove(fs::path(out_folder) / file, ec);
     }
     report.notes.push_back(absl::StrCat("no tokenizer written: ", tokenizer.status().message()));
+    finished = true;
     return report;
   }
   for (const auto& [file, text] :
@@ -583,6 +597,7 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
         WriteFileAtomically(path, {reinterpret_cast<const uint8_t*>(text->data()), text->size()}));
     report.bytes += text->size();
   }
+  finished = true;
   return report;
 }
 

@@ -72,6 +72,30 @@ TEST_F(ConvertCommandTest, ConvertsBothWays) {
   }
 }
 
+// A conversion to a folder that fails part-way (here a write past the shell's file size limit)
+// leaves no folder it created behind, nested ones included (QA of stop 32: an empty folder
+// stayed), and keeps a folder that was there.
+TEST_F(ConvertCommandTest, AFailedConversionRemovesTheFoldersItCreated) {
+  ASSERT_EQ(RunPonder("convert --input " + dir_ + "/model --output " + dir_ + "/model.gguf", log_)
+                .exit_code,
+            0);
+  // SIGXFSZ ignored, so the write fails with EFBIG instead of killing the process; 40 blocks
+  // are at most 40 KiB, less than the weights.
+  const std::string limited = "trap '' XFSZ; ulimit -f 40; exec " + std::string(PONDER_BINARY_DIR) +
+                              "/bin/ponder convert --input " + dir_ + "/model.gguf --output ";
+  for (const std::string& output : {dir_ + "/back", dir_ + "/new/deeper/back"}) {
+    const int status = std::system((limited + output + " >" + log_ + " 2>&1").c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1)
+        << status << ": " << ReadFileToString(log_).value_or("");
+    EXPECT_FALSE(fs::exists(output)) << output;
+  }
+  EXPECT_FALSE(fs::exists(dir_ + "/new"));
+  fs::create_directories(dir_ + "/kept");
+  const int status = std::system((limited + dir_ + "/kept >" + log_ + " 2>&1").c_str());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_TRUE(fs::is_directory(dir_ + "/kept"));
+}
+
 // The output was replaced by a rename whatever it was (a FIFO, a symbolic link, a device), and
 // a Hugging Face folder given as the output had its files overwritten; now only with --force.
 TEST_F(ConvertCommandTest, AnOutputThatIsNotARegularFileOrAConversionIsKeptWithoutForce) {
