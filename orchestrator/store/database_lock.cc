@@ -1,7 +1,6 @@
 #include "orchestrator/store/database_lock.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,24 +41,43 @@ void Retire(int fd) {
   RetiredDescriptors()[{info.st_dev, info.st_ino}].push_back(fd);
 }
 
-// A retired descriptor of the file `info` describes, or -1.
-int TakeRetired(const struct stat& info) {
+bool Writable(int fd) { return (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR; }
+
+// A retired descriptor of the file `info` describes, open for writing where `write`, or -1.
+int TakeRetired(const struct stat& info, bool write) {
   absl::MutexLock lock(&retired_mu);
   auto it = RetiredDescriptors().find(FileIdentity{info.st_dev, info.st_ino});
-  if (it == RetiredDescriptors().end() || it->second.empty()) return -1;
-  const int fd = it->second.back();
-  it->second.pop_back();
-  return fd;
+  if (it == RetiredDescriptors().end()) return -1;
+  std::vector<int>& descriptors = it->second;
+  for (auto d = descriptors.begin(); d != descriptors.end(); ++d) {
+    if (write && !Writable(*d)) continue;
+    const int fd = *d;
+    descriptors.erase(d);
+    return fd;
+  }
+  return -1;
 }
 
 bool SameFile(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int FlockRetryingInterrupts(int fd, int operation) {
+// The byte of the database file the lock is taken on: past SQLite's own lock bytes (from
+// PENDING_BYTE, 0x40000000, to 0x40000201, os_unix.c) and below 2^31 for NFS servers of 32-bit
+// offsets. Locks past the end of a file are allowed, and SQLite never reads or locks here.
+constexpr off_t kLockByte = 0x7FFFFF00;
+
+// An open file description lock (F_OFD_SETLK, Linux 3.15) of kLockByte: F_RDLCK, F_WRLCK or
+// F_UNLCK, without waiting; 0 or -1 with errno (EAGAIN or EACCES: held elsewhere).
+int LockByte(int fd, short type) {
+  struct flock request = {};
+  request.l_type = type;
+  request.l_whence = SEEK_SET;
+  request.l_start = kLockByte;
+  request.l_len = 1;
   int result;
   do {
-    result = flock(fd, operation);
+    result = fcntl(fd, F_OFD_SETLK, &request);
   } while (result != 0 && errno == EINTR);
   return result;
 }
@@ -75,14 +93,21 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
   // between our open and our lock is given up for the one that replaced it.
   constexpr int kAttempts = 8;
   for (int attempt = 1;; ++attempt) {
+    // A write lock needs a descriptor open for writing, a read lock one open for reading: a
+    // shared lock of a database this process may only read is taken through a read-only one.
+    const bool exclusive = mode == Mode::kExclusive;
     struct stat before;
-    int fd = stat(path.c_str(), &before) == 0 ? TakeRetired(before) : -1;
+    int fd = stat(path.c_str(), &before) == 0 ? TakeRetired(before, exclusive) : -1;
     std::string created_path;
-    // flock needs no write access: whoever may read the file may take the lock.
-    if (fd < 0) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0 && !exclusive && (errno == EACCES || errno == EROFS)) {
+      fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    }
     if (fd < 0 && errno == ENOENT) {
-      // As SQLite creates a database: 0644 less the umask.
-      fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+      // As SQLite creates a database: 0644 less the umask. O_EXCL: a file another process
+      // creates meanwhile is not taken for this lock's own (it would be removed on release).
+      fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd < 0 && errno == EEXIST && attempt < kAttempts) continue;
       if (fd >= 0) {
         std::error_code error;
         created_path = std::filesystem::canonical(path, error).string();
@@ -90,13 +115,13 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
       }
     }
     if (fd < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("database '", path, "': cannot open it to lock it: ", std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat("database '", path, "': cannot open it to lock it",
+                                                 exclusive ? " (writing)" : "", ": ",
+                                                 std::strerror(errno)));
     }
     DatabaseLock lock(fd, std::move(created_path));
-    if (FlockRetryingInterrupts(fd, (mode == Mode::kExclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) !=
-        0) {
-      if (errno != EWOULDBLOCK) {
+    if (LockByte(fd, exclusive ? F_WRLCK : F_RDLCK) != 0) {
+      if (errno != EAGAIN && errno != EACCES) {
         return absl::UnavailableError(
             absl::StrCat("database '", path, "': cannot lock it: ", std::strerror(errno)));
       }
@@ -131,6 +156,8 @@ void DatabaseLock::RemoveCreatedDatabase() {
       unlink(absl::StrCat(created_path_, suffix).c_str());
     }
     unlink(created_path_.c_str());
+    // The file is gone with every connection to it closed: its descriptor may be too.
+    close(std::exchange(fd_, -1));
   }
   created_path_.clear();
 }
@@ -139,15 +166,19 @@ void DatabaseLock::Release() {
   if (fd_ < 0) return;
   if (!created_path_.empty()) {
     // Nobody wrote to the file this lock created: it is removed, unless another process holds
-    // the lock too (a benchmark sharing it may be about to write), or the path no longer names it.
+    // the lock too (a benchmark sharing it may be about to write), or the path no longer names
+    // it. The size first: the write lock, tried, would refuse for a moment a process starting
+    // beside this one.
     struct stat held;
     struct stat named;
-    if (FlockRetryingInterrupts(fd_, LOCK_EX | LOCK_NB) == 0 && fstat(fd_, &held) == 0 &&
-        held.st_size == 0 && stat(created_path_.c_str(), &named) == 0 && SameFile(held, named)) {
+    if (fstat(fd_, &held) == 0 && held.st_size == 0 && LockByte(fd_, F_WRLCK) == 0 &&
+        stat(created_path_.c_str(), &named) == 0 && SameFile(held, named)) {
       unlink(created_path_.c_str());
+      close(std::exchange(fd_, -1));  // the file is gone: its descriptor may be too
+      return;
     }
   }
-  FlockRetryingInterrupts(fd_, LOCK_UN);
+  LockByte(fd_, F_UNLCK);
   Retire(std::exchange(fd_, -1));
 }
 

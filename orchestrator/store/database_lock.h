@@ -4,17 +4,17 @@
 // and let two processes record its status. So does `ponder bench --resume` (it takes over an
 // experiment a dead benchmark left running). Other benchmarks share it with each other.
 //
-// The lock is an advisory flock(2) on the database file itself, so every name of the file (a
-// symbolic link, a hard link, another spelling of its path) shares it; a missing database is
-// created empty to carry it. It is held for the life of the DatabaseLock, and the kernel drops it
-// when the process dies (kill -9 too). On Linux flock locks and the POSIX (fcntl) locks SQLite
-// takes on the same file are independent of each other, but POSIX drops every fcntl lock a
-// process holds on a file when any descriptor of that file is closed: so the lock's descriptor
-// is never closed, only unlocked, and kept for the next lock of that file in this process (as
-// SQLite keeps its own, os_unix.c's "pending" descriptors). On NFS, where Linux emulates flock
-// with fcntl locks, this would interfere with SQLite's locks; SQLite's write-ahead log does not
-// work there either. Take the lock before opening the store, so that a refused process has
-// written nothing to the database.
+// The lock is an advisory open file description lock (fcntl F_OFD_SETLK) of one byte of the
+// database file itself, past the bytes SQLite locks, so every name of the file (a symbolic link,
+// a hard link, another spelling of its path) shares it and SQLite's own locks never meet it,
+// on a local disk or NFS (where flock, emulated by a whole-file lock, would block SQLite's). A
+// missing database is created empty to carry it; an exclusive lock needs the file writable. It
+// is held for the life of the DatabaseLock, and the kernel drops it when the process dies (kill
+// -9 too). POSIX drops every fcntl lock a process holds on a file (SQLite's too) when any
+// descriptor of that file is closed: so the lock's descriptor is never closed while the file
+// exists, only unlocked, and kept for the next lock of that file in this process (as SQLite keeps
+// its own, os_unix.c's "pending" descriptors). Take the lock before opening the store, so that a
+// refused process has written nothing to the database.
 #ifndef PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 #define PONDER_ORCHESTRATOR_STORE_DATABASE_LOCK_H_
 
