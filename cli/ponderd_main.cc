@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "base/flags.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -151,10 +153,13 @@ absl::Status ServeOn(const Flags& f, const ponder::orchestrator::ServerOptions& 
   // A second signal during the grace stops the process at once (a second Ctrl-C, as servers
   // commonly take it; QA of stop 33 found it ignored). Nothing recorded is lost: every write to
   // the database is a transaction, and an experiment left marked running is taken for one whose
-  // server died when the next ponderd starts.
-  std::thread([signals = stop_signals] {
+  // server died when the next ponderd starts. Signals within a second of the first are taken for
+  // its echo (a terminal's Ctrl-C followed by a script's trap, as in scripts/demo.sh).
+  std::thread([signals = stop_signals, first = absl::Now()] {
     int second = 0;
-    sigwait(&signals, &second);
+    do {
+      sigwait(&signals, &second);
+    } while (absl::Now() - first < absl::Seconds(1));
     std::fprintf(stderr, "ponderd: second %s: stopping now\n",
                  second == SIGINT ? "SIGINT" : "SIGTERM");
     std::_Exit(128 + second);

@@ -787,6 +787,9 @@ TEST_F(PonderdTest, ASecondSignalDuringTheGraceStopsAtOnce) {
     absl::SleepFor(absl::Milliseconds(300));  // the solve is under way
     ponderd.Signal(SIGTERM);
     EXPECT_TRUE(Eventually([&] { return Stderr().find("shutting down") != std::string::npos; }));
+    ponderd.Signal(SIGINT);  // within a second of the first: taken for its echo
+    absl::SleepFor(absl::Milliseconds(1500));
+    EXPECT_EQ(ponderd.Wait(absl::ZeroDuration()), -1) << "stopped by the echo";
     ponderd.Signal(SIGTERM);
     EXPECT_EQ(ponderd.Wait(absl::Seconds(10)), 128 + SIGTERM) << Stderr();
     EXPECT_THAT(Stderr(), HasSubstr("ponderd: second SIGTERM: stopping now"));
