@@ -206,7 +206,6 @@ TEST(LocalEngineTest, SixtyFourConcurrentCallersGetCorrectResultsAndFreeEverythi
             stats.kv_blocks_total);
 }
 
-// A tight KV budget forces eviction and preemption; nothing may change in the results.
 // More completions than a step's token budget: steps decode at most max_batch_tokens of them
 // (SchedulerTest.DecodingNeverExceedsTheStepBudget), the others wait, and every completion is
 // the one a roomy engine gives.
@@ -226,6 +225,7 @@ TEST(LocalEngineTest, CompletionsBeyondTheStepBudgetTakeTurnsWithTheSameResults)
   ASSERT_TRUE(actual.ok()) << actual.status();
   ExpectSameCompletions(*actual, *expected);
   EXPECT_EQ((*narrow)->Stats().kv_blocks_used, 0);
+  EXPECT_LE((*narrow)->Stats().mean_batch_tokens, 3.0);  // 8 a step before: every completion
 }
 
 // Control tokens written in a prompt's text are control tokens, as Tokenize (and so `ponder
@@ -248,6 +248,7 @@ TEST(LocalEngineTest, PromptTextReadsControlTokensAsTokenizeDoes) {
   ExpectSameCompletions(*actual, *expected);
 }
 
+// A tight KV budget forces eviction and preemption; nothing may change in the results.
 TEST(LocalEngineTest, TightBudgetPreemptsAndEvictsWithoutChangingResults) {
   auto roomy = MakeEngine();
   // Block: 8 tokens x 2 layers x 2 (K,V) x 2 heads x 16 dims x 4 bytes = 4 KiB. 24 blocks =
