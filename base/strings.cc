@@ -19,7 +19,7 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
 absl::Status CheckNoControlCharacters(std::string_view text) {
   if (std::none_of(text.begin(), text.end(), IsControlCharacter)) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      absl::StrCat("'", Printable(text), "' holds a control character (a NUL, a newline...)"));
+      absl::StrCat("'", Printable(text, 64), "' holds a control character (a NUL, a newline...)"));
 }
 
 namespace {

@@ -27,8 +27,8 @@ inline bool IsControlCharacter(char c) {
 }
 
 // OK, or InvalidArgument "'<text>' holds a control character (a NUL, a newline...)" (the text
-// through Printable) for a value that must fit on one line of a results table: a problem's id,
-// an experiment's name. Callers add the field, or the file and line, it came from.
+// through Printable, cut at 64 bytes) for a value that must fit on one line of a results table: a
+// problem's id, an experiment's name. Callers add the field, or the file and line, it came from.
 absl::Status CheckNoControlCharacters(std::string_view text);
 
 // `text` made safe to quote in a message or print in a table: control characters are written as

@@ -360,6 +360,11 @@ absl::Status FinalStatus(const v1::Experiment& e) {
 
 absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   if (f.db.empty()) return absl::InvalidArgumentError("--db FILE is required with --model");
+  if (f.db == ":memory:") {  // it ran, then its table could not be read back (review, stop 33)
+    return absl::InvalidArgumentError(
+        "--db :memory:: a benchmark's results are kept and its table read back from its "
+        "database: give a file");
+  }
   PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions engine_options, f.engine.Options());
   // The lock before anything else (database_lock.h). --resume may take over an experiment a dead
   // benchmark left marked running, which must not be one a live benchmark is running.

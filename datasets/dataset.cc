@@ -403,6 +403,9 @@ DataDir ResolveDataDir(std::string_view flag) {
 
 absl::StatusOr<std::string> ResolveSplit(const DatasetInfo& info, std::string_view split) {
   const std::vector<std::string>& splits = info.splits;
+  if (splits.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("dataset '", info.name, "' lists no splits"));
+  }
   if (split.empty()) return splits.front();
   if (std::find(splits.begin(), splits.end(), split) == splits.end()) {
     return absl::InvalidArgumentError(

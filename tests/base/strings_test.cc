@@ -35,6 +35,16 @@ TEST(PrintableTest, EscapesBytesThatAreNotUtf8AndHiddenControls) {
             "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80");  // Hebrew, an emoji
 }
 
+// A dataset's id has no length limit: its error quotes 64 bytes of it.
+TEST(CheckNoControlCharactersTest, QuotesALongValueCut) {
+  EXPECT_TRUE(CheckNoControlCharacters("id-1").ok());
+  const absl::Status status = CheckNoControlCharacters(std::string(100000, 'x') + "\n");
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "'" + std::string(64, 'x') +
+                                  "...' holds a control character (a "
+                                  "NUL, a newline...)");
+}
+
 TEST(PrintableTest, CutsLongTextAtACharacterBoundary) {
   EXPECT_EQ(Printable(std::string(100, 'x'), 8), "xxxxxxxx...");
   EXPECT_EQ(Printable("short", 8), "short");

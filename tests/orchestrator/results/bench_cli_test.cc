@@ -549,6 +549,11 @@ TEST(ResultsCliTest, ErrorsNameTheFlag) {
                                  "self_consistency", "--budget", "1,x"});
   EXPECT_EQ(budget.code, 2);
   EXPECT_THAT(budget.err, HasSubstr("--budget: 'x'"));
+  // An in-memory database ran the benchmark, then could not read its table back.
+  CommandResult memory = Ponder({"bench", "--model", "m.gguf", "--dataset", "arith", "--strategy",
+                                 "self_consistency", "--budget", "1", "--db", ":memory:"});
+  EXPECT_EQ(memory.code, 2);
+  EXPECT_THAT(memory.err, HasSubstr("--db :memory:"));
 }
 
 // Values the fuzzer found: each is refused before any model is loaded, naming its flag.
