@@ -340,6 +340,11 @@ absl::Status Main(std::span<char* const> args) {
   PONDER_ASSIGN_OR_RETURN(Device device, ParseDevice(device_name));
   PONDER_ASSIGN_OR_RETURN(auto weights, ModelWeights::Load(model));
   const ModelConfig& c = weights->config();
+  if (npp + ntg > c.max_context) {  // it failed part-way, after the first batch sizes' runs
+    return absl::InvalidArgumentError(absl::StrCat("--npp ", npp, " + --ntg ", ntg, " = ",
+                                                   npp + ntg, " positions; ", model, " holds ",
+                                                   c.max_context));
+  }
   ops::ThreadPool pool(static_cast<int>(threads));
   const int max_npl = *std::max_element(npls.begin(), npls.end());
   const KvCacheShape f32_shape{c.num_layers, c.num_kv_heads, c.head_dim, kBlockSize};
