@@ -75,6 +75,8 @@ run() {
     timeout 200 $p/bin/engine_cuda_test --gtest_brief=1 >"$out/cuda_test.log" 2>&1
     echo "engine_cuda_test rc=$?"
     grep -E '^\[  (FAILED|PASSED) |cuda vs cpu|Failure' "$out/cuda_test.log" | head -40
+    # Tests that skipped (a cluster test where the device cannot run clusters of 16, ...).
+    grep -E '^\[  SKIPPED \]' "$out/cuda_test.log" | sort | uniq -c | head -10
     if [ -n "${TEST_SETTINGS:-}" ]; then
       # shellcheck disable=SC2086  # one word per setting
       env $TEST_SETTINGS timeout 200 $p/bin/engine_cuda_test --gtest_brief=1 \
@@ -197,16 +199,17 @@ run() {
   # Stop 33's candidates (written without a GPU): split attention's merge inside the first pass's
   # thread block clusters (no merge kernel; the same bits), and stretches of at least 64 or 128
   # keys instead of 32 (a context of 160 in 3 or 2 stretches instead of 5), alone and together, at
-  # the batch sizes that split (batch 1 and 4 at short contexts, 16 at 1 024), each beside the
-  # defaults.
+  # the batch sizes that split (batch 1 and 4; at 16 a context of 1 024 takes the wide block),
+  # each beside the defaults, which run first and last.
   if part split; then
     step "split attention: the merge in clusters, longer stretches, beside the defaults"
-    local setting label
+    local setting label=defaults
     for setting in "" PONDER_CUDA_SPLIT_MERGE=cluster PONDER_CUDA_SPLIT_KEYS=64 \
       PONDER_CUDA_SPLIT_KEYS=128 "PONDER_CUDA_SPLIT_MERGE=cluster PONDER_CUDA_SPLIT_KEYS=64" ""; do
-      label=${setting:-defaults}
+      [ -n "$setting" ] && label=$setting
       rows "$setting" "$label" split.log --npl 1,4 --ntg 64
-      rows "$setting" "$label, context 1024" split.log --npl 1,16 --npp 1024 --ntg 32
+      rows "$setting" "$label, context 1024" split.log --npl 1,4 --npp 1024 --ntg 32
+      label="defaults again"
     done
   fi
   if [ "${PROFILE:-1}" != 0 ]; then

@@ -160,8 +160,10 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
                                  const SplitAttentionPlan& plan = {});
-// Whether device 0 runs SplitMerge::kCluster: compute capability 9.0 or newer, the kernels built
-// for it, clusters of 16 allowed and room for one at least. Once per process.
+// Whether the current device runs SplitMerge::kCluster: compute capability 9.0 or newer, the
+// kernels built for it, clusters of 16 allowed and room for one at least, for every head width
+// (the widest, 256 values pipelined, fits one block a multiprocessor: a cluster needs 16 of a
+// GPC's, as on an H100 or H200). Once per process.
 bool SplitAttentionClusters();
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
