@@ -526,10 +526,13 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
           "PONDER_CUDA_SPLIT_MERGE=cluster takes the per-head first pass: it cannot go with "
           "PONDER_CUDA_SPLIT_ATTENTION=grouped");
     }
-    if (!SplitAttentionClusters()) {
-      return absl::InvalidArgumentError(
+    if (!SplitAttentionClusters(c.head_dim)) {
+      return absl::InvalidArgumentError(absl::StrCat(
           "PONDER_CUDA_SPLIT_MERGE=cluster: this device cannot run clusters of 16 thread blocks "
-          "(compute capability 9.0 and a build for it are needed)");
+          "for heads of ",
+          c.head_dim,
+          " values (compute capability 9.0 and a build for it are "
+          "needed)"));
     }
     split_merge_ = SplitMerge::kCluster;
   }

@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
 #include <cstdint>
 #include <map>
@@ -2354,7 +2355,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
   if (!DecodeAttentionSupports(shape) || plan.split_keys < kAttentionMinSplitKeys ||
       plan.split_keys > kAttentionMaxSplitKeys ||
       (plan.merge == SplitMerge::kCluster &&
-       (plan.kernel != AttentionKernel::kPerHead || !SplitAttentionClusters()))) {
+       (plan.kernel != AttentionKernel::kPerHead || !SplitAttentionClusters(shape.head_dim)))) {
     return cudaErrorInvalidValue;
   }
   if (num_tokens == 0) return cudaSuccess;
@@ -2393,15 +2394,19 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
   });
 }
 
-bool SplitAttentionClusters() {
+bool SplitAttentionClusters(int head_dim) {
+  if (head_dim < 1 || head_dim > kMaxHeadDim) return false;
   // Once per process (one device), as DrawClusters: compute capability 9.0, the kernels built for
-  // it, and for each of them clusters of 16 allowed (past the portable 8) with room for one.
-  static const bool supported = [] {
+  // it, and for each of them clusters of 16 allowed (past the portable 8) with room for one; by
+  // the values a lane takes (1, 2, 4, 8: heads of up to 32, 64, 128, 256), since the widest
+  // kernels fit one block a multiprocessor where the others fit two or more.
+  static const std::array<bool, 4> supported = [] {
     int device = 0, major = 0;
-    bool ok =
+    const bool device_ok =
         cudaGetDevice(&device) == cudaSuccess &&
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
         major >= 9;
+    bool ok = device_ok;
     auto check = [&](auto kernel) {
       cudaFuncAttributes attributes{};
       cudaLaunchConfig_t config{};
@@ -2420,19 +2425,23 @@ bool SplitAttentionClusters() {
            cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) == cudaSuccess &&
            clusters > 0;
     };
-    for (int per_lane : {1, 2, 4, 8}) {
-      WithPerLane(per_lane, [&](auto per_lane_constant) {
+    std::array<bool, 4> by_width{};
+    for (int i = 0; i < 4; ++i) {
+      WithPerLane(1 << i, [&](auto per_lane_constant) {
         constexpr int kPerLane = decltype(per_lane_constant)::value;
+        ok = device_ok;
         check(ClusterSplitAttentionKernel<__nv_bfloat16, kPerLane, false>);
         check(ClusterSplitAttentionKernel<__nv_bfloat16, kPerLane, true>);
         check(ClusterSplitAttentionKernel<__half, kPerLane, false>);
         check(ClusterSplitAttentionKernel<__half, kPerLane, true>);
+        by_width[i] = ok;
       });
     }
     (void)cudaGetLastError();
-    return ok;
+    return by_width;
   }();
-  return supported;
+  const int per_lane = (head_dim + 31) / 32;
+  return supported[per_lane <= 1 ? 0 : per_lane <= 2 ? 1 : per_lane <= 4 ? 2 : 3];
 }
 
 cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,

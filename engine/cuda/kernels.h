@@ -124,7 +124,8 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // batch 1 (docs/cuda_backend.md), so the backend uses it only with
 // PONDER_CUDA_SPLIT_ATTENTION=grouped.
 //
-// SplitMerge::kCluster (stop 33; where SplitAttentionClusters(), with the per-head first pass,
+// SplitMerge::kCluster (stop 33; where SplitAttentionClusters(head_dim), with the per-head first
+// pass,
 // else cudaErrorInvalidValue): the two passes in one kernel. A head's kAttentionMaxSplits blocks
 // form a thread block cluster (the non-portable size 16); each keeps its partial softmax in its
 // shared memory and the cluster's first block merges them through distributed shared memory, in
@@ -160,11 +161,12 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
                                  const SplitAttentionPlan& plan = {});
-// Whether the current device runs SplitMerge::kCluster: compute capability 9.0 or newer, the
-// kernels built for it, clusters of 16 allowed and room for one at least, for every head width
-// (the widest, 256 values pipelined, fits one block a multiprocessor: a cluster needs 16 of a
-// GPC's, as on an H100 or H200). Once per process.
-bool SplitAttentionClusters();
+// Whether the current device runs SplitMerge::kCluster for heads of `head_dim` values: compute
+// capability 9.0 or newer, the kernels built for it, clusters of 16 allowed and room for one at
+// least (the widest heads' kernels, 256 values pipelined, fit one block a multiprocessor, so a
+// cluster needs 16 multiprocessors of one GPC, as on an H100 SXM or H200; heads of 128 fit two).
+// Probed once per process.
+bool SplitAttentionClusters(int head_dim);
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one

@@ -185,7 +185,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
-    if (setting == "PONDER_CUDA_SPLIT_MERGE=cluster" && !cuda::SplitAttentionClusters()) {
+    if (setting == "PONDER_CUDA_SPLIT_MERGE=cluster" &&
+        !cuda::SplitAttentionClusters(config.head_dim)) {
       std::printf("[ cuda vs cpu ] %s: skipped, the device cannot run clusters of 16 blocks\n",
                   setting.c_str());
       continue;
@@ -742,7 +743,8 @@ TEST_F(CudaEngineTest, ClusterMergeWithoutItsFirstPassOrClustersIsRefused) {
                 ::testing::HasSubstr("PONDER_CUDA_SPLIT_ATTENTION=grouped"));
   }
   auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
-  EXPECT_EQ(backend.ok(), cuda::SplitAttentionClusters()) << backend.status();
+  EXPECT_EQ(backend.ok(), cuda::SplitAttentionClusters(weights_->config().head_dim))
+      << backend.status();
 }
 
 TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {

@@ -439,7 +439,9 @@ TEST_P(PagedAttentionTest, SplitMergedInClustersGivesTheTwoPassBits) {
   EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
                                  nullptr, nullptr, nullptr, grouped),
             cudaErrorInvalidValue);
-  if (!SplitAttentionClusters()) {
+  EXPECT_FALSE(SplitAttentionClusters(0));
+  EXPECT_FALSE(SplitAttentionClusters(257));
+  if (!SplitAttentionClusters(p.head_dim)) {
     EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
                                    nullptr, nullptr, nullptr, {.merge = SplitMerge::kCluster}),
               cudaErrorInvalidValue);
