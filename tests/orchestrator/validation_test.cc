@@ -500,6 +500,12 @@ TEST(ClientTest, AStatusWithoutAMessageGetsOneNamingItsCode) {
   EXPECT_THAT(empty.message(), HasSubstr("the call failed with UNAVAILABLE and no message"));
   EXPECT_EQ(FromGrpcStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "no experiment 3")).message(),
             "no experiment 3");
+  // gRPC's words for a connection a stopping server closed say what happened.
+  const absl::Status closed =
+      FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "Socket closed"));
+  EXPECT_TRUE(absl::IsUnavailable(closed));
+  EXPECT_EQ(closed.message(),
+            "the connection to the server ended (Socket closed): did the server stop? see its log");
 }
 
 // Two --prm of one name left the first loaded but unreachable; refused before loading anything
