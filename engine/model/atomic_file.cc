@@ -1,62 +1,24 @@
 #include "engine/model/atomic_file.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "base/strings.h"
 
 namespace ponder::engine {
-namespace {
-
-// Removes the temporary files of writers of `path` that died before they committed or cleaned up
-// (a conversion killed mid-write left `path`.tmp.<pid> for ever: QA of stop 32). A live writer
-// holds an flock on its temporary file (Create), so a file whose lock can be taken is an
-// orphan, whichever process or host wrote it.
-void RemoveOrphanedTemporaries(const std::string& path) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const std::string prefix = target.filename().string() + ".tmp.";
-  std::error_code error;
-  fs::path folder = target.parent_path();
-  if (folder.empty()) folder = ".";
-  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
-    const std::string name = it->path().filename().string();
-    uint64_t pid = 0;
-    if (!absl::StartsWith(name, prefix) ||
-        !absl::SimpleAtoi(AsAbsl(std::string_view(name).substr(prefix.size())), &pid) ||
-        !it->is_regular_file(error)) {
-      continue;
-    }
-    const int fd = open(it->path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) continue;
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) unlink(it->path().c_str());
-    close(fd);
-  }
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(
     const std::string& path) {
-  RemoveOrphanedTemporaries(path);
   std::string temp_path = absl::StrCat(path, ".tmp.", getpid());
-  std::FILE* file = std::fopen(temp_path.c_str(), "wbe");  // e: close on exec
+  std::FILE* file = std::fopen(temp_path.c_str(), "wb");
   if (file == nullptr) {
     return absl::UnavailableError(
         absl::StrCat(temp_path, ": cannot create (", std::strerror(errno), ")"));
   }
-  // Held until the file is closed: the mark of a live writer (RemoveOrphanedTemporaries).
-  flock(fileno(file), LOCK_EX | LOCK_NB);
   return std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter(path, std::move(temp_path), file));
 }
 

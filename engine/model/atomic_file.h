@@ -20,9 +20,7 @@ namespace ponder::engine {
 
 class AtomicFileWriter {
  public:
-  // Opens `path`.tmp.<pid> for writing (holding an flock on it while it is open), after removing
-  // the temporary files of `path` that no live writer holds: those of writers killed before they
-  // finished. Errors name the file and the system's reason.
+  // Opens `path`.tmp.<pid> for writing. Errors name the file and the system's reason.
   static absl::StatusOr<std::unique_ptr<AtomicFileWriter>> Create(const std::string& path);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;

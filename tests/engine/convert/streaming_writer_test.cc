@@ -1,12 +1,8 @@
 // The streaming write path of GgufWriter and SafetensorsWriter (tensors produced while the file
 // is written) and the atomic file underneath: the same bytes as the in-memory path, and nothing
 // left behind when a producer fails.
-#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/file.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -120,49 +116,6 @@ TEST(StreamingWriterTest, ReplacesAnExistingFileOnlyOnCommit) {
   ASSERT_TRUE((*writer)->Commit().ok());
   EXPECT_EQ(*ReadFileToString(path), std::string(3, '\0'));
   EXPECT_FALSE(AtomicFileWriter::Create("/nonexistent/dir/file").ok());
-}
-
-// A writer killed before it finished left `path`.tmp.<pid> for ever (QA of stop 32): the next
-// writer of `path` removes such files, but not the one a live writer holds (its flock), nor
-// files of other names.
-TEST(StreamingWriterTest, RemovesTheTemporaryFilesOfDeadWriters) {
-  const std::string dir = TempPath("orphans");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  const std::string path = dir + "/model.gguf";
-  for (const char* name : {"model.gguf.tmp.4000001", "model.gguf.tmp.4000002", "model.gguf.tmp.x",
-                           "other.gguf.tmp.4000001", "model.gguf.tmp"}) {
-    ASSERT_TRUE(WriteFileAtomically(dir + "/" + name, std::vector<uint8_t>{7}).ok());
-  }
-  const int live = open((dir + "/model.gguf.tmp.4000002").c_str(), O_RDONLY);
-  ASSERT_GE(live, 0);
-  ASSERT_EQ(flock(live, LOCK_EX), 0);  // a writer still at work
-  auto writer = AtomicFileWriter::Create(path);
-  ASSERT_TRUE(writer.ok()) << writer.status();
-  EXPECT_FALSE(fs::exists(dir + "/model.gguf.tmp.4000001"));
-  EXPECT_TRUE(fs::exists(dir + "/model.gguf.tmp.4000002"));
-  for (const char* kept : {"model.gguf.tmp.x", "other.gguf.tmp.4000001", "model.gguf.tmp"}) {
-    EXPECT_TRUE(fs::exists(dir + "/" + kept)) << kept;
-  }
-  close(live);
-  // This writer's own file is held while it writes: a writer in another process leaves it alone
-  // (and, dying without a word, leaves its own for the next writer to remove).
-  const std::string own = path + ".tmp." + std::to_string(getpid());
-  ASSERT_TRUE(fs::exists(own));
-  const pid_t child = fork();
-  if (child == 0) {
-    auto other = AtomicFileWriter::Create(path);
-    _exit(other.ok() && fs::exists(own) ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  const std::string orphan = path + ".tmp." + std::to_string(child);
-  EXPECT_TRUE(fs::exists(orphan));
-  ASSERT_TRUE((*writer)->Write(std::vector<uint8_t>{1}).ok());
-  EXPECT_TRUE((*writer)->Commit().ok());
-  EXPECT_TRUE(AtomicFileWriter::Create(path).ok());
-  EXPECT_FALSE(fs::exists(orphan));
 }
 
 }  // namespace
