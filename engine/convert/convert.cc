@@ -528,19 +528,28 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
                      ": is a file; a GGUF file converts to a Hugging Face folder, "
                      "so give --output a folder"));
   }
-  // The first folder of the output's path that does not exist yet: a conversion that fails
-  // removes what it created, from there (a write error left an empty folder: QA of stop 32).
-  fs::path created;
-  for (fs::path p = out_folder; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
-    created = p;
+  // The folders of the output's path that do not exist yet, deepest first: a conversion that
+  // fails removes the files it wrote there and then those folders that are empty again (a write
+  // error left an empty folder: QA of stop 32), never what another process put in them. A path
+  // whose existence cannot be told (an I/O or permission error) counts as there.
+  std::vector<fs::path> created_folders;
+  for (fs::path p = out_folder; !p.empty(); p = p.parent_path()) {
+    std::error_code exists_error;
+    if (fs::exists(p, exists_error) || exists_error) break;
+    created_folders.push_back(p);
     if (p == p.parent_path()) break;
   }
   fs::create_directories(out_folder, ec);
   if (ec) return absl::UnavailableError(absl::StrCat(out_folder, ": ", ec.message()));
+  std::vector<std::string> written;  // files of a created folder this conversion wrote
   bool finished = false;
   absl::Cleanup remove_created = [&] {
+    if (finished || created_folders.empty()) return;
     std::error_code ignored;
-    if (!finished && !created.empty()) fs::remove_all(created, ignored);
+    for (const std::string& file : written) fs::remove(file, ignored);
+    for (const fs::path& folder : created_folders) {
+      if (!fs::remove(folder, ignored)) break;  // not empty (or gone): it and its parents stay
+    }
   };
 
   SafetensorsWriter writer;
@@ -564,10 +573,12 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
     return StreamTensor(*source.find(plan[i].gguf_name), stored[i], plan[i].heads,
                         RowOrder::kFromInterleaved, sink);
   }));
+  written.push_back(weights_path);
   const std::string config_text = HuggingFaceConfigJson(config, report.dtype, reward_head);
+  const std::string config_path = (fs::path(out_folder) / "config.json").string();
   PONDER_RETURN_IF_ERROR(WriteFileAtomically(
-      (fs::path(out_folder) / "config.json").string(),
-      {reinterpret_cast<const uint8_t*>(config_text.data()), config_text.size()}));
+      config_path, {reinterpret_cast<const uint8_t*>(config_text.data()), config_text.size()}));
+  written.push_back(config_path);
   report.tensors = static_cast<int64_t>(plan.size());
   report.bytes = FileSize(weights_path) + config_text.size();
 
@@ -595,6 +606,7 @@ absl::StatusOr<ConvertReport> ConvertGgufToHuggingFace(const std::string& gguf_p
     const std::string path = (fs::path(out_folder) / file).string();
     PONDER_RETURN_IF_ERROR(
         WriteFileAtomically(path, {reinterpret_cast<const uint8_t*>(text->data()), text->size()}));
+    written.push_back(path);
     report.bytes += text->size();
   }
   finished = true;
