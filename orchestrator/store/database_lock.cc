@@ -1,6 +1,7 @@
 #include "orchestrator/store/database_lock.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,17 +59,35 @@ int TakeRetired(const struct stat& info, bool write) {
   return -1;
 }
 
+// The file a chain of symbolic links from `path` ends at (a relative target read from its link's
+// folder), or `path` itself when it is no link, or when the chain cannot be read or is a loop.
+std::string LinkTarget(const std::string& path) {
+  std::filesystem::path at = path;
+  for (int links = 0; links < 40; ++links) {  // Linux's limit (ELOOP)
+    std::error_code error;  // set for a missing file, which is no link: where the chain ends
+    if (!std::filesystem::is_symlink(at, error)) return at.string();
+    const std::filesystem::path target = std::filesystem::read_symlink(at, error);
+    if (error) return path;
+    at = target.is_absolute() ? target : at.parent_path() / target;
+  }
+  return path;
+}
+
 bool SameFile(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-// The byte of the database file the lock is taken on: past SQLite's own lock bytes (from
-// PENDING_BYTE, 0x40000000, to 0x40000201, os_unix.c) and below 2^31 for NFS servers of 32-bit
-// offsets. Locks past the end of a file are allowed, and SQLite never reads or locks here.
-constexpr off_t kLockByte = 0x7FFFFF00;
+// The byte of the database file the lock is taken on: 1 TiB in, far past SQLite's own lock bytes
+// (PENDING_BYTE, 0x40000000, to 0x400001FF, os_unix.c) and past any page of a database this
+// store writes, so SQLite never locks, reads or writes it (servers that enforce byte-range locks,
+// as CIFS's may, would otherwise refuse SQLite's own I/O there). Locks past the end of a file are
+// allowed.
+constexpr off_t kLockByte = off_t{1} << 40;
 
 // An open file description lock (F_OFD_SETLK, Linux 3.15) of kLockByte: F_RDLCK, F_WRLCK or
-// F_UNLCK, without waiting; 0 or -1 with errno (EAGAIN or EACCES: held elsewhere).
+// F_UNLCK, without waiting; 0 or -1 with errno (EAGAIN or EACCES: held elsewhere). Where the
+// kernel or filesystem has no such locks (EINVAL: old kernels, some FUSE filesystems), an flock
+// of the whole file instead, the same on every call there.
 int LockByte(int fd, short type) {
   struct flock request = {};
   request.l_type = type;
@@ -79,6 +98,12 @@ int LockByte(int fd, short type) {
   do {
     result = fcntl(fd, F_OFD_SETLK, &request);
   } while (result != 0 && errno == EINTR);
+  if (result != 0 && errno == EINVAL) {
+    const int operation = type == F_RDLCK ? LOCK_SH : type == F_WRLCK ? LOCK_EX : LOCK_UN;
+    do {
+      result = flock(fd, operation | LOCK_NB);
+    } while (result != 0 && errno == EINTR);
+  }
   return result;
 }
 
@@ -106,7 +131,10 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
     if (fd < 0 && errno == ENOENT) {
       // As SQLite creates a database: 0644 less the umask. O_EXCL: a file another process
       // creates meanwhile is not taken for this lock's own (it would be removed on release).
-      fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      // O_EXCL does not follow a symbolic link: one whose target is missing gets the target
+      // created, as SQLite would create it.
+      const std::string create_at = LinkTarget(path);
+      fd = open(create_at.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
       if (fd < 0 && errno == EEXIST && attempt < kAttempts) continue;
       if (fd >= 0) {
         std::error_code error;
@@ -115,9 +143,14 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
       }
     }
     if (fd < 0) {
-      return absl::UnavailableError(absl::StrCat("database '", path, "': cannot open it to lock it",
-                                                 exclusive ? " (writing)" : "", ": ",
-                                                 std::strerror(errno)));
+      const int open_errno = errno;
+      return absl::UnavailableError(absl::StrCat(
+          "database '", path, "': cannot open it to lock it", exclusive ? " (writing)" : "", ": ",
+          std::strerror(open_errno),
+          exclusive && (open_errno == EACCES || open_errno == EROFS)
+              ? " (a process that runs experiments writes to its database: give one it may "
+                "write, or copy this one somewhere writable)"
+              : ""));
     }
     DatabaseLock lock(fd, std::move(created_path));
     if (LockByte(fd, exclusive ? F_WRLCK : F_RDLCK) != 0) {

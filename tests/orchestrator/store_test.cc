@@ -418,6 +418,19 @@ TEST(DatabaseLockTest, EveryNameOfTheFileSharesTheLock) {
   }
 }
 
+// A symbolic link whose target is not there yet gets the target created, as SQLite creates it
+// (O_EXCL alone refused it, "File exists": review of stop 33), and the link then shares its lock.
+TEST(DatabaseLockTest, ADanglingSymbolicLinkGetsItsTargetCreated) {
+  const std::string target = TempPath("target.db"), link = TempPath("link_to_target.db");
+  std::filesystem::remove(link);
+  std::filesystem::create_symlink(target, link);
+  auto held = DatabaseLock::Acquire(link, DatabaseLock::Mode::kExclusive, "the first");
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE(std::filesystem::is_regular_file(target));
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      DatabaseLock::Acquire(target, DatabaseLock::Mode::kShared, "the second").status()));
+}
+
 // The lock is on the database file itself, where SQLite keeps its POSIX locks, which closing any
 // descriptor of the file would drop: releasing the lock must leave those of the open connections.
 TEST(DatabaseLockTest, ReleasingItKeepsTheLocksOfOpenConnections) {
