@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -17,7 +18,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/flags.h"
 #include "base/status_macros.h"
@@ -155,11 +155,16 @@ absl::Status ServeOn(const Flags& f, const ponder::orchestrator::ServerOptions& 
   // the database is a transaction, and an experiment left marked running is taken for one whose
   // server died when the next ponderd starts. Signals within a second of the first are taken for
   // its echo (a terminal's Ctrl-C followed by a script's trap, as in scripts/demo.sh).
-  std::thread([signals = stop_signals, first = absl::Now()] {
+  std::thread([signals = stop_signals, first = std::chrono::steady_clock::now()] {
     int second = 0;
-    do {
+    while (true) {
       sigwait(&signals, &second);
-    } while (absl::Now() - first < absl::Seconds(1));
+      if (std::chrono::steady_clock::now() - first >= std::chrono::seconds(1)) break;
+      std::fprintf(stderr,
+                   "ponderd: %s within a second of the first: taken for the same stop (send "
+                   "another to stop at once)\n",
+                   second == SIGINT ? "SIGINT" : "SIGTERM");
+    }
     std::fprintf(stderr, "ponderd: second %s: stopping now\n",
                  second == SIGINT ? "SIGINT" : "SIGTERM");
     std::_Exit(128 + second);
