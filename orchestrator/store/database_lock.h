@@ -5,10 +5,12 @@
 // experiment a dead benchmark left running). Other benchmarks share it with each other.
 //
 // The lock is an advisory open file description lock (fcntl F_OFD_SETLK) of one byte of the
-// database file itself, past the bytes SQLite locks, so every name of the file (a symbolic link,
-// a hard link, another spelling of its path) shares it and SQLite's own locks never meet it,
-// on a local disk or NFS (where flock, emulated by a whole-file lock, would block SQLite's). A
-// missing database is created empty to carry it; an exclusive lock needs the file writable. It
+// database file itself, 1 TiB in, past every byte SQLite locks or writes, so every name of the
+// file (a symbolic link, a hard link, another spelling of its path) shares it and SQLite's own
+// locks never meet it, on a local disk or NFS (where flock, emulated by a whole-file lock, would
+// block SQLite's); where the filesystem has no such locks, an flock of the file. A missing
+// database is created empty to carry it (a symbolic link's target, for a link to a missing
+// file); an exclusive lock needs the file writable. It
 // is held for the life of the DatabaseLock, and the kernel drops it when the process dies (kill
 // -9 too). POSIX drops every fcntl lock a process holds on a file (SQLite's too) when any
 // descriptor of that file is closed: so the lock's descriptor is never closed while the file
