@@ -531,8 +531,8 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
           "PONDER_CUDA_SPLIT_MERGE=cluster: this device cannot run clusters of 16 thread blocks "
           "for heads of ",
           c.head_dim,
-          " values (compute capability 9.0 and a build for it are "
-          "needed)"));
+          " values (compute capability 9.0, a build for it and room for 16 blocks in one GPC "
+          "are needed)"));
     }
     split_merge_ = SplitMerge::kCluster;
   }

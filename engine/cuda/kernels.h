@@ -125,13 +125,12 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // PONDER_CUDA_SPLIT_ATTENTION=grouped.
 //
 // SplitMerge::kCluster (stop 33; where SplitAttentionClusters(head_dim), with the per-head first
-// pass,
-// else cudaErrorInvalidValue): the two passes in one kernel. A head's kAttentionMaxSplits blocks
-// form a thread block cluster (the non-portable size 16); each keeps its partial softmax in its
-// shared memory and the cluster's first block merges them through distributed shared memory, in
-// the merge kernel's order and arithmetic: the same bits, without the second kernel or the round
-// trip through `scratch` (unused). Blocks past a token's stretches wait for the merge idle. Not
-// yet measured on a GPU: PONDER_CUDA_SPLIT_MERGE=cluster in the backend, to compare.
+// pass, else cudaErrorInvalidValue): the two passes in one kernel. A head's kAttentionMaxSplits
+// blocks form a thread block cluster (the non-portable size 16); each keeps its partial softmax
+// in its shared memory and the cluster's first block merges them through distributed shared
+// memory, in the merge kernel's order and arithmetic: the same bits, without the second kernel
+// or the round trip through `scratch` (unused). Blocks past a token's stretches wait for the
+// merge idle. Not yet measured on a GPU: PONDER_CUDA_SPLIT_MERGE=cluster in the backend.
 //
 // split_keys: the least keys a stretch takes (the stretches of AttentionSplits(n, split_keys));
 // more make fewer, longer stretches at short contexts (a batch-1 step at a context of 160 runs 5
