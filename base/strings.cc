@@ -57,12 +57,13 @@ size_t Utf8Character(std::string_view text, char32_t& code_point) {
 }
 
 // Characters that steer a terminal or reorder what it shows without being ASCII controls: the
-// C1 controls (U+0080 to U+009F; U+009B is a control sequence introducer to many terminals) and
-// the bidirectional overrides, embeddings, isolates and marks that can make text display in
-// another order than it reads ("Trojan Source", Boucher and Anderson 2021).
+// C1 controls (U+0080 to U+009F; U+009B is a control sequence introducer to many terminals), the
+// bidirectional overrides, embeddings, isolates and marks that can make text display in another
+// order than it reads ("Trojan Source", Boucher and Anderson 2021; U+061C is the Arabic letter
+// mark), and the line and paragraph separators (U+2028, U+2029), which break a line as '\n' does.
 bool IsHiddenControl(char32_t c) {
-  return (c >= 0x80 && c <= 0x9F) || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
-         (c >= 0x2066 && c <= 0x2069);
+  return (c >= 0x80 && c <= 0x9F) || c == 0x061C || c == 0x200E || c == 0x200F ||
+         (c >= 0x2028 && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
 }  // namespace

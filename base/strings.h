@@ -34,7 +34,8 @@ absl::Status CheckNoControlCharacters(std::string_view text);
 // `text` made safe to quote in a message or print in a table: control characters are written as
 // escapes (\n, \r, \t, \x00 ...), and so are bytes that are not UTF-8 (\xff) and the characters
 // that steer a terminal or reorder the display without being ASCII (C1 controls, bidirectional
-// overrides and isolates: \u009b, \u202e); other characters stay as they are. Text longer than
+// overrides, isolates and marks, line and paragraph separators: \u009b, \u202e, \u2028); other
+// characters stay as they are. Text longer than
 // `max_bytes` is cut there (at a character boundary) and ends in "...", so a long or hostile
 // value a client sent cannot hide the message it is quoted in.
 std::string Printable(std::string_view text, size_t max_bytes = std::string_view::npos);

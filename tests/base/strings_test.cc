@@ -28,9 +28,12 @@ TEST(PrintableTest, EscapesBytesThatAreNotUtf8AndHiddenControls) {
                       "cod.exe"),
             "id\\u202ecod.exe");                                         // right-to-left override
   EXPECT_EQ(Printable("\xe2\x81\xa6x\xe2\x81\xa9"), "\\u2066x\\u2069");  // an isolate
-  EXPECT_EQ(Printable("\xc0\xaf"), "\\xc0\\xaf");                        // an overlong '/'
-  EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");               // a surrogate
-  EXPECT_EQ(Printable("cut \xe2\x88"), "cut \\xe2\\x88");                // a character cut short
+  EXPECT_EQ(Printable("a\xe2\x80\xa8"
+                      "b\xd8\x9c"),
+            "a\\u2028b\\u061c");                            // a line separator, ALM
+  EXPECT_EQ(Printable("\xc0\xaf"), "\\xc0\\xaf");           // an overlong '/'
+  EXPECT_EQ(Printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(Printable("cut \xe2\x88"), "cut \\xe2\\x88");   // a character cut short
   EXPECT_EQ(Printable("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80"),
             "\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80");  // Hebrew, an emoji
 }
