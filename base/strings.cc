@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "base/utf8.h"
 
 namespace ponder {
 
@@ -23,38 +24,6 @@ absl::Status CheckNoControlCharacters(std::string_view text) {
 }
 
 namespace {
-
-// The length of the well-formed UTF-8 character at the start of `text` (1 to 4) and its code
-// point, or 0 where the bytes are not one (a stray continuation, an overlong form, a surrogate,
-// a character cut short).
-size_t Utf8Character(std::string_view text, char32_t& code_point) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  size_t length = 0;
-  char32_t least = 0;
-  if (lead < 0x80) {
-    code_point = lead;
-    return 1;
-  } else if ((lead & 0xE0) == 0xC0) {
-    length = 2, least = 0x80, code_point = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, least = 0x800, code_point = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, least = 0x10000, code_point = lead & 0x07;
-  } else {
-    return 0;
-  }
-  if (text.size() < length) return 0;
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xC0) != 0x80) return 0;
-    code_point = (code_point << 6) | (byte(i) & 0x3F);
-  }
-  if (code_point < least || code_point > 0x10FFFF ||
-      (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-    return 0;
-  }
-  return length;
-}
 
 // Characters that steer a terminal or reorder what it shows without being ASCII controls: the
 // C1 controls (U+0080 to U+009F; U+009B is a control sequence introducer to many terminals), the
@@ -81,7 +50,7 @@ std::string Printable(std::string_view text, size_t max_bytes) {
   while (!text.empty()) {
     const char ch = text[0];
     char32_t code_point = 0;
-    const size_t length = Utf8Character(text, code_point);
+    const size_t length = DecodeUtf8(text, &code_point);
     if (ch == '\n') {
       out += "\\n";
     } else if (ch == '\r') {

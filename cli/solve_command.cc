@@ -12,10 +12,10 @@
 #include "absl/strings/str_format.h"
 #include "base/flags.h"
 #include "base/status_macros.h"
+#include "base/utf8.h"
 #include "cli/command.h"
 #include "cli/engine_flags.h"
 #include "engine/local_engine.h"
-#include "engine/tokenizer/utf8.h"
 #include "orchestrator/client.h"
 #include "orchestrator/grpc_status.h"
 #include "orchestrator/model_registry.h"
@@ -98,7 +98,7 @@ absl::StatusOr<v1::SolveRequest> BuildRequest(const SolveFlags& f) {
   for (const auto& [flag, text] : {std::pair{"--problem", &f.problem},
                                    {"--reference", &f.reference},
                                    {"--system-prompt", &f.system_prompt}}) {
-    if (!engine::IsValidUtf8(*text)) {
+    if (!IsValidUtf8(*text)) {
       return absl::InvalidArgumentError(absl::StrCat(flag, " is not valid UTF-8"));
     }
   }

@@ -6,7 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "base/strings.h"
-#include "engine/tokenizer/utf8.h"
+#include "base/utf8.h"
 
 namespace ponder::engine {
 namespace {

@@ -13,7 +13,7 @@
 #include "base/json.h"
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
-#include "engine/tokenizer/utf8.h"
+#include "base/utf8.h"
 
 namespace ponder::engine {
 namespace {

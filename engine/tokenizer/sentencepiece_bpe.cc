@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "base/utf8.h"
 #include "engine/tokenizer/merge_queue.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace ponder::engine {
 namespace {

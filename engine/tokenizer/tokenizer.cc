@@ -10,8 +10,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "base/utf8.h"
 #include "engine/tokenizer/tokenizer_state.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace ponder::engine {
 namespace {

@@ -4,12 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "base/utf8.h"
 #include "engine/tokenizer/added_tokens.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/tokenizer_state.h"
 #include "engine/tokenizer/unicode_regex.h"
-#include "engine/tokenizer/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/tokenizer/tokenizer_test_util.h"

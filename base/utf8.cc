@@ -1,6 +1,6 @@
-#include "engine/tokenizer/utf8.h"
+#include "base/utf8.h"
 
-namespace ponder::engine {
+namespace ponder {
 namespace {
 
 // The well-formed byte sequences of Unicode Table 3-7: the sequence length for a lead byte and
@@ -145,4 +145,4 @@ size_t AppendSanitizedUtf8(std::string_view input, bool at_end, std::string* out
   return input.size();
 }
 
-}  // namespace ponder::engine
+}  // namespace ponder

@@ -1,18 +1,19 @@
-// UTF-8 helpers for the tokenizer (internal to engine/tokenizer/).
+// UTF-8 helpers: decoding and validation for every part (Printable, the CLI), and the sanitising
+// rule of the tokenizer's decoders.
 //
 // Decoded text must always be valid UTF-8, even when token ids arrive one at a time or form an
 // invalid byte sequence. AppendSanitizedUtf8 is the single rule both Tokenizer::Decode and
 // StreamingDecoder apply, so feeding tokens one by one gives exactly the text of decoding them
 // all at once.
-#ifndef PONDER_ENGINE_TOKENIZER_UTF8_H_
-#define PONDER_ENGINE_TOKENIZER_UTF8_H_
+#ifndef PONDER_BASE_UTF8_H_
+#define PONDER_BASE_UTF8_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-namespace ponder::engine {
+namespace ponder {
 
 // "\uFFFD", the replacement character, in UTF-8.
 inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
@@ -39,6 +40,6 @@ bool IsValidUtf8(std::string_view text);
 // bytes of `input` consumed.
 size_t AppendSanitizedUtf8(std::string_view input, bool at_end, std::string* out);
 
-}  // namespace ponder::engine
+}  // namespace ponder
 
-#endif  // PONDER_ENGINE_TOKENIZER_UTF8_H_
+#endif  // PONDER_BASE_UTF8_H_
