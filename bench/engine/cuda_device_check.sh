@@ -8,8 +8,9 @@
 # through shared memory by cp.async, PONDER_CUDA_SKINNY_ASYNC=1), decode attention's pipelining
 # rule beside never and always, sampled draws by clusters (the default on Hopper) and by one
 # block, stop 33's candidates for split attention (the merge in thread block clusters,
-# PONDER_CUDA_SPLIT_MERGE=cluster; fewer, longer stretches, PONDER_CUDA_SPLIT_KEYS), each beside
-# the defaults, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
+# PONDER_CUDA_SPLIT_MERGE=cluster; fewer, longer stretches, PONDER_CUDA_SPLIT_KEYS), stop 34's
+# one-token MLP in two kernels (PONDER_CUDA_SKINNY_MLP=1, with skinny_bench's MLP rows), each
+# beside the defaults, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -20,7 +21,7 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated:
-# tests, bench, rule, wide, skinny, unroll, pipeline, sampled, split) picks sections;
+# tests, bench, rule, wide, skinny, unroll, pipeline, sampled, split, mlp) picks sections;
 # TEST_SETTINGS runs the GPU tests (part `tests`) again with those settings (VAR=value,
 # space-separated); PROFILE=0 skips the batch-1 profile, PROFILE_SETTINGS gives it settings,
 # PROFILE=2 adds batch-16 decode and prefill profiles (with the defaults). On an H200 in stop 32
@@ -68,7 +69,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled,split}
+  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled,split,mlp}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -211,6 +212,25 @@ run() {
       rows "$setting" "$label, context 1024" split.log --npl 1,4 --npp 1024 --ntg 32
       label="defaults again"
     done
+  fi
+  # Stop 34's candidate (written without a GPU): one-token steps' MLP in two kernels (gate/up,
+  # SwiGLU and the down product split over the intermediate units, then the partial sums), beside
+  # the defaults (first and last), at batch 1 (the only one-token steps) and contexts 128 and
+  # 1 024, alone and with stop 33's cluster merge; then skinny_bench's rows for the MLP alone and
+  # the chain of a step's products.
+  if part mlp; then
+    step "the one-token MLP in two kernels, beside the defaults"
+    local setting label=defaults
+    for setting in "" PONDER_CUDA_SKINNY_MLP=1 \
+      "PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SPLIT_MERGE=cluster" ""; do
+      [ -n "$setting" ] && label=$setting
+      rows "$setting" "$label" mlp.log --npl 1 --ntg 64
+      rows "$setting" "$label, context 1024" mlp.log --npl 1 --npp 1024 --ntg 32
+      label="defaults again"
+    done
+    step "skinny_bench: the MLP alone and in the chain"
+    timeout 120 $p/bin/skinny_bench --tokens 1 --plans default,gated_unroll=2 2>&1 |
+      tee "$out/skinny_mlp.log" | grep -E 'copy|gate_up|down|mlp|chain'
   fi
   if [ "${PROFILE:-1}" != 0 ]; then
     step "Nsight Compute: a batch-1 decode step, context 128, ${PROFILE_SETTINGS:-the defaults}"

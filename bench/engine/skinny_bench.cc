@@ -6,7 +6,7 @@
 //   skinny_bench [--hidden 1536] [--inter 8960] [--heads 12] [--kv-heads 2] [--head-dim 128]
 //                [--vocab 151936] [--layers 28] [--tokens 1,8,16] [--plans default,stage=0]
 //                [--launches 28] [--replays 5] [--no-cuda-graphs] [--only qkv|o|gate_up|down|
-//                output|chain]
+//                output|mlp|chain]
 //
 // The shapes default to Qwen2.5-1.5B's, BF16. Per layer: the QKV product with the attention norm
 // fused (the backend's one-token steps add rope and the KV store to it, LaunchSkinnyQkvRope,
@@ -22,7 +22,10 @@
 // --no-cuda-graphs launches them one by one (for Nsight Compute, with
 // --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens get cuBLAS' rows
 // only; the engine sends every step of more than one token through cuBLAS
-// (PONDER_CUDA_SKINNY_TOKENS).
+// (PONDER_CUDA_SKINNY_TOKENS). At one token, "mlp" is the whole MLP in two kernels
+// (LaunchSkinnyMlp, PONDER_CUDA_SKINNY_MLP=1: gate/up, SwiGLU and the down product over a
+// transposed copy of the down projection, then the blocks' partial sums) against cuBLAS's gate/up
+// and down products, and a second chain row runs each layer as qkv, o and that MLP.
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
 // (stage_x), blocks=N (blocks_per_processor), gated_unroll=2|3|4 and plain_unroll=8|9 (the
@@ -104,7 +107,8 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
 // Every weight of the step in device memory, filled with random BF16 values of a model's scale.
 struct Weights {
   std::vector<DeviceBuffer> qkv, o, gate_up, down;  // per layer
-  DeviceBuffer output, norm;                        // norm: [hidden] f32 ones
+  std::vector<DeviceBuffer> down_t;  // per layer, [inter][hidden]: LaunchSkinnyMlp's down rows
+  DeviceBuffer output, norm;         // norm: [hidden] f32 ones
 };
 
 absl::Status FillRandom(const DeviceBuffer& buffer, std::span<const uint16_t> pattern) {
@@ -133,6 +137,9 @@ absl::StatusOr<Weights> MakeWeights(const Shapes& s) {
     PONDER_ASSIGN_OR_RETURN(w.o.emplace_back(), matrix(s.hidden, s.attention_width()));
     PONDER_ASSIGN_OR_RETURN(w.gate_up.emplace_back(), matrix(2 * size_t(s.inter), s.hidden));
     PONDER_ASSIGN_OR_RETURN(w.down.emplace_back(), matrix(s.hidden, s.inter));
+    if (SkinnyMlpSupports(s.inter, s.hidden)) {
+      PONDER_ASSIGN_OR_RETURN(w.down_t.emplace_back(), matrix(s.inter, s.hidden));
+    }
   }
   PONDER_ASSIGN_OR_RETURN(w.output, matrix(s.vocab, s.hidden));
   const std::vector<float> ones(s.hidden, 1.0f);
@@ -146,6 +153,7 @@ absl::StatusOr<Weights> MakeWeights(const Shapes& s) {
 // as the widest product's, and outputs.
 struct Activations {
   DeviceBuffer x, x16, qkv, act16, logits;
+  DeviceBuffer mlp_scratch;  // LaunchSkinnyMlp's partial sums
 };
 
 absl::StatusOr<Activations> MakeActivations(const Shapes& s, int tokens) {
@@ -156,6 +164,12 @@ absl::StatusOr<Activations> MakeActivations(const Shapes& s, int tokens) {
   PONDER_ASSIGN_OR_RETURN(a.qkv, DeviceBuffer::Allocate(tokens * size_t(s.qkv_rows()) * 4, "qkv"));
   PONDER_ASSIGN_OR_RETURN(a.act16, DeviceBuffer::Allocate(tokens * size_t(2 * s.inter) * 4, "act"));
   PONDER_ASSIGN_OR_RETURN(a.logits, DeviceBuffer::Allocate(tokens * size_t(s.vocab) * 4, "logits"));
+  if (SkinnyMlpSupports(s.inter, s.hidden)) {
+    PONDER_ASSIGN_OR_RETURN(
+        a.mlp_scratch,
+        DeviceBuffer::Allocate(SkinnyMlpScratchBytes(StorageType::kBF16, s.inter, s.hidden),
+                               "MLP partial sums"));
+  }
   const std::vector<float> x(size_t(tokens) * s.hidden, 0.5f);
   PONDER_CUDA_RETURN_IF_ERROR(
       cudaMemcpy(a.x.data(), x.data(), a.x.bytes(), cudaMemcpyHostToDevice));
@@ -270,6 +284,25 @@ class Bench {
                           return gemm(w.output, s.vocab, s.hidden, a.x16.data(),
                                       a.logits.as<float>(), &zero);
                         }});
+    // One-token steps: the whole MLP in two kernels (LaunchSkinnyMlp; the plans do not apply),
+    // against cuBLAS's gate/up and down products (without the norm, SwiGLU or a reduction: the
+    // bytes-bound baseline, as for the other products).
+    if (tokens == 1 && fused && SkinnyMlpSupports(s.inter, s.hidden)) {
+      products.push_back(
+          {"mlp (norm, swiglu, down)", 6.0 * s.inter * s.hidden,
+           [&a, &w, s, norm](int l, const SkinnyPlan&, Launch launch) {
+             const SkinnyNorm n{a.x.as<float>(), norm, 1e-6f};
+             return LaunchSkinnyMlp(StorageType::kBF16, w.gate_up[l].data(), w.down_t[l].data(),
+                                    s.inter, s.hidden, n, a.x.as<float>(), a.mlp_scratch.data(),
+                                    launch);
+           },
+           [&a, &w, s, gemm, zero, one](int l) {
+             const cublasStatus_t status = gemm(w.gate_up[l], 2 * s.inter, s.hidden, a.x16.data(),
+                                                a.act16.as<float>(), &zero);
+             if (status != CUBLAS_STATUS_SUCCESS) return status;
+             return gemm(w.down[l], s.hidden, s.inter, a.x16.data(), a.x.as<float>(), &one);
+           }});
+    }
     return products;
   }
 
@@ -323,23 +356,26 @@ class Bench {
   absl::StatusOr<double> TimeCublas(const Product& p) {
     return Time(launches_, [&](int i) { return CublasStatus(p.cublas(i % s_.layers), p.name); });
   }
-  // Microseconds per step: every layer's four products, then the output projection, with our
-  // kernels under `plan`, or through cuBLAS when there is none or where `cublas` names the
-  // product's index.
+  // Microseconds per step: every layer's products (the indices `layer`: by default the four),
+  // then the output projection, with our kernels under `plan`, or through cuBLAS when there is
+  // none or where `cublas` names the product's index.
   absl::StatusOr<double> TimeChain(const std::vector<Product>& products, const SkinnyPlan* plan,
-                                   std::span<const size_t> cublas = {}) {
-    const int per_step = 4 * s_.layers + 1;
+                                   std::span<const size_t> cublas = {},
+                                   std::span<const size_t> layer = kLayerProducts) {
+    const int per_layer = static_cast<int>(layer.size());
+    const int per_step = per_layer * s_.layers + 1;
     PONDER_ASSIGN_OR_RETURN(
         double per_call, Time(per_step, [&](int i) {
-          const size_t index = i == per_step - 1 ? 4 : i % 4;
+          const size_t index = i == per_step - 1 ? 4 : layer[i % per_layer];
           const Product& p = products[index];
           const bool ours =
               plan != nullptr && std::find(cublas.begin(), cublas.end(), index) == cublas.end();
-          return ours ? CudaStatus(p.run(i / 4, *plan, {stream_, early_start_}), p.name)
-                      : CublasStatus(p.cublas(i / 4), p.name);
+          return ours ? CudaStatus(p.run(i / per_layer, *plan, {stream_, early_start_}), p.name)
+                      : CublasStatus(p.cublas(i / per_layer), p.name);
         }));
     return per_call * per_step;
   }
+  static constexpr size_t kLayerProducts[] = {0, 1, 2, 3};
 
  private:
   Shapes s_;
@@ -373,7 +409,7 @@ absl::Status Main(std::span<char* const> args) {
   flags.AddInt("launches", &launches, "launches per timed run of one product (default 28)");
   flags.AddInt("replays", &replays, "timed runs; the median is reported (default 5)");
   flags.AddBool("no-cuda-graphs", &no_graphs, "launch one by one (for profilers)");
-  flags.AddString("only", &only, "qkv, o, gate_up, down, output or chain: that alone");
+  flags.AddString("only", &only, "qkv, o, gate_up, down, output, mlp or chain: that alone");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   for (int v :
        {s.hidden, s.inter, s.heads, s.kv_heads, s.head_dim, s.vocab, s.layers, launches, replays}) {
@@ -389,7 +425,8 @@ absl::Status Main(std::span<char* const> args) {
   for (const std::string& p : std::vector<std::string>(absl::StrSplit(plans_list, ','))) {
     PONDER_ASSIGN_OR_RETURN(plans.emplace_back(), ParsePlan(p));
   }
-  static constexpr std::string_view kNames[] = {"qkv", "o", "gate_up", "down", "output", "chain"};
+  static constexpr std::string_view kNames[] = {"qkv",    "o",   "gate_up", "down",
+                                                "output", "mlp", "chain"};
   if (!only.empty() && std::find(std::begin(kNames), std::end(kNames), only) == std::end(kNames)) {
     return absl::InvalidArgumentError(absl::StrCat("--only: unknown '", only, "'"));
   }
@@ -419,7 +456,9 @@ absl::Status Main(std::span<char* const> args) {
       for (const NamedPlan& plan : plans) {
         if (!ours) break;
         PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeProduct(p, plan.plan));
-        row(plan.name, us);
+        const bool own_plan = i == 5;  // the MLP kernels plan their own work: one row
+        row(own_plan ? std::string("its own") : plan.name, us);
+        if (own_plan) break;
       }
       PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeCublas(p));
       row("cuBLAS (product only)", us);
@@ -444,6 +483,16 @@ absl::Status Main(std::span<char* const> args) {
       static constexpr size_t kDownAndOutput[] = {3, 4};
       const SkinnyPlan engine;
       PONDER_RETURN_IF_ERROR(chain("default, cuBLAS for down + output", &engine, kDownAndOutput));
+      if (products.size() > 5) {  // PONDER_CUDA_SKINNY_MLP=1's step: qkv, o, the MLP kernels
+        static constexpr size_t kOutput[] = {4}, kWithMlp[] = {0, 1, 5};
+        PONDER_ASSIGN_OR_RETURN(const double us,
+                                bench.TimeChain(products, &engine, kOutput, kWithMlp));
+        std::printf(
+            "chain (%d layers x qkv, o, mlp + output), %-34s %8.3f ms per step, %.1f%% of "
+            "the copy roofline\n",
+            s.layers, "mlp in two kernels, cuBLAS output", us / 1e3,
+            100 * bytes / us / 1e3 / (copy / 1e9));
+      }
     }
     PONDER_RETURN_IF_ERROR(chain("cuBLAS", nullptr));
   }

@@ -87,6 +87,7 @@ struct DeviceLayer {
   DeviceMatrix wo;       // [hidden][Q]
   DeviceMatrix gate_up;  // [2 intermediate][hidden]: w_gate, w_up stacked
   DeviceMatrix down;     // [hidden][intermediate]
+  DeviceMatrix down_t;   // [intermediate][hidden], for LaunchSkinnyMlp (PONDER_CUDA_SKINNY_MLP)
   DeviceBuffer attention_norm, ffn_norm, qkv_bias, q_norm, k_norm;  // f32 vectors
 };
 
@@ -134,6 +135,30 @@ absl::Status UploadRows(const ops::WeightMatrix& w, StorageType type, void* dst)
                                            cudaMemcpyHostToDevice));
   }
   return absl::OkStatus();
+}
+
+// Uploads `w` transposed ([cols][rows]), as 16-bit `type` (dequantized and rounded as UploadRows
+// does).
+absl::StatusOr<DeviceMatrix> UploadTransposed(const ops::WeightMatrix& w, StorageType type,
+                                              std::string_view what) {
+  DeviceMatrix m;
+  m.rows = w.cols;
+  m.cols = w.rows;
+  PONDER_ASSIGN_OR_RETURN(
+      m.buffer, DeviceBuffer::Allocate(static_cast<size_t>(m.rows * m.cols) * kValueBytes, what));
+  std::vector<float> row(w.cols);
+  std::vector<uint16_t> all(static_cast<size_t>(m.rows * m.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    ops::DequantizeRow(w, r, row.data());
+    for (int64_t c = 0; c < w.cols; ++c) {
+      all[c * m.cols + r] =
+          type == StorageType::kBF16 ? FloatToBFloat16(row[c]) : FloatToHalf(row[c]);
+    }
+  }
+  PONDER_CUDA_RETURN_IF_ERROR(
+      cudaMemcpy(m.buffer.data(), all.data(), all.size() * kValueBytes, cudaMemcpyHostToDevice));
+  m.data = m.buffer.data();
+  return m;
 }
 
 // Uploads the matrices `parts` stacked by rows (all with the same number of columns).
@@ -332,6 +357,7 @@ class CudaBackend final : public ForwardBackend {
   PinnedBuffer host_metadata_;
   DeviceBuffer blas_workspace_;  // set explicitly, so cuBLAS calls can be captured in graphs
   DeviceBuffer split_scratch_;   // LaunchSplitAttention's partial softmaxes, when split
+  DeviceBuffer mlp_scratch_;     // LaunchSkinnyMlp's partial sums, when skinny_mlp_ (fixed size)
 
   bool use_graphs_ = true;
   bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
@@ -366,6 +392,8 @@ class CudaBackend final : public ForwardBackend {
   // (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, slower in stop 32).
   bool skinny_down_ = false;
   int down_unroll_ = 0;
+  // One-token steps run the MLP on LaunchSkinnyMlp (PONDER_CUDA_SKINNY_MLP, stop 34's candidate).
+  bool skinny_mlp_ = false;
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
   // included) add up to `contexts` splits its attention over the positions.
@@ -480,6 +508,24 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                           Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "8", "9"}));
   skinny_down_ = down == "8" || down == "9";
   down_unroll_ = down == "9" ? 9 : 0;
+  // PONDER_CUDA_SKINNY_MLP=1: one-token steps run the whole MLP in two kernels (kernels.h
+  // LaunchSkinnyMlp: gate/up, SwiGLU and the down product split over the intermediate units, then
+  // the blocks' partial sums added), with the down projection kept a second time, transposed.
+  // Stop 34's candidate, written without a GPU and not yet measured.
+  PONDER_ASSIGN_OR_RETURN(const std::string_view mlp,
+                          Choice("PONDER_CUDA_SKINNY_MLP", {"", "0", "1"}));
+  skinny_mlp_ = mlp == "1";
+  if (skinny_mlp_ && skinny_down_) {
+    return absl::InvalidArgumentError(
+        "PONDER_CUDA_SKINNY_MLP=1 computes the down product itself: it cannot go with "
+        "PONDER_CUDA_SKINNY_DOWN");
+  }
+  if (skinny_mlp_ &&
+      !SkinnyMlpSupports(static_cast<int>(c.intermediate_size), static_cast<int>(c.hidden_size))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "PONDER_CUDA_SKINNY_MLP=1: the one-token MLP kernel does not take a hidden size of ",
+        c.hidden_size, " (a multiple of 8 up to ", 8 * kSkinnyMlpMaxChunks, " is needed)"));
+  }
   // Decode attention's warps load their next keys while they score the current ones where
   // DecodeAttentionPipelines says (kernels.h LaunchPagedAttention; the same sums).
   // PONDER_CUDA_ATTENTION_PIPELINE=0 never, =1 always, to compare.
@@ -540,6 +586,18 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                                              kAttentionMaxSplitKeys, kAttentionSplitKeys));
 
   storage_ = ChooseStorage(weights_);
+  if (skinny_mlp_) {
+    const size_t bytes = SkinnyMlpScratchBytes(storage_, static_cast<int>(c.intermediate_size),
+                                               static_cast<int>(c.hidden_size));
+    if (bytes == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "PONDER_CUDA_SKINNY_MLP=1: cuda:0 ", properties.name,
+          " cannot hold the one-token MLP kernel's shared memory for an intermediate size of ",
+          c.intermediate_size, " and a hidden size of ", c.hidden_size));
+    }
+    PONDER_ASSIGN_OR_RETURN(mlp_scratch_,
+                            DeviceBuffer::Allocate(bytes, "one-token MLP partial sums"));
+  }
   // Prefill attention on the tensor cores (kernels.h LaunchPrefillAttention) for BF16 models,
   // whose q cannot overflow the 16-bit type, with heads it takes; else the CUDA-core kernel. On an
   // H200 (docs/cuda_backend.md) it took prefill of Qwen2.5-1.5B's shape from 164 800 to 181 500
@@ -585,6 +643,9 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
     PONDER_ASSIGN_OR_RETURN(d.wo, UploadStacked({&w.wo}, storage_, what));
     PONDER_ASSIGN_OR_RETURN(d.gate_up, UploadStacked({&w.w_gate, &w.w_up}, storage_, what));
     PONDER_ASSIGN_OR_RETURN(d.down, UploadStacked({&w.w_down}, storage_, what));
+    if (skinny_mlp_) {
+      PONDER_ASSIGN_OR_RETURN(d.down_t, UploadTransposed(w.w_down, storage_, what));
+    }
     PONDER_ASSIGN_OR_RETURN(d.attention_norm, UploadFloats({&w.attention_norm}, what));
     PONDER_ASSIGN_OR_RETURN(d.ffn_norm, UploadFloats({&w.ffn_norm}, what));
     if (c.attention_bias) {
@@ -983,7 +1044,11 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                                                 ffn_norm.weight, c.rms_norm_eps, narrow, nullptr,
                                                 Next()));
     }
-    if (fused_mlp) {
+    if (skinny_mlp_ && fused_norm && T == 1) {  // x += mlp, in two kernels
+      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMlp(storage_, layer.gate_up.data, layer.down_t.data,
+                                                  static_cast<int>(I), static_cast<int>(H),
+                                                  ffn_norm, x, mlp_scratch_.data(), Next()));
+    } else if (fused_mlp) {
       PONDER_CUDA_RETURN_IF_ERROR(
           LaunchSkinnySwiGlu(storage_, layer.gate_up.data, static_cast<int>(I), static_cast<int>(H),
                              fused_norm ? nullptr : narrow, nt, wide, Next(),

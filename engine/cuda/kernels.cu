@@ -2018,6 +2018,211 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyAsyncKernel(SkinnyArg
   }
 }
 
+// The one-token MLP's first kernel (LaunchSkinnyMlp): block b takes units [u0, u1) and
+//  1. stages RMSNorm(x) in shared memory (SkinnyX, the norm kernel's bits: 256 threads),
+//  2. computes its gate and up rows (rows u0.. of the gate half, then of the up half), each cut
+//     into gate_up_segments runs of chunks: warp w takes items w, w + kSkinnyMlpWarps, ... of the
+//     (row, segment) items and writes each item's sum to shared memory, two items' loads in
+//     flight while it adds one (the first two issued before waiting for the previous kernel);
+//  3. adds each unit's segments in order, a = silu(g) * u rounded to 16 bits (SwiGlu, as
+//     LaunchSkinnySwiGlu writes it), into shared memory;
+//  4. computes its part of the down product: warp w takes segment w % down_segments of the
+//     down_t rows w / down_segments, + kSkinnyMlpWarps / down_segments, ... (each lane up to
+//     kSkinnyMlpPerLane chunks of 8 outputs, scaled by the row's a and summed in the order of the
+//     rows), the first two rows loaded before step 3;
+//  5. adds the warps' sums in the order of the warps and writes them to partials[b].
+struct SkinnyMlpArgs {
+  const void* gate_up;  // [2 inter][cols]
+  const void* down_t;   // [inter][cols]
+  int inter;
+  int cols;
+  const float* norm_x;  // [cols], the residual
+  const float* norm_weight;
+  float eps;
+  float* partials;  // [gridDim.x][cols]
+  int gate_up_segments;
+  int down_segments;
+  int max_units;
+};
+
+// Floats of the first kernel's shared memory past the staged x: the item sums, the activations
+// and the warps' down sums, each from a multiple of 4 floats (16 bytes).
+struct SkinnyMlpShared {
+  int sums, activations, down, total;
+};
+__host__ __device__ inline SkinnyMlpShared SkinnyMlpLayout(int cols, int max_units,
+                                                           int gate_up_segments,
+                                                           int down_segments) {
+  auto round4 = [](int n) { return (n + 3) / 4 * 4; };
+  SkinnyMlpShared layout{};
+  layout.sums = 0;
+  layout.activations = round4(2 * max_units * gate_up_segments);
+  layout.down = layout.activations + round4(max_units);
+  layout.total = layout.down + kSkinnyMlpWarps / down_segments * cols;
+  return layout;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kSkinnyMlpWarps * 32) SkinnyMlpKernel(SkinnyMlpArgs args) {
+  constexpr int kPerLane = kSkinnyMlpPerLane;
+  extern __shared__ uint4 staged_x[];  // [cols / 8] 16-bit, then SkinnyMlpLayout's floats
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int chunks = args.cols / 8;
+  const int u0 = SkinnyMlpUnitBegin(blockIdx.x, gridDim.x, args.inter);
+  const int n = SkinnyMlpUnitBegin(blockIdx.x + 1, gridDim.x, args.inter) - u0;
+  const int s1 = args.gate_up_segments, s2 = args.down_segments;
+  const int items = 2 * n * s1;
+
+  // Item k: segment k % s1 of the block's row k / s1 (gate rows, then up rows); zeros past the
+  // items.
+  const T* gate_up = static_cast<const T*>(args.gate_up);
+  auto load_item = [&](uint4(&buffer)[kPerLane], int k) {
+    const bool valid = k < items;
+    const int r = valid ? k / s1 : 0, s = valid ? k % s1 : 0;
+    const int row = r < n ? u0 + r : args.inter + u0 + (r - n);
+    const int end = SkinnyMlpSegmentBegin(s + 1, s1, chunks);
+    const uint4* p = reinterpret_cast<const uint4*>(gate_up + static_cast<size_t>(row) * args.cols);
+    const int first = SkinnyMlpSegmentBegin(s, s1, chunks) + lane;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int c = first + 32 * j;
+      buffer[j] = valid && c < end ? __ldg(p + c) : uint4{};
+    }
+  };
+  // Down_t row r of the block (r < n), this warp's segment; zeros past the block's rows.
+  const T* down_t = static_cast<const T*>(args.down_t);
+  const int segment = warp % s2, row_step = kSkinnyMlpWarps / s2;
+  const int first2 = SkinnyMlpSegmentBegin(segment, s2, chunks) + lane;
+  const int end2 = SkinnyMlpSegmentBegin(segment + 1, s2, chunks);
+  auto load_down = [&](uint4(&buffer)[kPerLane], int r) {
+    const bool valid = r < n;
+    const uint4* p = reinterpret_cast<const uint4*>(
+        down_t + static_cast<size_t>(valid ? u0 + r : u0) * args.cols);
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int c = first2 + 32 * j;
+      buffer[j] = valid && c < end2 ? __ldg(p + c) : uint4{};
+    }
+  };
+  auto shift = [](uint4(&a)[kPerLane], uint4(&b)[kPerLane], const uint4(&c)[kPerLane]) {
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      a[j] = b[j];
+      b[j] = c[j];
+    }
+  };
+
+  uint4 current[kPerLane], next[kPerLane], after[kPerLane];
+  int k = warp;
+  load_item(current, k);  // weights do not depend on the previous kernel
+  load_item(next, k + kSkinnyMlpWarps);
+  AwaitPreviousKernel();
+  const uint4* x = SkinnyX<T, true>(true, nullptr, args.norm_x, args.norm_weight, args.eps,
+                                    args.cols, 1, staged_x);
+  const SkinnyMlpShared layout = SkinnyMlpLayout(args.cols, args.max_units, s1, s2);
+  float* floats = reinterpret_cast<float*>(staged_x + chunks);
+  float* sums = floats + layout.sums;
+  float* activations = floats + layout.activations;
+  float* down_sums = floats + layout.down;
+
+  for (; k < items; k += kSkinnyMlpWarps) {
+    load_item(after, k + 2 * kSkinnyMlpWarps);
+    const int s = k % s1;
+    const int first = SkinnyMlpSegmentBegin(s, s1, chunks) + lane;
+    const int end = SkinnyMlpSegmentBegin(s + 1, s1, chunks);
+    float acc = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int c = first + 32 * j;
+      if (c < end) {
+        float wf[8], xf[8];
+        const uint4 x_chunk = x[c];  // one 16-byte load from shared memory, not eight
+        Unpack8<T>(current[j], wf);
+        Unpack8<T>(x_chunk, xf);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc += wf[i] * xf[i];
+      }
+    }
+    acc = WarpSum(acc);
+    if (lane == 0) sums[k] = acc;
+    shift(current, next, after);
+  }
+
+  int r = warp / s2;
+  load_down(current, r);  // before the barrier: these do not wait for the activations
+  load_down(next, r + row_step);
+  __syncthreads();  // every item's sum
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float g = 0.0f, u = 0.0f;
+    for (int s = 0; s < s1; ++s) {
+      g += sums[i * s1 + s];
+      u += sums[(n + i) * s1 + s];
+    }
+    activations[i] = ToFloat(FromFloat<T>(SwiGlu(g, u)));
+  }
+  __syncthreads();
+
+  float acc[kPerLane][8] = {};
+  for (; r < n; r += row_step) {
+    load_down(after, r + 2 * row_step);
+    const float a = activations[r];
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      if (first2 + 32 * j < end2) {
+        float wf[8];
+        Unpack8<T>(current[j], wf);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) acc[j][i] += a * wf[i];
+      }
+    }
+    shift(current, next, after);
+  }
+  // The warps of one segment hold sums of the same outputs: row group warp / s2's into its row
+  // of down_sums, then added in the order of the groups.
+  float* mine = down_sums + static_cast<size_t>(warp / s2) * args.cols;
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) {
+    const int c = first2 + 32 * j;
+    if (c < end2) {
+      float4* to = reinterpret_cast<float4*>(mine + 8 * c);
+      to[0] = make_float4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
+      to[1] = make_float4(acc[j][4], acc[j][5], acc[j][6], acc[j][7]);
+    }
+  }
+  __syncthreads();
+  float* out = args.partials + static_cast<size_t>(blockIdx.x) * args.cols;
+  for (int c = threadIdx.x; c < args.cols; c += blockDim.x) {
+    float sum = down_sums[c];
+    for (int g = 1; g < row_step; ++g) sum += down_sums[static_cast<size_t>(g) * args.cols + c];
+    out[c] = sum;
+  }
+}
+
+// The one-token MLP's second kernel: residual[c] += the sum of partials[b][c] over the blocks b
+// (each warp every kSkinnyMlpWarps-th block in order, then the warps' sums in order); a block per
+// 32 outputs.
+__global__ void __launch_bounds__(kSkinnyMlpWarps * 32)
+    SkinnyMlpReduceKernel(const float* partials, int blocks, int cols, float* residual) {
+  __shared__ float warp_sums[kSkinnyMlpWarps][32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int c = blockIdx.x * 32 + lane;
+  AwaitPreviousKernel();
+  float sum = 0.0f;
+  if (c < cols) {
+#pragma unroll 16  // 264 partials (an H200's grid): 33 a thread, in three batches of loads
+    for (int b = warp; b < blocks; b += kSkinnyMlpWarps) {
+      sum += partials[static_cast<size_t>(b) * cols + c];
+    }
+  }
+  warp_sums[warp][lane] = sum;
+  __syncthreads();
+  if (warp == 0 && c < cols) {
+    float total = warp_sums[0][lane];
+    for (int w = 1; w < kSkinnyMlpWarps; ++w) total += warp_sums[w][lane];
+    residual[c] += total;
+  }
+}
+
 // Calls f(std::integral_constant<int, N>{}) for the smallest N of 1, 2, 4, 8 that is at least
 // per_lane: the attention kernels' values per lane of a head. Kernels for heads of at most
 // 4 x 32 values pass kMax = 4 (the caller has checked the shape), so no N = 8 is instantiated.
@@ -2550,6 +2755,148 @@ cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const
                             .block_tables = block_tables,
                             .cache = cache};
   return LaunchSkinny<false>(type, args, norm, plan, &launch, nullptr, &rope);
+}
+
+SkinnyMlpPlan PlanSkinnyMlp(int inter, int cols, int resident_blocks) {
+  SkinnyMlpPlan plan;
+  const int chunks = cols / 8;
+  if (inter < 1 || chunks < 1 || chunks > kSkinnyMlpMaxChunks) return plan;
+  plan.blocks = std::clamp(resident_blocks, 1, inter);
+  plan.max_units = (inter + plan.blocks - 1) / plan.blocks;
+  // A lane's loads of one segment: at most kSkinnyMlpPerLane.
+  auto per_lane = [&](int segments) { return ((chunks + segments - 1) / segments + 31) / 32; };
+  // The fewest loads of the busiest warp: items (rows x segments) spread over the warps, an item
+  // of fewer than 3 loads a lane counted as 3 (its two items in flight would hold too few bytes
+  // to keep the memory busy: latency, not loads, bounds it).
+  auto best = [&](auto&& busiest_items) {
+    int chosen = 0;
+    int64_t fewest = 0;
+    for (int segments = 1; segments <= kSkinnyMlpWarps; segments *= 2) {
+      if (per_lane(segments) > kSkinnyMlpPerLane) continue;
+      const int64_t loads = int64_t{busiest_items(segments)} * std::max(per_lane(segments), 3);
+      if (chosen == 0 || loads < fewest) {
+        chosen = segments;
+        fewest = loads;
+      }
+    }
+    return chosen;
+  };
+  plan.gate_up_segments = best([&](int segments) {
+    return (2 * plan.max_units * segments + kSkinnyMlpWarps - 1) / kSkinnyMlpWarps;
+  });
+  plan.down_segments = best([&](int segments) {
+    const int row_step = kSkinnyMlpWarps / segments;
+    return (plan.max_units + row_step - 1) / row_step;
+  });
+  return plan;
+}
+
+bool SkinnyMlpSupports(int inter, int cols) {
+  return inter >= 1 && cols >= 8 && cols % 8 == 0 && cols / 8 <= kSkinnyMlpMaxChunks &&
+         static_cast<size_t>(cols) * 2 <= kSkinnyMaxNormBytes;
+}
+
+namespace {
+// The first kernel's shared memory for `plan`.
+size_t SkinnyMlpSharedBytes(int cols, const SkinnyMlpPlan& plan) {
+  const SkinnyMlpShared layout =
+      SkinnyMlpLayout(cols, plan.max_units, plan.gate_up_segments, plan.down_segments);
+  return static_cast<size_t>(cols) * 2 + static_cast<size_t>(layout.total) * sizeof(float);
+}
+
+// The first kernel's plan on device 0 (one device per process), computed once per shape under
+// DeviceSkinnyMlpPlan's lock: a block for every slot the device holds at once (the kernel's
+// occupancy with the plan's own shared memory, planned again until the plan settles), or no plan
+// (blocks 0) where its shared memory passes the device's opt-in limit. The kernel's dynamic
+// shared memory limit is raised to the plan's (never lowered: a plan computed earlier keeps the
+// room it launches with).
+SkinnyMlpPlan ComputeSkinnyMlpPlan(StorageType type, int inter, int cols) {
+  int device = 0, processors = 0, optin = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+          cudaSuccess) {
+    (void)cudaGetLastError();
+    return {};
+  }
+  processors = std::max(processors, 1);
+  // Raises the limit to `plan`'s shared memory and sets *per_processor to the blocks of that much
+  // that fit on a multiprocessor; false where the device cannot.
+  auto make_room = [&](const SkinnyMlpPlan& plan, int* per_processor) {
+    const size_t shared = SkinnyMlpSharedBytes(cols, plan);
+    if (shared > static_cast<size_t>(optin)) return false;
+    cudaError_t error = cudaSuccess;
+    (void)Dispatch(type, [&](auto zero) {
+      using T = decltype(zero);
+      cudaFuncAttributes attributes{};
+      error = cudaFuncGetAttributes(&attributes, SkinnyMlpKernel<T>);
+      if (error == cudaSuccess &&
+          shared > static_cast<size_t>(attributes.maxDynamicSharedSizeBytes)) {
+        error =
+            cudaFuncSetAttribute(SkinnyMlpKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(shared));
+      }
+      if (error == cudaSuccess) {
+        error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_processor, SkinnyMlpKernel<T>,
+                                                              kSkinnyMlpWarps * 32, shared);
+      }
+    });
+    if (error != cudaSuccess) (void)cudaGetLastError();  // this function's own error
+    return error == cudaSuccess;
+  };
+  SkinnyMlpPlan plan = PlanSkinnyMlp(inter, cols, processors);
+  for (int round = 0; round < 4 && plan.blocks > 0; ++round) {
+    int per_processor = 0;
+    if (!make_room(plan, &per_processor)) return {};
+    const SkinnyMlpPlan next = PlanSkinnyMlp(inter, cols, processors * std::max(per_processor, 1));
+    if (next.blocks == plan.blocks) return plan;
+    plan = next;
+  }
+  int unused = 0;  // not settled in four rounds: the last plan, with room for it
+  return plan.blocks > 0 && make_room(plan, &unused) ? plan : SkinnyMlpPlan{};
+}
+SkinnyMlpPlan DeviceSkinnyMlpPlan(StorageType type, int inter, int cols) {
+  static std::mutex mutex;
+  static std::map<std::array<int, 3>, SkinnyMlpPlan> plans;
+  std::lock_guard<std::mutex> lock(mutex);
+  const std::array<int, 3> key{static_cast<int>(type), inter, cols};
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, ComputeSkinnyMlpPlan(type, inter, cols)).first;
+  return it->second;
+}
+
+}  // namespace
+
+size_t SkinnyMlpScratchBytes(StorageType type, int inter, int cols) {
+  if (!SkinnyMlpSupports(inter, cols)) return 0;
+  return static_cast<size_t>(DeviceSkinnyMlpPlan(type, inter, cols).blocks) * cols * sizeof(float);
+}
+
+cudaError_t LaunchSkinnyMlp(StorageType type, const void* gate_up, const void* down_t, int inter,
+                            int cols, const SkinnyNorm& norm, float* residual, void* scratch,
+                            Launch launch) {
+  if (!SkinnyMlpSupports(inter, cols)) return cudaErrorInvalidValue;
+  const SkinnyMlpPlan plan = DeviceSkinnyMlpPlan(type, inter, cols);
+  if (plan.blocks == 0) return cudaErrorInvalidValue;
+  const SkinnyMlpArgs args{.gate_up = gate_up,
+                           .down_t = down_t,
+                           .inter = inter,
+                           .cols = cols,
+                           .norm_x = norm.x,
+                           .norm_weight = norm.weight,
+                           .eps = norm.eps,
+                           .partials = static_cast<float*>(scratch),
+                           .gate_up_segments = plan.gate_up_segments,
+                           .down_segments = plan.down_segments,
+                           .max_units = plan.max_units};
+  return Dispatch(type, [&](auto zero) {
+    using T = decltype(zero);
+    Start(SkinnyMlpKernel<T>, plan.blocks, kSkinnyMlpWarps * 32, SkinnyMlpSharedBytes(cols, plan),
+          launch, args);
+    if (cudaPeekAtLastError() != cudaSuccess) return;
+    Start(SkinnyMlpReduceKernel, (cols + 31) / 32, kSkinnyMlpWarps * 32, 0, launch,
+          static_cast<const float*>(scratch), plan.blocks, cols, residual);
+  });
 }
 
 int SkinnyGridBlocks(StorageType type, int rows, int cols, int num_tokens, bool gated, bool norm,

@@ -284,6 +284,53 @@ cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const
                                 void* cache, Launch launch, const SkinnyNorm* norm = nullptr,
                                 const SkinnyPlan& plan = {});
 
+// A one-token step's whole SwiGLU MLP (stop 34; written without a GPU, not yet measured):
+// residual[c] += sum_i down[c][i] * a_i, a_i = silu(g_i) * u_i rounded to 16 bits (the
+// activation LaunchSkinnySwiGlu writes), g and u the gate and up products of RMSNorm(norm)
+// (the bits LaunchRmsNorm writes), in two kernels instead of three (gate/up, then cuBLAS's
+// split-K down product and its reduction). The first splits the intermediate units among its
+// thread blocks: a block computes its units' activations into shared memory and at once their
+// part of the down product, reading its rows of down_t (the down projection transposed,
+// [inter][cols]: a unit's column is one contiguous row), and writes that partial residual
+// update to `scratch`; the second adds the blocks' partials into `residual`, in the order of
+// the blocks. No activation goes through global memory and no kernel waits between the two
+// products. Every sum is in an order fixed by the shape and the device's multiprocessor count,
+// so the bits are the same run to run (not those of the separate kernels: the down product sums
+// in another order). For cols % 8 == 0, cols * 2 bytes of x at most kSkinnyMaxNormBytes and rows
+// of at most kSkinnyMlpMaxChunks chunks of 8 values (SkinnyMlpSupports; else
+// cudaErrorInvalidValue); `scratch` holds SkinnyMlpScratchBytes(type, inter, cols) bytes, 0
+// where the shape is refused or the device cannot hold the plan's shared memory (a launch then
+// fails with cudaErrorInvalidValue).
+struct SkinnyMlpPlan {
+  int blocks = 0;            // thread blocks of the first kernel (at most inter)
+  int gate_up_segments = 0;  // a gate or up row is cut into this many runs of chunks, a warp each
+  int down_segments = 0;     // a down_t row likewise; divides the block's warps
+  int max_units = 0;         // the most units a block takes: ceil(inter / blocks)
+};
+inline constexpr int kSkinnyMlpWarps = 8;
+inline constexpr int kSkinnyMlpPerLane = 4;  // the most chunks of a segment one lane loads
+inline constexpr int kSkinnyMlpMaxChunks = 32 * kSkinnyMlpPerLane * kSkinnyMlpWarps;
+// Block b's units: [SkinnyMlpUnitBegin(b), SkinnyMlpUnitBegin(b + 1)).
+__host__ __device__ inline int SkinnyMlpUnitBegin(int block, int blocks, int inter) {
+  return static_cast<int>(static_cast<int64_t>(block) * inter / blocks);
+}
+// Segment s of `segments` of a row of `chunks`: [SkinnyMlpSegmentBegin(s), ...(s + 1)).
+__host__ __device__ inline int SkinnyMlpSegmentBegin(int s, int segments, int chunks) {
+  return static_cast<int>(static_cast<int64_t>(s) * chunks / segments);
+}
+// How the first kernel divides the work, given the blocks the device holds at once (its
+// multiprocessors times the blocks that fit on one): one block per resident slot (at most one
+// per unit), and for each product the power-of-two segment count (at least enough that a lane
+// loads at most kSkinnyMlpPerLane chunks of a segment) that gives the block's busiest warp the
+// fewest loads, counting an item of fewer than 3 loads a lane as 3. A pure function of its
+// arguments (host code; tests check it without a device).
+SkinnyMlpPlan PlanSkinnyMlp(int inter, int cols, int resident_blocks);
+bool SkinnyMlpSupports(int inter, int cols);
+size_t SkinnyMlpScratchBytes(StorageType type, int inter, int cols);
+cudaError_t LaunchSkinnyMlp(StorageType type, const void* gate_up, const void* down_t, int inter,
+                            int cols, const SkinnyNorm& norm, float* residual, void* scratch,
+                            Launch launch);
+
 // The thread blocks LaunchSkinnyMatMul (gated: LaunchSkinnySwiGlu, `rows` = inter) would launch
 // for this shape, with a norm or not, under `plan` (0 for a shape they refuse): tests check that
 // the persistent grid fills the device.

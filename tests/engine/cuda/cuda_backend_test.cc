@@ -145,8 +145,9 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // through shared memory (cp.async), and with the down product on the matrix-vector kernel (at
   // both of its batch sizes) instead of cuBLAS (one-token steps only), with split attention's
   // stretches merged in thread block clusters (where the device runs them; these models' decode
-  // steps split by default) and with stretches of at least 64 keys (1 or 2 at positions 40 to
-  // 69). (PONDER_CUDA_SKINNY_WARPS
+  // steps split by default), with stretches of at least 64 keys (1 or 2 at positions 40 to
+  // 69), and with one-token steps' MLP in two kernels (LaunchSkinnyMlp, the down product summed
+  // in another order). (PONDER_CUDA_SKINNY_WARPS
   // cannot change these models' products, whose rows of 64 values are too short to split; the
   // kernel tests run the split-K targets and batch sizes on larger shapes.)
   const std::pair<std::string, std::string> settings[] = {
@@ -166,6 +167,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_SKINNY_DOWN", "9"},
       {"PONDER_CUDA_SPLIT_MERGE", "cluster"},
       {"PONDER_CUDA_SPLIT_KEYS", "64"},
+      {"PONDER_CUDA_SKINNY_MLP", "1"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
   // kernel or rope in the QKV product, batches of loads, loads through shared memory, the split's
@@ -276,6 +278,15 @@ class CudaEngineTest : public ::testing::Test {
                                                                         .block_size = 8}) {
     testutil::ScopedEnv scoped(variable, value);
     return Backend(options);
+  }
+  // A backend started with `variable`=`value` beside the settings already set: refused as an
+  // invalid argument whose message names `named`.
+  void ExpectRefusedWith(const char* variable, const char* value, std::string_view named) {
+    testutil::ScopedEnv scoped(variable, value);
+    auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
+    ASSERT_FALSE(backend.ok()) << variable << "=" << value;
+    EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(backend.status().message()), ::testing::HasSubstr(std::string(named)));
   }
   std::unique_ptr<LocalEngine> Engine(Device device, int64_t kv_bytes = 0) {
     LocalEngineOptions options;
@@ -718,15 +729,9 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
       {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"},
       {"PONDER_CUDA_SPLIT_MERGE", "yes"},      {"PONDER_CUDA_SPLIT_KEYS", "14"},
-      {"PONDER_CUDA_SPLIT_KEYS", "65537"}};
+      {"PONDER_CUDA_SPLIT_KEYS", "65537"},     {"PONDER_CUDA_SKINNY_MLP", "2"}};
   for (const auto& [variable, value] : settings) {
-    auto backend = [&] {
-      testutil::ScopedEnv scoped(variable, value.c_str());
-      return CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
-    }();
-    ASSERT_FALSE(backend.ok()) << variable << "=" << value;
-    EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(backend.status().message()), ::testing::HasSubstr(variable));
+    ExpectRefusedWith(variable.c_str(), value.c_str(), variable);
   }
 }
 
@@ -734,17 +739,20 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
 // where the device cannot run clusters of 16) the backend is refused, naming the setting.
 TEST_F(CudaEngineTest, ClusterMergeWithoutItsFirstPassOrClustersIsRefused) {
   testutil::ScopedEnv merge("PONDER_CUDA_SPLIT_MERGE", "cluster");
-  {
-    testutil::ScopedEnv grouped("PONDER_CUDA_SPLIT_ATTENTION", "grouped");
-    auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
-    ASSERT_FALSE(backend.ok());
-    EXPECT_EQ(backend.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(backend.status().message()),
-                ::testing::HasSubstr("PONDER_CUDA_SPLIT_ATTENTION=grouped"));
-  }
+  ExpectRefusedWith("PONDER_CUDA_SPLIT_ATTENTION", "grouped",
+                    "PONDER_CUDA_SPLIT_ATTENTION=grouped");
   auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
   EXPECT_EQ(backend.ok(), cuda::SplitAttentionClusters(weights_->config().head_dim))
       << backend.status();
+}
+
+// The one-token MLP computes the down product itself: with the down product on the
+// matrix-vector kernel the backend is refused, naming both settings.
+TEST_F(CudaEngineTest, OneTokenMlpWithTheSkinnyDownProductIsRefused) {
+  testutil::ScopedEnv mlp("PONDER_CUDA_SKINNY_MLP", "1");
+  ExpectRefusedWith("PONDER_CUDA_SKINNY_DOWN", "8", "PONDER_CUDA_SKINNY_DOWN");
+  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
+  EXPECT_TRUE(backend.ok()) << backend.status();
 }
 
 TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {
