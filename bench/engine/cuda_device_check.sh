@@ -9,8 +9,9 @@
 # rule beside never and always, sampled draws by clusters (the default on Hopper) and by one
 # block, stop 33's candidates for split attention (the merge in thread block clusters,
 # PONDER_CUDA_SPLIT_MERGE=cluster; fewer, longer stretches, PONDER_CUDA_SPLIT_KEYS), stop 34's
-# one-token MLP in two kernels (PONDER_CUDA_SKINNY_MLP=1, with skinny_bench's MLP rows), each
-# beside the defaults, and a profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
+# one-token MLP in two kernels (PONDER_CUDA_SKINNY_MLP=1, with skinny_bench's MLP rows) and x in
+# 16-byte loads (PONDER_CUDA_SKINNY_VECTOR_X=1), each beside the defaults, and a profile (Nsight
+# Compute) of a batch-1 decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -213,23 +214,25 @@ run() {
       label="defaults again"
     done
   fi
-  # Stop 34's candidate (written without a GPU): one-token steps' MLP in two kernels (gate/up,
-  # SwiGLU and the down product split over the intermediate units, then the partial sums), beside
-  # the defaults (first and last), at batch 1 (the only one-token steps) and contexts 128 and
-  # 1 024, alone and with stop 33's cluster merge; then skinny_bench's rows for the MLP alone and
-  # the chain of a step's products.
+  # Stop 34's candidates (written without a GPU): one-token steps' MLP in two kernels (gate/up,
+  # SwiGLU and the down product split over the intermediate units, then the partial sums), and
+  # x read 16 bytes at a time by the one-token matrix-vector kernels, beside the defaults (first
+  # and last), at batch 1 (the only one-token steps) and contexts 128 and 1 024, alone and with
+  # stop 33's cluster merge; then skinny_bench's rows for the products alone and in the chain of a
+  # step's products.
   if part mlp; then
-    step "the one-token MLP in two kernels, beside the defaults"
+    step "the one-token MLP in two kernels, x in 16-byte loads, beside the defaults"
     local setting label=defaults
-    for setting in "" PONDER_CUDA_SKINNY_MLP=1 \
-      "PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SPLIT_MERGE=cluster" ""; do
+    for setting in "" PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SKINNY_VECTOR_X=1 \
+      "PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SPLIT_MERGE=cluster" \
+      "PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SKINNY_VECTOR_X=1 PONDER_CUDA_SPLIT_MERGE=cluster" ""; do
       [ -n "$setting" ] && label=$setting
       rows "$setting" "$label" mlp.log --npl 1 --ntg 64
       rows "$setting" "$label, context 1024" mlp.log --npl 1 --npp 1024 --ntg 32
       label="defaults again"
     done
     step "skinny_bench: the MLP alone and in the chain"
-    timeout 120 $p/bin/skinny_bench --tokens 1 --plans default,gated_unroll=2 2>&1 |
+    timeout 120 $p/bin/skinny_bench --tokens 1 --plans gated_unroll=2,gated_unroll=2+vector_x=1 2>&1 |
       tee "$out/skinny_mlp.log" | grep -E 'copy|gate_up|down|mlp|chain'
   fi
   if [ "${PROFILE:-1}" != 0 ]; then

@@ -29,7 +29,8 @@
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
 // (stage_x), blocks=N (blocks_per_processor), gated_unroll=2|3|4 and plain_unroll=8|9 (the
-// one-token products' batches of loads), async=0|1 (async_copies); e.g. --plans
+// one-token products' batches of loads), async=0|1 (async_copies), vector_x=0|1 (vector_x);
+// e.g. --plans
 // default,stage=0,warps=8192+blocks=1.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
@@ -94,11 +95,13 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.plain_unroll = value;
     } else if (kv.first == "async" && (value == 0 || value == 1)) {
       named.plan.async_copies = value == 1;
+    } else if (kv.first == "vector_x" && (value == 0 || value == 1)) {
+      named.plan.vector_x = value == 1;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "--plans: '", field, "' in '", text,
           "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0), gated_unroll=2|3|4, "
-          "plain_unroll=8|9 or async=0|1, or 'default'"));
+          "plain_unroll=8|9, async=0|1 or vector_x=0|1, or 'default'"));
     }
   }
   return named;

@@ -500,6 +500,11 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view async_copies,
                           Choice("PONDER_CUDA_SKINNY_ASYNC", {"", "0", "1"}));
   skinny_plan_.async_copies = async_copies == "1";  // the backend needs 8.0 or newer
+  // PONDER_CUDA_SKINNY_VECTOR_X=1: one-token products read x 16 bytes at a time (kernels.h
+  // SkinnyPlan::vector_x; the same bits), to compare (stop 34, not yet measured).
+  PONDER_ASSIGN_OR_RETURN(const std::string_view vector_x,
+                          Choice("PONDER_CUDA_SKINNY_VECTOR_X", {"", "0", "1"}));
+  skinny_plan_.vector_x = vector_x == "1";
   // PONDER_CUDA_SKINNY_DOWN=8|9: the one-token down product on the matrix-vector kernel (no
   // split-K reduction kernel, unlike cuBLAS's), its lanes loading 8 or 9 chunks a batch (9 reads
   // Qwen2.5-1.5B's rows in one batch: SkinnyPlan::plain_unroll); 0 cuBLAS. To compare (stop 29;

@@ -1707,8 +1707,10 @@ __device__ __forceinline__ const uint4* SkinnyX(bool stage_x, const void* x_in, 
   return staged ? staged_x : static_cast<const uint4*>(x_in);
 }
 
-// acc[r][t] += w_r[c] · x_t[c] for chunk c of the row(s) (8 values), in one fixed order.
-template <typename T, int kMaxTokens, int kRows>
+// acc[r][t] += w_r[c] · x_t[c] for chunk c of the row(s) (8 values), in one fixed order. The
+// chunk of x is read as eight 2-byte loads, or with kVectorX as one 16-byte load (the same
+// values: SkinnyPlan::vector_x).
+template <typename T, int kMaxTokens, int kRows, bool kVectorX = false>
 __device__ __forceinline__ void SkinnyAddChunk(float (&acc)[kRows][kMaxTokens],
                                                const uint4 (&w)[kRows], const uint4* x, int c,
                                                int chunks, int num_tokens) {
@@ -1716,7 +1718,12 @@ __device__ __forceinline__ void SkinnyAddChunk(float (&acc)[kRows][kMaxTokens],
   for (int t = 0; t < kMaxTokens; ++t) {
     if (t < num_tokens) {
       float xf[8];
-      Unpack8<T>(x[static_cast<size_t>(t) * chunks + c], xf);
+      if constexpr (kVectorX) {
+        const uint4 x_chunk = x[static_cast<size_t>(t) * chunks + c];
+        Unpack8<T>(x_chunk, xf);
+      } else {
+        Unpack8<T>(x[static_cast<size_t>(t) * chunks + c], xf);
+      }
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         float wf[8];
@@ -1782,7 +1789,7 @@ __device__ __forceinline__ void SkinnyAddSplits(float (&acc)[kRows][kMaxTokens],
 // fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one
 // token, not gated) unit u is row RopeRow(u) and the epilogue is SkinnyRopeWrite's.
 template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
-          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated)>
+          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated), bool kVectorX = false>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
                                              SkinnyRopeShared* rope_shared = nullptr) {
@@ -1857,7 +1864,8 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
         for (int u = 0; u < kUnroll; ++u) {
           const int c = base + lane + stride * u;
           if (c < chunks) {
-            SkinnyAddChunk<T, kMaxTokens, kRows>(acc, current[u], x, c, chunks, args.num_tokens);
+            SkinnyAddChunk<T, kMaxTokens, kRows, kVectorX>(acc, current[u], x, c, chunks,
+                                                           args.num_tokens);
           }
         }
       }
@@ -1897,17 +1905,18 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
 }
 
 template <typename T, int kMaxTokens, bool kGated, bool kNorm,
-          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated)>
+          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated), bool kVectorX = false>
 __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
-  SkinnyMatMul<T, kMaxTokens, kGated, kNorm, false, kUnroll>(args);
+  SkinnyMatMul<T, kMaxTokens, kGated, kNorm, false, kUnroll, kVectorX>(args);
 }
 
 // A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope).
-template <typename T, bool kNorm>
+template <typename T, bool kNorm, bool kVectorX = false>
 __global__ void __launch_bounds__(kSkinnyWarps * 32)
     SkinnyQkvRopeKernel(SkinnyArgs args, SkinnyRopeArgs rope) {
   __shared__ SkinnyRopeShared shared;
-  SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
+  SkinnyMatMul<T, 1, false, kNorm, true, SkinnyDefaultUnroll(1, false), kVectorX>(args, &rope,
+                                                                                  &shared);
 }
 
 // cp.async (sm_80 and newer; older devices trap): 16 bytes from global to shared memory, in
@@ -2382,14 +2391,27 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
       const bool normed = norm != nullptr;
       int grid = 0;  // 0: not the rope product
       if constexpr (kTokens == 1 && !kGated) {
-        if (rope != nullptr) {
+        if (rope != nullptr && plan.vector_x) {
+          grid = StartSkinnyNormed<SkinnyQkvRopeKernel<T, true, true>,
+                                   SkinnyQkvRopeKernel<T, false, true>>(normed, args, shared_bytes,
+                                                                        plan, launch, *rope);
+        } else if (rope != nullptr) {
           grid = StartSkinnyNormed<SkinnyQkvRopeKernel<T, true>, SkinnyQkvRopeKernel<T, false>>(
               normed, args, shared_bytes, plan, launch, *rope);
         }
       }
-      // The batch size: the default, or a one-token product's where the plan names one.
+      // The batch size: the default, or a one-token product's where the plan names one; x read
+      // 16 bytes at a time where the plan says so (one-token products at the batch sizes the
+      // backend takes: 2 gated, 8 plain).
       auto start = [&](auto unroll_constant) {
         constexpr int kUnroll = decltype(unroll_constant)::value;
+        if constexpr (kTokens == 1 && (kUnroll == 2 || kUnroll == 8)) {
+          if (plan.vector_x) {
+            return StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true, kUnroll, true>,
+                                     SkinnyMatMulKernel<T, kTokens, kGated, false, kUnroll, true>>(
+                normed, args, shared_bytes, plan, launch);
+          }
+        }
         return StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true, kUnroll>,
                                  SkinnyMatMulKernel<T, kTokens, kGated, false, kUnroll>>(
             normed, args, shared_bytes, plan, launch);

@@ -241,6 +241,12 @@ struct SkinnyNorm {
 // with no registers held for them); the same units, splits, grid rule (more blocks fit) and
 // order of every sum, so the same bits; the batch sizes above do not apply. Written in stop 29;
 // 2.7% slower end to end at batch 1 on an H200 in stop 32.
+//
+// `vector_x`: one-token products at the batch sizes the backend takes (gated 2, plain 8, and
+// the QKV product with rope; not with `async_copies`) read each chunk of x as one 16-byte load
+// instead of the eight 2-byte loads their PTX has (kernels of their own; the same values, so the
+// same bits). Whether ptxas already merges the eight is unknown (no SASS tools here); written
+// in stop 34 without a GPU, not yet measured.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
@@ -248,6 +254,7 @@ struct SkinnyPlan {
   int gated_unroll = 0;
   int plain_unroll = 0;
   bool async_copies = false;
+  bool vector_x = false;
 };
 // The chunks a lane loads in one batch in a launch of `num_tokens` tokens (gated or not, the
 // QKV product with rope or not) under `plan`; 0 where the plan's batch sizes are refused.

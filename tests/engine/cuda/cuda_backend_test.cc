@@ -146,8 +146,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // both of its batch sizes) instead of cuBLAS (one-token steps only), with split attention's
   // stretches merged in thread block clusters (where the device runs them; these models' decode
   // steps split by default), with stretches of at least 64 keys (1 or 2 at positions 40 to
-  // 69), and with one-token steps' MLP in two kernels (LaunchSkinnyMlp, the down product summed
-  // in another order). (PONDER_CUDA_SKINNY_WARPS
+  // 69), with one-token steps' MLP in two kernels (LaunchSkinnyMlp, the down product summed
+  // in another order) and with x read 16 bytes at a time. (PONDER_CUDA_SKINNY_WARPS
   // cannot change these models' products, whose rows of 64 values are too short to split; the
   // kernel tests run the split-K targets and batch sizes on larger shapes.)
   const std::pair<std::string, std::string> settings[] = {
@@ -168,6 +168,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_SPLIT_MERGE", "cluster"},
       {"PONDER_CUDA_SPLIT_KEYS", "64"},
       {"PONDER_CUDA_SKINNY_MLP", "1"},
+      {"PONDER_CUDA_SKINNY_VECTOR_X", "1"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
   // kernel or rope in the QKV product, batches of loads, loads through shared memory, the split's
@@ -175,7 +176,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   const std::set<std::string> same_bits = {
       "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0",
       "PONDER_CUDA_GATE_UP_UNROLL=3",     "PONDER_CUDA_GATE_UP_UNROLL=4",
-      "PONDER_CUDA_SKINNY_ASYNC=1",       "PONDER_CUDA_SPLIT_MERGE=cluster"};
+      "PONDER_CUDA_SKINNY_ASYNC=1",       "PONDER_CUDA_SPLIT_MERGE=cluster",
+      "PONDER_CUDA_SKINNY_VECTOR_X=1"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -729,7 +731,8 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
       {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"},
       {"PONDER_CUDA_SPLIT_MERGE", "yes"},      {"PONDER_CUDA_SPLIT_KEYS", "14"},
-      {"PONDER_CUDA_SPLIT_KEYS", "65537"},     {"PONDER_CUDA_SKINNY_MLP", "2"}};
+      {"PONDER_CUDA_SPLIT_KEYS", "65537"},     {"PONDER_CUDA_SKINNY_MLP", "2"},
+      {"PONDER_CUDA_SKINNY_VECTOR_X", "yes"}};
   for (const auto& [variable, value] : settings) {
     ExpectRefusedWith(variable.c_str(), value.c_str(), variable);
   }

@@ -679,9 +679,10 @@ TEST_P(SkinnyMatMulTest, AFusedNormGivesTheBitsOfTheNormKernelThenTheProduct) {
 // shared memory, a smaller persistent grid (more rounds), or other batches of loads for
 // one-token products (2 or 3 chunks a lane gated, 9 plain: kernels of their own, three gated
 // blocks per multiprocessor at 2; SkinnyUnrollRuleTest checks which launches take them), or
-// one-token weights streamed through shared memory by cp.async, give the default's bits, with and
-// without a fused norm (the split is the same); another split-K (one warp per row, or as many as
-// allowed) stays within the sums' tolerance.
+// one-token weights streamed through shared memory by cp.async, or x read 16 bytes at a time
+// (one-token products at gated 2 and plain 8: kernels of their own), give the default's bits, with
+// and without a fused norm (the split is the same); another split-K (one warp per row, or as many
+// as allowed) stays within the sums' tolerance.
 TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
   const auto [tokens, rows, cols] = GetParam();
   const StorageType type = StorageType::kBF16;
@@ -730,11 +731,14 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
         SkinnyPlan{.stage_x = false, .gated_unroll = 2, .plain_unroll = 9},
         SkinnyPlan{.blocks_per_processor = 1, .gated_unroll = 3, .plain_unroll = 9},
         SkinnyPlan{.async_copies = true}, SkinnyPlan{.stage_x = false, .async_copies = true},
-        SkinnyPlan{.blocks_per_processor = 1, .async_copies = true}}) {
+        SkinnyPlan{.blocks_per_processor = 1, .async_copies = true},
+        SkinnyPlan{.gated_unroll = 2, .vector_x = true},
+        SkinnyPlan{.stage_x = false, .gated_unroll = 2, .vector_x = true}}) {
     SCOPED_TRACE(testing::Message()
                  << "stage_x " << plan.stage_x << ", blocks per processor "
                  << plan.blocks_per_processor << ", unroll gated " << plan.gated_unroll << " plain "
-                 << plan.plain_unroll << ", async " << plan.async_copies);
+                 << plan.plain_unroll << ", async " << plan.async_copies << ", vector x "
+                 << plan.vector_x);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
@@ -918,9 +922,11 @@ TEST_P(SkinnyQkvRopeTest, GivesTheBitsOfTheProductThenTheRopeKernel) {
     EXPECT_GE(written, size_t(KV));  // keys and values: a poison-valued result is very unlikely
     EXPECT_NE(expected.cache[slot], 0x5555);
     for (const SkinnyPlan& plan :
-         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1}}) {
+         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
+          SkinnyPlan{.vector_x = true}, SkinnyPlan{.stage_x = false, .vector_x = true}}) {
       SCOPED_TRACE(testing::Message() << "norm " << with_norm << ", stage_x " << plan.stage_x
-                                      << ", blocks per processor " << plan.blocks_per_processor);
+                                      << ", blocks per processor " << plan.blocks_per_processor
+                                      << ", vector x " << plan.vector_x);
       const Result got = run(true, with_norm, plan);
       EXPECT_EQ(got.q, expected.q);
       EXPECT_EQ(got.cache, expected.cache);
