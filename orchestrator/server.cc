@@ -25,18 +25,25 @@
 namespace ponder::orchestrator {
 
 // Destroyed in reverse order: the gRPC server first (no more calls), then the service, the
-// runner (experiments stopped, runs flushed), the executor (queued solves drained), the pipeline,
-// the code grader.
+// runner (experiments stopped, runs flushed), the experiment calls' pool (idle once the server has
+// finished every call), the executor (queued solves drained), the pipeline, the code grader.
 struct PonderServer::Parts {
   std::unique_ptr<CodeGrader> code_grader;
   std::unique_ptr<SolvePipeline> pipeline;
   std::unique_ptr<SolveExecutor> executor;
+  std::unique_ptr<SolveExecutor> calls;
   std::unique_ptr<ExperimentRunner> runner;
   std::unique_ptr<PonderService> service;
   std::unique_ptr<grpc::Server> server;
 };
 
 namespace {
+
+// The pool for the calls that read or write the store, load datasets or wait for the runner
+// (service.h): enough workers that a few slow ones (a large dataset's load, a cancel waiting for
+// its runs) leave room for the rest, and a queue beyond which such calls are RESOURCE_EXHAUSTED.
+constexpr int kExperimentCallWorkers = 8;
+constexpr int kMaxQueuedExperimentCalls = 256;
 
 bool IsUnixSocketAddress(std::string_view address) {
   return absl::StartsWith(AsAbsl(address), "unix:") ||
@@ -102,6 +109,7 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   parts->pipeline = std::make_unique<SolvePipeline>(models, strategies, parts->code_grader.get());
   parts->executor = std::make_unique<SolveExecutor>(options.limits.max_concurrent_solves,
                                                     options.limits.max_queued_solves);
+  parts->calls = std::make_unique<SolveExecutor>(kExperimentCallWorkers, kMaxQueuedExperimentCalls);
   ExperimentRunnerOptions runner_options;
   runner_options.model = options.model.empty() ? models.policy()->Info().path : options.model;
   runner_options.code_version = std::string(CodeVersion());
@@ -115,6 +123,7 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   dependencies.runner = parts->runner.get();
   dependencies.store = &store;
   dependencies.executor = parts->executor.get();
+  dependencies.calls = parts->calls.get();
   dependencies.limits = options.limits;
   dependencies.auth_token = options.auth_token;
   dependencies.code_version = std::string(CodeVersion());

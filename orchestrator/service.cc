@@ -264,7 +264,7 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
     if (cancelled || last_) {
       Finish(cancelled ? grpc::Status::CANCELLED : grpc::Status::OK);
     } else {
-      WriteState();  // writing_ stays set
+      WriteStateSoon();  // writing_ stays set
     }
   }
 
@@ -300,7 +300,13 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
       }
       writing_ = true;
     }
-    WriteState();
+    WriteStateSoon();
+  }
+
+  // WriteState on the calls pool (it reads the store: gRPC's callback threads must not wait for
+  // that), or on this thread when the pool is full.
+  void WriteStateSoon() {
+    if (!service_.SubmitCall([this] { WriteState(); })) WriteState();
   }
 
   // Runs with writing_ set, so no other thread touches state_ or last_.
@@ -374,9 +380,9 @@ grpc::Status PonderService::Authorize(grpc::CallbackServerContext* context) cons
   return grpc::Status::OK;
 }
 
-grpc::Status PonderService::Overloaded(grpc::CallbackServerContext* context,
+grpc::Status PonderService::Overloaded(grpc::CallbackServerContext* context, SolveExecutor& pool,
                                        std::string_view what) {
-  const int64_t retry_ms = absl::ToInt64Milliseconds(deps_.executor->RetryHint());
+  const int64_t retry_ms = absl::ToInt64Milliseconds(pool.RetryHint());
   context->AddTrailingMetadata("retry-after-ms", absl::StrCat(retry_ms));
   return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                       absl::StrCat("the server is at capacity (", AsAbsl(what),
@@ -401,12 +407,30 @@ PonderService::Unary* PonderService::Respond(grpc::CallbackServerContext* contex
   return call;
 }
 
+template <typename Request, typename Response, typename Handler>
+PonderService::Unary* PonderService::RespondFromPool(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer& body,
+                                                     grpc::ByteBuffer* reply, Handler handle) {
+  auto* call = new UnaryCall<Request, Response>(reply);
+  grpc::Status status = Accept(context, body, call->request);
+  if (!status.ok()) {
+    call->Reply(std::move(status));
+    return call;
+  }
+  const bool queued = SubmitCall([call, handle = std::move(handle)] {
+    call->Reply(handle(std::as_const(call->request), call->response));
+  });
+  if (!queued) call->Reply(CallsOverloaded(context));
+  return call;
+}
+
 template <typename Request, typename Fetch>
 PonderService::Unary* PonderService::RespondWithExperiment(grpc::CallbackServerContext* context,
                                                            const grpc::ByteBuffer& body,
                                                            grpc::ByteBuffer* reply, Fetch fetch) {
-  return Respond<Request, v1::Experiment>(
-      context, body, reply, [&](const Request& request, v1::Experiment& response) {
+  return RespondFromPool<Request, v1::Experiment>(
+      context, body, reply,
+      [fetch = std::move(fetch)](const Request& request, v1::Experiment& response) {
         absl::Status status = ValidateExperimentId(request.experiment_id());
         if (!status.ok()) return ToGrpcStatus(status);
         absl::StatusOr<v1::Experiment> experiment = fetch(request.experiment_id());
@@ -429,9 +453,17 @@ grpc::Status PonderService::AdmitSolve(grpc::CallbackServerContext* context,
 }
 
 grpc::Status PonderService::SolvesOverloaded(grpc::CallbackServerContext* context) {
-  return Overloaded(context,
+  return Overloaded(context, *deps_.executor,
                     absl::StrCat(deps_.limits.max_concurrent_solves, " solves running and ",
                                  deps_.limits.max_queued_solves, " queued"));
+}
+
+grpc::Status PonderService::CallsOverloaded(grpc::CallbackServerContext* context) {
+  return Overloaded(context, *deps_.calls, "every experiment call's slot is taken");
+}
+
+bool PonderService::SubmitCall(std::function<void()> work) {
+  return deps_.calls->TrySubmit(std::move(work));
 }
 
 // Solve: the work runs on the executor; the call's OnCancel reaches the engine through its token.
@@ -483,42 +515,42 @@ PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* c
   return call;
 }
 
-absl::StatusOr<v1::Experiment> PonderService::StartOrResume(
-    const v1::StartExperimentRequest& start, const grpc::CallbackServerContext& context) {
-  if (!start.resume()) return deps_.runner->Start(start.spec());
+void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* context) {
+  const v1::StartExperimentRequest& start = call->request;
+  if (!start.resume()) {
+    AnswerStart(call, context, deps_.runner->Start(start.spec()));
+    return;
+  }
   // One call per settings at a time, from the look to the start: two calls that both found
   // nothing to resume started two experiments, and two that found one stopped both resumed it
-  // (QA and review of stop 32). Calls for other settings do not wait (their dataset loads took
-  // turns), and a waiting call gives up when its client does (cancellation, deadline).
+  // (QA and review of stop 32). Calls for other settings go on (their dataset loads took turns).
+  // A call for the same settings is parked, holding no thread, and gets the first call's answer
+  // (its experiment, loaded once); a parked call whose client gives up (cancellation, deadline)
+  // has its answer from gRPC at once and its reactor finished with the others.
   const std::string key = ExperimentRunner::SettingsKey(start.spec());
   {
-    const auto deadline = context.deadline();
-    const absl::Time give_up = deadline == std::chrono::system_clock::time_point::max()
-                                   ? absl::InfiniteFuture()
-                                   : absl::FromChrono(deadline);
     absl::MutexLock lock(&resume_mu_);
-    for (;;) {
-      if (absl::Now() >= give_up) {
-        return absl::DeadlineExceededError(
-            "the deadline passed while another start of these settings ran");
-      }
-      if (context.IsCancelled()) {
-        return absl::CancelledError("cancelled while another start of these settings ran");
-      }
-      if (!resuming_.contains(key)) break;
-      // gRPC tells a handler of its cancellation only when asked: look again now and then.
-      resume_done_.WaitWithDeadline(&resume_mu_,
-                                    std::min(give_up, absl::Now() + absl::Milliseconds(50)));
+    auto [it, first] = resuming_.try_emplace(key);
+    if (!first) {
+      it->second.push_back({call, context});
+      return;
     }
-    resuming_.insert(key);
   }
-  absl::Cleanup done = [&] {
+  const absl::StatusOr<v1::Experiment> result = ResumeOrStart(start.spec());
+  std::vector<ParkedStart> parked;
+  {
     absl::MutexLock lock(&resume_mu_);
-    resuming_.erase(key);
-    resume_done_.SignalAll();
-  };
-  PONDER_ASSIGN_OR_RETURN(int64_t id, deps_.runner->FindResumable(start.spec()));
-  if (id == 0) return deps_.runner->Start(start.spec());
+    auto it = resuming_.find(key);
+    parked = std::move(it->second);
+    resuming_.erase(it);
+  }
+  AnswerStart(call, context, result);
+  for (const ParkedStart& p : parked) AnswerStart(p.call, p.context, result);
+}
+
+absl::StatusOr<v1::Experiment> PonderService::ResumeOrStart(const v1::ExperimentSpec& spec) {
+  PONDER_ASSIGN_OR_RETURN(int64_t id, deps_.runner->FindResumable(spec));
+  if (id == 0) return deps_.runner->Start(spec);
   PONDER_ASSIGN_OR_RETURN(v1::Experiment found, StoredExperiment(id));
   // At start-up the server marked the experiments it was not running interrupted.
   auto running_or_done = [](const v1::Experiment& e) {
@@ -536,19 +568,28 @@ absl::StatusOr<v1::Experiment> PonderService::StartOrResume(
   return resumed;
 }
 
+void PonderService::AnswerStart(StartCall* call, grpc::CallbackServerContext* context,
+                                const absl::StatusOr<v1::Experiment>& result) {
+  if (result.ok()) call->response = *result;
+  if (absl::IsResourceExhausted(result.status())) {
+    context->AddTrailingMetadata("retry-after-ms", "10000");
+  }
+  call->Reply(ToGrpcStatus(result.status()));
+}
+
 PonderService::Unary* PonderService::StartExperiment(grpc::CallbackServerContext* context,
                                                      const grpc::ByteBuffer* request,
                                                      grpc::ByteBuffer* response) {
-  return Respond<v1::StartExperimentRequest, v1::Experiment>(
-      context, *request, response,
-      [&](const v1::StartExperimentRequest& start, v1::Experiment& experiment) {
-        absl::StatusOr<v1::Experiment> started = StartOrResume(start, *context);
-        if (started.ok()) experiment = *std::move(started);
-        if (absl::IsResourceExhausted(started.status())) {
-          context->AddTrailingMetadata("retry-after-ms", "10000");
-        }
-        return ToGrpcStatus(started.status());
-      });
+  auto* call = new StartCall(response);
+  grpc::Status status = Accept(context, *request, call->request);
+  if (!status.ok()) {
+    call->Reply(std::move(status));
+    return call;
+  }
+  if (!SubmitCall([this, call, context] { StartOrResume(call, context); })) {
+    call->Reply(CallsOverloaded(context));
+  }
+  return call;
 }
 
 PonderService::Stream* PonderService::WatchExperiment(grpc::CallbackServerContext* context,
@@ -558,7 +599,8 @@ PonderService::Stream* PonderService::WatchExperiment(grpc::CallbackServerContex
   if (status.ok()) status = ToGrpcStatus(ValidateExperimentId(watch.experiment_id()));
   if (status.ok() && watchers_.fetch_add(1) >= deps_.limits.max_watchers) {
     watchers_.fetch_sub(1);
-    status = Overloaded(context, absl::StrCat(deps_.limits.max_watchers, " watchers"));
+    status =
+        Overloaded(context, *deps_.executor, absl::StrCat(deps_.limits.max_watchers, " watchers"));
   }
   if (!status.ok()) {
     // A reactor that only reports the error; it never counted as a watcher.
@@ -603,7 +645,7 @@ PonderService::Unary* PonderService::GetExperiment(grpc::CallbackServerContext* 
 PonderService::Unary* PonderService::ListExperiments(grpc::CallbackServerContext* context,
                                                      const grpc::ByteBuffer* body,
                                                      grpc::ByteBuffer* reply) {
-  return Respond<v1::ListExperimentsRequest, v1::ListExperimentsResponse>(
+  return RespondFromPool<v1::ListExperimentsRequest, v1::ListExperimentsResponse>(
       context, *body, reply,
       [this](const v1::ListExperimentsRequest& request, v1::ListExperimentsResponse& response) {
         absl::Status status = ValidatePageSize(request.page_size());
@@ -627,7 +669,7 @@ PonderService::Unary* PonderService::ListExperiments(grpc::CallbackServerContext
 PonderService::Unary* PonderService::ListResults(grpc::CallbackServerContext* context,
                                                  const grpc::ByteBuffer* body,
                                                  grpc::ByteBuffer* reply) {
-  return Respond<v1::ListResultsRequest, v1::ListResultsResponse>(
+  return RespondFromPool<v1::ListResultsRequest, v1::ListResultsResponse>(
       context, *body, reply,
       [this](const v1::ListResultsRequest& request, v1::ListResultsResponse& response) {
         absl::Status status = ValidateExperimentId(request.experiment_id());

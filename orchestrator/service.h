@@ -7,6 +7,13 @@
 // experiment's state forbids, UNAVAILABLE while shutting down, UNIMPLEMENTED when this build
 // lacks the strategies.
 //
+// gRPC runs the handlers on a few callback threads (two on a two-core machine, grpcpp 1.51), and a
+// handler that blocks holds one: two StartExperiment calls loading a large dataset froze every
+// other call, health checks included (QA of stop 34). So no handler blocks: solves go to the
+// SolveExecutor, and every call that reads or writes the store, loads a dataset or waits for the
+// runner (the experiment calls) to a pool of its own (`calls`), which answers RESOURCE_EXHAUSTED
+// when it is full. GetEngineInfo answers at once.
+//
 // Every method is registered raw (bytes in, bytes out) and the service parses the request itself,
 // after checking the token: a body that does not parse is answered INVALID_ARGUMENT saying so.
 // gRPC's typed callback handlers parse before the handler runs and answer such a body
@@ -16,9 +23,11 @@
 #define PONDER_ORCHESTRATOR_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <string>
+#include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "orchestrator/experiment_runner.h"
 #include "orchestrator/model_registry.h"
@@ -36,6 +45,7 @@ struct ServiceDependencies {
   ExperimentRunner* runner = nullptr;
   ExperimentStore* store = nullptr;
   SolveExecutor* executor = nullptr;
+  SolveExecutor* calls = nullptr;  // the experiment calls' pool (see the file comment)
   ServiceLimits limits;
   std::string auth_token;  // empty: calls are not checked
   std::string code_version;
@@ -94,21 +104,36 @@ class PonderService final : public RawPonderService {
   template <typename Request>
   grpc::Status Accept(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                       Request& request) const;
-  // RESOURCE_EXHAUSTED with the retry hint, in the message and the `retry-after-ms` trailer.
-  grpc::Status Overloaded(grpc::CallbackServerContext* context, std::string_view what);
+  // RESOURCE_EXHAUSTED with `pool`'s retry hint, in the message and the `retry-after-ms` trailer.
+  grpc::Status Overloaded(grpc::CallbackServerContext* context, SolveExecutor& pool,
+                          std::string_view what);
   grpc::Status SolvesOverloaded(grpc::CallbackServerContext* context);
+  grpc::Status CallsOverloaded(grpc::CallbackServerContext* context);
+  // Runs `work` on the calls pool; false when the pool is full.
+  bool SubmitCall(std::function<void()> work);
   // Accept, then ValidateSolveRequest and ValidateRewardModelNames.
   grpc::Status AdmitSolve(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                           v1::SolveRequest& request) const;
   // Accepts the call, then answers with the response `handle(request, response)` fills and the
-  // status it returns.
+  // status it returns: at once (a handler that cannot block), or from the calls pool
+  // (RespondFromPool: `handle` must own what it captures).
   template <typename Request, typename Response, typename Handler>
   Unary* Respond(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                  grpc::ByteBuffer* reply, Handler handle);
-  // StartExperiment's work: a new experiment, or with `resume` the one FindResumable names.
-  absl::StatusOr<v1::Experiment> StartOrResume(const v1::StartExperimentRequest& start,
-                                               const grpc::CallbackServerContext& context);
-  // Respond for calls that take an experiment id and answer with the experiment `fetch` returns.
+  template <typename Request, typename Response, typename Handler>
+  Unary* RespondFromPool(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
+                         grpc::ByteBuffer* reply, Handler handle);
+  using StartCall = UnaryCall<v1::StartExperimentRequest, v1::Experiment>;
+  // StartExperiment's work, on the calls pool: a new experiment, or with `resume` the one
+  // FindResumable names (ResumeOrStart). One call per settings does that at a time; a call for
+  // the same settings that comes meanwhile is parked (no thread waits for it) and answered with
+  // that call's result.
+  void StartOrResume(StartCall* call, grpc::CallbackServerContext* context);
+  absl::StatusOr<v1::Experiment> ResumeOrStart(const v1::ExperimentSpec& spec);
+  void AnswerStart(StartCall* call, grpc::CallbackServerContext* context,
+                   const absl::StatusOr<v1::Experiment>& result);
+  // RespondFromPool for calls that take an experiment id and answer with the experiment `fetch`
+  // returns.
   template <typename Request, typename Fetch>
   Unary* RespondWithExperiment(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                                grpc::ByteBuffer* reply, Fetch fetch);
@@ -121,12 +146,15 @@ class PonderService final : public RawPonderService {
   ServiceDependencies deps_;
   std::atomic<int> watchers_{0};
   // The settings (ExperimentRunner::SettingsKey) of the StartExperiment{resume} calls between
-  // their look for a resumable experiment and the start or resume it leads to: a call for the
-  // same settings waits (resume_done_) so that concurrent calls for one spec make one
-  // experiment; calls for other settings go on.
+  // their look for a resumable experiment and the start or resume it leads to, each with the
+  // calls for the same settings parked until it has its answer, so that concurrent calls for
+  // one spec make one experiment (and load its dataset once); calls for other settings go on.
+  struct ParkedStart {
+    StartCall* call;
+    grpc::CallbackServerContext* context;
+  };
   absl::Mutex resume_mu_;
-  absl::CondVar resume_done_;
-  absl::flat_hash_set<std::string> resuming_ ABSL_GUARDED_BY(resume_mu_);
+  absl::flat_hash_map<std::string, std::vector<ParkedStart>> resuming_ ABSL_GUARDED_BY(resume_mu_);
 };
 
 }  // namespace ponder::orchestrator

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/create_channel.h"
@@ -585,7 +586,9 @@ TEST_F(ServiceTest, ExperimentRunsAndIsReadBackPageByPage) {
 
 // StartExperiment{resume} calls took turns whatever their settings, each with its dataset load
 // inside its turn, and a waiting call ignored its client's deadline (review of 6a1a864). Now
-// only calls for the same settings wait, and concurrent ones still make one experiment.
+// only calls for the same settings wait, concurrent ones still make one experiment, and a call
+// that waits is answered with the first one's experiment without loading the dataset again (QA
+// of stop 34: each waiting call loaded it in turn).
 TEST_F(ServiceTest, ResumingStartsWaitOnlyForTheSameSettingsAndGiveUpWithTheirClient) {
   absl::Notification release;
   std::atomic<int> slow_loads{0};
@@ -631,8 +634,7 @@ TEST_F(ServiceTest, ResumingStartsWaitOnlyForTheSameSettingsAndGiveUpWithTheirCl
   EXPECT_EQ(start("slow", absl::Milliseconds(300), late).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   // The server's deadline for that call is a little later than its client's (gRPC sends the
-  // time left): give the server time to see it pass before `a`'s turn ends. (The calls above
-  // are made one at a time: each waiting handler holds one of gRPC's callback threads.)
+  // time left): give the server time to see it pass before `a`'s turn ends.
   absl::SleepFor(absl::Milliseconds(200));
   // Another call for the same settings, made while `a` has its turn, gets `a`'s experiment.
   std::thread b([&] { second_status = start("slow", absl::Seconds(30), second); });
@@ -644,9 +646,68 @@ TEST_F(ServiceTest, ResumingStartsWaitOnlyForTheSameSettingsAndGiveUpWithTheirCl
   ASSERT_TRUE(second_status.ok()) << second_status.error_message();
   EXPECT_EQ(first.id(), second.id());
   EXPECT_NE(other.id(), first.id());
-  // `a`'s start and `b`'s look loaded the dataset; the call that gave up did not go on to look.
+  // Only `a`'s start loaded the dataset: `b` and the call that gave up were parked.
   absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(slow_loads, 2);
+  EXPECT_EQ(slow_loads, 1);
+}
+
+// Handlers that blocked held gRPC's callback threads (two on a two-core machine): two
+// StartExperiment calls loading a large dataset left every other call waiting, GetEngineInfo,
+// Solve and health checks included (QA of stop 34). Now the experiment calls run on a pool of
+// their own: with twenty of them stuck in dataset loads (more than gRPC's callback threads on any
+// machine), the server still answers the others at once, and the stuck ones finish once their
+// loads do.
+TEST_F(ServiceTest, BlockedExperimentCallsLeaveTheRestOfTheServerAnswering) {
+  constexpr int kStuck = 20;
+  absl::Notification release;
+  std::atomic<int> loads{0};
+  for (int i = 0; i < kStuck; ++i) {
+    datasets_.Register(absl::StrCat("stuck", i),
+                       [&](const std::string&) -> absl::StatusOr<std::vector<v1::Problem>> {
+                         ++loads;
+                         release.WaitForNotification();
+                         std::vector<v1::Problem> problems(1);
+                         problems[0].set_text("1 + 1?");
+                         problems[0].set_reference_answer("2");
+                         return problems;
+                       });
+  }
+  ServerOptions options;
+  options.limits.max_running_experiments = kStuck;
+  StartServer(options);
+  std::vector<grpc::Status> statuses(kStuck);
+  std::vector<std::thread> stuck;
+  for (int i = 0; i < kStuck; ++i) {
+    stuck.emplace_back([&, i] {
+      v1::StartExperimentRequest start;
+      *start.mutable_spec() = Spec(0);
+      start.mutable_spec()->mutable_dataset()->set_name(absl::StrCat("stuck", i));
+      start.set_resume(i % 2 == 0);
+      auto client = Client("", absl::Seconds(60));
+      v1::Experiment started;
+      statuses[i] = client->stub().StartExperiment(client->NewContext().get(), start, &started);
+    });
+  }
+  absl::Cleanup unstick = [&] {
+    if (!release.HasBeenNotified()) release.Notify();
+    for (std::thread& thread : stuck) thread.join();
+  };
+  EXPECT_TRUE(Eventually([&] { return loads >= 8; }));  // every worker of the pool is stuck
+  absl::SleepFor(absl::Milliseconds(200));              // and the other calls have arrived
+  auto client = Client("", absl::Seconds(3));
+  v1::EngineInfo info;
+  const grpc::Status info_status =
+      client->stub().GetEngineInfo(client->NewContext().get(), {}, &info);
+  EXPECT_TRUE(info_status.ok()) << info_status.error_message();
+  v1::SolveResponse solved;
+  const grpc::Status solve_status =
+      client->stub().Solve(client->NewContext().get(), Request(), &solved);
+  EXPECT_TRUE(solve_status.ok()) << solve_status.error_message();
+  std::move(unstick).Invoke();
+  for (int i = 0; i < kStuck; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << "call " << i << ": " << statuses[i].error_message();
+  }
+  EXPECT_EQ(loads, kStuck);
 }
 
 TEST_F(ServiceTest, CancelledExperimentResumesOverGrpc) {
