@@ -311,6 +311,13 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
 
   // Runs with writing_ set, so no other thread touches state_ or last_.
   void WriteState() {
+    // Whether the runner has the experiment, asked before its state is read: the runner records
+    // the final status, notifies (Changed: dirty_, or a write of its own) and only then lets go
+    // of it, so a write that began before the end reads `running` and writes no last state,
+    // and the write the final notification asks for reads the final status. (Asked after the
+    // read, a write that read RUNNING just before the end took itself for the last one once
+    // writes ran on the calls pool: `ponder bench` then ended on a RUNNING experiment.)
+    const bool running = service_.deps_.runner->IsRunning(experiment_id_);
     absl::StatusOr<v1::Experiment> state = service_.StoredExperiment(experiment_id_);
     grpc::Status status = ToGrpcStatus(state.status());
     if (status.ok()) {
@@ -326,10 +333,8 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
       Finish(status);
       return;
     }
-    // The runner records the final status before it lets go of the experiment, so a stored
-    // RUNNING with no runner behind it is an experiment this server is not running.
-    last_ = state->status() != v1::EXPERIMENT_STATUS_RUNNING ||
-            !service_.deps_.runner->IsRunning(experiment_id_);
+    // A stored RUNNING with no runner behind it is an experiment this server is not running.
+    last_ = state->status() != v1::EXPERIMENT_STATUS_RUNNING || !running;
     StartWrite(&state_);
   }
 
