@@ -7,12 +7,12 @@
 #include <optional>
 #include <utility>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "orchestrator/auth.h"
 #include "orchestrator/grpc_status.h"
 #include "orchestrator/results/results_db.h"
@@ -97,6 +97,15 @@ grpc::Status Decode(const grpc::ByteBuffer& body, Message& message) {
                      "limit of 100)"));
   }
   return grpc::Status::OK;
+}
+
+// Whether two StartExperiment{resume} specs ask for the same experiment, so that a call parked
+// behind the other can take its answer: equal but for the parallelism (which a resume, like
+// FindResumable, does not compare).
+bool SameStart(v1::ExperimentSpec a, v1::ExperimentSpec b) {
+  a.clear_parallelism();
+  b.clear_parallelism();
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
 // A response's bytes, for gRPC to send.
@@ -235,14 +244,14 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
       : service_(service), experiment_id_(experiment_id) {}
 
   void Start() {
-    const int64_t subscription =
-        service_.deps_.runner->Subscribe(experiment_id_, [this] { Changed(); });
+    const int64_t subscription = service_.deps_.runner->Subscribe(
+        experiment_id_, [this] { Changed(/*on_runner_thread=*/true); });
     {
       absl::MutexLock lock(&mu_);
       subscription_ = subscription;
       started_ = true;
     }
-    Changed();
+    Changed(/*on_runner_thread=*/false);
   }
 
   void OnWriteDone(bool ok) override {
@@ -290,7 +299,9 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
   }
 
  private:
-  void Changed() {
+  // A change to write: at once on the runner's thread (which may wait for the store, and whose
+  // notification of the end comes before it lets go of the experiment), else on the calls pool.
+  void Changed(bool on_runner_thread) {
     {
       absl::MutexLock lock(&mu_);
       if (!started_ || finished_ || cancelled_) return;
@@ -300,13 +311,17 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
       }
       writing_ = true;
     }
-    WriteStateSoon();
+    if (on_runner_thread) {
+      WriteState();
+    } else {
+      WriteStateSoon();
+    }
   }
 
-  // WriteState on the calls pool (it reads the store: gRPC's callback threads must not wait for
-  // that), or on this thread when the pool is full.
+  // WriteState on the calls pool, ahead of the calls waiting there (it reads the store: gRPC's
+  // callback threads must not wait for that; the watchers are few, max_watchers).
   void WriteStateSoon() {
-    if (!service_.SubmitCall([this] { WriteState(); })) WriteState();
+    if (!service_.deps_.calls->SubmitFirst([this] { WriteState(); })) WriteState();  // stopping
   }
 
   // Runs with writing_ set, so no other thread touches state_ or last_.
@@ -422,7 +437,11 @@ PonderService::Unary* PonderService::RespondFromPool(grpc::CallbackServerContext
     call->Reply(std::move(status));
     return call;
   }
-  const bool queued = SubmitCall([call, handle = std::move(handle)] {
+  const bool queued = SubmitCall([call, context, handle = std::move(handle)] {
+    if (context->IsCancelled()) {  // its client has its answer: no work for nobody
+      call->Reply(grpc::Status::CANCELLED);
+      return;
+    }
     call->Reply(handle(std::as_const(call->request), call->response));
   });
   if (!queued) call->Reply(CallsOverloaded(context));
@@ -522,6 +541,10 @@ PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* c
 
 void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* context) {
   const v1::StartExperimentRequest& start = call->request;
+  if (context->IsCancelled()) {  // a client that has given up starts nothing
+    call->Reply(grpc::Status::CANCELLED);
+    return;
+  }
   if (!start.resume()) {
     AnswerStart(call, context, deps_.runner->Start(start.spec()));
     return;
@@ -529,14 +552,22 @@ void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* 
   // One call per settings at a time, from the look to the start: two calls that both found
   // nothing to resume started two experiments, and two that found one stopped both resumed it
   // (QA and review of stop 32). Calls for other settings go on (their dataset loads took turns).
-  // A call for the same settings is parked, holding no thread, and gets the first call's answer
-  // (its experiment, loaded once); a parked call whose client gives up (cancellation, deadline)
-  // has its answer from gRPC at once and its reactor finished with the others.
+  // A call for the same settings is parked, holding no thread (up to kMaxParkedStarts of them).
+  // When the first call has its answer, a parked call with the same spec gets it (its experiment,
+  // the dataset loaded once); one whose spec differs where the key does not look (strategies'
+  // configurations, the prompt, inline problems) is started over. A parked call whose client
+  // gives up (cancellation, deadline) has its answer from gRPC at once and its reactor finished
+  // with the others.
   const std::string key = ExperimentRunner::SettingsKey(start.spec());
   {
     absl::MutexLock lock(&resume_mu_);
     auto [it, first] = resuming_.try_emplace(key);
     if (!first) {
+      if (parked_starts_ >= kMaxParkedStarts) {
+        call->Reply(CallsOverloaded(context));
+        return;
+      }
+      ++parked_starts_;
       it->second.push_back({call, context});
       return;
     }
@@ -548,9 +579,16 @@ void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* 
     auto it = resuming_.find(key);
     parked = std::move(it->second);
     resuming_.erase(it);
+    parked_starts_ -= static_cast<int>(parked.size());
   }
-  AnswerStart(call, context, result);
-  for (const ParkedStart& p : parked) AnswerStart(p.call, p.context, result);
+  for (const ParkedStart& p : parked) {
+    if (SameStart(p.call->request.spec(), start.spec())) {
+      AnswerStart(p.call, p.context, result);
+    } else if (!SubmitCall([this, p] { StartOrResume(p.call, p.context); })) {
+      p.call->Reply(CallsOverloaded(p.context));
+    }
+  }
+  AnswerStart(call, context, result);  // last: the reply may free `call`, and `start` with it
 }
 
 absl::StatusOr<v1::Experiment> PonderService::ResumeOrStart(const v1::ExperimentSpec& spec) {

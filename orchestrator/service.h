@@ -12,7 +12,8 @@
 // other call, health checks included (QA of stop 34). So no handler blocks: solves go to the
 // SolveExecutor, and every call that reads or writes the store, loads a dataset or waits for the
 // runner (the experiment calls) to a pool of its own (`calls`), which answers RESOURCE_EXHAUSTED
-// when it is full. GetEngineInfo answers at once.
+// when it is full; a call whose client has gone (cancellation, deadline) by the time its turn
+// comes is answered CANCELLED without its work. GetEngineInfo answers at once.
 //
 // Every method is registered raw (bytes in, bytes out) and the service parses the request itself,
 // after checking the token: a body that does not parse is answered INVALID_ARGUMENT saying so.
@@ -126,8 +127,8 @@ class PonderService final : public RawPonderService {
   using StartCall = UnaryCall<v1::StartExperimentRequest, v1::Experiment>;
   // StartExperiment's work, on the calls pool: a new experiment, or with `resume` the one
   // FindResumable names (ResumeOrStart). One call per settings does that at a time; a call for
-  // the same settings that comes meanwhile is parked (no thread waits for it) and answered with
-  // that call's result.
+  // the same settings that comes meanwhile is parked (no thread waits for it) and then answered
+  // with that call's result if its spec is the same, else started over.
   void StartOrResume(StartCall* call, grpc::CallbackServerContext* context);
   absl::StatusOr<v1::Experiment> ResumeOrStart(const v1::ExperimentSpec& spec);
   void AnswerStart(StartCall* call, grpc::CallbackServerContext* context,
@@ -153,8 +154,10 @@ class PonderService final : public RawPonderService {
     StartCall* call;
     grpc::CallbackServerContext* context;
   };
+  static constexpr int kMaxParkedStarts = 256;  // beyond: RESOURCE_EXHAUSTED
   absl::Mutex resume_mu_;
   absl::flat_hash_map<std::string, std::vector<ParkedStart>> resuming_ ABSL_GUARDED_BY(resume_mu_);
+  int parked_starts_ ABSL_GUARDED_BY(resume_mu_) = 0;
 };
 
 }  // namespace ponder::orchestrator

@@ -9,7 +9,6 @@
 #include <set>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/create_channel.h"
@@ -666,19 +665,33 @@ TEST_F(ServiceTest, ResumingStartsWaitOnlyForTheSameSettingsAndGiveUpWithTheirCl
   // The server's deadline for that call is a little later than its client's (gRPC sends the
   // time left): give the server time to see it pass before `a`'s turn ends.
   absl::SleepFor(absl::Milliseconds(200));
-  // Another call for the same settings, made while `a` has its turn, gets `a`'s experiment.
+  // Another call for the same settings, made while `a` has its turn, gets `a`'s experiment; one
+  // whose spec differs where the settings' key does not look (a budget's token cap) gets its own
+  // (it was given `a`'s in review of the first version).
   std::thread b([&] { second_status = start("slow", absl::Seconds(30), second); });
+  v1::Experiment capped;
+  grpc::Status capped_status;
+  std::thread c([&] {
+    v1::StartExperimentRequest request = start_of("slow");
+    request.mutable_spec()->mutable_budgets(0)->set_max_generated_tokens(16);
+    auto client = Client("", absl::Seconds(30));
+    capped_status = client->stub().StartExperiment(client->NewContext().get(), request, &capped);
+  });
   absl::SleepFor(absl::Milliseconds(100));
   release.Notify();
   a.join();
   b.join();
+  c.join();
+  ASSERT_TRUE(capped_status.ok()) << capped_status.error_message();
+  EXPECT_NE(capped.id(), first.id());
+  EXPECT_EQ(capped.spec().budgets(0).max_generated_tokens(), 16);
   ASSERT_TRUE(first_status.ok()) << first_status.error_message();
   ASSERT_TRUE(second_status.ok()) << second_status.error_message();
   EXPECT_EQ(first.id(), second.id());
   EXPECT_NE(other.id(), first.id());
-  // Only `a`'s start loaded the dataset: `b` and the call that gave up were parked.
+  // `a`'s start and `c`'s loaded the dataset: `b` and the call that gave up were parked.
   absl::SleepFor(absl::Milliseconds(300));
-  EXPECT_EQ(slow_loads, 1);
+  EXPECT_EQ(slow_loads, 2);
 }
 
 // Handlers that blocked held gRPC's callback threads (two on a two-core machine): two
@@ -718,8 +731,9 @@ TEST_F(ServiceTest, BlockedExperimentCallsLeaveTheRestOfTheServerAnswering) {
       statuses[i] = client->stub().StartExperiment(client->NewContext().get(), start, &started);
     });
   }
-  absl::Cleanup unstick = [&] {
-    if (!release.HasBeenNotified()) release.Notify();
+  // (No ASSERT before this is called: the threads must be joined.)
+  auto unstick = [&] {
+    release.Notify();
     for (std::thread& thread : stuck) thread.join();
   };
   EXPECT_TRUE(Eventually([&] { return loads >= 8; }));  // every worker of the pool is stuck
@@ -733,11 +747,27 @@ TEST_F(ServiceTest, BlockedExperimentCallsLeaveTheRestOfTheServerAnswering) {
   const grpc::Status solve_status =
       client->stub().Solve(client->NewContext().get(), Request(), &solved);
   EXPECT_TRUE(solve_status.ok()) << solve_status.error_message();
-  std::move(unstick).Invoke();
+  // A start that waits in the pool's queue past its client's deadline starts nothing once its
+  // turn comes (review: such calls ran, and a client that retried got two experiments).
+  v1::StartExperimentRequest late;
+  *late.mutable_spec() = Spec(1);
+  late.mutable_spec()->set_name("late");
+  auto hasty = Client("", absl::Milliseconds(300));
+  v1::Experiment unused;
+  EXPECT_EQ(hasty->stub().StartExperiment(hasty->NewContext().get(), late, &unused).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  unstick();
   for (int i = 0; i < kStuck; ++i) {
     EXPECT_TRUE(statuses[i].ok()) << "call " << i << ": " << statuses[i].error_message();
   }
   EXPECT_EQ(loads, kStuck);
+  absl::SleepFor(absl::Milliseconds(300));  // the late call's turn
+  v1::ListExperimentsRequest list;
+  list.set_page_size(100);
+  v1::ListExperimentsResponse listed;
+  ASSERT_TRUE(client->stub().ListExperiments(client->NewContext().get(), list, &listed).ok());
+  for (const v1::Experiment& e : listed.experiments()) EXPECT_NE(e.spec().name(), "late");
+  EXPECT_EQ(listed.experiments_size(), kStuck);
 }
 
 TEST_F(ServiceTest, CancelledExperimentResumesOverGrpc) {
