@@ -109,7 +109,10 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   parts->pipeline = std::make_unique<SolvePipeline>(models, strategies, parts->code_grader.get());
   parts->executor = std::make_unique<SolveExecutor>(options.limits.max_concurrent_solves,
                                                     options.limits.max_queued_solves);
-  parts->calls = std::make_unique<SolveExecutor>(kExperimentCallWorkers, kMaxQueuedExperimentCalls);
+  // Most of these calls take turns on the store's one connection: their retry hint counts them
+  // one at a time (review: the pool's hint was ten times too short).
+  parts->calls = std::make_unique<SolveExecutor>(kExperimentCallWorkers, kMaxQueuedExperimentCalls,
+                                                 /*parallelism=*/1);
   ExperimentRunnerOptions runner_options;
   runner_options.model = options.model.empty() ? models.policy()->Info().path : options.model;
   runner_options.code_version = std::string(CodeVersion());

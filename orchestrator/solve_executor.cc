@@ -10,8 +10,10 @@ constexpr double kAverageWeight = 0.2;
 
 }  // namespace
 
-SolveExecutor::SolveExecutor(int workers, int max_queued)
-    : workers_(std::max(1, workers)), max_queued_(std::max(0, max_queued)) {
+SolveExecutor::SolveExecutor(int workers, int max_queued, int parallelism)
+    : workers_(std::max(1, workers)),
+      max_queued_(std::max(0, max_queued)),
+      parallelism_(parallelism > 0 ? std::min(parallelism, workers_) : workers_) {
   for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { Work(); });
 }
 
@@ -41,7 +43,7 @@ bool SolveExecutor::SubmitFirst(std::function<void()> task) {
 absl::Duration SolveExecutor::RetryHint() {
   absl::MutexLock lock(&mu_);
   const double ahead = static_cast<double>(running_ + static_cast<int>(queue_.size()) + 1);
-  const double seconds = mean_task_seconds_ * ahead / static_cast<double>(workers_);
+  const double seconds = mean_task_seconds_ * ahead / static_cast<double>(parallelism_);
   return absl::Seconds(std::clamp(seconds, 0.1, 60.0));
 }
 

@@ -18,7 +18,9 @@ namespace ponder::orchestrator {
 
 class SolveExecutor {
  public:
-  SolveExecutor(int workers, int max_queued);
+  // `parallelism`: how many of the workers' tasks make progress at once, for RetryHint (0: all
+  // of them; 1 for tasks that take turns on one lock, such as the store's calls).
+  SolveExecutor(int workers, int max_queued, int parallelism = 0);
   // Runs the queued tasks, then joins the workers.
   ~SolveExecutor();
 
@@ -30,7 +32,7 @@ class SolveExecutor {
   bool SubmitFirst(std::function<void()> task);
 
   // When a refused caller should try again: the recent mean task time, scaled by how many tasks
-  // are ahead of it per worker, between 100 ms and 60 s.
+  // are ahead of it per parallel worker, between 100 ms and 60 s.
   absl::Duration RetryHint();
 
  private:
@@ -38,6 +40,7 @@ class SolveExecutor {
 
   const int workers_;
   const int max_queued_;
+  const int parallelism_;
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;

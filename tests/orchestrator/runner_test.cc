@@ -598,5 +598,22 @@ TEST(SolveExecutorTest, RefusesWorkBeyondWorkersPlusQueue) {
   EXPECT_TRUE(executor.TrySubmit([&] { ran.fetch_add(1); }));
 }
 
+// The retry hint counts the tasks ahead per parallel worker: tasks that take turns (parallelism
+// 1) wait for all of them, twice as long as for two workers that run side by side.
+TEST(SolveExecutorTest, RetryHintCountsTasksThatTakeTurnsOneAtATime) {
+  absl::Notification release;
+  auto blocker = [&] { release.WaitForNotification(); };
+  SolveExecutor side_by_side(/*workers=*/2, /*max_queued=*/8);
+  SolveExecutor in_turns(/*workers=*/2, /*max_queued=*/8, /*parallelism=*/1);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(side_by_side.TrySubmit(blocker));
+    ASSERT_TRUE(in_turns.TrySubmit(blocker));
+  }
+  // The mean task time starts at 1 s: 7 tasks ahead of the next one.
+  EXPECT_EQ(side_by_side.RetryHint(), absl::Seconds(3.5));
+  EXPECT_EQ(in_turns.RetryHint(), absl::Seconds(7));
+  release.Notify();
+}
+
 }  // namespace
 }  // namespace ponder::orchestrator
