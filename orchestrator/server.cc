@@ -25,13 +25,15 @@
 namespace ponder::orchestrator {
 
 // Destroyed in reverse order: the gRPC server first (no more calls), then the service, the
-// runner (experiments stopped, runs flushed), the experiment calls' pool (idle once the server has
-// finished every call), the executor (queued solves drained), the pipeline, the code grader.
+// runner (experiments stopped, runs flushed), the watches' and the experiment calls' pools (idle
+// once the server has finished every call), the executor (queued solves drained), the pipeline,
+// the code grader.
 struct PonderServer::Parts {
   std::unique_ptr<CodeGrader> code_grader;
   std::unique_ptr<SolvePipeline> pipeline;
   std::unique_ptr<SolveExecutor> executor;
   std::unique_ptr<SolveExecutor> calls;
+  std::unique_ptr<SolveExecutor> watches;
   std::unique_ptr<ExperimentRunner> runner;
   std::unique_ptr<PonderService> service;
   std::unique_ptr<grpc::Server> server;
@@ -44,6 +46,8 @@ namespace {
 // its runs) leave room for the rest, and a queue beyond which such calls are RESOURCE_EXHAUSTED.
 constexpr int kExperimentCallWorkers = 8;
 constexpr int kMaxQueuedExperimentCalls = 256;
+// WatchExperiment's state writes (SubmitFirst: bounded by the watchers, one write each at most).
+constexpr int kWatchWriters = 2;
 
 bool IsUnixSocketAddress(std::string_view address) {
   return absl::StartsWith(AsAbsl(address), "unix:") ||
@@ -113,6 +117,7 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   // one at a time (review: the pool's hint was ten times too short).
   parts->calls = std::make_unique<SolveExecutor>(kExperimentCallWorkers, kMaxQueuedExperimentCalls,
                                                  /*parallelism=*/1);
+  parts->watches = std::make_unique<SolveExecutor>(kWatchWriters, /*max_queued=*/0);
   ExperimentRunnerOptions runner_options;
   runner_options.model = options.model.empty() ? models.policy()->Info().path : options.model;
   runner_options.code_version = std::string(CodeVersion());
@@ -127,6 +132,7 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   dependencies.store = &store;
   dependencies.executor = parts->executor.get();
   dependencies.calls = parts->calls.get();
+  dependencies.watches = parts->watches.get();
   dependencies.limits = options.limits;
   dependencies.auth_token = options.auth_token;
   dependencies.code_version = std::string(CodeVersion());
@@ -166,7 +172,9 @@ PonderServer::~PonderServer() { Shutdown(absl::Seconds(5)); }
 void PonderServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  // Experiments first: their watchers receive the INTERRUPTED state before the server closes.
+  // No new experiment starts; then the experiments: their watchers receive the INTERRUPTED state
+  // before the server closes.
+  parts_->service->Stop();
   parts_->runner->Shutdown();
   parts_->server->GetHealthCheckService()->Shutdown();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -244,14 +244,14 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
       : service_(service), experiment_id_(experiment_id) {}
 
   void Start() {
-    const int64_t subscription = service_.deps_.runner->Subscribe(
-        experiment_id_, [this] { Changed(/*on_runner_thread=*/true); });
+    const int64_t subscription =
+        service_.deps_.runner->Subscribe(experiment_id_, [this] { Changed(); });
     {
       absl::MutexLock lock(&mu_);
       subscription_ = subscription;
       started_ = true;
     }
-    Changed(/*on_runner_thread=*/false);
+    Changed();
   }
 
   void OnWriteDone(bool ok) override {
@@ -299,9 +299,7 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
   }
 
  private:
-  // A change to write: at once on the runner's thread (which may wait for the store, and whose
-  // notification of the end comes before it lets go of the experiment), else on the calls pool.
-  void Changed(bool on_runner_thread) {
+  void Changed() {
     {
       absl::MutexLock lock(&mu_);
       if (!started_ || finished_ || cancelled_) return;
@@ -311,17 +309,16 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
       }
       writing_ = true;
     }
-    if (on_runner_thread) {
-      WriteState();
-    } else {
-      WriteStateSoon();
-    }
+    WriteStateSoon();
   }
 
-  // WriteState on the calls pool, ahead of the calls waiting there (it reads the store: gRPC's
-  // callback threads must not wait for that; the watchers are few, max_watchers).
+  // WriteState on the watches' pool: it reads the store, which neither gRPC's callback threads
+  // nor the runner's (notifying under its subscribers' lock, which opening and closing a watch
+  // takes on gRPC's threads) should wait for, and a watcher's last state should not wait behind
+  // slow experiment calls (at shutdown it came after the grace). A watcher has at most one write
+  // queued (writing_).
   void WriteStateSoon() {
-    if (!service_.deps_.calls->SubmitFirst([this] { WriteState(); })) WriteState();  // stopping
+    if (!service_.deps_.watches->SubmitFirst([this] { WriteState(); })) WriteState();  // stopping
   }
 
   // Runs with writing_ set, so no other thread touches state_ or last_.
@@ -543,6 +540,10 @@ void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* 
   const v1::StartExperimentRequest& start = call->request;
   if (context->IsCancelled()) {  // a client that has given up starts nothing
     call->Reply(grpc::Status::CANCELLED);
+    return;
+  }
+  if (stopping_.load()) {
+    call->Reply(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
     return;
   }
   if (!start.resume()) {

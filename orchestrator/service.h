@@ -13,7 +13,9 @@
 // SolveExecutor, and every call that reads or writes the store, loads a dataset or waits for the
 // runner (the experiment calls) to a pool of its own (`calls`), which answers RESOURCE_EXHAUSTED
 // when it is full; a call whose client has gone (cancellation, deadline) by the time its turn
-// comes is answered CANCELLED without its work. GetEngineInfo answers at once.
+// comes is answered CANCELLED without its work. WatchExperiment's state reads have a small pool
+// of their own (a watcher's last state must not wait behind slow calls). GetEngineInfo answers
+// at once.
 //
 // Every method is registered raw (bytes in, bytes out) and the service parses the request itself,
 // after checking the token: a body that does not parse is answered INVALID_ARGUMENT saying so.
@@ -46,7 +48,8 @@ struct ServiceDependencies {
   ExperimentRunner* runner = nullptr;
   ExperimentStore* store = nullptr;
   SolveExecutor* executor = nullptr;
-  SolveExecutor* calls = nullptr;  // the experiment calls' pool (see the file comment)
+  SolveExecutor* calls = nullptr;    // the experiment calls' pool (see the file comment)
+  SolveExecutor* watches = nullptr;  // WatchExperiment's state writes (short: never behind calls)
   ServiceLimits limits;
   std::string auth_token;  // empty: calls are not checked
   std::string code_version;
@@ -67,6 +70,10 @@ using RawPonderService = v1::Ponder::WithRawCallbackMethod_Solve<
 class PonderService final : public RawPonderService {
  public:
   explicit PonderService(ServiceDependencies dependencies);
+
+  // The server is stopping: StartExperiment calls that have not begun are answered UNAVAILABLE
+  // without their work (a dataset load would hold the shutdown past its grace).
+  void Stop() { stopping_.store(true); }
 
   // Each takes the request's bytes and answers with the response's (see the file comment).
   using Unary = grpc::ServerUnaryReactor;
@@ -146,6 +153,7 @@ class PonderService final : public RawPonderService {
 
   ServiceDependencies deps_;
   std::atomic<int> watchers_{0};
+  std::atomic<bool> stopping_{false};
   // The settings (ExperimentRunner::SettingsKey) of the StartExperiment{resume} calls between
   // their look for a resumable experiment and the start or resume it leads to, each with the
   // calls for the same settings parked until it has its answer, so that concurrent calls for

@@ -817,6 +817,57 @@ TEST_F(ServiceTest, CancelledExperimentResumesOverGrpc) {
   EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// A watcher's last state does not wait behind slow experiment calls: with every worker of the
+// calls pool stuck in a dataset load, a shutdown still sends the watcher the INTERRUPTED state
+// within its grace (review of stop 34: the state waited for a free worker and the stream was cut
+// off without it).
+TEST_F(ServiceTest, AWatcherSeesTheInterruptionWhileSlowCallsHoldThePool) {
+  strategies_.script().steps = 1;
+  strategies_.script().step_delay = absl::Milliseconds(20);
+  absl::Notification release;
+  std::atomic<int> loads{0};
+  datasets_.Register("stuck", [&](const std::string&) -> absl::StatusOr<std::vector<v1::Problem>> {
+    ++loads;
+    release.WaitForNotification();
+    return std::vector<v1::Problem>(1);
+  });
+  StartServer();
+  auto client = Client();
+  v1::StartExperimentRequest start;
+  *start.mutable_spec() = Spec(15);
+  v1::Experiment experiment;
+  ASSERT_TRUE(client->stub().StartExperiment(client->NewContext().get(), start, &experiment).ok());
+  auto context = client->NewContext();
+  v1::WatchExperimentRequest watch;
+  watch.set_experiment_id(experiment.id());
+  auto reader = client->stub().WatchExperiment(context.get(), watch);
+  v1::Experiment state;
+  ASSERT_TRUE(reader->Read(&state));
+  std::vector<std::thread> stuck;
+  for (int i = 0; i < 10; ++i) {
+    stuck.emplace_back([&, i] {
+      v1::StartExperimentRequest slow;
+      *slow.mutable_spec() = Spec(0);
+      slow.mutable_spec()->set_name(absl::StrCat("stuck ", i));  // ten leaders
+      slow.mutable_spec()->mutable_dataset()->set_name("stuck");
+      auto stuck_client = Client("", absl::Seconds(30));
+      v1::Experiment unused;
+      (void)stuck_client->stub().StartExperiment(stuck_client->NewContext().get(), slow, &unused);
+    });
+  }
+  // (No ASSERT until the threads are joined.)
+  EXPECT_TRUE(Eventually([&] { return loads >= 8; }));  // every worker of the pool is stuck
+  std::thread stopping([&] { server_->Shutdown(absl::Seconds(2)); });
+  while (reader->Read(&state)) {
+  }
+  const grpc::Status finished = reader->Finish();
+  release.Notify();  // the loads end; the server's shutdown waits for them
+  stopping.join();
+  for (std::thread& thread : stuck) thread.join();
+  EXPECT_TRUE(finished.ok()) << finished.error_message();
+  EXPECT_EQ(state.status(), v1::EXPERIMENT_STATUS_INTERRUPTED);
+}
+
 TEST_F(ServiceTest, ShutdownInterruptsExperimentsAndTheNextServerResumesThem) {
   strategies_.script().steps = 1;
   strategies_.script().step_delay = absl::Milliseconds(20);
