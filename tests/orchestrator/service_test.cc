@@ -123,6 +123,33 @@ class ServiceTest : public ::testing::Test {
     return spec;
   }
 
+  // An experiment of Spec(15) started through `client` and a watch of it that has read its
+  // first state (no reader after a failure).
+  struct Watched {
+    v1::Experiment experiment;
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReader<v1::Experiment>> reader;
+  };
+  static Watched StartWatched(PonderClient& client) {
+    Watched watched;
+    v1::StartExperimentRequest start;
+    *start.mutable_spec() = Spec(15);
+    const grpc::Status started =
+        client.stub().StartExperiment(client.NewContext().get(), start, &watched.experiment);
+    EXPECT_TRUE(started.ok()) << started.error_message();
+    if (!started.ok()) return watched;
+    watched.context = client.NewContext();
+    v1::WatchExperimentRequest watch;
+    watch.set_experiment_id(watched.experiment.id());
+    watched.reader = client.stub().WatchExperiment(watched.context.get(), watch);
+    v1::Experiment first;
+    if (!watched.reader->Read(&first)) {
+      ADD_FAILURE() << "the watch sent no first state";
+      watched.reader.reset();
+    }
+    return watched;
+  }
+
   // Waits until `done` holds or 20 s pass.
   static bool Eventually(const std::function<bool()>& done) {
     const absl::Time give_up = absl::Now() + absl::Seconds(20);
@@ -833,16 +860,10 @@ TEST_F(ServiceTest, AWatcherSeesTheInterruptionWhileSlowCallsHoldThePool) {
   });
   StartServer();
   auto client = Client();
-  v1::StartExperimentRequest start;
-  *start.mutable_spec() = Spec(15);
-  v1::Experiment experiment;
-  ASSERT_TRUE(client->stub().StartExperiment(client->NewContext().get(), start, &experiment).ok());
-  auto context = client->NewContext();
-  v1::WatchExperimentRequest watch;
-  watch.set_experiment_id(experiment.id());
-  auto reader = client->stub().WatchExperiment(context.get(), watch);
+  Watched watched = StartWatched(*client);
+  ASSERT_NE(watched.reader, nullptr);
+  auto& reader = watched.reader;
   v1::Experiment state;
-  ASSERT_TRUE(reader->Read(&state));
   std::vector<std::thread> stuck;
   for (int i = 0; i < 10; ++i) {
     stuck.emplace_back([&, i] {
@@ -873,17 +894,12 @@ TEST_F(ServiceTest, ShutdownInterruptsExperimentsAndTheNextServerResumesThem) {
   strategies_.script().step_delay = absl::Milliseconds(20);
   StartServer();
   auto client = Client();
-  v1::StartExperimentRequest start;
-  *start.mutable_spec() = Spec(15);
-  v1::Experiment experiment;
-  ASSERT_TRUE(client->stub().StartExperiment(client->NewContext().get(), start, &experiment).ok());
   // A watcher sees the experiment interrupted, then its stream ends.
-  auto context = client->NewContext();
-  v1::WatchExperimentRequest watch;
-  watch.set_experiment_id(experiment.id());
-  auto reader = client->stub().WatchExperiment(context.get(), watch);
+  Watched watched = StartWatched(*client);
+  ASSERT_NE(watched.reader, nullptr);
+  auto& reader = watched.reader;
+  const v1::Experiment& experiment = watched.experiment;
   v1::Experiment state;
-  ASSERT_TRUE(reader->Read(&state));
   ASSERT_TRUE(Eventually([&] { return store_->RecordedRunKeys(experiment.id())->size() >= 3; }));
   server_->Shutdown(absl::Seconds(2));
   while (reader->Read(&state)) {
