@@ -435,7 +435,7 @@ PonderService::Unary* PonderService::RespondFromPool(grpc::CallbackServerContext
     return call;
   }
   const bool queued = SubmitCall([call, context, handle = std::move(handle)] {
-    if (context->IsCancelled()) {  // its client has its answer: no work for nobody
+    if (context->IsCancelled()) {  // its client has gone (and has its answer): nothing to do
       call->Reply(grpc::Status::CANCELLED);
       return;
     }
