@@ -312,13 +312,14 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
     WriteStateSoon();
   }
 
-  // WriteState on the watches' pool: it reads the store, which neither gRPC's callback threads
-  // nor the runner's (notifying under its subscribers' lock, which opening and closing a watch
-  // takes on gRPC's threads) should wait for, and a watcher's last state should not wait behind
-  // slow experiment calls (at shutdown it came after the grace). A watcher has at most one write
-  // queued (writing_).
+  // WriteState on the watches' pool, in order of arrival: it reads the store, which neither
+  // gRPC's callback threads nor the runner's (notifying under its subscribers' lock, which opening
+  // and closing a watch takes on gRPC's threads) should wait for, and a watcher's last state
+  // should not wait behind slow experiment calls (at shutdown it came after the grace). A watcher
+  // has at most one write queued (writing_), and the pool's queue holds one for every watcher.
+  // (Written first-come-last-served, the newest writes kept a watcher waiting 84 s in review.)
   void WriteStateSoon() {
-    if (!service_.deps_.watches->SubmitFirst([this] { WriteState(); })) WriteState();  // stopping
+    if (!service_.deps_.watches->TrySubmit([this] { WriteState(); })) WriteState();  // stopping
   }
 
   // Runs with writing_ set, so no other thread touches state_ or last_.

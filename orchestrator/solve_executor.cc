@@ -33,13 +33,6 @@ bool SolveExecutor::TrySubmit(std::function<void()> task) {
   return true;
 }
 
-bool SolveExecutor::SubmitFirst(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return false;
-  queue_.push_front(std::move(task));
-  return true;
-}
-
 absl::Duration SolveExecutor::RetryHint() {
   absl::MutexLock lock(&mu_);
   const double ahead = static_cast<double>(running_ + static_cast<int>(queue_.size()) + 1);

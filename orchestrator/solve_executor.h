@@ -27,9 +27,6 @@ class SolveExecutor {
   // Queues `task` for a worker, or returns false at once when `workers` tasks are running and
   // `max_queued` more are waiting.
   bool TrySubmit(std::function<void()> task);
-  // Queues `task` ahead of every waiting one, whatever the queue's length (for short tasks that
-  // their callers bound themselves); false only once the executor is stopping.
-  bool SubmitFirst(std::function<void()> task);
 
   // When a refused caller should try again: the recent mean task time, scaled by how many tasks
   // are ahead of it per parallel worker, between 100 ms and 60 s.

@@ -598,6 +598,33 @@ TEST(SolveExecutorTest, RefusesWorkBeyondWorkersPlusQueue) {
   EXPECT_TRUE(executor.TrySubmit([&] { ran.fetch_add(1); }));
 }
 
+// Tasks run in the order they came (the watches' pool relies on it: served newest first, one
+// watcher waited 84 s for its first state in review of stop 34).
+TEST(SolveExecutorTest, RunsTasksInTheOrderTheyCame) {
+  SolveExecutor executor(/*workers=*/1, /*max_queued=*/8);
+  absl::Notification release;
+  absl::Mutex mu;
+  std::vector<int> order;
+  ASSERT_TRUE(executor.TrySubmit([&] { release.WaitForNotification(); }));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(executor.TrySubmit([&, i] {
+      absl::MutexLock lock(&mu);
+      order.push_back(i);
+    }));
+  }
+  release.Notify();
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu);
+      if (order.size() == 5 || absl::Now() > give_up) break;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
 // The retry hint counts the tasks ahead per parallel worker: tasks that take turns (parallelism
 // 1) wait for all of them, twice as long as for two workers that run side by side.
 TEST(SolveExecutorTest, RetryHintCountsTasksThatTakeTurnsOneAtATime) {
