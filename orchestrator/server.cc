@@ -46,10 +46,13 @@ namespace {
 // its runs) leave room for the rest, and a queue beyond which such calls are RESOURCE_EXHAUSTED.
 constexpr int kExperimentCallWorkers = 8;
 constexpr int kMaxQueuedExperimentCalls = 256;
-// WatchExperiment's state writes, one at most queued for each watcher. As many writers as the
-// calls pool: a finished experiment's state (pass@n over its runs) takes a while to read, and two
-// writers served twenty watchers of one 2.3 s read each in 24 s where eight took 6.6 s (review).
-constexpr int kWatchWriters = 8;
+// WatchExperiment's state writes, one at most queued for each watcher, two at a time (as many as
+// gRPC's callback threads gave them before, on a two-core machine): eight at a time took a third
+// of a running experiment's throughput with twenty watchers re-reading it on every change
+// (review), though they served twenty watchers of a large finished experiment (2.3 s a read
+// under load) in 11.6 s where two take 24 s. One read shared by an experiment's watchers would
+// serve both.
+constexpr int kWatchWriters = 2;
 
 bool IsUnixSocketAddress(std::string_view address) {
   return absl::StartsWith(AsAbsl(address), "unix:") ||
