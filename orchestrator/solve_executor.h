@@ -1,5 +1,6 @@
-// SolveExecutor: the bounded pool that runs the service's solves. gRPC's callback threads must
-// not block, so a Solve handler hands its work here; when every worker is busy and the queue is
+// SolveExecutor: a bounded pool of worker threads. The service's solves run on one (and its
+// experiment calls and watch writes on two more, server.cc). gRPC's callback threads must not
+// block, so a Solve handler hands its work here; when every worker is busy and the queue is
 // full, TrySubmit refuses at once and the handler answers RESOURCE_EXHAUSTED with RetryHint(),
 // which keeps memory bounded however many clients call.
 #ifndef PONDER_ORCHESTRATOR_SOLVE_EXECUTOR_H_
