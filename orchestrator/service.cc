@@ -425,6 +425,19 @@ PonderService::Unary* PonderService::Respond(grpc::CallbackServerContext* contex
   return call;
 }
 
+template <typename Call>
+void PonderService::AnswerOnPool(Call* call, grpc::CallbackServerContext* context,
+                                 std::function<void()> work) {
+  const bool queued = SubmitCall([call, context, work = std::move(work)] {
+    if (context->IsCancelled()) {  // its client has gone (and has its answer): nothing to do
+      call->Reply(grpc::Status::CANCELLED);
+      return;
+    }
+    work();
+  });
+  if (!queued) call->Reply(CallsOverloaded(context));
+}
+
 template <typename Request, typename Response, typename Handler>
 PonderService::Unary* PonderService::RespondFromPool(grpc::CallbackServerContext* context,
                                                      const grpc::ByteBuffer& body,
@@ -435,14 +448,9 @@ PonderService::Unary* PonderService::RespondFromPool(grpc::CallbackServerContext
     call->Reply(std::move(status));
     return call;
   }
-  const bool queued = SubmitCall([call, context, handle = std::move(handle)] {
-    if (context->IsCancelled()) {  // its client has gone (and has its answer): nothing to do
-      call->Reply(grpc::Status::CANCELLED);
-      return;
-    }
+  AnswerOnPool(call, context, [call, handle = std::move(handle)] {
     call->Reply(handle(std::as_const(call->request), call->response));
   });
-  if (!queued) call->Reply(CallsOverloaded(context));
   return call;
 }
 
@@ -539,10 +547,6 @@ PonderService::Stream* PonderService::SolveStream(grpc::CallbackServerContext* c
 
 void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* context) {
   const v1::StartExperimentRequest& start = call->request;
-  if (context->IsCancelled()) {  // a client that has given up starts nothing
-    call->Reply(grpc::Status::CANCELLED);
-    return;
-  }
   if (stopping_.load()) {
     call->Reply(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"));
     return;
@@ -586,8 +590,8 @@ void PonderService::StartOrResume(StartCall* call, grpc::CallbackServerContext* 
   for (const ParkedStart& p : parked) {
     if (SameStart(p.call->request.spec(), start.spec())) {
       AnswerStart(p.call, p.context, result);
-    } else if (!SubmitCall([this, p] { StartOrResume(p.call, p.context); })) {
-      p.call->Reply(CallsOverloaded(p.context));
+    } else {
+      AnswerOnPool(p.call, p.context, [this, p] { StartOrResume(p.call, p.context); });
     }
   }
   AnswerStart(call, context, result);  // last: the reply may free `call`, and `start` with it
@@ -631,9 +635,7 @@ PonderService::Unary* PonderService::StartExperiment(grpc::CallbackServerContext
     call->Reply(std::move(status));
     return call;
   }
-  if (!SubmitCall([this, call, context] { StartOrResume(call, context); })) {
-    call->Reply(CallsOverloaded(context));
-  }
+  AnswerOnPool(call, context, [this, call, context] { StartOrResume(call, context); });
   return call;
 }
 

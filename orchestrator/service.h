@@ -119,6 +119,10 @@ class PonderService final : public RawPonderService {
   grpc::Status CallsOverloaded(grpc::CallbackServerContext* context);
   // Runs `work` on the calls pool; false when the pool is full.
   bool SubmitCall(std::function<void()> work);
+  // Runs `work`, which answers `call`, on the calls pool: unless the pool is full
+  // (RESOURCE_EXHAUSTED) or the call's client has gone by its turn (CANCELLED, without the work).
+  template <typename Call>
+  void AnswerOnPool(Call* call, grpc::CallbackServerContext* context, std::function<void()> work);
   // Accept, then ValidateSolveRequest and ValidateRewardModelNames.
   grpc::Status AdmitSolve(grpc::CallbackServerContext* context, const grpc::ByteBuffer& body,
                           v1::SolveRequest& request) const;
