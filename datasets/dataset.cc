@@ -226,7 +226,7 @@ absl::StatusOr<Problem> WithPrintableId(absl::StatusOr<Problem> problem) {
 // The original MATH layout: <folder>/<subject>/<n>.json, one problem per file.
 absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
                             std::string_view split, std::vector<Problem>& problems,
-                            internal::SkipLog& log) {
+                            internal::SkipLog& log, std::stop_token stop) {
   std::error_code error;
   std::vector<fs::path> subjects = ListFolder(folder, /*want_folders=*/true, error);
   if (error) {
@@ -247,6 +247,7 @@ absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
     std::sort(files.begin(), files.end(), NumericNameLess);
     for (const fs::path& file : files) {
       const std::string path = file.string();
+      if (stop.stop_requested()) return internal::ReadingStopped(path, 0);
       const std::string id = absl::StrCat(AsAbsl(split), "/", subject.filename().string(), "/",
                                           file.filename().string());
       const int64_t position = index++;
@@ -274,7 +275,8 @@ absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
 }
 
 absl::Status ReadRecords(const DatasetSpec& spec, const std::string& path, std::string_view split,
-                         std::vector<Problem>& problems, internal::SkipLog& log) {
+                         std::vector<Problem>& problems, internal::SkipLog& log,
+                         std::stop_token stop = {}) {
   absl::StatusOr<std::string> text = internal::ReadDatasetFile(path);
   if (!text.ok()) return text.status();
   std::map<std::string, int64_t, std::less<>> first_line;  // id -> line it first appeared on
@@ -294,10 +296,9 @@ absl::Status ReadRecords(const DatasetSpec& spec, const std::string& path, std::
     problems.push_back(std::move(*problem));
   };
   if (spec.file_kind == FileKind::kJsonArray) {
-    return internal::ForEachJsonArrayElement(*text, path, log, visit);
+    return internal::ForEachJsonArrayElement(*text, path, log, visit, stop);
   }
-  internal::ForEachJsonLine(*text, path, log, visit);
-  return absl::OkStatus();
+  return internal::ForEachJsonLine(*text, path, log, visit, stop);
 }
 
 absl::Status LoadArith(std::string_view split_name, const DatasetOptions& options,
@@ -496,9 +497,9 @@ absl::StatusOr<LoadedDataset> LoadDataset(std::string_view name, const DatasetOp
         return absl::InvalidArgumentError(
             absl::StrCat(source, " is a folder; ", spec->info.name, " is read from a file"));
       }
-      status = ReadMathFolder(source, spec->info.name, split, loaded.problems, log);
+      status = ReadMathFolder(source, spec->info.name, split, loaded.problems, log, options.stop);
     } else {
-      status = ReadRecords(*spec, source, split, loaded.problems, log);
+      status = ReadRecords(*spec, source, split, loaded.problems, log, options.stop);
     }
     if (!status.ok()) return status;
     if (auto range = spec->task_ids.find(split); range != spec->task_ids.end()) {

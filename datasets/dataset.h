@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -87,6 +88,9 @@ struct DatasetOptions {
   int64_t offset = 0;  // skip this many problems (after `ids`)
   int64_t limit = 0;   // then keep at most this many; 0: all
   ArithDatasetOptions arith;
+  // Once requested, the load ends before its next record (or file) with Cancelled: a stopping
+  // server does not wait for a large file to be read.
+  std::stop_token stop;
 };
 
 struct LoadedDataset {

@@ -114,8 +114,15 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, int64_t* error_l
   return absl::InvalidArgumentError(absl::StrCat("column ", error.column, ": ", error.reason));
 }
 
-void ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& log,
-                     const std::function<void(const JsonRecord&)>& visit) {
+absl::Status ReadingStopped(std::string_view source, int64_t line) {
+  return absl::CancelledError(absl::StrCat("reading ", AsAbsl(source), " stopped",
+                                           line > 0 ? absl::StrCat(" at line ", line) : "",
+                                           " (asked to stop)"));
+}
+
+absl::Status ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& log,
+                             const std::function<void(const JsonRecord&)>& visit,
+                             std::stop_token stop) {
   int64_t line_number = 0;
   int64_t index = 0;
   size_t start = 0;
@@ -126,6 +133,7 @@ void ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& lo
     start = end + 1;
     ++line_number;
     if (IsBlank(line)) continue;
+    if (stop.stop_requested()) return ReadingStopped(source, line_number);
     absl::StatusOr<nlohmann::json> value = ParseJson(line);
     if (!value.ok()) {
       log.Skip(source, line_number,
@@ -135,10 +143,12 @@ void ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& lo
     }
     ++index;
   }
+  return absl::OkStatus();
 }
 
 absl::Status ForEachJsonArrayElement(std::string_view text, std::string_view source, SkipLog& log,
-                                     const std::function<void(const JsonRecord&)>& visit) {
+                                     const std::function<void(const JsonRecord&)>& visit,
+                                     std::stop_token stop) {
   size_t pos = 0;
   int64_t line = 1;
   auto advance_to = [&](size_t target) {
@@ -164,6 +174,7 @@ absl::Status ForEachJsonArrayElement(std::string_view text, std::string_view sou
           absl::StrCat(AsAbsl(source), ":", line, ": the array is not closed with ']'"));
     }
     if (text[pos] == ']') break;
+    if (stop.stop_requested()) return ReadingStopped(source, line);
     // Find where this element ends: the ',' or ']' at nesting depth 0 outside strings.
     size_t start = pos;
     int64_t start_line = line;

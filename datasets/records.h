@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,16 +48,22 @@ struct SkipLog {
 
 // JSON Lines: calls `visit` for each non-blank line that is valid JSON, in order; a line that
 // is not costs a SkipLog entry ("not valid JSON at column 12: ..."). Blank lines are ignored
-// and do not count as records.
-void ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& log,
-                     const std::function<void(const JsonRecord&)>& visit);
+// and do not count as records. Once `stop` is requested, returns Cancelled (naming source and
+// line) before the next record.
+absl::Status ForEachJsonLine(std::string_view text, std::string_view source, SkipLog& log,
+                             const std::function<void(const JsonRecord&)>& visit,
+                             std::stop_token stop = {});
 
 // A JSON document whose top level is an array (sanitized-mbpp.json): calls `visit` for each
 // element, with the line it starts on. An element that is not valid JSON is skipped through
 // `log`; a document that is not an array, or whose brackets do not balance, is
-// InvalidArgument naming source and line.
+// InvalidArgument naming source and line. Stops as ForEachJsonLine does.
 absl::Status ForEachJsonArrayElement(std::string_view text, std::string_view source, SkipLog& log,
-                                     const std::function<void(const JsonRecord&)>& visit);
+                                     const std::function<void(const JsonRecord&)>& visit,
+                                     std::stop_token stop = {});
+
+// Cancelled: reading `source` stopped at `line` (0: a file read whole, no line to name).
+absl::Status ReadingStopped(std::string_view source, int64_t line);
 
 // Parses one JSON document. The error message reads "column C: <reason>"; the 1-based line
 // of the error within `text` goes to *error_line when given.

@@ -91,8 +91,8 @@ int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_d
     const std::string name = info.name;
     registry.Register(
         name,
-        [name, dataset = &info, data_dir,
-         report](const std::string& split) -> absl::StatusOr<std::vector<v1::Problem>> {
+        [name, dataset = &info, data_dir, report](const std::string& split, std::stop_token stop)
+            -> absl::StatusOr<std::vector<v1::Problem>> {
           // Named as the request's field (the loader's message names none).
           if (absl::StatusOr<std::string> known = datasets::ResolveSplit(*dataset, split);
               !known.ok()) {
@@ -102,6 +102,7 @@ int RegisterBuiltinDatasets(DatasetRegistry& registry, const std::string& data_d
           datasets::DatasetOptions options;
           options.data_dir = datasets::ResolveDataDir(data_dir).path;
           options.split = split;
+          options.stop = std::move(stop);
           absl::StatusOr<datasets::LoadedDataset> loaded = datasets::LoadDataset(name, options);
           if (!loaded.ok()) return loaded.status();
           for (const std::string& line : datasets::SkippedLines(*loaded)) {

@@ -613,6 +613,8 @@ absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
 }
 
 void ExperimentRunner::Shutdown() {
+  // Starts loading their problems end Unavailable rather than read a large file to its end.
+  datasets_.Stop();
   std::vector<std::unique_ptr<Active>> finished;
   {
     absl::MutexLock lock(&mu_);

@@ -84,7 +84,8 @@ class ExperimentRunner {
   // may be equal for others): what one lock per benchmark is keyed by.
   static std::string SettingsKey(const v1::ExperimentSpec& spec);
   // Stops every running experiment (status INTERRUPTED, their recorded runs flushed) and waits
-  // for them. Later Start/Resume calls fail with Unavailable.
+  // for them. Later Start/Resume calls fail with Unavailable, and so do the dataset loads of
+  // starts in progress (ProblemSource::Stop).
   void Shutdown();
 
   bool IsRunning(int64_t experiment_id);

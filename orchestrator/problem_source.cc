@@ -46,7 +46,13 @@ absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::Dataset
     if (it == loaders_.end()) return UnknownName(slice);
     loader = it->second;
   }
-  absl::StatusOr<std::vector<v1::Problem>> rows = loader(SplitOf(slice));
+  auto stopped = [&slice] {
+    return absl::UnavailableError(absl::StrCat("the server is shutting down: loading ",
+                                               DescribeSlice(slice), " was stopped"));
+  };
+  if (stop_.stop_requested()) return stopped();
+  absl::StatusOr<std::vector<v1::Problem>> rows = loader(SplitOf(slice), stop_.get_token());
+  if (stop_.stop_requested()) return stopped();
   if (!rows.ok()) return rows.status();
   const int64_t size = static_cast<int64_t>(rows->size());
   if (slice.offset() > size || (slice.offset() == size && size > 0)) {

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -28,13 +29,18 @@ class ProblemSource {
   // Whether `slice` names a dataset this source has, without loading it: Load's error for an
   // unknown one, else OK (the split and the bounds are checked by Load).
   virtual absl::Status CheckName(const v1::DatasetSlice& slice) { return absl::OkStatus(); }
+  // The server is stopping: loads in progress end soon (a large file is not read to its end)
+  // and later ones at once, both Unavailable.
+  virtual void Stop() {}
 };
 
 // Datasets by name. Each loader returns a whole split; the registry cuts the slice.
 class DatasetRegistry : public ProblemSource {
  public:
-  // All rows of `split` ("test" when the slice names none). Errors name the file and line.
-  using Loader = std::function<absl::StatusOr<std::vector<v1::Problem>>(const std::string& split)>;
+  // All rows of `split` ("test" when the slice names none). Errors name the file and line. Once
+  // `stop` is requested the loader may end early with any error (Load reports Unavailable).
+  using Loader = std::function<absl::StatusOr<std::vector<v1::Problem>>(const std::string& split,
+                                                                        std::stop_token stop)>;
 
   // Replaces any loader already registered under `name`.
   void Register(std::string name, Loader loader);
@@ -42,12 +48,14 @@ class DatasetRegistry : public ProblemSource {
 
   absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice) override;
   absl::Status CheckName(const v1::DatasetSlice& slice) override;
+  void Stop() override { stop_.request_stop(); }
 
  private:
   absl::Status UnknownName(const v1::DatasetSlice& slice) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::map<std::string, Loader> loaders_ ABSL_GUARDED_BY(mu_);
+  std::stop_source stop_;  // thread-safe
 };
 
 // "gsm8k:test[10:20]" / "gsm8k:test[10:]": how the store's experiments.dataset describes a slice.

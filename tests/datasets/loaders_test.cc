@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -274,6 +275,27 @@ TEST(LoadDataset, SelectsIdsThenOffsetThenLimit) {
   absl::Status status = LoadDataset("gsm8k", options).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr("no problem with id \"train/9\""));
+}
+
+// A stopping server's loads end with Cancelled rather than read the file to its end; the
+// MATH folder layout stops before its next file.
+TEST(LoadDataset, EndsCancelledOnceAStopIsRequested) {
+  TempFolder data;
+  WriteFile(data / "gsm8k/test.jsonl", R"({"question": "Q", "answer": "#### 1"})"
+                                       "\n");
+  WriteFile(data / "MATH/test/algebra/1.json", R"({"problem": "x", "solution": "\\boxed{1}"})");
+  std::stop_source stop;
+  DatasetOptions options{.data_dir = data.path()};
+  ASSERT_TRUE(LoadDataset("gsm8k", options).ok());
+  ASSERT_TRUE(LoadDataset("math", options).ok());
+  stop.request_stop();
+  options.stop = stop.get_token();
+  absl::Status status = LoadDataset("gsm8k", options).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(status.message(), HasSubstr("gsm8k/test.jsonl stopped at line 1"));
+  status = LoadDataset("math", options).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(status.message(), HasSubstr("algebra/1.json stopped (asked to stop)"));
 }
 
 TEST(LoadDataset, ReadsTheFileGivenAsPath) {

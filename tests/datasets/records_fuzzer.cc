@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ponder::datasets::ExampleAsserts(*text);
   (void)ponder::datasets::ExampleAsserts(*text, "f");
   SkipLog log;
-  ForEachJsonLine(*text, "fuzz", log, visit);
+  (void)ForEachJsonLine(*text, "fuzz", log, visit);
   (void)ForEachJsonArrayElement(*text, "fuzz", log, visit);
   return 0;
 }

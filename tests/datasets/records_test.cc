@@ -1,6 +1,7 @@
 // Reading dataset files: gzip detection, JSON Lines and JSON arrays with line numbers, fields.
 #include "datasets/records.h"
 
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -75,8 +76,10 @@ TEST(ReadDatasetFile, ADirectoryIsInvalidArgumentNamingThePath) {
 TEST(ForEachJsonLine, ReportsBadLinesByNumberAndSkipsBlankOnes) {
   SkipLog log;
   std::vector<std::pair<int64_t, int64_t>> seen;  // (line, index)
-  ForEachJsonLine("{\"a\": 1}\n\n{\"a\": 2\n   \n[3]\r\n{\"a\": 4}", "data.jsonl", log,
-                  [&](const JsonRecord& record) { seen.emplace_back(record.line, record.index); });
+  EXPECT_TRUE(ForEachJsonLine(
+                  "{\"a\": 1}\n\n{\"a\": 2\n   \n[3]\r\n{\"a\": 4}", "data.jsonl", log,
+                  [&](const JsonRecord& record) { seen.emplace_back(record.line, record.index); })
+                  .ok());
   // Line 3 is broken; blank lines 2 and 4 are neither records nor errors.
   EXPECT_THAT(seen,
               ElementsAre(std::pair<int64_t, int64_t>{1, 0}, std::pair<int64_t, int64_t>{5, 2},
@@ -91,13 +94,45 @@ TEST(ForEachJsonLine, ReportsBadLinesByNumberAndSkipsBlankOnes) {
 TEST(ForEachJsonLine, SkipsARecordWithANumberBeyondADouble) {
   SkipLog log;
   std::vector<int64_t> lines;
-  ForEachJsonLine("{\"a\": 1}\n{\"a\": 1e999}\n{\"a\": 3}\n", "data.jsonl", log,
-                  [&](const JsonRecord& record) { lines.push_back(record.line); });
+  EXPECT_TRUE(ForEachJsonLine("{\"a\": 1}\n{\"a\": 1e999}\n{\"a\": 3}\n", "data.jsonl", log,
+                              [&](const JsonRecord& record) { lines.push_back(record.line); })
+                  .ok());
   EXPECT_THAT(lines, ElementsAre(1, 3));
   ASSERT_EQ(log.warnings.size(), 1u);
   EXPECT_THAT(log.warnings[0],
               HasSubstr("data.jsonl:2: not valid JSON (column 7: the number 1e999 is out of the "
                         "range of a double)"));
+}
+
+// A stopping server must not wait for a large file: the scan ends before the next record once
+// a stop is requested, naming where it stopped.
+TEST(ForEachJsonLine, EndsBeforeTheNextRecordOnceAStopIsRequested) {
+  SkipLog log;
+  std::stop_source stop;
+  std::vector<int64_t> lines;
+  absl::Status status = ForEachJsonLine(
+      "{\"a\": 1}\n\n{\"a\": 2}\n{\"a\": 3}\n", "data.jsonl", log,
+      [&](const JsonRecord& record) {
+        lines.push_back(record.line);
+        if (record.line == 3) stop.request_stop();
+      },
+      stop.get_token());
+  EXPECT_THAT(lines, ElementsAre(1, 3));
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(status.message(), HasSubstr("reading data.jsonl stopped at line 4"));
+
+  lines.clear();
+  std::stop_source array_stop;
+  status = ForEachJsonArrayElement(
+      "[\n{\"a\": 1},\n{\"a\": 2}\n]", "array.json", log,
+      [&](const JsonRecord& record) {
+        lines.push_back(record.line);
+        array_stop.request_stop();
+      },
+      array_stop.get_token());
+  EXPECT_THAT(lines, ElementsAre(2));
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(status.message(), HasSubstr("reading array.json stopped at line 3"));
 }
 
 TEST(ForEachJsonArrayElement, GivesEachElementItsLine) {

@@ -656,12 +656,13 @@ TEST_F(ServiceTest, ResumingStartsWaitOnlyForTheSameSettingsAndGiveUpWithTheirCl
     problems[1].set_reference_answer("4");
     return problems;
   };
-  datasets_.Register("slow", [&](const std::string&) -> absl::StatusOr<std::vector<v1::Problem>> {
-    ++slow_loads;
-    release.WaitForNotification();
-    return rows();
-  });
-  datasets_.Register("quick", [&](const std::string&) { return rows(); });
+  datasets_.Register(
+      "slow", [&](const std::string&, std::stop_token) -> absl::StatusOr<std::vector<v1::Problem>> {
+        ++slow_loads;
+        release.WaitForNotification();
+        return rows();
+      });
+  datasets_.Register("quick", [&](const std::string&, std::stop_token) { return rows(); });
   StartServer();
   auto start_of = [](const std::string& dataset) {
     v1::StartExperimentRequest start;
@@ -732,15 +733,16 @@ TEST_F(ServiceTest, BlockedExperimentCallsLeaveTheRestOfTheServerAnswering) {
   absl::Notification release;
   std::atomic<int> loads{0};
   for (int i = 0; i < kStuck; ++i) {
-    datasets_.Register(absl::StrCat("stuck", i),
-                       [&](const std::string&) -> absl::StatusOr<std::vector<v1::Problem>> {
-                         ++loads;
-                         release.WaitForNotification();
-                         std::vector<v1::Problem> problems(1);
-                         problems[0].set_text("1 + 1?");
-                         problems[0].set_reference_answer("2");
-                         return problems;
-                       });
+    datasets_.Register(
+        absl::StrCat("stuck", i),
+        [&](const std::string&, std::stop_token) -> absl::StatusOr<std::vector<v1::Problem>> {
+          ++loads;
+          release.WaitForNotification();
+          std::vector<v1::Problem> problems(1);
+          problems[0].set_text("1 + 1?");
+          problems[0].set_reference_answer("2");
+          return problems;
+        });
   }
   ServerOptions options;
   options.limits.max_running_experiments = kStuck;
@@ -853,11 +855,13 @@ TEST_F(ServiceTest, AWatcherSeesTheInterruptionWhileSlowCallsHoldThePool) {
   strategies_.script().step_delay = absl::Milliseconds(20);
   absl::Notification release;
   std::atomic<int> loads{0};
-  datasets_.Register("stuck", [&](const std::string&) -> absl::StatusOr<std::vector<v1::Problem>> {
-    ++loads;
-    release.WaitForNotification();
-    return std::vector<v1::Problem>(1);
-  });
+  datasets_.Register(
+      "stuck",
+      [&](const std::string&, std::stop_token) -> absl::StatusOr<std::vector<v1::Problem>> {
+        ++loads;
+        release.WaitForNotification();
+        return std::vector<v1::Problem>(1);
+      });
   StartServer();
   auto client = Client();
   Watched watched = StartWatched(*client);
