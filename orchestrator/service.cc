@@ -367,6 +367,13 @@ class PonderService::WatchCall : public grpc::ServerWriteReactor<grpc::ByteBuffe
 PonderService::PonderService(ServiceDependencies dependencies) : deps_(std::move(dependencies)) {}
 
 absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experiment_id) const {
+  // Before the read: a write after this count makes what is read now stale for the next call.
+  const uint64_t writes = deps_.store->WriteCount(experiment_id);
+  {
+    absl::MutexLock lock(&stopped_mu_);
+    auto it = stopped_.find(experiment_id);
+    if (it != stopped_.end() && it->second.writes == writes) return it->second.experiment;
+  }
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
                           deps_.store->GetExperiment(experiment_id, /*with_cells=*/true));
   if (experiment.status() == v1::EXPERIMENT_STATUS_RUNNING) return experiment;
@@ -379,7 +386,13 @@ absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experimen
     PrintToStderr("ponderd",
                   absl::StrCat("experiment ", experiment_id,
                                ": its cells go without pass@n and rates: ", metrics.message()));
+    return experiment;  // not kept: the next call tries again
   }
+  absl::MutexLock lock(&stopped_mu_);
+  if (stopped_.size() >= kMaxStoppedExperiments && !stopped_.contains(experiment_id)) {
+    stopped_.erase(stopped_.begin());
+  }
+  stopped_[experiment_id] = {writes, experiment};
   return experiment;
 }
 

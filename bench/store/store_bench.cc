@@ -19,18 +19,29 @@
 //    hits all alike) and the overhead is the difference of the means and of the medians. With
 //    --real the same is measured for the real self-consistency strategy on a tiny random model
 //    (when this build has samplers/).
+// 3. Reads beside writes: `--read-threads` clients each read a stopped experiment of `--runs`
+//    runs as ponderd's clients do (GetExperiment with cells, then a page of 50 runs with
+//    details), one read every `--read-interval-ms` (a watcher, a polling dashboard), while the
+//    main thread records 5 x `--runs` runs of another experiment in batches of `--batch`;
+//      one connection   reads and writes take turns on the writer's connection (the baseline,
+//                       how the store worked before stop 35), and
+//      readers          the store's own read connections (ExperimentStore::kReaders).
+//    Printed: the writes' runs per second and the reads' latency.
 //
 //   store_bench [--runs N] [--candidates K] [--text-bytes B] [--batch R] [--solves S] [--real]
+//               [--read-threads T] [--read-interval-ms M]
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -326,18 +337,92 @@ void ServiceOverhead(const std::string& dir, const StrategyFactory& strategies,
   (*server)->Shutdown(absl::Seconds(1));
 }
 
+// --- part 3: reads beside writes ---
+
+struct Contention {
+  double runs_per_second = 0;
+  double read_p50_ms = 0;
+  double read_p95_ms = 0;
+  int64_t reads = 0;
+};
+
+Contention ReadsBesideWrites(const std::string& path, int read_connections, int read_threads,
+                             absl::Duration read_interval, int runs, int candidates, int text_bytes,
+                             int batch) {
+  auto opened = ExperimentStore::Open(path, read_connections);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "store_bench: %s\n", opened.status().ToString().c_str());
+    std::exit(1);
+  }
+  ExperimentStore& store = **opened;
+  auto insert = [&store](std::vector<RunRecord>& records, int batch) {
+    for (size_t i = 0; i < records.size(); i += static_cast<size_t>(batch)) {
+      const size_t n = std::min(records.size() - i, static_cast<size_t>(batch));
+      absl::Status status = store.InsertRuns(std::span(records).subspan(i, n));
+      if (!status.ok()) {
+        std::fprintf(stderr, "store_bench: %s\n", status.ToString().c_str());
+        std::exit(1);
+      }
+    }
+  };
+  const int64_t stopped = *store.CreateExperiment(Experiment(runs));
+  std::vector<RunRecord> old_runs = Runs(stopped, runs, candidates, text_bytes);
+  insert(old_runs, 256);
+  (void)store.SetStatus(stopped, v1::EXPERIMENT_STATUS_COMPLETED, "", absl::Now());
+  const int64_t running = *store.CreateExperiment(Experiment(5 * runs));
+  std::vector<RunRecord> new_runs = Runs(running, 5 * runs, candidates, text_bytes);
+
+  std::atomic<bool> done{false};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(read_threads));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < read_threads; ++t) {
+    threads.emplace_back([&, t] {
+      int64_t after = 0;
+      for (absl::Time next = absl::Now(); !done.load(); next += read_interval) {
+        absl::SleepFor(next - absl::Now());
+        const absl::Time start = absl::Now();
+        (void)store.GetExperiment(stopped, /*with_cells=*/true);
+        absl::StatusOr<std::vector<v1::RunResult>> page = store.ListRuns(stopped, after, 50, true);
+        after = page.ok() && !page->empty() ? page->back().run_id() : 0;
+        latencies[static_cast<size_t>(t)].push_back(
+            absl::ToDoubleMilliseconds(absl::Now() - start));
+      }
+    });
+  }
+  const absl::Time start = absl::Now();
+  insert(new_runs, batch);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  done = true;
+  for (std::thread& thread : threads) thread.join();
+  std::vector<double> all;
+  for (const auto& some : latencies) all.insert(all.end(), some.begin(), some.end());
+  std::sort(all.begin(), all.end());
+  Contention result;
+  result.runs_per_second = static_cast<double>(new_runs.size()) / seconds;
+  result.reads = static_cast<int64_t>(all.size());
+  if (!all.empty()) {
+    result.read_p50_ms = all[all.size() / 2];
+    result.read_p95_ms = all[std::min(all.size() - 1, all.size() * 95 / 100)];
+  }
+  return result;
+}
+
 absl::Status Main(std::span<char* const> args) {
   int64_t runs = 2000, candidates = 16, text_bytes = 1024, batch = 64, solves = 2000;
+  int64_t read_threads = 4, read_interval_ms = 25;
   bool real = false;
   FlagParser flags(
       "store_bench [--runs N] [--candidates K] [--text-bytes B] [--batch R] "
-      "[--solves S] [--real]");
+      "[--solves S] [--real] [--read-threads T] [--read-interval-ms M]");
   flags.AddInt("runs", &runs, "runs written per method (default 2000)");
   flags.AddInt("candidates", &candidates, "candidates per run (default 16)");
   flags.AddInt("text-bytes", &text_bytes, "bytes of text per candidate (default 1024)");
   flags.AddInt("batch", &batch, "runs per transaction for 'store' (default 64)");
   flags.AddInt("solves", &solves, "solves timed per method (default 2000)");
   flags.AddBool("real", &real, "also time the real self-consistency strategy (tiny model)");
+  flags.AddInt("read-threads", &read_threads, "clients reading beside the writes (default 4)");
+  flags.AddInt("read-interval-ms", &read_interval_ms,
+               "each client's time from one read to the next (default 25)");
   if (absl::Status status = flags.Parse(args); !status.ok()) return status;
 
   const std::string dir = TempDir();
@@ -387,6 +472,27 @@ absl::Status Main(std::span<char* const> args) {
   if (real) {
     ServiceOverhead(dir, BuiltinStrategies(), "self-consistency n=8, 16 tokens, tiny model",
                     static_cast<int>(std::max<int64_t>(50, solves / 10)), request);
+  }
+
+  std::printf(
+      "reads beside writes (%lld clients, each reading a stopped experiment of %d runs every %lld "
+      "ms: its cells, then 50 runs with details; meanwhile %d runs of another experiment "
+      "recorded in batches of %lld; each setting twice, alternating):\n",
+      static_cast<long long>(read_threads), r, static_cast<long long>(read_interval_ms), 5 * r,
+      static_cast<long long>(batch));
+  std::printf("  %-44s %15s %8s %9s %9s\n", "", "runs/s written", "reads", "p50 ms", "p95 ms");
+  for (int round = 0; round < 2; ++round) {
+    for (int connections : {0, ExperimentStore::kReaders}) {
+      const Contention c =
+          ReadsBesideWrites(absl::StrCat(dir, "/reads_", round, "_", connections, ".db"),
+                            connections, static_cast<int>(read_threads),
+                            absl::Milliseconds(read_interval_ms), r, k, b, static_cast<int>(batch));
+      const std::string label = connections == 0
+                                    ? "one connection, reads take turns (baseline)"
+                                    : absl::StrCat(connections, " read connections (the store)");
+      std::printf("  %-44s %15.0f %8lld %9.2f %9.2f\n", label.c_str(), c.runs_per_second,
+                  static_cast<long long>(c.reads), c.read_p50_ms, c.read_p95_ms);
+    }
   }
   std::filesystem::remove_all(dir);
   return absl::OkStatus();

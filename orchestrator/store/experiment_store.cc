@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -148,7 +149,8 @@ absl::StatusOr<int64_t> InspectExisting(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std::string& path,
+                                                                       int readers) {
   // An existing file is looked at first: opening it for writing switches it to write-ahead
   // logging, which another program's database must not see.
   std::error_code error;
@@ -158,7 +160,16 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(const std
   PONDER_ASSIGN_OR_RETURN(sqlite::Database db, sqlite::Database::Open(path));
   PONDER_RETURN_IF_ERROR(Migrate(db, ExperimentStoreMigrations()));
   PONDER_RETURN_IF_ERROR(MarkExperimentDatabase(db));
-  return FromDatabase(std::move(db));
+  std::vector<sqlite::Database> reader_connections;
+  if (path != ":memory:" && !path.empty()) {
+    // Query-only: a read cannot write by mistake, and the last connection to close still tidies
+    // the write-ahead log away (Access::kQueryOnly).
+    for (int i = 0; i < readers; ++i) {
+      PONDER_ASSIGN_OR_RETURN(reader_connections.emplace_back(),
+                              sqlite::Database::Open(path, sqlite::Database::Access::kQueryOnly));
+    }
+  }
+  return FromDatabase(std::move(db), std::move(reader_connections));
 }
 
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading(
@@ -176,15 +187,53 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::OpenForReading
     return absl::NotFoundError(
         absl::StrCat("the database '", path, "' has no experiments (it is empty)"));
   }
-  return FromDatabase(std::move(db));
+  return FromDatabase(std::move(db), {});
 }
 
 absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::FromDatabase(
-    sqlite::Database db) {
+    sqlite::Database db, std::vector<sqlite::Database> readers) {
   std::unique_ptr<ExperimentStore> store(new ExperimentStore(std::move(db)));
-  absl::MutexLock lock(&store->mu_);
-  PONDER_RETURN_IF_ERROR(store->PrepareStatements());
+  {
+    absl::MutexLock lock(&store->mu_);
+    PONDER_RETURN_IF_ERROR(store->PrepareStatements());
+  }
+  absl::MutexLock lock(&store->readers_mu_);
+  for (sqlite::Database& reader : readers) {
+    store->readers_.push_back(std::make_unique<Reader>(Reader{std::move(reader)}));
+    store->free_readers_.push_back(store->readers_.back().get());
+  }
   return store;
+}
+
+template <typename Read>
+auto ExperimentStore::WithReader(Read read) -> decltype(read(std::declval<sqlite::Database&>())) {
+  if (readers_.empty()) {
+    absl::MutexLock lock(&mu_);
+    return read(db_);
+  }
+  Reader* reader = nullptr;
+  {
+    absl::MutexLock lock(&readers_mu_);
+    readers_mu_.Await(absl::Condition(
+        +[](std::vector<Reader*>* free) { return !free->empty(); }, &free_readers_));
+    reader = free_readers_.back();
+    free_readers_.pop_back();
+  }
+  auto result = read(reader->db);
+  absl::MutexLock lock(&readers_mu_);
+  free_readers_.push_back(reader);
+  return result;
+}
+
+void ExperimentStore::CountWrite(int64_t experiment_id) {
+  absl::MutexLock lock(&writes_mu_);
+  ++write_counts_[experiment_id];
+}
+
+uint64_t ExperimentStore::WriteCount(int64_t experiment_id) const {
+  absl::MutexLock lock(&writes_mu_);
+  auto it = write_counts_.find(experiment_id);
+  return it == write_counts_.end() ? 0 : it->second;
 }
 
 absl::Status ExperimentStore::PrepareStatements() {
@@ -243,6 +292,7 @@ absl::StatusOr<int64_t> ExperimentStore::CreateExperiment(const NewExperiment& e
     PONDER_RETURN_IF_ERROR(problem.Run());
   }
   PONDER_RETURN_IF_ERROR(transaction.Commit());
+  CountWrite(id);
   return id;
 }
 
@@ -261,6 +311,9 @@ absl::Status ExperimentStore::SetStatus(int64_t experiment_id, v1::ExperimentSta
                                  ? std::optional<std::string>(FormatStoreTime(*finish_time))
                                  : std::nullopt);
   update.BindInt(5, resumed ? 1 : 0);
+  // Counted whatever the outcome: a failed write changes nothing, and a count too many only
+  // costs a caller one more read.
+  absl::Cleanup count = [this, experiment_id] { CountWrite(experiment_id); };
   PONDER_RETURN_IF_ERROR(update.Run());
   PONDER_ASSIGN_OR_RETURN(int64_t changed, db_.QueryInt("SELECT changes()"));
   if (changed == 0) return absl::NotFoundError(absl::StrCat("no experiment ", experiment_id));
@@ -269,6 +322,9 @@ absl::Status ExperimentStore::SetStatus(int64_t experiment_id, v1::ExperimentSta
 
 absl::Status ExperimentStore::InsertRuns(std::span<const RunRecord> runs) {
   if (runs.empty()) return absl::OkStatus();
+  absl::Cleanup count = [this, runs] {
+    for (const RunRecord& run : runs) CountWrite(run.experiment_id);
+  };
   absl::MutexLock lock(&mu_);
   PONDER_ASSIGN_OR_RETURN(sqlite::Transaction transaction, sqlite::Transaction::Begin(db_));
   for (const RunRecord& run : runs) {
@@ -372,11 +428,13 @@ absl::Status ExperimentStore::InsertRun(const RunRecord& run) {
   return absl::OkStatus();
 }
 
-absl::Status ExperimentStore::AddCounts(v1::Experiment& experiment) {
+namespace {
+
+absl::Status AddCounts(sqlite::Database& db, v1::Experiment& experiment) {
   PONDER_ASSIGN_OR_RETURN(sqlite::Statement counts,
-                          db_.Prepare("SELECT count(*), coalesce(sum(status = 'failed'), 0), "
-                                      "(SELECT count(*) FROM problems WHERE experiment_id = ?1) "
-                                      "FROM runs WHERE experiment_id = ?1"));
+                          db.Prepare("SELECT count(*), coalesce(sum(status = 'failed'), 0), "
+                                     "(SELECT count(*) FROM problems WHERE experiment_id = ?1) "
+                                     "FROM runs WHERE experiment_id = ?1"));
   counts.BindInt(1, experiment.id());
   PONDER_ASSIGN_OR_RETURN(bool row, counts.Step());
   if (row) {
@@ -387,14 +445,14 @@ absl::Status ExperimentStore::AddCounts(v1::Experiment& experiment) {
   return absl::OkStatus();
 }
 
-absl::Status ExperimentStore::AddCells(v1::Experiment& experiment) {
+absl::Status AddCells(sqlite::Database& db, v1::Experiment& experiment) {
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement cells,
-      db_.Prepare("SELECT strategy, budget_n, count(*), count(correct), "
-                  "coalesce(sum(correct), 0), avg(generated_tokens), avg(wall_seconds) "
-                  "FROM runs WHERE experiment_id = ?1 "
-                  "GROUP BY strategy_index, strategy, budget_index, budget_n "
-                  "ORDER BY strategy_index, budget_index"));
+      db.Prepare("SELECT strategy, budget_n, count(*), count(correct), "
+                 "coalesce(sum(correct), 0), avg(generated_tokens), avg(wall_seconds) "
+                 "FROM runs WHERE experiment_id = ?1 "
+                 "GROUP BY strategy_index, strategy, budget_index, budget_n "
+                 "ORDER BY strategy_index, budget_index"));
   cells.BindInt(1, experiment.id());
   while (true) {
     PONDER_ASSIGN_OR_RETURN(bool row, cells.Step());
@@ -414,203 +472,13 @@ absl::Status ExperimentStore::AddCells(v1::Experiment& experiment) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Experiment> ExperimentStore::GetExperiment(int64_t experiment_id,
-                                                              bool with_cells) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
-                          db_.Prepare(absl::StrCat(kSelectExperiment, "WHERE id = ?1")));
-  select.BindInt(1, experiment_id);
-  PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-  if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", experiment_id));
-  PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, ReadExperimentRow(select));
-  PONDER_RETURN_IF_ERROR(AddCounts(experiment));
-  if (with_cells) PONDER_RETURN_IF_ERROR(AddCells(experiment));
-  return experiment;
-}
-
-absl::StatusOr<std::vector<v1::Experiment>> ExperimentStore::ListExperiments(int64_t before_id,
-                                                                             int limit) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(
-      sqlite::Statement select,
-      db_.Prepare(
-          absl::StrCat(kSelectExperiment, "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2")));
-  select.BindInt(1, before_id);
-  select.BindInt(2, limit);
-  std::vector<v1::Experiment> experiments;
-  while (true) {
-    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, ReadExperimentRow(select));
-    PONDER_RETURN_IF_ERROR(AddCounts(experiment));
-    experiments.push_back(std::move(experiment));
-  }
-  return experiments;
-}
-
-absl::StatusOr<std::vector<int64_t>> ExperimentStore::ExperimentsWithStatus(
-    v1::ExperimentStatus status) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
-                          db_.Prepare("SELECT id FROM experiments WHERE status = ?1 ORDER BY id"));
-  select.BindText(1, ExperimentStatusName(status));
-  std::vector<int64_t> ids;
-  while (true) {
-    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    ids.push_back(select.ColumnInt(0));
-  }
-  return ids;
-}
-
-absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t experiment_id) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(
-      sqlite::Statement select,
-      db_.Prepare("SELECT source_id, text, reference_answer, answer_format, code_tests, "
-                  "example_tests FROM problems WHERE experiment_id = ?1 ORDER BY problem_index"));
-  select.BindInt(1, experiment_id);
-  std::vector<v1::Problem> problems;
-  while (true) {
-    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    v1::Problem& problem = problems.emplace_back();
-    problem.set_id(select.ColumnText(0));
-    problem.set_text(select.ColumnText(1));
-    if (!select.ColumnIsNull(2)) problem.set_reference_answer(select.ColumnText(2));
-    const std::string format = select.ColumnText(3);
-    problem.set_answer_format(format == "gsm8k"  ? v1::ANSWER_FORMAT_GSM8K
-                              : format == "code" ? v1::ANSWER_FORMAT_CODE
-                                                 : v1::ANSWER_FORMAT_MATH);
-    // mutable_* sets a field, so only for a column that holds one.
-    auto read_tests = [&](int column, std::string_view name,
-                          v1::CodeTests* (v1::Problem::*field)()) -> absl::Status {
-      if (select.ColumnIsNull(column)) return absl::OkStatus();
-      return FromJson(select.ColumnText(column), *(problem.*field)(),
-                      absl::StrCat("problems.", AsAbsl(name), " of problem ", problems.size() - 1,
-                                   " of experiment ", experiment_id));
-    };
-    PONDER_RETURN_IF_ERROR(read_tests(4, "code_tests", &v1::Problem::mutable_code_tests));
-    PONDER_RETURN_IF_ERROR(read_tests(5, "example_tests", &v1::Problem::mutable_example_tests));
-  }
-  return problems;
-}
-
-absl::StatusOr<ExperimentModels> ExperimentStore::GetExperimentModels(int64_t experiment_id) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
-                          db_.Prepare("SELECT model, model_fingerprint, reward_models_json "
-                                      "FROM experiments WHERE id = ?1"));
-  select.BindInt(1, experiment_id);
-  PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-  if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", experiment_id));
-  ExperimentModels models;
-  models.policy = {select.ColumnText(0), select.ColumnText(1)};
-  const nlohmann::json reward_models =
-      nlohmann::json::parse(select.ColumnText(2), nullptr, /*allow_exceptions=*/false);
-  if (!reward_models.is_object()) {
-    return absl::DataLossError(absl::StrCat("experiments.reward_models_json of experiment ",
-                                            experiment_id, " is not a JSON object"));
-  }
-  for (const auto& [name, identity] : reward_models.items()) {
-    auto text = [&identity](const char* key) {
-      auto it = identity.find(key);
-      return it != identity.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
-    models.reward_models[name] = {text("path"), text("fingerprint")};
-  }
-  return models;
-}
-
-absl::StatusOr<std::vector<RunKey>> ExperimentStore::RecordedRunKeys(int64_t experiment_id) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(
-      sqlite::Statement select,
-      db_.Prepare("SELECT p.problem_index, r.strategy_index, r.budget_index, r.seed_index "
-                  "FROM runs r JOIN problems p ON p.id = r.problem_id "
-                  "WHERE r.experiment_id = ?1 "
-                  "ORDER BY p.problem_index, r.strategy_index, r.budget_index, r.seed_index"));
-  select.BindInt(1, experiment_id);
-  std::vector<RunKey> keys;
-  while (true) {
-    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    keys.push_back(
-        {static_cast<int32_t>(select.ColumnInt(0)), static_cast<int32_t>(select.ColumnInt(1)),
-         static_cast<int32_t>(select.ColumnInt(2)), static_cast<int32_t>(select.ColumnInt(3))});
-  }
-  return keys;
-}
-
-absl::StatusOr<std::vector<v1::RunResult>> ExperimentStore::ListRuns(int64_t experiment_id,
-                                                                     int64_t after_run_id,
-                                                                     int limit, bool details) {
-  absl::MutexLock lock(&mu_);
-  PONDER_ASSIGN_OR_RETURN(
-      sqlite::Statement select,
-      db_.Prepare("SELECT r.id, p.problem_index, p.source_id, r.strategy, r.budget_n, "
-                  "r.budget_max_generated_tokens, r.seed, r.status, r.error, r.answer, "
-                  "r.correct, r.prompt_tokens_requested, r.prompt_tokens_computed, "
-                  "r.generated_tokens, r.verifier_tokens, r.engine_calls, "
-                  "r.full_generation_equivalents, r.wall_seconds, r.diagnostics_json, "
-                  "r.finished_at FROM runs r JOIN problems p ON p.id = r.problem_id "
-                  "WHERE r.experiment_id = ?1 AND r.id > ?2 ORDER BY r.id LIMIT ?3"));
-  select.BindInt(1, experiment_id);
-  select.BindInt(2, after_run_id);
-  select.BindInt(3, limit);
-  std::vector<v1::RunResult> runs;
-  while (true) {
-    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
-    if (!row) break;
-    v1::RunResult& run = runs.emplace_back();
-    run.set_run_id(select.ColumnInt(0));
-    run.set_experiment_id(experiment_id);
-    run.set_problem_index(static_cast<int32_t>(select.ColumnInt(1)));
-    run.set_problem_id(select.ColumnText(2));
-    run.set_strategy(select.ColumnText(3));
-    run.mutable_budget()->set_n(static_cast<int32_t>(select.ColumnInt(4)));
-    run.mutable_budget()->set_max_generated_tokens(select.ColumnInt(5));
-    run.set_seed(static_cast<uint64_t>(select.ColumnInt(6)));
-    run.set_status(select.ColumnText(7) == "succeeded" ? v1::RUN_STATUS_SUCCEEDED
-                                                       : v1::RUN_STATUS_FAILED);
-    run.set_error(select.ColumnText(8));
-    v1::SolveResult& result = *run.mutable_result();
-    result.set_selected_candidate(-1);
-    if (!select.ColumnIsNull(9)) {
-      run.set_answer(select.ColumnText(9));
-      result.set_answer(select.ColumnText(9));
-    }
-    if (!select.ColumnIsNull(10)) run.set_correct(select.ColumnInt(10) != 0);
-    v1::Usage& usage = *run.mutable_usage();
-    usage.set_prompt_tokens_requested(select.ColumnInt(11));
-    usage.set_prompt_tokens_computed(select.ColumnInt(12));
-    usage.set_generated_tokens(select.ColumnInt(13));
-    usage.set_verifier_tokens(select.ColumnInt(14));
-    usage.set_engine_calls(static_cast<int32_t>(select.ColumnInt(15)));
-    usage.set_full_generation_equivalents(select.ColumnDouble(16));
-    usage.set_wall_seconds(select.ColumnDouble(17));
-    *result.mutable_usage() = usage;
-    nlohmann::json diagnostics = nlohmann::json::parse(select.ColumnText(18), nullptr, false);
-    if (diagnostics.is_object()) {
-      for (const auto& [name, value] : diagnostics.items()) {
-        if (value.is_number()) (*result.mutable_diagnostics())[name] = value.get<double>();
-      }
-    }
-    SetTimestamp(select.ColumnText(19), *run.mutable_finish_time());
-  }
-  if (details) {
-    for (v1::RunResult& run : runs) PONDER_RETURN_IF_ERROR(AddDetails(run));
-  }
-  return runs;
-}
-
-absl::Status ExperimentStore::AddDetails(v1::RunResult& run) {
+absl::Status AddDetails(sqlite::Database& db, v1::RunResult& run) {
   v1::SolveResult& result = *run.mutable_result();
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement candidates,
-      db_.Prepare("SELECT text, answer, answer_class, num_tokens, cumulative_logprob, "
-                  "mean_logprob, score, step_scores_json, selected, pruned, finish_reason "
-                  "FROM candidates WHERE run_id = ?1 ORDER BY candidate_index"));
+      db.Prepare("SELECT text, answer, answer_class, num_tokens, cumulative_logprob, "
+                 "mean_logprob, score, step_scores_json, selected, pruned, finish_reason "
+                 "FROM candidates WHERE run_id = ?1 ORDER BY candidate_index"));
   candidates.BindInt(1, run.run_id());
   while (true) {
     PONDER_ASSIGN_OR_RETURN(bool row, candidates.Step());
@@ -637,9 +505,9 @@ absl::Status ExperimentStore::AddDetails(v1::RunResult& run) {
   }
   PONDER_ASSIGN_OR_RETURN(
       sqlite::Statement steps,
-      db_.Prepare("SELECT iteration, node, parent, gibbs_iteration, text, num_tokens, reward, "
-                  "weight, finished, kept, copies FROM steps WHERE run_id = ?1 "
-                  "ORDER BY step_index"));
+      db.Prepare("SELECT iteration, node, parent, gibbs_iteration, text, num_tokens, reward, "
+                 "weight, finished, kept, copies FROM steps WHERE run_id = ?1 "
+                 "ORDER BY step_index"));
   steps.BindInt(1, run.run_id());
   while (true) {
     PONDER_ASSIGN_OR_RETURN(bool row, steps.Step());
@@ -658,6 +526,205 @@ absl::Status ExperimentStore::AddDetails(v1::RunResult& run) {
     step.set_copies(static_cast<int32_t>(steps.ColumnInt(10)));
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Experiment> ExperimentStore::GetExperiment(int64_t experiment_id,
+                                                              bool with_cells) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<v1::Experiment> {
+    PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
+                            db.Prepare(absl::StrCat(kSelectExperiment, "WHERE id = ?1")));
+    select.BindInt(1, experiment_id);
+    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", experiment_id));
+    PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, ReadExperimentRow(select));
+    PONDER_RETURN_IF_ERROR(AddCounts(db, experiment));
+    if (with_cells) PONDER_RETURN_IF_ERROR(AddCells(db, experiment));
+    return experiment;
+  });
+}
+
+absl::StatusOr<std::vector<v1::Experiment>> ExperimentStore::ListExperiments(int64_t before_id,
+                                                                             int limit) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<std::vector<v1::Experiment>> {
+    PONDER_ASSIGN_OR_RETURN(
+        sqlite::Statement select,
+        db.Prepare(
+            absl::StrCat(kSelectExperiment, "WHERE ?1 = 0 OR id < ?1 ORDER BY id DESC LIMIT ?2")));
+    select.BindInt(1, before_id);
+    select.BindInt(2, limit);
+    std::vector<v1::Experiment> experiments;
+    while (true) {
+      PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, ReadExperimentRow(select));
+      PONDER_RETURN_IF_ERROR(AddCounts(db, experiment));
+      experiments.push_back(std::move(experiment));
+    }
+    return experiments;
+  });
+}
+
+absl::StatusOr<std::vector<int64_t>> ExperimentStore::ExperimentsWithStatus(
+    v1::ExperimentStatus status) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<std::vector<int64_t>> {
+    PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
+                            db.Prepare("SELECT id FROM experiments WHERE status = ?1 ORDER BY id"));
+    select.BindText(1, ExperimentStatusName(status));
+    std::vector<int64_t> ids;
+    while (true) {
+      PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      ids.push_back(select.ColumnInt(0));
+    }
+    return ids;
+  });
+}
+
+absl::StatusOr<std::vector<v1::Problem>> ExperimentStore::LoadProblems(int64_t experiment_id) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<std::vector<v1::Problem>> {
+    PONDER_ASSIGN_OR_RETURN(
+        sqlite::Statement select,
+        db.Prepare("SELECT source_id, text, reference_answer, answer_format, code_tests, "
+                   "example_tests FROM problems WHERE experiment_id = ?1 ORDER BY problem_index"));
+    select.BindInt(1, experiment_id);
+    std::vector<v1::Problem> problems;
+    while (true) {
+      PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      v1::Problem& problem = problems.emplace_back();
+      problem.set_id(select.ColumnText(0));
+      problem.set_text(select.ColumnText(1));
+      if (!select.ColumnIsNull(2)) problem.set_reference_answer(select.ColumnText(2));
+      const std::string format = select.ColumnText(3);
+      problem.set_answer_format(format == "gsm8k"  ? v1::ANSWER_FORMAT_GSM8K
+                                : format == "code" ? v1::ANSWER_FORMAT_CODE
+                                                   : v1::ANSWER_FORMAT_MATH);
+      // mutable_* sets a field, so only for a column that holds one.
+      auto read_tests = [&](int column, std::string_view name,
+                            v1::CodeTests* (v1::Problem::*field)()) -> absl::Status {
+        if (select.ColumnIsNull(column)) return absl::OkStatus();
+        return FromJson(select.ColumnText(column), *(problem.*field)(),
+                        absl::StrCat("problems.", AsAbsl(name), " of problem ", problems.size() - 1,
+                                     " of experiment ", experiment_id));
+      };
+      PONDER_RETURN_IF_ERROR(read_tests(4, "code_tests", &v1::Problem::mutable_code_tests));
+      PONDER_RETURN_IF_ERROR(read_tests(5, "example_tests", &v1::Problem::mutable_example_tests));
+    }
+    return problems;
+  });
+}
+
+absl::StatusOr<ExperimentModels> ExperimentStore::GetExperimentModels(int64_t experiment_id) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<ExperimentModels> {
+    PONDER_ASSIGN_OR_RETURN(sqlite::Statement select,
+                            db.Prepare("SELECT model, model_fingerprint, reward_models_json "
+                                       "FROM experiments WHERE id = ?1"));
+    select.BindInt(1, experiment_id);
+    PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("no experiment ", experiment_id));
+    ExperimentModels models;
+    models.policy = {select.ColumnText(0), select.ColumnText(1)};
+    const nlohmann::json reward_models =
+        nlohmann::json::parse(select.ColumnText(2), nullptr, /*allow_exceptions=*/false);
+    if (!reward_models.is_object()) {
+      return absl::DataLossError(absl::StrCat("experiments.reward_models_json of experiment ",
+                                              experiment_id, " is not a JSON object"));
+    }
+    for (const auto& [name, identity] : reward_models.items()) {
+      auto text = [&identity](const char* key) {
+        auto it = identity.find(key);
+        return it != identity.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      models.reward_models[name] = {text("path"), text("fingerprint")};
+    }
+    return models;
+  });
+}
+
+absl::StatusOr<std::vector<RunKey>> ExperimentStore::RecordedRunKeys(int64_t experiment_id) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<std::vector<RunKey>> {
+    PONDER_ASSIGN_OR_RETURN(
+        sqlite::Statement select,
+        db.Prepare("SELECT p.problem_index, r.strategy_index, r.budget_index, r.seed_index "
+                   "FROM runs r JOIN problems p ON p.id = r.problem_id "
+                   "WHERE r.experiment_id = ?1 "
+                   "ORDER BY p.problem_index, r.strategy_index, r.budget_index, r.seed_index"));
+    select.BindInt(1, experiment_id);
+    std::vector<RunKey> keys;
+    while (true) {
+      PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      keys.push_back(
+          {static_cast<int32_t>(select.ColumnInt(0)), static_cast<int32_t>(select.ColumnInt(1)),
+           static_cast<int32_t>(select.ColumnInt(2)), static_cast<int32_t>(select.ColumnInt(3))});
+    }
+    return keys;
+  });
+}
+
+absl::StatusOr<std::vector<v1::RunResult>> ExperimentStore::ListRuns(int64_t experiment_id,
+                                                                     int64_t after_run_id,
+                                                                     int limit, bool details) {
+  return WithReader([&](sqlite::Database& db) -> absl::StatusOr<std::vector<v1::RunResult>> {
+    PONDER_ASSIGN_OR_RETURN(
+        sqlite::Statement select,
+        db.Prepare("SELECT r.id, p.problem_index, p.source_id, r.strategy, r.budget_n, "
+                   "r.budget_max_generated_tokens, r.seed, r.status, r.error, r.answer, "
+                   "r.correct, r.prompt_tokens_requested, r.prompt_tokens_computed, "
+                   "r.generated_tokens, r.verifier_tokens, r.engine_calls, "
+                   "r.full_generation_equivalents, r.wall_seconds, r.diagnostics_json, "
+                   "r.finished_at FROM runs r JOIN problems p ON p.id = r.problem_id "
+                   "WHERE r.experiment_id = ?1 AND r.id > ?2 ORDER BY r.id LIMIT ?3"));
+    select.BindInt(1, experiment_id);
+    select.BindInt(2, after_run_id);
+    select.BindInt(3, limit);
+    std::vector<v1::RunResult> runs;
+    while (true) {
+      PONDER_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      v1::RunResult& run = runs.emplace_back();
+      run.set_run_id(select.ColumnInt(0));
+      run.set_experiment_id(experiment_id);
+      run.set_problem_index(static_cast<int32_t>(select.ColumnInt(1)));
+      run.set_problem_id(select.ColumnText(2));
+      run.set_strategy(select.ColumnText(3));
+      run.mutable_budget()->set_n(static_cast<int32_t>(select.ColumnInt(4)));
+      run.mutable_budget()->set_max_generated_tokens(select.ColumnInt(5));
+      run.set_seed(static_cast<uint64_t>(select.ColumnInt(6)));
+      run.set_status(select.ColumnText(7) == "succeeded" ? v1::RUN_STATUS_SUCCEEDED
+                                                         : v1::RUN_STATUS_FAILED);
+      run.set_error(select.ColumnText(8));
+      v1::SolveResult& result = *run.mutable_result();
+      result.set_selected_candidate(-1);
+      if (!select.ColumnIsNull(9)) {
+        run.set_answer(select.ColumnText(9));
+        result.set_answer(select.ColumnText(9));
+      }
+      if (!select.ColumnIsNull(10)) run.set_correct(select.ColumnInt(10) != 0);
+      v1::Usage& usage = *run.mutable_usage();
+      usage.set_prompt_tokens_requested(select.ColumnInt(11));
+      usage.set_prompt_tokens_computed(select.ColumnInt(12));
+      usage.set_generated_tokens(select.ColumnInt(13));
+      usage.set_verifier_tokens(select.ColumnInt(14));
+      usage.set_engine_calls(static_cast<int32_t>(select.ColumnInt(15)));
+      usage.set_full_generation_equivalents(select.ColumnDouble(16));
+      usage.set_wall_seconds(select.ColumnDouble(17));
+      *result.mutable_usage() = usage;
+      nlohmann::json diagnostics = nlohmann::json::parse(select.ColumnText(18), nullptr, false);
+      if (diagnostics.is_object()) {
+        for (const auto& [name, value] : diagnostics.items()) {
+          if (value.is_number()) (*result.mutable_diagnostics())[name] = value.get<double>();
+        }
+      }
+      SetTimestamp(select.ColumnText(19), *run.mutable_finish_time());
+    }
+    if (details) {
+      for (v1::RunResult& run : runs) PONDER_RETURN_IF_ERROR(AddDetails(db, run));
+    }
+    return runs;
+  });
 }
 
 }  // namespace ponder::orchestrator

@@ -7,8 +7,14 @@
 //    seed), so recording it again fails instead of duplicating it. RecordedRunKeys tells a
 //    resumed experiment exactly which runs are missing.
 //  - InsertRuns writes a batch in one transaction with prepared statements (group commit).
-//  - Thread-safe: one connection behind a mutex. Other processes (the sqlite3 shell) may read
-//    the file at any time; write-ahead logging keeps them from blocking the server.
+//  - Thread-safe. Writes take turns on one connection; reads of a store opened by Open go to a
+//    few connections of their own (kReaders), so a client's long read neither waits for the
+//    writer nor holds it up (write-ahead logging: a read sees what was committed when it began),
+//    and reads run beside each other. Other processes (the sqlite3 shell) may read the file at
+//    any time, for the same reason.
+//  - WriteCount(id) changes with every write this store makes to an experiment, so that a caller
+//    may keep what it derived from a stopped experiment until the experiment changes (the server
+//    is the file's only writer while it holds the database lock).
 #ifndef PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_
 #define PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_
 
@@ -22,6 +28,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -81,9 +88,15 @@ struct NewExperiment {
 
 class ExperimentStore {
  public:
+  // Connections for reads beside the writer's (a store opened by Open on a file).
+  static constexpr int kReaders = 4;
+
   // Opens or creates the database and migrates it to the current schema. FailedPrecondition,
   // with the file untouched, when it is not an experiment database (ExperimentSchemaVersion).
-  static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(const std::string& path);
+  // `readers` connections serve reads (0: reads take turns with writes on the writer's; for
+  // store_bench's baseline).
+  static absl::StatusOr<std::unique_ptr<ExperimentStore>> Open(const std::string& path,
+                                                               int readers = kReaders);
   // Opens an existing experiment database for reading (`ponder query`, `ponder report`): nothing
   // in the file changes, not even its schema version. NotFound for an empty database.
   static absl::StatusOr<std::unique_ptr<ExperimentStore>> OpenForReading(const std::string& path);
@@ -119,16 +132,28 @@ class ExperimentStore {
   absl::StatusOr<std::vector<v1::RunResult>> ListRuns(int64_t experiment_id, int64_t after_run_id,
                                                       int limit, bool details);
 
+  // How many writes (CreateExperiment, SetStatus, InsertRuns) this store has made to the
+  // experiment since it was opened; read before a read, it tells whether the read may have
+  // missed a write since.
+  uint64_t WriteCount(int64_t experiment_id) const;
+
   const std::string& path() const { return path_; }
 
  private:
+  struct Reader {
+    sqlite::Database db;
+  };
+
   explicit ExperimentStore(sqlite::Database db);
-  static absl::StatusOr<std::unique_ptr<ExperimentStore>> FromDatabase(sqlite::Database db);
+  static absl::StatusOr<std::unique_ptr<ExperimentStore>> FromDatabase(
+      sqlite::Database db, std::vector<sqlite::Database> readers);
   absl::Status PrepareStatements() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status InsertRun(const RunRecord& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status AddCounts(v1::Experiment& experiment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status AddCells(v1::Experiment& experiment) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status AddDetails(v1::RunResult& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountWrite(int64_t experiment_id);
+  // Runs `read` on a free reader, waiting for one, or on the writer's connection when the store
+  // has no readers (":memory:", OpenForReading).
+  template <typename Read>
+  auto WithReader(Read read) -> decltype(read(std::declval<sqlite::Database&>()));
 
   const std::string path_;
   absl::Mutex mu_;
@@ -136,6 +161,13 @@ class ExperimentStore {
   sqlite::Statement insert_run_ ABSL_GUARDED_BY(mu_);
   sqlite::Statement insert_candidate_ ABSL_GUARDED_BY(mu_);
   sqlite::Statement insert_step_ ABSL_GUARDED_BY(mu_);
+
+  std::vector<std::unique_ptr<Reader>> readers_;  // fixed once the store is open
+  absl::Mutex readers_mu_;
+  std::vector<Reader*> free_readers_ ABSL_GUARDED_BY(readers_mu_);
+
+  mutable absl::Mutex writes_mu_;
+  absl::flat_hash_map<int64_t, uint64_t> write_counts_ ABSL_GUARDED_BY(writes_mu_);
 };
 
 // ISO-8601 UTC with milliseconds, as stored ("2025-01-31T12:00:00.000Z").

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 #include "base/mapped_file.h"
 #include "orchestrator/store/database_lock.h"
 #include "orchestrator/store/experiment_store.h"
@@ -29,6 +31,12 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::TempPath;
+
+// ExperimentStore::Open (with its default readers) and OpenForReading.
+using StoreOpen = absl::StatusOr<std::unique_ptr<ExperimentStore>> (*)(const std::string&);
+constexpr StoreOpen kBothOpens[] = {
+    [](const std::string& path) { return ExperimentStore::Open(path); },
+    &ExperimentStore::OpenForReading};
 
 sqlite::Database OpenDatabase(const std::string& path) {
   absl::StatusOr<sqlite::Database> db = sqlite::Database::Open(path);
@@ -289,7 +297,7 @@ TEST(SchemaTest, RefusesAFileNewerThanTheProgram) {
                                         "; PRAGMA user_version = 99"))
                     .ok());
   }
-  for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
+  for (auto open : kBothOpens) {
     auto store = open(path);
     ASSERT_FALSE(store.ok());
     EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
@@ -318,7 +326,7 @@ TEST(SchemaTest, AnotherProgramsDatabaseIsRefusedUntouched) {
   ASSERT_FALSE(std::filesystem::exists(in_wal + "-wal"));
   for (const std::string& path : {with_tables, with_id, in_wal}) {
     const std::string before = FileBytes(path);
-    for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
+    for (auto open : kBothOpens) {
       auto store = open(path);
       ASSERT_FALSE(store.ok()) << path;
       EXPECT_TRUE(absl::IsFailedPrecondition(store.status())) << store.status();
@@ -363,7 +371,7 @@ TEST(SchemaTest, AnotherProgramsTablesInItsWriteAheadLogAreSeen) {
   sqlite::Database other = OpenDatabase(path);  // WAL; its table stays in the log while open
   ASSERT_TRUE(other.Execute("CREATE TABLE accounts (x); INSERT INTO accounts VALUES (1)").ok());
   ASSERT_GT(std::filesystem::file_size(path + "-wal"), 0u);
-  for (auto open : {&ExperimentStore::Open, &ExperimentStore::OpenForReading}) {
+  for (auto open : kBothOpens) {
     auto store = open(path);
     ASSERT_FALSE(store.ok());
     EXPECT_THAT(std::string(store.status().message()), HasSubstr("(1 table, schema version 0"));
@@ -899,6 +907,55 @@ TEST_F(ExperimentStoreTest, StatusChangesAreRecorded) {
   EXPECT_THAT(*store_->ExperimentsWithStatus(v1::EXPERIMENT_STATUS_RUNNING), ElementsAre(*id));
   EXPECT_TRUE(absl::IsNotFound(
       store_->SetStatus(*id + 1, v1::EXPERIMENT_STATUS_FAILED, "x", std::nullopt)));
+}
+
+TEST_F(ExperimentStoreTest, WriteCountsChangeWithEachWriteToTheirExperiment) {
+  const int64_t first = *store_->CreateExperiment(MakeExperiment(1));
+  const int64_t second = *store_->CreateExperiment(MakeExperiment(1));
+  const uint64_t created = store_->WriteCount(first);
+  EXPECT_GT(created, 0u);
+  EXPECT_EQ(store_->WriteCount(second + 1), 0u);  // never written
+  ASSERT_TRUE(store_->SetStatus(first, v1::EXPERIMENT_STATUS_CANCELLED, "", absl::Now()).ok());
+  const uint64_t cancelled = store_->WriteCount(first);
+  EXPECT_GT(cancelled, created);
+  RunRecord run = MakeRun(first, {0, 0, 0, 0}, true);
+  ASSERT_TRUE(store_->InsertRuns({&run, 1}).ok());
+  EXPECT_GT(store_->WriteCount(first), cancelled);
+  EXPECT_EQ(store_->WriteCount(second), created);  // the other experiment's writes are its own
+  (void)store_->GetExperiment(first, true);
+  (void)store_->ListRuns(first, 0, 10, true);
+  EXPECT_EQ(store_->WriteCount(second), created);  // reads are not writes
+}
+
+// Reads have connections of their own: a client's read neither waits for the writer nor holds it
+// up. Here the writer is held inside a write (another connection's lock keeps its transaction
+// waiting, for up to the 5 s busy timeout, with the store's write lock taken); with one
+// connection for everything the read waited for it.
+TEST_F(ExperimentStoreTest, AReadDoesNotWaitForAWriteInProgress) {
+  const int64_t id = *store_->CreateExperiment(MakeExperiment(2));
+  RunRecord first = MakeRun(id, {0, 0, 0, 0}, true);
+  ASSERT_TRUE(store_->InsertRuns({&first, 1}).ok());
+  sqlite::Database other = OpenDatabase(path_);
+  ASSERT_TRUE(other.Execute("BEGIN IMMEDIATE").ok());
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    RunRecord second = MakeRun(id, {1, 0, 0, 0}, false);
+    EXPECT_TRUE(store_->InsertRuns({&second, 1}).ok());
+    written = true;
+  });
+  absl::SleepFor(absl::Milliseconds(200));  // the writer is in its busy wait by now
+  absl::StatusOr<v1::Experiment> read = store_->GetExperiment(id, /*with_cells=*/true);
+  absl::StatusOr<std::vector<v1::RunResult>> runs = store_->ListRuns(id, 0, 10, true);
+  const bool read_before_write = !written;
+  ASSERT_TRUE(other.Execute("COMMIT").ok());
+  writer.join();
+  EXPECT_TRUE(read_before_write);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->runs_recorded(), 1);  // what was committed when the read began
+  ASSERT_TRUE(runs.ok()) << runs.status();
+  EXPECT_EQ(runs->size(), 1u);
+  // And once the write has committed, the next read sees it.
+  EXPECT_EQ(store_->GetExperiment(id, false)->runs_recorded(), 2);
 }
 
 TEST_F(ExperimentStoreTest, CommonQueriesUseIndexes) {
