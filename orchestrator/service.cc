@@ -370,29 +370,33 @@ absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experimen
   // Before the read: a write after this count makes what is read now stale for the next call.
   const uint64_t writes = deps_.store->WriteCount(experiment_id);
   {
-    absl::MutexLock lock(&stopped_mu_);
-    auto it = stopped_.find(experiment_id);
-    if (it != stopped_.end() && it->second.writes == writes) return it->second.experiment;
+    absl::MutexLock lock(&states_mu_);
+    auto it = states_.find(experiment_id);
+    if (it != states_.end() && it->second.writes == writes) return it->second.experiment;
   }
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
                           deps_.store->GetExperiment(experiment_id, /*with_cells=*/true));
-  if (experiment.status() == v1::EXPERIMENT_STATUS_RUNNING) return experiment;
-  // The counts above answer the call; a failure here only leaves the metrics out.
-  absl::Status metrics = [&]() -> absl::Status {
-    PONDER_ASSIGN_OR_RETURN(auto db, results::ResultsDb::Open(deps_.store->path()));
-    return results::AddCellMetrics(*db, experiment);
-  }();
-  if (!metrics.ok()) {
-    PrintToStderr("ponderd",
-                  absl::StrCat("experiment ", experiment_id,
-                               ": its cells go without pass@n and rates: ", metrics.message()));
-    return experiment;  // not kept: the next call tries again
+  if (experiment.status() != v1::EXPERIMENT_STATUS_RUNNING) {
+    // The counts above answer the call; a failure here only leaves the metrics out.
+    absl::Status metrics = [&]() -> absl::Status {
+      PONDER_ASSIGN_OR_RETURN(auto db, results::ResultsDb::Open(deps_.store->path()));
+      return results::AddCellMetrics(*db, experiment);
+    }();
+    if (!metrics.ok()) {
+      PrintToStderr("ponderd",
+                    absl::StrCat("experiment ", experiment_id,
+                                 ": its cells go without pass@n and rates: ", metrics.message()));
+      return experiment;  // not kept: the next call tries again
+    }
   }
-  absl::MutexLock lock(&stopped_mu_);
-  if (stopped_.size() >= kMaxStoppedExperiments && !stopped_.contains(experiment_id)) {
-    stopped_.erase(stopped_.begin());
+  absl::MutexLock lock(&states_mu_);
+  auto it = states_.find(experiment_id);
+  if (it == states_.end()) {
+    if (states_.size() >= kMaxKeptStates) states_.erase(states_.begin());
+    states_.emplace(experiment_id, KeptState{writes, experiment});
+  } else if (it->second.writes <= writes) {  // a slower read of an older count keeps out
+    it->second = {writes, experiment};
   }
-  stopped_[experiment_id] = {writes, experiment};
   return experiment;
 }
 

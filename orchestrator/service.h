@@ -156,17 +156,17 @@ class PonderService final : public RawPonderService {
   absl::StatusOr<v1::Experiment> StoredExperiment(int64_t experiment_id) const;
 
   ServiceDependencies deps_;
-  // Stopped experiments as StoredExperiment last read them, each with the store's WriteCount
-  // from before that read, answered again while the count stays the same: the read of a stopped
-  // experiment of 61 500 runs took 0.46 s, and every watcher and GetExperiment call made it anew
-  // (QA of stop 34). Running experiments change with each run and are read each time.
-  struct StoppedExperiment {
+  // Experiments as StoredExperiment last read them, each with the store's WriteCount from before
+  // that read, answered again while the count stays the same. A stopped experiment is read once
+  // (one of 61 500 runs took 0.46 s, and every GetExperiment call and watcher read it anew: QA of
+  // stop 34); a running one once a change, however many watchers it has.
+  struct KeptState {
     uint64_t writes = 0;
     v1::Experiment experiment;
   };
-  static constexpr size_t kMaxStoppedExperiments = 64;
-  mutable absl::Mutex stopped_mu_;
-  mutable absl::flat_hash_map<int64_t, StoppedExperiment> stopped_ ABSL_GUARDED_BY(stopped_mu_);
+  static constexpr size_t kMaxKeptStates = 64;
+  mutable absl::Mutex states_mu_;
+  mutable absl::flat_hash_map<int64_t, KeptState> states_ ABSL_GUARDED_BY(states_mu_);
   std::atomic<int> watchers_{0};
   std::atomic<bool> stopping_{false};
   // The settings (ExperimentRunner::SettingsKey) of the StartExperiment{resume} calls between

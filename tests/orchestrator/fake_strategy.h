@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "orchestrator/strategy_factory.h"
 
@@ -28,6 +29,8 @@ struct FakeStrategyScript {
   int max_tokens = 4;           // per completion; 0: do not call the engine
   std::string fail_if_problem;  // a problem containing this text fails with INTERNAL
   bool needs_verifier = false;
+  // When set, each solve waits until it is notified (or the solve is stopped) before its steps.
+  const absl::Notification* hold = nullptr;
 };
 
 class FakeStrategies : public StrategyFactory {
@@ -107,6 +110,13 @@ class FakeStrategies : public StrategyFactory {
                                                        static_cast<int64_t>(c.tokens.size()));
         }
         result.mutable_usage()->set_engine_calls(1);
+      }
+      while (script.hold != nullptr &&
+             !script.hold->WaitForNotificationWithTimeout(absl::Milliseconds(2))) {
+        if (absl::Status s = stopped(); !s.ok()) {
+          factory_.stopped_.fetch_add(1);
+          return s;
+        }
       }
       for (int step = 0; step < script.steps; ++step) {
         const absl::Time until = absl::Now() + script.step_delay;
