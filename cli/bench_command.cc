@@ -269,7 +269,7 @@ absl::Status ApplySubset(const BenchFlags& f, orchestrator::ProblemSource& datas
   v1::DatasetSlice whole = spec.dataset();
   whole.set_offset(0);
   whole.set_limit(0);
-  absl::StatusOr<std::vector<v1::Problem>> problems = datasets.Load(whole);
+  absl::StatusOr<std::vector<v1::Problem>> problems = datasets.Load(whole, {});
   if (!problems.ok()) return problems.status();
   for (const std::string& id : ids) {
     auto it = std::find_if(problems->begin(), problems->end(),

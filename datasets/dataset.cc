@@ -251,7 +251,7 @@ absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
       const std::string id = absl::StrCat(AsAbsl(split), "/", subject.filename().string(), "/",
                                           file.filename().string());
       const int64_t position = index++;
-      absl::StatusOr<std::string> text = internal::ReadDatasetFile(path);
+      absl::StatusOr<std::string> text = internal::ReadDatasetFile(path, stop);
       if (!text.ok()) {
         log.Skip(path, 0, AsStd(text.status().message()));
         continue;
@@ -277,7 +277,7 @@ absl::Status ReadMathFolder(const fs::path& folder, std::string_view dataset,
 absl::Status ReadRecords(const DatasetSpec& spec, const std::string& path, std::string_view split,
                          std::vector<Problem>& problems, internal::SkipLog& log,
                          std::stop_token stop = {}) {
-  absl::StatusOr<std::string> text = internal::ReadDatasetFile(path);
+  absl::StatusOr<std::string> text = internal::ReadDatasetFile(path, stop);
   if (!text.ok()) return text.status();
   std::map<std::string, int64_t, std::less<>> first_line;  // id -> line it first appeared on
   auto visit = [&](const internal::JsonRecord& record) {

@@ -20,8 +20,19 @@ bool IsBlank(std::string_view line) {
   return line.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
-// Inflates one or more concatenated gzip members.
-absl::StatusOr<std::string> Gunzip(std::string_view bytes, std::string_view source) {
+bool StartsWithGzipMagic(std::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+         static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
+
+void DropByteOrderMark(std::string& text) {
+  if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+}
+
+// Inflates one or more concatenated gzip members; Cancelled (ReadingStopped) once `stop` is
+// requested, looked at first and then every megabyte of output.
+absl::StatusOr<std::string> Gunzip(std::string_view bytes, std::string_view source,
+                                   const std::stop_token& stop) {
   z_stream stream{};
   // 16 + MAX_WBITS: expect a gzip header and trailer (RFC 1952) rather than a zlib one.
   if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
@@ -32,7 +43,11 @@ absl::StatusOr<std::string> Gunzip(std::string_view bytes, std::string_view sour
   stream.avail_in = static_cast<uInt>(bytes.size());
   char buffer[1 << 16];
   absl::Status status;
-  while (true) {
+  for (int64_t chunk = 0;; ++chunk) {
+    if (chunk % 16 == 0 && stop.stop_requested()) {
+      status = ReadingStopped(source, 0);
+      break;
+    }
     stream.next_out = reinterpret_cast<Bytef*>(buffer);
     stream.avail_out = sizeof(buffer);
     int rc = inflate(&stream, Z_NO_FLUSH);
@@ -79,21 +94,23 @@ absl::StatusOr<std::string> Gunzip(std::string_view bytes, std::string_view sour
 
 absl::StatusOr<std::string> DecodeMaybeGzip(std::string_view bytes, std::string_view source) {
   std::string text;
-  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-      static_cast<unsigned char>(bytes[1]) == 0x8b) {
-    absl::StatusOr<std::string> inflated = Gunzip(bytes, source);
-    if (!inflated.ok()) return inflated.status();
-    text = std::move(*inflated);
+  if (StartsWithGzipMagic(bytes)) {
+    PONDER_ASSIGN_OR_RETURN(text, Gunzip(bytes, source, {}));
   } else {
     text.assign(bytes);
   }
-  if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  DropByteOrderMark(text);
   return text;
 }
 
-absl::StatusOr<std::string> ReadDatasetFile(const std::string& path) {
-  PONDER_ASSIGN_OR_RETURN(const std::string bytes, ReadFileToString(path));
-  return DecodeMaybeGzip(bytes, path);
+absl::StatusOr<std::string> ReadDatasetFile(const std::string& path, std::stop_token stop) {
+  PONDER_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  // DecodeMaybeGzip's work without its copy of a plain file.
+  if (StartsWithGzipMagic(text)) {
+    PONDER_ASSIGN_OR_RETURN(text, Gunzip(text, path, stop));
+  }
+  DropByteOrderMark(text);
+  return text;
 }
 
 void SkipLog::Skip(std::string_view source, int64_t line, std::string_view why) {

@@ -26,10 +26,14 @@ inline constexpr size_t kMaxDecodedBytes = size_t{1} << 30;
 // mark at the start is dropped. DataLoss naming `source` for a corrupt or truncated stream.
 absl::StatusOr<std::string> DecodeMaybeGzip(std::string_view bytes, std::string_view source);
 
-// Reads `path` whole (base's ReadFileToString) and decodes it with DecodeMaybeGzip.
+// Cancelled: reading `source` stopped at `line` (0: no line to name) because a stop was requested.
+absl::Status ReadingStopped(std::string_view source, int64_t line);
+
+// Reads `path` whole (base's ReadFileToString) and decodes it as DecodeMaybeGzip does.
 // NotFound/PermissionDenied name the path; a directory is InvalidArgument "<path> is a
-// directory, not a file".
-absl::StatusOr<std::string> ReadDatasetFile(const std::string& path);
+// directory, not a file". Once `stop` is requested, a gzip file's decoding ends Cancelled
+// (ReadingStopped): it is looked at before the first and after every megabyte of output.
+absl::StatusOr<std::string> ReadDatasetFile(const std::string& path, std::stop_token stop = {});
 
 // One JSON value from a file and where it starts.
 struct JsonRecord {
@@ -61,9 +65,6 @@ absl::Status ForEachJsonLine(std::string_view text, std::string_view source, Ski
 absl::Status ForEachJsonArrayElement(std::string_view text, std::string_view source, SkipLog& log,
                                      const std::function<void(const JsonRecord&)>& visit,
                                      std::stop_token stop = {});
-
-// Cancelled: reading `source` stopped at `line` (0: a file read whole, no line to name).
-absl::Status ReadingStopped(std::string_view source, int64_t line);
 
 // Parses one JSON document. The error message reads "column C: <reason>"; the 1-based line
 // of the error within `text` goes to *error_line when given.

@@ -349,7 +349,8 @@ absl::StatusOr<std::vector<v1::Problem>> ExperimentRunner::ProblemsOf(
     }
     return problems;
   }
-  absl::StatusOr<std::vector<v1::Problem>> loaded = datasets_.Load(spec.dataset());
+  absl::StatusOr<std::vector<v1::Problem>> loaded =
+      datasets_.Load(spec.dataset(), stop_loads_.get_token());
   if (!loaded.ok()) return Within("spec", loaded.status());
   if (loaded->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -614,7 +615,7 @@ absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
 
 void ExperimentRunner::Shutdown() {
   // Starts loading their problems end Unavailable rather than read a large file to its end.
-  datasets_.Stop();
+  stop_loads_.request_stop();
   std::vector<std::unique_ptr<Active>> finished;
   {
     absl::MutexLock lock(&mu_);

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,7 +86,7 @@ class ExperimentRunner {
   static std::string SettingsKey(const v1::ExperimentSpec& spec);
   // Stops every running experiment (status INTERRUPTED, their recorded runs flushed) and waits
   // for them. Later Start/Resume calls fail with Unavailable, and so do the dataset loads of
-  // starts in progress (ProblemSource::Stop).
+  // starts in progress (ProblemSource::Load's stop).
   void Shutdown();
 
   bool IsRunning(int64_t experiment_id);
@@ -136,6 +137,7 @@ class ExperimentRunner {
   ExperimentStore& store_;
   const SolvePipeline& pipeline_;
   ProblemSource& datasets_;
+  std::stop_source stop_loads_;  // requested by Shutdown; thread-safe
   const ExperimentRunnerOptions options_;
 
   absl::Mutex mu_;

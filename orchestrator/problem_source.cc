@@ -38,7 +38,8 @@ absl::Status DatasetRegistry::CheckName(const v1::DatasetSlice& slice) {
   return loaders_.contains(slice.name()) ? absl::OkStatus() : UnknownName(slice);
 }
 
-absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::DatasetSlice& slice) {
+absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::DatasetSlice& slice,
+                                                               std::stop_token stop) {
   Loader loader;
   {
     absl::MutexLock lock(&mu_);
@@ -50,9 +51,10 @@ absl::StatusOr<std::vector<v1::Problem>> DatasetRegistry::Load(const v1::Dataset
     return absl::UnavailableError(absl::StrCat("the server is shutting down: loading ",
                                                DescribeSlice(slice), " was stopped"));
   };
-  if (stop_.stop_requested()) return stopped();
-  absl::StatusOr<std::vector<v1::Problem>> rows = loader(SplitOf(slice), stop_.get_token());
-  if (stop_.stop_requested()) return stopped();
+  if (stop.stop_requested()) return stopped();
+  absl::StatusOr<std::vector<v1::Problem>> rows = loader(SplitOf(slice), stop);
+  // Only a load the stop ended: a loaded split, or one that failed on its own, is reported as is.
+  if (absl::IsCancelled(rows.status()) && stop.stop_requested()) return stopped();
   if (!rows.ok()) return rows.status();
   const int64_t size = static_cast<int64_t>(rows->size());
   if (slice.offset() > size || (slice.offset() == size && size > 0)) {

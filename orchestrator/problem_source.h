@@ -24,21 +24,20 @@ class ProblemSource {
   virtual ~ProblemSource() = default;
   // The problems of `slice`, in dataset order, each with an id unique in the dataset, its
   // reference answer and answer format. InvalidArgument naming the `dataset.*` field for an
-  // unknown dataset or split or a slice past the end.
-  virtual absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice) = 0;
+  // unknown dataset or split or a slice past the end. Once `stop` is requested (a stopping
+  // server) the load may end early: Unavailable.
+  virtual absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice,
+                                                        std::stop_token stop) = 0;
   // Whether `slice` names a dataset this source has, without loading it: Load's error for an
   // unknown one, else OK (the split and the bounds are checked by Load).
   virtual absl::Status CheckName(const v1::DatasetSlice& slice) { return absl::OkStatus(); }
-  // The server is stopping: loads in progress end soon (a large file is not read to its end)
-  // and later ones at once, both Unavailable.
-  virtual void Stop() {}
 };
 
 // Datasets by name. Each loader returns a whole split; the registry cuts the slice.
 class DatasetRegistry : public ProblemSource {
  public:
   // All rows of `split` ("test" when the slice names none). Errors name the file and line. Once
-  // `stop` is requested the loader may end early with any error (Load reports Unavailable).
+  // `stop` is requested the loader may end early with Cancelled (Load reports Unavailable).
   using Loader = std::function<absl::StatusOr<std::vector<v1::Problem>>(const std::string& split,
                                                                         std::stop_token stop)>;
 
@@ -46,16 +45,15 @@ class DatasetRegistry : public ProblemSource {
   void Register(std::string name, Loader loader);
   std::vector<std::string> names() const;
 
-  absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice) override;
+  absl::StatusOr<std::vector<v1::Problem>> Load(const v1::DatasetSlice& slice,
+                                                std::stop_token stop) override;
   absl::Status CheckName(const v1::DatasetSlice& slice) override;
-  void Stop() override { stop_.request_stop(); }
 
  private:
   absl::Status UnknownName(const v1::DatasetSlice& slice) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   std::map<std::string, Loader> loaders_ ABSL_GUARDED_BY(mu_);
-  std::stop_source stop_;  // thread-safe
 };
 
 // "gsm8k:test[10:20]" / "gsm8k:test[10:]": how the store's experiments.dataset describes a slice.

@@ -13,6 +13,8 @@ namespace ponder::datasets::internal {
 namespace {
 
 using ::ponder::datasets::testing::Gzip;
+using ::ponder::datasets::testing::TempFolder;
+using ::ponder::datasets::testing::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -63,6 +65,19 @@ TEST(ReadDatasetFile, MissingFileIsNotFoundNamingThePath) {
   ASSERT_FALSE(text.ok());
   EXPECT_EQ(text.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(text.status().message(), HasSubstr("/nonexistent/ponder/test.jsonl"));
+}
+
+// A stopping server does not wait for a large gzip file to be decoded.
+TEST(ReadDatasetFile, AGzipFileIsNotDecodedOnceAStopIsRequested) {
+  TempFolder folder;
+  const std::string path = folder / "test.jsonl.gz";
+  WriteFile(path, Gzip("{\"a\": 1}\n"));
+  std::stop_source stop;
+  ASSERT_TRUE(ReadDatasetFile(path, stop.get_token()).ok());
+  stop.request_stop();
+  absl::StatusOr<std::string> text = ReadDatasetFile(path, stop.get_token());
+  EXPECT_EQ(text.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(text.status().message(), HasSubstr("reading " + path + " stopped (asked to stop)"));
 }
 
 TEST(ReadDatasetFile, ADirectoryIsInvalidArgumentNamingThePath) {
