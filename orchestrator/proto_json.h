@@ -15,8 +15,9 @@ namespace ponder::orchestrator {
 // Compact JSON with the proto field names in lowerCamelCase (the mapping's default).
 std::string ToJson(const google::protobuf::Message& message);
 
-// Parses `json` into `message` (cleared first). Unknown fields are errors. InvalidArgument
-// naming `what` (e.g. "--strategy") and the parser's complaint.
+// Parses `json` into `message` (cleared first). Text that is not JSON (trailing commas
+// included) and unknown fields are errors. InvalidArgument naming `what` (e.g. "--strategy")
+// and, for a syntax error, its line and column.
 absl::Status FromJson(std::string_view json, google::protobuf::Message& message,
                       std::string_view what);
 

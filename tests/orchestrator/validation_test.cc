@@ -12,6 +12,7 @@
 #include "orchestrator/client.h"
 #include "orchestrator/grpc_status.h"
 #include "orchestrator/model_registry.h"
+#include "orchestrator/proto_json.h"
 #include "orchestrator/server.h"
 #include "tests/orchestrator/fake_strategy.h"
 #include "tests/orchestrator/test_util.h"
@@ -492,6 +493,22 @@ TEST(ClientTest, StrategyArgumentIsJsonOrAName) {
   auto bad_json = ParseStrategyArgument(R"({"noSuchField": 1})", "--strategy");
   EXPECT_TRUE(absl::IsInvalidArgument(bad_json.status()));
   EXPECT_THAT(std::string(bad_json.status().message()), StartsWith("--strategy"));
+}
+
+// Protobuf's JSON parser takes trailing commas, so a spec with one started an experiment, and its
+// syntax errors spread over lines with a caret that an error line cannot show (QA of stop 35).
+TEST(ClientTest, JsonWithATrailingCommaIsRefusedNamingLineAndColumn) {
+  auto trailing = ParseStrategyArgument(R"({"selfConsistency": {},})", "--strategy");
+  EXPECT_TRUE(absl::IsInvalidArgument(trailing.status()));
+  EXPECT_THAT(std::string(trailing.status().message()),
+              StartsWith("--strategy: not valid JSON (line 1, column 24:"));
+  v1::ExperimentSpec spec;
+  const absl::Status broken =
+      FromJson("{\"name\": \"x\",\n \"budgets\": [{\"n\": 1},]}", spec, "--spec spec.json");
+  EXPECT_TRUE(absl::IsInvalidArgument(broken));
+  EXPECT_THAT(std::string(broken.message()),
+              StartsWith("--spec spec.json: not valid JSON (line 2"));
+  EXPECT_EQ(std::string(broken.message()).find('\n'), std::string::npos);
 }
 
 TEST(ClientTest, AStatusWithoutAMessageGetsOneNamingItsCode) {
