@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -165,8 +166,7 @@ absl::Status FlagParser::Parse(std::span<char* const> args) {
     }
     Flag* flag = Find(name);
     if (flag == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", AsAbsl(name), "\n", Usage()));
+      return UsageError(absl::StrCat("unknown flag --", AsAbsl(name)));
     }
     if (flag->set && flag->refuse_repeats) {
       return absl::InvalidArgumentError(
@@ -184,6 +184,19 @@ absl::Status FlagParser::Parse(std::span<char* const> args) {
     if (absl::Status status = Assign(*flag, *value); !status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// The Status payload that carries a UsageError's usage text.
+constexpr char kUsagePayload[] = "type.ponder.dev/flags.usage";
+
+}  // namespace
+
+absl::Status FlagParser::UsageError(std::string_view message) const {
+  absl::Status status = absl::InvalidArgumentError(AsAbsl(message));
+  status.SetPayload(kUsagePayload, absl::Cord(Usage()));
+  return status;
 }
 
 std::string FlagParser::Usage() const {
@@ -235,6 +248,10 @@ int ExitCodeFor(std::string_view program, const absl::Status& status) {
     return 0;
   }
   PrintToStderr(program, AsStd(status.message()));
+  // The program's own text (flag names and help), not a quote of input: printed as it is.
+  if (auto usage = status.GetPayload(kUsagePayload); usage.has_value()) {
+    std::fputs(std::string(*usage).c_str(), stderr);
+  }
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 

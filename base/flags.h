@@ -48,6 +48,9 @@ class FlagParser {
   bool WasSet(std::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string Usage() const;
+  // InvalidArgument `message` with Usage() attached: ExitCodeFor prints the message on its line
+  // and the usage text after it as it is (a message is one line; the usage is several).
+  absl::Status UsageError(std::string_view message) const;
 
  private:
   enum class Kind { kString, kStringList, kInt64, kInt, kUint64, kDouble, kOptionalDouble, kBool };
@@ -90,8 +93,8 @@ void PrintToStderr(std::string_view program, std::string_view message);
 
 // Prints `status` the way Ponder's command-line programs do and returns the exit code for it:
 // --help (kCancelled from Parse) prints its usage text to stdout and gives 0; otherwise the
-// message goes to stderr as "<program>: <message>", and the code is 2 for argument errors
-// (kInvalidArgument) and 1 for everything else.
+// message goes to stderr as "<program>: <message>" (then the usage of a UsageError), and the code
+// is 2 for argument errors (kInvalidArgument) and 1 for everything else.
 int ExitCodeFor(std::string_view program, const absl::Status& status);
 
 }  // namespace ponder

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -29,20 +30,28 @@ bool IsGgufFile(const std::string& path) {
 // What may be replaced at --output without --force: nothing there yet; for a GGUF file, a
 // regular file (a rename would replace a symbolic link, a FIFO or a device with the file); for a
 // folder, an empty one or one holding only a previous conversion's files (anything else is
-// likely a Hugging Face folder whose files would be overwritten).
-absl::Status CheckOutput(const std::string& output, bool to_folder) {
+// likely a Hugging Face folder whose files would be overwritten). A GGUF file never replaces a
+// folder, --force or not.
+absl::Status CheckOutput(const std::string& output, bool to_folder, bool force) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status link = fs::symlink_status(output, ec);
   if (ec || !fs::exists(link)) return absl::OkStatus();
+  if (!to_folder && fs::is_directory(link)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--output ", output,
+                     ": is a folder, and a Hugging Face folder converts to one GGUF file; give the "
+                     "file's path (e.g. ",
+                     (fs::path(output) / "model.gguf").string(), ")"));
+  }
+  if (force) return absl::OkStatus();
   constexpr char kRemedy[] = "; give a new path, or --force to replace it";
   if (!to_folder) {
     if (fs::is_regular_file(link)) return absl::OkStatus();
     return absl::InvalidArgumentError(
         absl::StrCat("--output ", output, ": is ",
                      fs::is_symlink(link) ? "a symbolic link (the link itself would be replaced)"
-                     : fs::is_directory(link) ? "a folder (a GGUF input converts to a folder)"
-                                              : "not a regular file (a FIFO, socket or device)",
+                                          : "not a regular file (a FIFO, socket or device)",
                      kRemedy));
   }
   if (!fs::is_directory(output, ec)) return absl::OkStatus();  // convert names what it is
@@ -84,12 +93,10 @@ absl::Status Convert(std::span<char* const> args) {
                 "files always: they would override the converted template)");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (!flags.positional().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unexpected argument '", flags.positional()[0], "'\n", flags.Usage()));
+    return flags.UsageError(absl::StrCat("unexpected argument '", flags.positional()[0], "'"));
   }
   if (input.empty() || output.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--input and --output are required\n", flags.Usage()));
+    return flags.UsageError("--input and --output are required");
   }
   engine::ConvertOptions options;
   options.name = name;
@@ -105,10 +112,16 @@ absl::Status Convert(std::span<char* const> args) {
   std::error_code ec;
   absl::StatusOr<engine::ConvertReport> report;
   if (std::filesystem::is_directory(input, ec)) {
-    if (!force) PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/false));
+    PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/false, force));
     report = engine::ConvertHuggingFaceToGguf(input, output, options);
   } else if (IsGgufFile(input)) {
-    if (!force) PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/true));
+    PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/true, force));
+    if (absl::EndsWithIgnoreCase(output, ".gguf")) {
+      PrintToStderr("ponder convert",
+                    absl::StrCat("warning: --output ", output,
+                                 " ends in .gguf, but a GGUF input converts to a Hugging Face "
+                                 "folder: that is what it will be"));
+    }
     report = engine::ConvertGgufToHuggingFace(input, output, options);
   } else if (!std::filesystem::exists(input, ec)) {
     return absl::NotFoundError(absl::StrCat(input, ": no such file or folder"));

@@ -35,16 +35,13 @@ absl::Status Tokenize(std::span<char* const> args) {
                 "tokenized as plain text");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   if (!flags.positional().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unexpected argument '", flags.positional()[0], "'\n", flags.Usage()));
+    return flags.UsageError(absl::StrCat("unexpected argument '", flags.positional()[0], "'"));
   }
   if (flags.WasSet("model") == flags.WasSet("tokenizer")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("give exactly one of --model and --tokenizer\n", flags.Usage()));
+    return flags.UsageError("give exactly one of --model and --tokenizer");
   }
   if (flags.WasSet("text") == flags.WasSet("file")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("give exactly one of --text and --file\n", flags.Usage()));
+    return flags.UsageError("give exactly one of --text and --file");
   }
   if (flags.WasSet("file")) {
     PONDER_ASSIGN_OR_RETURN(text, ReadFileToString(file));

@@ -175,6 +175,32 @@ TEST(ParseCountsTest, ReadsACommaSeparatedListAndNamesTheFirstBadPiece) {
   }
 }
 
+// An argument error is one line and the usage after it, each of its lines as written: the usage
+// was part of the message, whose line breaks TerminalSafe escapes, so `ponder bench --limt 5`
+// printed a line of 3 000 characters full of '\n' (QA of stop 35).
+TEST(FlagParserTest, AnUnknownFlagIsOneLineFollowedByTheUsage) {
+  int64_t n = 0;
+  FlagParser parser("prog [--n N]");
+  parser.AddInt("n", &n, "how many");
+  std::vector<std::string> unknown = {"--nope"};
+  std::vector<char*> args = Args(unknown);
+  const absl::Status status = parser.Parse(args);
+  EXPECT_EQ(status.message(), "unknown flag --nope");
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(ExitCodeFor("prog", status), 2);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "prog: unknown flag --nope\nusage: prog [--n N]\n  --n                  how many\n");
+
+  // Another error of the caller's, with the usage; and an ordinary one, without.
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(ExitCodeFor("prog", parser.UsageError("give --n")), 2);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "prog: give --n\nusage: prog [--n N]\n  --n                  how many\n");
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(ExitCodeFor("prog", absl::NotFoundError("no such\nfile")), 1);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "prog: no such\\nfile\n");
+}
+
 // What files and requests hold reaches error messages: a NUL cut the message short, an escape
 // sequence reached the terminal and a line break could forge a line (QA and review, stop 32).
 TEST(TerminalSafeTest, EscapesControlCharactersLineBreaksIncluded) {

@@ -146,6 +146,49 @@ TEST_F(ConvertCommandTest, AnOutputThatIsNotARegularFileOrAConversionIsKeptWitho
   EXPECT_EQ(RunPonder(into_model + " --force", log_).exit_code, 0);
 }
 
+// A folder given as a GGUF file's output: the message suggested --force, which then failed with
+// "rename ... failed (Is a directory)", and it spoke of a GGUF input where the input was a
+// Hugging Face folder (QA of stop 35). A GGUF input's output named *.gguf becomes a folder, with
+// a warning.
+TEST_F(ConvertCommandTest, AFolderIsNeverAGgufFilesOutputAndAFolderNamedGgufIsWarnedOf) {
+  const std::string folder = dir_ + "/victim";
+  fs::create_directories(folder);
+  std::ofstream(folder + "/notes.txt") << "important";
+  for (const std::string force : {"", " --force"}) {
+    CommandResult refused =
+        RunPonder("convert --input " + dir_ + "/model --output " + folder + force, log_);
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_THAT(refused.output,
+                HasSubstr("--output " + folder +
+                          ": is a folder, and a Hugging Face folder converts to one GGUF file; "
+                          "give the file's path (e.g. " +
+                          folder + "/model.gguf)"));
+  }
+  EXPECT_EQ(ReadFileToString(folder + "/notes.txt").value_or(""), "important");
+
+  ASSERT_EQ(RunPonder("convert --input " + dir_ + "/model --output " + dir_ + "/model.gguf", log_)
+                .exit_code,
+            0);
+  CommandResult named =
+      RunPonder("convert --input " + dir_ + "/model.gguf --output " + dir_ + "/copy.gguf", log_);
+  EXPECT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_THAT(named.output, HasSubstr("warning: --output " + dir_ +
+                                      "/copy.gguf ends in .gguf, but a GGUF input converts to a "
+                                      "Hugging Face folder"));
+  EXPECT_TRUE(fs::is_directory(dir_ + "/copy.gguf"));
+}
+
+// An argument error prints its line, then the usage with its line breaks (they were escaped
+// into one line of '\n's: QA of stop 35).
+TEST_F(ConvertCommandTest, AnUnknownFlagPrintsTheUsageOnLinesOfItsOwn) {
+  CommandResult unknown = RunPonder("convert --inptu x", log_);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.output,
+              HasSubstr("ponder convert: unknown flag --inptu\nusage: ponder convert"));
+  EXPECT_THAT(unknown.output, HasSubstr("\n  --input "));
+  EXPECT_EQ(unknown.output.find("\\n"), std::string::npos);
+}
+
 TEST_F(ConvertCommandTest, UsageErrorsExitWithTwo) {
   CommandResult bad_dtype = RunPonder(
       "convert --input " + dir_ + "/model --output " + dir_ + "/x.gguf --dtype q5_k", log_);
