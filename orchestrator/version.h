@@ -6,8 +6,8 @@
 
 namespace ponder::orchestrator {
 
-// "<project version>+<git describe --always --dirty>" as of the last CMake configure step
-// (just the project version outside a git checkout).
+// "<project version>+<git describe --always --dirty>" as of the build (just the project
+// version outside a git checkout).
 std::string_view CodeVersion();
 
 }  // namespace ponder::orchestrator
