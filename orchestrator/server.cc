@@ -1,6 +1,8 @@
 #include "orchestrator/server.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
@@ -118,10 +120,13 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   parts->pipeline = std::make_unique<SolvePipeline>(models, strategies, parts->code_grader.get());
   parts->executor = std::make_unique<SolveExecutor>(options.limits.max_concurrent_solves,
                                                     options.limits.max_queued_solves);
-  // Most of these calls take turns on the store's one connection: their retry hint counts them
-  // one at a time (review: the pool's hint was ten times too short).
+  // Most of these calls read the store, on its kReaders connections, as many at once as there
+  // are cores to run them: their retry hint counts that many at a time (it counted all eight
+  // workers, ten times too short a wait, while every call took turns on one connection).
+  const int call_parallelism = std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1,
+                                          ExperimentStore::kReaders);
   parts->calls = std::make_unique<SolveExecutor>(kExperimentCallWorkers, kMaxQueuedExperimentCalls,
-                                                 /*parallelism=*/1);
+                                                 call_parallelism);
   parts->watches = std::make_unique<SolveExecutor>(kWatchWriters, options.limits.max_watchers);
   ExperimentRunnerOptions runner_options;
   runner_options.model = options.model.empty() ? models.policy()->Info().path : options.model;

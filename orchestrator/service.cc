@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
@@ -372,7 +373,10 @@ absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experimen
   {
     absl::MutexLock lock(&states_mu_);
     auto it = states_.find(experiment_id);
-    if (it != states_.end() && it->second.writes == writes) return it->second.experiment;
+    if (it != states_.end() && it->second.writes == writes) {
+      it->second.last_asked = ++states_asked_;
+      return it->second.experiment;
+    }
   }
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
                           deps_.store->GetExperiment(experiment_id, /*with_cells=*/true));
@@ -392,10 +396,14 @@ absl::StatusOr<v1::Experiment> PonderService::StoredExperiment(int64_t experimen
   absl::MutexLock lock(&states_mu_);
   auto it = states_.find(experiment_id);
   if (it == states_.end()) {
-    if (states_.size() >= kMaxKeptStates) states_.erase(states_.begin());
-    states_.emplace(experiment_id, KeptState{writes, experiment});
+    if (states_.size() >= kMaxKeptStates) {
+      states_.erase(absl::c_min_element(states_, [](const auto& a, const auto& b) {
+        return a.second.last_asked < b.second.last_asked;
+      }));
+    }
+    states_.emplace(experiment_id, KeptState{writes, experiment, ++states_asked_});
   } else if (it->second.writes <= writes) {  // a slower read of an older count keeps out
-    it->second = {writes, experiment};
+    it->second = {writes, experiment, ++states_asked_};
   }
   return experiment;
 }

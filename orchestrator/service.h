@@ -160,13 +160,16 @@ class PonderService final : public RawPonderService {
   // that read, answered again while the count stays the same. A stopped experiment is read once
   // (one of 61 500 runs took 0.46 s, and every GetExperiment call and watcher read it anew: QA of
   // stop 34); a running one once a change, however many watchers it has.
+  // Beyond kMaxKeptStates the least recently asked for goes.
   struct KeptState {
     uint64_t writes = 0;
     v1::Experiment experiment;
+    uint64_t last_asked = 0;  // states_asked_ then
   };
   static constexpr size_t kMaxKeptStates = 64;
   mutable absl::Mutex states_mu_;
   mutable absl::flat_hash_map<int64_t, KeptState> states_ ABSL_GUARDED_BY(states_mu_);
+  mutable uint64_t states_asked_ ABSL_GUARDED_BY(states_mu_) = 0;
   std::atomic<int> watchers_{0};
   std::atomic<bool> stopping_{false};
   // The settings (ExperimentRunner::SettingsKey) of the StartExperiment{resume} calls between

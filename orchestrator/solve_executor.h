@@ -20,7 +20,7 @@ namespace ponder::orchestrator {
 class SolveExecutor {
  public:
   // `parallelism`: how many of the workers' tasks make progress at once, for RetryHint (0: all
-  // of them; 1 for tasks that take turns on one lock, such as the store's calls).
+  // of them; fewer for tasks that share fewer connections or cores, such as the store's calls).
   SolveExecutor(int workers, int max_queued, int parallelism = 0);
   // Runs the queued tasks, then joins the workers.
   ~SolveExecutor();

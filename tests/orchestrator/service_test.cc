@@ -933,6 +933,43 @@ TEST_F(ServiceTest, ARunningExperimentIsReadOnceAChange) {
   EXPECT_EQ(got.spec().name(), "renamed");
 }
 
+// The states kept are bounded, and the one asked for least recently goes first (it was any one).
+TEST_F(ServiceTest, TheStateAskedForLeastRecentlyIsTheOneForgotten) {
+  StartServer();
+  auto client = Client();
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 65; ++i) {  // one more than the states kept
+    NewExperiment record;
+    record.spec = Spec(1);
+    record.problems.assign(record.spec.problems().begin(), record.spec.problems().end());
+    record.runs_planned = 4;
+    record.create_time = absl::Now();
+    absl::StatusOr<int64_t> id = store_->CreateExperiment(record);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ASSERT_TRUE(store_->SetStatus(*id, v1::EXPERIMENT_STATUS_CANCELLED, "", absl::Now()).ok());
+    ids.push_back(*id);
+  }
+  auto name_of = [&](int64_t id) {
+    v1::GetExperimentRequest get;
+    get.set_experiment_id(id);
+    v1::Experiment got;
+    const grpc::Status status = client->stub().GetExperiment(client->NewContext().get(), get, &got);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return got.spec().name();
+  };
+  // The first is asked for again after each of the others.
+  for (size_t i = 1; i < ids.size(); ++i) {
+    name_of(ids[0]);
+    name_of(ids[i]);
+  }
+  auto db = sqlite::Database::Open(db_path_);
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE(db->Execute("UPDATE experiments SET name = 'renamed'").ok());
+  EXPECT_EQ(name_of(ids[0]), Spec(1).name());   // kept
+  EXPECT_EQ(name_of(ids[1]), "renamed");        // the least recently asked for: read again
+  EXPECT_EQ(name_of(ids[64]), Spec(1).name());  // kept
+}
+
 // A watcher's last state does not wait behind slow experiment calls: with every worker of the
 // calls pool stuck in a dataset load, a shutdown still sends the watcher the INTERRUPTED state
 // within its grace (review of stop 34: the state waited for a free worker and the stream was cut
