@@ -120,6 +120,7 @@ absl::Status Query(std::span<char* const> args) {
     PONDER_ASSIGN_OR_RETURN(int64_t latest, db->LatestExperimentId());
     ids.push_back(latest);
   }
+  PONDER_RETURN_IF_ERROR(db->CheckFilterNames(ids, filter));
 
   std::optional<Table> table;
   auto add = [&](const Table& part) {

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 
 namespace ponder::results {
 namespace {
@@ -99,6 +102,47 @@ absl::StatusOr<int64_t> ResultsDb::LatestExperimentId() {
     return absl::NotFoundError(absl::StrCat("the database '", path_, "' has no experiments"));
   }
   return newest.front().id();
+}
+
+absl::Status ResultsDb::CheckFilterNames(const std::vector<int64_t>& experiment_ids,
+                                         const RunFilter& filter) {
+  std::vector<std::string> strategies;  // every name, in the experiments' order
+  for (int64_t id : experiment_ids) {
+    PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, Experiment(id));
+    for (const v1::NamedStrategy& strategy : experiment.spec().strategies()) {
+      if (absl::c_find(strategies, strategy.name()) == strategies.end()) {
+        strategies.push_back(strategy.name());
+      }
+    }
+  }
+  const std::string which = experiment_ids.size() == 1
+                                ? absl::StrCat("experiment ", experiment_ids[0])
+                                : absl::StrCat("experiments ", absl::StrJoin(experiment_ids, ", "));
+  for (const std::string& name : filter.strategies) {
+    if (absl::c_find(strategies, name) == strategies.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--strategy: ", which, " ran no strategy named '", Printable(name, 64),
+                       "' (it ran: ", absl::StrJoin(strategies, ", "), ")"));
+    }
+  }
+  PONDER_ASSIGN_OR_RETURN(
+      Statement problem,
+      db_.Prepare("SELECT 1 FROM problems WHERE experiment_id = ?1 AND source_id = ?2 LIMIT 1"));
+  for (const std::string& id : filter.problem_ids) {
+    bool found = false;
+    for (int64_t experiment_id : experiment_ids) {
+      problem.Reset();
+      problem.BindInt(1, experiment_id);
+      problem.BindText(2, id);
+      PONDER_ASSIGN_OR_RETURN(found, problem.Step());
+      if (found) break;
+    }
+    if (!found) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--problem: ", which, " has no problem with id '", Printable(id, 64), "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<RunRow>> ResultsDb::Runs(int64_t experiment_id,

@@ -464,6 +464,22 @@ TEST(ResultsCliTest, ZeroLimitAndARepeatedExperimentAreRefused) {
   EXPECT_THAT(twice.err, HasSubstr("--experiment: 1 is given twice"));
 }
 
+// A typo in a strategy name or problem id gave an empty table and exit 0 (QA of stop 35).
+TEST(ResultsCliTest, AStrategyOrProblemTheExperimentLacksIsRefusedNamingWhatItHas) {
+  const std::string db = HandMadeDatabase();
+  CommandResult strategy = Ponder({"query", "--db", db, "accuracy", "--strategy", "bom"});
+  EXPECT_EQ(strategy.code, 2);
+  EXPECT_THAT(strategy.err,
+              HasSubstr("--strategy: experiment 1 ran no strategy named 'bom' (it ran: sc, bon)"));
+  CommandResult problem = Ponder({"query", "--db", db, "runs", "--problem", "p9"});
+  EXPECT_EQ(problem.code, 2);
+  EXPECT_THAT(problem.err, HasSubstr("--problem: experiment 1 has no problem with id 'p9'"));
+  CommandResult known =
+      Ponder({"query", "--db", db, "runs", "--problem", "p1", "--strategy", "bon"});
+  EXPECT_EQ(known.code, 0) << known.err;
+  EXPECT_THAT(known.out, HasSubstr("bon"));
+}
+
 // `ponder query` only reads: a database in a directory its user may not write (where SQLite
 // cannot create the write-ahead log's index) is read as it is on disk. Needs root, to run the
 // query as another user.
