@@ -385,7 +385,7 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
   orchestrator::CodeGrader code_grader;  // code datasets: their tests run in the sandbox
   orchestrator::SolvePipeline pipeline(models->registry(), strategies, &code_grader);
   orchestrator::ExperimentRunnerOptions options;
-  options.model = f.model;
+  options.model = orchestrator::PathFromRoot(f.model);
   options.code_version = std::string(orchestrator::CodeVersion());
   // In this process the server's limits do not apply; only the request's own rules do.
   options.limits.max_budget_n = samplers::kMaxBudgetN;

@@ -197,7 +197,7 @@ absl::Status Serve(std::span<char* const> args, const sigset_t& stop_signals) {
   limits.max_experiment_parallelism = f.max_experiment_parallelism;
   limits.default_experiment_parallelism = f.experiment_parallelism;
   options.resume_interrupted = f.resume;
-  options.model = f.model;
+  options.model = ponder::orchestrator::PathFromRoot(f.model);
 
   PONDER_ASSIGN_OR_RETURN(ponder::engine::LocalEngineOptions engine_options, f.engine.Options());
   // The database's lock first: a second server is refused before it opens the database or

@@ -25,6 +25,13 @@ absl::StatusOr<engine::Engine*> ModelRegistry::RewardModel(std::string_view name
       "); name a loaded one, or load it with --prm ", shown, "=PATH"));
 }
 
+std::string PathFromRoot(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.string();
+}
+
 absl::StatusOr<std::unique_ptr<LoadedModels>> LoadedModels::Load(
     const std::string& policy_path, const std::vector<std::string>& prm_flags,
     const engine::LocalEngineOptions& options) {
@@ -43,11 +50,11 @@ absl::StatusOr<std::unique_ptr<LoadedModels>> LoadedModels::Load(
     prms.push_back(std::move(named));
   }
   engine::LocalEngineOptions model_options = options;
-  model_options.model_path = policy_path;
+  model_options.model_path = PathFromRoot(policy_path);
   PONDER_ASSIGN_OR_RETURN(auto policy, engine::LocalEngine::Create(model_options));
   std::unique_ptr<LoadedModels> models(new LoadedModels(std::move(policy)));
   for (auto& named : prms) {
-    model_options.model_path = named.second;
+    model_options.model_path = PathFromRoot(named.second);
     PONDER_ASSIGN_OR_RETURN(auto engine, engine::LocalEngine::Create(model_options));
     models->registry_.AddRewardModel(named.first, *engine);
     models->reward_models_.push_back(std::move(engine));

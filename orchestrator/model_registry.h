@@ -60,6 +60,12 @@ class LoadedModels {
   ModelRegistry registry_;
 };
 
+// `path` from the root (as typed when it is already): experiments record their models' paths,
+// which are read from other working directories (a resume hint's --model, a later server's log),
+// where a relative path names nothing (QA of stop 35). `path` itself when the working directory
+// cannot be read.
+std::string PathFromRoot(const std::string& path);
+
 // Parses a `--prm` flag value: "NAME=PATH", or "PATH" (the name is the folder's name, or the
 // file's without ".gguf"). InvalidArgument naming the flag for an empty name or path.
 absl::StatusOr<std::pair<std::string, std::string>> ParseNamedModel(std::string_view flag_value);

@@ -478,6 +478,15 @@ TEST(AuthTest, ADirectoryIsNotAnEmptyTokenFile) {
   EXPECT_THAT(token.status().message(), HasSubstr(dir + " is a directory"));
 }
 
+// Recorded model paths are read from other working directories (QA of stop 35: a resume hint
+// named 'models/arith-policy.gguf' from the old server's directory).
+TEST(ModelPathTest, ARelativePathIsTakenFromTheWorkingDirectoryAndAnAbsoluteOneKept) {
+  EXPECT_EQ(PathFromRoot("models/m.gguf"),
+            (std::filesystem::current_path() / "models/m.gguf").string());
+  EXPECT_EQ(PathFromRoot("/srv//m.gguf"), "/srv//m.gguf");
+  EXPECT_EQ(PathFromRoot(""), "");
+}
+
 TEST(ClientTest, StrategyArgumentIsJsonOrAName) {
   auto named = ParseStrategyArgument("self-consistency", "--strategy");
   ASSERT_TRUE(named.ok()) << named.status();
