@@ -119,7 +119,7 @@ int RunList(std::span<char* const> args) {
   }
   datasets::DataDir data_dir = datasets::ResolveDataDir(data_dir_flag);
   absl::PrintF("data dir: %s (%s)\n\n", data_dir.path, data_dir.origin);
-  absl::PrintF("%-15s %-36s %-7s %-9s %s\n", "NAME", "SPLITS", "ANSWER", "PRESENT", "ABOUT");
+  absl::PrintF("%-15s %-36s %-7s %-10s %s\n", "NAME", "SPLITS", "ANSWER", "PRESENT", "ABOUT");
   for (const datasets::DatasetInfo& info : datasets::ListDatasets()) {
     std::string present = "generated";
     if (!info.generated) {
@@ -131,7 +131,7 @@ int RunList(std::span<char* const> args) {
       }
       present = found.empty() ? "no" : found.size() == info.splits.size() ? "yes" : "partly";
     }
-    absl::PrintF("%-15s %-36s %-7s %-9s %s\n", info.name, absl::StrJoin(info.splits, ","),
+    absl::PrintF("%-15s %-36s %-7s %-10s %s\n", info.name, absl::StrJoin(info.splits, ","),
                  Kind(info), present, info.description);
   }
   return 0;

@@ -609,6 +609,10 @@ absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
       continue;
     }
     if (!resumed.ok()) return resumed.status();
+    // Said, as a refusal is: a restarted server went on silently (QA of stop 35).
+    PrintToStderr("ponderd", absl::StrCat("resuming interrupted experiment ", id, " (",
+                                          resumed->runs_recorded(), " of ", resumed->runs_planned(),
+                                          " runs recorded)"));
   }
   return absl::OkStatus();
 }

@@ -12,11 +12,13 @@ namespace {
 constexpr const char* kPalette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 
-// Tick label: integers plainly, large values with k/M suffixes, small ones with 2 decimals.
+// Tick label: round thousands and millions with k/M suffixes, other values of 10 or more as
+// whole numbers (the axis's ends within a decade: %g wrote 101.3 as "1e+02"; QA of stop 35),
+// smaller ones with two significant digits.
 std::string TickLabel(double value) {
   if (value >= 1e6 && std::fmod(value, 1e6) == 0) return absl::StrFormat("%gM", value / 1e6);
   if (value >= 1e3 && std::fmod(value, 1e3) == 0) return absl::StrFormat("%gk", value / 1e3);
-  if (value == std::floor(value)) return absl::StrFormat("%.0f", value);
+  if (value == std::floor(value) || std::fabs(value) >= 10) return absl::StrFormat("%.0f", value);
   return absl::StrFormat("%.2g", value);
 }
 

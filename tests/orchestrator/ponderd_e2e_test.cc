@@ -822,6 +822,9 @@ TEST_F(PonderdTest, SigtermInterruptsTheExperimentAndTheNextStartResumesIt) {
   ChildProcess ponderd;
   ASSERT_TRUE(StartPonderd(ponderd));
   ASSERT_TRUE(Completes(id));
+  // The log says so (a restarted server went on silently: QA of stop 35).
+  EXPECT_THAT(Stderr(), HasSubstr(absl::StrCat("ponderd: resuming interrupted experiment ", id,
+                                               " (", recorded, " of 80 runs recorded)")));
   EXPECT_EQ(Query("SELECT count(*) FROM runs"), 80);
   EXPECT_EQ(Query("SELECT count(DISTINCT problem_id || '/' || budget_index) FROM runs"), 80);
 

@@ -168,5 +168,16 @@ TEST(SvgChartTest, LeavesOutNonPositiveXOnALogAxis) {
   EXPECT_THAT(svg, HasSubstr(">20<"));  // 1-2-5 ticks per decade
 }
 
+// Within a decade the axis is labelled at its ends, which %.2g wrote as 1e+02 and 4.3e+02 (QA of
+// stop 35: the report's generated-tokens chart).
+TEST(SvgChartTest, LabelsTheEndsOfAnAxisWithinADecadeAsNumbers) {
+  LineChart chart;
+  chart.series = {{"s", {{101.3, 0.5}, {430.2, 0.6}}, false}};
+  const std::string svg = RenderSvg(chart);
+  EXPECT_THAT(svg, HasSubstr(">101<"));
+  EXPECT_THAT(svg, HasSubstr(">430<"));
+  EXPECT_THAT(svg, Not(HasSubstr("e+02")));
+}
+
 }  // namespace
 }  // namespace ponder::results
