@@ -1,9 +1,13 @@
 // `ponder generate`: completions from a model, one JSON object per completion per line.
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
 #include "base/status_macros.h"
@@ -94,6 +98,22 @@ absl::Status Generate(std::span<char* const> args) {
     return absl::InvalidArgumentError("give exactly one of --prompt and --prompt-tokens");
   }
   if (chat && prompt.empty()) return absl::InvalidArgumentError("--chat needs --prompt");
+  // The engine's rules, said with the flags' names and before the model loads (the engine names
+  // the request's fields: 'sampling: top_p must be in (0, 1]'; QA of stop 35).
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("n", n, 1, engine::kMaxCompletions));
+  PONDER_RETURN_IF_ERROR(
+      CheckFlagRange("max-tokens", max_tokens, 0, std::numeric_limits<int64_t>::max()));
+  PONDER_RETURN_IF_ERROR(CheckFlagRange("top-logprobs", top_logprobs, 0, 20));
+  if (absl::Status sampling =
+          engine::SamplingParams{temperature, top_k, top_p, min_p, seed}.Validate();
+      !sampling.ok()) {
+    // "top_p must be ..." -> "--top-p must be ...".
+    std::string message(sampling.message());
+    const size_t field_end = message.find(' ');
+    std::replace(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(field_end), '_',
+                 '-');
+    return absl::InvalidArgumentError(absl::StrCat("--", message));
+  }
 
   PONDER_ASSIGN_OR_RETURN(engine::LocalEngineOptions options, engine_flags.Options());
   options.model_path = model;

@@ -132,6 +132,28 @@ TEST(EngineFlagsTest, GenerateRefusesAnEmptyOrRepeatedPrompt) {
   EXPECT_EQ(generate("--prompt x").exit_code, 0);
 }
 
+// Out-of-range sampling flags were refused with the engine's field names ('sampling: top_p must
+// be in (0, 1]', 'n must be ...'), after the model had loaded (QA of stop 35).
+TEST(EngineFlagsTest, GenerateNamesTheFlagOfAValueOutOfRange) {
+  const std::string ponder = std::string(PONDER_BINARY_DIR) + "/bin/ponder";
+  auto generate = [&](const std::string& flags) {  // the model is never read
+    return testutil::RunCommand(ponder + " generate --model /nonexistent/m.gguf --prompt x " +
+                                flags);
+  };
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--n 0", "--n must be in [1, 4096], got 0"},
+           {"--max-tokens -1", "--max-tokens must be >= 0, got -1"},
+           {"--top-logprobs 21", "--top-logprobs must be in [0, 20], got 21"},
+           {"--top-p 2", "--top-p must be in (0, 1], got 2"},
+           {"--min-p 3", "--min-p must be in [0, 1], got 3"},
+           {"--top-k -2", "--top-k must be >= 0, got -2"},
+           {"--temperature -1", "--temperature must be 0 (greedy) or in"}}) {
+    testutil::CommandOutput refused = generate(flags);
+    EXPECT_EQ(refused.exit_code, 2) << flags << ": " << refused.err;
+    EXPECT_THAT(refused.err, HasSubstr("ponder generate: " + message)) << flags;
+  }
+}
+
 // A 20-token prompt in steps of at most 4 tokens takes 5 steps; by default, one.
 TEST(EngineFlagsTest, GenerateComputesAtMostMaxBatchTokensPerStep) {
   const std::string ponder = std::string(PONDER_BINARY_DIR) + "/bin/ponder";
