@@ -1,6 +1,6 @@
 // `ponder experiments`: the experiments of a ponderd.
 //
-//   ponder experiments list   --server ADDR [--page-size N]
+//   ponder experiments list   --server ADDR [--page-size N [--page-token T]]
 //   ponder experiments show   ID --server ADDR [--results] [--details] [--json]
 //   ponder experiments start  --server ADDR --spec FILE.json [--watch]
 //   ponder experiments watch  ID --server ADDR
@@ -36,7 +36,7 @@ using orchestrator::ToJson;
 
 struct ExperimentsFlags {
   orchestrator::ClientFlags client;
-  std::string spec;
+  std::string spec, page_token;
   int page_size = 0;
   bool results = false, details = false, json = false, watch = false;
 };
@@ -93,9 +93,14 @@ void PrintExperiment(const v1::Experiment& e) {
 
 absl::StatusOr<int64_t> ExperimentIdArgument(const FlagParser& flags) {
   int64_t id = 0;
-  if (flags.positional().size() != 2 || !absl::SimpleAtoi(flags.positional()[1], &id) || id <= 0) {
+  if (flags.positional().size() != 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("give the experiment id after '", flags.positional()[0], "'"));
+  }
+  if (!absl::SimpleAtoi(flags.positional()[1], &id) || id <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("'", Printable(flags.positional()[1], 64),
+                                                   "' is not an experiment id (ids are ",
+                                                   "1, 2, ...: see ponder experiments list)"));
   }
   return id;
 }
@@ -103,6 +108,7 @@ absl::StatusOr<int64_t> ExperimentIdArgument(const FlagParser& flags) {
 absl::Status List(PonderClient& client, const ExperimentsFlags& f) {
   v1::ListExperimentsRequest request;
   request.set_page_size(f.page_size);
+  request.set_page_token(f.page_token);
   bool header = false;  // printed with the first page, so that a failed call prints no table
   do {
     auto context = client.NewContext();
@@ -116,6 +122,10 @@ absl::Status List(PonderClient& client, const ExperimentsFlags& f) {
     for (const v1::Experiment& e : response.experiments()) PrintExperimentLine(e);
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty() && f.page_size == 0);
+  if (!request.page_token().empty()) {  // one page asked for, and more follow
+    std::fprintf(stderr, "more: ponder experiments list --page-size %d --page-token %s\n",
+                 f.page_size, request.page_token().c_str());
+  }
   return absl::OkStatus();
 }
 
@@ -222,6 +232,8 @@ absl::Status Experiments(std::span<char* const> args) {
       "[--spec FILE.json] [--results] [--details] [--json] [--watch]");
   f.client.Register(flags);
   flags.AddInt("page-size", &f.page_size, "list: one page of this many (default: all)");
+  flags.AddString("page-token", &f.page_token,
+                  "list --page-size: the page after the one that printed this token");
   flags.AddBool("results", &f.results, "show: also list every recorded run");
   flags.AddBool("details", &f.details, "show --results --json: with candidates and trace");
   flags.AddBool("json", &f.json, "show: print JSON (ponder.v1.Experiment, ponder.v1.RunResult)");

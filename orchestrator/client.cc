@@ -20,6 +20,13 @@ absl::StatusOr<std::unique_ptr<PonderClient>> PonderClient::Connect(const Client
   if (options.address.empty()) {
     return absl::InvalidArgumentError("--server: give the server's address (host:port)");
   }
+  // Every gRPC target has one ("host:port", "[::1]:port", "unix:PATH", "dns:///host:port"); a
+  // bare "50051" reached the resolver, which answered with a DNS error (QA of stop 35).
+  if (options.address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--server ", Printable(options.address, 64),
+                     ": give the server's address as host:port (e.g. 127.0.0.1:50051)"));
+  }
   grpc::ChannelArguments arguments;
   // Results with every candidate and trace step can outgrow gRPC's 4 MiB default.
   arguments.SetMaxReceiveMessageSize(std::numeric_limits<int>::max());

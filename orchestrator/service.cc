@@ -414,7 +414,8 @@ grpc::Status PonderService::Authorize(grpc::CallbackServerContext* context) cons
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
     return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this server needs the metadata 'authorization: Bearer <token>'");
+                        "this server needs the metadata 'authorization: Bearer <token>' (the "
+                        "ponder CLI sends it with --auth-token-file FILE)");
   }
   if (!AuthorizationMatches(std::string_view(it->second.data(), it->second.size()),
                             deps_.auth_token)) {

@@ -204,7 +204,9 @@ absl::Status ValidateStrategyConfig(const v1::StrategyConfig& config, const v1::
         FieldPath(field, "verifier"),
         absl::StrCat(kind != nullptr ? kind->name() : "this strategy",
                      " scores candidates and needs a verifier (prm, orm, "
-                     "self_evaluation, arithmetic, unit_tests, program_of_thought or weighted)"));
+                     "self_evaluation, arithmetic, unit_tests, program_of_thought or weighted; "
+                     "ponder solve and bench take it as --verifier JSON, e.g. "
+                     "--verifier '{\"arithmetic\": {}}')"));
   }
   PONDER_RETURN_IF_ERROR(
       verifiers::ValidateVerifierConfig(config.verifier(), FieldPath(field, "verifier")));

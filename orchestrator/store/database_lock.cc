@@ -150,7 +150,10 @@ absl::StatusOr<DatabaseLock> DatabaseLock::Acquire(const std::string& path, Mode
           exclusive && (open_errno == EACCES || open_errno == EROFS)
               ? " (a process that runs experiments writes to its database: give one it may "
                 "write, or copy this one somewhere writable)"
-              : ""));
+          : exclusive && open_errno == ENOENT  // O_CREAT: the folder is missing
+              ? absl::StrCat(" (its folder '", std::filesystem::path(path).parent_path().string(),
+                             "' does not exist: create it first, or give a path in one that does)")
+              : std::string()));
     }
     DatabaseLock lock(fd, std::move(created_path));
     if (LockByte(fd, exclusive ? F_WRLCK : F_RDLCK) != 0) {

@@ -289,6 +289,9 @@ TEST_F(ServiceTest, TokenIsCheckedOnEveryCall) {
     auto client = Client(token);
     grpc::Status status = client->stub().Solve(client->NewContext().get(), Request(), &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
+    if (token.empty()) {
+      EXPECT_THAT(status.error_message(), HasSubstr("--auth-token-file FILE"));
+    }
     v1::EngineInfo info;
     status = client->stub().GetEngineInfo(client->NewContext().get(), {}, &info);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;

@@ -439,6 +439,16 @@ TEST(DatabaseLockTest, ADanglingSymbolicLinkGetsItsTargetCreated) {
       DatabaseLock::Acquire(target, DatabaseLock::Mode::kShared, "the second").status()));
 }
 
+// 'ponderd --db missing/x.db' said only 'No such file or directory' (QA of stop 35).
+TEST(DatabaseLockTest, ADatabaseInAMissingFolderSaysTheFolderIsMissing) {
+  const std::string folder = TempPath("no_such_folder");
+  auto held = DatabaseLock::Acquire(folder + "/x.db", DatabaseLock::Mode::kExclusive, "ponderd");
+  ASSERT_FALSE(held.status().ok());
+  const std::string message(held.status().message());
+  EXPECT_THAT(message, HasSubstr("No such file or directory (its folder '"));
+  EXPECT_THAT(message, HasSubstr("no_such_folder' does not exist: create it first"));
+}
+
 // The lock is on the database file itself, where SQLite keeps its POSIX locks, which closing any
 // descriptor of the file would drop: releasing the lock must leave those of the open connections.
 TEST(DatabaseLockTest, ReleasingItKeepsTheLocksOfOpenConnections) {

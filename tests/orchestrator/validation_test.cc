@@ -145,8 +145,11 @@ TEST(ValidationTest, EachSolveRuleNamesItsField) {
        "strategy.steps.delimiter:"},
       {"negative steps", [](auto& r) { r.mutable_strategy()->mutable_steps()->set_max_steps(-2); },
        "strategy.steps.max_steps:"},
+      // With the CLI's flag for it (QA of stop 35: the message named the proto field alone).
       {"verifier missing", [](auto& r) { r.mutable_strategy()->mutable_best_of_n(); },
-       "strategy.verifier:"},
+       "strategy.verifier: best_of_n scores candidates and needs a verifier (prm, orm, "
+       "self_evaluation, arithmetic, unit_tests, program_of_thought or weighted; ponder solve and "
+       "bench take it as --verifier JSON, e.g. --verifier '{\"arithmetic\": {}}')"},
       {"unknown aggregation",
        [](auto& r) {
          v1::VerifierConfig& verifier = *r.mutable_strategy()->mutable_verifier();
@@ -502,6 +505,17 @@ TEST(ClientTest, StrategyArgumentIsJsonOrAName) {
   auto bad_json = ParseStrategyArgument(R"({"noSuchField": 1})", "--strategy");
   EXPECT_TRUE(absl::IsInvalidArgument(bad_json.status()));
   EXPECT_THAT(std::string(bad_json.status().message()), StartsWith("--strategy"));
+}
+
+// A bare port reached gRPC's resolver, which answered with a DNS error (QA of stop 35).
+TEST(ClientTest, AServerAddressWithoutAPortIsRefused) {
+  for (const std::string address : {"50051", "localhost"}) {
+    auto client = PonderClient::Connect({.address = address});
+    EXPECT_TRUE(absl::IsInvalidArgument(client.status())) << address;
+    EXPECT_THAT(client.status().message(), HasSubstr("give the server's address as host:port"));
+  }
+  EXPECT_TRUE(PonderClient::Connect({.address = "127.0.0.1:1"}).ok());
+  EXPECT_TRUE(PonderClient::Connect({.address = "unix:/tmp/ponder.sock"}).ok());
 }
 
 // Protobuf's JSON parser takes trailing commas, so a spec with one started an experiment, and its
