@@ -6,16 +6,18 @@
 // characters with calculator annotations, and MATH-style LaTeX solutions of about a kilobyte
 // ending in a boxed answer, half of them correct in a different notation than the reference.
 //
-//   grade_bench [--pairs N] [--repeats R]
+//   grade_bench [--pairs N] [--repeats R]   (--help describes them)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/flags.h"
 #include "verifiers/grading/grader.h"
 
 namespace {
@@ -191,20 +193,17 @@ Measurement Measure(const std::vector<Pair>& pairs, int repeats, GradeFn grade) 
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   int count = 100000;
   int repeats = 3;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--pairs" && i + 1 < argc) {
-      count = std::atoi(argv[++i]);
-    } else if (arg == "--repeats" && i + 1 < argc) {
-      repeats = std::max(1, std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr, "usage: grade_bench [--pairs N] [--repeats R]\n");
-      return 2;
-    }
-  }
+  ponder::FlagParser flags("grade_bench [--pairs N] [--repeats R]");
+  flags.AddInt("pairs", &count, "(response, reference) pairs per format (default 100000)");
+  flags.AddInt("repeats", &repeats, "runs of each, the best reported (default 3)");
+  absl::Status parsed =
+      flags.Parse(std::span<char* const>(argv + 1, static_cast<size_t>(argc - 1)));
+  if (parsed.ok()) parsed = ponder::CheckFlagRange("pairs", count, 1, 100000000);
+  if (parsed.ok()) parsed = ponder::CheckFlagRange("repeats", repeats, 1, 1000);
+  if (!parsed.ok()) return ponder::ExitCodeFor("grade_bench", parsed);
   std::mt19937_64 rng(20240601);
   std::printf("grade_bench: %d pairs per format, one thread, best of %d runs\n", count, repeats);
   std::printf("%-6s %16s %16s %10s %14s %14s\n", "format", "grader pairs/s", "naive pairs/s",
@@ -228,3 +227,5 @@ int main(int argc, char** argv) {
       " written in another notation than its reference)\n");
   return 0;
 }
+
+int main(int argc, char** argv) { return Main(argc, argv); }
