@@ -7,6 +7,7 @@
 #define PONDER_CLI_COMMAND_H_
 
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -27,6 +28,9 @@ bool RegisterCommand(const Command& command);
 // Prints a status from FlagParser::Parse or a command and returns the exit code for it:
 // --help (kCancelled) prints usage to stdout and gives 0; argument errors give 2; others 1.
 int ReportStatus(std::string_view command, const absl::Status& status);
+
+// Whether `path` is a file that starts with GGUF's magic (false for a folder or a missing file).
+bool IsGgufFile(const std::string& path);
 
 }  // namespace ponder::cli
 

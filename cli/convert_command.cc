@@ -21,12 +21,6 @@
 namespace ponder::cli {
 namespace {
 
-bool IsGgufFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, sizeof(magic)) && std::string_view(magic, 4) == "GGUF";
-}
-
 // What may be replaced at --output without --force: nothing there yet; for a GGUF file, a
 // regular file (a rename would replace a symbolic link, a FIFO or a device with the file); for a
 // folder, an empty one or one holding only a previous conversion's files (anything else is

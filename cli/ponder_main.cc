@@ -2,6 +2,7 @@
 // themselves (cli/command.h); this file only dispatches.
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,12 @@ void PrintUsage(std::FILE* out) {
 bool RegisterCommand(const Command& command) {
   Registry().push_back(command);
   return true;
+}
+
+bool IsGgufFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, sizeof(magic)) && std::string_view(magic, 4) == "GGUF";
 }
 
 int ReportStatus(std::string_view command, const absl::Status& status) {

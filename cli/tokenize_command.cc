@@ -1,6 +1,7 @@
 // `ponder tokenize`: prints the token ids of a text, space-separated on one line (or as a JSON
 // array with --json). Scripts and checks depend on this output format.
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,16 @@ absl::Status Tokenize(std::span<char* const> args) {
   }
   if (flags.WasSet("file")) {
     PONDER_ASSIGN_OR_RETURN(text, ReadFileToString(file));
+  }
+  // Open takes a tokenizer.json too, and called a README given as --model 'not valid JSON' (QA of
+  // stop 35).
+  std::error_code error;
+  if (flags.WasSet("model") && !std::filesystem::is_directory(model, error) &&
+      std::filesystem::exists(model, error) && !IsGgufFile(model)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--model ", model,
+                     ": neither a GGUF file (it does not start with GGUF) nor a Hugging Face model "
+                     "folder; a tokenizer.json goes to --tokenizer"));
   }
   PONDER_ASSIGN_OR_RETURN(std::unique_ptr<engine::Tokenizer> tokenizer,
                           engine::Tokenizer::Open(flags.WasSet("model") ? model : tokenizer_path));

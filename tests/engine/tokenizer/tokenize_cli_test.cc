@@ -134,5 +134,20 @@ TEST_F(TokenizeCommandTest, MissingOrMalformedTokenizersAreErrorsNamingTheFile) 
   EXPECT_THAT(run.output, HasSubstr("not valid JSON"));
 }
 
+// --model takes a GGUF file or a model folder; a README given there was called 'not valid JSON'
+// (QA of stop 35), as --model fell through to the tokenizer.json reader.
+TEST_F(TokenizeCommandTest, AModelThatIsNeitherGgufNorAFolderIsNamedAsSuch) {
+  const std::string readme = dir_ + "/README.md";
+  std::ofstream(readme) << "# a model card\n";
+  CommandResult run = RunPonder({"tokenize", "--model", readme, "--text", "hi"}, true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--model " + readme +
+                                    ": neither a GGUF file (it does not start with GGUF) nor a "
+                                    "Hugging Face model folder; a tokenizer.json goes to "
+                                    "--tokenizer"));
+  run = RunPonder({"tokenize", "--model", tiny_json_, "--text", "hi"}, true);
+  EXPECT_EQ(run.exit_code, 2);
+}
+
 }  // namespace
 }  // namespace ponder::engine
