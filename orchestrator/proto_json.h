@@ -15,9 +15,11 @@ namespace ponder::orchestrator {
 // Compact JSON with the proto field names in lowerCamelCase (the mapping's default).
 std::string ToJson(const google::protobuf::Message& message);
 
-// Parses `json` into `message` (cleared first). Text that is not JSON (trailing commas
-// included) and unknown fields are errors. InvalidArgument naming `what` (e.g. "--strategy")
-// and, for a syntax error, its line and column.
+// Parses `json` into `message` (cleared first) as protobuf's JSON mapping reads it (which takes
+// a few things JSON does not, such as 1. and line breaks inside strings), except that trailing
+// commas are errors; a UTF-8 byte order mark is skipped. Unknown fields are errors.
+// InvalidArgument naming `what` (e.g. "--strategy") and, for a syntax error, its line and column,
+// on one line.
 absl::Status FromJson(std::string_view json, google::protobuf::Message& message,
                       std::string_view what);
 

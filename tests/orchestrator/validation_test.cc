@@ -484,9 +484,14 @@ TEST(AuthTest, ADirectoryIsNotAnEmptyTokenFile) {
 // Recorded model paths are read from other working directories (QA of stop 35: a resume hint
 // named 'models/arith-policy.gguf' from the old server's directory).
 TEST(ModelPathTest, ARelativePathIsTakenFromTheWorkingDirectoryAndAnAbsoluteOneKept) {
-  EXPECT_EQ(PathFromRoot("models/m.gguf"),
-            (std::filesystem::current_path() / "models/m.gguf").string());
-  EXPECT_EQ(PathFromRoot("/srv//m.gguf"), "/srv//m.gguf");
+  const std::string relative =
+      std::filesystem::relative(testing::TinyModelPath(), std::filesystem::current_path());
+  ASSERT_FALSE(relative.empty());
+  ASSERT_NE(relative.front(), '/');
+  EXPECT_EQ(PathFromRoot(relative), (std::filesystem::current_path() / relative).string());
+  EXPECT_EQ(PathFromRoot(testing::TinyModelPath()), testing::TinyModelPath());
+  // What names nothing here stays as typed, for the error that names it.
+  EXPECT_EQ(PathFromRoot("Qwen/Qwen2.5-1.5B"), "Qwen/Qwen2.5-1.5B");
   EXPECT_EQ(PathFromRoot(""), "");
 }
 
@@ -523,15 +528,31 @@ TEST(ClientTest, AServerAddressWithoutAPortIsRefused) {
 TEST(ClientTest, JsonWithATrailingCommaIsRefusedNamingLineAndColumn) {
   auto trailing = ParseStrategyArgument(R"({"selfConsistency": {},})", "--strategy");
   EXPECT_TRUE(absl::IsInvalidArgument(trailing.status()));
-  EXPECT_THAT(std::string(trailing.status().message()),
-              StartsWith("--strategy: not valid JSON (line 1, column 24:"));
+  EXPECT_EQ(trailing.status().message(),
+            "--strategy: not valid JSON (line 1, column 23: a comma before a closing bracket; "
+            "JSON has no trailing commas)");
   v1::ExperimentSpec spec;
-  const absl::Status broken =
+  const absl::Status comma =
       FromJson("{\"name\": \"x\",\n \"budgets\": [{\"n\": 1},]}", spec, "--spec spec.json");
-  EXPECT_TRUE(absl::IsInvalidArgument(broken));
-  EXPECT_THAT(std::string(broken.message()),
-              StartsWith("--spec spec.json: not valid JSON (line 2"));
-  EXPECT_EQ(std::string(broken.message()).find('\n'), std::string::npos);
+  EXPECT_TRUE(absl::IsInvalidArgument(comma));
+  EXPECT_THAT(std::string(comma.message()),
+              StartsWith("--spec spec.json: not valid JSON (line 2, column 22: a comma"));
+  EXPECT_EQ(spec.budgets_size(), 0);  // nothing of a refused text is kept
+  // A syntax error is said on one line, with its place.
+  const absl::Status missing =
+      FromJson("{\"name\": \"x\"\n \"budgets\": []}", spec, "--spec spec.json");
+  EXPECT_THAT(std::string(missing.message()),
+              StartsWith("--spec spec.json: not valid JSON (line 2, column 10:"));
+  EXPECT_EQ(std::string(missing.message()).find('\n'), std::string::npos);
+  // What protobuf's mapping took before stays taken (specs written for it), a comma inside a
+  // string is no trailing comma, and a byte order mark is skipped.
+  EXPECT_TRUE(
+      FromJson("\xEF\xBB\xBF{\"name\": \"a,}\", \"budgets\": [{\"n\": 1}]}", spec, "x").ok());
+  EXPECT_EQ(spec.name(), "a,}");
+  auto lenient =
+      ParseStrategyArgument(R"({"bestOfN": {}, "sampling": {"temperature": 1.}})", "--strategy");
+  ASSERT_TRUE(lenient.ok()) << lenient.status();
+  EXPECT_EQ(lenient->sampling().temperature(), 1.0);
 }
 
 TEST(ClientTest, AStatusWithoutAMessageGetsOneNamingItsCode) {
