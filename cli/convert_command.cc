@@ -110,13 +110,13 @@ absl::Status Convert(std::span<char* const> args) {
     report = engine::ConvertHuggingFaceToGguf(input, output, options);
   } else if (IsGgufFile(input)) {
     PONDER_RETURN_IF_ERROR(CheckOutput(output, /*to_folder=*/true, force));
-    if (absl::EndsWithIgnoreCase(output, ".gguf")) {
+    report = engine::ConvertGgufToHuggingFace(input, output, options);
+    if (report.ok() && absl::EndsWithIgnoreCase(output, ".gguf")) {
       PrintToStderr("ponder convert",
                     absl::StrCat("warning: --output ", output,
                                  " ends in .gguf, but a GGUF input converts to a Hugging Face "
-                                 "folder: that is what it will be"));
+                                 "folder: that is what it is"));
     }
-    report = engine::ConvertGgufToHuggingFace(input, output, options);
   } else if (!std::filesystem::exists(input, ec)) {
     return absl::NotFoundError(absl::StrCat(input, ": no such file or folder"));
   } else {

@@ -3,12 +3,28 @@
 # build (orchestrator/CMakeLists.txt), not at configure time, so that an incremental build
 # records the commit it was built from; the file is rewritten only when the version changed, so
 # nothing recompiles otherwise.
+# Only when SOURCE_DIR is the top of its own checkout (a release tarball unpacked inside another
+# repository would take that one's commit), and whoever owns the checkout (git refuses a
+# directory another user owns, as CI's may be, unless told it is safe).
+set(describe "")
 execute_process(
-  COMMAND git describe --always --dirty
+  COMMAND git -c safe.directory=* rev-parse --show-toplevel
   WORKING_DIRECTORY ${SOURCE_DIR}
-  OUTPUT_VARIABLE describe
+  OUTPUT_VARIABLE toplevel
   OUTPUT_STRIP_TRAILING_WHITESPACE
   ERROR_QUIET)
+if(toplevel)
+  file(REAL_PATH "${toplevel}" toplevel)
+  file(REAL_PATH "${SOURCE_DIR}" source)
+  if(toplevel STREQUAL source)
+    execute_process(
+      COMMAND git -c safe.directory=* describe --always --dirty
+      WORKING_DIRECTORY ${SOURCE_DIR}
+      OUTPUT_VARIABLE describe
+      OUTPUT_STRIP_TRAILING_WHITESPACE
+      ERROR_QUIET)
+  endif()
+endif()
 if(describe)
   set(version "${PROJECT_VERSION}+${describe}")
 else()

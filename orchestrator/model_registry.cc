@@ -26,8 +26,10 @@ absl::StatusOr<engine::Engine*> ModelRegistry::RewardModel(std::string_view name
 }
 
 std::string PathFromRoot(const std::string& path) {
-  if (path.empty()) return path;
   std::error_code error;
+  // A path that names nothing is left as typed, for the error that names it (a Hugging Face repo
+  // name read as '/cwd/Qwen/...' misled: review of stop 35).
+  if (path.empty() || !std::filesystem::exists(path, error)) return path;
   const std::filesystem::path absolute = std::filesystem::absolute(path, error);
   return error ? path : absolute.string();
 }

@@ -62,8 +62,8 @@ class LoadedModels {
 
 // `path` from the root (as typed when it is already): experiments record their models' paths,
 // which are read from other working directories (a resume hint's --model, a later server's log),
-// where a relative path names nothing (QA of stop 35). `path` itself when the working directory
-// cannot be read.
+// where a relative path names nothing (QA of stop 35). `path` itself when it names nothing here
+// or the working directory cannot be read.
 std::string PathFromRoot(const std::string& path);
 
 // Parses a `--prm` flag value: "NAME=PATH", or "PATH" (the name is the folder's name, or the

@@ -320,8 +320,7 @@ int Run(std::span<char* const> args) {
                   "wall, or cpu: the calling thread's CPU time, for a machine shared with other "
                   "jobs");
   if (absl::Status status = flags.Parse(args); !status.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(AsStd(status.message())).c_str());
-    return status.code() == absl::StatusCode::kCancelled ? 0 : 2;
+    return ExitCodeFor("ops_bench", status);  // --help: 0; an error: its line, then the usage
   }
   if (clock != "wall" && clock != "cpu") {
     std::fprintf(stderr, "--clock must be wall or cpu, not %s\n", clock.c_str());

@@ -105,9 +105,7 @@ int Main(std::span<char* const> args) {
   flags.AddInt("runs", &runs, "timed runs per variant");
   flags.AddInt("parallel", &parallel, "pool workers for the throughput line (0: one per core)");
   if (absl::Status status = flags.Parse(args); !status.ok()) {
-    absl::FPrintF(status.code() == absl::StatusCode::kCancelled ? stdout : stderr, "%s\n",
-                  status.message());
-    return status.code() == absl::StatusCode::kCancelled ? 0 : 2;
+    return ExitCodeFor("sandbox_bench", status);  // --help: 0; an error: its line, the usage
   }
   runs = std::max<int64_t>(runs, 1);
   const int warmup = 3;

@@ -54,8 +54,7 @@ int Run(std::span<char* const> args) {
   flags.AddString("file", &file, "the text to encode");
   flags.AddInt("repeat", &repeat, "runs per measurement (the best is reported)");
   if (absl::Status status = flags.Parse(args); !status.ok()) {
-    absl::FPrintF(stderr, "%s\n", status.message());
-    return status.code() == absl::StatusCode::kCancelled ? 0 : 2;
+    return ExitCodeFor("tokenizer_bench", status);  // --help: 0; an error: its line, the usage
   }
   absl::StatusOr<std::string> text = ReadFileToString(file);
   if (!text.ok()) {

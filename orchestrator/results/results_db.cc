@@ -107,13 +107,19 @@ absl::StatusOr<int64_t> ResultsDb::LatestExperimentId() {
 absl::Status ResultsDb::CheckFilterNames(const std::vector<int64_t>& experiment_ids,
                                          const RunFilter& filter) {
   std::vector<std::string> strategies;  // every name, in the experiments' order
+  std::vector<int32_t> budgets;
+  std::vector<uint64_t> seeds;
+  auto add = [](auto& list, const auto& value) {
+    if (absl::c_find(list, value) == list.end()) list.push_back(value);
+  };
   for (int64_t id : experiment_ids) {
     PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, Experiment(id));
     for (const v1::NamedStrategy& strategy : experiment.spec().strategies()) {
-      if (absl::c_find(strategies, strategy.name()) == strategies.end()) {
-        strategies.push_back(strategy.name());
-      }
+      add(strategies, strategy.name());
     }
+    for (const v1::Budget& budget : experiment.spec().budgets()) add(budgets, budget.n());
+    for (uint64_t seed : experiment.spec().seeds()) add(seeds, seed);
+    if (experiment.spec().seeds().empty()) add(seeds, uint64_t{0});  // the runner's default
   }
   const std::string which = experiment_ids.size() == 1
                                 ? absl::StrCat("experiment ", experiment_ids[0])
@@ -123,6 +129,19 @@ absl::Status ResultsDb::CheckFilterNames(const std::vector<int64_t>& experiment_
       return absl::InvalidArgumentError(
           absl::StrCat("--strategy: ", which, " ran no strategy named '", Printable(name, 64),
                        "' (it ran: ", absl::StrJoin(strategies, ", "), ")"));
+    }
+  }
+  for (int32_t n : filter.budgets) {
+    if (absl::c_find(budgets, n) == budgets.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("--budget: ", which, " ran no budget of ", n,
+                                                     " (it ran: ", absl::StrJoin(budgets, ", "),
+                                                     ")"));
+    }
+  }
+  for (uint64_t seed : filter.seeds) {
+    if (absl::c_find(seeds, seed) == seeds.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--seed: ", which, " ran no seed ", seed, " (it ran: ", absl::StrJoin(seeds, ", "), ")"));
     }
   }
   PONDER_ASSIGN_OR_RETURN(

@@ -74,9 +74,10 @@ class ResultsDb {
   absl::StatusOr<v1::Experiment> Experiment(int64_t experiment_id);
   // The newest experiment (NotFound when the database has none): the default of the commands.
   absl::StatusOr<int64_t> LatestExperimentId();
-  // InvalidArgument naming the first strategy of `filter` that none of the experiments ran (with
-  // the names they have) or problem id that none of them holds: a typo in `ponder query
-  // --strategy` gave an empty table and exit 0 (QA of stop 35). NotFound for an unknown id.
+  // InvalidArgument naming the first strategy, budget or seed of `filter` that none of the
+  // experiments ran (with those they did) or problem id that none of them holds: a typo in
+  // `ponder query --strategy` gave an empty table and exit 0 (QA of stop 35). NotFound for an
+  // unknown id.
   absl::Status CheckFilterNames(const std::vector<int64_t>& experiment_ids,
                                 const RunFilter& filter);
 

@@ -174,7 +174,7 @@ TEST_F(ConvertCommandTest, AFolderIsNeverAGgufFilesOutputAndAFolderNamedGgufIsWa
   EXPECT_EQ(named.exit_code, 0) << named.output;
   EXPECT_THAT(named.output, HasSubstr("warning: --output " + dir_ +
                                       "/copy.gguf ends in .gguf, but a GGUF input converts to a "
-                                      "Hugging Face folder"));
+                                      "Hugging Face folder: that is what it is"));
   EXPECT_TRUE(fs::is_directory(dir_ + "/copy.gguf"));
 }
 

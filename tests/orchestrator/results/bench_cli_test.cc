@@ -474,6 +474,12 @@ TEST(ResultsCliTest, AStrategyOrProblemTheExperimentLacksIsRefusedNamingWhatItHa
   CommandResult problem = Ponder({"query", "--db", db, "runs", "--problem", "p9"});
   EXPECT_EQ(problem.code, 2);
   EXPECT_THAT(problem.err, HasSubstr("--problem: experiment 1 has no problem with id 'p9'"));
+  CommandResult budget = Ponder({"query", "--db", db, "accuracy", "--budget", "3"});
+  EXPECT_EQ(budget.code, 2);
+  EXPECT_THAT(budget.err, HasSubstr("--budget: experiment 1 ran no budget of 3 (it ran: "));
+  CommandResult seed = Ponder({"query", "--db", db, "runs", "--seed", "77"});
+  EXPECT_EQ(seed.code, 2);
+  EXPECT_THAT(seed.err, HasSubstr("--seed: experiment 1 ran no seed 77 (it ran: "));
   CommandResult known =
       Ponder({"query", "--db", db, "runs", "--problem", "p1", "--strategy", "bon"});
   EXPECT_EQ(known.code, 0) << known.err;
