@@ -197,11 +197,9 @@ absl::StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::FromDatabase(
     absl::MutexLock lock(&store->mu_);
     PONDER_RETURN_IF_ERROR(store->PrepareStatements());
   }
+  store->readers_ = std::move(readers);
   absl::MutexLock lock(&store->readers_mu_);
-  for (sqlite::Database& reader : readers) {
-    store->readers_.push_back(std::make_unique<Reader>(Reader{std::move(reader)}));
-    store->free_readers_.push_back(store->readers_.back().get());
-  }
+  for (sqlite::Database& reader : store->readers_) store->free_readers_.push_back(&reader);
   return store;
 }
 
@@ -211,15 +209,15 @@ auto ExperimentStore::WithReader(Read read) -> decltype(read(std::declval<sqlite
     absl::MutexLock lock(&mu_);
     return read(db_);
   }
-  Reader* reader = nullptr;
+  sqlite::Database* reader = nullptr;
   {
     absl::MutexLock lock(&readers_mu_);
     readers_mu_.Await(absl::Condition(
-        +[](std::vector<Reader*>* free) { return !free->empty(); }, &free_readers_));
+        +[](std::vector<sqlite::Database*>* free) { return !free->empty(); }, &free_readers_));
     reader = free_readers_.back();
     free_readers_.pop_back();
   }
-  auto result = read(reader->db);
+  auto result = read(*reader);
   absl::MutexLock lock(&readers_mu_);
   free_readers_.push_back(reader);
   return result;

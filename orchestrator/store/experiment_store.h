@@ -13,8 +13,8 @@
 //    and reads run beside each other. Other processes (the sqlite3 shell) may read the file at
 //    any time, for the same reason.
 //  - WriteCount(id) changes with every write this store makes to an experiment, so that a caller
-//    may keep what it derived from a stopped experiment until the experiment changes (the server
-//    is the file's only writer while it holds the database lock).
+//    may keep what it derived from an experiment until the experiment changes (the server is the
+//    file's only writer while it holds the database lock).
 #ifndef PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_
 #define PONDER_ORCHESTRATOR_STORE_EXPERIMENT_STORE_H_
 
@@ -140,10 +140,6 @@ class ExperimentStore {
   const std::string& path() const { return path_; }
 
  private:
-  struct Reader {
-    sqlite::Database db;
-  };
-
   explicit ExperimentStore(sqlite::Database db);
   static absl::StatusOr<std::unique_ptr<ExperimentStore>> FromDatabase(
       sqlite::Database db, std::vector<sqlite::Database> readers);
@@ -162,9 +158,9 @@ class ExperimentStore {
   sqlite::Statement insert_candidate_ ABSL_GUARDED_BY(mu_);
   sqlite::Statement insert_step_ ABSL_GUARDED_BY(mu_);
 
-  std::vector<std::unique_ptr<Reader>> readers_;  // fixed once the store is open
+  std::vector<sqlite::Database> readers_;  // fixed once the store is open
   absl::Mutex readers_mu_;
-  std::vector<Reader*> free_readers_ ABSL_GUARDED_BY(readers_mu_);
+  std::vector<sqlite::Database*> free_readers_ ABSL_GUARDED_BY(readers_mu_);
 
   mutable absl::Mutex writes_mu_;
   absl::flat_hash_map<int64_t, uint64_t> write_counts_ ABSL_GUARDED_BY(writes_mu_);
