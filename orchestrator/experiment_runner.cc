@@ -186,19 +186,19 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
   if (shut_down_) return absl::UnavailableError("the server is shutting down");
   if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
   PONDER_ASSIGN_OR_RETURN(int64_t id, store_.CreateExperiment(record));
-  return Launch(id, spec, std::move(problems), /*resumed=*/false);
+  return Launch(id, spec, std::move(problems), /*recorded=*/{}, /*resumed=*/false);
 }
 
 absl::StatusOr<v1::Experiment> ExperimentRunner::Launch(int64_t experiment_id,
                                                         v1::ExperimentSpec spec,
                                                         std::vector<v1::Problem> problems,
+                                                        const std::vector<RunKey>& recorded,
                                                         bool resumed) {
   ReapFinished();
   auto active = std::make_unique<Active>();
   active->id = experiment_id;
   if (spec.seeds_size() == 0) spec.add_seeds(0);
   spec.clear_problems();
-  PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
   // Runs sharing samples form one unit, placed where its first run is in the grid. A resumed
   // experiment shares among its missing budgets only: their largest is sampled again, and the
   // engine's determinism makes its samples the ones the recorded runs saw.
@@ -568,10 +568,18 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
       PONDER_RETURN_IF_ERROR(CheckModels(experiment_id, stored.spec()));
     }
   }
+  // The recorded runs, read before the lock too (the lock's other callers, IsRunning for every
+  // watch write among them, waited for a free reader: review of stop 35), and read again under it
+  // if the experiment was written to meanwhile (it was still stopping: its last runs).
+  const uint64_t writes = store_.WriteCount(experiment_id);
+  PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
   absl::MutexLock lock(&mu_);
   if (shut_down_) return absl::UnavailableError("the server is shutting down");
   if (active_.count(experiment_id) > 0) {
     return absl::FailedPreconditionError(absl::StrCat("experiment ", experiment_id, " is running"));
+  }
+  if (store_.WriteCount(experiment_id) != writes) {
+    PONDER_ASSIGN_OR_RETURN(recorded, store_.RecordedRunKeys(experiment_id));
   }
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
                           store_.GetExperiment(experiment_id, /*with_cells=*/false));
@@ -585,7 +593,8 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
                      " experiments are running, the server's limit "
                      "(--max-running-experiments); retry when one has stopped"));
   }
-  return Launch(experiment_id, experiment.spec(), std::move(problems), /*resumed=*/true);
+  return Launch(experiment_id, experiment.spec(), std::move(problems), recorded,
+                /*resumed=*/true);
 }
 
 absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {

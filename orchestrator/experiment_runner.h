@@ -104,8 +104,10 @@ class ExperimentRunner {
   struct Active;
   enum class StopReason { kNone, kCancel, kShutdown };
 
+  // Starts the experiment's thread on the runs of its grid that are not in `recorded` (sorted).
   absl::StatusOr<v1::Experiment> Launch(int64_t experiment_id, v1::ExperimentSpec spec,
-                                        std::vector<v1::Problem> problems, bool resumed)
+                                        std::vector<v1::Problem> problems,
+                                        const std::vector<RunKey>& recorded, bool resumed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED_PRECONDITION when the problems include code problems whose tests cannot run here.
   absl::Status CheckGradable(const std::vector<v1::Problem>& problems) const;
