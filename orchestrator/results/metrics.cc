@@ -40,13 +40,16 @@ std::vector<CellMetrics> ComputeCells(std::span<const RunSample> runs) {
   for (const RunSample& run : runs) strategy_order.try_emplace(run.strategy, strategy_order.size());
   using CellKey = std::pair<size_t, int32_t>;
   std::map<CellKey, std::vector<const RunSample*>> by_cell;
-  // The candidates of each (strategy, problem, seed)'s largest-budget succeeded run: the pool
-  // pass@k is estimated from.
-  std::map<std::tuple<std::string, int32_t, uint64_t>, const RunSample*> pool;
+  // The candidates of each (strategy, problem, seed)'s largest succeeded run under the same cap
+  // on generated tokens: the pool pass@k is estimated from. (Samples under another cap come from
+  // another distribution: pass@4 of runs capped at 1 token was read off an uncapped run's 8
+  // candidates, 1.0 where none of them answered; QA of stop 35.)
+  std::map<std::tuple<std::string, int32_t, uint64_t, int64_t>, const RunSample*> pool;
   for (const RunSample& run : runs) {
     by_cell[{strategy_order[run.strategy], run.budget_n}].push_back(&run);
     if (!run.succeeded || !run.correct.has_value() || run.candidates_graded == 0) continue;
-    const RunSample*& best = pool[{run.strategy, run.problem_index, run.seed}];
+    const RunSample*& best =
+        pool[{run.strategy, run.problem_index, run.seed, run.max_generated_tokens}];
     if (best == nullptr || run.candidates_graded > best->candidates_graded) best = &run;
   }
 
@@ -86,7 +89,8 @@ std::vector<CellMetrics> ComputeCells(std::span<const RunSample> runs) {
         wrong_candidates += run->wrong_candidates_scored;
         wrong_candidates_accepted += run->wrong_candidates_accepted;
       }
-      auto it = pool.find({run->strategy, run->problem_index, run->seed});
+      auto it =
+          pool.find({run->strategy, run->problem_index, run->seed, run->max_generated_tokens});
       if (it != pool.end() && it->second->candidates_graded >= cell.budget_n) {
         absl::StatusOr<double> pass =
             PassAtK(it->second->candidates_graded, it->second->candidates_correct, cell.budget_n);

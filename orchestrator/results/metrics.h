@@ -40,6 +40,7 @@ absl::StatusOr<double> PassAtK(int64_t n, int64_t c, int64_t k);
 struct RunSample {
   std::string strategy;
   int32_t budget_n = 0;
+  int64_t max_generated_tokens = 0;  // the budget's cap on generated tokens (0: none)
   int32_t problem_index = 0;
   uint64_t seed = 0;
   bool succeeded = true;

@@ -27,7 +27,7 @@ SELECT r.id, p.problem_index, p.source_id, r.strategy, r.budget_n, r.seed, r.sta
        r.generated_tokens, r.verifier_tokens, r.wall_seconds,
        coalesce(json_extract(r.diagnostics_json, '$.prefix_of_budget_n'), 0),
        coalesce(c.n, 0), coalesce(c.graded, 0), coalesce(c.correct, 0), c.selected_score,
-       coalesce(c.wrong_scored, 0), coalesce(c.wrong_accepted, 0)
+       coalesce(c.wrong_scored, 0), coalesce(c.wrong_accepted, 0), r.budget_max_generated_tokens
 FROM runs r
 JOIN problems p ON p.id = r.problem_id
 LEFT JOIN (
@@ -199,6 +199,7 @@ absl::StatusOr<std::vector<RunRow>> ResultsDb::Runs(int64_t experiment_id,
     run.selected_score = OptionalDouble(query, 19);
     run.wrong_candidates_scored = static_cast<int32_t>(query.ColumnInt(20));
     run.wrong_candidates_accepted = static_cast<int32_t>(query.ColumnInt(21));
+    run.max_generated_tokens = query.ColumnInt(22);
     auto it = uses_verifier.find(run.strategy);
     run.uses_verifier = it != uses_verifier.end() && it->second;
     if (filter.Matches(run)) runs.push_back(std::move(run));

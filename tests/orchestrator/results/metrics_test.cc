@@ -123,6 +123,26 @@ TEST(ComputeCellsTest, AccuracyCoverageAndCostPerStrategyAndBudget) {
   EXPECT_FALSE(sc4.selected_false_positive_rate.has_value());  // no verifier
 }
 
+// Budgets with other caps on generated tokens sample from other distributions: a cell's pass@n
+// comes from runs under its own cap (QA of stop 35: pass@4 of runs capped at 1 token, none of
+// which answered, was read off an uncapped run's candidates as 1.0).
+TEST(ComputeCellsTest, PassAtNComesFromRunsUnderTheSameTokenCap) {
+  std::vector<RunSample> runs = {MakeRun("bon", 4, 0, false, 4, 0),
+                                 MakeRun("bon", 2, 0, false, 2, 0),
+                                 MakeRun("bon", 8, 0, true, 8, 6)};
+  runs[0].max_generated_tokens = 1;
+  runs[1].max_generated_tokens = 50;
+  std::vector<CellMetrics> cells = ComputeCells(runs);
+  ASSERT_EQ(cells.size(), 3u);
+  ASSERT_EQ(cells[0].budget_n, 2);
+  ASSERT_TRUE(cells[0].pass_at_k.has_value());
+  EXPECT_EQ(*cells[0].pass_at_k, 0.0);  // its own 2 candidates, neither correct
+  ASSERT_EQ(cells[1].budget_n, 4);
+  EXPECT_EQ(*cells[1].pass_at_k, 0.0);
+  ASSERT_EQ(cells[2].budget_n, 8);
+  EXPECT_EQ(*cells[2].pass_at_k, 1.0);
+}
+
 TEST(ComputeCellsTest, FailedAndUngradedRunsDoNotCountAsWrong) {
   std::vector<RunSample> runs = {MakeRun("sc", 2, 0, true, 2, 1),
                                  MakeRun("sc", 2, 1, std::nullopt, 2),
