@@ -62,8 +62,13 @@ void PrintSummary(const v1::SolveResponse& response) {
     classes = std::max(classes, c.answer_class() + 1);
   int in_selection = 0;  // the chosen candidate, or every member of the chosen answer class
   for (const v1::Candidate& c : result.candidates()) in_selection += c.selected() ? 1 : 0;
-  std::printf("candidates: %d, answer classes: %d, chosen: candidate %d (%d marked selected)\n",
-              result.candidates_size(), classes, result.selected_candidate(), in_selection);
+  if (result.selected_candidate() >= 0) {
+    std::printf("candidates: %d, answer classes: %d, chosen: candidate %d (%d marked selected)\n",
+                result.candidates_size(), classes, result.selected_candidate(), in_selection);
+  } else {
+    std::printf("candidates: %d, answer classes: %d, chosen: none\n", result.candidates_size(),
+                classes);
+  }
   const v1::Usage& usage = result.usage();
   std::printf(
       "tokens: prompt %d, prompt requested %lld / computed %lld, generated %lld (%.2f full "

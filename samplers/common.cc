@@ -194,7 +194,9 @@ void SelectCandidate(v1::SolveResult& result, int index) {
 
 void SelectAnswerClass(v1::SolveResult& result, int answer_class, int representative) {
   if (answer_class < 0) {
-    SelectCandidate(result, representative);
+    // No class won, no candidate had an answer to vote with: nothing was chosen (result.proto:
+    // -1). Candidate 0 was marked selected, a pruned one under RPC (QA of stop 35).
+    result.set_selected_candidate(-1);
     return;
   }
   for (v1::Candidate& c : *result.mutable_candidates()) {

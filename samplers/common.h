@@ -81,8 +81,9 @@ absl::Status ScoreCandidates(const ProblemInput& problem, const SolveContext& co
 // "verifier_over_context" of `result`.
 void NoteOverContext(const verifiers::VerifyResult& scored, v1::SolveResult& result);
 
-// Sets `selected` on the members of `answer_class` (or on `index` when class is -1) and the
-// result's answer and selected_candidate.
+// Sets `selected` on candidate `index` (SelectCandidate) or the members of `answer_class`
+// (SelectAnswerClass, `representative` the one named), and the result's answer and
+// selected_candidate; an answer_class of -1 (no class won) selects nothing: -1.
 void SelectCandidate(v1::SolveResult& result, int index);
 void SelectAnswerClass(v1::SolveResult& result, int answer_class, int representative);
 

@@ -137,7 +137,7 @@ void SelectHeaviestScoredClass(v1::SolveResult& result, verifiers::AnswerFormat 
   int classes = AssignAnswerClasses(candidates, format);
   result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
   int best = HeaviestClass(result, classes, [](const v1::Candidate& c) { return c.score(); });
-  SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+  SelectAnswerClass(result, best, best < 0 ? -1 : FirstOfClass(result, best));
 }
 
 // Self-consistency (Wang et al. 2023): the majority answer class.
@@ -146,7 +146,7 @@ void SelectMajority(v1::SolveResult& result, verifiers::AnswerFormat format) {
   int classes = AssignAnswerClasses(candidates, format);
   result.mutable_candidates()->Assign(candidates.begin(), candidates.end());
   int best = HeaviestClass(result, classes, [](const v1::Candidate&) { return 1.0; });
-  SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+  SelectAnswerClass(result, best, best < 0 ? -1 : FirstOfClass(result, best));
 }
 
 // RPC's PPL baseline (compute_perp.py, prep_evaluator): the single path with the highest mean
@@ -211,7 +211,7 @@ void SelectRpc(v1::SolveResult& result, verifiers::AnswerFormat format, bool pru
   for (int k = 0; k < classes; ++k) {
     if (best < 0 || totals[k] > totals[best]) best = k;
   }
-  SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+  SelectAnswerClass(result, best, best < 0 ? -1 : FirstOfClass(result, best));
 }
 
 bool RpcPrunes(const v1::Rpc& config) { return config.has_prune() ? config.prune() : true; }
@@ -297,7 +297,7 @@ class AdaptiveSelfConsistency : public SamplingStrategy {
       }
     }
     (*result.mutable_diagnostics())["rounds"] = rounds;
-    SelectAnswerClass(result, best, best < 0 ? 0 : FirstOfClass(result, best));
+    SelectAnswerClass(result, best, best < 0 ? -1 : FirstOfClass(result, best));
     return absl::OkStatus();
   }
   v1::AdaptiveSelfConsistency config_;

@@ -128,6 +128,19 @@ TEST(SelfConsistencyTest, MajorityClassWinsAndAnswerlessSamplesDoNotVote) {
   EXPECT_EQ(f.engine.calls, 1);  // one request, n = 6
 }
 
+// With no answer to vote with, nothing is chosen (result.proto: -1): candidate 0 was marked
+// selected, under RPC a path its own pruning had removed (QA of stop 35).
+TEST(SelfConsistencyTest, NoAnswerAmongTheSamplesChoosesNothing) {
+  for (const char* kind : {"sc", "rpc", "wbon"}) {
+    Fixture f(FromList({"no idea", "still nothing", "hmm"}));
+    auto result = f.Solve(kind, 3);
+    ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
+    EXPECT_EQ(result->selected_candidate(), -1) << kind;
+    EXPECT_FALSE(result->has_answer()) << kind;
+    for (const v1::Candidate& c : result->candidates()) EXPECT_FALSE(c.selected()) << kind;
+  }
+}
+
 TEST(SelfConsistencyTest, TieGoesToTheClassThatOccursFirst) {
   Fixture f(FromList({"#### 7", "#### 2", "#### 2", "#### 7"}));
   auto result = f.Solve("sc", 4);
