@@ -459,6 +459,14 @@ absl::StatusOr<std::unique_ptr<Verifier>> MakeProcessRewardModelVerifier(
     const v1::ProcessRewardModel& config, engine::Engine* model) {
   switch (config.format()) {
     case v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM: {
+      // Its step rewards come from the reward head: a model without one failed at the first
+      // score, with an error that named no field (QA of stop 35).
+      if (!model->Info().has_reward_head) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "verifier.prm.model: ", model->Info().path,
+            " has no reward head, which FORMAT_QWEN_MATH_PRM reads (FORMAT_RLHFLOW and "
+            "FORMAT_MATH_SHEPHERD read the model's token probabilities)"));
+      }
       std::string tag = config.has_step_tag() ? config.step_tag() : "<extra_0>";
       PONDER_ASSIGN_OR_RETURN(int32_t id,
                               RequireToken(*model, tag, "verifier.prm.step_tag", "the step tag"));

@@ -293,6 +293,21 @@ std::string WithWrongResult(const datasets::ArithProblem& problem, size_t k, int
   return absl::StrJoin(steps, "\n\n");
 }
 
+// FORMAT_QWEN_MATH_PRM reads the reward head: the policy, which has none, failed at the first
+// score with an error that named no field (QA of stop 35); it is refused naming the field.
+TEST(ShippedModelsTest, AQwenPrmOnAModelWithoutARewardHeadIsRefusedNamingTheField) {
+  SKIP_WITHOUT(kPolicyGguf);
+  auto engine = Engine(kPolicyGguf);
+  ASSERT_TRUE(engine);
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  auto prm = verifiers::MakeProcessRewardModelVerifier(config, engine.get());
+  ASSERT_FALSE(prm.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(prm.status()));
+  EXPECT_THAT(std::string(prm.status().message()), HasSubstr("verifier.prm.model: "));
+  EXPECT_THAT(std::string(prm.status().message()), HasSubstr("has no reward head"));
+}
+
 TEST(ShippedModelsTest, PrmPrefersCorrectSolutionsToCorruptedOnes) {
   SKIP_WITHOUT(kPrmGguf);
   auto engine = Engine(kPrmGguf);
