@@ -293,15 +293,20 @@ std::string WithWrongResult(const datasets::ArithProblem& problem, size_t k, int
   return absl::StrJoin(steps, "\n\n");
 }
 
+// The shipped PRM's format, on `engine`.
+absl::StatusOr<std::unique_ptr<verifiers::Verifier>> QwenPrm(engine::Engine& engine) {
+  v1::ProcessRewardModel config;
+  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
+  return verifiers::MakeProcessRewardModelVerifier(config, &engine);
+}
+
 // FORMAT_QWEN_MATH_PRM reads the reward head: the policy, which has none, failed at the first
 // score with an error that named no field (QA of stop 35); it is refused naming the field.
 TEST(ShippedModelsTest, AQwenPrmOnAModelWithoutARewardHeadIsRefusedNamingTheField) {
   SKIP_WITHOUT(kPolicyGguf);
   auto engine = Engine(kPolicyGguf);
   ASSERT_TRUE(engine);
-  v1::ProcessRewardModel config;
-  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
-  auto prm = verifiers::MakeProcessRewardModelVerifier(config, engine.get());
+  auto prm = QwenPrm(*engine);
   ASSERT_FALSE(prm.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(prm.status()));
   EXPECT_THAT(std::string(prm.status().message()), HasSubstr("verifier.prm.model: "));
@@ -312,9 +317,7 @@ TEST(ShippedModelsTest, PrmPrefersCorrectSolutionsToCorruptedOnes) {
   SKIP_WITHOUT(kPrmGguf);
   auto engine = Engine(kPrmGguf);
   ASSERT_TRUE(engine);
-  v1::ProcessRewardModel config;
-  config.set_format(v1::ProcessRewardModel::FORMAT_QWEN_MATH_PRM);
-  auto prm = verifiers::MakeProcessRewardModelVerifier(config, engine.get());
+  auto prm = QwenPrm(*engine);
   ASSERT_TRUE(prm.ok()) << prm.status();
   // Two slips the arithmetic checker would also see, not carried into later steps: the last
   // result off by 10 (the boxed answer too), the first result off by 1.
