@@ -124,8 +124,9 @@ absl::Status List(PonderClient& client, const ExperimentsFlags& f) {
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty() && f.page_size == 0);
   if (!request.page_token().empty()) {  // one page asked for, and more follow
-    std::fprintf(stderr, "more: ponder experiments list --page-size %d --page-token %s\n",
-                 f.page_size, request.page_token().c_str());
+    std::fprintf(stderr,
+                 "more: ponder experiments list --server %s --page-size %d --page-token %s\n",
+                 f.client.server.c_str(), f.page_size, request.page_token().c_str());
   }
   return absl::OkStatus();
 }

@@ -70,6 +70,7 @@ absl::StatusOr<ClientOptions> ClientFlags::Options() const {
 absl::StatusOr<v1::StrategyConfig> ParseStrategyArgument(std::string_view text,
                                                          std::string_view flag) {
   v1::StrategyConfig config;
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
   const std::string trimmed(absl::StripAsciiWhitespace(AsAbsl(text)));
   if (!trimmed.empty() && trimmed.front() == '{') {
     PONDER_RETURN_IF_ERROR(FromJson(trimmed, config, flag));

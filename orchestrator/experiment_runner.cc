@@ -570,7 +570,9 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
   }
   // The recorded runs, read before the lock too (the lock's other callers, IsRunning for every
   // watch write among them, waited for a free reader: review of stop 35), and read again under it
-  // if the experiment was written to meanwhile (it was still stopping: its last runs).
+  // if the experiment was written to meanwhile (it was still stopping: its last runs). This holds
+  // because every write to an experiment goes through store_, which counts it once committed, and
+  // an experiment leaves active_ only after its last write (Run: Flush, then SetStatus).
   const uint64_t writes = store_.WriteCount(experiment_id);
   PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
   absl::MutexLock lock(&mu_);

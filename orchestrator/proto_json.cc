@@ -20,10 +20,12 @@ std::string ToJson(const google::protobuf::Message& message) {
 namespace {
 
 // Where the first comma outside strings that only a '}' or ']' follows is (1-based line and
-// column), if any: protobuf's parser takes {"n": 4,}, which is not JSON.
+// column), if any: protobuf's parser takes {"n": 4,}, which is not JSON. Strings are quoted with
+// " or, as protobuf 3.21's parser also takes them, with '.
 std::optional<std::pair<int64_t, int64_t>> TrailingComma(std::string_view json) {
   int64_t line = 1, column = 0;
-  bool in_string = false, escaped = false;
+  char quote = 0;  // the open string's quote, 0 outside strings
+  bool escaped = false;
   for (size_t i = 0; i < json.size(); ++i) {
     const char c = json[i];
     ++column;
@@ -31,20 +33,20 @@ std::optional<std::pair<int64_t, int64_t>> TrailingComma(std::string_view json) 
       ++line;
       column = 0;
     }
-    if (in_string) {
+    if (quote != 0) {
       if (escaped) {
         escaped = false;
       } else if (c == '\\') {
         escaped = true;
-      } else if (c == '"') {
-        in_string = false;
+      } else if (c == quote) {
+        quote = 0;
       }
       continue;
     }
-    if (c == '"') {
-      in_string = true;
+    if (c == '"' || c == '\'') {
+      quote = c;
     } else if (c == ',') {
-      const size_t next = json.find_first_not_of(" \t\r\n", i + 1);
+      const size_t next = json.find_first_not_of(" \t\r\n\f\v", i + 1);
       if (next != std::string_view::npos && (json[next] == '}' || json[next] == ']')) {
         return std::make_pair(line, column);
       }

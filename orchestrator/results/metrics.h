@@ -78,7 +78,8 @@ struct CellMetrics {
   std::optional<double> accuracy;
   std::optional<Interval> accuracy_ci;
   // Coverage: the mean over graded (problem, seed) of pass@budget_n estimated from the
-  // candidates of that problem's largest-budget run of the strategy (n samples, c correct).
+  // candidates of that problem's largest-budget run of the strategy under the same cap on
+  // generated tokens (n samples, c correct).
   // Unset when no such run has budget_n candidates or more. For step-level searches the
   // candidates are not independent draws: read it as an oracle rate there.
   std::optional<double> pass_at_k;

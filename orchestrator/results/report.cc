@@ -167,7 +167,8 @@ std::string RenderReportHtml(const v1::Experiment& experiment,
       "graded runs (problem &times; seed) whose chosen answer matches the reference (code "
       "problems: whose chosen program passes the tests). pass@k is "
       "the unbiased estimator of Chen et al. (2021) over the candidates of each problem's "
-      "largest-budget run; oracle is the share of runs with some correct candidate. fpr_selected: "
+      "largest-budget run under the same token cap; oracle is the share of runs with some correct "
+      "candidate. fpr_selected: "
       "of the runs whose chosen answer is wrong, the share the verifier scored above 0.5; "
       "fpr_candidates: the same over all wrong candidates.</p>\n";
 

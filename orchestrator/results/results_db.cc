@@ -255,7 +255,8 @@ absl::StatusOr<std::vector<CellMetrics>> ExperimentCells(ResultsDb& db, int64_t 
                                                          const RunFilter& filter) {
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment, db.Experiment(experiment_id));
   // --budget and --run pick the cells shown, not the runs a cell's numbers come from: pass@n
-  // draws on each problem's largest-budget run, whichever budgets are shown. --run is its
+  // draws on each problem's largest-budget run under the cell's token cap, whichever budgets are
+  // shown. --run is its
   // problem, seed, strategy and budget.
   RunFilter every_budget = filter;
   std::vector<int32_t> shown_budgets = filter.budgets;

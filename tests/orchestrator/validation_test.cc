@@ -553,6 +553,13 @@ TEST(ClientTest, JsonWithATrailingCommaIsRefusedNamingLineAndColumn) {
       ParseStrategyArgument(R"({"bestOfN": {}, "sampling": {"temperature": 1.}})", "--strategy");
   ASSERT_TRUE(lenient.ok()) << lenient.status();
   EXPECT_EQ(lenient->sampling().temperature(), 1.0);
+  // Protobuf takes single-quoted strings too: a comma inside one is no trailing comma, one after
+  // one is (and a form feed is whitespace there). A byte order mark before --strategy is skipped.
+  EXPECT_TRUE(FromJson("{'name': 'a\"',\n \"budgets\": [{\"n\": 1}]}", spec, "x").ok());
+  EXPECT_EQ(spec.name(), "a\"");
+  EXPECT_TRUE(FromJson("{\"name\": ',}'}", spec, "x").ok());
+  EXPECT_FALSE(FromJson("{\"name\": 'a\"',\f}", spec, "x").ok());
+  EXPECT_TRUE(ParseStrategyArgument("\xEF\xBB\xBF{\"selfConsistency\": {}}", "--strategy").ok());
 }
 
 TEST(ClientTest, AStatusWithoutAMessageGetsOneNamingItsCode) {

@@ -131,7 +131,7 @@ TEST(SelfConsistencyTest, MajorityClassWinsAndAnswerlessSamplesDoNotVote) {
 // With no answer to vote with, nothing is chosen (result.proto: -1): candidate 0 was marked
 // selected, under RPC a path its own pruning had removed (QA of stop 35).
 TEST(SelfConsistencyTest, NoAnswerAmongTheSamplesChoosesNothing) {
-  for (const char* kind : {"sc", "rpc", "wbon"}) {
+  for (const char* kind : {"sc", "rpc", "wbon", "asc"}) {
     Fixture f(FromList({"no idea", "still nothing", "hmm"}));
     auto result = f.Solve(kind, 3);
     ASSERT_TRUE(result.ok()) << kind << ": " << result.status();
