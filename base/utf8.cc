@@ -101,6 +101,10 @@ size_t DecodeUtf8(std::string_view text, char32_t* code_point) {
   return length;
 }
 
+std::string_view WithoutByteOrderMark(std::string_view text) {
+  return text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : text;
+}
+
 bool IsValidUtf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {

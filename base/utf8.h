@@ -32,6 +32,10 @@ size_t DecodeUtf8(std::string_view text, char32_t* code_point);
 
 bool IsValidUtf8(std::string_view text);
 
+// `text` without a UTF-8 byte order mark (EF BB BF) at its start, which editors on some systems
+// write and JSON readers should skip.
+std::string_view WithoutByteOrderMark(std::string_view text);
+
 // Appends `input` to `out` as valid UTF-8: well-formed sequences are copied and every maximal
 // ill-formed subpart is replaced by one U+FFFD (the "maximal subpart" practice of the Unicode
 // Standard, §3.9, which is also what Python's `bytes.decode("utf-8", errors="replace")` — used

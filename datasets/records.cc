@@ -12,6 +12,7 @@
 #include "base/mapped_file.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "base/utf8.h"
 
 namespace ponder::datasets::internal {
 namespace {
@@ -26,7 +27,7 @@ bool StartsWithGzipMagic(std::string_view bytes) {
 }
 
 void DropByteOrderMark(std::string& text) {
-  if (text.size() >= 3 && text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  text.erase(0, text.size() - WithoutByteOrderMark(text).size());
 }
 
 // Inflates one or more concatenated gzip members; Cancelled (ReadingStopped) once `stop` is

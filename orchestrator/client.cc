@@ -8,6 +8,7 @@
 #include "absl/strings/str_replace.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "base/utf8.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -70,8 +71,7 @@ absl::StatusOr<ClientOptions> ClientFlags::Options() const {
 absl::StatusOr<v1::StrategyConfig> ParseStrategyArgument(std::string_view text,
                                                          std::string_view flag) {
   v1::StrategyConfig config;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a UTF-8 byte order mark
-  const std::string trimmed(absl::StripAsciiWhitespace(AsAbsl(text)));
+  const std::string trimmed(absl::StripAsciiWhitespace(AsAbsl(WithoutByteOrderMark(text))));
   if (!trimmed.empty() && trimmed.front() == '{') {
     PONDER_RETURN_IF_ERROR(FromJson(trimmed, config, flag));
     return config;

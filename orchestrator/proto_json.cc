@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/utf8.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace ponder::orchestrator {
@@ -60,7 +61,7 @@ std::optional<std::pair<int64_t, int64_t>> TrailingComma(std::string_view json) 
 absl::Status FromJson(std::string_view json, google::protobuf::Message& message,
                       std::string_view what) {
   message.Clear();
-  if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);  // a UTF-8 byte order mark
+  json = WithoutByteOrderMark(json);
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(

@@ -124,26 +124,27 @@ absl::Status ResultsDb::CheckFilterNames(const std::vector<int64_t>& experiment_
   const std::string which = experiment_ids.size() == 1
                                 ? absl::StrCat("experiment ", experiment_ids[0])
                                 : absl::StrCat("experiments ", absl::StrJoin(experiment_ids, ", "));
-  for (const std::string& name : filter.strategies) {
-    if (absl::c_find(strategies, name) == strategies.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--strategy: ", which, " ran no strategy named '", Printable(name, 64),
-                       "' (it ran: ", absl::StrJoin(strategies, ", "), ")"));
+  // The first of `wanted` that `ran` lacks, said as "--FLAG: experiment 1 ran no WHAT (it ran:
+  // ...)".
+  auto first_missing = [&which](std::string_view flag, const auto& wanted, const auto& ran,
+                                auto what) -> absl::Status {
+    for (const auto& value : wanted) {
+      if (absl::c_find(ran, value) == ran.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", AsAbsl(flag), ": ", which, " ran no ", what(value),
+                         " (it ran: ", absl::StrJoin(ran, ", "), ")"));
+      }
     }
-  }
-  for (int32_t n : filter.budgets) {
-    if (absl::c_find(budgets, n) == budgets.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("--budget: ", which, " ran no budget of ", n,
-                                                     " (it ran: ", absl::StrJoin(budgets, ", "),
-                                                     ")"));
-    }
-  }
-  for (uint64_t seed : filter.seeds) {
-    if (absl::c_find(seeds, seed) == seeds.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--seed: ", which, " ran no seed ", seed, " (it ran: ", absl::StrJoin(seeds, ", "), ")"));
-    }
-  }
+    return absl::OkStatus();
+  };
+  PONDER_RETURN_IF_ERROR(
+      first_missing("strategy", filter.strategies, strategies, [](const std::string& name) {
+        return absl::StrCat("strategy named '", Printable(name, 64), "'");
+      }));
+  PONDER_RETURN_IF_ERROR(first_missing("budget", filter.budgets, budgets,
+                                       [](int32_t n) { return absl::StrCat("budget of ", n); }));
+  PONDER_RETURN_IF_ERROR(first_missing("seed", filter.seeds, seeds,
+                                       [](uint64_t seed) { return absl::StrCat("seed ", seed); }));
   PONDER_ASSIGN_OR_RETURN(
       Statement problem,
       db_.Prepare("SELECT 1 FROM problems WHERE experiment_id = ?1 AND source_id = ?2 LIMIT 1"));

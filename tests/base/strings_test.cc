@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "base/utf8.h"
 #include "gtest/gtest.h"
 
 namespace ponder {
@@ -54,6 +55,13 @@ TEST(PrintableTest, CutsLongTextAtACharacterBoundary) {
   EXPECT_EQ(Printable("12345678", 8), "12345678");
   // "ab" then a 2-byte character across the cut at 3: the whole character goes.
   EXPECT_EQ(Printable("ab\xc3\xa9zzz", 3), "ab...");
+}
+
+TEST(Utf8Test, WithoutByteOrderMarkDropsOnlyALeadingOne) {
+  EXPECT_EQ(WithoutByteOrderMark("\xEF\xBB\xBF{}"), "{}");
+  EXPECT_EQ(WithoutByteOrderMark("{}\xEF\xBB\xBF"), "{}\xEF\xBB\xBF");
+  EXPECT_EQ(WithoutByteOrderMark("\xEF\xBB"), "\xEF\xBB");
+  EXPECT_EQ(WithoutByteOrderMark(""), "");
 }
 
 }  // namespace
