@@ -7,11 +7,10 @@
 # PONDER_CUDA_GATE_UP_UNROLL, the down product on our kernel, PONDER_CUDA_SKINNY_DOWN, weights
 # through shared memory by cp.async, PONDER_CUDA_SKINNY_ASYNC=1), decode attention's pipelining
 # rule beside never and always, sampled draws by clusters (the default on Hopper) and by one
-# block, stop 33's candidates for split attention (the merge in thread block clusters,
-# PONDER_CUDA_SPLIT_MERGE=cluster; fewer, longer stretches, PONDER_CUDA_SPLIT_KEYS), stop 34's
-# one-token MLP in two kernels (PONDER_CUDA_SKINNY_MLP=1, with skinny_bench's MLP rows) and x in
-# 16-byte loads (PONDER_CUDA_SKINNY_VECTOR_X=1), each beside the defaults, and a profile (Nsight
-# Compute) of a batch-1 decode step, kernel by kernel.
+# block, stop 33's longer stretches for split attention (PONDER_CUDA_SPLIT_KEYS), stop 36's
+# defaults for the one-token down product beside cuBLAS's and other batches of loads (with
+# skinny_bench's rows for Qwen2.5-1.5B's and 7B's shapes), each beside the defaults, and a
+# profile (Nsight Compute) of a batch-1 decode step, kernel by kernel.
 #
 #   bench/engine/cuda_device_check.sh pack   # here, after building build-cuda (-DPONDER_CUDA=ON):
 #                                            # writes build-cuda/carry/payload.tar.xz
@@ -22,7 +21,7 @@
 # bundles the non-system ones (Abseil, Highway, ICU, PCRE2; libstdc++ as a fallback) and `run`
 # puts them and the image's cuBLAS on LD_LIBRARY_PATH. Logs go to $OUT (or /tmp/out) as one
 # archive, logs.tgz (the device tool brings back a few files only). PARTS (comma-separated:
-# tests, bench, rule, wide, skinny, unroll, pipeline, sampled, split, mlp) picks sections;
+# tests, bench, rule, wide, skinny, unroll, pipeline, sampled, split, down) picks sections;
 # TEST_SETTINGS runs the GPU tests (part `tests`) again with those settings (VAR=value,
 # space-separated); PROFILE=0 skips the batch-1 profile, PROFILE_SETTINGS gives it settings,
 # PROFILE=2 adds batch-16 decode and prefill profiles (with the defaults). On an H200 in stop 32
@@ -70,7 +69,7 @@ run() {
   local model=$!
   # PARTS picks the sections (all by default); TEST_SETTINGS (VAR=value, space-separated) runs
   # the GPU tests again with those settings, PROFILE_SETTINGS profiles with them.
-  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled,split,mlp}
+  local parts=${PARTS:-tests,bench,rule,wide,skinny,unroll,pipeline,sampled,split,down}
   part() { [[ ",$parts," == *",$1,"* ]]; }
   if part tests; then
     step "GPU tests"
@@ -198,42 +197,41 @@ run() {
     rows PONDER_CUDA_DRAW_CLUSTER=1 "one block per draw" sampled.log --npl 1,16,64 --ntg 64 \
       --temperature 0.8 --top-p 0.95
   fi
-  # Stop 33's candidates (written without a GPU): split attention's merge inside the first pass's
-  # thread block clusters (no merge kernel; the same bits), and stretches of at least 64 or 128
-  # keys instead of 32 (a context of 160 in 3 or 2 stretches instead of 5), alone and together, at
-  # the batch sizes that split (batch 1 and 4; at 16 a context of 1 024 takes the wide block),
-  # each beside the defaults, which run first and last.
+  # Stop 33's candidate: stretches of at least 64 or 128 keys instead of 32 (a context of 160 in
+  # 3 or 2 stretches instead of 5), at the batch sizes that split (batch 1 and 4; at 16 a context
+  # of 1 024 takes the wide block), beside the defaults, which run first and last. (Its other
+  # candidate, the merge in thread block clusters, lost in stop 36 and was removed.)
   if part split; then
-    step "split attention: the merge in clusters, longer stretches, beside the defaults"
+    step "split attention: longer stretches, beside the defaults"
     local setting label=defaults
-    for setting in "" PONDER_CUDA_SPLIT_MERGE=cluster PONDER_CUDA_SPLIT_KEYS=64 \
-      PONDER_CUDA_SPLIT_KEYS=128 "PONDER_CUDA_SPLIT_MERGE=cluster PONDER_CUDA_SPLIT_KEYS=64" ""; do
+    for setting in "" PONDER_CUDA_SPLIT_KEYS=64 PONDER_CUDA_SPLIT_KEYS=128 ""; do
       [ -n "$setting" ] && label=$setting
       rows "$setting" "$label" split.log --npl 1,4 --ntg 64
       rows "$setting" "$label, context 1024" split.log --npl 1,4 --npp 1024 --ntg 32
       label="defaults again"
     done
   fi
-  # Stop 34's candidates (written without a GPU): one-token steps' MLP in two kernels (gate/up,
-  # SwiGLU and the down product split over the intermediate units, then the partial sums), and
-  # x read 16 bytes at a time by the one-token matrix-vector kernels, beside the defaults (first
-  # and last), at batch 1 (the only one-token steps) and contexts 128 and 1 024, alone and with
-  # stop 33's cluster merge; then skinny_bench's rows for the products alone and in the chain of a
-  # step's products.
-  if part mlp; then
-    step "the one-token MLP in two kernels, x in 16-byte loads, beside the defaults"
+  # Stop 36's defaults (x read 16 bytes a chunk, the one-token down product on the matrix-vector
+  # kernel at the batch size with fewer batches: 9 chunks a lane for this shape) beside cuBLAS's
+  # down product (the default before) and ours at 8, at batch 1 and contexts 128 and 1 024,
+  # defaults first and last; then skinny_bench's one-token rows for this shape and for
+  # Qwen2.5-7B's (hidden 3 584, MLP 18 944), whose down rows are twice as long.
+  if part down; then
+    step "the one-token down product: the default (ours, 9 here) beside cuBLAS and ours at 8"
     local setting label=defaults
-    for setting in "" PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SKINNY_VECTOR_X=1 \
-      "PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SPLIT_MERGE=cluster" \
-      "PONDER_CUDA_SKINNY_MLP=1 PONDER_CUDA_SKINNY_VECTOR_X=1 PONDER_CUDA_SPLIT_MERGE=cluster" ""; do
+    for setting in "" PONDER_CUDA_SKINNY_DOWN=0 PONDER_CUDA_SKINNY_DOWN=8 ""; do
       [ -n "$setting" ] && label=$setting
-      rows "$setting" "$label" mlp.log --npl 1 --ntg 64
-      rows "$setting" "$label, context 1024" mlp.log --npl 1 --npp 1024 --ntg 32
+      rows "$setting" "$label" down.log --npl 1 --ntg 64
+      rows "$setting" "$label, context 1024" down.log --npl 1 --npp 1024 --ntg 32
       label="defaults again"
     done
-    step "skinny_bench: the MLP alone and in the chain"
-    timeout 120 $p/bin/skinny_bench --tokens 1 --plans gated_unroll=2,gated_unroll=2+vector_x=1 2>&1 |
-      tee "$out/skinny_mlp.log" | grep -E 'copy|gate_up|down|mlp|chain'
+    step "skinny_bench: one-token products, Qwen2.5-1.5B's shape and Qwen2.5-7B's"
+    local plans=gated_unroll=2,gated_unroll=2+plain_unroll=9,gated_unroll=3,gated_unroll=4
+    timeout 60 $p/bin/skinny_bench --tokens 1 --plans "$plans" 2>&1 | tee "$out/skinny_1.5b.log" |
+      grep -E 'copy|gate_up|down|chain'
+    timeout 90 $p/bin/skinny_bench --tokens 1 --plans "$plans" --hidden 3584 --inter 18944 \
+      --heads 28 --kv-heads 4 --vocab 152064 2>&1 | tee "$out/skinny_7b.log" |
+      grep -E 'gate_up|down|chain'
   fi
   if [ "${PROFILE:-1}" != 0 ]; then
     step "Nsight Compute: a batch-1 decode step, context 128, ${PROFILE_SETTINGS:-the defaults}"

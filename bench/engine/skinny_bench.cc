@@ -6,7 +6,7 @@
 //   skinny_bench [--hidden 1536] [--inter 8960] [--heads 12] [--kv-heads 2] [--head-dim 128]
 //                [--vocab 151936] [--layers 28] [--tokens 1,8,16] [--plans default,stage=0]
 //                [--launches 28] [--replays 5] [--no-cuda-graphs] [--only qkv|o|gate_up|down|
-//                output|mlp|chain]
+//                output|chain]
 //
 // The shapes default to Qwen2.5-1.5B's, BF16. Per layer: the QKV product with the attention norm
 // fused (the backend's one-token steps add rope and the KV store to it, LaunchSkinnyQkvRope,
@@ -16,21 +16,17 @@
 // matrices, so its weights come from DRAM, not L2, as in a real step. "chain" runs every layer's
 // four products and the output projection in the order of a decode step (attention and rope left
 // out): the part of a step the matrix-vector kernels take, against the step time engine_bench
-// reports; the row "default, cuBLAS for down + output" is nearest the engine's choice at one
-// token (the backend sends the down product and the output projection through cuBLAS). Launches are
+// reports; the row "the engine's plan, cuBLAS for output" is the engine's choice at one token
+// (gate/up at 2 chunks a lane, the output projection through cuBLAS). Launches are
 // captured in a CUDA graph with early starts on Hopper, as the backend replays decode steps;
 // --no-cuda-graphs launches them one by one (for Nsight Compute, with
 // --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens get cuBLAS' rows
 // only; the engine sends every step of more than one token through cuBLAS
-// (PONDER_CUDA_SKINNY_TOKENS). At one token, "mlp" is the whole MLP in two kernels
-// (LaunchSkinnyMlp, PONDER_CUDA_SKINNY_MLP=1: gate/up, SwiGLU and the down product over a
-// transposed copy of the down projection, then the blocks' partial sums) against cuBLAS's gate/up
-// and down products, and a second chain row runs each layer as qkv, o and that MLP.
+// (PONDER_CUDA_SKINNY_TOKENS).
 //
 // A plan is `default` or fields joined by '+': warps=N (SkinnyPlan::target_warps), stage=0|1
 // (stage_x), blocks=N (blocks_per_processor), gated_unroll=2|3|4 and plain_unroll=8|9 (the
-// one-token products' batches of loads), async=0|1 (async_copies), vector_x=0|1 (vector_x);
-// e.g. --plans
+// one-token products' batches of loads), async=0|1 (async_copies); e.g. --plans
 // default,stage=0,warps=8192+blocks=1.
 // cuBLAS computes the plain product (no norm, no SwiGLU: gate/up as a [2 inter][hidden] product
 // to f32), so its figure is the bytes-bound baseline, not the same work.
@@ -95,13 +91,11 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
       named.plan.plain_unroll = value;
     } else if (kv.first == "async" && (value == 0 || value == 1)) {
       named.plan.async_copies = value == 1;
-    } else if (kv.first == "vector_x" && (value == 0 || value == 1)) {
-      named.plan.vector_x = value == 1;
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "--plans: '", field, "' in '", text,
           "': expected warps=N (N >= 1), stage=0|1, blocks=N (N >= 0), gated_unroll=2|3|4, "
-          "plain_unroll=8|9, async=0|1 or vector_x=0|1, or 'default'"));
+          "plain_unroll=8|9 or async=0|1, or 'default'"));
     }
   }
   return named;
@@ -110,8 +104,7 @@ absl::StatusOr<NamedPlan> ParsePlan(const std::string& text) {
 // Every weight of the step in device memory, filled with random BF16 values of a model's scale.
 struct Weights {
   std::vector<DeviceBuffer> qkv, o, gate_up, down;  // per layer
-  std::vector<DeviceBuffer> down_t;  // per layer, [inter][hidden]: LaunchSkinnyMlp's down rows
-  DeviceBuffer output, norm;         // norm: [hidden] f32 ones
+  DeviceBuffer output, norm;                        // norm: [hidden] f32 ones
 };
 
 absl::Status FillRandom(const DeviceBuffer& buffer, std::span<const uint16_t> pattern) {
@@ -140,9 +133,6 @@ absl::StatusOr<Weights> MakeWeights(const Shapes& s) {
     PONDER_ASSIGN_OR_RETURN(w.o.emplace_back(), matrix(s.hidden, s.attention_width()));
     PONDER_ASSIGN_OR_RETURN(w.gate_up.emplace_back(), matrix(2 * size_t(s.inter), s.hidden));
     PONDER_ASSIGN_OR_RETURN(w.down.emplace_back(), matrix(s.hidden, s.inter));
-    if (SkinnyMlpSupports(s.inter, s.hidden)) {
-      PONDER_ASSIGN_OR_RETURN(w.down_t.emplace_back(), matrix(s.inter, s.hidden));
-    }
   }
   PONDER_ASSIGN_OR_RETURN(w.output, matrix(s.vocab, s.hidden));
   const std::vector<float> ones(s.hidden, 1.0f);
@@ -156,7 +146,6 @@ absl::StatusOr<Weights> MakeWeights(const Shapes& s) {
 // as the widest product's, and outputs.
 struct Activations {
   DeviceBuffer x, x16, qkv, act16, logits;
-  DeviceBuffer mlp_scratch;  // LaunchSkinnyMlp's partial sums
 };
 
 absl::StatusOr<Activations> MakeActivations(const Shapes& s, int tokens) {
@@ -167,12 +156,6 @@ absl::StatusOr<Activations> MakeActivations(const Shapes& s, int tokens) {
   PONDER_ASSIGN_OR_RETURN(a.qkv, DeviceBuffer::Allocate(tokens * size_t(s.qkv_rows()) * 4, "qkv"));
   PONDER_ASSIGN_OR_RETURN(a.act16, DeviceBuffer::Allocate(tokens * size_t(2 * s.inter) * 4, "act"));
   PONDER_ASSIGN_OR_RETURN(a.logits, DeviceBuffer::Allocate(tokens * size_t(s.vocab) * 4, "logits"));
-  if (SkinnyMlpSupports(s.inter, s.hidden)) {
-    PONDER_ASSIGN_OR_RETURN(
-        a.mlp_scratch,
-        DeviceBuffer::Allocate(SkinnyMlpScratchBytes(StorageType::kBF16, s.inter, s.hidden),
-                               "MLP partial sums"));
-  }
   const std::vector<float> x(size_t(tokens) * s.hidden, 0.5f);
   PONDER_CUDA_RETURN_IF_ERROR(
       cudaMemcpy(a.x.data(), x.data(), a.x.bytes(), cudaMemcpyHostToDevice));
@@ -287,25 +270,6 @@ class Bench {
                           return gemm(w.output, s.vocab, s.hidden, a.x16.data(),
                                       a.logits.as<float>(), &zero);
                         }});
-    // One-token steps: the whole MLP in two kernels (LaunchSkinnyMlp; the plans do not apply),
-    // against cuBLAS's gate/up and down products (without the norm, SwiGLU or a reduction: the
-    // bytes-bound baseline, as for the other products).
-    if (tokens == 1 && fused && SkinnyMlpSupports(s.inter, s.hidden)) {
-      products.push_back(
-          {"mlp (norm, swiglu, down)", 6.0 * s.inter * s.hidden,
-           [&a, &w, s, norm](int l, const SkinnyPlan&, Launch launch) {
-             const SkinnyNorm n{a.x.as<float>(), norm, 1e-6f};
-             return LaunchSkinnyMlp(StorageType::kBF16, w.gate_up[l].data(), w.down_t[l].data(),
-                                    s.inter, s.hidden, n, a.x.as<float>(), a.mlp_scratch.data(),
-                                    launch);
-           },
-           [&a, &w, s, gemm, zero, one](int l) {
-             const cublasStatus_t status = gemm(w.gate_up[l], 2 * s.inter, s.hidden, a.x16.data(),
-                                                a.act16.as<float>(), &zero);
-             if (status != CUBLAS_STATUS_SUCCESS) return status;
-             return gemm(w.down[l], s.hidden, s.inter, a.x16.data(), a.x.as<float>(), &one);
-           }});
-    }
     return products;
   }
 
@@ -363,9 +327,9 @@ class Bench {
   // then the output projection, with our kernels under `plan`, or through cuBLAS when there is
   // none or where `cublas` names the product's index.
   absl::StatusOr<double> TimeChain(const std::vector<Product>& products, const SkinnyPlan* plan,
-                                   std::span<const size_t> cublas = {},
-                                   std::span<const size_t> layer = kLayerProducts) {
-    const int per_layer = static_cast<int>(layer.size());
+                                   std::span<const size_t> cublas = {}) {
+    static constexpr size_t layer[] = {0, 1, 2, 3};
+    const int per_layer = static_cast<int>(std::size(layer));
     const int per_step = per_layer * s_.layers + 1;
     PONDER_ASSIGN_OR_RETURN(
         double per_call, Time(per_step, [&](int i) {
@@ -378,7 +342,6 @@ class Bench {
         }));
     return per_call * per_step;
   }
-  static constexpr size_t kLayerProducts[] = {0, 1, 2, 3};
 
  private:
   Shapes s_;
@@ -412,7 +375,7 @@ absl::Status Main(std::span<char* const> args) {
   flags.AddInt("launches", &launches, "launches per timed run of one product (default 28)");
   flags.AddInt("replays", &replays, "timed runs; the median is reported (default 5)");
   flags.AddBool("no-cuda-graphs", &no_graphs, "launch one by one (for profilers)");
-  flags.AddString("only", &only, "qkv, o, gate_up, down, output, mlp or chain: that alone");
+  flags.AddString("only", &only, "qkv, o, gate_up, down, output or chain: that alone");
   PONDER_RETURN_IF_ERROR(flags.Parse(args));
   for (int v :
        {s.hidden, s.inter, s.heads, s.kv_heads, s.head_dim, s.vocab, s.layers, launches, replays}) {
@@ -428,8 +391,7 @@ absl::Status Main(std::span<char* const> args) {
   for (const std::string& p : std::vector<std::string>(absl::StrSplit(plans_list, ','))) {
     PONDER_ASSIGN_OR_RETURN(plans.emplace_back(), ParsePlan(p));
   }
-  static constexpr std::string_view kNames[] = {"qkv",    "o",   "gate_up", "down",
-                                                "output", "mlp", "chain"};
+  static constexpr std::string_view kNames[] = {"qkv", "o", "gate_up", "down", "output", "chain"};
   if (!only.empty() && std::find(std::begin(kNames), std::end(kNames), only) == std::end(kNames)) {
     return absl::InvalidArgumentError(absl::StrCat("--only: unknown '", only, "'"));
   }
@@ -459,9 +421,7 @@ absl::Status Main(std::span<char* const> args) {
       for (const NamedPlan& plan : plans) {
         if (!ours) break;
         PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeProduct(p, plan.plan));
-        const bool own_plan = i == 5;  // the MLP kernels plan their own work: one row
-        row(own_plan ? std::string("its own") : plan.name, us);
-        if (own_plan) break;
+        row(plan.name, us);
       }
       PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeCublas(p));
       row("cuBLAS (product only)", us);
@@ -483,19 +443,9 @@ absl::Status Main(std::span<char* const> args) {
       if (ours) PONDER_RETURN_IF_ERROR(chain(plan.name, &plan.plan));
     }
     if (tokens == 1) {
-      static constexpr size_t kDownAndOutput[] = {3, 4};
-      const SkinnyPlan engine;
-      PONDER_RETURN_IF_ERROR(chain("default, cuBLAS for down + output", &engine, kDownAndOutput));
-      if (products.size() > 5) {  // PONDER_CUDA_SKINNY_MLP=1's step: qkv, o, the MLP kernels
-        static constexpr size_t kOutput[] = {4}, kWithMlp[] = {0, 1, 5};
-        PONDER_ASSIGN_OR_RETURN(const double us,
-                                bench.TimeChain(products, &engine, kOutput, kWithMlp));
-        std::printf(
-            "chain (%d layers x qkv, o, mlp + output), %-34s %8.3f ms per step, %.1f%% of "
-            "the copy roofline\n",
-            s.layers, "mlp in two kernels, cuBLAS output", us / 1e3,
-            100 * bytes / us / 1e3 / (copy / 1e9));
-      }
+      static constexpr size_t kOutput[] = {4};
+      const SkinnyPlan engine{.gated_unroll = 2};
+      PONDER_RETURN_IF_ERROR(chain("the engine's plan, cuBLAS for output", &engine, kOutput));
     }
     PONDER_RETURN_IF_ERROR(chain("cuBLAS", nullptr));
   }

@@ -87,7 +87,6 @@ struct DeviceLayer {
   DeviceMatrix wo;       // [hidden][Q]
   DeviceMatrix gate_up;  // [2 intermediate][hidden]: w_gate, w_up stacked
   DeviceMatrix down;     // [hidden][intermediate]
-  DeviceMatrix down_t;   // [intermediate][hidden], for LaunchSkinnyMlp (PONDER_CUDA_SKINNY_MLP)
   DeviceBuffer attention_norm, ffn_norm, qkv_bias, q_norm, k_norm;  // f32 vectors
 };
 
@@ -135,30 +134,6 @@ absl::Status UploadRows(const ops::WeightMatrix& w, StorageType type, void* dst)
                                            cudaMemcpyHostToDevice));
   }
   return absl::OkStatus();
-}
-
-// Uploads `w` transposed ([cols][rows]), as 16-bit `type` (dequantized and rounded as UploadRows
-// does).
-absl::StatusOr<DeviceMatrix> UploadTransposed(const ops::WeightMatrix& w, StorageType type,
-                                              std::string_view what) {
-  DeviceMatrix m;
-  m.rows = w.cols;
-  m.cols = w.rows;
-  PONDER_ASSIGN_OR_RETURN(
-      m.buffer, DeviceBuffer::Allocate(static_cast<size_t>(m.rows * m.cols) * kValueBytes, what));
-  std::vector<float> row(w.cols);
-  std::vector<uint16_t> all(static_cast<size_t>(m.rows * m.cols));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    ops::DequantizeRow(w, r, row.data());
-    for (int64_t c = 0; c < w.cols; ++c) {
-      all[c * m.cols + r] =
-          type == StorageType::kBF16 ? FloatToBFloat16(row[c]) : FloatToHalf(row[c]);
-    }
-  }
-  PONDER_CUDA_RETURN_IF_ERROR(
-      cudaMemcpy(m.buffer.data(), all.data(), all.size() * kValueBytes, cudaMemcpyHostToDevice));
-  m.data = m.buffer.data();
-  return m;
 }
 
 // Uploads the matrices `parts` stacked by rows (all with the same number of columns).
@@ -357,7 +332,6 @@ class CudaBackend final : public ForwardBackend {
   PinnedBuffer host_metadata_;
   DeviceBuffer blas_workspace_;  // set explicitly, so cuBLAS calls can be captured in graphs
   DeviceBuffer split_scratch_;   // LaunchSplitAttention's partial softmaxes, when split
-  DeviceBuffer mlp_scratch_;     // LaunchSkinnyMlp's partial sums, when skinny_mlp_ (fixed size)
 
   bool use_graphs_ = true;
   bool early_start_ = false;  // programmatic dependent launch (compute capability >= 9.0)
@@ -372,14 +346,13 @@ class CudaBackend final : public ForwardBackend {
   // head instead (kernels.h kPerHeadWide): kWideAttentionAuto by DecodeAttentionGoesWide's rule,
   // else while their mean context is at most this (PONDER_CUDA_WIDE_ATTENTION=N; 0: never).
   int64_t wide_attention_context_ = kWideAttentionAuto;
-  // How split attention merges its stretches and how long they are at least (kernels.h
-  // LaunchSplitAttention; PONDER_CUDA_SPLIT_MERGE, PONDER_CUDA_SPLIT_KEYS, stop 33's candidates).
-  SplitMerge split_merge_ = SplitMerge::kKernel;
+  // The least keys a stretch of split attention takes (kernels.h LaunchSplitAttention;
+  // PONDER_CUDA_SPLIT_KEYS).
   int split_keys_ = kAttentionSplitKeys;
   PrefillKernel prefill_kernel_ = PrefillKernel::kCudaCores;
   // Steps of at most this many tokens run their products on the matrix-vector kernels
-  // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the down product and the output
-  // projection; more, through cuBLAS. 0: cuBLAS for every product.
+  // (LaunchSkinnyMatMul, fused norms and SwiGLU) but for the output projection (and the down
+  // product of steps of more than one token); more, through cuBLAS. 0: cuBLAS for every product.
   int skinny_tokens_ = 1;
   // Decode attention's loads pipelined (kernels.h): kAuto where DecodeAttentionPipelines says.
   enum class Pipeline { kAuto, kOff, kOn };
@@ -388,12 +361,10 @@ class CudaBackend final : public ForwardBackend {
   bool qkv_rope_ = true;    // one-token steps' rope and KV store in the QKV product (kernels.h)
   SkinnyPlan skinny_plan_;  // how decode steps' matrix-vector products divide their work
   // One-token steps' down product goes to the matrix-vector kernel too, its lanes loading
-  // down_unroll_ chunks a batch (SkinnyPlan::plain_unroll), instead of cuBLAS
-  // (PONDER_CUDA_SKINNY_DOWN, to compare; stop 29, slower in stop 32).
-  bool skinny_down_ = false;
+  // down_unroll_ chunks a batch (SkinnyPlan::plain_unroll), rather than to cuBLAS
+  // (PONDER_CUDA_SKINNY_DOWN=0).
+  bool skinny_down_ = true;
   int down_unroll_ = 0;
-  // One-token steps run the MLP on LaunchSkinnyMlp (PONDER_CUDA_SKINNY_MLP, stop 34's candidate).
-  bool skinny_mlp_ = false;
   int multiprocessors_ = 1;
   // Whether a decode step of `tokens` sequences whose contexts (positions, the new token's
   // included) add up to `contexts` splits its attention over the positions.
@@ -500,37 +471,20 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
   PONDER_ASSIGN_OR_RETURN(const std::string_view async_copies,
                           Choice("PONDER_CUDA_SKINNY_ASYNC", {"", "0", "1"}));
   skinny_plan_.async_copies = async_copies == "1";  // the backend needs 8.0 or newer
-  // PONDER_CUDA_SKINNY_VECTOR_X=1: one-token products read x 16 bytes at a time (kernels.h
-  // SkinnyPlan::vector_x; the same bits), to compare (stop 34, not yet measured).
-  PONDER_ASSIGN_OR_RETURN(const std::string_view vector_x,
-                          Choice("PONDER_CUDA_SKINNY_VECTOR_X", {"", "0", "1"}));
-  skinny_plan_.vector_x = vector_x == "1";
-  // PONDER_CUDA_SKINNY_DOWN=8|9: the one-token down product on the matrix-vector kernel (no
-  // split-K reduction kernel, unlike cuBLAS's), its lanes loading 8 or 9 chunks a batch (9 reads
-  // Qwen2.5-1.5B's rows in one batch: SkinnyPlan::plain_unroll); 0 cuBLAS. To compare (stop 29;
-  // on an H200 in stop 32 8 and 9 lost 3.5 and 2.4% to cuBLAS at batch 1).
+  // The one-token down product runs on the matrix-vector kernel (no split-K reduction kernel,
+  // unlike cuBLAS's), its lanes loading 8 or 9 chunks a batch, whichever reads their share of a
+  // row in fewer batches (kernels.h SkinnyPlainUnrollFor). On an H200 in stop 36, once x was read
+  // 16 bytes a chunk: 736 tokens/s at batch 1 (9 chunks) against 717 at 8 and 708 for cuBLAS's
+  // (which won by 3.5% before, stop 32). PONDER_CUDA_SKINNY_DOWN=8|9 fixes the batch size, =0
+  // takes cuBLAS, to compare.
   PONDER_ASSIGN_OR_RETURN(const std::string_view down,
                           Choice("PONDER_CUDA_SKINNY_DOWN", {"", "0", "8", "9"}));
-  skinny_down_ = down == "8" || down == "9";
-  down_unroll_ = down == "9" ? 9 : 0;
-  // PONDER_CUDA_SKINNY_MLP=1: one-token steps run the whole MLP in two kernels (kernels.h
-  // LaunchSkinnyMlp: gate/up, SwiGLU and the down product split over the intermediate units, then
-  // the blocks' partial sums added), with the down projection kept a second time, transposed.
-  // Stop 34's candidate, written without a GPU and not yet measured.
-  PONDER_ASSIGN_OR_RETURN(const std::string_view mlp,
-                          Choice("PONDER_CUDA_SKINNY_MLP", {"", "0", "1"}));
-  skinny_mlp_ = mlp == "1";
-  if (skinny_mlp_ && skinny_down_) {
-    return absl::InvalidArgumentError(
-        "PONDER_CUDA_SKINNY_MLP=1 computes the down product itself: it cannot go with "
-        "PONDER_CUDA_SKINNY_DOWN");
-  }
-  if (skinny_mlp_ &&
-      !SkinnyMlpSupports(static_cast<int>(c.intermediate_size), static_cast<int>(c.hidden_size))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PONDER_CUDA_SKINNY_MLP=1: the one-token MLP kernel does not take a hidden size of ",
-        c.hidden_size, " (a multiple of 8 up to ", 8 * kSkinnyMlpMaxChunks, " is needed)"));
-  }
+  skinny_down_ = down != "0";
+  down_unroll_ = down == "9" ? 9
+                 : down == "8"
+                     ? 8
+                     : SkinnyPlainUnrollFor(static_cast<int>(c.hidden_size),
+                                            static_cast<int>(c.intermediate_size), skinny_plan_);
   // Decode attention's warps load their next keys while they score the current ones where
   // DecodeAttentionPipelines says (kernels.h LaunchPagedAttention; the same sums).
   // PONDER_CUDA_ATTENTION_PIPELINE=0 never, =1 always, to compare.
@@ -565,44 +519,13 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
                       : split == "grouped" ? DecodeAttention::kSplitGrouped
                       : split == "0"       ? DecodeAttention::kPerHead
                                            : DecodeAttention::kAuto;
-  // Stop 33's candidates for split attention, written without a GPU and not yet measured:
-  // PONDER_CUDA_SPLIT_MERGE=cluster merges a head's stretches inside the thread block cluster of
-  // its first pass (no merge kernel; the same bits), and PONDER_CUDA_SPLIT_KEYS=N makes stretches
-  // of at least N keys (32 by default: fewer, longer stretches at short contexts).
-  PONDER_ASSIGN_OR_RETURN(const std::string_view merge,
-                          Choice("PONDER_CUDA_SPLIT_MERGE", {"", "kernel", "cluster"}));
-  if (merge == "cluster") {
-    if (decode_attention_ == DecodeAttention::kSplitGrouped) {
-      return absl::InvalidArgumentError(
-          "PONDER_CUDA_SPLIT_MERGE=cluster takes the per-head first pass: it cannot go with "
-          "PONDER_CUDA_SPLIT_ATTENTION=grouped");
-    }
-    if (!SplitAttentionClusters(c.head_dim)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "PONDER_CUDA_SPLIT_MERGE=cluster: this device cannot run clusters of 16 thread blocks "
-          "for heads of ",
-          c.head_dim,
-          " values (compute capability 9.0, a build for it and room for 16 blocks in one GPC "
-          "are needed)"));
-    }
-    split_merge_ = SplitMerge::kCluster;
-  }
+  // PONDER_CUDA_SPLIT_KEYS=N: split attention's stretches take at least N keys (32 by default:
+  // fewer, longer stretches at short contexts), to compare (stop 33; 64 and 128 lost 3 and 6% at
+  // batch 1 on an H200 in stop 36).
   PONDER_ASSIGN_OR_RETURN(split_keys_, Count("PONDER_CUDA_SPLIT_KEYS", kAttentionMinSplitKeys,
                                              kAttentionMaxSplitKeys, kAttentionSplitKeys));
 
   storage_ = ChooseStorage(weights_);
-  if (skinny_mlp_) {
-    const size_t bytes = SkinnyMlpScratchBytes(storage_, static_cast<int>(c.intermediate_size),
-                                               static_cast<int>(c.hidden_size));
-    if (bytes == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "PONDER_CUDA_SKINNY_MLP=1: cuda:0 ", properties.name,
-          " cannot hold the one-token MLP kernel's shared memory for an intermediate size of ",
-          c.intermediate_size, " and a hidden size of ", c.hidden_size));
-    }
-    PONDER_ASSIGN_OR_RETURN(mlp_scratch_,
-                            DeviceBuffer::Allocate(bytes, "one-token MLP partial sums"));
-  }
   // Prefill attention on the tensor cores (kernels.h LaunchPrefillAttention) for BF16 models,
   // whose q cannot overflow the 16-bit type, with heads it takes; else the CUDA-core kernel. On an
   // H200 (docs/cuda_backend.md) it took prefill of Qwen2.5-1.5B's shape from 164 800 to 181 500
@@ -648,9 +571,6 @@ absl::Status CudaBackend::Initialize(const BackendOptions& options) {
     PONDER_ASSIGN_OR_RETURN(d.wo, UploadStacked({&w.wo}, storage_, what));
     PONDER_ASSIGN_OR_RETURN(d.gate_up, UploadStacked({&w.w_gate, &w.w_up}, storage_, what));
     PONDER_ASSIGN_OR_RETURN(d.down, UploadStacked({&w.w_down}, storage_, what));
-    if (skinny_mlp_) {
-      PONDER_ASSIGN_OR_RETURN(d.down_t, UploadTransposed(w.w_down, storage_, what));
-    }
     PONDER_ASSIGN_OR_RETURN(d.attention_norm, UploadFloats({&w.attention_norm}, what));
     PONDER_ASSIGN_OR_RETURN(d.ffn_norm, UploadFloats({&w.ffn_norm}, what));
     if (c.attention_bias) {
@@ -762,8 +682,8 @@ absl::Status CudaBackend::Reserve(int64_t tokens, int64_t rows, int64_t draws) {
 absl::Status CudaBackend::MatMul(const DeviceMatrix& w, const void* x, int64_t tokens, float* out,
                                  float beta, const SkinnyPlan* plan) {
   if (tokens <= skinny_tokens_ && w.cols % 8 == 0) {
-    // Reading the weights once is the whole cost: at one token cuBLAS does worse on the small
-    // attention products (docs/cuda_backend.md); at two or more the matrix-vector kernels do.
+    // Reading the weights once is the whole cost: at one token cuBLAS does worse on the attention
+    // and MLP products (docs/cuda_backend.md); at two or more the matrix-vector kernels do.
     PONDER_CUDA_RETURN_IF_ERROR(
         LaunchSkinnyMatMul(storage_, w.data, static_cast<int>(w.rows), static_cast<int>(w.cols), x,
                            static_cast<int>(tokens), out, beta, Next(), nullptr,
@@ -850,7 +770,7 @@ absl::Status CudaBackend::Forward(std::span<const SequenceChunk> chunks,
       split_attention && DecodeAttentionGoesWide(T * c.num_heads, contexts / T,
                                                  wide_attention_context_, multiprocessors_);
   if (wide_attention) split_attention = false;
-  if (split_attention && split_merge_ == SplitMerge::kKernel) {  // clusters keep it on chip
+  if (split_attention) {
     PONDER_RETURN_IF_ERROR(split_scratch_.Reserve(
         SplitAttentionScratchBytes(static_cast<int>(T), AttentionShapeOf(c, *kv_)),
         "split attention"));
@@ -1028,7 +948,6 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                         ? AttentionKernel::kPerKvHead
                         : AttentionKernel::kPerHead,
           .pipelined = PipelinesDecodeAttention(T, DecodeAttentionLayout::kSplit),
-          .merge = split_merge_,
           .split_keys = split_keys_};
       PONDER_CUDA_RETURN_IF_ERROR(LaunchSplitAttention(storage_, wide, nt, shape, l, d_positions,
                                                        d_offsets, d_tables, cache, narrow,
@@ -1049,18 +968,12 @@ absl::Status CudaBackend::EnqueueStep(const StepKey& key) {
                                                 ffn_norm.weight, c.rms_norm_eps, narrow, nullptr,
                                                 Next()));
     }
-    if (skinny_mlp_ && fused_norm && T == 1) {  // x += mlp, in two kernels
-      PONDER_CUDA_RETURN_IF_ERROR(LaunchSkinnyMlp(storage_, layer.gate_up.data, layer.down_t.data,
-                                                  static_cast<int>(I), static_cast<int>(H),
-                                                  ffn_norm, x, mlp_scratch_.data(), Next()));
-    } else if (fused_mlp) {
+    if (fused_mlp) {
       PONDER_CUDA_RETURN_IF_ERROR(
           LaunchSkinnySwiGlu(storage_, layer.gate_up.data, static_cast<int>(I), static_cast<int>(H),
                              fused_norm ? nullptr : narrow, nt, wide, Next(),
                              fused_norm ? &ffn_norm : nullptr, skinny_plan_));
-      // x += mlp, through cuBLAS: at one token it reads the long rows of the down product faster
-      // than the matrix-vector kernel, and no cuBLASLt candidate did better (docs/cuda_backend.md),
-      // unless skinny_down_.
+      // x += mlp: at one token on the matrix-vector kernel (skinny_down_), else through cuBLAS.
       if (skinny_down_ && T == 1) {
         SkinnyPlan down_plan = skinny_plan_;
         down_plan.plain_unroll = down_unroll_;

@@ -545,8 +545,7 @@ __global__ void __launch_bounds__(kAttentionWarps * 32)
 
 // Merges a head's partial softmaxes (WritePartial's layout; partial_of(s) the one of stretch s <
 // splits), in the order of the stretches, into out_head[0..D) (16-bit), spread over the block's
-// threads. The one merge of the split passes, so the merge kernel and the clusters give the same
-// bits.
+// threads.
 template <typename T, typename PartialOf>
 __device__ __forceinline__ void MergeStretches(int D, int splits, PartialOf&& partial_of,
                                                T* out_head) {
@@ -580,47 +579,6 @@ __global__ void SplitAttentionMergeKernel(AttentionShape shape, int split_keys,
   MergeStretches(
       D, splits, [&](int s) { return partial + s * (D + 2); },
       out + static_cast<size_t>(t) * shape.num_heads * D + h * D);
-}
-
-// Both passes in one kernel (LaunchSplitAttention's SplitMerge::kCluster): the blocks (t, h, 0)
-// to (t, h, kAttentionMaxSplits - 1) are a thread block cluster along z, so block (t, h, s) is
-// the cluster's block of rank s. Each takes stretch s as SplitAttentionKernel does but keeps its
-// partial softmax in its own shared memory; after the cluster's barrier the block of rank 0
-// merges them, reading the others' through distributed shared memory, and a second barrier keeps
-// every block (and so its shared memory) alive until it has. Blocks past the token's stretches
-// only take part in the barriers.
-template <typename T, int kPerLane, bool kPipelined>
-__global__ void __launch_bounds__(kAttentionWarps * 32)
-    ClusterSplitAttentionKernel(const float* qkv, AttentionShape shape, int layer, int split_keys,
-                                const int32_t* positions, const int32_t* table_offsets,
-                                const int32_t* block_tables, const T* cache, T* out) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  __shared__ float partial[2 + 32 * kPerLane];
-  const int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z, D = shape.head_dim;
-  const int n = positions[t] + 1;  // the host's, read before the wait
-  Stretch stretch;
-  const bool has_stretch = StretchOf(n, s, split_keys, stretch);
-  const int32_t* table = block_tables + table_offsets[t];
-  AwaitPreviousKernel();
-  if (has_stretch) {
-    AttendHead<T, kPerLane, kPipelined>(
-        QRow(qkv, shape, t, h), cache, table, shape, layer, h, stretch.begin, stretch.last,
-        [&](int d, float numerator, float denominator, float maximum) {
-          WritePartial(partial, d, numerator, denominator, maximum);
-        });
-  }
-  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-  cluster.sync();  // every partial written, and visible to the cluster
-  if (s == 0) {
-    MergeStretches(
-        D, AttentionSplits(n, split_keys),
-        [&](int r) -> const float* { return cluster.map_shared_rank(partial, r); },
-        out + (static_cast<size_t>(t) * shape.num_heads + h) * D);
-  }
-  cluster.sync();  // the merge has read every block's partial
-#else
-  __trap();      // clusters need compute capability 9.0 (the launcher refuses them below)
-#endif
 }
 
 // As PagedAttentionKernel, for the `heads` (<= kHeads) query heads of one KV head that a block
@@ -1708,9 +1666,10 @@ __device__ __forceinline__ const uint4* SkinnyX(bool stage_x, const void* x_in, 
 }
 
 // acc[r][t] += w_r[c] · x_t[c] for chunk c of the row(s) (8 values), in one fixed order. The
-// chunk of x is read as eight 2-byte loads, or with kVectorX as one 16-byte load (the same
-// values: SkinnyPlan::vector_x).
-template <typename T, int kMaxTokens, int kRows, bool kVectorX = false>
+// chunk of x is copied to registers first: one 16-byte load, where unpacking it in place compiles
+// to eight 2-byte loads (stop 36 on an H200: the down product alone 11.6 us against 14.1, batch-1
+// decode 2.7% faster).
+template <typename T, int kMaxTokens, int kRows>
 __device__ __forceinline__ void SkinnyAddChunk(float (&acc)[kRows][kMaxTokens],
                                                const uint4 (&w)[kRows], const uint4* x, int c,
                                                int chunks, int num_tokens) {
@@ -1718,12 +1677,8 @@ __device__ __forceinline__ void SkinnyAddChunk(float (&acc)[kRows][kMaxTokens],
   for (int t = 0; t < kMaxTokens; ++t) {
     if (t < num_tokens) {
       float xf[8];
-      if constexpr (kVectorX) {
-        const uint4 x_chunk = x[static_cast<size_t>(t) * chunks + c];
-        Unpack8<T>(x_chunk, xf);
-      } else {
-        Unpack8<T>(x[static_cast<size_t>(t) * chunks + c], xf);
-      }
+      const uint4 x_chunk = x[static_cast<size_t>(t) * chunks + c];
+      Unpack8<T>(x_chunk, xf);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         float wf[8];
@@ -1789,7 +1744,7 @@ __device__ __forceinline__ void SkinnyAddSplits(float (&acc)[kRows][kMaxTokens],
 // fits. The warps of a unit add their sums in a fixed order through shared memory. With kRope (one
 // token, not gated) unit u is row RopeRow(u) and the epilogue is SkinnyRopeWrite's.
 template <typename T, int kMaxTokens, bool kGated, bool kNorm, bool kRope = false,
-          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated), bool kVectorX = false>
+          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated)>
 __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
                                              const SkinnyRopeArgs* rope = nullptr,
                                              SkinnyRopeShared* rope_shared = nullptr) {
@@ -1864,8 +1819,7 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
         for (int u = 0; u < kUnroll; ++u) {
           const int c = base + lane + stride * u;
           if (c < chunks) {
-            SkinnyAddChunk<T, kMaxTokens, kRows, kVectorX>(acc, current[u], x, c, chunks,
-                                                           args.num_tokens);
+            SkinnyAddChunk<T, kMaxTokens, kRows>(acc, current[u], x, c, chunks, args.num_tokens);
           }
         }
       }
@@ -1905,18 +1859,17 @@ __device__ __forceinline__ void SkinnyMatMul(const SkinnyArgs& args,
 }
 
 template <typename T, int kMaxTokens, bool kGated, bool kNorm,
-          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated), bool kVectorX = false>
+          int kUnroll = SkinnyDefaultUnroll(kMaxTokens, kGated)>
 __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyMatMulKernel(SkinnyArgs args) {
-  SkinnyMatMul<T, kMaxTokens, kGated, kNorm, false, kUnroll, kVectorX>(args);
+  SkinnyMatMul<T, kMaxTokens, kGated, kNorm, false, kUnroll>(args);
 }
 
 // A one-token QKV product with the rope epilogue (LaunchSkinnyQkvRope).
-template <typename T, bool kNorm, bool kVectorX = false>
+template <typename T, bool kNorm>
 __global__ void __launch_bounds__(kSkinnyWarps * 32)
     SkinnyQkvRopeKernel(SkinnyArgs args, SkinnyRopeArgs rope) {
   __shared__ SkinnyRopeShared shared;
-  SkinnyMatMul<T, 1, false, kNorm, true, SkinnyDefaultUnroll(1, false), kVectorX>(args, &rope,
-                                                                                  &shared);
+  SkinnyMatMul<T, 1, false, kNorm, true>(args, &rope, &shared);
 }
 
 // cp.async (sm_80 and newer; older devices trap): 16 bytes from global to shared memory, in
@@ -2024,211 +1977,6 @@ __global__ void __launch_bounds__(kSkinnyWarps * 32) SkinnyAsyncKernel(SkinnyArg
     if (splits > 1) SkinnyAddSplits<kRows, 1>(acc, partial[round & 1], splits, warp, part, lane);
     if (part != 0 || lane != 0 || !active) continue;
     SkinnyWrite<T, 1, kGated>(args, unit, acc);
-  }
-}
-
-// The one-token MLP's first kernel (LaunchSkinnyMlp): block b takes units [u0, u1) and
-//  1. stages RMSNorm(x) in shared memory (SkinnyX, the norm kernel's bits: 256 threads),
-//  2. computes its gate and up rows (rows u0.. of the gate half, then of the up half), each cut
-//     into gate_up_segments runs of chunks: warp w takes items w, w + kSkinnyMlpWarps, ... of the
-//     (row, segment) items and writes each item's sum to shared memory, two items' loads in
-//     flight while it adds one (the first two issued before waiting for the previous kernel);
-//  3. adds each unit's segments in order, a = silu(g) * u rounded to 16 bits (SwiGlu, as
-//     LaunchSkinnySwiGlu writes it), into shared memory;
-//  4. computes its part of the down product: warp w takes segment w % down_segments of the
-//     down_t rows w / down_segments, + kSkinnyMlpWarps / down_segments, ... (each lane up to
-//     kSkinnyMlpPerLane chunks of 8 outputs, scaled by the row's a and summed in the order of the
-//     rows), the first two rows loaded before step 3;
-//  5. adds the warps' sums in the order of the warps and writes them to partials[b].
-struct SkinnyMlpArgs {
-  const void* gate_up;  // [2 inter][cols]
-  const void* down_t;   // [inter][cols]
-  int inter;
-  int cols;
-  const float* norm_x;  // [cols], the residual
-  const float* norm_weight;
-  float eps;
-  float* partials;  // [gridDim.x][cols]
-  int gate_up_segments;
-  int down_segments;
-  int max_units;
-};
-
-// Floats of the first kernel's shared memory past the staged x: the item sums, the activations
-// and the warps' down sums, each from a multiple of 4 floats (16 bytes).
-struct SkinnyMlpShared {
-  int sums, activations, down, total;
-};
-__host__ __device__ inline SkinnyMlpShared SkinnyMlpLayout(int cols, int max_units,
-                                                           int gate_up_segments,
-                                                           int down_segments) {
-  auto round4 = [](int n) { return (n + 3) / 4 * 4; };
-  SkinnyMlpShared layout{};
-  layout.sums = 0;
-  layout.activations = round4(2 * max_units * gate_up_segments);
-  layout.down = layout.activations + round4(max_units);
-  layout.total = layout.down + kSkinnyMlpWarps / down_segments * cols;
-  return layout;
-}
-
-template <typename T>
-__global__ void __launch_bounds__(kSkinnyMlpWarps * 32) SkinnyMlpKernel(SkinnyMlpArgs args) {
-  constexpr int kPerLane = kSkinnyMlpPerLane;
-  extern __shared__ uint4 staged_x[];  // [cols / 8] 16-bit, then SkinnyMlpLayout's floats
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int chunks = args.cols / 8;
-  const int u0 = SkinnyMlpUnitBegin(blockIdx.x, gridDim.x, args.inter);
-  const int n = SkinnyMlpUnitBegin(blockIdx.x + 1, gridDim.x, args.inter) - u0;
-  const int s1 = args.gate_up_segments, s2 = args.down_segments;
-  const int items = 2 * n * s1;
-
-  // Item k: segment k % s1 of the block's row k / s1 (gate rows, then up rows); zeros past the
-  // items.
-  const T* gate_up = static_cast<const T*>(args.gate_up);
-  auto load_item = [&](uint4(&buffer)[kPerLane], int k) {
-    const bool valid = k < items;
-    const int r = valid ? k / s1 : 0, s = valid ? k % s1 : 0;
-    const int row = r < n ? u0 + r : args.inter + u0 + (r - n);
-    const int end = SkinnyMlpSegmentBegin(s + 1, s1, chunks);
-    const uint4* p = reinterpret_cast<const uint4*>(gate_up + static_cast<size_t>(row) * args.cols);
-    const int first = SkinnyMlpSegmentBegin(s, s1, chunks) + lane;
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int c = first + 32 * j;
-      buffer[j] = valid && c < end ? __ldg(p + c) : uint4{};
-    }
-  };
-  // Down_t row r of the block (r < n), this warp's segment; zeros past the block's rows.
-  const T* down_t = static_cast<const T*>(args.down_t);
-  const int segment = warp % s2, row_step = kSkinnyMlpWarps / s2;
-  const int first2 = SkinnyMlpSegmentBegin(segment, s2, chunks) + lane;
-  const int end2 = SkinnyMlpSegmentBegin(segment + 1, s2, chunks);
-  auto load_down = [&](uint4(&buffer)[kPerLane], int r) {
-    const bool valid = r < n;
-    const uint4* p = reinterpret_cast<const uint4*>(
-        down_t + static_cast<size_t>(valid ? u0 + r : u0) * args.cols);
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int c = first2 + 32 * j;
-      buffer[j] = valid && c < end2 ? __ldg(p + c) : uint4{};
-    }
-  };
-  auto shift = [](uint4(&a)[kPerLane], uint4(&b)[kPerLane], const uint4(&c)[kPerLane]) {
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      a[j] = b[j];
-      b[j] = c[j];
-    }
-  };
-
-  uint4 current[kPerLane], next[kPerLane], after[kPerLane];
-  int k = warp;
-  load_item(current, k);  // weights do not depend on the previous kernel
-  load_item(next, k + kSkinnyMlpWarps);
-  AwaitPreviousKernel();
-  const uint4* x = SkinnyX<T, true>(true, nullptr, args.norm_x, args.norm_weight, args.eps,
-                                    args.cols, 1, staged_x);
-  const SkinnyMlpShared layout = SkinnyMlpLayout(args.cols, args.max_units, s1, s2);
-  float* floats = reinterpret_cast<float*>(staged_x + chunks);
-  float* sums = floats + layout.sums;
-  float* activations = floats + layout.activations;
-  float* down_sums = floats + layout.down;
-
-  for (; k < items; k += kSkinnyMlpWarps) {
-    load_item(after, k + 2 * kSkinnyMlpWarps);
-    const int s = k % s1;
-    const int first = SkinnyMlpSegmentBegin(s, s1, chunks) + lane;
-    const int end = SkinnyMlpSegmentBegin(s + 1, s1, chunks);
-    float acc = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int c = first + 32 * j;
-      if (c < end) {
-        float wf[8], xf[8];
-        const uint4 x_chunk = x[c];  // one 16-byte load from shared memory, not eight
-        Unpack8<T>(current[j], wf);
-        Unpack8<T>(x_chunk, xf);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc += wf[i] * xf[i];
-      }
-    }
-    acc = WarpSum(acc);
-    if (lane == 0) sums[k] = acc;
-    shift(current, next, after);
-  }
-
-  int r = warp / s2;
-  load_down(current, r);  // before the barrier: these do not wait for the activations
-  load_down(next, r + row_step);
-  __syncthreads();  // every item's sum
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    float g = 0.0f, u = 0.0f;
-    for (int s = 0; s < s1; ++s) {
-      g += sums[i * s1 + s];
-      u += sums[(n + i) * s1 + s];
-    }
-    activations[i] = ToFloat(FromFloat<T>(SwiGlu(g, u)));
-  }
-  __syncthreads();
-
-  float acc[kPerLane][8] = {};
-  for (; r < n; r += row_step) {
-    load_down(after, r + 2 * row_step);
-    const float a = activations[r];
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      if (first2 + 32 * j < end2) {
-        float wf[8];
-        Unpack8<T>(current[j], wf);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc[j][i] += a * wf[i];
-      }
-    }
-    shift(current, next, after);
-  }
-  // The warps of one segment hold sums of the same outputs: row group warp / s2's into its row
-  // of down_sums, then added in the order of the groups.
-  float* mine = down_sums + static_cast<size_t>(warp / s2) * args.cols;
-#pragma unroll
-  for (int j = 0; j < kPerLane; ++j) {
-    const int c = first2 + 32 * j;
-    if (c < end2) {
-      float4* to = reinterpret_cast<float4*>(mine + 8 * c);
-      to[0] = make_float4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
-      to[1] = make_float4(acc[j][4], acc[j][5], acc[j][6], acc[j][7]);
-    }
-  }
-  __syncthreads();
-  float* out = args.partials + static_cast<size_t>(blockIdx.x) * args.cols;
-  for (int c = threadIdx.x; c < args.cols; c += blockDim.x) {
-    float sum = down_sums[c];
-    for (int g = 1; g < row_step; ++g) sum += down_sums[static_cast<size_t>(g) * args.cols + c];
-    out[c] = sum;
-  }
-}
-
-// The one-token MLP's second kernel: residual[c] += the sum of partials[b][c] over the blocks b
-// (each warp every kSkinnyMlpWarps-th block in order, then the warps' sums in order); a block per
-// 32 outputs.
-__global__ void __launch_bounds__(kSkinnyMlpWarps * 32)
-    SkinnyMlpReduceKernel(const float* partials, int blocks, int cols, float* residual) {
-  __shared__ float warp_sums[kSkinnyMlpWarps][32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int c = blockIdx.x * 32 + lane;
-  AwaitPreviousKernel();
-  float sum = 0.0f;
-  if (c < cols) {
-#pragma unroll 16  // 264 partials (an H200's grid): 33 a thread, in three batches of loads
-    for (int b = warp; b < blocks; b += kSkinnyMlpWarps) {
-      sum += partials[static_cast<size_t>(b) * cols + c];
-    }
-  }
-  warp_sums[warp][lane] = sum;
-  __syncthreads();
-  if (warp == 0 && c < cols) {
-    float total = warp_sums[0][lane];
-    for (int w = 1; w < kSkinnyMlpWarps; ++w) total += warp_sums[w][lane];
-    residual[c] += total;
   }
 }
 
@@ -2391,27 +2139,14 @@ cudaError_t LaunchSkinny(StorageType type, SkinnyArgs args, const SkinnyNorm* no
       const bool normed = norm != nullptr;
       int grid = 0;  // 0: not the rope product
       if constexpr (kTokens == 1 && !kGated) {
-        if (rope != nullptr && plan.vector_x) {
-          grid = StartSkinnyNormed<SkinnyQkvRopeKernel<T, true, true>,
-                                   SkinnyQkvRopeKernel<T, false, true>>(normed, args, shared_bytes,
-                                                                        plan, launch, *rope);
-        } else if (rope != nullptr) {
+        if (rope != nullptr) {
           grid = StartSkinnyNormed<SkinnyQkvRopeKernel<T, true>, SkinnyQkvRopeKernel<T, false>>(
               normed, args, shared_bytes, plan, launch, *rope);
         }
       }
-      // The batch size: the default, or a one-token product's where the plan names one; x read
-      // 16 bytes at a time where the plan says so (one-token products at the batch sizes the
-      // backend takes: 2 gated, 8 plain).
+      // The batch size: the default, or a one-token product's where the plan names one.
       auto start = [&](auto unroll_constant) {
         constexpr int kUnroll = decltype(unroll_constant)::value;
-        if constexpr (kTokens == 1 && (kUnroll == 2 || kUnroll == 8)) {
-          if (plan.vector_x) {
-            return StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true, kUnroll, true>,
-                                     SkinnyMatMulKernel<T, kTokens, kGated, false, kUnroll, true>>(
-                normed, args, shared_bytes, plan, launch);
-          }
-        }
         return StartSkinnyNormed<SkinnyMatMulKernel<T, kTokens, kGated, true, kUnroll>,
                                  SkinnyMatMulKernel<T, kTokens, kGated, false, kUnroll>>(
             normed, args, shared_bytes, plan, launch);
@@ -2580,9 +2315,7 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
   const bool grouped =
       plan.kernel == AttentionKernel::kPerKvHead && shape.num_heads > shape.num_kv_heads;
   if (!DecodeAttentionSupports(shape) || plan.split_keys < kAttentionMinSplitKeys ||
-      plan.split_keys > kAttentionMaxSplitKeys ||
-      (plan.merge == SplitMerge::kCluster &&
-       (plan.kernel != AttentionKernel::kPerHead || !SplitAttentionClusters(shape.head_dim)))) {
+      plan.split_keys > kAttentionMaxSplitKeys) {
     return cudaErrorInvalidValue;
   }
   if (num_tokens == 0) return cudaSuccess;
@@ -2591,17 +2324,6 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
     using T = decltype(zero);
     const T* kv = static_cast<const T*>(cache);
     T* o = static_cast<T*>(out);
-    if (plan.merge == SplitMerge::kCluster) {
-      WithPerLane((shape.head_dim + 31) / 32, [&](auto per_lane_constant) {
-        constexpr int kPerLane = decltype(per_lane_constant)::value;
-        StartClusters(dim3(1, 1, kAttentionMaxSplits),
-                      plan.pipelined ? ClusterSplitAttentionKernel<T, kPerLane, true>
-                                     : ClusterSplitAttentionKernel<T, kPerLane, false>,
-                      grid, kAttentionWarps * 32, 0, launch, qkv, shape, layer, plan.split_keys,
-                      positions, table_offsets, block_tables, kv, o);
-      });
-      return;
-    }
     if (grouped) {
       StartGroupedAttention<T>(qkv, num_tokens, kAttentionMaxSplits, plan.split_keys, shape, layer,
                                positions, table_offsets, block_tables, kv, o,
@@ -2619,56 +2341,6 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
     Start(SplitAttentionMergeKernel<T>, dim3(num_tokens, shape.num_heads), 128, 0, launch, shape,
           plan.split_keys, positions, static_cast<const float*>(scratch), o);
   });
-}
-
-bool SplitAttentionClusters(int head_dim) {
-  if (head_dim < 1 || head_dim > kMaxHeadDim) return false;
-  // Once per process (one device), as DrawClusters: compute capability 9.0, the kernels built for
-  // it, and for each of them clusters of 16 allowed (past the portable 8) with room for one; by
-  // the values a lane takes (1, 2, 4, 8: heads of up to 32, 64, 128, 256), since the widest
-  // kernels fit one block a multiprocessor where the others fit two or more.
-  static const std::array<bool, 4> supported = [] {
-    int device = 0, major = 0;
-    const bool device_ok =
-        cudaGetDevice(&device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        major >= 9;
-    bool ok = device_ok;
-    auto check = [&](auto kernel) {
-      cudaFuncAttributes attributes{};
-      cudaLaunchConfig_t config{};
-      config.gridDim = dim3(1, 1, kAttentionMaxSplits);
-      config.blockDim = kAttentionWarps * 32;
-      cudaLaunchAttribute attribute{};
-      attribute.id = cudaLaunchAttributeClusterDimension;
-      attribute.val.clusterDim = {1, 1, static_cast<unsigned>(kAttentionMaxSplits)};
-      config.attrs = &attribute;
-      config.numAttrs = 1;
-      int clusters = 0;
-      ok = ok && cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess &&
-           attributes.ptxVersion >= 90 &&
-           cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) ==
-               cudaSuccess &&
-           cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) == cudaSuccess &&
-           clusters > 0;
-    };
-    std::array<bool, 4> by_width{};
-    for (int i = 0; i < 4; ++i) {
-      WithPerLane(1 << i, [&](auto per_lane_constant) {
-        constexpr int kPerLane = decltype(per_lane_constant)::value;
-        ok = device_ok;
-        check(ClusterSplitAttentionKernel<__nv_bfloat16, kPerLane, false>);
-        check(ClusterSplitAttentionKernel<__nv_bfloat16, kPerLane, true>);
-        check(ClusterSplitAttentionKernel<__half, kPerLane, false>);
-        check(ClusterSplitAttentionKernel<__half, kPerLane, true>);
-        by_width[i] = ok;
-      });
-    }
-    (void)cudaGetLastError();
-    return by_width;
-  }();
-  const int per_lane = (head_dim + 31) / 32;
-  return supported[per_lane <= 1 ? 0 : per_lane <= 2 ? 1 : per_lane <= 4 ? 2 : 3];
 }
 
 cudaError_t LaunchPrefillAttention(StorageType type, const float* qkv, const int32_t* tiles,
@@ -2748,6 +2420,15 @@ int SkinnyUnrollFor(int num_tokens, bool gated, bool rope, const SkinnyPlan& pla
   return SkinnyDefaultUnroll(num_tokens, gated);
 }
 
+int SkinnyPlainUnrollFor(int rows, int cols, const SkinnyPlan& plan) {
+  if (rows < 1 || cols < 8) return 8;
+  // A lane's chunks of a row are lane, lane + stride, ... (SkinnyMatMul): per_lane of them at most.
+  const int stride = 32 * SkinnySplits(rows, cols, plan.target_warps);
+  const int per_lane = (cols / 8 + stride - 1) / stride;
+  const auto batches = [&](int unroll) { return (per_lane + unroll - 1) / unroll; };
+  return batches(9) < batches(8) ? 9 : 8;
+}
+
 bool SkinnyQkvRopeSupports(const AttentionShape& shape, int cols, const QkvParams& params,
                            const SkinnyPlan& plan) {
   const int units = (shape.num_heads + 2 * shape.num_kv_heads) * shape.head_dim;
@@ -2777,148 +2458,6 @@ cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const
                             .block_tables = block_tables,
                             .cache = cache};
   return LaunchSkinny<false>(type, args, norm, plan, &launch, nullptr, &rope);
-}
-
-SkinnyMlpPlan PlanSkinnyMlp(int inter, int cols, int resident_blocks) {
-  SkinnyMlpPlan plan;
-  const int chunks = cols / 8;
-  if (inter < 1 || chunks < 1 || chunks > kSkinnyMlpMaxChunks) return plan;
-  plan.blocks = std::clamp(resident_blocks, 1, inter);
-  plan.max_units = (inter + plan.blocks - 1) / plan.blocks;
-  // A lane's loads of one segment: at most kSkinnyMlpPerLane.
-  auto per_lane = [&](int segments) { return ((chunks + segments - 1) / segments + 31) / 32; };
-  // The fewest loads of the busiest warp: items (rows x segments) spread over the warps, an item
-  // of fewer than 3 loads a lane counted as 3 (its two items in flight would hold too few bytes
-  // to keep the memory busy: latency, not loads, bounds it).
-  auto best = [&](auto&& busiest_items) {
-    int chosen = 0;
-    int64_t fewest = 0;
-    for (int segments = 1; segments <= kSkinnyMlpWarps; segments *= 2) {
-      if (per_lane(segments) > kSkinnyMlpPerLane) continue;
-      const int64_t loads = int64_t{busiest_items(segments)} * std::max(per_lane(segments), 3);
-      if (chosen == 0 || loads < fewest) {
-        chosen = segments;
-        fewest = loads;
-      }
-    }
-    return chosen;
-  };
-  plan.gate_up_segments = best([&](int segments) {
-    return (2 * plan.max_units * segments + kSkinnyMlpWarps - 1) / kSkinnyMlpWarps;
-  });
-  plan.down_segments = best([&](int segments) {
-    const int row_step = kSkinnyMlpWarps / segments;
-    return (plan.max_units + row_step - 1) / row_step;
-  });
-  return plan;
-}
-
-bool SkinnyMlpSupports(int inter, int cols) {
-  return inter >= 1 && cols >= 8 && cols % 8 == 0 && cols / 8 <= kSkinnyMlpMaxChunks &&
-         static_cast<size_t>(cols) * 2 <= kSkinnyMaxNormBytes;
-}
-
-namespace {
-// The first kernel's shared memory for `plan`.
-size_t SkinnyMlpSharedBytes(int cols, const SkinnyMlpPlan& plan) {
-  const SkinnyMlpShared layout =
-      SkinnyMlpLayout(cols, plan.max_units, plan.gate_up_segments, plan.down_segments);
-  return static_cast<size_t>(cols) * 2 + static_cast<size_t>(layout.total) * sizeof(float);
-}
-
-// The first kernel's plan on device 0 (one device per process), computed once per shape under
-// DeviceSkinnyMlpPlan's lock: a block for every slot the device holds at once (the kernel's
-// occupancy with the plan's own shared memory, planned again until the plan settles), or no plan
-// (blocks 0) where its shared memory passes the device's opt-in limit. The kernel's dynamic
-// shared memory limit is raised to the plan's (never lowered: a plan computed earlier keeps the
-// room it launches with).
-SkinnyMlpPlan ComputeSkinnyMlpPlan(StorageType type, int inter, int cols) {
-  int device = 0, processors = 0, optin = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
-          cudaSuccess) {
-    (void)cudaGetLastError();
-    return {};
-  }
-  processors = std::max(processors, 1);
-  // Raises the limit to `plan`'s shared memory and sets *per_processor to the blocks of that much
-  // that fit on a multiprocessor; false where the device cannot.
-  auto make_room = [&](const SkinnyMlpPlan& plan, int* per_processor) {
-    const size_t shared = SkinnyMlpSharedBytes(cols, plan);
-    if (shared > static_cast<size_t>(optin)) return false;
-    cudaError_t error = cudaSuccess;
-    (void)Dispatch(type, [&](auto zero) {
-      using T = decltype(zero);
-      cudaFuncAttributes attributes{};
-      error = cudaFuncGetAttributes(&attributes, SkinnyMlpKernel<T>);
-      if (error == cudaSuccess &&
-          shared > static_cast<size_t>(attributes.maxDynamicSharedSizeBytes)) {
-        error =
-            cudaFuncSetAttribute(SkinnyMlpKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(shared));
-      }
-      if (error == cudaSuccess) {
-        error = cudaOccupancyMaxActiveBlocksPerMultiprocessor(per_processor, SkinnyMlpKernel<T>,
-                                                              kSkinnyMlpWarps * 32, shared);
-      }
-    });
-    if (error != cudaSuccess) (void)cudaGetLastError();  // this function's own error
-    return error == cudaSuccess;
-  };
-  SkinnyMlpPlan plan = PlanSkinnyMlp(inter, cols, processors);
-  for (int round = 0; round < 4 && plan.blocks > 0; ++round) {
-    int per_processor = 0;
-    if (!make_room(plan, &per_processor)) return {};
-    const SkinnyMlpPlan next = PlanSkinnyMlp(inter, cols, processors * std::max(per_processor, 1));
-    if (next.blocks == plan.blocks) return plan;
-    plan = next;
-  }
-  int unused = 0;  // not settled in four rounds: the last plan, with room for it
-  return plan.blocks > 0 && make_room(plan, &unused) ? plan : SkinnyMlpPlan{};
-}
-SkinnyMlpPlan DeviceSkinnyMlpPlan(StorageType type, int inter, int cols) {
-  static std::mutex mutex;
-  static std::map<std::array<int, 3>, SkinnyMlpPlan> plans;
-  std::lock_guard<std::mutex> lock(mutex);
-  const std::array<int, 3> key{static_cast<int>(type), inter, cols};
-  auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, ComputeSkinnyMlpPlan(type, inter, cols)).first;
-  return it->second;
-}
-
-}  // namespace
-
-size_t SkinnyMlpScratchBytes(StorageType type, int inter, int cols) {
-  if (!SkinnyMlpSupports(inter, cols)) return 0;
-  return static_cast<size_t>(DeviceSkinnyMlpPlan(type, inter, cols).blocks) * cols * sizeof(float);
-}
-
-cudaError_t LaunchSkinnyMlp(StorageType type, const void* gate_up, const void* down_t, int inter,
-                            int cols, const SkinnyNorm& norm, float* residual, void* scratch,
-                            Launch launch) {
-  if (!SkinnyMlpSupports(inter, cols)) return cudaErrorInvalidValue;
-  const SkinnyMlpPlan plan = DeviceSkinnyMlpPlan(type, inter, cols);
-  if (plan.blocks == 0) return cudaErrorInvalidValue;
-  const SkinnyMlpArgs args{.gate_up = gate_up,
-                           .down_t = down_t,
-                           .inter = inter,
-                           .cols = cols,
-                           .norm_x = norm.x,
-                           .norm_weight = norm.weight,
-                           .eps = norm.eps,
-                           .partials = static_cast<float*>(scratch),
-                           .gate_up_segments = plan.gate_up_segments,
-                           .down_segments = plan.down_segments,
-                           .max_units = plan.max_units};
-  return Dispatch(type, [&](auto zero) {
-    using T = decltype(zero);
-    Start(SkinnyMlpKernel<T>, plan.blocks, kSkinnyMlpWarps * 32, SkinnyMlpSharedBytes(cols, plan),
-          launch, args);
-    if (cudaPeekAtLastError() != cudaSuccess) return;
-    Start(SkinnyMlpReduceKernel, (cols + 31) / 32, kSkinnyMlpWarps * 32, 0, launch,
-          static_cast<const float*>(scratch), plan.blocks, cols, residual);
-  });
 }
 
 int SkinnyGridBlocks(StorageType type, int rows, int cols, int num_tokens, bool gated, bool norm,

@@ -124,14 +124,6 @@ cudaError_t LaunchPagedAttention(StorageType type, const float* qkv, int num_tok
 // batch 1 (docs/cuda_backend.md), so the backend uses it only with
 // PONDER_CUDA_SPLIT_ATTENTION=grouped.
 //
-// SplitMerge::kCluster (stop 33; where SplitAttentionClusters(head_dim), with the per-head first
-// pass, else cudaErrorInvalidValue): the two passes in one kernel. A head's kAttentionMaxSplits
-// blocks form a thread block cluster (the non-portable size 16); each keeps its partial softmax
-// in its shared memory and the cluster's first block merges them through distributed shared
-// memory, in the merge kernel's order and arithmetic: the same bits, without the second kernel
-// or the round trip through `scratch` (unused). Blocks past a token's stretches wait for the
-// merge idle. Not yet measured on a GPU: PONDER_CUDA_SPLIT_MERGE=cluster in the backend.
-//
 // split_keys: the least keys a stretch takes (the stretches of AttentionSplits(n, split_keys));
 // more make fewer, longer stretches at short contexts (a batch-1 step at a context of 160 runs 5
 // blocks per head at 32, 3 at 64). From kAttentionMinSplitKeys (which keeps every stretch
@@ -144,14 +136,12 @@ __host__ __device__ constexpr int AttentionSplits(int keys, int split_keys = kAt
   const int splits = (keys + split_keys - 1) / split_keys;
   return splits < kAttentionMaxSplits ? splits : kAttentionMaxSplits;
 }
-enum class SplitMerge { kKernel, kCluster };
 // `pipelined` as for LaunchPagedAttention, for the per-head first pass (the per-KV-head one
 // ignores it): a warp takes two steps or more only where stretches exceed 32 positions, at
 // contexts beyond 512.
 struct SplitAttentionPlan {
   AttentionKernel kernel = AttentionKernel::kPerHead;
   bool pipelined = false;
-  SplitMerge merge = SplitMerge::kKernel;
   int split_keys = kAttentionSplitKeys;
 };
 size_t SplitAttentionScratchBytes(int num_tokens, const AttentionShape& shape);
@@ -160,12 +150,6 @@ cudaError_t LaunchSplitAttention(StorageType type, const float* qkv, int num_tok
                                  const int32_t* table_offsets, const int32_t* block_tables,
                                  const void* cache, void* out, void* scratch, Launch launch,
                                  const SplitAttentionPlan& plan = {});
-// Whether the current device runs SplitMerge::kCluster for heads of `head_dim` values: compute
-// capability 9.0 or newer, the kernels built for it, clusters of 16 allowed and room for one at
-// least (the widest heads' kernels, 256 values pipelined, fit one block a multiprocessor, so a
-// cluster needs 16 multiprocessors of one GPC, as on an H100 SXM or H200; heads of 128 fit two).
-// Probed once per process.
-bool SplitAttentionClusters(int head_dim);
 
 // Causal attention for prefill steps, the output of LaunchPagedAttention, tiled: `tiles` holds
 // num_tiles pairs (first token, count), each up to kPrefillTileTokens consecutive tokens of one
@@ -232,8 +216,9 @@ struct SkinnyNorm {
 // three batches of a 192-chunk row (the default: one full batch and one half full), gated 3 two
 // full batches; plain 9 reads a 1 120-chunk row split four ways (Qwen2.5-1.5B's down product) in
 // one batch where 8 takes a full batch and one 9% full, a round trip each. Gated 2 took the
-// one-token gate/up product from 17.5 to 16.3 us and is the backend's choice; plain 9 was faster
-// alone than 8 but the down product stays on cuBLAS (docs/cuda_backend.md).
+// one-token gate/up product from 17.5 to 16.3 us and is the backend's choice. Since x is read 16
+// bytes a chunk (stop 36), the one-token down product runs here too, at the batch size
+// SkinnyPlainUnrollFor picks, rather than on cuBLAS (docs/cuda_backend.md).
 //
 // `async_copies`: one-token products (not the QKV product with rope) stream their weights
 // through a ring in shared memory by cp.async instead of registers (32 KB a block past the
@@ -241,12 +226,6 @@ struct SkinnyNorm {
 // with no registers held for them); the same units, splits, grid rule (more blocks fit) and
 // order of every sum, so the same bits; the batch sizes above do not apply. Written in stop 29;
 // 2.7% slower end to end at batch 1 on an H200 in stop 32.
-//
-// `vector_x`: one-token products at the batch sizes the backend takes (gated 2, plain 8, and
-// the QKV product with rope; not with `async_copies`) read each chunk of x as one 16-byte load
-// instead of the eight 2-byte loads their PTX has (kernels of their own; the same values, so the
-// same bits). Whether ptxas already merges the eight is unknown (no SASS tools here); written
-// in stop 34 without a GPU, not yet measured.
 struct SkinnyPlan {
   int target_warps = 4096;
   bool stage_x = true;
@@ -254,11 +233,15 @@ struct SkinnyPlan {
   int gated_unroll = 0;
   int plain_unroll = 0;
   bool async_copies = false;
-  bool vector_x = false;
 };
 // The chunks a lane loads in one batch in a launch of `num_tokens` tokens (gated or not, the
 // QKV product with rope or not) under `plan`; 0 where the plan's batch sizes are refused.
 int SkinnyUnrollFor(int num_tokens, bool gated, bool rope, const SkinnyPlan& plan);
+// The plain one-token batch size (8 or 9) that loads a lane's share of each row of a [rows][cols]
+// product under `plan` in the fewer batches, 8 where they tie: 9 for Qwen2.5-1.5B's down product
+// (a lane's 9 chunks in one batch, not 8 and 1: 736 against 717 tokens/s at batch 1 on an H200,
+// stop 36), 8 for Qwen2.5-7B's (37 chunks in five batches either way; 8 was 1.5% faster alone).
+int SkinnyPlainUnrollFor(int rows, int cols, const SkinnyPlan& plan = {});
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,
                                const SkinnyNorm* norm = nullptr, const SkinnyPlan& plan = {});
@@ -290,53 +273,6 @@ cudaError_t LaunchSkinnyQkvRope(StorageType type, const void* w, int cols, const
                                 const int32_t* table_offsets, const int32_t* block_tables,
                                 void* cache, Launch launch, const SkinnyNorm* norm = nullptr,
                                 const SkinnyPlan& plan = {});
-
-// A one-token step's whole SwiGLU MLP (stop 34; written without a GPU, not yet measured):
-// residual[c] += sum_i down[c][i] * a_i, a_i = silu(g_i) * u_i rounded to 16 bits (the
-// activation LaunchSkinnySwiGlu writes), g and u the gate and up products of RMSNorm(norm)
-// (the bits LaunchRmsNorm writes), in two kernels instead of three (gate/up, then cuBLAS's
-// split-K down product and its reduction). The first splits the intermediate units among its
-// thread blocks: a block computes its units' activations into shared memory and at once their
-// part of the down product, reading its rows of down_t (the down projection transposed,
-// [inter][cols]: a unit's column is one contiguous row), and writes that partial residual
-// update to `scratch`; the second adds the blocks' partials into `residual`, in the order of
-// the blocks. No activation goes through global memory and no kernel waits between the two
-// products. Every sum is in an order fixed by the shape and the device's multiprocessor count,
-// so the bits are the same run to run (not those of the separate kernels: the down product sums
-// in another order). For cols % 8 == 0, cols * 2 bytes of x at most kSkinnyMaxNormBytes and rows
-// of at most kSkinnyMlpMaxChunks chunks of 8 values (SkinnyMlpSupports; else
-// cudaErrorInvalidValue); `scratch` holds SkinnyMlpScratchBytes(type, inter, cols) bytes, 0
-// where the shape is refused or the device cannot hold the plan's shared memory (a launch then
-// fails with cudaErrorInvalidValue).
-struct SkinnyMlpPlan {
-  int blocks = 0;            // thread blocks of the first kernel (at most inter)
-  int gate_up_segments = 0;  // a gate or up row is cut into this many runs of chunks, a warp each
-  int down_segments = 0;     // a down_t row likewise; divides the block's warps
-  int max_units = 0;         // the most units a block takes: ceil(inter / blocks)
-};
-inline constexpr int kSkinnyMlpWarps = 8;
-inline constexpr int kSkinnyMlpPerLane = 4;  // the most chunks of a segment one lane loads
-inline constexpr int kSkinnyMlpMaxChunks = 32 * kSkinnyMlpPerLane * kSkinnyMlpWarps;
-// Block b's units: [SkinnyMlpUnitBegin(b), SkinnyMlpUnitBegin(b + 1)).
-__host__ __device__ inline int SkinnyMlpUnitBegin(int block, int blocks, int inter) {
-  return static_cast<int>(static_cast<int64_t>(block) * inter / blocks);
-}
-// Segment s of `segments` of a row of `chunks`: [SkinnyMlpSegmentBegin(s), ...(s + 1)).
-__host__ __device__ inline int SkinnyMlpSegmentBegin(int s, int segments, int chunks) {
-  return static_cast<int>(static_cast<int64_t>(s) * chunks / segments);
-}
-// How the first kernel divides the work, given the blocks the device holds at once (its
-// multiprocessors times the blocks that fit on one): one block per resident slot (at most one
-// per unit), and for each product the power-of-two segment count (at least enough that a lane
-// loads at most kSkinnyMlpPerLane chunks of a segment) that gives the block's busiest warp the
-// fewest loads, counting an item of fewer than 3 loads a lane as 3. A pure function of its
-// arguments (host code; tests check it without a device).
-SkinnyMlpPlan PlanSkinnyMlp(int inter, int cols, int resident_blocks);
-bool SkinnyMlpSupports(int inter, int cols);
-size_t SkinnyMlpScratchBytes(StorageType type, int inter, int cols);
-cudaError_t LaunchSkinnyMlp(StorageType type, const void* gate_up, const void* down_t, int inter,
-                            int cols, const SkinnyNorm& norm, float* residual, void* scratch,
-                            Launch launch);
 
 // The thread blocks LaunchSkinnyMatMul (gated: LaunchSkinnySwiGlu, `rows` = inter) would launch
 // for this shape, with a norm or not, under `plan` (0 for a shape they refuse): tests check that

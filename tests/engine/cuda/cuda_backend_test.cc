@@ -142,12 +142,9 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // default for the models without q/k norms), with a wide block per head wherever decode
   // attention would split, and never (DecodeAttentionGoesWide; the kernel tests check the kernel
   // itself), with the gate/up product's other batch sizes, with one-token weights streamed
-  // through shared memory (cp.async), and with the down product on the matrix-vector kernel (at
-  // both of its batch sizes) instead of cuBLAS (one-token steps only), with split attention's
-  // stretches merged in thread block clusters (where the device runs them; these models' decode
-  // steps split by default), with stretches of at least 64 keys (1 or 2 at positions 40 to
-  // 69), with one-token steps' MLP in two kernels (LaunchSkinnyMlp, the down product summed
-  // in another order) and with x read 16 bytes at a time. (PONDER_CUDA_SKINNY_WARPS
+  // through shared memory (cp.async), with one-token steps' down product on cuBLAS instead of the
+  // matrix-vector kernel and on the kernel at its other batch size, and with split attention's
+  // stretches of at least 64 keys (1 or 2 at positions 40 to 69). (PONDER_CUDA_SKINNY_WARPS
   // cannot change these models' products, whose rows of 64 values are too short to split; the
   // kernel tests run the split-K targets and batch sizes on larger shapes.)
   const std::pair<std::string, std::string> settings[] = {
@@ -163,21 +160,17 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       {"PONDER_CUDA_GATE_UP_UNROLL", "3"},
       {"PONDER_CUDA_GATE_UP_UNROLL", "4"},
       {"PONDER_CUDA_SKINNY_ASYNC", "1"},
-      {"PONDER_CUDA_SKINNY_DOWN", "8"},
+      {"PONDER_CUDA_SKINNY_DOWN", "0"},
       {"PONDER_CUDA_SKINNY_DOWN", "9"},
-      {"PONDER_CUDA_SPLIT_MERGE", "cluster"},
       {"PONDER_CUDA_SPLIT_KEYS", "64"},
-      {"PONDER_CUDA_SKINNY_MLP", "1"},
-      {"PONDER_CUDA_SKINNY_VECTOR_X", "1"},
   };
   // Those that only reorganise the same arithmetic (kernels.h: pipelined loads or not, the rope
-  // kernel or rope in the QKV product, batches of loads, loads through shared memory, the split's
-  // merge in clusters) must give the default's bits.
+  // kernel or rope in the QKV product, batches of loads, loads through shared memory) must give
+  // the default's bits.
   const std::set<std::string> same_bits = {
       "PONDER_CUDA_ATTENTION_PIPELINE=0", "PONDER_CUDA_QKV_ROPE=0",
       "PONDER_CUDA_GATE_UP_UNROLL=3",     "PONDER_CUDA_GATE_UP_UNROLL=4",
-      "PONDER_CUDA_SKINNY_ASYNC=1",       "PONDER_CUDA_SPLIT_MERGE=cluster",
-      "PONDER_CUDA_SKINNY_VECTOR_X=1"};
+      "PONDER_CUDA_SKINNY_ASYNC=1",       "PONDER_CUDA_SKINNY_DOWN=9"};
   options.device = Device::kCuda;
   std::vector<std::vector<float>> gpu_default;
   {
@@ -185,16 +178,9 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     gpu_default = AllLogits(**gpu, config, tokens, 40, 3);
   }
-  std::vector<std::vector<std::vector<float>>> skinny_down;  // PONDER_CUDA_SKINNY_DOWN's logits
   for (const auto& [variable, value] : settings) {
     const std::string setting = variable + "=" + value;
     SCOPED_TRACE(setting);
-    if (setting == "PONDER_CUDA_SPLIT_MERGE=cluster" &&
-        !cuda::SplitAttentionClusters(config.head_dim)) {
-      std::printf("[ cuda vs cpu ] %s: skipped, the device cannot run clusters of 16 blocks\n",
-                  setting.c_str());
-      continue;
-    }
     options.device = Device::kCuda;
     auto gpu = [&] {
       testutil::ScopedEnv scoped(variable, value.c_str());
@@ -228,13 +214,7 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
       for (size_t p = 0; p < actual.size(); ++p) differ += actual[p] != gpu_default[p];
       EXPECT_EQ(differ, 0u) << "positions whose logits are not the default's bits";
     }
-    if (variable == "PONDER_CUDA_SKINNY_DOWN") skinny_down.push_back(std::move(actual));
   }
-  // The down product's two batch sizes on the matrix-vector kernel: the same sums (these models'
-  // rows fit one batch at either size, so this checks the setting's path; the kernel tests check
-  // the batch sizes on rows that need several).
-  ASSERT_EQ(skinny_down.size(), 2u);
-  EXPECT_TRUE(skinny_down[0] == skinny_down[1]) << "PONDER_CUDA_SKINNY_DOWN=8 and =9 differ";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaMatchesCpu,
@@ -730,32 +710,10 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
       {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
       {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"},
-      {"PONDER_CUDA_SPLIT_MERGE", "yes"},      {"PONDER_CUDA_SPLIT_KEYS", "14"},
-      {"PONDER_CUDA_SPLIT_KEYS", "65537"},     {"PONDER_CUDA_SKINNY_MLP", "2"},
-      {"PONDER_CUDA_SKINNY_VECTOR_X", "yes"}};
+      {"PONDER_CUDA_SPLIT_KEYS", "14"},        {"PONDER_CUDA_SPLIT_KEYS", "65537"}};
   for (const auto& [variable, value] : settings) {
     ExpectRefusedWith(variable.c_str(), value.c_str(), variable);
   }
-}
-
-// The split's merge in clusters takes the per-head first pass: with the per-KV-head one (or
-// where the device cannot run clusters of 16) the backend is refused, naming the setting.
-TEST_F(CudaEngineTest, ClusterMergeWithoutItsFirstPassOrClustersIsRefused) {
-  testutil::ScopedEnv merge("PONDER_CUDA_SPLIT_MERGE", "cluster");
-  ExpectRefusedWith("PONDER_CUDA_SPLIT_ATTENTION", "grouped",
-                    "PONDER_CUDA_SPLIT_ATTENTION=grouped");
-  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
-  EXPECT_EQ(backend.ok(), cuda::SplitAttentionClusters(weights_->config().head_dim))
-      << backend.status();
-}
-
-// The one-token MLP computes the down product itself: with the down product on the
-// matrix-vector kernel the backend is refused, naming both settings.
-TEST_F(CudaEngineTest, OneTokenMlpWithTheSkinnyDownProductIsRefused) {
-  testutil::ScopedEnv mlp("PONDER_CUDA_SKINNY_MLP", "1");
-  ExpectRefusedWith("PONDER_CUDA_SKINNY_DOWN", "8", "PONDER_CUDA_SKINNY_DOWN");
-  auto backend = CreateForwardBackend(*weights_, pool_, {.device = Device::kCuda});
-  EXPECT_TRUE(backend.ok()) << backend.status();
 }
 
 TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {

@@ -428,40 +428,6 @@ TEST_P(PagedAttentionTest, SplitIntoStretchesOfOtherLengthsMatchesDoublePrecisio
   }
 }
 
-// Both passes in one kernel, merged in thread block clusters (stop 33): the two-pass split's bits,
-// loads step by step and pipelined, stretches of 32 and of 64 keys; refused with the per-KV-head
-// first pass.
-TEST_P(PagedAttentionTest, SplitMergedInClustersGivesTheTwoPassBits) {
-  const AttentionCase& p = GetParam();
-  const AttentionShape shape{p.num_heads, p.num_kv_heads, p.head_dim, 2, 16};
-  const SplitAttentionPlan grouped{.kernel = AttentionKernel::kPerKvHead,
-                                   .merge = SplitMerge::kCluster};
-  EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
-                                 nullptr, nullptr, nullptr, grouped),
-            cudaErrorInvalidValue);
-  EXPECT_FALSE(SplitAttentionClusters(0));
-  EXPECT_FALSE(SplitAttentionClusters(257));
-  if (!SplitAttentionClusters(p.head_dim)) {
-    EXPECT_EQ(LaunchSplitAttention(p.type, nullptr, 1, shape, 1, nullptr, nullptr, nullptr, nullptr,
-                                   nullptr, nullptr, nullptr, {.merge = SplitMerge::kCluster}),
-              cudaErrorInvalidValue);
-    GTEST_SKIP() << "this device cannot run clusters of 16 thread blocks (compute capability "
-                    "9.0 and a build for it)";
-  }
-  for (int split_keys : {kAttentionSplitKeys, 64}) {
-    for (bool pipelined : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << "stretches of " << split_keys << " keys or more"
-                                        << (pipelined ? ", pipelined" : ""));
-      std::vector<uint16_t> two_passes, clusters;
-      CheckSplitAttention(p, {.pipelined = pipelined, .split_keys = split_keys}, &two_passes);
-      CheckSplitAttention(
-          p, {.pipelined = pipelined, .merge = SplitMerge::kCluster, .split_keys = split_keys},
-          &clusters);
-      EXPECT_EQ(clusters, two_passes);
-    }
-  }
-}
-
 // Prefill: 20 new tokens of A after 280 cached positions (tiles of 8, 8, 4), then B's first 11
 // (8, 3): every tile's keys are read together, each token sees only its own past. On CUDA cores,
 // then on the tensor cores where the head width allows (a multiple of 16). Both err far below
@@ -731,14 +697,11 @@ TEST_P(SkinnyMatMulTest, PlansDivideTheWorkWithoutChangingTheResult) {
         SkinnyPlan{.stage_x = false, .gated_unroll = 2, .plain_unroll = 9},
         SkinnyPlan{.blocks_per_processor = 1, .gated_unroll = 3, .plain_unroll = 9},
         SkinnyPlan{.async_copies = true}, SkinnyPlan{.stage_x = false, .async_copies = true},
-        SkinnyPlan{.blocks_per_processor = 1, .async_copies = true},
-        SkinnyPlan{.gated_unroll = 2, .vector_x = true},
-        SkinnyPlan{.stage_x = false, .gated_unroll = 2, .vector_x = true}}) {
+        SkinnyPlan{.blocks_per_processor = 1, .async_copies = true}}) {
     SCOPED_TRACE(testing::Message()
                  << "stage_x " << plan.stage_x << ", blocks per processor "
                  << plan.blocks_per_processor << ", unroll gated " << plan.gated_unroll << " plain "
-                 << plan.plain_unroll << ", async " << plan.async_copies << ", vector x "
-                 << plan.vector_x);
+                 << plan.plain_unroll << ", async " << plan.async_copies);
     EXPECT_EQ(product(plan), expected);
     EXPECT_EQ(swiglu(plan), expected_swiglu);
     if (norm_fits) {
@@ -922,11 +885,9 @@ TEST_P(SkinnyQkvRopeTest, GivesTheBitsOfTheProductThenTheRopeKernel) {
     EXPECT_GE(written, size_t(KV));  // keys and values: a poison-valued result is very unlikely
     EXPECT_NE(expected.cache[slot], 0x5555);
     for (const SkinnyPlan& plan :
-         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1},
-          SkinnyPlan{.vector_x = true}, SkinnyPlan{.stage_x = false, .vector_x = true}}) {
+         {SkinnyPlan{}, SkinnyPlan{.stage_x = false}, SkinnyPlan{.blocks_per_processor = 1}}) {
       SCOPED_TRACE(testing::Message() << "norm " << with_norm << ", stage_x " << plan.stage_x
-                                      << ", blocks per processor " << plan.blocks_per_processor
-                                      << ", vector x " << plan.vector_x);
+                                      << ", blocks per processor " << plan.blocks_per_processor);
       const Result got = run(true, with_norm, plan);
       EXPECT_EQ(got.q, expected.q);
       EXPECT_EQ(got.cache, expected.cache);
@@ -957,6 +918,22 @@ INSTANTIATE_TEST_SUITE_P(
 // Which batch of loads each launch takes: the plan's for one-token products but the QKV product
 // with rope, the default for more tokens; a plan naming a batch size without a kernel is refused
 // by every launch (before any device work: no GPU needed).
+// The backend's batch size for the one-token down product: 9 only where it reads a lane's share of
+// a row in fewer batches than 8 (host code, no device needed).
+TEST(SkinnyUnrollRuleTest, TheDownProductTakesTheBatchSizeWithFewerBatches) {
+  // Qwen2.5-1.5B: rows of 1 120 chunks split four ways, 9 chunks a lane: one batch at 9, two at 8.
+  EXPECT_EQ(SkinnyPlainUnrollFor(1536, 8960), 9);
+  // Qwen2.5-7B: 2 368 chunks split two ways, 37 a lane: five batches either way.
+  EXPECT_EQ(SkinnyPlainUnrollFor(3584, 18944), 8);
+  // Qwen2.5-0.5B: 608 chunks split eight ways, 3 a lane: one batch either way.
+  EXPECT_EQ(SkinnyPlainUnrollFor(896, 4864), 8);
+  // 16 chunks a lane: two batches at 9 and at 8; 17: two at 9, three at 8.
+  EXPECT_EQ(SkinnyPlainUnrollFor(4096, 8 * 32 * 16), 8);
+  EXPECT_EQ(SkinnyPlainUnrollFor(4096, 8 * 32 * 17), 9);
+  EXPECT_EQ(SkinnyPlainUnrollFor(0, 8960), 8);
+  EXPECT_EQ(SkinnyPlainUnrollFor(1536, 4), 8);
+}
+
 TEST(SkinnyUnrollRuleTest, OneTokenProductsTakeThePlansBatchSizes) {
   EXPECT_EQ(SkinnyUnrollFor(1, true, false, {}), 4);
   EXPECT_EQ(SkinnyUnrollFor(1, false, false, {}), 8);
@@ -987,190 +964,6 @@ TEST(SkinnyUnrollRuleTest, OneTokenProductsTakeThePlansBatchSizes) {
               cudaErrorInvalidValue);
   }
 }
-
-// The one-token MLP's division of the work (host code, no device needed): whole units per
-// block, every unit and every chunk of a row in exactly one block and one segment, a lane's loads
-// of a segment within its buffer, and the segment counts the cost rule gives Qwen2.5-1.5B's
-// shape on 132 multiprocessors with two blocks each.
-TEST(SkinnyMlpPlanTest, CoversEveryUnitAndChunkOnce) {
-  struct Case {
-    int inter, cols, resident;
-  };
-  for (const Case& c :
-       {Case{8960, 1536, 264}, Case{4864, 896, 132}, Case{14336, 4096, 264}, Case{18944, 3584, 228},
-        Case{7, 8, 264}, Case{1000, 200, 3}, Case{64, 8 * kSkinnyMlpMaxChunks, 1}}) {
-    SCOPED_TRACE(testing::Message()
-                 << "inter " << c.inter << " cols " << c.cols << " resident " << c.resident);
-    ASSERT_TRUE(SkinnyMlpSupports(c.inter, c.cols));
-    const SkinnyMlpPlan plan = PlanSkinnyMlp(c.inter, c.cols, c.resident);
-    ASSERT_EQ(plan.blocks, std::min(c.inter, c.resident));
-    EXPECT_EQ(plan.max_units, (c.inter + plan.blocks - 1) / plan.blocks);
-    EXPECT_EQ(SkinnyMlpUnitBegin(0, plan.blocks, c.inter), 0);
-    EXPECT_EQ(SkinnyMlpUnitBegin(plan.blocks, plan.blocks, c.inter), c.inter);
-    for (int b = 0; b < plan.blocks; ++b) {
-      const int units = SkinnyMlpUnitBegin(b + 1, plan.blocks, c.inter) -
-                        SkinnyMlpUnitBegin(b, plan.blocks, c.inter);
-      ASSERT_GE(units, 1) << "block " << b;
-      ASSERT_LE(units, plan.max_units) << "block " << b;
-    }
-    const int chunks = c.cols / 8;
-    for (const int segments : {plan.gate_up_segments, plan.down_segments}) {
-      ASSERT_GE(segments, 1);
-      ASSERT_LE(segments, kSkinnyMlpWarps);
-      EXPECT_EQ(kSkinnyMlpWarps % segments, 0) << segments;  // a power of two
-      EXPECT_EQ(SkinnyMlpSegmentBegin(0, segments, chunks), 0);
-      EXPECT_EQ(SkinnyMlpSegmentBegin(segments, segments, chunks), chunks);
-      for (int s = 0; s < segments; ++s) {
-        const int length = SkinnyMlpSegmentBegin(s + 1, segments, chunks) -
-                           SkinnyMlpSegmentBegin(s, segments, chunks);
-        EXPECT_GE(length, chunks / segments) << "segment " << s << " of " << segments;
-        EXPECT_LE(length, 32 * kSkinnyMlpPerLane) << "segment " << s << " of " << segments;
-      }
-    }
-  }
-  // 34 units a block: gate/up rows in halves (17 items a warp, 3 loads each; whole rows would need
-  // 6 loads a lane), down rows in halves too (9 rows a warp of 3 loads, against 17 of 2, counted
-  // as 3, in quarters).
-  const SkinnyMlpPlan qwen = PlanSkinnyMlp(8960, 1536, 264);
-  EXPECT_EQ(qwen.max_units, 34);
-  EXPECT_EQ(qwen.gate_up_segments, 2);
-  EXPECT_EQ(qwen.down_segments, 2);
-  // Rows of 112 chunks whole (4 loads a lane, 5 items a warp) rather than in halves of 2 loads:
-  // an item of fewer than 3 loads a lane counts as 3.
-  const SkinnyMlpPlan small = PlanSkinnyMlp(4864, 896, 264);
-  EXPECT_EQ(small.max_units, 19);
-  EXPECT_EQ(small.gate_up_segments, 1);
-  EXPECT_EQ(small.down_segments, 1);
-  // Shapes it refuses.
-  EXPECT_EQ(PlanSkinnyMlp(0, 1536, 264).blocks, 0);
-  EXPECT_EQ(PlanSkinnyMlp(8960, 8 * kSkinnyMlpMaxChunks + 8, 264).blocks, 0);
-  EXPECT_FALSE(SkinnyMlpSupports(8960, 1532));
-  EXPECT_FALSE(SkinnyMlpSupports(8960, 8 * kSkinnyMlpMaxChunks + 8));
-  EXPECT_FALSE(SkinnyMlpSupports(0, 1536));
-  EXPECT_EQ(LaunchSkinnyMlp(StorageType::kBF16, nullptr, nullptr, 8960, 1532, SkinnyNorm{}, nullptr,
-                            nullptr, nullptr),
-            cudaErrorInvalidValue);
-}
-
-// The one-token MLP (LaunchSkinnyMlp) on random weights: the residual plus the down product of
-// the activations, against double precision from the normed x the norm kernel writes (the bits
-// the MLP kernel stages). Each activation is the 16-bit rounding of its f32 value, which lies
-// within the f32 sums' error of the double one: where that interval rounds to one 16-bit value,
-// the activation is known exactly; elsewhere it may be either neighbour (its slack). The sum is
-// then within the f32 error of the down product. The same bits run to run, and the separate
-// kernels it replaces (gate/up with SwiGLU, then the down product adding into the residual) within
-// the same bound. A second down projection sends every unit into one output alone (weight 1), so
-// each activation is checked among a few: a wrong row, a lost segment or a missing rounding of one
-// unit shows there as it could not in a sum of thousands.
-class SkinnyMlpTest : public ::testing::TestWithParam<std::tuple<int, int>> {
- protected:
-  void SetUp() override { PONDER_SKIP_WITHOUT_CUDA_DEVICE(); }
-};
-
-// The activations a_i = silu(g_i) * u_i for the kernels' normed x, as the 16-bit values they may
-// round to: `exact` where the f32 value's error interval rounds to one value, with `slack` the
-// distance to the other neighbour where it does not.
-struct ExpectedActivations {
-  std::vector<double> exact, slack;
-};
-ExpectedActivations ActivationsFor(StorageType type, const std::vector<uint16_t>& gate_up,
-                                   const std::vector<uint16_t>& normed, int inter, int cols) {
-  ExpectedActivations a{std::vector<double>(inter), std::vector<double>(inter)};
-  auto round16 = [type](double v) { return double(From16(type, To16(type, float(v)))); };
-  for (int i = 0; i < inter; ++i) {
-    auto [g, g_magnitude] = DotDouble(type, &gate_up[size_t(i) * cols], normed.data(), cols);
-    auto [u, u_magnitude] =
-        DotDouble(type, &gate_up[size_t(inter + i) * cols], normed.data(), cols);
-    const double silu = g / (1 + std::exp(-g)), value = silu * u;
-    // The f32 sums' error carried through silu(g) * u (silu' < 1.1), and expf's and the
-    // products' roundings.
-    const double error = 1.1e-5 * (g_magnitude * std::fabs(u) + u_magnitude * std::fabs(silu)) +
-                         1e-6 * std::fabs(value) + 1e-30;
-    const double low = round16(value - error), high = round16(value + error);
-    a.exact[i] = round16(value);
-    a.slack[i] = high - low;
-  }
-  return a;
-}
-
-TEST_P(SkinnyMlpTest, AddsTheDownProductOfTheActivationsToTheResidual) {
-  const auto [inter, cols] = GetParam();
-  for (StorageType type : {StorageType::kBF16, StorageType::kF16}) {
-    SCOPED_TRACE(type == StorageType::kBF16 ? "bf16" : "f16");
-    std::mt19937 rng(17 + inter + cols);
-    const std::vector<uint16_t> gate_up = Random16(type, size_t(2) * inter * cols, rng, 0.05f);
-    const std::vector<float> x = RandomFloats(cols, rng, 3.0f), weight = RandomFloats(cols, rng);
-    DeviceBuffer d_gate_up = ToDevice(gate_up), d_weight = ToDevice(weight), d_x = ToDevice(x);
-    DeviceBuffer d_normed = ToDevice(std::vector<uint16_t>(cols));
-    ASSERT_EQ(LaunchRmsNorm(type, d_x.as<float>(), cols, nullptr, 1, d_weight.as<float>(), 1e-6f,
-                            d_normed.data(), nullptr, nullptr),
-              cudaSuccess);
-    const ExpectedActivations a =
-        ActivationsFor(type, gate_up, ToHost<uint16_t>(d_normed, cols), inter, cols);
-    const size_t scratch_bytes = SkinnyMlpScratchBytes(type, inter, cols);
-    ASSERT_GT(scratch_bytes, 0u);
-    DeviceBuffer d_scratch = ToDevice(std::vector<char>(scratch_bytes));
-    // The MLP with down projection `down` ([cols][inter]) on a fresh copy of x.
-    auto mlp = [&](const std::vector<uint16_t>& down) {
-      std::vector<uint16_t> down_t(down.size());
-      for (int c = 0; c < cols; ++c) {
-        for (int i = 0; i < inter; ++i) down_t[size_t(i) * cols + c] = down[size_t(c) * inter + i];
-      }
-      DeviceBuffer d_down_t = ToDevice(down_t), d_residual = ToDevice(x);
-      const SkinnyNorm norm{d_residual.as<float>(), d_weight.as<float>(), 1e-6f};
-      EXPECT_EQ(LaunchSkinnyMlp(type, d_gate_up.data(), d_down_t.data(), inter, cols, norm,
-                                d_residual.as<float>(), d_scratch.data(), nullptr),
-                cudaSuccess);
-      return ToHost<float>(d_residual, cols);
-    };
-    auto check = [&](const std::vector<uint16_t>& down, const std::vector<float>& got,
-                     const char* what) {
-      for (int c = 0; c < cols; ++c) {
-        double expected = x[c], slack = 0, magnitude = 0;
-        for (int i = 0; i < inter; ++i) {
-          const double w = From16(type, down[size_t(c) * inter + i]);
-          expected += w * a.exact[i];
-          slack += std::fabs(w) * a.slack[i];
-          magnitude += std::fabs(w * a.exact[i]);
-        }
-        ASSERT_NEAR(got[c], expected, slack + 1e-5 * magnitude + 1e-7 * (1 + std::fabs(expected)))
-            << what << ", output " << c;
-      }
-    };
-
-    const std::vector<uint16_t> down = Random16(type, size_t(cols) * inter, rng, 0.05f);
-    const std::vector<float> fused = mlp(down);
-    check(down, fused, "random down projection");
-    EXPECT_EQ(mlp(down), fused) << "run to run";
-
-    // Every unit into one output alone (unit i into output i % cols, weight 1: exact), so each
-    // activation is checked among at most ceil(inter / cols) others.
-    std::vector<uint16_t> spread(size_t(cols) * inter, To16(type, 0.0f));
-    for (int i = 0; i < inter; ++i) spread[size_t(i % cols) * inter + i] = To16(type, 1.0f);
-    check(spread, mlp(spread), "each unit into one output");
-
-    if (inter % 8 != 0) continue;  // the matrix-vector kernel takes rows of whole chunks
-    DeviceBuffer d_down = ToDevice(down), d_activation = ToDevice(std::vector<uint16_t>(inter));
-    DeviceBuffer d_residual = ToDevice(x);
-    const SkinnyNorm norm{d_x.as<float>(), d_weight.as<float>(), 1e-6f};
-    ASSERT_EQ(LaunchSkinnySwiGlu(type, d_gate_up.data(), inter, cols, nullptr, 1,
-                                 d_activation.data(), nullptr, &norm),
-              cudaSuccess);
-    ASSERT_EQ(LaunchSkinnyMatMul(type, d_down.data(), cols, inter, d_activation.data(), 1,
-                                 d_residual.as<float>(), 1.0f, nullptr),
-              cudaSuccess);
-    check(down, ToHost<float>(d_residual, cols), "separate kernels");
-  }
-}
-
-// Qwen2.5-1.5B's and 0.5B's shapes, odd ones, and short intermediate sizes with long rows (every
-// row cut into segments; few units a block).
-INSTANTIATE_TEST_SUITE_P(Shapes, SkinnyMlpTest,
-                         ::testing::Values(std::make_tuple(8960, 1536), std::make_tuple(4864, 896),
-                                           std::make_tuple(1000, 200), std::make_tuple(37, 8),
-                                           std::make_tuple(300, 8 * kSkinnyMlpMaxChunks),
-                                           std::make_tuple(64, 8192), std::make_tuple(200, 1536),
-                                           std::make_tuple(40, 1536)));
 
 TEST(SkinnyQkvRopeRuleTest, TakesShapesWhoseRopePairsShareABlock) {
   const float some = 0.0f;
