@@ -182,18 +182,21 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Start(const v1::ExperimentSpec&
   record.runs_planned = runs;
   record.create_time = absl::Now();
 
-  absl::MutexLock lock(&mu_);
-  if (shut_down_) return absl::UnavailableError("the server is shutting down");
-  if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
-  PONDER_ASSIGN_OR_RETURN(int64_t id, store_.CreateExperiment(record));
-  return Launch(id, spec, std::move(problems), /*recorded=*/{}, /*resumed=*/false);
+  int64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the server is shutting down");
+    if (RunningCount() >= options_.limits.max_running_experiments) return AtCapacity();
+    PONDER_ASSIGN_OR_RETURN(id, store_.CreateExperiment(record));
+    PONDER_RETURN_IF_ERROR(
+        Launch(id, spec, std::move(problems), /*recorded=*/{}, /*resumed=*/false));
+  }
+  return store_.GetExperiment(id, /*with_cells=*/true);
 }
 
-absl::StatusOr<v1::Experiment> ExperimentRunner::Launch(int64_t experiment_id,
-                                                        v1::ExperimentSpec spec,
-                                                        std::vector<v1::Problem> problems,
-                                                        const std::vector<RunKey>& recorded,
-                                                        bool resumed) {
+absl::Status ExperimentRunner::Launch(int64_t experiment_id, v1::ExperimentSpec spec,
+                                      std::vector<v1::Problem> problems,
+                                      const std::vector<RunKey>& recorded, bool resumed) {
   ReapFinished();
   auto active = std::make_unique<Active>();
   active->id = experiment_id;
@@ -224,7 +227,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Launch(int64_t experiment_id,
   Active& started = *active;
   active_[experiment_id] = std::move(active);
   started.thread = std::thread([this, &started] { Run(started); });
-  return store_.GetExperiment(experiment_id, /*with_cells=*/true);
+  return absl::OkStatus();
 }
 
 void ExperimentRunner::Run(Active& active) {
@@ -560,43 +563,47 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
   // and calls must not wait for it). An unknown id has no problems; it is refused below.
   PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, store_.LoadProblems(experiment_id));
   PONDER_RETURN_IF_ERROR(CheckGradable(problems));
-  {
-    // Likewise before the lock: it reads the model files. (A completed one is refused below.)
-    PONDER_ASSIGN_OR_RETURN(v1::Experiment stored,
-                            store_.GetExperiment(experiment_id, /*with_cells=*/false));
-    if (stored.status() != v1::EXPERIMENT_STATUS_COMPLETED) {
-      PONDER_RETURN_IF_ERROR(CheckModels(experiment_id, stored.spec()));
-    }
-  }
-  // The recorded runs, read before the lock too (the lock's other callers, IsRunning for every
-  // watch write among them, waited for a free reader: review of stop 35), and read again under it
-  // if the experiment was written to meanwhile (it was still stopping: its last runs). This holds
-  // because every write to an experiment goes through store_, which counts it once committed, and
-  // an experiment leaves active_ only after its last write (Run: Flush, then SetStatus).
+  // The experiment and its recorded runs, read before the lock too (the lock's other callers,
+  // IsRunning for every watch write among them, would wait for a free reader: reviews of stop
+  // 35), and read again under it only if the experiment was written to meanwhile (it was still
+  // stopping: its last runs and status). This holds because every write to an experiment goes
+  // through store_, which counts it once committed, and an experiment leaves active_ only after
+  // its last write (Run: Flush, then SetStatus).
   const uint64_t writes = store_.WriteCount(experiment_id);
-  PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
-  absl::MutexLock lock(&mu_);
-  if (shut_down_) return absl::UnavailableError("the server is shutting down");
-  if (active_.count(experiment_id) > 0) {
-    return absl::FailedPreconditionError(absl::StrCat("experiment ", experiment_id, " is running"));
-  }
-  if (store_.WriteCount(experiment_id) != writes) {
-    PONDER_ASSIGN_OR_RETURN(recorded, store_.RecordedRunKeys(experiment_id));
-  }
   PONDER_ASSIGN_OR_RETURN(v1::Experiment experiment,
                           store_.GetExperiment(experiment_id, /*with_cells=*/false));
-  if (experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("experiment ", experiment_id, " is completed; nothing to resume"));
+  // Likewise before the lock: it reads the model files (the spec never changes; a completed
+  // experiment is refused below).
+  if (experiment.status() != v1::EXPERIMENT_STATUS_COMPLETED) {
+    PONDER_RETURN_IF_ERROR(CheckModels(experiment_id, experiment.spec()));
   }
-  if (RunningCount() >= options_.limits.max_running_experiments) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(RunningCount(),
-                     " experiments are running, the server's limit "
-                     "(--max-running-experiments); retry when one has stopped"));
+  PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return absl::UnavailableError("the server is shutting down");
+    if (active_.count(experiment_id) > 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("experiment ", experiment_id, " is running"));
+    }
+    if (store_.WriteCount(experiment_id) != writes) {
+      PONDER_ASSIGN_OR_RETURN(experiment,
+                              store_.GetExperiment(experiment_id, /*with_cells=*/false));
+      PONDER_ASSIGN_OR_RETURN(recorded, store_.RecordedRunKeys(experiment_id));
+    }
+    if (experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("experiment ", experiment_id, " is completed; nothing to resume"));
+    }
+    if (RunningCount() >= options_.limits.max_running_experiments) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(RunningCount(),
+                       " experiments are running, the server's limit "
+                       "(--max-running-experiments); retry when one has stopped"));
+    }
+    PONDER_RETURN_IF_ERROR(Launch(experiment_id, experiment.spec(), std::move(problems), recorded,
+                                  /*resumed=*/true));
   }
-  return Launch(experiment_id, experiment.spec(), std::move(problems), recorded,
-                /*resumed=*/true);
+  return store_.GetExperiment(experiment_id, /*with_cells=*/true);
 }
 
 absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {

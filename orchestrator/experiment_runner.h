@@ -105,10 +105,11 @@ class ExperimentRunner {
   enum class StopReason { kNone, kCancel, kShutdown };
 
   // Starts the experiment's thread on the runs of its grid that are not in `recorded` (sorted).
-  absl::StatusOr<v1::Experiment> Launch(int64_t experiment_id, v1::ExperimentSpec spec,
-                                        std::vector<v1::Problem> problems,
-                                        const std::vector<RunKey>& recorded, bool resumed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Its callers read the state they return after releasing mu_: with every reader busy (long
+  // ListRuns pages), a read under mu_ held up IsRunning and Cancel for every other experiment.
+  absl::Status Launch(int64_t experiment_id, v1::ExperimentSpec spec,
+                      std::vector<v1::Problem> problems, const std::vector<RunKey>& recorded,
+                      bool resumed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // FAILED_PRECONDITION when the problems include code problems whose tests cannot run here.
   absl::Status CheckGradable(const std::vector<v1::Problem>& problems) const;
   // The problems `spec` runs: its inline problems (ids defaulting to their positions) or its
