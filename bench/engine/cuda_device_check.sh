@@ -76,7 +76,7 @@ run() {
     timeout 200 $p/bin/engine_cuda_test --gtest_brief=1 >"$out/cuda_test.log" 2>&1
     echo "engine_cuda_test rc=$?"
     grep -E '^\[  (FAILED|PASSED) |cuda vs cpu|Failure' "$out/cuda_test.log" | head -40
-    # Tests that skipped (a cluster test where the device cannot run clusters of 16, ...).
+    # Tests that skipped (a draw-cluster test where the device cannot run clusters, ...).
     grep -E '^\[  SKIPPED \]' "$out/cuda_test.log" | sort | uniq -c | head -10
     if [ -n "${TEST_SETTINGS:-}" ]; then
       # shellcheck disable=SC2086  # one word per setting
@@ -135,36 +135,32 @@ run() {
     timeout 60 $p/bin/skinny_bench --tokens 1 --plans default,warps=8192,warps=16384 2>&1 |
       tee "$out/skinny.log"
     rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
-    # (8192 changes no product of this model's steps: QKV and the attention output stay at two
-    # warps a row by their length, gate/up at one, down goes through cuBLAS.)
+    # (8192 and 16384 change the down product alone of this model's one-token products: QKV and
+    # the attention output stay at two warps a row by their length, gate/up at one (16384: two);
+    # the down product takes eight warps a row instead of four, and then 8 chunks a lane, not 9.)
+    rows PONDER_CUDA_SKINNY_WARPS=8192 "split-K target 8192" skinny_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_SKINNY_WARPS=16384 "split-K target 16384" skinny_rows.log --npl 1 --ntg 64
     rows "" "defaults" skinny_rows.log --npl 1 --ntg 64
   fi
-  # Stop 29's candidates (run in stop 32, where gate/up 2 became the default): the one-token
-  # products' loads. The gate/up product at 4 chunks a lane (a full and a half-full batch a row
-  # pair) or 3 (two full batches) beside 2 (three blocks a multiprocessor; three full batches a
-  # row pair); the down product on the
-  # matrix-vector kernel (no split-K reduction kernel) at 8 chunks a lane (a full batch and one 9%
-  # full) or 9 (one batch); the weights of every one-token product but QKV streamed through
-  # shared memory by cp.async (PONDER_CUDA_SKINNY_ASYNC, 6 or 7 chunks a lane in flight). The
-  # products alone, then end to end beside the defaults.
+  # Stop 29's candidates (run in stop 32, where gate/up 2 became the default; the down product's
+  # batch size became a rule in stop 36): the one-token products' loads. The gate/up product at 4
+  # chunks a lane (a full and a half-full batch a row pair) or 3 (two full batches) beside 2
+  # (three blocks a multiprocessor; three full batches a row pair); the down product at 8 chunks a
+  # lane instead of the rule's 9 (a full batch and one 9% full, against one), and through cuBLAS;
+  # the weights of every one-token product but QKV (the down product's too) streamed through
+  # shared memory by cp.async (PONDER_CUDA_SKINNY_ASYNC, 6 or 7 chunks a lane in flight; batch
+  # sizes do not apply). The products alone, then end to end beside the defaults.
   if part unroll; then
-    step "one-token loads: gate/up 2, 3, 4 chunks a lane; down on our kernel at 8, 9; cp.async"
-    local plans=default,gated_unroll=2,gated_unroll=3,plain_unroll=9,async=1
-    plans+=,warps=16384,warps=16384+gated_unroll=3
+    step "one-token loads: gate/up 2, 3, 4 chunks a lane; down at 8, 9, cuBLAS; cp.async"
+    local plans=gated_unroll=2+plain_unroll=9,gated_unroll=2,gated_unroll=3+plain_unroll=9
+    plans+=,gated_unroll=4+plain_unroll=9,async=1
     timeout 60 $p/bin/skinny_bench --tokens 1 --plans "$plans" 2>&1 | tee "$out/unroll.log"
     rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_GATE_UP_UNROLL=4 "gate/up 4" unroll_rows.log --npl 1 --ntg 64
     rows PONDER_CUDA_GATE_UP_UNROLL=3 "gate/up 3" unroll_rows.log --npl 1 --ntg 64
-    rows PONDER_CUDA_SKINNY_DOWN=8 "down ours 8" unroll_rows.log --npl 1 --ntg 64
-    rows PONDER_CUDA_SKINNY_DOWN=9 "down ours 9" unroll_rows.log --npl 1 --ntg 64
-    rows "PONDER_CUDA_SKINNY_DOWN=9 PONDER_CUDA_WIDE_ATTENTION=4096" "down ours 9, wide to 4096" \
-      unroll_rows.log --npl 1 --ntg 64
-    rows PONDER_CUDA_SKINNY_ASYNC=1 "cp.async" unroll_rows.log --npl 1 --ntg 64
-    rows "PONDER_CUDA_SKINNY_ASYNC=1 PONDER_CUDA_SKINNY_DOWN=8" "cp.async, down ours" \
-      unroll_rows.log --npl 1 --ntg 64
-    rows "PONDER_CUDA_SKINNY_ASYNC=1 PONDER_CUDA_SKINNY_DOWN=8 PONDER_CUDA_WIDE_ATTENTION=4096" \
-      "cp.async, down ours, wide to 4096" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_DOWN=8 "down at 8" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_DOWN=0 "down on cuBLAS" unroll_rows.log --npl 1 --ntg 64
+    rows PONDER_CUDA_SKINNY_ASYNC=1 "cp.async (down included)" unroll_rows.log --npl 1 --ntg 64
     rows "" "defaults" unroll_rows.log --npl 1 --ntg 64
   fi
   # Stop 32's rule for the wide block per head (steps that would split with heads for half the

@@ -16,8 +16,9 @@
 // matrices, so its weights come from DRAM, not L2, as in a real step. "chain" runs every layer's
 // four products and the output projection in the order of a decode step (attention and rope left
 // out): the part of a step the matrix-vector kernels take, against the step time engine_bench
-// reports; the row "the engine's plan, cuBLAS for output" is the engine's choice at one token
-// (gate/up at 2 chunks a lane, the output projection through cuBLAS). Launches are
+// reports; the row "the engine's plans, cuBLAS for output" is the engine's choice at one token
+// (gate/up at 2 chunks a lane, the down product at SkinnyPlainUnrollFor's, the output projection
+// through cuBLAS). Launches are
 // captured in a CUDA graph with early starts on Hopper, as the backend replays decode steps;
 // --no-cuda-graphs launches them one by one (for Nsight Compute, with
 // --only to pick a product). Steps of more than kSkinnyMaxTokens (8) tokens get cuBLAS' rows
@@ -323,22 +324,23 @@ class Bench {
   absl::StatusOr<double> TimeCublas(const Product& p) {
     return Time(launches_, [&](int i) { return CublasStatus(p.cublas(i % s_.layers), p.name); });
   }
-  // Microseconds per step: every layer's products (the indices `layer`: by default the four),
-  // then the output projection, with our kernels under `plan`, or through cuBLAS when there is
-  // none or where `cublas` names the product's index.
+  // Microseconds per step: every layer's four products, then the output projection, with our
+  // kernels under `plan` (the down product under `down_plan` where given), or through cuBLAS when
+  // there is no plan or where `cublas` names the product's index.
   absl::StatusOr<double> TimeChain(const std::vector<Product>& products, const SkinnyPlan* plan,
-                                   std::span<const size_t> cublas = {}) {
-    static constexpr size_t layer[] = {0, 1, 2, 3};
-    const int per_layer = static_cast<int>(std::size(layer));
-    const int per_step = per_layer * s_.layers + 1;
+                                   std::span<const size_t> cublas = {},
+                                   const SkinnyPlan* down_plan = nullptr) {
+    constexpr int kPerLayer = 4;
+    const int per_step = kPerLayer * s_.layers + 1;
     PONDER_ASSIGN_OR_RETURN(
         double per_call, Time(per_step, [&](int i) {
-          const size_t index = i == per_step - 1 ? 4 : layer[i % per_layer];
+          const size_t index = i == per_step - 1 ? 4 : static_cast<size_t>(i % kPerLayer);
           const Product& p = products[index];
           const bool ours =
               plan != nullptr && std::find(cublas.begin(), cublas.end(), index) == cublas.end();
-          return ours ? CudaStatus(p.run(i / per_layer, *plan, {stream_, early_start_}), p.name)
-                      : CublasStatus(p.cublas(i / per_layer), p.name);
+          const SkinnyPlan& chosen = index == 3 && down_plan != nullptr ? *down_plan : *plan;
+          return ours ? CudaStatus(p.run(i / kPerLayer, chosen, {stream_, early_start_}), p.name)
+                      : CublasStatus(p.cublas(i / kPerLayer), p.name);
         }));
     return per_call * per_step;
   }
@@ -431,8 +433,9 @@ absl::Status Main(std::span<char* const> args) {
     for (size_t i = 0; i < 4; ++i) bytes += products[i].bytes * s.layers;
     bytes += products[4].bytes;
     auto chain = [&](std::string_view name, const SkinnyPlan* plan,
-                     std::span<const size_t> cublas = {}) -> absl::Status {
-      PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeChain(products, plan, cublas));
+                     std::span<const size_t> cublas = {},
+                     const SkinnyPlan* down_plan = nullptr) -> absl::Status {
+      PONDER_ASSIGN_OR_RETURN(const double us, bench.TimeChain(products, plan, cublas, down_plan));
       std::printf(
           "chain (%d layers x 4 products + output), %-34s %8.3f ms per step, %.1f%% of "
           "the copy roofline\n",
@@ -445,7 +448,10 @@ absl::Status Main(std::span<char* const> args) {
     if (tokens == 1) {
       static constexpr size_t kOutput[] = {4};
       const SkinnyPlan engine{.gated_unroll = 2};
-      PONDER_RETURN_IF_ERROR(chain("the engine's plan, cuBLAS for output", &engine, kOutput));
+      SkinnyPlan down = engine;
+      down.plain_unroll = SkinnyPlainUnrollFor(s.hidden, s.inter, engine);
+      PONDER_RETURN_IF_ERROR(
+          chain("the engine's plans, cuBLAS for output", &engine, kOutput, &down));
     }
     PONDER_RETURN_IF_ERROR(chain("cuBLAS", nullptr));
   }

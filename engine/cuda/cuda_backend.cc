@@ -28,11 +28,20 @@
 #include "engine/model/dtype.h"
 #include "engine/ops/ops.h"
 
+extern "C" char** environ;  // POSIX: the process's environment
+
 namespace ponder::engine::cuda {
 namespace {
 
-// The environment variable `name` (the PONDER_CUDA_* settings that compare kernel variants), or
-// "" when it is not set.
+// Every setting the backend reads (docs/cuda_backend.md's table).
+constexpr std::string_view kSettings[] = {
+    "PONDER_CUDA_ATTENTION_PIPELINE", "PONDER_CUDA_DRAW_CACHE",     "PONDER_CUDA_DRAW_CLUSTER",
+    "PONDER_CUDA_EARLY_START",        "PONDER_CUDA_GATE_UP_UNROLL", "PONDER_CUDA_PREFILL_ATTENTION",
+    "PONDER_CUDA_QKV_ROPE",           "PONDER_CUDA_SKINNY_ASYNC",   "PONDER_CUDA_SKINNY_DOWN",
+    "PONDER_CUDA_SKINNY_TOKENS",      "PONDER_CUDA_SKINNY_WARPS",   "PONDER_CUDA_SPLIT_ATTENTION",
+    "PONDER_CUDA_SPLIT_KEYS",         "PONDER_CUDA_STEP_TIMING",    "PONDER_CUDA_WIDE_ATTENTION"};
+
+// The environment variable `name` (one of kSettings), or "" when it is not set.
 std::string_view Setting(const char* name) {
   const char* value = std::getenv(name);
   return value != nullptr ? value : "";
@@ -1195,9 +1204,29 @@ CudaStepTiming StepTiming(const ForwardBackend& backend) {
   return cuda != nullptr ? cuda->step_timing() : CudaStepTiming{};
 }
 
+absl::Status CheckSettingNames() {
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string_view variable(*entry);
+    const std::string_view name = variable.substr(0, variable.find('='));
+    if (!name.starts_with("PONDER_CUDA_") ||
+        std::find(std::begin(kSettings), std::end(kSettings), name) != std::end(kSettings)) {
+      continue;
+    }
+    std::string settings;
+    for (std::string_view setting : kSettings) {
+      absl::StrAppend(&settings, settings.empty() ? "" : ", ", AsAbsl(setting));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        AsAbsl(name), " is not a setting of the CUDA backend; unset it (the settings, ",
+        "in docs/cuda_backend.md: ", settings, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<ForwardBackend>> CreateCudaBackend(const ModelWeights& weights,
                                                                   const BackendOptions& options) {
   PONDER_RETURN_IF_ERROR(DeviceStatus());
+  PONDER_RETURN_IF_ERROR(CheckSettingNames());
   auto backend = std::make_unique<CudaBackend>(weights);
   PONDER_RETURN_IF_ERROR(backend->Initialize(options));
   return backend;

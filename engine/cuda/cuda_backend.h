@@ -7,15 +7,15 @@
 // RoPE frequencies stay f32. Q, K and V are fused into one [Q + 2 KV, hidden] matrix and gate and
 // up into one [2 intermediate, hidden] matrix, so a layer is four matrix products.
 //
-// A step: steps of at most 8 tokens (decode) use the own matrix-vector kernels of kernels.h, with
-// the RMSNorms fused into the QKV and gate/up products and SwiGLU into the gate/up product; larger
-// steps use cuBLAS (f32 accumulation; f32 outputs where the residual is added as beta = 1, 16-bit
-// gate/up outputs) and the tiled prefill attention. Decode steps (one token per sequence) are
-// replayed from one CUDA graph per step shape (BackendOptions::cuda_graphs; GraphStats counts
-// them), and on compute capability 9.0+ every kernel after the first may start while its
-// predecessor ends (programmatic dependent launch, kernels.h Launch; PONDER_CUDA_EARLY_START=0
-// turns that off, to compare). Neither changes a result: the tests check the bits against kernels
-// launched one by one.
+// A step: steps of one token (PONDER_CUDA_SKINNY_TOKENS: up to 8) use the own matrix-vector
+// kernels of kernels.h but for the output projection, with the RMSNorms fused into the QKV and
+// gate/up products and SwiGLU into the gate/up product; larger steps use cuBLAS (f32 accumulation;
+// f32 outputs where the residual is added as beta = 1, 16-bit gate/up outputs) and the tiled
+// prefill attention. Decode steps (one token per sequence) are replayed from one CUDA graph per
+// step shape (BackendOptions::cuda_graphs; GraphStats counts them), and on compute capability 9.0+
+// every kernel after the first may start while its predecessor ends (programmatic dependent launch,
+// kernels.h Launch; PONDER_CUDA_EARLY_START=0 turns that off, to compare). Neither changes a
+// result: the tests check the bits against kernels launched one by one.
 //
 // KV cache: blocks in device memory, 16-bit (the storage type), same block ids and layout as
 // engine/kv/kv_cache.h. With BackendOptions::kv_budget_bytes = 0 the budget is the free device
@@ -62,6 +62,12 @@ namespace ponder::engine::cuda {
 // OK when a CUDA device is usable; otherwise FAILED_PRECONDITION with CUDA's reason (no driver,
 // no device). The answer is computed once and cached.
 absl::Status DeviceStatus();
+
+// OK when every PONDER_CUDA_* environment variable set is one of the backend's settings (which
+// choose kernel variants, to compare: docs/cuda_backend.md); else INVALID_ARGUMENT naming the
+// first that is not (a misspelt or removed setting would otherwise be ignored without a word).
+// CreateCudaBackend checks this before anything is uploaded.
+absl::Status CheckSettingNames();
 
 // Uploads `weights` to device 0 and allocates the KV cache. `weights` must outlive the backend
 // (its configuration and the reward head's output bias are read from it on the host).

@@ -197,15 +197,16 @@ struct SkinnyNorm {
   const float* weight = nullptr;
   float eps = 1e-6f;
 };
-// How a matrix-vector launch divides its work. The backend takes the defaults; benchmarks
-// (bench/engine/skinny_bench) compare others. Split-K adds warps per row (1, 2, 4, 8) while the
-// product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8 values; x
-// goes through shared memory when `stage_x` and it fits (always with a norm); the persistent
-// grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as fit: two of
-// 256 threads up to 128 registers a thread, three up to 80; the default one-token kernels take
-// 96 to 124 on sm_90). Three blocks per multiprocessor by a register cap (80, some spilled) and
-// two batches of weights loaded before the wait instead of one were slower on an H200 in stop
-// 28 (docs/cuda_backend.md) and removed.
+// How a matrix-vector launch divides its work. The backend takes the defaults but for
+// `gated_unroll` (2) and the one-token down product's `plain_unroll` (SkinnyPlainUnrollFor);
+// benchmarks (bench/engine/skinny_bench) compare others. Split-K adds warps per row (1, 2, 4, 8)
+// while the product has fewer than `target_warps` and each warp keeps at least 64 chunks of 8
+// values; x goes through shared memory when `stage_x` and it fits (always with a norm); the
+// persistent grid takes at most `blocks_per_processor` blocks per multiprocessor (0: as many as
+// fit: two of 256 threads up to 128 registers a thread, three up to 80; the default one-token
+// kernels take 96 to 124 on sm_90). Three blocks per multiprocessor by a register cap (80, some
+// spilled) and two batches of weights loaded before the wait instead of one were slower on an H200
+// in stop 28 (docs/cuda_backend.md) and removed.
 //
 // `gated_unroll` and `plain_unroll` (0: the default) set the chunks of 8 values a lane loads in
 // one batch for one-token products (the QKV product with rope, and steps of more tokens, keep the
@@ -240,7 +241,8 @@ int SkinnyUnrollFor(int num_tokens, bool gated, bool rope, const SkinnyPlan& pla
 // The plain one-token batch size (8 or 9) that loads a lane's share of each row of a [rows][cols]
 // product under `plan` in the fewer batches, 8 where they tie: 9 for Qwen2.5-1.5B's down product
 // (a lane's 9 chunks in one batch, not 8 and 1: 736 against 717 tokens/s at batch 1 on an H200,
-// stop 36), 8 for Qwen2.5-7B's (37 chunks in five batches either way; 8 was 1.5% faster alone).
+// stop 36), 8 for Qwen2.5-7B's (37 chunks in five batches either way; 8 was 1.2 to 1.5% faster
+// alone).
 int SkinnyPlainUnrollFor(int rows, int cols, const SkinnyPlan& plan = {});
 cudaError_t LaunchSkinnyMatMul(StorageType type, const void* w, int rows, int cols, const void* x,
                                int num_tokens, float* out, float beta, Launch launch,

@@ -5,6 +5,8 @@
 // Tolerance: the GPU rounds weights (f32 files: to bf16) and the inputs of every matrix product
 // to 16 bits, so logits differ from the CPU path by up to about 1% of their range. We allow
 // kLogitTolerance * max(1, max |logit|) absolute, and the measured figure is printed.
+#include "engine/cuda/cuda_backend.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -145,8 +147,8 @@ TEST_P(CudaMatchesCpu, LogitsAtEveryPositionThroughPrefillAndDecode) {
   // through shared memory (cp.async), with one-token steps' down product on cuBLAS instead of the
   // matrix-vector kernel and on the kernel at its other batch size, and with split attention's
   // stretches of at least 64 keys (1 or 2 at positions 40 to 69). (PONDER_CUDA_SKINNY_WARPS
-  // cannot change these models' products, whose rows of 64 values are too short to split; the
-  // kernel tests run the split-K targets and batch sizes on larger shapes.)
+  // cannot change these models' products, whose rows of 64 and 128 values are too short to split;
+  // the kernel tests run the split-K targets and batch sizes on larger shapes.)
   const std::pair<std::string, std::string> settings[] = {
       {"PONDER_CUDA_SPLIT_ATTENTION", "0"},
       {"PONDER_CUDA_SPLIT_ATTENTION", "1"},
@@ -710,10 +712,31 @@ TEST_F(CudaEngineTest, ASettingOutOfRangeIsRefusedByName) {
       {"PONDER_CUDA_WIDE_ATTENTION", "-1"},    {"PONDER_CUDA_SKINNY_WARPS", "0"},
       {"PONDER_CUDA_STEP_TIMING", "yes"},      {"PONDER_CUDA_GATE_UP_UNROLL", "5"},
       {"PONDER_CUDA_SKINNY_DOWN", "1"},        {"PONDER_CUDA_SKINNY_ASYNC", "yes"},
-      {"PONDER_CUDA_SPLIT_KEYS", "14"},        {"PONDER_CUDA_SPLIT_KEYS", "65537"}};
+      {"PONDER_CUDA_SPLIT_KEYS", "14"},        {"PONDER_CUDA_SPLIT_KEYS", "65537"},
+      {"PONDER_CUDA_SKINNY_MLP", "1"}};  // no setting (removed in stop 36)
   for (const auto& [variable, value] : settings) {
     ExpectRefusedWith(variable.c_str(), value.c_str(), variable);
   }
+}
+
+// A PONDER_CUDA_* variable that is no setting, misspelt or removed (stop 36's SKINNY_MLP), is
+// refused naming it and the settings there are, before any device work (no GPU needed); the
+// settings themselves pass.
+TEST(CudaSettingNamesTest, AVariableThatIsNoSettingIsRefusedNamingIt) {
+  {
+    testutil::ScopedEnv known("PONDER_CUDA_SKINNY_DOWN", "0");
+    EXPECT_TRUE(cuda::CheckSettingNames().ok()) << cuda::CheckSettingNames();
+  }
+  for (const char* name : {"PONDER_CUDA_SKINNY_MLP", "PONDER_CUDA_SKINY_DOWN", "PONDER_CUDA_"}) {
+    testutil::ScopedEnv unknown(name, "1");
+    const absl::Status status = cuda::CheckSettingNames();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(std::string(status.message()),
+                ::testing::StartsWith(absl::StrCat(name, " is not a setting")));
+    EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("PONDER_CUDA_SKINNY_DOWN"));
+  }
+  testutil::ScopedEnv other("PONDER_CUDAX", "1");  // not the prefix
+  EXPECT_TRUE(cuda::CheckSettingNames().ok());
 }
 
 TEST_F(CudaEngineTest, InvalidTokensAreRejectedBeforeAnyDeviceWork) {

@@ -912,12 +912,6 @@ INSTANTIATE_TEST_SUITE_P(
                           p.neox ? "_neox" : "_interleaved", p.bias ? "_bias" : "");
     });
 
-// Which QKV products take the rope epilogue (no device needed): not with q/k norms (a norm needs
-// the whole head), not where split-K leaves a block an odd number of rows (eight warps a row:
-// a pair's rows in two blocks), not for odd or too wide heads.
-// Which batch of loads each launch takes: the plan's for one-token products but the QKV product
-// with rope, the default for more tokens; a plan naming a batch size without a kernel is refused
-// by every launch (before any device work: no GPU needed).
 // The backend's batch size for the one-token down product: 9 only where it reads a lane's share of
 // a row in fewer batches than 8 (host code, no device needed).
 TEST(SkinnyUnrollRuleTest, TheDownProductTakesTheBatchSizeWithFewerBatches) {
@@ -927,13 +921,17 @@ TEST(SkinnyUnrollRuleTest, TheDownProductTakesTheBatchSizeWithFewerBatches) {
   EXPECT_EQ(SkinnyPlainUnrollFor(3584, 18944), 8);
   // Qwen2.5-0.5B: 608 chunks split eight ways, 3 a lane: one batch either way.
   EXPECT_EQ(SkinnyPlainUnrollFor(896, 4864), 8);
-  // 16 chunks a lane: two batches at 9 and at 8; 17: two at 9, three at 8.
+  // 4 096 rows keep one warp a row; 16 chunks a lane: two batches at 9 and at 8; 17: two at 9,
+  // three at 8.
   EXPECT_EQ(SkinnyPlainUnrollFor(4096, 8 * 32 * 16), 8);
   EXPECT_EQ(SkinnyPlainUnrollFor(4096, 8 * 32 * 17), 9);
   EXPECT_EQ(SkinnyPlainUnrollFor(0, 8960), 8);
   EXPECT_EQ(SkinnyPlainUnrollFor(1536, 4), 8);
 }
 
+// Which batch of loads each launch takes: the plan's for one-token products but the QKV product
+// with rope, the default for more tokens; a plan naming a batch size without a kernel is refused
+// by every launch (before any device work: no GPU needed).
 TEST(SkinnyUnrollRuleTest, OneTokenProductsTakeThePlansBatchSizes) {
   EXPECT_EQ(SkinnyUnrollFor(1, true, false, {}), 4);
   EXPECT_EQ(SkinnyUnrollFor(1, false, false, {}), 8);
@@ -965,6 +963,9 @@ TEST(SkinnyUnrollRuleTest, OneTokenProductsTakeThePlansBatchSizes) {
   }
 }
 
+// Which QKV products take the rope epilogue (no device needed): not with q/k norms (a norm needs
+// the whole head), not where split-K leaves a block an odd number of rows (eight warps a row:
+// a pair's rows in two blocks), not for odd or too wide heads.
 TEST(SkinnyQkvRopeRuleTest, TakesShapesWhoseRopePairsShareABlock) {
   const float some = 0.0f;
   const QkvParams plain{.inv_freq = &some};
