@@ -542,20 +542,17 @@ void ExperimentRunner::OnBatch(const std::vector<RunWriter::Outcome>& outcomes) 
   for (int64_t id : experiments) Notify(id);
 }
 
-absl::StatusOr<v1::Experiment> ExperimentRunner::Cancel(int64_t experiment_id) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = active_.find(experiment_id);
-    if (it != active_.end()) {
-      it->second->stop.store(StopReason::kCancel);
-      it->second->cancel.Cancel();
-      auto stopped = [this, experiment_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return active_.count(experiment_id) == 0;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&stopped), kCancelWait);
-    }
-  }
-  return store_.GetExperiment(experiment_id, /*with_cells=*/true);
+absl::Status ExperimentRunner::Cancel(int64_t experiment_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = active_.find(experiment_id);
+  if (it == active_.end()) return absl::OkStatus();
+  it->second->stop.store(StopReason::kCancel);
+  it->second->cancel.Cancel();
+  auto stopped = [this, experiment_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return active_.count(experiment_id) == 0;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&stopped), kCancelWait);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {

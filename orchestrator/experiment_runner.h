@@ -61,9 +61,10 @@ class ExperimentRunner {
   // InvalidArgument (the spec, or a strategy the loaded models cannot build), ResourceExhausted
   // when max_running_experiments are running, store failures.
   absl::StatusOr<v1::Experiment> Start(const v1::ExperimentSpec& spec);
-  // Stops a running experiment (status CANCELLED once its in-flight runs have ended) and
-  // returns it. A stopped experiment is returned unchanged. NotFound for an unknown id.
-  absl::StatusOr<v1::Experiment> Cancel(int64_t experiment_id);
+  // Stops a running experiment (status CANCELLED once its in-flight runs have ended, waited for
+  // up to 10 s); a stopped or unknown one is left as it is. The callers read the state they
+  // return (the service with its pass@n), so the runner reads none.
+  absl::Status Cancel(int64_t experiment_id);
   // Continues a stopped experiment with exactly its unrecorded runs. FailedPrecondition when it
   // is running or completed, or was started with other models than this runner's (naming both).
   absl::StatusOr<v1::Experiment> Resume(int64_t experiment_id);

@@ -289,12 +289,15 @@ TEST_F(RunnerTest, CancelStopsAndResumeFinishes) {
   auto started = runner->Start(Spec(5));
   ASSERT_TRUE(started.ok());
   WaitForRecorded(started->id(), 2);
-  auto cancelled = runner->Cancel(started->id());
+  ASSERT_TRUE(runner->Cancel(started->id()).ok());
+  auto cancelled = store_->GetExperiment(started->id(), /*with_cells=*/true);
   ASSERT_TRUE(cancelled.ok()) << cancelled.status();
   EXPECT_EQ(cancelled->status(), v1::EXPERIMENT_STATUS_CANCELLED);
   EXPECT_LT(cancelled->runs_recorded(), 40);
-  // Cancelling again changes nothing.
-  EXPECT_EQ(runner->Cancel(started->id())->status(), v1::EXPERIMENT_STATUS_CANCELLED);
+  // Cancelling again, or an unknown experiment, changes nothing.
+  EXPECT_TRUE(runner->Cancel(started->id()).ok());
+  EXPECT_EQ(Status(started->id()), v1::EXPERIMENT_STATUS_CANCELLED);
+  EXPECT_TRUE(runner->Cancel(started->id() + 1000).ok());
 
   strategies.script().step_delay = absl::ZeroDuration();
   auto resumed = runner->Resume(started->id());
@@ -389,7 +392,8 @@ int64_t StartAndCancel(ExperimentRunner& runner, FakeStrategies& strategies,
   EXPECT_TRUE(started.ok()) << started.status();
   if (!started.ok()) return 0;
   wait_for_runs(started->id());
-  EXPECT_EQ(runner.Cancel(started->id())->status(), v1::EXPERIMENT_STATUS_CANCELLED);
+  EXPECT_TRUE(runner.Cancel(started->id()).ok());
+  EXPECT_FALSE(runner.IsRunning(started->id()));  // stopped within the wait
   strategies.script().step_delay = absl::ZeroDuration();
   return started->id();
 }
