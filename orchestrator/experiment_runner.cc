@@ -20,6 +20,7 @@ namespace ponder::orchestrator {
 // One running experiment. Owned by the runner's maps; its thread runs ExperimentRunner::Run.
 struct ExperimentRunner::Active {
   int64_t id = 0;
+  uint64_t launch = 0;      // this runner's count of launches when it started: one per run of it
   v1::ExperimentSpec spec;  // seeds never empty (an empty list means the single seed 0)
   std::vector<v1::Problem> problems;
   // The grid minus the recorded runs, in grid order, as units of work: one run, or the budgets
@@ -200,6 +201,7 @@ absl::Status ExperimentRunner::Launch(int64_t experiment_id, v1::ExperimentSpec 
   ReapFinished();
   auto active = std::make_unique<Active>();
   active->id = experiment_id;
+  active->launch = ++launches_;
   if (spec.seeds_size() == 0) spec.add_seeds(0);
   spec.clear_problems();
   // Runs sharing samples form one unit, placed where its first run is in the grid. A resumed
@@ -548,14 +550,23 @@ absl::Status ExperimentRunner::Cancel(int64_t experiment_id) {
   if (it == active_.end()) return absl::OkStatus();
   it->second->stop.store(StopReason::kCancel);
   it->second->cancel.Cancel();
-  auto stopped = [this, experiment_id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return active_.count(experiment_id) == 0;
+  // Until this run of it has stopped: a resume may start the experiment again meanwhile (the
+  // wait ran its 10 s out on the resumed one: QA of stop 36).
+  const uint64_t launch = it->second->launch;
+  auto stopped = [this, experiment_id, launch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto now = active_.find(experiment_id);
+    return now == active_.end() || now->second->launch != launch;
   };
   mu_.AwaitWithTimeout(absl::Condition(&stopped), kCancelWait);
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
+  auto running = [experiment_id] {
+    return absl::FailedPreconditionError(absl::StrCat("experiment ", experiment_id, " is running"));
+  };
+  // Refused at once, before the reads (the check under the lock below decides).
+  if (IsRunning(experiment_id)) return running();
   // Before the lock: the first look at the sandbox runs a program (other experiments' records
   // and calls must not wait for it). An unknown id has no problems; it is refused below.
   PONDER_ASSIGN_OR_RETURN(std::vector<v1::Problem> problems, store_.LoadProblems(experiment_id));
@@ -578,10 +589,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::UnavailableError("the server is shutting down");
-    if (active_.count(experiment_id) > 0) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("experiment ", experiment_id, " is running"));
-    }
+    if (active_.count(experiment_id) > 0) return running();
     if (store_.WriteCount(experiment_id) != writes) {
       PONDER_ASSIGN_OR_RETURN(experiment,
                               store_.GetExperiment(experiment_id, /*with_cells=*/false));
@@ -603,15 +611,19 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
   return store_.GetExperiment(experiment_id, /*with_cells=*/true);
 }
 
-absl::Status ExperimentRunner::RecoverInterrupted(bool resume) {
+absl::Status ExperimentRunner::MarkInterrupted() {
   // Experiments still marked running belong to a server that died (kill -9, crash, power).
   PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> orphans,
                           store_.ExperimentsWithStatus(v1::EXPERIMENT_STATUS_RUNNING));
   for (int64_t id : orphans) {
+    if (IsRunning(id)) continue;
     PONDER_RETURN_IF_ERROR(
         store_.SetStatus(id, v1::EXPERIMENT_STATUS_INTERRUPTED, "", absl::Now()));
   }
-  if (!resume) return absl::OkStatus();
+  return absl::OkStatus();
+}
+
+absl::Status ExperimentRunner::ResumeInterrupted() {
   PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> interrupted,
                           store_.ExperimentsWithStatus(v1::EXPERIMENT_STATUS_INTERRUPTED));
   for (int64_t id : interrupted) {

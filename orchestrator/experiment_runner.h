@@ -62,17 +62,22 @@ class ExperimentRunner {
   // when max_running_experiments are running, store failures.
   absl::StatusOr<v1::Experiment> Start(const v1::ExperimentSpec& spec);
   // Stops a running experiment (status CANCELLED once its in-flight runs have ended, waited for
-  // up to 10 s); a stopped or unknown one is left as it is. The callers read the state they
+  // up to 10 s; a resume of it meanwhile is not waited for); a stopped or unknown one is left as
+  // it is. The callers read the state they
   // return (the service with its pass@n), so the runner reads none.
   absl::Status Cancel(int64_t experiment_id);
   // Continues a stopped experiment with exactly its unrecorded runs. FailedPrecondition when it
   // is running or completed, or was started with other models than this runner's (naming both).
   absl::StatusOr<v1::Experiment> Resume(int64_t experiment_id);
-  // Start-up: marks experiments left RUNNING by a dead server INTERRUPTED and, when `resume`,
-  // resumes the interrupted ones (as many as max_running_experiments allows, oldest first).
-  // One that cannot be resumed here (other models; code problems and no sandbox) stays
-  // interrupted, and a line on stderr says why.
-  absl::Status RecoverInterrupted(bool resume);
+  // Start-up, before any Start or Resume (ponderd: before it accepts calls, or a client's new
+  // experiment would be taken for a dead server's): marks the experiments left RUNNING by a dead
+  // server INTERRUPTED. One this runner runs is left alone.
+  absl::Status MarkInterrupted();
+  // Start-up, once clients can watch them (ponderd: after it accepts calls): resumes the
+  // interrupted experiments, as many as max_running_experiments allows, oldest first. One that
+  // cannot be resumed here (other models; code problems and no sandbox) stays interrupted, and a
+  // line on stderr says why.
+  absl::Status ResumeInterrupted();
   // The experiment that running `spec` here continues (`ponder bench --resume`,
   // StartExperimentRequest.resume): the newest whose settings are `spec`'s (its problems and
   // parallelism aside) and whose problems and models are the ones `spec` and this runner have.
@@ -149,6 +154,7 @@ class ExperimentRunner {
   // Stopped experiments whose threads may still be finishing (notifying subscribers).
   std::vector<std::unique_ptr<Active>> finished_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t launches_ ABSL_GUARDED_BY(mu_) = 0;  // Launch calls so far
 
   absl::Mutex subscribers_mu_;
   struct Subscriber {

@@ -157,6 +157,8 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   // and the kernel would split the clients between the two. One server per address.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(parts->service.get());
+  // Before any call can start or resume one: a client's new experiment is RUNNING too.
+  PONDER_RETURN_IF_ERROR(parts->runner->MarkInterrupted());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.limits.max_request_bytes));
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || port == 0) {
@@ -169,7 +171,7 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   parts->server->GetHealthCheckService()->SetServingStatus(
       std::string(v1::Ponder::service_full_name()), true);
   // Experiments resume only once the service can report on them.
-  PONDER_RETURN_IF_ERROR(parts->runner->RecoverInterrupted(options.resume_interrupted));
+  if (options.resume_interrupted) PONDER_RETURN_IF_ERROR(parts->runner->ResumeInterrupted());
   return std::unique_ptr<PonderServer>(
       new PonderServer(std::move(parts), port, BoundAddress(options.listen_address, port)));
 }
