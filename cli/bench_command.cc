@@ -512,7 +512,9 @@ absl::Status BenchOnServer(const BenchFlags& f, v1::ExperimentSpec spec) {
   if (experiment.status() == v1::EXPERIMENT_STATUS_COMPLETED) {
     std::fprintf(stderr, "bench: experiment %lld on %s is already completed\n",
                  static_cast<long long>(experiment.id()), f.client.server.c_str());
-  } else if (experiment.runs_recorded() > 0 || experiment.resume_count() > 0) {
+  } else if (f.resume && (experiment.runs_recorded() > 0 || experiment.resume_count() > 0)) {
+    // (Without --resume the experiment is new, though its first runs may be recorded already:
+    // QA of stop 36. With it, a new one whose runs came that fast is said as resumed.)
     std::fprintf(stderr, "bench: resuming experiment %lld on %s (%lld of %lld runs recorded)\n",
                  static_cast<long long>(experiment.id()), f.client.server.c_str(),
                  static_cast<long long>(experiment.runs_recorded()),
