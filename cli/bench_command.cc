@@ -451,7 +451,7 @@ absl::Status BenchInProcess(const BenchFlags& f, v1::ExperimentSpec spec) {
     if (g_stop_requested.load() && !cancelled) {
       std::fprintf(stderr, "\nbench: stopping; the runs recorded so far are kept\n");
       cancelled = true;
-      PONDER_RETURN_IF_ERROR(runner.Cancel(id));
+      runner.Cancel(id);
       continue;
     }
     if (absl::Now() >= next_display) {

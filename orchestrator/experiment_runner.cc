@@ -544,10 +544,10 @@ void ExperimentRunner::OnBatch(const std::vector<RunWriter::Outcome>& outcomes) 
   for (int64_t id : experiments) Notify(id);
 }
 
-absl::Status ExperimentRunner::Cancel(int64_t experiment_id) {
+void ExperimentRunner::Cancel(int64_t experiment_id) {
   absl::MutexLock lock(&mu_);
   auto it = active_.find(experiment_id);
-  if (it == active_.end()) return absl::OkStatus();
+  if (it == active_.end()) return;
   it->second->stop.store(StopReason::kCancel);
   it->second->cancel.Cancel();
   // Until this run of it has stopped: a resume may start the experiment again meanwhile (the
@@ -558,7 +558,6 @@ absl::Status ExperimentRunner::Cancel(int64_t experiment_id) {
     return now == active_.end() || now->second->launch != launch;
   };
   mu_.AwaitWithTimeout(absl::Condition(&stopped), kCancelWait);
-  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
@@ -612,11 +611,14 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
 }
 
 absl::Status ExperimentRunner::MarkInterrupted() {
-  // Experiments still marked running belong to a server that died (kill -9, crash, power).
+  // Experiments still marked running belong to a server that died (kill -9, crash, power), but
+  // for those started or resumed here: under the lock, so none starts between the look and the
+  // mark (start-up only; the lock's other callers wait for these few writes).
+  absl::MutexLock lock(&mu_);
   PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> orphans,
                           store_.ExperimentsWithStatus(v1::EXPERIMENT_STATUS_RUNNING));
   for (int64_t id : orphans) {
-    if (IsRunning(id)) continue;
+    if (active_.count(id) > 0) continue;
     PONDER_RETURN_IF_ERROR(
         store_.SetStatus(id, v1::EXPERIMENT_STATUS_INTERRUPTED, "", absl::Now()));
   }
@@ -626,11 +628,19 @@ absl::Status ExperimentRunner::MarkInterrupted() {
 absl::Status ExperimentRunner::ResumeInterrupted() {
   PONDER_ASSIGN_OR_RETURN(std::vector<int64_t> interrupted,
                           store_.ExperimentsWithStatus(v1::EXPERIMENT_STATUS_INTERRUPTED));
-  for (int64_t id : interrupted) {
+  for (size_t i = 0; i < interrupted.size(); ++i) {
+    const int64_t id = interrupted[i];
     absl::StatusOr<v1::Experiment> resumed = Resume(id);
-    if (absl::IsResourceExhausted(resumed.status())) break;  // the rest stay interrupted
-    // Other models, or code problems and no sandbox: it stays interrupted.
+    if (absl::IsResourceExhausted(resumed.status())) {  // the rest stay interrupted, and are said
+      PrintToStderr("ponderd", absl::StrCat(interrupted.size() - i,
+                                            " interrupted experiments stay interrupted: ",
+                                            resumed.status().message()));
+      break;
+    }
+    // Other models, or code problems and no sandbox: it stays interrupted. (Or a client resumed
+    // it first, the server accepting calls already: not a refusal to report.)
     if (absl::IsFailedPrecondition(resumed.status())) {
+      if (IsRunning(id)) continue;
       PrintToStderr("ponderd", absl::StrCat("experiment ", id,
                                             " stays interrupted: ", resumed.status().message()));
       continue;

@@ -63,20 +63,19 @@ class ExperimentRunner {
   absl::StatusOr<v1::Experiment> Start(const v1::ExperimentSpec& spec);
   // Stops a running experiment (status CANCELLED once its in-flight runs have ended, waited for
   // up to 10 s; a resume of it meanwhile is not waited for); a stopped or unknown one is left as
-  // it is. The callers read the state they
-  // return (the service with its pass@n), so the runner reads none.
-  absl::Status Cancel(int64_t experiment_id);
+  // it is. The callers read the state they return (the service with its pass@n).
+  void Cancel(int64_t experiment_id);
   // Continues a stopped experiment with exactly its unrecorded runs. FailedPrecondition when it
   // is running or completed, or was started with other models than this runner's (naming both).
   absl::StatusOr<v1::Experiment> Resume(int64_t experiment_id);
-  // Start-up, before any Start or Resume (ponderd: before it accepts calls, or a client's new
-  // experiment would be taken for a dead server's): marks the experiments left RUNNING by a dead
-  // server INTERRUPTED. One this runner runs is left alone.
+  // Start-up: marks the experiments left RUNNING by a dead server INTERRUPTED; those this runner
+  // runs (a client's start or resume: ponderd accepts calls already) are left alone.
   absl::Status MarkInterrupted();
   // Start-up, once clients can watch them (ponderd: after it accepts calls): resumes the
   // interrupted experiments, as many as max_running_experiments allows, oldest first. One that
   // cannot be resumed here (other models; code problems and no sandbox) stays interrupted, and a
-  // line on stderr says why.
+  // line on stderr says why, as for those left at the limit; one a client resumed first is
+  // passed over.
   absl::Status ResumeInterrupted();
   // The experiment that running `spec` here continues (`ponder bench --resume`,
   // StartExperimentRequest.resume): the newest whose settings are `spec`'s (its problems and

@@ -157,8 +157,6 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   // and the kernel would split the clients between the two. One server per address.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(parts->service.get());
-  // Before any call can start or resume one: a client's new experiment is RUNNING too.
-  PONDER_RETURN_IF_ERROR(parts->runner->MarkInterrupted());
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.limits.max_request_bytes));
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || port == 0) {
@@ -170,10 +168,20 @@ absl::StatusOr<std::unique_ptr<PonderServer>> PonderServer::Start(
   // default health service knows only "" (the whole server) until told.
   parts->server->GetHealthCheckService()->SetServingStatus(
       std::string(v1::Ponder::service_full_name()), true);
-  // Experiments resume only once the service can report on them.
-  if (options.resume_interrupted) PONDER_RETURN_IF_ERROR(parts->runner->ResumeInterrupted());
-  return std::unique_ptr<PonderServer>(
+  auto server = std::unique_ptr<PonderServer>(
       new PonderServer(std::move(parts), port, BoundAddress(options.listen_address, port)));
+  // Once listening (a server that cannot bind leaves the database as it was): the experiments a
+  // dead server left RUNNING are marked INTERRUPTED (those clients started or resumed meanwhile
+  // are left alone), then resumed, now that the service can report on them.
+  absl::Status recovered = server->parts_->runner->MarkInterrupted();
+  if (recovered.ok() && options.resume_interrupted) {
+    recovered = server->parts_->runner->ResumeInterrupted();
+  }
+  if (!recovered.ok()) {
+    server->Shutdown(absl::Seconds(5));  // in order: the service, the runner, then gRPC
+    return recovered;
+  }
+  return server;
 }
 
 PonderServer::PonderServer(std::unique_ptr<Parts> parts, int port, std::string address)
