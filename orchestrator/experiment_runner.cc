@@ -585,6 +585,7 @@ absl::StatusOr<v1::Experiment> ExperimentRunner::Resume(int64_t experiment_id) {
     PONDER_RETURN_IF_ERROR(CheckModels(experiment_id, experiment.spec()));
   }
   PONDER_ASSIGN_OR_RETURN(std::vector<RunKey> recorded, store_.RecordedRunKeys(experiment_id));
+  if (options_.before_resume_lock) options_.before_resume_lock(experiment_id);
   {
     absl::MutexLock lock(&mu_);
     if (shut_down_) return absl::UnavailableError("the server is shutting down");

@@ -47,6 +47,9 @@ struct ExperimentRunnerOptions {
   std::string model;         // the policy model's path, recorded with each new experiment
   std::string code_version;  // likewise
   ServiceLimits limits;
+  // Tests: called by Resume with the experiment's id after its reads, before its lock (where a
+  // write to the experiment makes it read again).
+  std::function<void(int64_t)> before_resume_lock;
 };
 
 class ExperimentRunner {

@@ -155,20 +155,23 @@ class RunnerTest : public ::testing::Test {
     store_ = std::move(*store);
   }
 
-  std::unique_ptr<ExperimentRunner> MakeRunner(const FakeStrategies& strategies,
-                                               ServiceLimits limits = {}) {
-    return MakeRunnerWith(models_, "tiny", strategies, limits);
+  std::unique_ptr<ExperimentRunner> MakeRunner(
+      const FakeStrategies& strategies, ServiceLimits limits = {},
+      std::function<void(int64_t)> before_resume_lock = {}) {
+    return MakeRunnerWith(models_, "tiny", strategies, limits, std::move(before_resume_lock));
   }
 
   // A runner whose pipeline serves `models`, recording `model_path` as the policy's path.
-  std::unique_ptr<ExperimentRunner> MakeRunnerWith(ModelRegistry& models,
-                                                   const std::string& model_path,
-                                                   const FakeStrategies& strategies,
-                                                   ServiceLimits limits = {}) {
+  std::unique_ptr<ExperimentRunner> MakeRunnerWith(
+      ModelRegistry& models, const std::string& model_path, const FakeStrategies& strategies,
+      ServiceLimits limits = {}, std::function<void(int64_t)> before_resume_lock = {}) {
     pipelines_.push_back(std::make_unique<SolvePipeline>(models, strategies));
     return std::make_unique<ExperimentRunner>(
         *store_, *pipelines_.back(), datasets_,
-        ExperimentRunnerOptions{.model = model_path, .code_version = "test", .limits = limits});
+        ExperimentRunnerOptions{.model = model_path,
+                                .code_version = "test",
+                                .limits = limits,
+                                .before_resume_lock = std::move(before_resume_lock)});
   }
 
   // problems × 2 strategies × 2 budgets × 2 seeds.
@@ -282,6 +285,53 @@ TEST_F(RunnerTest, ShutdownThenResumeCompletesExactlyTheMissingRuns) {
     ASSERT_TRUE(after.count(run_id)) << "run " << run_id << " was lost";
     EXPECT_EQ(after.at(run_id), place) << "run " << run_id << " was rewritten";
   }
+}
+
+// Resume reads the recorded runs before its lock, and again under it when the store wrote to the
+// experiment meanwhile (it was stopping: its last runs): a run recorded in between is not done
+// again. Without the second read the resumed experiment redoes it, the store refuses the
+// duplicate and the experiment fails.
+TEST_F(RunnerTest, ResumeReadsAgainWhatWasRecordedAfterItsFirstLook) {
+  FakeStrategies strategies({.steps = 2, .step_delay = absl::Milliseconds(15)});
+  std::function<void(int64_t)> between;
+  auto runner = MakeRunner(strategies, {}, [&](int64_t id) {
+    if (between) between(id);
+  });
+  auto started = runner->Start(Spec(5));
+  ASSERT_TRUE(started.ok()) << started.status();
+  const int64_t id = started->id();
+  WaitForRecorded(id, 2);
+  runner->Cancel(id);
+  ASSERT_EQ(Status(id), v1::EXPERIMENT_STATUS_CANCELLED);
+  const std::set<RunKey> before = Recorded(id);
+  RunKey late{};  // the first place of the grid not recorded
+  while (before.contains(late)) {
+    ASSERT_LT(late.problem_index, 5);
+    if (++late.seed_index < 2) continue;
+    late.seed_index = 0;
+    if (++late.budget_index < 2) continue;
+    late.budget_index = 0;
+    if (++late.strategy_index < 2) continue;
+    late.strategy_index = 0;
+    ++late.problem_index;
+  }
+  between = [&](int64_t experiment) {
+    RunRecord record;
+    record.experiment_id = experiment;
+    record.key = late;
+    record.strategy = late.strategy_index == 0 ? "a" : "b";
+    record.budget.set_n(late.budget_index + 1);
+    record.seed = late.seed_index + 1;
+    record.result.set_answer("recorded as the experiment stopped");
+    ASSERT_TRUE(store_->InsertRuns({&record, 1}).ok());
+  };
+  strategies.script().step_delay = absl::ZeroDuration();
+  auto resumed = runner->Resume(id);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  runner->WaitUntilStopped(id);
+  EXPECT_EQ(Status(id), v1::EXPERIMENT_STATUS_COMPLETED);
+  EXPECT_EQ(Recorded(id).size(), 40u);
+  EXPECT_EQ(RunRows(id).size(), 40u);
 }
 
 // An experiment this runner runs is not a dead server's: marking those INTERRUPTED leaves it
